@@ -1,0 +1,99 @@
+import { z } from 'zod';
+import { LOAD_STATES, SANITATION_TASKS } from './fix.ts';
+
+/**
+ * The device contract: the JSON a device publishes to `devices/{id}/telemetry`, one fix object or an
+ * array of them. Documented in the README ("MQTT contract"); keep the two in step.
+ *
+ * Range checks on the coordinates are deliberately not part of this schema: out-of-range coordinates
+ * are counted under their own rejection reason (`coordinates_out_of_range`), so the schema only checks
+ * that they are finite numbers.
+ */
+
+/** `ts` as epoch milliseconds, or ISO-8601 with an explicit offset (a local time without one is ambiguous). */
+export const timestampSchema = z.union([
+  z.number().int().nonnegative(),
+  z.iso.datetime({ offset: true, local: false }),
+]);
+
+const finite = z.number().finite();
+
+export const commonFixSchema = z.object({
+  ts: timestampSchema,
+  lat: finite,
+  lon: finite,
+  /** km/h */
+  speed: finite.min(0).max(400).optional(),
+  /** degrees, north 0 */
+  heading: finite.min(0).max(360).optional(),
+  /** metres */
+  alt: finite.min(-1000).max(10000).optional(),
+  sats: z.number().int().min(0).max(200).optional(),
+  /** horizontal accuracy, metres */
+  acc: finite.min(0).max(100000).optional(),
+  /** GNSS fix valid (default true) */
+  valid: z.boolean().optional(),
+  /** coordinate system of lat/lon (default WGS84) */
+  crs: z.enum(['WGS84', 'GCJ02']).optional(),
+  /** ignition (ACC) */
+  ign: z.boolean().optional(),
+  /** optional: the sender's own id; must match the topic when present */
+  device: z.string().max(64).optional(),
+});
+
+export const muckTruckFixSchema = commonFixSchema.extend({
+  load: z.enum(LOAD_STATES).optional(),
+  /** tonnes */
+  weight: finite.min(0).max(200).optional(),
+  cover: z.enum(['closed', 'open']).optional(),
+  lift: z.enum(['down', 'up']).optional(),
+  doors: z.enum(['closed', 'open']).optional(),
+});
+
+export const sanitationFixSchema = commonFixSchema.extend({
+  task: z.enum(SANITATION_TASKS).optional(),
+  brush: z.boolean().optional(),
+  /** bins emptied since the start of the shift (收运桶数) */
+  binLifts: z.number().int().min(0).max(100000).optional(),
+  /** tonnes */
+  weight: finite.min(0).max(200).optional(),
+});
+
+export const bodyCameraFixSchema = commonFixSchema.extend({
+  recording: z.boolean().optional(),
+  /** percent */
+  battery: finite.min(0).max(100).optional(),
+  /** MB */
+  storageFree: finite.min(0).optional(),
+  officer: z.string().min(1).max(64).optional(),
+  sos: z.boolean().optional(),
+  /** docked at an upload station (采集站) */
+  docked: z.boolean().optional(),
+});
+
+export type CommonFixPayload = z.infer<typeof commonFixSchema>;
+export type MuckTruckFixPayload = z.infer<typeof muckTruckFixSchema>;
+export type SanitationFixPayload = z.infer<typeof sanitationFixSchema>;
+export type BodyCameraFixPayload = z.infer<typeof bodyCameraFixSchema>;
+export type FixPayload = MuckTruckFixPayload | SanitationFixPayload | BodyCameraFixPayload;
+
+export const fixSchemaByKind = {
+  muck_truck: muckTruckFixSchema,
+  sanitation: sanitationFixSchema,
+  body_camera: bodyCameraFixSchema,
+} as const;
+
+/** Topic layout. */
+export const TELEMETRY_TOPIC_FILTER = 'devices/+/telemetry';
+export const telemetryTopic = (deviceId: string): string => `devices/${deviceId}/telemetry`;
+export const statusTopic = (deviceId: string): string => `devices/${deviceId}/status`;
+export const commandsTopicFilter = (deviceId: string): string => `devices/${deviceId}/commands/#`;
+/** Rejected input, readable by platform services only. */
+export const DEAD_LETTER_TOPIC = 'platform/deadletter';
+
+/** Retained payload of `devices/{id}/status`. */
+export interface DeviceStatus {
+  state: 'online' | 'offline';
+  /** ISO-8601 UTC */
+  ts: string;
+}

@@ -1,0 +1,90 @@
+import type { UnitKind } from '../ingest/fix.ts';
+
+/** A transport firm (运输企业), a sanitation contractor, or a city department that owns body cameras. */
+export interface Firm {
+  id: string;
+  name: string;
+}
+
+export type VehicleKind = Exclude<UnitKind, 'body_camera'>;
+
+export interface Vehicle {
+  id: string;
+  /** licence plate, e.g. 皖A·12345 */
+  plate: string;
+  kind: VehicleKind;
+  firm: string;
+  /** rated load in tonnes (muck trucks); used by OVERLOAD later */
+  ratedLoadT?: number;
+}
+
+export interface Officer {
+  id: string;
+  name: string;
+  /** the department (a Firm id) the officer belongs to */
+  firm: string;
+}
+
+/**
+ * A reporting device: a vehicle terminal or a body camera. Its id is the MQTT username; its secret is
+ * stored only as a scrypt hash. `unit` is what its fixes are filed under: the vehicle id for vehicle
+ * terminals, the device id itself for body cameras.
+ */
+export interface Device {
+  id: string;
+  kind: UnitKind;
+  unit: string;
+  firm: string;
+  /** body cameras: the officer it is issued to (a fix may name another officer for a shift) */
+  officer?: string;
+  /** nominal report interval in seconds (OFFLINE uses 3x this later) */
+  reportIntervalS: number;
+  enabled: boolean;
+}
+
+/** Credentials of platform services (ingest, alerting, dashboards) on the MQTT broker. */
+export interface ServiceCredential {
+  username: string;
+}
+
+export interface NewDevice {
+  id: string;
+  /** plain secret; hashed before it is stored */
+  secret: string;
+  kind: UnitKind;
+  /** vehicle id for vehicle terminals; omitted for body cameras (the unit is the device) */
+  vehicle?: string;
+  firm: string;
+  officer?: string;
+  reportIntervalS?: number;
+}
+
+/**
+ * The registry port. Lookups used on the hot path (`device`) are synchronous and served from memory;
+ * secret checks are asynchronous because scrypt runs on the libuv thread pool.
+ */
+export interface Registry {
+  upsertFirm(firm: Firm): void;
+  upsertVehicle(vehicle: Vehicle): void;
+  upsertOfficer(officer: Officer): void;
+  /** Creates or replaces a device, hashing its secret. */
+  putDevice(device: NewDevice): Promise<Device>;
+  setDeviceEnabled(id: string, enabled: boolean): void;
+  putServiceCredential(username: string, secret: string): Promise<void>;
+
+  device(id: string): Device | undefined;
+  vehicle(id: string): Vehicle | undefined;
+  firm(id: string): Firm | undefined;
+  officer(id: string): Officer | undefined;
+  devices(): Device[];
+  vehicles(): Vehicle[];
+  firms(): Firm[];
+  officers(): Officer[];
+
+  /** true when the device exists, is enabled and the secret matches */
+  verifyDevice(id: string, secret: string): Promise<boolean>;
+  verifyService(username: string, secret: string): Promise<boolean>;
+  isService(username: string): boolean;
+
+  close(): void;
+}
