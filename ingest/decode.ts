@@ -1,0 +1,165 @@
+import { isUtf8 } from 'node:buffer';
+import type { z } from 'zod';
+import type { Device } from '../registry/types.ts';
+import type { Fix } from './fix.ts';
+import { normalizeFix, toEpochMs } from './normalize.ts';
+import { fixSchemaByKind } from './payload.ts';
+import type { Rejection } from './reasons.ts';
+
+/**
+ * Pure decoding of one telemetry message: bytes in, normalized fixes and rejections out. No I/O, no
+ * clock (the receive time is an argument), no registry access (the caller looks the device up), so every
+ * rule here is testable on its own and the same for both transports.
+ */
+
+export interface DecodeLimits {
+  maxPayloadBytes: number;
+  maxFixesPerMessage: number;
+  /** a fix may be at most this far ahead of the receive time (device clocks drift) */
+  maxFutureSkewMs: number;
+  /** backfill horizon: older fixes are refused */
+  maxFixAgeMs: number;
+}
+
+export const DEFAULT_LIMITS: DecodeLimits = {
+  maxPayloadBytes: 256 * 1024,
+  maxFixesPerMessage: 1000,
+  maxFutureSkewMs: 5 * 60_000,
+  maxFixAgeMs: 7 * 86_400_000,
+};
+
+export interface DecodeInput {
+  /** device id taken from the topic */
+  deviceId: string;
+  payload: Buffer;
+  receivedMs: number;
+  /** registry entry of deviceId, undefined when unknown */
+  device: Device | undefined;
+}
+
+export interface DecodeResult {
+  fixes: Fix[];
+  rejections: Rejection[];
+}
+
+const TOPIC_PREFIX = 'devices/';
+const TOPIC_SUFFIX = '/telemetry';
+
+/** `devices/{id}/telemetry` → id; anything else → undefined. */
+export function deviceIdFromTelemetryTopic(topic: string): string | undefined {
+  if (!topic.startsWith(TOPIC_PREFIX) || !topic.endsWith(TOPIC_SUFFIX)) return undefined;
+  const id = topic.slice(TOPIC_PREFIX.length, topic.length - TOPIC_SUFFIX.length);
+  if (id.length === 0 || id.includes('/')) return undefined;
+  return id;
+}
+
+function reject(reason: Rejection['reason'], detail: string, index?: number): Rejection {
+  return index === undefined ? { reason, detail } : { reason, detail, index };
+}
+
+/** First zod issue as "path: message", e.g. "speed: Too big: expected number to be <=400". */
+function describeIssue(error: z.ZodError): string {
+  const issue = error.issues[0];
+  if (!issue) return 'invalid';
+  const path = issue.path.length > 0 ? issue.path.join('.') : '(root)';
+  return `${path}: ${issue.message}`;
+}
+
+export function decodeTelemetry(input: DecodeInput, limits: DecodeLimits = DEFAULT_LIMITS): DecodeResult {
+  const { payload, device, deviceId, receivedMs } = input;
+  const fixes: Fix[] = [];
+  const rejections: Rejection[] = [];
+
+  if (device === undefined) {
+    rejections.push(reject('unknown_device', `device "${deviceId}" is not registered`));
+    return { fixes, rejections };
+  }
+  if (!device.enabled) {
+    rejections.push(reject('device_disabled', `device "${deviceId}" is disabled`));
+    return { fixes, rejections };
+  }
+  if (payload.length > limits.maxPayloadBytes) {
+    rejections.push(
+      reject('payload_too_large', `payload is ${payload.length} bytes, limit ${limits.maxPayloadBytes}`),
+    );
+    return { fixes, rejections };
+  }
+  if (!isUtf8(payload)) {
+    rejections.push(reject('bad_utf8', 'payload is not valid UTF-8'));
+    return { fixes, rejections };
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(payload.toString('utf8'));
+  } catch (err) {
+    // Also catches RangeError from pathologically deep nesting.
+    rejections.push(reject('malformed_json', `not JSON: ${(err as Error).message.slice(0, 200)}`));
+    return { fixes, rejections };
+  }
+
+  const batch = Array.isArray(parsed);
+  const items: unknown[] = batch ? (parsed as unknown[]) : [parsed];
+  if (batch && (items.length === 0 || items.length > limits.maxFixesPerMessage)) {
+    rejections.push(
+      reject(
+        'too_many_fixes',
+        `array holds ${items.length} fixes; allowed 1 to ${limits.maxFixesPerMessage} per message`,
+      ),
+    );
+    return { fixes, rejections };
+  }
+
+  const schema = fixSchemaByKind[device.kind];
+  for (let i = 0; i < items.length; i++) {
+    const index = batch ? i : undefined;
+    const result = schema.safeParse(items[i]);
+    if (!result.success) {
+      rejections.push(reject('schema', describeIssue(result.error), index));
+      continue;
+    }
+    const p = result.data;
+    if (p.device !== undefined && p.device !== deviceId) {
+      rejections.push(
+        reject(
+          'topic_device_mismatch',
+          `payload device "${p.device}" differs from topic device "${deviceId}"`,
+          index,
+        ),
+      );
+      continue;
+    }
+    if (p.lat < -90 || p.lat > 90 || p.lon < -180 || p.lon > 180) {
+      rejections.push(
+        reject(
+          'coordinates_out_of_range',
+          `lat ${p.lat} / lon ${p.lon} outside [-90,90] / [-180,180]`,
+          index,
+        ),
+      );
+      continue;
+    }
+    const ts = toEpochMs(p.ts);
+    if (ts > receivedMs + limits.maxFutureSkewMs) {
+      rejections.push(
+        reject(
+          'ts_in_future',
+          `ts ${new Date(ts).toISOString()} is more than ${limits.maxFutureSkewMs / 1000} s ahead`,
+          index,
+        ),
+      );
+      continue;
+    }
+    if (ts < receivedMs - limits.maxFixAgeMs) {
+      rejections.push(
+        reject(
+          'ts_too_old',
+          `ts ${new Date(ts).toISOString()} is older than the ${limits.maxFixAgeMs / 86_400_000} day backfill horizon`,
+          index,
+        ),
+      );
+      continue;
+    }
+    fixes.push(normalizeFix(p, device, receivedMs));
+  }
+  return { fixes, rejections };
+}

@@ -1,0 +1,78 @@
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import { REJECTION_REASONS } from './reasons.ts';
+
+/** Ingest metrics, registered on the platform's prom-client registry (served at GET /metrics). */
+export function createIngestMetrics(registry: Registry) {
+  const rejected = new Counter({
+    name: 'citywatch_ingest_rejected_total',
+    help: 'Fixes or messages refused by ingest, by reason',
+    labelNames: ['reason'] as const,
+    registers: [registry],
+  });
+  // Pre-create every reason so dashboards see zeros instead of missing series.
+  for (const reason of REJECTION_REASONS) rejected.labels(reason).inc(0);
+  return {
+    messages: new Counter({
+      name: 'citywatch_ingest_messages_total',
+      help: 'Telemetry messages received, by transport',
+      labelNames: ['transport'] as const,
+      registers: [registry],
+    }),
+    accepted: new Counter({
+      name: 'citywatch_ingest_fixes_accepted_total',
+      help: 'Fixes validated and made durable in the spool',
+      registers: [registry],
+    }),
+    duplicates: new Counter({
+      name: 'citywatch_ingest_duplicates_total',
+      help: 'Fixes dropped as duplicates of an already accepted (device, ts)',
+      registers: [registry],
+    }),
+    late: new Counter({
+      name: 'citywatch_ingest_late_total',
+      help: 'Fixes accepted out of time order (marked late)',
+      registers: [registry],
+    }),
+    rejected,
+    durableLatency: new Histogram({
+      name: 'citywatch_ingest_durable_seconds',
+      help: 'Time from receipt of a message to its fixes being durable in the spool',
+      buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1],
+      registers: [registry],
+    }),
+    spoolDepth: new Gauge({
+      name: 'citywatch_spool_depth_fixes',
+      help: 'Fixes in the spool not yet written to the store',
+      registers: [registry],
+    }),
+    spoolBytes: new Gauge({
+      name: 'citywatch_spool_depth_bytes',
+      help: 'Bytes in the spool not yet written to the store',
+      registers: [registry],
+    }),
+    storeWrites: new Counter({
+      name: 'citywatch_store_writes_total',
+      help: 'Batch writes to the store, by result',
+      labelNames: ['result'] as const,
+      registers: [registry],
+    }),
+    storeFixes: new Counter({
+      name: 'citywatch_store_fixes_written_total',
+      help: 'Fixes written to the store',
+      registers: [registry],
+    }),
+    storeWriteLatency: new Histogram({
+      name: 'citywatch_store_write_seconds',
+      help: 'Duration of one batch write to the store',
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      registers: [registry],
+    }),
+    spoolCorrupt: new Counter({
+      name: 'citywatch_spool_corrupt_records_total',
+      help: 'Spool records that could not be parsed on replay (skipped)',
+      registers: [registry],
+    }),
+  };
+}
+
+export type IngestMetrics = ReturnType<typeof createIngestMetrics>;

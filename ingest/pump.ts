@@ -1,0 +1,163 @@
+import type { Logger } from 'pino';
+import type { FixStore } from '../store/port.ts';
+import type { Fix } from './fix.ts';
+import type { IngestMetrics } from './metrics.ts';
+import type { Spool, SpoolBatch } from './spool.ts';
+
+export interface PumpOptions {
+  spool: Spool;
+  store: FixStore;
+  metrics: IngestMetrics;
+  /** fixes per store write (InfluxDB recommends a few thousand lines per request) */
+  batchSize?: number;
+  /** first retry delay after a failed write; doubles up to maxBackoffMs */
+  initialBackoffMs?: number;
+  maxBackoffMs?: number;
+  logger?: Logger;
+  /** called after a batch is stored (tests and the benchmark use it) */
+  onStored?: (fixes: readonly Fix[]) => void;
+}
+
+export interface PumpState {
+  storeOk: boolean;
+  lastError?: string;
+  lastWriteAt?: number;
+  consecutiveFailures: number;
+}
+
+/**
+ * Moves fixes from the spool to the store: read a batch, write it, and only then move the spool's
+ * checkpoint. On failure it retries the same batch with exponential backoff for as long as it takes,
+ * while the spool keeps taking (and acknowledging) new fixes on disk. One write in flight at a time
+ * keeps per-vehicle order in the store and the memory bound simple.
+ */
+export class StorePump {
+  private running = false;
+  private loopDone: Promise<void> = Promise.resolve();
+  private wake: (() => void) | undefined;
+  private readonly state: PumpState = { storeOk: true, consecutiveFailures: 0 };
+  private readonly batchSize: number;
+  private readonly initialBackoffMs: number;
+  private readonly maxBackoffMs: number;
+  private unsubscribe: (() => void) | undefined;
+  private stopDeadline = Number.POSITIVE_INFINITY;
+
+  constructor(private readonly opts: PumpOptions) {
+    this.batchSize = opts.batchSize ?? 5000;
+    this.initialBackoffMs = opts.initialBackoffMs ?? 250;
+    this.maxBackoffMs = opts.maxBackoffMs ?? 15_000;
+  }
+
+  start(): void {
+    if (this.running) return;
+    this.running = true;
+    this.stopDeadline = Number.POSITIVE_INFINITY;
+    this.unsubscribe = this.opts.spool.onAppend(() => this.wake?.());
+    this.loopDone = this.loop();
+  }
+
+  /**
+   * Drains what it can within `drainMs` (SIGTERM flushes buffers), then stops. Whatever is not yet
+   * stored stays in the spool and is written after the next start.
+   */
+  async stop(drainMs = 5000): Promise<void> {
+    if (!this.running) return;
+    this.stopDeadline = Date.now() + drainMs;
+    this.wake?.();
+    await this.loopDone;
+    this.unsubscribe?.();
+  }
+
+  status(): PumpState {
+    return { ...this.state };
+  }
+
+  private async loop(): Promise<void> {
+    const { spool, metrics } = this.opts;
+    try {
+      while (Date.now() < this.stopDeadline) {
+        const batch = await spool.read(this.batchSize);
+        if (batch === undefined) {
+          if (this.stopDeadline !== Number.POSITIVE_INFINITY) break; // drained
+          await this.sleep(1000);
+          continue;
+        }
+        const fixes = this.parse(batch);
+        const stored = await this.writeWithRetry(fixes);
+        if (!stored) {
+          spool.rewind(); // stopping mid-outage: the batch stays in the spool for the next start
+          break;
+        }
+        await spool.commit(batch.end, batch.records.length);
+        const stats = spool.stats();
+        metrics.spoolDepth.set(stats.depthRecords);
+        metrics.spoolBytes.set(stats.depthBytes);
+        this.opts.onStored?.(fixes);
+      }
+    } catch (err) {
+      this.opts.logger?.error({ err }, 'store pump stopped on an unexpected error');
+      this.state.lastError = (err as Error).message;
+    } finally {
+      this.running = false;
+    }
+  }
+
+  private parse(batch: SpoolBatch): Fix[] {
+    const fixes: Fix[] = [];
+    for (const record of batch.records) {
+      try {
+        fixes.push(JSON.parse(record) as Fix);
+      } catch {
+        this.opts.metrics.spoolCorrupt.inc();
+      }
+    }
+    return fixes;
+  }
+
+  /** true once written; false when asked to stop before the store came back */
+  private async writeWithRetry(fixes: Fix[]): Promise<boolean> {
+    const { store, metrics, logger } = this.opts;
+    if (fixes.length === 0) return true;
+    let delay = this.initialBackoffMs;
+    for (;;) {
+      const endTimer = metrics.storeWriteLatency.startTimer();
+      try {
+        await store.writeFixes(fixes);
+        endTimer();
+        metrics.storeWrites.labels('ok').inc();
+        metrics.storeFixes.inc(fixes.length);
+        if (!this.state.storeOk)
+          logger?.info({ store: store.name }, 'store reachable again; replaying spool');
+        this.state.storeOk = true;
+        this.state.consecutiveFailures = 0;
+        this.state.lastWriteAt = Date.now();
+        return true;
+      } catch (err) {
+        metrics.storeWrites.labels('error').inc();
+        this.state.consecutiveFailures++;
+        this.state.lastError = (err as Error).message;
+        if (this.state.storeOk) {
+          logger?.warn(
+            { store: store.name, err: this.state.lastError },
+            'store write failed; spooling to disk',
+          );
+        }
+        this.state.storeOk = false;
+        if (Date.now() + delay > this.stopDeadline) return false;
+        await this.sleep(delay);
+        delay = Math.min(delay * 2, this.maxBackoffMs);
+      }
+    }
+  }
+
+  private sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(done, ms);
+      function done() {
+        clearTimeout(timer);
+        resolve();
+      }
+      this.wake = done;
+    });
+  }
+}
