@@ -111,7 +111,7 @@ test('each rejection reason is reported with a detail naming the field or limit'
   for (const [payload, reason, detail, device, raw] of cases) {
     const { fixes, rejections } = decode(payload, device, raw);
     t.is(fixes.length, 0, reason);
-    t.is(rejections[0]?.reason, reason);
+    t.is(rejections[0]?.reason as string | undefined, reason);
     t.regex(rejections[0]?.detail ?? '', detail, reason);
   }
 });

@@ -1,0 +1,201 @@
+import path from 'node:path';
+import { z } from 'zod';
+
+/**
+ * Configuration from environment variables, validated with zod. Every variable is documented in the
+ * README's configuration table; a bad value stops start-up with a message naming the variable.
+ */
+
+const port = (fallback: number) => z.coerce.number().int().min(0).max(65535).default(fallback);
+const optionalPort = z.coerce.number().int().min(0).max(65535).optional();
+const flag = (fallback: boolean) =>
+  z
+    .enum(['1', '0', 'true', 'false', 'yes', 'no', 'on', 'off'])
+    .default(fallback ? '1' : '0')
+    .transform((v) => ['1', 'true', 'yes', 'on'].includes(v));
+const nonEmpty = z.string().min(1);
+const PARTS = ['broker', 'ingest', 'api'] as const;
+
+const envObject = z.object({
+  HTTP_PORT: port(8080),
+  MQTT_PORT: port(1883),
+  /** MQTT over WebSocket (path /mqtt); empty disables */
+  MQTT_WS_PORT: port(8083),
+  /** MQTT over TLS, when TLS_CERT_FILE/TLS_KEY_FILE are set */
+  MQTTS_PORT: port(8883),
+  /** MQTT over secure WebSocket, when TLS is configured */
+  MQTT_WSS_PORT: port(8084),
+  /** interface to listen on; loopback by default so a fresh start exposes nothing */
+  BIND_HOST: nonEmpty.default('127.0.0.1'),
+  DATA_DIR: nonEmpty.default('./data'),
+  /** bearer token for the API; generated and kept in DATA_DIR/admin-token when unset */
+  ADMIN_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
+  /** demo fleet: on (seed the demo registry and drive the fleet), off, or `seed` (registry only) */
+  SIMULATE: z
+    .enum(['1', '0', 'true', 'false', 'yes', 'no', 'on', 'off', 'seed'])
+    .default('1')
+    .transform((v) => {
+      const on = ['1', 'true', 'yes', 'on'].includes(v);
+      return { seed: on || v === 'seed', fleet: on };
+    }),
+  /** comma list of parts to run in this process: broker (embedded MQTT + in-process ingest), ingest, api */
+  PARTS: z
+    .string()
+    .default(PARTS.join(','))
+    .transform((s) =>
+      s
+        .split(',')
+        .map((p) => p.trim())
+        .filter(Boolean),
+    )
+    .pipe(z.array(z.enum(PARTS)).min(1)),
+  /** external broker for ingest, e.g. mqtt://mosquitto:1883; when set, ingest subscribes there */
+  INGEST_MQTT_URL: z.url().optional(),
+  INGEST_MQTT_USERNAME: z.string().optional(),
+  INGEST_MQTT_PASSWORD: z.string().optional(),
+  INGEST_MQTT_CLIENT_ID: nonEmpty.default('citywatch-ingest'),
+  /** password of the `platform` MQTT service account on the embedded broker (none when unset) */
+  SERVICE_PASSWORD: z.string().min(12, 'must be at least 12 characters').optional(),
+  TLS_CERT_FILE: nonEmpty.optional(),
+  TLS_KEY_FILE: nonEmpty.optional(),
+  TLS_CA_FILE: nonEmpty.optional(),
+  INFLUX_URL: z.url().optional(),
+  /** 1 or 2; inferred from INFLUX_TOKEN (2) or INFLUX_DATABASE (1) when unset */
+  INFLUX_VERSION: z.enum(['1', '2']).optional(),
+  INFLUX_TOKEN: z.string().optional(),
+  INFLUX_ORG: z.string().optional(),
+  INFLUX_BUCKET: z.string().optional(),
+  INFLUX_DATABASE: z.string().optional(),
+  INFLUX_RETENTION_POLICY: z.string().optional(),
+  INFLUX_USERNAME: z.string().optional(),
+  INFLUX_PASSWORD: z.string().optional(),
+  /** fixes per store write */
+  STORE_BATCH_SIZE: z.coerce.number().int().min(1).max(50_000).default(5000),
+  STORE_MAX_BACKOFF_MS: z.coerce.number().int().min(10).default(15_000),
+  MAX_PAYLOAD_BYTES: z.coerce
+    .number()
+    .int()
+    .min(256)
+    .max(16 * 1024 * 1024)
+    .default(256 * 1024),
+  MAX_FIXES_PER_MESSAGE: z.coerce.number().int().min(1).max(100_000).default(1000),
+  MAX_FUTURE_SKEW_S: z.coerce.number().min(0).default(300),
+  /** backfill horizon for late (blind-area) uploads */
+  MAX_FIX_AGE_DAYS: z.coerce.number().min(0).default(7),
+  /** speed-up of the demo fleet's clock */
+  SIMULATE_SPEEDUP: z.coerce.number().min(0.1).max(1000).default(1),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+});
+
+/** Names of every variable the platform reads. */
+export const ENV_KEYS = Object.keys(envObject.shape);
+
+export const envSchema = envObject.superRefine((env, ctx) => {
+  if ((env.TLS_CERT_FILE === undefined) !== (env.TLS_KEY_FILE === undefined)) {
+    ctx.addIssue({
+      code: 'custom',
+      path: [env.TLS_CERT_FILE === undefined ? 'TLS_CERT_FILE' : 'TLS_KEY_FILE'],
+      message: 'TLS_CERT_FILE and TLS_KEY_FILE must be set together',
+    });
+  }
+  if (env.INFLUX_URL !== undefined) {
+    const version = env.INFLUX_VERSION ?? (env.INFLUX_TOKEN ? '2' : '1');
+    const required =
+      version === '2'
+        ? (['INFLUX_TOKEN', 'INFLUX_ORG', 'INFLUX_BUCKET'] as const)
+        : (['INFLUX_DATABASE'] as const);
+    for (const key of required) {
+      if (!env[key])
+        ctx.addIssue({ code: 'custom', path: [key], message: `required with InfluxDB ${version}.x` });
+    }
+  }
+  if (env.PARTS.includes('ingest') && !env.PARTS.includes('broker') && env.INGEST_MQTT_URL === undefined) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['INGEST_MQTT_URL'],
+      message: 'required when PARTS has ingest without broker (ingest needs a broker to subscribe to)',
+    });
+  }
+});
+
+export type Env = z.infer<typeof envSchema>;
+
+export type StoreConfig =
+  | { kind: 'embedded'; dir: string }
+  | {
+      kind: 'influxdb';
+      version: 1;
+      url: string;
+      database: string;
+      retentionPolicy?: string;
+      username?: string;
+      password?: string;
+    }
+  | { kind: 'influxdb'; version: 2; url: string; token: string; org: string; bucket: string };
+
+export interface Config {
+  env: Env;
+  dataDir: string;
+  store: StoreConfig;
+  tls?: { certFile: string; keyFile: string; caFile?: string };
+}
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+/** Parses the environment. Empty strings count as unset (so `FOO= npm start` behaves like no FOO). */
+export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
+  const relevant: Record<string, string> = {};
+  for (const key of ENV_KEYS) {
+    const value = source[key];
+    if (value !== undefined && value !== '') relevant[key] = value;
+  }
+  const parsed = envSchema.safeParse(relevant);
+  if (!parsed.success) {
+    throw new ConfigError(
+      parsed.error.issues.map((issue) => {
+        const key = String(issue.path[0] ?? '(environment)');
+        const given = relevant[key];
+        return `${key}: ${issue.message}${given !== undefined ? ` (got "${given.slice(0, 80)}")` : ''}`;
+      }),
+    );
+  }
+  const env = parsed.data;
+  const dataDir = path.resolve(env.DATA_DIR);
+  let store: StoreConfig = { kind: 'embedded', dir: path.join(dataDir, 'store') };
+  if (env.INFLUX_URL !== undefined) {
+    const version = env.INFLUX_VERSION ?? (env.INFLUX_TOKEN ? '2' : '1');
+    store =
+      version === '2'
+        ? {
+            kind: 'influxdb',
+            version: 2,
+            url: env.INFLUX_URL,
+            token: env.INFLUX_TOKEN!,
+            org: env.INFLUX_ORG!,
+            bucket: env.INFLUX_BUCKET!,
+          }
+        : {
+            kind: 'influxdb',
+            version: 1,
+            url: env.INFLUX_URL,
+            database: env.INFLUX_DATABASE!,
+            ...(env.INFLUX_RETENTION_POLICY ? { retentionPolicy: env.INFLUX_RETENTION_POLICY } : {}),
+            ...(env.INFLUX_USERNAME ? { username: env.INFLUX_USERNAME } : {}),
+            ...(env.INFLUX_PASSWORD ? { password: env.INFLUX_PASSWORD } : {}),
+          };
+  }
+  const config: Config = { env, dataDir, store };
+  if (env.TLS_CERT_FILE && env.TLS_KEY_FILE) {
+    config.tls = {
+      certFile: env.TLS_CERT_FILE,
+      keyFile: env.TLS_KEY_FILE,
+      ...(env.TLS_CA_FILE ? { caFile: env.TLS_CA_FILE } : {}),
+    };
+  }
+  return config;
+}

@@ -1,0 +1,69 @@
+import { pino } from 'pino';
+import { ConfigError, loadConfig } from './config.ts';
+import { startPlatform } from './platform.ts';
+
+/**
+ * `npm start`: the process shell. Reads the environment, starts the platform, prints what runs where,
+ * and on SIGINT/SIGTERM stops intake, flushes the spool to the store and exits.
+ */
+async function main(): Promise<void> {
+  let config: ReturnType<typeof loadConfig>;
+  try {
+    config = loadConfig();
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`${err.message}\n(see the configuration table in README.md)\n`);
+      process.exit(2);
+    }
+    throw err;
+  }
+  const logger = pino({ level: config.env.LOG_LEVEL, base: undefined });
+  const platform = await startPlatform(config, { logger });
+  const { ports } = platform;
+  const host = config.env.BIND_HOST;
+  const httpScheme = config.tls ? 'https' : 'http';
+  const lines = [
+    'citywatch platform running',
+    ...(ports.http !== undefined
+      ? [
+          `  API          ${httpScheme}://${host}:${ports.http}/api/v1/positions  (Authorization: Bearer ${platform.adminToken})`,
+          `  API docs     ${httpScheme}://${host}:${ports.http}/docs`,
+          `  health       ${httpScheme}://${host}:${ports.http}/healthz`,
+          `  metrics      ${httpScheme}://${host}:${ports.http}/metrics`,
+        ]
+      : []),
+    ...(ports.mqtt !== undefined ? [`  MQTT         mqtt://${host}:${ports.mqtt}`] : []),
+    ...(ports.ws !== undefined ? [`  MQTT/WS      ws://${host}:${ports.ws}/mqtt`] : []),
+    ...(ports.mqtts !== undefined ? [`  MQTTS        mqtts://${host}:${ports.mqtts}`] : []),
+    ...(ports.wss !== undefined ? [`  MQTT/WSS     wss://${host}:${ports.wss}/mqtt`] : []),
+    ...(config.env.INGEST_MQTT_URL ? [`  ingest from  ${config.env.INGEST_MQTT_URL}`] : []),
+    `  store        ${platform.store.name}${config.store.kind === 'embedded' ? ` (${config.store.dir})` : ` (${config.store.url})`}`,
+    `  data dir     ${config.dataDir}`,
+    `  demo fleet   ${config.env.SIMULATE.fleet ? 'on (SIMULATE=0 turns it off)' : 'off'}`,
+  ];
+  process.stdout.write(`${lines.join('\n')}\n`);
+
+  let stopping = false;
+  const shutdown = (signal: string) => {
+    if (stopping) {
+      logger.warn('second signal: exiting without waiting for the flush (the spool keeps unwritten fixes)');
+      process.exit(130);
+    }
+    stopping = true;
+    logger.info({ signal }, 'shutting down: flushing the spool to the store');
+    platform.stop().then(
+      () => process.exit(0),
+      (err: Error) => {
+        logger.error({ err }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGINT', () => shutdown('SIGINT'));
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
+}
+
+main().catch((err: Error) => {
+  process.stderr.write(`start-up failed: ${err.message}\n`);
+  process.exit(1);
+});

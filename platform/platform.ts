@@ -1,0 +1,299 @@
+import { randomBytes } from 'node:crypto';
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import type { FastifyInstance } from 'fastify';
+import type { Logger } from 'pino';
+import { collectDefaultMetrics, Registry as MetricsRegistry } from 'prom-client';
+import { buildApi } from '../api/app.ts';
+import { type HealthReport, type HealthState, worstState } from '../api/schemas.ts';
+import { type BrokerHandle, createBroker } from '../broker/broker.ts';
+import { IngestCore } from '../ingest/core.ts';
+import { type ExternalIngest, startExternalIngest } from '../ingest/external.ts';
+import type { Fix } from '../ingest/fix.ts';
+import { LatestPositions } from '../ingest/latest-cache.ts';
+import { createIngestMetrics, type IngestMetrics } from '../ingest/metrics.ts';
+import { StorePump } from '../ingest/pump.ts';
+import { Spool } from '../ingest/spool.ts';
+import { SqliteRegistry } from '../registry/sqlite.ts';
+import { demoRegistrySeed, startDemoFleet } from '../simulators/demo-fleet.ts';
+import { createStore } from '../store/index.ts';
+import type { FixStore } from '../store/port.ts';
+import type { Config } from './config.ts';
+
+/**
+ * The composition root: builds broker, ingest, store, API and the demo fleet from a Config and wires
+ * them together. `platform/main.ts` is the process shell around it; tests and the benchmark start the
+ * same thing in-process.
+ */
+
+export interface PlatformPorts {
+  http?: number;
+  mqtt?: number;
+  ws?: number;
+  mqtts?: number;
+  wss?: number;
+}
+
+export interface Platform {
+  ports: PlatformPorts;
+  adminToken: string;
+  registry: SqliteRegistry;
+  store: FixStore;
+  spool: Spool;
+  core: IngestCore;
+  pump: StorePump;
+  metrics: MetricsRegistry;
+  ingestMetrics: IngestMetrics;
+  broker?: BrokerHandle;
+  api?: FastifyInstance;
+  health(): Promise<HealthReport>;
+  /** SIGINT/SIGTERM path: stop intake, flush the spool to the store (bounded), close everything */
+  stop(): Promise<void>;
+}
+
+export interface StartOptions {
+  logger: Logger;
+  /** called for every batch the pump stores (benchmark, tests) */
+  onStored?: (fixes: readonly Fix[]) => void;
+  /** drain budget on stop */
+  drainMs?: number;
+}
+
+async function resolveAdminToken(config: Config, logger: Logger): Promise<string> {
+  if (config.env.ADMIN_TOKEN) return config.env.ADMIN_TOKEN;
+  const file = path.join(config.dataDir, 'admin-token');
+  try {
+    const existing = (await fs.readFile(file, 'utf8')).trim();
+    if (existing.length >= 16) return existing;
+  } catch {
+    // first start
+  }
+  const token = randomBytes(24).toString('base64url');
+  await fs.writeFile(file, `${token}\n`, { mode: 0o600 });
+  logger.info({ file }, 'ADMIN_TOKEN not set: generated one and saved it');
+  return token;
+}
+
+/** Opens the store, retrying in the background while it is unreachable (fixes wait in the spool). */
+function openStoreWhenReachable(store: FixStore, logger: Logger, isStopping: () => boolean): Promise<boolean> {
+  return new Promise((resolve) => {
+    let delay = 500;
+    const attempt = () => {
+      if (isStopping()) return resolve(false);
+      store.open().then(
+        () => resolve(true),
+        (err: Error) => {
+          logger.warn({ store: store.name, err: err.message, retryInMs: delay }, 'store not reachable yet');
+          setTimeout(attempt, delay).unref();
+          delay = Math.min(delay * 2, 15_000);
+        },
+      );
+    };
+    attempt();
+  });
+}
+
+export async function startPlatform(config: Config, options: StartOptions): Promise<Platform> {
+  const { logger } = options;
+  const { env } = config;
+  await fs.mkdir(config.dataDir, { recursive: true });
+  let stopping = false;
+
+  const metrics = new MetricsRegistry();
+  collectDefaultMetrics({ register: metrics, prefix: 'citywatch_process_' });
+  const ingestMetrics = createIngestMetrics(metrics);
+
+  const registry = new SqliteRegistry({ dir: path.join(config.dataDir, 'registry') });
+  if (env.SIMULATE.seed && registry.devices().length === 0) await seedDemo(registry);
+  if (env.SERVICE_PASSWORD) await registry.putServiceCredential('platform', env.SERVICE_PASSWORD);
+
+  const store = createStore(
+    config.store.kind === 'embedded' ? { kind: 'embedded', dir: config.store.dir } : { ...config.store },
+  );
+  const spool = new Spool({ dir: path.join(config.dataDir, 'spool') });
+  await spool.open();
+
+  const latest = new LatestPositions();
+  let broker: BrokerHandle | undefined;
+  let external: ExternalIngest | undefined;
+  const core = new IngestCore({
+    registry,
+    spool,
+    metrics: ingestMetrics,
+    limits: {
+      maxPayloadBytes: env.MAX_PAYLOAD_BYTES,
+      maxFixesPerMessage: env.MAX_FIXES_PER_MESSAGE,
+      maxFutureSkewMs: env.MAX_FUTURE_SKEW_S * 1000,
+      maxFixAgeMs: env.MAX_FIX_AGE_DAYS * 86_400_000,
+    },
+    deadLetter: (topic, payload) => {
+      if (broker) broker.publish(topic, payload, { qos: 0, retain: false });
+      else external?.client.publish(topic, payload, { qos: 0 });
+    },
+    logger,
+  });
+  core.onFixes((fixes) => {
+    for (const fix of fixes) latest.offer(fix);
+  });
+
+  const pump = new StorePump({
+    spool,
+    store,
+    metrics: ingestMetrics,
+    batchSize: env.STORE_BATCH_SIZE,
+    maxBackoffMs: env.STORE_MAX_BACKOFF_MS,
+    logger,
+    ...(options.onStored ? { onStored: options.onStored } : {}),
+  });
+  let storeOpened = false;
+  const storeReady = openStoreWhenReachable(store, logger, () => stopping).then(async (ok) => {
+    if (!ok) return;
+    storeOpened = true;
+    try {
+      const stored = await store.latest();
+      latest.seed(stored);
+      core.prime(stored);
+    } catch (err) {
+      logger.warn({ err: (err as Error).message }, 'could not seed latest positions from the store');
+    }
+    if (!stopping) pump.start();
+  });
+  // With the embedded store, opening is local and immediate: wait so the API starts with history.
+  if (config.store.kind === 'embedded') await storeReady;
+
+  const tls = config.tls
+    ? {
+        cert: await fs.readFile(config.tls.certFile),
+        key: await fs.readFile(config.tls.keyFile),
+        ...(config.tls.caFile ? { ca: await fs.readFile(config.tls.caFile) } : {}),
+      }
+    : undefined;
+
+  const ports: PlatformPorts = {};
+  if (env.PARTS.includes('broker')) {
+    broker = createBroker({
+      registry,
+      host: env.BIND_HOST,
+      port: env.MQTT_PORT,
+      ...(env.MQTT_WS_PORT > 0 || env.MQTT_WS_PORT === 0 ? { wsPort: env.MQTT_WS_PORT } : {}),
+      ...(config.tls
+        ? {
+            tls: {
+              certFile: config.tls.certFile,
+              keyFile: config.tls.keyFile,
+              ...(config.tls.caFile ? { caFile: config.tls.caFile } : {}),
+            },
+            tlsPort: env.MQTTS_PORT,
+            wssPort: env.MQTT_WSS_PORT,
+          }
+        : {}),
+      metrics,
+      logger,
+      onTelemetry: (_deviceId, topic, payload) => core.accept(topic, payload, 'embedded'),
+    });
+    const bound = await broker.listen();
+    ports.mqtt = bound.tcpPort;
+    if (bound.wsPort !== undefined) ports.ws = bound.wsPort;
+    if (bound.tlsPort !== undefined) ports.mqtts = bound.tlsPort;
+    if (bound.wssPort !== undefined) ports.wss = bound.wssPort;
+  }
+  if (env.INGEST_MQTT_URL) {
+    external = await startExternalIngest({
+      url: env.INGEST_MQTT_URL,
+      clientId: env.INGEST_MQTT_CLIENT_ID,
+      ...(env.INGEST_MQTT_USERNAME ? { username: env.INGEST_MQTT_USERNAME } : {}),
+      ...(env.INGEST_MQTT_PASSWORD ? { password: env.INGEST_MQTT_PASSWORD } : {}),
+      ...(tls?.ca ? { ca: tls.ca } : {}),
+      core,
+      logger,
+    });
+  }
+
+  const health = async (): Promise<HealthReport> => {
+    const components: HealthReport['components'] = {};
+    if (broker) {
+      const s = broker.stats();
+      components.broker = { state: 'ok', connections: s.connections };
+    }
+    if (external) {
+      components.externalBroker = external.client.connected
+        ? { state: 'ok', url: env.INGEST_MQTT_URL ?? '' }
+        : { state: 'degraded', detail: 'reconnecting to the external broker', url: env.INGEST_MQTT_URL ?? '' };
+    }
+    const pumpState = pump.status();
+    let storeState: HealthState = 'ok';
+    let detail: string | undefined;
+    if (!storeOpened) {
+      storeState = 'degraded';
+      detail = 'store not reachable yet; fixes are kept in the spool';
+    } else if (!pumpState.storeOk) {
+      storeState = 'degraded';
+      detail = `store writes failing (${pumpState.lastError ?? 'unknown error'}); fixes are kept in the spool`;
+    }
+    components.store = { state: storeState, name: store.name, ok: storeState === 'ok', ...(detail ? { detail } : {}) };
+    const spoolStats = spool.stats();
+    components.spool = {
+      state: 'ok',
+      depthFixes: spoolStats.depthRecords,
+      depthBytes: spoolStats.depthBytes,
+      segments: spoolStats.segments,
+    };
+    return { status: worstState(Object.values(components).map((c) => c.state)), components };
+  };
+
+  const adminToken = await resolveAdminToken(config, logger);
+  let api: FastifyInstance | undefined;
+  if (env.PARTS.includes('api')) {
+    const useCache = env.PARTS.includes('broker') || env.INGEST_MQTT_URL !== undefined;
+    api = await buildApi(
+      { adminToken, positions: useCache ? latest : store, registry, health, metrics },
+      { logger: false, ...(tls ? { https: { key: tls.key, cert: tls.cert } } : {}) },
+    );
+    await api.listen({ host: env.BIND_HOST, port: env.HTTP_PORT });
+    const address = api.server.address();
+    if (address && typeof address === 'object') ports.http = address.port;
+  }
+
+  let fleet: Awaited<ReturnType<typeof startDemoFleet>> | undefined;
+  if (env.SIMULATE.fleet) {
+    const url = env.INGEST_MQTT_URL ?? `mqtt://${env.BIND_HOST === '0.0.0.0' ? '127.0.0.1' : env.BIND_HOST}:${ports.mqtt}`;
+    fleet = startDemoFleet({ url, devices: demoRegistrySeed().devices, speedup: env.SIMULATE_SPEEDUP, logger });
+  }
+
+  const stop = async (): Promise<void> => {
+    if (stopping) return;
+    stopping = true;
+    await fleet?.stop();
+    await api?.close();
+    await broker?.close();
+    await external?.stop();
+    await pump.stop(options.drainMs ?? 5000);
+    await spool.close();
+    await store.close();
+    registry.close();
+  };
+
+  return {
+    ports,
+    adminToken,
+    registry,
+    store,
+    spool,
+    core,
+    pump,
+    metrics,
+    ingestMetrics,
+    ...(broker ? { broker } : {}),
+    ...(api ? { api } : {}),
+    health,
+    stop,
+  };
+}
+
+async function seedDemo(registry: SqliteRegistry): Promise<void> {
+  const seed = demoRegistrySeed();
+  for (const firm of seed.firms) registry.upsertFirm(firm);
+  for (const vehicle of seed.vehicles) registry.upsertVehicle(vehicle);
+  for (const officer of seed.officers) registry.upsertOfficer(officer);
+  for (const device of seed.devices) await registry.putDevice(device);
+}

@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# `npm test`: installs what is missing on a fresh Debian machine, then type check, lint, all tests.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# 1. Real servers the tests start: InfluxDB 1.x, Mosquitto, VictoriaMetrics (InfluxDB 2.x write API),
+#    docker-compose (validates docker-compose.yml). Debian packages, installed only when missing.
+missing=()
+[ -x /usr/bin/influxd ] || missing+=(influxdb)
+[ -x /usr/sbin/mosquitto ] || missing+=(mosquitto)
+[ -x /usr/bin/victoria-metrics ] || missing+=(victoria-metrics)
+command -v docker-compose >/dev/null 2>&1 || missing+=(docker-compose)
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "installing Debian packages: ${missing[*]}"
+  SUDO=""
+  [ "$(id -u)" = 0 ] || SUDO="sudo"
+  $SUDO apt-get update -q
+  # The packages' own services are not needed (tests start their own servers on free ports).
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi
+
+# 2. Node dependencies, exactly as locked.
+if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  npm ci
+fi
+
+# 3. Type check and lint/format check.
+echo "== type check"
+npx tsc --noEmit
+echo "== lint and format"
+npx biome check .
+
+# 4. Tests (ava, real servers).
+echo "== tests"
+npx ava "$@"
