@@ -67,6 +67,11 @@ export function createIngestMetrics(registry: Registry) {
       buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
       registers: [registry],
     }),
+    quarantined: new Counter({
+      name: 'citywatch_store_fixes_quarantined_total',
+      help: 'Fixes the store refused permanently, set aside in the quarantine file',
+      registers: [registry],
+    }),
     spoolCorrupt: new Counter({
       name: 'citywatch_spool_corrupt_records_total',
       help: 'Spool records that could not be parsed on replay (skipped)',

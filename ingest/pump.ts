@@ -1,3 +1,4 @@
+import fs from 'node:fs/promises';
 import type { Logger } from 'pino';
 import type { FixStore } from '../store/port.ts';
 import type { Fix } from './fix.ts';
@@ -14,6 +15,8 @@ export interface PumpOptions {
   initialBackoffMs?: number;
   maxBackoffMs?: number;
   logger?: Logger;
+  /** JSONL file for fixes the store refuses permanently (e.g. a value InfluxDB cannot encode) */
+  quarantineFile?: string;
   /** called after a batch is stored (tests and the benchmark use it) */
   onStored?: (fixes: readonly Fix[]) => void;
 }
@@ -114,7 +117,11 @@ export class StorePump {
     return fixes;
   }
 
-  /** true once written; false when asked to stop before the store came back */
+  /**
+   * true once written (or quarantined); false when asked to stop before the store came back. A
+   * permanent error splits the batch in halves until the offending fix is alone, so one bad value costs
+   * log2(batch) extra writes instead of blocking the pump forever.
+   */
   private async writeWithRetry(fixes: Fix[]): Promise<boolean> {
     const { store, metrics, logger } = this.opts;
     if (fixes.length === 0) return true;
@@ -134,6 +141,16 @@ export class StorePump {
         return true;
       } catch (err) {
         metrics.storeWrites.labels('error').inc();
+        if ((err as { permanent?: unknown }).permanent === true) {
+          if (fixes.length === 1) {
+            await this.quarantine(fixes[0]!, err as Error);
+            return true;
+          }
+          const mid = fixes.length >> 1;
+          return (
+            (await this.writeWithRetry(fixes.slice(0, mid))) && (await this.writeWithRetry(fixes.slice(mid)))
+          );
+        }
         this.state.consecutiveFailures++;
         this.state.lastError = (err as Error).message;
         if (this.state.storeOk) {
@@ -147,6 +164,18 @@ export class StorePump {
         await this.sleep(delay);
         delay = Math.min(delay * 2, this.maxBackoffMs);
       }
+    }
+  }
+
+  private async quarantine(fix: Fix, err: Error): Promise<void> {
+    this.opts.metrics.quarantined.inc();
+    this.opts.logger?.error(
+      { vehicle: fix.vehicle, ts: fix.ts, err: err.message },
+      'store refused a fix permanently',
+    );
+    if (this.opts.quarantineFile) {
+      const line = JSON.stringify({ error: err.message, quarantined: new Date().toISOString(), fix });
+      await fs.appendFile(this.opts.quarantineFile, `${line}\n`);
     }
   }
 

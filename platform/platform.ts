@@ -75,7 +75,11 @@ async function resolveAdminToken(config: Config, logger: Logger): Promise<string
 }
 
 /** Opens the store, retrying in the background while it is unreachable (fixes wait in the spool). */
-function openStoreWhenReachable(store: FixStore, logger: Logger, isStopping: () => boolean): Promise<boolean> {
+function openStoreWhenReachable(
+  store: FixStore,
+  logger: Logger,
+  isStopping: () => boolean,
+): Promise<boolean> {
   return new Promise((resolve) => {
     let delay = 500;
     const attempt = () => {
@@ -127,7 +131,7 @@ export async function startPlatform(config: Config, options: StartOptions): Prom
       maxFixAgeMs: env.MAX_FIX_AGE_DAYS * 86_400_000,
     },
     deadLetter: (topic, payload) => {
-      if (broker) broker.publish(topic, payload, { qos: 0, retain: false });
+      if (broker) void broker.publish(topic, payload, { qos: 0, retain: false }).catch(() => undefined);
       else external?.client.publish(topic, payload, { qos: 0 });
     },
     logger,
@@ -142,6 +146,7 @@ export async function startPlatform(config: Config, options: StartOptions): Prom
     metrics: ingestMetrics,
     batchSize: env.STORE_BATCH_SIZE,
     maxBackoffMs: env.STORE_MAX_BACKOFF_MS,
+    quarantineFile: path.join(config.dataDir, 'quarantine.jsonl'),
     logger,
     ...(options.onStored ? { onStored: options.onStored } : {}),
   });
@@ -218,7 +223,11 @@ export async function startPlatform(config: Config, options: StartOptions): Prom
     if (external) {
       components.externalBroker = external.client.connected
         ? { state: 'ok', url: env.INGEST_MQTT_URL ?? '' }
-        : { state: 'degraded', detail: 'reconnecting to the external broker', url: env.INGEST_MQTT_URL ?? '' };
+        : {
+            state: 'degraded',
+            detail: 'reconnecting to the external broker',
+            url: env.INGEST_MQTT_URL ?? '',
+          };
     }
     const pumpState = pump.status();
     let storeState: HealthState = 'ok';
@@ -230,7 +239,12 @@ export async function startPlatform(config: Config, options: StartOptions): Prom
       storeState = 'degraded';
       detail = `store writes failing (${pumpState.lastError ?? 'unknown error'}); fixes are kept in the spool`;
     }
-    components.store = { state: storeState, name: store.name, ok: storeState === 'ok', ...(detail ? { detail } : {}) };
+    components.store = {
+      state: storeState,
+      name: store.name,
+      ok: storeState === 'ok',
+      ...(detail ? { detail } : {}),
+    };
     const spoolStats = spool.stats();
     components.spool = {
       state: 'ok',
@@ -256,8 +270,15 @@ export async function startPlatform(config: Config, options: StartOptions): Prom
 
   let fleet: Awaited<ReturnType<typeof startDemoFleet>> | undefined;
   if (env.SIMULATE.fleet) {
-    const url = env.INGEST_MQTT_URL ?? `mqtt://${env.BIND_HOST === '0.0.0.0' ? '127.0.0.1' : env.BIND_HOST}:${ports.mqtt}`;
-    fleet = startDemoFleet({ url, devices: demoRegistrySeed().devices, speedup: env.SIMULATE_SPEEDUP, logger });
+    const url =
+      env.INGEST_MQTT_URL ??
+      `mqtt://${env.BIND_HOST === '0.0.0.0' ? '127.0.0.1' : env.BIND_HOST}:${ports.mqtt}`;
+    fleet = startDemoFleet({
+      url,
+      devices: demoRegistrySeed().devices,
+      speedup: env.SIMULATE_SPEEDUP,
+      logger,
+    });
   }
 
   const stop = async (): Promise<void> => {

@@ -36,7 +36,11 @@ export interface FixStore {
   readonly name: string;
   /** Create schema / database if needed. Safe to call more than once. */
   open(): Promise<void>;
-  /** Write a batch. Rejects (without partial success guarantees) when the backend is unreachable. */
+  /**
+   * Write a batch. Rejects (without partial success guarantees) when the backend is unreachable. An
+   * error with `permanent === true` means at least one fix of the batch can never be written (the pump
+   * then bisects the batch and quarantines that fix instead of retrying forever).
+   */
   writeFixes(fixes: readonly Fix[]): Promise<void>;
   /** Latest fix (greatest ts) of every unit matching the filter. */
   latest(filter?: LatestFilter): Promise<Fix[]>;

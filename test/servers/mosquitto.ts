@@ -52,7 +52,8 @@ export async function startMosquitto(): Promise<MosquittoServer> {
   const deadline = Date.now() + 10_000;
   while (!(await canConnect(port))) {
     if (!proc.running) throw new Error(`mosquitto exited before it was ready:\n${proc.tail()}`);
-    if (Date.now() > deadline) throw new Error(`mosquitto not listening on ${port} after 10 s:\n${proc.tail()}`);
+    if (Date.now() > deadline)
+      throw new Error(`mosquitto not listening on ${port} after 10 s:\n${proc.tail()}`);
     await new Promise((r) => setTimeout(r, 50));
   }
   return {

@@ -1,0 +1,102 @@
+/**
+ * InfluxQL reads through `/query`, which InfluxDB 1.x, 2.x (v1-compatible endpoint, db = bucket) and 3.x
+ * all serve. Quoting follows the InfluxQL spec (https://docs.influxdata.com/influxdb/v1/query_language/spec/):
+ *   identifiers      double-quoted, `"` and `\` escaped with a backslash
+ *   string literals  single-quoted, `'` and `\` escaped with a backslash; no newline allowed
+ * so no id can end a literal early (no injection).
+ */
+import type { Fix } from '../../ingest/fix.ts';
+import { httpRequest, InfluxError, serverErrorText } from './http.ts';
+import { rowToFix } from './schema.ts';
+
+export function quoteIdent(name: string): string {
+  return `"${name.replace(/[\\"]/g, (c) => `\\${c}`)}"`;
+}
+
+export function quoteString(s: string): string {
+  // The InfluxQL scanner rejects a newline inside a string literal ("bad string").
+  if (s.includes('\n'))
+    throw new InfluxError(`InfluxQL string literal cannot contain a newline: ${JSON.stringify(s)}`);
+  return `'${s.replace(/[\\']/g, (c) => `\\${c}`)}'`;
+}
+
+// InfluxDB's representable time range, in ns (models.MinNanoTime / MaxNanoTime).
+const MIN_NS = -9223372036854775806n;
+const MAX_NS = 9223372036854775806n;
+
+/** Epoch-ms bound as an InfluxQL ns integer literal; `lower` rounds up, otherwise down (inclusive bounds on integer ms). */
+export function timeLiteral(ms: number, lower: boolean): string {
+  if (Number.isNaN(ms)) throw new InfluxError('time bound is NaN');
+  if (ms === Number.POSITIVE_INFINITY) return MAX_NS.toString();
+  if (ms === Number.NEGATIVE_INFINITY) return MIN_NS.toString();
+  let ns = BigInt(lower ? Math.ceil(ms) : Math.floor(ms)) * 1_000_000n;
+  if (ns < MIN_NS) ns = MIN_NS;
+  if (ns > MAX_NS) ns = MAX_NS;
+  return ns.toString();
+}
+
+interface Series {
+  name?: string;
+  tags?: Record<string, string>;
+  columns: string[];
+  values?: unknown[][];
+}
+interface QueryResponse {
+  results?: { statement_id?: number; series?: Series[]; error?: string }[];
+  error?: string;
+}
+
+export interface QueryTarget {
+  /** base URL without trailing slash */
+  url: string;
+  database: string;
+  headers: Record<string, string>;
+  timeoutMs: number;
+}
+
+/** Run statements (POST, form-encoded, epoch=ms) and return the series of each statement. */
+export async function runQuery(target: QueryTarget, q: string, database = true): Promise<Series[][]> {
+  const url = new URL(`${target.url}/query`);
+  if (database) url.searchParams.set('db', target.database);
+  url.searchParams.set('epoch', 'ms');
+  const res = await httpRequest('InfluxDB query', url, {
+    method: 'POST',
+    headers: { ...target.headers, 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams({ q }).toString(),
+    timeoutMs: target.timeoutMs,
+  });
+  if (res.status < 200 || res.status >= 300) {
+    throw new InfluxError(
+      `InfluxDB query failed: HTTP ${res.status} ${serverErrorText(res.body)}`,
+      res.status,
+    );
+  }
+  let parsed: QueryResponse;
+  try {
+    parsed = JSON.parse(res.body) as QueryResponse;
+  } catch {
+    throw new InfluxError(`InfluxDB query failed: answer is not JSON: ${res.body.slice(0, 200)}`, res.status);
+  }
+  if (parsed.error) throw new InfluxError(`InfluxDB query failed: ${parsed.error}`, res.status);
+  return (parsed.results ?? []).map((r) => {
+    if (r.error) throw new InfluxError(`InfluxDB query failed: ${r.error}`, res.status);
+    return r.series ?? [];
+  });
+}
+
+/** All rows of all series as fixes (series tags merged in). */
+export function seriesToFixes(series: readonly Series[]): Fix[] {
+  const out: Fix[] = [];
+  for (const s of series) {
+    for (const row of s.values ?? []) out.push(rowToFix(s.columns, row, s.tags));
+  }
+  return out;
+}
+
+/** First column value of the first row (e.g. count), undefined when there is none. */
+export function scalar(series: readonly Series[], column: string): unknown {
+  const s = series[0];
+  if (!s) return undefined;
+  const i = s.columns.indexOf(column);
+  return i < 0 ? undefined : s.values?.[0]?.[i];
+}
