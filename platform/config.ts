@@ -7,12 +7,6 @@ import { z } from 'zod';
  */
 
 const port = (fallback: number) => z.coerce.number().int().min(0).max(65535).default(fallback);
-const optionalPort = z.coerce.number().int().min(0).max(65535).optional();
-const flag = (fallback: boolean) =>
-  z
-    .enum(['1', '0', 'true', 'false', 'yes', 'no', 'on', 'off'])
-    .default(fallback ? '1' : '0')
-    .transform((v) => ['1', 'true', 'yes', 'on'].includes(v));
 const nonEmpty = z.string().min(1);
 const PARTS = ['broker', 'ingest', 'api'] as const;
 

@@ -44,6 +44,7 @@ async function registerTrucks(tp: TestPlatform, n: number): Promise<string[]> {
 const fix = (ts: number, extra: Record<string, unknown> = {}) =>
   JSON.stringify({ ts, lat: 31.82, lon: 117.23, speed: 30, load: 'full', cover: 'closed', ...extra });
 
+// biome-ignore lint/suspicious/noExplicitAny: response bodies are asserted field by field
 async function api(tp: TestPlatform, path: string): Promise<{ status: number; body: any }> {
   const res = await fetch(`${tp.httpUrl}${path}`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } });
   return { status: res.status, body: await res.json() };
@@ -146,7 +147,8 @@ test.serial(
       for (const [payload, reason] of hostile) {
         await publishQos1(bad, 'devices/dev-2/telemetry', payload);
         expected.set(reason, (expected.get(reason) ?? 0) + 1);
-        await publishQos1(good, 'devices/dev-1/telemetry', fix((goodTs += 1000)));
+        goodTs += 1000;
+        await publishQos1(good, 'devices/dev-1/telemetry', fix(goodTs));
       }
     }
     const hostileCount = 20 * hostile.length;
