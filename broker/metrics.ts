@@ -1,0 +1,128 @@
+import { Counter, Gauge, type Registry as MetricsRegistry } from 'prom-client';
+
+export const AUTH_FAILURE_REASONS = [
+  'unknown_user',
+  'bad_secret',
+  'disabled',
+  'missing_credentials',
+] as const;
+export type AuthFailureReason = (typeof AUTH_FAILURE_REASONS)[number];
+export const ACL_ACTIONS = ['publish', 'subscribe'] as const;
+export type AclAction = (typeof ACL_ACTIONS)[number];
+export type ClientType = 'device' | 'service';
+
+/**
+ * Broker metrics on the platform's prom-client registry, all prefixed `citywatch_mqtt_`. Every label
+ * value is created up front so dashboards see zeros instead of missing series.
+ */
+export function createBrokerMetrics(registry: MetricsRegistry) {
+  const connections = new Gauge({
+    name: 'citywatch_mqtt_connections',
+    help: 'Authenticated MQTT connections currently open, by client type',
+    labelNames: ['type'] as const,
+    registers: [registry],
+  });
+  const connects = new Counter({
+    name: 'citywatch_mqtt_connects_total',
+    help: 'Successful MQTT connections (CONNACK 0), by client type',
+    labelNames: ['type'] as const,
+    registers: [registry],
+  });
+  const authFailures = new Counter({
+    name: 'citywatch_mqtt_auth_failures_total',
+    help: 'Refused MQTT CONNECTs, by reason',
+    labelNames: ['reason'] as const,
+    registers: [registry],
+  });
+  const aclDenials = new Counter({
+    name: 'citywatch_mqtt_acl_denials_total',
+    help: 'PUBLISH or SUBSCRIBE refused by the topic ACL, by action',
+    labelNames: ['action'] as const,
+    registers: [registry],
+  });
+  const messagesIn = new Counter({
+    name: 'citywatch_mqtt_messages_in_total',
+    help: 'PUBLISH packets accepted from clients, by QoS',
+    labelNames: ['qos'] as const,
+    registers: [registry],
+  });
+  const telemetryFailures = new Counter({
+    name: 'citywatch_mqtt_telemetry_failures_total',
+    help: 'Telemetry messages whose ingest hook failed (connection closed without PUBACK)',
+    registers: [registry],
+  });
+  for (const type of ['device', 'service'] as const) {
+    connections.labels(type).set(0);
+    connects.labels(type).inc(0);
+  }
+  for (const reason of AUTH_FAILURE_REASONS) authFailures.labels(reason).inc(0);
+  for (const action of ACL_ACTIONS) aclDenials.labels(action).inc(0);
+  for (const qos of ['0', '1', '2']) messagesIn.labels(qos).inc(0);
+  return { connections, connects, authFailures, aclDenials, messagesIn, telemetryFailures };
+}
+
+export type BrokerMetrics = ReturnType<typeof createBrokerMetrics>;
+
+/** Plain-number mirror of the metrics, for `stats()` (no prom-client parsing needed). */
+export interface BrokerStats {
+  /** authenticated connections open now, all types */
+  connections: number;
+  /** the same by client type */
+  connectionsByType: Record<ClientType, number>;
+  /** devices with at least one live connection */
+  devicesOnline: number;
+  connects: Record<ClientType, number>;
+  authFailures: Record<AuthFailureReason, number>;
+  aclDenials: Record<AclAction, number>;
+  messagesIn: Record<'0' | '1' | '2', number>;
+  telemetryFailures: number;
+}
+
+export function emptyStats(): BrokerStats {
+  return {
+    connections: 0,
+    connectionsByType: { device: 0, service: 0 },
+    devicesOnline: 0,
+    connects: { device: 0, service: 0 },
+    authFailures: { unknown_user: 0, bad_secret: 0, disabled: 0, missing_credentials: 0 },
+    aclDenials: { publish: 0, subscribe: 0 },
+    messagesIn: { '0': 0, '1': 0, '2': 0 },
+    telemetryFailures: 0,
+  };
+}
+
+/** Counts into both the prom-client metrics and the plain stats. */
+export class BrokerCounters {
+  readonly stats = emptyStats();
+  constructor(private readonly metrics: BrokerMetrics) {}
+
+  connected(type: ClientType): void {
+    this.stats.connects[type]++;
+    this.stats.connections++;
+    this.stats.connectionsByType[type]++;
+    this.metrics.connects.labels(type).inc();
+    this.metrics.connections.labels(type).inc();
+  }
+  disconnected(type: ClientType): void {
+    this.stats.connections--;
+    this.stats.connectionsByType[type]--;
+    this.metrics.connections.labels(type).dec();
+  }
+  authFailure(reason: AuthFailureReason): void {
+    this.stats.authFailures[reason]++;
+    this.metrics.authFailures.labels(reason).inc();
+  }
+  aclDenial(action: AclAction): void {
+    this.stats.aclDenials[action]++;
+    this.metrics.aclDenials.labels(action).inc();
+  }
+  messageIn(qos: 0 | 1 | 2): void {
+    const label = String(qos) as '0' | '1' | '2';
+    this.stats.messagesIn[label]++;
+    this.metrics.messagesIn.labels(label).inc();
+  }
+  telemetryFailure(): void {
+    this.stats.telemetryFailures++;
+    this.metrics.telemetryFailures.inc();
+  }
+}

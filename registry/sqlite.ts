@@ -1,0 +1,402 @@
+import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { UNIT_KINDS, type UnitKind } from '../ingest/fix.ts';
+import { hashSecret, verifySecret } from './secrets.ts';
+import type { Device, Firm, NewDevice, Officer, Registry, Vehicle, VehicleKind } from './types.ts';
+
+export interface SqliteRegistryOptions {
+  /** directory of `registry.db` (created when missing) */
+  dir: string;
+}
+
+/** Default nominal report interval of a device, seconds. */
+export const DEFAULT_REPORT_INTERVAL_S = 30;
+
+const SCHEMA_VERSION = 1;
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS firms (
+  id   TEXT PRIMARY KEY NOT NULL,
+  name TEXT NOT NULL
+) STRICT;
+CREATE TABLE IF NOT EXISTS vehicles (
+  id           TEXT PRIMARY KEY NOT NULL,
+  plate        TEXT NOT NULL,
+  kind         TEXT NOT NULL,
+  firm         TEXT NOT NULL,
+  rated_load_t REAL
+) STRICT;
+CREATE TABLE IF NOT EXISTS officers (
+  id   TEXT PRIMARY KEY NOT NULL,
+  name TEXT NOT NULL,
+  firm TEXT NOT NULL
+) STRICT;
+CREATE TABLE IF NOT EXISTS devices (
+  id                TEXT PRIMARY KEY NOT NULL,
+  kind              TEXT NOT NULL,
+  unit              TEXT NOT NULL,
+  firm              TEXT NOT NULL,
+  officer           TEXT,
+  report_interval_s INTEGER NOT NULL,
+  enabled           INTEGER NOT NULL,
+  secret_hash       TEXT NOT NULL
+) STRICT;
+CREATE TABLE IF NOT EXISTS service_credentials (
+  username    TEXT PRIMARY KEY NOT NULL,
+  secret_hash TEXT NOT NULL
+) STRICT;
+`;
+
+/**
+ * Device ids are MQTT usernames and a level of the topic tree (`devices/{id}/...`), so they must not
+ * contain topic separators or wildcards [MQTT-4.7.1-1], nor start with `$` [MQTT-4.7.2-1]; 64 characters
+ * at most (the payload's `device` field allows 64).
+ */
+const DEVICE_ID = /^[^/+#$\u0000][^/+#\u0000]{0,63}$/u;
+
+export function isValidDeviceId(id: string): boolean {
+  return typeof id === 'string' && DEVICE_ID.test(id);
+}
+
+interface DeviceRow {
+  id: string;
+  kind: string;
+  unit: string;
+  firm: string;
+  officer: string | null;
+  report_interval_s: number;
+  enabled: number;
+  secret_hash: string;
+}
+
+interface DeviceEntry {
+  device: Readonly<Device>;
+  hash: string;
+  /** bumped on every change of secret or enabled; a verification started under an older generation is not cached */
+  generation: number;
+}
+
+function nonEmpty(value: unknown, what: string): string {
+  if (typeof value !== 'string' || value.length === 0) throw new Error(`${what} must be a non-empty string`);
+  return value;
+}
+
+function freezeDevice(row: DeviceRow): Readonly<Device> {
+  const device: Device = {
+    id: row.id,
+    kind: row.kind as UnitKind,
+    unit: row.unit,
+    firm: row.firm,
+    reportIntervalS: row.report_interval_s,
+    enabled: row.enabled === 1,
+  };
+  if (row.officer !== null) device.officer = row.officer;
+  return Object.freeze(device);
+}
+
+/**
+ * The registry on SQLite (better-sqlite3), one file `${dir}/registry.db`, WAL with `synchronous=FULL`
+ * so an acknowledged write survives a power cut.
+ *
+ * Every table is small (tens of thousands of rows at most), so all of it is loaded into maps at open
+ * and the maps are updated after each successful write: lookups (`device(id)` runs per message) never
+ * touch the database. Objects handed out are frozen; replace them through the write methods.
+ *
+ * Secret checks: scrypt (see secrets.ts) costs ~40 ms, which a whole fleet reconnecting after an outage
+ * would pay per device. Successful checks are therefore remembered as HMAC-SHA256(processKey, secret)
+ * per id (the key is random per instance and never leaves memory, so the cache holds nothing that
+ * could be replayed or brute-forced offline), and forgotten when the device's secret or enabled flag
+ * changes.
+ */
+export class SqliteRegistry implements Registry {
+  readonly path: string;
+  private readonly db: Database.Database;
+  private readonly firmMap = new Map<string, Readonly<Firm>>();
+  private readonly vehicleMap = new Map<string, Readonly<Vehicle>>();
+  private readonly officerMap = new Map<string, Readonly<Officer>>();
+  private readonly deviceMap = new Map<string, DeviceEntry>();
+  private readonly serviceMap = new Map<string, { hash: string; generation: number }>();
+  /** id → HMAC of the last secret that verified */
+  private readonly deviceVerified = new Map<string, Buffer>();
+  private readonly serviceVerified = new Map<string, Buffer>();
+  private readonly cacheKey = randomBytes(32);
+  private generation = 0;
+
+  private readonly stmt: {
+    upsertFirm: Database.Statement;
+    upsertVehicle: Database.Statement;
+    upsertOfficer: Database.Statement;
+    upsertDevice: Database.Statement;
+    setEnabled: Database.Statement;
+    upsertService: Database.Statement;
+  };
+
+  constructor(opts: SqliteRegistryOptions) {
+    mkdirSync(opts.dir, { recursive: true });
+    this.path = join(opts.dir, 'registry.db');
+    this.db = new Database(this.path);
+    try {
+      this.db.pragma('journal_mode = WAL');
+      this.db.pragma('synchronous = FULL');
+      this.db.pragma('busy_timeout = 5000');
+      const version = this.db.pragma('user_version', { simple: true }) as number;
+      if (version > SCHEMA_VERSION) {
+        throw new Error(
+          `${this.path}: schema version ${version} is newer than this code (${SCHEMA_VERSION})`,
+        );
+      }
+      this.db.exec(SCHEMA);
+      this.db.pragma(`user_version = ${SCHEMA_VERSION}`);
+      this.stmt = {
+        upsertFirm: this.db.prepare(
+          'INSERT INTO firms (id, name) VALUES (@id, @name) ON CONFLICT(id) DO UPDATE SET name = excluded.name',
+        ),
+        upsertVehicle: this.db.prepare(
+          `INSERT INTO vehicles (id, plate, kind, firm, rated_load_t) VALUES (@id, @plate, @kind, @firm, @ratedLoadT)
+           ON CONFLICT(id) DO UPDATE SET plate = excluded.plate, kind = excluded.kind, firm = excluded.firm,
+             rated_load_t = excluded.rated_load_t`,
+        ),
+        upsertOfficer: this.db.prepare(
+          `INSERT INTO officers (id, name, firm) VALUES (@id, @name, @firm)
+           ON CONFLICT(id) DO UPDATE SET name = excluded.name, firm = excluded.firm`,
+        ),
+        upsertDevice: this.db.prepare(
+          `INSERT INTO devices (id, kind, unit, firm, officer, report_interval_s, enabled, secret_hash)
+           VALUES (@id, @kind, @unit, @firm, @officer, @report_interval_s, @enabled, @secret_hash)
+           ON CONFLICT(id) DO UPDATE SET kind = excluded.kind, unit = excluded.unit, firm = excluded.firm,
+             officer = excluded.officer, report_interval_s = excluded.report_interval_s,
+             enabled = excluded.enabled, secret_hash = excluded.secret_hash`,
+        ),
+        setEnabled: this.db.prepare('UPDATE devices SET enabled = ? WHERE id = ?'),
+        upsertService: this.db.prepare(
+          `INSERT INTO service_credentials (username, secret_hash) VALUES (?, ?)
+           ON CONFLICT(username) DO UPDATE SET secret_hash = excluded.secret_hash`,
+        ),
+      };
+      this.load();
+    } catch (err) {
+      this.db.close();
+      throw err;
+    }
+  }
+
+  private load(): void {
+    for (const row of this.db.prepare('SELECT id, name FROM firms').all() as Firm[]) {
+      this.firmMap.set(row.id, Object.freeze({ id: row.id, name: row.name }));
+    }
+    const vehicles = this.db.prepare('SELECT id, plate, kind, firm, rated_load_t FROM vehicles').all() as {
+      id: string;
+      plate: string;
+      kind: string;
+      firm: string;
+      rated_load_t: number | null;
+    }[];
+    for (const row of vehicles) {
+      const vehicle: Vehicle = {
+        id: row.id,
+        plate: row.plate,
+        kind: row.kind as VehicleKind,
+        firm: row.firm,
+      };
+      if (row.rated_load_t !== null) vehicle.ratedLoadT = row.rated_load_t;
+      this.vehicleMap.set(row.id, Object.freeze(vehicle));
+    }
+    for (const row of this.db.prepare('SELECT id, name, firm FROM officers').all() as Officer[]) {
+      this.officerMap.set(row.id, Object.freeze({ id: row.id, name: row.name, firm: row.firm }));
+    }
+    for (const row of this.db.prepare('SELECT * FROM devices').all() as DeviceRow[]) {
+      this.deviceMap.set(row.id, { device: freezeDevice(row), hash: row.secret_hash, generation: 0 });
+    }
+    const services = this.db.prepare('SELECT username, secret_hash FROM service_credentials').all() as {
+      username: string;
+      secret_hash: string;
+    }[];
+    for (const row of services) this.serviceMap.set(row.username, { hash: row.secret_hash, generation: 0 });
+  }
+
+  // ---- writes: database first, then the in-memory maps (a failed write leaves both unchanged) ----
+
+  upsertFirm(firm: Firm): void {
+    const row = { id: nonEmpty(firm.id, 'firm id'), name: nonEmpty(firm.name, 'firm name') };
+    this.stmt.upsertFirm.run(row);
+    this.firmMap.set(row.id, Object.freeze(row));
+  }
+
+  upsertVehicle(vehicle: Vehicle): void {
+    nonEmpty(vehicle.id, 'vehicle id');
+    nonEmpty(vehicle.plate, 'vehicle plate');
+    nonEmpty(vehicle.firm, 'vehicle firm');
+    const kind: string = vehicle.kind;
+    if (kind !== 'muck_truck' && kind !== 'sanitation') {
+      throw new Error(`vehicle kind must be muck_truck or sanitation, got ${String(vehicle.kind)}`);
+    }
+    if (
+      vehicle.ratedLoadT !== undefined &&
+      !(Number.isFinite(vehicle.ratedLoadT) && vehicle.ratedLoadT > 0)
+    ) {
+      throw new Error('ratedLoadT must be a positive number');
+    }
+    this.stmt.upsertVehicle.run({
+      id: vehicle.id,
+      plate: vehicle.plate,
+      kind: vehicle.kind,
+      firm: vehicle.firm,
+      ratedLoadT: vehicle.ratedLoadT ?? null,
+    });
+    const copy: Vehicle = { id: vehicle.id, plate: vehicle.plate, kind: vehicle.kind, firm: vehicle.firm };
+    if (vehicle.ratedLoadT !== undefined) copy.ratedLoadT = vehicle.ratedLoadT;
+    this.vehicleMap.set(vehicle.id, Object.freeze(copy));
+  }
+
+  upsertOfficer(officer: Officer): void {
+    const row = {
+      id: nonEmpty(officer.id, 'officer id'),
+      name: nonEmpty(officer.name, 'officer name'),
+      firm: nonEmpty(officer.firm, 'officer firm'),
+    };
+    this.stmt.upsertOfficer.run(row);
+    this.officerMap.set(row.id, Object.freeze(row));
+  }
+
+  async putDevice(input: NewDevice): Promise<Device> {
+    if (!isValidDeviceId(input.id)) {
+      throw new Error('device id must be 1-64 characters without "/", "+", "#", NUL or a leading "$"');
+    }
+    if (!(UNIT_KINDS as readonly string[]).includes(input.kind)) {
+      throw new Error(`unknown device kind ${String(input.kind)}`);
+    }
+    nonEmpty(input.firm, 'device firm');
+    let unit: string;
+    if (input.kind === 'body_camera') {
+      if (input.vehicle !== undefined) throw new Error('a body camera is not mounted on a vehicle');
+      unit = input.id;
+    } else {
+      unit = nonEmpty(input.vehicle, `vehicle of ${input.kind} device`);
+      const vehicle = this.vehicleMap.get(unit);
+      if (vehicle !== undefined && vehicle.kind !== input.kind) {
+        throw new Error(`device kind ${input.kind} does not match vehicle ${unit} (${vehicle.kind})`);
+      }
+    }
+    if (input.officer !== undefined) nonEmpty(input.officer, 'officer');
+    const reportIntervalS = input.reportIntervalS ?? DEFAULT_REPORT_INTERVAL_S;
+    if (!Number.isInteger(reportIntervalS) || reportIntervalS < 1) {
+      throw new Error('reportIntervalS must be a positive integer');
+    }
+    const hash = await hashSecret(input.secret);
+    const row: DeviceRow = {
+      id: input.id,
+      kind: input.kind,
+      unit,
+      firm: input.firm,
+      officer: input.officer ?? null,
+      report_interval_s: reportIntervalS,
+      enabled: 1,
+      secret_hash: hash,
+    };
+    this.stmt.upsertDevice.run(row);
+    const device = freezeDevice(row);
+    this.deviceMap.set(row.id, { device, hash, generation: ++this.generation });
+    this.deviceVerified.delete(row.id);
+    return { ...device };
+  }
+
+  setDeviceEnabled(id: string, enabled: boolean): void {
+    const entry = this.deviceMap.get(id);
+    if (entry === undefined) throw new Error(`unknown device ${id}`);
+    this.stmt.setEnabled.run(enabled ? 1 : 0, id);
+    this.deviceMap.set(id, {
+      device: Object.freeze({ ...entry.device, enabled }),
+      hash: entry.hash,
+      generation: ++this.generation,
+    });
+    this.deviceVerified.delete(id);
+  }
+
+  async putServiceCredential(username: string, secret: string): Promise<void> {
+    nonEmpty(username, 'service username');
+    const hash = await hashSecret(secret);
+    this.stmt.upsertService.run(username, hash);
+    this.serviceMap.set(username, { hash, generation: ++this.generation });
+    this.serviceVerified.delete(username);
+  }
+
+  // ---- lookups: memory only ----
+
+  device(id: string): Device | undefined {
+    return this.deviceMap.get(id)?.device;
+  }
+  vehicle(id: string): Vehicle | undefined {
+    return this.vehicleMap.get(id);
+  }
+  firm(id: string): Firm | undefined {
+    return this.firmMap.get(id);
+  }
+  officer(id: string): Officer | undefined {
+    return this.officerMap.get(id);
+  }
+  devices(): Device[] {
+    return [...this.deviceMap.values()].map((e) => e.device);
+  }
+  vehicles(): Vehicle[] {
+    return [...this.vehicleMap.values()];
+  }
+  firms(): Firm[] {
+    return [...this.firmMap.values()];
+  }
+  officers(): Officer[] {
+    return [...this.officerMap.values()];
+  }
+  isService(username: string): boolean {
+    return this.serviceMap.has(username);
+  }
+
+  // ---- secret checks ----
+
+  private mac(secret: string): Buffer {
+    return createHmac('sha256', this.cacheKey).update(secret, 'utf8').digest();
+  }
+
+  async verifyDevice(id: string, secret: string): Promise<boolean> {
+    if (typeof secret !== 'string' || secret.length === 0) return false;
+    const mac = this.mac(secret);
+    // A change of secret or enabled flag while scrypt runs makes the result stale: check again.
+    for (;;) {
+      const entry = this.deviceMap.get(id);
+      if (entry === undefined || !entry.device.enabled) return false;
+      const cached = this.deviceVerified.get(id);
+      if (cached !== undefined && timingSafeEqual(cached, mac)) return true;
+      const ok = await verifySecret(secret, entry.hash);
+      if (this.deviceMap.get(id)?.generation !== entry.generation) continue;
+      if (ok) this.deviceVerified.set(id, mac);
+      return ok;
+    }
+  }
+
+  async verifyService(username: string, secret: string): Promise<boolean> {
+    if (typeof secret !== 'string' || secret.length === 0) return false;
+    const mac = this.mac(secret);
+    for (;;) {
+      const entry = this.serviceMap.get(username);
+      if (entry === undefined) return false;
+      const cached = this.serviceVerified.get(username);
+      if (cached !== undefined && timingSafeEqual(cached, mac)) return true;
+      const ok = await verifySecret(secret, entry.hash);
+      if (this.serviceMap.get(username)?.generation !== entry.generation) continue;
+      if (ok) this.serviceVerified.set(username, mac);
+      return ok;
+    }
+  }
+
+  /** Number of successful verifications currently remembered (for tests and diagnostics). */
+  verificationCacheSize(): number {
+    return this.deviceVerified.size + this.serviceVerified.size;
+  }
+
+  close(): void {
+    this.deviceVerified.clear();
+    this.serviceVerified.clear();
+    if (this.db.open) this.db.close();
+  }
+}

@@ -1,0 +1,492 @@
+import { connect as netConnect } from 'node:net';
+import test from 'ava';
+import mqtt, { type MqttClient } from 'mqtt';
+import {
+  closed,
+  deferred,
+  type Fixture,
+  metricValue,
+  SECRETS,
+  sleep,
+  startFixture,
+  until,
+} from './broker-fixture.ts';
+
+const fixture = async (t: { teardown: (fn: () => Promise<void>) => void }): Promise<Fixture> => {
+  const f = await startFixture();
+  t.teardown(() => f.close());
+  return f;
+};
+
+const fixJson = (ts = 1_700_000_000_000) => JSON.stringify({ ts, lat: 31.82, lon: 117.23, speed: 32 });
+
+/** Collects messages of a client as (topic, text, retain). */
+function collect(client: MqttClient) {
+  const messages: { topic: string; text: string; retain: boolean }[] = [];
+  client.on('message', (topic, payload, packet) =>
+    messages.push({ topic, text: payload.toString('utf8'), retain: packet.retain }),
+  );
+  return messages;
+}
+
+/**
+ * SUBACK return codes per filter, in order. mqtt.js turns any 0x80 into an error carrying the SUBACK,
+ * so the codes are read from the packet either way.
+ */
+function suback(client: MqttClient, filters: Record<string, 0 | 1 | 2>): Promise<Record<string, number>> {
+  const topics = Object.keys(filters);
+  const subs = Object.fromEntries(topics.map((topic) => [topic, { qos: filters[topic] ?? 0 }]));
+  return new Promise((resolve, reject) => {
+    client.subscribe(subs, (err, granted) => {
+      const codes = (err as (Error & { packet?: { granted?: number[] } }) | null)?.packet?.granted;
+      if (err && codes === undefined) return reject(err);
+      const list = codes ?? (granted ?? []).map((g) => g.qos);
+      resolve(Object.fromEntries(topics.map((topic, i) => [topic, list[i] ?? -1])));
+    });
+  });
+}
+
+// ---------------------------------------------------------------- durability contract
+
+test('QoS 1 telemetry: PUBACK only after onTelemetry resolves', async (t) => {
+  const f = await fixture(t);
+  const gate = deferred();
+  const entered = deferred();
+  f.hook.fn = async () => {
+    entered.resolve();
+    await gate.promise;
+  };
+  const device = await f.connect('truck-1', SECRETS['truck-1']);
+  const pubacks: number[] = [];
+  device.on('packetreceive', (p) => {
+    if (p.cmd === 'puback') pubacks.push(p.messageId ?? -1);
+  });
+  let acked = false;
+  const published = device.publishAsync('devices/truck-1/telemetry', fixJson(), { qos: 1 }).then(() => {
+    acked = true;
+  });
+
+  await entered.promise;
+  await sleep(300);
+  t.false(acked, 'no PUBACK while ingest has not made the fix durable');
+  t.deepEqual(pubacks, []);
+
+  gate.resolve();
+  await published;
+  t.true(acked);
+  t.is(pubacks.length, 1);
+  t.deepEqual(f.calls, [
+    { deviceId: 'truck-1', topic: 'devices/truck-1/telemetry', payload: fixJson(), qos: 1 },
+  ]);
+  t.is(await metricValue(f.metrics, 'citywatch_mqtt_messages_in_total{qos="1"}'), 1);
+  t.is(f.broker.stats().messagesIn['1'], 1);
+});
+
+test('telemetry whose hook rejects: connection closed, no PUBACK, counted; the device sends it again', async (t) => {
+  const f = await fixture(t);
+  let failures = 1;
+  f.hook.fn = async () => {
+    if (failures-- > 0) throw new Error('disk full');
+  };
+  // clean=false + fixed client id: mqtt.js keeps the unacknowledged message and resends it on reconnect
+  const device = mqtt.connect(f.url, {
+    username: 'truck-1',
+    password: SECRETS['truck-1'],
+    clientId: 'truck-1',
+    clean: false,
+    reconnectPeriod: 100,
+  });
+  f.clients.push(device);
+  let closes = 0;
+  device.on('close', () => closes++);
+  const pubacks: number[] = [];
+  device.on('packetreceive', (p) => {
+    if (p.cmd === 'puback') pubacks.push(p.messageId ?? -1);
+  });
+  await new Promise<void>((resolve) => device.once('connect', () => resolve()));
+  await device.publishAsync('devices/truck-1/telemetry', fixJson(), { qos: 1 });
+
+  t.true(closes >= 1, 'the first attempt cost the connection');
+  t.is(f.calls.length, 2, 'the same message reached the hook twice: once failed, once stored');
+  t.is(f.calls[0]?.payload, f.calls[1]?.payload);
+  t.is(pubacks.length, 1, 'exactly one PUBACK, for the stored attempt');
+  t.is(await metricValue(f.metrics, 'citywatch_mqtt_telemetry_failures_total'), 1);
+});
+
+test('telemetry is forwarded to subscribed services as usual', async (t) => {
+  const f = await fixture(t);
+  const svc = await f.connect('ingest', SECRETS.ingest);
+  const got = collect(svc);
+  await svc.subscribeAsync('devices/+/telemetry', { qos: 1 });
+  const device = await f.connect('cam-1', SECRETS['cam-1']);
+  await device.publishAsync('devices/cam-1/telemetry', fixJson(), { qos: 1 });
+  await until(() => got.length === 1, 5000, 'forwarded telemetry');
+  t.deepEqual(got[0], { topic: 'devices/cam-1/telemetry', text: fixJson(), retain: false });
+});
+
+test('QoS 0 telemetry goes through the hook too; other subtopics of a device do not', async (t) => {
+  const f = await fixture(t);
+  const device = await f.connect('truck-1', SECRETS['truck-1']);
+  await device.publishAsync('devices/truck-1/telemetry', fixJson(), { qos: 0 });
+  await device.publishAsync('devices/truck-1/events/door', 'open', { qos: 1 });
+  await until(() => f.calls.length === 1, 5000, 'QoS 0 hook call');
+  await sleep(100);
+  t.deepEqual(
+    f.calls.map((c) => [c.deviceId, c.qos]),
+    [['truck-1', 0]],
+  );
+  t.true(device.connected);
+});
+
+// ---------------------------------------------------------------- authentication
+
+test('CONNACK 4 for a wrong secret, an unknown user and missing credentials; 5 for a disabled device', async (t) => {
+  const f = await fixture(t);
+  const refused = async (username: string | undefined, password?: string) => {
+    const err = await t.throwsAsync(f.connect(username, password));
+    return (err as Error & { code?: number }).code;
+  };
+  t.is(await refused('truck-1', 'wrong'), 4);
+  t.is(await refused('truck-1', SECRETS['truck-2']), 4, "another device's secret is a wrong secret");
+  t.is(await refused('nobody', 'whatever'), 4);
+  t.is(await refused('ingest', 'wrong'), 4, 'a service with a wrong secret');
+  t.is(await refused(undefined), 4, 'no credentials at all');
+  t.is(await refused('truck-1'), 4, 'username without password');
+  t.is(await refused('off-1', SECRETS['off-1']), 5, 'disabled device, right secret');
+  t.is(await refused('off-1', 'wrong'), 5, 'disabled device, wrong secret');
+
+  const m = (reason: string) =>
+    metricValue(f.metrics, `citywatch_mqtt_auth_failures_total{reason="${reason}"}`);
+  t.is(await m('bad_secret'), 3);
+  t.is(await m('unknown_user'), 1);
+  t.is(await m('missing_credentials'), 2);
+  t.is(await m('disabled'), 2);
+  t.deepEqual(f.broker.stats().authFailures, {
+    bad_secret: 3,
+    unknown_user: 1,
+    missing_credentials: 2,
+    disabled: 2,
+  });
+  t.is(await metricValue(f.metrics, 'citywatch_mqtt_connects_total{type="device"}'), 0);
+});
+
+test('good device and service connect; connections gauge and connects counter follow', async (t) => {
+  const f = await fixture(t);
+  const device = await f.connect('truck-1', SECRETS['truck-1']);
+  await f.connect('ingest', SECRETS.ingest);
+  t.is(await metricValue(f.metrics, 'citywatch_mqtt_connections{type="device"}'), 1);
+  t.is(await metricValue(f.metrics, 'citywatch_mqtt_connections{type="service"}'), 1);
+  t.is(await metricValue(f.metrics, 'citywatch_mqtt_connects_total{type="device"}'), 1);
+  await device.endAsync();
+  await until(() => f.broker.stats().connectionsByType.device === 0, 5000, 'gauge down');
+  t.is(await metricValue(f.metrics, 'citywatch_mqtt_connections{type="device"}'), 0);
+  t.is(f.broker.stats().connects.service, 1);
+  t.is(f.broker.stats().connections, 1);
+});
+
+test('MQTT 5 CONNECT: aedes 1.2 answers CONNACK return code 1 (unacceptable protocol version) and closes', async (t) => {
+  const f = await fixture(t);
+  // mqtt.js with protocolVersion 5
+  const err = await t.throwsAsync(f.connect('truck-1', SECRETS['truck-1'], { protocolVersion: 5 }));
+  t.is((err as Error & { code?: number }).code, 1);
+  t.regex(err?.message ?? '', /Unacceptable protocol version/);
+
+  // the same on the wire: a minimal v5 CONNECT (level 5, clean start, keepalive 60, no properties, empty id)
+  const socket = netConnect(f.ports.tcpPort, '127.0.0.1');
+  const reply: Buffer[] = [];
+  socket.on('data', (d) => reply.push(d));
+  const ended = new Promise<void>((resolve) => socket.on('close', () => resolve()));
+  socket.write(Buffer.from([0x10, 13, 0, 4, 0x4d, 0x51, 0x54, 0x54, 5, 0x02, 0, 60, 0, 0, 0]));
+  await ended;
+  // a 3.1.1-style CONNACK: type 2, remaining length 2, session present 0, return code 1
+  t.is(Buffer.concat(reply).toString('hex'), '20020001');
+  // credentials are never looked at, so nothing is counted as an auth failure
+  t.deepEqual(f.broker.stats().authFailures, {
+    bad_secret: 0,
+    unknown_user: 0,
+    missing_credentials: 0,
+    disabled: 0,
+  });
+});
+
+// ---------------------------------------------------------------- ACL
+
+test("publishing to another device's topic closes the connection, is counted and never reaches ingest", async (t) => {
+  const f = await fixture(t);
+  const svc = await f.connect('ingest', SECRETS.ingest);
+  const watched = collect(svc);
+  await svc.subscribeAsync('devices/#', { qos: 1 });
+  const device = await f.connect('truck-1', SECRETS['truck-1']);
+  const gone = closed(device);
+  device.publish('devices/truck-2/telemetry', fixJson(), { qos: 1 });
+  await gone;
+  await sleep(100);
+  t.deepEqual(f.calls, []);
+  t.deepEqual(
+    watched.filter((m) => m.topic === 'devices/truck-2/telemetry'),
+    [],
+  );
+  t.is(await metricValue(f.metrics, 'citywatch_mqtt_acl_denials_total{action="publish"}'), 1);
+});
+
+test('$SYS publishes are refused for services too; services may publish elsewhere', async (t) => {
+  const f = await fixture(t);
+  const svc = await f.connect('ingest', SECRETS.ingest);
+  await svc.publishAsync('devices/truck-1/commands/reboot', '{}', { qos: 1 });
+  await svc.publishAsync('platform/alerts', '{}', { qos: 1 });
+  t.true(svc.connected);
+  const gone = closed(svc);
+  svc.publish('$SYS/fake/heartbeat', 'x', { qos: 1 });
+  await gone;
+  t.is(f.broker.stats().aclDenials.publish, 1);
+});
+
+test('a device subscribes to its own commands only: other filters get 0x80', async (t) => {
+  const f = await fixture(t);
+  const device = await f.connect('truck-1', SECRETS['truck-1']);
+  const codes = await suback(device, {
+    'devices/truck-1/commands/#': 1,
+    'devices/truck-1/commands/+/ack': 1,
+    'devices/truck-2/commands/#': 1,
+    'devices/+/commands/#': 1,
+    'devices/truck-1/telemetry': 1,
+    '#': 0,
+    'platform/deadletter': 0,
+    'platform/#': 0,
+    '$SYS/#': 0,
+  });
+  t.deepEqual(codes, {
+    'devices/truck-1/commands/#': 1,
+    'devices/truck-1/commands/+/ack': 1,
+    'devices/truck-2/commands/#': 128,
+    'devices/+/commands/#': 128,
+    'devices/truck-1/telemetry': 128,
+    '#': 128,
+    'platform/deadletter': 128,
+    'platform/#': 128,
+    '$SYS/#': 128,
+  });
+  t.true(device.connected, 'a refused filter does not cost the connection');
+  t.is(await metricValue(f.metrics, 'citywatch_mqtt_acl_denials_total{action="subscribe"}'), 7);
+
+  // the granted subscription works: a service sends a command
+  const got = collect(device);
+  const svc = await f.connect('ingest', SECRETS.ingest);
+  await svc.publishAsync('devices/truck-1/commands/reboot', '{"at":"now"}', { qos: 1 });
+  await svc.publishAsync('devices/truck-2/commands/reboot', '{"at":"now"}', { qos: 1 });
+  await until(() => got.length >= 1, 5000, 'command');
+  await sleep(100);
+  t.deepEqual(got, [{ topic: 'devices/truck-1/commands/reboot', text: '{"at":"now"}', retain: false }]);
+});
+
+test('platform/deadletter: refused to a device, granted to a service, which receives broker.publish', async (t) => {
+  const f = await fixture(t);
+  const device = await f.connect('cam-1', SECRETS['cam-1']);
+  t.deepEqual(await suback(device, { 'platform/deadletter': 1 }), { 'platform/deadletter': 128 });
+  t.true(device.connected);
+
+  const svc = await f.connect('ingest', SECRETS.ingest);
+  const got = collect(svc);
+  t.deepEqual(await suback(svc, { 'platform/deadletter': 1 }), { 'platform/deadletter': 1 });
+  await f.broker.publish('platform/deadletter', '{"reasons":["invalid_json"]}', { qos: 1 });
+  await until(() => got.length === 1, 5000, 'dead letter');
+  t.deepEqual(got[0], { topic: 'platform/deadletter', text: '{"reasons":["invalid_json"]}', retain: false });
+  await t.throwsAsync(f.broker.publish('platform/#', 'x'), { message: /invalid topic/ });
+});
+
+test('a device disabled while connected cannot publish any more', async (t) => {
+  const f = await fixture(t);
+  const device = await f.connect('truck-1', SECRETS['truck-1']);
+  await device.publishAsync('devices/truck-1/telemetry', fixJson(), { qos: 1 });
+  f.registry.setDeviceEnabled('truck-1', false);
+  const gone = closed(device);
+  device.publish('devices/truck-1/telemetry', fixJson(2), { qos: 1 });
+  await gone;
+  t.is(f.calls.length, 1);
+});
+
+// ---------------------------------------------------------------- status
+
+async function retainedStatus(f: Fixture, id: string): Promise<{ state: string; ts: string } | undefined> {
+  const probe = await f.connect('ingest', SECRETS.ingest, { clientId: `probe-${Math.random()}` });
+  const got = collect(probe);
+  await probe.subscribeAsync(`devices/${id}/status`, { qos: 1 });
+  await sleep(150);
+  await probe.endAsync();
+  const last = got.at(-1);
+  if (last === undefined) return undefined;
+  t_assertRetained(last.retain);
+  return JSON.parse(last.text);
+}
+function t_assertRetained(retain: boolean) {
+  if (!retain) throw new Error('status delivered on subscribe must carry the retain flag');
+}
+
+const ISO_UTC = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
+
+test('retained status: online on connect, offline on clean disconnect and on a destroyed socket', async (t) => {
+  const f = await fixture(t);
+  t.is(await retainedStatus(f, 'truck-1'), undefined);
+
+  const device = await f.connect('truck-1', SECRETS['truck-1']);
+  await until(() => f.broker.stats().devicesOnline === 1, 5000, 'online');
+  const online = await retainedStatus(f, 'truck-1');
+  t.is(online?.state, 'online');
+  t.regex(online?.ts ?? '', ISO_UTC);
+
+  await device.endAsync();
+  await until(() => f.broker.stats().devicesOnline === 0, 5000, 'offline');
+  t.is((await retainedStatus(f, 'truck-1'))?.state, 'offline');
+
+  const again = await f.connect('truck-1', SECRETS['truck-1']);
+  await until(() => f.broker.stats().devicesOnline === 1, 5000, 'online again');
+  t.is((await retainedStatus(f, 'truck-1'))?.state, 'online');
+  again.stream.destroy(); // abrupt: no DISCONNECT, the socket just dies
+  await until(() => f.broker.stats().devicesOnline === 0, 5000, 'offline after destroy');
+  const off = await retainedStatus(f, 'truck-1');
+  t.is(off?.state, 'offline');
+  t.true(Date.parse(off?.ts ?? '') >= Date.parse(online?.ts ?? ''));
+});
+
+test('a quick reconnect: the old connection dying later does not overwrite online with offline', async (t) => {
+  const f = await fixture(t);
+  const watcher = await f.connect('ingest', SECRETS.ingest);
+  const seen = collect(watcher);
+  await watcher.subscribeAsync('devices/truck-1/status', { qos: 1 });
+
+  const first = await f.connect('truck-1', SECRETS['truck-1'], { clientId: 'truck-1-a' });
+  // the device comes back on a new connection before the broker notices the old one is gone
+  const second = await f.connect('truck-1', SECRETS['truck-1'], { clientId: 'truck-1-b' });
+  first.stream.destroy();
+  await until(() => f.broker.stats().connectionsByType.device === 1, 5000, 'old connection gone');
+  await sleep(150);
+  t.is((await retainedStatus(f, 'truck-1'))?.state, 'online');
+  t.false(
+    seen.some((m) => JSON.parse(m.text).state === 'offline'),
+    'no offline was published while a connection was live',
+  );
+
+  await second.endAsync();
+  await until(() => f.broker.stats().devicesOnline === 0, 5000, 'offline');
+  t.is((await retainedStatus(f, 'truck-1'))?.state, 'offline');
+});
+
+test('takeover by the same client id [MQTT-3.1.4-2] ends online', async (t) => {
+  const f = await fixture(t);
+  const first = await f.connect('truck-1', SECRETS['truck-1'], { clientId: 'truck-1' });
+  const gone = closed(first);
+  await f.connect('truck-1', SECRETS['truck-1'], { clientId: 'truck-1' });
+  await gone;
+  await sleep(100);
+  t.is((await retainedStatus(f, 'truck-1'))?.state, 'online');
+  t.is(f.broker.stats().connectionsByType.device, 1);
+});
+
+test("a device's own last will on its status topic is allowed", async (t) => {
+  const f = await fixture(t);
+  const watcher = await f.connect('ingest', SECRETS.ingest);
+  const seen = collect(watcher);
+  await watcher.subscribeAsync('devices/cam-1/status', { qos: 1 });
+  const device = await f.connect('cam-1', SECRETS['cam-1'], {
+    will: { topic: 'devices/cam-1/status', payload: Buffer.from('{"state":"lost"}'), qos: 1, retain: true },
+  });
+  await until(() => seen.length === 1, 5000, 'online');
+  device.stream.destroy();
+  await until(() => seen.length === 3, 5000, 'will and offline');
+  t.deepEqual(
+    seen.map((m) => JSON.parse(m.text).state),
+    ['online', 'lost', 'offline'],
+  );
+  t.is(f.broker.stats().aclDenials.publish, 0);
+});
+
+// ---------------------------------------------------------------- persistent session
+
+test('a service with clean=false and QoS 1 receives on reconnect what was published while it was away', async (t) => {
+  const f = await fixture(t);
+  const opts = { clientId: 'ingest-1', clean: false } as const;
+  const first = await f.connect('ingest', SECRETS.ingest, opts);
+  await first.subscribeAsync('devices/+/telemetry', { qos: 1 });
+  await first.endAsync();
+
+  const device = await f.connect('truck-1', SECRETS['truck-1']);
+  await device.publishAsync('devices/truck-1/telemetry', fixJson(1), { qos: 1 });
+  await device.publishAsync('devices/truck-1/telemetry', fixJson(2), { qos: 1 });
+
+  const second = mqtt.connect(f.url, {
+    username: 'ingest',
+    password: SECRETS.ingest,
+    reconnectPeriod: 0,
+    ...opts,
+  });
+  f.clients.push(second);
+  const got = collect(second);
+  const connack = await new Promise<{ sessionPresent: boolean }>((resolve) =>
+    second.once('connect', resolve),
+  );
+  t.true(connack.sessionPresent);
+  await until(() => got.length === 2, 5000, 'queued messages');
+  t.deepEqual(
+    got.map((m) => m.text),
+    [fixJson(1), fixJson(2)],
+  );
+});
+
+/** A raw MQTT 3.1.1 CONNECT (clean session, username + password), built by hand. */
+function rawConnect(clientId: string, username: string, password: string, keepaliveS: number): Buffer {
+  const str = (s: string) => {
+    const b = Buffer.from(s, 'utf8');
+    const len = Buffer.alloc(2);
+    len.writeUInt16BE(b.length);
+    return Buffer.concat([len, b]);
+  };
+  const keepalive = Buffer.alloc(2);
+  keepalive.writeUInt16BE(keepaliveS);
+  const body = Buffer.concat([
+    str('MQTT'),
+    Buffer.from([4, 0b1100_0010]), // level 4 (3.1.1); username, password, clean session
+    keepalive,
+    str(clientId),
+    str(username),
+    str(password),
+  ]);
+  if (body.length > 127) throw new Error('keep it short');
+  return Buffer.concat([Buffer.from([0x10, body.length]), body]);
+}
+
+test('keepalive timeout [MQTT-3.1.2-24]: a silent device is closed and announced offline', async (t) => {
+  const f = await fixture(t);
+  const socket = netConnect(f.ports.tcpPort, '127.0.0.1');
+  const reply: Buffer[] = [];
+  socket.on('data', (d) => reply.push(d));
+  const ended = new Promise<void>((resolve) => socket.on('close', () => resolve()));
+  socket.write(rawConnect('truck-1-raw', 'truck-1', SECRETS['truck-1'], 1));
+  await until(() => Buffer.concat(reply).length >= 4, 5000, 'CONNACK');
+  t.is(Buffer.concat(reply).subarray(0, 4).toString('hex'), '20020000', 'CONNACK accepted');
+  await until(() => f.broker.stats().devicesOnline === 1, 5000, 'online');
+  t.is((await retainedStatus(f, 'truck-1'))?.state, 'online');
+  // no PINGREQ: the broker gives up after 1.5 x keepalive
+  await ended;
+  await until(() => f.broker.stats().devicesOnline === 0, 5000, 'offline');
+  t.is((await retainedStatus(f, 'truck-1'))?.state, 'offline');
+});
+
+test('close() lets a telemetry hook under way finish and its PUBACK go out', async (t) => {
+  const f = await fixture(t);
+  const gate = deferred();
+  const entered = deferred();
+  f.hook.fn = async () => {
+    entered.resolve();
+    await gate.promise;
+  };
+  const device = await f.connect('truck-1', SECRETS['truck-1']);
+  const published = device.publishAsync('devices/truck-1/telemetry', fixJson(), { qos: 1 });
+  await entered.promise;
+  const closing = f.broker.close();
+  await sleep(100);
+  // no new connections while closing
+  await t.throwsAsync(f.connect('truck-2', SECRETS['truck-2'], { connectTimeout: 1000 }));
+  gate.resolve();
+  await t.notThrowsAsync(published);
+  await closing;
+});
