@@ -1,0 +1,107 @@
+import { pathToFileURL } from 'node:url';
+import { parseArgs } from 'node:util';
+import { rawBroker } from './raw-broker.ts';
+import { simSend } from './sim-send.ts';
+import type { BenchContext, Benchmark, Figure } from './types.ts';
+
+export type { BenchContext, Benchmark, Figure } from './types.ts';
+
+/**
+ * The benchmark registry, run in this order.
+ *
+ * >>> LEAD: add the platform end-to-end benchmark here: `import { e2e } from './e2e.ts';` above and
+ * >>> `e2e,` at the end of this list (a Benchmark from ./types.ts; figure names must be unique).
+ */
+export const benchmarks: Benchmark[] = [rawBroker, simSend];
+
+const HELP = `Usage: npm run bench -- [--quick] [--only name,...] [--list]
+
+Runs the benchmarks in sequence. Each figure is printed as a line on stdout as it is measured; progress
+goes to stderr; the LAST line of stdout is one JSON object with every figure ({"name": value, ...}).
+
+  --quick        reduced sizes (the whole run fits in about 3 minutes)
+  --only <list>  comma-separated benchmark names
+  --list         list the benchmarks and exit
+  -h, --help     this text`;
+
+export async function runBenchmarks(
+  list: readonly Benchmark[],
+  ctx: BenchContext,
+  out: (line: string) => void = (l) => process.stdout.write(`${l}\n`),
+): Promise<{ figures: Record<string, number>; failed: string[] }> {
+  const figures: Record<string, number> = {};
+  const failed: string[] = [];
+  for (const b of list) {
+    const t0 = process.hrtime.bigint();
+    ctx.progress(`[bench] ${b.name}: ${b.description}`);
+    try {
+      const result: Figure[] = await b.run(ctx);
+      for (const f of result) {
+        if (f.name in figures) throw new Error(`duplicate figure name ${f.name}`);
+        figures[f.name] = f.value;
+        out(`${f.name} = ${f.value} ${f.unit}${f.note ? `  (${f.note})` : ''}`);
+      }
+    } catch (err) {
+      failed.push(`${b.name}: ${(err as Error).message}`);
+      out(`${b.name} FAILED: ${(err as Error).message}`);
+    }
+    const s = Number(process.hrtime.bigint() - t0) / 1e9;
+    ctx.progress(`[bench] ${b.name} done in ${s.toFixed(1)} s`);
+  }
+  return { figures, failed };
+}
+
+async function main(): Promise<number> {
+  const { values } = parseArgs({
+    options: {
+      quick: { type: 'boolean', default: false },
+      only: { type: 'string' },
+      list: { type: 'boolean', default: false },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+  });
+  if (values.help) {
+    process.stdout.write(`${HELP}\n`);
+    return 0;
+  }
+  if (values.list) {
+    for (const b of benchmarks) process.stdout.write(`${b.name.padEnd(14)} ${b.description}\n`);
+    return 0;
+  }
+  let list = benchmarks;
+  if (values.only) {
+    const names = values.only.split(',').map((s) => s.trim());
+    const unknown = names.filter((n) => !benchmarks.some((b) => b.name === n));
+    if (unknown.length > 0) {
+      process.stderr.write(`unknown benchmark(s): ${unknown.join(', ')} (see --list)\n`);
+      return 2;
+    }
+    list = benchmarks.filter((b) => names.includes(b.name));
+  }
+  const t0 = process.hrtime.bigint();
+  const ctx: BenchContext = {
+    quick: values.quick,
+    progress: (line) => process.stderr.write(`${line}\n`),
+  };
+  ctx.progress(`[bench] ${values.quick ? 'quick' : 'full'} run: ${list.map((b) => b.name).join(', ')}`);
+  const { figures, failed } = await runBenchmarks(list, ctx);
+  ctx.progress(`[bench] total ${(Number(process.hrtime.bigint() - t0) / 1e9).toFixed(1)} s`);
+  const result: Record<string, unknown> = { ...figures };
+  if (failed.length > 0) result.bench_failed = failed;
+  process.stdout.write(`${JSON.stringify(result)}\n`);
+  return failed.length > 0 ? 1 : 0;
+}
+
+if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
+  main().then(
+    (code) => {
+      process.exitCode = code;
+      // benchmarks close what they open; do not let a stray handle keep a finished run alive
+      setTimeout(() => process.exit(code), 500).unref();
+    },
+    (err) => {
+      process.stderr.write(`${(err as Error).stack ?? err}\n`);
+      process.exit(1);
+    },
+  );
+}

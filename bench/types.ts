@@ -1,0 +1,25 @@
+/** What every benchmark gets and returns. */
+
+export interface BenchContext {
+  /** reduced sizes: the whole quick run fits in about 3 minutes */
+  quick: boolean;
+  /** progress for humans, to stderr (never stdout, whose last line is the JSON result) */
+  progress(line: string): void;
+}
+
+export interface Figure {
+  /** snake_case, unique over all benchmarks, e.g. raw_broker_msgs_per_s */
+  name: string;
+  value: number;
+  /** e.g. msg/s, ms, connections */
+  unit: string;
+  /** how it was measured, in a few words */
+  note?: string;
+}
+
+export interface Benchmark {
+  /** short name used by --only, e.g. raw-broker */
+  name: string;
+  description: string;
+  run(ctx: BenchContext): Promise<Figure[]>;
+}
