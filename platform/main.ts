@@ -26,7 +26,7 @@ async function main(): Promise<void> {
     'citywatch platform running',
     ...(ports.http !== undefined
       ? [
-          `  API          ${httpScheme}://${host}:${ports.http}/api/v1/positions  (Authorization: Bearer ${platform.adminToken})`,
+          `  API          ${httpScheme}://${host}:${ports.http}/api/v1/positions  (Authorization: Bearer ${config.env.ADMIN_TOKEN ? '<ADMIN_TOKEN>' : `${platform.adminToken}, saved in ${config.dataDir}/admin-token`})`,
           `  API docs     ${httpScheme}://${host}:${ports.http}/docs`,
           `  health       ${httpScheme}://${host}:${ports.http}/healthz`,
           `  metrics      ${httpScheme}://${host}:${ports.http}/metrics`,
