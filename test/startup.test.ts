@@ -5,12 +5,14 @@
  */
 import { execFile } from 'node:child_process';
 import fs from 'node:fs/promises';
+import https from 'node:https';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import test from 'ava';
+import { selfSignedCert } from './servers/tls.ts';
 import { spawnPlatform } from './support/child-platform.ts';
-import { eventually } from './support/platform.ts';
+import { connectClient, endClient, eventually, publishQos1, startTestPlatform } from './support/platform.ts';
 
 const run = promisify(execFile);
 const ROOT = path.resolve(import.meta.dirname, '..');
@@ -76,4 +78,50 @@ test('docker-compose.yml validates with docker-compose config', async (t) => {
   t.regex(stdout, /DOCKER_INFLUXDB_INIT_BUCKET/);
   t.regex(stdout, /simulator:/);
   t.regex(stdout, /PARTS: broker,ingest,api/);
+});
+
+test('with certificate files configured, MQTTS, WSS and HTTPS serve with that certificate', async (t) => {
+  const tls = await selfSignedCert();
+  t.teardown(() => fs.rm(tls.dir, { recursive: true, force: true }));
+  const tp = await startTestPlatform({
+    TLS_CERT_FILE: tls.certFile,
+    TLS_KEY_FILE: tls.keyFile,
+    MQTTS_PORT: '0',
+    MQTT_WSS_PORT: '0',
+  });
+  t.teardown(() => tp.stop());
+  const { ports } = tp.platform;
+  t.truthy(ports.mqtts);
+  t.truthy(ports.wss);
+  await tp.platform.registry.putDevice({
+    id: 'cam-tls',
+    secret: 'secret-tls',
+    kind: 'body_camera',
+    firm: 'dept',
+  });
+  for (const url of [`mqtts://127.0.0.1:${ports.mqtts}`, `wss://127.0.0.1:${ports.wss}/mqtt`]) {
+    const client = await connectClient(url, {
+      username: 'cam-tls',
+      password: 'secret-tls',
+      clientId: 'cam-tls',
+      ca: tls.cert,
+    });
+    await publishQos1(
+      client,
+      'devices/cam-tls/telemetry',
+      JSON.stringify({ ts: Date.now(), lat: 31.8, lon: 117.2, recording: true }),
+    );
+    await endClient(client);
+  }
+  const health = await new Promise<number>((resolve, reject) => {
+    https
+      .get(`https://127.0.0.1:${ports.http}/healthz`, { ca: tls.cert }, (res) => {
+        res.resume();
+        resolve(res.statusCode ?? 0);
+      })
+      .on('error', reject);
+  });
+  t.is(health, 200);
+  const pos = await eventually(() => tp.platform.store.latestOf('cam-tls'), 'the camera fix in the store');
+  t.is(pos.recording, true);
 });
