@@ -1,5 +1,6 @@
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
+import { e2e, sharingFigures } from './e2e.ts';
 import { rawBroker } from './raw-broker.ts';
 import { simSend } from './sim-send.ts';
 import type { BenchContext, Benchmark, Figure } from './types.ts';
@@ -12,7 +13,7 @@ export type { BenchContext, Benchmark, Figure } from './types.ts';
  * >>> LEAD: add the platform end-to-end benchmark here: `import { e2e } from './e2e.ts';` above and
  * >>> `e2e,` at the end of this list (a Benchmark from ./types.ts; figure names must be unique).
  */
-export const benchmarks: Benchmark[] = [rawBroker, simSend];
+export const benchmarks: Benchmark[] = [sharingFigures(rawBroker), simSend, e2e];
 
 const HELP = `Usage: npm run bench -- [--quick] [--only name,...] [--list]
 

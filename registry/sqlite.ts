@@ -302,6 +302,69 @@ export class SqliteRegistry implements Registry {
     return { ...device };
   }
 
+  /**
+   * Bulk import of devices whose secrets are already hashed (a migration from another system, or a
+   * benchmark fleet sharing one hash): same checks as putDevice, no scrypt, one transaction (all or
+   * nothing), enabled. `secretHash` must be in the stored `scrypt$N$r$p$salt$hash` form (hashSecret).
+   * Returns the number of devices written.
+   */
+  importDevices(devices: ReadonlyArray<Omit<NewDevice, 'secret'> & { secretHash: string }>): number {
+    const rows: DeviceRow[] = devices.map((input) => {
+      if (!isValidDeviceId(input.id)) {
+        throw new Error(`device id ${JSON.stringify(input.id)} is not a valid device id`);
+      }
+      if (!(UNIT_KINDS as readonly string[]).includes(input.kind)) {
+        throw new Error(`unknown device kind ${String(input.kind)} (device ${input.id})`);
+      }
+      nonEmpty(input.firm, `firm of device ${input.id}`);
+      let unit: string;
+      if (input.kind === 'body_camera') {
+        if (input.vehicle !== undefined)
+          throw new Error(`body camera ${input.id} is not mounted on a vehicle`);
+        unit = input.id;
+      } else {
+        unit = nonEmpty(input.vehicle, `vehicle of ${input.kind} device ${input.id}`);
+        const vehicle = this.vehicleMap.get(unit);
+        if (vehicle !== undefined && vehicle.kind !== input.kind) {
+          throw new Error(`device kind ${input.kind} does not match vehicle ${unit} (${vehicle.kind})`);
+        }
+      }
+      if (input.officer !== undefined) nonEmpty(input.officer, `officer of device ${input.id}`);
+      const reportIntervalS = input.reportIntervalS ?? DEFAULT_REPORT_INTERVAL_S;
+      if (!Number.isInteger(reportIntervalS) || reportIntervalS < 1) {
+        throw new Error(`reportIntervalS of device ${input.id} must be a positive integer`);
+      }
+      if (
+        typeof input.secretHash !== 'string' ||
+        !/^scrypt\$\d+\$\d+\$\d+\$[^$]+\$[^$]+$/.test(input.secretHash)
+      ) {
+        throw new Error(`secretHash of device ${input.id} is not a scrypt$N$r$p$salt$hash string`);
+      }
+      return {
+        id: input.id,
+        kind: input.kind,
+        unit,
+        firm: input.firm,
+        officer: input.officer ?? null,
+        report_interval_s: reportIntervalS,
+        enabled: 1,
+        secret_hash: input.secretHash,
+      };
+    });
+    this.db.transaction((all: DeviceRow[]) => {
+      for (const row of all) this.stmt.upsertDevice.run(row);
+    })(rows);
+    for (const row of rows) {
+      this.deviceMap.set(row.id, {
+        device: freezeDevice(row),
+        hash: row.secret_hash,
+        generation: ++this.generation,
+      });
+      this.deviceVerified.delete(row.id);
+    }
+    return rows.length;
+  }
+
   setDeviceEnabled(id: string, enabled: boolean): void {
     const entry = this.deviceMap.get(id);
     if (entry === undefined) throw new Error(`unknown device ${id}`);

@@ -68,6 +68,8 @@ function integerField(key: string, v: number): string {
 }
 
 const ESCAPED_MEASUREMENT = escapeMeasurement(MEASUREMENT);
+// Field keys never change: escape them once, not 18 times per fix (measured ~4 µs per fix).
+const ESCAPED_FIELD_KEYS = FIELD_SPECS.map((f) => escapeKey('field key', f.key));
 
 /**
  * One line for one fix: `fix,kind=..,firm=..,vehicle=.. field=..,... <ts ms>`. Throws LineProtocolError
@@ -83,7 +85,8 @@ export function fixToLine(fix: Fix): string {
     )},vehicle=${escapeKey('tag vehicle', fix.vehicle)} `;
     const record = fix as unknown as Record<string, unknown>;
     const parts: string[] = [];
-    for (const f of FIELD_SPECS) {
+    for (let i = 0; i < FIELD_SPECS.length; i++) {
+      const f = FIELD_SPECS[i]!;
       const v = record[f.key];
       if (v === undefined || v === null) {
         if (f.required) throw new LineProtocolError(`required field ${f.key} is missing`);
@@ -108,7 +111,7 @@ export function fixToLine(fix: Fix): string {
           encoded = quoteStringField(v);
           break;
       }
-      parts.push(`${escapeKey('field key', f.key)}=${encoded}`);
+      parts.push(`${ESCAPED_FIELD_KEYS[i]}=${encoded}`);
     }
     parts.push(`${PRESENT_FIELD}=${presenceMask(fix)}i`);
     line += parts.join(',');
