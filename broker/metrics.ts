@@ -94,7 +94,11 @@ export function emptyStats(): BrokerStats {
 /** Counts into both the prom-client metrics and the plain stats. */
 export class BrokerCounters {
   readonly stats = emptyStats();
-  constructor(private readonly metrics: BrokerMetrics) {}
+  /** labelled children resolved once: `labels()` hashes its arguments on every call (hot path) */
+  private readonly messagesInByQos: ReturnType<BrokerMetrics['messagesIn']['labels']>[];
+  constructor(private readonly metrics: BrokerMetrics) {
+    this.messagesInByQos = ['0', '1', '2'].map((q) => metrics.messagesIn.labels(q));
+  }
 
   connected(type: ClientType): void {
     this.stats.connects[type]++;
@@ -119,7 +123,7 @@ export class BrokerCounters {
   messageIn(qos: 0 | 1 | 2): void {
     const label = String(qos) as '0' | '1' | '2';
     this.stats.messagesIn[label]++;
-    this.metrics.messagesIn.labels(label).inc();
+    this.messagesInByQos[qos]!.inc();
   }
   telemetryFailure(): void {
     this.stats.telemetryFailures++;

@@ -35,9 +35,15 @@ export class IngestCore {
   private readonly sequencer = new Sequencer();
   private readonly listeners = new Set<FixListener>();
   private readonly now: () => number;
+  /** labelled counters resolved once: `labels()` hashes its arguments on every call (hot path) */
+  private readonly messagesByTransport: Record<Transport, { inc(): void }>;
 
   constructor(private readonly opts: IngestCoreOptions) {
     this.now = opts.now ?? Date.now;
+    this.messagesByTransport = {
+      embedded: opts.metrics.messages.labels('embedded'),
+      external: opts.metrics.messages.labels('external'),
+    };
   }
 
   /** Seeds duplicate/late detection from stored state after a restart. */
@@ -54,7 +60,7 @@ export class IngestCore {
   async accept(topic: string, payload: Buffer, transport: Transport): Promise<void> {
     const { metrics } = this.opts;
     const receivedMs = this.now();
-    metrics.messages.labels(transport).inc();
+    this.messagesByTransport[transport].inc();
     const deviceId = deviceIdFromTelemetryTopic(topic);
     if (deviceId === undefined) {
       this.deadLetter(topic, '', payload, receivedMs, [

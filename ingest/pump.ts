@@ -11,6 +11,8 @@ export interface PumpOptions {
   metrics: IngestMetrics;
   /** fixes per store write (InfluxDB recommends a few thousand lines per request) */
   batchSize?: number;
+  /** batches written concurrently (committed in order); default 2 */
+  writesInFlight?: number;
   /** first retry delay after a failed write; doubles up to maxBackoffMs */
   initialBackoffMs?: number;
   maxBackoffMs?: number;
@@ -31,15 +33,18 @@ export interface PumpState {
 /**
  * Moves fixes from the spool to the store: read a batch, write it, and only then move the spool's
  * checkpoint. On failure it retries the same batch with exponential backoff for as long as it takes,
- * while the spool keeps taking (and acknowledging) new fixes on disk. One write in flight at a time
- * keeps per-vehicle order in the store and the memory bound simple.
+ * while the spool keeps taking (and acknowledging) new fixes on disk. A small fixed number of batches
+ * in flight (default 2) keeps memory bounded; stores are keyed by (vehicle, ts), so the order in which
+ * two batches land does not matter, only the order of checkpoints does.
  */
 export class StorePump {
   private running = false;
   private loopDone: Promise<void> = Promise.resolve();
-  private wake: (() => void) | undefined;
+  /** resolvers of the sleeps under way (new data, or stop, ends them early) */
+  private readonly sleepers = new Set<() => void>();
   private readonly state: PumpState = { storeOk: true, consecutiveFailures: 0 };
   private readonly batchSize: number;
+  private readonly writesInFlight: number;
   private readonly initialBackoffMs: number;
   private readonly maxBackoffMs: number;
   private unsubscribe: (() => void) | undefined;
@@ -47,6 +52,7 @@ export class StorePump {
 
   constructor(private readonly opts: PumpOptions) {
     this.batchSize = opts.batchSize ?? 5000;
+    this.writesInFlight = opts.writesInFlight ?? 2;
     this.initialBackoffMs = opts.initialBackoffMs ?? 250;
     this.maxBackoffMs = opts.maxBackoffMs ?? 15_000;
   }
@@ -55,7 +61,7 @@ export class StorePump {
     if (this.running) return;
     this.running = true;
     this.stopDeadline = Number.POSITIVE_INFINITY;
-    this.unsubscribe = this.opts.spool.onAppend(() => this.wake?.());
+    this.unsubscribe = this.opts.spool.onAppend(() => this.wakeAll());
     this.loopDone = this.loop();
   }
 
@@ -66,7 +72,7 @@ export class StorePump {
   async stop(drainMs = 5000): Promise<void> {
     if (!this.running) return;
     this.stopDeadline = Date.now() + drainMs;
-    this.wake?.();
+    this.wakeAll();
     await this.loopDone;
     this.unsubscribe?.();
   }
@@ -75,27 +81,39 @@ export class StorePump {
     return { ...this.state };
   }
 
+  /**
+   * Keeps up to `writesInFlight` batches in flight (the store round trip dominates while the CPU
+   * idles) but commits them strictly in spool order, so the checkpoint never passes an unwritten batch.
+   */
   private async loop(): Promise<void> {
     const { spool, metrics } = this.opts;
+    const inflight: Array<{ batch: SpoolBatch; fixes: Fix[]; stored: Promise<boolean> }> = [];
     try {
-      while (Date.now() < this.stopDeadline) {
-        const batch = await spool.read(this.batchSize);
-        if (batch === undefined) {
+      while (Date.now() < this.stopDeadline || inflight.length > 0) {
+        while (inflight.length < this.writesInFlight && Date.now() < this.stopDeadline) {
+          const batch = await spool.read(this.batchSize);
+          if (batch === undefined) break;
+          const fixes = this.parse(batch);
+          inflight.push({ batch, fixes, stored: this.writeWithRetry(fixes) });
+        }
+        const head = inflight.shift();
+        if (head === undefined) {
           if (this.stopDeadline !== Number.POSITIVE_INFINITY) break; // drained
           await this.sleep(1000);
           continue;
         }
-        const fixes = this.parse(batch);
-        const stored = await this.writeWithRetry(fixes);
-        if (!stored) {
-          spool.rewind(); // stopping mid-outage: the batch stays in the spool for the next start
+        if (!(await head.stored)) {
+          // Stopping mid-outage: everything from the checkpoint on stays in the spool for the next
+          // start (batches behind this one that did land are simply written again, idempotently).
+          await Promise.all(inflight.map((w) => w.stored));
+          spool.rewind();
           break;
         }
-        await spool.commit(batch.end, batch.records.length);
+        await spool.commit(head.batch.end, head.batch.records.length);
         const stats = spool.stats();
         metrics.spoolDepth.set(stats.depthRecords);
         metrics.spoolBytes.set(stats.depthBytes);
-        this.opts.onStored?.(fixes);
+        this.opts.onStored?.(head.fixes);
       }
     } catch (err) {
       this.opts.logger?.error({ err }, 'store pump stopped on an unexpected error');
@@ -179,14 +197,19 @@ export class StorePump {
     }
   }
 
+  private wakeAll(): void {
+    for (const wake of [...this.sleepers]) wake();
+  }
+
   private sleep(ms: number): Promise<void> {
     return new Promise((resolve) => {
-      const timer = setTimeout(done, ms);
-      function done() {
+      const done = () => {
         clearTimeout(timer);
+        this.sleepers.delete(done);
         resolve();
-      }
-      this.wake = done;
+      };
+      const timer = setTimeout(done, ms);
+      this.sleepers.add(done);
     });
   }
 }
