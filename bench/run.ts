@@ -8,10 +8,8 @@ import type { BenchContext, Benchmark, Figure } from './types.ts';
 export type { BenchContext, Benchmark, Figure } from './types.ts';
 
 /**
- * The benchmark registry, run in this order.
- *
- * >>> LEAD: add the platform end-to-end benchmark here: `import { e2e } from './e2e.ts';` above and
- * >>> `e2e,` at the end of this list (a Benchmark from ./types.ts; figure names must be unique).
+ * The benchmark registry, run in this order (e2e reads raw-broker's figures for its ratio, so it comes
+ * after it). Figure names must be unique across benchmarks.
  */
 export const benchmarks: Benchmark[] = [sharingFigures(rawBroker), simSend, e2e];
 
