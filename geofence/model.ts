@@ -165,3 +165,21 @@ export const VIOLATION_CODES = [
   'TRACK_GAP',
 ] as const;
 export type ViolationCode = (typeof VIOLATION_CODES)[number];
+
+/** City-wide thresholds as a versioned registry entity. */
+export interface CityThresholds extends Versioned {
+  values: Thresholds;
+}
+
+/**
+ * Everything the engine judges against, as one immutable snapshot of the registry: only active permits.
+ * `compileWorld` (geofence/compile.ts) indexes it once per registry change.
+ */
+export interface RegistrySnapshot {
+  sites: Site[];
+  routes: Route[];
+  zones: Zone[];
+  permits: Permit[];
+  vehicles: VehicleProfile[];
+  thresholds: CityThresholds;
+}
