@@ -1,0 +1,78 @@
+import type { RuleContext, RuleModule, Violation } from '../types.ts';
+import { close, open } from './lifecycle.ts';
+import { namedSites, nearestSite, refsWith } from './load-events.ts';
+
+/**
+ * SUSPECTED_DUMP (疑似偷倒): a loaded truck (`facts.loaded`) slower than `suspectedDumpSpeedKmh` for MORE
+ * than `suspectedDumpMinMs` (domain.md: "> 5 min") outside every site. Opens at the fix where the slow
+ * run has lasted longer than the minimum, with startTs = the first slow fix of the run; closes at the
+ * first fix that is moving again, inside a site, or no longer loaded.
+ *
+ * "Outside every site": no site contains the position, and the fix is not within `accuracyFloorM` of a
+ * site named by the vehicle's valid permits (a truck queueing at the gate of its disposal site). A fix
+ * without a valid position (`fix.valid === false`) continues a run already under way but never starts
+ * one. A fix without speed counts as stopped.
+ *
+ * State: the start of the slow run (-1 when none), its first position, and the open violation.
+ * details: stoppedMs (at open: the run so far; at close: the whole duration), endReason at close
+ * (moving|site|unloaded).
+ */
+
+export interface SuspectedDumpState {
+  /** ts of the first slow loaded fix outside sites, -1 when no run */
+  since: number;
+  lon: number;
+  lat: number;
+  open: Violation | null;
+}
+
+function atSite(ctx: RuleContext): boolean {
+  if (ctx.facts.sites.length > 0) return true;
+  const permits = ctx.facts.validPermits;
+  if (permits.length === 0) return false;
+  const ids = [...namedSites(permits, 'origins'), ...namedSites(permits, 'disposals')];
+  const near = nearestSite(ctx, ids);
+  return near !== null && near.distanceM <= ctx.thresholds.accuracyFloorM;
+}
+
+export const suspectedDump: RuleModule<SuspectedDumpState> = {
+  code: 'SUSPECTED_DUMP',
+  version: 1,
+  initial: () => ({ since: -1, lon: 0, lat: 0, open: null }),
+  step(state, ctx) {
+    const { fix, thresholds: t } = ctx;
+    const slow = (fix.speed ?? 0) < t.suspectedDumpSpeedKmh;
+    const site = fix.valid ? atSite(ctx) : state.since < 0;
+    const cond = ctx.facts.loaded && slow && !site;
+    const pos: [number, number] = [fix.lon, fix.lat];
+
+    if (!cond) {
+      if (state.open === null) return { state: { since: -1, lon: 0, lat: 0, open: null }, events: [] };
+      const endReason = !ctx.facts.loaded ? 'unloaded' : site ? 'site' : 'moving';
+      const closed = close(state.open, fix.ts, pos);
+      closed.violation.details = { ...closed.violation.details, stoppedMs: fix.ts - state.since, endReason };
+      return { state: { since: -1, lon: 0, lat: 0, open: null }, events: [closed] };
+    }
+
+    const since = state.since < 0 ? fix.ts : state.since;
+    const lon = state.since < 0 ? fix.lon : state.lon;
+    const lat = state.since < 0 ? fix.lat : state.lat;
+    if (state.open !== null || fix.ts - since <= t.suspectedDumpMinMs) {
+      return { state: { since, lon, lat, open: state.open }, events: [] };
+    }
+    const o = open(ctx, {
+      code: 'SUSPECTED_DUMP',
+      ruleVersion: 1,
+      startTs: since,
+      startPos: [lon, lat],
+      refs: refsWith(ctx, [], []),
+      thresholds: {
+        suspectedDumpSpeedKmh: t.suspectedDumpSpeedKmh,
+        suspectedDumpMinMs: t.suspectedDumpMinMs,
+        accuracyFloorM: t.accuracyFloorM,
+      },
+      details: { stoppedMs: fix.ts - since },
+    });
+    return { state: { since, lon, lat, open: o.violation }, events: [o.event] };
+  },
+};

@@ -1,0 +1,254 @@
+import type { Fix } from '../ingest/fix.ts';
+import type { Calendar } from './engine.ts';
+import type { Permit, Position, Site, Thresholds } from './model.ts';
+import { LOAD_TRACK_INITIAL, type LoadTrack, stepLoad } from './rules/load-events.ts';
+import type { FixFacts, ViolationEvent, World } from './types.ts';
+
+/**
+ * The trip tracker (两点一线: load inside the origin, travel, unload). Pure, shaped like a rule:
+ * `initialTrips()` / `stepTrips(state, input, violations)` -> `{ state, events }`. No I/O, no clock: time
+ * comes from the fix. It uses the same transition detector as the rules (rules/load-events.ts), so a
+ * trip starts and ends on exactly the fixes where NO_PERMIT, WRONG_SITE and ILLEGAL_DUMP see them.
+ *
+ * - started:   at a loading whose fix lies inside an ORIGIN site (a loading elsewhere starts no trip).
+ * - completed: at the next unloading, wherever it is (`disposalSite` is the disposal site containing the
+ *              unloading fix, '' when none: the violation rules say whether that was allowed).
+ * Distance: planar (equirectangular) metres summed between consecutive valid fixes of the trip, counting
+ * only legs that end in a moving fix (speed >= `suspectedDumpSpeedKmh`): GNSS drift while parked at the
+ * excavator or the tipping face is not travel.
+ * Id: `${vehicle}:trip:${startTs}` (deterministic).
+ *
+ * Compliance is reported by the caller, explicitly: `violations` is the list of violation events of THIS
+ * vehicle that the engine produced for the same fix (engine.step, run first), plus any produced by
+ * engine.tick since the previous fix. A trip is `compliant` when no violation event arrived while it was
+ * open (from its loading fix to its unloading fix, both included), except a `closed` event of a violation
+ * that began before the trip and ended exactly at its first fix (it only touches the trip). A violation
+ * already open before the trip that emits nothing during it is not seen: pass its events in if needed.
+ * At most `MAX_TRIP_VIOLATION_IDS` distinct ids are kept; `violationCount` counts distinct ids up to that
+ * and every further `opened` event after it.
+ *
+ * Out-of-order or duplicate fixes (ts at or before the last one seen) are ignored, as the engine does.
+ */
+
+export const MAX_TRIP_VIOLATION_IDS = 8;
+
+export interface TripState extends LoadTrack {
+  /** ts of the last in-order fix, -1 none */
+  pts: number;
+  /** lift and load of the last in-order fix ('' unknown) */
+  plift: string;
+  pload: string;
+  /** start of the open trip, -1 when none */
+  ts0: number;
+  origin: string;
+  originV: number;
+  permit: string;
+  /** what the loading was (lift|load|weight) */
+  ltrig: string;
+  lon0: number;
+  lat0: number;
+  /** last valid position of the open trip */
+  lon: number;
+  lat: number;
+  /** metres travelled so far */
+  m: number;
+  vids: string[];
+  vn: number;
+}
+
+export interface TripStart {
+  id: string;
+  vehicle: string;
+  firm: string;
+  /** permit the trip runs under ('' when the vehicle had no valid permit) */
+  permit: string;
+  originSite: string;
+  originVersion: number;
+  startTs: number;
+  startPos: Position;
+  loadTrigger: string;
+}
+
+export interface Trip extends TripStart {
+  /** disposal site containing the unloading fix, '' when none */
+  disposalSite: string;
+  endTs: number;
+  durationMs: number;
+  distanceKm: number;
+  endPos: Position;
+  unloadTrigger: string;
+  compliant: boolean;
+  violationCount: number;
+  violations: string[];
+}
+
+export type TripEvent = { kind: 'started'; trip: TripStart } | { kind: 'completed'; trip: Trip };
+
+/** What a step reads: a subset of the rule context (a `RuleContext` fits). */
+export interface TripInput {
+  fix: Fix;
+  facts: Pick<FixFacts, 'sites' | 'validPermits' | 'coveringPermit'>;
+  thresholds: Thresholds;
+}
+
+export function initialTrips(): TripState {
+  return {
+    ...LOAD_TRACK_INITIAL,
+    pts: -1,
+    plift: '',
+    pload: '',
+    ts0: -1,
+    origin: '',
+    originV: 0,
+    permit: '',
+    ltrig: '',
+    lon0: 0,
+    lat0: 0,
+    lon: 0,
+    lat: 0,
+    m: 0,
+    vids: [],
+    vn: 0,
+  };
+}
+
+/** Builds the input from the compiled world the way the engine builds its facts (for shells without a ctx). */
+export function tripInput(fix: Fix, world: World, calendar: Calendar): TripInput {
+  const pos: Position = [fix.lon, fix.lat];
+  const localDate = calendar.localDate(fix.ts);
+  const validPermits = world
+    .permitsOf(fix.vehicle)
+    .filter((p) => p.validFrom <= localDate && localDate <= p.validTo);
+  const coveringPermit = validPermits.find((p) => calendar.inWindows(p.windows, fix.ts));
+  return {
+    fix,
+    facts: { sites: world.sitesAt(pos), validPermits, coveringPermit },
+    thresholds: world.thresholds(coveringPermit ?? validPermits[0]),
+  };
+}
+
+const M_PER_DEG = (Math.PI / 180) * 6_371_008.8;
+
+/** Planar (equirectangular) distance in metres; fine for the few hundred metres between fixes. */
+export function planarMetres(lon1: number, lat1: number, lon2: number, lat2: number): number {
+  const kx = M_PER_DEG * Math.cos((((lat1 + lat2) / 2) * Math.PI) / 180);
+  const dx = (lon2 - lon1) * kx;
+  const dy = (lat2 - lat1) * M_PER_DEG;
+  return Math.sqrt(dx * dx + dy * dy);
+}
+
+function permitFor(input: TripInput, origin: string): Permit | undefined {
+  const { validPermits, coveringPermit } = input.facts;
+  if (coveringPermit?.origins.includes(origin)) return coveringPermit;
+  return validPermits.find((p) => p.origins.includes(origin)) ?? coveringPermit ?? validPermits[0];
+}
+
+function tripId(vehicle: string, startTs: number): string {
+  return `${vehicle}:trip:${startTs}`;
+}
+
+function startOf(s: TripState, fix: Fix): TripStart {
+  return {
+    id: tripId(fix.vehicle, s.ts0),
+    vehicle: fix.vehicle,
+    firm: fix.firm,
+    permit: s.permit,
+    originSite: s.origin,
+    originVersion: s.originV,
+    startTs: s.ts0,
+    startPos: [s.lon0, s.lat0],
+    loadTrigger: s.ltrig,
+  };
+}
+
+/** Records the violation events of this fix into an open trip (see the header for the overlap rule). */
+function note(s: TripState, violations: readonly ViolationEvent[]): void {
+  for (const e of violations) {
+    const v = e.violation;
+    if (e.phase === 'closed' && v.startTs < s.ts0 && (v.endTs ?? 0) <= s.ts0) continue;
+    if (s.vids.includes(v.id)) continue;
+    if (s.vids.length < MAX_TRIP_VIOLATION_IDS) {
+      s.vids = [...s.vids, v.id];
+      s.vn += 1;
+    } else if (e.phase === 'opened') {
+      s.vn += 1;
+    }
+  }
+}
+
+export function stepTrips(
+  state: TripState,
+  input: TripInput,
+  violations: readonly ViolationEvent[] = [],
+): { state: TripState; events: TripEvent[] } {
+  const { fix } = input;
+  if (state.pts >= 0 && fix.ts <= state.pts) return { state, events: [] };
+  const prev =
+    state.pts < 0
+      ? undefined
+      : {
+          lift: (state.plift || undefined) as Fix['lift'],
+          load: (state.pload || undefined) as Fix['load'],
+        };
+  const { track, event } = stepLoad(state, fix, prev, input.thresholds);
+  const s: TripState = {
+    ...state,
+    ...track,
+    pts: fix.ts,
+    plift: fix.lift ?? '',
+    pload: fix.load ?? '',
+  };
+  const events: TripEvent[] = [];
+
+  if (s.ts0 >= 0) {
+    if (fix.valid) {
+      // parked GNSS drift is not travel: only legs ending in a moving fix count
+      if ((fix.speed ?? 0) >= input.thresholds.suspectedDumpSpeedKmh) {
+        s.m += planarMetres(s.lon, s.lat, fix.lon, fix.lat);
+      }
+      s.lon = fix.lon;
+      s.lat = fix.lat;
+    }
+    note(s, violations);
+    if (event?.kind === 'unloading') {
+      const disposal = input.facts.sites.find((x: Site) => x.kind === 'disposal');
+      const trip: Trip = {
+        ...startOf(s, fix),
+        disposalSite: disposal?.id ?? '',
+        endTs: fix.ts,
+        durationMs: fix.ts - s.ts0,
+        distanceKm: Math.round(s.m) / 1000,
+        endPos: [fix.lon, fix.lat],
+        unloadTrigger: event.trigger,
+        compliant: s.vn === 0,
+        violationCount: s.vn,
+        violations: s.vids,
+      };
+      events.push({ kind: 'completed', trip });
+      return {
+        state: { ...s, ts0: -1, origin: '', originV: 0, permit: '', ltrig: '', m: 0, vids: [], vn: 0 },
+        events,
+      };
+    }
+    return { state: s, events };
+  }
+
+  if (event?.kind === 'loading' && fix.valid) {
+    const origin = input.facts.sites.find((x) => x.kind === 'origin');
+    if (origin) {
+      s.ts0 = fix.ts;
+      s.origin = origin.id;
+      s.originV = origin.version;
+      s.permit = permitFor(input, origin.id)?.id ?? '';
+      s.ltrig = event.trigger;
+      s.lon0 = s.lon = fix.lon;
+      s.lat0 = s.lat = fix.lat;
+      s.m = 0;
+      s.vids = [];
+      s.vn = 0;
+      note(s, violations);
+      events.push({ kind: 'started', trip: startOf(s, fix) });
+    }
+  }
+  return { state: s, events };
+}
