@@ -1,0 +1,177 @@
+import { localMsOfDay } from '../geo/windows.ts';
+import type { Position } from '../model.ts';
+import type { RuleContext, RuleModule, Violation, ViolationEvent } from '../types.ts';
+import { baseRefs, close, open } from './lifecycle.ts';
+
+/**
+ * OFF_HOURS (时间违规): a loaded truck moving (> offHoursSpeedKmh) while it holds a permit valid on the
+ * day but no permit window covers the instant, for >= offHoursMinMs (domain.md). The engine's calendar
+ * decides coverage (`facts.coveringPermit`), windows crossing midnight included. With no valid permit
+ * at all the trip is NO_PERMIT's business, not this rule's.
+ *
+ * - Onset: the pending run starts at the first loaded, moving, uncovered fix (startTs) and opens at a
+ *   moving fix >= offHoursMinMs later. Stops shorter than offHoursMinMs (a red light) do not break the
+ *   run, symmetric with the close rule, so stop-and-go traffic cannot dodge the rule.
+ * - End: at the first fix covered again, unloaded, or without any valid permit (endTs = that fix), or
+ *   after a stop of >= offHoursMinMs (endTs = the first stopped fix).
+ * - A fix with `valid: false` (last known position, stale speed) is not judged: state unchanged.
+ *
+ * Also home of the local-time helpers the rules share (night windows, zone windows, permit windows):
+ * China Standard Time is UTC+8 all year, so these are plain arithmetic, no Intl, no Date, no allocation.
+ */
+
+const MIN_MS = 60_000;
+const DAY_MS = 86_400_000;
+
+/** "H:MM" / "HH:MM" between [from, to) of text (spaces ignored) -> minutes, or -1 when malformed. */
+function minutesOf(text: string, from: number, to: number): number {
+  let h = 0;
+  let m = 0;
+  let colon = false;
+  let digits = 0;
+  for (let i = from; i < to; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 32) continue;
+    if (c === 58) {
+      if (colon || digits === 0) return -1;
+      colon = true;
+      digits = 0;
+      continue;
+    }
+    if (c < 48 || c > 57) return -1;
+    digits++;
+    if (colon) m = m * 10 + (c - 48);
+    else h = h * 10 + (c - 48);
+  }
+  if (!colon || digits !== 2 || m > 59 || h > 24 || (h === 24 && m !== 0)) return -1;
+  return h * 60 + m;
+}
+
+/**
+ * Visits each well-formed window "HH:MM-HH:MM" containing the instant (half-open [start, end); an end
+ * at or before the start crosses midnight; "-24:00" or "-00:00" ends at midnight), with the UTC instant
+ * at which that occurrence of the window started. Same semantics as geo/windows.ts; malformed windows
+ * (the registry refuses them) never match.
+ */
+function eachContaining(
+  windows: readonly string[],
+  utcMs: number,
+  visit: (startUtcMs: number) => void,
+): void {
+  const t = localMsOfDay(utcMs);
+  const midnight = utcMs - t;
+  for (const w of windows) {
+    const dash = w.indexOf('-');
+    if (dash < 0) continue;
+    const s = minutesOf(w, 0, dash);
+    let e = minutesOf(w, dash + 1, w.length);
+    if (s < 0 || e < 0 || s >= 1440) continue;
+    if (e === 0) e = 1440;
+    if (s === e) continue;
+    const sMs = s * MIN_MS;
+    const eMs = e * MIN_MS;
+    if (s < e) {
+      if (t >= sMs && t < eMs) visit(midnight + sMs);
+    } else if (t >= sMs) visit(midnight + sMs);
+    else if (t < eMs) visit(midnight - DAY_MS + sMs);
+  }
+}
+
+/** Whether the instant is inside any of the daily local-time windows (an empty list is never). */
+export function inLocalWindows(windows: readonly string[], utcMs: number): boolean {
+  let hit = false;
+  eachContaining(windows, utcMs, () => {
+    hit = true;
+  });
+  return hit;
+}
+
+/** UTC instant at which the (latest-starting) window containing the instant began, or undefined. */
+export function windowStartUtcMs(windows: readonly string[], utcMs: number): number | undefined {
+  let best: number | undefined;
+  eachContaining(windows, utcMs, (start) => {
+    if (best === undefined || start > best) best = start;
+  });
+  return best;
+}
+
+/** Rounds a figure for `details` (0.1 unit): stable, readable evidence. */
+export function round1(x: number): number {
+  return Math.round(x * 10) / 10;
+}
+
+export interface OffHoursState {
+  /** first fix of the pending (not yet open) run; -1 when none */
+  runTs: number;
+  runLon: number;
+  runLat: number;
+  runMaxKmh: number;
+  /** first fix of the current stop (speed <= threshold) within a run or an open violation; -1 when moving */
+  stopTs: number;
+  open: Violation | undefined;
+}
+
+const IDLE: OffHoursState = { runTs: -1, runLon: 0, runLat: 0, runMaxKmh: 0, stopTs: -1, open: undefined };
+
+function closeWith(v: Violation, endTs: number, reason: string): ViolationEvent {
+  return close({ ...v, details: { ...v.details, endReason: reason } }, endTs);
+}
+
+export const offHours: RuleModule<OffHoursState> = {
+  code: 'OFF_HOURS',
+  version: 1,
+  initial: () => IDLE,
+  step(state, ctx: RuleContext) {
+    const { fix, facts, thresholds: th } = ctx;
+    if (!fix.valid) return { state, events: [] };
+    const noValid = facts.validPermits.length === 0;
+    const applies = facts.loaded && facts.coveringPermit === undefined && !noValid;
+    if (!applies) {
+      if (state.open) {
+        const reason = !facts.loaded ? 'unloaded' : noValid ? 'no_valid_permit' : 'covered';
+        return { state: IDLE, events: [closeWith(state.open, fix.ts, reason)] };
+      }
+      return { state: state.runTs < 0 ? state : IDLE, events: [] };
+    }
+    const speed = fix.speed ?? 0;
+    const pos: Position = [fix.lon, fix.lat];
+    if (speed <= th.offHoursSpeedKmh) {
+      if (state.open === undefined && state.runTs < 0) return { state, events: [] };
+      const stopTs = state.stopTs < 0 ? fix.ts : state.stopTs;
+      if (fix.ts - stopTs >= th.offHoursMinMs) {
+        const events = state.open ? [closeWith(state.open, stopTs, 'stopped')] : [];
+        return { state: IDLE, events };
+      }
+      return { state: stopTs === state.stopTs ? state : { ...state, stopTs }, events: [] };
+    }
+    // loaded, moving, uncovered, with a valid permit
+    if (state.open) {
+      const v = state.open;
+      const max = Math.max(Number(v.details.maxSpeedKmh ?? 0), round1(speed));
+      const next: Violation = { ...v, lastPos: pos, details: { ...v.details, maxSpeedKmh: max } };
+      return { state: { ...state, stopTs: -1, open: next }, events: [] };
+    }
+    const runTs = state.runTs < 0 ? fix.ts : state.runTs;
+    const runLon = state.runTs < 0 ? fix.lon : state.runLon;
+    const runLat = state.runTs < 0 ? fix.lat : state.runLat;
+    const runMaxKmh = Math.max(state.runTs < 0 ? 0 : state.runMaxKmh, speed);
+    if (fix.ts - runTs >= th.offHoursMinMs) {
+      const permit = facts.validPermits[0]!;
+      const o = open(ctx, {
+        code: 'OFF_HOURS',
+        ruleVersion: 1,
+        startTs: runTs,
+        startPos: [runLon, runLat],
+        refs: baseRefs(ctx),
+        thresholds: { offHoursSpeedKmh: th.offHoursSpeedKmh, offHoursMinMs: th.offHoursMinMs },
+        details: {
+          maxSpeedKmh: round1(runMaxKmh),
+          localDate: facts.localDate,
+          permitWindows: permit.windows.join(','),
+        },
+      });
+      return { state: { ...IDLE, open: o.violation }, events: [o.event] };
+    }
+    return { state: { runTs, runLon, runLat, runMaxKmh, stopTs: -1, open: undefined }, events: [] };
+  },
+};

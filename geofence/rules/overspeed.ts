@@ -1,0 +1,216 @@
+import type { EntityRef, Position, Thresholds, Zone } from '../model.ts';
+import type { RuleContext, RuleModule, Violation } from '../types.ts';
+import { baseRefs, close, open, update } from './lifecycle.ts';
+import { inLocalWindows, round1 } from './off-hours.ts';
+import { levelFor, MAX_ROUTE_HINTS, routePermit } from './off-route.ts';
+
+/**
+ * OVERSPEED (超速): faster than the lowest limit that applies to the fix, for >= overspeedMinMs
+ * (domain.md: > limit for >= 10 s; graded by 20 % / 50 % over and by duration 5 / 10 min). Every unit
+ * kind except body cameras.
+ *
+ * Limits that apply (the minimum wins):
+ * - the vehicle's permitted routes (covering or valid permit), when the fix is within that route's
+ *   corridor + max(accuracyFloorM, fix.acc): the `limits` stretches covering the matched segment
+ *   (segment i runs from vertex i to i+1, covered when from <= i and i+1 <= to); during
+ *   `thresholds.nightWindows` (China Standard Time, fixed +8 h) the stretch's nightLimitKmh, falling back
+ *   to its day limit;
+ * - speed zones the fix is in (`facts.zones`, kind 'speed', with a limit), during their windows (empty
+ *   list = all day), when `appliesTo` (default muck trucks) includes the fix's unit kind.
+ * No applicable limit: nothing to judge (an open violation closes).
+ *
+ * Lifecycle: a run starts at the first fix over its limit (startTs) and opens at a fix still over the
+ * limit >= overspeedMinMs later; it closes at the first fix at or under the limit (endTs = that fix).
+ * details: limitKmh (the limit at the worst fix), maxSpeedKmh, overPct (worst fraction over, %), grade
+ * (0, 1 at >= overspeedGrades[0] over, 2 at >= overspeedGrades[1], by the worst fix); level rises at
+ * overspeedEscalationMs since start. `updated` events on a grade or level change only; the closed event
+ * carries the final maxima. refs: permit, thresholds, and each route / zone (with version) whose limit
+ * was the binding one at some judged fix (bounded). A fix with `valid: false` or no speed is not judged.
+ */
+
+export interface OverspeedState {
+  /** first over-limit fix of the pending run; -1 when none */
+  runTs: number;
+  runLon: number;
+  runLat: number;
+  runMaxKmh: number;
+  /** worst (speed - limit) / limit of the run, and the limit at that fix */
+  runWorst: number;
+  runWorstLimit: number;
+  hintPermit: string;
+  hints: number[];
+  open: Violation | undefined;
+}
+
+const IDLE: OverspeedState = {
+  runTs: -1,
+  runLon: 0,
+  runLat: 0,
+  runMaxKmh: 0,
+  runWorst: 0,
+  runWorstLimit: 0,
+  hintPermit: '',
+  hints: [],
+  open: undefined,
+};
+
+const MAX_REFS = 8;
+
+interface Limit {
+  kmh: number;
+  ref: EntityRef | undefined;
+  night: boolean;
+}
+
+function zoneApplies(z: Zone, kind: string): boolean {
+  return (z.appliesTo ?? ['muck_truck']).includes(kind as 'muck_truck');
+}
+
+function gradeFor(over: number, grades: readonly number[]): number {
+  let g = 0;
+  for (const step of grades) if (over >= step - 1e-9) g++;
+  return g;
+}
+
+function overspeedThresholds(th: Thresholds, night: boolean): Partial<Thresholds> {
+  return {
+    accuracyFloorM: th.accuracyFloorM,
+    overspeedMinMs: th.overspeedMinMs,
+    overspeedGrades: th.overspeedGrades,
+    overspeedEscalationMs: th.overspeedEscalationMs,
+    ...(night ? { nightWindows: th.nightWindows } : {}),
+  };
+}
+
+function withRef(refs: EntityRef[], ref: EntityRef | undefined): EntityRef[] {
+  if (ref === undefined || refs.length >= MAX_REFS) return refs;
+  if (refs.some((r) => r.kind === ref.kind && r.id === ref.id && r.version === ref.version)) return refs;
+  return [...refs, ref];
+}
+
+export const overspeed: RuleModule<OverspeedState> = {
+  code: 'OVERSPEED',
+  version: 1,
+  initial: () => IDLE,
+  step(state, ctx: RuleContext) {
+    const { fix, facts, world, thresholds: th } = ctx;
+    if (fix.kind === 'body_camera' || !fix.valid) return { state, events: [] };
+    const pos: Position = [fix.lon, fix.lat];
+
+    // the binding limit
+    let limit: Limit | undefined;
+    let hints = state.hints;
+    let hintPermit = state.hintPermit;
+    let nightChecked = false;
+    let night = false;
+    const permit = routePermit(facts);
+    if (permit) {
+      if (hintPermit !== permit.id) {
+        hintPermit = permit.id;
+        hints = [];
+      }
+      const margin = Math.max(th.accuracyFloorM, fix.acc ?? 0);
+      for (let i = 0; i < permit.routes.length; i++) {
+        const route = world.route(permit.routes[i]!);
+        if (route === undefined || route.limits.length === 0) continue;
+        const m = world.routeDistance(route.id, pos, i < MAX_ROUTE_HINTS ? (hints[i] ?? -1) : -1);
+        if (m === undefined) continue;
+        if (i < MAX_ROUTE_HINTS) {
+          if (hints === state.hints) hints = hints.slice();
+          while (hints.length < i) hints.push(-1);
+          hints[i] = m.segmentIndex;
+        }
+        if (m.distanceM > route.corridorM + margin) continue;
+        const seg = m.segmentIndex;
+        for (const l of route.limits) {
+          if (seg < l.from || seg + 1 > l.to) continue;
+          if (!nightChecked) {
+            night = inLocalWindows(th.nightWindows, fix.ts);
+            nightChecked = true;
+          }
+          const kmh = night ? (l.nightLimitKmh ?? l.speedLimitKmh) : l.speedLimitKmh;
+          if (kmh !== undefined && (limit === undefined || kmh < limit.kmh)) {
+            limit = { kmh, ref: { kind: 'route', id: route.id, version: route.version }, night };
+          }
+        }
+      }
+    }
+    for (const z of facts.zones) {
+      if (z.kind !== 'speed' || z.speedLimitKmh === undefined || !zoneApplies(z, fix.kind)) continue;
+      if (z.windows.length > 0 && !inLocalWindows(z.windows, fix.ts)) continue;
+      if (limit === undefined || z.speedLimitKmh < limit.kmh) {
+        limit = { kmh: z.speedLimitKmh, ref: { kind: 'zone', id: z.id, version: z.version }, night: false };
+      }
+    }
+
+    const speed = fix.speed;
+    const over = limit !== undefined && speed !== undefined && speed > limit.kmh;
+    const base: OverspeedState =
+      hints === state.hints && hintPermit === state.hintPermit ? state : { ...state, hints, hintPermit };
+    if (!over) {
+      if (state.open) {
+        return { state: { ...IDLE, hints, hintPermit }, events: [close(state.open, fix.ts)] };
+      }
+      if (state.runTs >= 0) return { state: { ...IDLE, hints, hintPermit }, events: [] };
+      return { state: base, events: [] };
+    }
+    const lim = limit!;
+    const kmh = speed!;
+    const worst = (kmh - lim.kmh) / lim.kmh;
+
+    const v = state.open;
+    if (v === undefined) {
+      const fresh = state.runTs < 0;
+      const runTs = fresh ? fix.ts : state.runTs;
+      const runLon = fresh ? fix.lon : state.runLon;
+      const runLat = fresh ? fix.lat : state.runLat;
+      const runMaxKmh = Math.max(fresh ? 0 : state.runMaxKmh, kmh);
+      const better = fresh || worst > state.runWorst;
+      const runWorst = better ? worst : state.runWorst;
+      const runWorstLimit = better ? lim.kmh : state.runWorstLimit;
+      if (fix.ts - runTs >= th.overspeedMinMs) {
+        const o = open(ctx, {
+          code: 'OVERSPEED',
+          ruleVersion: 1,
+          startTs: runTs,
+          startPos: [runLon, runLat],
+          refs: withRef(baseRefs(ctx), lim.ref),
+          thresholds: overspeedThresholds(th, lim.night),
+          level: levelFor(fix.ts - runTs, th.overspeedEscalationMs),
+          details: {
+            limitKmh: runWorstLimit,
+            maxSpeedKmh: round1(runMaxKmh),
+            overPct: round1(runWorst * 100),
+            grade: gradeFor(runWorst, th.overspeedGrades),
+          },
+        });
+        return { state: { ...IDLE, hints, hintPermit, open: o.violation }, events: [o.event] };
+      }
+      return {
+        state: { ...base, runTs, runLon, runLat, runMaxKmh, runWorst, runWorstLimit },
+        events: [],
+      };
+    }
+
+    // open: keep the maxima, report grade / level changes
+    const pct = round1(worst * 100);
+    const details: Violation['details'] = {
+      maxSpeedKmh: Math.max(Number(v.details.maxSpeedKmh ?? 0), round1(kmh)),
+      ...(pct > Number(v.details.overPct ?? 0) ? { limitKmh: lim.kmh, overPct: pct } : {}),
+    };
+    const grade = Math.max(Number(v.details.grade ?? 0), gradeFor(worst, th.overspeedGrades));
+    details.grade = grade;
+    const level = Math.max(v.level, levelFor(fix.ts - v.startTs, th.overspeedEscalationMs));
+    const refs = withRef(v.refs, lim.ref);
+    const thresholds =
+      lim.night && v.thresholds.nightWindows === undefined ? overspeedThresholds(th, true) : v.thresholds;
+    const withMeta: Violation =
+      refs === v.refs && thresholds === v.thresholds ? v : { ...v, refs, thresholds };
+    if (grade !== v.details.grade || level !== v.level) {
+      const u = update(withMeta, { level, lastPos: pos, details });
+      return { state: { ...base, open: u.violation }, events: [u.event] };
+    }
+    const silent: Violation = { ...withMeta, lastPos: pos, details: { ...v.details, ...details } };
+    return { state: { ...base, open: silent }, events: [] };
+  },
+};
