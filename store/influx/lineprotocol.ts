@@ -125,3 +125,49 @@ export function fixToLine(fix: Fix): string {
     throw err;
   }
 }
+
+/** A typed field value for `pointToLine`. */
+export type PointField =
+  | { type: 'float'; value: number }
+  | { type: 'integer'; value: number }
+  | { type: 'boolean'; value: boolean }
+  | { type: 'string'; value: string };
+
+/**
+ * One line for an arbitrary point: `measurement,tag=v,... field=v,... <time>`. Tags are written in the
+ * order given (pass them sorted by key); `time` is an integer in the precision of the write request
+ * (a bigint or a decimal string, so nanoseconds beyond 2^53 stay exact). Throws LineProtocolError for
+ * values line protocol cannot carry (empty tag value, newline, non-finite number, ...).
+ */
+export function pointToLine(
+  measurement: string,
+  tags: readonly (readonly [string, string])[],
+  fields: readonly (readonly [string, PointField])[],
+  time: bigint | string,
+): string {
+  if (fields.length === 0) throw new LineProtocolError(`point of ${measurement} has no field`);
+  const timeText = String(time);
+  if (!/^-?\d+$/.test(timeText)) throw new LineProtocolError(`time must be an integer: ${timeText}`);
+  let line = escapeMeasurement(measurement);
+  for (const [k, v] of tags) line += `,${escapeKey('tag key', k)}=${escapeKey(`tag ${k}`, v)}`;
+  const parts: string[] = [];
+  for (const [k, f] of fields) {
+    let encoded: string;
+    switch (f.type) {
+      case 'float':
+        encoded = floatField(k, f.value);
+        break;
+      case 'integer':
+        encoded = integerField(k, f.value);
+        break;
+      case 'boolean':
+        encoded = f.value ? 'true' : 'false';
+        break;
+      case 'string':
+        encoded = quoteStringField(f.value);
+        break;
+    }
+    parts.push(`${escapeKey('field key', k)}=${encoded}`);
+  }
+  return `${line} ${parts.join(',')} ${timeText}`;
+}

@@ -1,0 +1,357 @@
+/**
+ * The embedded EventStore: SQLite (better-sqlite3) in `${dir}/events.db`, WAL journal, synchronous=FULL
+ * (a resolved write survives a power cut). Semantics: store/events-port.ts.
+ *
+ *   violations        one row per violation id: the latest state (canonical JSON `body`) and the indexed
+ *                     columns firm, vehicle, code, start_ts, end_ts, status ('open'|'closed'), phase, rank
+ *   violation_phases  the phase history: (id, seq) -> phase, hash, body; UNIQUE (id, hash) where hash is
+ *                     the sha256 of canonicalJson({phase, violation}), so a replayed event is found and
+ *                     changes nothing
+ *   trips             one row per trip id (the TripRecord as canonical JSON + indexed columns)
+ *   evidence          one row per violation id: canonicalJson(package) as text and its sha256
+ *
+ * A batch is one transaction. better-sqlite3 is synchronous; the methods are async to match the port.
+ */
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { canonicalJson, type EvidencePackage, verifyEvidence } from '../geofence/evidence.ts';
+import type { TripEvent } from '../geofence/trips.ts';
+import type { Violation, ViolationEvent, ViolationPhase } from '../geofence/types.ts';
+import {
+  type CursorKey,
+  decodeCursor,
+  type EventStore,
+  encodeCursor,
+  type Page,
+  pageLimit,
+  phaseRank,
+  statusOf,
+  type TripQuery,
+  type TripRecord,
+  tripRank,
+  tripRecordOf,
+  type ViolationPhaseRecord,
+  type ViolationQuery,
+  violationEventHash,
+} from './events-port.ts';
+import type { StoreHealth } from './port.ts';
+
+export interface EmbeddedEventStoreOptions {
+  /** data directory; the database is `${dir}/events.db` (the directory is created if needed) */
+  dir: string;
+}
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS violations (
+  id TEXT NOT NULL PRIMARY KEY,
+  firm TEXT NOT NULL,
+  vehicle TEXT NOT NULL,
+  code TEXT NOT NULL,
+  start_ts INTEGER NOT NULL,
+  end_ts INTEGER,
+  status TEXT NOT NULL,
+  phase TEXT NOT NULL,
+  rank INTEGER NOT NULL,
+  level INTEGER NOT NULL,
+  body TEXT NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS violations_start ON violations (start_ts, id);
+CREATE INDEX IF NOT EXISTS violations_firm ON violations (firm, start_ts, id);
+CREATE INDEX IF NOT EXISTS violations_vehicle ON violations (vehicle, start_ts, id);
+CREATE INDEX IF NOT EXISTS violations_code ON violations (code, start_ts, id);
+CREATE INDEX IF NOT EXISTS violations_status ON violations (status, start_ts, id);
+CREATE TABLE IF NOT EXISTS violation_phases (
+  id TEXT NOT NULL,
+  seq INTEGER NOT NULL,
+  phase TEXT NOT NULL,
+  hash TEXT NOT NULL,
+  body TEXT NOT NULL,
+  PRIMARY KEY (id, seq),
+  UNIQUE (id, hash)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS trips (
+  id TEXT NOT NULL PRIMARY KEY,
+  firm TEXT NOT NULL,
+  vehicle TEXT NOT NULL,
+  start_ts INTEGER NOT NULL,
+  end_ts INTEGER,
+  status TEXT NOT NULL,
+  rank INTEGER NOT NULL,
+  compliant INTEGER,
+  body TEXT NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS trips_start ON trips (start_ts, id);
+CREATE INDEX IF NOT EXISTS trips_firm ON trips (firm, start_ts, id);
+CREATE INDEX IF NOT EXISTS trips_vehicle ON trips (vehicle, start_ts, id);
+CREATE TABLE IF NOT EXISTS evidence (
+  violation_id TEXT NOT NULL PRIMARY KEY,
+  sha256 TEXT NOT NULL,
+  bytes INTEGER NOT NULL,
+  body TEXT NOT NULL
+) WITHOUT ROWID;
+`;
+
+interface Statements {
+  phaseByHash: Database.Statement;
+  maxSeq: Database.Statement;
+  insertPhase: Database.Statement;
+  currentRank: Database.Statement;
+  upsertViolation: Database.Statement;
+  violation: Database.Statement;
+  phases: Database.Statement;
+  tripRank: Database.Statement;
+  upsertTrip: Database.Statement;
+  trip: Database.Statement;
+  upsertEvidence: Database.Statement;
+  evidence: Database.Statement;
+  recordViolations: (events: readonly ViolationEvent[]) => void;
+  recordTrips: (events: readonly TripEvent[]) => void;
+}
+
+type Filter = { where: string[]; args: unknown[] };
+
+function addFilter(f: Filter, column: string, value: string | number | undefined, op = '='): void {
+  if (value === undefined) return;
+  f.where.push(`${column} ${op} ?`);
+  f.args.push(value);
+}
+
+export class EmbeddedEventStore implements EventStore {
+  readonly name = 'embedded';
+  readonly file: string;
+  private db: Database.Database | undefined;
+  private st: Statements | undefined;
+
+  constructor(private readonly options: EmbeddedEventStoreOptions) {
+    this.file = join(options.dir, 'events.db');
+  }
+
+  async open(): Promise<void> {
+    if (this.db) return;
+    mkdirSync(this.options.dir, { recursive: true });
+    const db = new Database(this.file);
+    try {
+      db.pragma('journal_mode = WAL');
+      db.pragma('synchronous = FULL');
+      db.pragma('busy_timeout = 5000');
+      db.exec(SCHEMA);
+      this.st = this.prepare(db);
+    } catch (err) {
+      db.close();
+      throw err;
+    }
+    this.db = db;
+  }
+
+  private prepare(db: Database.Database): Statements {
+    const phaseByHash = db.prepare('SELECT seq FROM violation_phases WHERE id = ? AND hash = ?');
+    const maxSeq = db.prepare('SELECT coalesce(max(seq), 0) AS n FROM violation_phases WHERE id = ?');
+    const insertPhase = db.prepare(
+      'INSERT INTO violation_phases (id, seq, phase, hash, body) VALUES (?, ?, ?, ?, ?)',
+    );
+    const currentRank = db.prepare('SELECT rank FROM violations WHERE id = ?');
+    const upsertViolation = db.prepare(
+      `INSERT INTO violations (id, firm, vehicle, code, start_ts, end_ts, status, phase, rank, level, body)
+       VALUES (@id, @firm, @vehicle, @code, @start_ts, @end_ts, @status, @phase, @rank, @level, @body)
+       ON CONFLICT (id) DO UPDATE SET firm = excluded.firm, vehicle = excluded.vehicle, code = excluded.code,
+         start_ts = excluded.start_ts, end_ts = excluded.end_ts, status = excluded.status,
+         phase = excluded.phase, rank = excluded.rank, level = excluded.level, body = excluded.body`,
+    );
+    const tripRankSt = db.prepare('SELECT rank, body FROM trips WHERE id = ?');
+    const upsertTrip = db.prepare(
+      `INSERT INTO trips (id, firm, vehicle, start_ts, end_ts, status, rank, compliant, body)
+       VALUES (@id, @firm, @vehicle, @start_ts, @end_ts, @status, @rank, @compliant, @body)
+       ON CONFLICT (id) DO UPDATE SET firm = excluded.firm, vehicle = excluded.vehicle,
+         start_ts = excluded.start_ts, end_ts = excluded.end_ts, status = excluded.status,
+         rank = excluded.rank, compliant = excluded.compliant, body = excluded.body`,
+    );
+
+    const recordOne = (event: ViolationEvent): void => {
+      const v = event.violation;
+      const hash = violationEventHash(event);
+      if (phaseByHash.get(v.id, hash)) return; // a replay: already in the history
+      const seq = (maxSeq.get(v.id) as { n: number }).n + 1;
+      const body = canonicalJson(v);
+      insertPhase.run(v.id, seq, event.phase, hash, body);
+      const rank = phaseRank(event.phase);
+      const current = currentRank.get(v.id) as { rank: number } | undefined;
+      if (current && current.rank > rank) return; // never reopen a closed violation
+      upsertViolation.run({
+        id: v.id,
+        firm: v.firm,
+        vehicle: v.vehicle,
+        code: v.code,
+        start_ts: v.startTs,
+        end_ts: v.endTs ?? null,
+        status: statusOf(v),
+        phase: event.phase,
+        rank,
+        level: v.level,
+        body,
+      });
+    };
+    const recordTrip = (event: TripEvent): void => {
+      const rec = tripRecordOf(event);
+      const body = canonicalJson(rec);
+      const rank = tripRank(rec.status);
+      const current = tripRankSt.get(rec.id) as { rank: number; body: string } | undefined;
+      if (current && (current.rank > rank || current.body === body)) return;
+      upsertTrip.run({
+        id: rec.id,
+        firm: rec.firm,
+        vehicle: rec.vehicle,
+        start_ts: rec.startTs,
+        end_ts: rec.status === 'completed' ? rec.endTs : null,
+        status: rec.status,
+        rank,
+        compliant: rec.status === 'completed' ? (rec.compliant ? 1 : 0) : null,
+        body,
+      });
+    };
+
+    return {
+      phaseByHash,
+      maxSeq,
+      insertPhase,
+      currentRank,
+      upsertViolation,
+      violation: db.prepare('SELECT body FROM violations WHERE id = ?'),
+      phases: db.prepare('SELECT seq, phase, body FROM violation_phases WHERE id = ? ORDER BY seq'),
+      tripRank: tripRankSt,
+      upsertTrip,
+      trip: db.prepare('SELECT body FROM trips WHERE id = ?'),
+      upsertEvidence: db.prepare(
+        `INSERT INTO evidence (violation_id, sha256, bytes, body) VALUES (?, ?, ?, ?)
+         ON CONFLICT (violation_id) DO UPDATE SET sha256 = excluded.sha256, bytes = excluded.bytes,
+           body = excluded.body WHERE evidence.sha256 <> excluded.sha256 OR evidence.body <> excluded.body`,
+      ),
+      evidence: db.prepare('SELECT sha256, body FROM evidence WHERE violation_id = ?'),
+      recordViolations: db.transaction((events: readonly ViolationEvent[]) => {
+        for (const e of events) recordOne(e);
+      }),
+      recordTrips: db.transaction((events: readonly TripEvent[]) => {
+        for (const e of events) recordTrip(e);
+      }),
+    };
+  }
+
+  private handles(): { db: Database.Database; st: Statements } {
+    if (!this.db || !this.st) throw new Error('EmbeddedEventStore is not open (call open() first)');
+    return { db: this.db, st: this.st };
+  }
+
+  async recordViolation(event: ViolationEvent): Promise<void> {
+    await this.recordViolations([event]);
+  }
+
+  async recordViolations(events: readonly ViolationEvent[]): Promise<void> {
+    const { st } = this.handles();
+    if (events.length > 0) st.recordViolations(events);
+  }
+
+  async violations(query: ViolationQuery = {}): Promise<Page<Violation>> {
+    const f: Filter = { where: [], args: [] };
+    addFilter(f, 'firm', query.firm);
+    addFilter(f, 'vehicle', query.vehicle);
+    addFilter(f, 'code', query.code);
+    addFilter(f, 'status', query.status);
+    return this.page<Violation>('violations', f, query);
+  }
+
+  async violation(id: string): Promise<Violation | undefined> {
+    const row = this.handles().st.violation.get(id) as { body: string } | undefined;
+    return row ? (JSON.parse(row.body) as Violation) : undefined;
+  }
+
+  async violationPhases(id: string): Promise<ViolationPhaseRecord[]> {
+    const rows = this.handles().st.phases.all(id) as { seq: number; phase: string; body: string }[];
+    return rows.map((r) => ({
+      seq: r.seq,
+      phase: r.phase as ViolationPhase,
+      violation: JSON.parse(r.body) as Violation,
+    }));
+  }
+
+  async recordTrip(event: TripEvent): Promise<void> {
+    await this.recordTrips([event]);
+  }
+
+  async recordTrips(events: readonly TripEvent[]): Promise<void> {
+    const { st } = this.handles();
+    if (events.length > 0) st.recordTrips(events);
+  }
+
+  async trips(query: TripQuery = {}): Promise<Page<TripRecord>> {
+    const f: Filter = { where: [], args: [] };
+    addFilter(f, 'firm', query.firm);
+    addFilter(f, 'vehicle', query.vehicle);
+    return this.page<TripRecord>('trips', f, query);
+  }
+
+  async trip(id: string): Promise<TripRecord | undefined> {
+    const row = this.handles().st.trip.get(id) as { body: string } | undefined;
+    return row ? (JSON.parse(row.body) as TripRecord) : undefined;
+  }
+
+  /** Keyset pagination over (start_ts, id). */
+  private page<T extends CursorKey>(
+    table: 'violations' | 'trips',
+    f: Filter,
+    query: { from?: number; to?: number; limit?: number; cursor?: string },
+  ): Page<T> {
+    const { db } = this.handles();
+    const limit = pageLimit(query.limit);
+    addFilter(f, 'start_ts', query.from, '>=');
+    addFilter(f, 'start_ts', query.to, '<=');
+    if (query.cursor !== undefined) {
+      const c = decodeCursor(query.cursor);
+      f.where.push('(start_ts > ? OR (start_ts = ? AND id > ?))');
+      f.args.push(c.startTs, c.startTs, c.id);
+    }
+    const where = f.where.length ? ` WHERE ${f.where.join(' AND ')}` : '';
+    const rows = db
+      .prepare(`SELECT body FROM ${table}${where} ORDER BY start_ts, id LIMIT ?`)
+      .all(...f.args, limit + 1) as { body: string }[];
+    const items = rows.slice(0, limit).map((r) => JSON.parse(r.body) as T);
+    const last = items.at(-1);
+    return rows.length > limit && last
+      ? { items, nextCursor: encodeCursor({ startTs: last.startTs, id: last.id }) }
+      : { items };
+  }
+
+  /** Refuses a package whose sha256 does not verify; the last package put for a violation wins. */
+  async putEvidence(pkg: EvidencePackage): Promise<void> {
+    const { st } = this.handles();
+    if (!verifyEvidence(pkg))
+      throw new Error(`evidence of ${JSON.stringify(pkg.violation.id)} does not verify (sha256 mismatch)`);
+    const text = canonicalJson(pkg);
+    st.upsertEvidence.run(pkg.violation.id, pkg.sha256, Buffer.byteLength(text, 'utf8'), text);
+  }
+
+  async evidence(violationId: string): Promise<EvidencePackage | undefined> {
+    const row = this.handles().st.evidence.get(violationId) as { sha256: string; body: string } | undefined;
+    if (!row) return undefined;
+    const pkg = JSON.parse(row.body) as EvidencePackage;
+    if (pkg.sha256 !== row.sha256 || !verifyEvidence(pkg))
+      throw new Error(`evidence of ${JSON.stringify(violationId)} is corrupt (does not verify)`);
+    return pkg;
+  }
+
+  async health(): Promise<StoreHealth> {
+    if (!this.db) return { ok: false, detail: 'embedded event store is not open' };
+    try {
+      this.db.prepare('SELECT 1').get();
+      return { ok: true };
+    } catch (err) {
+      return { ok: false, detail: (err as Error).message };
+    }
+  }
+
+  async close(): Promise<void> {
+    const db = this.db;
+    this.db = undefined;
+    this.st = undefined;
+    db?.close();
+  }
+}

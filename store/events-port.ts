@@ -1,0 +1,168 @@
+import { canonicalJson, type EvidencePackage, sha256Hex } from '../geofence/evidence.ts';
+import type { ViolationCode } from '../geofence/model.ts';
+import type { Trip, TripEvent, TripStart } from '../geofence/trips.ts';
+import type { Violation, ViolationEvent, ViolationPhase } from '../geofence/types.ts';
+import type { StoreHealth } from './port.ts';
+
+/**
+ * The storage port of the compliance engine's output: violations (latest state + phase history), trips
+ * and evidence packages. Two adapters implement it (embedded SQLite in store/events-embedded.ts, InfluxDB
+ * in store/influx/events.ts) and both pass test/events-store-contract.test.ts.
+ *
+ * Semantics shared by both adapters:
+ *  - Violations. Every distinct event (same id, phase and content = same event) is kept once in the
+ *    phase history, in the order it was first recorded (`seq` 1, 2, ...). A replayed event changes
+ *    nothing. The latest state of a violation is the last recorded event whose phase rank
+ *    (opened < updated < closed) is at least the highest rank recorded before it: an `opened` or
+ *    `updated` arriving after `closed` goes into the history but never reopens the violation.
+ *  - Trips. One record per trip id; `completed` replaces `started`, never the other way round.
+ *  - Evidence. One package per violation id, the last one put wins; a package whose sha256 does not
+ *    verify is refused. Read back byte-exact: `canonicalJson(evidence(id))` equals what was put.
+ *  - Lists are ordered by (startTs, id) ascending; `from`/`to` bound startTs (inclusive, epoch ms);
+ *    `cursor` is the opaque `nextCursor` of the previous page (the same query otherwise); a page has at
+ *    most `limit` items (default 100, max 10,000); `nextCursor` is absent on the last page.
+ *  - Batches (`recordViolations`, `recordTrips`) are applied in order, as if recorded one by one.
+ *  - Writes reject when the backend is unreachable; they are idempotent, so the caller retries the batch.
+ */
+
+export type ViolationStatus = 'open' | 'closed';
+
+export interface ViolationQuery {
+  firm?: string;
+  vehicle?: string;
+  code?: ViolationCode;
+  status?: ViolationStatus;
+  /** startTs >= from (epoch ms) */
+  from?: number;
+  /** startTs <= to (epoch ms) */
+  to?: number;
+  limit?: number;
+  cursor?: string;
+}
+
+export interface TripQuery {
+  firm?: string;
+  vehicle?: string;
+  /** startTs >= from (epoch ms) */
+  from?: number;
+  /** startTs <= to (epoch ms) */
+  to?: number;
+  limit?: number;
+  cursor?: string;
+}
+
+export interface Page<T> {
+  items: T[];
+  nextCursor?: string;
+}
+
+/** One entry of a violation's phase history. */
+export interface ViolationPhaseRecord {
+  /** 1, 2, ... in the order the events were first recorded */
+  seq: number;
+  phase: ViolationPhase;
+  violation: Violation;
+}
+
+/** A stored trip: the start while it is open, the whole trip once completed. */
+export type TripRecord = ({ status: 'started' } & TripStart) | ({ status: 'completed' } & Trip);
+
+export interface EventStore {
+  /** 'embedded' | 'influxdb-v1' | 'influxdb-v2' */
+  readonly name: string;
+  /** Create schema / database if needed. Safe to call more than once; reopens after close(). */
+  open(): Promise<void>;
+
+  recordViolation(event: ViolationEvent): Promise<void>;
+  recordViolations(events: readonly ViolationEvent[]): Promise<void>;
+  violations(query?: ViolationQuery): Promise<Page<Violation>>;
+  /** latest state of one violation */
+  violation(id: string): Promise<Violation | undefined>;
+  /** phase history of one violation, oldest first ([] when unknown) */
+  violationPhases(id: string): Promise<ViolationPhaseRecord[]>;
+
+  recordTrip(event: TripEvent): Promise<void>;
+  recordTrips(events: readonly TripEvent[]): Promise<void>;
+  trips(query?: TripQuery): Promise<Page<TripRecord>>;
+  trip(id: string): Promise<TripRecord | undefined>;
+
+  putEvidence(pkg: EvidencePackage): Promise<void>;
+  evidence(violationId: string): Promise<EvidencePackage | undefined>;
+
+  health(): Promise<StoreHealth>;
+  close(): Promise<void>;
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Helpers shared by the adapters
+
+export const DEFAULT_PAGE_LIMIT = 100;
+export const MAX_PAGE_LIMIT = 10_000;
+
+const PHASE_RANK: Readonly<Record<ViolationPhase, number>> = { opened: 0, updated: 1, closed: 2 };
+
+export function phaseRank(phase: ViolationPhase): number {
+  return PHASE_RANK[phase];
+}
+
+export function tripRank(status: TripRecord['status']): number {
+  return status === 'completed' ? 1 : 0;
+}
+
+/** Content identity of a violation event in the phase history: sha256 of canonicalJson({phase, violation}). */
+export function violationEventHash(event: ViolationEvent): string {
+  return sha256Hex(canonicalJson({ phase: event.phase, violation: event.violation }));
+}
+
+export function statusOf(violation: Violation): ViolationStatus {
+  return violation.endTs === undefined ? 'open' : 'closed';
+}
+
+export function tripRecordOf(event: TripEvent): TripRecord {
+  return event.kind === 'completed'
+    ? { status: 'completed', ...event.trip }
+    : { status: 'started', ...event.trip };
+}
+
+export class EventStoreQueryError extends Error {
+  override name = 'EventStoreQueryError';
+}
+
+export function pageLimit(limit: number | undefined): number {
+  if (limit === undefined) return DEFAULT_PAGE_LIMIT;
+  if (!Number.isFinite(limit) || limit < 1) throw new EventStoreQueryError(`limit must be >= 1: ${limit}`);
+  return Math.min(Math.floor(limit), MAX_PAGE_LIMIT);
+}
+
+export interface CursorKey {
+  startTs: number;
+  id: string;
+}
+
+/** Opaque cursor: base64url of `[startTs, id]` of the last item of the page. */
+export function encodeCursor(key: CursorKey): string {
+  return Buffer.from(JSON.stringify([key.startTs, key.id]), 'utf8').toString('base64url');
+}
+
+export function decodeCursor(cursor: string): CursorKey {
+  try {
+    const v = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as unknown;
+    if (Array.isArray(v) && v.length === 2 && Number.isSafeInteger(v[0]) && typeof v[1] === 'string')
+      return { startTs: v[0] as number, id: v[1] };
+  } catch {
+    // fall through
+  }
+  throw new EventStoreQueryError(`invalid cursor: ${JSON.stringify(cursor)}`);
+}
+
+/** Ids compare by code point (= UTF-8 byte order, SQLite's BINARY collation), not by UTF-16 unit. */
+export function compareIds(a: string, b: string): number {
+  if (a === b) return 0;
+  return Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));
+}
+
+/** Order of every list: startTs, then id. */
+export function compareKeys(a: CursorKey, b: CursorKey): number {
+  if (a.startTs !== b.startTs) return a.startTs < b.startTs ? -1 : 1;
+  return compareIds(a.id, b.id);
+}
