@@ -2,9 +2,11 @@ import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastif
 import { serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
 import type { LoggerOptions } from 'pino';
 import type { Registry as MetricsRegistry } from 'prom-client';
+import type { ComplianceRegistry } from '../registry/compliance.ts';
 import type { Registry } from '../registry/types.ts';
 import type { FixStore } from '../store/port.ts';
 import { bearerAuth } from './auth.ts';
+import { complianceRoutes } from './compliance.ts';
 import { registerDocs } from './docs.ts';
 import { healthRoutes } from './health.ts';
 import { instrumentHttp, metricsRoutes } from './metrics.ts';
@@ -22,6 +24,8 @@ export interface ApiDeps {
   health: () => Promise<HealthReport>;
   /** the platform's prom-client registry, served at GET /metrics */
   metrics: MetricsRegistry;
+  /** sites, routes, zones, permits and thresholds (registry/compliance.ts); routes served only when given */
+  compliance?: ComplianceRegistry;
 }
 
 export interface ApiOptions {
@@ -65,6 +69,7 @@ export async function buildApi(deps: ApiDeps, opts: ApiOptions = {}): Promise<Fa
       // The scope's own not-found handler runs behind the auth hook: no token, no route discovery.
       v1.setNotFoundHandler(problemNotFoundHandler);
       await v1.register(positionRoutes, { positions: deps.positions, registry: deps.registry });
+      if (deps.compliance) await v1.register(complianceRoutes, { registry: deps.compliance });
     },
     { prefix: API_PREFIX },
   );

@@ -1,0 +1,329 @@
+import { z } from 'zod';
+import type { Thresholds } from '../geofence/model.ts';
+import { PERMIT_STATES } from '../registry/compliance.ts';
+import { CRS_NAMES } from '../registry/geojson.ts';
+
+/**
+ * zod schemas of the compliance registry API (api/compliance.ts): sites, routes and zones as GeoJSON
+ * Features, permits and the city thresholds as JSON. These check the shape; the registry checks the
+ * geometry and the rules (closed rings, no self-intersection, windows, dates, references) and reports
+ * each problem with its path (registry/geometry.ts).
+ */
+
+// ---------------------------------------------------------------------------------------------------
+// GeoJSON
+
+const PositionSchema = z
+  .array(z.number())
+  .describe('[longitude, latitude] in degrees (an altitude, if given, is ignored)');
+
+export const PolygonGeometrySchema = z
+  .object({
+    type: z.literal('Polygon'),
+    coordinates: z.array(z.array(PositionSchema)).describe('outer ring, then holes; rings closed'),
+  })
+  .meta({ id: 'PolygonGeometry' });
+
+export const MultiPolygonGeometrySchema = z
+  .object({
+    type: z.literal('MultiPolygon'),
+    coordinates: z.array(z.array(z.array(PositionSchema))),
+  })
+  .meta({ id: 'MultiPolygonGeometry' });
+
+export const LineStringGeometrySchema = z
+  .object({
+    type: z.literal('LineString'),
+    coordinates: z.array(PositionSchema).describe('at least 2 positions, none repeating the previous one'),
+  })
+  .meta({ id: 'LineStringGeometry' });
+
+const AreaGeometrySchema = z.discriminatedUnion('type', [PolygonGeometrySchema, MultiPolygonGeometrySchema]);
+
+export const CrsSchema = z.enum(CRS_NAMES);
+
+/** The 2008 GeoJSON `crs` member, still written by some tools: `{type: 'name', properties: {name}}`. */
+const LegacyCrsSchema = z
+  .object({ type: z.string(), properties: z.object({ name: z.string() }) })
+  .describe('legacy named CRS: GCJ02, or WGS84 / EPSG:4326 / CRS84');
+
+const featureIdIn = z
+  .union([z.string().min(1).max(128), z.number()])
+  .describe('entity id; generated when absent');
+const versionIn = z
+  .number()
+  .int()
+  .positive()
+  .optional()
+  .describe('the version this body was based on: when given and not the current version, 409 Conflict');
+const updatedAtIn = z.string().optional().describe('output field; ignored on input');
+const crsIn = CrsSchema.optional().describe('coordinate system of the geometry: WGS84 (default) or GCJ02');
+const windowsSchema = z
+  .array(z.string())
+  .describe('daily windows "HH:MM-HH:MM" in China Standard Time; may cross midnight');
+const appliesToSchema = z.array(z.enum(['muck_truck', 'sanitation']));
+const RouteLimitSchema = z
+  .strictObject({
+    from: z.number().int().describe('index of the first vertex of the stretch (inclusive)'),
+    to: z.number().int().describe('index of the last vertex of the stretch (inclusive)'),
+    speedLimitKmh: z.number().optional().describe('day limit, km/h'),
+    nightLimitKmh: z.number().optional().describe('limit inside the night windows of the thresholds, km/h'),
+  })
+  .meta({ id: 'RouteLimit' });
+
+const featureIn = <G extends z.ZodType, P extends z.ZodType>(geometry: G, properties: P) =>
+  z.object({
+    type: z.literal('Feature'),
+    id: featureIdIn.optional(),
+    geometry,
+    properties,
+    crs: LegacyCrsSchema.optional(),
+    bbox: z.array(z.number()).optional(),
+  });
+
+export const SiteFeatureInSchema = featureIn(
+  AreaGeometrySchema,
+  z.strictObject({
+    kind: z.enum(['origin', 'disposal']).describe('origin: construction site (工地); disposal: 消纳场'),
+    name: z.string(),
+    crs: crsIn,
+    version: versionIn,
+    updatedAt: updatedAtIn,
+  }),
+).meta({ id: 'SiteFeatureBody', description: 'a site as a GeoJSON Feature' });
+
+export const ZoneFeatureInSchema = featureIn(
+  AreaGeometrySchema,
+  z.strictObject({
+    kind: z.enum(['restricted', 'speed']).describe('restricted: 禁行区; speed: a speed limit'),
+    name: z.string(),
+    windows: windowsSchema
+      .optional()
+      .describe('when it applies; empty or absent: all day (restricted: a permanent ban)'),
+    speedLimitKmh: z.number().optional().describe('speed zones: km/h'),
+    appliesTo: appliesToSchema.optional().describe('unit kinds it applies to (default muck trucks)'),
+    crs: crsIn,
+    version: versionIn,
+    updatedAt: updatedAtIn,
+  }),
+).meta({ id: 'ZoneFeatureBody', description: 'a restricted or speed zone as a GeoJSON Feature' });
+
+export const RouteFeatureInSchema = featureIn(
+  LineStringGeometrySchema,
+  z.strictObject({
+    name: z.string(),
+    corridorM: z
+      .number()
+      .optional()
+      .describe('corridor half-width each side, metres (default 50, at most 1000)'),
+    limits: z.array(RouteLimitSchema).optional().describe('speed limits of stretches of the line'),
+    crs: crsIn,
+    version: versionIn,
+    updatedAt: updatedAtIn,
+  }),
+).meta({ id: 'RouteFeatureBody', description: 'a permitted route as a GeoJSON LineString Feature' });
+
+const versionOut = z.number().int().positive().describe('increases by one on every change');
+const updatedAtOut = z.string().optional().describe('when this version was written, ISO-8601 UTC');
+
+export const SiteFeatureSchema = z
+  .object({
+    type: z.literal('Feature'),
+    id: z.string(),
+    geometry: AreaGeometrySchema,
+    properties: z.object({
+      kind: z.enum(['origin', 'disposal']),
+      name: z.string(),
+      version: versionOut,
+      updatedAt: updatedAtOut,
+    }),
+  })
+  .meta({ id: 'SiteFeature', description: 'a site, WGS-84' });
+
+export const ZoneFeatureSchema = z
+  .object({
+    type: z.literal('Feature'),
+    id: z.string(),
+    geometry: AreaGeometrySchema,
+    properties: z.object({
+      kind: z.enum(['restricted', 'speed']),
+      name: z.string(),
+      windows: windowsSchema,
+      speedLimitKmh: z.number().optional(),
+      appliesTo: appliesToSchema.optional(),
+      version: versionOut,
+      updatedAt: updatedAtOut,
+    }),
+  })
+  .meta({ id: 'ZoneFeature', description: 'a zone, WGS-84' });
+
+export const RouteFeatureSchema = z
+  .object({
+    type: z.literal('Feature'),
+    id: z.string(),
+    geometry: LineStringGeometrySchema,
+    properties: z.object({
+      name: z.string(),
+      corridorM: z.number(),
+      limits: z.array(RouteLimitSchema),
+      version: versionOut,
+      updatedAt: updatedAtOut,
+    }),
+  })
+  .meta({ id: 'RouteFeature', description: 'a permitted route, WGS-84' });
+
+const collection = <F extends z.ZodType>(feature: F, id: string) =>
+  z.object({ type: z.literal('FeatureCollection'), features: z.array(feature) }).meta({ id });
+
+export const SiteCollectionSchema = collection(SiteFeatureSchema, 'SiteCollection');
+export const ZoneCollectionSchema = collection(ZoneFeatureSchema, 'ZoneCollection');
+export const RouteCollectionSchema = collection(RouteFeatureSchema, 'RouteCollection');
+
+// ---------------------------------------------------------------------------------------------------
+// Thresholds
+
+const ms = z.number().nonnegative();
+/** Every threshold, all optional (overrides, or a PUT that keeps the defaults for the rest). */
+export const ThresholdValuesSchema = z
+  .strictObject({
+    accuracyFloorM: z.number().nonnegative().optional().describe('metres'),
+    offRouteMinMs: ms.optional(),
+    offRouteMinFixes: z.number().int().positive().optional(),
+    offRouteEndInsideMs: ms.optional(),
+    offRouteEscalationMs: z.array(ms).optional(),
+    offHoursSpeedKmh: z.number().nonnegative().optional(),
+    offHoursMinMs: ms.optional(),
+    dumpWeightDropT: z.number().nonnegative().optional(),
+    suspectedDumpSpeedKmh: z.number().nonnegative().optional(),
+    suspectedDumpMinMs: ms.optional(),
+    spillageSpeedKmh: z.number().nonnegative().optional(),
+    spillageMinMs: ms.optional(),
+    spillageWeightDropT: z.number().nonnegative().optional(),
+    overspeedMinMs: ms.optional(),
+    overspeedGrades: z.array(z.number().nonnegative()).optional().describe('fractions over the limit'),
+    overspeedEscalationMs: z.array(ms).optional(),
+    overloadMinMs: ms.optional(),
+    offlineFactor: z.number().nonnegative().optional(),
+    trackGapMs: ms.optional(),
+    trackGapSpeedKmh: z.number().nonnegative().optional(),
+    nightWindows: windowsSchema.optional(),
+  })
+  .meta({
+    id: 'ThresholdValues',
+    description: 'thresholds: durations ms, distances m, speeds km/h, weights t',
+  });
+
+// Compile-time: the schema names exactly the keys of Thresholds.
+type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
+const thresholdKeysMatch: Same<keyof z.infer<typeof ThresholdValuesSchema>, keyof Thresholds> = true;
+void thresholdKeysMatch;
+
+export const ThresholdsPutSchema = z
+  .strictObject({
+    values: ThresholdValuesSchema.describe('the new set; thresholds left out take the built-in defaults'),
+    version: versionIn,
+  })
+  .meta({ id: 'ThresholdsBody' });
+
+export const ThresholdsSchema = z
+  .object({
+    id: z.string(),
+    version: versionOut,
+    values: ThresholdValuesSchema,
+    updatedAt: updatedAtOut,
+  })
+  .meta({ id: 'CityThresholds', description: 'the city-wide thresholds in force' });
+
+// ---------------------------------------------------------------------------------------------------
+// Permits
+
+export const PermitStateSchema = z.enum(PERMIT_STATES);
+
+const permitFields = {
+  firm: z.string().describe('transport firm id'),
+  vehicles: z.array(z.string()).describe('vehicle ids'),
+  origins: z.array(z.string()).describe('origin site ids (工地)'),
+  disposals: z.array(z.string()).describe('disposal site ids (消纳场)'),
+  routes: z.array(z.string()).describe('route ids'),
+  validFrom: z.string().describe('first local date, YYYY-MM-DD (Asia/Shanghai)'),
+  validTo: z.string().describe('last local date, inclusive'),
+  windows: windowsSchema.describe('permitted hours'),
+  cargo: z.string(),
+  thresholds: ThresholdValuesSchema.optional().describe('overrides of the city thresholds for this permit'),
+};
+
+export const PermitInputSchema = z
+  .strictObject({
+    id: z.string().min(1).max(128).optional().describe('permit id; generated when absent'),
+    ...permitFields,
+    state: PermitStateSchema.optional().describe(
+      "workflow state (new permits default to 'submitted', updates keep theirs); only 'active' permits are enforced",
+    ),
+    version: versionIn,
+    updatedAt: updatedAtIn,
+  })
+  .meta({ id: 'PermitBody', description: '建筑垃圾处置核准: a disposal permit' });
+
+export const PermitSchema = z
+  .object({
+    id: z.string(),
+    version: versionOut,
+    ...permitFields,
+    state: PermitStateSchema,
+    updatedAt: updatedAtOut,
+  })
+  .meta({ id: 'Permit' });
+
+export const PermitListSchema = z
+  .object({ items: z.array(PermitSchema), count: z.number().int().nonnegative() })
+  .meta({ id: 'PermitList' });
+
+export const PermitsQuerySchema = z.strictObject({
+  state: PermitStateSchema.optional().describe('only permits in this state'),
+  firm: z.string().min(1).max(128).optional().describe('only permits of this firm'),
+});
+
+// ---------------------------------------------------------------------------------------------------
+// Common
+
+export const EntityParamsSchema = z.object({
+  id: z.string().min(1).max(128).describe('entity id'),
+});
+
+export const FeatureInQuerySchema = z.strictObject({
+  crs: CrsSchema.optional().describe('coordinate system of the body geometry (GCJ02 is converted to WGS-84)'),
+});
+
+export const VersionQuerySchema = z.strictObject({
+  version: z.coerce.number().int().positive().optional().describe('a past version (default: the latest)'),
+});
+
+/** The versions of one entity, oldest first; `body` is absent on a deletion (tombstone). */
+export function versionListSchema<B extends z.ZodType>(body: B, id: string) {
+  return z
+    .object({
+      kind: z.string(),
+      id: z.string(),
+      items: z.array(
+        z.object({
+          version: versionOut,
+          deleted: z.boolean().describe('this version deleted the entity'),
+          createdAt: z.string().describe('ISO-8601 UTC'),
+          actor: z.string().optional(),
+          body: body.optional(),
+        }),
+      ),
+      count: z.number().int().nonnegative(),
+    })
+    .meta({ id });
+}
+
+export const DeletedSchema = z
+  .object({
+    kind: z.string(),
+    id: z.string(),
+    version: versionOut.describe('the tombstone version'),
+    deleted: z.literal(true),
+    updatedAt: z.string(),
+  })
+  .meta({ id: 'Deleted' });

@@ -1,0 +1,727 @@
+import { randomUUID } from 'node:crypto';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import {
+  type CityThresholds,
+  DEFAULT_THRESHOLDS,
+  type Permit,
+  type RegistrySnapshot,
+  type Route,
+  type RouteSegmentLimit,
+  type Site,
+  type Thresholds,
+  type VehicleProfile,
+  type Zone,
+} from '../geofence/model.ts';
+import {
+  DEFAULT_CORRIDOR_M,
+  ValidationError,
+  type ValidationIssue,
+  validateCorridor,
+  validateDates,
+  validateLimits,
+  validateLine,
+  validatePolygons,
+  validateSpeed,
+  validateWindows,
+} from './geometry.ts';
+import { DEFAULT_REPORT_INTERVAL_S } from './sqlite.ts';
+import type { Registry } from './types.ts';
+
+/**
+ * The compliance registry (issue 3): sites, routes, zones, permits and the city thresholds, durable and
+ * versioned. Every change appends a version row and never rewrites one (a trigger refuses UPDATE and
+ * DELETE), so a violation judged by `site s1 v3` can always be re-read as it was. A deletion is a
+ * tombstone version. `snapshot()` is what the engine compiles (geofence/compile.ts compileWorld): the
+ * latest live version of everything, and only the permits in state `active`.
+ *
+ * One SQLite file `${dir}/compliance.db` (WAL, synchronous=FULL: an acknowledged change survives a power
+ * cut). The latest versions are held in memory; history and older versions are read from the file.
+ */
+
+export const COMPLIANCE_KINDS = ['site', 'route', 'zone', 'permit', 'thresholds'] as const;
+export type ComplianceKind = (typeof COMPLIANCE_KINDS)[number];
+
+export const PERMIT_STATES = ['submitted', 'approved', 'active', 'rejected', 'revoked', 'expired'] as const;
+export type PermitState = (typeof PERMIT_STATES)[number];
+/** States in which a permit still counts on its sites and routes (they cannot be deleted under it). */
+const LIVE_PERMIT_STATES: ReadonlySet<PermitState> = new Set(['submitted', 'approved', 'active']);
+
+/** A permit as the registry keeps it: the engine's Permit plus its workflow state. */
+export interface RegistryPermit extends Permit {
+  state: PermitState;
+}
+
+/** The only id of the city thresholds entity. */
+export const CITY_THRESHOLDS_ID = 'city';
+
+export interface EntityMap {
+  site: Site;
+  route: Route;
+  zone: Zone;
+  permit: RegistryPermit;
+  thresholds: CityThresholds;
+}
+export type EntityOf<K extends ComplianceKind> = EntityMap[K];
+
+export type SiteInput = Omit<Site, 'id' | 'version'> & { id?: string };
+export type RouteInput = Omit<Route, 'id' | 'version' | 'corridorM' | 'limits'> & {
+  id?: string;
+  /** default 50 m */
+  corridorM?: number;
+  /** default none */
+  limits?: RouteSegmentLimit[];
+};
+export type ZoneInput = Omit<Zone, 'id' | 'version' | 'windows'> & {
+  id?: string;
+  /** default [] (restricted zones: closed all day; speed zones: the limit applies all day) */
+  windows?: string[];
+};
+export type PermitInput = Omit<RegistryPermit, 'id' | 'version'> & { id?: string };
+/** Values missing from `values` take DEFAULT_THRESHOLDS (a PUT replaces the whole set). */
+export interface ThresholdsInput {
+  id?: string;
+  values: Partial<Thresholds>;
+}
+export interface InputMap {
+  site: SiteInput;
+  route: RouteInput;
+  zone: ZoneInput;
+  permit: PermitInput;
+  thresholds: ThresholdsInput;
+}
+export type InputOf<K extends ComplianceKind> = InputMap[K];
+
+/** One version row of an entity. */
+export interface EntityVersion<K extends ComplianceKind = ComplianceKind> {
+  kind: K;
+  id: string;
+  version: number;
+  /** a tombstone: the entity was deleted by this version */
+  deleted: boolean;
+  /** ISO-8601 UTC */
+  createdAt: string;
+  actor?: string;
+  /** the entity as of this version; absent on a tombstone */
+  entity?: EntityOf<K>;
+}
+
+export interface ComplianceChange {
+  kind: ComplianceKind;
+  id: string;
+  version: number;
+  deleted: boolean;
+}
+
+export interface WriteOptions {
+  /** who made the change (recorded with the version) */
+  actor?: string;
+  /**
+   * Optimistic concurrency: the version the caller last saw of the live entity, 0 for "must not exist
+   * yet" (new, or deleted). A mismatch is a ConflictError and nothing is written.
+   */
+  ifVersion?: number;
+}
+
+export interface ComplianceRegistryOptions {
+  /** directory of `compliance.db` (created when missing) */
+  dir: string;
+  /** the vehicles for `snapshot()`; see `vehicleProfilesFrom` for building them from the device registry */
+  vehicles?: () => VehicleProfile[];
+  /** clock for `createdAt` (epoch ms); Date.now by default */
+  now?: () => number;
+  /** where a failing change listener is reported (default: process.emitWarning) */
+  onListenerError?: (err: unknown) => void;
+}
+
+/** No live entity of that kind and id (or no such version). */
+export class NotFoundError extends Error {
+  constructor(
+    readonly kind: ComplianceKind,
+    readonly id: string,
+    readonly version?: number,
+  ) {
+    super(version === undefined ? `no ${kind} '${id}'` : `${kind} '${id}' has no version ${version}`);
+    this.name = 'NotFoundError';
+  }
+}
+
+/** The change conflicts with the current state: version mismatch, existing id, or entity still referenced. */
+export class ConflictError extends Error {
+  constructor(
+    message: string,
+    readonly reason: 'version' | 'exists' | 'referenced',
+  ) {
+    super(message);
+    this.name = 'ConflictError';
+  }
+}
+
+const SCHEMA_VERSION = 1;
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS entity_versions (
+  kind       TEXT NOT NULL,
+  id         TEXT NOT NULL,
+  version    INTEGER NOT NULL,
+  deleted    INTEGER NOT NULL,
+  body       TEXT,
+  created_at INTEGER NOT NULL,
+  actor      TEXT,
+  PRIMARY KEY (kind, id, version)
+) STRICT, WITHOUT ROWID;
+CREATE TRIGGER IF NOT EXISTS entity_versions_no_update BEFORE UPDATE ON entity_versions
+BEGIN SELECT RAISE(ABORT, 'entity versions are immutable'); END;
+CREATE TRIGGER IF NOT EXISTS entity_versions_no_delete BEFORE DELETE ON entity_versions
+BEGIN SELECT RAISE(ABORT, 'entity versions are immutable'); END;
+`;
+
+interface VersionRow {
+  kind: string;
+  id: string;
+  version: number;
+  deleted: number;
+  body: string | null;
+  created_at: number;
+  actor: string | null;
+}
+
+/** Entity ids appear in URLs: 1-128 characters, no whitespace, no `/ ? # %`. */
+const ENTITY_ID = /^[^\s/?#%]{1,128}$/u;
+export function isValidEntityId(id: unknown): id is string {
+  return typeof id === 'string' && ENTITY_ID.test(id);
+}
+
+const isObject = (v: unknown): v is Record<string, unknown> =>
+  v !== null && typeof v === 'object' && !Array.isArray(v);
+
+function deepFreeze<T>(value: T): T {
+  if (value !== null && typeof value === 'object' && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const v of Object.values(value)) deepFreeze(v);
+  }
+  return value;
+}
+
+const byId = (a: { id: string }, b: { id: string }) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
+
+// ---------------------------------------------------------------------------------------------------
+// Normalization and validation of inputs (pure; registry/geojson.ts uses them too)
+
+function text(
+  issues: ValidationIssue[],
+  v: unknown,
+  path: string,
+  opts: { max?: number; empty?: boolean } = {},
+) {
+  if (typeof v !== 'string' || (!opts.empty && v.trim().length === 0)) {
+    issues.push({ path, message: opts.empty ? 'must be a string' : 'must be a non-empty string' });
+  } else if (v.length > (opts.max ?? 200)) {
+    issues.push({ path, message: `must be at most ${opts.max ?? 200} characters` });
+  }
+}
+
+function idList(issues: ValidationIssue[], v: unknown, path: string, min = 1) {
+  if (!Array.isArray(v)) {
+    issues.push({ path, message: 'must be a list of ids' });
+    return;
+  }
+  if (v.length < min) issues.push({ path, message: `at least ${min} required` });
+  const seen = new Set<string>();
+  v.forEach((x: unknown, i) => {
+    if (!isValidEntityId(x)) issues.push({ path: `${path}[${i}]`, message: 'not a valid id' });
+    else if (seen.has(x)) issues.push({ path: `${path}[${i}]`, message: `duplicate '${x}'` });
+    else seen.add(x);
+  });
+}
+
+function idIssues(id: unknown): ValidationIssue[] {
+  return id === undefined || isValidEntityId(id)
+    ? []
+    : [{ path: 'id', message: 'must be 1-128 characters without whitespace, "/", "?", "#" or "%"' }];
+}
+
+function oneOf<T extends string>(issues: ValidationIssue[], v: unknown, allowed: readonly T[], path: string) {
+  if (typeof v !== 'string' || !(allowed as readonly string[]).includes(v)) {
+    issues.push({ path, message: `must be one of ${allowed.map((a) => `'${a}'`).join(', ')}` });
+  }
+}
+
+const THRESHOLD_KEYS = Object.keys(DEFAULT_THRESHOLDS) as (keyof Thresholds)[];
+const INTEGER_THRESHOLDS = new Set<keyof Thresholds>(['offRouteMinFixes']);
+
+/** Threshold values (all of them, or a partial set of overrides). */
+export function validateThresholdValues(values: unknown, path: string, partial: boolean): ValidationIssue[] {
+  if (!isObject(values)) return [{ path, message: 'thresholds must be an object' }];
+  const issues: ValidationIssue[] = [];
+  for (const key of Object.keys(values)) {
+    if (!(THRESHOLD_KEYS as string[]).includes(key)) {
+      issues.push({ path: `${path}.${key}`, message: 'unknown threshold' });
+    }
+  }
+  for (const key of THRESHOLD_KEYS) {
+    const v = values[key];
+    const at = `${path}.${key}`;
+    if (v === undefined) {
+      if (!partial) issues.push({ path: at, message: 'required' });
+      continue;
+    }
+    const model = DEFAULT_THRESHOLDS[key];
+    if (key === 'nightWindows') {
+      issues.push(...validateWindows(v, at));
+    } else if (Array.isArray(model)) {
+      if (!Array.isArray(v) || v.some((x) => typeof x !== 'number' || !Number.isFinite(x) || x < 0)) {
+        issues.push({ path: at, message: 'must be a list of non-negative numbers' });
+      }
+    } else if (typeof v !== 'number' || !Number.isFinite(v) || v < 0) {
+      issues.push({ path: at, message: 'must be a non-negative number' });
+    } else if (INTEGER_THRESHOLDS.has(key) && (!Number.isInteger(v) || v < 1)) {
+      issues.push({ path: at, message: 'must be a positive integer' });
+    }
+  }
+  return issues;
+}
+
+const copyPolygons = (p: unknown) => structuredClone(p) as Site['polygons'];
+
+/**
+ * Builds the stored shape of an input (known fields only, defaults filled, `id` as given) and lists what
+ * is wrong with it, with paths in the input's own shape (`polygons[0][0][3]`, `limits[1].to`). References
+ * between entities are checked by the registry, not here.
+ */
+export function normalizeInput<K extends ComplianceKind>(
+  kind: K,
+  input: unknown,
+): { value: Omit<EntityOf<K>, 'version' | 'id'> & { id?: string }; issues: ValidationIssue[] } {
+  const issues: ValidationIssue[] = [];
+  if (!isObject(input)) {
+    return { value: {} as never, issues: [{ path: '', message: `a ${kind} must be an object` }] };
+  }
+  const b = input;
+  issues.push(...idIssues(b.id));
+  const withId = <T extends object>(v: T) => (b.id === undefined ? v : { id: b.id as string, ...v });
+  let value: object;
+  switch (kind) {
+    case 'site': {
+      oneOf(issues, b.kind, ['origin', 'disposal'] as const, 'kind');
+      text(issues, b.name, 'name');
+      issues.push(...validatePolygons(b.polygons, 'polygons'));
+      value = withId({ kind: b.kind, name: b.name, polygons: copyPolygons(b.polygons) });
+      break;
+    }
+    case 'route': {
+      text(issues, b.name, 'name');
+      const corridorM = b.corridorM ?? DEFAULT_CORRIDOR_M;
+      const limits = b.limits ?? [];
+      const lineIssues = validateLine(b.line, 'line');
+      issues.push(...lineIssues);
+      issues.push(...validateCorridor(corridorM, 'corridorM'));
+      if (lineIssues.length === 0)
+        issues.push(...validateLimits(limits, (b.line as unknown[]).length, 'limits'));
+      const cleanLimits = Array.isArray(limits)
+        ? limits.map((l: RouteSegmentLimit) => {
+            const out: RouteSegmentLimit = { from: l?.from, to: l?.to };
+            if (l?.speedLimitKmh !== undefined) out.speedLimitKmh = l.speedLimitKmh;
+            if (l?.nightLimitKmh !== undefined) out.nightLimitKmh = l.nightLimitKmh;
+            return out;
+          })
+        : limits;
+      value = withId({ name: b.name, line: structuredClone(b.line), corridorM, limits: cleanLimits });
+      break;
+    }
+    case 'zone': {
+      oneOf(issues, b.kind, ['restricted', 'speed'] as const, 'kind');
+      text(issues, b.name, 'name');
+      issues.push(...validatePolygons(b.polygons, 'polygons'));
+      const windows = b.windows ?? [];
+      issues.push(...validateWindows(windows, 'windows'));
+      if (b.speedLimitKmh !== undefined) issues.push(...validateSpeed(b.speedLimitKmh, 'speedLimitKmh'));
+      else if (b.kind === 'speed')
+        issues.push({ path: 'speedLimitKmh', message: 'required for a speed zone' });
+      if (b.appliesTo !== undefined) {
+        if (!Array.isArray(b.appliesTo) || b.appliesTo.length === 0) {
+          issues.push({
+            path: 'appliesTo',
+            message: "must be a non-empty list of 'muck_truck', 'sanitation'",
+          });
+        } else {
+          b.appliesTo.forEach((a: unknown, i) => {
+            oneOf(issues, a, ['muck_truck', 'sanitation'] as const, `appliesTo[${i}]`);
+          });
+        }
+      }
+      const zone: Record<string, unknown> = {
+        kind: b.kind,
+        name: b.name,
+        polygons: copyPolygons(b.polygons),
+        windows: structuredClone(windows),
+      };
+      if (b.speedLimitKmh !== undefined) zone.speedLimitKmh = b.speedLimitKmh;
+      if (b.appliesTo !== undefined) zone.appliesTo = structuredClone(b.appliesTo);
+      value = withId(zone);
+      break;
+    }
+    case 'permit': {
+      text(issues, b.firm, 'firm', { max: 128 });
+      idList(issues, b.vehicles, 'vehicles');
+      idList(issues, b.origins, 'origins');
+      idList(issues, b.disposals, 'disposals');
+      idList(issues, b.routes, 'routes');
+      issues.push(...validateDates(b.validFrom, b.validTo, { from: 'validFrom', to: 'validTo' }));
+      issues.push(...validateWindows(b.windows, 'windows', { min: 1 }));
+      text(issues, b.cargo, 'cargo', { empty: true });
+      oneOf(issues, b.state, PERMIT_STATES, 'state');
+      if (b.thresholds !== undefined)
+        issues.push(...validateThresholdValues(b.thresholds, 'thresholds', true));
+      const permit: Record<string, unknown> = {
+        firm: b.firm,
+        vehicles: structuredClone(b.vehicles),
+        origins: structuredClone(b.origins),
+        disposals: structuredClone(b.disposals),
+        routes: structuredClone(b.routes),
+        validFrom: b.validFrom,
+        validTo: b.validTo,
+        windows: structuredClone(b.windows),
+        cargo: b.cargo,
+        state: b.state,
+      };
+      if (b.thresholds !== undefined) permit.thresholds = structuredClone(b.thresholds);
+      value = withId(permit);
+      break;
+    }
+    case 'thresholds': {
+      if (b.id !== undefined && b.id !== CITY_THRESHOLDS_ID) {
+        issues.push({ path: 'id', message: `the city thresholds have the id '${CITY_THRESHOLDS_ID}'` });
+      }
+      issues.push(...validateThresholdValues(b.values, 'values', true));
+      value = {
+        id: CITY_THRESHOLDS_ID,
+        values: { ...DEFAULT_THRESHOLDS, ...(isObject(b.values) ? structuredClone(b.values) : {}) },
+      };
+      break;
+    }
+    default:
+      throw new Error(`unknown compliance kind ${String(kind)}`);
+  }
+  return { value: value as never, issues };
+}
+
+/** Vehicle profiles from the device registry: one per vehicle, and one per body camera (the unit). */
+export function vehicleProfilesFrom(registry: Pick<Registry, 'vehicles' | 'devices'>): VehicleProfile[] {
+  const intervals = new Map<string, number>();
+  for (const d of registry.devices()) {
+    const prev = intervals.get(d.unit);
+    if (prev === undefined || d.reportIntervalS < prev) intervals.set(d.unit, d.reportIntervalS);
+  }
+  const out: VehicleProfile[] = registry.vehicles().map((v) => {
+    const p: VehicleProfile = {
+      id: v.id,
+      version: 1,
+      firm: v.firm,
+      kind: v.kind,
+      reportIntervalS: intervals.get(v.id) ?? DEFAULT_REPORT_INTERVAL_S,
+    };
+    if (v.ratedLoadT !== undefined) p.ratedLoadT = v.ratedLoadT;
+    return p;
+  });
+  for (const d of registry.devices()) {
+    if (d.kind === 'body_camera') {
+      out.push({
+        id: d.unit,
+        version: 1,
+        firm: d.firm,
+        kind: 'body_camera',
+        reportIntervalS: d.reportIntervalS,
+      });
+    }
+  }
+  return out.sort(byId);
+}
+
+// ---------------------------------------------------------------------------------------------------
+
+export class ComplianceRegistry {
+  readonly path: string;
+  private readonly db: Database.Database;
+  private readonly vehicles: () => VehicleProfile[];
+  private readonly now: () => number;
+  private readonly onListenerError: (err: unknown) => void;
+  /** latest version row of every (kind, id), tombstones included */
+  private readonly latest = new Map<ComplianceKind, Map<string, EntityVersion>>();
+  private readonly listeners = new Set<(change: ComplianceChange) => void>();
+  private cached: Omit<RegistrySnapshot, 'vehicles'> | undefined;
+  private readonly stmt: {
+    insert: Database.Statement;
+    maxVersion: Database.Statement;
+    one: Database.Statement;
+    history: Database.Statement;
+  };
+
+  constructor(opts: ComplianceRegistryOptions) {
+    mkdirSync(opts.dir, { recursive: true });
+    this.path = join(opts.dir, 'compliance.db');
+    this.vehicles = opts.vehicles ?? (() => []);
+    this.now = opts.now ?? Date.now;
+    this.onListenerError =
+      opts.onListenerError ??
+      ((err) => process.emitWarning(`compliance registry change listener failed: ${String(err)}`));
+    for (const kind of COMPLIANCE_KINDS) this.latest.set(kind, new Map());
+    this.db = new Database(this.path);
+    try {
+      this.db.pragma('journal_mode = WAL');
+      this.db.pragma('synchronous = FULL');
+      this.db.pragma('busy_timeout = 5000');
+      const version = this.db.pragma('user_version', { simple: true }) as number;
+      if (version > SCHEMA_VERSION) {
+        throw new Error(
+          `${this.path}: schema version ${version} is newer than this code (${SCHEMA_VERSION})`,
+        );
+      }
+      this.db.exec(SCHEMA);
+      this.db.pragma(`user_version = ${SCHEMA_VERSION}`);
+      this.stmt = {
+        insert: this.db.prepare(
+          `INSERT INTO entity_versions (kind, id, version, deleted, body, created_at, actor)
+           VALUES (@kind, @id, @version, @deleted, @body, @created_at, @actor)`,
+        ),
+        maxVersion: this.db.prepare(
+          'SELECT MAX(version) AS v FROM entity_versions WHERE kind = ? AND id = ?',
+        ),
+        one: this.db.prepare('SELECT * FROM entity_versions WHERE kind = ? AND id = ? AND version = ?'),
+        history: this.db.prepare('SELECT * FROM entity_versions WHERE kind = ? AND id = ? ORDER BY version'),
+      };
+      this.load();
+      if (this.latest.get('thresholds')!.get(CITY_THRESHOLDS_ID) === undefined) {
+        this.write(
+          'thresholds',
+          CITY_THRESHOLDS_ID,
+          { values: { ...DEFAULT_THRESHOLDS } },
+          { actor: 'system' },
+        );
+      }
+    } catch (err) {
+      this.db.close();
+      throw err;
+    }
+  }
+
+  private load(): void {
+    const rows = this.db
+      .prepare(
+        `SELECT v.* FROM entity_versions v
+         WHERE v.version = (SELECT MAX(w.version) FROM entity_versions w WHERE w.kind = v.kind AND w.id = v.id)`,
+      )
+      .all() as VersionRow[];
+    for (const row of rows) {
+      const kind = row.kind as ComplianceKind;
+      this.latest.get(kind)?.set(row.id, fromRow(row));
+    }
+  }
+
+  // ---- reads (memory for the latest versions, the file for history) ----
+
+  /** The entity, latest version (undefined when unknown or deleted), or a given version. */
+  get<K extends ComplianceKind>(kind: K, id: string, version?: number): EntityOf<K> | undefined {
+    return this.record(kind, id, version)?.entity;
+  }
+
+  /** The version row: the latest (a tombstone when deleted) or a given version; undefined when none. */
+  record<K extends ComplianceKind>(kind: K, id: string, version?: number): EntityVersion<K> | undefined {
+    const latest = this.latest.get(kind)?.get(id) as EntityVersion<K> | undefined;
+    if (version === undefined || latest === undefined) return latest;
+    if (latest.version === version) return latest;
+    const row = this.stmt.one.get(kind, id, version) as VersionRow | undefined;
+    return row === undefined ? undefined : (fromRow(row) as EntityVersion<K>);
+  }
+
+  /** Every version of an entity, oldest first (empty when unknown). */
+  history<K extends ComplianceKind>(kind: K, id: string): EntityVersion<K>[] {
+    return (this.stmt.history.all(kind, id) as VersionRow[]).map((r) => fromRow(r) as EntityVersion<K>);
+  }
+
+  /** Latest versions of the live (not deleted) entities of a kind, ordered by id. */
+  list<K extends ComplianceKind>(kind: K): EntityOf<K>[] {
+    const out: EntityOf<K>[] = [];
+    for (const rec of this.latest.get(kind)!.values()) {
+      if (rec.entity !== undefined) out.push(rec.entity as EntityOf<K>);
+    }
+    return out.sort(byId);
+  }
+
+  /** The city thresholds in force. */
+  thresholds(): CityThresholds {
+    return this.get('thresholds', CITY_THRESHOLDS_ID)!;
+  }
+
+  /**
+   * What the engine judges against: the latest live sites, routes and zones, the ACTIVE permits (without
+   * their workflow state), the vehicles, and the city thresholds. Arrays ordered by id; objects frozen.
+   */
+  snapshot(): RegistrySnapshot {
+    if (this.cached === undefined) {
+      this.cached = {
+        sites: this.list('site'),
+        routes: this.list('route'),
+        zones: this.list('zone'),
+        permits: this.list('permit')
+          .filter((p) => p.state === 'active')
+          .map(({ state: _state, ...permit }) => deepFreeze(permit)),
+        thresholds: this.thresholds(),
+      };
+    }
+    return { ...this.cached, vehicles: this.vehicles() };
+  }
+
+  /** Called after every committed change (the platform recompiles the World). Returns an unsubscribe. */
+  onChange(listener: (change: ComplianceChange) => void): () => void {
+    this.listeners.add(listener);
+    return () => {
+      this.listeners.delete(listener);
+    };
+  }
+
+  // ---- writes ----
+
+  /**
+   * Validates and stores a new version (first 1, then previous + 1; after a tombstone the numbering goes
+   * on). Without an id, one is generated (thresholds: always 'city'). Throws ValidationError (with paths
+   * in the input's shape), ConflictError (ifVersion mismatch, a site change that breaks a permit).
+   */
+  put<K extends ComplianceKind>(kind: K, input: InputOf<K>, opts: WriteOptions = {}): EntityOf<K> {
+    const { value, issues } = normalizeInput(kind, input);
+    if (issues.length === 0) issues.push(...this.referenceIssues(kind, value as Record<string, unknown>));
+    if (issues.length > 0) throw new ValidationError(issues, `invalid ${kind}`);
+    const id = (value as { id?: string }).id ?? `${kind}-${randomUUID()}`;
+    const { id: _id, ...body } = value as { id?: string };
+    return this.write(kind, id, body, opts).entity as EntityOf<K>;
+  }
+
+  /** Deletes (a tombstone version). NotFoundError when not live; ConflictError when a permit still uses it. */
+  delete(kind: ComplianceKind, id: string, opts: WriteOptions = {}): EntityVersion {
+    if (kind === 'thresholds') throw new ConflictError('the city thresholds cannot be deleted', 'referenced');
+    const current = this.latest.get(kind)!.get(id);
+    if (current?.entity === undefined) throw new NotFoundError(kind, id);
+    if (kind === 'site' || kind === 'route') {
+      const field = kind === 'site' ? (['origins', 'disposals'] as const) : (['routes'] as const);
+      const users = this.livePermits()
+        .filter((p) => field.some((f) => p[f].includes(id)))
+        .map((p) => p.id);
+      if (users.length > 0) {
+        throw new ConflictError(
+          `${kind} '${id}' is named by permit(s) ${users.map((u) => `'${u}'`).join(', ')}; revoke or change them first`,
+          'referenced',
+        );
+      }
+    }
+    return this.write(kind, id, undefined, opts);
+  }
+
+  close(): void {
+    this.listeners.clear();
+    if (this.db.open) this.db.close();
+  }
+
+  // ---- internals ----
+
+  private livePermits(): RegistryPermit[] {
+    return this.list('permit').filter((p) => LIVE_PERMIT_STATES.has(p.state));
+  }
+
+  /** Permits name live sites of the right kind and live routes; a site keeps the kind its permits use. */
+  private referenceIssues(kind: ComplianceKind, value: Record<string, unknown>): ValidationIssue[] {
+    const issues: ValidationIssue[] = [];
+    if (kind === 'permit') {
+      if (!LIVE_PERMIT_STATES.has(value.state as PermitState)) return issues;
+      const sites = (field: 'origins' | 'disposals', want: Site['kind']) => {
+        (value[field] as string[]).forEach((sid, i) => {
+          const site = this.get('site', sid);
+          if (site === undefined) issues.push({ path: `${field}[${i}]`, message: `unknown site '${sid}'` });
+          else if (site.kind !== want) {
+            issues.push({
+              path: `${field}[${i}]`,
+              message: `site '${sid}' is a ${site.kind} site, not ${want}`,
+            });
+          }
+        });
+      };
+      sites('origins', 'origin');
+      sites('disposals', 'disposal');
+      (value.routes as string[]).forEach((rid, i) => {
+        if (this.get('route', rid) === undefined) {
+          issues.push({ path: `routes[${i}]`, message: `unknown route '${rid}'` });
+        }
+      });
+    } else if (kind === 'site' && typeof value.id === 'string') {
+      const other = value.kind === 'origin' ? 'disposals' : 'origins';
+      const users = this.livePermits().filter((p) => p[other].includes(value.id as string));
+      if (users.length > 0) {
+        issues.push({
+          path: 'kind',
+          message: `permit(s) ${users.map((p) => `'${p.id}'`).join(', ')} use this site as ${other === 'origins' ? 'an origin' : 'a disposal site'}`,
+        });
+      }
+    }
+    return issues;
+  }
+
+  private write(
+    kind: ComplianceKind,
+    id: string,
+    body: object | undefined,
+    opts: WriteOptions,
+  ): EntityVersion {
+    const createdAt = this.now();
+    const rec = this.db
+      .transaction((): EntityVersion => {
+        const max = ((this.stmt.maxVersion.get(kind, id) as { v: number | null }).v ?? 0) as number;
+        const liveVersion = this.latest.get(kind)!.get(id)?.entity === undefined ? 0 : max;
+        if (opts.ifVersion !== undefined && opts.ifVersion !== liveVersion) {
+          throw new ConflictError(
+            opts.ifVersion === 0
+              ? `${kind} '${id}' already exists (version ${liveVersion})`
+              : `${kind} '${id}' is at version ${liveVersion}, not ${opts.ifVersion}`,
+            opts.ifVersion === 0 ? 'exists' : 'version',
+          );
+        }
+        const version = max + 1;
+        const entity = body === undefined ? undefined : { id, version, ...body };
+        const row: VersionRow = {
+          kind,
+          id,
+          version,
+          deleted: body === undefined ? 1 : 0,
+          body: entity === undefined ? null : JSON.stringify(entity),
+          created_at: createdAt,
+          actor: opts.actor ?? null,
+        };
+        this.stmt.insert.run(row);
+        return fromRow(row);
+      })
+      .immediate();
+    this.latest.get(kind)!.set(id, rec);
+    this.cached = undefined;
+    const change: ComplianceChange = { kind, id, version: rec.version, deleted: rec.deleted };
+    for (const listener of [...this.listeners]) {
+      try {
+        listener(change);
+      } catch (err) {
+        this.onListenerError(err);
+      }
+    }
+    return rec;
+  }
+}
+
+function fromRow(row: VersionRow): EntityVersion {
+  const rec: EntityVersion = {
+    kind: row.kind as ComplianceKind,
+    id: row.id,
+    version: row.version,
+    deleted: row.deleted === 1,
+    createdAt: new Date(row.created_at).toISOString(),
+  };
+  if (row.actor !== null) rec.actor = row.actor;
+  if (row.body !== null) rec.entity = deepFreeze(JSON.parse(row.body));
+  return deepFreeze(rec);
+}
