@@ -30,6 +30,12 @@ export interface BrokerOptions {
    * dead-lettered); reject to drop the connection without PUBACK so the device sends it again.
    */
   onTelemetry: TelemetryHook;
+  /**
+   * Largest MQTT packet (Remaining Length) accepted; a client declaring more is disconnected before the
+   * body arrives. Default 1 MiB. Payloads under it but over ingest's MAX_PAYLOAD_BYTES are still
+   * refused by ingest with a counted, dead-lettered `payload_too_large`.
+   */
+  maxPacketBytes?: number;
   /** how long close() lets telemetry hooks under way finish, ms (default 5000) */
   closeGraceMs?: number;
   /** passed to aedes (e.g. persistence, heartbeatInterval, connectTimeout, keepaliveLimit) */
@@ -73,6 +79,8 @@ export type BrokerHandle = Broker;
  * aedes 1.2 speaks MQTT 3.1 and 3.1.1 only: an MQTT 5 CONNECT is answered with CONNACK return code 1
  * (unacceptable protocol version) [MQTT-3.1.2-2] and the connection is closed.
  */
+export const DEFAULT_MAX_PACKET_BYTES = 1024 * 1024;
+
 export function createBroker(opts: BrokerOptions): Broker {
   const logger = opts.logger ?? pino({ enabled: false });
   const counters = new BrokerCounters(createBrokerMetrics(opts.metrics ?? new MetricsRegistry()));
@@ -169,6 +177,11 @@ export function createBroker(opts: BrokerOptions): Broker {
             tls: opts.tls,
             tlsPort: opts.tls !== undefined ? (opts.tlsPort ?? 8883) : opts.tlsPort,
             wssPort: opts.wssPort,
+            maxPacketBytes: opts.maxPacketBytes ?? DEFAULT_MAX_PACKET_BYTES,
+            onOversize: (reason) => {
+              counters.oversize();
+              logger.warn({ reason }, 'mqtt packet over the size limit: connection closed');
+            },
           },
           logger,
         );

@@ -2,10 +2,12 @@ import { readFileSync } from 'node:fs';
 import { createServer as createHttpServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import { createServer as createNetServer, type Server, type Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { createServer as createTlsServer } from 'node:tls';
 import type { Aedes } from 'aedes';
 import type { Logger } from 'pino';
 import { createWebSocketStream, WebSocketServer } from 'ws';
+import { guardPacketSize } from './packet-limit.ts';
 
 /** PEM files of the broker's TLS identity. `caFile` adds the issuing chain presented to clients. */
 export interface TlsFiles {
@@ -25,6 +27,9 @@ export interface ListenOptions {
   tlsPort?: number;
   /** MQTT over secure WebSocket at `/mqtt`; needs `tls` */
   wssPort?: number;
+  /** largest Remaining Length accepted in one packet; larger cuts the connection (packet-limit.ts) */
+  maxPacketBytes: number;
+  onOversize: (reason: string) => void;
 }
 
 export interface ListeningPorts {
@@ -80,16 +85,20 @@ function upgradeRequired(_req: IncomingMessage, res: ServerResponse): void {
   res.end(`MQTT over WebSocket: connect to ${WS_PATH}\n`);
 }
 
-function attachWebSocket(entry: Entry, aedes: Aedes, logger: Logger): void {
+type Handle = (stream: Duplex, req?: IncomingMessage) => void;
+
+function attachWebSocket(entry: Entry, handle: Handle, maxPacketBytes: number, logger: Logger): void {
   const wss = new WebSocketServer({
     server: entry.server as ReturnType<typeof createHttpServer>,
     path: WS_PATH,
+    // ws buffers whole messages (default cap 100 MiB); an MQTT packet plus its header fits in this
+    maxPayload: maxPacketBytes + 5,
   });
   wss.on('connection', (ws, req) => {
     const stream = createWebSocketStream(ws);
     // aedes attaches its own error handling once it takes the stream; this covers the gap before that
     stream.on('error', (err) => logger.debug({ err: err.message }, 'websocket stream error'));
-    aedes.handle(stream, req);
+    handle(stream, req);
   });
   wss.on('error', (err) => logger.warn({ err }, 'websocket server error'));
   entry.wss = wss;
@@ -110,21 +119,26 @@ export async function startListeners(aedes: Aedes, opts: ListenOptions, logger: 
     ...(opts.tls.caFile !== undefined ? { ca: readFileSync(opts.tls.caFile) } : {}),
   };
 
+  // Every client stream passes the packet-size guard before aedes parses it.
+  const handle: Handle = (stream, req) => {
+    guardPacketSize(stream, opts.maxPacketBytes, opts.onOversize);
+    aedes.handle(stream, req);
+  };
   const entries: Entry[] = [];
   const ports: Partial<ListeningPorts> = {};
   try {
-    const tcp = track(createNetServer((socket) => aedes.handle(socket)));
+    const tcp = track(createNetServer((socket) => handle(socket)));
     entries.push(tcp);
     ports.tcpPort = await listen(tcp.server, opts.port, opts.host);
 
     if (opts.wsPort !== undefined) {
       const ws = track(createHttpServer(upgradeRequired));
-      attachWebSocket(ws, aedes, logger);
+      attachWebSocket(ws, handle, opts.maxPacketBytes, logger);
       entries.push(ws);
       ports.wsPort = await listen(ws.server, opts.wsPort, opts.host);
     }
     if (tlsContext !== undefined && opts.tlsPort !== undefined) {
-      const tls = track(createTlsServer(tlsContext, (socket) => aedes.handle(socket)));
+      const tls = track(createTlsServer(tlsContext, (socket) => handle(socket)));
       // a failed handshake is the client's problem; keep the listener quiet about it
       tls.server.on('tlsClientError', (err) => logger.debug({ err: err.message }, 'tls handshake failed'));
       entries.push(tls);
@@ -133,7 +147,7 @@ export async function startListeners(aedes: Aedes, opts: ListenOptions, logger: 
     if (tlsContext !== undefined && opts.wssPort !== undefined) {
       const wss = track(createHttpsServer(tlsContext, upgradeRequired));
       wss.server.on('tlsClientError', (err) => logger.debug({ err: err.message }, 'tls handshake failed'));
-      attachWebSocket(wss, aedes, logger);
+      attachWebSocket(wss, handle, opts.maxPacketBytes, logger);
       entries.push(wss);
       ports.wssPort = await listen(wss.server, opts.wssPort, opts.host);
     }

@@ -58,7 +58,12 @@ export function createBrokerMetrics(registry: MetricsRegistry) {
   for (const reason of AUTH_FAILURE_REASONS) authFailures.labels(reason).inc(0);
   for (const action of ACL_ACTIONS) aclDenials.labels(action).inc(0);
   for (const qos of ['0', '1', '2']) messagesIn.labels(qos).inc(0);
-  return { connections, connects, authFailures, aclDenials, messagesIn, telemetryFailures };
+  const oversize = new Counter({
+    name: 'citywatch_mqtt_oversize_packets_total',
+    help: 'Connections cut because a packet declared more than the size limit (or a malformed length)',
+    registers: [registry],
+  });
+  return { connections, connects, authFailures, aclDenials, messagesIn, telemetryFailures, oversize };
 }
 
 export type BrokerMetrics = ReturnType<typeof createBrokerMetrics>;
@@ -76,6 +81,7 @@ export interface BrokerStats {
   aclDenials: Record<AclAction, number>;
   messagesIn: Record<'0' | '1' | '2', number>;
   telemetryFailures: number;
+  oversizePackets: number;
 }
 
 export function emptyStats(): BrokerStats {
@@ -88,6 +94,7 @@ export function emptyStats(): BrokerStats {
     aclDenials: { publish: 0, subscribe: 0 },
     messagesIn: { '0': 0, '1': 0, '2': 0 },
     telemetryFailures: 0,
+    oversizePackets: 0,
   };
 }
 
@@ -124,6 +131,10 @@ export class BrokerCounters {
     const label = String(qos) as '0' | '1' | '2';
     this.stats.messagesIn[label]++;
     this.messagesInByQos[qos]!.inc();
+  }
+  oversize(): void {
+    this.stats.oversizePackets++;
+    this.metrics.oversize.inc();
   }
   telemetryFailure(): void {
     this.stats.telemetryFailures++;

@@ -192,6 +192,8 @@ export async function startPlatform(config: Config, options: StartOptions): Prom
             wssPort: env.MQTT_WSS_PORT,
           }
         : {}),
+      // Packets up to 4x the payload limit get a counted payload_too_large; larger ones cut the connection.
+      maxPacketBytes: 4 * env.MAX_PAYLOAD_BYTES,
       metrics,
       logger,
       onTelemetry: (_deviceId, topic, payload) => core.accept(topic, payload, 'embedded'),
