@@ -82,7 +82,12 @@ export function createEngine(
     const events: ViolationEvent[] = [];
     const slices = new Array<unknown>(rules.length);
     for (let i = 0; i < rules.length; i++) {
-      const result = rules[i]!.step(state.slices[i], ctx);
+      const rule = rules[i]!;
+      if (rule.appliesTo !== undefined && !rule.appliesTo.includes(fix.kind)) {
+        slices[i] = state.slices[i];
+        continue;
+      }
+      const result = rule.step(state.slices[i], ctx);
       slices[i] = result.state;
       for (const e of result.events) events.push(e);
     }
@@ -104,6 +109,7 @@ export function createEngine(
     for (let i = 0; i < rules.length; i++) {
       const rule = rules[i]!;
       if (rule.tick === undefined) continue;
+      if (rule.appliesTo !== undefined && state.last && !rule.appliesTo.includes(state.last.kind)) continue;
       const result = rule.tick(state.slices[i], ctx);
       if (result.state !== state.slices[i]) changed = true;
       slices[i] = result.state;

@@ -123,6 +123,8 @@ export interface RuleModule<S> {
   code: ViolationCode;
   /** recorded in every violation and evidence package; bump when the logic changes */
   version: number;
+  /** unit kinds the rule judges (all when absent); the engine leaves the slice untouched for others */
+  appliesTo?: readonly Fix['kind'][];
   initial(): S;
   step(state: S, ctx: RuleContext): StepResult<S>;
   /** silence detection; rules that do not watch time leave it out */

@@ -19,6 +19,11 @@ export interface Behaviour<P> {
   /** the path the unit follows (the route, the sweeping round, the patrol loop) */
   readonly track: Polyline;
   step(dtMs: number): FixBody<P>;
+  /**
+   * Optional: true when the fix of the last `step` is NOT sent (a simulated outage: the device is silent
+   * but the unit keeps moving). Behaviours that leave it out always report.
+   */
+  readonly silent?: boolean;
 }
 
 const round = (v: number, digits: number): number => {
@@ -28,8 +33,8 @@ const round = (v: number, digits: number): number => {
 
 const clamp = (v: number, lo: number, hi: number): number => Math.min(hi, Math.max(lo, v));
 
-/** Satellites, altitude and accuracy: slow random walks shared by every kind. */
-class GnssState {
+/** Satellites, altitude and accuracy: slow random walks shared by every kind (exported for scenarios.ts). */
+export class GnssState {
   private sats: number;
   private alt: number;
   constructor(

@@ -9,7 +9,7 @@ import {
   SweeperBehaviour,
   type TruckPhase,
 } from './behaviour.ts';
-import { createRng, hashString } from './rng.ts';
+import { createRng, hashString, type Rng } from './rng.ts';
 import { blockLoop, type LatLon, offsetM, type Polyline, patrolLoop, roadRoute } from './tracks.ts';
 
 /**
@@ -42,7 +42,8 @@ export interface DemoRegistrySeed {
 // DEMO ONLY: these device secrets are fixed, public values that exist so the demo fleet can log in to a
 // freshly seeded local platform. They must never be used for real devices or on a reachable broker.
 const DEMO_SECRET_PREFIX = 'demo-only-secret-';
-const demoSecret = (deviceId: string): string => `${DEMO_SECRET_PREFIX}${deviceId}`;
+/** The fixed, public demo secret of a demo device (DEMO ONLY, see above). */
+export const demoSecret = (deviceId: string): string => `${DEMO_SECRET_PREFIX}${deviceId}`;
 
 interface TruckSpec {
   vehicle: string;
@@ -212,7 +213,15 @@ export interface DemoMessage {
   topic: string;
   ts: number;
   payload: FixPayload;
+  /** true when the device did not send this fix (a simulated outage): publishers skip it */
+  silent?: boolean;
 }
+
+/**
+ * Chooses the behaviour of a device instead of the default demo one (e.g. the compliance scenarios of
+ * scenarios.ts); returns undefined to keep the default. Must not draw from `rng` when it returns undefined.
+ */
+export type BehaviourFactory = (device: NewDevice, rng: Rng) => Behaviour<FixPayload> | undefined;
 
 export interface DeviceSimOptions {
   seed?: number;
@@ -222,6 +231,8 @@ export interface DeviceSimOptions {
   intervalS?: Partial<Record<UnitKind, number>>;
   /** position of this device among those of its kind (chooses its route when it is not a demo device) */
   indexInKind?: number;
+  /** optional behaviour override per device (default: the demo behaviours) */
+  behaviourFor?: BehaviourFactory;
 }
 
 /** One simulated device: its behaviour plus its own clock. Pure and deterministic. */
@@ -244,7 +255,10 @@ export class DeviceSim {
     this.intervalMs = Math.round(intervalS * 1000);
     const plan = demoPlan();
     const index = opts.indexInKind ?? 0;
-    if (device.kind === 'muck_truck') {
+    const custom = opts.behaviourFor?.(device, rng);
+    if (custom !== undefined) {
+      this.behaviour = custom;
+    } else if (device.kind === 'muck_truck') {
       const known = TRUCKS.findIndex((t) => t.device === device.id);
       const i = known >= 0 ? known : index;
       const haul = plan.hauls[Math.floor(i / 2) % plan.hauls.length] as DemoHaul;
@@ -285,7 +299,15 @@ export class DeviceSim {
     this.lastTs = ts;
     this.nextTs = ts + this.intervalMs;
     const payload = { ts, ...body } as FixPayload;
-    return { device: this.id, kind: this.kind, topic: telemetryTopic(this.id), ts, payload };
+    const msg: DemoMessage = {
+      device: this.id,
+      kind: this.kind,
+      topic: telemetryTopic(this.id),
+      ts,
+      payload,
+    };
+    if (this.behaviour.silent === true) msg.silent = true;
+    return msg;
   }
 }
 
@@ -306,24 +328,28 @@ export interface GenerateOptions {
   count: number;
   devices?: readonly NewDevice[];
   intervalS?: Partial<Record<UnitKind, number>>;
+  /** optional behaviour override per device */
+  behaviourFor?: BehaviourFactory;
 }
 
 /**
- * The first `count` messages the fleet would publish, in time order, without a broker. Pure: the same
- * options give the same messages.
+ * The first `count` messages the fleet would publish, in time order, without a broker (the silent fixes
+ * of simulated outages left out). Pure: the same options give the same messages.
  */
 export function generateDemoFixes(opts: GenerateOptions): DemoMessage[] {
   const sims = createDeviceSims(opts.devices, {
     seed: opts.seed ?? 1,
     startTs: opts.startTs ?? Date.UTC(2025, 5, 2, 0, 0, 0),
     intervalS: opts.intervalS,
+    ...(opts.behaviourFor ? { behaviourFor: opts.behaviourFor } : {}),
   });
   const out: DemoMessage[] = [];
   if (sims.length === 0) return out;
   while (out.length < opts.count) {
     let best = sims[0] as DeviceSim;
     for (const s of sims) if (s.nextTs < best.nextTs) best = s;
-    out.push(best.next());
+    const msg = best.next();
+    if (msg.silent !== true) out.push(msg);
   }
   return out;
 }
@@ -364,6 +390,8 @@ export interface DemoFleetOptions {
   announceStatus?: boolean;
   /** fixes kept while disconnected, per device, then sent as one JSON array on reconnect (default 360) */
   offlineBufferFixes?: number;
+  /** optional behaviour override per device (e.g. `scenarioBehaviourFor()` of scenarios.ts) */
+  behaviourFor?: BehaviourFactory;
 }
 
 export interface DemoFleetStats {
@@ -413,7 +441,12 @@ export function startDemoFleet(opts: DemoFleetOptions): DemoFleet {
   const bufferCap = opts.offlineBufferFixes ?? 360;
   const counters = { published: 0, acked: 0, failed: 0, reconnects: 0 };
   let stopping = false;
-  const sims = createDeviceSims(devices, { seed: opts.seed ?? 1, startTs, intervalS: opts.intervalS });
+  const sims = createDeviceSims(devices, {
+    seed: opts.seed ?? 1,
+    startTs,
+    intervalS: opts.intervalS,
+    ...(opts.behaviourFor ? { behaviourFor: opts.behaviourFor } : {}),
+  });
   const simNow = (): number => startTs + (performance.now() - realStart) * speedup;
 
   const status = (state: 'online' | 'offline'): string =>
@@ -439,7 +472,9 @@ export function startDemoFleet(opts: DemoFleetOptions): DemoFleet {
   const tick = (live: LiveDevice): void => {
     if (stopping) return;
     const msg = live.sim.next();
-    if (live.client.connected) {
+    if (msg.silent === true) {
+      // simulated outage: nothing sent, nothing buffered
+    } else if (live.client.connected) {
       publishFix(live, msg.payload);
     } else {
       live.buffer.push(msg.payload);

@@ -13,21 +13,30 @@ import { trackGap } from './track-gap.ts';
 import { wrongSite } from './wrong-site.ts';
 
 /**
+ * The 两点一线 rules judge construction-waste transport: muck trucks only. A sweeper emptying its hopper
+ * at a break is not an illegal dump (the demo fleet showed exactly that false accusation).
+ */
+// biome-ignore lint/suspicious/noExplicitAny: each rule owns its own state slice type
+function muckTrucksOnly(rule: RuleModule<any>): RuleModule<any> {
+  return { ...rule, appliesTo: ['muck_truck'] };
+}
+
+/**
  * The rule registry: every violation rule of the engine, one module each. Adding a rule is a new file in
  * this folder and a line here. The order is the order of each fix's events (kept stable for replays).
  */
 // biome-ignore lint/suspicious/noExplicitAny: each rule owns its own state slice type
 export const ALL_RULES: readonly RuleModule<any>[] = [
-  offRoute,
-  offHours,
-  noPermit,
-  illegalDump,
-  suspectedDump,
-  spillage,
-  wrongSite,
+  muckTrucksOnly(offRoute),
+  muckTrucksOnly(offHours),
+  muckTrucksOnly(noPermit),
+  muckTrucksOnly(illegalDump),
+  muckTrucksOnly(suspectedDump),
+  muckTrucksOnly(spillage),
+  muckTrucksOnly(wrongSite),
   overspeed,
   restrictedZone,
-  overload,
+  muckTrucksOnly(overload),
   offline,
   trackGap,
 ];
