@@ -4,6 +4,7 @@ import type { LoggerOptions } from 'pino';
 import type { Registry as MetricsRegistry } from 'prom-client';
 import type { ComplianceRegistry } from '../registry/compliance.ts';
 import type { Registry } from '../registry/types.ts';
+import type { EventStore } from '../store/events-port.ts';
 import type { FixStore } from '../store/port.ts';
 import { bearerAuth } from './auth.ts';
 import { complianceRoutes } from './compliance.ts';
@@ -13,6 +14,7 @@ import { instrumentHttp, metricsRoutes } from './metrics.ts';
 import { positionRoutes } from './positions.ts';
 import { problemErrorHandler, problemNotFoundHandler } from './problem.ts';
 import type { HealthReport } from './schemas.ts';
+import { violationRoutes } from './violations.ts';
 
 export interface ApiDeps {
   /** bearer token required on every /api/v1 route */
@@ -26,6 +28,8 @@ export interface ApiDeps {
   metrics: MetricsRegistry;
   /** sites, routes, zones, permits and thresholds (registry/compliance.ts); routes served only when given */
   compliance?: ComplianceRegistry;
+  /** violations, trips and evidence of the compliance engine; routes served only when given */
+  events?: EventStore;
 }
 
 export interface ApiOptions {
@@ -70,6 +74,7 @@ export async function buildApi(deps: ApiDeps, opts: ApiOptions = {}): Promise<Fa
       v1.setNotFoundHandler(problemNotFoundHandler);
       await v1.register(positionRoutes, { positions: deps.positions, registry: deps.registry });
       if (deps.compliance) await v1.register(complianceRoutes, { registry: deps.compliance });
+      if (deps.events) await v1.register(violationRoutes, { events: deps.events });
     },
     { prefix: API_PREFIX },
   );

@@ -14,10 +14,17 @@ import { LatestPositions } from '../ingest/latest-cache.ts';
 import { createIngestMetrics, type IngestMetrics } from '../ingest/metrics.ts';
 import { StorePump } from '../ingest/pump.ts';
 import { Spool } from '../ingest/spool.ts';
+import { ComplianceRegistry, vehicleProfilesFrom } from '../registry/compliance.ts';
 import { SqliteRegistry } from '../registry/sqlite.ts';
+import { demoComplianceSeed } from '../simulators/demo-compliance.ts';
 import { demoRegistrySeed, startDemoFleet } from '../simulators/demo-fleet.ts';
+import { demoScenarioFleet, scenarioBehaviourFor } from '../simulators/scenarios.ts';
+import { EmbeddedEventStore } from '../store/events-embedded.ts';
+import type { EventStore } from '../store/events-port.ts';
 import { createStore } from '../store/index.ts';
+import { InfluxEventStore } from '../store/influx/events.ts';
 import type { FixStore } from '../store/port.ts';
+import { ComplianceService } from './compliance.ts';
 import type { Config } from './config.ts';
 
 /**
@@ -38,7 +45,10 @@ export interface Platform {
   ports: PlatformPorts;
   adminToken: string;
   registry: SqliteRegistry;
+  compliance: ComplianceRegistry;
   store: FixStore;
+  events: EventStore;
+  complianceService: ComplianceService;
   spool: Spool;
   core: IngestCore;
   pump: StorePump;
@@ -76,7 +86,7 @@ async function resolveAdminToken(config: Config, logger: Logger): Promise<string
 
 /** Opens the store, retrying in the background while it is unreachable (fixes wait in the spool). */
 function openStoreWhenReachable(
-  store: FixStore,
+  store: Pick<FixStore, 'open' | 'name'>,
   logger: Logger,
   isStopping: () => boolean,
 ): Promise<boolean> {
@@ -110,10 +120,21 @@ export async function startPlatform(config: Config, options: StartOptions): Prom
   const registry = new SqliteRegistry({ dir: path.join(config.dataDir, 'registry') });
   if (env.SIMULATE.seed && registry.devices().length === 0) await seedDemo(registry);
   if (env.SERVICE_PASSWORD) await registry.putServiceCredential('platform', env.SERVICE_PASSWORD);
+  const compliance = new ComplianceRegistry({
+    dir: path.join(config.dataDir, 'compliance'),
+    vehicles: () => vehicleProfilesFrom(registry),
+    onListenerError: (err) =>
+      logger.error({ err: (err as Error).message }, 'compliance registry change listener failed'),
+  });
+  if (env.SIMULATE.seed && isComplianceEmpty(compliance)) await seedDemoCompliance(registry, compliance);
 
   const store = createStore(
     config.store.kind === 'embedded' ? { kind: 'embedded', dir: config.store.dir } : { ...config.store },
   );
+  const events: EventStore =
+    config.store.kind === 'embedded'
+      ? new EmbeddedEventStore({ dir: config.store.dir })
+      : new InfluxEventStore((({ kind: _kind, ...influx }) => influx)(config.store));
   const spool = new Spool({ dir: path.join(config.dataDir, 'spool') });
   await spool.open();
 
@@ -139,6 +160,22 @@ export async function startPlatform(config: Config, options: StartOptions): Prom
   core.onFixes((fixes) => {
     for (const fix of fixes) latest.offer(fix);
   });
+  const complianceService = new ComplianceService({
+    registry: compliance,
+    events,
+    fixes: store,
+    pendingFixes: () => spool.stats().depthRecords,
+    publish: (topic, payload) => {
+      if (broker) return broker.publish(topic, payload, { qos: 1, retain: false });
+      if (external)
+        return new Promise<void>((resolve, reject) =>
+          external?.client.publish(topic, payload, { qos: 1 }, (err) => (err ? reject(err) : resolve())),
+        );
+      return Promise.resolve();
+    },
+    logger,
+  });
+  core.onFixes((fixes) => complianceService.onFixes(fixes));
 
   const pump = new StorePump({
     spool,
@@ -151,6 +188,12 @@ export async function startPlatform(config: Config, options: StartOptions): Prom
     ...(options.onStored ? { onStored: options.onStored } : {}),
   });
   let storeOpened = false;
+  let eventsOpened = false;
+  const eventsReady = openStoreWhenReachable(events, logger, () => stopping).then((ok) => {
+    if (!ok) return;
+    eventsOpened = true;
+    if (!stopping) complianceService.start();
+  });
   const storeReady = openStoreWhenReachable(store, logger, () => stopping).then(async (ok) => {
     if (!ok) return;
     storeOpened = true;
@@ -164,7 +207,7 @@ export async function startPlatform(config: Config, options: StartOptions): Prom
     if (!stopping) pump.start();
   });
   // With the embedded store, opening is local and immediate: wait so the API starts with history.
-  if (config.store.kind === 'embedded') await storeReady;
+  if (config.store.kind === 'embedded') await Promise.all([storeReady, eventsReady]);
 
   const tls = config.tls
     ? {
@@ -247,6 +290,21 @@ export async function startPlatform(config: Config, options: StartOptions): Prom
       ok: storeState === 'ok',
       ...(detail ? { detail } : {}),
     };
+    const cs = complianceService.status();
+    const complianceDetail = !eventsOpened
+      ? 'event store not reachable yet; violations are kept in memory'
+      : !cs.storeOk
+        ? `event store writes failing (${cs.lastError ?? 'unknown error'}); violations are kept in memory`
+        : undefined;
+    components.compliance = {
+      state: complianceDetail ? 'degraded' : 'ok',
+      eventStore: events.name,
+      queuedViolations: cs.queuedViolations,
+      queuedTrips: cs.queuedTrips,
+      pendingEvidence: cs.pendingEvidence,
+      vehicles: cs.vehicles,
+      ...(complianceDetail ? { detail: complianceDetail } : {}),
+    };
     const spoolStats = spool.stats();
     components.spool = {
       state: 'ok',
@@ -262,7 +320,15 @@ export async function startPlatform(config: Config, options: StartOptions): Prom
   if (env.PARTS.includes('api')) {
     const useCache = env.PARTS.includes('broker') || env.INGEST_MQTT_URL !== undefined;
     api = await buildApi(
-      { adminToken, positions: useCache ? latest : store, registry, health, metrics },
+      {
+        adminToken,
+        positions: useCache ? latest : store,
+        registry,
+        health,
+        metrics,
+        compliance,
+        events,
+      },
       { logger: false, ...(tls ? { https: { key: tls.key, cert: tls.cert } } : {}) },
     );
     await api.listen({ host: env.BIND_HOST, port: env.HTTP_PORT });
@@ -277,8 +343,9 @@ export async function startPlatform(config: Config, options: StartOptions): Prom
       `mqtt://${env.BIND_HOST === '0.0.0.0' ? '127.0.0.1' : env.BIND_HOST}:${ports.mqtt}`;
     fleet = startDemoFleet({
       url,
-      devices: demoRegistrySeed().devices,
+      devices: [...demoRegistrySeed().devices, ...demoScenarioFleet().devices],
       speedup: env.SIMULATE_SPEEDUP,
+      behaviourFor: scenarioBehaviourFor(),
       logger,
     });
   }
@@ -291,8 +358,11 @@ export async function startPlatform(config: Config, options: StartOptions): Prom
     await broker?.close();
     await external?.stop();
     await pump.stop(options.drainMs ?? 5000);
+    await complianceService.stop(options.drainMs ?? 5000);
     await spool.close();
     await store.close();
+    await events.close();
+    compliance.close();
     registry.close();
   };
 
@@ -300,7 +370,10 @@ export async function startPlatform(config: Config, options: StartOptions): Prom
     ports,
     adminToken,
     registry,
+    compliance,
     store,
+    events,
+    complianceService,
     spool,
     core,
     pump,
@@ -319,4 +392,21 @@ async function seedDemo(registry: SqliteRegistry): Promise<void> {
   for (const vehicle of seed.vehicles) registry.upsertVehicle(vehicle);
   for (const officer of seed.officers) registry.upsertOfficer(officer);
   for (const device of seed.devices) await registry.putDevice(device);
+}
+
+function isComplianceEmpty(compliance: ComplianceRegistry): boolean {
+  return (['site', 'route', 'zone', 'permit'] as const).every((kind) => compliance.list(kind).length === 0);
+}
+
+/** The demo compliance world (sites, routes, zones, permits) and the scenario fleet's trucks. */
+async function seedDemoCompliance(registry: SqliteRegistry, compliance: ComplianceRegistry): Promise<void> {
+  const fleet = demoScenarioFleet();
+  for (const vehicle of fleet.vehicles) registry.upsertVehicle(vehicle);
+  for (const device of fleet.devices) if (!registry.device(device.id)) await registry.putDevice(device);
+  const seed = demoComplianceSeed(Date.now());
+  const strip = <T extends { version: number }>({ version: _v, ...rest }: T) => rest;
+  for (const site of seed.sites) compliance.put('site', strip(site));
+  for (const route of seed.routes) compliance.put('route', strip(route));
+  for (const zone of seed.zones) compliance.put('zone', strip(zone));
+  for (const permit of seed.permits) compliance.put('permit', { ...strip(permit), state: 'active' });
 }

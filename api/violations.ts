@@ -1,0 +1,304 @@
+import type { FastifyBaseLogger } from 'fastify';
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import { VIOLATION_CODES } from '../geofence/model.ts';
+import { type EventStore, EventStoreQueryError } from '../store/events-port.ts';
+import { bearerSecurity } from './auth.ts';
+import { HttpProblem, PROBLEM_TYPES } from './problem.ts';
+import { jsonResponse, problemResponse } from './schemas.ts';
+
+/**
+ * The compliance engine's output (store/events-port.ts): violations with their phase history, evidence
+ * packages and trips. Register inside a scope guarded by `bearerAuth` (prefix /api/v1).
+ */
+
+export const VIOLATION_PROBLEM_TYPES = {
+  unknownViolation: 'urn:citywatch:problem:unknown-violation',
+  noEvidence: 'urn:citywatch:problem:no-evidence',
+} as const;
+
+export interface ViolationRoutesOptions {
+  events: EventStore;
+}
+
+const id = z.string().min(1).max(256);
+const position = z.tuple([z.number(), z.number()]).describe('[lon, lat], WGS-84 degrees');
+const figure = z.union([z.number(), z.string(), z.boolean()]);
+
+/** epoch ms, or an ISO 8601 date-time */
+const instant = z
+  .string()
+  .min(1)
+  .max(64)
+  .transform((s, ctx) => {
+    const n = /^-?\d+$/.test(s) ? Number(s) : Date.parse(s);
+    if (!Number.isSafeInteger(n)) {
+      ctx.addIssue({ code: 'custom', message: 'expected epoch ms or an ISO 8601 date-time' });
+      return z.NEVER;
+    }
+    return n;
+  });
+
+const limit = z.coerce.number().int().min(1).max(10_000);
+
+export const ViolationsQuerySchema = z.strictObject({
+  firm: id.optional().describe('only violations of this firm'),
+  vehicle: id.optional().describe('only violations of this vehicle'),
+  code: z.enum(VIOLATION_CODES).optional().describe('only violations of this code'),
+  status: z.enum(['open', 'closed']).optional().describe('open (no endTs yet) or closed'),
+  from: instant.optional().describe('startTs at or after this instant (epoch ms or ISO 8601)'),
+  to: instant.optional().describe('startTs at or before this instant (epoch ms or ISO 8601)'),
+  limit: limit.optional().describe('page size (default 100, max 10,000)'),
+  cursor: z.string().min(1).max(512).optional().describe('nextCursor of the previous page'),
+});
+
+export const TripsQuerySchema = z.strictObject({
+  firm: id.optional().describe('only trips of this firm'),
+  vehicle: id.optional().describe('only trips of this vehicle'),
+  from: instant.optional().describe('startTs at or after this instant (epoch ms or ISO 8601)'),
+  to: instant.optional().describe('startTs at or before this instant (epoch ms or ISO 8601)'),
+  limit: limit.optional().describe('page size (default 100, max 10,000)'),
+  cursor: z.string().min(1).max(512).optional().describe('nextCursor of the previous page'),
+});
+
+export const ViolationParamsSchema = z.object({
+  id: id.describe('violation id: {vehicle}:{code}:{startTs}'),
+});
+
+export const ViolationSchema = z
+  .object({
+    id: z.string(),
+    code: z.enum(VIOLATION_CODES),
+    vehicle: z.string(),
+    firm: z.string(),
+    permit: z.string().optional(),
+    startTs: z.number().int().describe('epoch ms'),
+    endTs: z.number().int().optional().describe('epoch ms, set when closed'),
+    durationMs: z.number().optional(),
+    level: z.number().int().describe('escalation level, 0 = base'),
+    startPos: position,
+    lastPos: position,
+    refs: z
+      .array(
+        z.object({
+          kind: z.enum(['permit', 'site', 'route', 'zone', 'vehicle', 'thresholds']),
+          id: z.string(),
+          version: z.number().int(),
+        }),
+      )
+      .describe('registry entities (with versions) the judgement rests on'),
+    thresholds: z.record(z.string(), z.unknown()),
+    ruleVersion: z.number().int(),
+    details: z.record(z.string(), figure),
+  })
+  .meta({ id: 'Violation' });
+
+const ViolationPageSchema = z.object({
+  items: z.array(ViolationSchema),
+  nextCursor: z.string().optional().describe('absent on the last page'),
+});
+
+const ViolationDetailSchema = z.object({
+  violation: ViolationSchema,
+  phases: z.array(
+    z.object({
+      seq: z.number().int(),
+      phase: z.enum(['opened', 'updated', 'closed']),
+      violation: ViolationSchema,
+    }),
+  ),
+});
+
+/** The sealed package, served as stored (its sha256 covers every member, so nothing is reshaped). */
+const EvidenceSchema = z
+  .object({
+    format: z.string(),
+    violation: z.record(z.string(), z.unknown()),
+    fixes: z.array(z.record(z.string(), z.unknown())),
+    entities: z.array(z.record(z.string(), z.unknown())),
+    sha256: z.string(),
+  })
+  .loose()
+  .meta({ id: 'EvidencePackage' });
+
+const TripSchema = z
+  .object({
+    status: z.enum(['started', 'completed']),
+    id: z.string(),
+    vehicle: z.string(),
+    firm: z.string(),
+    permit: z.string(),
+    originSite: z.string(),
+    originVersion: z.number().int(),
+    startTs: z.number().int(),
+    startPos: position,
+    loadTrigger: z.string(),
+    disposalSite: z.string().optional().describe('completed trips: disposal site, "" when none'),
+    endTs: z.number().int().optional(),
+    durationMs: z.number().optional(),
+    distanceKm: z.number().optional(),
+    endPos: position.optional(),
+    unloadTrigger: z.string().optional(),
+    compliant: z.boolean().optional(),
+    violationCount: z.number().int().optional(),
+    violations: z.array(z.string()).optional(),
+  })
+  .meta({ id: 'Trip' });
+
+const TripPageSchema = z.object({
+  items: z.array(TripSchema),
+  nextCursor: z.string().optional().describe('absent on the last page'),
+});
+
+/** Query errors (bad cursor) are the request's; everything else is the backend's (503). */
+async function fromEvents<T>(log: FastifyBaseLogger, read: () => Promise<T>): Promise<T> {
+  try {
+    return await read();
+  } catch (cause) {
+    if (cause instanceof EventStoreQueryError)
+      throw new HttpProblem({
+        status: 400,
+        type: PROBLEM_TYPES.validation,
+        title: 'Invalid request',
+        detail: cause.message,
+        cause,
+      });
+    log.error({ err: cause }, 'event store read failed');
+    throw new HttpProblem({
+      status: 503,
+      type: PROBLEM_TYPES.storeUnavailable,
+      title: 'Event store unavailable',
+      detail: 'The event store could not be read; try again shortly.',
+      cause,
+    });
+  }
+}
+
+function unknownViolation(violationId: string): HttpProblem {
+  return new HttpProblem({
+    status: 404,
+    type: VIOLATION_PROBLEM_TYPES.unknownViolation,
+    title: 'Unknown violation',
+    detail: `no violation ${JSON.stringify(violationId)}`,
+  });
+}
+
+const strip = <T extends object>(o: T): T =>
+  Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as T;
+
+export const violationRoutes: FastifyPluginAsyncZod<ViolationRoutesOptions> = async (app, options) => {
+  const { events } = options;
+  const unauthorized = problemResponse('missing or invalid bearer token');
+  const invalid = problemResponse('invalid query');
+  const unavailable = problemResponse('event store unavailable');
+
+  app.get(
+    '/violations',
+    {
+      schema: {
+        summary: 'Violations',
+        description:
+          'Violations (latest state) judged by the compliance engine, ordered by (startTs, id). Filters ' +
+          'combine with AND; page with `cursor` = the previous page’s `nextCursor`.',
+        tags: ['violations'],
+        security: bearerSecurity,
+        querystring: ViolationsQuerySchema,
+        response: {
+          200: jsonResponse('one page of violations', ViolationPageSchema),
+          400: invalid,
+          401: unauthorized,
+          503: unavailable,
+        },
+      },
+    },
+    async (request) => fromEvents(request.log, () => events.violations(strip(request.query))),
+  );
+
+  app.get(
+    '/violations/:id',
+    {
+      schema: {
+        summary: 'One violation with its phase history',
+        tags: ['violations'],
+        security: bearerSecurity,
+        params: ViolationParamsSchema,
+        response: {
+          200: jsonResponse('the violation and its phases, oldest first', ViolationDetailSchema),
+          400: invalid,
+          401: unauthorized,
+          404: problemResponse('unknown violation'),
+          503: unavailable,
+        },
+      },
+    },
+    async (request) => {
+      const vid = request.params.id;
+      const [violation, phases] = await fromEvents(request.log, () =>
+        Promise.all([events.violation(vid), events.violationPhases(vid)]),
+      );
+      if (!violation) throw unknownViolation(vid);
+      return { violation, phases };
+    },
+  );
+
+  app.get(
+    '/violations/:id/evidence',
+    {
+      schema: {
+        summary: 'Evidence package of a closed violation',
+        description:
+          'The sealed evidence package (violation, track around it, referenced registry entities, sha256). ' +
+          '404 until the violation is closed and its package built.',
+        tags: ['violations'],
+        security: bearerSecurity,
+        params: ViolationParamsSchema,
+        response: {
+          200: jsonResponse('the evidence package', EvidenceSchema),
+          400: invalid,
+          401: unauthorized,
+          404: problemResponse('unknown violation, or no package yet'),
+          503: unavailable,
+        },
+      },
+    },
+    async (request, reply) => {
+      const vid = request.params.id;
+      const pkg = await fromEvents(request.log, () => events.evidence(vid));
+      if (!pkg) {
+        const violation = await fromEvents(request.log, () => events.violation(vid));
+        if (!violation) throw unknownViolation(vid);
+        throw new HttpProblem({
+          status: 404,
+          type: VIOLATION_PROBLEM_TYPES.noEvidence,
+          title: 'No evidence package yet',
+          detail: `the evidence package of ${JSON.stringify(vid)} is built once the violation is closed`,
+        });
+      }
+      // Served as stored: the response serializer must not reorder or drop members under the hash.
+      return reply
+        .type('application/json')
+        .serializer((payload: unknown) => JSON.stringify(payload))
+        .send(pkg as unknown as z.infer<typeof EvidenceSchema>);
+    },
+  );
+
+  app.get(
+    '/trips',
+    {
+      schema: {
+        summary: 'Trips',
+        description: 'Muck truck trips (loading to unloading), ordered by (startTs, id).',
+        tags: ['violations'],
+        security: bearerSecurity,
+        querystring: TripsQuerySchema,
+        response: {
+          200: jsonResponse('one page of trips', TripPageSchema),
+          400: invalid,
+          401: unauthorized,
+          503: unavailable,
+        },
+      },
+    },
+    async (request) => fromEvents(request.log, () => events.trips(strip(request.query))),
+  );
+};
