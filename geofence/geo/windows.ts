@@ -81,6 +81,24 @@ function inWindow(w: DailyWindow, msOfDay: number): boolean {
   return s < e ? msOfDay >= s && msOfDay < e : msOfDay >= s || msOfDay < e;
 }
 
+/** UTC instant at which the latest-starting occurrence of a window containing the instant began. */
+export function containingWindowStartUtcMs(
+  windows: readonly DailyWindow[],
+  utcMs: number,
+): number | undefined {
+  const t = localMsOfDay(utcMs);
+  const midnight = utcMs - t;
+  let best: number | undefined;
+  for (const w of windows) {
+    if (!inWindow(w, t)) continue;
+    const s = w.startMin * MIN_MS;
+    // the after-midnight part of a crossing window started the day before
+    const start = w.startMin < w.endMin || t >= s ? midnight + s : midnight - DAY_MS + s;
+    if (best === undefined || start > best) best = start;
+  }
+  return best;
+}
+
 /**
  * The local day number on which the window containing the instant started (the previous day for the
  * after-midnight part of a crossing window), or undefined when no window contains it. With overlapping

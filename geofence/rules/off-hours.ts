@@ -1,4 +1,3 @@
-import { localMsOfDay } from '../geo/windows.ts';
 import type { Position } from '../model.ts';
 import type { RuleContext, RuleModule, Violation, ViolationEvent } from '../types.ts';
 import { baseRefs, close, open } from './lifecycle.ts';
@@ -16,84 +15,8 @@ import { baseRefs, close, open } from './lifecycle.ts';
  *   after a stop of >= offHoursMinMs (endTs = the first stopped fix).
  * - A fix with `valid: false` (last known position, stale speed) is not judged: state unchanged.
  *
- * Also home of the local-time helpers the rules share (night windows, zone windows, permit windows):
- * China Standard Time is UTC+8 all year, so these are plain arithmetic, no Intl, no Date, no allocation.
+ * Local-time windows (night, zone, permit) are the calendar's business: geofence/calendar.ts.
  */
-
-const MIN_MS = 60_000;
-const DAY_MS = 86_400_000;
-
-/** "H:MM" / "HH:MM" between [from, to) of text (spaces ignored) -> minutes, or -1 when malformed. */
-function minutesOf(text: string, from: number, to: number): number {
-  let h = 0;
-  let m = 0;
-  let colon = false;
-  let digits = 0;
-  for (let i = from; i < to; i++) {
-    const c = text.charCodeAt(i);
-    if (c === 32) continue;
-    if (c === 58) {
-      if (colon || digits === 0) return -1;
-      colon = true;
-      digits = 0;
-      continue;
-    }
-    if (c < 48 || c > 57) return -1;
-    digits++;
-    if (colon) m = m * 10 + (c - 48);
-    else h = h * 10 + (c - 48);
-  }
-  if (!colon || digits !== 2 || m > 59 || h > 24 || (h === 24 && m !== 0)) return -1;
-  return h * 60 + m;
-}
-
-/**
- * Visits each well-formed window "HH:MM-HH:MM" containing the instant (half-open [start, end); an end
- * at or before the start crosses midnight; "-24:00" or "-00:00" ends at midnight), with the UTC instant
- * at which that occurrence of the window started. Same semantics as geo/windows.ts; malformed windows
- * (the registry refuses them) never match.
- */
-function eachContaining(
-  windows: readonly string[],
-  utcMs: number,
-  visit: (startUtcMs: number) => void,
-): void {
-  const t = localMsOfDay(utcMs);
-  const midnight = utcMs - t;
-  for (const w of windows) {
-    const dash = w.indexOf('-');
-    if (dash < 0) continue;
-    const s = minutesOf(w, 0, dash);
-    let e = minutesOf(w, dash + 1, w.length);
-    if (s < 0 || e < 0 || s >= 1440) continue;
-    if (e === 0) e = 1440;
-    if (s === e) continue;
-    const sMs = s * MIN_MS;
-    const eMs = e * MIN_MS;
-    if (s < e) {
-      if (t >= sMs && t < eMs) visit(midnight + sMs);
-    } else if (t >= sMs) visit(midnight + sMs);
-    else if (t < eMs) visit(midnight - DAY_MS + sMs);
-  }
-}
-
-/** Whether the instant is inside any of the daily local-time windows (an empty list is never). */
-export function inLocalWindows(windows: readonly string[], utcMs: number): boolean {
-  let hit = false;
-  eachContaining(windows, utcMs, () => {
-    hit = true;
-  });
-  return hit;
-}
-
-/** UTC instant at which the (latest-starting) window containing the instant began, or undefined. */
-export function windowStartUtcMs(windows: readonly string[], utcMs: number): number | undefined {
-  let best: number | undefined;
-  eachContaining(windows, utcMs, (start) => {
-    if (best === undefined || start > best) best = start;
-  });
-  return best;
-}
 
 /** Rounds a figure for `details` (0.1 unit): stable, readable evidence. */
 export function round1(x: number): number {

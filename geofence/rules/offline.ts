@@ -1,8 +1,8 @@
+import { windowStartUtcMs } from '../calendar.ts';
 import { localDate } from '../geo/windows.ts';
 import type { EntityRef, Permit } from '../model.ts';
 import type { RuleModule, TickContext, Violation } from '../types.ts';
 import { close, violationId } from './lifecycle.ts';
-import { windowStartUtcMs } from './off-hours.ts';
 
 /**
  * OFFLINE (离线): the device is silent while it should report (domain.md: no fix for > 3x the report

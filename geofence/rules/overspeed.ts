@@ -1,7 +1,8 @@
+import { inLocalWindows } from '../calendar.ts';
 import type { EntityRef, Position, Thresholds, Zone } from '../model.ts';
 import type { RuleContext, RuleModule, Violation } from '../types.ts';
 import { baseRefs, close, open, update } from './lifecycle.ts';
-import { inLocalWindows, round1 } from './off-hours.ts';
+import { round1 } from './off-hours.ts';
 import { levelFor, MAX_ROUTE_HINTS, routePermit } from './off-route.ts';
 
 /**

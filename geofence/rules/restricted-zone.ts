@@ -1,8 +1,9 @@
+import { inLocalWindows } from '../calendar.ts';
 import { metresPerDegree } from '../geo/ruler.ts';
 import type { PolygonCoords, Position, Zone } from '../model.ts';
 import type { RuleContext, RuleModule, Violation, ViolationEvent } from '../types.ts';
 import { baseRefs, close, open } from './lifecycle.ts';
-import { inLocalWindows, round1 } from './off-hours.ts';
+import { round1 } from './off-hours.ts';
 
 /**
  * RESTRICTED_ZONE (禁行区): inside a zone of kind 'restricted' during its closed hours, for a unit kind
