@@ -1,5 +1,6 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
+import { ADMIN_PRINCIPAL } from './principal.ts';
 import { HttpProblem } from './problem.ts';
 
 /** Name of the OpenAPI security scheme (`components.securitySchemes`) the protected routes declare. */
@@ -46,6 +47,7 @@ export function bearerAuthHook(options: BearerAuthOptions) {
         },
       });
     }
+    request.principal = ADMIN_PRINCIPAL;
   };
 }
 
