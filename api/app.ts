@@ -12,6 +12,7 @@ import { registerDocs } from './docs.ts';
 import { healthRoutes } from './health.ts';
 import { instrumentHttp, metricsRoutes } from './metrics.ts';
 import { positionRoutes } from './positions.ts';
+import type { ApiKeyResolver } from './principal.ts';
 import { problemErrorHandler, problemNotFoundHandler } from './problem.ts';
 import type { HealthReport } from './schemas.ts';
 import { violationRoutes } from './violations.ts';
@@ -19,6 +20,8 @@ import { violationRoutes } from './violations.ts';
 export interface ApiDeps {
   /** bearer token required on every /api/v1 route */
   adminToken: string;
+  /** API keys besides the admin token (api/principal.ts ApiKeyResolver) */
+  keys?: ApiKeyResolver;
   /** latest positions: an in-memory cache or the store itself */
   positions: Pick<FixStore, 'latest' | 'latestOf'>;
   registry: Pick<Registry, 'vehicle' | 'device' | 'firm' | 'vehicles' | 'devices'>;
@@ -69,7 +72,10 @@ export async function buildApi(deps: ApiDeps, opts: ApiOptions = {}): Promise<Fa
   await app.register(metricsRoutes, { registry: deps.metrics });
   await app.register(
     async (v1) => {
-      await v1.register(bearerAuth, { token: deps.adminToken });
+      await v1.register(
+        bearerAuth,
+        deps.keys ? { token: deps.adminToken, keys: deps.keys } : { token: deps.adminToken },
+      );
       // The scope's own not-found handler runs behind the auth hook: no token, no route discovery.
       v1.setNotFoundHandler(problemNotFoundHandler);
       await v1.register(positionRoutes, { positions: deps.positions, registry: deps.registry });

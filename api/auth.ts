@@ -1,6 +1,6 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
-import { ADMIN_PRINCIPAL } from './principal.ts';
+import { ADMIN_PRINCIPAL, type ApiKeyResolver, type Principal } from './principal.ts';
 import { HttpProblem } from './problem.ts';
 
 /** Name of the OpenAPI security scheme (`components.securitySchemes`) the protected routes declare. */
@@ -11,8 +11,10 @@ export const bearerSecurity = [{ [BEARER_SCHEME]: [] as string[] }];
 const REALM = 'citywatch';
 
 export interface BearerAuthOptions {
-  /** the only token accepted (the admin token for now; per-firm tokens come later) */
+  /** the bootstrap admin token (ADMIN_TOKEN); always accepted as the admin principal */
   token: string;
+  /** API keys (admin, monitor, firm); when absent only the admin token is accepted */
+  keys?: ApiKeyResolver;
 }
 
 const digest = (s: string) => createHash('sha256').update(s, 'utf8').digest();
@@ -38,7 +40,13 @@ export function bearerAuthHook(options: BearerAuthOptions) {
     }
     const match = /^Bearer +([^\s]+) *$/i.exec(header);
     const presented = match?.[1];
-    if (presented === undefined || !timingSafeEqual(digest(presented), expected)) {
+    let principal: Principal | undefined;
+    if (presented !== undefined) {
+      principal = timingSafeEqual(digest(presented), expected)
+        ? ADMIN_PRINCIPAL
+        : await options.keys?.resolve(presented);
+    }
+    if (principal === undefined) {
       throw new HttpProblem({
         status: 401,
         detail: 'The bearer token is missing, malformed or not valid.',
@@ -47,7 +55,7 @@ export function bearerAuthHook(options: BearerAuthOptions) {
         },
       });
     }
-    request.principal = ADMIN_PRINCIPAL;
+    request.principal = principal;
   };
 }
 

@@ -29,6 +29,14 @@ declare module 'fastify' {
   }
 }
 
+/**
+ * Resolves a presented bearer secret to its principal, or undefined when no enabled key has it. The API
+ * key store implements it; the auth hook tries it after the bootstrap admin token.
+ */
+export interface ApiKeyResolver {
+  resolve(secret: string): Principal | undefined | Promise<Principal | undefined>;
+}
+
 /** The bootstrap administrator (the ADMIN_TOKEN setting). */
 export const ADMIN_PRINCIPAL: Principal = Object.freeze({ keyId: 'admin-token', role: 'admin', scopes: [] });
 
