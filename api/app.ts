@@ -10,20 +10,35 @@ import { bearerAuth } from './auth.ts';
 import { complianceRoutes } from './compliance.ts';
 import { registerDocs } from './docs.ts';
 import { healthRoutes } from './health.ts';
+import { type ApiKeyStore, keyRoutes } from './keys.ts';
+import { liveRoutes } from './live.ts';
+import type { LiveStreams } from './live-hub.ts';
 import { instrumentHttp, metricsRoutes } from './metrics.ts';
 import { positionRoutes } from './positions.ts';
 import type { ApiKeyResolver } from './principal.ts';
 import { problemErrorHandler, problemNotFoundHandler } from './problem.ts';
+import { RateLimiter } from './rate-limit.ts';
+import { type ResourceRoutesOptions, resourceRoutes } from './resources.ts';
 import type { HealthReport } from './schemas.ts';
+import { scorecardRoutes } from './scorecards.ts';
+import { registerSecurity } from './security.ts';
 import { violationRoutes } from './violations.ts';
+import type { WebhookDispatcher } from './webhooks/dispatcher.ts';
+import { webhookRoutes } from './webhooks/routes.ts';
 
 export interface ApiDeps {
   /** bearer token required on every /api/v1 route */
   adminToken: string;
   /** API keys besides the admin token (api/principal.ts ApiKeyResolver) */
-  keys?: ApiKeyResolver;
+  keys?: ApiKeyResolver & Partial<ApiKeyStore>;
+  /** firms, vehicles, officers and devices as resources (api/resources.ts); served only when given */
+  resources?: ResourceRoutesOptions;
   /** latest positions: an in-memory cache or the store itself */
   positions: Pick<FixStore, 'latest' | 'latestOf'>;
+  /** the fix store, for GET /vehicles/{id}/track; served only when given */
+  tracks?: Pick<FixStore, 'track'>;
+  /** the live bus (api/live-hub.ts), for GET /live/positions and /live/violations; served only when given */
+  live?: LiveStreams;
   registry: Pick<Registry, 'vehicle' | 'device' | 'firm' | 'vehicles' | 'devices'>;
   /** component states for GET /healthz */
   health: () => Promise<HealthReport>;
@@ -33,6 +48,8 @@ export interface ApiDeps {
   compliance?: ComplianceRegistry;
   /** violations, trips and evidence of the compliance engine; routes served only when given */
   events?: EventStore;
+  /** webhook subscriptions, delivery log, dead letters and replay (api/webhooks/); served only when given */
+  webhooks?: WebhookDispatcher;
 }
 
 export interface ApiOptions {
@@ -40,9 +57,17 @@ export interface ApiOptions {
   logger?: boolean | LoggerOptions;
   /** serve HTTPS with this key and certificate (PEM) */
   https?: { key: Buffer; cert: Buffer };
+  /** requests per minute per API key (token bucket); unset or 0: unlimited */
+  rateLimitPerMinute?: number;
+  /** origins allowed to call the API from a browser (CORS), or ['*'] */
+  corsOrigins?: readonly string[];
 }
 
 export const API_PREFIX = '/api/v1';
+
+/** A resolver that can also create and list keys (registry/api-keys.ts) gets the /keys routes. */
+const isKeyStore = (keys: ApiDeps['keys']): keys is ApiKeyResolver & ApiKeyStore =>
+  typeof keys?.create === 'function' && typeof keys.list === 'function';
 
 /**
  * The HTTP API. Returns the instance without calling ready() or listen(), so the caller may still
@@ -66,21 +91,36 @@ export async function buildApi(deps: ApiDeps, opts: ApiOptions = {}): Promise<Fa
   app.setErrorHandler(problemErrorHandler);
   app.setNotFoundHandler(problemNotFoundHandler);
   instrumentHttp(app, deps.metrics);
+  registerSecurity(app, {
+    apiPrefix: API_PREFIX,
+    ...(opts.corsOrigins ? { corsOrigins: opts.corsOrigins } : {}),
+    https: opts.https !== undefined,
+  });
 
   await registerDocs(app);
   await app.register(healthRoutes, { health: deps.health });
   await app.register(metricsRoutes, { registry: deps.metrics });
   await app.register(
     async (v1) => {
-      await v1.register(
-        bearerAuth,
-        deps.keys ? { token: deps.adminToken, keys: deps.keys } : { token: deps.adminToken },
-      );
+      await v1.register(bearerAuth, {
+        token: deps.adminToken,
+        ...(deps.keys ? { keys: deps.keys } : {}),
+        ...(opts.rateLimitPerMinute ? { rateLimit: new RateLimiter(opts.rateLimitPerMinute) } : {}),
+      });
       // The scope's own not-found handler runs behind the auth hook: no token, no route discovery.
       v1.setNotFoundHandler(problemNotFoundHandler);
-      await v1.register(positionRoutes, { positions: deps.positions, registry: deps.registry });
+      await v1.register(positionRoutes, {
+        positions: deps.positions,
+        registry: deps.registry,
+        ...(deps.tracks ? { tracks: deps.tracks } : {}),
+      });
+      if (deps.live) await v1.register(liveRoutes, { live: deps.live });
       if (deps.compliance) await v1.register(complianceRoutes, { registry: deps.compliance });
       if (deps.events) await v1.register(violationRoutes, { events: deps.events });
+      if (deps.events) await v1.register(scorecardRoutes, { events: deps.events, registry: deps.registry });
+      if (isKeyStore(deps.keys)) await v1.register(keyRoutes, { keys: deps.keys, registry: deps.registry });
+      if (deps.resources) await v1.register(resourceRoutes, deps.resources);
+      if (deps.webhooks) await v1.register(webhookRoutes, { webhooks: deps.webhooks });
     },
     { prefix: API_PREFIX },
   );

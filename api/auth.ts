@@ -1,7 +1,15 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
-import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
-import { ADMIN_PRINCIPAL, type ApiKeyResolver, type Principal } from './principal.ts';
+import type { FastifyPluginAsync, FastifyReply, FastifyRequest, RouteOptions } from 'fastify';
+import {
+  type AccessConfig,
+  ADMIN_PRINCIPAL,
+  type ApiKeyResolver,
+  enforceAccess,
+  type Principal,
+  SCOPES,
+} from './principal.ts';
 import { HttpProblem } from './problem.ts';
+import type { RateLimiter } from './rate-limit.ts';
 
 /** Name of the OpenAPI security scheme (`components.securitySchemes`) the protected routes declare. */
 export const BEARER_SCHEME = 'bearerAuth';
@@ -15,21 +23,29 @@ export interface BearerAuthOptions {
   token: string;
   /** API keys (admin, monitor, firm); when absent only the admin token is accepted */
   keys?: ApiKeyResolver;
+  /** per-key request budget; 429 with Retry-After once a key has spent it */
+  rateLimit?: RateLimiter;
 }
+
+export const AUTH_PROBLEM_TYPES = {
+  rateLimited: 'urn:citywatch:problem:rate-limited',
+} as const;
 
 const digest = (s: string) => createHash('sha256').update(s, 'utf8').digest();
 
 /**
  * An onRequest hook that refuses, with 401 and `WWW-Authenticate: Bearer` (RFC 6750), every request
  * without `Authorization: Bearer <token>`. Both sides are hashed before the constant-time comparison,
- * so neither the content nor the length of the token leaks through timing.
+ * so neither the content nor the length of the token leaks through timing. Then, in this order: the
+ * key's rate limit (429, so that refused requests are limited too) and the route's declared scope and
+ * roles (403), all before the body is parsed and validated.
  */
 export function bearerAuthHook(options: BearerAuthOptions) {
   if (options.token.length === 0 || /\s/.test(options.token)) {
     throw new Error('api: the admin token must be a non-empty string without whitespace');
   }
   const expected = digest(options.token);
-  return async function bearerAuth(request: FastifyRequest, _reply: FastifyReply) {
+  return async function bearerAuth(request: FastifyRequest, reply: FastifyReply) {
     const header = request.headers.authorization;
     if (header === undefined || header.length === 0) {
       throw new HttpProblem({
@@ -56,7 +72,44 @@ export function bearerAuthHook(options: BearerAuthOptions) {
       });
     }
     request.principal = principal;
+    if (options.rateLimit) {
+      const decision = options.rateLimit.take(principal.keyId);
+      reply.header('x-ratelimit-limit', String(decision.limit));
+      reply.header('x-ratelimit-remaining', String(decision.remaining));
+      if (!decision.ok) {
+        throw new HttpProblem({
+          status: 429,
+          type: AUTH_PROBLEM_TYPES.rateLimited,
+          title: 'Too many requests',
+          detail: `This key may make ${decision.limit} requests per minute; retry in ${decision.retryAfterS} s.`,
+          headers: { 'retry-after': String(decision.retryAfterS) },
+        });
+      }
+    }
+    enforceAccess(request);
   };
+}
+
+/**
+ * An onRoute hook: a route's declared scope and roles go into its OpenAPI operation (`x-scope`,
+ * `x-roles`, and a sentence of the description), so the document says what each key may call.
+ */
+export function documentAccess(route: RouteOptions): void {
+  const config = route.config as AccessConfig | undefined;
+  if (config?.scope === undefined && config?.roles === undefined) return;
+  const schema = { ...(route.schema ?? {}) } as Record<string, unknown>;
+  const notes: string[] = [];
+  if (config.scope !== undefined) {
+    schema['x-scope'] = config.scope;
+    notes.push(`Needs the scope \`${config.scope}\` (${SCOPES[config.scope]}).`);
+  }
+  if (config.roles !== undefined) {
+    schema['x-roles'] = [...config.roles];
+    notes.push(`Only for the role${config.roles.length > 1 ? 's' : ''} ${config.roles.join(', ')}.`);
+  }
+  const description = typeof schema.description === 'string' ? `${schema.description}\n\n` : '';
+  schema.description = `${description}${notes.join(' ')}`;
+  route.schema = schema as RouteOptions['schema'];
 }
 
 /**
@@ -67,6 +120,7 @@ export function bearerAuthHook(options: BearerAuthOptions) {
 export const bearerAuth: FastifyPluginAsync<BearerAuthOptions> = Object.assign(
   async (app: Parameters<FastifyPluginAsync<BearerAuthOptions>>[0], options: BearerAuthOptions) => {
     app.addHook('onRequest', bearerAuthHook(options));
+    app.addHook('onRoute', documentAccess);
   },
   { [Symbol.for('skip-override')]: true, [Symbol.for('fastify.display-name')]: 'bearer-auth' },
 );

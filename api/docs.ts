@@ -75,11 +75,19 @@ export async function registerDocs(app: FastifyInstance, options: DocsOptions = 
       },
       tags: [
         { name: 'positions', description: 'latest positions of units' },
+        { name: 'registry', description: 'firms, vehicles, officers and devices (with MQTT credentials)' },
+        { name: 'keys', description: 'API keys: roles admin, monitor and firm; scopes' },
         { name: 'operations', description: 'health and metrics (unauthenticated; keep them internal)' },
       ],
       components: {
         securitySchemes: {
-          [BEARER_SCHEME]: { type: 'http', scheme: 'bearer', description: 'the admin API token' },
+          [BEARER_SCHEME]: {
+            type: 'http',
+            scheme: 'bearer',
+            description:
+              'ADMIN_TOKEN, or an API key created with POST /api/v1/keys. Each operation names the scope it ' +
+              'needs (`x-scope`); a firm key sees only its own firm’s resources (others answer 404).',
+          },
         },
       },
     },

@@ -2,16 +2,71 @@ import type { FastifyRequest } from 'fastify';
 import { HttpProblem } from './problem.ts';
 
 /**
- * Who is calling the API, as the auth hook (api/auth.ts) resolved it from the bearer key. Every route
- * reads `request.principal`; the tenancy rule is one function (`visibleFirm`) so every route applies
- * it the same way.
+ * Who is calling the API, as the auth hook (api/auth.ts) resolved it from the bearer key, and what it may
+ * do. Every route reads `request.principal`; the tenancy rule is one function (`visibleFirm`) so every
+ * route applies it the same way.
  *
  * Roles (issue 4):
  *  - admin:   city administrators; everything
- *  - monitor: read everything, acknowledge violations
- *  - firm:    its own vehicles, devices, permits, trips and violations only
+ *  - monitor: read everything, acknowledge violations; never creates or changes registry resources
+ *  - firm:    its own vehicles, devices, officers, permits, trips and violations only
+ *
+ * Scopes narrow a key below its role: a key with an empty scope list has its role's defaults
+ * (`ROLE_SCOPES`); a key's explicit scopes must be a subset of them (checked when the key is created), so
+ * a scope never widens a role. A route declares the scope it needs in its config
+ * (`config: { scope: 'positions:read' }`): the auth hook refuses a key without it (403 naming the scope)
+ * before the body is validated, and the OpenAPI document shows it (`x-scope`).
  */
 export type Role = 'admin' | 'monitor' | 'firm';
+export const ROLES = ['admin', 'monitor', 'firm'] as const satisfies readonly Role[];
+
+/** Every scope, with what it grants (shown in the OpenAPI document and the README). */
+export const SCOPES = {
+  'positions:read': 'latest positions, tracks and live streams',
+  'violations:read': 'violations, trips, evidence and firm scorecards',
+  'violations:write': 'acknowledge violations and change their status',
+  'registry:read': 'firms, vehicles, officers and devices',
+  'registry:write': 'create, change and delete firms, vehicles and officers',
+  'devices:write': 'provision devices, rotate their secrets, disable, enable and delete them',
+  'compliance:read': 'sites, routes, zones, permits and thresholds',
+  'compliance:write': 'sites, routes, zones and thresholds (city data)',
+  'permits:write': 'apply for and change disposal permits',
+  'webhooks:read': 'webhook subscriptions and deliveries',
+  'webhooks:write': 'create, change and delete webhook subscriptions',
+  'keys:read': 'API keys (never their secrets)',
+  'keys:write': 'create, disable, enable and revoke API keys',
+} as const;
+export type Scope = keyof typeof SCOPES;
+export const SCOPE_NAMES = Object.keys(SCOPES) as Scope[];
+
+/**
+ * What each role may hold, which is also what a key of that role has when its scope list is empty. The
+ * role still limits what a scope allows: a firm's `registry:write` changes only its own vehicles and
+ * officers, and creating firms needs the admin role whatever the scopes.
+ */
+export const ROLE_SCOPES: Readonly<Record<Role, readonly Scope[]>> = Object.freeze({
+  admin: SCOPE_NAMES,
+  monitor: [
+    'positions:read',
+    'violations:read',
+    'violations:write',
+    'registry:read',
+    'compliance:read',
+    'webhooks:read',
+    'webhooks:write',
+  ],
+  firm: [
+    'positions:read',
+    'violations:read',
+    'registry:read',
+    'registry:write',
+    'devices:write',
+    'compliance:read',
+    'permits:write',
+    'webhooks:read',
+    'webhooks:write',
+  ],
+});
 
 export interface Principal {
   /** the API key's id (never its secret); 'admin-token' for the bootstrap ADMIN_TOKEN */
@@ -23,10 +78,19 @@ export interface Principal {
   scopes: readonly string[];
 }
 
+/** What a route declares about who may call it; enforced by the auth hook before validation. */
+export interface AccessConfig {
+  /** the scope the key must hold */
+  scope?: Scope;
+  /** the roles that may call the route at all (use only where no other firm's resource is named) */
+  roles?: readonly Role[];
+}
+
 declare module 'fastify' {
   interface FastifyRequest {
     principal: Principal;
   }
+  interface FastifyContextConfig extends AccessConfig {}
 }
 
 /**
@@ -55,12 +119,88 @@ export function canSee(principal: Principal, firm: string | undefined): boolean 
   return only === undefined || only === firm;
 }
 
+/**
+ * The entity when the principal may see it, else undefined: a route answers both cases with the same
+ * "unknown X" 404, so another firm's resource is indistinguishable from one that does not exist.
+ */
+export function visible<T extends { firm?: string }>(
+  principal: Principal,
+  entity: T | undefined,
+): T | undefined {
+  return entity !== undefined && canSee(principal, entity.firm) ? entity : undefined;
+}
+
+/**
+ * The firm filter of a list for this principal: the firm asked for, confined to the principal's own.
+ * `null` when the principal asked for another firm's items (the answer is an empty list).
+ */
+export function listFirm(principal: Principal, asked: string | undefined): string | undefined | null {
+  const only = visibleFirm(principal);
+  if (only === undefined) return asked;
+  return asked === undefined || asked === only ? only : null;
+}
+
+/** The scopes a principal holds: its own list, or its role's defaults when the list is empty. */
+export function effectiveScopes(principal: Principal): readonly string[] {
+  return principal.scopes.length > 0 ? principal.scopes : ROLE_SCOPES[principal.role];
+}
+
+export function hasScope(principal: Principal, scope: Scope): boolean {
+  // A key's scopes were checked against its role when it was created; checking the role again here
+  // keeps a stored key from widening its role should the role's list shrink later.
+  return effectiveScopes(principal).includes(scope) && ROLE_SCOPES[principal.role].includes(scope);
+}
+
+/** Throws 403 naming the scope unless the principal holds it. */
+export function requireScope(request: FastifyRequest, scope: Scope): void {
+  if (!hasScope(request.principal, scope)) {
+    throw new HttpProblem({
+      status: 403,
+      type: ACCESS_PROBLEM_TYPES.missingScope,
+      title: 'Missing scope',
+      detail: `This operation needs the scope ${scope}; the key does not have it.`,
+    });
+  }
+}
+
+export const ACCESS_PROBLEM_TYPES = {
+  missingScope: 'urn:citywatch:problem:missing-scope',
+  forbiddenRole: 'urn:citywatch:problem:forbidden-role',
+} as const;
+
 /** Throws 403 unless the principal has one of the roles. */
 export function requireRole(request: FastifyRequest, ...roles: Role[]): void {
   if (!roles.includes(request.principal.role)) {
     throw new HttpProblem({
       status: 403,
+      type: ACCESS_PROBLEM_TYPES.forbiddenRole,
+      title: 'Forbidden',
       detail: `This operation needs the role ${roles.join(' or ')}; the key has the role ${request.principal.role}.`,
     });
   }
+}
+
+/** The route's declared access (config.scope, config.roles); called by the auth hook. */
+export function enforceAccess(request: FastifyRequest): void {
+  const config = request.routeOptions.config as AccessConfig | undefined;
+  if (config?.scope !== undefined) requireScope(request, config.scope);
+  if (config?.roles !== undefined) requireRole(request, ...config.roles);
+}
+
+/**
+ * For the endpoints that acknowledge a violation or change its status: the violation must be visible to
+ * the key (else `unknown()`, the route's own 404, as if it did not exist), the key must hold
+ * `violations:write` (403 naming it), and the role must be admin or monitor (403). Call it after loading
+ * the violation.
+ */
+export function authorizeViolationChange<T extends { firm?: string }>(
+  request: FastifyRequest,
+  violation: T | undefined,
+  unknown: () => Error,
+): T {
+  const seen = visible(request.principal, violation);
+  if (seen === undefined) throw unknown();
+  requireScope(request, 'violations:write');
+  requireRole(request, 'admin', 'monitor');
+  return seen;
 }

@@ -1,5 +1,6 @@
 import path from 'node:path';
 import { z } from 'zod';
+import { CORS_ORIGIN_PATTERN } from '../api/security.ts';
 
 /**
  * Configuration from environment variables, validated with zod. Every variable is documented in the
@@ -78,6 +79,44 @@ const envObject = z.object({
   MAX_FIX_AGE_DAYS: z.coerce.number().min(0).default(7),
   /** speed-up of the demo fleet's clock */
   SIMULATE_SPEEDUP: z.coerce.number().min(0.1).max(1000).default(1),
+  /** live streams: how long events stay replayable for a client resuming with Last-Event-ID */
+  LIVE_RETENTION_S: z.coerce.number().min(0).max(86_400).default(300),
+  /** live streams: events kept per stream at most (whichever of the two evicts first) */
+  LIVE_MAX_EVENTS: z.coerce.number().int().min(1).max(10_000_000).default(50_000),
+  /** live streams: bytes buffered per client before writes to it pause */
+  LIVE_CLIENT_BUFFER_BYTES: z.coerce
+    .number()
+    .int()
+    .min(1024)
+    .max(64 * 1024 * 1024)
+    .default(256 * 1024),
+  /** live streams: events a paused (slow) client may fall behind before it is dropped */
+  LIVE_CLIENT_MAX_LAG: z.coerce.number().int().min(1).default(10_000),
+  /** live streams: seconds between heartbeat comments; 0 disables them */
+  LIVE_HEARTBEAT_S: z.coerce.number().min(0).max(3600).default(15),
+  /** webhook attempts in all before a delivery is dead-lettered */
+  WEBHOOK_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(50).default(8),
+  /** first retry delay; each next one 4x longer, with jitter, up to WEBHOOK_RETRY_MAX_MS */
+  WEBHOOK_RETRY_BASE_MS: z.coerce.number().int().min(1).default(5000),
+  /** 6 h */
+  WEBHOOK_RETRY_MAX_MS: z.coerce.number().int().min(1).default(21_600_000),
+  /** per attempt, until the receiver's response headers */
+  WEBHOOK_TIMEOUT_MS: z.coerce.number().int().min(100).max(120_000).default(10_000),
+  /** attempts in flight per receiver origin: a slow receiver holds only its own slots */
+  WEBHOOK_CONCURRENCY_PER_TARGET: z.coerce.number().int().min(1).max(64).default(4),
+  /** API requests per minute per key (token bucket, bursts up to the same number); 0: unlimited */
+  API_RATE_LIMIT: z.coerce.number().int().min(0).max(1_000_000).default(1200),
+  /** origins allowed to call the API from a browser (CORS), comma list; `*` for any; unset: none */
+  API_CORS_ORIGINS: z
+    .string()
+    .default('')
+    .transform((s) =>
+      s
+        .split(',')
+        .map((o) => o.trim())
+        .filter(Boolean),
+    )
+    .pipe(z.array(z.string().regex(CORS_ORIGIN_PATTERN, 'each origin is * or scheme://host[:port]'))),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 

@@ -5,8 +5,13 @@ import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { collectDefaultMetrics, Registry as MetricsRegistry } from 'prom-client';
 import { buildApi } from '../api/app.ts';
+import { LiveHub } from '../api/live-hub.ts';
+import { ADMIN_PRINCIPAL } from '../api/principal.ts';
 import { type HealthReport, type HealthState, worstState } from '../api/schemas.ts';
+import { WebhookDispatcher } from '../api/webhooks/dispatcher.ts';
+import { WebhookStore } from '../api/webhooks/store.ts';
 import { type BrokerHandle, createBroker } from '../broker/broker.ts';
+import { dropDeviceSessions } from '../broker/sessions.ts';
 import { IngestCore } from '../ingest/core.ts';
 import { type ExternalIngest, startExternalIngest } from '../ingest/external.ts';
 import type { Fix } from '../ingest/fix.ts';
@@ -14,6 +19,7 @@ import { LatestPositions } from '../ingest/latest-cache.ts';
 import { createIngestMetrics, type IngestMetrics } from '../ingest/metrics.ts';
 import { StorePump } from '../ingest/pump.ts';
 import { Spool } from '../ingest/spool.ts';
+import { SqliteApiKeys } from '../registry/api-keys.ts';
 import { ComplianceRegistry, vehicleProfilesFrom } from '../registry/compliance.ts';
 import { SqliteRegistry } from '../registry/sqlite.ts';
 import { demoComplianceSeed } from '../simulators/demo-compliance.ts';
@@ -26,6 +32,7 @@ import { InfluxEventStore } from '../store/influx/events.ts';
 import type { FixStore } from '../store/port.ts';
 import { ComplianceService } from './compliance.ts';
 import type { Config } from './config.ts';
+import { EngineStateStore } from './engine-state-store.ts';
 
 /**
  * The composition root: builds broker, ingest, store, API and the demo fleet from a Config and wires
@@ -49,8 +56,12 @@ export interface Platform {
   store: FixStore;
   events: EventStore;
   complianceService: ComplianceService;
+  /** signed webhook deliveries of violations and trips (api/webhooks/) */
+  webhooks: WebhookDispatcher;
   spool: Spool;
   core: IngestCore;
+  /** live bus of positions and violations behind GET /api/v1/live/* */
+  live: LiveHub;
   pump: StorePump;
   metrics: MetricsRegistry;
   ingestMetrics: IngestMetrics;
@@ -173,9 +184,38 @@ export async function startPlatform(config: Config, options: StartOptions): Prom
         );
       return Promise.resolve();
     },
+    // engine states and the outbox of events not yet in the event store survive a restart
+    state: new EngineStateStore({ file: path.join(config.dataDir, 'compliance-state.sqlite') }),
     logger,
   });
+  // Subscribed before the service starts, so no event it emits (outbox replay included) is missed.
+  const webhooks = new WebhookDispatcher({
+    store: new WebhookStore({ file: path.join(config.dataDir, 'webhooks.sqlite') }),
+    logger,
+    retry: {
+      maxAttempts: env.WEBHOOK_MAX_ATTEMPTS,
+      baseMs: env.WEBHOOK_RETRY_BASE_MS,
+      maxMs: env.WEBHOOK_RETRY_MAX_MS,
+    },
+    timeoutMs: env.WEBHOOK_TIMEOUT_MS,
+    perTargetConcurrency: env.WEBHOOK_CONCURRENCY_PER_TARGET,
+  });
+  complianceService.bus.on('violation', webhooks.onViolation);
+  complianceService.bus.on('trip', webhooks.onTrip);
+  webhooks.start();
+  complianceService.start();
   core.onFixes((fixes) => complianceService.onFixes(fixes));
+  // Publishing is synchronous and never waits for a client (api/live-channel.ts): ingest is not slowed.
+  const live = new LiveHub({
+    registry,
+    retentionMs: env.LIVE_RETENTION_S * 1000,
+    maxEvents: env.LIVE_MAX_EVENTS,
+    maxLag: env.LIVE_CLIENT_MAX_LAG,
+    clientBufferBytes: env.LIVE_CLIENT_BUFFER_BYTES,
+    heartbeatMs: env.LIVE_HEARTBEAT_S * 1000,
+  });
+  core.onFixes((fixes) => live.publishFixes(fixes));
+  complianceService.bus.on('violation', (event) => live.publishViolation(event));
 
   const pump = new StorePump({
     spool,
@@ -192,7 +232,7 @@ export async function startPlatform(config: Config, options: StartOptions): Prom
   const eventsReady = openStoreWhenReachable(events, logger, () => stopping).then((ok) => {
     if (!ok) return;
     eventsOpened = true;
-    if (!stopping) complianceService.start();
+    if (!stopping) complianceService.eventStoreOpened();
   });
   const storeReady = openStoreWhenReachable(store, logger, () => stopping).then(async (ok) => {
     if (!ok) return;
@@ -292,19 +332,23 @@ export async function startPlatform(config: Config, options: StartOptions): Prom
     };
     const cs = complianceService.status();
     const complianceDetail = !eventsOpened
-      ? 'event store not reachable yet; violations are kept in memory'
+      ? 'event store not reachable yet; violations are kept in the outbox'
       : !cs.storeOk
-        ? `event store writes failing (${cs.lastError ?? 'unknown error'}); violations are kept in memory`
-        : undefined;
+        ? `event store writes failing (${cs.lastError ?? 'unknown error'}); violations are kept in the outbox`
+        : !cs.stateSaved
+          ? `engine state not saved (${cs.stateError ?? 'unknown error'}); a restart would lose open violations`
+          : undefined;
     components.compliance = {
       state: complianceDetail ? 'degraded' : 'ok',
       eventStore: events.name,
       queuedViolations: cs.queuedViolations,
       queuedTrips: cs.queuedTrips,
+      outbox: cs.outbox,
       pendingEvidence: cs.pendingEvidence,
       vehicles: cs.vehicles,
       ...(complianceDetail ? { detail: complianceDetail } : {}),
     };
+    components.webhooks = { state: 'ok', ...webhooks.status() };
     const spoolStats = spool.stats();
     components.spool = {
       state: 'ok',
@@ -316,6 +360,10 @@ export async function startPlatform(config: Config, options: StartOptions): Prom
   };
 
   const adminToken = await resolveAdminToken(config, logger);
+  // API keys beside the registry; ADMIN_TOKEN stays the bootstrap admin that creates the first keys.
+  const apiKeys = new SqliteApiKeys({ dir: path.join(config.dataDir, 'registry') });
+  // A disabled or revoked key's webhook subscriptions get no new deliveries.
+  webhooks.ownerActive = (keyId) => keyId === ADMIN_PRINCIPAL.keyId || apiKeys.get(keyId)?.enabled === true;
   let api: FastifyInstance | undefined;
   if (env.PARTS.includes('api')) {
     const useCache = env.PARTS.includes('broker') || env.INGEST_MQTT_URL !== undefined;
@@ -323,13 +371,28 @@ export async function startPlatform(config: Config, options: StartOptions): Prom
       {
         adminToken,
         positions: useCache ? latest : store,
+        tracks: store,
+        live,
         registry,
         health,
         metrics,
         compliance,
         events,
+        webhooks,
+        keys: apiKeys,
+        resources: {
+          registry,
+          // Only the embedded broker's connections can be ended from here; an external broker's are its own.
+          dropSessions: (id) => (broker ? void dropDeviceSessions(broker.aedes, id) : undefined),
+          onChange: () => complianceService.recompile(),
+        },
       },
-      { logger: false, ...(tls ? { https: { key: tls.key, cert: tls.cert } } : {}) },
+      {
+        logger: false,
+        ...(tls ? { https: { key: tls.key, cert: tls.cert } } : {}),
+        rateLimitPerMinute: env.API_RATE_LIMIT,
+        corsOrigins: env.API_CORS_ORIGINS,
+      },
     );
     await api.listen({ host: env.BIND_HOST, port: env.HTTP_PORT });
     const address = api.server.address();
@@ -355,14 +418,17 @@ export async function startPlatform(config: Config, options: StartOptions): Prom
     stopping = true;
     await fleet?.stop();
     await api?.close();
+    live.close();
     await broker?.close();
     await external?.stop();
     await pump.stop(options.drainMs ?? 5000);
     await complianceService.stop(options.drainMs ?? 5000);
+    await webhooks.stop();
     await spool.close();
     await store.close();
     await events.close();
     compliance.close();
+    apiKeys.close();
     registry.close();
   };
 
@@ -374,8 +440,10 @@ export async function startPlatform(config: Config, options: StartOptions): Prom
     store,
     events,
     complianceService,
+    webhooks,
     spool,
     core,
+    live,
     pump,
     metrics,
     ingestMetrics,

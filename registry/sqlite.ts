@@ -78,6 +78,11 @@ interface DeviceEntry {
   generation: number;
 }
 
+/** A change the registry refuses because of other entries (a vehicle that still carries devices). */
+export class RegistryConflictError extends Error {
+  override name = 'RegistryConflictError';
+}
+
 function nonEmpty(value: unknown, what: string): string {
   if (typeof value !== 'string' || value.length === 0) throw new Error(`${what} must be a non-empty string`);
   return value;
@@ -131,6 +136,11 @@ export class SqliteRegistry implements Registry {
     upsertDevice: Database.Statement;
     setEnabled: Database.Statement;
     upsertService: Database.Statement;
+    setSecret: Database.Statement;
+    setDeviceFields: Database.Statement;
+    deleteDevice: Database.Statement;
+    deleteVehicle: Database.Statement;
+    deleteOfficer: Database.Statement;
   };
 
   constructor(opts: SqliteRegistryOptions) {
@@ -174,6 +184,13 @@ export class SqliteRegistry implements Registry {
           `INSERT INTO service_credentials (username, secret_hash) VALUES (?, ?)
            ON CONFLICT(username) DO UPDATE SET secret_hash = excluded.secret_hash`,
         ),
+        setSecret: this.db.prepare('UPDATE devices SET secret_hash = ? WHERE id = ?'),
+        setDeviceFields: this.db.prepare(
+          'UPDATE devices SET officer = @officer, report_interval_s = @report_interval_s WHERE id = @id',
+        ),
+        deleteDevice: this.db.prepare('DELETE FROM devices WHERE id = ?'),
+        deleteVehicle: this.db.prepare('DELETE FROM vehicles WHERE id = ?'),
+        deleteOfficer: this.db.prepare('DELETE FROM officers WHERE id = ?'),
       };
       this.load();
     } catch (err) {
@@ -375,6 +392,74 @@ export class SqliteRegistry implements Registry {
       generation: ++this.generation,
     });
     this.deviceVerified.delete(id);
+  }
+
+  /**
+   * Replaces a device's secret and keeps everything else (putDevice would also re-enable it). The old
+   * secret stops verifying at once: the remembered verification is dropped with the generation bump.
+   */
+  async setDeviceSecret(id: string, secret: string): Promise<void> {
+    if (!this.deviceMap.has(id)) throw new Error(`unknown device ${id}`);
+    const hash = await hashSecret(secret);
+    // Re-read after scrypt: the device may have been deleted or changed meanwhile.
+    const entry = this.deviceMap.get(id);
+    if (entry === undefined) throw new Error(`unknown device ${id}`);
+    this.stmt.setSecret.run(hash, id);
+    this.deviceMap.set(id, { device: entry.device, hash, generation: ++this.generation });
+    this.deviceVerified.delete(id);
+  }
+
+  /** Changes the officer (null: none) and the report interval of a device; its secret stays. */
+  updateDevice(id: string, patch: { officer?: string | null; reportIntervalS?: number }): Device {
+    const entry = this.deviceMap.get(id);
+    if (entry === undefined) throw new Error(`unknown device ${id}`);
+    const officer = patch.officer === undefined ? (entry.device.officer ?? null) : patch.officer;
+    if (officer !== null) nonEmpty(officer, 'officer');
+    const reportIntervalS = patch.reportIntervalS ?? entry.device.reportIntervalS;
+    if (!Number.isInteger(reportIntervalS) || reportIntervalS < 1) {
+      throw new Error('reportIntervalS must be a positive integer');
+    }
+    this.stmt.setDeviceFields.run({ id, officer, report_interval_s: reportIntervalS });
+    const { officer: _old, ...rest } = entry.device;
+    const device: Device = { ...rest, reportIntervalS };
+    if (officer !== null) device.officer = officer;
+    this.deviceMap.set(id, { device: Object.freeze(device), hash: entry.hash, generation: entry.generation });
+    return device;
+  }
+
+  /** Removes a device; true when it existed. Its MQTT sessions are the broker's to end. */
+  deleteDevice(id: string): boolean {
+    if (!this.deviceMap.has(id)) return false;
+    this.stmt.deleteDevice.run(id);
+    this.deviceMap.delete(id);
+    this.deviceVerified.delete(id);
+    this.generation++;
+    return true;
+  }
+
+  /** Removes a vehicle; refused (RegistryConflictError) while a device is mounted on it. */
+  deleteVehicle(id: string): boolean {
+    if (!this.vehicleMap.has(id)) return false;
+    const mounted = this.devicesOfUnit(id);
+    if (mounted.length > 0) {
+      throw new RegistryConflictError(`vehicle ${id} still carries device(s) ${mounted.join(', ')}`);
+    }
+    this.stmt.deleteVehicle.run(id);
+    this.vehicleMap.delete(id);
+    return true;
+  }
+
+  /** Removes an officer; true when it existed. Body cameras issued to the officer keep the id as history. */
+  deleteOfficer(id: string): boolean {
+    if (!this.officerMap.has(id)) return false;
+    this.stmt.deleteOfficer.run(id);
+    this.officerMap.delete(id);
+    return true;
+  }
+
+  /** ids of the devices filed under a unit (the vehicle's terminals) */
+  devicesOfUnit(unit: string): string[] {
+    return [...this.deviceMap.values()].filter((e) => e.device.unit === unit).map((e) => e.device.id);
   }
 
   async putServiceCredential(username: string, secret: string): Promise<void> {

@@ -70,6 +70,16 @@ export interface Registry {
   /** Creates or replaces a device, hashing its secret. */
   putDevice(device: NewDevice): Promise<Device>;
   setDeviceEnabled(id: string, enabled: boolean): void;
+  /** Replaces a device's secret, keeping its other fields and its enabled flag. */
+  setDeviceSecret(id: string, secret: string): Promise<void>;
+  /** Changes a device's officer (null: none) and report interval. */
+  updateDevice(id: string, patch: { officer?: string | null; reportIntervalS?: number }): Device;
+  deleteDevice(id: string): boolean;
+  /** Refused while a device is mounted on the vehicle. */
+  deleteVehicle(id: string): boolean;
+  deleteOfficer(id: string): boolean;
+  /** ids of the devices whose fixes are filed under the unit */
+  devicesOfUnit(unit: string): string[];
   putServiceCredential(username: string, secret: string): Promise<void>;
 
   device(id: string): Device | undefined;

@@ -1,0 +1,362 @@
+import { randomBytes } from 'node:crypto';
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import { UNIT_KINDS } from '../ingest/fix.ts';
+import { isValidDeviceId } from '../registry/sqlite.ts';
+import type { Device, NewDevice, Registry } from '../registry/types.ts';
+import { bearerSecurity } from './auth.ts';
+import { listFirm, type Principal, visible } from './principal.ts';
+import {
+  ACCESS_RESPONSES,
+  byId,
+  conflict,
+  fieldProblem,
+  IdParamsSchema,
+  listSchema,
+  owningFirm,
+  unknownResource,
+} from './resource-kit.ts';
+import { jsonResponse, problemResponse } from './schemas.ts';
+
+/**
+ * Devices (vehicle terminals and body cameras) and their MQTT credentials. Provisioning generates the
+ * secret (the MQTT password) and returns it once; only its scrypt hash is stored, so a lost secret is
+ * replaced by rotating it, never read back. Rotating, disabling and deleting end the device's open MQTT
+ * connections (`dropSessions`), since the broker checks credentials only when a device connects.
+ */
+
+/** 24 random bytes: 192 bits, 32 base64url characters, easy to type into a terminal's config. */
+const SECRET_BYTES = 24;
+const newSecret = () => randomBytes(SECRET_BYTES).toString('base64url');
+
+const DeviceIdSchema = z
+  .string()
+  .refine(isValidDeviceId, '1-64 characters without "/", "+", "#", NUL or a leading "$"')
+  .describe('device id, the MQTT username (e.g. the terminal serial number)');
+
+export const DeviceSchema = z
+  .object({
+    id: z.string().describe('device id = MQTT username'),
+    kind: z.enum(UNIT_KINDS),
+    unit: z.string().describe('what its fixes are filed under: the vehicle id, or the camera’s own id'),
+    firm: z.string(),
+    officer: z.string().optional().describe('body cameras: the officer it is issued to'),
+    reportIntervalS: z.number().int().describe('nominal report interval, s (OFFLINE waits 3x this)'),
+    enabled: z.boolean().describe('false: its MQTT connections are refused (CONNACK 5)'),
+    telemetryTopic: z.string().describe('where it publishes its fixes'),
+  })
+  .meta({ id: 'Device' });
+
+const CredentialsSchema = z
+  .object({
+    username: z.string().describe('MQTT username (the device id)'),
+    password: z.string().describe('MQTT password: shown this once, stored only as a hash'),
+  })
+  .meta({ id: 'DeviceCredentials' });
+
+const ProvisionedSchema = z
+  .object({ device: DeviceSchema, credentials: CredentialsSchema })
+  .meta({ id: 'ProvisionedDevice' });
+
+const reportIntervalS = z.number().int().min(1).max(86_400);
+
+const DeviceCreateSchema = z.strictObject({
+  id: DeviceIdSchema.optional().describe('device id; generated when omitted'),
+  kind: z.enum(UNIT_KINDS),
+  vehicle: z
+    .string()
+    .min(1)
+    .max(128)
+    .optional()
+    .describe('the vehicle it is mounted on (not for body cameras)'),
+  firm: z
+    .string()
+    .min(1)
+    .max(128)
+    .optional()
+    .describe('body cameras: the department; vehicle terminals take the vehicle’s firm'),
+  officer: z.string().min(1).max(128).optional().describe('body cameras: the officer it is issued to'),
+  reportIntervalS: reportIntervalS.optional().describe('default 30'),
+  secret: z
+    .string()
+    .min(16)
+    .max(256)
+    .optional()
+    .describe(
+      'the MQTT password, for terminals that ship with one (at least 16 characters); omit to have a random one generated (recommended)',
+    ),
+});
+
+const DevicePatchSchema = z.strictObject({
+  enabled: z.boolean().optional().describe('false refuses its MQTT connections and ends the open ones'),
+  officer: z.string().min(1).max(128).nullable().optional().describe('null: issued to nobody'),
+  reportIntervalS: reportIntervalS.optional(),
+});
+
+const DevicesQuerySchema = z.strictObject({
+  firm: z.string().min(1).max(128).optional(),
+  vehicle: z.string().min(1).max(128).optional().describe('only devices mounted on this vehicle'),
+  kind: z.enum(UNIT_KINDS).optional(),
+  enabled: z.enum(['true', 'false']).optional(),
+});
+
+export interface DeviceRoutesOptions {
+  registry: Pick<
+    Registry,
+    | 'firm'
+    | 'vehicle'
+    | 'officer'
+    | 'device'
+    | 'devices'
+    | 'putDevice'
+    | 'setDeviceEnabled'
+    | 'setDeviceSecret'
+    | 'updateDevice'
+    | 'deleteDevice'
+  >;
+  /** ends the device's open MQTT connections (after a rotation, a disable or a delete) */
+  dropSessions?: (deviceId: string) => void;
+  /** after every change (the compliance engine recompiles: report intervals drive OFFLINE) */
+  onChange?: () => void;
+}
+
+export const deviceRoutes: FastifyPluginAsyncZod<DeviceRoutesOptions> = async (app, options) => {
+  const { registry } = options;
+  const changed = () => options.onChange?.();
+  const drop = (id: string) => options.dropSessions?.(id);
+  const tags = ['registry'];
+  const invalid = problemResponse('invalid body or query: every field at fault is named');
+  const unknown = problemResponse('unknown device (or another firm’s, for a firm key)');
+  const dto = (d: Device) => ({ ...d, telemetryTopic: `devices/${d.id}/telemetry` });
+  const find = (principal: Principal, id: string) => {
+    const device = visible(principal, registry.device(id));
+    if (device === undefined) throw unknownResource('device', id);
+    return device;
+  };
+
+  /** The officer must exist and belong to the device's firm (another firm's is unknown, as always). */
+  const checkOfficer = (officer: string | null | undefined, firm: string) => {
+    if (officer === undefined || officer === null) return;
+    if (registry.officer(officer)?.firm !== firm) {
+      throw fieldProblem(
+        '/officer',
+        `unknown officer ${JSON.stringify(officer)} of firm ${JSON.stringify(firm)}`,
+      );
+    }
+  };
+
+  app.post(
+    '/devices',
+    {
+      config: { scope: 'devices:write', roles: ['admin', 'firm'] },
+      schema: {
+        summary: 'Provision a device',
+        description:
+          'Registers a vehicle terminal (on a vehicle of the key’s firm) or a body camera and generates its ' +
+          'MQTT password, returned in this answer only.',
+        tags,
+        security: bearerSecurity,
+        body: DeviceCreateSchema,
+        response: {
+          201: jsonResponse('the device and its MQTT credentials (shown once)', ProvisionedSchema),
+          400: invalid,
+          ...ACCESS_RESPONSES,
+          409: problemResponse('a device with this id exists'),
+        },
+      },
+    },
+    async (request, reply) => {
+      const body = request.body;
+      const id = body.id ?? `dev-${randomBytes(6).toString('hex')}`;
+      let firm: string;
+      let vehicle: string | undefined;
+      if (body.kind === 'body_camera') {
+        if (body.vehicle !== undefined)
+          throw fieldProblem('/vehicle', 'a body camera is not mounted on a vehicle');
+        firm = owningFirm(request, registry, body.firm);
+      } else {
+        if (body.vehicle === undefined)
+          throw fieldProblem('/vehicle', `required for a ${body.kind} terminal`);
+        const v = visible(request.principal, registry.vehicle(body.vehicle));
+        if (v === undefined)
+          throw fieldProblem('/vehicle', `unknown vehicle ${JSON.stringify(body.vehicle)}`);
+        if (v.kind !== body.kind) throw fieldProblem('/kind', `vehicle ${v.id} is a ${v.kind}`);
+        if (body.firm !== undefined && body.firm !== v.firm) {
+          throw fieldProblem('/firm', `the device takes the firm of vehicle ${v.id}`);
+        }
+        firm = v.firm;
+        vehicle = v.id;
+      }
+      checkOfficer(body.officer, firm);
+      if (registry.device(id) !== undefined) throw conflict(`device ${JSON.stringify(id)} exists`);
+      const secret = body.secret ?? newSecret();
+      const input: NewDevice = { id, secret, kind: body.kind, firm };
+      if (vehicle !== undefined) input.vehicle = vehicle;
+      if (body.officer !== undefined) input.officer = body.officer;
+      if (body.reportIntervalS !== undefined) input.reportIntervalS = body.reportIntervalS;
+      const device = await registry.putDevice(input);
+      changed();
+      reply.code(201).header('location', `${request.url.split('?', 1)[0]}/${encodeURIComponent(id)}`);
+      return { device: dto(device), credentials: { username: id, password: secret } };
+    },
+  );
+
+  app.get(
+    '/devices',
+    {
+      config: { scope: 'registry:read' },
+      schema: {
+        summary: 'List devices',
+        description: 'Ordered by id; filters combine with AND. A firm key sees only its own. No secrets.',
+        tags,
+        security: bearerSecurity,
+        querystring: DevicesQuerySchema,
+        response: {
+          200: jsonResponse('devices', listSchema(DeviceSchema, 'DeviceList')),
+          400: invalid,
+          ...ACCESS_RESPONSES,
+        },
+      },
+    },
+    async (request) => {
+      const q = request.query;
+      const firm = listFirm(request.principal, q.firm);
+      if (firm === null) return { items: [], count: 0 };
+      const enabled = q.enabled === undefined ? undefined : q.enabled === 'true';
+      const items = registry
+        .devices()
+        .filter(
+          (d) =>
+            (firm === undefined || d.firm === firm) &&
+            (q.kind === undefined || d.kind === q.kind) &&
+            (q.vehicle === undefined || (d.kind !== 'body_camera' && d.unit === q.vehicle)) &&
+            (enabled === undefined || d.enabled === enabled),
+        )
+        .sort(byId)
+        .map(dto);
+      return { items, count: items.length };
+    },
+  );
+
+  app.get(
+    '/devices/:id',
+    {
+      config: { scope: 'registry:read' },
+      schema: {
+        summary: 'Get a device',
+        tags,
+        security: bearerSecurity,
+        params: IdParamsSchema,
+        response: {
+          200: jsonResponse('the device', DeviceSchema),
+          400: invalid,
+          ...ACCESS_RESPONSES,
+          404: unknown,
+        },
+      },
+    },
+    async (request) => dto(find(request.principal, request.params.id)),
+  );
+
+  app.patch(
+    '/devices/:id',
+    {
+      config: { scope: 'devices:write', roles: ['admin', 'firm'] },
+      schema: {
+        summary: 'Disable, enable or change a device',
+        description:
+          '`enabled: false` refuses its MQTT connections (CONNACK 5) and ends the open ones; its secret ' +
+          'stays, so `enabled: true` lets it back in.',
+        tags,
+        security: bearerSecurity,
+        params: IdParamsSchema,
+        body: DevicePatchSchema,
+        response: {
+          200: jsonResponse('the device', DeviceSchema),
+          400: invalid,
+          ...ACCESS_RESPONSES,
+          404: unknown,
+        },
+      },
+    },
+    async (request) => {
+      const device = find(request.principal, request.params.id);
+      const { enabled, officer, reportIntervalS: interval } = request.body;
+      if (officer !== undefined && device.kind !== 'body_camera' && officer !== null) {
+        throw fieldProblem('/officer', 'only body cameras are issued to officers');
+      }
+      checkOfficer(officer, device.firm);
+      if (officer !== undefined || interval !== undefined) {
+        registry.updateDevice(device.id, {
+          ...(officer === undefined ? {} : { officer }),
+          ...(interval === undefined ? {} : { reportIntervalS: interval }),
+        });
+      }
+      if (enabled !== undefined && enabled !== device.enabled) {
+        registry.setDeviceEnabled(device.id, enabled);
+        if (!enabled) drop(device.id);
+      }
+      changed();
+      return dto(registry.device(device.id)!);
+    },
+  );
+
+  app.post(
+    '/devices/:id/rotate',
+    {
+      config: { scope: 'devices:write', roles: ['admin', 'firm'] },
+      schema: {
+        summary: 'Rotate a device’s secret',
+        description:
+          'Generates a new MQTT password, returned in this answer only. The old one stops working at once ' +
+          'and the device’s open connections are ended. The enabled flag is kept.',
+        tags,
+        security: bearerSecurity,
+        params: IdParamsSchema,
+        response: {
+          200: jsonResponse('the device and its new MQTT credentials (shown once)', ProvisionedSchema),
+          400: invalid,
+          ...ACCESS_RESPONSES,
+          404: unknown,
+        },
+      },
+    },
+    async (request) => {
+      const device = find(request.principal, request.params.id);
+      const secret = newSecret();
+      await registry.setDeviceSecret(device.id, secret);
+      drop(device.id);
+      return {
+        device: dto(registry.device(device.id)!),
+        credentials: { username: device.id, password: secret },
+      };
+    },
+  );
+
+  app.delete(
+    '/devices/:id',
+    {
+      config: { scope: 'devices:write', roles: ['admin', 'firm'] },
+      schema: {
+        summary: 'Delete a device',
+        description: 'Its MQTT connections end and are refused from then on; its stored fixes stay.',
+        tags,
+        security: bearerSecurity,
+        params: IdParamsSchema,
+        response: {
+          200: jsonResponse('the deleted device', DeviceSchema),
+          400: invalid,
+          ...ACCESS_RESPONSES,
+          404: unknown,
+        },
+      },
+    },
+    async (request) => {
+      const device = find(request.principal, request.params.id);
+      registry.deleteDevice(device.id);
+      drop(device.id);
+      changed();
+      return dto(device);
+    },
+  );
+};

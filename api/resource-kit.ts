@@ -1,0 +1,88 @@
+import type { FastifyRequest } from 'fastify';
+import { z } from 'zod';
+import type { Registry } from '../registry/types.ts';
+import { visibleFirm } from './principal.ts';
+import { HttpProblem, PROBLEM_TYPES } from './problem.ts';
+import { problemResponse } from './schemas.ts';
+
+/** Shared pieces of the registry resource routes (firms, vehicles, officers, devices, keys). */
+
+export const RESOURCE_PROBLEM_TYPES = {
+  unknownResource: 'urn:citywatch:problem:unknown-resource',
+  conflict: 'urn:citywatch:problem:conflict',
+} as const;
+
+/**
+ * Ids of firms, vehicles and officers: they become MQTT topic levels (`alerts/{firm}/{vehicle}`), so no
+ * topic separator or wildcard [MQTT-4.7.1-1], no leading `$` [MQTT-4.7.2-1], no NUL; 128 characters at
+ * most, no surrounding whitespace.
+ */
+export const ResourceIdSchema = z
+  .string()
+  .min(1)
+  .max(128)
+  .regex(/^[^/+#$\u0000\s][^/+#\u0000]*$/u, 'no "/", "+", "#", NUL, leading "$" or leading whitespace')
+  .refine((s) => s.trim() === s, 'no leading or trailing whitespace');
+
+export const IdParamsSchema = z.object({ id: z.string().min(1).max(256).describe('resource id') });
+
+/** Responses every protected route can give besides its own. */
+export const ACCESS_RESPONSES = {
+  401: problemResponse('missing or invalid bearer token'),
+  403: problemResponse('the key lacks the scope (named in detail) or the role for this operation'),
+  429: problemResponse('the key has spent its request budget; retry after Retry-After seconds'),
+} as const;
+
+/** A 400 naming one field, like the schema errors (problem.ts). */
+export function fieldProblem(pointer: string, message: string, part = 'body'): HttpProblem {
+  const errors = [{ in: part, pointer, message }];
+  return new HttpProblem({
+    status: 400,
+    type: PROBLEM_TYPES.validation,
+    title: 'Invalid request',
+    detail: `${part}${pointer}: ${message}`,
+    errors,
+  });
+}
+
+/** The 404 of an unknown resource, and of another firm's resource (the same answer on purpose). */
+export function unknownResource(kind: string, id: string): HttpProblem {
+  return new HttpProblem({
+    status: 404,
+    type: RESOURCE_PROBLEM_TYPES.unknownResource,
+    title: `Unknown ${kind}`,
+    detail: `No ${kind} ${JSON.stringify(id)}.`,
+  });
+}
+
+export function conflict(detail: string): HttpProblem {
+  return new HttpProblem({ status: 409, type: RESOURCE_PROBLEM_TYPES.conflict, title: 'Conflict', detail });
+}
+
+/**
+ * The firm a new or changed resource belongs to. A firm key may name only its own firm (the default when
+ * it names none); another firm is refused as unknown, exactly like a firm that does not exist, so the
+ * answer does not tell whether it exists. Other keys must name an existing firm.
+ */
+export function owningFirm(
+  request: FastifyRequest,
+  registry: Pick<Registry, 'firm'>,
+  asked: string | undefined,
+  pointer = '/firm',
+): string {
+  const own = visibleFirm(request.principal);
+  const firm = asked ?? own;
+  if (firm === undefined) throw fieldProblem(pointer, 'required');
+  if ((own !== undefined && firm !== own) || registry.firm(firm) === undefined) {
+    throw fieldProblem(pointer, `unknown firm ${JSON.stringify(firm)}`);
+  }
+  return firm;
+}
+
+export function byId<T extends { id: string }>(a: T, b: T): number {
+  return a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
+}
+
+export function listSchema<T extends z.ZodType>(item: T, id: string) {
+  return z.object({ items: z.array(item), count: z.number().int().nonnegative() }).meta({ id });
+}
