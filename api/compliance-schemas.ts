@@ -2,6 +2,7 @@ import { z } from 'zod';
 import type { Thresholds } from '../geofence/model.ts';
 import { PERMIT_STATES } from '../registry/compliance.ts';
 import { CRS_NAMES } from '../registry/geojson.ts';
+import { PERMIT_STATUSES, PERMIT_TARGETS } from '../registry/permit-workflow.ts';
 
 /**
  * zod schemas of the compliance registry API (api/compliance.ts): sites, routes and zones as GeoJSON
@@ -237,7 +238,22 @@ export const ThresholdsSchema = z
 // ---------------------------------------------------------------------------------------------------
 // Permits
 
-export const PermitStateSchema = z.enum(PERMIT_STATES);
+export const PermitStateSchema = z
+  .enum(PERMIT_STATES)
+  .describe(
+    "the last decision stored on the permit: submitted, approved, rejected or revoked ('active' and 'expired' are accepted for permits written before the workflow; 'active' means approved)",
+  );
+export const PermitStatusSchema = z
+  .enum(PERMIT_STATUSES)
+  .describe(
+    'the workflow status today: the state, except that an approved permit is approved before validFrom, active from validFrom to validTo, expired after (local dates, Asia/Shanghai)',
+  );
+const reasonIn = z
+  .string()
+  .trim()
+  .min(1)
+  .max(2000)
+  .describe('why: recorded in the audit trail; required to reject or revoke');
 
 const permitFields = {
   firm: z.string().describe('transport firm id'),
@@ -257,8 +273,10 @@ export const PermitInputSchema = z
     id: z.string().min(1).max(128).optional().describe('permit id; generated when absent'),
     ...permitFields,
     state: PermitStateSchema.optional().describe(
-      "workflow state (new permits default to 'submitted', updates keep theirs); only 'active' permits are enforced",
+      "admin keys: the state to store (a new permit defaults to 'approved', an update keeps its state; a change must be an allowed transition). Firm keys: absent or 'submitted' (a firm's permit is always submitted, and an amended rejected permit is resubmitted)",
     ),
+    reason: reasonIn.optional(),
+    status: PermitStatusSchema.optional().describe('output field; ignored on input'),
     version: versionIn,
     updatedAt: updatedAtIn,
   })
@@ -270,6 +288,9 @@ export const PermitSchema = z
     version: versionOut,
     ...permitFields,
     state: PermitStateSchema,
+    status: PermitStatusSchema.optional().describe(
+      'the workflow status today (absent on past versions: their status is in the audit trail)',
+    ),
     updatedAt: updatedAtOut,
   })
   .meta({ id: 'Permit' });
@@ -279,9 +300,41 @@ export const PermitListSchema = z
   .meta({ id: 'PermitList' });
 
 export const PermitsQuerySchema = z.strictObject({
-  state: PermitStateSchema.optional().describe('only permits in this state'),
+  state: PermitStateSchema.optional().describe('only permits in this stored state'),
+  status: PermitStatusSchema.optional().describe('only permits with this workflow status today'),
   firm: z.string().min(1).max(128).optional().describe('only permits of this firm'),
 });
+
+export const PermitStatusBodySchema = z
+  .strictObject({
+    status: z
+      .enum(PERMIT_TARGETS)
+      .describe(
+        'approved / rejected (from submitted) and revoked (from approved or active): admin keys; submitted (resubmit a rejected permit): its firm, or an admin',
+      ),
+    reason: reasonIn.optional(),
+    version: versionIn,
+  })
+  .meta({ id: 'PermitStatusChange', description: 'a workflow decision on a permit' });
+
+export const PermitAuditSchema = z
+  .object({
+    id: z.string(),
+    items: z.array(
+      z.object({
+        version: versionOut.describe('the permit version this change wrote'),
+        action: z.enum(['create', 'amend', 'submit', 'approve', 'reject', 'revoke', 'expire', 'delete']),
+        from: PermitStatusSchema.optional().describe('status just before (absent on creation)'),
+        to: PermitStatusSchema.optional().describe('status just after (absent on deletion)'),
+        state: PermitStateSchema.optional().describe('the stored state this version records'),
+        actor: z.string().optional().describe('the API key id that made the change'),
+        at: z.string().describe('ISO-8601 UTC'),
+        reason: z.string().optional(),
+      }),
+    ),
+    count: z.number().int().nonnegative(),
+  })
+  .meta({ id: 'PermitAudit', description: 'every change of a permit, oldest first' });
 
 // ---------------------------------------------------------------------------------------------------
 // Common

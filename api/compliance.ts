@@ -8,7 +8,9 @@ import {
   type EntityVersion,
   type InputOf,
   NotFoundError,
+  type PermitState,
   type RegistryPermit,
+  TransitionError,
 } from '../registry/compliance.ts';
 import {
   type Crs,
@@ -26,9 +28,11 @@ import {
   DeletedSchema,
   EntityParamsSchema,
   FeatureInQuerySchema,
+  PermitAuditSchema,
   PermitInputSchema,
   PermitListSchema,
   PermitSchema,
+  PermitStatusBodySchema,
   PermitsQuerySchema,
   RouteCollectionSchema,
   RouteFeatureInSchema,
@@ -44,13 +48,17 @@ import {
   ZoneFeatureInSchema,
   ZoneFeatureSchema,
 } from './compliance-schemas.ts';
+import { canSee, listFirm, type Principal, requireRole, visible } from './principal.ts';
 import { HttpProblem, PROBLEM_TYPES } from './problem.ts';
+import { fieldProblem } from './resource-kit.ts';
 import { jsonResponse, problemResponse } from './schemas.ts';
 
 /** Problem types of the compliance registry routes (others: PROBLEM_TYPES in problem.ts). */
 export const COMPLIANCE_PROBLEM_TYPES = {
   unknownEntity: 'urn:citywatch:problem:unknown-entity',
   conflict: 'urn:citywatch:problem:conflict',
+  /** a workflow transition the current status does not allow (permits here, violations in violations.ts) */
+  illegalTransition: 'urn:citywatch:problem:illegal-transition',
 } as const;
 
 export interface ComplianceRoutesOptions {
@@ -86,6 +94,14 @@ function problemOf(err: unknown, part = 'body'): unknown {
       status: 404,
       type: COMPLIANCE_PROBLEM_TYPES.unknownEntity,
       title: 'Unknown entity',
+      detail: `${err.message}.`,
+    });
+  }
+  if (err instanceof TransitionError) {
+    return new HttpProblem({
+      status: 409,
+      type: COMPLIANCE_PROBLEM_TYPES.illegalTransition,
+      title: 'Illegal transition',
       detail: `${err.message}.`,
     });
   }
@@ -202,6 +218,7 @@ function geoRoutes<K extends 'site' | 'route' | 'zone'>(
   app.post(
     base,
     {
+      config: { scope: 'compliance:write', roles: ['admin'] },
       schema: {
         summary: `Create a ${k.kind}`,
         description:
@@ -231,6 +248,7 @@ function geoRoutes<K extends 'site' | 'route' | 'zone'>(
   app.get(
     base,
     {
+      config: { scope: 'compliance:read' },
       schema: {
         summary: `List ${k.plural}`,
         description: `The latest version of every ${k.kind} not deleted, ordered by id, as a FeatureCollection.`,
@@ -245,6 +263,7 @@ function geoRoutes<K extends 'site' | 'route' | 'zone'>(
   app.get(
     `${base}/:id`,
     {
+      config: { scope: 'compliance:read' },
       schema: {
         summary: `Get a ${k.kind}`,
         tags,
@@ -271,6 +290,7 @@ function geoRoutes<K extends 'site' | 'route' | 'zone'>(
   app.put(
     `${base}/:id`,
     {
+      config: { scope: 'compliance:write', roles: ['admin'] },
       schema: {
         summary: `Update a ${k.kind}`,
         description:
@@ -307,6 +327,7 @@ function geoRoutes<K extends 'site' | 'route' | 'zone'>(
   app.delete(
     `${base}/:id`,
     {
+      config: { scope: 'compliance:write', roles: ['admin'] },
       schema: {
         summary: `Delete a ${k.kind}`,
         description: `Writes a tombstone version; the history stays. Refused (409) while a permit names the ${k.kind}.`,
@@ -337,6 +358,7 @@ function geoRoutes<K extends 'site' | 'route' | 'zone'>(
   app.get(
     `${base}/:id/versions`,
     {
+      config: { scope: 'compliance:read' },
       schema: {
         summary: `Versions of a ${k.kind}`,
         description: 'Every version, oldest first, deletions included.',
@@ -360,6 +382,11 @@ function geoRoutes<K extends 'site' | 'route' | 'zone'>(
   );
 }
 
+/** A firm key names only its own firm on a permit; another firm is unknown to it (400 naming /firm). */
+function ownPermitFirm(principal: Principal, firm: string): void {
+  if (!canSee(principal, firm)) throw fieldProblem('/firm', `unknown firm ${JSON.stringify(firm)}`);
+}
+
 function permitDto(p: RegistryPermit, updatedAt?: string) {
   return updatedAt === undefined ? { ...p } : { ...p, updatedAt };
 }
@@ -377,22 +404,54 @@ export const complianceRoutes: FastifyPluginAsyncZod<ComplianceRoutesOptions> = 
   geoRoutes(app, registry, actor, ZONES);
 
   const tags = ['compliance'];
-  const renderPermit = (p: RegistryPermit) => permitDto(p, registry.record('permit', p.id)?.createdAt);
+  /** The latest version, with its workflow status today. */
+  const renderPermit = (p: RegistryPermit) => ({
+    ...permitDto(p, registry.record('permit', p.id)?.createdAt),
+    status: registry.permitStatus(p),
+  });
   type PermitBody = z.output<typeof PermitInputSchema>;
-  /** Without a state, a new permit is 'submitted' and an update keeps the current state. */
-  const permitInput = (body: PermitBody, id?: string): InputOf<'permit'> => {
-    const { version: _v, updatedAt: _u, state, ...rest } = body;
-    const current = id === undefined ? undefined : registry.get('permit', id)?.state;
-    return { ...rest, ...(id === undefined ? {} : { id }), state: state ?? current ?? 'submitted' };
+  /**
+   * The permit a POST (no id) or PUT stores for this principal. A firm applies and amends, the city
+   * decides: a firm's permit is always `submitted` (amending a rejected one resubmits it). A permit an
+   * admin creates is `approved` unless it names a state: the city issuing a permit itself, enforced at
+   * once and audited as created approved by that key. An admin's update keeps the state unless it names
+   * one, and a named state must be an allowed transition (the registry checks, `workflow: true`).
+   */
+  const permitInput = (principal: Principal, body: PermitBody, id?: string): InputOf<'permit'> => {
+    const { version: _v, updatedAt: _u, status: _s, reason: _r, state, ...rest } = body;
+    let next: PermitState;
+    if (principal.role === 'firm') {
+      if (state !== undefined && state !== 'submitted') {
+        throw new HttpProblem({
+          status: 403,
+          title: 'Forbidden',
+          detail: `A firm key submits permits; only the city makes one ${state}.`,
+        });
+      }
+      next = 'submitted';
+    } else {
+      next = state ?? (id === undefined ? undefined : registry.get('permit', id)?.state) ?? 'approved';
+    }
+    return { ...rest, ...(id === undefined ? {} : { id }), state: next };
   };
+  const writeOptions = (
+    principal: Principal,
+    body: { reason?: string | undefined; version?: number | undefined },
+  ) => ({
+    actor: principal.keyId,
+    workflow: true,
+    ...(body.reason === undefined ? {} : { note: body.reason }),
+    ...(body.version === undefined ? {} : { ifVersion: body.version }),
+  });
 
   app.post(
     '/permits',
     {
+      config: { scope: 'permits:write', roles: ['admin', 'firm'] },
       schema: {
         summary: 'Create a permit',
         description:
-          "建筑垃圾处置核准. Sites and routes must exist (origins of kind origin, disposals of kind disposal). State defaults to 'submitted'; only 'active' permits are enforced.",
+          '建筑垃圾处置核准. Sites and routes must exist (origins of kind origin, disposals of kind disposal). A firm key applies: the permit is `submitted` and not enforced until the city approves it (POST /permits/{id}/status). An admin key issues it: `approved` unless `state` says otherwise. Only approved permits are enforced, within their dates.',
         tags,
         security: bearerSecurity,
         body: PermitInputSchema,
@@ -405,8 +464,10 @@ export const complianceRoutes: FastifyPluginAsyncZod<ComplianceRoutesOptions> = 
       },
     },
     async (request, reply) => {
+      ownPermitFirm(request.principal, request.body.firm);
+      const input = permitInput(request.principal, request.body);
       const permit = attempt(() =>
-        registry.put('permit', permitInput(request.body), { actor, ifVersion: 0 }),
+        registry.put('permit', input, { ...writeOptions(request.principal, request.body), ifVersion: 0 }),
       );
       reply.code(201).header('location', `${request.url.split('?', 1)[0]}/${encodeURIComponent(permit.id)}`);
       return renderPermit(permit);
@@ -416,6 +477,7 @@ export const complianceRoutes: FastifyPluginAsyncZod<ComplianceRoutesOptions> = 
   app.get(
     '/permits',
     {
+      config: { scope: 'compliance:read' },
       schema: {
         summary: 'List permits',
         description: 'Latest version of every permit, ordered by id; filters combine with AND.',
@@ -426,11 +488,14 @@ export const complianceRoutes: FastifyPluginAsyncZod<ComplianceRoutesOptions> = 
       },
     },
     async (request) => {
-      const { state, firm } = request.query;
+      const { state, status } = request.query;
+      const firm = listFirm(request.principal, request.query.firm);
+      if (firm === null) return { items: [], count: 0 };
       const items = registry
         .list('permit')
         .filter((p) => (state === undefined || p.state === state) && (firm === undefined || p.firm === firm))
-        .map(renderPermit);
+        .map(renderPermit)
+        .filter((p) => status === undefined || p.status === status);
       return { items, count: items.length };
     },
   );
@@ -438,6 +503,7 @@ export const complianceRoutes: FastifyPluginAsyncZod<ComplianceRoutesOptions> = 
   app.get(
     '/permits/:id',
     {
+      config: { scope: 'compliance:read' },
       schema: {
         summary: 'Get a permit',
         tags,
@@ -456,17 +522,23 @@ export const complianceRoutes: FastifyPluginAsyncZod<ComplianceRoutesOptions> = 
       const { id } = request.params;
       const { version } = request.query;
       const rec = registry.record('permit', id, version);
-      if (rec?.entity === undefined) notFound('permit', id, version);
-      return permitDto(rec.entity, rec.createdAt);
+      if (rec?.entity === undefined || !canSee(request.principal, rec.entity.firm))
+        notFound('permit', id, version);
+      const latest = registry.record('permit', id);
+      return latest?.version === rec.version
+        ? renderPermit(rec.entity)
+        : permitDto(rec.entity, rec.createdAt);
     },
   );
 
   app.put(
     '/permits/:id',
     {
+      config: { scope: 'permits:write', roles: ['admin', 'firm'] },
       schema: {
         summary: 'Update a permit',
-        description: 'Writes a new version. With `version`, refused (409) unless it is the current version.',
+        description:
+          'Writes a new version. With `version`, refused (409) unless it is the current version. A firm key amends its own submitted or rejected permit (which resubmits it); an approved one is the city’s to change or revoke. A change of `state` by an admin key is a workflow transition (409 when not allowed; `reason` required to reject or revoke).',
         tags,
         security: bearerSecurity,
         params: EntityParamsSchema,
@@ -484,15 +556,19 @@ export const complianceRoutes: FastifyPluginAsyncZod<ComplianceRoutesOptions> = 
       const { id } = request.params;
       const body = request.body;
       if (body.id !== undefined && body.id !== id) idMismatch(body.id, id);
-      if (registry.get('permit', id) === undefined) notFound('permit', id);
-      const opts = body.version === undefined ? { actor } : { actor, ifVersion: body.version };
-      return renderPermit(attempt(() => registry.put('permit', permitInput(body, id), opts)));
+      if (visible(request.principal, registry.get('permit', id)) === undefined) notFound('permit', id);
+      ownPermitFirm(request.principal, body.firm);
+      const input = permitInput(request.principal, body, id);
+      return renderPermit(
+        attempt(() => registry.put('permit', input, writeOptions(request.principal, body))),
+      );
     },
   );
 
   app.get(
     '/permits/:id/versions',
     {
+      config: { scope: 'compliance:read' },
       schema: {
         summary: 'Versions of a permit',
         tags,
@@ -509,8 +585,84 @@ export const complianceRoutes: FastifyPluginAsyncZod<ComplianceRoutesOptions> = 
     async (request) => {
       const { id } = request.params;
       const history = registry.history('permit', id);
-      if (history.length === 0) notFound('permit', id);
+      if (history.length === 0 || visible(request.principal, registry.get('permit', id)) === undefined) {
+        notFound('permit', id);
+      }
       return versionsOf('permit', id, history, permitDto);
+    },
+  );
+
+  app.post(
+    '/permits/:id/status',
+    {
+      config: { scope: 'permits:write', roles: ['admin', 'firm'] },
+      schema: {
+        summary: 'Decide on a permit (approve, reject, revoke, resubmit)',
+        description:
+          'A workflow transition: submitted → approved | rejected, rejected → submitted, approved/active → revoked. ' +
+          'Approving, rejecting and revoking are the city’s (admin keys; a reason is required to reject or revoke); ' +
+          'a firm key may only resubmit its own rejected permit. Writes a new version of the permit (its author and ' +
+          'reason are in GET /permits/{id}/audit); a violation keeps pointing at the version it was judged against. ' +
+          'An illegal transition is a 409 problem naming the current and the requested status.',
+        tags,
+        security: bearerSecurity,
+        params: EntityParamsSchema,
+        body: PermitStatusBodySchema,
+        response: {
+          200: jsonResponse('the permit as stored, with its new version and status', PermitSchema),
+          400: invalid,
+          401: unauthorized,
+          403: problemResponse('the key may not make this decision'),
+          404: unknown,
+          409: problemResponse('the current status does not allow it, or version mismatch'),
+        },
+      },
+    },
+    async (request) => {
+      const { id } = request.params;
+      const { status } = request.body;
+      if (visible(request.principal, registry.get('permit', id)) === undefined) notFound('permit', id);
+      if (status !== 'submitted') requireRole(request, 'admin');
+      const opts = writeOptions(request.principal, request.body);
+      return renderPermit(
+        attempt(() =>
+          registry.transitionPermit(id, status, {
+            actor: opts.actor,
+            ...(opts.note === undefined ? {} : { reason: opts.note }),
+            ...(opts.ifVersion === undefined ? {} : { ifVersion: opts.ifVersion }),
+          }),
+        ),
+      );
+    },
+  );
+
+  app.get(
+    '/permits/:id/audit',
+    {
+      config: { scope: 'compliance:read' },
+      schema: {
+        summary: 'Audit trail of a permit',
+        description:
+          'Every change, oldest first: creation, amendments and decisions, each with the version it wrote, the ' +
+          'status before and after, the API key that made it, when (ISO-8601 UTC) and why.',
+        tags,
+        security: bearerSecurity,
+        params: EntityParamsSchema,
+        response: {
+          200: jsonResponse('the audit trail', PermitAuditSchema),
+          400: invalid,
+          401: unauthorized,
+          404: unknown,
+        },
+      },
+    },
+    async (request) => {
+      const { id } = request.params;
+      const items = registry.permitAudit(id);
+      if (items.length === 0 || visible(request.principal, registry.get('permit', id)) === undefined) {
+        notFound('permit', id);
+      }
+      return { id, items, count: items.length };
     },
   );
 
@@ -522,6 +674,7 @@ export const complianceRoutes: FastifyPluginAsyncZod<ComplianceRoutesOptions> = 
   app.get(
     '/thresholds',
     {
+      config: { scope: 'compliance:read' },
       schema: {
         summary: 'City thresholds in force',
         tags,
@@ -535,6 +688,7 @@ export const complianceRoutes: FastifyPluginAsyncZod<ComplianceRoutesOptions> = 
   app.put(
     '/thresholds',
     {
+      config: { scope: 'compliance:write', roles: ['admin'] },
       schema: {
         summary: 'Replace the city thresholds',
         description:
@@ -561,6 +715,7 @@ export const complianceRoutes: FastifyPluginAsyncZod<ComplianceRoutesOptions> = 
   app.get(
     '/thresholds/versions',
     {
+      config: { scope: 'compliance:read' },
       schema: {
         summary: 'Versions of the city thresholds',
         tags,

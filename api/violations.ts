@@ -2,23 +2,35 @@ import type { FastifyBaseLogger } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { VIOLATION_CODES } from '../geofence/model.ts';
-import { type EventStore, EventStoreQueryError } from '../store/events-port.ts';
+import { type EventStore, EventStoreQueryError, VIOLATION_PHASE_FILTERS } from '../store/events-port.ts';
+import {
+  UnknownViolationError,
+  VIOLATION_NOTE_REQUIRED,
+  VIOLATION_STATUSES,
+  ViolationTransitionError,
+} from '../store/violation-status.ts';
 import { bearerSecurity } from './auth.ts';
+import { authorizeViolationChange, listFirm, requireRole, visible } from './principal.ts';
 import { HttpProblem, PROBLEM_TYPES } from './problem.ts';
 import { jsonResponse, problemResponse } from './schemas.ts';
 
 /**
  * The compliance engine's output (store/events-port.ts): violations with their phase history, evidence
- * packages and trips. Register inside a scope guarded by `bearerAuth` (prefix /api/v1).
+ * packages and trips, and the enforcement workflow on them (store/violation-status.ts): a violation's
+ * `phase` is the engine's (opened/updated/closed), its `status` the city's (open → acknowledged →
+ * disputed/confirmed → closed). Register inside a scope guarded by `bearerAuth` (prefix /api/v1).
  */
 
 export const VIOLATION_PROBLEM_TYPES = {
   unknownViolation: 'urn:citywatch:problem:unknown-violation',
   noEvidence: 'urn:citywatch:problem:no-evidence',
+  illegalTransition: 'urn:citywatch:problem:illegal-transition',
 } as const;
 
 export interface ViolationRoutesOptions {
   events: EventStore;
+  /** clock of the status changes (epoch ms); Date.now by default */
+  now?: () => number;
 }
 
 const id = z.string().min(1).max(256);
@@ -45,7 +57,16 @@ export const ViolationsQuerySchema = z.strictObject({
   firm: id.optional().describe('only violations of this firm'),
   vehicle: id.optional().describe('only violations of this vehicle'),
   code: z.enum(VIOLATION_CODES).optional().describe('only violations of this code'),
-  status: z.enum(['open', 'closed']).optional().describe('open (no endTs yet) or closed'),
+  status: z
+    .enum(VIOLATION_STATUSES)
+    .optional()
+    .describe(
+      'only violations with this enforcement status (open, acknowledged, disputed, confirmed, closed)',
+    ),
+  phase: z
+    .enum(VIOLATION_PHASE_FILTERS)
+    .optional()
+    .describe('engine lifecycle: ongoing (no endTs yet) or closed (the behaviour has ended)'),
   from: instant.optional().describe('startTs at or after this instant (epoch ms or ISO 8601)'),
   to: instant.optional().describe('startTs at or before this instant (epoch ms or ISO 8601)'),
   limit: limit.optional().describe('page size (default 100, max 10,000)'),
@@ -90,8 +111,47 @@ export const ViolationSchema = z
     thresholds: z.record(z.string(), z.unknown()),
     ruleVersion: z.number().int(),
     details: z.record(z.string(), figure),
+    phase: z
+      .enum(['opened', 'updated', 'closed'])
+      .describe('engine lifecycle: the latest phase recorded (closed = the behaviour has ended)'),
+    status: z
+      .enum(VIOLATION_STATUSES)
+      .describe('enforcement status: what the city did about it (POST /violations/{id}/status)'),
   })
   .meta({ id: 'Violation' });
+
+const StatusChangeBodySchema = z
+  .strictObject({
+    status: z
+      .enum(['acknowledged', 'disputed', 'confirmed', 'closed'])
+      .describe(
+        'acknowledged, confirmed, closed: monitor and admin keys; disputed: the violation’s firm (or an admin), with a note',
+      ),
+    note: z
+      .string()
+      .trim()
+      .max(2000)
+      .optional()
+      .describe('why; required to dispute (the grounds the city will examine)'),
+  })
+  .meta({ id: 'ViolationStatusChange' });
+
+const StatusAuditSchema = z
+  .object({
+    id: z.string(),
+    items: z.array(
+      z.object({
+        seq: z.number().int().positive(),
+        from: z.enum(VIOLATION_STATUSES),
+        to: z.enum(VIOLATION_STATUSES),
+        actor: z.string().describe('the API key id that made the change'),
+        at: z.string().describe('ISO-8601 UTC'),
+        note: z.string().optional(),
+      }),
+    ),
+    count: z.number().int().nonnegative(),
+  })
+  .meta({ id: 'ViolationStatusAudit', description: 'every status change of a violation, oldest first' });
 
 const ViolationPageSchema = z.object({
   items: z.array(ViolationSchema),
@@ -104,7 +164,9 @@ const ViolationDetailSchema = z.object({
     z.object({
       seq: z.number().int(),
       phase: z.enum(['opened', 'updated', 'closed']),
-      violation: ViolationSchema,
+      violation: ViolationSchema.omit({ phase: true, status: true }).describe(
+        'the engine’s violation as of this event',
+      ),
     }),
   ),
 });
@@ -188,6 +250,7 @@ const strip = <T extends object>(o: T): T =>
 
 export const violationRoutes: FastifyPluginAsyncZod<ViolationRoutesOptions> = async (app, options) => {
   const { events } = options;
+  const now = options.now ?? Date.now;
   const unauthorized = problemResponse('missing or invalid bearer token');
   const invalid = problemResponse('invalid query');
   const unavailable = problemResponse('event store unavailable');
@@ -195,6 +258,7 @@ export const violationRoutes: FastifyPluginAsyncZod<ViolationRoutesOptions> = as
   app.get(
     '/violations',
     {
+      config: { scope: 'violations:read' },
       schema: {
         summary: 'Violations',
         description:
@@ -211,12 +275,17 @@ export const violationRoutes: FastifyPluginAsyncZod<ViolationRoutesOptions> = as
         },
       },
     },
-    async (request) => fromEvents(request.log, () => events.violations(strip(request.query))),
+    async (request) => {
+      const firm = listFirm(request.principal, request.query.firm);
+      if (firm === null) return { items: [] };
+      return fromEvents(request.log, () => events.violations(strip({ ...request.query, firm })));
+    },
   );
 
   app.get(
     '/violations/:id',
     {
+      config: { scope: 'violations:read' },
       schema: {
         summary: 'One violation with its phase history',
         tags: ['violations'],
@@ -236,14 +305,16 @@ export const violationRoutes: FastifyPluginAsyncZod<ViolationRoutesOptions> = as
       const [violation, phases] = await fromEvents(request.log, () =>
         Promise.all([events.violation(vid), events.violationPhases(vid)]),
       );
-      if (!violation) throw unknownViolation(vid);
-      return { violation, phases };
+      // Another firm's violation is unknown to a firm key, exactly like one that does not exist.
+      if (!visible(request.principal, violation)) throw unknownViolation(vid);
+      return { violation: violation!, phases };
     },
   );
 
   app.get(
     '/violations/:id/evidence',
     {
+      config: { scope: 'violations:read' },
       schema: {
         summary: 'Evidence package of a closed violation',
         description:
@@ -263,10 +334,11 @@ export const violationRoutes: FastifyPluginAsyncZod<ViolationRoutesOptions> = as
     },
     async (request, reply) => {
       const vid = request.params.id;
+      // The violation is read first so that another firm's is a 404 whether or not its package exists.
+      const violation = await fromEvents(request.log, () => events.violation(vid));
+      if (!visible(request.principal, violation)) throw unknownViolation(vid);
       const pkg = await fromEvents(request.log, () => events.evidence(vid));
       if (!pkg) {
-        const violation = await fromEvents(request.log, () => events.violation(vid));
-        if (!violation) throw unknownViolation(vid);
         throw new HttpProblem({
           status: 404,
           type: VIOLATION_PROBLEM_TYPES.noEvidence,
@@ -282,9 +354,111 @@ export const violationRoutes: FastifyPluginAsyncZod<ViolationRoutesOptions> = as
     },
   );
 
+  app.post(
+    '/violations/:id/status',
+    {
+      config: { scope: 'violations:read' },
+      schema: {
+        summary: 'Change the enforcement status of a violation',
+        description:
+          'open → acknowledged → disputed | confirmed; disputed → confirmed | closed; confirmed → closed. ' +
+          'Monitor and admin keys (scope violations:write) acknowledge, confirm and close; the violation’s own ' +
+          'firm disputes it, with a note. Each change is audited (GET /violations/{id}/audit). An illegal ' +
+          'transition is a 409 problem naming the current and the requested status. Independent of the ' +
+          'engine’s phase: an ongoing violation can be acknowledged, a closed one is usually still open.',
+        tags: ['violations'],
+        security: bearerSecurity,
+        params: ViolationParamsSchema,
+        body: StatusChangeBodySchema,
+        response: {
+          200: jsonResponse('the violation with its new status', ViolationSchema),
+          400: problemResponse('invalid body (a dispute without a note)'),
+          401: unauthorized,
+          403: problemResponse('the key may not make this change'),
+          404: problemResponse('unknown violation'),
+          409: problemResponse('the current status does not allow it'),
+          503: unavailable,
+        },
+      },
+    },
+    async (request) => {
+      const vid = request.params.id;
+      const { status: to } = request.body;
+      const note = request.body.note || undefined;
+      const violation = await fromEvents(request.log, () => events.violation(vid));
+      if (to === 'disputed') {
+        // The firm answers for its own violation; a monitor judges, it does not dispute.
+        if (!visible(request.principal, violation)) throw unknownViolation(vid);
+        requireRole(request, 'firm', 'admin');
+      } else {
+        authorizeViolationChange(request, violation, () => unknownViolation(vid));
+      }
+      if (VIOLATION_NOTE_REQUIRED.has(to) && note === undefined) {
+        throw new HttpProblem({
+          status: 400,
+          type: PROBLEM_TYPES.validation,
+          title: 'Invalid request',
+          detail: `body/note: required to make a violation ${to}`,
+          errors: [{ in: 'body', pointer: '/note', message: `required to make a violation ${to}` }],
+        });
+      }
+      try {
+        return await events.setViolationStatus({
+          id: vid,
+          to,
+          actor: request.principal.keyId,
+          at: now(),
+          ...(note === undefined ? {} : { note }),
+        });
+      } catch (err) {
+        if (err instanceof UnknownViolationError) throw unknownViolation(vid);
+        if (err instanceof ViolationTransitionError) {
+          throw new HttpProblem({
+            status: 409,
+            type: VIOLATION_PROBLEM_TYPES.illegalTransition,
+            title: 'Illegal transition',
+            detail: `${err.message}.`,
+          });
+        }
+        return fromEvents(request.log, () => Promise.reject(err));
+      }
+    },
+  );
+
+  app.get(
+    '/violations/:id/audit',
+    {
+      config: { scope: 'violations:read' },
+      schema: {
+        summary: 'Audit trail of the enforcement status of a violation',
+        description: 'Every status change, oldest first: from, to, the API key that made it, when, and why.',
+        tags: ['violations'],
+        security: bearerSecurity,
+        params: ViolationParamsSchema,
+        response: {
+          200: jsonResponse('the status changes', StatusAuditSchema),
+          400: invalid,
+          401: unauthorized,
+          404: problemResponse('unknown violation'),
+          503: unavailable,
+        },
+      },
+    },
+    async (request) => {
+      const vid = request.params.id;
+      const [violation, changes] = await fromEvents(request.log, () =>
+        Promise.all([events.violation(vid), events.violationStatusHistory(vid)]),
+      );
+      if (!visible(request.principal, violation)) throw unknownViolation(vid);
+      const items = changes.map((c) => ({ ...c, at: new Date(c.at).toISOString() }));
+      return { id: vid, items, count: items.length };
+    },
+  );
+
   app.get(
     '/trips',
     {
+      config: { scope: 'violations:read' },
       schema: {
         summary: 'Trips',
         description: 'Muck truck trips (loading to unloading), ordered by (startTs, id).',
@@ -299,6 +473,10 @@ export const violationRoutes: FastifyPluginAsyncZod<ViolationRoutesOptions> = as
         },
       },
     },
-    async (request) => fromEvents(request.log, () => events.trips(strip(request.query))),
+    async (request) => {
+      const firm = listFirm(request.principal, request.query.firm);
+      if (firm === null) return { items: [] };
+      return fromEvents(request.log, () => events.trips(strip({ ...request.query, firm })));
+    },
   );
 };

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
+import { localDate } from '../geofence/geo/windows.ts';
 import {
   type CityThresholds,
   DEFAULT_THRESHOLDS,
@@ -26,6 +27,17 @@ import {
   validateSpeed,
   validateWindows,
 } from './geometry.ts';
+import {
+  decisionOf,
+  isEnforcedState,
+  PERMIT_REASON_REQUIRED,
+  type PermitAction,
+  type PermitStatus,
+  type PermitTarget,
+  permitAction,
+  permitTransitionRefusal,
+  permitStatus as statusOn,
+} from './permit-workflow.ts';
 import { DEFAULT_REPORT_INTERVAL_S } from './sqlite.ts';
 import type { Registry } from './types.ts';
 
@@ -34,7 +46,12 @@ import type { Registry } from './types.ts';
  * versioned. Every change appends a version row and never rewrites one (a trigger refuses UPDATE and
  * DELETE), so a violation judged by `site s1 v3` can always be re-read as it was. A deletion is a
  * tombstone version. `snapshot()` is what the engine compiles (geofence/compile.ts compileWorld): the
- * latest live version of everything, and only the permits in state `active`.
+ * latest live version of everything, and only the permits the city approved (state `approved`, or the
+ * legacy `active`; the engine itself checks validFrom/validTo).
+ *
+ * Permits follow the approval workflow of registry/permit-workflow.ts: every decision (submit, approve,
+ * reject, revoke) is a new version carrying its author and reason (`note`), so a violation judged against
+ * `permit p1 v3` still reads v3, and the audit trail (`permitAudit`) is the version history itself.
  *
  * One SQLite file `${dir}/compliance.db` (WAL, synchronous=FULL: an acknowledged change survives a power
  * cut). The latest versions are held in memory; history and older versions are read from the file.
@@ -103,6 +120,8 @@ export interface EntityVersion<K extends ComplianceKind = ComplianceKind> {
   /** ISO-8601 UTC */
   createdAt: string;
   actor?: string;
+  /** why the change was made (a permit's rejection or revocation reason) */
+  note?: string;
   /** the entity as of this version; absent on a tombstone */
   entity?: EntityOf<K>;
 }
@@ -117,6 +136,14 @@ export interface ComplianceChange {
 export interface WriteOptions {
   /** who made the change (recorded with the version) */
   actor?: string;
+  /** why (recorded with the version) */
+  note?: string;
+  /**
+   * Permits: hold the change to the approval workflow (registry/permit-workflow.ts). A new permit must
+   * start submitted or approved; a change of state must be an allowed transition from the permit's
+   * current status, else a TransitionError. Without it (seeds, imports, tests) any state is stored.
+   */
+  workflow?: boolean;
   /**
    * Optimistic concurrency: the version the caller last saw of the live entity, 0 for "must not exist
    * yet" (new, or deleted). A mismatch is a ConflictError and nothing is written.
@@ -151,14 +178,43 @@ export class NotFoundError extends Error {
 export class ConflictError extends Error {
   constructor(
     message: string,
-    readonly reason: 'version' | 'exists' | 'referenced',
+    readonly reason: 'version' | 'exists' | 'referenced' | 'transition',
   ) {
     super(message);
     this.name = 'ConflictError';
   }
 }
 
-const SCHEMA_VERSION = 1;
+/** A workflow transition the permit's current status does not allow. */
+export class TransitionError extends ConflictError {
+  constructor(
+    readonly id: string,
+    readonly current: PermitStatus | 'none',
+    readonly requested: PermitState,
+    detail: string,
+  ) {
+    super(`permit '${id}': ${detail}`, 'transition');
+    this.name = 'TransitionError';
+  }
+}
+
+/** One entry of a permit's audit trail: one version and what it did. */
+export interface PermitAuditEntry {
+  version: number;
+  action: PermitAction;
+  /** the status just before (undefined on creation) and just after (undefined on deletion) */
+  from?: PermitStatus;
+  to?: PermitStatus;
+  /** the stored state the version records (undefined on deletion) */
+  state?: PermitState;
+  actor?: string;
+  /** ISO-8601 UTC */
+  at: string;
+  reason?: string;
+}
+
+/** 2: the `note` column (why a version was written: a permit's rejection or revocation reason). */
+const SCHEMA_VERSION = 2;
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS entity_versions (
@@ -169,6 +225,7 @@ CREATE TABLE IF NOT EXISTS entity_versions (
   body       TEXT,
   created_at INTEGER NOT NULL,
   actor      TEXT,
+  note       TEXT,
   PRIMARY KEY (kind, id, version)
 ) STRICT, WITHOUT ROWID;
 CREATE TRIGGER IF NOT EXISTS entity_versions_no_update BEFORE UPDATE ON entity_versions
@@ -185,6 +242,7 @@ interface VersionRow {
   body: string | null;
   created_at: number;
   actor: string | null;
+  note: string | null;
 }
 
 /** Entity ids appear in URLs: 1-128 characters, no whitespace, no `/ ? # %`. */
@@ -478,12 +536,13 @@ export class ComplianceRegistry {
           `${this.path}: schema version ${version} is newer than this code (${SCHEMA_VERSION})`,
         );
       }
+      migrate(this.db);
       this.db.exec(SCHEMA);
       this.db.pragma(`user_version = ${SCHEMA_VERSION}`);
       this.stmt = {
         insert: this.db.prepare(
-          `INSERT INTO entity_versions (kind, id, version, deleted, body, created_at, actor)
-           VALUES (@kind, @id, @version, @deleted, @body, @created_at, @actor)`,
+          `INSERT INTO entity_versions (kind, id, version, deleted, body, created_at, actor, note)
+           VALUES (@kind, @id, @version, @deleted, @body, @created_at, @actor, @note)`,
         ),
         maxVersion: this.db.prepare(
           'SELECT MAX(version) AS v FROM entity_versions WHERE kind = ? AND id = ?',
@@ -555,8 +614,10 @@ export class ComplianceRegistry {
   }
 
   /**
-   * What the engine judges against: the latest live sites, routes and zones, the ACTIVE permits (without
-   * their workflow state), the vehicles, and the city thresholds. Arrays ordered by id; objects frozen.
+   * What the engine judges against: the latest live sites, routes and zones, the APPROVED permits (not
+   * submitted, rejected or revoked; without their workflow state), the vehicles, and the city thresholds.
+   * Arrays ordered by id; objects frozen. Validity dates are left to the engine, so the snapshot does not
+   * depend on the clock.
    */
   snapshot(): RegistrySnapshot {
     if (this.cached === undefined) {
@@ -565,12 +626,69 @@ export class ComplianceRegistry {
         routes: this.list('route'),
         zones: this.list('zone'),
         permits: this.list('permit')
-          .filter((p) => p.state === 'active')
+          .filter((p) => isEnforcedState(p.state))
           .map(({ state: _state, ...permit }) => deepFreeze(permit)),
         thresholds: this.thresholds(),
       };
     }
     return { ...this.cached, vehicles: this.vehicles() };
+  }
+
+  /** The workflow status of a permit at an instant (default now): approved/active/expired follow its dates. */
+  permitStatus(permit: RegistryPermit, atMs: number = this.now()): PermitStatus {
+    return statusOn(permit, localDate(atMs));
+  }
+
+  /**
+   * The audit trail of a permit: every version (creation, amendments, decisions, deletion) with its author,
+   * time and reason, oldest first. `from`/`to` are the statuses on the day of the change. Empty when unknown.
+   */
+  permitAudit(id: string): PermitAuditEntry[] {
+    let before: RegistryPermit | undefined;
+    return this.history('permit', id).map((rec) => {
+      const at = Date.parse(rec.createdAt);
+      const after = rec.entity;
+      const entry: PermitAuditEntry = {
+        version: rec.version,
+        action: permitAction(before?.state, after?.state),
+        at: rec.createdAt,
+      };
+      if (before !== undefined) entry.from = this.permitStatus(before, at);
+      if (after !== undefined) {
+        entry.to = this.permitStatus(after, at);
+        entry.state = after.state;
+      }
+      if (rec.actor !== undefined) entry.actor = rec.actor;
+      if (rec.note !== undefined) entry.reason = rec.note;
+      before = after;
+      return entry;
+    });
+  }
+
+  /**
+   * A workflow decision on a permit: a new version, identical but for its state, recorded with the actor
+   * and the reason. NotFoundError when unknown; TransitionError when the current status does not allow it;
+   * ValidationError when a rejection or revocation has no reason, or (resubmission) a site or route it
+   * names is gone.
+   */
+  transitionPermit(
+    id: string,
+    to: PermitTarget,
+    opts: { actor?: string; reason?: string; ifVersion?: number } = {},
+  ): RegistryPermit {
+    const current = this.get('permit', id);
+    if (current === undefined) throw new NotFoundError('permit', id);
+    // A decision must change something: "approve" twice is refused, not written as an amendment.
+    const status = this.permitStatus(current);
+    const refusal = permitTransitionRefusal(status, to);
+    if (refusal !== undefined) throw new TransitionError(id, status, to, refusal);
+    const reason = opts.reason?.trim();
+    const { version: _v, ...input } = current;
+    const write: WriteOptions = { workflow: true };
+    if (opts.actor !== undefined) write.actor = opts.actor;
+    if (reason) write.note = reason;
+    if (opts.ifVersion !== undefined) write.ifVersion = opts.ifVersion;
+    return this.put('permit', { ...structuredClone(input), state: to }, write);
   }
 
   /** Called after every committed change (the platform recompiles the World). Returns an unsubscribe. */
@@ -593,6 +711,9 @@ export class ComplianceRegistry {
     if (issues.length === 0) issues.push(...this.referenceIssues(kind, value as Record<string, unknown>));
     if (issues.length > 0) throw new ValidationError(issues, `invalid ${kind}`);
     const id = (value as { id?: string }).id ?? `${kind}-${randomUUID()}`;
+    if (kind === 'permit' && opts.workflow) {
+      this.checkWorkflow(id, (value as unknown as RegistryPermit).state, opts.note);
+    }
     const { id: _id, ...body } = value as { id?: string };
     return this.write(kind, id, body, opts).entity as EntityOf<K>;
   }
@@ -623,6 +744,33 @@ export class ComplianceRegistry {
   }
 
   // ---- internals ----
+
+  /**
+   * Throws TransitionError unless writing `state` to permit `id` is allowed by the workflow, and a
+   * ValidationError (path `reason`) when a rejection or revocation comes without a reason.
+   */
+  private checkWorkflow(id: string, state: PermitState, note: string | undefined): void {
+    const current = this.get('permit', id);
+    if (current === undefined) {
+      const decision = decisionOf(state);
+      if (decision !== 'submitted' && decision !== 'approved') {
+        throw new TransitionError(
+          id,
+          'none',
+          state,
+          `a new permit starts submitted (or approved by the city), not ${state}`,
+        );
+      }
+      return;
+    }
+    if (permitAction(current.state, state) === 'amend') return;
+    const status = this.permitStatus(current);
+    const refusal = permitTransitionRefusal(status, state);
+    if (refusal !== undefined) throw new TransitionError(id, status, state, refusal);
+    if (PERMIT_REASON_REQUIRED.has(state as PermitTarget) && !note?.trim()) {
+      throw new ValidationError([{ path: 'reason', message: `required to make a permit ${state}` }]);
+    }
+  }
 
   private livePermits(): RegistryPermit[] {
     return this.list('permit').filter((p) => LIVE_PERMIT_STATES.has(p.state));
@@ -694,6 +842,7 @@ export class ComplianceRegistry {
           body: entity === undefined ? null : JSON.stringify(entity),
           created_at: createdAt,
           actor: opts.actor ?? null,
+          note: opts.note ?? null,
         };
         this.stmt.insert.run(row);
         return fromRow(row);
@@ -722,6 +871,17 @@ function fromRow(row: VersionRow): EntityVersion {
     createdAt: new Date(row.created_at).toISOString(),
   };
   if (row.actor !== null) rec.actor = row.actor;
+  if (row.note !== null && row.note !== undefined) rec.note = row.note;
   if (row.body !== null) rec.entity = deepFreeze(JSON.parse(row.body));
   return deepFreeze(rec);
+}
+
+/** Files of schema version 1 lack the `note` column; it is added in place (old versions get none). */
+function migrate(db: Database.Database): void {
+  const columns = db.prepare("SELECT name FROM pragma_table_info('entity_versions')").all() as {
+    name: string;
+  }[];
+  if (columns.length > 0 && !columns.some((c) => c.name === 'note')) {
+    db.exec('ALTER TABLE entity_versions ADD COLUMN note TEXT');
+  }
 }

@@ -3,7 +3,11 @@
  * (a resolved write survives a power cut). Semantics: store/events-port.ts.
  *
  *   violations        one row per violation id: the latest state (canonical JSON `body`) and the indexed
- *                     columns firm, vehicle, code, start_ts, end_ts, status ('open'|'closed'), phase, rank
+ *                     columns firm, vehicle, code, start_ts, end_ts, lifecycle ('open'|'closed': the
+ *                     engine's), phase, rank; and the enforcement `status` with its `status_seq`, which
+ *                     engine events never touch
+ *   violation_status_log  the audited status changes: (id, seq) -> from, to, actor, at, note; append-only
+ *                     (triggers refuse UPDATE and DELETE)
  *   violation_phases  the phase history: (id, seq) -> phase, hash, body; UNIQUE (id, hash) where hash is
  *                     the sha256 of canonicalJson({phase, violation}), so a replayed event is found and
  *                     changes nothing
@@ -23,19 +27,28 @@ import {
   decodeCursor,
   type EventStore,
   encodeCursor,
+  lifecycleFilter,
+  lifecycleOf,
   type Page,
   pageLimit,
   phaseRank,
-  statusOf,
   type TripQuery,
   type TripRecord,
   tripRank,
   tripRecordOf,
   type ViolationPhaseRecord,
   type ViolationQuery,
+  type ViolationRecord,
   violationEventHash,
 } from './events-port.ts';
 import type { StoreHealth } from './port.ts';
+import {
+  checkViolationChange,
+  UnknownViolationError,
+  type ViolationStatus,
+  type ViolationStatusChange,
+  type ViolationStatusRequest,
+} from './violation-status.ts';
 
 export interface EmbeddedEventStoreOptions {
   /** data directory; the database is `${dir}/events.db` (the directory is created if needed) */
@@ -50,17 +63,34 @@ CREATE TABLE IF NOT EXISTS violations (
   code TEXT NOT NULL,
   start_ts INTEGER NOT NULL,
   end_ts INTEGER,
-  status TEXT NOT NULL,
+  lifecycle TEXT NOT NULL,
   phase TEXT NOT NULL,
   rank INTEGER NOT NULL,
   level INTEGER NOT NULL,
-  body TEXT NOT NULL
+  body TEXT NOT NULL,
+  status TEXT NOT NULL DEFAULT 'open',
+  status_seq INTEGER NOT NULL DEFAULT 0
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS violations_start ON violations (start_ts, id);
 CREATE INDEX IF NOT EXISTS violations_firm ON violations (firm, start_ts, id);
 CREATE INDEX IF NOT EXISTS violations_vehicle ON violations (vehicle, start_ts, id);
 CREATE INDEX IF NOT EXISTS violations_code ON violations (code, start_ts, id);
+CREATE INDEX IF NOT EXISTS violations_lifecycle ON violations (lifecycle, start_ts, id);
 CREATE INDEX IF NOT EXISTS violations_status ON violations (status, start_ts, id);
+CREATE TABLE IF NOT EXISTS violation_status_log (
+  id TEXT NOT NULL,
+  seq INTEGER NOT NULL,
+  from_status TEXT NOT NULL,
+  status TEXT NOT NULL,
+  actor TEXT NOT NULL,
+  at INTEGER NOT NULL,
+  note TEXT,
+  PRIMARY KEY (id, seq)
+) WITHOUT ROWID;
+CREATE TRIGGER IF NOT EXISTS violation_status_log_no_update BEFORE UPDATE ON violation_status_log
+BEGIN SELECT RAISE(ABORT, 'the status audit is append-only'); END;
+CREATE TRIGGER IF NOT EXISTS violation_status_log_no_delete BEFORE DELETE ON violation_status_log
+BEGIN SELECT RAISE(ABORT, 'the status audit is append-only'); END;
 CREATE TABLE IF NOT EXISTS violation_phases (
   id TEXT NOT NULL,
   seq INTEGER NOT NULL,
@@ -105,11 +135,44 @@ interface Statements {
   trip: Database.Statement;
   upsertEvidence: Database.Statement;
   evidence: Database.Statement;
+  statusLog: Database.Statement;
   recordViolations: (events: readonly ViolationEvent[]) => void;
+  setStatus: (request: ViolationStatusRequest) => ViolationRecord;
   recordTrips: (events: readonly TripEvent[]) => void;
 }
 
 type Filter = { where: string[]; args: unknown[] };
+
+/** 1: the enforcement status (`status`, `status_seq`, violation_status_log); the engine's column renamed. */
+const SCHEMA_VERSION = 1;
+
+/**
+ * Files written before the enforcement status had the engine's open/closed in a column called `status`:
+ * it becomes `lifecycle`, and every existing violation gets the status `open` (nobody had decided yet).
+ */
+function migrate(db: Database.Database): void {
+  const columns = (
+    db.prepare("SELECT name FROM pragma_table_info('violations')").all() as { name: string }[]
+  ).map((c) => c.name);
+  if (columns.length === 0 || columns.includes('lifecycle')) return;
+  db.transaction(() => {
+    db.exec('DROP INDEX IF EXISTS violations_status');
+    db.exec('ALTER TABLE violations RENAME COLUMN status TO lifecycle');
+    db.exec("ALTER TABLE violations ADD COLUMN status TEXT NOT NULL DEFAULT 'open'");
+    db.exec('ALTER TABLE violations ADD COLUMN status_seq INTEGER NOT NULL DEFAULT 0');
+  })();
+}
+
+interface RecordRow {
+  body: string;
+  phase: string;
+  status: string;
+}
+
+function recordOf(row: RecordRow): ViolationRecord {
+  const v = JSON.parse(row.body) as Violation;
+  return { ...v, phase: row.phase as ViolationPhase, status: row.status as ViolationStatus };
+}
 
 function addFilter(f: Filter, column: string, value: string | number | undefined, op = '='): void {
   if (value === undefined) return;
@@ -135,7 +198,9 @@ export class EmbeddedEventStore implements EventStore {
       db.pragma('journal_mode = WAL');
       db.pragma('synchronous = FULL');
       db.pragma('busy_timeout = 5000');
+      migrate(db);
       db.exec(SCHEMA);
+      db.pragma(`user_version = ${SCHEMA_VERSION}`);
       this.st = this.prepare(db);
     } catch (err) {
       db.close();
@@ -152,10 +217,10 @@ export class EmbeddedEventStore implements EventStore {
     );
     const currentRank = db.prepare('SELECT rank FROM violations WHERE id = ?');
     const upsertViolation = db.prepare(
-      `INSERT INTO violations (id, firm, vehicle, code, start_ts, end_ts, status, phase, rank, level, body)
-       VALUES (@id, @firm, @vehicle, @code, @start_ts, @end_ts, @status, @phase, @rank, @level, @body)
+      `INSERT INTO violations (id, firm, vehicle, code, start_ts, end_ts, lifecycle, phase, rank, level, body)
+       VALUES (@id, @firm, @vehicle, @code, @start_ts, @end_ts, @lifecycle, @phase, @rank, @level, @body)
        ON CONFLICT (id) DO UPDATE SET firm = excluded.firm, vehicle = excluded.vehicle, code = excluded.code,
-         start_ts = excluded.start_ts, end_ts = excluded.end_ts, status = excluded.status,
+         start_ts = excluded.start_ts, end_ts = excluded.end_ts, lifecycle = excluded.lifecycle,
          phase = excluded.phase, rank = excluded.rank, level = excluded.level, body = excluded.body`,
     );
     const tripRankSt = db.prepare('SELECT rank, body FROM trips WHERE id = ?');
@@ -184,7 +249,7 @@ export class EmbeddedEventStore implements EventStore {
         code: v.code,
         start_ts: v.startTs,
         end_ts: v.endTs ?? null,
-        status: statusOf(v),
+        lifecycle: lifecycleOf(v),
         phase: event.phase,
         rank,
         level: v.level,
@@ -210,13 +275,38 @@ export class EmbeddedEventStore implements EventStore {
       });
     };
 
+    const violationRow = db.prepare('SELECT body, phase, status, status_seq FROM violations WHERE id = ?');
+    const insertStatus = db.prepare(
+      'INSERT INTO violation_status_log (id, seq, from_status, status, actor, at, note) VALUES (?, ?, ?, ?, ?, ?, ?)',
+    );
+    const updateStatus = db.prepare('UPDATE violations SET status = ?, status_seq = ? WHERE id = ?');
+    const setStatus = (request: ViolationStatusRequest): ViolationRecord => {
+      const row = violationRow.get(request.id) as (RecordRow & { status_seq: number }) | undefined;
+      if (!row) throw new UnknownViolationError(request.id);
+      const change = checkViolationChange(request, {
+        status: row.status as ViolationStatus,
+        seq: row.status_seq,
+      });
+      insertStatus.run(
+        request.id,
+        change.seq,
+        change.from,
+        change.to,
+        change.actor,
+        change.at,
+        change.note ?? null,
+      );
+      updateStatus.run(change.to, change.seq, request.id);
+      return recordOf({ ...row, status: change.to });
+    };
+
     return {
       phaseByHash,
       maxSeq,
       insertPhase,
       currentRank,
       upsertViolation,
-      violation: db.prepare('SELECT body FROM violations WHERE id = ?'),
+      violation: violationRow,
       phases: db.prepare('SELECT seq, phase, body FROM violation_phases WHERE id = ? ORDER BY seq'),
       tripRank: tripRankSt,
       upsertTrip,
@@ -227,6 +317,11 @@ export class EmbeddedEventStore implements EventStore {
            body = excluded.body WHERE evidence.sha256 <> excluded.sha256 OR evidence.body <> excluded.body`,
       ),
       evidence: db.prepare('SELECT sha256, body FROM evidence WHERE violation_id = ?'),
+      statusLog: db.prepare(
+        'SELECT seq, from_status, status, actor, at, note FROM violation_status_log WHERE id = ? ORDER BY seq',
+      ),
+      // IMMEDIATE: the read of the current status and the write are one step for every connection.
+      setStatus: db.transaction(setStatus).immediate as (request: ViolationStatusRequest) => ViolationRecord,
       recordViolations: db.transaction((events: readonly ViolationEvent[]) => {
         for (const e of events) recordOne(e);
       }),
@@ -250,18 +345,45 @@ export class EmbeddedEventStore implements EventStore {
     if (events.length > 0) st.recordViolations(events);
   }
 
-  async violations(query: ViolationQuery = {}): Promise<Page<Violation>> {
+  async violations(query: ViolationQuery = {}): Promise<Page<ViolationRecord>> {
     const f: Filter = { where: [], args: [] };
     addFilter(f, 'firm', query.firm);
     addFilter(f, 'vehicle', query.vehicle);
     addFilter(f, 'code', query.code);
     addFilter(f, 'status', query.status);
-    return this.page<Violation>('violations', f, query);
+    addFilter(f, 'lifecycle', lifecycleFilter(query.phase));
+    return this.page<ViolationRecord>('violations', f, query);
   }
 
-  async violation(id: string): Promise<Violation | undefined> {
-    const row = this.handles().st.violation.get(id) as { body: string } | undefined;
-    return row ? (JSON.parse(row.body) as Violation) : undefined;
+  async violation(id: string): Promise<ViolationRecord | undefined> {
+    const row = this.handles().st.violation.get(id) as RecordRow | undefined;
+    return row ? recordOf(row) : undefined;
+  }
+
+  async setViolationStatus(request: ViolationStatusRequest): Promise<ViolationRecord> {
+    return this.handles().st.setStatus(request);
+  }
+
+  async violationStatusHistory(id: string): Promise<ViolationStatusChange[]> {
+    const rows = this.handles().st.statusLog.all(id) as {
+      seq: number;
+      from_status: string;
+      status: string;
+      actor: string;
+      at: number;
+      note: string | null;
+    }[];
+    return rows.map((r) => {
+      const change: ViolationStatusChange = {
+        seq: r.seq,
+        from: r.from_status as ViolationStatus,
+        to: r.status as ViolationStatus,
+        actor: r.actor,
+        at: r.at,
+      };
+      if (r.note !== null) change.note = r.note;
+      return change;
+    });
   }
 
   async violationPhases(id: string): Promise<ViolationPhaseRecord[]> {
@@ -310,10 +432,13 @@ export class EmbeddedEventStore implements EventStore {
       f.args.push(c.startTs, c.startTs, c.id);
     }
     const where = f.where.length ? ` WHERE ${f.where.join(' AND ')}` : '';
+    const columns = table === 'violations' ? 'body, phase, status' : 'body';
     const rows = db
-      .prepare(`SELECT body FROM ${table}${where} ORDER BY start_ts, id LIMIT ?`)
-      .all(...f.args, limit + 1) as { body: string }[];
-    const items = rows.slice(0, limit).map((r) => JSON.parse(r.body) as T);
+      .prepare(`SELECT ${columns} FROM ${table}${where} ORDER BY start_ts, id LIMIT ?`)
+      .all(...f.args, limit + 1) as RecordRow[];
+    const items = rows
+      .slice(0, limit)
+      .map((r) => (table === 'violations' ? recordOf(r) : JSON.parse(r.body)) as T);
     const last = items.at(-1);
     return rows.length > limit && last
       ? { items, nextCursor: encodeCursor({ startTs: last.startTs, id: last.id }) }

@@ -3,6 +3,9 @@ import type { ViolationCode } from '../geofence/model.ts';
 import type { Trip, TripEvent, TripStart } from '../geofence/trips.ts';
 import type { Violation, ViolationEvent, ViolationPhase } from '../geofence/types.ts';
 import type { StoreHealth } from './port.ts';
+import type { ViolationStatus, ViolationStatusChange, ViolationStatusRequest } from './violation-status.ts';
+
+export type { ViolationStatus, ViolationStatusChange, ViolationStatusRequest } from './violation-status.ts';
 
 /**
  * The storage port of the compliance engine's output: violations (latest state + phase history), trips
@@ -10,6 +13,10 @@ import type { StoreHealth } from './port.ts';
  * in store/influx/events.ts) and both pass test/events-store-contract.test.ts.
  *
  * Semantics shared by both adapters:
+ *  - Two different things are called the state of a violation. Its `phase` is the engine's lifecycle
+ *    (opened → updated → closed: is the behaviour still going on); its `status` is the enforcement
+ *    workflow of store/violation-status.ts (open → acknowledged → disputed/confirmed → closed: what the
+ *    city did about it). Engine events never change the status; status changes never touch the phase.
  *  - Violations. Every distinct event (same id, phase and content = same event) is kept once in the
  *    phase history, in the order it was first recorded (`seq` 1, 2, ...). A replayed event changes
  *    nothing. The latest state of a violation is the last recorded event whose phase rank
@@ -21,17 +28,26 @@ import type { StoreHealth } from './port.ts';
  *  - Lists are ordered by (startTs, id) ascending; `from`/`to` bound startTs (inclusive, epoch ms);
  *    `cursor` is the opaque `nextCursor` of the previous page (the same query otherwise); a page has at
  *    most `limit` items (default 100, max 10,000); `nextCursor` is absent on the last page.
+ *  - Status. A new violation is `open`. `setViolationStatus` reads the current status, applies the
+ *    machine (ViolationTransitionError when not allowed, UnknownViolationError when no such violation)
+ *    and records the change and its audit entry (seq, from, to, actor, at, note) as one atomic step.
+ *    Not idempotent: a repeated request is a transition from the new status (usually refused).
  *  - Batches (`recordViolations`, `recordTrips`) are applied in order, as if recorded one by one.
  *  - Writes reject when the backend is unreachable; they are idempotent, so the caller retries the batch.
  */
 
-export type ViolationStatus = 'open' | 'closed';
+/** The engine lifecycle as a filter: ongoing (latest phase opened or updated, no endTs) or closed. */
+export const VIOLATION_PHASE_FILTERS = ['ongoing', 'closed'] as const;
+export type ViolationPhaseFilter = (typeof VIOLATION_PHASE_FILTERS)[number];
 
 export interface ViolationQuery {
   firm?: string;
   vehicle?: string;
   code?: ViolationCode;
+  /** enforcement status */
   status?: ViolationStatus;
+  /** engine lifecycle */
+  phase?: ViolationPhaseFilter;
   /** startTs >= from (epoch ms) */
   from?: number;
   /** startTs <= to (epoch ms) */
@@ -56,6 +72,12 @@ export interface Page<T> {
   nextCursor?: string;
 }
 
+/** A stored violation: the engine's latest state, its latest phase and its enforcement status. */
+export interface ViolationRecord extends Violation {
+  phase: ViolationPhase;
+  status: ViolationStatus;
+}
+
 /** One entry of a violation's phase history. */
 export interface ViolationPhaseRecord {
   /** 1, 2, ... in the order the events were first recorded */
@@ -75,11 +97,15 @@ export interface EventStore {
 
   recordViolation(event: ViolationEvent): Promise<void>;
   recordViolations(events: readonly ViolationEvent[]): Promise<void>;
-  violations(query?: ViolationQuery): Promise<Page<Violation>>;
+  violations(query?: ViolationQuery): Promise<Page<ViolationRecord>>;
   /** latest state of one violation */
-  violation(id: string): Promise<Violation | undefined>;
+  violation(id: string): Promise<ViolationRecord | undefined>;
   /** phase history of one violation, oldest first ([] when unknown) */
   violationPhases(id: string): Promise<ViolationPhaseRecord[]>;
+  /** changes the enforcement status (see above); resolves to the violation with its new status */
+  setViolationStatus(request: ViolationStatusRequest): Promise<ViolationRecord>;
+  /** the audited status changes of one violation, oldest first ([] when none or unknown) */
+  violationStatusHistory(id: string): Promise<ViolationStatusChange[]>;
 
   recordTrip(event: TripEvent): Promise<void>;
   recordTrips(events: readonly TripEvent[]): Promise<void>;
@@ -114,8 +140,17 @@ export function violationEventHash(event: ViolationEvent): string {
   return sha256Hex(canonicalJson({ phase: event.phase, violation: event.violation }));
 }
 
-export function statusOf(violation: Violation): ViolationStatus {
+/**
+ * The engine lifecycle as the adapters index it: 'open' until the engine closes the violation (endTs set).
+ * The value names predate the enforcement status; they are kept so existing files and points stay valid.
+ */
+export function lifecycleOf(violation: Violation): 'open' | 'closed' {
   return violation.endTs === undefined ? 'open' : 'closed';
+}
+
+/** The lifecycle value a phase filter selects. */
+export function lifecycleFilter(phase: ViolationPhaseFilter | undefined): 'open' | 'closed' | undefined {
+  return phase === undefined ? undefined : phase === 'ongoing' ? 'open' : 'closed';
 }
 
 export function tripRecordOf(event: TripEvent): TripRecord {

@@ -348,14 +348,16 @@ test('permits: references checked, versions, state filter; zones; thresholds', a
     ['/validTo'],
   );
 
+  // An admin's permit is approved unless it says otherwise (test/permit-workflow.test.ts); this one goes
+  // through the workflow.
   const created = await app.inject({
     method: 'POST',
     url: '/api/v1/permits',
     headers: AUTH,
-    payload: PERMIT,
+    payload: { ...PERMIT, state: 'submitted' },
   });
   t.is(created.statusCode, 201, created.body);
-  t.like(created.json(), { id: 'permit-1', version: 1, state: 'submitted' });
+  t.like(created.json(), { id: 'permit-1', version: 1, state: 'submitted', status: 'submitted' });
   t.deepEqual(registry.snapshot().permits, [], 'a submitted permit is not enforced');
 
   const activated = await app.inject({

@@ -126,7 +126,7 @@ test.serial('an off-route muck truck raises OFF_ROUTE: alert, API and verifiable
 
   // biome-ignore lint/suspicious/noExplicitAny: response bodies are asserted field by field
   const violation: any = await eventually(async () => {
-    const res = await api(tp, `/api/v1/violations?vehicle=${VEHICLE}&code=OFF_ROUTE&status=closed`);
+    const res = await api(tp, `/api/v1/violations?vehicle=${VEHICLE}&code=OFF_ROUTE&phase=closed`);
     return res.status === 200 && res.body.items.length > 0 ? res.body.items[0] : undefined;
   }, 'a closed OFF_ROUTE violation from the API');
   t.is(violation.vehicle, VEHICLE);

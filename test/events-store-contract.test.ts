@@ -15,16 +15,24 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test from 'ava';
+import Database from 'better-sqlite3';
 import { compileWorld } from '../geofence/compile.ts';
 import { buildEvidence, canonicalJson, type EvidencePackage, verifyEvidence } from '../geofence/evidence.ts';
 import { DEFAULT_THRESHOLDS, type RegistrySnapshot, type ViolationCode } from '../geofence/model.ts';
 import type { Trip, TripEvent, TripStart } from '../geofence/trips.ts';
-import type { Violation, ViolationEvent } from '../geofence/types.ts';
+import type { Violation, ViolationEvent, ViolationPhase } from '../geofence/types.ts';
 import type { Fix } from '../ingest/fix.ts';
 import { EmbeddedEventStore } from '../store/events-embedded.ts';
-import type { EventStore, TripRecord, ViolationQuery } from '../store/events-port.ts';
+import type {
+  EventStore,
+  TripRecord,
+  ViolationQuery,
+  ViolationRecord,
+  ViolationStatus,
+} from '../store/events-port.ts';
 import { InfluxEventStore, splitText } from '../store/influx/events.ts';
 import { pointToLine } from '../store/influx/lineprotocol.ts';
+import { UnknownViolationError, ViolationTransitionError } from '../store/violation-status.ts';
 import { type InfluxdServer, startInfluxd } from './servers/influxd.ts';
 
 // ---------------------------------------------------------------------------------------------------
@@ -76,6 +84,13 @@ function lifecycle(b: VBase, durationMs = 100_000): [ViolationEvent, ViolationEv
 }
 
 const ids = (items: readonly { id: string }[]): string[] => items.map((i) => i.id);
+
+/** What the store returns: the violation with its latest phase and its enforcement status. */
+const rec = (v: Violation, phase: ViolationPhase, status: ViolationStatus = 'open'): ViolationRecord => ({
+  ...v,
+  phase,
+  status,
+});
 const byKey = (a: { startTs: number; id: string }, b: { startTs: number; id: string }): number =>
   a.startTs - b.startTs || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
 
@@ -267,22 +282,22 @@ function contract(name: string, setup: () => Promise<Harness>, teardown: () => P
     t.deepEqual(await store.violationPhases(id), []);
 
     await store.recordViolation(opened);
-    t.deepEqual(await store.violation(id), opened.violation);
-    t.deepEqual(ids((await store.violations({ status: 'open' })).items), [id]);
+    t.deepEqual(await store.violation(id), rec(opened.violation, 'opened'));
+    t.deepEqual(ids((await store.violations({ phase: 'ongoing' })).items), [id]);
 
     await store.recordViolation(updated);
-    t.deepEqual(await store.violation(id), updated.violation);
+    t.deepEqual(await store.violation(id), rec(updated.violation, 'updated'));
 
     await store.recordViolation(closed);
-    t.deepEqual(await store.violation(id), closed.violation);
+    t.deepEqual(await store.violation(id), rec(closed.violation, 'closed'));
     t.deepEqual(await store.violationPhases(id), [
       { seq: 1, phase: 'opened', violation: opened.violation },
       { seq: 2, phase: 'updated', violation: updated.violation },
       { seq: 3, phase: 'closed', violation: closed.violation },
     ]);
-    t.deepEqual((await store.violations({ status: 'open' })).items, []);
-    t.deepEqual((await store.violations({ status: 'closed' })).items, [closed.violation]);
-    t.deepEqual(await store.violations(), { items: [closed.violation] });
+    t.deepEqual((await store.violations({ phase: 'ongoing' })).items, []);
+    t.deepEqual((await store.violations({ phase: 'closed' })).items, [rec(closed.violation, 'closed')]);
+    t.deepEqual(await store.violations(), { items: [rec(closed.violation, 'closed')] });
 
     // several updates (escalations) are all kept, in order
     const [o2, u2, c2] = lifecycle({ vehicle: 'truck-1', code: 'OVERSPEED', startTs: T0 + 5 });
@@ -302,7 +317,7 @@ function contract(name: string, setup: () => Promise<Harness>, teardown: () => P
         [5, 'closed', 1],
       ],
     );
-    t.deepEqual(await store.violation(o2.violation.id), c2.violation);
+    t.deepEqual(await store.violation(o2.violation.id), rec(c2.violation, 'closed'));
   });
 
   test(title('replaying the same events stores nothing twice and never reopens'), async (t) => {
@@ -321,10 +336,10 @@ function contract(name: string, setup: () => Promise<Harness>, teardown: () => P
     await store.recordViolation(a[0]); // an old phase alone
     t.deepEqual(await store.violationPhases(a[0].violation.id), phasesA);
     t.deepEqual(await store.violationPhases(b[0].violation.id), phasesB);
-    t.deepEqual(await store.violation(a[0].violation.id), a[2].violation);
-    t.deepEqual(await store.violation(b[0].violation.id), b[2].violation);
+    t.deepEqual(await store.violation(a[0].violation.id), rec(a[2].violation, 'closed'));
+    t.deepEqual(await store.violation(b[0].violation.id), rec(b[2].violation, 'closed'));
     t.deepEqual(ids((await store.violations()).items), [a[0].violation.id, b[0].violation.id]);
-    t.deepEqual(ids((await store.violations({ status: 'open' })).items), []);
+    t.deepEqual(ids((await store.violations({ phase: 'ongoing' })).items), []);
 
     // A new (never seen) lower phase after `closed` joins the history but does not reopen the violation.
     const late: ViolationEvent = {
@@ -343,7 +358,7 @@ function contract(name: string, setup: () => Promise<Harness>, teardown: () => P
       ],
     );
     t.deepEqual(after[3]!.violation, late.violation);
-    t.deepEqual(await store.violation(a[0].violation.id), a[2].violation);
+    t.deepEqual(await store.violation(a[0].violation.id), rec(a[2].violation, 'closed'));
     await store.recordViolation(late);
     t.is((await store.violationPhases(a[0].violation.id)).length, 4);
 
@@ -354,14 +369,14 @@ function contract(name: string, setup: () => Promise<Harness>, teardown: () => P
       (await store.violationPhases(c[0].violation.id)).map((p) => p.phase),
       ['opened', 'updated', 'closed'],
     );
-    t.deepEqual(await store.violation(c[0].violation.id), c[2].violation);
+    t.deepEqual(await store.violation(c[0].violation.id), rec(c[2].violation, 'closed'));
     await store.recordViolations([]);
   });
 
   test(title('violations filter by firm, vehicle, code, status and startTs range'), async (t) => {
     const store = await h().fresh();
     const events: ViolationEvent[] = [];
-    const all: Violation[] = [];
+    const all: ViolationRecord[] = [];
     const specs: [string, string, ViolationCode, number, boolean][] = [
       // vehicle, firm, code, start offset (s), closed?
       ['a-1', 'firm-a', 'OFF_ROUTE', 0, true],
@@ -376,11 +391,11 @@ function contract(name: string, setup: () => Promise<Harness>, teardown: () => P
       const life = lifecycle({ vehicle, firm, code, startTs: T0 + s * 1_000 }, 30_000);
       events.push(life[0], life[1]);
       if (closed) events.push(life[2]);
-      all.push((closed ? life[2] : life[1]).violation);
+      all.push(closed ? rec(life[2].violation, 'closed') : rec(life[1].violation, 'updated'));
     }
     await store.recordViolations(events);
-    const expect = (pred: (v: Violation) => boolean): string[] => ids(all.filter(pred).sort(byKey));
-    const check = async (q: ViolationQuery, pred: (v: Violation) => boolean, what: string) => {
+    const expect = (pred: (v: ViolationRecord) => boolean): string[] => ids(all.filter(pred).sort(byKey));
+    const check = async (q: ViolationQuery, pred: (v: ViolationRecord) => boolean, what: string) => {
       const page = await store.violations(q);
       t.deepEqual(ids(page.items), expect(pred), what);
       t.is(page.nextCursor, undefined, what);
@@ -390,10 +405,12 @@ function contract(name: string, setup: () => Promise<Harness>, teardown: () => P
     await check({ firm: 'firm' }, () => false, 'firm is exact, not a prefix');
     await check({ vehicle: 'b-1' }, (v) => v.vehicle === 'b-1', 'vehicle (b-10 excluded)');
     await check({ code: 'OFF_ROUTE' }, (v) => v.code === 'OFF_ROUTE', 'code');
-    await check({ status: 'open' }, (v) => v.endTs === undefined, 'open');
-    await check({ status: 'closed' }, (v) => v.endTs !== undefined, 'closed');
+    await check({ phase: 'ongoing' }, (v) => v.endTs === undefined, 'ongoing');
+    await check({ phase: 'closed' }, (v) => v.endTs !== undefined, 'closed');
+    await check({ status: 'open' }, () => true, 'every new violation is open');
+    await check({ status: 'closed' }, () => false, 'no status closed yet');
     await check(
-      { firm: 'firm-b', code: 'OFF_ROUTE', status: 'closed' },
+      { firm: 'firm-b', code: 'OFF_ROUTE', phase: 'closed' },
       (v) => v.firm === 'firm-b' && v.code === 'OFF_ROUTE' && v.endTs !== undefined,
       'combined',
     );
@@ -447,7 +464,7 @@ function contract(name: string, setup: () => Promise<Harness>, teardown: () => P
       expected.filter((id) => [1, 3].includes((Number(id.split(':')[2]) - T0) / 10_000)),
     );
     const ranged = await allPages((cursor) =>
-      store.violations({ from: T0 + 10_000, to: T0 + 30_000, status: 'open', limit: 4, cursor }),
+      store.violations({ from: T0 + 10_000, to: T0 + 30_000, phase: 'ongoing', limit: 4, cursor }),
     );
     t.is(ranged.ids.length, 2 + 3 + 4);
     // a cursor taken mid-way stays valid after more data arrives earlier in the order
@@ -457,6 +474,146 @@ function contract(name: string, setup: () => Promise<Harness>, teardown: () => P
     t.deepEqual(ids(next.items), expected.slice(5, 10));
     await t.throwsAsync(store.violations({ cursor: 'not-a-cursor' }), { message: /cursor/ });
     await t.throwsAsync(store.violations({ limit: 0 }), { message: /limit/ });
+  });
+
+  test(
+    title('enforcement status: each change audited, illegal ones refused, independent of the phase'),
+    async (t) => {
+      const store = await h().fresh();
+      const [o, u, c] = lifecycle({ vehicle: 'truck-1', code: 'OFF_ROUTE', startTs: T0 });
+      const [o2] = lifecycle({ vehicle: 'truck-2', code: 'OVERSPEED', startTs: T0 + 1_000, firm: 'firm-b' });
+      const id = o.violation.id;
+      await store.recordViolations([o, o2]);
+      t.is((await store.violation(id))?.status, 'open', 'a new violation is open');
+      t.deepEqual(await store.violationStatusHistory(id), []);
+      t.deepEqual(await store.violationStatusHistory('truck-9:OFF_ROUTE:1'), []);
+
+      await t.throwsAsync(
+        store.setViolationStatus({ id: 'truck-9:OFF_ROUTE:1', to: 'acknowledged', actor: 'k', at: T0 }),
+        { instanceOf: UnknownViolationError },
+      );
+      const skip = await t.throwsAsync<ViolationTransitionError>(
+        store.setViolationStatus({ id, to: 'confirmed', actor: 'key-monitor', at: T0 }),
+        { instanceOf: ViolationTransitionError },
+      );
+      t.is(skip?.current, 'open');
+      t.is(skip?.requested, 'confirmed');
+      t.regex(
+        skip?.message ?? '',
+        /is open and cannot become confirmed; from open it can become acknowledged/,
+      );
+
+      const acked = await store.setViolationStatus({
+        id,
+        to: 'acknowledged',
+        actor: 'key-monitor',
+        at: T0 + 60_000,
+      });
+      t.deepEqual(acked, rec(o.violation, 'opened', 'acknowledged'));
+      // Engine events after the decision change the phase, never the status (replays included).
+      await store.recordViolations([u, c]);
+      t.deepEqual(await store.violation(id), rec(c.violation, 'closed', 'acknowledged'));
+      await store.recordViolations([o, u, c]);
+      t.is((await store.violation(id))?.status, 'acknowledged');
+
+      const reason = '当时按交警 "临时绕行" 通知行驶\n附通知第 3 号 \\ 见附件';
+      await store.setViolationStatus({
+        id,
+        to: 'disputed',
+        actor: 'key-firm-a',
+        at: T0 + 120_000,
+        note: reason,
+      });
+      await t.throwsAsync(
+        store.setViolationStatus({
+          id,
+          to: 'disputed',
+          actor: 'key-firm-a',
+          at: T0 + 121_000,
+          note: 'again',
+        }),
+        { instanceOf: ViolationTransitionError },
+        'a repeated request is refused, not recorded twice',
+      );
+      await store.setViolationStatus({
+        id,
+        to: 'confirmed',
+        actor: 'key-monitor',
+        at: T0 + 180_000,
+        note: '绕行通知不含该路段',
+      });
+      const done = await store.setViolationStatus({ id, to: 'closed', actor: 'key-admin', at: T0 + 240_000 });
+      t.deepEqual(done, rec(c.violation, 'closed', 'closed'));
+      for (const to of ['open', 'acknowledged', 'closed'] as const) {
+        await t.throwsAsync(store.setViolationStatus({ id, to, actor: 'key-admin', at: T0 + 300_000 }), {
+          instanceOf: ViolationTransitionError,
+          message: /is closed and cannot become .*nothing \(final\)/,
+        });
+      }
+      t.deepEqual(await store.violationStatusHistory(id), [
+        { seq: 1, from: 'open', to: 'acknowledged', actor: 'key-monitor', at: T0 + 60_000 },
+        { seq: 2, from: 'acknowledged', to: 'disputed', actor: 'key-firm-a', at: T0 + 120_000, note: reason },
+        {
+          seq: 3,
+          from: 'disputed',
+          to: 'confirmed',
+          actor: 'key-monitor',
+          at: T0 + 180_000,
+          note: '绕行通知不含该路段',
+        },
+        { seq: 4, from: 'confirmed', to: 'closed', actor: 'key-admin', at: T0 + 240_000 },
+      ]);
+      t.deepEqual(
+        (await store.violationPhases(id)).map((p) => p.phase),
+        ['opened', 'updated', 'closed'],
+        'the phase history is untouched',
+      );
+
+      // status and phase filter independently
+      t.deepEqual(ids((await store.violations({ status: 'closed' })).items), [id]);
+      t.deepEqual(ids((await store.violations({ status: 'open' })).items), [o2.violation.id]);
+      t.deepEqual(ids((await store.violations({ phase: 'ongoing' })).items), [o2.violation.id]);
+      t.deepEqual(ids((await store.violations({ phase: 'closed', status: 'open' })).items), []);
+      t.deepEqual(ids((await store.violations({ phase: 'closed', status: 'closed' })).items), [id]);
+      t.deepEqual(ids((await store.violations({ status: 'acknowledged' })).items), []);
+      t.deepEqual((await store.violations({ firm: 'firm-b', status: 'open' })).items, [
+        rec(o2.violation, 'opened'),
+      ]);
+    },
+  );
+
+  test(title('status filter pages like the others; concurrent decisions: exactly one wins'), async (t) => {
+    const store = await h().fresh();
+    const events = Array.from(
+      { length: 9 },
+      (_, i) =>
+        lifecycle({ vehicle: `s-${i % 3}`, code: 'SPILLAGE', startTs: T0 + Math.floor(i / 2) * 1_000 })[0],
+    );
+    await store.recordViolations(events);
+    const all = ids(events.map((e) => e.violation).sort(byKey));
+    // acknowledge every other one (in list order), then page through each status with limit 2
+    const acked = all.filter((_, i) => i % 2 === 0);
+    for (const id of acked) await store.setViolationStatus({ id, to: 'acknowledged', actor: 'm', at: T0 });
+    const ackPages = await allPages((cursor) =>
+      store.violations({ status: 'acknowledged', limit: 2, cursor }),
+    );
+    t.deepEqual(ackPages.ids, acked);
+    const openPages = await allPages((cursor) => store.violations({ status: 'open', limit: 2, cursor }));
+    t.deepEqual(
+      openPages.ids,
+      all.filter((_, i) => i % 2 === 1),
+    );
+
+    const id = all[1]!;
+    const outcomes = await Promise.allSettled(
+      ['key-1', 'key-2', 'key-3'].map((actor) =>
+        store.setViolationStatus({ id, to: 'acknowledged', actor, at: T0 }),
+      ),
+    );
+    t.is(outcomes.filter((r) => r.status === 'fulfilled').length, 1, 'one acknowledgement');
+    for (const r of outcomes)
+      if (r.status === 'rejected') t.true(r.reason instanceof ViolationTransitionError);
+    t.is((await store.violationStatusHistory(id)).length, 1);
   });
 
   test(title('trips round-trip; completed replaces started, never the reverse'), async (t) => {
@@ -550,7 +707,7 @@ function contract(name: string, setup: () => Promise<Harness>, teardown: () => P
       const store = await h().fresh();
       const firm = '合肥市 "渣土" 运输,有限=公司 a\\b';
       const vehicles = ['皖A 12345', 'cam,=1 "x" \\y', "x' OR '1'='1", 'y" OR "vehicle" =~ /.*/'];
-      const all: Violation[] = [];
+      const all: ViolationRecord[] = [];
       for (const [i, vehicle] of vehicles.entries()) {
         const [o, u, c] = lifecycle({
           vehicle,
@@ -561,10 +718,10 @@ function contract(name: string, setup: () => Promise<Harness>, teardown: () => P
           details: { zone: '禁区 "一号", 学校 \\ 附近', 备注: "O'Brien\t说" },
         });
         await store.recordViolations([o, u, c]);
-        all.push(c.violation);
-        t.deepEqual(await store.violation(o.violation.id), c.violation);
+        all.push(rec(c.violation, 'closed'));
+        t.deepEqual(await store.violation(o.violation.id), rec(c.violation, 'closed'));
         t.is((await store.violationPhases(o.violation.id)).length, 3);
-        t.deepEqual((await store.violations({ vehicle })).items, [c.violation]);
+        t.deepEqual((await store.violations({ vehicle })).items, [rec(c.violation, 'closed')]);
         const trip = tripStart(vehicle, T0 + i, { firm, originSite: '工地 "一号"' });
         await store.recordTrip({
           kind: 'completed',
@@ -591,12 +748,17 @@ function contract(name: string, setup: () => Promise<Harness>, teardown: () => P
     const trip = tripStart('皖A 00001', T0);
     const pkg = smallEvidence();
     await store.recordViolations([o, u]);
+    await store.setViolationStatus({ id: o.violation.id, to: 'acknowledged', actor: 'key-monitor', at: T0 });
     await store.recordTrip({ kind: 'started', trip });
     await store.putEvidence(pkg);
     store = await h().restart(store, 'graceful');
     t.true((await store.health()).ok);
-    t.deepEqual(await store.violation(o.violation.id), u.violation);
+    t.deepEqual(await store.violation(o.violation.id), rec(u.violation, 'updated', 'acknowledged'));
     t.is((await store.violationPhases(o.violation.id)).length, 2);
+    t.deepEqual(
+      (await store.violationStatusHistory(o.violation.id)).map((c) => [c.seq, c.to, c.actor]),
+      [[1, 'acknowledged', 'key-monitor']],
+    );
     t.deepEqual(await store.trip(trip.id), { status: 'started', ...trip });
     t.is(canonicalJson(await store.evidence(pkg.violation.id)), canonicalJson(pkg));
     // replays after the restart are still recognised; the lifecycle continues
@@ -609,7 +771,11 @@ function contract(name: string, setup: () => Promise<Harness>, teardown: () => P
         [3, 'closed'],
       ],
     );
-    t.deepEqual(await store.violation(o.violation.id), c.violation);
+    t.deepEqual(await store.violation(o.violation.id), rec(c.violation, 'closed', 'acknowledged'));
+    t.is(
+      (await store.setViolationStatus({ id: o.violation.id, to: 'confirmed', actor: 'k', at: T0 })).status,
+      'confirmed',
+    );
   });
 
   test.serial(title('an acknowledged write survives a crash of the storage'), async (t) => {
@@ -619,7 +785,7 @@ function contract(name: string, setup: () => Promise<Harness>, teardown: () => P
     ).flat();
     await store.recordViolations(events);
     store = await h().restart(store, 'crash');
-    const listed = await allPages((cursor) => store.violations({ status: 'closed', limit: 20, cursor }));
+    const listed = await allPages((cursor) => store.violations({ phase: 'closed', limit: 20, cursor }));
     t.is(listed.ids.length, 50);
     t.is((await store.violationPhases(events[0]!.violation.id)).length, 3);
   });
@@ -633,7 +799,12 @@ function contract(name: string, setup: () => Promise<Harness>, teardown: () => P
     await store.open();
     t.true((await store.health()).ok);
     await store.recordViolation(o);
-    t.deepEqual(await store.violation(o.violation.id), o.violation);
+    t.deepEqual(await store.violation(o.violation.id), rec(o.violation, 'opened'));
+    await store.close();
+    await t.throwsAsync(
+      store.setViolationStatus({ id: o.violation.id, to: 'acknowledged', actor: 'k', at: T0 }),
+    );
+    await store.open();
   });
 }
 
@@ -674,6 +845,45 @@ test('pointToLine escapes tags and strings and types fields', (t) => {
   t.throws(() => pointToLine('m', [['firm', '']], [['a', { type: 'integer', value: 1 }]], 1n));
   t.throws(() => pointToLine('m', [], [['a', { type: 'integer', value: 1.5 }]], 1n));
   t.throws(() => pointToLine('m', [], [], 1n));
+});
+
+test('embedded: a file from before the enforcement status opens; its violations are open, phases kept', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'citywatch-events-old-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  // The layout of the first release: the engine's open/closed in a column called `status`.
+  const old = new Database(join(dir, 'events.db'));
+  old.exec(`CREATE TABLE violations (
+    id TEXT NOT NULL PRIMARY KEY, firm TEXT NOT NULL, vehicle TEXT NOT NULL, code TEXT NOT NULL,
+    start_ts INTEGER NOT NULL, end_ts INTEGER, status TEXT NOT NULL, phase TEXT NOT NULL,
+    rank INTEGER NOT NULL, level INTEGER NOT NULL, body TEXT NOT NULL) WITHOUT ROWID;
+    CREATE INDEX violations_status ON violations (status, start_ts, id);`);
+  const [, , closed] = lifecycle({ vehicle: 'old-1', code: 'OVERLOAD', startTs: T0 });
+  const v = closed.violation;
+  old
+    .prepare('INSERT INTO violations VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)')
+    .run(
+      v.id,
+      v.firm,
+      v.vehicle,
+      v.code,
+      v.startTs,
+      v.endTs,
+      'closed',
+      'closed',
+      2,
+      v.level,
+      canonicalJson(v),
+    );
+  old.close();
+
+  const store = new EmbeddedEventStore({ dir });
+  await store.open();
+  t.teardown(() => store.close());
+  t.deepEqual(await store.violation(v.id), rec(v, 'closed', 'open'));
+  t.deepEqual(ids((await store.violations({ phase: 'closed', status: 'open' })).items), [v.id]);
+  t.deepEqual((await store.violations({ phase: 'ongoing' })).items, []);
+  await store.setViolationStatus({ id: v.id, to: 'acknowledged', actor: 'm', at: T0 });
+  t.deepEqual(ids((await store.violations({ status: 'acknowledged' })).items), [v.id]);
 });
 
 // ---------------------------------------------------------------------------------------------------

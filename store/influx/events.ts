@@ -10,11 +10,23 @@
  *                    `${vehicle}:${code}:${startTs}`, so (series code+firm+vehicle, time = startTs) IS the
  *                    id: rewriting the point replaces the state in place.
  *                    tags   code, firm, vehicle
- *                    fields id, phase, status ('open'|'closed'), level (int), seq (int, history length
- *                           when written), startTs (int), endTs (int), durationMs (int) (both only once
- *                           closed), lat, lon (float: startPos), permit ('' when none), body (canonical
- *                           JSON of the Violation: what reads return)
+ *                    fields id, phase, status ('open'|'closed': the ENGINE lifecycle; the name predates
+ *                           the enforcement status and is kept for existing points), level (int), seq (int,
+ *                           history length when written), startTs (int), endTs (int), durationMs (int) (both
+ *                           only once closed), lat, lon (float: startPos), permit ('' when none), body
+ *                           (canonical JSON of the Violation: what reads return), enforcement (the
+ *                           enforcement status, store/violation-status.ts) and enforcementSeq (int)
  *                    time   startTs (ms, exact)
+ *                    The engine's lines carry no enforcement fields, except the first line of a violation
+ *                    (enforcement "open"); a status change rewrites only those two fields of the point
+ *                    (InfluxDB merges the fields of a point written again with the same series and time),
+ *                    so neither writer overwrites the other's fields.
+ *   violation_status the audited status changes, one point per change.
+ *                    tags   code, firm, vehicle
+ *                    fields id, seq (int), status (the new one), body (canonical JSON of the change: from,
+ *                           to, actor, at, note; JSON because a note may hold newlines, which line protocol
+ *                           cannot carry)
+ *                    time   startTs ms + seq ns
  *   violation_phase  the phase HISTORY, one point per distinct event.
  *                    tags   code, firm, phase, vehicle
  *                    fields id, seq (int), level (int), hash (sha256 of canonicalJson({phase, violation})),
@@ -42,12 +54,16 @@
  *
  * Idempotency needs one read per batch: the history (violations) or the current record (trips) of the
  * batch's ids, looked up by vehicle, id and startTs range, so a replayed event is recognised (it changes
- * nothing) and a lower phase never overwrites a higher one. This assumes ONE writer of events per
- * database (the pipeline), as the fix store assumes one spool.
+ * nothing) and a lower phase never overwrites a higher one. This assumes ONE writing process per
+ * database (the platform: its pipeline and its API share this instance), as the fix store assumes one
+ * spool. Inside that process, violation writes and status changes run one at a time (`exclusive`), so a
+ * status change cannot slip between the read and the write of another.
  *
  * Known limits: like the fix store, a vehicle that changes firm in the middle of a trip or a violation
  * can leave two points (one per firm series); reads by id and unfiltered lists keep the higher-ranked one,
- * a list filtered by the old firm can still show the older state.
+ * a list filtered by the old firm can still show the older state. Points written before the enforcement
+ * status existed have no `enforcement` field: they read as `open`, but a `status=open` filter finds them
+ * only once their next engine event (or status change) has written the field.
  */
 import { canonicalJson, type EvidencePackage, verifyEvidence } from '../../geofence/evidence.ts';
 import type { TripEvent } from '../../geofence/trips.ts';
@@ -59,19 +75,28 @@ import {
   decodeCursor,
   type EventStore,
   encodeCursor,
+  lifecycleFilter,
+  lifecycleOf,
   type Page,
   pageLimit,
   phaseRank,
-  statusOf,
   type TripQuery,
   type TripRecord,
   tripRank,
   tripRecordOf,
   type ViolationPhaseRecord,
   type ViolationQuery,
+  type ViolationRecord,
   violationEventHash,
 } from '../events-port.ts';
 import type { StoreHealth } from '../port.ts';
+import {
+  checkViolationChange,
+  UnknownViolationError,
+  type ViolationStatus,
+  type ViolationStatusChange,
+  type ViolationStatusRequest,
+} from '../violation-status.ts';
 import { type InfluxOptions, InfluxStore } from './adapter.ts';
 import { httpRequest, InfluxError, serverErrorText } from './http.ts';
 import { type QueryTarget, quoteIdent, quoteString, runQuery, timeLiteral } from './influxql.ts';
@@ -79,6 +104,7 @@ import { type PointField, pointToLine } from './lineprotocol.ts';
 
 export const VIOLATION_MEASUREMENT = 'violation';
 export const VIOLATION_PHASE_MEASUREMENT = 'violation_phase';
+export const VIOLATION_STATUS_MEASUREMENT = 'violation_status';
 export const TRIP_MEASUREMENT = 'trip';
 export const EVIDENCE_MEASUREMENT = 'evidence';
 /** UTF-16 units per evidence part */
@@ -171,6 +197,16 @@ interface PhaseState {
   hashes: Set<string>;
   maxSeq: number;
   maxRank: number;
+  /** the latest-state point already has an enforcement status */
+  hasStatus: boolean;
+}
+
+const newPhaseState = (): PhaseState => ({ hashes: new Set(), maxSeq: 0, maxRank: -1, hasStatus: false });
+
+function recordOf(row: Row): ViolationRecord {
+  const v = JSON.parse(String(row.body)) as Violation;
+  const status = typeof row.enforcement === 'string' ? row.enforcement : 'open';
+  return { ...v, phase: String(row.phase) as ViolationPhase, status: status as ViolationStatus };
 }
 
 export class InfluxEventStore implements EventStore {
@@ -183,6 +219,8 @@ export class InfluxEventStore implements EventStore {
   private readonly maxLinesPerRequest: number;
   private readonly rp: string | undefined;
   private closed = false;
+  /** tail of the queue of exclusive sections (violation writes, status changes) */
+  private queue: Promise<void> = Promise.resolve();
 
   constructor(options: InfluxOptions) {
     this.base = new InfluxStore(options); // validates the url; open() and health() are the same
@@ -231,6 +269,16 @@ export class InfluxEventStore implements EventStore {
     return rowsOf(series);
   }
 
+  /** Runs fn after every earlier exclusive section has settled. */
+  private exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.queue.then(fn, fn);
+    this.queue = run.then(
+      () => undefined,
+      () => undefined,
+    );
+    return run;
+  }
+
   /** Sends lines in order, in requests of at most maxLinesPerRequest lines and MAX_REQUEST_BYTES. */
   private async write(lines: readonly string[]): Promise<void> {
     let batch: string[] = [];
@@ -273,6 +321,10 @@ export class InfluxEventStore implements EventStore {
   async recordViolations(events: readonly ViolationEvent[]): Promise<void> {
     this.assertOpen();
     if (events.length === 0) return;
+    await this.exclusive(() => this.recordViolationsNow(events));
+  }
+
+  private async recordViolationsNow(events: readonly ViolationEvent[]): Promise<void> {
     const state = await this.phaseStates(events.map((e) => e.violation));
     const latest: string[] = [];
     const history: string[] = [];
@@ -281,7 +333,7 @@ export class InfluxEventStore implements EventStore {
       const hash = violationEventHash(event);
       let s = state.get(v.id);
       if (!s) {
-        s = { hashes: new Set(), maxSeq: 0, maxRank: -1 };
+        s = newPhaseState();
         state.set(v.id, s);
       }
       if (s.hashes.has(hash)) continue; // a replay
@@ -290,7 +342,8 @@ export class InfluxEventStore implements EventStore {
       const rank = phaseRank(event.phase);
       const body = canonicalJson(v);
       history.push(this.phaseLine(event, seq, hash, body));
-      if (rank >= s.maxRank) latest.push(this.violationLine(event, seq, body));
+      if (rank >= s.maxRank) latest.push(this.violationLine(event, seq, body, !s.hasStatus));
+      s.hasStatus = true;
       s.hashes.add(hash);
       s.maxSeq = seq;
       s.maxRank = Math.max(s.maxRank, rank);
@@ -300,12 +353,12 @@ export class InfluxEventStore implements EventStore {
     await this.write([...latest, ...history]);
   }
 
-  private violationLine(event: ViolationEvent, seq: number, body: string): string {
+  private violationLine(event: ViolationEvent, seq: number, body: string, withStatus: boolean): string {
     const v = event.violation;
     const fields: [string, PointField][] = [
       ['id', str(v.id)],
       ['phase', str(event.phase)],
-      ['status', str(statusOf(v))],
+      ['status', str(lifecycleOf(v))],
       ['level', int(v.level)],
       ['seq', int(seq)],
       ['startTs', int(v.startTs)],
@@ -318,6 +371,7 @@ export class InfluxEventStore implements EventStore {
       ['permit', str(v.permit ?? '')],
       ['body', str(body)],
     );
+    if (withStatus) fields.push(['enforcement', str('open')], ['enforcementSeq', int(0)]);
     return pointToLine(
       VIOLATION_MEASUREMENT,
       [
@@ -351,57 +405,141 @@ export class InfluxEventStore implements EventStore {
     );
   }
 
-  /** The recorded history of these violations: hashes, highest seq and highest phase rank per id. */
+  /**
+   * The recorded history of these violations (hashes, highest seq and highest phase rank per id) and
+   * whether their latest-state point has an enforcement status yet: two statements, one request.
+   */
   private async phaseStates(violations: readonly Violation[]): Promise<Map<string, PhaseState>> {
     const out = new Map<string, PhaseState>();
+    const of = (id: string): PhaseState => {
+      let s = out.get(id);
+      if (!s) {
+        s = newPhaseState();
+        out.set(id, s);
+      }
+      return s;
+    };
     const unique = [...new Map(violations.map((v) => [v.id, v])).values()];
     for (const [, group] of groupBy(unique, (v) => `${v.vehicle}\u0000${v.code}`)) {
       for (let i = 0; i < group.length; i += IDS_PER_QUERY) {
         const part = group.slice(i, i + IDS_PER_QUERY);
         const first = part[0]!;
         const starts = part.map((v) => v.startTs);
-        const rows = await this.select(
-          `SELECT "id", "seq", "hash", "phase" FROM ${this.from(VIOLATION_PHASE_MEASUREMENT)} WHERE "vehicle" = ${quoteString(
-            first.vehicle,
-          )} AND "code" = ${quoteString(first.code)} AND ${idsCondition(part.map((v) => v.id))} AND time >= ${ns(
-            Math.min(...starts),
-          )} AND time <= ${ns(Math.max(...starts), 999_999)}`,
+        const where = `WHERE "vehicle" = ${quoteString(first.vehicle)} AND "code" = ${quoteString(
+          first.code,
+        )} AND ${idsCondition(part.map((v) => v.id))} AND time >= ${ns(Math.min(...starts))} AND time <= ${ns(
+          Math.max(...starts),
+          999_999,
+        )}`;
+        const [phases = [], points = []] = await runQuery(
+          this.target,
+          `SELECT "id", "seq", "hash", "phase" FROM ${this.from(VIOLATION_PHASE_MEASUREMENT)} ${where}; ` +
+            `SELECT "id", "enforcement" FROM ${this.from(VIOLATION_MEASUREMENT)} ${where}`,
         );
-        for (const row of rows) {
-          const id = String(row.id);
-          let s = out.get(id);
-          if (!s) {
-            s = { hashes: new Set(), maxSeq: 0, maxRank: -1 };
-            out.set(id, s);
-          }
+        for (const row of rowsOf(phases)) {
+          const s = of(String(row.id));
           s.hashes.add(String(row.hash));
           s.maxSeq = Math.max(s.maxSeq, Number(row.seq));
           s.maxRank = Math.max(s.maxRank, phaseRank(String(row.phase) as ViolationPhase));
+        }
+        for (const row of rowsOf(points)) {
+          if (typeof row.enforcement === 'string') of(String(row.id)).hasStatus = true;
         }
       }
     }
     return out;
   }
 
-  async violations(query: ViolationQuery = {}): Promise<Page<Violation>> {
+  async violations(query: ViolationQuery = {}): Promise<Page<ViolationRecord>> {
     this.assertOpen();
     const conds: string[] = [];
     if (query.firm !== undefined) conds.push(`"firm" = ${quoteString(query.firm)}`);
     if (query.vehicle !== undefined) conds.push(`"vehicle" = ${quoteString(query.vehicle)}`);
     if (query.code !== undefined) conds.push(`"code" = ${quoteString(query.code)}`);
-    if (query.status !== undefined) conds.push(`"status" = ${quoteString(query.status)}`);
-    return this.page<Violation>(VIOLATION_MEASUREMENT, conds, query, (v) => (v.endTs === undefined ? 0 : 1));
+    if (query.status !== undefined) conds.push(`"enforcement" = ${quoteString(query.status)}`);
+    const lifecycle = lifecycleFilter(query.phase);
+    if (lifecycle !== undefined) conds.push(`"status" = ${quoteString(lifecycle)}`);
+    return this.page<ViolationRecord>(
+      VIOLATION_MEASUREMENT,
+      conds,
+      query,
+      (v) => (v.endTs === undefined ? 0 : 1),
+      '"body", "phase", "enforcement"',
+      recordOf,
+    );
   }
 
-  async violation(id: string): Promise<Violation | undefined> {
+  /** The latest-state point of a violation (the highest seq when a firm change left two), with its firm. */
+  private async latestPoint(id: string): Promise<Row | undefined> {
+    const rows = await this.byId(
+      VIOLATION_MEASUREMENT,
+      id,
+      parseViolationId(id),
+      '"body", "seq", "phase", "enforcement", "firm"',
+    );
+    let best: Row | undefined;
+    for (const row of rows) if (!best || Number(row.seq) > Number(best.seq)) best = row;
+    return best;
+  }
+
+  async violation(id: string): Promise<ViolationRecord | undefined> {
     this.assertOpen();
-    const rows = await this.byId(VIOLATION_MEASUREMENT, id, parseViolationId(id), '"body", "seq"');
-    let best: { seq: number; body: string } | undefined;
-    for (const row of rows) {
-      const seq = Number(row.seq);
-      if (!best || seq > best.seq) best = { seq, body: String(row.body) };
-    }
-    return best ? (JSON.parse(best.body) as Violation) : undefined;
+    const row = await this.latestPoint(id);
+    return row ? recordOf(row) : undefined;
+  }
+
+  async setViolationStatus(request: ViolationStatusRequest): Promise<ViolationRecord> {
+    this.assertOpen();
+    return this.exclusive(async () => {
+      const row = await this.latestPoint(request.id);
+      if (!row) throw new UnknownViolationError(request.id);
+      const history = await this.violationStatusHistory(request.id);
+      const last = history.at(-1);
+      const change = checkViolationChange(request, {
+        status: last?.to ?? 'open',
+        seq: last?.seq ?? 0,
+      });
+      if (change.seq > MAX_SEQ)
+        throw new InfluxError(`violation ${JSON.stringify(request.id)} has too many changes`);
+      const record = recordOf({ ...row, enforcement: change.to });
+      const tags: [string, string][] = [
+        ['code', record.code],
+        ['firm', String(row.firm)],
+        ['vehicle', record.vehicle],
+      ];
+      // One request: the audit entry and the status on the point (only those fields: they merge into it).
+      await this.write([
+        pointToLine(
+          VIOLATION_STATUS_MEASUREMENT,
+          tags,
+          [
+            ['id', str(request.id)],
+            ['seq', int(change.seq)],
+            ['status', str(change.to)],
+            ['body', str(canonicalJson(change))],
+          ],
+          ns(record.startTs, change.seq),
+        ),
+        pointToLine(
+          VIOLATION_MEASUREMENT,
+          tags,
+          [
+            ['enforcement', str(change.to)],
+            ['enforcementSeq', int(change.seq)],
+          ],
+          ns(record.startTs),
+        ),
+      ]);
+      return record;
+    });
+  }
+
+  async violationStatusHistory(id: string): Promise<ViolationStatusChange[]> {
+    this.assertOpen();
+    const rows = await this.byId(VIOLATION_STATUS_MEASUREMENT, id, parseViolationId(id), '"seq", "body"');
+    const bySeq = new Map<number, ViolationStatusChange>();
+    for (const row of rows) bySeq.set(Number(row.seq), JSON.parse(String(row.body)) as ViolationStatusChange);
+    return [...bySeq.values()].sort((a, b) => a.seq - b.seq);
   }
 
   async violationPhases(id: string): Promise<ViolationPhaseRecord[]> {
@@ -520,7 +658,14 @@ export class InfluxEventStore implements EventStore {
     const conds: string[] = [];
     if (query.firm !== undefined) conds.push(`"firm" = ${quoteString(query.firm)}`);
     if (query.vehicle !== undefined) conds.push(`"vehicle" = ${quoteString(query.vehicle)}`);
-    return this.page<TripRecord>(TRIP_MEASUREMENT, conds, query, (r) => tripRank(r.status));
+    return this.page<TripRecord>(
+      TRIP_MEASUREMENT,
+      conds,
+      query,
+      (r) => tripRank(r.status),
+      '"body"',
+      (row) => JSON.parse(String(row.body)) as TripRecord,
+    );
   }
 
   async trip(id: string): Promise<TripRecord | undefined> {
@@ -542,6 +687,8 @@ export class InfluxEventStore implements EventStore {
     conds: readonly string[],
     query: { from?: number; to?: number; limit?: number; cursor?: string },
     rankOf: (item: T) => number,
+    columns: string,
+    itemOf: (row: Row) => T,
   ): Promise<Page<T>> {
     const limit = pageLimit(query.limit);
     const base = [...conds];
@@ -550,9 +697,9 @@ export class InfluxEventStore implements EventStore {
     const fetch = async (extra: readonly string[], tail = ''): Promise<T[]> => {
       const where = [...base, ...extra];
       const rows = await this.select(
-        `SELECT "body" FROM ${this.from(measurement)}${where.length ? ` WHERE ${where.join(' AND ')}` : ''} ORDER BY time ASC${tail}`,
+        `SELECT ${columns} FROM ${this.from(measurement)}${where.length ? ` WHERE ${where.join(' AND ')}` : ''} ORDER BY time ASC${tail}`,
       );
-      return rows.map((r) => JSON.parse(String(r.body)) as T);
+      return rows.map(itemOf);
     };
 
     const collected: T[] = [];

@@ -1,0 +1,89 @@
+/**
+ * Scorecards as CSV (RFC 4180): CRLF line ends, a header line, fields quoted when they hold a comma, a
+ * quote, CR or LF; one firm per row, in rank order. The text starts with a UTF-8 byte order mark because
+ * the people who open it are in city offices, with spreadsheet software that reads a CSV without one
+ * in the local code page (GBK) and garbles the firm names; parsers that know UTF-8 skip it.
+ */
+import { VIOLATION_CODES } from '../../geofence/model.ts';
+import type { FirmScorecard } from './compute.ts';
+
+export const SCORECARD_CSV_COLUMNS: readonly string[] = [
+  'month',
+  'rank',
+  'rankedFirms',
+  'firm',
+  'firmName',
+  'trips',
+  'compliantTrips',
+  'compliantShare',
+  'km',
+  'violations',
+  'per100Trips',
+  'per1000Km',
+  'openViolations',
+  ...VIOLATION_CODES,
+];
+
+function field(value: unknown): string {
+  if (value === undefined || value === null) return '';
+  const text = String(value);
+  return /[",\r\n]/.test(text) ? `"${text.replaceAll('"', '""')}"` : text;
+}
+
+/** `names` gives each firm's display name (empty when unknown). */
+export function scorecardsCsv(
+  cards: readonly FirmScorecard[],
+  names: (firm: string) => string | undefined,
+): string {
+  const lines = [SCORECARD_CSV_COLUMNS.join(',')];
+  for (const card of cards) {
+    const row: Record<string, unknown> = { ...card, ...card.violationsByCode, firmName: names(card.firm) };
+    lines.push(SCORECARD_CSV_COLUMNS.map((c) => field(row[c])).join(','));
+  }
+  return `\uFEFF${lines.join('\r\n')}\r\n`;
+}
+
+/**
+ * json or csv: `format` when given, else the Accept header (the higher quality of application/json and
+ * text/csv, json on a tie or without a header); undefined when the header accepts neither (406).
+ */
+export function chooseScorecardFormat(
+  format: 'json' | 'csv' | undefined,
+  accept: string | undefined,
+): 'json' | 'csv' | undefined {
+  if (format !== undefined) return format;
+  if (accept === undefined || accept.trim() === '') return 'json';
+  const q = { json: 0, csv: 0 };
+  const specificity = { json: 0, csv: 0 };
+  let parsed = false;
+  for (const part of accept.split(',')) {
+    const [range = '', ...params] = part.split(';').map((s) => s.trim().toLowerCase());
+    const m = /^([\w.+*-]+)\/([\w.+*-]+)$/.exec(range);
+    if (!m) continue;
+    parsed = true;
+    const qm = params.map((p) => /^q=([01](?:\.\d{0,3})?)$/.exec(p)).find((x) => x !== null);
+    const quality = qm ? Number(qm[1]) : 1;
+    // most specific range wins per type: exact > type/* > */*
+    const rank = (type: string, sub: string) =>
+      m[1] === type && m[2] === sub
+        ? 3
+        : m[1] === type && m[2] === '*'
+          ? 2
+          : m[1] === '*' && m[2] === '*'
+            ? 1
+            : 0;
+    for (const [key, type, sub] of [
+      ['json', 'application', 'json'],
+      ['csv', 'text', 'csv'],
+    ] as const) {
+      const r = rank(type, sub);
+      if (r > specificity[key]) {
+        specificity[key] = r;
+        q[key] = quality;
+      }
+    }
+  }
+  if (!parsed) return 'json';
+  if (q.json === 0 && q.csv === 0) return undefined;
+  return q.csv > q.json ? 'csv' : 'json';
+}
