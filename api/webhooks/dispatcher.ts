@@ -1,0 +1,350 @@
+import { performance } from 'node:perf_hooks';
+import type { TripEvent } from '../../geofence/trips.ts';
+import type { ViolationEvent } from '../../geofence/types.ts';
+import { tripWebhookEvent, violationWebhookEvent, type WebhookEvent } from './events.ts';
+import { matches } from './match.ts';
+import { DEFAULT_RETRY_POLICY, nextStep, parseRetryAfter, type RetryPolicy } from './schedule.ts';
+import { signedHeaders } from './signature.ts';
+import type { DeliveryWithLog, DueDelivery, NewSubscription, Subscription, WebhookStore } from './store.ts';
+
+/**
+ * The I/O half of the webhooks: takes the compliance engine's events off the live bus, matches them to
+ * subscriptions, makes each delivery durable in the store before any attempt, and POSTs them with fetch.
+ *
+ * Nothing here may hold up the pipeline: the bus listener only matches in memory and buffers; the
+ * buffer is written in one transaction on the next turn of the event loop. A slow or dead receiver
+ * cannot hold up the others either: each attempt has a timeout, each target (URL origin) has a few
+ * slots, and the due-query skips the targets whose slots are all taken, so their backlog never sits in
+ * front of anyone else's.
+ */
+
+export interface WebhookLogger {
+  info(obj: object, msg: string): void;
+  warn(obj: object, msg: string): void;
+  error(obj: object, msg: string): void;
+}
+
+export interface WebhookDispatcherOptions {
+  store: WebhookStore;
+  logger: WebhookLogger;
+  retry?: Partial<RetryPolicy>;
+  /** per attempt, until the response headers (default 10 s; Standard Webhooks suggests 15-30 s at most) */
+  timeoutMs?: number;
+  /** attempts in flight per target origin (default 4) */
+  perTargetConcurrency?: number;
+  /** attempts in flight in all (default 64) */
+  maxInFlight?: number;
+  /** delivered deliveries are forgotten after this many days (default 30); dead letters stay */
+  retentionDays?: number;
+  /**
+   * false for an API key that is disabled or revoked: its subscriptions get no new deliveries (they
+   * resume if the key is enabled again). Unset: every owner counts as active.
+   */
+  ownerActive?: (keyId: string) => boolean;
+  now?: () => number;
+  random?: () => number;
+}
+
+export interface WebhookStatus {
+  pending: number;
+  dead: number;
+  inFlight: number;
+  /** matched events not yet in the store */
+  buffered: number;
+}
+
+/** Lease beyond the timeout: an attempt still in flight is never picked again. */
+const LEASE_GRACE_MS = 5_000;
+/** Longest sleep of the scheduler: a safety net, every change wakes it anyway. */
+const MAX_SLEEP_MS = 30_000;
+const PRUNE_EVERY_MS = 3_600_000;
+/** Matched events held in memory while the store cannot be written; beyond this they are dropped (logged). */
+const MAX_BUFFERED = 100_000;
+const SHUTDOWN = Symbol('shutdown');
+const TIMEOUT = Symbol('timeout');
+
+export class WebhookDispatcher {
+  readonly store: WebhookStore;
+  private readonly policy: RetryPolicy;
+  private readonly timeoutMs: number;
+  private readonly perTargetLimit: number;
+  private readonly maxInFlight: number;
+  private readonly retentionMs: number;
+  private readonly now: () => number;
+  private readonly random: () => number;
+  private readonly log: WebhookLogger;
+  /**
+   * See WebhookDispatcherOptions.ownerActive. Settable because the key store may be opened after the
+   * dispatcher, which has to be on the bus before the compliance service starts.
+   */
+  ownerActive: (keyId: string) => boolean;
+  private buffer: Array<{ event: WebhookEvent; subscriptions: Subscription[] }> = [];
+  private flushScheduled = false;
+  private readonly inFlight = new Map<string, { controller: AbortController; done: Promise<void> }>();
+  private readonly perTarget = new Map<string, number>();
+  private timer: NodeJS.Timeout | undefined;
+  private pruneTimer: NodeJS.Timeout | undefined;
+  private pumpScheduled = false;
+  private started = false;
+  private stopped = false;
+
+  constructor(options: WebhookDispatcherOptions) {
+    this.store = options.store;
+    this.log = options.logger;
+    this.policy = { ...DEFAULT_RETRY_POLICY, ...options.retry };
+    this.timeoutMs = options.timeoutMs ?? 10_000;
+    this.perTargetLimit = options.perTargetConcurrency ?? 4;
+    this.maxInFlight = options.maxInFlight ?? 64;
+    this.retentionMs = (options.retentionDays ?? 30) * 86_400_000;
+    this.now = options.now ?? Date.now;
+    this.random = options.random ?? Math.random;
+    this.ownerActive = options.ownerActive ?? (() => true);
+  }
+
+  /** Bus listener for ComplianceService 'violation'. */
+  readonly onViolation = (event: ViolationEvent): void => {
+    this.publishSafely(() => violationWebhookEvent(event, this.now()));
+  };
+
+  /** Bus listener for ComplianceService 'trip'. */
+  readonly onTrip = (event: TripEvent): void => {
+    this.publishSafely(() => tripWebhookEvent(event));
+  };
+
+  private publishSafely(build: () => WebhookEvent): void {
+    try {
+      this.publish(build());
+    } catch (err) {
+      // A listener that throws would reach the compliance service; log here instead.
+      this.log.error({ err: (err as Error).message }, 'webhooks: could not queue an event');
+    }
+  }
+
+  /** Queues an event for every subscription it matches; written to the store on the next tick. */
+  publish(event: WebhookEvent): void {
+    if (this.stopped) return;
+    const subscriptions = this.store
+      .allSubscriptions()
+      .filter((s) => matches(s, event) && this.ownerActive(s.ownerKey));
+    if (subscriptions.length === 0) return;
+    if (this.buffer.length >= MAX_BUFFERED) {
+      this.log.error({ event: event.id, type: event.type }, 'webhooks: buffer full, event dropped');
+      return;
+    }
+    this.buffer.push({ event, subscriptions });
+    this.scheduleFlush(0);
+  }
+
+  private scheduleFlush(delayMs: number): void {
+    if (this.flushScheduled) return;
+    this.flushScheduled = true;
+    const run = () => {
+      this.flushScheduled = false;
+      this.flush();
+    };
+    if (delayMs === 0) setImmediate(run);
+    else setTimeout(run, delayMs).unref();
+  }
+
+  /** Writes the buffer in one transaction; on failure it stays buffered and is tried again in 1 s. */
+  private flush(): void {
+    if (this.buffer.length === 0) return;
+    const batch = this.buffer;
+    try {
+      // A subscription deleted since the match must not get a delivery (and would fail the foreign key).
+      const live = new Set(this.store.allSubscriptions().map((s) => s.id));
+      const kept = batch
+        .map((b) => ({ event: b.event, subscriptions: b.subscriptions.filter((s) => live.has(s.id)) }))
+        .filter((b) => b.subscriptions.length > 0);
+      this.store.enqueue(kept, this.now());
+      this.buffer = [];
+    } catch (err) {
+      this.log.error(
+        { err: (err as Error).message, buffered: batch.length },
+        'webhooks: could not store deliveries; kept in memory and retried',
+      );
+      if (!this.stopped) this.scheduleFlush(1000);
+      return;
+    }
+    this.schedulePump();
+  }
+
+  createSubscription(input: NewSubscription) {
+    return this.store.createSubscription(input, this.now());
+  }
+
+  /** A new delivery of the same event (see WebhookStore.replay), attempted right away. */
+  replay(deliveryId: string): DeliveryWithLog | undefined {
+    const delivery = this.store.replay(deliveryId, this.now());
+    if (delivery) this.schedulePump();
+    return delivery;
+  }
+
+  start(): void {
+    if (this.started || this.stopped) return;
+    this.started = true;
+    this.prune();
+    this.pruneTimer = setInterval(() => this.prune(), PRUNE_EVERY_MS);
+    this.pruneTimer.unref();
+    // Deliveries left pending by the previous run (and leases of attempts it abandoned) resume here.
+    this.pump();
+  }
+
+  private prune(): void {
+    try {
+      const n = this.store.prune(this.now() - this.retentionMs);
+      if (n > 0) this.log.info({ deliveries: n }, 'webhooks: pruned old delivered deliveries');
+    } catch (err) {
+      this.log.warn({ err: (err as Error).message }, 'webhooks: prune failed');
+    }
+  }
+
+  private schedulePump(): void {
+    if (this.pumpScheduled || !this.started || this.stopped) return;
+    this.pumpScheduled = true;
+    setImmediate(() => {
+      this.pumpScheduled = false;
+      this.pump();
+    });
+  }
+
+  private saturatedTargets(): string[] {
+    return [...this.perTarget].filter(([, n]) => n >= this.perTargetLimit).map(([t]) => t);
+  }
+
+  /** Starts every due attempt there is a slot for, then sleeps until the next one is due. */
+  private pump(): void {
+    if (!this.started || this.stopped) return;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    try {
+      const now = this.now();
+      for (;;) {
+        const free = this.maxInFlight - this.inFlight.size;
+        if (free <= 0) return; // a completion pumps again
+        const due = this.store.due(now, free, this.saturatedTargets());
+        let taken = 0;
+        for (const d of due) {
+          if ((this.perTarget.get(d.target) ?? 0) >= this.perTargetLimit) continue;
+          this.launch(d, now);
+          taken++;
+        }
+        // Fewer rows than slots: nothing else is due outside the saturated targets.
+        if (taken === 0 || due.length < free) break;
+      }
+      const next = this.store.nextDueAt(this.saturatedTargets());
+      const delay = next === undefined ? MAX_SLEEP_MS : Math.min(MAX_SLEEP_MS, Math.max(5, next - now));
+      this.timer = setTimeout(() => this.pump(), delay);
+      this.timer.unref();
+    } catch (err) {
+      if (this.stopped) return;
+      this.log.error({ err: (err as Error).message }, 'webhooks: scheduling failed; retrying in 1 s');
+      this.timer = setTimeout(() => this.pump(), 1000);
+      this.timer.unref();
+    }
+  }
+
+  private launch(d: DueDelivery, now: number): void {
+    this.store.lease(d.id, now + this.timeoutMs + LEASE_GRACE_MS);
+    this.perTarget.set(d.target, (this.perTarget.get(d.target) ?? 0) + 1);
+    const controller = new AbortController();
+    const done = this.attempt(d, controller)
+      .catch((err: Error) => this.log.error({ err: err.message, delivery: d.id }, 'webhooks: attempt failed'))
+      .finally(() => {
+        this.inFlight.delete(d.id);
+        const left = (this.perTarget.get(d.target) ?? 1) - 1;
+        if (left > 0) this.perTarget.set(d.target, left);
+        else this.perTarget.delete(d.target);
+        this.schedulePump();
+      });
+    this.inFlight.set(d.id, { controller, done });
+  }
+
+  private async attempt(d: DueDelivery, controller: AbortController): Promise<void> {
+    const n = d.attempts + 1;
+    const at = this.now();
+    const t0 = performance.now();
+    const timer = setTimeout(() => controller.abort(TIMEOUT), this.timeoutMs);
+    let statusCode: number | undefined;
+    let error: string | undefined;
+    let retryAfterMs: number | undefined;
+    try {
+      const res = await fetch(d.url, {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/json',
+          'user-agent': 'citywatch-webhooks/1',
+          ...signedHeaders(d.secret, d.eventId, Math.floor(at / 1000), d.body),
+        },
+        body: d.body,
+        // Standard Webhooks, "Delivery success and failure": a 3xx is a failure, not to be followed.
+        redirect: 'manual',
+        signal: controller.signal,
+      });
+      statusCode = res.status;
+      retryAfterMs = parseRetryAfter(res.headers.get('retry-after'), at);
+      // The body is not read: only the status counts, and a slow body must not hold the slot.
+      await res.body?.cancel().catch(() => undefined);
+    } catch (err) {
+      if (controller.signal.reason === SHUTDOWN) return; // abandoned: stop() makes it due again
+      error =
+        controller.signal.reason === TIMEOUT
+          ? `timeout after ${this.timeoutMs} ms`
+          : describeFetchError(err as Error);
+    } finally {
+      clearTimeout(timer);
+    }
+    if (this.stopped && controller.signal.reason === SHUTDOWN) return;
+    const durationMs = Math.round((performance.now() - t0) * 10) / 10;
+    const ok = statusCode !== undefined && statusCode >= 200 && statusCode < 300;
+    const step = ok ? undefined : nextStep(n, this.policy, this.random(), retryAfterMs);
+    const attempt = {
+      n,
+      at,
+      durationMs,
+      ...(statusCode === undefined ? {} : { statusCode }),
+      ...(error === undefined ? {} : { error }),
+    };
+    if (step === undefined) this.store.recordAttempt(d.id, attempt, { status: 'delivered' });
+    else if (step.kind === 'dead') {
+      this.store.recordAttempt(d.id, attempt, { status: 'dead' });
+      this.log.warn(
+        { delivery: d.id, event: d.eventId, target: d.target, attempts: n, statusCode, error },
+        'webhooks: delivery failed on every attempt; dead-lettered',
+      );
+    } else this.store.recordAttempt(d.id, attempt, { status: 'pending', nextAt: this.now() + step.delayMs });
+  }
+
+  status(): WebhookStatus {
+    return { ...this.store.counts(), inFlight: this.inFlight.size, buffered: this.buffer.length };
+  }
+
+  /**
+   * Stops scheduling, writes what is buffered, abandons the attempts in flight (made due again, so the
+   * next start sends them first) and closes the store.
+   */
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.flush();
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+    if (this.pruneTimer) clearInterval(this.pruneTimer);
+    const abandoned = [...this.inFlight.keys()];
+    for (const { controller } of this.inFlight.values()) controller.abort(SHUTDOWN);
+    await Promise.allSettled([...this.inFlight.values()].map((f) => f.done));
+    try {
+      this.store.release(abandoned, this.now());
+    } catch (err) {
+      this.log.warn({ err: (err as Error).message }, 'webhooks: could not release abandoned attempts');
+    }
+    if (this.buffer.length > 0)
+      this.log.warn({ buffered: this.buffer.length }, 'webhooks: events not stored at shutdown');
+    this.store.close();
+  }
+}
+
+/** fetch's TypeError('fetch failed') hides the reason in `cause` (ECONNREFUSED, ENOTFOUND, ...). */
+function describeFetchError(err: Error): string {
+  const cause = (err as { cause?: { code?: string; message?: string } }).cause;
+  return cause?.code ?? cause?.message ?? err.message;
+}

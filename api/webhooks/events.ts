@@ -1,0 +1,72 @@
+import { createHash } from 'node:crypto';
+import type { TripEvent } from '../../geofence/trips.ts';
+import type { ViolationEvent } from '../../geofence/types.ts';
+
+/**
+ * What a webhook carries: the compliance engine's violation and trip events as webhook events. Pure: the
+ * only input besides the engine event is `nowMs`, used as the occurred-at of a violation update (the
+ * engine gives an update no instant of its own).
+ */
+
+export const WEBHOOK_EVENT_TYPES = [
+  'violation.opened',
+  'violation.updated',
+  'violation.closed',
+  'trip.started',
+  'trip.completed',
+] as const;
+export type WebhookEventType = (typeof WEBHOOK_EVENT_TYPES)[number];
+
+export interface WebhookEvent {
+  /** `evt_` + 32 hex digits, derived from type and payload (see eventId) */
+  id: string;
+  type: WebhookEventType;
+  /** epoch ms the event happened (not when it is delivered) */
+  occurredAt: number;
+  /** the firm the event belongs to: the tenancy key */
+  firm: string;
+  vehicle: string;
+  /** violation code; undefined for trip events */
+  code?: string;
+  /** the violation or trip, as the API serves it */
+  data: unknown;
+}
+
+/**
+ * Deterministic: the same engine event gets the same id, so a receiver that dedupes on `Webhook-Id`
+ * (as Standard Webhooks recommends) also drops the duplicates a re-judged track would produce. Hex only:
+ * the id is part of the signed content `{id}.{timestamp}.{body}` and must not contain a full stop.
+ */
+export function eventId(type: WebhookEventType, data: unknown): string {
+  const digest = createHash('sha256').update(type).update('\n').update(JSON.stringify(data)).digest('hex');
+  return `evt_${digest.slice(0, 32)}`;
+}
+
+export function violationWebhookEvent(event: ViolationEvent, nowMs: number): WebhookEvent {
+  const v = event.violation;
+  const type = `violation.${event.phase}` as const;
+  const occurredAt =
+    event.phase === 'opened' ? v.startTs : event.phase === 'closed' ? (v.endTs ?? nowMs) : nowMs;
+  return { id: eventId(type, v), type, occurredAt, firm: v.firm, vehicle: v.vehicle, code: v.code, data: v };
+}
+
+export function tripWebhookEvent(event: TripEvent): WebhookEvent {
+  const trip = event.trip;
+  const type = `trip.${event.kind}` as const;
+  const occurredAt = event.kind === 'completed' ? event.trip.endTs : trip.startTs;
+  return { id: eventId(type, trip), type, occurredAt, firm: trip.firm, vehicle: trip.vehicle, data: trip };
+}
+
+/**
+ * The request body, serialized once and sent byte for byte to every subscriber (the signature covers
+ * these bytes). Layout of the Standard Webhooks payload recommendation: `type`, `timestamp` (when the
+ * event occurred, ISO-8601 UTC) and `data`, plus the event `id` (also sent as `Webhook-Id`).
+ */
+export function eventBody(event: WebhookEvent): string {
+  return JSON.stringify({
+    id: event.id,
+    type: event.type,
+    timestamp: new Date(event.occurredAt).toISOString(),
+    data: event.data,
+  });
+}

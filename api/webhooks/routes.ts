@@ -1,0 +1,503 @@
+import type { FastifyRequest } from 'fastify';
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import { VIOLATION_CODES } from '../../geofence/model.ts';
+import { bearerSecurity } from '../auth.ts';
+import { type Principal, visibleFirm } from '../principal.ts';
+import { HttpProblem, PROBLEM_TYPES } from '../problem.ts';
+import { jsonResponse, problemResponse } from '../schemas.ts';
+import type { WebhookDispatcher } from './dispatcher.ts';
+import { WEBHOOK_EVENT_TYPES } from './events.ts';
+import {
+  type DeliveryWithLog,
+  type Subscription,
+  type SubscriptionWithSecret,
+  WebhookCursorError,
+} from './store.ts';
+
+/**
+ * Webhook subscriptions, their delivery log, dead letters and replay (信息共享: violations and trips
+ * pushed to other departments and to the firms). Register inside a scope guarded by `bearerAuth`.
+ *
+ * Ownership: a subscription belongs to the API key that created it (`principal.keyId`) and, for a firm
+ * key, to its firm, whose events alone it ever receives (match.ts). Who may do what with a subscription:
+ *  - its own key: everything;
+ *  - admin: everything on every subscription;
+ *  - monitor: read every subscription and its log (monitors read everything), change only its own (403);
+ *  - firm: only its own key's; another key's answers 404, as if it did not exist (visibleFirm's rule).
+ */
+
+export const WEBHOOK_PROBLEM_TYPES = {
+  unknownSubscription: 'urn:citywatch:problem:unknown-webhook',
+  unknownDelivery: 'urn:citywatch:problem:unknown-webhook-delivery',
+  deliveryPending: 'urn:citywatch:problem:webhook-delivery-pending',
+} as const;
+
+export interface WebhookRoutesOptions {
+  webhooks: WebhookDispatcher;
+}
+
+const id = z.string().min(1).max(128);
+const isoInstant = z.iso.datetime({ offset: false, local: false });
+const limit = z.coerce.number().int().min(1).max(1000);
+
+const targetUrl = z
+  .url({ protocol: /^https?$/, error: 'expected an absolute http or https URL' })
+  .max(2048)
+  .refine((u) => {
+    const parsed = new URL(u);
+    return parsed.username === '' && parsed.password === '';
+  }, 'credentials in the URL are not accepted: the deliveries are signed instead');
+
+const unique = <T>(items: readonly T[]) => new Set(items).size === items.length;
+
+export const CreateWebhookBodySchema = z
+  .strictObject({
+    url: targetUrl.describe('where deliveries are POSTed (http or https)'),
+    events: z
+      .array(z.enum(WEBHOOK_EVENT_TYPES))
+      .min(1)
+      .refine(unique, 'event types must not repeat')
+      .describe('event types to receive'),
+    firms: z
+      .array(id)
+      .min(1)
+      .max(1000)
+      .optional()
+      .describe('only events of these firms (a firm key: its own firm only, the default)'),
+    vehicles: z.array(id).min(1).max(10_000).optional().describe('only events of these vehicles'),
+    codes: z
+      .array(z.enum(VIOLATION_CODES))
+      .min(1)
+      .optional()
+      .describe('only violations with these codes (trip events are not filtered by code)'),
+    description: z.string().max(500).optional(),
+  })
+  .meta({ id: 'WebhookSubscriptionBody' });
+
+export const WebhookSubscriptionSchema = z
+  .object({
+    id: z.string(),
+    url: z.string(),
+    events: z.array(z.enum(WEBHOOK_EVENT_TYPES)),
+    firms: z.array(z.string()).optional(),
+    vehicles: z.array(z.string()).optional(),
+    codes: z.array(z.string()).optional(),
+    description: z.string().optional(),
+    owner: z.string().describe('id of the API key that created it'),
+    ownerFirm: z.string().optional().describe('set when a firm key created it: only this firm’s events'),
+    createdAt: isoInstant,
+  })
+  .meta({ id: 'WebhookSubscription' });
+
+const CreatedSchema = WebhookSubscriptionSchema.extend({
+  secret: z
+    .string()
+    .describe(
+      'signing secret (whsec_ + base64), shown only in this reply: the HMAC key is the base64 part decoded',
+    ),
+}).meta({ id: 'WebhookSubscriptionCreated' });
+
+const AttemptSchema = z
+  .object({
+    n: z.number().int().describe('1 for the first attempt'),
+    at: isoInstant,
+    durationMs: z.number(),
+    statusCode: z.number().int().optional().describe('absent when no response came (error says why)'),
+    error: z.string().optional().describe('timeout, connection refused, ...'),
+  })
+  .meta({ id: 'WebhookAttempt' });
+
+export const WebhookDeliverySchema = z
+  .object({
+    id: z.string(),
+    subscription: z.string(),
+    event: z.object({
+      id: z.string().describe('the Webhook-Id header: the same on every attempt and replay'),
+      type: z.enum(WEBHOOK_EVENT_TYPES),
+      timestamp: isoInstant.describe('when the event occurred'),
+    }),
+    status: z.enum(['pending', 'delivered', 'dead']).describe('dead: every attempt failed (a dead letter)'),
+    attempts: z.number().int(),
+    nextAttemptAt: isoInstant.optional().describe('pending: the earliest next attempt'),
+    createdAt: isoInstant,
+    doneAt: isoInstant.optional().describe('when it was delivered or dead-lettered'),
+    lastStatusCode: z.number().int().optional(),
+    lastError: z.string().optional(),
+    replayOf: z.string().optional().describe('the delivery this one replays'),
+    replayedBy: z.string().optional().describe('the replay of this delivery'),
+    log: z.array(AttemptSchema).describe('every attempt, oldest first'),
+  })
+  .meta({ id: 'WebhookDelivery' });
+
+const DeliveryPageSchema = z.object({
+  items: z.array(WebhookDeliverySchema),
+  nextCursor: z.string().optional().describe('absent on the last page'),
+});
+
+const SubscriptionParams = z.object({ id: id.describe('subscription id') });
+const DeliveryParams = z.object({
+  id: id.describe('subscription id'),
+  deliveryId: id.describe('delivery id'),
+});
+const PageQuery = {
+  limit: limit.optional().describe('page size (default 100, max 1,000)'),
+  cursor: z.string().min(1).max(32).optional().describe('nextCursor of the previous page'),
+};
+const DeliveriesQuery = z.strictObject({
+  status: z.enum(['pending', 'delivered', 'dead']).optional(),
+  ...PageQuery,
+});
+const DeadLettersQuery = z.strictObject(PageQuery);
+
+const iso = (ms: number) => new Date(ms).toISOString();
+
+function toDto(s: Subscription): z.infer<typeof WebhookSubscriptionSchema> {
+  return {
+    id: s.id,
+    url: s.url,
+    events: [...s.events],
+    ...(s.firms ? { firms: [...s.firms] } : {}),
+    ...(s.vehicles ? { vehicles: [...s.vehicles] } : {}),
+    ...(s.codes ? { codes: [...s.codes] } : {}),
+    ...(s.description === undefined ? {} : { description: s.description }),
+    owner: s.ownerKey,
+    ...(s.ownerFirm === undefined ? {} : { ownerFirm: s.ownerFirm }),
+    createdAt: iso(s.createdAt),
+  };
+}
+
+function deliveryDto(d: DeliveryWithLog): z.infer<typeof WebhookDeliverySchema> {
+  return {
+    id: d.id,
+    subscription: d.subscription,
+    event: { id: d.event.id, type: d.event.type, timestamp: iso(d.event.occurredAt) },
+    status: d.status,
+    attempts: d.attempts,
+    ...(d.nextAt === undefined ? {} : { nextAttemptAt: iso(d.nextAt) }),
+    createdAt: iso(d.createdAt),
+    ...(d.doneAt === undefined ? {} : { doneAt: iso(d.doneAt) }),
+    ...(d.lastStatusCode === undefined ? {} : { lastStatusCode: d.lastStatusCode }),
+    ...(d.lastError === undefined ? {} : { lastError: d.lastError }),
+    ...(d.replayOf === undefined ? {} : { replayOf: d.replayOf }),
+    ...(d.replayedBy === undefined ? {} : { replayedBy: d.replayedBy }),
+    log: d.log.map((a) => ({
+      n: a.n,
+      at: iso(a.at),
+      durationMs: a.durationMs,
+      ...(a.statusCode === undefined ? {} : { statusCode: a.statusCode }),
+      ...(a.error === undefined ? {} : { error: a.error }),
+    })),
+  };
+}
+
+type Access = 'manage' | 'read' | 'none';
+
+function accessTo(principal: Principal, sub: Subscription): Access {
+  if (sub.ownerKey === principal.keyId) return 'manage';
+  if (principal.role === 'admin') return 'manage';
+  if (principal.role === 'monitor') return 'read';
+  return 'none';
+}
+
+/** Only a firm key is confined to its own subscriptions; admin and monitor list them all. */
+const listedOwner = (principal: Principal): string | undefined =>
+  visibleFirm(principal) === undefined ? undefined : principal.keyId;
+
+function unknownSubscription(subId: string): HttpProblem {
+  return new HttpProblem({
+    status: 404,
+    type: WEBHOOK_PROBLEM_TYPES.unknownSubscription,
+    title: 'Unknown webhook subscription',
+    detail: `no webhook subscription ${JSON.stringify(subId)}`,
+  });
+}
+
+function paged<T>(read: () => T): T {
+  try {
+    return read();
+  } catch (cause) {
+    if (cause instanceof WebhookCursorError)
+      throw new HttpProblem({
+        status: 400,
+        type: PROBLEM_TYPES.validation,
+        title: 'Invalid request',
+        detail: cause.message,
+        errors: [{ in: 'querystring', pointer: '/cursor', message: cause.message }],
+      });
+    throw cause;
+  }
+}
+
+export const webhookRoutes: FastifyPluginAsyncZod<WebhookRoutesOptions> = async (app, options) => {
+  const { webhooks } = options;
+  const store = webhooks.store;
+  const tags = ['webhooks'];
+  const unauthorized = problemResponse('missing or invalid bearer token');
+  const invalid = problemResponse('invalid request');
+  const unknown = problemResponse('unknown subscription (or another firm key’s)');
+
+  /** The subscription if the principal may `need` it: 404 when it may not even see it, 403 when read-only. */
+  function subscriptionFor(request: FastifyRequest, subId: string, need: Access): SubscriptionWithSecret {
+    const sub = store.subscription(subId);
+    const access = sub ? accessTo(request.principal, sub) : 'none';
+    if (!sub || access === 'none') throw unknownSubscription(subId);
+    if (need === 'manage' && access !== 'manage')
+      throw new HttpProblem({
+        status: 403,
+        detail: `The subscription ${JSON.stringify(subId)} belongs to another API key; a monitor key may read it, not change it.`,
+      });
+    return sub;
+  }
+
+  app.post(
+    '/webhooks',
+    {
+      config: { scope: 'webhooks:write' },
+      schema: {
+        summary: 'Subscribe to webhooks',
+        description:
+          'Deliveries are POSTed as JSON `{id, type, timestamp, data}` and signed as Standard Webhooks lays ' +
+          'out: headers `Webhook-Id`, `Webhook-Timestamp` (unix seconds) and `Webhook-Signature` = ' +
+          '`v1,` + base64 HMAC-SHA256 of `{id}.{timestamp}.{body}` keyed with the decoded secret. ' +
+          'Failures (non-2xx, timeouts) are retried with exponential backoff and jitter, then dead-lettered. ' +
+          'The `secret` is in this reply only. A firm key receives only its own firm’s events.',
+        tags,
+        security: bearerSecurity,
+        body: CreateWebhookBodySchema,
+        response: {
+          201: jsonResponse('the subscription, with its signing secret (shown once)', CreatedSchema),
+          400: invalid,
+          401: unauthorized,
+          403: problemResponse('a firm key asked for another firm’s events'),
+        },
+      },
+    },
+    async (request, reply) => {
+      const { principal } = request;
+      const body = request.body;
+      const ownFirm = visibleFirm(principal);
+      if (ownFirm !== undefined && body.firms) {
+        const foreign = body.firms.findIndex((f) => f !== ownFirm);
+        if (foreign >= 0)
+          throw new HttpProblem({
+            status: 403,
+            detail: `A firm key receives only its own firm's events (${ownFirm}).`,
+            errors: [{ in: 'body', pointer: `/firms/${foreign}`, message: 'not the key’s firm' }],
+          });
+      }
+      const sub = webhooks.createSubscription({
+        url: body.url,
+        events: body.events,
+        firms: body.firms,
+        vehicles: body.vehicles,
+        codes: body.codes,
+        description: body.description,
+        ownerKey: principal.keyId,
+        ownerFirm: ownFirm,
+      });
+      reply.code(201).header('location', `${request.url.split('?', 1)[0]}/${encodeURIComponent(sub.id)}`);
+      return { ...toDto(sub), secret: sub.secret };
+    },
+  );
+
+  app.get(
+    '/webhooks',
+    {
+      config: { scope: 'webhooks:read' },
+      schema: {
+        summary: 'Webhook subscriptions',
+        description:
+          'A firm key sees its own subscriptions; admin and monitor keys see all. Secrets are never listed.',
+        tags,
+        security: bearerSecurity,
+        response: {
+          200: jsonResponse(
+            'subscriptions, oldest first',
+            z.object({ items: z.array(WebhookSubscriptionSchema) }),
+          ),
+          401: unauthorized,
+        },
+      },
+    },
+    async (request) => ({ items: store.subscriptions(listedOwner(request.principal)).map(toDto) }),
+  );
+
+  app.get(
+    '/webhooks/dead-letters',
+    {
+      config: { scope: 'webhooks:read' },
+      schema: {
+        summary: 'Dead letters',
+        description:
+          'Deliveries whose every attempt failed, newest first, with their attempt logs; replay one with ' +
+          '`POST /webhooks/{id}/deliveries/{deliveryId}/replay`. A firm key sees its own subscriptions’ only.',
+        tags,
+        security: bearerSecurity,
+        querystring: DeadLettersQuery,
+        response: {
+          200: jsonResponse('one page of dead deliveries', DeliveryPageSchema),
+          400: invalid,
+          401: unauthorized,
+        },
+      },
+    },
+    async (request) => {
+      const { limit: size, cursor } = request.query;
+      const page = paged(() =>
+        store.deadLetters({ limit: size, cursor, ownerKey: listedOwner(request.principal) }),
+      );
+      return { ...page, items: page.items.map(deliveryDto) };
+    },
+  );
+
+  app.get(
+    '/webhooks/:id',
+    {
+      config: { scope: 'webhooks:read' },
+      schema: {
+        summary: 'One webhook subscription',
+        tags,
+        security: bearerSecurity,
+        params: SubscriptionParams,
+        response: {
+          200: jsonResponse('the subscription (without its secret)', WebhookSubscriptionSchema),
+          400: invalid,
+          401: unauthorized,
+          404: unknown,
+        },
+      },
+    },
+    async (request) => toDto(subscriptionFor(request, request.params.id, 'read')),
+  );
+
+  app.delete(
+    '/webhooks/:id',
+    {
+      config: { scope: 'webhooks:write' },
+      schema: {
+        summary: 'Unsubscribe',
+        description: 'Deletes the subscription with its pending deliveries and its delivery log.',
+        tags,
+        security: bearerSecurity,
+        params: SubscriptionParams,
+        response: {
+          200: jsonResponse('the subscription as it was, now deleted', WebhookSubscriptionSchema),
+          400: invalid,
+          401: unauthorized,
+          403: problemResponse('a monitor key may not delete another key’s subscription'),
+          404: unknown,
+        },
+      },
+    },
+    async (request) => {
+      const sub = subscriptionFor(request, request.params.id, 'manage');
+      store.deleteSubscription(sub.id);
+      return toDto(sub);
+    },
+  );
+
+  app.get(
+    '/webhooks/:id/deliveries',
+    {
+      config: { scope: 'webhooks:read' },
+      schema: {
+        summary: 'Delivery log of a subscription',
+        description: 'Its deliveries, newest first, each with every attempt (status code, duration, error).',
+        tags,
+        security: bearerSecurity,
+        params: SubscriptionParams,
+        querystring: DeliveriesQuery,
+        response: {
+          200: jsonResponse('one page of deliveries', DeliveryPageSchema),
+          400: invalid,
+          401: unauthorized,
+          404: unknown,
+        },
+      },
+    },
+    async (request) => {
+      const sub = subscriptionFor(request, request.params.id, 'read');
+      const { status, limit: size, cursor } = request.query;
+      const page = paged(() => store.deliveries(sub.id, { status, limit: size, cursor }));
+      return { ...page, items: page.items.map(deliveryDto) };
+    },
+  );
+
+  app.get(
+    '/webhooks/:id/deliveries/:deliveryId',
+    {
+      config: { scope: 'webhooks:read' },
+      schema: {
+        summary: 'One delivery with its attempts',
+        tags,
+        security: bearerSecurity,
+        params: DeliveryParams,
+        response: {
+          200: jsonResponse('the delivery', WebhookDeliverySchema),
+          400: invalid,
+          401: unauthorized,
+          404: problemResponse('unknown subscription or delivery'),
+        },
+      },
+    },
+    async (request) => {
+      const sub = subscriptionFor(request, request.params.id, 'read');
+      return deliveryDto(deliveryOf(sub.id, request.params.deliveryId));
+    },
+  );
+
+  app.post(
+    '/webhooks/:id/deliveries/:deliveryId/replay',
+    {
+      config: { scope: 'webhooks:write' },
+      schema: {
+        summary: 'Replay a delivery',
+        description:
+          'Sends the event again to the subscription as a new delivery (same event id, a fresh attempt ' +
+          'schedule), typically a dead letter once the receiver works again. Refused (409) while the ' +
+          'delivery is still pending.',
+        tags,
+        security: bearerSecurity,
+        params: DeliveryParams,
+        response: {
+          202: jsonResponse('the new delivery, attempted right away', WebhookDeliverySchema),
+          400: invalid,
+          401: unauthorized,
+          403: problemResponse('a monitor key may not replay another key’s deliveries'),
+          404: problemResponse('unknown subscription or delivery'),
+          409: problemResponse('the delivery is still pending'),
+        },
+      },
+    },
+    async (request, reply) => {
+      const sub = subscriptionFor(request, request.params.id, 'manage');
+      const original = deliveryOf(sub.id, request.params.deliveryId);
+      if (original.status === 'pending')
+        throw new HttpProblem({
+          status: 409,
+          type: WEBHOOK_PROBLEM_TYPES.deliveryPending,
+          title: 'Delivery still pending',
+          detail: `the delivery ${JSON.stringify(original.id)} is still being attempted (attempt ${original.attempts + 1} next)`,
+        });
+      const replay = webhooks.replay(original.id);
+      if (!replay) throw unknownSubscription(sub.id);
+      reply
+        .code(202)
+        .header('location', `${request.url.split('/deliveries/', 1)[0]}/deliveries/${replay.id}`);
+      return deliveryDto(replay);
+    },
+  );
+
+  function deliveryOf(subId: string, deliveryId: string): DeliveryWithLog {
+    const delivery = store.delivery(deliveryId);
+    if (!delivery || delivery.subscription !== subId)
+      throw new HttpProblem({
+        status: 404,
+        type: WEBHOOK_PROBLEM_TYPES.unknownDelivery,
+        title: 'Unknown webhook delivery',
+        detail: `no delivery ${JSON.stringify(deliveryId)} of subscription ${JSON.stringify(subId)}`,
+      });
+    return delivery;
+  }
+};

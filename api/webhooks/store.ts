@@ -1,0 +1,557 @@
+import { randomBytes } from 'node:crypto';
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import Database from 'better-sqlite3';
+import { eventBody, type WebhookEvent, type WebhookEventType } from './events.ts';
+import type { SubscriptionFilter } from './match.ts';
+import { generateSecret } from './signature.ts';
+
+/**
+ * Subscriptions, deliveries and their attempt log in SQLite (`DATA_DIR/webhooks.sqlite`), opened like the
+ * other embedded databases: WAL, synchronous=FULL, so a delivery that was enqueued survives a crash or a
+ * power cut and a restart resumes it. Synchronous (better-sqlite3); every write is one transaction.
+ *
+ * A delivery is one event for one subscription: pending (with `next_at`, the earliest time of its next
+ * attempt) until a 2xx (delivered) or until its attempts are used up (dead: the dead-letter list). A
+ * pending delivery being attempted carries a lease in `next_at` (now + timeout + grace): it is not
+ * picked twice, and if the process dies mid-attempt the lease expires and it is attempted again
+ * (at-least-once; receivers dedupe on the event id).
+ */
+
+const SCHEMA_VERSION = 1;
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS subscriptions (
+  id TEXT PRIMARY KEY,
+  owner_key TEXT NOT NULL,
+  owner_firm TEXT,
+  url TEXT NOT NULL,
+  secret TEXT NOT NULL,
+  events TEXT NOT NULL,
+  firms TEXT,
+  vehicles TEXT,
+  codes TEXT,
+  description TEXT,
+  created_at INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS subscriptions_owner ON subscriptions (owner_key);
+CREATE TABLE IF NOT EXISTS events (
+  id TEXT PRIMARY KEY,
+  type TEXT NOT NULL,
+  occurred_at INTEGER NOT NULL,
+  body TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS deliveries (
+  seq INTEGER PRIMARY KEY AUTOINCREMENT,
+  id TEXT NOT NULL UNIQUE,
+  subscription TEXT NOT NULL REFERENCES subscriptions (id) ON DELETE CASCADE,
+  event TEXT NOT NULL REFERENCES events (id),
+  target TEXT NOT NULL,
+  status TEXT NOT NULL CHECK (status IN ('pending', 'delivered', 'dead')),
+  attempts INTEGER NOT NULL DEFAULT 0,
+  next_at INTEGER,
+  created_at INTEGER NOT NULL,
+  done_at INTEGER,
+  last_status INTEGER,
+  last_error TEXT,
+  replay_of TEXT,
+  replayed_by TEXT
+);
+CREATE INDEX IF NOT EXISTS deliveries_due ON deliveries (next_at) WHERE status = 'pending';
+CREATE INDEX IF NOT EXISTS deliveries_subscription ON deliveries (subscription, seq);
+CREATE INDEX IF NOT EXISTS deliveries_event ON deliveries (event);
+CREATE INDEX IF NOT EXISTS deliveries_dead ON deliveries (seq) WHERE status = 'dead';
+CREATE INDEX IF NOT EXISTS deliveries_done ON deliveries (done_at) WHERE status = 'delivered';
+CREATE TABLE IF NOT EXISTS attempts (
+  delivery TEXT NOT NULL REFERENCES deliveries (id) ON DELETE CASCADE,
+  n INTEGER NOT NULL,
+  at INTEGER NOT NULL,
+  duration_ms REAL NOT NULL,
+  status_code INTEGER,
+  error TEXT,
+  PRIMARY KEY (delivery, n)
+) WITHOUT ROWID;
+`;
+
+export interface NewSubscription {
+  url: string;
+  events: readonly WebhookEventType[];
+  firms?: readonly string[] | undefined;
+  vehicles?: readonly string[] | undefined;
+  codes?: readonly string[] | undefined;
+  description?: string | undefined;
+  /** principal.keyId of the creator */
+  ownerKey: string;
+  /** visibleFirm(principal) of the creator: set for firm keys */
+  ownerFirm?: string | undefined;
+}
+
+export interface Subscription extends SubscriptionFilter {
+  id: string;
+  url: string;
+  description?: string | undefined;
+  ownerKey: string;
+  createdAt: number;
+}
+
+/** With the signing secret: only the store, the dispatcher and the creation reply see it. */
+export interface SubscriptionWithSecret extends Subscription {
+  secret: string;
+}
+
+export type DeliveryStatus = 'pending' | 'delivered' | 'dead';
+
+export interface Attempt {
+  n: number;
+  at: number;
+  durationMs: number;
+  statusCode?: number;
+  error?: string;
+}
+
+export interface Delivery {
+  id: string;
+  subscription: string;
+  event: { id: string; type: WebhookEventType; occurredAt: number };
+  status: DeliveryStatus;
+  attempts: number;
+  /** pending: earliest next attempt */
+  nextAt?: number;
+  createdAt: number;
+  /** delivered or dead: when */
+  doneAt?: number;
+  lastStatusCode?: number;
+  lastError?: string;
+  replayOf?: string;
+  replayedBy?: string;
+}
+
+export interface DeliveryWithLog extends Delivery {
+  log: Attempt[];
+}
+
+/** What the dispatcher needs to make one attempt. */
+export interface DueDelivery {
+  id: string;
+  target: string;
+  url: string;
+  secret: string;
+  eventId: string;
+  body: string;
+  attempts: number;
+}
+
+export interface Page<T> {
+  items: T[];
+  nextCursor?: string;
+}
+
+export interface PageQuery {
+  limit?: number | undefined;
+  /** nextCursor of the previous page */
+  cursor?: string | undefined;
+}
+
+export class WebhookCursorError extends Error {
+  constructor(cursor: string) {
+    super(`invalid cursor ${JSON.stringify(cursor.slice(0, 40))}`);
+    this.name = 'WebhookCursorError';
+  }
+}
+
+type Row = Record<string, unknown>;
+
+const json = (v: readonly string[] | undefined): string | null =>
+  v === undefined ? null : JSON.stringify(v);
+const list = (v: unknown): string[] | undefined =>
+  typeof v === 'string' ? (JSON.parse(v) as string[]) : undefined;
+const newId = (prefix: string): string => `${prefix}_${randomBytes(12).toString('hex')}`;
+
+/** The origin deliveries are throttled by: one slow host cannot take the slots of another. */
+export function targetOf(url: string): string {
+  return new URL(url).origin;
+}
+
+function toSubscription(row: Row): SubscriptionWithSecret {
+  return {
+    id: String(row.id),
+    url: String(row.url),
+    secret: String(row.secret),
+    events: JSON.parse(String(row.events)) as WebhookEventType[],
+    firms: list(row.firms),
+    vehicles: list(row.vehicles),
+    codes: list(row.codes),
+    description: row.description === null ? undefined : String(row.description),
+    ownerKey: String(row.owner_key),
+    ownerFirm: row.owner_firm === null ? undefined : String(row.owner_firm),
+    createdAt: Number(row.created_at),
+  };
+}
+
+function toDelivery(row: Row): Delivery {
+  const d: Delivery = {
+    id: String(row.id),
+    subscription: String(row.subscription),
+    event: {
+      id: String(row.event),
+      type: String(row.event_type) as WebhookEventType,
+      occurredAt: Number(row.occurred_at),
+    },
+    status: String(row.status) as DeliveryStatus,
+    attempts: Number(row.attempts),
+    createdAt: Number(row.created_at),
+  };
+  if (d.status === 'pending' && row.next_at !== null) d.nextAt = Number(row.next_at);
+  if (row.done_at !== null) d.doneAt = Number(row.done_at);
+  if (row.last_status !== null) d.lastStatusCode = Number(row.last_status);
+  if (row.last_error !== null) d.lastError = String(row.last_error);
+  if (row.replay_of !== null) d.replayOf = String(row.replay_of);
+  if (row.replayed_by !== null) d.replayedBy = String(row.replayed_by);
+  return d;
+}
+
+function toAttempt(row: Row): Attempt {
+  const a: Attempt = { n: Number(row.n), at: Number(row.at), durationMs: Number(row.duration_ms) };
+  if (row.status_code !== null) a.statusCode = Number(row.status_code);
+  if (row.error !== null) a.error = String(row.error);
+  return a;
+}
+
+function parseCursor(cursor: string | undefined): number {
+  if (cursor === undefined) return Number.MAX_SAFE_INTEGER;
+  if (!/^\d{1,15}$/.test(cursor)) throw new WebhookCursorError(cursor);
+  return Number(cursor);
+}
+
+const DELIVERY_COLUMNS = `d.seq, d.id, d.subscription, d.event, d.status, d.attempts, d.next_at, d.created_at,
+  d.done_at, d.last_status, d.last_error, d.replay_of, d.replayed_by, e.type AS event_type, e.occurred_at`;
+
+export interface AttemptOutcome {
+  status: DeliveryStatus;
+  /** pending: when to try again */
+  nextAt?: number;
+}
+
+export class WebhookStore {
+  readonly file: string;
+  private readonly db: Database.Database;
+  private readonly st: ReturnType<WebhookStore['prepare']>;
+  /** every subscription, for matching each event without a query; refreshed on every change */
+  private cache: SubscriptionWithSecret[] | undefined;
+
+  constructor(options: { file: string }) {
+    this.file = options.file;
+    mkdirSync(dirname(this.file), { recursive: true });
+    const db = new Database(this.file);
+    try {
+      db.pragma('journal_mode = WAL');
+      db.pragma('synchronous = FULL');
+      db.pragma('busy_timeout = 5000');
+      db.pragma('foreign_keys = ON');
+      const version = db.pragma('user_version', { simple: true }) as number;
+      if (version > SCHEMA_VERSION)
+        throw new Error(
+          `${this.file}: schema version ${version} is newer than this code (${SCHEMA_VERSION})`,
+        );
+      db.exec(SCHEMA);
+      db.pragma(`user_version = ${SCHEMA_VERSION}`);
+      this.db = db;
+      this.st = this.prepare(db);
+    } catch (err) {
+      db.close();
+      throw err;
+    }
+  }
+
+  private prepare(db: Database.Database) {
+    return {
+      insertSubscription: db.prepare(
+        `INSERT INTO subscriptions (id, owner_key, owner_firm, url, secret, events, firms, vehicles, codes,
+           description, created_at)
+         VALUES (@id, @owner_key, @owner_firm, @url, @secret, @events, @firms, @vehicles, @codes, @description,
+           @created_at)`,
+      ),
+      subscription: db.prepare('SELECT * FROM subscriptions WHERE id = ?'),
+      subscriptions: db.prepare(
+        'SELECT * FROM subscriptions WHERE (@owner IS NULL OR owner_key = @owner) ORDER BY created_at, id',
+      ),
+      deleteSubscription: db.prepare('DELETE FROM subscriptions WHERE id = ?'),
+      insertEvent: db.prepare(
+        'INSERT OR IGNORE INTO events (id, type, occurred_at, body) VALUES (@id, @type, @occurred_at, @body)',
+      ),
+      insertDelivery: db.prepare(
+        `INSERT INTO deliveries (id, subscription, event, target, status, attempts, next_at, created_at, replay_of)
+         VALUES (@id, @subscription, @event, @target, 'pending', 0, @next_at, @created_at, @replay_of)`,
+      ),
+      due: db.prepare(
+        `SELECT d.id, d.target, d.attempts, s.url, s.secret, e.id AS event_id, e.body
+         FROM deliveries d JOIN subscriptions s ON s.id = d.subscription JOIN events e ON e.id = d.event
+         WHERE d.status = 'pending' AND d.next_at <= @now
+           AND d.target NOT IN (SELECT value FROM json_each(@exclude))
+         ORDER BY d.next_at, d.seq LIMIT @limit`,
+      ),
+      nextDue: db.prepare(
+        `SELECT min(next_at) AS at FROM deliveries WHERE status = 'pending'
+           AND target NOT IN (SELECT value FROM json_each(@exclude))`,
+      ),
+      lease: db.prepare("UPDATE deliveries SET next_at = @until WHERE id = @id AND status = 'pending'"),
+      insertAttempt: db.prepare(
+        `INSERT INTO attempts (delivery, n, at, duration_ms, status_code, error)
+         VALUES (@delivery, @n, @at, @duration_ms, @status_code, @error)`,
+      ),
+      finishAttempt: db.prepare(
+        `UPDATE deliveries SET attempts = @n, status = @status, next_at = @next_at, done_at = @done_at,
+           last_status = @status_code, last_error = @error
+         WHERE id = @id`,
+      ),
+      delivery: db.prepare(
+        `SELECT ${DELIVERY_COLUMNS} FROM deliveries d JOIN events e ON e.id = d.event WHERE d.id = ?`,
+      ),
+      deliveryBody: db.prepare(
+        'SELECT e.body FROM deliveries d JOIN events e ON e.id = d.event WHERE d.id = ?',
+      ),
+      deliveries: db.prepare(
+        `SELECT ${DELIVERY_COLUMNS} FROM deliveries d JOIN events e ON e.id = d.event
+         WHERE d.subscription = @subscription AND d.seq < @cursor AND (@status IS NULL OR d.status = @status)
+         ORDER BY d.seq DESC LIMIT @limit`,
+      ),
+      deadLetters: db.prepare(
+        `SELECT ${DELIVERY_COLUMNS} FROM deliveries d JOIN events e ON e.id = d.event
+           JOIN subscriptions s ON s.id = d.subscription
+         WHERE d.status = 'dead' AND d.seq < @cursor AND (@owner IS NULL OR s.owner_key = @owner)
+         ORDER BY d.seq DESC LIMIT @limit`,
+      ),
+      attempts: db.prepare('SELECT * FROM attempts WHERE delivery = ? ORDER BY n'),
+      markReplayed: db.prepare('UPDATE deliveries SET replayed_by = @by WHERE id = @id'),
+      release: db.prepare(
+        "UPDATE deliveries SET next_at = @now WHERE id IN (SELECT value FROM json_each(@ids)) AND status = 'pending'",
+      ),
+      // Two counts over the partial indexes: delivered rows, the bulk of the table, are never scanned.
+      countPending: db.prepare("SELECT count(*) AS n FROM deliveries WHERE status = 'pending'"),
+      countDead: db.prepare("SELECT count(*) AS n FROM deliveries WHERE status = 'dead'"),
+      pruneDelivered: db.prepare("DELETE FROM deliveries WHERE status = 'delivered' AND done_at < ?"),
+      pruneEvents: db.prepare(
+        'DELETE FROM events WHERE NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.event = events.id)',
+      ),
+    };
+  }
+
+  // -- subscriptions ------------------------------------------------------------------------------
+
+  /** Creates a subscription with a fresh signing secret; returns it with the secret (shown once). */
+  createSubscription(input: NewSubscription, now: number): SubscriptionWithSecret {
+    const id = newId('whs');
+    this.st.insertSubscription.run({
+      id,
+      owner_key: input.ownerKey,
+      owner_firm: input.ownerFirm ?? null,
+      url: input.url,
+      secret: generateSecret(),
+      events: JSON.stringify(input.events),
+      firms: json(input.firms),
+      vehicles: json(input.vehicles),
+      codes: json(input.codes),
+      description: input.description ?? null,
+      created_at: now,
+    });
+    this.cache = undefined;
+    return toSubscription(this.st.subscription.get(id) as Row);
+  }
+
+  subscription(id: string): SubscriptionWithSecret | undefined {
+    const row = this.st.subscription.get(id) as Row | undefined;
+    return row ? toSubscription(row) : undefined;
+  }
+
+  /** Subscriptions of one API key, or all. */
+  subscriptions(ownerKey?: string): SubscriptionWithSecret[] {
+    if (ownerKey === undefined) return this.allSubscriptions();
+    return (this.st.subscriptions.all({ owner: ownerKey }) as Row[]).map(toSubscription);
+  }
+
+  /** Every subscription (cached: read for every event). */
+  allSubscriptions(): SubscriptionWithSecret[] {
+    this.cache ??= (this.st.subscriptions.all({ owner: null }) as Row[]).map(toSubscription);
+    return this.cache;
+  }
+
+  /** Deletes a subscription with its deliveries and their log (pending ones are never attempted). */
+  deleteSubscription(id: string): boolean {
+    const changed = this.st.deleteSubscription.run(id).changes > 0;
+    this.cache = undefined;
+    return changed;
+  }
+
+  // -- deliveries ---------------------------------------------------------------------------------
+
+  /** One transaction: each event once, and a pending delivery, due now, for each of its subscriptions. */
+  enqueue(
+    batch: ReadonlyArray<{ event: WebhookEvent; subscriptions: readonly Subscription[] }>,
+    now: number,
+  ) {
+    this.db.transaction(() => {
+      for (const { event, subscriptions } of batch) {
+        this.st.insertEvent.run({
+          id: event.id,
+          type: event.type,
+          occurred_at: event.occurredAt,
+          body: eventBody(event),
+        });
+        for (const sub of subscriptions) {
+          this.st.insertDelivery.run({
+            id: newId('dlv'),
+            subscription: sub.id,
+            event: event.id,
+            target: targetOf(sub.url),
+            next_at: now,
+            created_at: now,
+            replay_of: null,
+          });
+        }
+      }
+    })();
+  }
+
+  /** Pending deliveries due at `now`, oldest first, skipping targets that have no free slot. */
+  due(now: number, limit: number, excludeTargets: readonly string[]): DueDelivery[] {
+    return (this.st.due.all({ now, limit, exclude: JSON.stringify(excludeTargets) }) as Row[]).map((r) => ({
+      id: String(r.id),
+      target: String(r.target),
+      url: String(r.url),
+      secret: String(r.secret),
+      eventId: String(r.event_id),
+      body: String(r.body),
+      attempts: Number(r.attempts),
+    }));
+  }
+
+  /** Earliest next_at of a pending delivery (leases included), ignoring the given targets. */
+  nextDueAt(excludeTargets: readonly string[]): number | undefined {
+    const row = this.st.nextDue.get({ exclude: JSON.stringify(excludeTargets) }) as Row | undefined;
+    return row?.at === null || row?.at === undefined ? undefined : Number(row.at);
+  }
+
+  lease(id: string, until: number): void {
+    this.st.lease.run({ id, until });
+  }
+
+  /** Logs attempt `attempt.n` and moves the delivery on, in one transaction. */
+  recordAttempt(id: string, attempt: Attempt, outcome: AttemptOutcome): void {
+    this.db.transaction(() => {
+      this.st.insertAttempt.run({
+        delivery: id,
+        n: attempt.n,
+        at: attempt.at,
+        duration_ms: attempt.durationMs,
+        status_code: attempt.statusCode ?? null,
+        error: attempt.error ?? null,
+      });
+      this.st.finishAttempt.run({
+        id,
+        n: attempt.n,
+        status: outcome.status,
+        next_at: outcome.status === 'pending' ? (outcome.nextAt ?? attempt.at) : null,
+        done_at: outcome.status === 'pending' ? null : attempt.at + Math.round(attempt.durationMs),
+        status_code: attempt.statusCode ?? null,
+        error: attempt.error ?? null,
+      });
+    })();
+  }
+
+  /** Makes leased deliveries due again at `now` (shutdown: the attempts in flight were abandoned). */
+  release(ids: readonly string[], now: number): void {
+    if (ids.length > 0) this.st.release.run({ ids: JSON.stringify(ids), now });
+  }
+
+  delivery(id: string): DeliveryWithLog | undefined {
+    const row = this.st.delivery.get(id) as Row | undefined;
+    if (!row) return undefined;
+    return { ...toDelivery(row), log: (this.st.attempts.all(id) as Row[]).map(toAttempt) };
+  }
+
+  /** The exact bytes sent (and signed) for a delivery. */
+  deliveryBody(id: string): string | undefined {
+    const row = this.st.deliveryBody.get(id) as Row | undefined;
+    return row ? String(row.body) : undefined;
+  }
+
+  /** A subscription's deliveries with their attempt logs, newest first. */
+  deliveries(
+    subscription: string,
+    query: PageQuery & { status?: DeliveryStatus | undefined },
+  ): Page<DeliveryWithLog> {
+    const limit = query.limit ?? 100;
+    const rows = this.st.deliveries.all({
+      subscription,
+      status: query.status ?? null,
+      cursor: parseCursor(query.cursor),
+      limit: limit + 1,
+    }) as Row[];
+    return this.page(rows, limit);
+  }
+
+  /** Dead deliveries of one API key's subscriptions, or of all; newest first. */
+  deadLetters(query: PageQuery & { ownerKey?: string | undefined }): Page<DeliveryWithLog> {
+    const limit = query.limit ?? 100;
+    const rows = this.st.deadLetters.all({
+      owner: query.ownerKey ?? null,
+      cursor: parseCursor(query.cursor),
+      limit: limit + 1,
+    }) as Row[];
+    return this.page(rows, limit);
+  }
+
+  private page(rows: Row[], limit: number): Page<DeliveryWithLog> {
+    const items = rows.slice(0, limit).map((r) => ({
+      ...toDelivery(r),
+      log: (this.st.attempts.all(String(r.id)) as Row[]).map(toAttempt),
+    }));
+    const last = rows[limit - 1];
+    return rows.length > limit && last ? { items, nextCursor: String(last.seq) } : { items };
+  }
+
+  /**
+   * A new pending delivery of the same event to the same subscription, due now; the original records
+   * it in `replayedBy`. The event id (Webhook-Id) stays the same, so a receiver that already has it can
+   * drop it.
+   */
+  replay(id: string, now: number): DeliveryWithLog | undefined {
+    const original = this.st.delivery.get(id) as Row | undefined;
+    const sub = original ? this.subscription(String(original.subscription)) : undefined;
+    if (!original || !sub) return undefined;
+    const replayId = newId('dlv');
+    this.db.transaction(() => {
+      this.st.insertDelivery.run({
+        id: replayId,
+        subscription: sub.id,
+        event: String(original.event),
+        target: targetOf(sub.url),
+        next_at: now,
+        created_at: now,
+        replay_of: id,
+      });
+      this.st.markReplayed.run({ id, by: replayId });
+    })();
+    return this.delivery(replayId);
+  }
+
+  counts(): { pending: number; dead: number } {
+    return {
+      pending: Number((this.st.countPending.get() as Row).n),
+      dead: Number((this.st.countDead.get() as Row).n),
+    };
+  }
+
+  /** Forgets delivered deliveries done before `before` and events no delivery refers to. Dead ones stay. */
+  prune(before: number): number {
+    return this.db.transaction(() => {
+      const n = this.st.pruneDelivered.run(before).changes;
+      this.st.pruneEvents.run();
+      return n;
+    })();
+  }
+
+  close(): void {
+    if (this.db.open) this.db.close();
+  }
+}
