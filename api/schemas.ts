@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { type Fix, LOAD_STATES, SANITATION_TASKS, UNIT_KINDS } from '../ingest/fix.ts';
+import { bboxParam } from './live-filter.ts';
 
 /**
  * The API's zod schemas: request validation, response serialization and the OpenAPI document all come
@@ -153,7 +154,8 @@ export type PositionDto = z.infer<typeof PositionDtoSchema>;
 export const PositionListSchema = z
   .object({
     items: z.array(PositionDtoSchema),
-    count: z.number().int().nonnegative(),
+    count: z.number().int().nonnegative().describe('items on this page'),
+    nextCursor: z.string().optional().describe('pass as `cursor` for the next page; absent on the last page'),
   })
   .meta({ id: 'PositionList' });
 export type PositionList = z.infer<typeof PositionListSchema>;
@@ -173,7 +175,7 @@ export function toPositionDto(fix: Fix, plate?: string): PositionDto {
 const unitId = z.string().min(1).max(128);
 
 /** Vehicle ids: repeat the parameter (`?vehicle=a&vehicle=b`) or give a comma list (`?vehicle=a,b`). */
-const vehicleList = z
+export const vehicleList = z
   .union([z.string(), z.array(z.string())])
   .transform((v) =>
     (Array.isArray(v) ? v : [v])
@@ -189,6 +191,17 @@ export const PositionsQuerySchema = z.strictObject({
   vehicle: vehicleList
     .optional()
     .describe('only these units: repeat the parameter or give a comma-separated list'),
+  bbox: bboxParam
+    .optional()
+    .describe('only units whose latest fix is inside minLon,minLat,maxLon,maxLat (WGS-84 degrees)'),
+  limit: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(10_000)
+    .optional()
+    .describe('page size, max 10,000; without limit and cursor every matching unit is returned'),
+  cursor: z.string().min(1).max(512).optional().describe('nextCursor of the previous page'),
 });
 export type PositionsQuery = z.output<typeof PositionsQuerySchema>;
 
