@@ -4,12 +4,16 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { pino } from 'pino';
+import type { ViolationEvent } from '../geofence/types.ts';
 import { loadConfig } from '../platform/config.ts';
 import { type Platform, startPlatform } from '../platform/platform.ts';
+import { ComplianceRegistry, vehicleProfilesFrom } from '../registry/compliance.ts';
 import { hashSecret } from '../registry/secrets.ts';
+import { SqliteRegistry } from '../registry/sqlite.ts';
 import type { LoadSummary } from '../simulators/load.ts';
 import { type InfluxdServer, startInfluxd } from '../test/servers/influxd.ts';
 import { lastJson, spawnTs } from './child.ts';
+import { seedE2eWorld } from './e2e-world.ts';
 import type { BenchContext, Benchmark, Figure } from './types.ts';
 
 /**
@@ -24,6 +28,12 @@ import type { BenchContext, Benchmark, Figure } from './types.ts';
  * separately (fixes InfluxDB took during the window, then how long the spool takes to drain), and the
  * count in InfluxDB is checked against the acked count at the end. CPU seconds of the three processes
  * over the window (from /proc/<pid>/stat) show where the time goes on a small machine.
+ *
+ * The compliance engine is in the path: every truck has an active permit built around the line it
+ * drives (bench/e2e-world.ts: route with corridor and segment speed limit, origin and disposal sites),
+ * so every acknowledged fix is judged by all the rules against a real permit, and the shell saves the
+ * engine state and its outbox to compliance-state.sqlite every flush (200 ms). 1 truck in 20 drives
+ * outside its corridor, so OFF_ROUTE violations flow to InfluxDB during the run as well.
  */
 
 const ADMIN_TOKEN = 'bench-admin-token-0123456789';
@@ -115,6 +125,12 @@ interface Mark {
   cpuPublishers: number | undefined;
   cpuInfluxd: number | undefined;
   machine: { busy: number; idle: number } | undefined;
+  /** violation events the compliance engine produced so far */
+  violations: number;
+  /** engine-state commits to compliance-state.sqlite so far (PersistStats) */
+  stateCommits: number;
+  stateVehicles: number;
+  stateMs: number;
 }
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
@@ -134,7 +150,7 @@ async function influxCount(url: string, db: string): Promise<number> {
 export const e2e: Benchmark = {
   name: 'e2e',
   description:
-    'platform end to end: N QoS 1 devices (child process) -> auth, validate, spool (fdatasync) -> PUBACK; pump -> real InfluxDB 1.x',
+    'platform end to end: N QoS 1 devices (child process) -> auth, validate, spool (fdatasync) -> PUBACK; pump -> real InfluxDB 1.x; compliance engine judging every fix against a permit',
   async run(ctx) {
     // 1,000 in both modes: with 2,000 publishers the bare aedes baseline overflowed its stack
     // (RangeError in mqemitter delivering to the QoS 1 subscriber), and the ratio needs equal loads.
@@ -153,6 +169,62 @@ export const e2e: Benchmark = {
       influx = await startInfluxd();
       const influxPid = findChildPid('influxd');
 
+      // ---- provisioning, before the platform starts (so the engine compiles the world once):
+      // devices with one scrypt hash shared by all, in one transaction; a permit world per truck
+      const dataDir = join(tmp, 'data');
+      let t = performance.now();
+      const secretHash = await hashSecret(SHARED_SECRET);
+      const devices = Array.from({ length: connections }, (_, i) => {
+        const n = String(i + 1).padStart(5, '0');
+        return {
+          id: `bench-truck-${n}`,
+          kind: 'muck_truck' as const,
+          vehicle: `bench-veh-${n}`,
+          firm: 'bench-firm',
+          // the nominal interval of a real terminal: OFFLINE allows 3x it. With 1 s, the publish ->
+          // PUBACK queueing of an overloaded run (seconds) alone read as device silence.
+          reportIntervalS: 10,
+          secretHash,
+        };
+      });
+      const registry = new SqliteRegistry({ dir: join(dataDir, 'registry') });
+      const complianceRegistry = new ComplianceRegistry({
+        dir: join(dataDir, 'compliance'),
+        vehicles: () => vehicleProfilesFrom(registry),
+      });
+      let world: ReturnType<typeof seedE2eWorld>;
+      try {
+        registry.upsertFirm({ id: 'bench-firm', name: 'Bench Transport Co.' });
+        registry.importDevices(devices);
+        for (const d of devices)
+          registry.upsertVehicle({
+            id: d.vehicle,
+            plate: `皖A·B${d.vehicle.slice(-5)}`,
+            kind: 'muck_truck',
+            firm: d.firm,
+            ratedLoadT: 18,
+          });
+        ctx.progress(
+          `[e2e] provisioned ${connections} muck trucks in ${(performance.now() - t).toFixed(0)} ms ` +
+            '(1 scrypt hash + 1 transaction); connecting verifies each with scrypt',
+        );
+        t = performance.now();
+        world = seedE2eWorld(
+          complianceRegistry,
+          devices.map((d, index) => ({ index, vehicle: d.vehicle, firm: d.firm })),
+          { offRouteEvery: 20 },
+        );
+      } finally {
+        complianceRegistry.close();
+        registry.close();
+      }
+      ctx.progress(
+        `[e2e] compliance world: ${world.permits} permits, ${world.routes} routes, ${world.sites} sites ` +
+          `(${world.offRouteTrucks} trucks outside their corridor) in ${(performance.now() - t).toFixed(0)} ms`,
+      );
+      const idsFile = join(tmp, 'devices.json');
+      await writeFile(idsFile, JSON.stringify(devices.map((d) => ({ id: d.id, secret: SHARED_SECRET }))));
+
       let stored = 0;
       let storeWrites = 0;
       let lastStoredAt = 0;
@@ -161,7 +233,7 @@ export const e2e: Benchmark = {
         MQTT_PORT: '0',
         MQTT_WS_PORT: '0',
         SIMULATE: '0',
-        DATA_DIR: join(tmp, 'data'),
+        DATA_DIR: dataDir,
         ADMIN_TOKEN,
         INFLUX_URL: influx.url,
         INFLUX_DATABASE: database,
@@ -176,6 +248,13 @@ export const e2e: Benchmark = {
         },
       });
       const p = platform;
+      let violationEvents = 0;
+      const openedByCode = new Map<string, number>();
+      p.complianceService.bus.on('violation', (e: ViolationEvent) => {
+        violationEvents++;
+        if (e.phase === 'opened')
+          openedByCode.set(e.violation.code, (openedByCode.get(e.violation.code) ?? 0) + 1);
+      });
       // the pump starts once the store is open (CREATE DATABASE answered)
       const storeDeadline = Date.now() + 30_000;
       while ((await p.health()).components.store?.state !== 'ok') {
@@ -184,29 +263,6 @@ export const e2e: Benchmark = {
       }
       const url = `mqtt://127.0.0.1:${p.ports.mqtt}`;
       ctx.progress(`[e2e] influxd on ${influx.url}, platform MQTT on ${url}`);
-
-      // ---- provisioning: one scrypt hash shared by every device, one transaction
-      let t = performance.now();
-      const secretHash = await hashSecret(SHARED_SECRET);
-      p.registry.upsertFirm({ id: 'bench-firm', name: 'Bench Transport Co.' });
-      const devices = Array.from({ length: connections }, (_, i) => {
-        const n = String(i + 1).padStart(5, '0');
-        return {
-          id: `bench-truck-${n}`,
-          kind: 'muck_truck' as const,
-          vehicle: `bench-veh-${n}`,
-          firm: 'bench-firm',
-          reportIntervalS: 1,
-          secretHash,
-        };
-      });
-      p.registry.importDevices(devices);
-      const idsFile = join(tmp, 'devices.json');
-      await writeFile(idsFile, JSON.stringify(devices.map((d) => ({ id: d.id, secret: SHARED_SECRET }))));
-      ctx.progress(
-        `[e2e] provisioned ${connections} muck trucks in ${(performance.now() - t).toFixed(0)} ms ` +
-          '(1 scrypt hash + 1 transaction); connecting verifies each with scrypt',
-      );
 
       // ---- load
       const marks: Partial<Record<'ramp_done' | 'window_start' | 'window_end', Mark>> = {};
@@ -224,6 +280,10 @@ export const e2e: Benchmark = {
           cpuPublishers: cpuSeconds(child?.child.pid),
           cpuInfluxd: cpuSeconds(influxPid),
           machine: machineCpu(),
+          violations: violationEvents,
+          stateCommits: p.complianceService.persistStats.commits,
+          stateVehicles: p.complianceService.persistStats.vehiclesSaved,
+          stateMs: p.complianceService.persistStats.totalMs,
         };
       };
       ctx.progress(
@@ -295,6 +355,19 @@ export const e2e: Benchmark = {
           `unacked ${summary.unacked}, errors ${summary.errors}`,
       );
       if (summary.errors > 0) ctx.progress(`[e2e] load errors: ${summary.errorSamples.join('; ')}`);
+      // the engine's output: wait (bounded) until the compliance queue is in InfluxDB, then count it
+      const eventsDeadline = performance.now() + 30_000;
+      while (p.complianceService.status().queuedViolations > 0 && performance.now() < eventsDeadline)
+        await sleep(50);
+      const storedViolations = (await p.events.violations({ firm: 'bench-firm', limit: 10_000 })).items;
+      const offRouteStored = storedViolations.filter((v) => v.code === 'OFF_ROUTE').length;
+      const cs = p.complianceService.status();
+      ctx.progress(
+        `[e2e] compliance: ${cs.vehicles} vehicles judged, ${violationEvents} violation events, ` +
+          `${storedViolations.length} violations in InfluxDB (${offRouteStored} OFF_ROUTE; expected ${world.offRouteTrucks}), ` +
+          `${cs.queuedViolations} still queued, ${p.complianceService.persistStats.commits} state commits; ` +
+          `opened by code: ${JSON.stringify(Object.fromEntries(openedByCode))}`,
+      );
 
       // ---- figures
       const windowS = (w1.t - w0.t) / 1000;
@@ -306,7 +379,9 @@ export const e2e: Benchmark = {
           name: 'e2e_msgs_per_s',
           value: Math.round(ackedPerS),
           unit: 'msg/s',
-          note: `durable (PUBACKed) fixes over ${summary.windowS} s, ${summary.connected} devices, QoS 1, window ${window}`,
+          note:
+            `durable (PUBACKed) fixes over ${summary.windowS} s, ${summary.connected} devices, QoS 1, window ${window}; ` +
+            "compliance engine in the path: every fix judged against its truck's active permit (route corridor, speed limit, sites), engine state saved every 200 ms",
         },
       ];
       if (raw !== undefined && raw > 0) {
@@ -392,6 +467,38 @@ export const e2e: Benchmark = {
           value: Math.round(performance.eventLoopUtilization(w1.elu, w0.elu).utilization * 1000) / 1000,
           unit: 'ratio',
           note: 'busy share of the platform main thread during the window',
+        },
+      );
+      const commits = w1.stateCommits - w0.stateCommits;
+      figures.push(
+        {
+          name: 'e2e_engine_violation_events',
+          value: w1.violations - w0.violations,
+          unit: 'events',
+          note: `violation events the engine produced during the window (${violationEvents} in the whole run)`,
+        },
+        {
+          name: 'e2e_engine_off_route_stored',
+          value: offRouteStored,
+          unit: 'violations',
+          note: `OFF_ROUTE violations in InfluxDB at the end; ${world.offRouteTrucks} trucks drove outside their corridor`,
+        },
+        {
+          name: 'e2e_state_commits_per_s',
+          value: Math.round((commits / windowS) * 10) / 10,
+          unit: 'commit/s',
+          note: 'engine state + outbox transactions (fsync) to compliance-state.sqlite during the window',
+        },
+        {
+          name: 'e2e_state_vehicles_per_commit',
+          value: Math.round((w1.stateVehicles - w0.stateVehicles) / Math.max(1, commits)),
+          unit: 'vehicles',
+        },
+        {
+          name: 'e2e_state_commit_ms_avg',
+          value: Math.round(((w1.stateMs - w0.stateMs) / Math.max(1, commits)) * 100) / 100,
+          unit: 'ms',
+          note: `serialize + write + fsync, on the main thread; max over the run ${p.complianceService.persistStats.maxMs.toFixed(1)} ms`,
         },
       );
       const cpu = (name: string, a: number | undefined, b: number | undefined, note: string) => {

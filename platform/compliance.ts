@@ -1,4 +1,5 @@
 import { EventEmitter } from 'node:events';
+import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
 import { chinaCalendar } from '../geofence/calendar.ts';
 import { compileWorld } from '../geofence/compile.ts';
@@ -11,6 +12,8 @@ import type { ViolationEvent, World } from '../geofence/types.ts';
 import type { Fix } from '../ingest/fix.ts';
 import type { EventStore } from '../store/events-port.ts';
 import type { FixStore } from '../store/port.ts';
+import { decodeTripState, decodeVehicleState, encodeState, engineFingerprint } from './engine-state-codec.ts';
+import type { EngineStateStore, EvidenceDueRow, SavedVehicle } from './engine-state-store.ts';
 
 /**
  * The imperative shell around the pure engine (geofence/engine.ts): keeps the compiled world (recompiled
@@ -19,6 +22,15 @@ import type { FixStore } from '../store/port.ts';
  *  - on the in-process live bus (`bus`, events 'violation' and 'trip'),
  *  - into the EventStore, batched, retried until stored (never dropped),
  *  - for every closed violation, the evidence package, once the fix store holds the track.
+ *
+ * Restarts and outages (with `state`, platform/engine-state-store.ts): every flush commits, in ONE
+ * SQLite transaction, the states of the vehicles that changed and the events they produced (the
+ * outbox); events leave the outbox once the EventStore accepted them. At construction the states and
+ * the outbox are read back, so an open violation is closed by the first fix after a restart (same id),
+ * a trip in progress completes, and events the EventStore never got are replayed (its writes are
+ * idempotent: a replay duplicates nothing). The hot path (onFixes) only marks vehicles dirty.
+ * What a crash (not a stop) can still lose: the judgement of fixes accepted in the last flush interval
+ * (they are stored; the engine resumes from the state saved before them).
  */
 
 export interface ComplianceSource {
@@ -44,16 +56,47 @@ export interface ComplianceServiceOptions {
   batchSize?: number;
   /** evidence attempts before giving up (each waits a little longer) */
   evidenceAttempts?: number;
+  /**
+   * durable engine state and outbox; opened (and read back) by the constructor, closed by stop().
+   * Without it everything is kept in memory only and is lost at a restart.
+   */
+  state?: EngineStateStore;
+  /**
+   * after a restart, how long restored vehicles that have not reported again are spared silence
+   * detection: the platform was down, not the device (it reconnects and backfills). Default 120 s.
+   */
+  restoreGraceMs?: number;
 }
 
 export interface ComplianceStatus {
+  /** not yet in the EventStore (in the outbox or about to be) */
   queuedViolations: number;
   queuedTrips: number;
+  /** events in the durable outbox (replayed after a restart) */
+  outbox: number;
   pendingEvidence: number;
   storeOk: boolean;
   lastError?: string;
+  /** false while the engine state cannot be saved (events then wait in memory only) */
+  stateSaved: boolean;
+  stateError?: string;
   vehicles: number;
   skippedLate: number;
+}
+
+/** Cost of saving the engine state (benchmark, diagnostics). */
+export interface PersistStats {
+  commits: number;
+  vehiclesSaved: number;
+  eventsSaved: number;
+  totalMs: number;
+  maxMs: number;
+}
+
+/** An event waiting for the EventStore; seq is its outbox row (0: not durable, no state store). */
+interface Queued<E> {
+  seq: number;
+  event: E;
 }
 
 /** Topic of a violation alert. */
@@ -71,8 +114,33 @@ export class ComplianceService {
   private world: World;
   private readonly states = new Map<string, VehicleState>();
   private readonly trips = new Map<string, TripState>();
-  private violationQueue: ViolationEvent[] = [];
-  private tripQueue: TripEvent[] = [];
+  /** vehicles whose state changed since the last commit */
+  private readonly dirty = new Set<string>();
+  /** produced since the last commit (not durable yet) */
+  private freshViolations: ViolationEvent[] = [];
+  private freshTrips: TripEvent[] = [];
+  private freshEvidence: EvidenceDueRow[] = [];
+  /** committed (or undurable), not yet accepted by the EventStore */
+  private violationQueue: Queued<ViolationEvent>[] = [];
+  private tripQueue: Queued<TripEvent>[] = [];
+  /** outbox rows / evidence rows to delete in the next commit */
+  private acked: number[] = [];
+  private evidenceDone: string[] = [];
+  /** restored vehicles not heard from since the restart (spared silence detection for a while) */
+  private readonly awaitingFirstFix = new Set<string>();
+  private restoredEvidence: ViolationEvent[] = [];
+  private graceUntil = 0;
+  private eventStoreOpen = false;
+  private stateSaved = true;
+  private stateError: string | undefined;
+  private stateFailures = 0;
+  readonly persistStats: PersistStats = {
+    commits: 0,
+    vehiclesSaved: 0,
+    eventsSaved: 0,
+    totalMs: 0,
+    maxMs: 0,
+  };
   private readonly evidenceJobs = new Set<Promise<void>>();
   private flushTimer: NodeJS.Timeout | undefined;
   private tickTimer: NodeJS.Timeout | undefined;
@@ -89,17 +157,78 @@ export class ComplianceService {
     this.engine = createEngine(ALL_RULES, this.calendar);
     this.now = opts.now ?? Date.now;
     this.world = compileWorld(opts.registry.snapshot());
-    this.unsubscribe = opts.registry.onChange(() => this.recompile());
     this.bus.setMaxListeners(0);
+    if (opts.state) this.restore(opts.state);
+    this.unsubscribe = opts.registry.onChange(() => this.recompile());
   }
 
+  /** Reads back the saved states, the outbox and the evidence still to build. */
+  private restore(store: EngineStateStore): void {
+    const restored = store.open(engineFingerprint(this.engine));
+    const log = this.opts.logger;
+    for (const v of restored.vehicles) {
+      try {
+        this.states.set(v.vehicle, decodeVehicleState(v.engine));
+        if (v.trips !== undefined) this.trips.set(v.vehicle, decodeTripState(v.trips));
+        this.awaitingFirstFix.add(v.vehicle);
+      } catch (err) {
+        log.error({ err: (err as Error).message, vehicle: v.vehicle }, 'compliance: unreadable saved state');
+      }
+    }
+    for (const row of restored.outbox) {
+      try {
+        if (row.kind === 'violation')
+          this.violationQueue.push({ seq: row.seq, event: JSON.parse(row.body) as ViolationEvent });
+        else this.tripQueue.push({ seq: row.seq, event: JSON.parse(row.body) as TripEvent });
+      } catch (err) {
+        log.error({ err: (err as Error).message, seq: row.seq }, 'compliance: unreadable outbox row');
+      }
+    }
+    for (const row of restored.evidenceDue) {
+      try {
+        this.restoredEvidence.push(JSON.parse(row.body) as ViolationEvent);
+      } catch (err) {
+        log.error({ err: (err as Error).message, violation: row.violationId }, 'compliance: unreadable row');
+      }
+    }
+    if (restored.discardedVehicles > 0)
+      log.warn(
+        { discarded: restored.discardedVehicles, file: store.file },
+        'compliance: saved engine states were written by another engine version; starting them afresh',
+      );
+    log.info(
+      {
+        vehicles: this.states.size,
+        outboxViolations: this.violationQueue.length,
+        outboxTrips: this.tripQueue.length,
+        evidenceDue: this.restoredEvidence.length,
+      },
+      'compliance: engine state restored',
+    );
+  }
+
+  /**
+   * Starts the flush timer (commits the engine state; writes to the EventStore once it is open) and the
+   * silence tick. Independent of the EventStore: the state is saved while it is unreachable.
+   */
   start(): void {
     const flushMs = this.opts.flushIntervalMs ?? 200;
     const tickMs = this.opts.tickIntervalMs ?? 5000;
+    this.graceUntil = this.now() + (this.opts.restoreGraceMs ?? 120_000);
     this.flushTimer = setInterval(() => void this.flush(), flushMs);
     this.flushTimer.unref();
     this.tickTimer = setInterval(() => this.tick(), tickMs);
     this.tickTimer.unref();
+  }
+
+  /** The EventStore is open: queued events (restored ones included) are written from now on. */
+  eventStoreOpened(): void {
+    if (this.stopped) return;
+    this.eventStoreOpen = true;
+    const evidence = this.restoredEvidence;
+    this.restoredEvidence = [];
+    for (const event of evidence) this.scheduleEvidence(event, this.world);
+    void this.flush();
   }
 
   /** the world violations are currently judged against */
@@ -143,6 +272,8 @@ export class ComplianceService {
     const state = this.states.get(fix.vehicle) ?? this.engine.initial(fix.vehicle);
     const result = this.engine.step(state, fix, world);
     this.states.set(fix.vehicle, result.state);
+    this.dirty.add(fix.vehicle);
+    if (this.awaitingFirstFix.size > 0) this.awaitingFirstFix.delete(fix.vehicle);
     if (fix.kind === 'muck_truck') {
       const tstate = this.trips.get(fix.vehicle) ?? initialTrips();
       const tr = stepTrips(tstate, tripInput(fix, world, this.calendar), result.events);
@@ -157,10 +288,16 @@ export class ComplianceService {
     if (this.stopped) return;
     const now = this.now();
     const world = this.world;
+    const inGrace = now < this.graceUntil;
+    if (!inGrace) this.awaitingFirstFix.clear();
     for (const [vehicle, state] of this.states) {
+      if (inGrace && this.awaitingFirstFix.has(vehicle)) continue;
       try {
         const result = this.engine.tick(state, now, world);
-        if (result.state !== state) this.states.set(vehicle, result.state);
+        if (result.state !== state) {
+          this.states.set(vehicle, result.state);
+          this.dirty.add(vehicle);
+        }
         for (const e of result.events) this.emitViolation(e, world);
       } catch (err) {
         this.opts.logger.error({ err: (err as Error).message, vehicle }, 'compliance: engine tick failed');
@@ -180,8 +317,11 @@ export class ComplianceService {
     } catch (err) {
       this.opts.logger.warn({ err: (err as Error).message }, 'compliance: live bus listener failed');
     }
-    this.violationQueue.push(event);
-    if (event.phase === 'closed') this.scheduleEvidence(event, world);
+    this.freshViolations.push(event);
+    if (event.phase === 'closed') {
+      if (this.opts.state) this.freshEvidence.push({ violationId: v.id, body: JSON.stringify(event) });
+      this.scheduleEvidence(event, world);
+    }
   }
 
   private emitTrip(event: TripEvent): void {
@@ -190,12 +330,99 @@ export class ComplianceService {
     } catch (err) {
       this.opts.logger.warn({ err: (err as Error).message }, 'compliance: live bus listener failed');
     }
-    this.tripQueue.push(event);
+    this.freshTrips.push(event);
   }
 
-  /** Writes the queued events to the EventStore; on failure they stay queued (in order) for the next try. */
+  /**
+   * Commits what changed since the last commit in one transaction: the dirty states, the new events
+   * (outbox) and the outbox rows the EventStore accepted meanwhile. Synchronous: run once per flush.
+   * When the commit fails (disk full, ...) the events go on to the EventStore from memory (delivery
+   * matters more than crash safety) and the states stay dirty for the next try.
+   */
+  private persist(): void {
+    const store = this.opts.state;
+    const hasWork =
+      this.dirty.size > 0 ||
+      this.freshViolations.length > 0 ||
+      this.freshTrips.length > 0 ||
+      this.acked.length > 0 ||
+      this.evidenceDone.length > 0;
+    if (!hasWork) return;
+    if (!store?.isOpen) {
+      this.queueFresh(undefined);
+      this.dirty.clear();
+      this.acked = [];
+      this.evidenceDone = [];
+      return;
+    }
+    const t0 = performance.now();
+    const states: SavedVehicle[] = [];
+    for (const vehicle of this.dirty) {
+      const engine = this.states.get(vehicle);
+      if (engine === undefined) continue;
+      const trips = this.trips.get(vehicle);
+      states.push({ vehicle, engine: encodeState(engine), trips: trips ? encodeState(trips) : undefined });
+    }
+    const outbox = [
+      ...this.freshViolations.map((e) => ({ kind: 'violation' as const, body: JSON.stringify(e) })),
+      ...this.freshTrips.map((e) => ({ kind: 'trip' as const, body: JSON.stringify(e) })),
+    ];
+    let seqs: number[];
+    try {
+      seqs = store.commit({
+        states,
+        outbox,
+        acked: this.acked,
+        evidenceDue: this.freshEvidence,
+        evidenceDone: this.evidenceDone,
+      });
+    } catch (err) {
+      this.stateSaved = false;
+      this.stateError = (err as Error).message;
+      this.stateFailures++;
+      if (this.stateFailures <= 3 || this.stateFailures % 50 === 0)
+        this.opts.logger.error(
+          { err: this.stateError, failures: this.stateFailures, file: store.file },
+          'compliance: could not save the engine state; events go on from memory',
+        );
+      this.queueFresh(undefined);
+      return;
+    }
+    this.dirty.clear();
+    this.acked = [];
+    this.evidenceDone = [];
+    this.freshEvidence = [];
+    this.queueFresh(seqs);
+    if (!this.stateSaved) this.opts.logger.info('compliance: engine state saved again');
+    this.stateSaved = true;
+    this.stateError = undefined;
+    this.stateFailures = 0;
+    const ms = performance.now() - t0;
+    const ps = this.persistStats;
+    ps.commits++;
+    ps.vehiclesSaved += states.length;
+    ps.eventsSaved += outbox.length;
+    ps.totalMs += ms;
+    if (ms > ps.maxMs) ps.maxMs = ms;
+  }
+
+  /** Moves the fresh events to the EventStore queues, with their outbox seqs (violations first). */
+  private queueFresh(seqs: readonly number[] | undefined): void {
+    let i = 0;
+    for (const event of this.freshViolations) this.violationQueue.push({ seq: seqs?.[i++] ?? 0, event });
+    for (const event of this.freshTrips) this.tripQueue.push({ seq: seqs?.[i++] ?? 0, event });
+    this.freshViolations = [];
+    this.freshTrips = [];
+  }
+
+  /**
+   * Commits the engine state (always), then writes the queued events to the EventStore once it is
+   * open; on failure they stay queued (in order, and in the outbox) for the next try.
+   */
   flush(): Promise<void> {
+    this.persist();
     if (this.flushing) return this.flushing;
+    if (!this.eventStoreOpen) return Promise.resolve();
     if (this.violationQueue.length === 0 && this.tripQueue.length === 0) return Promise.resolve();
     this.flushing = this.flushOnce().finally(() => {
       this.flushing = undefined;
@@ -208,13 +435,15 @@ export class ComplianceService {
     try {
       while (this.violationQueue.length > 0) {
         const batch = this.violationQueue.slice(0, size);
-        await this.opts.events.recordViolations(batch);
+        await this.opts.events.recordViolations(batch.map((q) => q.event));
         this.violationQueue.splice(0, batch.length);
+        this.ack(batch);
       }
       while (this.tripQueue.length > 0) {
         const batch = this.tripQueue.slice(0, size);
-        await this.opts.events.recordTrips(batch);
+        await this.opts.events.recordTrips(batch.map((q) => q.event));
         this.tripQueue.splice(0, batch.length);
+        this.ack(batch);
       }
       if (!this.storeOk) this.opts.logger.info('compliance: event store writes recovered');
       this.storeOk = true;
@@ -236,6 +465,11 @@ export class ComplianceService {
           'compliance: event store write failed; events stay queued',
         );
     }
+  }
+
+  /** The EventStore holds these: their outbox rows go in the next commit. */
+  private ack(batch: readonly Queued<unknown>[]): void {
+    for (const q of batch) if (q.seq > 0) this.acked.push(q.seq);
   }
 
   private scheduleEvidence(event: ViolationEvent, world: World): void {
@@ -268,6 +502,7 @@ export class ComplianceService {
         for (let j = 0; ; j++) {
           try {
             await this.opts.events.putEvidence(pkg);
+            if (this.opts.state) this.evidenceDone.push(v.id);
             return;
           } catch (err) {
             if (j >= 10 || this.stopped) throw err;
@@ -280,6 +515,7 @@ export class ComplianceService {
         await sleep(waitMs);
       }
     }
+    // with a state store the job stays due and is tried again after the next start
     this.opts.logger.warn(
       { violation: v.id, err: lastErr },
       'compliance: could not build the evidence package',
@@ -289,36 +525,73 @@ export class ComplianceService {
   status(): ComplianceStatus {
     let skippedLate = 0;
     for (const s of this.states.values()) skippedLate += s.skippedLate;
+    let outbox = 0;
+    for (const q of this.violationQueue) if (q.seq > 0) outbox++;
+    for (const q of this.tripQueue) if (q.seq > 0) outbox++;
     return {
-      queuedViolations: this.violationQueue.length,
-      queuedTrips: this.tripQueue.length,
+      queuedViolations: this.violationQueue.length + this.freshViolations.length,
+      queuedTrips: this.tripQueue.length + this.freshTrips.length,
+      outbox,
       pendingEvidence: this.evidenceJobs.size,
       storeOk: this.storeOk,
       ...(this.lastError ? { lastError: this.lastError } : {}),
+      stateSaved: this.stateSaved,
+      ...(this.stateError ? { stateError: this.stateError } : {}),
       vehicles: this.states.size,
       skippedLate,
     };
   }
 
-  /** Stops the timers, waits (bounded) for evidence jobs, and flushes the queues (bounded). */
+  /**
+   * Stops the timers, commits the engine state first (nothing judged is lost whatever follows), waits
+   * (bounded) for evidence jobs, writes the queues to the EventStore (bounded), commits the
+   * acknowledgements and closes the state store. What the budget did not cover stays in the outbox.
+   */
   async stop(budgetMs = 5000): Promise<void> {
     if (this.stopped) return;
     const deadline = Date.now() + budgetMs;
     this.unsubscribe();
     if (this.flushTimer) clearInterval(this.flushTimer);
     if (this.tickTimer) clearInterval(this.tickTimer);
-    await Promise.race([Promise.allSettled([...this.evidenceJobs]), sleep(Math.max(0, budgetMs / 2))]);
+    this.persist();
+    // The budget timers are ref'd: once the servers are closed they are what keeps the process alive
+    // (the jobs' own timers are unref'd), else the loop empties and the process quits mid-stop.
+    await within(Promise.allSettled([...this.evidenceJobs]), budgetMs / 2);
     this.stopped = true;
-    while (this.violationQueue.length + this.tripQueue.length > 0 && Date.now() < deadline) {
-      await this.flush();
-      if (this.violationQueue.length + this.tripQueue.length > 0) await sleep(100);
+    const queued = () => this.violationQueue.length + this.tripQueue.length;
+    while (this.eventStoreOpen && queued() > 0 && Date.now() < deadline) {
+      // a hung EventStore must not hold the shutdown: what is not written stays in the outbox
+      await within(this.flush(), deadline - Date.now());
+      if (queued() > 0 && Date.now() < deadline) await sleep(100, true);
     }
-    const left = this.violationQueue.length + this.tripQueue.length;
-    if (left > 0) this.opts.logger.warn({ left }, 'compliance: events not stored at shutdown');
+    this.persist();
+    const left = queued();
+    if (left > 0)
+      this.opts.logger.warn(
+        { left, durable: this.opts.state?.isOpen === true && this.stateSaved },
+        this.opts.state
+          ? 'compliance: events not stored at shutdown; kept in the outbox for the next start'
+          : 'compliance: events not stored at shutdown',
+      );
+    this.opts.state?.close();
     this.bus.removeAllListeners();
   }
 }
 
-function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms).unref());
+/** Waits for `work`, at most `ms` (a ref'd timer, cleared as soon as the work is done). */
+async function within(work: Promise<unknown>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    await Promise.race([work, new Promise<void>((r) => (timer = setTimeout(r, Math.max(0, ms))))]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** An unref'd timer unless `ref`: background retries must not hold a process that wants to exit. */
+function sleep(ms: number, ref = false): Promise<void> {
+  return new Promise((r) => {
+    const timer = setTimeout(r, ms);
+    if (!ref) timer.unref();
+  });
 }

@@ -1,0 +1,219 @@
+/**
+ * Durable memory of the compliance shell (platform/compliance.ts): one SQLite file,
+ * `${DATA_DIR}/compliance-state.sqlite`, WAL journal, synchronous=FULL (a committed batch survives a
+ * power cut), written in batches by the shell's flush timer, never per fix.
+ *
+ *   vehicles      one row per vehicle: the engine state and the trip state as JSON text. The store does
+ *                 not look inside: the shell serializes, so the engine's state layout can change freely
+ *                 (a changed layout is caught by the fingerprint below, not by this module).
+ *   outbox        violation and trip events produced but not yet accepted by the EventStore, in the
+ *                 order they were produced (seq). Written in the SAME transaction as the states that
+ *                 produced them, so after any crash the saved state of a vehicle and the events in the
+ *                 outbox describe the same point of its fix sequence: a restored open violation is
+ *                 known to the store or still in the outbox, never lost in between.
+ *   evidence_due  closed violations whose evidence package is not stored yet (rebuilt after a restart).
+ *   meta          the fingerprint of the engine the states were saved by.
+ *
+ * Rows leave the outbox once the EventStore accepted them; the delete rides in the next batch's
+ * transaction (one fsync per flush, not two). A crash between the two replays events the EventStore
+ * already holds: its writes are idempotent (store/events-port.ts), so nothing is duplicated.
+ *
+ * better-sqlite3 is synchronous: a commit blocks the event loop for its duration, which is why the
+ * shell batches (one commit per flush interval, whatever the number of fixes).
+ */
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import Database from 'better-sqlite3';
+
+export type OutboxKind = 'violation' | 'trip';
+
+export interface SavedVehicle {
+  vehicle: string;
+  /** JSON text of the engine state */
+  engine: string;
+  /** JSON text of the trip state, undefined when the vehicle has none */
+  trips: string | undefined;
+}
+
+export interface OutboxRow {
+  seq: number;
+  kind: OutboxKind;
+  /** JSON text of the event */
+  body: string;
+}
+
+export interface EvidenceDueRow {
+  violationId: string;
+  /** JSON text of the closed violation event */
+  body: string;
+}
+
+export interface RestoredState {
+  /** empty when the saved states were written by an engine with another fingerprint */
+  vehicles: SavedVehicle[];
+  /** saved vehicle states dropped because the fingerprint changed */
+  discardedVehicles: number;
+  outbox: OutboxRow[];
+  evidenceDue: EvidenceDueRow[];
+}
+
+export interface StateBatch {
+  states: readonly SavedVehicle[];
+  /** new outbox rows, in production order */
+  outbox: readonly { kind: OutboxKind; body: string }[];
+  /** outbox rows the EventStore accepted since the last batch */
+  acked: readonly number[];
+  evidenceDue: readonly EvidenceDueRow[];
+  /** violation ids whose evidence is now stored */
+  evidenceDone: readonly string[];
+}
+
+export interface EngineStateStoreOptions {
+  /** the database file (its directory is created if needed) */
+  file: string;
+}
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS meta (key TEXT NOT NULL PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS vehicles (
+  vehicle TEXT NOT NULL PRIMARY KEY,
+  engine TEXT NOT NULL,
+  trips TEXT
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS outbox (
+  seq INTEGER PRIMARY KEY AUTOINCREMENT,
+  kind TEXT NOT NULL,
+  body TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS evidence_due (
+  violation_id TEXT NOT NULL PRIMARY KEY,
+  body TEXT NOT NULL
+) WITHOUT ROWID;
+`;
+
+interface Statements {
+  upsertVehicle: Database.Statement;
+  insertOutbox: Database.Statement;
+  deleteOutbox: Database.Statement;
+  upsertEvidenceDue: Database.Statement;
+  deleteEvidenceDue: Database.Statement;
+  outboxCount: Database.Statement;
+  commit: (batch: StateBatch) => number[];
+}
+
+export class EngineStateStore {
+  readonly file: string;
+  private db: Database.Database | undefined;
+  private st: Statements | undefined;
+
+  constructor(options: EngineStateStoreOptions) {
+    this.file = options.file;
+  }
+
+  /**
+   * Opens (creating the file and tables if needed) and reads everything back. Vehicle states saved
+   * under another `fingerprint` are deleted (they would be fed to rules that no longer read them the
+   * same way); the outbox and the evidence queue do not depend on the engine and are always kept.
+   */
+  open(fingerprint: string): RestoredState {
+    if (this.db) throw new Error(`${this.file} is already open`);
+    mkdirSync(dirname(this.file), { recursive: true });
+    const db = new Database(this.file);
+    try {
+      db.pragma('journal_mode = WAL');
+      db.pragma('synchronous = FULL');
+      db.pragma('busy_timeout = 5000');
+      db.exec(SCHEMA);
+      const saved = db.prepare("SELECT value FROM meta WHERE key = 'fingerprint'").get() as
+        | { value: string }
+        | undefined;
+      let discardedVehicles = 0;
+      if (saved?.value !== fingerprint) {
+        discardedVehicles = (db.prepare('SELECT count(*) AS n FROM vehicles').get() as { n: number }).n;
+        db.transaction(() => {
+          db.exec('DELETE FROM vehicles');
+          db.prepare(
+            "INSERT INTO meta (key, value) VALUES ('fingerprint', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+          ).run(fingerprint);
+        })();
+      }
+      const vehicles = (
+        db.prepare('SELECT vehicle, engine, trips FROM vehicles').all() as {
+          vehicle: string;
+          engine: string;
+          trips: string | null;
+        }[]
+      ).map((r) => ({ vehicle: r.vehicle, engine: r.engine, trips: r.trips ?? undefined }));
+      const outbox = db.prepare('SELECT seq, kind, body FROM outbox ORDER BY seq').all() as OutboxRow[];
+      const evidenceDue = (
+        db.prepare('SELECT violation_id, body FROM evidence_due').all() as {
+          violation_id: string;
+          body: string;
+        }[]
+      ).map((r) => ({ violationId: r.violation_id, body: r.body }));
+      this.st = this.prepare(db);
+      this.db = db;
+      return { vehicles, discardedVehicles, outbox, evidenceDue };
+    } catch (err) {
+      db.close();
+      throw err;
+    }
+  }
+
+  private prepare(db: Database.Database): Statements {
+    const upsertVehicle = db.prepare(
+      'INSERT INTO vehicles (vehicle, engine, trips) VALUES (?, ?, ?) ON CONFLICT (vehicle) DO UPDATE SET engine = excluded.engine, trips = excluded.trips',
+    );
+    const insertOutbox = db.prepare('INSERT INTO outbox (kind, body) VALUES (?, ?)');
+    const deleteOutbox = db.prepare('DELETE FROM outbox WHERE seq = ?');
+    const upsertEvidenceDue = db.prepare(
+      'INSERT INTO evidence_due (violation_id, body) VALUES (?, ?) ON CONFLICT (violation_id) DO UPDATE SET body = excluded.body',
+    );
+    const deleteEvidenceDue = db.prepare('DELETE FROM evidence_due WHERE violation_id = ?');
+    const commit = db.transaction((batch: StateBatch): number[] => {
+      for (const seq of batch.acked) deleteOutbox.run(seq);
+      for (const s of batch.states) upsertVehicle.run(s.vehicle, s.engine, s.trips ?? null);
+      const seqs: number[] = [];
+      for (const o of batch.outbox) seqs.push(Number(insertOutbox.run(o.kind, o.body).lastInsertRowid));
+      for (const e of batch.evidenceDue) upsertEvidenceDue.run(e.violationId, e.body);
+      // after the inserts: an evidence job can finish before the row that announced it was committed
+      for (const id of batch.evidenceDone) deleteEvidenceDue.run(id);
+      return seqs;
+    });
+    return {
+      upsertVehicle,
+      insertOutbox,
+      deleteOutbox,
+      upsertEvidenceDue,
+      deleteEvidenceDue,
+      outboxCount: db.prepare('SELECT count(*) AS n FROM outbox'),
+      commit,
+    };
+  }
+
+  private statements(): Statements {
+    if (!this.st) throw new Error(`${this.file} is not open (call open() first)`);
+    return this.st;
+  }
+
+  get isOpen(): boolean {
+    return this.db !== undefined;
+  }
+
+  /** One transaction: all of the batch is durable when this returns, or none of it (it throws). */
+  commit(batch: StateBatch): number[] {
+    return this.statements().commit(batch);
+  }
+
+  /** rows in the outbox (diagnostics, tests) */
+  outboxSize(): number {
+    return (this.statements().outboxCount.get() as { n: number }).n;
+  }
+
+  close(): void {
+    const db = this.db;
+    this.db = undefined;
+    this.st = undefined;
+    db?.close();
+  }
+}
