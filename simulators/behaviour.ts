@@ -41,6 +41,8 @@ export class GnssState {
     private readonly rng: Rng,
     private readonly baseAlt: number,
     private readonly accRange: [number, number],
+    /** per-axis noise, metres; 0 gives the true position (the fleet simulator adds its own noise model) */
+    private readonly noiseSdM: number = GPS_NOISE_SD_M,
   ) {
     this.sats = rng.int(9, 16);
     this.alt = baseAlt + rng.normal(0, 2);
@@ -48,7 +50,7 @@ export class GnssState {
   fields(pos: LatLon): { lat: number; lon: number; alt: number; sats: number; acc: number; valid: boolean } {
     this.sats = clamp(Math.round(this.sats + this.rng.normal(0, 0.7)), 6, 22);
     this.alt = clamp(this.alt + this.rng.normal(0, 0.6), this.baseAlt - 6, this.baseAlt + 6);
-    const noisy = gpsNoise(this.rng, pos, GPS_NOISE_SD_M);
+    const noisy = gpsNoise(this.rng, pos, this.noiseSdM);
     return {
       lat: round(noisy.lat, 6),
       lon: round(noisy.lon, 6),
@@ -260,13 +262,14 @@ export class SweeperBehaviour implements Behaviour<SanitationFixPayload> {
     private readonly rng: Rng,
     loop: Polyline,
     startProgress = 0,
+    gnssNoiseSdM = GPS_NOISE_SD_M,
   ) {
     this.track = loop;
     this.mover = new Mover(rng, loop, 5, 12, loop.lengthM * clamp(startProgress, 0, 0.99), 6, true);
     this.lastDistance = this.mover.distanceM;
     this.roundsUntilBreak = rng.int(2, 3);
     this.weightT = round(rng.range(0, 1.5), 2);
-    this.gnss = new GnssState(rng, 30, [4, 9]);
+    this.gnss = new GnssState(rng, 30, [4, 9], gnssNoiseSdM);
   }
 
   step(dtMs: number): FixBody<SanitationFixPayload> {
@@ -327,13 +330,14 @@ export class OfficerBehaviour implements Behaviour<BodyCameraFixPayload> {
     loop: Polyline,
     private readonly officer: string,
     startProgress = 0,
+    gnssNoiseSdM = GPS_NOISE_SD_M,
   ) {
     this.track = loop;
     this.mover = new Mover(rng, loop, 3, 5, loop.lengthM * clamp(startProgress, 0, 0.99), 3, true);
     this.battery = rng.range(80, 100);
     this.drain = rng.range(8, 12);
     this.storageMb = rng.range(20_000, 60_000);
-    this.gnss = new GnssState(rng, 30, [6, 14]);
+    this.gnss = new GnssState(rng, 30, [6, 14], gnssNoiseSdM);
   }
 
   step(dtMs: number): FixBody<BodyCameraFixPayload> {

@@ -1,7 +1,7 @@
 import type { ViolationCode } from '../geofence/model.ts';
-import type { FixPayload, MuckTruckFixPayload } from '../ingest/payload.ts';
+import type { FixPayload } from '../ingest/payload.ts';
 import type { NewDevice, Vehicle } from '../registry/types.ts';
-import { type Behaviour, type FixBody, GnssState } from './behaviour.ts';
+import type { Behaviour } from './behaviour.ts';
 import {
   type BehaviourFactory,
   createDeviceSims,
@@ -14,6 +14,14 @@ import {
 } from './demo-fleet.ts';
 import type { Rng } from './rng.ts';
 import { type LatLon, offsetM, Polyline } from './tracks.ts';
+import {
+  CycleTruckBehaviour,
+  type Drive,
+  type Dwell,
+  LOAD_DWELL,
+  type TruckCycle,
+  UNLOAD_DWELL,
+} from './truck-cycle.ts';
 
 /**
  * Compliance scenarios of the demo (issue 3): muck trucks that each break ONE rule of the 两点一线
@@ -381,45 +389,11 @@ export function scenarioVehicle(scenario: ScenarioName): string {
 }
 
 // ---------------------------------------------------------------------------------------------------------
-// Behaviour
-
-type Dwell = {
-  type: 'dwell';
-  action: 'load' | 'unload';
-  at: LatLon;
-  minMs: number;
-  maxMs: number;
-};
-type Park = { type: 'park'; minMs: number; maxMs: number };
-type Drive = {
-  type: 'drive';
-  line: Polyline;
-  /** cover open on [fromM, toM) */
-  coverOpen?: readonly [number, number];
-  /** speed band on [fromM, toM) */
-  fast?: { fromM: number; toM: number; minKmh: number; maxKmh: number };
-  /** the terminal goes silent once past atM, for a duration drawn in [minMs, maxMs] */
-  silence?: { atM: number; minMs: number; maxMs: number };
-};
-type Leg = Dwell | Park | Drive;
+// Behaviour (the leg machine lives in truck-cycle.ts)
 
 const MIN = 60_000;
-const LOAD_DWELL = { minMs: 4 * MIN, maxMs: 8 * MIN };
-const UNLOAD_DWELL = { minMs: 2 * MIN, maxMs: 4 * MIN };
-/** the demo trucks' speed band (behaviour.ts), km/h */
-const BAND = { minKmh: 20, maxKmh: 50, cornerKmh: 22 };
-/** a vertex turning more than this (degrees) is a corner the truck slows for */
-const CORNER_DEG = 30;
 
-interface Cycle {
-  legs: Leg[];
-  /** index of the leg the truck starts in */
-  start: number;
-  /** full load as a fraction of the rated load */
-  fullRange: [number, number];
-}
-
-function cycleOf(scenario: ScenarioName, haul: number): Cycle {
+function cycleOf(scenario: ScenarioName, haul: number): TruckCycle {
   const g = scenarioGeometry();
   const h = g.hauls[haul] as DemoHaul;
   const origin = h.route.points[0] as LatLon;
@@ -428,7 +402,7 @@ function cycleOf(scenario: ScenarioName, haul: number): Cycle {
   const unload: Dwell = { type: 'dwell', action: 'unload', at: disposal, ...UNLOAD_DWELL };
   const haulLeg: Drive = { type: 'drive', line: h.route };
   const back: Drive = { type: 'drive', line: h.route.reversed() };
-  const normal = (over: Partial<Drive> = {}, start = 0): Cycle => ({
+  const normal = (over: Partial<Drive> = {}, start = 0): TruckCycle => ({
     legs: [load, { ...haulLeg, ...over }, unload, back],
     start,
     fullRange: [0.8, 0.95],
@@ -521,24 +495,6 @@ function cycleOf(scenario: ScenarioName, haul: number): Cycle {
   }
 }
 
-const round = (v: number, digits: number): number => {
-  const f = 10 ** digits;
-  return Math.round(v * f) / f;
-};
-const clamp = (v: number, lo: number, hi: number): number => Math.min(hi, Math.max(lo, v));
-
-/** Distances along a line of the vertices where it turns by more than CORNER_DEG. */
-function cornersOf(line: Polyline): number[] {
-  const out: number[] = [];
-  for (let i = 1; i + 1 < line.points.length; i++) {
-    const h1 = line.at((line.cumulative[i] as number) - 0.01).heading;
-    const h2 = line.at((line.cumulative[i] as number) + 0.01).heading;
-    const turn = Math.abs(((h2 - h1 + 540) % 360) - 180);
-    if (turn > CORNER_DEG) out.push(line.cumulative[i] as number);
-  }
-  return out;
-}
-
 export interface ScenarioTruckOptions {
   scenario: ScenarioName;
   /** index into demoPlan().hauls */
@@ -550,180 +506,16 @@ export interface ScenarioTruckOptions {
  * A muck truck playing one scenario. Pure: `step(dtMs)` advances it and returns the fix; `silent` says
  * whether that fix is sent. The same rng seed and step sizes give the same fixes.
  */
-export class ScenarioTruckBehaviour implements Behaviour<MuckTruckFixPayload> {
-  readonly kind = 'muck_truck' as const;
-  readonly track: Polyline;
+export class ScenarioTruckBehaviour extends CycleTruckBehaviour {
   readonly scenario: ScenarioName;
-  silent = false;
-  private readonly cycle: Cycle;
-  private readonly rated: number;
-  private readonly gnss: GnssState;
-  private legIndex: number;
-  // dwell / park
-  private elapsedMs = 0;
-  private totalMs = 0;
-  // drive
-  private distanceM = 0;
-  private speedKmh = 0;
-  private targetKmh = 0;
-  private corners: number[] = [];
-  private redLightMs = 0;
-  private silenceLeftMs = 0;
-  private silenceDone = false;
-  // cargo
-  private fullT: number;
-  private weightT = 0;
-  private cargo = false;
-  private heading = 0;
-  private pos: LatLon;
 
-  constructor(
-    private readonly rng: Rng,
-    opts: ScenarioTruckOptions,
-  ) {
-    this.scenario = opts.scenario;
-    this.rated = opts.ratedLoadT;
-    this.cycle = cycleOf(opts.scenario, opts.haul);
-    this.track = (scenarioGeometry().hauls[opts.haul] as DemoHaul).route;
-    this.gnss = new GnssState(rng, 32, [4, 9]);
-    this.fullT = this.sampleFull();
-    this.legIndex = this.cycle.start;
-    // Trucks that start on the road start loaded after their loading, or empty after their unloading.
-    const startLeg = this.cycle.legs[this.legIndex] as Leg;
-    this.cargo = this.legIndex > 0 && this.legIndex < this.cycle.legs.length - 1;
-    this.weightT = this.cargo ? this.fullT : 0;
-    this.pos = startLeg.type === 'drive' ? (startLeg.line.points[0] as LatLon) : this.track.points[0]!;
-    this.enter();
-  }
-
-  private sampleFull(): number {
-    const [lo, hi] = this.cycle.fullRange;
-    return round(this.rated * this.rng.range(lo, hi), 2);
-  }
-
-  private get leg(): Leg {
-    return this.cycle.legs[this.legIndex] as Leg;
-  }
-
-  private enter(): void {
-    const leg = this.leg;
-    this.elapsedMs = 0;
-    if (leg.type === 'drive') {
-      this.distanceM = 0;
-      this.speedKmh = 0;
-      this.targetKmh = this.rng.range(BAND.minKmh, BAND.maxKmh);
-      this.corners = cornersOf(leg.line);
-      this.redLightMs = 0;
-      this.silenceDone = false;
-      this.heading = Math.round(leg.line.at(0).heading) % 360;
-    } else {
-      this.totalMs = this.rng.range(leg.minMs, leg.maxMs);
-      if (leg.type === 'dwell') this.pos = leg.at;
-    }
-  }
-
-  private nextLeg(): void {
-    this.legIndex = (this.legIndex + 1) % this.cycle.legs.length;
-    this.enter();
-  }
-
-  step(dtMs: number): FixBody<MuckTruckFixPayload> {
-    if (this.silenceLeftMs > 0) this.silenceLeftMs -= dtMs;
-    const leg = this.leg;
-    let body: FixBody<MuckTruckFixPayload>;
-    if (leg.type === 'dwell') body = this.dwellStep(leg, dtMs);
-    else if (leg.type === 'park') body = this.parkStep(dtMs);
-    else body = this.driveStep(leg, dtMs);
-    this.silent = this.silenceLeftMs > 0;
-    return body;
-  }
-
-  private fix(pos: LatLon, speed: number, over: Partial<FixBody<MuckTruckFixPayload>>) {
-    return {
-      ...this.gnss.fields(pos),
-      speed: round(speed, 1),
-      heading: this.heading,
-      ign: true,
-      load: this.cargo ? ('full' as const) : ('empty' as const),
-      weight: round(Math.max(0, (this.cargo ? this.weightT : 0) + this.rng.normal(0, 0.03)), 2),
-      cover: 'closed' as const,
-      lift: 'down' as const,
-      doors: 'closed' as const,
-      ...over,
-    };
-  }
-
-  /** Loading or tipping while stopped (the same profile as the demo trucks of behaviour.ts). */
-  private dwellStep(leg: Dwell, dtMs: number): FixBody<MuckTruckFixPayload> {
-    this.elapsedMs += dtMs;
-    const f = clamp(this.elapsedMs / this.totalMs, 0, 1);
-    const loading = leg.action === 'load';
-    this.weightT = loading ? this.fullT * f : this.fullT * (1 - f);
-    const load = f < 0.2 ? (loading ? 'empty' : 'full') : f < 0.8 ? 'half' : loading ? 'full' : 'empty';
-    const open = f > 0.05 && f < 0.95;
-    const body = this.fix(leg.at, 0, {
-      load: f >= 1 ? (loading ? 'full' : 'empty') : load,
-      weight: round(Math.max(0, this.weightT + this.rng.normal(0, 0.03)), 2),
-      cover: open ? 'open' : 'closed',
-      lift: !loading && open ? 'up' : 'down',
+  constructor(rng: Rng, opts: ScenarioTruckOptions) {
+    super(rng, {
+      track: (scenarioGeometry().hauls[opts.haul] as DemoHaul).route,
+      ratedLoadT: opts.ratedLoadT,
+      cycle: cycleOf(opts.scenario, opts.haul),
     });
-    if (f >= 1) {
-      this.cargo = loading;
-      if (!loading) {
-        this.weightT = 0;
-        this.fullT = this.sampleFull();
-      }
-      this.nextLeg();
-    }
-    return body;
-  }
-
-  /** A loaded stop at the roadside: engine on, cover closed, nothing moves. */
-  private parkStep(dtMs: number): FixBody<MuckTruckFixPayload> {
-    this.elapsedMs += dtMs;
-    const body = this.fix(this.pos, 0, {});
-    if (this.elapsedMs >= this.totalMs) this.nextLeg();
-    return body;
-  }
-
-  private driveStep(leg: Drive, dtMs: number): FixBody<MuckTruckFixPayload> {
-    const line = leg.line;
-    let speed = 0;
-    if (this.redLightMs > 0) {
-      this.redLightMs -= dtMs;
-    } else {
-      const d = this.distanceM;
-      const fast = leg.fast && d >= leg.fast.fromM && d < leg.fast.toM ? leg.fast : undefined;
-      const minKmh = fast?.minKmh ?? BAND.minKmh;
-      const maxKmh = fast?.maxKmh ?? BAND.maxKmh;
-      if (this.rng.chance(0.15)) this.targetKmh = this.rng.range(BAND.minKmh, BAND.maxKmh);
-      const nearCorner = !fast && this.corners.some((c) => c >= d && c - d < 40);
-      const goal = clamp(
-        nearCorner ? Math.min(this.targetKmh, BAND.cornerKmh) : this.targetKmh,
-        minKmh,
-        maxKmh,
-      );
-      const previous = this.speedKmh === 0 ? goal : this.speedKmh;
-      this.speedKmh = clamp(previous + (goal - previous) * 0.6 + this.rng.normal(0, 1), minKmh, maxKmh);
-      this.distanceM = Math.min(line.lengthM, d + (((previous + this.speedKmh) / 2) * dtMs) / 3600);
-      speed = this.speedKmh;
-      this.heading = Math.round(line.at(this.distanceM).heading) % 360;
-      if (leg.silence && !this.silenceDone && this.distanceM >= leg.silence.atM) {
-        this.silenceDone = true;
-        this.silenceLeftMs = this.rng.range(leg.silence.minMs, leg.silence.maxMs);
-      }
-      // The odd red light at a corner, as the demo trucks do.
-      if (this.distanceM < line.lengthM && !fast && this.speedKmh <= 23 && this.rng.chance(0.15)) {
-        this.redLightMs = this.rng.range(20, 60) * 1000;
-      }
-    }
-    this.pos = line.at(this.distanceM).pos;
-    const d = this.distanceM;
-    const cover = leg.coverOpen && d >= leg.coverOpen[0] && d < leg.coverOpen[1] ? 'open' : 'closed';
-    const arrived = d >= line.lengthM;
-    const body = this.fix(this.pos, arrived ? 0 : speed, { cover });
-    if (arrived) this.nextLeg();
-    return body;
+    this.scenario = opts.scenario;
   }
 }
 

@@ -1,0 +1,119 @@
+import { mergeInjections, parseInjectSpec } from './inject.ts';
+import { readScenario, type ScenarioInjection } from './scenario-file.ts';
+import { buildWorld, type SimWorld } from './world.ts';
+
+/**
+ * What the simulator's subcommands share: argument errors, durations, the simulated start, and the
+ * world a run drives (scenario file + seed + start + duration + injections). `run` and `provision` must
+ * be given the same of these to agree on the world (which trucks lose their permit, the dates).
+ */
+
+export class UsageError extends Error {}
+
+/** "90m", "2h", "45s", "3600" (seconds) as ms. */
+export function parseDuration(text: string, flag: string): number {
+  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)?$/.exec(text.trim());
+  if (!m) throw new UsageError(`${flag}: expected a duration like 90m, 2h, 45s, got "${text}"`);
+  const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[(m[2] ?? 's') as 'ms'];
+  const ms = Number(m[1]) * unit;
+  if (!(ms > 0)) throw new UsageError(`${flag}: must be more than 0`);
+  return ms;
+}
+
+export function parseNumber(
+  text: string | undefined,
+  flag: string,
+  min: number,
+  max: number,
+): number | undefined {
+  if (text === undefined) return undefined;
+  const n = Number(text);
+  if (!Number.isFinite(n) || n < min || n > max)
+    throw new UsageError(`${flag}: expected a number ${min}..${max}, got "${text}"`);
+  return n;
+}
+
+/**
+ * The simulated start: an ISO-8601 instant, or `auto` = the whole run in the past of the wall clock,
+ * ending when the real run ends (start = now - duration x (1 - 1/speedup)), so that no fix is ever
+ * from the future (ingest refuses those) at any speed-up.
+ */
+export function parseStart(
+  text: string | undefined,
+  durationMs: number,
+  speedup: number,
+  now = Date.now(),
+): number {
+  if (text === undefined || text === 'auto') {
+    const lead = durationMs * (1 - 1 / speedup);
+    return Math.floor((now - lead) / 1000) * 1000;
+  }
+  const ms = Date.parse(text);
+  if (!Number.isFinite(ms) || !/[zZ]|[+-]\d\d:?\d\d$/.test(text))
+    throw new UsageError(
+      `--start: expected an ISO-8601 instant with an offset (2025-06-02T08:00:00+08:00) or auto, got "${text}"`,
+    );
+  return ms;
+}
+
+export interface WorldArgs {
+  scenario: string;
+  seed: number;
+  startTs: number;
+  durationMs: number;
+  inject?: string | undefined;
+}
+
+export async function loadWorld(a: WorldArgs): Promise<{ world: SimWorld; injections: ScenarioInjection[] }> {
+  const scenario = await readScenario(a.scenario);
+  let cli: ScenarioInjection[];
+  try {
+    cli = a.inject ? parseInjectSpec(a.inject) : [];
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+  const known = new Set([...scenario.vehicles.map((v) => v.id)]);
+  for (const i of cli)
+    if (i.vehicle !== undefined && !known.has(i.vehicle))
+      throw new UsageError(`--inject: unknown vehicle '${i.vehicle}'`);
+  const injections = mergeInjections(scenario.injections, cli);
+  const world = buildWorld(scenario, {
+    startTs: a.startTs,
+    durationMs: a.durationMs,
+    seed: a.seed,
+    injections,
+  });
+  return { world, injections };
+}
+
+/** Options shared by run and provision (parseArgs format) and their help lines. */
+export const WORLD_OPTIONS = {
+  scenario: { type: 'string', short: 's' },
+  seed: { type: 'string' },
+  start: { type: 'string' },
+  duration: { type: 'string', short: 'd' },
+  inject: { type: 'string', multiple: true },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+export const WORLD_HELP = `  -s, --scenario <file>   scenario file, JSON or YAML (.yaml/.yml), e.g.
+                          simulators/scenarios/hefei-basic.json (required)
+  --seed <n>              random seed: the same seed gives the same messages (default 1)
+  --start <iso|auto>      simulated start, ISO-8601 with offset; auto (default): the run lies in the
+                          past and ends when the real run ends (now - duration x (1 - 1/speedup))
+  -d, --duration <d>      simulated duration: 90m, 2h, 3600s (default 1h)
+  --inject <spec>         injections on top of the file's, comma separated (repeatable):
+                            TYPE:RATE      OFF_ROUTE:0.1 (per trip), NO_PERMIT:0.05 (share of the
+                                           trucks), DUPLICATE:0.01 (per message)
+                            VEHICLE=TYPE   veh-d2002=OVERSPEED (every trip of that truck)
+                            SPILLAGE/cover:RATE, SPILLAGE/weight:RATE choose the kind of spillage
+                          violation types: OFF_ROUTE OFF_HOURS NO_PERMIT ILLEGAL_DUMP SUSPECTED_DUMP
+                            SPILLAGE WRONG_SITE OVERSPEED RESTRICTED_ZONE OVERLOAD OFFLINE TRACK_GAP
+                          faults: DUPLICATE OUT_OF_ORDER MALFORMED DROPOUT (per message) and DRIFT
+                            (per fix: chance a drift episode of 1-3 min starts)`;
+
+/** Writes a message and returns the exit code of a usage error. */
+export function usageFailed(err: unknown, write: (s: string) => void): number {
+  write(`${(err as Error).message}\n(see --help)\n`);
+  return 2;
+}

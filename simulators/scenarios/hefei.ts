@@ -1,0 +1,170 @@
+import type { Position } from '../../geofence/model.ts';
+import { DEMO_COMPLIANCE_IDS, demoComplianceSeed } from '../demo-compliance.ts';
+import { demoPlan, demoRegistrySeed } from '../demo-fleet.ts';
+import type { ScenarioFile } from '../scenario-file.ts';
+import { demoScenarioFleet, type ScenarioName } from '../scenarios.ts';
+import type { Polyline } from '../tracks.ts';
+
+/**
+ * The bundled scenario files, derived from the demo world (demo-fleet.ts, scenarios.ts,
+ * demo-compliance.ts) so that they stay the same Hefei: its two 两点一线 hauls, the unlicensed disposal
+ * site, the school zone closed to muck trucks, the 30 km/h hospital zone, the demo fleet and the 13
+ * scenario trucks. `node --import tsx simulators/scenarios/build.ts` writes them; a test checks the files
+ * match.
+ *
+ * - hefei-basic.json: every scenario truck breaks its rule on every trip (per-vehicle injections);
+ *   NO_PERMIT and OFF_HOURS through the permits (world.ts); the demo trucks stay compliant.
+ * - hefei-fleet.yaml: the same world with 2 x 10 generated trucks and injections by rate instead.
+ */
+
+const position = (p: { lat: number; lon: number }): Position => [
+  Math.round(p.lon * 1e7) / 1e7,
+  Math.round(p.lat * 1e7) / 1e7,
+];
+const line = (l: Polyline) => ({ type: 'LineString' as const, coordinates: l.points.map(position) });
+
+/** The demo scenario each truck plays, as the violation type injected on its trips. */
+const INJECTED: Record<Exclude<ScenarioName, 'compliant'>, ScenarioFile['injections'][number]['type']> = {
+  offRoute: 'OFF_ROUTE',
+  offHours: 'OFF_HOURS',
+  noPermit: 'NO_PERMIT',
+  illegalDump: 'ILLEGAL_DUMP',
+  suspectedDump: 'SUSPECTED_DUMP',
+  spillage: 'SPILLAGE',
+  wrongSite: 'WRONG_SITE',
+  overspeed: 'OVERSPEED',
+  restrictedZone: 'RESTRICTED_ZONE',
+  overload: 'OVERLOAD',
+  trackGap: 'TRACK_GAP',
+  offline: 'OFFLINE',
+};
+
+/** Geometry and registry of the demo world (without its off-hours permit: OFF_HOURS is injected). */
+function demoWorld(
+  withScenarioTrucks: boolean,
+): Omit<ScenarioFile, 'version' | 'name' | 'injections' | 'fleet'> {
+  const demo = demoRegistrySeed();
+  const scenario = withScenarioTrucks ? demoScenarioFleet() : { vehicles: [], devices: [] };
+  const plan = demoPlan();
+  // dates and the off-hours window depend on `now`; the geometry does not (and permits drop the dates)
+  const seed = demoComplianceSeed(Date.UTC(2025, 5, 2));
+  const ids = DEMO_COMPLIANCE_IDS;
+  const sweepers = demo.vehicles.filter((v) => v.kind === 'sanitation');
+  const cameras = demo.devices.filter((d) => d.kind === 'body_camera');
+  const vehicles = [...demo.vehicles, ...scenario.vehicles];
+  return {
+    firms: demo.firms,
+    officers: demo.officers,
+    vehicles: vehicles.map((v) => ({
+      ...v,
+      ...(v.kind === 'sanitation'
+        ? { round: line(plan.sweeperRounds[sweepers.findIndex((s) => s.id === v.id)]!) }
+        : {}),
+    })),
+    devices: [...demo.devices, ...scenario.devices].map((d) => ({
+      ...d,
+      ...(d.kind === 'body_camera'
+        ? { patrol: line(plan.patrols[cameras.findIndex((c) => c.id === d.id)]!) }
+        : {}),
+    })),
+    sites: seed.sites.map((s) => ({
+      id: s.id,
+      kind: s.kind,
+      name: s.name,
+      geometry: { type: 'Polygon' as const, coordinates: s.polygons[0]! },
+    })),
+    routes: seed.routes.map((r) => ({
+      id: r.id,
+      name: r.name,
+      geometry: { type: 'LineString' as const, coordinates: r.line },
+      corridorM: r.corridorM,
+      limits: r.limits,
+    })),
+    zones: seed.zones.map((z) => ({
+      id: z.id,
+      kind: z.kind,
+      name: z.name,
+      geometry: { type: 'Polygon' as const, coordinates: z.polygons[0]! },
+      windows: z.windows,
+      ...(z.speedLimitKmh !== undefined ? { speedLimitKmh: z.speedLimitKmh } : {}),
+      ...(z.appliesTo ? { appliesTo: z.appliesTo } : {}),
+    })),
+    permits: plan.hauls.map((h, i) => ({
+      id: ids.permits[i]!,
+      firm: h.firm,
+      vehicles: vehicles.filter((v) => v.kind === 'muck_truck' && v.firm === h.firm).map((v) => v.id),
+      origins: [ids.origins[i]!],
+      disposals: [ids.disposals[i]!],
+      routes: [ids.routes[i]!],
+      windows: ['00:00-24:00'],
+      cargo: '建筑垃圾（工程渣土）',
+    })),
+  };
+}
+
+export function hefeiBasicScenario(): ScenarioFile {
+  const fleet = demoScenarioFleet();
+  return {
+    version: 1,
+    name: 'hefei-basic',
+    description:
+      'The demo world of Hefei: two 两点一线 hauls, an unlicensed disposal site, a school zone closed to muck trucks, a 30 km/h hospital zone; 4 compliant demo trucks, 2 sweepers, 3 body cameras, and 13 scenario trucks of which 12 break one rule on every trip.',
+    ...demoWorld(true),
+    fleet: { muckTrucks: [] },
+    injections: fleet.trucks
+      .filter((t) => t.scenario !== 'compliant')
+      .map((t) => ({
+        type: INJECTED[t.scenario as Exclude<ScenarioName, 'compliant'>],
+        vehicle: t.vehicle.id,
+      })),
+  };
+}
+
+export function hefeiFleetScenario(): ScenarioFile {
+  return {
+    version: 1,
+    name: 'hefei-fleet',
+    description:
+      'The demo world of Hefei with 10 generated trucks per haul and violations injected by rate (per trip; NO_PERMIT and OFF_HOURS: share of the trucks), plus protocol faults.',
+    ...demoWorld(false),
+    fleet: {
+      muckTrucks: [
+        {
+          permit: DEMO_COMPLIANCE_IDS.permits[0],
+          count: 10,
+          idPrefix: 'veh-hf-j',
+          platePrefix: '皖A·J',
+          ratedLoadT: 31,
+          reportIntervalS: 10,
+          secretPattern: 'sim-secret-{id}',
+        },
+        {
+          permit: DEMO_COMPLIANCE_IDS.permits[1],
+          count: 10,
+          idPrefix: 'veh-hf-x',
+          platePrefix: '皖A·X',
+          ratedLoadT: 18,
+          reportIntervalS: 10,
+          secretPattern: 'sim-secret-{id}',
+        },
+      ],
+    },
+    injections: [
+      { type: 'NO_PERMIT', rate: 0.05 },
+      { type: 'OFF_HOURS', rate: 0.05 },
+      { type: 'OFF_ROUTE', rate: 0.08 },
+      { type: 'ILLEGAL_DUMP', rate: 0.05 },
+      { type: 'SUSPECTED_DUMP', rate: 0.05 },
+      { type: 'SPILLAGE', rate: 0.08 },
+      { type: 'WRONG_SITE', rate: 0.05 },
+      { type: 'OVERSPEED', rate: 0.08 },
+      { type: 'RESTRICTED_ZONE', rate: 0.05 },
+      { type: 'OVERLOAD', rate: 0.08 },
+      { type: 'OFFLINE', rate: 0.05 },
+      { type: 'TRACK_GAP', rate: 0.03 },
+      { type: 'DUPLICATE', rate: 0.01 },
+      { type: 'OUT_OF_ORDER', rate: 0.005 },
+      { type: 'MALFORMED', rate: 0.002 },
+    ],
+  };
+}
