@@ -1,4 +1,4 @@
-import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import { serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
 import type { LoggerOptions } from 'pino';
 import type { Registry as MetricsRegistry } from 'prom-client';
@@ -9,7 +9,11 @@ import type { FixStore } from '../store/port.ts';
 import { bearerAuth } from './auth.ts';
 import { complianceRoutes } from './compliance.ts';
 import { registerDocs } from './docs.ts';
+import { registerEtags } from './etag.ts';
+import { evidenceRoutes } from './evidence.ts';
 import { healthRoutes } from './health.ts';
+import { idempotency } from './idempotency/plugin.ts';
+import { IdempotencyStore } from './idempotency/store.ts';
 import { type ApiKeyStore, keyRoutes } from './keys.ts';
 import { liveRoutes } from './live.ts';
 import type { LiveStreams } from './live-hub.ts';
@@ -18,6 +22,7 @@ import { positionRoutes } from './positions.ts';
 import type { ApiKeyResolver } from './principal.ts';
 import { problemErrorHandler, problemNotFoundHandler } from './problem.ts';
 import { RateLimiter } from './rate-limit.ts';
+import { genReqId, registerRequestId } from './request-id.ts';
 import { type ResourceRoutesOptions, resourceRoutes } from './resources.ts';
 import type { HealthReport } from './schemas.ts';
 import { scorecardRoutes } from './scorecards.ts';
@@ -50,11 +55,17 @@ export interface ApiDeps {
   events?: EventStore;
   /** webhook subscriptions, delivery log, dead letters and replay (api/webhooks/); served only when given */
   webhooks?: WebhookDispatcher;
+  /** recorded responses of requests with an Idempotency-Key (DATA_DIR/idempotency.sqlite); in memory if absent */
+  idempotency?: IdempotencyStore;
 }
 
 export interface ApiOptions {
   /** fastify's pino logger: false (default), true, or pino options */
   logger?: boolean | LoggerOptions;
+  /** a pino logger to use instead (the platform's); each request logs through a child with its reqId */
+  loggerInstance?: FastifyBaseLogger;
+  /** how long a response to a request with an Idempotency-Key is replayed; 24 h by default */
+  idempotencyTtlMs?: number;
   /** serve HTTPS with this key and certificate (PEM) */
   https?: { key: Buffer; cert: Buffer };
   /** requests per minute per API key (token bucket); unset or 0: unlimited */
@@ -74,10 +85,14 @@ const isKeyStore = (keys: ApiDeps['keys']): keys is ApiKeyResolver & ApiKeyStore
  * register more plugins (live streams, registry routes) before it starts.
  */
 export async function buildApi(deps: ApiDeps, opts: ApiOptions = {}): Promise<FastifyInstance> {
-  const options: FastifyServerOptions & { https?: { key: Buffer; cert: Buffer } } = {
-    logger: opts.logger ?? false,
-    // Request ids are generated here, never taken from a client header (no log injection).
+  const options: FastifyServerOptions & {
+    https?: { key: Buffer; cert: Buffer };
+    loggerInstance?: FastifyBaseLogger;
+  } = {
+    ...(opts.loggerInstance ? { loggerInstance: opts.loggerInstance } : { logger: opts.logger ?? false }),
+    // Request ids come from genReqId: random, or the client's X-Request-Id when it is a plain token.
     requestIdHeader: false,
+    genReqId,
     // Longer path parameters than this are a 414; shorter ones are checked by the route's schema.
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 256 },
     // Errors raised before routing (malformed URL, over-long parameter) are problems too.
@@ -90,12 +105,17 @@ export async function buildApi(deps: ApiDeps, opts: ApiOptions = {}): Promise<Fa
   app.setSerializerCompiler(serializerCompiler);
   app.setErrorHandler(problemErrorHandler);
   app.setNotFoundHandler(problemNotFoundHandler);
+  registerRequestId(app);
   instrumentHttp(app, deps.metrics);
   registerSecurity(app, {
     apiPrefix: API_PREFIX,
     ...(opts.corsOrigins ? { corsOrigins: opts.corsOrigins } : {}),
     https: opts.https !== undefined,
   });
+
+  // Without a durable store (tests, tools), keys still work for the life of the instance.
+  const idempotencyStore = deps.idempotency ?? new IdempotencyStore({ file: ':memory:' });
+  if (deps.idempotency === undefined) app.addHook('onClose', async () => idempotencyStore.close());
 
   await registerDocs(app);
   await app.register(healthRoutes, { health: deps.health });
@@ -107,6 +127,12 @@ export async function buildApi(deps: ApiDeps, opts: ApiOptions = {}): Promise<Fa
         ...(deps.keys ? { keys: deps.keys } : {}),
         ...(opts.rateLimitPerMinute ? { rateLimit: new RateLimiter(opts.rateLimitPerMinute) } : {}),
       });
+      // The conventions of every /api/v1 route: idempotency keys on POST and PATCH, ETags on reads.
+      await v1.register(idempotency, {
+        store: idempotencyStore,
+        ...(opts.idempotencyTtlMs ? { ttlMs: opts.idempotencyTtlMs } : {}),
+      });
+      registerEtags(v1);
       // The scope's own not-found handler runs behind the auth hook: no token, no route discovery.
       v1.setNotFoundHandler(problemNotFoundHandler);
       await v1.register(positionRoutes, {
@@ -117,6 +143,7 @@ export async function buildApi(deps: ApiDeps, opts: ApiOptions = {}): Promise<Fa
       if (deps.live) await v1.register(liveRoutes, { live: deps.live });
       if (deps.compliance) await v1.register(complianceRoutes, { registry: deps.compliance });
       if (deps.events) await v1.register(violationRoutes, { events: deps.events });
+      if (deps.events) await v1.register(evidenceRoutes, { events: deps.events });
       if (deps.events) await v1.register(scorecardRoutes, { events: deps.events, registry: deps.registry });
       if (isKeyStore(deps.keys)) await v1.register(keyRoutes, { keys: deps.keys, registry: deps.registry });
       if (deps.resources) await v1.register(resourceRoutes, deps.resources);

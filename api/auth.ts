@@ -72,6 +72,8 @@ export function bearerAuthHook(options: BearerAuthOptions) {
       });
     }
     request.principal = principal;
+    // Every later log line of the request says which key made it (never the secret).
+    request.log = request.log.child({ keyId: principal.keyId });
     if (options.rateLimit) {
       const decision = options.rateLimit.take(principal.keyId);
       reply.header('x-ratelimit-limit', String(decision.limit));

@@ -3,6 +3,7 @@ import type { Thresholds } from '../geofence/model.ts';
 import { PERMIT_STATES } from '../registry/compliance.ts';
 import { CRS_NAMES } from '../registry/geojson.ts';
 import { PERMIT_STATUSES, PERMIT_TARGETS } from '../registry/permit-workflow.ts';
+import { nextCursorField, pageQueryFields } from './paging.ts';
 
 /**
  * zod schemas of the compliance registry API (api/compliance.ts): sites, routes and zones as GeoJSON
@@ -173,8 +174,14 @@ export const RouteFeatureSchema = z
   })
   .meta({ id: 'RouteFeature', description: 'a permitted route, WGS-84' });
 
+/** `nextCursor` is a foreign member (RFC 7946 section 6.1): GeoJSON readers ignore it. */
 const collection = <F extends z.ZodType>(feature: F, id: string) =>
-  z.object({ type: z.literal('FeatureCollection'), features: z.array(feature) }).meta({ id });
+  z
+    .object({ type: z.literal('FeatureCollection'), features: z.array(feature), nextCursor: nextCursorField })
+    .meta({ id });
+
+/** The query of the site, route and zone lists: pages only. */
+export const GeoListQuerySchema = z.strictObject(pageQueryFields);
 
 export const SiteCollectionSchema = collection(SiteFeatureSchema, 'SiteCollection');
 export const ZoneCollectionSchema = collection(ZoneFeatureSchema, 'ZoneCollection');
@@ -296,13 +303,18 @@ export const PermitSchema = z
   .meta({ id: 'Permit' });
 
 export const PermitListSchema = z
-  .object({ items: z.array(PermitSchema), count: z.number().int().nonnegative() })
+  .object({
+    items: z.array(PermitSchema),
+    count: z.number().int().nonnegative().describe('items on this page'),
+    nextCursor: nextCursorField,
+  })
   .meta({ id: 'PermitList' });
 
 export const PermitsQuerySchema = z.strictObject({
   state: PermitStateSchema.optional().describe('only permits in this stored state'),
   status: PermitStatusSchema.optional().describe('only permits with this workflow status today'),
   firm: z.string().min(1).max(128).optional().describe('only permits of this firm'),
+  ...pageQueryFields,
 });
 
 export const PermitStatusBodySchema = z

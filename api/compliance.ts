@@ -28,6 +28,7 @@ import {
   DeletedSchema,
   EntityParamsSchema,
   FeatureInQuerySchema,
+  GeoListQuerySchema,
   PermitAuditSchema,
   PermitInputSchema,
   PermitListSchema,
@@ -48,6 +49,7 @@ import {
   ZoneFeatureInSchema,
   ZoneFeatureSchema,
 } from './compliance-schemas.ts';
+import { byIdKey, paginate } from './paging.ts';
 import { canSee, listFirm, type Principal, requireRole, visible } from './principal.ts';
 import { HttpProblem, PROBLEM_TYPES } from './problem.ts';
 import { fieldProblem } from './resource-kit.ts';
@@ -251,13 +253,24 @@ function geoRoutes<K extends 'site' | 'route' | 'zone'>(
       config: { scope: 'compliance:read' },
       schema: {
         summary: `List ${k.plural}`,
-        description: `The latest version of every ${k.kind} not deleted, ordered by id, as a FeatureCollection.`,
+        description:
+          `The latest version of every ${k.kind} not deleted, ordered by id, as a FeatureCollection. ` +
+          'With `limit` or `cursor` in pages: `nextCursor` is a member of the collection.',
         tags,
         security: bearerSecurity,
-        response: { 200: jsonResponse(`${k.plural} (WGS-84)`, k.collection), 401: unauthorized },
+        querystring: GeoListQuerySchema,
+        response: {
+          200: jsonResponse(`${k.plural} (WGS-84)`, k.collection),
+          400: invalid,
+          401: unauthorized,
+        },
       },
     },
-    async () => featureCollection(registry.list(k.kind).map(render)),
+    async (request) => {
+      const page = paginate(registry.list(k.kind), byIdKey, request.query);
+      const body = featureCollection(page.items.map(render));
+      return page.nextCursor === undefined ? body : { ...body, nextCursor: page.nextCursor };
+    },
   );
 
   app.get(
@@ -480,7 +493,8 @@ export const complianceRoutes: FastifyPluginAsyncZod<ComplianceRoutesOptions> = 
       config: { scope: 'compliance:read' },
       schema: {
         summary: 'List permits',
-        description: 'Latest version of every permit, ordered by id; filters combine with AND.',
+        description:
+          'Latest version of every permit, ordered by id; filters combine with AND. With `limit` or `cursor` in pages (`nextCursor`).',
         tags,
         security: bearerSecurity,
         querystring: PermitsQuerySchema,
@@ -496,7 +510,7 @@ export const complianceRoutes: FastifyPluginAsyncZod<ComplianceRoutesOptions> = 
         .filter((p) => (state === undefined || p.state === state) && (firm === undefined || p.firm === firm))
         .map(renderPermit)
         .filter((p) => status === undefined || p.status === status);
-      return { items, count: items.length };
+      return paginate(items, byIdKey, request.query);
     },
   );
 

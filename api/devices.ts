@@ -5,10 +5,10 @@ import { UNIT_KINDS } from '../ingest/fix.ts';
 import { isValidDeviceId } from '../registry/sqlite.ts';
 import type { Device, NewDevice, Registry } from '../registry/types.ts';
 import { bearerSecurity } from './auth.ts';
+import { byIdKey, pageQueryFields, paginate } from './paging.ts';
 import { listFirm, type Principal, visible } from './principal.ts';
 import {
   ACCESS_RESPONSES,
-  byId,
   conflict,
   fieldProblem,
   IdParamsSchema,
@@ -98,6 +98,7 @@ const DevicesQuerySchema = z.strictObject({
   vehicle: z.string().min(1).max(128).optional().describe('only devices mounted on this vehicle'),
   kind: z.enum(UNIT_KINDS).optional(),
   enabled: z.enum(['true', 'false']).optional(),
+  ...pageQueryFields,
 });
 
 export interface DeviceRoutesOptions {
@@ -207,7 +208,8 @@ export const deviceRoutes: FastifyPluginAsyncZod<DeviceRoutesOptions> = async (a
       config: { scope: 'registry:read' },
       schema: {
         summary: 'List devices',
-        description: 'Ordered by id; filters combine with AND. A firm key sees only its own. No secrets.',
+        description:
+          'Ordered by id; filters combine with AND. A firm key sees only its own. No secrets. With `limit` or `cursor` in pages (`nextCursor`).',
         tags,
         security: bearerSecurity,
         querystring: DevicesQuerySchema,
@@ -223,18 +225,20 @@ export const deviceRoutes: FastifyPluginAsyncZod<DeviceRoutesOptions> = async (a
       const firm = listFirm(request.principal, q.firm);
       if (firm === null) return { items: [], count: 0 };
       const enabled = q.enabled === undefined ? undefined : q.enabled === 'true';
-      const items = registry
-        .devices()
-        .filter(
-          (d) =>
-            (firm === undefined || d.firm === firm) &&
-            (q.kind === undefined || d.kind === q.kind) &&
-            (q.vehicle === undefined || (d.kind !== 'body_camera' && d.unit === q.vehicle)) &&
-            (enabled === undefined || d.enabled === enabled),
-        )
-        .sort(byId)
-        .map(dto);
-      return { items, count: items.length };
+      const page = paginate(
+        registry
+          .devices()
+          .filter(
+            (d) =>
+              (firm === undefined || d.firm === firm) &&
+              (q.kind === undefined || d.kind === q.kind) &&
+              (q.vehicle === undefined || (d.kind !== 'body_camera' && d.unit === q.vehicle)) &&
+              (enabled === undefined || d.enabled === enabled),
+          ),
+        byIdKey,
+        q,
+      );
+      return { ...page, items: page.items.map(dto) };
     },
   );
 

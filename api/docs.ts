@@ -70,8 +70,14 @@ export async function registerDocs(app: FastifyInstance, options: DocsOptions = 
         version: options.version ?? '0.1.0',
         description:
           'Positions and operations of city-management fleets: muck trucks, sanitation vehicles and body ' +
-          'cameras. Instants are ISO-8601 UTC; positions are WGS-84. Errors are RFC 9457 problem details ' +
-          '(application/problem+json). Every /api/v1 route requires `Authorization: Bearer <token>`.',
+          'cameras. Instants are ISO-8601 UTC (violations and trips also keep their epoch-ms startTs/endTs ' +
+          'beside startAt/endAt); positions are WGS-84. Errors are RFC 9457 problem details ' +
+          '(application/problem+json) naming the field at fault, with the request id. Every /api/v1 route ' +
+          'requires `Authorization: Bearer <token>`. Conventions: every POST and PATCH takes an ' +
+          '`Idempotency-Key` header (draft-ietf-httpapi-idempotency-key-header) and may then be retried ' +
+          'safely; GET answers up to 64 KiB carry an `ETag` and answer `If-None-Match` with 304; lists take ' +
+          '`limit` and `cursor` and answer `nextCursor` while more follow; every answer carries ' +
+          '`X-Request-Id`, which the logs carry too.',
       },
       tags: [
         { name: 'positions', description: 'latest positions of units' },

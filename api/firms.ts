@@ -2,10 +2,10 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { Registry } from '../registry/types.ts';
 import { bearerSecurity } from './auth.ts';
+import { byIdKey, pageQueryFields, paginate } from './paging.ts';
 import { requireRole, visible, visibleFirm } from './principal.ts';
 import {
   ACCESS_RESPONSES,
-  byId,
   conflict,
   fieldProblem,
   IdParamsSchema,
@@ -31,6 +31,7 @@ const FirmCreateSchema = z.strictObject({
   id: ResourceIdSchema.describe('firm id (an MQTT topic level of its alerts)'),
   name: z.string().trim().min(1).max(200),
 });
+const FirmsQuerySchema = z.strictObject(pageQueryFields);
 const FirmUpdateSchema = z.strictObject({
   id: z.string().optional().describe('when given, must equal the URL id'),
   name: z.string().trim().min(1).max(200),
@@ -77,20 +78,25 @@ export const firmRoutes: FastifyPluginAsyncZod<FirmRoutesOptions> = async (app, 
       config: { scope: 'registry:read' },
       schema: {
         summary: 'List firms',
-        description: 'Ordered by id. A firm key sees only its own firm.',
+        description:
+          'Ordered by id. A firm key sees only its own firm. With `limit` or `cursor` in pages (`nextCursor`).',
         tags,
         security: bearerSecurity,
-        response: { 200: jsonResponse('firms', listSchema(FirmSchema, 'FirmList')), ...ACCESS_RESPONSES },
+        querystring: FirmsQuerySchema,
+        response: {
+          200: jsonResponse('firms', listSchema(FirmSchema, 'FirmList')),
+          400: invalid,
+          ...ACCESS_RESPONSES,
+        },
       },
     },
     async (request) => {
       const only = visibleFirm(request.principal);
-      const items = registry
+      const firms = registry
         .firms()
         .filter((f) => only === undefined || f.id === only)
-        .sort(byId)
         .map(({ id, name }) => ({ id, name }));
-      return { items, count: items.length };
+      return paginate(firms, byIdKey, request.query);
     },
   );
 

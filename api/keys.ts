@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { type ApiKey, ApiKeyStateError, type NewApiKey } from '../registry/api-keys.ts';
 import type { Registry } from '../registry/types.ts';
 import { bearerSecurity } from './auth.ts';
+import { pageQueryFields, paginate } from './paging.ts';
 import { ACCESS_PROBLEM_TYPES, effectiveScopes, ROLE_SCOPES, ROLES, SCOPE_NAMES } from './principal.ts';
 import { HttpProblem } from './problem.ts';
 import {
@@ -60,6 +61,11 @@ const KeyCreateSchema = z.strictObject({
     .optional()
     .describe('narrow the key below its role; omitted or empty: the role’s defaults'),
 });
+
+const KeysQuerySchema = z.strictObject(pageQueryFields);
+
+/** Oldest first, as the store lists them: creation instant (ISO-8601, fixed width), then id. */
+const byCreation = (key: ApiKey) => `${key.createdAt}\u0000${key.id}`;
 
 const KeyPatchSchema = z.strictObject({
   enabled: z.boolean().describe('false disables the key (401 until enabled again)'),
@@ -141,15 +147,21 @@ export const keyRoutes: FastifyPluginAsyncZod<KeyRoutesOptions> = async (app, { 
       config: { scope: 'keys:read', roles: ['admin'] },
       schema: {
         summary: 'List API keys',
-        description: 'Every key, revoked ones included, oldest first; never a secret.',
+        description:
+          'Every key, revoked ones included, oldest first; never a secret. With `limit` or `cursor` in pages (`nextCursor`).',
         tags,
         security: bearerSecurity,
-        response: { 200: jsonResponse('keys', listSchema(ApiKeySchema, 'ApiKeyList')), ...ACCESS_RESPONSES },
+        querystring: KeysQuerySchema,
+        response: {
+          200: jsonResponse('keys', listSchema(ApiKeySchema, 'ApiKeyList')),
+          400: invalid,
+          ...ACCESS_RESPONSES,
+        },
       },
     },
-    async () => {
-      const items = keys.list().map(dto);
-      return { items, count: items.length };
+    async (request) => {
+      const page = paginate(keys.list(), byCreation, request.query);
+      return { ...page, items: page.items.map(dto) };
     },
   );
 

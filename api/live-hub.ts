@@ -1,6 +1,7 @@
 import type { ViolationEvent } from '../geofence/types.ts';
 import type { Fix, UnitKind } from '../ingest/fix.ts';
 import type { Registry } from '../registry/types.ts';
+import { withInstants } from './instants.ts';
 import { LiveChannel, type SubscribeOptions, type Subscription } from './live-channel.ts';
 import { toPositionDto } from './schemas.ts';
 
@@ -76,7 +77,10 @@ export class LiveHub implements LiveStreams {
     );
   }
 
-  /** ComplianceService.bus 'violation' listener: the event as the MQTT alert carries it. */
+  /**
+   * ComplianceService.bus 'violation' listener: the event as the MQTT alert carries it, with the ISO
+   * instants the API adds to violations (startAt, endAt).
+   */
   publishViolation(event: ViolationEvent): void {
     const v = event.violation;
     this.channels.violations.publish([
@@ -89,7 +93,7 @@ export class LiveHub implements LiveStreams {
           lat: v.lastPos[1],
           code: v.code,
         },
-        data: JSON.stringify(event),
+        data: JSON.stringify({ ...event, violation: withInstants(v) }),
       },
     ]);
   }

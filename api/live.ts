@@ -152,8 +152,9 @@ export const liveRoutes: FastifyPluginAsyncZod<LiveRoutesOptions> = async (app, 
         summary: 'Live violations (Server-Sent Events)',
         description:
           'Every violation event of the compliance engine as `event: violation` with data ' +
-          '`{ phase: opened|updated|closed, violation: Violation }` (the MQTT alert payload; instants in ' +
-          `epoch ms, as in GET /violations). ${STREAM_DESCRIPTION} A firm key receives its own violations only.`,
+          '`{ phase: opened|updated|closed, violation: Violation }` (the MQTT alert payload, with the ISO-8601 ' +
+          '`startAt`/`endAt` beside the epoch-ms `startTs`/`endTs`, as in GET /violations). ' +
+          `${STREAM_DESCRIPTION} A firm key receives its own violations only.`,
         tags: ['live'],
         security: bearerSecurity,
         querystring: LiveViolationsQuerySchema,

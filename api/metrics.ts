@@ -1,4 +1,4 @@
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { Histogram, type Registry } from 'prom-client';
 import { z } from 'zod';
@@ -30,15 +30,27 @@ export function httpDurationHistogram(registry: Registry): HttpHistogram {
  * Times every request of `app` and of the plugins registered on it afterwards (call it on the root
  * instance before registering routes). The route label is the route template (`/api/v1/vehicles/:id/position`),
  * never the raw URL, so unit ids do not multiply the series.
+ *
+ * A streamed answer (Server-Sent Events) is timed until its stream starts: the time a client waits for
+ * it. Its end is no latency, and fastify's onResponse does not even run when the client hangs up, which
+ * is how a live stream usually ends, so the stream's routes would otherwise have no series at all.
  */
 export function instrumentHttp(app: FastifyInstance, registry: Registry): void {
   const histogram = httpDurationHistogram(registry);
-  app.addHook('onResponse', async (request, reply) => {
+  const timed = new WeakSet<FastifyRequest>();
+  const observe = (request: FastifyRequest, reply: FastifyReply) => {
+    if (timed.has(request)) return;
+    timed.add(request);
     const route = request.is404 ? UNMATCHED_ROUTE : (request.routeOptions.url ?? UNMATCHED_ROUTE);
     histogram
       .labels({ route, method: request.method, status: String(reply.statusCode) })
       .observe(reply.elapsedTime / 1000);
+  };
+  app.addHook('onSend', async (request, reply, payload) => {
+    if (typeof (payload as { pipe?: unknown } | null)?.pipe === 'function') observe(request, reply);
+    return payload;
   });
+  app.addHook('onResponse', async (request, reply) => observe(request, reply));
 }
 
 export interface MetricsRoutesOptions {

@@ -2,10 +2,10 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { Officer, Registry } from '../registry/types.ts';
 import { bearerSecurity } from './auth.ts';
+import { byIdKey, pageQueryFields, paginate } from './paging.ts';
 import { listFirm, visible } from './principal.ts';
 import {
   ACCESS_RESPONSES,
-  byId,
   conflict,
   fieldProblem,
   IdParamsSchema,
@@ -42,6 +42,7 @@ const OfficerUpdateSchema = z.strictObject({
 });
 const OfficersQuerySchema = z.strictObject({
   firm: z.string().min(1).max(128).optional().describe('only officers of this department'),
+  ...pageQueryFields,
 });
 
 export interface OfficerRoutesOptions {
@@ -87,7 +88,8 @@ export const officerRoutes: FastifyPluginAsyncZod<OfficerRoutesOptions> = async 
       config: { scope: 'registry:read' },
       schema: {
         summary: 'List officers',
-        description: 'Ordered by id. A firm key sees only its own.',
+        description:
+          'Ordered by id. A firm key sees only its own. With `limit` or `cursor` in pages (`nextCursor`).',
         tags,
         security: bearerSecurity,
         querystring: OfficersQuerySchema,
@@ -101,12 +103,12 @@ export const officerRoutes: FastifyPluginAsyncZod<OfficerRoutesOptions> = async 
     async (request) => {
       const firm = listFirm(request.principal, request.query.firm);
       if (firm === null) return { items: [], count: 0 };
-      const items = registry
-        .officers()
-        .filter((o) => firm === undefined || o.firm === firm)
-        .sort(byId)
-        .map(dto);
-      return { items, count: items.length };
+      const page = paginate(
+        registry.officers().filter((o) => firm === undefined || o.firm === firm),
+        byIdKey,
+        request.query,
+      );
+      return { ...page, items: page.items.map(dto) };
     },
   );
 

@@ -4,6 +4,7 @@ import type { Fix, UnitKind } from '../ingest/fix.ts';
 import type { Registry } from '../registry/types.ts';
 import type { FixStore } from '../store/port.ts';
 import { bearerSecurity } from './auth.ts';
+import { fastJsonSerializerCompiler } from './fast-serializer.ts';
 import { inBbox } from './live-filter.ts';
 import { canSee, listFirm, type Principal } from './principal.ts';
 import { HttpProblem, PROBLEM_TYPES } from './problem.ts';
@@ -144,6 +145,7 @@ export const positionRoutes: FastifyPluginAsyncZod<PositionRoutesOptions> = asyn
     '/positions',
     {
       config: { scope: 'positions:read' },
+      serializerCompiler: fastJsonSerializerCompiler,
       schema: {
         summary: 'Latest position of every unit',
         description:
@@ -199,6 +201,7 @@ export const positionRoutes: FastifyPluginAsyncZod<PositionRoutesOptions> = asyn
     '/vehicles/:id/position',
     {
       config: { scope: 'positions:read' },
+      serializerCompiler: fastJsonSerializerCompiler,
       schema: {
         summary: 'Latest position of one unit',
         description:
@@ -241,6 +244,7 @@ export const positionRoutes: FastifyPluginAsyncZod<PositionRoutesOptions> = asyn
     '/vehicles/:id/track',
     {
       config: { scope: 'positions:read' },
+      serializerCompiler: fastJsonSerializerCompiler,
       schema: {
         summary: 'Track of one unit over a time range',
         description:

@@ -56,7 +56,8 @@ export function sendProblem(
   request: FastifyRequest,
   problem: Omit<Problem, 'instance'>,
 ) {
-  const body: Problem = { ...problem, instance: request.url };
+  // requestId: the X-Request-Id of this answer, which every log line of the request carries (reqId).
+  const body: Problem = { ...problem, instance: request.url, requestId: request.id };
   // Sent pre-serialized: a problem must not depend on the route's response serializers.
   return reply.code(problem.status).type(PROBLEM_CONTENT_TYPE).send(JSON.stringify(body));
 }

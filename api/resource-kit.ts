@@ -1,6 +1,7 @@
 import type { FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import type { Registry } from '../registry/types.ts';
+import { nextCursorField } from './paging.ts';
 import { visibleFirm } from './principal.ts';
 import { HttpProblem, PROBLEM_TYPES } from './problem.ts';
 import { problemResponse } from './schemas.ts';
@@ -79,10 +80,13 @@ export function owningFirm(
   return firm;
 }
 
-export function byId<T extends { id: string }>(a: T, b: T): number {
-  return a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
-}
-
+/** A list answer: `count` is the items on this page; `nextCursor` only when paged and more follow. */
 export function listSchema<T extends z.ZodType>(item: T, id: string) {
-  return z.object({ items: z.array(item), count: z.number().int().nonnegative() }).meta({ id });
+  return z
+    .object({
+      items: z.array(item),
+      count: z.number().int().nonnegative().describe('items on this page'),
+      nextCursor: nextCursorField,
+    })
+    .meta({ id });
 }

@@ -17,10 +17,23 @@ export interface SecurityOptions {
 }
 
 /** Headers a browser may read from a cross-origin answer (besides the CORS-safelisted ones). */
-const EXPOSED = ['location', 'retry-after', 'x-ratelimit-limit', 'x-ratelimit-remaining'].join(', ');
+const EXPOSED = [
+  'location',
+  'retry-after',
+  'x-ratelimit-limit',
+  'x-ratelimit-remaining',
+  'x-request-id',
+  'etag',
+  'repr-digest',
+  'idempotent-replayed',
+].join(', ');
 const METHODS = 'GET, POST, PUT, PATCH, DELETE';
-/** Last-Event-ID: an EventSource reconnecting to a live stream sends it. */
-const ALLOWED_HEADERS = 'authorization, content-type, last-event-id';
+/**
+ * Last-Event-ID: an EventSource reconnecting to a live stream sends it; the others are the API's
+ * conventions (api/idempotency/, api/etag.ts, api/request-id.ts).
+ */
+const ALLOWED_HEADERS =
+  'authorization, content-type, last-event-id, idempotency-key, if-none-match, x-request-id';
 /** How long a browser may reuse a preflight answer, seconds. */
 const PREFLIGHT_MAX_AGE_S = 600;
 

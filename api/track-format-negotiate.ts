@@ -62,15 +62,29 @@ export function chooseTrackFormat(
   format: TrackFormat | undefined,
   accept: string | undefined,
 ): TrackFormat | undefined {
+  return chooseFormat(TRACK_MEDIA_TYPES, format, accept);
+}
+
+/**
+ * The same choice for any set of representations (the evidence package too): `mediaTypes` in order of
+ * preference, its first entry the default.
+ */
+export function chooseFormat<F extends string>(
+  mediaTypes: Readonly<Record<F, string>>,
+  format: F | undefined,
+  accept: string | undefined,
+): F | undefined {
   if (format !== undefined) return format;
-  if (accept === undefined || accept.trim() === '') return 'json';
+  const formats = Object.keys(mediaTypes) as F[];
+  const fallback = formats[0];
+  if (accept === undefined || accept.trim() === '') return fallback;
   const ranges = parseAccept(accept);
   // An Accept header with nothing parseable in it is treated as absent rather than as a refusal.
-  if (ranges.length === 0) return 'json';
-  let chosen: TrackFormat | undefined;
+  if (ranges.length === 0) return fallback;
+  let chosen: F | undefined;
   let bestQ = 0;
-  for (const f of TRACK_FORMATS) {
-    const q = quality(TRACK_MEDIA_TYPES[f], ranges);
+  for (const f of formats) {
+    const q = quality(mediaTypes[f], ranges);
     if (q > bestQ) {
       chosen = f;
       bestQ = q;

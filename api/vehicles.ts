@@ -3,10 +3,10 @@ import { z } from 'zod';
 import { RegistryConflictError } from '../registry/sqlite.ts';
 import type { Registry, Vehicle } from '../registry/types.ts';
 import { bearerSecurity } from './auth.ts';
+import { byIdKey, pageQueryFields, paginate } from './paging.ts';
 import { listFirm, visible } from './principal.ts';
 import {
   ACCESS_RESPONSES,
-  byId,
   conflict,
   fieldProblem,
   IdParamsSchema,
@@ -51,6 +51,7 @@ const VehicleUpdateSchema = z.strictObject({
 const VehiclesQuerySchema = z.strictObject({
   firm: z.string().min(1).max(128).optional().describe('only vehicles of this firm'),
   kind: z.enum(VEHICLE_KINDS).optional(),
+  ...pageQueryFields,
 });
 
 export interface VehicleRoutesOptions {
@@ -106,7 +107,8 @@ export const vehicleRoutes: FastifyPluginAsyncZod<VehicleRoutesOptions> = async 
       config: { scope: 'registry:read' },
       schema: {
         summary: 'List vehicles',
-        description: 'Ordered by id; filters combine with AND. A firm key sees only its own.',
+        description:
+          'Ordered by id; filters combine with AND. A firm key sees only its own. With `limit` or `cursor` in pages (`nextCursor`).',
         tags,
         security: bearerSecurity,
         querystring: VehiclesQuerySchema,
@@ -121,12 +123,15 @@ export const vehicleRoutes: FastifyPluginAsyncZod<VehicleRoutesOptions> = async 
       const firm = listFirm(request.principal, request.query.firm);
       const { kind } = request.query;
       if (firm === null) return { items: [], count: 0 };
-      const items = registry
-        .vehicles()
-        .filter((v) => (firm === undefined || v.firm === firm) && (kind === undefined || v.kind === kind))
-        .sort(byId)
-        .map(dto);
-      return { items, count: items.length };
+      const page = paginate(
+        registry
+          .vehicles()
+          .filter((v) => (firm === undefined || v.firm === firm) && (kind === undefined || v.kind === kind)),
+        byIdKey,
+        request.query,
+      );
+      // Devices are looked up for this page's vehicles only.
+      return { ...page, items: page.items.map(dto) };
     },
   );
 

@@ -10,13 +10,14 @@ import {
   ViolationTransitionError,
 } from '../store/violation-status.ts';
 import { bearerSecurity } from './auth.ts';
+import { spanInstantFields, withInstants } from './instants.ts';
 import { authorizeViolationChange, listFirm, requireRole, visible } from './principal.ts';
 import { HttpProblem, PROBLEM_TYPES } from './problem.ts';
 import { jsonResponse, problemResponse } from './schemas.ts';
 
 /**
- * The compliance engine's output (store/events-port.ts): violations with their phase history, evidence
- * packages and trips, and the enforcement workflow on them (store/violation-status.ts): a violation's
+ * The compliance engine's output (store/events-port.ts): violations with their phase history and trips
+ * (evidence packages: api/evidence.ts), and the enforcement workflow on them (store/violation-status.ts): a violation's
  * `phase` is the engine's (opened/updated/closed), its `status` the city's (open → acknowledged →
  * disputed/confirmed → closed). Register inside a scope guarded by `bearerAuth` (prefix /api/v1).
  */
@@ -95,6 +96,7 @@ export const ViolationSchema = z
     permit: z.string().optional(),
     startTs: z.number().int().describe('epoch ms'),
     endTs: z.number().int().optional().describe('epoch ms, set when closed'),
+    ...spanInstantFields,
     durationMs: z.number().optional(),
     level: z.number().int().describe('escalation level, 0 = base'),
     startPos: position,
@@ -171,18 +173,6 @@ const ViolationDetailSchema = z.object({
   ),
 });
 
-/** The sealed package, served as stored (its sha256 covers every member, so nothing is reshaped). */
-const EvidenceSchema = z
-  .object({
-    format: z.string(),
-    violation: z.record(z.string(), z.unknown()),
-    fixes: z.array(z.record(z.string(), z.unknown())),
-    entities: z.array(z.record(z.string(), z.unknown())),
-    sha256: z.string(),
-  })
-  .loose()
-  .meta({ id: 'EvidencePackage' });
-
 const TripSchema = z
   .object({
     status: z.enum(['started', 'completed']),
@@ -192,11 +182,12 @@ const TripSchema = z
     permit: z.string(),
     originSite: z.string(),
     originVersion: z.number().int(),
-    startTs: z.number().int(),
+    startTs: z.number().int().describe('epoch ms'),
     startPos: position,
     loadTrigger: z.string(),
     disposalSite: z.string().optional().describe('completed trips: disposal site, "" when none'),
-    endTs: z.number().int().optional(),
+    endTs: z.number().int().optional().describe('epoch ms, completed trips'),
+    ...spanInstantFields,
     durationMs: z.number().optional(),
     distanceKm: z.number().optional(),
     endPos: position.optional(),
@@ -213,7 +204,7 @@ const TripPageSchema = z.object({
 });
 
 /** Query errors (bad cursor) are the request's; everything else is the backend's (503). */
-async function fromEvents<T>(log: FastifyBaseLogger, read: () => Promise<T>): Promise<T> {
+export async function fromEvents<T>(log: FastifyBaseLogger, read: () => Promise<T>): Promise<T> {
   try {
     return await read();
   } catch (cause) {
@@ -236,7 +227,7 @@ async function fromEvents<T>(log: FastifyBaseLogger, read: () => Promise<T>): Pr
   }
 }
 
-function unknownViolation(violationId: string): HttpProblem {
+export function unknownViolation(violationId: string): HttpProblem {
   return new HttpProblem({
     status: 404,
     type: VIOLATION_PROBLEM_TYPES.unknownViolation,
@@ -278,7 +269,8 @@ export const violationRoutes: FastifyPluginAsyncZod<ViolationRoutesOptions> = as
     async (request) => {
       const firm = listFirm(request.principal, request.query.firm);
       if (firm === null) return { items: [] };
-      return fromEvents(request.log, () => events.violations(strip({ ...request.query, firm })));
+      const page = await fromEvents(request.log, () => events.violations(strip({ ...request.query, firm })));
+      return { ...page, items: page.items.map(withInstants) };
     },
   );
 
@@ -307,50 +299,10 @@ export const violationRoutes: FastifyPluginAsyncZod<ViolationRoutesOptions> = as
       );
       // Another firm's violation is unknown to a firm key, exactly like one that does not exist.
       if (!visible(request.principal, violation)) throw unknownViolation(vid);
-      return { violation: violation!, phases };
-    },
-  );
-
-  app.get(
-    '/violations/:id/evidence',
-    {
-      config: { scope: 'violations:read' },
-      schema: {
-        summary: 'Evidence package of a closed violation',
-        description:
-          'The sealed evidence package (violation, track around it, referenced registry entities, sha256). ' +
-          '404 until the violation is closed and its package built.',
-        tags: ['violations'],
-        security: bearerSecurity,
-        params: ViolationParamsSchema,
-        response: {
-          200: jsonResponse('the evidence package', EvidenceSchema),
-          400: invalid,
-          401: unauthorized,
-          404: problemResponse('unknown violation, or no package yet'),
-          503: unavailable,
-        },
-      },
-    },
-    async (request, reply) => {
-      const vid = request.params.id;
-      // The violation is read first so that another firm's is a 404 whether or not its package exists.
-      const violation = await fromEvents(request.log, () => events.violation(vid));
-      if (!visible(request.principal, violation)) throw unknownViolation(vid);
-      const pkg = await fromEvents(request.log, () => events.evidence(vid));
-      if (!pkg) {
-        throw new HttpProblem({
-          status: 404,
-          type: VIOLATION_PROBLEM_TYPES.noEvidence,
-          title: 'No evidence package yet',
-          detail: `the evidence package of ${JSON.stringify(vid)} is built once the violation is closed`,
-        });
-      }
-      // Served as stored: the response serializer must not reorder or drop members under the hash.
-      return reply
-        .type('application/json')
-        .serializer((payload: unknown) => JSON.stringify(payload))
-        .send(pkg as unknown as z.infer<typeof EvidenceSchema>);
+      return {
+        violation: withInstants(violation!),
+        phases: phases.map((p) => ({ ...p, violation: withInstants(p.violation) })),
+      };
     },
   );
 
@@ -403,13 +355,15 @@ export const violationRoutes: FastifyPluginAsyncZod<ViolationRoutesOptions> = as
         });
       }
       try {
-        return await events.setViolationStatus({
-          id: vid,
-          to,
-          actor: request.principal.keyId,
-          at: now(),
-          ...(note === undefined ? {} : { note }),
-        });
+        return withInstants(
+          await events.setViolationStatus({
+            id: vid,
+            to,
+            actor: request.principal.keyId,
+            at: now(),
+            ...(note === undefined ? {} : { note }),
+          }),
+        );
       } catch (err) {
         if (err instanceof UnknownViolationError) throw unknownViolation(vid);
         if (err instanceof ViolationTransitionError) {
@@ -476,7 +430,8 @@ export const violationRoutes: FastifyPluginAsyncZod<ViolationRoutesOptions> = as
     async (request) => {
       const firm = listFirm(request.principal, request.query.firm);
       if (firm === null) return { items: [] };
-      return fromEvents(request.log, () => events.trips(strip({ ...request.query, firm })));
+      const page = await fromEvents(request.log, () => events.trips(strip({ ...request.query, firm })));
+      return { ...page, items: page.items.map(withInstants) };
     },
   );
 };

@@ -1,5 +1,6 @@
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
+import { api } from './api.ts';
 import { e2e, sharingFigures } from './e2e.ts';
 import { engine } from './engine.ts';
 import { rawBroker } from './raw-broker.ts';
@@ -12,7 +13,7 @@ export type { BenchContext, Benchmark, Figure } from './types.ts';
  * The benchmark registry, run in this order (e2e reads raw-broker's figures for its ratio, so it comes
  * after it). Figure names must be unique across benchmarks.
  */
-export const benchmarks: Benchmark[] = [sharingFigures(rawBroker), simSend, e2e, engine];
+export const benchmarks: Benchmark[] = [sharingFigures(rawBroker), simSend, e2e, engine, api];
 
 const HELP = `Usage: npm run bench -- [--quick] [--only name,...] [--list]
 

@@ -53,7 +53,19 @@ function url(op: string, req: RouteRequest): { method: string; path: string } {
 
 /** Firm-B's ids: none may appear in a successful answer to firm-A. */
 function leaks(w: World, reply: Reply): string[] {
-  const markers = ['firm-b', 'veh-b', 'dev-b', 'off-b', 'permit-b', w.b.keyId, w.b.webhook, w.b.delivery];
+  // firm-B's devices as whole ids ("dev-b1" quoted, dev-b-x-N), not 'dev-b': a generated device id
+  // (dev-<hex>) may begin with it by chance.
+  const markers = [
+    'firm-b',
+    'veh-b',
+    '"dev-b1"',
+    'dev-b-x-',
+    'off-b',
+    'permit-b',
+    w.b.keyId,
+    w.b.webhook,
+    w.b.delivery,
+  ];
   return markers.filter((m) => reply.text.includes(m));
 }
 
@@ -96,6 +108,10 @@ for (const [op, spec] of Object.entries(TENANCY)) {
         t.true(reply.text.includes('firm-a'), `${role}: the list lacks firm-a's items`);
         if (i < 2) t.true(reply.text.includes('firm-b'), `${role}: the list lacks firm-b's items`);
       }
+      if (op === 'POST /api/v1/evidence/verify') {
+        // firm-A may check firm-B's package, but is never told how it compares with firm-B's record
+        t.is(reply.json?.record, i === 3 ? 'unknown' : 'matches', `${role}: ${reply.text.slice(0, 300)}`);
+      }
       if (i === 3 && spec.expect[3] === 404) {
         // Another firm's resource must look exactly like one that does not exist.
         const missingReq = (await spec.req?.('missing', w)) ?? {};
@@ -111,3 +127,23 @@ for (const [op, spec] of Object.entries(TENANCY)) {
     }
   });
 }
+
+// After the matrix, which called every operation: each has its series in the per-route latency histogram
+// of /metrics, labelled with its route template (never the raw URL).
+test.serial('/metrics: per-route latency for every /api/v1 operation, by route template', async (t) => {
+  const text = await (await fetch(`${world.url}/metrics`)).text();
+  const series = new Set(
+    [...text.matchAll(/^citywatch_http_request_duration_seconds_count\{([^}]*)\}/gm)].map((m) => {
+      const labels = Object.fromEntries(
+        [...(m[1] ?? '').matchAll(/(\w+)="([^"]*)"/g)].map((l) => [l[1], l[2]]),
+      );
+      return `${labels.method} ${labels.route}`;
+    }),
+  );
+  const missing = operations.map((op) => op.replace(/\{(\w+)\}/g, ':$1')).filter((op) => !series.has(op));
+  t.deepEqual(missing, [], `no latency series for: ${missing.join(', ')}`);
+  t.false(
+    [...series].some((s) => /firm-a|veh-a1|no-such-id/.test(s)),
+    'a route label holds an id: labels must be templates',
+  );
+});

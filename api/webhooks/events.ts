@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { TripEvent } from '../../geofence/trips.ts';
 import type { ViolationEvent } from '../../geofence/types.ts';
+import { withInstants } from '../instants.ts';
 
 /**
  * What a webhook carries: the compliance engine's violation and trip events as webhook events. Pure: the
@@ -47,14 +48,17 @@ export function violationWebhookEvent(event: ViolationEvent, nowMs: number): Web
   const type = `violation.${event.phase}` as const;
   const occurredAt =
     event.phase === 'opened' ? v.startTs : event.phase === 'closed' ? (v.endTs ?? nowMs) : nowMs;
-  return { id: eventId(type, v), type, occurredAt, firm: v.firm, vehicle: v.vehicle, code: v.code, data: v };
+  // data as GET /violations serves it: with the ISO instants beside the epoch-ms ones.
+  const data = withInstants(v);
+  return { id: eventId(type, v), type, occurredAt, firm: v.firm, vehicle: v.vehicle, code: v.code, data };
 }
 
 export function tripWebhookEvent(event: TripEvent): WebhookEvent {
   const trip = event.trip;
   const type = `trip.${event.kind}` as const;
   const occurredAt = event.kind === 'completed' ? event.trip.endTs : trip.startTs;
-  return { id: eventId(type, trip), type, occurredAt, firm: trip.firm, vehicle: trip.vehicle, data: trip };
+  const data = withInstants(trip);
+  return { id: eventId(type, trip), type, occurredAt, firm: trip.firm, vehicle: trip.vehicle, data };
 }
 
 /**

@@ -3,6 +3,7 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { VIOLATION_CODES } from '../../geofence/model.ts';
 import { bearerSecurity } from '../auth.ts';
+import { nextCursorField, pageQueryFields, paginate } from '../paging.ts';
 import { type Principal, visibleFirm } from '../principal.ts';
 import { HttpProblem, PROBLEM_TYPES } from '../problem.ts';
 import { jsonResponse, problemResponse } from '../schemas.ts';
@@ -149,6 +150,9 @@ const DeliveriesQuery = z.strictObject({
   ...PageQuery,
 });
 const DeadLettersQuery = z.strictObject(PageQuery);
+const SubscriptionsQuery = z.strictObject(pageQueryFields);
+/** Oldest first: creation instant (zero-padded epoch ms, so the strings sort as the numbers), then id. */
+const byCreation = (s: Subscription) => `${String(s.createdAt).padStart(16, '0')}\u0000${s.id}`;
 
 const iso = (ms: number) => new Date(ms).toISOString();
 
@@ -308,19 +312,28 @@ export const webhookRoutes: FastifyPluginAsyncZod<WebhookRoutesOptions> = async 
       schema: {
         summary: 'Webhook subscriptions',
         description:
-          'A firm key sees its own subscriptions; admin and monitor keys see all. Secrets are never listed.',
+          'A firm key sees its own subscriptions; admin and monitor keys see all. Secrets are never listed. ' +
+          'With `limit` or `cursor` in pages (`nextCursor`).',
         tags,
         security: bearerSecurity,
+        querystring: SubscriptionsQuery,
         response: {
           200: jsonResponse(
             'subscriptions, oldest first',
-            z.object({ items: z.array(WebhookSubscriptionSchema) }),
+            z.object({ items: z.array(WebhookSubscriptionSchema), nextCursor: nextCursorField }),
           ),
+          400: invalid,
           401: unauthorized,
         },
       },
     },
-    async (request) => ({ items: store.subscriptions(listedOwner(request.principal)).map(toDto) }),
+    async (request) => {
+      const page = paginate(store.subscriptions(listedOwner(request.principal)), byCreation, request.query);
+      return {
+        items: page.items.map(toDto),
+        ...(page.nextCursor === undefined ? {} : { nextCursor: page.nextCursor }),
+      };
+    },
   );
 
   app.get(

@@ -158,6 +158,14 @@ export const TENANCY: Record<string, RouteSpec> = {
   'GET /api/v1/violations': { expect: [200, 200, 200, 200], req: firmFilter, lists: true },
   'GET /api/v1/violations/{id}': { expect: [200, 200, 200, 404], req: byId((d) => d.violation) },
   'GET /api/v1/violations/{id}/evidence': { expect: [200, 200, 200, 404], req: byId((d) => d.violation) },
+  // verifying is pure: any key may check a package it holds; only the comparison with the platform's
+  // record is confined to the key's own violations (firm-A sending firm-B's gets record "unknown")
+  'POST /api/v1/evidence/verify': {
+    expect: [200, 200, 200, 200],
+    req: async (t, w) => ({
+      body: await w.tp.platform.events.evidence(t === 'other' ? w.b.violation : w.a.violation),
+    }),
+  },
   'GET /api/v1/trips': { expect: [200, 200, 200, 200], req: firmFilter, lists: true },
   // acknowledging is the city's (admin, monitor); a firm may only dispute its own
   'POST /api/v1/violations/{id}/status': {
