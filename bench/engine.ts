@@ -33,7 +33,7 @@ import type { BenchContext, Benchmark, Figure } from './types.ts';
  *   vehicles, 1 origin, 1 disposal, 1 route, hours 20:00-06:00 for most, valid all November 2026), 10,000
  *   muck trucks. `compileWorld` once (engine_compile_ms).
  * - Fixes: every vehicle drives its permit's route, loaded, every 10 s, interleaved as a live stream
- *   (vehicle 0..9999, then the next round), from 20:30 CST: GNSS jitter, rare multipath jumps, rare
+ *   (vehicle 0..9999, then the next round), from 22:30 CST: GNSS jitter, rare multipath jumps, rare
  *   invalid fixes, some trucks leaving the corridor for minutes, some speeding, some loading at the origin
  *   first, some reaching the disposal site and tipping. All generated before timing.
  * - engine_fixes_per_s: `createEngine(ALL_RULES, chinaCalendar).step` per fix with a Map<vehicle,

@@ -1,11 +1,12 @@
-import type { Calendar } from './engine.ts';
 import {
   containingWindowStartUtcMs,
   type DailyWindow,
+  dateOfDayNumber,
   inWindows,
-  localDate,
+  localDayNumber,
   parseWindow,
 } from './geo/windows.ts';
+import type { Calendar } from './types.ts';
 
 /**
  * China Standard Time calendar for the engine and its rules. Registry arrays are immutable per snapshot,
@@ -40,4 +41,19 @@ export function windowStartUtcMs(windows: readonly string[], utcMs: number): num
   return containingWindowStartUtcMs(parsedWindows(windows), utcMs);
 }
 
-export const chinaCalendar: Calendar = { localDate, inWindows: inLocalWindows };
+// One-entry memo of the date string: every fix asks, and consecutive fixes share a day almost always.
+// It holds a derived value of its key only, so the answer is the same as without it.
+let memoDay = Number.NaN;
+let memoDate = '';
+
+/** Local date 'YYYY-MM-DD' of an instant (same as windows.ts `localDate`, without rebuilding the string). */
+export function localDateOf(utcMs: number): string {
+  const day = localDayNumber(utcMs);
+  if (day !== memoDay) {
+    memoDate = dateOfDayNumber(day);
+    memoDay = day;
+  }
+  return memoDate;
+}
+
+export const chinaCalendar: Calendar = { localDate: localDateOf, inWindows: inLocalWindows };

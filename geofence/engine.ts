@@ -1,6 +1,21 @@
 import type { Fix } from '../ingest/fix.ts';
-import type { Permit, Position } from './model.ts';
-import type { FixFacts, RuleContext, RuleModule, TickContext, ViolationEvent, World } from './types.ts';
+import { isLoaded, matchRoutes, NO_ROUTE_HINTS, permitsInForce, type RouteHints } from './facts.ts';
+import type { Position } from './model.ts';
+import { LOAD_TRACK_INITIAL, type LoadTrack, stepLoadInto } from './rules/load-events.ts';
+import type {
+  Calendar,
+  FixFacts,
+  LastFix,
+  RouteFact,
+  RuleContext,
+  RuleModule,
+  TickContext,
+  ViolationEvent,
+  World,
+} from './types.ts';
+
+export { isLoaded } from './facts.ts';
+export type { Calendar, LastFix } from './types.ts';
 
 /**
  * The engine core: per vehicle, `step(state, fix, world)` returns the new state and the violation
@@ -9,89 +24,154 @@ import type { FixFacts, RuleContext, RuleModule, TickContext, ViolationEvent, Wo
  *
  * Fixes are judged in the vehicle's time order. A fix at or before the last judged one (a duplicate, or
  * a late backfill) does not move the state: it is counted in `skippedLate` and stored by ingest as usual.
+ *
+ * Hot path (issue 3: 500,000 fixes/s on one core, under 1 KiB of state per vehicle): the facts are
+ * computed once per fix (facts.ts); a rule that changes nothing returns its slice object unchanged and the
+ * shared frozen NO_EVENTS, and then the slices array is shared with the previous state instead of copied.
+ * States are immutable plain JSON data (the shell persists them as JSON): sharing is safe, and a state
+ * read back from JSON behaves the same.
  */
 
-export interface VehicleState {
+/** `lc`, `lhi`, `llo`: the loading/unloading detector (rules/load-events.ts) behind `facts.load`. */
+export interface VehicleState extends LoadTrack {
   vehicle: string;
-  last: Fix | undefined;
+  last: LastFix | undefined;
+  /** permit whose routes the hints belong to ('' none) */
+  hintPermit: string;
+  /** segment the last fix matched on that permit's first route (-1 unknown): where the next search starts */
+  hint: number;
+  /** the same for its further routes (facts.ts `RouteHints`; usually empty) */
+  moreHints: readonly number[];
   /** one slot per rule, in the order of the rule list */
   slices: unknown[];
   skippedLate: number;
 }
 
-/** Local-time helpers the core needs (geofence/geo/windows.ts implements them). */
-export interface Calendar {
-  localDate(utcMs: number): string;
-  inWindows(windows: readonly string[], utcMs: number): boolean;
-}
-
 export interface EngineResult {
   state: VehicleState;
-  events: ViolationEvent[];
+  /** empty (a shared frozen array) on most fixes */
+  events: readonly ViolationEvent[];
 }
 
-/** A loaded truck: load state half/full, or a weight reading above this floor (tonnes). */
-const LOADED_WEIGHT_FLOOR_T = 1;
-
-export function isLoaded(fix: Fix): boolean {
-  if (fix.load !== undefined) return fix.load !== 'empty';
-  return fix.weight !== undefined && fix.weight >= LOADED_WEIGHT_FLOOR_T;
-}
+const NO_EVENTS: readonly ViolationEvent[] = Object.freeze([]);
+const NO_ROUTES: readonly RouteFact[] = Object.freeze([]);
 
 export function createEngine(
   // biome-ignore lint/suspicious/noExplicitAny: each rule owns its own slice type
   rules: readonly RuleModule<any>[],
   calendar: Calendar,
 ) {
-  function initial(vehicle: string): VehicleState {
-    return { vehicle, last: undefined, slices: rules.map((r) => r.initial()), skippedLate: 0 };
-  }
+  const permitsAt = permitsInForce(calendar);
+  // hints in and out of the route matching (read at once: scratch, not state)
+  const seed: RouteHints = { hint: -1, more: NO_ROUTE_HINTS.more };
+  const nextHints: RouteHints = { hint: -1, more: NO_ROUTE_HINTS.more };
+  const track: LoadTrack = { lc: -1, lhi: -1, llo: -1 };
+  const n = rules.length;
+  const appliesTo = rules.map((r) => r.appliesTo);
 
-  function facts(fix: Fix, world: World): FixFacts {
-    const pos: Position = [fix.lon, fix.lat];
-    const localDate = calendar.localDate(fix.ts);
-    const validPermits = world
-      .permitsOf(fix.vehicle)
-      .filter((p: Permit) => p.validFrom <= localDate && localDate <= p.validTo);
-    const coveringPermit = validPermits.find((p) => calendar.inWindows(p.windows, fix.ts));
+  function initial(vehicle: string): VehicleState {
     return {
-      pos,
-      loaded: isLoaded(fix),
-      sites: world.sitesAt(pos),
-      zones: world.zonesAt(pos),
-      validPermits,
-      coveringPermit,
-      localDate,
+      vehicle,
+      last: undefined,
+      hintPermit: '',
+      hint: NO_ROUTE_HINTS.hint,
+      moreHints: NO_ROUTE_HINTS.more,
+      ...LOAD_TRACK_INITIAL,
+      slices: rules.map((r) => r.initial()),
+      skippedLate: 0,
     };
   }
 
   function step(state: VehicleState, fix: Fix, world: World): EngineResult {
-    if (state.last !== undefined && fix.ts <= state.last.ts) {
-      return { state: { ...state, skippedLate: state.skippedLate + 1 }, events: [] };
+    const prev = state.last;
+    if (prev !== undefined && fix.ts <= prev.ts) {
+      return { state: { ...state, skippedLate: state.skippedLate + 1 }, events: NO_EVENTS };
     }
-    const f = facts(fix, world);
-    const permit = f.coveringPermit ?? f.validPermits[0];
+    const pos: Position = [fix.lon, fix.lat];
+    const inForce = permitsAt(world.permitsOf(fix.vehicle), fix.ts);
+    const { valid, covering, routePermit } = inForce;
+    let routes = NO_ROUTES;
+    let hintPermit = state.hintPermit;
+    let hint = state.hint;
+    let moreHints = state.moreHints;
+    if (routePermit !== undefined && fix.valid) {
+      const samePermit = hintPermit === routePermit.id;
+      seed.hint = samePermit ? hint : NO_ROUTE_HINTS.hint;
+      seed.more = samePermit ? moreHints : NO_ROUTE_HINTS.more;
+      routes = matchRoutes(world, routePermit, pos, seed, nextHints);
+      if (routes.length > 0) {
+        hintPermit = routePermit.id;
+        hint = nextHints.hint;
+        moreHints = nextHints.more;
+      }
+    }
+    const thresholds = world.thresholds(covering ?? valid[0]);
+    const event = stepLoadInto(state, fix, prev, thresholds, track);
+    const facts: FixFacts = {
+      pos,
+      loaded: isLoaded(fix),
+      sites: world.sitesAt(pos),
+      zones: world.zonesAt(pos),
+      validPermits: valid,
+      coveringPermit: covering,
+      localDate: inForce.date,
+      load: event,
+      routePermit,
+      routes,
+    };
     const ctx: RuleContext = {
       fix,
-      prev: state.last,
-      facts: f,
+      prev,
+      facts,
       world,
       vehicle: world.vehicle(fix.vehicle),
-      thresholds: world.thresholds(permit),
+      thresholds,
     };
-    const events: ViolationEvent[] = [];
-    const slices = new Array<unknown>(rules.length);
-    for (let i = 0; i < rules.length; i++) {
-      const rule = rules[i]!;
-      if (rule.appliesTo !== undefined && !rule.appliesTo.includes(fix.kind)) {
-        slices[i] = state.slices[i];
-        continue;
+    let events = NO_EVENTS;
+    const before = state.slices;
+    let slices = before;
+    for (let i = 0; i < n; i++) {
+      const only = appliesTo[i];
+      if (only !== undefined && !only.includes(fix.kind)) continue;
+      const slice = before[i];
+      const result = rules[i]!.step(slice, ctx);
+      if (result.state !== slice) {
+        if (slices === before) slices = before.slice();
+        slices[i] = result.state;
       }
-      const result = rule.step(state.slices[i], ctx);
-      slices[i] = result.state;
-      for (const e of result.events) events.push(e);
+      const es = result.events;
+      if (es.length > 0) {
+        if (events === NO_EVENTS) events = [];
+        for (const e of es) (events as ViolationEvent[]).push(e);
+      }
     }
-    return { state: { vehicle: state.vehicle, last: fix, slices, skippedLate: state.skippedLate }, events };
+    const last: LastFix = {
+      ts: fix.ts,
+      lon: fix.lon,
+      lat: fix.lat,
+      valid: fix.valid,
+      acc: fix.acc,
+      ign: fix.ign,
+      lift: fix.lift,
+      load: fix.load,
+      kind: fix.kind,
+      firm: fix.firm,
+    };
+    return {
+      state: {
+        vehicle: state.vehicle,
+        last,
+        hintPermit,
+        hint,
+        moreHints,
+        lc: track.lc,
+        lhi: track.lhi,
+        llo: track.llo,
+        slices,
+        skippedLate: state.skippedLate,
+      },
+      events,
+    };
   }
 
   function tick(state: VehicleState, nowMs: number, world: World): EngineResult {
@@ -103,19 +183,25 @@ export function createEngine(
       world,
       thresholds: world.thresholds(permit),
     };
-    const events: ViolationEvent[] = [];
-    let changed = false;
-    const slices = state.slices.slice();
-    for (let i = 0; i < rules.length; i++) {
+    let events = NO_EVENTS;
+    const before = state.slices;
+    let slices = before;
+    for (let i = 0; i < n; i++) {
       const rule = rules[i]!;
       if (rule.tick === undefined) continue;
-      if (rule.appliesTo !== undefined && state.last && !rule.appliesTo.includes(state.last.kind)) continue;
-      const result = rule.tick(state.slices[i], ctx);
-      if (result.state !== state.slices[i]) changed = true;
-      slices[i] = result.state;
-      for (const e of result.events) events.push(e);
+      const only = appliesTo[i];
+      if (only !== undefined && state.last && !only.includes(state.last.kind)) continue;
+      const result = rule.tick(before[i], ctx);
+      if (result.state !== before[i]) {
+        if (slices === before) slices = before.slice();
+        slices[i] = result.state;
+      }
+      if (result.events.length > 0) {
+        if (events === NO_EVENTS) events = [];
+        for (const e of result.events) (events as ViolationEvent[]).push(e);
+      }
     }
-    return { state: changed ? { ...state, slices } : state, events };
+    return { state: slices === before ? state : { ...state, slices }, events };
   }
 
   return { initial, step, tick, rules };

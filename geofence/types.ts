@@ -10,6 +10,7 @@ import type {
   ViolationCode,
   Zone,
 } from './model.ts';
+import type { LoadEvent } from './rules/load-events.ts';
 
 /**
  * The engine's contracts (architecture.md, principles 1 and 2): a rule is a module with its defaults,
@@ -48,6 +49,28 @@ export interface RouteMatch {
   alongM: number;
 }
 
+/** A route of the fix's route permit, with the fix matched against it (once per fix, by the engine core). */
+export interface RouteFact {
+  route: Route;
+  match: RouteMatch;
+}
+
+/** Local-time helpers the engine core needs (geofence/calendar.ts implements them for China). */
+export interface Calendar {
+  localDate(utcMs: number): string;
+  /** daily "HH:MM-HH:MM" windows: minute resolution, which the engine relies on to ask once per minute */
+  inWindows(windows: readonly string[], utcMs: number): boolean;
+}
+
+/**
+ * The few fields of the previous in-order fix that rules read (`ctx.prev`, the tick's `last`): kept in
+ * the per-vehicle state instead of the whole fix, which would triple its size.
+ */
+export type LastFix = Pick<
+  Fix,
+  'ts' | 'lon' | 'lat' | 'valid' | 'acc' | 'ign' | 'lift' | 'load' | 'kind' | 'firm'
+>;
+
 /** Facts about the current fix that several rules need, computed once per fix by the engine core. */
 export interface FixFacts {
   pos: Position;
@@ -61,12 +84,25 @@ export interface FixFacts {
   coveringPermit: Permit | undefined;
   /** local (Asia/Shanghai) date of the fix, YYYY-MM-DD */
   localDate: string;
+  /**
+   * The loading or unloading transition at this fix (rules/load-events.ts), detected once by the engine
+   * core for NO_PERMIT, ILLEGAL_DUMP and WRONG_SITE (the detector's state is in the vehicle state); null
+   * on most fixes.
+   */
+  load: LoadEvent | null;
+  /** the permit whose routes judge the vehicle: the covering one if it names routes, else the first valid one that does */
+  routePermit: Permit | undefined;
+  /**
+   * The fix matched against each route of `routePermit` that the world knows, in permit order. Empty when
+   * the fix's position is not valid or there is no route permit. Shared by OFF_ROUTE and OVERSPEED.
+   */
+  routes: readonly RouteFact[];
 }
 
 export interface RuleContext {
   fix: Fix;
   /** the previous in-order fix of this vehicle (undefined for the first) */
-  prev: Fix | undefined;
+  prev: LastFix | undefined;
   facts: FixFacts;
   world: World;
   vehicle: VehicleProfile | undefined;
@@ -77,7 +113,7 @@ export interface TickContext {
   vehicle: string;
   nowMs: number;
   /** the last in-order fix of the vehicle, if any */
-  last: Fix | undefined;
+  last: LastFix | undefined;
   world: World;
   thresholds: Thresholds;
 }
@@ -114,8 +150,10 @@ export interface ViolationEvent {
 }
 
 export interface StepResult<S> {
+  /** the same object as the input state when nothing changed (the engine then shares it, no copy) */
   state: S;
-  events: ViolationEvent[];
+  /** usually empty: rules return the shared frozen NO_EVENTS (rules/lifecycle.ts) rather than a new [] */
+  events: readonly ViolationEvent[];
 }
 
 /** One rule: its code, version, defaults live in model.ts thresholds; its state slice is S. */

@@ -47,6 +47,8 @@ export interface PolygonIndexOptions {
   maxCells?: number;
 }
 
+const NONE: readonly number[] = Object.freeze([]);
+
 /** A point this close to an edge (metres) is on it. Rounding slack only: GPS noise is handled by rules. */
 export const EDGE_EPS_M = 1e-3;
 
@@ -57,9 +59,13 @@ interface Part {
   maxY: number;
   slabH: number;
   nSlabs: number;
-  /** global segment ids per slab, CSR */
+  /** per slab, the range of its edges in slabXY (CSR offsets) */
   slabOff: Int32Array;
-  slabSeg: Int32Array;
+  /**
+   * The slabs' edges as [xi, yi, xj, yj], slab after slab: an exact test reads one contiguous run
+   * instead of chasing vertex indexes into the shared coordinate arrays.
+   */
+  slabXY: Float64Array;
 }
 
 export class PolygonIndex {
@@ -73,6 +79,13 @@ export class PolygonIndex {
   private readonly trees: SegmentTree[] = [];
   private readonly grid: GridSpec;
   private readonly cells: CellLists;
+  /**
+   * The point of an exact test (projected x, y), a scratch: doubles passed as arguments to a call that
+   * is not inlined are boxed (allocated), and this runs on every fix.
+   */
+  private readonly pt = new Float64Array(2);
+  /** 0, 1, 2, ...: `containingIndexes` is `containingOf` these */
+  private readonly order: number[] = [];
 
   constructor(zones: readonly ZoneInput[], opts: PolygonIndexOptions = {}) {
     this.ruler = opts.ruler ?? Ruler.around(allVertices(zones));
@@ -84,6 +97,7 @@ export class PolygonIndex {
       if (this.byId.has(z.id)) throw new Error(`duplicate zone id ${z.id}`);
       if (z.polygons.length === 0) throw new Error(`zone ${z.id} has no polygon`);
       this.byId.set(z.id, this.ids.length);
+      this.order.push(this.ids.length);
       this.ids.push(z.id);
       const polys = z.polygons.map((rings) => {
         if (rings.length === 0) throw new Error(`zone ${z.id}: polygon without rings`);
@@ -162,27 +176,50 @@ export class PolygonIndex {
 
   /** Ids of every polygon containing the point (edges count as inside), in registration order. */
   containing(point: LonLat): string[] {
-    const out: string[] = [];
-    const [px, py] = this.ruler.project(point);
+    return this.containingIndexes(point).map((z) => this.ids[z]!);
+  }
+
+  /**
+   * Registration indexes of every polygon containing the point, ascending; a shared frozen empty array
+   * when none (most fixes), so the per-fix query allocates nothing then.
+   */
+  containingIndexes(point: LonLat): readonly number[] {
+    return this.containingOf(point, this.order, NONE);
+  }
+
+  /**
+   * `items[z]` for every polygon z containing the point (ascending z), `none` when there is none: the
+   * compiled world's per-fix sites and zones, built without an intermediate list of indexes.
+   */
+  containingOf<T>(point: LonLat, items: readonly T[], none: readonly T[]): readonly T[] {
+    const px = this.ruler.projectX(point[0]);
+    const py = this.ruler.projectY(point[1]);
     const g = this.grid;
-    if (!inGrid(g, px, py)) return out;
+    if (!inGrid(g, px, py)) return none;
     const cell = rowOf(g, py) * g.nx + colOf(g, px);
     const { offsets, values } = this.cells;
     const end = offsets[cell + 1]!;
+    let out: T[] | undefined;
+    this.pt[0] = px;
+    this.pt[1] = py;
     for (let i = offsets[cell]!; i < end; i++) {
       const e = values[i]!;
       const z = e >> 1;
-      if ((e & 1) === 1 || this.zoneContains(z, px, py)) out.push(this.ids[z]!);
+      if ((e & 1) === 1 || this.zoneContains(z)) {
+        if (out === undefined) out = [items[z]!];
+        else out.push(items[z]!);
+      }
     }
-    return out;
+    return out ?? none;
   }
 
   /** Whether one polygon contains the point (edges count as inside); false for an unknown id. */
   contains(id: string, point: LonLat): boolean {
     const z = this.byId.get(id);
     if (z === undefined) return false;
-    const [px, py] = this.ruler.project(point);
-    return this.zoneContains(z, px, py);
+    this.pt[0] = this.ruler.projectX(point[0]);
+    this.pt[1] = this.ruler.projectY(point[1]);
+    return this.zoneContains(z);
   }
 
   /** Metres from the point to the nearest edge of the polygon (any ring); NaN for an unknown id. */
@@ -211,26 +248,29 @@ export class PolygonIndex {
     return this.contains(id, point) ? -d : d;
   }
 
-  private zoneContains(z: number, px: number, py: number): boolean {
-    for (const part of this.parts[z]!) if (this.partContains(part, px, py)) return true;
+  /** Whether polygon z contains the point in `pt` (a scratch, so no doubles are passed: see `pt`). */
+  private zoneContains(z: number): boolean {
+    const parts = this.parts[z]!;
+    for (let i = 0; i < parts.length; i++) if (this.partContains(parts[i]!)) return true;
     return false;
   }
 
-  private partContains(part: Part, px: number, py: number): boolean {
+  private partContains(part: Part): boolean {
     const E = EDGE_EPS_M;
+    const px = this.pt[0]!;
+    const py = this.pt[1]!;
     if (px < part.minX - E || px > part.maxX + E || py < part.minY - E || py > part.maxY + E) return false;
     let slab = Math.floor((py - part.minY) / part.slabH);
     if (slab < 0) slab = 0;
     else if (slab >= part.nSlabs) slab = part.nSlabs - 1;
-    const { xs, ys, segA } = this;
+    const xy = part.slabXY;
     let inside = false;
     const end = part.slabOff[slab + 1]!;
     for (let i = part.slabOff[slab]!; i < end; i++) {
-      const a = segA[part.slabSeg[i]!]!;
-      const xi = xs[a]!;
-      const yi = ys[a]!;
-      const xj = xs[a + 1]!;
-      const yj = ys[a + 1]!;
+      const xi = xy[4 * i]!;
+      const yi = xy[4 * i + 1]!;
+      const xj = xy[4 * i + 2]!;
+      const yj = xy[4 * i + 3]!;
       // on the edge (within E): inside, whatever the parity says
       if (
         px >= Math.min(xi, xj) - E &&
@@ -251,6 +291,12 @@ export class PolygonIndex {
       if (yi > py !== yj > py && px < xi + ((py - yi) * (xj - xi)) / (yj - yi)) inside = !inside;
     }
     return inside;
+  }
+
+  private centreInside(z: number, x: number, y: number): boolean {
+    this.pt[0] = x;
+    this.pt[1] = y;
+    return this.zoneContains(z);
   }
 
   /** Edges of one polygon (all its rings) bucketed into horizontal slabs, so ray casting scans ~sqrt(n). */
@@ -281,7 +327,15 @@ export class PolygonIndex {
       for (let i = lo; i <= hi; i++) b.add(i, k);
     }
     const { offsets, values } = b.build();
-    return { minX, minY, maxX, maxY, slabH, nSlabs, slabOff: offsets, slabSeg: values };
+    const slabXY = new Float64Array(values.length * 4);
+    for (let i = 0; i < values.length; i++) {
+      const a = this.segA[values[i]!]!;
+      slabXY[4 * i] = this.xs[a]!;
+      slabXY[4 * i + 1] = this.ys[a]!;
+      slabXY[4 * i + 2] = this.xs[a + 1]!;
+      slabXY[4 * i + 3] = this.ys[a + 1]!;
+    }
+    return { minX, minY, maxX, maxY, slabH, nSlabs, slabOff: offsets, slabXY };
   }
 
   /**
@@ -343,7 +397,7 @@ export class PolygonIndex {
         for (let col = c0; col <= c1; col++) {
           const cell = row * g.nx + col;
           if (boundary[(row - r0) * w + (col - c0)] === 1) builder.add(cell, 2 * z);
-          else if (this.zoneContains(z, g.x0 + (col + 0.5) * g.cellM, g.y0 + (row + 0.5) * g.cellM)) {
+          else if (this.centreInside(z, g.x0 + (col + 0.5) * g.cellM, g.y0 + (row + 0.5) * g.cellM)) {
             builder.add(cell, 2 * z + 1);
           }
         }

@@ -1,4 +1,5 @@
 import { CellListBuilder, type CellLists, colOf, fitGrid, type GridSpec, rowOf } from './grid.ts';
+import { LocalRouteSearch } from './route-local.ts';
 import { distSqAt, type LonLat, Ruler, segmentT } from './ruler.ts';
 import { type NearestOut, SegmentTree, TIE_M2 } from './segment-tree.ts';
 
@@ -54,8 +55,8 @@ export class PolylineIndex {
   /** projected vertices of all routes, concatenated */
   private readonly xs: Float64Array;
   private readonly ys: Float64Array;
-  /** metres from the start of its route to each vertex (measured with Ruler.distanceM, so accurate) */
-  private readonly along: Float64Array;
+  /** hinted per-fix queries; also holds the metres along the route at each vertex */
+  private readonly local: LocalRouteSearch;
   /** start vertex of each segment; segments of route r are segA[segStart[r] .. segStart[r + 1]) */
   private readonly segA: Int32Array;
   private readonly segRoute: Int32Array;
@@ -76,6 +77,7 @@ export class PolylineIndex {
   private readonly bestT: Float64Array;
   private readonly stamp: Uint32Array;
   private readonly touched: Int32Array;
+  private readonly nearestOut: NearestOut = { seg: -1, t: 0, d2: Infinity };
   private query = 0;
 
   constructor(routes: readonly RouteInput[], opts: PolylineIndexOptions = {}) {
@@ -97,7 +99,8 @@ export class PolylineIndex {
     const nSeg = nVert - nRoutes;
     this.xs = new Float64Array(nVert);
     this.ys = new Float64Array(nVert);
-    this.along = new Float64Array(nVert);
+    // metres from the start of its route to each vertex (measured with Ruler.distanceM, so accurate)
+    const along = new Float64Array(nVert);
     this.segA = new Int32Array(nSeg);
     this.segRoute = new Int32Array(nSeg);
     this.segStart = new Int32Array(nRoutes + 1);
@@ -123,7 +126,7 @@ export class PolylineIndex {
         if (x > maxX) maxX = x;
         if (y < minY) minY = y;
         if (y > maxY) maxY = y;
-        this.along[v] = i === 0 ? 0 : this.along[v - 1]! + this.ruler.distanceM(route.line[i - 1]!, p);
+        along[v] = i === 0 ? 0 : along[v - 1]! + this.ruler.distanceM(route.line[i - 1]!, p);
         if (i > 0) {
           this.segA[s] = v - 1;
           this.segRoute[s] = r;
@@ -137,6 +140,18 @@ export class PolylineIndex {
     for (let r = 0; r < nRoutes; r++) {
       this.trees.push(new SegmentTree(this.xs, this.ys, this.segA, this.segStart[r]!, this.segStart[r + 1]!));
     }
+    // routes are stored one after the other (n vertices, n - 1 segments each): route r starts at vertex
+    // segStart[r] + r
+    this.local = new LocalRouteSearch(
+      this.xs,
+      this.ys,
+      along,
+      this.trees.map((tree, r) => ({
+        v0: this.segStart[r]! + r,
+        n: tree.segmentCount,
+        clear: tree.clearances(),
+      })),
+    );
 
     // Grid: each segment goes into every cell its bounding box overlaps.
     this.grid = fitGrid(minX, minY, maxX, maxY, opts.cellM ?? 250, opts.maxCells ?? 4_000_000);
@@ -182,7 +197,7 @@ export class PolylineIndex {
     const r = this.byId.get(routeId);
     if (r === undefined) return undefined;
     const lastSeg = this.segStart[r + 1]! - 1;
-    return this.along[this.segA[lastSeg]! + 1]!;
+    return this.local.alongAt(this.segA[lastSeg]! + 1);
   }
 
   /**
@@ -205,12 +220,21 @@ export class PolylineIndex {
    */
   distanceToRoute(routeId: string, point: LonLat, hint = -1): RouteHit | undefined {
     const r = this.byId.get(routeId);
-    if (r === undefined) return undefined;
-    const [px, py] = this.ruler.project(point);
-    const sx = this.ruler.kxAt(point[1]) / this.ruler.kx;
-    const sy = this.ruler.kyAt(point[1]) / this.ruler.ky;
-    const out: NearestOut = { seg: -1, t: 0, d2: Infinity };
-    this.trees[r]!.nearest(px, py, sx, sy, hint, out);
+    return r === undefined ? undefined : this.distanceToRouteAt(r, point, hint);
+  }
+
+  /** `distanceToRoute` by registration index (0-based order of the constructor's list), for callers that resolved the id already. */
+  distanceToRouteAt(r: number, point: LonLat, hint = -1): RouteHit {
+    const ruler = this.ruler;
+    const lat = point[1];
+    const out = this.nearestOut;
+    const q = this.local.q;
+    q[0] = ruler.projectX(point[0]);
+    q[1] = ruler.projectY(lat);
+    q[2] = ruler.kxAt(lat) / ruler.kx;
+    q[3] = ruler.kyAt(lat) / ruler.ky;
+    // the local answer when it is proven the same (route-local.ts), else the tree
+    if (!this.local.nearest(r, hint, out)) this.trees[r]!.nearest(q[0]!, q[1]!, q[2]!, q[3]!, hint, out);
     return this.hit(r, this.segStart[r]! + out.seg, out.t, out.d2);
   }
 
@@ -290,14 +314,16 @@ export class PolylineIndex {
   }
 
   private hit(r: number, k: number, t: number, d2: number): RouteHit {
-    const a = this.segA[k]!;
-    const a0 = this.along[a]!;
+    // routes are stored one after the other, n vertices and n - 1 segments each, so segment k of route r
+    // starts at vertex k + r (same as segA[k], without reading another array on the per-fix path)
+    const a = k + r;
+    const a0 = this.local.alongAt(a);
     return {
       routeId: this.ids[r]!,
       distanceM: Math.sqrt(d2),
       segmentIndex: k - this.segStart[r]!,
       t,
-      alongM: a0 + t * (this.along[a + 1]! - a0),
+      alongM: a0 + t * (this.local.alongAt(a + 1) - a0),
       halfWidthM: this.halfWidth[r]!,
     };
   }

@@ -168,6 +168,15 @@ export class Ruler {
     return [wrapLon(p[0] - this.refLon) * this.kx, (p[1] - this.refLat) * this.ky];
   }
 
+  /** `project(p)[0]` without the array: per-fix queries call these two. */
+  projectX(lon: number): number {
+    return wrapLon(lon - this.refLon) * this.kx;
+  }
+
+  projectY(lat: number): number {
+    return (lat - this.refLat) * this.ky;
+  }
+
   /** Inverse of `project`. */
   unproject(x: number, y: number): [number, number] {
     return [this.refLon + x / this.kx, this.refLat + y / this.ky];

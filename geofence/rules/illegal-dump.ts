@@ -1,15 +1,6 @@
 import type { RuleModule } from '../types.ts';
-import { close, open } from './lifecycle.ts';
-import {
-  LOAD_TRACK_INITIAL,
-  type LoadTrack,
-  loadEventOf,
-  loadThresholds,
-  namedSites,
-  nearestSite,
-  refsWith,
-  trackOf,
-} from './load-events.ts';
+import { close, open, quietResult, unchanged } from './lifecycle.ts';
+import { loadThresholds, namedSites, nearestSite, refsWith } from './load-events.ts';
 
 /**
  * ILLEGAL_DUMP (乱倒/偷倒): an unloading (load-events.ts: lift up, load full->empty, or weight drop >
@@ -28,21 +19,25 @@ import {
  * refs: thresholds, the valid permits, the permitted disposal sites (and the origin site if inside one).
  */
 
-export type IllegalDumpState = LoadTrack;
+/** Stateless: the transition comes from `facts.load` (the engine core keeps the detector's state). */
+export type IllegalDumpState = null;
+
+const QUIET = quietResult<IllegalDumpState>(null);
 
 export const illegalDump: RuleModule<IllegalDumpState> = {
   code: 'ILLEGAL_DUMP',
   version: 1,
-  initial: () => ({ ...LOAD_TRACK_INITIAL }),
+  initial: () => null,
   step(state, ctx) {
-    const { track, event } = loadEventOf(trackOf(state), ctx);
-    if (event?.kind !== 'unloading' || !ctx.fix.valid) return { state: track, events: [] };
-    if (ctx.facts.sites.some((s) => s.kind === 'disposal')) return { state: track, events: [] };
+    // the transition is detected once per fix by the engine core (load-events.ts)
+    const event = ctx.facts.load;
+    if (event?.kind !== 'unloading' || !ctx.fix.valid) return unchanged(state, QUIET);
+    if (ctx.facts.sites.some((s) => s.kind === 'disposal')) return unchanged(state, QUIET);
     const permits = ctx.facts.validPermits;
     const permittedIds = namedSites(permits, 'disposals');
     const nearest = nearestSite(ctx, permittedIds);
     if (nearest !== null && nearest.distanceM <= ctx.thresholds.accuracyFloorM) {
-      return { state: track, events: [] };
+      return unchanged(state, QUIET);
     }
     const pos: [number, number] = [ctx.fix.lon, ctx.fix.lat];
     const inside = ctx.facts.sites[0];
@@ -65,6 +60,6 @@ export const illegalDump: RuleModule<IllegalDumpState> = {
         nearestPermittedM: nearest === null ? -1 : Math.round(nearest.distanceM),
       },
     });
-    return { state: track, events: [o.event, close(o.violation, ctx.fix.ts, pos)] };
+    return { state, events: [o.event, close(o.violation, ctx.fix.ts, pos)] };
   },
 };

@@ -1,5 +1,5 @@
 import type { EntityRef, Thresholds, ViolationCode } from '../model.ts';
-import type { RuleContext, Violation, ViolationEvent } from '../types.ts';
+import type { RuleContext, StepResult, Violation, ViolationEvent } from '../types.ts';
 
 /**
  * The violation lifecycle every rule shares: opened (first evidence) → updated (escalation, new
@@ -7,6 +7,25 @@ import type { RuleContext, Violation, ViolationEvent } from '../types.ts';
  * fixes produces the same violations, and a rule emits each phase once because it keeps the open
  * violation in its own state slice.
  */
+
+/**
+ * What a rule returns on the (common) fix that produces no event: one shared frozen array instead of a
+ * new [] per rule per fix.
+ */
+export const NO_EVENTS: readonly ViolationEvent[] = Object.freeze([]);
+
+/** The answer "nothing changed, nothing happened" for a rule's shared idle slice, built once per rule. */
+export function quietResult<S>(idle: S): StepResult<S> {
+  return Object.freeze({ state: idle, events: NO_EVENTS });
+}
+
+/**
+ * `{ state, events: NO_EVENTS }` without allocating when `state` is the idle slice of `quiet` (most
+ * vehicles, most fixes: a result object per rule per fix was a measurable share of the engine's garbage).
+ */
+export function unchanged<S>(state: S, quiet: StepResult<S>): StepResult<S> {
+  return state === quiet.state ? quiet : { state, events: NO_EVENTS };
+}
 
 export function violationId(vehicle: string, code: ViolationCode, startTs: number): string {
   return `${vehicle}:${code}:${startTs}`;

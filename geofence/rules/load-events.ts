@@ -6,8 +6,10 @@ import { baseRefs } from './lifecycle.ts';
 /**
  * Loading and unloading transitions (domain.md, 两点一线 and the ILLEGAL_DUMP row), detected in ONE
  * place so that NO_PERMIT, ILLEGAL_DUMP, WRONG_SITE and the trip tracker agree on when a truck loaded or
- * unloaded. Pure: the caller keeps the small `LoadTrack` (three numbers) flat inside its own state slice
- * and passes it back with the next fix; the same fixes give the same transitions in every caller.
+ * unloaded. Pure: the caller keeps the small `LoadTrack` (three numbers) flat inside its own state and
+ * passes it back with the next fix; the same fixes give the same transitions in every caller. The engine
+ * core runs it once per fix for the three rules (`facts.load`, the numbers in the vehicle state); the trip
+ * tracker runs its own.
  *
  * Signals, per in-order fix, comparing with the previous in-order fix (`ctx.prev`):
  * - loading:   load empty -> half|full, or (stopped) the weight rose by more than `dumpWeightDropT` above
@@ -35,7 +37,7 @@ export interface LoadTrack {
   llo: number;
 }
 
-export const LOAD_TRACK_INITIAL: Readonly<LoadTrack> = { lc: -1, lhi: -1, llo: -1 };
+export const LOAD_TRACK_INITIAL: Readonly<LoadTrack> = Object.freeze({ lc: -1, lhi: -1, llo: -1 });
 
 export type LoadTrigger = 'lift' | 'load' | 'weight';
 
@@ -63,7 +65,8 @@ function round2(x: number): number {
 
 /**
  * One fix through the detector. `track` is read from the caller's slice (any object with the three
- * fields); the returned track holds only those fields, for the caller to spread back into its slice.
+ * fields); the returned track holds those fields, for the caller to spread back into its slice. It is
+ * `track` itself when nothing happened and nothing changed, so a caller can keep its slice object.
  */
 export function stepLoad(
   track: LoadTrack,
@@ -71,6 +74,23 @@ export function stepLoad(
   prev: Pick<Fix, 'lift' | 'load'> | undefined,
   t: Thresholds,
 ): { track: LoadTrack; event: LoadEvent | null } {
+  const out: LoadTrack = { lc: 0, lhi: 0, llo: 0 };
+  const event = stepLoadInto(track, fix, prev, t, out);
+  const same = event === null && out.lc === track.lc && out.lhi === track.lhi && out.llo === track.llo;
+  return { track: same ? track : out, event };
+}
+
+/**
+ * `stepLoad` writing the new tracker fields into `out` (may be `track` itself): the engine core keeps
+ * them in the vehicle state and calls this on every fix, without a result object.
+ */
+export function stepLoadInto(
+  track: LoadTrack,
+  fix: Fix,
+  prev: Pick<Fix, 'lift' | 'load'> | undefined,
+  t: Thresholds,
+  out: LoadTrack,
+): LoadEvent | null {
   const w = fix.weight ?? -1;
   const stopped = (fix.speed ?? 0) < t.suspectedDumpSpeedKmh;
   let hi: number;
@@ -87,7 +107,10 @@ export function stepLoad(
   }
 
   if (track.lc < 0 || prev === undefined) {
-    return { track: { lc: hasCargo(fix, t) ? 1 : 0, lhi: hi, llo: lo }, event: null };
+    out.lc = hasCargo(fix, t) ? 1 : 0;
+    out.lhi = hi;
+    out.llo = lo;
+    return null;
   }
 
   if (track.lc === 1) {
@@ -95,12 +118,17 @@ export function stepLoad(
     if (prev.lift === 'down' && fix.lift === 'up') trigger = 'lift';
     else if (prev.load !== undefined && prev.load !== 'empty' && fix.load === 'empty') trigger = 'load';
     else if (stopped && w >= 0 && hi >= 0 && hi - w > t.dumpWeightDropT) trigger = 'weight';
-    if (trigger === null) return { track: { lc: 1, lhi: hi, llo: lo }, event: null };
+    if (trigger === null) {
+      out.lc = 1;
+      out.lhi = hi;
+      out.llo = lo;
+      return null;
+    }
     const weightChangeT = w >= 0 && hi >= 0 ? round2(hi - w) : 0;
-    return {
-      track: { lc: 0, lhi: w, llo: w },
-      event: { kind: 'unloading', trigger, weightChangeT },
-    };
+    out.lc = 0;
+    out.lhi = w;
+    out.llo = w;
+    return { kind: 'unloading', trigger, weightChangeT };
   }
 
   let trigger: LoadTrigger | null = null;
@@ -108,23 +136,16 @@ export function stepLoad(
   else if (stopped && w >= 0 && lo >= 0 && w - lo > t.dumpWeightDropT) trigger = 'weight';
   if (trigger !== null) {
     const weightChangeT = w >= 0 && lo >= 0 ? round2(w - lo) : 0;
-    return { track: { lc: 1, lhi: w, llo: w }, event: { kind: 'loading', trigger, weightChangeT } };
+    out.lc = 1;
+    out.lhi = w;
+    out.llo = w;
+    return { kind: 'loading', trigger, weightChangeT };
   }
   const rearm = !stopped && fix.lift !== 'up' && hasCargo(fix, t);
-  return { track: { lc: rearm ? 1 : 0, lhi: hi, llo: lo }, event: null };
-}
-
-/** `stepLoad` with the rule context (previous in-order fix and thresholds in force). */
-export function loadEventOf(
-  track: LoadTrack,
-  ctx: RuleContext,
-): { track: LoadTrack; event: LoadEvent | null } {
-  return stepLoad(track, ctx.fix, ctx.prev, ctx.thresholds);
-}
-
-/** Copies only the tracker fields out of a larger slice. */
-export function trackOf(s: LoadTrack): LoadTrack {
-  return { lc: s.lc, lhi: s.lhi, llo: s.llo };
+  out.lc = rearm ? 1 : 0;
+  out.lhi = hi;
+  out.llo = lo;
+  return null;
 }
 
 // ---- shared helpers of the load-driven rules (references, site lookups) ----

@@ -1,6 +1,6 @@
 import type { RuleModule, Violation } from '../types.ts';
-import { close, open } from './lifecycle.ts';
-import { LOAD_TRACK_INITIAL, type LoadTrack, loadEventOf, loadThresholds, refsWith } from './load-events.ts';
+import { close, open, quietResult, unchanged } from './lifecycle.ts';
+import { loadThresholds, refsWith } from './load-events.ts';
 
 /**
  * NO_PERMIT (无证运输): a loading (load-events.ts) while the vehicle has no permit valid on that local
@@ -12,42 +12,46 @@ import { LOAD_TRACK_INITIAL, type LoadTrack, loadEventOf, loadThresholds, refsWi
  * and at close endReason (unloading|permit).
  */
 
-export interface NoPermitState extends LoadTrack {
+export interface NoPermitState {
   open: Violation | null;
 }
+
+/** Nothing open (shared by every such vehicle). */
+const IDLE: NoPermitState = Object.freeze({ open: null });
+const QUIET = quietResult(IDLE);
 
 export const noPermit: RuleModule<NoPermitState> = {
   code: 'NO_PERMIT',
   version: 1,
-  initial: () => ({ ...LOAD_TRACK_INITIAL, open: null }),
+  initial: () => IDLE,
   step(state, ctx) {
-    const { track, event } = loadEventOf(state, ctx);
-    const pos: [number, number] = [ctx.fix.lon, ctx.fix.lat];
+    // the transition is detected once per fix by the engine core (load-events.ts)
+    const event = ctx.facts.load;
     if (state.open !== null) {
       const permitted = ctx.facts.validPermits.length > 0;
       if (event?.kind === 'unloading' || permitted) {
-        const closed = close(state.open, ctx.fix.ts, pos);
+        const closed = close(state.open, ctx.fix.ts, [ctx.fix.lon, ctx.fix.lat]);
         closed.violation.details = {
           ...closed.violation.details,
           endReason: event?.kind === 'unloading' ? 'unloading' : 'permit',
         };
-        return { state: { ...track, open: null }, events: [closed] };
+        return { state: IDLE, events: [closed] };
       }
-      return { state: { ...track, open: state.open }, events: [] };
+      return unchanged(state, QUIET);
     }
     if (event?.kind !== 'loading' || ctx.facts.validPermits.length > 0) {
-      return { state: { ...track, open: null }, events: [] };
+      return unchanged(state, QUIET);
     }
     const site = ctx.facts.sites.find((s) => s.kind === 'origin') ?? ctx.facts.sites[0];
     const o = open(ctx, {
       code: 'NO_PERMIT',
       ruleVersion: 1,
       startTs: ctx.fix.ts,
-      startPos: pos,
+      startPos: [ctx.fix.lon, ctx.fix.lat],
       refs: refsWith(ctx, [], site ? [site] : []),
       thresholds: loadThresholds(ctx.thresholds),
       details: { trigger: event.trigger, site: site?.id ?? '', siteKind: site?.kind ?? '' },
     });
-    return { state: { ...track, open: o.violation }, events: [o.event] };
+    return { state: { open: o.violation }, events: [o.event] };
   },
 };

@@ -1,6 +1,6 @@
 import type { Position } from '../model.ts';
 import type { RuleContext, RuleModule, Violation, ViolationEvent } from '../types.ts';
-import { baseRefs, close, open } from './lifecycle.ts';
+import { baseRefs, close, NO_EVENTS, open, quietResult, unchanged } from './lifecycle.ts';
 
 /**
  * OFF_HOURS (时间违规): a loaded truck moving (> offHoursSpeedKmh) while it holds a permit valid on the
@@ -34,7 +34,15 @@ export interface OffHoursState {
   open: Violation | undefined;
 }
 
-const IDLE: OffHoursState = { runTs: -1, runLon: 0, runLat: 0, runMaxKmh: 0, stopTs: -1, open: undefined };
+const IDLE: OffHoursState = Object.freeze({
+  runTs: -1,
+  runLon: 0,
+  runLat: 0,
+  runMaxKmh: 0,
+  stopTs: -1,
+  open: undefined,
+});
+const QUIET = quietResult(IDLE);
 
 function closeWith(v: Violation, endTs: number, reason: string): ViolationEvent {
   return close({ ...v, details: { ...v.details, endReason: reason } }, endTs);
@@ -46,7 +54,7 @@ export const offHours: RuleModule<OffHoursState> = {
   initial: () => IDLE,
   step(state, ctx: RuleContext) {
     const { fix, facts, thresholds: th } = ctx;
-    if (!fix.valid) return { state, events: [] };
+    if (!fix.valid) return unchanged(state, QUIET);
     const noValid = facts.validPermits.length === 0;
     const applies = facts.loaded && facts.coveringPermit === undefined && !noValid;
     if (!applies) {
@@ -54,25 +62,25 @@ export const offHours: RuleModule<OffHoursState> = {
         const reason = !facts.loaded ? 'unloaded' : noValid ? 'no_valid_permit' : 'covered';
         return { state: IDLE, events: [closeWith(state.open, fix.ts, reason)] };
       }
-      return { state: state.runTs < 0 ? state : IDLE, events: [] };
+      return state.runTs < 0 ? unchanged(state, QUIET) : QUIET;
     }
     const speed = fix.speed ?? 0;
     const pos: Position = [fix.lon, fix.lat];
     if (speed <= th.offHoursSpeedKmh) {
-      if (state.open === undefined && state.runTs < 0) return { state, events: [] };
+      if (state.open === undefined && state.runTs < 0) return unchanged(state, QUIET);
       const stopTs = state.stopTs < 0 ? fix.ts : state.stopTs;
       if (fix.ts - stopTs >= th.offHoursMinMs) {
         const events = state.open ? [closeWith(state.open, stopTs, 'stopped')] : [];
         return { state: IDLE, events };
       }
-      return { state: stopTs === state.stopTs ? state : { ...state, stopTs }, events: [] };
+      return { state: stopTs === state.stopTs ? state : { ...state, stopTs }, events: NO_EVENTS };
     }
     // loaded, moving, uncovered, with a valid permit
     if (state.open) {
       const v = state.open;
       const max = Math.max(Number(v.details.maxSpeedKmh ?? 0), round1(speed));
       const next: Violation = { ...v, lastPos: pos, details: { ...v.details, maxSpeedKmh: max } };
-      return { state: { ...state, stopTs: -1, open: next }, events: [] };
+      return { state: { ...state, stopTs: -1, open: next }, events: NO_EVENTS };
     }
     const runTs = state.runTs < 0 ? fix.ts : state.runTs;
     const runLon = state.runTs < 0 ? fix.lon : state.runLon;
@@ -95,6 +103,10 @@ export const offHours: RuleModule<OffHoursState> = {
       });
       return { state: { ...IDLE, open: o.violation }, events: [o.event] };
     }
-    return { state: { runTs, runLon, runLat, runMaxKmh, stopTs: -1, open: undefined }, events: [] };
+    const same = runTs === state.runTs && runMaxKmh === state.runMaxKmh && state.stopTs < 0;
+    return {
+      state: same ? state : { runTs, runLon, runLat, runMaxKmh, stopTs: -1, open: undefined },
+      events: NO_EVENTS,
+    };
   },
 };

@@ -1,13 +1,16 @@
-import type { EntityRef, Permit, Position, Thresholds } from '../model.ts';
+import type { EntityRef, Permit, Thresholds } from '../model.ts';
 import type { FixFacts, RuleContext, RuleModule, Violation, ViolationEvent } from '../types.ts';
-import { baseRefs, close, open, update } from './lifecycle.ts';
+import { baseRefs, close, NO_EVENTS, open, quietResult, unchanged, update } from './lifecycle.ts';
 import { round1 } from './off-hours.ts';
+
+export { MAX_ROUTE_HINTS } from '../facts.ts';
 
 /**
  * OFF_ROUTE (线路偏离): a loaded muck truck outside the corridor of every route its permit names
  * (domain.md: > corridor for >= 60 s or >= 3 consecutive fixes; ends after >= 30 s back inside;
- * escalation at 10 and 15 min). Only the permit's routes are measured (a handful of `routeDistance`
- * calls per fix, each seeded with the previous fix's segment), never the whole network.
+ * escalation at 10 and 15 min). Only the permit's routes are measured, never the whole network: the
+ * engine core matches the fix against them once per fix (`facts.routes`, each search seeded with the
+ * previous fix's segment), and OVERSPEED reads the same matches.
  *
  * Each fix is classified against the nearest permitted route, with `excess` = distance to the centre
  * line minus that route's corridor half-width:
@@ -35,9 +38,6 @@ import { round1 } from './off-hours.ts';
  * start of its return run), and a pending run is dropped. A fix with `valid: false` is not judged.
  */
 
-/** Route hints kept per vehicle (bounded: a permit naming more routes is measured without hints beyond). */
-export const MAX_ROUTE_HINTS = 4;
-
 export interface OffRouteState {
   /** first OUT fix of the pending run; -1 when none */
   outTs: number;
@@ -50,14 +50,11 @@ export interface OffRouteState {
   inTs: number;
   /** maximum deviation last reported in an event */
   reportedMaxM: number;
-  /** permit the hints belong to */
-  hintPermit: string;
-  /** last segment index per permitted route (aligned with permit.routes), -1 unknown */
-  hints: number[];
   open: Violation | undefined;
 }
 
-const IDLE: OffRouteState = {
+/** The slice of every vehicle with nothing pending or open (shared: most vehicles, most of the time). */
+const IDLE: OffRouteState = Object.freeze({
   outTs: -1,
   outFixes: 0,
   outLon: 0,
@@ -65,17 +62,20 @@ const IDLE: OffRouteState = {
   outMaxM: 0,
   inTs: -1,
   reportedMaxM: 0,
-  hintPermit: '',
-  hints: [],
   open: undefined,
-};
+});
+const QUIET = quietResult(IDLE);
 
-/** The permit whose routes judge the vehicle: the covering one, else the first valid one naming routes. */
+/** The permit whose routes judge the vehicle (computed by the engine core, see facts.ts). */
 export function routePermit(facts: FixFacts): Permit | undefined {
-  const c = facts.coveringPermit;
-  if (c && c.routes.length > 0) return c;
-  for (const p of facts.validPermits) if (p.routes.length > 0) return p;
-  return undefined;
+  return facts.routePermit;
+}
+
+/** Whether the position is inside one of the permit's own sites (origin or disposal). */
+function inOwnSite(facts: FixFacts, permit: Permit): boolean {
+  for (const s of facts.sites)
+    if (permit.origins.includes(s.id) || permit.disposals.includes(s.id)) return true;
+  return false;
 }
 
 /** Escalation level: how many of the (ascending) steps the elapsed time has reached. */
@@ -109,8 +109,8 @@ export const offRoute: RuleModule<OffRouteState> = {
   initial: () => IDLE,
   step(state, ctx: RuleContext) {
     const { fix, facts, world, thresholds: th } = ctx;
-    if (!fix.valid) return { state, events: [] };
-    const permit = facts.loaded ? routePermit(facts) : undefined;
+    if (!fix.valid) return { state, events: NO_EVENTS };
+    const permit = facts.loaded ? facts.routePermit : undefined;
     if (permit === undefined) {
       if (state.open) {
         const endTs = state.inTs >= 0 ? state.inTs : fix.ts;
@@ -119,49 +119,34 @@ export const offRoute: RuleModule<OffRouteState> = {
           events: [closeWith(state.open, endTs, facts.loaded ? 'no_permit' : 'unloaded')],
         };
       }
-      return { state: state.outTs < 0 && state.hints.length === 0 ? state : IDLE, events: [] };
+      return state.outTs < 0 ? unchanged(state, QUIET) : QUIET;
     }
 
     // classify the fix
     const floor = th.accuracyFloorM;
-    const pos: Position = [fix.lon, fix.lat];
     let cls = IN;
     let devM = 0;
-    let hints = state.hintPermit === permit.id ? state.hints : [];
-    const inOwnSite = facts.sites.some(
-      (s) => permit.origins.includes(s.id) || permit.disposals.includes(s.id),
-    );
-    if (!inOwnSite) {
+    if (!inOwnSite(facts, permit)) {
       let minExcess = Infinity;
       let minDist = Infinity;
-      const nextHints = hints.slice();
-      for (let i = 0; i < permit.routes.length; i++) {
-        const id = permit.routes[i]!;
-        const route = world.route(id);
-        if (route === undefined) continue;
-        const m = world.routeDistance(id, pos, i < MAX_ROUTE_HINTS ? (hints[i] ?? -1) : -1);
-        if (m === undefined) continue;
-        if (i < MAX_ROUTE_HINTS) {
-          while (nextHints.length < i) nextHints.push(-1);
-          nextHints[i] = m.segmentIndex;
-        }
-        const excess = m.distanceM - route.corridorM;
+      for (const { route, match } of facts.routes) {
+        const excess = match.distanceM - route.corridorM;
         if (excess < minExcess) minExcess = excess;
-        if (m.distanceM < minDist) minDist = m.distanceM;
+        if (match.distanceM < minDist) minDist = match.distanceM;
       }
       // none of the permit's routes is known to the world: nothing to judge against
-      if (minExcess === Infinity) return { state, events: [] };
-      hints = nextHints;
+      if (minExcess === Infinity) return { state, events: NO_EVENTS };
       devM = minDist;
       const margin = Math.max(floor, fix.acc ?? 0);
       cls = minExcess > margin ? OUT : minExcess < -floor / 2 ? IN : EDGE;
     }
-    const base: OffRouteState = { ...state, hintPermit: permit.id, hints };
+    const base = state;
 
     const v = state.open;
     if (v === undefined) {
-      if (cls === IN) return { state: { ...base, outTs: -1, outFixes: 0, outMaxM: 0 }, events: [] };
-      if (cls === EDGE) return { state: base, events: [] };
+      // nothing pending: the slice is already idle (outFixes, outMaxM are 0 whenever outTs is -1)
+      if (cls === IN) return state.outTs < 0 ? unchanged(state, QUIET) : QUIET;
+      if (cls === EDGE) return unchanged(state, QUIET);
       const fresh = state.outTs < 0;
       const outTs = fresh ? fix.ts : state.outTs;
       const outFixes = fresh ? 1 : state.outFixes + 1;
@@ -203,30 +188,32 @@ export const offRoute: RuleModule<OffRouteState> = {
           events: [o.event],
         };
       }
-      return { state: { ...base, outTs, outFixes, outLon, outLat, outMaxM }, events: [] };
+      return { state: { ...base, outTs, outFixes, outLon, outLat, outMaxM }, events: NO_EVENTS };
     }
 
     // open
     if (cls !== OUT) {
       const inTs = state.inTs < 0 ? fix.ts : state.inTs;
-      if (fix.ts - inTs >= th.offRouteEndInsideMs) {
-        return { state: { ...IDLE, hintPermit: permit.id, hints }, events: [close(v, inTs)] };
-      }
-      return { state: { ...base, inTs }, events: [] };
+      if (fix.ts - inTs >= th.offRouteEndInsideMs) return { state: IDLE, events: [close(v, inTs)] };
+      return { state: inTs === state.inTs ? state : { ...base, inTs }, events: NO_EVENTS };
     }
     const prevMax = Number(v.details.maxDeviationM ?? 0);
     const maxM = Math.max(prevMax, round1(devM));
     const level = Math.max(v.level, levelFor(fix.ts - v.startTs, th.offRouteEscalationMs));
     const outsideFixes = Number(v.details.outsideFixes ?? 0) + 1;
     if (level !== v.level || maxM - state.reportedMaxM > floor) {
-      const u = update(v, { level, lastPos: pos, details: { maxDeviationM: maxM, outsideFixes } });
+      const u = update(v, {
+        level,
+        lastPos: [fix.lon, fix.lat],
+        details: { maxDeviationM: maxM, outsideFixes },
+      });
       return { state: { ...base, inTs: -1, reportedMaxM: maxM, open: u.violation }, events: [u.event] };
     }
     const silent: Violation = {
       ...v,
-      lastPos: pos,
+      lastPos: [fix.lon, fix.lat],
       details: { ...v.details, maxDeviationM: maxM, outsideFixes },
     };
-    return { state: { ...base, inTs: -1, open: silent }, events: [] };
+    return { state: { ...base, inTs: -1, open: silent }, events: NO_EVENTS };
   },
 };

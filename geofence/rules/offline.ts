@@ -2,7 +2,7 @@ import { windowStartUtcMs } from '../calendar.ts';
 import { localDate } from '../geo/windows.ts';
 import type { EntityRef, Permit } from '../model.ts';
 import type { RuleModule, TickContext, Violation } from '../types.ts';
-import { close, violationId } from './lifecycle.ts';
+import { close, quietResult, unchanged, violationId } from './lifecycle.ts';
 
 /**
  * OFFLINE (离线): the device is silent while it should report (domain.md: no fix for > 3x the report
@@ -13,8 +13,9 @@ import { close, violationId } from './lifecycle.ts';
  * - or the tick instant is inside a window of a permit of the vehicle valid on that local date: opened
  *   with startTs = the later of last.ts + allowed and the start of that window (silence before the
  *   hours began was allowed).
- * Position: the last fix's. Closed by the next in-order fix in `step` (endTs = that fix's ts), whatever
- * it carries. `step` is one comparison when nothing is open; repeated ticks while open change nothing.
+ * Position: the last fix's. Closed by the next in-order fix in `step` (endTs = that fix's ts, or startTs
+ * for a backfilled fix recorded before the onset), whatever it carries. `step` is one comparison when
+ * nothing is open; repeated ticks while open change nothing.
  */
 
 export const DEFAULT_REPORT_INTERVAL_S = 30;
@@ -23,23 +24,26 @@ export interface OfflineState {
   open: Violation | undefined;
 }
 
-const IDLE: OfflineState = { open: undefined };
+const IDLE: OfflineState = Object.freeze({ open: undefined });
+const QUIET = quietResult(IDLE);
 
 export const offline: RuleModule<OfflineState> = {
   code: 'OFFLINE',
   version: 1,
   initial: () => IDLE,
   step(state, ctx) {
-    if (state.open === undefined) return { state, events: [] };
-    return { state: IDLE, events: [close(state.open, ctx.fix.ts, [ctx.fix.lon, ctx.fix.lat])] };
+    if (state.open === undefined) return unchanged(state, QUIET);
+    // a backfilled fix recorded during the silence may predate the onset: never end before the start
+    const endTs = Math.max(ctx.fix.ts, state.open.startTs);
+    return { state: IDLE, events: [close(state.open, endTs, [ctx.fix.lon, ctx.fix.lat])] };
   },
   tick(state, ctx: TickContext) {
     const last = ctx.last;
-    if (state.open !== undefined || last === undefined) return { state, events: [] };
+    if (state.open !== undefined || last === undefined) return unchanged(state, QUIET);
     const profile = ctx.world.vehicle(ctx.vehicle);
     const intervalS = profile?.reportIntervalS ?? DEFAULT_REPORT_INTERVAL_S;
     const allowedMs = ctx.thresholds.offlineFactor * intervalS * 1000;
-    if (ctx.nowMs - last.ts <= allowedMs) return { state, events: [] };
+    if (ctx.nowMs - last.ts <= allowedMs) return unchanged(state, QUIET);
     let startTs = last.ts + allowedMs;
     let permit: Permit | undefined;
     let reason: string;
@@ -56,7 +60,7 @@ export const offline: RuleModule<OfflineState> = {
           permit = p;
         }
       }
-      if (windowStart === undefined || permit === undefined) return { state, events: [] };
+      if (windowStart === undefined || permit === undefined) return unchanged(state, QUIET);
       reason = 'permit_hours';
       if (windowStart > startTs) startTs = windowStart;
     }

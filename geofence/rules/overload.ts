@@ -1,5 +1,5 @@
 import type { RuleModule, Violation } from '../types.ts';
-import { close, open } from './lifecycle.ts';
+import { close, NO_EVENTS, open, quietResult, unchanged } from './lifecycle.ts';
 import { refsWith } from './load-events.ts';
 
 /**
@@ -24,34 +24,35 @@ export interface OverloadState {
   open: Violation | null;
 }
 
-const IDLE: OverloadState = { since: -1, lon: 0, lat: 0, max: 0, open: null };
+/** No run, nothing open (shared by every such vehicle). */
+const IDLE: OverloadState = Object.freeze({ since: -1, lon: 0, lat: 0, max: 0, open: null });
+const QUIET = quietResult(IDLE);
 
 const pct = (w: number, rated: number) => Math.round(((w - rated) / rated) * 1000) / 10;
 
 export const overload: RuleModule<OverloadState> = {
   code: 'OVERLOAD',
   version: 1,
-  initial: () => ({ ...IDLE }),
+  initial: () => IDLE,
   step(state, ctx) {
     const { fix, thresholds: t } = ctx;
     const rated = ctx.vehicle?.ratedLoadT;
-    const pos: [number, number] = [fix.lon, fix.lat];
     if (rated === undefined || !(rated > 0)) {
-      if (state.open === null) return { state: state.since < 0 ? state : { ...IDLE }, events: [] };
-      return { state: { ...IDLE }, events: [close(state.open, fix.ts, pos)] };
+      if (state.open === null) return state.since < 0 ? unchanged(state, QUIET) : QUIET;
+      return { state: IDLE, events: [close(state.open, fix.ts, [fix.lon, fix.lat])] };
     }
     const w = fix.weight;
-    if (w === undefined) return { state, events: [] };
+    if (w === undefined) return unchanged(state, QUIET);
 
     if (w <= rated) {
-      if (state.open === null) return { state: state.since < 0 ? state : { ...IDLE }, events: [] };
-      const closed = close(state.open, fix.ts, pos);
+      if (state.open === null) return state.since < 0 ? unchanged(state, QUIET) : QUIET;
+      const closed = close(state.open, fix.ts, [fix.lon, fix.lat]);
       closed.violation.details = {
         ...closed.violation.details,
         maxWeightT: state.max,
         overPct: pct(state.max, rated),
       };
-      return { state: { ...IDLE }, events: [closed] };
+      return { state: IDLE, events: [closed] };
     }
 
     const fresh = state.since < 0;
@@ -65,9 +66,11 @@ export const overload: RuleModule<OverloadState> = {
         max === state.max
           ? state.open
           : { ...state.open, details: { ...state.open.details, maxWeightT: max, overPct: pct(max, rated) } };
-      return { state: { since, lon, lat, max, open: kept }, events: [] };
+      const same = since === state.since && max === state.max && kept === state.open;
+      return { state: same ? state : { since, lon, lat, max, open: kept }, events: NO_EVENTS };
     }
-    if (fix.ts - since < t.overloadMinMs) return { state: { since, lon, lat, max, open: null }, events: [] };
+    if (fix.ts - since < t.overloadMinMs)
+      return { state: { since, lon, lat, max, open: null }, events: NO_EVENTS };
     const vehicle = ctx.vehicle!;
     const refs = refsWith(ctx, [], []);
     refs.push({ kind: 'vehicle', id: vehicle.id, version: vehicle.version });

@@ -1,9 +1,9 @@
 import { inLocalWindows } from '../calendar.ts';
-import type { EntityRef, Position, Thresholds, Zone } from '../model.ts';
+import type { EntityRef, Position, Route, Thresholds, Zone } from '../model.ts';
 import type { RuleContext, RuleModule, Violation } from '../types.ts';
-import { baseRefs, close, open, update } from './lifecycle.ts';
+import { baseRefs, close, NO_EVENTS, open, quietResult, unchanged, update } from './lifecycle.ts';
 import { round1 } from './off-hours.ts';
-import { levelFor, MAX_ROUTE_HINTS, routePermit } from './off-route.ts';
+import { levelFor } from './off-route.ts';
 
 /**
  * OVERSPEED (超速): faster than the lowest limit that applies to the fix, for >= overspeedMinMs
@@ -38,33 +38,34 @@ export interface OverspeedState {
   /** worst (speed - limit) / limit of the run, and the limit at that fix */
   runWorst: number;
   runWorstLimit: number;
-  hintPermit: string;
-  hints: number[];
   open: Violation | undefined;
 }
 
-const IDLE: OverspeedState = {
+/** The slice of every vehicle with no run and nothing open (shared: most vehicles, most of the time). */
+const IDLE: OverspeedState = Object.freeze({
   runTs: -1,
   runLon: 0,
   runLat: 0,
   runMaxKmh: 0,
   runWorst: 0,
   runWorstLimit: 0,
-  hintPermit: '',
-  hints: [],
   open: undefined,
-};
+});
+const QUIET = quietResult(IDLE);
 
 const MAX_REFS = 8;
 
-interface Limit {
-  kmh: number;
-  ref: EntityRef | undefined;
-  night: boolean;
-}
+const DEFAULT_APPLIES_TO: readonly string[] = ['muck_truck'];
 
 function zoneApplies(z: Zone, kind: string): boolean {
-  return (z.appliesTo ?? ['muck_truck']).includes(kind as 'muck_truck');
+  return (z.appliesTo ?? DEFAULT_APPLIES_TO).includes(kind as 'muck_truck');
+}
+
+/** The entity whose limit binds, as a reference (built only when a violation needs it). */
+function limitRef(route: Route | undefined, zone: Zone | undefined): EntityRef | undefined {
+  if (zone !== undefined) return { kind: 'zone', id: zone.id, version: zone.version };
+  if (route !== undefined) return { kind: 'route', id: route.id, version: route.version };
+  return undefined;
 }
 
 function gradeFor(over: number, grades: readonly number[]): number {
@@ -94,69 +95,62 @@ export const overspeed: RuleModule<OverspeedState> = {
   version: 1,
   initial: () => IDLE,
   step(state, ctx: RuleContext) {
-    const { fix, facts, world, thresholds: th } = ctx;
-    if (fix.kind === 'body_camera' || !fix.valid) return { state, events: [] };
-    const pos: Position = [fix.lon, fix.lat];
+    const { fix, facts, thresholds: th } = ctx;
+    // no speed reading: not judged (it must neither end nor split a run)
+    if (fix.kind === 'body_camera' || !fix.valid || fix.speed === undefined) {
+      return unchanged(state, QUIET);
+    }
 
-    // the binding limit
-    let limit: Limit | undefined;
-    let hints = state.hints;
-    let hintPermit = state.hintPermit;
+    // the binding limit: the lowest; on a tie the first found (routes in permit order, then zones).
+    // Kept as scalars, not objects: this runs on every fix.
+    let hasLimit = false;
+    let limitKmh = 0;
+    let limitRoute: Route | undefined;
+    let limitZone: Zone | undefined;
+    let limitNight = false;
     let nightChecked = false;
     let night = false;
-    const permit = routePermit(facts);
-    if (permit) {
-      if (hintPermit !== permit.id) {
-        hintPermit = permit.id;
-        hints = [];
-      }
-      const margin = Math.max(th.accuracyFloorM, fix.acc ?? 0);
-      for (let i = 0; i < permit.routes.length; i++) {
-        const route = world.route(permit.routes[i]!);
-        if (route === undefined || route.limits.length === 0) continue;
-        const m = world.routeDistance(route.id, pos, i < MAX_ROUTE_HINTS ? (hints[i] ?? -1) : -1);
-        if (m === undefined) continue;
-        if (i < MAX_ROUTE_HINTS) {
-          if (hints === state.hints) hints = hints.slice();
-          while (hints.length < i) hints.push(-1);
-          hints[i] = m.segmentIndex;
+    const margin = Math.max(th.accuracyFloorM, fix.acc ?? 0);
+    // the engine core matched the fix against the routes of the permit once (facts.ts)
+    for (const { route, match } of facts.routes) {
+      if (route.limits.length === 0 || match.distanceM > route.corridorM + margin) continue;
+      const seg = match.segmentIndex;
+      for (const l of route.limits) {
+        if (seg < l.from || seg + 1 > l.to) continue;
+        if (!nightChecked) {
+          night = inLocalWindows(th.nightWindows, fix.ts);
+          nightChecked = true;
         }
-        if (m.distanceM > route.corridorM + margin) continue;
-        const seg = m.segmentIndex;
-        for (const l of route.limits) {
-          if (seg < l.from || seg + 1 > l.to) continue;
-          if (!nightChecked) {
-            night = inLocalWindows(th.nightWindows, fix.ts);
-            nightChecked = true;
-          }
-          const kmh = night ? (l.nightLimitKmh ?? l.speedLimitKmh) : l.speedLimitKmh;
-          if (kmh !== undefined && (limit === undefined || kmh < limit.kmh)) {
-            limit = { kmh, ref: { kind: 'route', id: route.id, version: route.version }, night };
-          }
+        const kmh = night ? (l.nightLimitKmh ?? l.speedLimitKmh) : l.speedLimitKmh;
+        if (kmh !== undefined && (!hasLimit || kmh < limitKmh)) {
+          hasLimit = true;
+          limitKmh = kmh;
+          limitRoute = route;
+          limitNight = night;
         }
       }
     }
     for (const z of facts.zones) {
       if (z.kind !== 'speed' || z.speedLimitKmh === undefined || !zoneApplies(z, fix.kind)) continue;
       if (z.windows.length > 0 && !inLocalWindows(z.windows, fix.ts)) continue;
-      if (limit === undefined || z.speedLimitKmh < limit.kmh) {
-        limit = { kmh: z.speedLimitKmh, ref: { kind: 'zone', id: z.id, version: z.version }, night: false };
+      if (!hasLimit || z.speedLimitKmh < limitKmh) {
+        hasLimit = true;
+        limitKmh = z.speedLimitKmh;
+        limitZone = z;
+        limitNight = false;
       }
     }
 
     const speed = fix.speed;
-    const over = limit !== undefined && speed !== undefined && speed > limit.kmh;
-    const base: OverspeedState =
-      hints === state.hints && hintPermit === state.hintPermit ? state : { ...state, hints, hintPermit };
+    const over = hasLimit && speed > limitKmh;
+    const base = state;
     if (!over) {
-      if (state.open) {
-        return { state: { ...IDLE, hints, hintPermit }, events: [close(state.open, fix.ts)] };
-      }
-      if (state.runTs >= 0) return { state: { ...IDLE, hints, hintPermit }, events: [] };
-      return { state: base, events: [] };
+      if (state.open) return { state: IDLE, events: [close(state.open, fix.ts)] };
+      return state.runTs >= 0 ? QUIET : unchanged(state, QUIET);
     }
-    const lim = limit!;
-    const kmh = speed!;
+    const pos: Position = [fix.lon, fix.lat];
+    const lim = { kmh: limitKmh, ref: limitRef(limitRoute, limitZone), night: limitNight };
+    const kmh = speed;
     const worst = (kmh - lim.kmh) / lim.kmh;
 
     const v = state.open;
@@ -185,11 +179,11 @@ export const overspeed: RuleModule<OverspeedState> = {
             grade: gradeFor(runWorst, th.overspeedGrades),
           },
         });
-        return { state: { ...IDLE, hints, hintPermit, open: o.violation }, events: [o.event] };
+        return { state: { ...IDLE, open: o.violation }, events: [o.event] };
       }
       return {
         state: { ...base, runTs, runLon, runLat, runMaxKmh, runWorst, runWorstLimit },
-        events: [],
+        events: NO_EVENTS,
       };
     }
 
@@ -212,6 +206,6 @@ export const overspeed: RuleModule<OverspeedState> = {
       return { state: { ...base, open: u.violation }, events: [u.event] };
     }
     const silent: Violation = { ...withMeta, lastPos: pos, details: { ...v.details, ...details } };
-    return { state: { ...base, open: silent }, events: [] };
+    return { state: { ...base, open: silent }, events: NO_EVENTS };
   },
 };

@@ -2,7 +2,7 @@ import { inLocalWindows } from '../calendar.ts';
 import { metresPerDegree } from '../geo/ruler.ts';
 import type { PolygonCoords, Position, Zone } from '../model.ts';
 import type { RuleContext, RuleModule, Violation, ViolationEvent } from '../types.ts';
-import { baseRefs, close, open } from './lifecycle.ts';
+import { baseRefs, close, open, quietResult, unchanged } from './lifecycle.ts';
 import { round1 } from './off-hours.ts';
 
 /**
@@ -38,7 +38,10 @@ export interface RestrictedZoneState {
   open: Violation[];
 }
 
-const IDLE: RestrictedZoneState = { pending: [], open: [] };
+const IDLE: RestrictedZoneState = Object.freeze({ pending: [], open: [] });
+const QUIET = quietResult(IDLE);
+
+const DEFAULT_APPLIES_TO: readonly string[] = ['muck_truck'];
 
 /** Distance (m) from a position to the nearest edge of the polygons: planar at the position's latitude. */
 export function distanceToEdgesM(polygons: readonly PolygonCoords[], pos: Position): number {
@@ -69,7 +72,7 @@ export function distanceToEdgesM(polygons: readonly PolygonCoords[], pos: Positi
 
 function closedNow(z: Zone, kind: string, ts: number): boolean {
   if (z.kind !== 'restricted') return false;
-  if (!(z.appliesTo ?? ['muck_truck']).includes(kind as 'muck_truck')) return false;
+  if (!(z.appliesTo ?? DEFAULT_APPLIES_TO).includes(kind as 'muck_truck')) return false;
   return z.windows.length === 0 || inLocalWindows(z.windows, ts);
 }
 
@@ -83,7 +86,7 @@ export const restrictedZone: RuleModule<RestrictedZoneState> = {
   initial: () => IDLE,
   step(state, ctx: RuleContext) {
     const { fix, facts, thresholds: th } = ctx;
-    if (!fix.valid) return { state, events: [] };
+    if (!fix.valid) return unchanged(state, QUIET);
     let active: Zone[] | undefined;
     for (const z of facts.zones) {
       if (!closedNow(z, fix.kind, fix.ts)) continue;
@@ -91,7 +94,7 @@ export const restrictedZone: RuleModule<RestrictedZoneState> = {
       else active.push(z);
     }
     if (active === undefined && state.open.length === 0 && state.pending.length === 0) {
-      return { state, events: [] };
+      return unchanged(state, QUIET);
     }
     const zones = active ?? [];
     const pos: Position = [fix.lon, fix.lat];

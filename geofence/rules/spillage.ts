@@ -1,5 +1,5 @@
 import type { RuleModule, Violation } from '../types.ts';
-import { close, open, update } from './lifecycle.ts';
+import { close, NO_EVENTS, open, update } from './lifecycle.ts';
 import { refsWith } from './load-events.ts';
 
 /**
@@ -41,15 +41,25 @@ function triggerOf(cover: boolean, weight: boolean): string {
   return cover && weight ? 'cover+weight' : cover ? 'cover' : 'weight';
 }
 
+/** Shared by every vehicle until its first change. */
+const INITIAL: SpillageState = Object.freeze({
+  cs: -1,
+  cLon: 0,
+  cLat: 0,
+  wr: -1,
+  wd: 0,
+  wh: false,
+  open: null,
+});
+
 export const spillage: RuleModule<SpillageState> = {
   code: 'SPILLAGE',
   version: 1,
-  initial: () => ({ cs: -1, cLon: 0, cLat: 0, wr: -1, wd: 0, wh: false, open: null }),
+  initial: () => INITIAL,
   step(state, ctx) {
     const { fix, thresholds: t } = ctx;
     const loaded = ctx.facts.loaded;
     const moving = (fix.speed ?? 0) > t.spillageSpeedKmh;
-    const pos: [number, number] = [fix.lon, fix.lat];
 
     // (a) cover
     let { cs, cLon, cLat } = state;
@@ -80,16 +90,24 @@ export const spillage: RuleModule<SpillageState> = {
     }
     const weightOn = wh;
 
-    const next: SpillageState = { cs, cLon, cLat, wr, wd, wh, open: state.open };
+    // most fixes change nothing (no run, or a steady one): keep the slice object then
+    const unchanged =
+      cs === state.cs &&
+      cLon === state.cLon &&
+      cLat === state.cLat &&
+      wr === state.wr &&
+      wd === state.wd &&
+      wh === state.wh;
+    const next: SpillageState = unchanged ? state : { cs, cLon, cLat, wr, wd, wh, open: state.open };
     const active = coverOn || weightOn;
 
     if (state.open === null) {
-      if (!active) return { state: next, events: [] };
+      if (!active) return { state: next, events: NO_EVENTS };
       const o = open(ctx, {
         code: 'SPILLAGE',
         ruleVersion: 1,
         startTs: coverOn ? cs : fix.ts,
-        startPos: coverOn ? [cLon, cLat] : pos,
+        startPos: coverOn ? [cLon, cLat] : [fix.lon, fix.lat],
         refs: refsWith(ctx, [], []),
         thresholds: {
           spillageSpeedKmh: t.spillageSpeedKmh,
@@ -110,7 +128,7 @@ export const spillage: RuleModule<SpillageState> = {
     const weightDropT = Math.max(Number(state.open.details.weightDropT ?? 0), wd);
 
     if (!active) {
-      const closed = close(state.open, fix.ts, pos);
+      const closed = close(state.open, fix.ts, [fix.lon, fix.lat]);
       closed.violation.details = { ...closed.violation.details, weightDropT, coverOpenMs };
       return { state: { ...next, open: null }, events: [closed] };
     }
@@ -120,7 +138,10 @@ export const spillage: RuleModule<SpillageState> = {
       weightOn || prevTrigger.includes('weight'),
     );
     if (trig !== prevTrigger) {
-      const u = update(state.open, { details: { trigger: trig, weightDropT, coverOpenMs }, lastPos: pos });
+      const u = update(state.open, {
+        details: { trigger: trig, weightDropT, coverOpenMs },
+        lastPos: [fix.lon, fix.lat],
+      });
       return { state: { ...next, open: u.violation }, events: [u.event] };
     }
     // a new maximum drop / the cover run length are kept in state (reported at close), no event per fix
@@ -129,6 +150,9 @@ export const spillage: RuleModule<SpillageState> = {
     const kept = same
       ? state.open
       : { ...state.open, details: { ...state.open.details, weightDropT, coverOpenMs } };
-    return { state: { ...next, open: kept }, events: [] };
+    return {
+      state: next === state && kept === state.open ? state : { ...next, open: kept },
+      events: NO_EVENTS,
+    };
   },
 };

@@ -1,5 +1,5 @@
 import type { RuleContext, RuleModule, Violation } from '../types.ts';
-import { close, open } from './lifecycle.ts';
+import { close, NO_EVENTS, open, quietResult, unchanged } from './lifecycle.ts';
 import { namedSites, nearestSite, refsWith } from './load-events.ts';
 
 /**
@@ -26,6 +26,10 @@ export interface SuspectedDumpState {
   open: Violation | null;
 }
 
+/** No slow run, nothing open (shared by every such vehicle). */
+const IDLE: SuspectedDumpState = Object.freeze({ since: -1, lon: 0, lat: 0, open: null });
+const QUIET = quietResult(IDLE);
+
 function atSite(ctx: RuleContext): boolean {
   if (ctx.facts.sites.length > 0) return true;
   const permits = ctx.facts.validPermits;
@@ -38,27 +42,30 @@ function atSite(ctx: RuleContext): boolean {
 export const suspectedDump: RuleModule<SuspectedDumpState> = {
   code: 'SUSPECTED_DUMP',
   version: 1,
-  initial: () => ({ since: -1, lon: 0, lat: 0, open: null }),
+  initial: () => IDLE,
   step(state, ctx) {
     const { fix, thresholds: t } = ctx;
     const slow = (fix.speed ?? 0) < t.suspectedDumpSpeedKmh;
-    const site = fix.valid ? atSite(ctx) : state.since < 0;
-    const cond = ctx.facts.loaded && slow && !site;
-    const pos: [number, number] = [fix.lon, fix.lat];
+    // "at a site" costs boundary distances: asked only when it decides something (a loaded truck that
+    // is slow, or that has a violation open whose end reason it names)
+    const loaded = ctx.facts.loaded;
+    const site = loaded && (slow || state.open !== null) && (fix.valid ? atSite(ctx) : state.since < 0);
+    const cond = loaded && slow && !site;
 
     if (!cond) {
-      if (state.open === null) return { state: { since: -1, lon: 0, lat: 0, open: null }, events: [] };
+      if (state.open === null) return state.since < 0 ? unchanged(state, QUIET) : QUIET;
       const endReason = !ctx.facts.loaded ? 'unloaded' : site ? 'site' : 'moving';
-      const closed = close(state.open, fix.ts, pos);
+      const closed = close(state.open, fix.ts, [fix.lon, fix.lat]);
       closed.violation.details = { ...closed.violation.details, stoppedMs: fix.ts - state.since, endReason };
-      return { state: { since: -1, lon: 0, lat: 0, open: null }, events: [closed] };
+      return { state: IDLE, events: [closed] };
     }
 
     const since = state.since < 0 ? fix.ts : state.since;
     const lon = state.since < 0 ? fix.lon : state.lon;
     const lat = state.since < 0 ? fix.lat : state.lat;
     if (state.open !== null || fix.ts - since <= t.suspectedDumpMinMs) {
-      return { state: { since, lon, lat, open: state.open }, events: [] };
+      const same = since === state.since;
+      return { state: same ? state : { since, lon, lat, open: state.open }, events: NO_EVENTS };
     }
     const o = open(ctx, {
       code: 'SUSPECTED_DUMP',

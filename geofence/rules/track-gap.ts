@@ -1,6 +1,6 @@
 import { metresPerDegree } from '../geo/ruler.ts';
 import type { RuleContext, RuleModule } from '../types.ts';
-import { baseRefs, close, open } from './lifecycle.ts';
+import { baseRefs, close, open, quietResult, unchanged } from './lifecycle.ts';
 import { round1 } from './off-hours.ts';
 
 /**
@@ -23,15 +23,17 @@ import { round1 } from './off-hours.ts';
 
 export type TrackGapState = null;
 
+const QUIET = quietResult<TrackGapState>(null);
+
 export const trackGap: RuleModule<TrackGapState> = {
   code: 'TRACK_GAP',
   version: 1,
   initial: () => null,
   step(state, ctx: RuleContext) {
     const { fix, prev, thresholds: th } = ctx;
-    if (prev === undefined) return { state, events: [] };
+    if (prev === undefined) return unchanged(state, QUIET);
     const gapMs = fix.ts - prev.ts;
-    if (gapMs <= 0) return { state, events: [] };
+    if (gapMs <= 0) return unchanged(state, QUIET);
     const bothValid = fix.valid && prev.valid;
     let distanceM = 0;
     if (bothValid) {
@@ -47,9 +49,9 @@ export const trackGap: RuleModule<TrackGapState> = {
     const impliedKmh = (distanceM / gapMs) * 3_600;
     const tooFast = bothValid && (judgedM / gapMs) * 3_600 > th.trackGapSpeedKmh;
     const tooLong = gapMs > th.trackGapMs;
-    if (!tooFast && !tooLong) return { state, events: [] };
+    if (!tooFast && !tooLong) return unchanged(state, QUIET);
     if (!tooFast && prev.ign === false && fix.ign === false && bothValid && distanceM <= noiseM) {
-      return { state, events: [] };
+      return unchanged(state, QUIET);
     }
     const o = open(ctx, {
       code: 'TRACK_GAP',

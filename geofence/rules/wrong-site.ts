@@ -1,16 +1,7 @@
 import type { Site } from '../model.ts';
 import type { RuleModule } from '../types.ts';
-import { close, open } from './lifecycle.ts';
-import {
-  LOAD_TRACK_INITIAL,
-  type LoadTrack,
-  loadEventOf,
-  loadThresholds,
-  namedSites,
-  nearestSite,
-  refsWith,
-  trackOf,
-} from './load-events.ts';
+import { close, open, quietResult, unchanged } from './lifecycle.ts';
+import { loadThresholds, namedSites, nearestSite, refsWith } from './load-events.ts';
 
 /**
  * WRONG_SITE (违规进出场): a loading inside a known ORIGIN site that none of the vehicle's valid permits
@@ -26,24 +17,28 @@ import {
  * the wrong site(s) with their versions.
  */
 
-export type WrongSiteState = LoadTrack;
+/** Stateless: the transition comes from `facts.load` (the engine core keeps the detector's state). */
+export type WrongSiteState = null;
+
+const QUIET = quietResult<WrongSiteState>(null);
 
 export const wrongSite: RuleModule<WrongSiteState> = {
   code: 'WRONG_SITE',
   version: 1,
-  initial: () => ({ ...LOAD_TRACK_INITIAL }),
+  initial: () => null,
   step(state, ctx) {
-    const { track, event } = loadEventOf(trackOf(state), ctx);
-    if (event === null || !ctx.fix.valid) return { state: track, events: [] };
+    // the transition is detected once per fix by the engine core (load-events.ts)
+    const event = ctx.facts.load;
+    if (event === null || !ctx.fix.valid) return unchanged(state, QUIET);
     const permits = ctx.facts.validPermits;
-    if (permits.length === 0) return { state: track, events: [] };
+    if (permits.length === 0) return unchanged(state, QUIET);
     const kind = event.kind === 'loading' ? 'origin' : 'disposal';
     const here = ctx.facts.sites.filter((s) => s.kind === kind);
-    if (here.length === 0) return { state: track, events: [] };
+    if (here.length === 0) return unchanged(state, QUIET);
     const named = namedSites(permits, kind === 'origin' ? 'origins' : 'disposals');
-    if (here.some((s) => named.includes(s.id))) return { state: track, events: [] };
+    if (here.some((s) => named.includes(s.id))) return unchanged(state, QUIET);
     const near = nearestSite(ctx, named);
-    if (near !== null && near.distanceM <= ctx.thresholds.accuracyFloorM) return { state: track, events: [] };
+    if (near !== null && near.distanceM <= ctx.thresholds.accuracyFloorM) return unchanged(state, QUIET);
     const wrong: Site = here[0]!;
     const pos: [number, number] = [ctx.fix.lon, ctx.fix.lat];
     const o = open(ctx, {
@@ -55,6 +50,6 @@ export const wrongSite: RuleModule<WrongSiteState> = {
       thresholds: { ...loadThresholds(ctx.thresholds), accuracyFloorM: ctx.thresholds.accuracyFloorM },
       details: { action: event.kind, trigger: event.trigger, site: wrong.id, siteKind: kind },
     });
-    return { state: track, events: [o.event, close(o.violation, ctx.fix.ts, pos)] };
+    return { state, events: [o.event, close(o.violation, ctx.fix.ts, pos)] };
   },
 };

@@ -1,0 +1,147 @@
+import type { Fix } from '../ingest/fix.ts';
+import type { Permit, Position } from './model.ts';
+import type { Calendar, RouteFact, World } from './types.ts';
+
+/**
+ * The per-fix facts several rules share (types.ts `FixFacts`), computed once per fix by the engine core
+ * so that no rule repeats a lookup another rule already made: the permits in force, and the match of the
+ * fix against the routes of its permit (OFF_ROUTE and OVERSPEED both judge it).
+ *
+ * Permits in force change only with the local date (validity) and the local minute (windows are
+ * "HH:MM"), so they are memoized per permit list: a vehicle reporting every 10 s asks the calendar about
+ * once a minute instead of every fix. The memo holds derived values of its keys only (the world's
+ * immutable per-vehicle permit lists): answers are the same as without it.
+ */
+
+/** A loaded truck: load state half/full, or a weight reading above this floor (tonnes). */
+const LOADED_WEIGHT_FLOOR_T = 1;
+
+/** Route hints kept per vehicle (bounded: a permit naming more routes is measured without hints beyond). */
+export const MAX_ROUTE_HINTS = 4;
+
+const MINUTE_MS = 60_000;
+
+export function isLoaded(fix: Fix): boolean {
+  if (fix.load !== undefined) return fix.load !== 'empty';
+  return fix.weight !== undefined && fix.weight >= LOADED_WEIGHT_FLOOR_T;
+}
+
+/** The permit whose routes judge the vehicle: the covering one, else the first valid one naming routes. */
+export function routePermitOf(covering: Permit | undefined, valid: readonly Permit[]): Permit | undefined {
+  if (covering && covering.routes.length > 0) return covering;
+  for (const p of valid) if (p.routes.length > 0) return p;
+  return undefined;
+}
+
+/** The permits of one vehicle in force at an instant. */
+export interface PermitsInForce {
+  /** local date these answers are for */
+  date: string;
+  /** valid on that date, in the world's (id) order */
+  valid: readonly Permit[];
+  /** the first valid permit whose windows cover the instant */
+  covering: Permit | undefined;
+  routePermit: Permit | undefined;
+}
+
+interface Memo extends PermitsInForce {
+  /** UTC minute (ts / 60,000) the coverage was computed for; the date is constant within a minute */
+  minute: number;
+}
+
+/**
+ * Returns `permitsAt(list, ts)`: `list` is `world.permitsOf(vehicle)`. The returned object is the memo
+ * entry itself, valid until the next call with the same list: read it, do not keep it.
+ */
+export function permitsInForce(calendar: Calendar): (list: readonly Permit[], ts: number) => PermitsInForce {
+  const memo = new WeakMap<readonly Permit[], Memo>();
+  return (list, ts) => {
+    const minute = Math.floor(ts / MINUTE_MS);
+    let m = memo.get(list);
+    if (m !== undefined && m.minute === minute) return m;
+    const date = calendar.localDate(ts);
+    if (m === undefined) {
+      m = { date, valid: validOn(list, date), minute, covering: undefined, routePermit: undefined };
+      memo.set(list, m);
+    } else if (m.date !== date) {
+      m.date = date;
+      m.valid = validOn(list, date);
+    }
+    m.minute = minute;
+    let covering: Permit | undefined;
+    for (const p of m.valid) {
+      if (calendar.inWindows(p.windows, ts)) {
+        covering = p;
+        break;
+      }
+    }
+    m.covering = covering;
+    m.routePermit = routePermitOf(covering, m.valid);
+    return m;
+  };
+}
+
+function validOn(list: readonly Permit[], date: string): readonly Permit[] {
+  let all = true;
+  for (const p of list) if (!(p.validFrom <= date && date <= p.validTo)) all = false;
+  return all ? list : list.filter((p) => p.validFrom <= date && date <= p.validTo);
+}
+
+const NO_HINTS: readonly number[] = Object.freeze([]);
+const NO_ROUTES: readonly RouteFact[] = Object.freeze([]);
+
+/**
+ * Per route of a permit, the segment the previous fix matched (-1 unknown): `hint` for the first route,
+ * `more` for the next ones (up to MAX_ROUTE_HINTS - 1). Split so that the usual one-route permit keeps
+ * a plain number in the vehicle state instead of a new array per fix.
+ */
+export interface RouteHints {
+  hint: number;
+  more: readonly number[];
+}
+
+/**
+ * Matches the position against each route of the permit that the world knows (permit order), each
+ * search seeded with the segment of the previous fix (`seed`). Writes the hints for the next fix to
+ * `next` (`more` is the same array when none of the further routes changed).
+ */
+export function matchRoutes(
+  world: World,
+  permit: Permit,
+  pos: Position,
+  seed: RouteHints,
+  next: RouteHints,
+): readonly RouteFact[] {
+  next.hint = seed.hint;
+  next.more = seed.more;
+  const ids = permit.routes;
+  if (ids.length === 1) {
+    // the usual permit: one route, one fact, no list building
+    const route = world.route(ids[0]!);
+    const match = route && world.routeDistance(ids[0]!, pos, seed.hint);
+    if (route === undefined || match === undefined) return NO_ROUTES;
+    next.hint = match.segmentIndex;
+    return [{ route, match }];
+  }
+  const out: RouteFact[] = [];
+  for (let i = 0; i < ids.length; i++) {
+    const id = ids[i]!;
+    const route = world.route(id);
+    if (route === undefined) continue;
+    const hint = i === 0 ? seed.hint : i < MAX_ROUTE_HINTS ? (seed.more[i - 1] ?? -1) : -1;
+    const match = world.routeDistance(id, pos, hint);
+    if (match === undefined) continue;
+    out.push({ route, match });
+    if (i === 0) next.hint = match.segmentIndex;
+    else if (i < MAX_ROUTE_HINTS && next.more[i - 1] !== match.segmentIndex) {
+      const copy = next.more === seed.more ? next.more.slice() : (next.more as number[]);
+      while (copy.length < i - 1) copy.push(-1);
+      copy[i - 1] = match.segmentIndex;
+      next.more = copy;
+    }
+  }
+  return out;
+}
+
+/** Hints of a vehicle with none yet (or whose route permit changed). */
+export const NO_ROUTE_HINTS: Readonly<RouteHints> = Object.freeze({ hint: -1, more: NO_HINTS });

@@ -1,0 +1,235 @@
+import test from 'ava';
+import { compileWorld } from '../geofence/compile.ts';
+import type { Fix } from '../ingest/fix.ts';
+import {
+  EMPTY,
+  FULL,
+  fixAt,
+  type Item,
+  lifecycleProblems,
+  local,
+  ofCode,
+  P1,
+  phases,
+  refsOf,
+  run,
+  type Sensors,
+  snapshot,
+  summary,
+} from './support/tracks-matrix.ts';
+
+/*
+ * Rule matrix, time rules: OFF_HOURS and OFFLINE through the real engine with ALL_RULES
+ * (test/support/tracks-matrix.ts: P1 22:00-06:00, valid 2026-11-01..30; V1 reports every 10 s).
+ * Complements test/rules-route-time.test.ts: exact stop threshold, gaps, two windows around midnight,
+ * a permit edited mid-violation, invalid fixes, backfill after silence, windows after midnight.
+ */
+
+/** a loaded V1 on the first leg of R1; `i` moves it 80 m east per fix (back and forth, never leaving R1) */
+function loaded(ts: number, i: number, s: Sensors = {}): Fix {
+  const d = (i * 80) % 6000;
+  return fixAt('V1', ts, 300 + (d <= 3000 ? d : 6000 - d) * 0.8, 0, { ...FULL, ...s });
+}
+
+/** one loaded fix every `every` ms from `from` to `to` inclusive, speed by offset */
+function drive(from: number, to: number, speed: (dtMs: number) => number, every = 10_000, k0 = 0): Fix[] {
+  const out: Fix[] = [];
+  for (let ts = from, k = k0; ts <= to; ts += every, k++)
+    out.push(loaded(ts, k, { speed: speed(ts - from) }));
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------- OFF_HOURS
+
+test('OFF_HOURS end at its threshold: a 59 s stop keeps the violation, a 60 s stop ends it at the first stopped fix', (t) => {
+  const D = local(10);
+  const fixes = [
+    ...drive(D, D + 90_000, () => 30),
+    ...[100, 110, 120, 130, 140, 150, 159].map((s) => loaded(D + s * 1000, 9, { speed: 0 })),
+    ...drive(D + 169_000, D + 239_000, () => 30, 10_000, 10),
+    ...[250, 260, 270, 280, 290, 300, 310].map((s) => loaded(D + s * 1000, 17, { speed: 2 })),
+  ];
+  const r = run(fixes);
+  t.deepEqual(summary(r.events), [`OFF_HOURS:opened:${D}-:L0`, `OFF_HOURS:closed:${D}-${D + 250_000}:L0`]);
+  t.deepEqual(
+    r.log.map((l) => l.at),
+    [D + 60_000, D + 310_000],
+  );
+  t.is(r.events[1]!.violation.details.endReason, 'stopped');
+});
+
+test('OFF_HOURS gaps: two moving fixes 3 min apart open it; a 10 min silence neither closes nor reopens it', (t) => {
+  const D = local(10);
+  const a = run([loaded(D, 0), loaded(D + 180_000, 1)]);
+  t.deepEqual(summary(a.events), [`OFF_HOURS:opened:${D}-:L0`]);
+  t.is(a.log[0]!.at, D + 180_000);
+  t.is(a.events[0]!.violation.details.maxSpeedKmh, 30);
+  const b = run([
+    ...drive(D, D + 60_000, () => 30),
+    ...drive(D + 660_000, D + 700_000, () => 35, 10_000, 10),
+    ...drive(D + 710_000, D + 780_000, () => 0, 10_000, 20),
+  ]);
+  t.deepEqual(summary(b.events), [
+    `OFF_HOURS:opened:${D}-:L0`,
+    `TRACK_GAP:opened:${D + 60_000}-:L0`,
+    `TRACK_GAP:closed:${D + 60_000}-${D + 660_000}:L0`,
+    `OFF_HOURS:closed:${D}-${D + 710_000}:L0`,
+  ]);
+  t.is(b.events[3]!.violation.details.maxSpeedKmh, 35, 'the maximum is kept silently and reported at close');
+});
+
+test('OFF_HOURS two windows around midnight (20:00-23:30, 01:00-05:00): one violation 23:30 -> 01:00, none at midnight', (t) => {
+  const world = compileWorld(snapshot({ permits: [{ ...P1, windows: ['20:00-23:30', '01:00-05:00'] }] }));
+  const fixes = drive(local(23, 29), local(25, 1), () => 30);
+  const r = run(fixes, { world });
+  t.deepEqual(summary(r.events), [
+    `OFF_HOURS:opened:${local(23, 30)}-:L0`,
+    `OFF_HOURS:closed:${local(23, 30)}-${local(25)}:L0`,
+  ]);
+  t.is(r.log[0]!.at, local(23, 31));
+  t.like(r.events[1]!.violation.details, {
+    endReason: 'covered',
+    permitWindows: '20:00-23:30,01:00-05:00',
+    localDate: '2026-11-10',
+  });
+  t.is(r.events[1]!.violation.durationMs, 90 * 60_000);
+});
+
+test('OFF_HOURS permit edited mid-violation: the new hours cover the truck, it closes, the refs keep P1 version 2', (t) => {
+  const D = local(10);
+  const allDay = compileWorld(snapshot({ permits: [{ ...P1, version: 3, windows: ['00:00-24:00'] }] }));
+  const items: Item[] = [
+    ...drive(D, D + 90_000, () => 30),
+    { world: allDay },
+    ...drive(D + 100_000, D + 150_000, () => 30, 10_000, 10),
+  ];
+  const r = run(items);
+  t.deepEqual(summary(r.events), [`OFF_HOURS:opened:${D}-:L0`, `OFF_HOURS:closed:${D}-${D + 100_000}:L0`]);
+  t.is(r.events[1]!.violation.details.endReason, 'covered');
+  t.deepEqual(refsOf(r.events[1]!.violation), ['permit:P1@2', 'thresholds:city@1']);
+});
+
+test('OFF_HOURS exactly once: 20 min of varying speed and invalid stopped fixes give one opened and one closed', (t) => {
+  const D = local(10);
+  const fixes = drive(D, D + 1_200_000, (dt) => 30 + Math.round(15 * Math.abs(Math.sin(dt / 100_000))));
+  // the GNSS loses the fix for 70 s in the middle: last known position, speed 0, not judged
+  for (const f of fixes)
+    if (f.ts >= D + 600_000 && f.ts < D + 670_000) Object.assign(f, { valid: false, speed: 0 });
+  fixes.push(...drive(D + 1_210_000, D + 1_270_000, () => 0, 10_000, 200));
+  const r = run(fixes);
+  t.deepEqual(phases(r.events), ['OFF_HOURS:opened', 'OFF_HOURS:closed']);
+  const speeds = fixes.filter((f) => f.valid && f.ts <= D + 1_200_000).map((f) => f.speed!);
+  t.is(r.events[1]!.violation.details.maxSpeedKmh, Math.max(...speeds));
+  t.is(r.events[1]!.violation.endTs, D + 1_210_000);
+});
+
+test('OFF_HOURS: a sweeper or an empty truck moving outside the hours is not judged', (t) => {
+  const D = local(10);
+  const sweeper = drive(D, D + 300_000, () => 12).map((f) => ({
+    ...f,
+    vehicle: 'S1',
+    kind: 'sanitation' as const,
+  }));
+  t.deepEqual(ofCode(run(sweeper).log, 'OFF_HOURS'), []);
+  const empty = drive(D, D + 300_000, () => 30).map((f) => ({ ...f, load: 'empty' as const, weight: 0.4 }));
+  t.deepEqual(run(empty).events, []);
+});
+
+// ---------------------------------------------------------------------------------------------- OFFLINE
+
+/** an empty V1 parked at O1 with the ignition as given */
+const parked = (ts: number, ign: boolean, vehicle = 'V1', s: Sensors = {}): Fix =>
+  fixAt(vehicle, ts, 0, 0, { ...EMPTY, speed: 0, ign, ...s });
+
+test('OFFLINE backfill: buffered fixes older than the onset close it without a negative duration', (t) => {
+  // the device keeps recording while out of coverage and uploads the buffer (JT/T 808 0x0704) later
+  const T = local(23, 10);
+  const items: Item[] = [loaded(T, 0), { tick: T + 40_000 }];
+  for (let s = 10; s <= 120; s += 10) items.push(loaded(T + s * 1000, s / 10));
+  const r = run(items);
+  t.deepEqual(phases(r.events), ['OFFLINE:opened', 'OFFLINE:closed']);
+  t.is(r.events[0]!.violation.startTs, T + 30_000);
+  t.deepEqual(lifecycleProblems(r.events), []);
+  const closed = r.events[1]!.violation;
+  t.true(closed.durationMs! >= 0, `durationMs ${closed.durationMs}`);
+  t.is(closed.endTs, T + 30_000, 'the first backfilled fix (T + 10 s) is older than the onset');
+  // and a later silence is a new violation with its own id
+  const later = run([...items, { tick: T + 200_000 }, loaded(T + 260_000, 30)]);
+  t.deepEqual(summary(later.events).slice(2), [
+    `OFFLINE:opened:${T + 150_000}-:L0`,
+    `OFFLINE:closed:${T + 150_000}-${T + 260_000}:L0`,
+  ]);
+});
+
+test('OFFLINE within permit hours across midnight: silence with the ignition off counts from 22:00, or from last + 30 s after midnight', (t) => {
+  const a = run([
+    parked(local(21, 50), false),
+    { tick: local(21, 55) },
+    { tick: local(22, 10) },
+    { tick: local(24, 30) },
+    parked(local(24, 40), false),
+  ]);
+  t.deepEqual(summary(a.events), [
+    `OFFLINE:opened:${local(22)}-:L0`,
+    `OFFLINE:closed:${local(22)}-${local(24, 40)}:L0`,
+  ]);
+  t.like(a.events[0]!.violation.details, { reason: 'permit_hours', lastFixTs: local(21, 50) });
+  t.is(a.events[0]!.violation.permit, 'P1');
+  t.true(refsOf(a.events[0]!.violation).includes('permit:P1@2'));
+  // the last fix at 23:50, first tick at 01:00 the next local date: inside the window that began at 22:00
+  const b = run([parked(local(23, 50), false), { tick: local(25) }]);
+  t.deepEqual(summary(b.events), [`OFFLINE:opened:${local(23, 50, 30)}-:L0`]);
+  // ignition off, silence judged only from 06:00 (window end, exclusive) on: nothing
+  t.deepEqual(run([parked(local(5, 50), false), { tick: local(6) }, { tick: local(9) }]).events, []);
+});
+
+test('OFFLINE and the permit validity: the last valid evening counts, the evening after expiry does not', (t) => {
+  const lastEvening = run([
+    parked(local(21, 50, 0, '2026-11-30'), false),
+    { tick: local(22, 10, 0, '2026-11-30') },
+  ]);
+  t.deepEqual(phases(lastEvening.events), ['OFFLINE:opened']);
+  const after = run([
+    parked(local(21, 50, 0, '2026-12-01'), false),
+    { tick: local(22, 10, 0, '2026-12-01') },
+  ]);
+  t.deepEqual(after.events, []);
+});
+
+test('OFFLINE exactly once: repeated ticks change nothing; a late fix does not close it; the next in-order fix does', (t) => {
+  const T = local(10);
+  const items: Item[] = [parked(T - 10_000, true), parked(T, true)];
+  for (let s = 31; s <= 300; s += 15) items.push({ tick: T + s * 1000 });
+  items.push({ ...parked(T - 5_000, true), late: true }); // a backfilled fix older than the last judged one
+  items.push({ tick: T + 320_000 });
+  items.push(parked(T + 330_000, true));
+  const r = run(items);
+  t.deepEqual(summary(r.events), [
+    `OFFLINE:opened:${T + 30_000}-:L0`,
+    `OFFLINE:closed:${T + 30_000}-${T + 330_000}:L0`,
+    `TRACK_GAP:opened:${T}-:L0`,
+    `TRACK_GAP:closed:${T}-${T + 330_000}:L0`,
+  ]);
+  t.is(r.state.skippedLate, 1);
+  t.is(ofCode(r.log, 'OFFLINE')[0]!.at, T + 31_000);
+  t.is(ofCode(r.log, 'OFFLINE')[1]!.at, T + 330_000);
+});
+
+test('OFFLINE per unit: 3 x its report interval (camera 15 s -> 45 s); 30 s default without a profile', (t) => {
+  const T = local(10);
+  const cam = run([
+    parked(T, true, 'C1', { kind: 'body_camera' }),
+    { tick: T + 45_000 },
+    { tick: T + 46_000 },
+  ]);
+  t.deepEqual(summary(cam.events), [`OFFLINE:opened:${T + 45_000}-:L0`]);
+  t.like(cam.events[0]!.violation.details, {
+    reportIntervalS: 15,
+    allowedSilenceMs: 45_000,
+    reason: 'ignition_on',
+  });
+  const unknown = run([parked(T, true, 'V9'), { tick: T + 90_000 }, { tick: T + 91_000 }]);
+  t.deepEqual(summary(unknown.events), [`OFFLINE:opened:${T + 90_000}-:L0`]);
+  t.like(unknown.events[0]!.violation.details, { reportIntervalS: 30 });
+  t.deepEqual(refsOf(unknown.events[0]!.violation), ['thresholds:city@1'], 'no profile, no permit to cite');
+});
