@@ -199,6 +199,7 @@ export const ThresholdValuesSchema = z
     offRouteMinFixes: z.number().int().positive().optional(),
     offRouteEndInsideMs: ms.optional(),
     offRouteEscalationMs: z.array(ms).optional(),
+    restrictedZoneExitMs: ms.optional(),
     offHoursSpeedKmh: z.number().nonnegative().optional(),
     offHoursMinMs: ms.optional(),
     dumpWeightDropT: z.number().nonnegative().optional(),

@@ -1,11 +1,15 @@
 import {
+  containingWindowStartOnDates,
   containingWindowStartUtcMs,
   type DailyWindow,
+  type DateRange,
   dateOfDayNumber,
+  dayNumberOf,
   inWindows,
   localDayNumber,
   parseWindow,
 } from './geo/windows.ts';
+import type { Permit } from './model.ts';
 import type { Calendar } from './types.ts';
 
 /**
@@ -41,6 +45,38 @@ export function windowStartUtcMs(windows: readonly string[], utcMs: number): num
   return containingWindowStartUtcMs(parsedWindows(windows), utcMs);
 }
 
+// Validity ranges by permit object (immutable per registry snapshot, like the windows arrays).
+const ranges = new WeakMap<object, DateRange>();
+const NEVER: DateRange = Object.freeze({ fromDay: 1, toDay: 0 });
+
+function rangeOf(p: Pick<Permit, 'validFrom' | 'validTo'>): DateRange {
+  let r = ranges.get(p);
+  if (r === undefined) {
+    try {
+      r = { fromDay: dayNumberOf(p.validFrom), toDay: dayNumberOf(p.validTo) };
+    } catch {
+      // malformed dates never cover (the registry refuses them; the engine must not stop)
+      r = NEVER;
+    }
+    ranges.set(p, r);
+  }
+  return r;
+}
+
+/**
+ * When the permit window covering the instant began (UTC), or undefined when no window of the permit
+ * covers it. A window belongs to the local date on which it STARTS (geo/windows.ts): 01:00 on 1 December
+ * in a 22:00-06:00 window is covered by a permit valid to 30 November, 03:00 on 1 November is not
+ * covered by one valid from 1 November. The one test of "this permit covers this instant": the engine
+ * facts, the trip tracker and OFFLINE all ask it.
+ */
+export function permitWindowStartUtcMs(
+  p: Pick<Permit, 'windows' | 'validFrom' | 'validTo'>,
+  utcMs: number,
+): number | undefined {
+  return containingWindowStartOnDates(parsedWindows(p.windows), rangeOf(p), utcMs);
+}
+
 // One-entry memo of the date string: every fix asks, and consecutive fixes share a day almost always.
 // It holds a derived value of its key only, so the answer is the same as without it.
 let memoDay = Number.NaN;
@@ -56,4 +92,8 @@ export function localDateOf(utcMs: number): string {
   return memoDate;
 }
 
-export const chinaCalendar: Calendar = { localDate: localDateOf, inWindows: inLocalWindows };
+export const chinaCalendar: Calendar = {
+  localDate: localDateOf,
+  inWindows: inLocalWindows,
+  permitWindowStart: permitWindowStartUtcMs,
+};

@@ -37,16 +37,46 @@ export function routePermitOf(covering: Permit | undefined, valid: readonly Perm
 export interface PermitsInForce {
   /** local date these answers are for */
   date: string;
-  /** valid on that date, in the world's (id) order */
+  /**
+   * In the world's (id) order: valid on that date, or inside one of its windows that started on a valid
+   * date (01:00 on the day after the last valid date, in a 22:00-06:00 window that began on it)
+   */
   valid: readonly Permit[];
-  /** the first valid permit whose windows cover the instant */
+  /** the first permit (world order) in a window that started on one of its valid dates */
   covering: Permit | undefined;
   routePermit: Permit | undefined;
+}
+
+/**
+ * The permits in force at an instant, unmemoized: the one rule for validity and coverage (the engine
+ * memoizes it below; the trip tracker's `tripInput` calls it as is). `dated` is `list` filtered to the
+ * permits valid on the instant's local date (passed in by the memo, which keeps it per date).
+ */
+export function permitsAt(
+  calendar: Calendar,
+  list: readonly Permit[],
+  ts: number,
+  dated: readonly Permit[] = validOn(list, calendar.localDate(ts)),
+): Omit<PermitsInForce, 'date'> {
+  let covering: Permit | undefined;
+  // a permit not valid on the local date counts only inside a window that began on a valid date
+  let extra = false;
+  for (const p of list) {
+    const inWindow = calendar.permitWindowStart(p, ts) !== undefined;
+    if (inWindow && covering === undefined) covering = p;
+    if (inWindow && dated !== list && !dated.includes(p)) extra = true;
+  }
+  const valid = extra
+    ? list.filter((p) => dated.includes(p) || calendar.permitWindowStart(p, ts) !== undefined)
+    : dated;
+  return { valid, covering, routePermit: routePermitOf(covering, valid) };
 }
 
 interface Memo extends PermitsInForce {
   /** UTC minute (ts / 60,000) the coverage was computed for; the date is constant within a minute */
   minute: number;
+  /** permits valid on `date` itself (recomputed when the date changes) */
+  dated: readonly Permit[];
 }
 
 /**
@@ -61,22 +91,18 @@ export function permitsInForce(calendar: Calendar): (list: readonly Permit[], ts
     if (m !== undefined && m.minute === minute) return m;
     const date = calendar.localDate(ts);
     if (m === undefined) {
-      m = { date, valid: validOn(list, date), minute, covering: undefined, routePermit: undefined };
+      const dated = validOn(list, date);
+      m = { date, dated, valid: dated, minute, covering: undefined, routePermit: undefined };
       memo.set(list, m);
     } else if (m.date !== date) {
       m.date = date;
-      m.valid = validOn(list, date);
+      m.dated = validOn(list, date);
     }
     m.minute = minute;
-    let covering: Permit | undefined;
-    for (const p of m.valid) {
-      if (calendar.inWindows(p.windows, ts)) {
-        covering = p;
-        break;
-      }
-    }
-    m.covering = covering;
-    m.routePermit = routePermitOf(covering, m.valid);
+    const now = permitsAt(calendar, list, ts, m.dated);
+    m.valid = now.valid;
+    m.covering = now.covering;
+    m.routePermit = now.routePermit;
     return m;
   };
 }

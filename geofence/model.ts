@@ -106,6 +106,8 @@ export interface Thresholds {
   offRouteMinFixes: number;
   offRouteEndInsideMs: number;
   offRouteEscalationMs: number[];
+  /** RESTRICTED_ZONE ends only after the unit has been clearly outside (beyond the accuracy margin) this long */
+  restrictedZoneExitMs: number;
   offHoursSpeedKmh: number;
   offHoursMinMs: number;
   dumpWeightDropT: number;
@@ -132,6 +134,9 @@ export const DEFAULT_THRESHOLDS: Thresholds = {
   offRouteMinFixes: 3,
   offRouteEndInsideMs: 30_000,
   offRouteEscalationMs: [10 * 60_000, 15 * 60_000],
+  // the same 30 s as OFF_ROUTE's return run: with 15 m GNSS noise (JT/T 794) a truck parked just inside
+  // a zone's edge shows single fixes well outside it, never three clear ones in a row
+  restrictedZoneExitMs: 30_000,
   offHoursSpeedKmh: 5,
   offHoursMinMs: 60_000,
   dumpWeightDropT: 2,

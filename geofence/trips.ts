@@ -1,5 +1,6 @@
 import type { Fix } from '../ingest/fix.ts';
 import type { Calendar } from './engine.ts';
+import { permitsAt } from './facts.ts';
 import type { Permit, Position, Site, Thresholds } from './model.ts';
 import { LOAD_TRACK_INITIAL, type LoadTrack, stepLoad } from './rules/load-events.ts';
 import type { FixFacts, ViolationEvent, World } from './types.ts';
@@ -115,11 +116,12 @@ export function initialTrips(): TripState {
 /** Builds the input from the compiled world the way the engine builds its facts (for shells without a ctx). */
 export function tripInput(fix: Fix, world: World, calendar: Calendar): TripInput {
   const pos: Position = [fix.lon, fix.lat];
-  const localDate = calendar.localDate(fix.ts);
-  const validPermits = world
-    .permitsOf(fix.vehicle)
-    .filter((p) => p.validFrom <= localDate && localDate <= p.validTo);
-  const coveringPermit = validPermits.find((p) => calendar.inWindows(p.windows, fix.ts));
+  // the engine's own rule (facts.ts): a night window counts for the date it started
+  const { valid: validPermits, covering: coveringPermit } = permitsAt(
+    calendar,
+    world.permitsOf(fix.vehicle),
+    fix.ts,
+  );
   return {
     fix,
     facts: { sites: world.sitesAt(pos), validPermits, coveringPermit },

@@ -60,6 +60,14 @@ export interface Calendar {
   localDate(utcMs: number): string;
   /** daily "HH:MM-HH:MM" windows: minute resolution, which the engine relies on to ask once per minute */
   inWindows(windows: readonly string[], utcMs: number): boolean;
+  /**
+   * Start (UTC) of the permit's window covering the instant, counting only windows that STARTED on a
+   * date of its validity (a 22:00-06:00 window belongs to the date it starts); undefined when uncovered.
+   */
+  permitWindowStart(
+    permit: Pick<Permit, 'windows' | 'validFrom' | 'validTo'>,
+    utcMs: number,
+  ): number | undefined;
 }
 
 /**
@@ -78,9 +86,12 @@ export interface FixFacts {
   loaded: boolean;
   sites: readonly Site[];
   zones: readonly Zone[];
-  /** permits of this vehicle valid on the fix's local date */
+  /**
+   * permits of this vehicle valid on the fix's local date, or inside one of their windows that started on
+   * a valid date (a 22:00-06:00 window belongs to the date it starts: facts.ts `permitsAt`)
+   */
   validPermits: readonly Permit[];
-  /** the permit covering this instant (valid date and inside its windows), if any */
+  /** the permit covering this instant (inside one of its windows that started on a valid date), if any */
   coveringPermit: Permit | undefined;
   /** local (Asia/Shanghai) date of the fix, YYYY-MM-DD */
   localDate: string;

@@ -413,6 +413,9 @@ test('RESTRICTED_ZONE empty windows mean closed all day (RZ2 at noon)', (t) => {
     ev(local(12), -1500, -1800),
     ev(local(12, 0, 10), -1500, -1500),
     ev(local(12, 0, 20), -1500, -1200),
+    ev(local(12, 0, 30), -1500, -1200),
+    ev(local(12, 0, 40), -1500, -1200),
+    ev(local(12, 0, 50), -1500, -1200),
   ]);
   t.deepEqual(summary(r.events), [
     `RESTRICTED_ZONE:opened:${local(12, 0, 10)}-:L0`,
@@ -429,6 +432,56 @@ test('RESTRICTED_ZONE noise: parked 40 m outside the edge for 20 min with 15 m n
   }
 });
 
+test('RESTRICTED_ZONE exit hysteresis: parked 8 m inside the edge for 20 min with 15 m noise is one violation', (t) => {
+  const D = local(12);
+  for (const seed of [61, 62, 63, 64]) {
+    const fixes: Fix[] = [];
+    // RZ2's east edge is x = -1300: 8 m inside it, a fix every 10 s
+    for (let i = 0; i < 120; i++) fixes.push(ev(D + i * 10_000, -1308, -1500));
+    const noisy = withNoise(fixes, seed);
+    const r = run(noisy);
+    const rz = ofCode(r.log, 'RESTRICTED_ZONE');
+    t.deepEqual(phases(rz), ['RESTRICTED_ZONE:opened'], `seed ${seed}: ${summary(r.events).join(' ')}`);
+    t.is(rz[0]!.event.violation.ruleVersion, 2);
+    t.is(rz[0]!.event.violation.thresholds.restrictedZoneExitMs, 30_000);
+    // then it really leaves (from a fix 100 m inside): 100 m out and beyond, one fix every 10 s
+    const out: Fix[] = [ev(D + 1_195_000, -1400, -1500, { speed: 20 })];
+    for (let i = 0; i < 6; i++)
+      out.push(ev(D + 1_200_000 + i * 10_000, -1200 + i * 50, -1500, { speed: 20 }));
+    const left = run([...noisy, ...out]);
+    const closed = ofCode(left.log, 'RESTRICTED_ZONE');
+    t.deepEqual(phases(closed), ['RESTRICTED_ZONE:opened', 'RESTRICTED_ZONE:closed'], `seed ${seed}`);
+    t.deepEqual(lifecycleProblems(left.events), []);
+    const v = closed[1]!.event.violation;
+    t.is(closed[1]!.at, D + 1_230_000, 'closed once outside for 30 s');
+    t.is(v.endTs, D + 1_200_000, 'ends at the first fix of the outside run');
+    t.is(v.durationMs, D + 1_200_000 - v.startTs);
+  }
+});
+
+test('RESTRICTED_ZONE exit hysteresis: 20 s outside is not an exit; an edge fix (outside within the margin) breaks the run', (t) => {
+  const D = local(12);
+  const r = run([
+    ev(D, -1500, -1500),
+    // out 100 m for 20 s, back in: the same violation goes on
+    ev(D + 10_000, -1200, -1500),
+    ev(D + 20_000, -1200, -1500),
+    ev(D + 30_000, -1200, -1500),
+    ev(D + 40_000, -1500, -1500),
+    // out, 10 m outside the edge (within the 15 m margin), out again: the run restarts at D + 70 s
+    ev(D + 50_000, -1200, -1500),
+    ev(D + 60_000, -1290, -1500),
+    ev(D + 70_000, -1200, -1500),
+    ev(D + 90_000, -1200, -1500),
+    ev(D + 100_000, -1200, -1500),
+  ]);
+  t.deepEqual(summary(r.events), [
+    `RESTRICTED_ZONE:opened:${D}-:L0`,
+    `RESTRICTED_ZONE:closed:${D}-${D + 70_000}:L0`,
+  ]);
+  t.is(ofCode(r.log, 'RESTRICTED_ZONE')[1]!.at, D + 100_000);
+});
+
 test('RESTRICTED_ZONE gaps: two edge fixes 3 min apart are consecutive; a silence inside does not close it', (t) => {
   const D = local(12);
   // 8 m inside RZ2's east edge (x = -1300), twice, 3 minutes apart
@@ -437,6 +490,7 @@ test('RESTRICTED_ZONE gaps: two edge fixes 3 min apart are consecutive; a silenc
     ev(D + 10_000, -1308, -1500),
     ev(D + 190_000, -1306, -1500),
     ev(D + 200_000, -1200, -1500),
+    ev(D + 230_000, -1200, -1500),
   ]);
   t.deepEqual(summary(a.events), [
     `RESTRICTED_ZONE:opened:${D + 10_000}-:L0`,
@@ -444,7 +498,12 @@ test('RESTRICTED_ZONE gaps: two edge fixes 3 min apart are consecutive; a silenc
   ]);
   t.is(a.events[0]!.violation.details.onset, 'consecutive');
   // deep inside, 10 min of silence, still inside, then out: one violation (and the TRACK_GAP)
-  const b = run([ev(D, -1500, -1500), ev(D + 600_000, -1500, -1510), ev(D + 610_000, -1500, -1200)]);
+  const b = run([
+    ev(D, -1500, -1500),
+    ev(D + 600_000, -1500, -1510),
+    ev(D + 610_000, -1500, -1200),
+    ev(D + 640_000, -1500, -1200),
+  ]);
   t.deepEqual(summary(b.events), [
     `RESTRICTED_ZONE:opened:${D}-:L0`,
     `TRACK_GAP:opened:${D}-:L0`,
@@ -470,6 +529,8 @@ test('RESTRICTED_ZONE zone edited mid-violation: same geometry keeps the open vi
     { world: compileWorld(snapshot({ zones: [moved] })) },
     ev(D + 40_000, -1500, -1500),
     ev(D + 50_000, -1500, -1500),
+    ev(D + 60_000, -1500, -1500),
+    ev(D + 70_000, -1500, -1500),
   ];
   const r = run(items);
   t.deepEqual(summary(r.events), [
@@ -483,8 +544,11 @@ test('RESTRICTED_ZONE zone edited mid-violation: same geometry keeps the open vi
 test('RESTRICTED_ZONE: a zone closed to sweepers too judges the sweeper; the camera never', (t) => {
   const both: Zone = { ...RZ2, appliesTo: ['muck_truck', 'sanitation'] };
   const world = compileWorld(snapshot({ zones: [both] }));
-  const sweep = [0, 10_000, 20_000].map((d, i) =>
-    fixAt('S1', local(12) + d, -1500, [-1800, -1500, -1200][i]!, { kind: 'sanitation', speed: 10 }),
+  const sweep = [0, 10_000, 20_000, 30_000, 40_000, 50_000].map((d, i) =>
+    fixAt('S1', local(12) + d, -1500, [-1800, -1500, -1200, -1100, -1000, -900][i]!, {
+      kind: 'sanitation',
+      speed: 10,
+    }),
   );
   const r = run(sweep, { world });
   t.deepEqual(phases(r.events), ['RESTRICTED_ZONE:opened', 'RESTRICTED_ZONE:closed']);

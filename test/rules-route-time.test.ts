@@ -617,6 +617,10 @@ test('RESTRICTED_ZONE: a deep fix opens at once; leaving closes; refs carry the 
     inZone(T + 10_000, -100, 0),
     inZone(T + 20_000, 0, 0),
     inZone(T + 30_000, 400, 0),
+    // clearly outside for 30 s (restrictedZoneExitMs): it ends at the first fix of that run
+    inZone(T + 40_000, 500, 0),
+    inZone(T + 50_000, 600, 0),
+    inZone(T + 60_000, 700, 0),
   ];
   const rz = ofCode(run(fixes).log, 'RESTRICTED_ZONE');
   t.deepEqual(phases(rz), ['RESTRICTED_ZONE:opened', 'RESTRICTED_ZONE:closed']);
@@ -641,6 +645,9 @@ test('RESTRICTED_ZONE: at the edge, one fix inside opens nothing; two consecutiv
     inZone(T + 10_000, 190, 0),
     inZone(T + 20_000, 192, 5),
     inZone(T + 30_000, 250, 0),
+    inZone(T + 40_000, 250, 0),
+    inZone(T + 50_000, 250, 0),
+    inZone(T + 60_000, 250, 0),
   ];
   const rz = ofCode(run(twice).log, 'RESTRICTED_ZONE');
   t.deepEqual(phases(rz), ['RESTRICTED_ZONE:opened', 'RESTRICTED_ZONE:closed']);

@@ -118,14 +118,32 @@ export function windowStartDay(windows: readonly DailyWindow[], utcMs: number): 
 
 /** Inside a window that started on a date of the range (the permit rule: see the header). */
 export function inWindowsOnDates(windows: readonly DailyWindow[], range: DateRange, utcMs: number): boolean {
+  return containingWindowStartOnDates(windows, range, utcMs) !== undefined;
+}
+
+/**
+ * UTC instant at which the latest-starting window containing the instant began, among the windows that
+ * started on a date of the range (the permit rule: see the header); undefined when none.
+ */
+export function containingWindowStartOnDates(
+  windows: readonly DailyWindow[],
+  range: DateRange,
+  utcMs: number,
+): number | undefined {
   const day = localDayNumber(utcMs);
   const t = localMsOfDay(utcMs);
+  const midnight = utcMs - t;
+  let best: number | undefined;
   for (const w of windows) {
     if (!inWindow(w, t)) continue;
-    const d = w.startMin < w.endMin || t >= w.startMin * MIN_MS ? day : day - 1;
-    if (d >= range.fromDay && d <= range.toDay) return true;
+    const s = w.startMin * MIN_MS;
+    const before = !(w.startMin < w.endMin || t >= s);
+    const d = before ? day - 1 : day;
+    if (d < range.fromDay || d > range.toDay) continue;
+    const start = before ? midnight - DAY_MS + s : midnight + s;
+    if (best === undefined || start > best) best = start;
   }
-  return false;
+  return best;
 }
 
 /** Whether the local date of the instant is within the range (inclusive both ends). */

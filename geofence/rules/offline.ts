@@ -1,5 +1,4 @@
-import { windowStartUtcMs } from '../calendar.ts';
-import { localDate } from '../geo/windows.ts';
+import { permitWindowStartUtcMs } from '../calendar.ts';
 import type { EntityRef, Permit } from '../model.ts';
 import type { RuleModule, TickContext, Violation } from '../types.ts';
 import { close, quietResult, unchanged, violationId } from './lifecycle.ts';
@@ -10,8 +9,8 @@ import { close, quietResult, unchanged, violationId } from './lifecycle.ts';
  * shell's explicit `tick(nowMs)`: allowed = offlineFactor x vehicle.reportIntervalS (30 s when the
  * vehicle has no profile). When nowMs - last.ts > allowed and
  * - the ignition was on at the last fix: opened with startTs = last.ts + allowed;
- * - or the tick instant is inside a window of a permit of the vehicle valid on that local date: opened
- *   with startTs = the later of last.ts + allowed and the start of that window (silence before the
+ * - or the tick instant is inside a window of a permit of the vehicle that started on one of its valid
+ *   dates (calendar.ts `permitWindowStartUtcMs`, as the engine's facts): opened with startTs = the later of last.ts + allowed and the start of that window (silence before the
  *   hours began was allowed).
  * Position: the last fix's. Closed by the next in-order fix in `step` (endTs = that fix's ts, or startTs
  * for a backfilled fix recorded before the onset), whatever it carries. `step` is one comparison when
@@ -50,11 +49,10 @@ export const offline: RuleModule<OfflineState> = {
     if (last.ign === true) {
       reason = 'ignition_on';
     } else {
-      const date = localDate(ctx.nowMs);
       let windowStart: number | undefined;
       for (const p of ctx.world.permitsOf(ctx.vehicle)) {
-        if (p.validFrom > date || date > p.validTo) continue;
-        const s = windowStartUtcMs(p.windows, ctx.nowMs);
+        // the same coverage test as the engine's facts: a night window counts for the date it started
+        const s = permitWindowStartUtcMs(p, ctx.nowMs);
         if (s !== undefined && (windowStart === undefined || s < windowStart)) {
           windowStart = s;
           permit = p;

@@ -17,8 +17,17 @@ import { round1 } from './off-hours.ts';
  * second consecutive fix inside it (startTs = the first). One violation per zone: the open ones are kept
  * in state by zone id (details.zoneId), at most MAX_ZONES at once, as are the pending first fixes.
  *
- * End: at the first fix outside the zone, or once the zone's window has ended (endTs = that fix), or
- * when the rule stops applying. refs: permit (if any), the city thresholds and the zone with its version.
+ * End (exit hysteresis, like OFF_ROUTE's return run, so that a truck parked just inside the edge does
+ * not flap open/closed with GPS noise): an exit run starts at the first fix outside the zone by more than
+ * max(accuracyFloorM, fix.acc) (an OUT fix) and is broken by any fix that is not OUT (inside, or outside
+ * within the margin: nothing proves the truck left). The violation closes once the run lasts
+ * >= restrictedZoneExitMs, with endTs = the first fix of the run (the duration counts the time inside
+ * only). It closes at once (endTs = the run's first fix if one is pending, else this fix) when the
+ * zone's window has ended, the zone is gone or no longer applies. refs: permit (if any), the city
+ * thresholds and the zone with its version.
+ *
+ * Version 2: version 1 closed at the first fix outside the polygon, so a truck parked 8 m inside the
+ * edge with 15 m noise produced dozens of violations instead of one.
  *
  * Ids: `vehicle:RESTRICTED_ZONE:startTs`; when two zones open at the same instant, the second and later
  * get `:zoneId` appended, deterministic in the order the world lists the zones.
@@ -36,9 +45,11 @@ export interface PendingZone {
 export interface RestrictedZoneState {
   pending: PendingZone[];
   open: Violation[];
+  /** per open violation (same index): first fix of its pending exit run, -1 when none */
+  exits: number[];
 }
 
-const IDLE: RestrictedZoneState = Object.freeze({ pending: [], open: [] });
+const IDLE: RestrictedZoneState = Object.freeze({ pending: [], open: [], exits: [] });
 const QUIET = quietResult(IDLE);
 
 const DEFAULT_APPLIES_TO: readonly string[] = ['muck_truck'];
@@ -80,9 +91,12 @@ function zoneOf(v: Violation): string {
   return String(v.details.zoneId);
 }
 
+/** The rule's version, recorded in every violation (2: exit hysteresis). */
+const RULE_VERSION = 2;
+
 export const restrictedZone: RuleModule<RestrictedZoneState> = {
   code: 'RESTRICTED_ZONE',
-  version: 1,
+  version: RULE_VERSION,
   initial: () => IDLE,
   step(state, ctx: RuleContext) {
     const { fix, facts, thresholds: th } = ctx;
@@ -100,12 +114,38 @@ export const restrictedZone: RuleModule<RestrictedZoneState> = {
     const pos: Position = [fix.lon, fix.lat];
     const events: ViolationEvent[] = [];
     const stillOpen: Violation[] = [];
-    for (const v of state.open) {
-      if (zones.some((z) => z.id === zoneOf(v))) stillOpen.push({ ...v, lastPos: pos });
-      else events.push(close(v, fix.ts));
+    const exits: number[] = [];
+    const margin = Math.max(th.accuracyFloorM, fix.acc ?? 0);
+    for (let i = 0; i < state.open.length; i++) {
+      const v = state.open[i]!;
+      // states persisted before version 2 have no exit runs
+      const exitTs = state.exits?.[i] ?? -1;
+      const id = zoneOf(v);
+      if (zones.some((z) => z.id === id)) {
+        stillOpen.push({ ...v, lastPos: pos });
+        exits.push(-1);
+        continue;
+      }
+      const z = ctx.world.zone(id);
+      if (z === undefined || !closedNow(z, fix.kind, fix.ts)) {
+        events.push(close(v, exitTs >= 0 ? exitTs : fix.ts));
+        continue;
+      }
+      // outside the (closed) zone: only a run of clear OUT fixes lasting long enough ends it
+      if (distanceToEdgesM(z.polygons, pos) <= margin) {
+        stillOpen.push(v);
+        exits.push(-1);
+        continue;
+      }
+      const runTs = exitTs >= 0 ? exitTs : fix.ts;
+      if (fix.ts - runTs >= th.restrictedZoneExitMs) {
+        events.push(close(v, runTs));
+        continue;
+      }
+      stillOpen.push(v);
+      exits.push(runTs);
     }
     const pending: PendingZone[] = [];
-    const margin = Math.max(th.accuracyFloorM, fix.acc ?? 0);
     for (const z of zones) {
       if (stillOpen.some((v) => zoneOf(v) === z.id)) continue;
       const p = state.pending.find((q) => q.zone === z.id);
@@ -122,11 +162,11 @@ export const restrictedZone: RuleModule<RestrictedZoneState> = {
       const startTs = p ? p.ts : fix.ts;
       const o = open(ctx, {
         code: 'RESTRICTED_ZONE',
-        ruleVersion: 1,
+        ruleVersion: RULE_VERSION,
         startTs,
         startPos: p ? [p.lon, p.lat] : pos,
         refs: [...baseRefs(ctx), { kind: 'zone', id: z.id, version: z.version }],
-        thresholds: { accuracyFloorM: th.accuracyFloorM },
+        thresholds: { accuracyFloorM: th.accuracyFloorM, restrictedZoneExitMs: th.restrictedZoneExitMs },
         details: {
           zoneId: z.id,
           zoneName: z.name,
@@ -139,9 +179,10 @@ export const restrictedZone: RuleModule<RestrictedZoneState> = {
       if (stillOpen.some((q) => q.id === violation.id))
         violation = { ...violation, id: `${violation.id}:${z.id}` };
       stillOpen.push(violation);
+      exits.push(-1);
       events.push(violation === o.violation ? o.event : { phase: 'opened', violation });
     }
     if (stillOpen.length === 0 && pending.length === 0) return { state: IDLE, events };
-    return { state: { pending, open: stillOpen }, events };
+    return { state: { pending, open: stillOpen, exits }, events };
   },
 };
