@@ -49,8 +49,15 @@ export interface ComplianceServiceOptions {
   pendingFixes?: () => number;
   logger: Logger;
   calendar?: Calendar;
+  /**
+   * the judgement clock: the instant silence (OFFLINE) is measured against at each tick. Default: the
+   * wall clock; platform/compliance-clock.ts has the fleet clock for sped-up simulations and replays. A
+   * non-finite value (a fleet clock before its first fix) skips the tick. Restart grace and the
+   * recompile rate limit stay on the wall clock: they are about the platform's own downtime and CPU.
+   */
   now?: () => number;
   flushIntervalMs?: number;
+  /** time between silence ticks, on the judgement clock (default 5000: 5 s of fleet time in a 60x run) */
   tickIntervalMs?: number;
   /** records per EventStore write */
   batchSize?: number;
@@ -129,7 +136,10 @@ export class ComplianceService {
   /** restored vehicles not heard from since the restart (spared silence detection for a while) */
   private readonly awaitingFirstFix = new Set<string>();
   private restoredEvidence: ViolationEvent[] = [];
+  /** wall clock: the end of the restart grace */
   private graceUntil = 0;
+  /** judgement clock: the instant of the last tick */
+  private lastTickAt = Number.NEGATIVE_INFINITY;
   private eventStoreOpen = false;
   private stateSaved = true;
   private stateError: string | undefined;
@@ -214,10 +224,20 @@ export class ComplianceService {
   start(): void {
     const flushMs = this.opts.flushIntervalMs ?? 200;
     const tickMs = this.opts.tickIntervalMs ?? 5000;
-    this.graceUntil = this.now() + (this.opts.restoreGraceMs ?? 120_000);
+    this.graceUntil = Date.now() + (this.opts.restoreGraceMs ?? 120_000);
+    const clockAtStart = this.now();
+    if (Number.isFinite(clockAtStart)) this.lastTickAt = clockAtStart;
     this.flushTimer = setInterval(() => void this.flush(), flushMs);
     this.flushTimer.unref();
-    this.tickTimer = setInterval(() => this.tick(), tickMs);
+    // Ticks follow the judgement clock, which may run faster than the wall (a fleet clock at 120x):
+    // the timer polls it often and ticks once tickMs of its time has passed, so a simulated silence
+    // of a minute is not skipped over between two wall-clock ticks. On the wall clock: every tickMs.
+    this.tickTimer = setInterval(
+      () => {
+        if (this.now() - this.lastTickAt >= tickMs) this.tick();
+      },
+      Math.min(tickMs, 25),
+    );
     this.tickTimer.unref();
   }
 
@@ -262,7 +282,7 @@ export class ComplianceService {
   private stepFix(fix: Fix): void {
     // A vehicle registered after the last compile: the world learns of it with a (rate-limited) recompile.
     if (this.world.vehicle(fix.vehicle) === undefined) {
-      const now = this.now();
+      const now = Date.now();
       if (now - this.lastRecompileForUnknown >= 1000) {
         this.lastRecompileForUnknown = now;
         this.recompile();
@@ -283,12 +303,19 @@ export class ComplianceService {
     for (const e of result.events) this.emitViolation(e, world);
   }
 
-  /** silence detection for every known vehicle */
+  /** the judgement clock's current instant (diagnostics, tests; NaN when it has no time yet) */
+  clockNow(): number {
+    return this.now();
+  }
+
+  /** silence detection for every known vehicle, at the judgement clock's instant */
   tick(): void {
     if (this.stopped) return;
     const now = this.now();
+    if (!Number.isFinite(now)) return;
+    this.lastTickAt = now;
     const world = this.world;
-    const inGrace = now < this.graceUntil;
+    const inGrace = Date.now() < this.graceUntil;
     if (!inGrace) this.awaitingFirstFix.clear();
     for (const [vehicle, state] of this.states) {
       if (inGrace && this.awaitingFirstFix.has(vehicle)) continue;

@@ -1,6 +1,7 @@
 import path from 'node:path';
 import { z } from 'zod';
 import { CORS_ORIGIN_PATTERN } from '../api/security.ts';
+import { COMPLIANCE_CLOCKS } from './compliance-clock.ts';
 
 /**
  * Configuration from environment variables, validated with zod. Every variable is documented in the
@@ -79,6 +80,13 @@ const envObject = z.object({
   MAX_FIX_AGE_DAYS: z.coerce.number().min(0).default(7),
   /** speed-up of the demo fleet's clock */
   SIMULATE_SPEEDUP: z.coerce.number().min(0.1).max(1000).default(1),
+  /**
+   * the clock silence (OFFLINE) is judged by: `wall` (production), or `fleet` for simulations and
+   * replays only: the newest accepted fix's time plus the wall time since (platform/compliance-clock.ts)
+   */
+  COMPLIANCE_CLOCK: z.enum(COMPLIANCE_CLOCKS).default('wall'),
+  /** fleet clock: fleet time per wall time while no newer fix arrives (the simulator's --speedup) */
+  COMPLIANCE_CLOCK_SPEEDUP: z.coerce.number().gt(0).max(10_000).default(1),
   /** live streams: how long events stay replayable for a client resuming with Last-Event-ID */
   LIVE_RETENTION_S: z.coerce.number().min(0).max(86_400).default(300),
   /** live streams: events kept per stream at most (whichever of the two evicts first) */
@@ -104,6 +112,13 @@ const envObject = z.object({
   WEBHOOK_TIMEOUT_MS: z.coerce.number().int().min(100).max(120_000).default(10_000),
   /** attempts in flight per receiver origin: a slow receiver holds only its own slots */
   WEBHOOK_CONCURRENCY_PER_TARGET: z.coerce.number().int().min(1).max(64).default(4),
+  /** how long a response to a request with an Idempotency-Key is kept for replays, seconds (24 h) */
+  IDEMPOTENCY_TTL_S: z.coerce
+    .number()
+    .int()
+    .min(60)
+    .max(30 * 86_400)
+    .default(86_400),
   /** API requests per minute per key (token bucket, bursts up to the same number); 0: unlimited */
   API_RATE_LIMIT: z.coerce.number().int().min(0).max(1_000_000).default(1200),
   /** origins allowed to call the API from a browser (CORS), comma list; `*` for any; unset: none */

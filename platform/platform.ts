@@ -5,6 +5,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { collectDefaultMetrics, Registry as MetricsRegistry } from 'prom-client';
 import { buildApi } from '../api/app.ts';
+import { IdempotencyStore } from '../api/idempotency/store.ts';
 import { LiveHub } from '../api/live-hub.ts';
 import { ADMIN_PRINCIPAL } from '../api/principal.ts';
 import { type HealthReport, type HealthState, worstState } from '../api/schemas.ts';
@@ -31,6 +32,7 @@ import { createStore } from '../store/index.ts';
 import { InfluxEventStore } from '../store/influx/events.ts';
 import type { FixStore } from '../store/port.ts';
 import { ComplianceService } from './compliance.ts';
+import { createComplianceClock } from './compliance-clock.ts';
 import type { Config } from './config.ts';
 import { EngineStateStore } from './engine-state-store.ts';
 
@@ -171,7 +173,19 @@ export async function startPlatform(config: Config, options: StartOptions): Prom
   core.onFixes((fixes) => {
     for (const fix of fixes) latest.offer(fix);
   });
+  // The clock silence is judged by; the fleet clock reads the accepted fixes (before the service does).
+  const complianceClock = createComplianceClock(env.COMPLIANCE_CLOCK, {
+    speedup: env.COMPLIANCE_CLOCK_SPEEDUP,
+  });
+  if (env.COMPLIANCE_CLOCK === 'fleet') {
+    logger.warn(
+      { speedup: env.COMPLIANCE_CLOCK_SPEEDUP },
+      "COMPLIANCE_CLOCK=fleet: silence is judged by the fixes' own time (simulations and replays only)",
+    );
+    core.onFixes((fixes) => complianceClock.observe(fixes));
+  }
   const complianceService = new ComplianceService({
+    now: complianceClock.now,
     registry: compliance,
     events,
     fixes: store,
@@ -365,7 +379,10 @@ export async function startPlatform(config: Config, options: StartOptions): Prom
   // A disabled or revoked key's webhook subscriptions get no new deliveries.
   webhooks.ownerActive = (keyId) => keyId === ADMIN_PRINCIPAL.keyId || apiKeys.get(keyId)?.enabled === true;
   let api: FastifyInstance | undefined;
+  let idempotency: IdempotencyStore | undefined;
   if (env.PARTS.includes('api')) {
+    // Responses to requests with an Idempotency-Key, replayed after a restart too.
+    idempotency = new IdempotencyStore({ file: path.join(config.dataDir, 'idempotency.sqlite') });
     const useCache = env.PARTS.includes('broker') || env.INGEST_MQTT_URL !== undefined;
     api = await buildApi(
       {
@@ -379,6 +396,7 @@ export async function startPlatform(config: Config, options: StartOptions): Prom
         compliance,
         events,
         webhooks,
+        idempotency,
         keys: apiKeys,
         resources: {
           registry,
@@ -388,7 +406,9 @@ export async function startPlatform(config: Config, options: StartOptions): Prom
         },
       },
       {
-        logger: false,
+        // Every log line of a request carries its reqId (= the X-Request-Id answered).
+        loggerInstance: logger.child({ component: 'api' }),
+        idempotencyTtlMs: env.IDEMPOTENCY_TTL_S * 1000,
         ...(tls ? { https: { key: tls.key, cert: tls.cert } } : {}),
         rateLimitPerMinute: env.API_RATE_LIMIT,
         corsOrigins: env.API_CORS_ORIGINS,
@@ -428,6 +448,7 @@ export async function startPlatform(config: Config, options: StartOptions): Prom
     await store.close();
     await events.close();
     compliance.close();
+    idempotency?.close();
     apiKeys.close();
     registry.close();
   };

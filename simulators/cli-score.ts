@@ -13,7 +13,9 @@ Scores detected violations against a run's ground truth, per violation type: TP,
 recall, and the detection latency (detection start - truth start: median, 95th percentile). A detection
 matches a truth of the same vehicle and type whose time range overlaps it once both are widened by the
 tolerance; each truth and each detection match at most once (closest starts first). Detections of other
-vehicles, or starting outside the run (+ tolerance), are ignored and counted.
+vehicles, or starting outside the run (+ tolerance), are ignored and counted; so are OFFLINE ones
+starting after the run's end (the fleet stopped with the run: silence the truth does not cover).
+OFFLINE from a sped-up run needs the platform on COMPLIANCE_CLOCK=fleet (see the README).
 
 Options:
   --truth <file>          the ground truth written by \`run --truth\` (JSON Lines)

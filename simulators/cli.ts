@@ -19,7 +19,8 @@ Commands:
   run         simulate a scenario's fleet and publish it (or --dry-run); write the ground truth
   score       score detected violations (platform API or a file) against a ground truth
   provision   provision a scenario's world: offline files for a foreign broker, or through the API
-  load        load generator: N connections at a set rate (the former simulators/load-cli.ts)
+  load        load mode: N vehicles (connections) reporting every --interval s, over --processes,
+              reconnecting with backoff, live progress, a summary (also simulators/load-cli.ts)
   help        this text
 
 \`${PROG} <command> --help\` describes each command. A typical session:

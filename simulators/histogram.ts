@@ -35,6 +35,15 @@ function bucketValue(bucket: number): number {
   return sub * width + width / 2;
 }
 
+/** LatencyHistogram.snapshot(): JSON-safe, for IPC */
+export interface HistogramSnapshot {
+  buckets: [number, number][];
+  count: number;
+  sumUs: number;
+  minUs: number;
+  maxUs: number;
+}
+
 export class LatencyHistogram {
   private readonly counts = new Float64Array(SUB * (MAX_EXP + 2));
   count = 0;
@@ -51,6 +60,26 @@ export class LatencyHistogram {
     this.sumUs += us;
     if (us < this.minUs) this.minUs = us;
     if (us > this.maxUs) this.maxUs = us;
+  }
+
+  /** A plain copy (non-zero buckets only) to send to another process; fromSnapshot() reads it back. */
+  snapshot(): HistogramSnapshot {
+    const buckets: [number, number][] = [];
+    this.counts.forEach((n, i) => {
+      if (n > 0) buckets.push([i, n]);
+    });
+    return { buckets, count: this.count, sumUs: this.sumUs, minUs: this.minUs, maxUs: this.maxUs };
+  }
+
+  static fromSnapshot(s: HistogramSnapshot): LatencyHistogram {
+    const h = new LatencyHistogram();
+    for (const [i, n] of s.buckets) if (i >= 0 && i < h.counts.length) h.counts[i] = n;
+    h.count = s.count;
+    h.sumUs = s.sumUs;
+    // Infinity does not survive JSON (it arrives as null): an empty histogram's min is restored here
+    h.minUs = s.count > 0 && typeof s.minUs === 'number' ? s.minUs : Number.POSITIVE_INFINITY;
+    h.maxUs = s.maxUs;
+    return h;
   }
 
   merge(other: LatencyHistogram): void {

@@ -1,5 +1,17 @@
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { type LoadCredential, type LoadProgress, readCredentialsFile, runLoad } from './load.ts';
+import {
+  type LoadCredential,
+  type LoadOptions,
+  type LoadSummary,
+  readCredentialsFile,
+  runLoad,
+} from './load.ts';
+import { autoProcesses, capacityWarnings, localPortCount, openFilesLimit } from './load-limits.ts';
+import { runLoadProcesses } from './load-processes.ts';
+import { prepareLoadFleet } from './load-provision.ts';
+import { progressLine, summaryTable } from './load-report.ts';
+import { autoSourceAddresses, parseSourceAddresses } from './load-sources.ts';
 
 /**
  * The load generator's command line, shared by `simulators/load-cli.ts` (kept for the benchmark and old
@@ -8,42 +20,90 @@ import { type LoadCredential, type LoadProgress, readCredentialsFile, runLoad } 
 
 const help = (prog: string) => `Usage: ${prog} [options]
 
-Opens N MQTT device connections (mqtt.js over TCP) and publishes valid muck-truck fixes to
-devices/{id}/telemetry. Connections open in batches; publishing starts when all are up; after a warm-up
-the measured window runs for --duration seconds. Progress goes to stderr (one line a second, or an
-updating line on a TTY); the final JSON summary is the LAST line of stdout.
+Load mode: N vehicles, each an MQTT device connection (mqtt.js over TCP) publishing valid muck-truck
+fixes to devices/{id}/telemetry, either every --interval seconds each (rate-controlled: vehicles /
+interval msgs/s, the vehicles' report times evenly staggered) or as fast as the connections allow.
+Connections open --ramp-batch at a time; publishing starts once every process has opened its share (or
+connections stopped coming up: --ramp-idle); after a warm-up the measured window runs for --duration
+seconds. A dropped connection is retried with exponential backoff and jitter (a broker restart: the
+fleet comes back, "reconn" counts the attempts). A vehicle whose report time comes while it is
+disconnected misses that report ("missed").
+
+With --processes N the vehicles are split over N worker processes (node:child_process), each with its
+own connections and event loop; the progress and the summary are their sum.
+
+Progress goes to stderr: one line updated in place on a terminal, a plain line every --progress-every
+seconds otherwise (connections up/total, msgs sent and acknowledged with their rates and the target,
+in flight, errors, reconnects, missed reports). At the end a table goes to stderr and the JSON summary
+is the LAST line of stdout (sentPerS/ackedPerS over the measured window; expected = target x window;
+perProcess when several).
 
 Options:
   --url <url>             broker URL (default mqtt://127.0.0.1:1883)
-  -c, --connections <n>   connections (default 1000, or the number of entries in --ids-file)
+  -n, --vehicles <n>      vehicles = device connections (default 1000, or the entries in --ids-file)
+  -c, --connections <n>   the same as --vehicles
+  -i, --interval <s>      report interval of every vehicle, seconds: rate = vehicles / interval
+  -r, --rate <msg/s>      overall target rate instead of --interval; 0 = as fast as possible
+                          (the default when neither is given)
+  -p, --processes <n>     worker processes, or "auto": enough to keep each under the open-files
+                          limit (ulimit -n). Default 1: this process alone
   -d, --duration <s>      measured window, seconds (default 10)
   --warmup <s>            publishing before the window, seconds (default 2)
-  -r, --rate <msg/s>      target overall rate (token bucket); 0 = as fast as possible (default 0)
   -w, --window <n>        max unacknowledged QoS 1 publishes per connection; for QoS 0, max
                           messages written per connection per event-loop turn (default 16)
   --qos <0|1>             publish QoS (default 1)
   --payload-bytes <n>     approximate payload size; below the natural ~200 B a minimal fix
                           (ts, lat, lon, speed) is sent, above it a "pad" field is added
   --ids-file <path>       JSON credentials: [{"id","secret"|"password"}] or {"devices":[...]}
-                          (the NewDevice[] of a registry seed works)
+                          (the NewDevice[] of a registry seed works; \`sim provision --offline\`
+                          writes one as devices.json)
   --prefix <p>            id prefix for generated ids (default "load-": load-00001, ...)
   --password <pattern>    password of generated ids; {id} and {n} are replaced (default "{id}")
-  --ramp-batch <n>        connections opened at a time (default 50)
-  --ramp-pause <ms>       pause between ramp batches (default 0)
+  --ramp-batch <n>        first connection attempts in flight at a time, per process (default 50)
+  --ramp-pause <ms>       pause after each first attempt, per ramp lane (default 0)
+  --ramp-idle <s>         end the ramp once no connection has come up for this long (the broker or
+                          this machine is full); the rest keep being opened during the run, and
+                          their report slots count as missed. 0 = wait for every first attempt
+                          (default 30)
+  --backoff-min <ms>      first reconnect delay; doubles per failed attempt (default 1000)
+  --backoff-max <ms>      longest reconnect delay (default 30000)
+  --source-addresses <a>  local addresses to connect from, vehicle i from the (i mod n)-th, each with
+                          its own ephemeral port range: "127.0.0.1-127.0.0.8", "10.0.0.5,10.0.0.6",
+                          "none" (the OS picks), or "auto" (the default): towards a loopback broker,
+                          enough 127.0.0.x addresses to keep each under 60 % of the port range
+  --connect-rate <n>      connection attempts (first ones and reconnects) per second per process at
+                          most, so a fleet that cannot all connect does not starve the publishing of
+                          those that did (default 1000)
   --drain <ms>            wait for outstanding PUBACKs after the window (default 5000)
   --seed <n>              seed for start positions (default 1)
+  --progress-every <s>    seconds between progress lines when stderr is not a terminal (default 1)
   --events                also print {"event":"ramp_done"|"window_start"|"window_end"} lines on
                           stdout as they happen (for a supervising process)
-  -q, --quiet             no progress on stderr
+  -q, --quiet             no progress and no table on stderr
   -h, --help              this text
 
+Preparing a platform for a load run (it must be stopped: it reads its registry at start):
+  --prepare <DATA_DIR>    write --vehicles muck trucks and their devices (ids <prefix>00001...,
+                          one shared random secret, nominal report interval --interval, default
+                          10 s) into the registry of DATA_DIR, and their credentials to --ids-out;
+                          then exit. Start the platform and run with --ids-file
+  --ids-out <path>        where --prepare writes the credentials (default DATA_DIR/load-devices.json)
+
+Limits: every connection is a file descriptor on both ends (ulimit -n per process: the broker's too)
+and, towards one broker address, one local port (net.ipv4.ip_local_port_range); the command warns
+when a plan exceeds what this machine shows.
+
 Examples:
-  ${prog} --url mqtt://127.0.0.1:1883 -c 1000 -r 5000 -d 30
-  ${prog} --ids-file devices.json --qos 1 --window 32 -d 60
-  ${prog} --prefix truck- --password 'pw-{n}' -c 2000 --qos 0
+  ${prog} --prepare ./data --vehicles 100000 --interval 10      (platform stopped)
+  SIMULATE=0 DATA_DIR=./data npm start &
+  ${prog} --vehicles 100000 --interval 10 --processes auto --ids-file data/load-devices.json -d 60
+  ${prog} --url mqtt://127.0.0.1:1883 -n 1000 -r 5000 -d 30
+  ${prog} --prefix truck- --password 'pw-{n}' -n 2000 --qos 0
 
 Exit status: 0 when the run completed (even with errors, see the summary), 2 on bad arguments, 1 when
 no connection was up at the start of the window or the run failed.`;
+
+class UsageError extends Error {}
 
 function num(name: string, value: string | undefined, fallback: number | undefined): number | undefined {
   if (value === undefined) return fallback;
@@ -53,46 +113,175 @@ function num(name: string, value: string | undefined, fallback: number | undefin
   return n;
 }
 
-class UsageError extends Error {}
-
-function fmt(p: LoadProgress): string {
-  const k = (v: number) => (v >= 10_000 ? `${(v / 1000).toFixed(1)}k` : v.toFixed(0));
-  return (
-    `[load] ${p.elapsedS.toFixed(0).padStart(4)}s ${p.phase.padEnd(7)} conn ${p.connected} ` +
-    `sent ${p.sent} (${k(p.sentPerS)}/s) acked ${p.acked} (${k(p.ackedPerS)}/s) ` +
-    `inflight ${p.inflight} err ${p.errors} reconn ${p.reconnects}`
-  );
+function int(name: string, value: string | undefined, fallback: number | undefined): number | undefined {
+  const n = num(name, value, fallback);
+  if (n !== undefined && !Number.isInteger(n)) throw new UsageError(`--${name} must be an integer`);
+  return n;
 }
+
+const OPTIONS = {
+  url: { type: 'string', default: 'mqtt://127.0.0.1:1883' },
+  vehicles: { type: 'string', short: 'n' },
+  connections: { type: 'string', short: 'c' },
+  interval: { type: 'string', short: 'i' },
+  rate: { type: 'string', short: 'r' },
+  processes: { type: 'string', short: 'p' },
+  duration: { type: 'string', short: 'd' },
+  warmup: { type: 'string' },
+  window: { type: 'string', short: 'w' },
+  qos: { type: 'string', default: '1' },
+  'payload-bytes': { type: 'string' },
+  'ids-file': { type: 'string' },
+  prefix: { type: 'string' },
+  password: { type: 'string' },
+  'ramp-batch': { type: 'string' },
+  'ramp-pause': { type: 'string' },
+  'ramp-idle': { type: 'string' },
+  'backoff-min': { type: 'string' },
+  'backoff-max': { type: 'string' },
+  'connect-rate': { type: 'string' },
+  'source-addresses': { type: 'string' },
+  drain: { type: 'string' },
+  seed: { type: 'string' },
+  'progress-every': { type: 'string' },
+  prepare: { type: 'string' },
+  'ids-out': { type: 'string' },
+  events: { type: 'boolean', default: false },
+  quiet: { type: 'boolean', short: 'q', default: false },
+  help: { type: 'boolean', short: 'h', default: false },
+} as const;
+
+interface Plan {
+  opts: LoadOptions;
+  vehicles: number;
+  processes: number;
+  progressEveryS: number;
+}
+
+async function plan(values: Record<string, string | boolean | undefined>): Promise<Plan> {
+  const str = (k: string) => values[k] as string | undefined;
+  const qos = str('qos');
+  if (qos !== '0' && qos !== '1') throw new UsageError(`--qos must be 0 or 1, got "${qos}"`);
+  if (str('ids-file') && (str('prefix') !== undefined || str('password') !== undefined)) {
+    throw new UsageError('--ids-file cannot be combined with --prefix or --password');
+  }
+  if (str('vehicles') !== undefined && str('connections') !== undefined) {
+    throw new UsageError('--vehicles and --connections are the same option: give one');
+  }
+  if (str('interval') !== undefined && str('rate') !== undefined) {
+    throw new UsageError('--interval and --rate both set the rate: give one');
+  }
+  const interval = num('interval', str('interval'), undefined);
+  if (interval !== undefined && interval <= 0) throw new UsageError('--interval must be > 0');
+  let credentials: LoadCredential[] | undefined;
+  if (str('ids-file')) credentials = await readCredentialsFile(str('ids-file') as string);
+  const connections = int('vehicles', str('vehicles') ?? str('connections'), undefined);
+  const vehicles = connections ?? credentials?.length ?? 1000;
+  if (vehicles < 1) throw new UsageError('--vehicles must be at least 1');
+  if (credentials !== undefined && vehicles > credentials.length) {
+    throw new UsageError(`${vehicles} vehicles requested but --ids-file has ${credentials.length} entries`);
+  }
+  const p = str('processes') ?? '1';
+  const processes = p === 'auto' ? autoProcesses(vehicles, openFilesLimit()) : int('processes', p, 1);
+  if (processes === undefined || processes < 1)
+    throw new UsageError('--processes must be at least 1, or auto');
+  const backoffMinMs = num('backoff-min', str('backoff-min'), 1000) as number;
+  const backoffMaxMs = num('backoff-max', str('backoff-max'), 30_000) as number;
+  if (backoffMaxMs < backoffMinMs) throw new UsageError('--backoff-max must be >= --backoff-min');
+  if (num('connect-rate', str('connect-rate'), 1000) === 0)
+    throw new UsageError('--connect-rate must be > 0');
+  const opts: LoadOptions = {
+    url: str('url') as string,
+    connections: vehicles,
+    ...(credentials ? { credentials } : {}),
+    ...(str('prefix') !== undefined ? { prefix: str('prefix') } : {}),
+    ...(str('password') !== undefined ? { password: str('password') } : {}),
+    qos: qos === '0' ? 0 : 1,
+    durationS: num('duration', str('duration'), 10),
+    warmupS: num('warmup', str('warmup'), 2),
+    ...(interval !== undefined ? { intervalS: interval } : { rate: num('rate', str('rate'), 0) }),
+    window: int('window', str('window'), 16),
+    payloadBytes: int('payload-bytes', str('payload-bytes'), undefined),
+    rampBatch: int('ramp-batch', str('ramp-batch'), 50),
+    rampPauseMs: num('ramp-pause', str('ramp-pause'), 0),
+    rampIdleS: num('ramp-idle', str('ramp-idle'), 30),
+    backoffMinMs,
+    backoffMaxMs,
+    attemptsPerS: num('connect-rate', str('connect-rate'), 1000),
+    drainMs: num('drain', str('drain'), 5000),
+    seed: int('seed', str('seed'), 1),
+  };
+  const spec = str('source-addresses') ?? 'auto';
+  let sources: string[];
+  try {
+    sources =
+      spec === 'none'
+        ? []
+        : spec === 'auto'
+          ? autoSourceAddresses(opts.url, vehicles, localPortCount())
+          : parseSourceAddresses(spec);
+  } catch (err) {
+    throw new UsageError(`--source-addresses: ${(err as Error).message}`);
+  }
+  if (sources.length > 0) {
+    if (!opts.url.startsWith('mqtt://')) throw new UsageError('--source-addresses needs an mqtt:// URL');
+    opts.sourceAddresses = sources;
+  }
+  const progressEveryS = num('progress-every', str('progress-every'), 1) as number;
+  return { opts, vehicles, processes: Math.min(processes, vehicles), progressEveryS };
+}
+
+/** `--prepare DATA_DIR`: a load fleet in a stopped platform's registry, and its credentials file. */
+async function prepare(values: Record<string, string | boolean | undefined>): Promise<number> {
+  const str = (k: string) => values[k] as string | undefined;
+  const dataDir = str('prepare') as string;
+  for (const k of ['ids-file', 'password', 'connections'])
+    if (str(k) !== undefined)
+      throw new UsageError(`--prepare takes --vehicles, --interval, --prefix, --ids-out; not --${k}`);
+  const vehicles = int('vehicles', str('vehicles'), undefined);
+  if (vehicles === undefined || vehicles < 1) throw new UsageError('--prepare needs --vehicles <n>');
+  const interval = num('interval', str('interval'), 10) as number;
+  const idsFile = str('ids-out') ?? join(dataDir, 'load-devices.json');
+  const t0 = performance.now();
+  const fleet = await prepareLoadFleet({
+    dataDir,
+    vehicles,
+    reportIntervalS: interval,
+    idsFile,
+    ...(str('prefix') !== undefined ? { prefix: str('prefix') } : {}),
+  });
+  process.stderr.write(
+    `[load] ${fleet.devices} muck trucks and devices written to ${join(dataDir, 'registry')} in ` +
+      `${((performance.now() - t0) / 1000).toFixed(1)} s; credentials in ${idsFile}\n` +
+      `[load] start the platform with DATA_DIR=${dataDir}, then: --ids-file ${idsFile} --interval ${interval}\n`,
+  );
+  process.stdout.write(`${JSON.stringify({ prepared: fleet.devices, dataDir, idsFile })}\n`);
+  return 0;
+}
+
+/** The per-process part of the JSON summary: enough to see how the load was shared. */
+const slim = (s: LoadSummary) => ({
+  vehicles: s.connections,
+  connected: s.connected,
+  connectedAtEnd: s.connectedAtEnd,
+  windowS: s.windowS,
+  targetRate: s.targetRate,
+  expected: s.expected,
+  windowSent: s.windowSent,
+  windowAcked: s.windowAcked,
+  sentPerS: s.sentPerS,
+  ackedPerS: s.ackedPerS,
+  missed: s.missed,
+  lagged: s.lagged,
+  errors: s.errors,
+  reconnects: s.reconnects,
+});
 
 export async function runLoadCommand(argv: string[], prog: string): Promise<number> {
   const HELP = help(prog);
   let values: Record<string, string | boolean | undefined>;
   try {
-    ({ values } = parseArgs({
-      args: argv,
-      options: {
-        url: { type: 'string', default: 'mqtt://127.0.0.1:1883' },
-        connections: { type: 'string', short: 'c' },
-        duration: { type: 'string', short: 'd' },
-        warmup: { type: 'string' },
-        rate: { type: 'string', short: 'r' },
-        window: { type: 'string', short: 'w' },
-        qos: { type: 'string', default: '1' },
-        'payload-bytes': { type: 'string' },
-        'ids-file': { type: 'string' },
-        prefix: { type: 'string' },
-        password: { type: 'string' },
-        'ramp-batch': { type: 'string' },
-        'ramp-pause': { type: 'string' },
-        drain: { type: 'string' },
-        seed: { type: 'string' },
-        events: { type: 'boolean', default: false },
-        quiet: { type: 'boolean', short: 'q', default: false },
-        help: { type: 'boolean', short: 'h', default: false },
-      },
-      strict: true,
-      allowPositionals: false,
-    }));
+    ({ values } = parseArgs({ args: argv, options: OPTIONS, strict: true, allowPositionals: false }));
   } catch (err) {
     process.stderr.write(`${(err as Error).message}\n\n${HELP}\n`);
     return 2;
@@ -101,37 +290,10 @@ export async function runLoadCommand(argv: string[], prog: string): Promise<numb
     process.stdout.write(`${HELP}\n`);
     return 0;
   }
-  const str = (k: string) => values[k] as string | undefined;
-
-  let credentials: LoadCredential[] | undefined;
-  let opts: Parameters<typeof runLoad>[0];
+  let p: Plan;
   try {
-    const qos = str('qos');
-    if (qos !== '0' && qos !== '1') throw new UsageError(`--qos must be 0 or 1, got "${qos}"`);
-    if (str('ids-file') && (str('prefix') !== undefined || str('password') !== undefined)) {
-      throw new UsageError('--ids-file cannot be combined with --prefix or --password');
-    }
-    if (str('ids-file')) credentials = await readCredentialsFile(str('ids-file') as string);
-    opts = {
-      url: str('url') as string,
-      connections: num('connections', str('connections'), undefined),
-      credentials,
-      prefix: str('prefix'),
-      password: str('password'),
-      qos: qos === '0' ? 0 : 1,
-      durationS: num('duration', str('duration'), 10),
-      warmupS: num('warmup', str('warmup'), 2),
-      rate: num('rate', str('rate'), 0),
-      window: num('window', str('window'), 16),
-      payloadBytes: num('payload-bytes', str('payload-bytes'), undefined),
-      rampBatch: num('ramp-batch', str('ramp-batch'), 50),
-      rampPauseMs: num('ramp-pause', str('ramp-pause'), 0),
-      drainMs: num('drain', str('drain'), 5000),
-      seed: num('seed', str('seed'), 1),
-    };
-    if (opts.connections !== undefined && !Number.isInteger(opts.connections)) {
-      throw new UsageError('--connections must be an integer');
-    }
+    if (values.prepare !== undefined) return await prepare(values);
+    p = await plan(values);
   } catch (err) {
     if (err instanceof UsageError) {
       process.stderr.write(`${err.message}\n(see --help)\n`);
@@ -142,42 +304,74 @@ export async function runLoadCommand(argv: string[], prog: string): Promise<numb
 
   const tty = process.stderr.isTTY === true;
   const quiet = values.quiet === true;
+  const say = (line: string) => {
+    if (!quiet) process.stderr.write(`${tty ? '\r\x1b[2K' : ''}${line}\n`);
+  };
+  const sources = p.opts.sourceAddresses ?? [];
+  for (const w of capacityWarnings(p.vehicles, p.processes, {
+    fdLimit: openFilesLimit(),
+    ports: localPortCount(),
+    sources: sources.length,
+  }))
+    say(`[load] warning: ${w}`);
+  say(
+    `[load] ${p.vehicles} vehicles in ${p.processes} process(es) -> ${p.opts.url}` +
+      (p.opts.intervalS !== undefined
+        ? `, every ${p.opts.intervalS} s each: ${Math.round((p.vehicles / p.opts.intervalS) * 10) / 10} msg/s`
+        : p.opts.rate
+          ? `, ${p.opts.rate} msg/s`
+          : ', as fast as possible') +
+      (sources.length > 1
+        ? ` (from ${sources.length} source addresses ${sources[0]}..${sources.at(-1)})`
+        : sources.length === 1
+          ? ` (from ${sources[0]})`
+          : ''),
+  );
+
   const ac = new AbortController();
   const onSignal = () => {
     if (ac.signal.aborted) process.exit(130);
-    process.stderr.write('\n[load] interrupted: finishing (again to exit at once)\n');
+    say('[load] interrupted: finishing (again to exit at once)');
     ac.abort();
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
 
-  const summary = await runLoad({
-    ...opts,
+  let lastLineAt = Number.NEGATIVE_INFINITY;
+  const hooks: Pick<LoadOptions, 'signal' | 'onProgress' | 'onEvent'> = {
     signal: ac.signal,
     onProgress: quiet
       ? undefined
-      : (p) => {
-          if (tty) process.stderr.write(`\r\x1b[2K${fmt(p)}`);
-          else process.stderr.write(`${fmt(p)}\n`);
+      : (progress) => {
+          if (tty) {
+            process.stderr.write(`\r\x1b[2K${progressLine(progress)}`);
+          } else if (progress.elapsedS - lastLineAt >= p.progressEveryS - 0.05) {
+            lastLineAt = progress.elapsedS;
+            process.stderr.write(`${progressLine(progress)}\n`);
+          }
         },
     onEvent: (event) => {
       if (values.events) process.stdout.write(`${JSON.stringify({ event, t: Date.now() })}\n`);
-      if (!quiet) {
-        if (tty) process.stderr.write('\n');
-        process.stderr.write(`[load] ${event}\n`);
-      }
+      say(`[load] ${event}`);
     },
-  });
-  if (!quiet) {
-    if (tty) process.stderr.write('\n');
-    const l = summary.latencyMs;
-    process.stderr.write(
-      `[load] ${summary.connected}/${summary.connections} connected, window ${summary.windowS}s: ` +
-        `sent ${summary.sentPerS}/s, acked ${summary.ackedPerS}/s` +
-        (l ? `, latency p50 ${l.p50} ms p99 ${l.p99} ms max ${l.max} ms` : '') +
-        `, errors ${summary.errors}, reconnects ${summary.reconnects}, unacked ${summary.unacked}\n`,
-    );
+  };
+  let summary: LoadSummary;
+  let perProcess: LoadSummary[] = [];
+  try {
+    if (p.processes > 1) {
+      ({ summary, perProcess } = await runLoadProcesses({ ...p.opts, ...hooks }, p.processes));
+    } else {
+      summary = await runLoad({ ...p.opts, ...hooks });
+    }
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
   }
-  process.stdout.write(`${JSON.stringify(summary)}\n`);
+  if (!quiet) {
+    if (tty) process.stderr.write('\r\x1b[2K');
+    process.stderr.write(`${summaryTable(summary, perProcess)}\n`);
+  }
+  const json = perProcess.length > 1 ? { ...summary, perProcess: perProcess.map(slim) } : summary;
+  process.stdout.write(`${JSON.stringify(json)}\n`);
   return summary.connected === 0 && !ac.signal.aborted ? 1 : 0;
 }

@@ -33,7 +33,10 @@ export interface Detection {
 
 export interface ScoreOptions {
   toleranceMs?: number;
-  /** the run's span (epoch ms); detections starting outside [start, end + tolerance] are ignored */
+  /**
+   * the run's span (epoch ms); detections starting outside [start, end + tolerance] are ignored, and
+   * OFFLINE ones starting after end (the silence of a fleet that stopped when the run did)
+   */
   window?: { start: number; end: number };
   /** the run's units; detections of others are ignored */
   vehicles?: readonly string[];
@@ -120,9 +123,13 @@ export function score(
 ): ScoreResult {
   const tol = opts.toleranceMs ?? DEFAULT_TOLERANCE_MS;
   const units = opts.vehicles ? new Set(opts.vehicles) : undefined;
+  // An OFFLINE starts where the silence did (last fix + allowance), never late: one starting after the
+  // run's end is the fleet having stopped with the run (the platform keeps judging it), not in the truth.
+  const lateness = (d: Detection) => (d.code === 'OFFLINE' ? 0 : tol);
   const inScope = (d: Detection) =>
     (units === undefined || units.has(d.vehicle)) &&
-    (opts.window === undefined || (d.startTs >= opts.window.start && d.startTs <= opts.window.end + tol));
+    (opts.window === undefined ||
+      (d.startTs >= opts.window.start && d.startTs <= opts.window.end + lateness(d)));
   const kept = detections.filter(inScope);
   const ignored = detections.length - kept.length;
 

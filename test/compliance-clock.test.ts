@@ -1,0 +1,123 @@
+/**
+ * COMPLIANCE_CLOCK (platform/compliance-clock.ts): silence (OFFLINE) judged by the wall clock, or, for
+ * simulations and replays, by the fleet's own time read from its fixes. The clock alone (pure, with an
+ * injected wall clock), the setting's validation, and the real platform judging a replayed fleet two
+ * hours in the past both ways: over MQTT with device credentials, fixes through ingest and the engine.
+ */
+import test from 'ava';
+import type { ViolationEvent } from '../geofence/types.ts';
+import type { Fix } from '../ingest/fix.ts';
+import { telemetryTopic } from '../ingest/payload.ts';
+import { createComplianceClock } from '../platform/compliance-clock.ts';
+import { ConfigError, loadConfig } from '../platform/config.ts';
+import { connectClient, endClient, eventually, publishQos1, startTestPlatform } from './support/platform.ts';
+
+const fix = (ts: number) => ({ ts }) as Fix;
+
+test('fleet clock: the newest fix accepted plus the wall time since, scaled; no time before the first fix', (t) => {
+  let wall = 1_000_000;
+  const clock = createComplianceClock('fleet', { speedup: 60, wallNow: () => wall });
+  t.true(Number.isNaN(clock.now()));
+  clock.observe([fix(5000), fix(9000), fix(7000)]);
+  t.is(clock.now(), 9000);
+  wall += 100;
+  t.is(clock.now(), 9000 + 6000); // 100 ms of wall at 60x
+  // an older fix (backfill, out of order) does not move it; a newer one re-anchors it
+  clock.observe([fix(8000)]);
+  t.is(clock.now(), 15_000);
+  clock.observe([fix(20_000)]);
+  t.is(clock.now(), 20_000);
+  t.is(createComplianceClock('fleet', { wallNow: () => wall }).mode, 'fleet');
+  t.throws(() => createComplianceClock('fleet', { speedup: 0 }));
+});
+
+test('wall clock: the machine time, fixes ignored', (t) => {
+  const clock = createComplianceClock('wall', { wallNow: () => 42 });
+  clock.observe([fix(9e12)]);
+  t.is(clock.now(), 42);
+});
+
+test('COMPLIANCE_CLOCK and COMPLIANCE_CLOCK_SPEEDUP: defaults, and bad values named', (t) => {
+  const env = loadConfig({}).env;
+  t.is(env.COMPLIANCE_CLOCK, 'wall');
+  t.is(env.COMPLIANCE_CLOCK_SPEEDUP, 1);
+  t.like(loadConfig({ COMPLIANCE_CLOCK: 'fleet', COMPLIANCE_CLOCK_SPEEDUP: '60' }).env, {
+    COMPLIANCE_CLOCK: 'fleet',
+    COMPLIANCE_CLOCK_SPEEDUP: 60,
+  });
+  const bad = t.throws(() => loadConfig({ COMPLIANCE_CLOCK: 'sim', COMPLIANCE_CLOCK_SPEEDUP: '0' }), {
+    instanceOf: ConfigError,
+  });
+  t.regex(bad?.message ?? '', /COMPLIANCE_CLOCK: .*"sim"/);
+  t.regex(bad?.message ?? '', /COMPLIANCE_CLOCK_SPEEDUP: /);
+});
+
+/**
+ * Two trucks replay fixes from two hours ago (ignition on, nominal interval 10 s: OFFLINE after 30 s of
+ * silence). Truck A reports every 10 s of its time for a minute; truck B once, at the start.
+ */
+async function replay(clock: 'wall' | 'fleet') {
+  const tp = await startTestPlatform({ COMPLIANCE_CLOCK: clock });
+  const reg = tp.platform.registry;
+  reg.upsertFirm({ id: 'firm-r', name: 'Replay Co.' });
+  const secret = 'replay-secret-0123456789';
+  for (const x of ['a', 'b']) {
+    reg.upsertVehicle({ id: `veh-${x}`, plate: `皖A·R000${x}`, kind: 'muck_truck', firm: 'firm-r' });
+    await reg.putDevice({
+      id: `dev-${x}`,
+      secret,
+      kind: 'muck_truck',
+      vehicle: `veh-${x}`,
+      firm: 'firm-r',
+      reportIntervalS: 10,
+    });
+  }
+  tp.platform.complianceService.recompile();
+  const offline: ViolationEvent[] = [];
+  tp.platform.complianceService.bus.on('violation', (e: ViolationEvent) => {
+    if (e.violation.code === 'OFFLINE' && e.phase === 'opened') offline.push(e);
+  });
+  const t0 = Date.now() - 2 * 3_600_000;
+  const send = async (x: 'a' | 'b', ts: number) => {
+    const c = await connectClient(tp.mqttUrl, {
+      clientId: `dev-${x}`,
+      username: `dev-${x}`,
+      password: secret,
+    });
+    await publishQos1(
+      c,
+      telemetryTopic(`dev-${x}`),
+      JSON.stringify({ ts, lat: 31.82, lon: 117.23, speed: 0, ign: true }),
+    );
+    await endClient(c);
+  };
+  await send('b', t0);
+  for (let s = 0; s <= 60; s += 10) await send('a', t0 + s * 1000);
+  return { tp, offline, t0 };
+}
+
+test.serial(
+  'COMPLIANCE_CLOCK=fleet on the platform: the truck the fleet left behind is OFFLINE, the reporting one is not',
+  async (t) => {
+    const { tp, offline, t0 } = await replay('fleet');
+    t.teardown(() => tp.stop());
+    // the fleet's time passed B's last fix + 30 s when A's fix at +40 s was accepted
+    await eventually(() => (offline.length > 0 ? true : undefined), 'OFFLINE of truck B');
+    t.deepEqual(
+      offline.map((e) => [e.violation.vehicle, e.violation.startTs]),
+      [['veh-b', t0 + 30_000]],
+    );
+    const now = tp.platform.complianceService.clockNow();
+    t.true(
+      now >= t0 + 60_000 && now < t0 + 90_000,
+      `the clock follows the fixes: ${now - t0} ms after the first`,
+    );
+  },
+);
+
+test.serial('COMPLIANCE_CLOCK=wall (the default) on the same replay: both trucks look silent', async (t) => {
+  const { tp, offline } = await replay('wall');
+  t.teardown(() => tp.stop());
+  await eventually(() => (offline.length >= 2 ? true : undefined), 'OFFLINE of both trucks');
+  t.deepEqual(offline.map((e) => e.violation.vehicle).sort(), ['veh-a', 'veh-b']);
+});
