@@ -49,7 +49,9 @@ export function createComplianceClock(
   let newestAt = 0;
   return {
     mode,
-    now: () => newestTs + (wallNow() - newestAt) * speedup,
+    // Never ahead of the wall clock: a sped-up fleet that has caught up with the present (the demo's
+    // catch-up mode) runs at 1x from then on, and its time must not run ahead between its fixes.
+    now: () => Math.min(wallNow(), newestTs + (wallNow() - newestAt) * speedup),
     observe(fixes) {
       let max = newestTs;
       for (const fix of fixes) if (!(fix.ts <= max)) max = fix.ts;

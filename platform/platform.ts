@@ -42,6 +42,9 @@ import { EngineStateStore } from './engine-state-store.ts';
  * same thing in-process.
  */
 
+/** How far back a sped-up demo (SIMULATE_SPEEDUP > 1) starts before catching up with the present. */
+const DEMO_CATCH_UP_MS = 2 * 3_600_000;
+
 export interface PlatformPorts {
   http?: number;
   mqtt?: number;
@@ -174,12 +177,14 @@ export async function startPlatform(config: Config, options: StartOptions): Prom
     for (const fix of fixes) latest.offer(fix);
   });
   // The clock silence is judged by; the fleet clock reads the accepted fixes (before the service does).
-  const complianceClock = createComplianceClock(env.COMPLIANCE_CLOCK, {
-    speedup: env.COMPLIANCE_CLOCK_SPEEDUP,
-  });
-  if (env.COMPLIANCE_CLOCK === 'fleet') {
+  // A sped-up demo replays the recent past: its silences are judged on its own clock.
+  const demoCatchUp = env.SIMULATE.fleet && env.SIMULATE_SPEEDUP > 1;
+  const clockMode = demoCatchUp ? 'fleet' : env.COMPLIANCE_CLOCK;
+  const clockSpeedup = demoCatchUp ? env.SIMULATE_SPEEDUP : env.COMPLIANCE_CLOCK_SPEEDUP;
+  const complianceClock = createComplianceClock(clockMode, { speedup: clockSpeedup });
+  if (clockMode === 'fleet') {
     logger.warn(
-      { speedup: env.COMPLIANCE_CLOCK_SPEEDUP },
+      { speedup: clockSpeedup },
       "COMPLIANCE_CLOCK=fleet: silence is judged by the fixes' own time (simulations and replays only)",
     );
     core.onFixes((fixes) => complianceClock.observe(fixes));
@@ -428,6 +433,8 @@ export async function startPlatform(config: Config, options: StartOptions): Prom
       url,
       devices: [...demoRegistrySeed().devices, ...demoScenarioFleet().devices],
       speedup: env.SIMULATE_SPEEDUP,
+      // Sped up, the demo replays the last DEMO_CATCH_UP_MS at that speed and then runs in real time.
+      ...(env.SIMULATE_SPEEDUP > 1 ? { startTs: Date.now() - DEMO_CATCH_UP_MS, catchUp: true } : {}),
       behaviourFor: scenarioBehaviourFor(),
       logger,
     });

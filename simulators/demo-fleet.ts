@@ -380,6 +380,12 @@ export interface DemoFleetOptions {
    * a few hours) for long sped-up runs.
    */
   startTs?: number;
+  /**
+   * Catch up, then run in real time: the simulated clock runs at `speedup` from `startTs` (in the past)
+   * until it reaches the wall clock, then at 1x, so no fix is ever stamped in the future (ingest refuses
+   * those). This is how `npm start` hurries the demo (SIMULATE_SPEEDUP).
+   */
+  catchUp?: boolean;
   /** mqtt.js reconnectPeriod, ms (default 2000) */
   reconnectPeriodMs?: number;
   /**
@@ -447,7 +453,13 @@ export function startDemoFleet(opts: DemoFleetOptions): DemoFleet {
     intervalS: opts.intervalS,
     ...(opts.behaviourFor ? { behaviourFor: opts.behaviourFor } : {}),
   });
-  const simNow = (): number => startTs + (performance.now() - realStart) * speedup;
+  // Wall clock as performance.now() time: the instant at which the sped-up clock meets the present.
+  const wallOffset = Date.now() - performance.now();
+  const catchUpAt = opts.catchUp ? realStart + (wallOffset + realStart - startTs) / (speedup - 1) : Infinity;
+  const simNow = (): number => {
+    const t = performance.now();
+    return t < catchUpAt ? startTs + (t - realStart) * speedup : wallOffset + t;
+  };
 
   const status = (state: 'online' | 'offline'): string =>
     JSON.stringify({ state, ts: new Date().toISOString() });
@@ -465,7 +477,8 @@ export function startDemoFleet(opts: DemoFleetOptions): DemoFleet {
   };
 
   const schedule = (live: LiveDevice): void => {
-    const due = realStart + (live.sim.nextTs - startTs) / speedup;
+    const spedUp = realStart + (live.sim.nextTs - startTs) / speedup;
+    const due = spedUp < catchUpAt ? spedUp : live.sim.nextTs - wallOffset;
     live.timer = setTimeout(() => tick(live), Math.max(0, due - performance.now()));
   };
 

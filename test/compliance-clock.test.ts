@@ -31,6 +31,16 @@ test('fleet clock: the newest fix accepted plus the wall time since, scaled; no 
   t.throws(() => createComplianceClock('fleet', { speedup: 0 }));
 });
 
+test('fleet clock never runs ahead of the wall clock (a sped-up demo that caught up with the present)', (t) => {
+  let wall = 1_000_000;
+  const clock = createComplianceClock('fleet', { speedup: 20, wallNow: () => wall });
+  clock.observe([fix(wall - 10)]);
+  wall += 100; // 100 ms at 20x would be 2 s ahead of the newest fix, past the present
+  t.is(clock.now(), wall);
+  clock.observe([fix(wall - 5000)]); // older than the newest: no change
+  t.is(clock.now(), wall);
+});
+
 test('wall clock: the machine time, fixes ignored', (t) => {
   const clock = createComplianceClock('wall', { wallNow: () => 42 });
   clock.observe([fix(9e12)]);

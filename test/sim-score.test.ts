@@ -126,6 +126,8 @@ test('scope: detections of other vehicles and outside the run (+ tolerance) are 
     // the OFFLINE every device raises once the run has stopped
     { vehicle: 'v1', code: 'OFFLINE', startTs: T0 + 3700 * S },
     // inside the tolerance after the end: kept (an FP here)
+    { vehicle: 'v1', code: 'OVERSPEED', startTs: T0 + 3630 * S },
+    // an OFFLINE after the end is the fleet stopping with the run, even inside the tolerance: ignored
     { vehicle: 'v1', code: 'OFFLINE', startTs: T0 + 3630 * S },
     // before the run
     { vehicle: 'v1', code: 'OFFLINE', startTs: T0 - 10 * S, endTs: T0 - 5 * S },
@@ -133,7 +135,7 @@ test('scope: detections of other vehicles and outside the run (+ tolerance) are 
     { vehicle: 'other', code: 'OFFLINE', startTs: T0 + 150 * S },
   ];
   const r = score(truths, detections, { window: { start: T0, end: T0 + 3600 * S }, vehicles: ['v1', 'v2'] });
-  t.is(r.ignored, 3);
+  t.is(r.ignored, 4);
   t.like(r.total, { tp: 1, fp: 1, fn: 0, detections: 2 });
 });
 
