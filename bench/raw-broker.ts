@@ -35,6 +35,7 @@ export const rawBroker: Benchmark = {
 
     let w0: { t: number; n: number } | undefined;
     let w1: { t: number; n: number } | undefined;
+    const t0 = performance.now();
     const child = spawnTs(
       'simulators/load-cli.ts',
       [
@@ -98,6 +99,15 @@ export const rawBroker: Benchmark = {
       return figures;
     } finally {
       if (child.child.exitCode === null) child.child.kill('SIGKILL');
+      // Let the subscriber catch up before it disconnects: aedes acknowledges publishers ahead of the
+      // fan-out, and a backlog of tens of thousands of messages still queued in mqemitter when the
+      // subscriber goes away is released synchronously, one nested call per message, until the stack
+      // overflows (RangeError in qlobber) and takes the bench process down.
+      for (let last = -1, quiet = 0; quiet < 4 && performance.now() - t0 < 60_000; ) {
+        await new Promise((r) => setTimeout(r, 250));
+        quiet = received === last ? quiet + 1 : 0;
+        last = received;
+      }
       await sub.endAsync(true).catch(() => undefined);
       await broker.close();
     }
