@@ -9,6 +9,7 @@ import { Ruler } from '../geofence/geo/ruler.ts';
 import { DEFAULT_THRESHOLDS, type Position } from '../geofence/model.ts';
 import { ComplianceRegistry } from '../registry/compliance.ts';
 import { ADMIN_TOKEN, AUTH, testApi } from './support/api-fixtures.ts';
+import { squareFrom } from './support/geometry.ts';
 import { openApiProblems } from './support/openapi.ts';
 
 /** The compliance registry API through app.inject(), on a real registry in a temporary directory. */
@@ -36,19 +37,10 @@ function problem(res: { statusCode: number; headers: Record<string, unknown>; bo
   return body;
 }
 
-const square = (lon: number, lat: number, d = 0.005): Position[][] => [
-  [
-    [lon, lat],
-    [lon + d, lat],
-    [lon + d, lat + d],
-    [lon, lat + d],
-    [lon, lat],
-  ],
-];
 const siteFeature = (id: string, kind: 'origin' | 'disposal', lon: number, lat: number, name = id) => ({
   type: 'Feature',
   id,
-  geometry: { type: 'Polygon', coordinates: square(lon, lat) },
+  geometry: { type: 'Polygon', coordinates: squareFrom(lon, lat) },
   properties: { kind, name },
 });
 const LINE: Position[] = [
@@ -106,7 +98,7 @@ test('sites: create (201, version 1), read, update (version 2), versions, old ve
   t.is(body.id, 'site-o');
   t.is(body.properties.version, 1);
   t.is(body.properties.name, '蜀山工地');
-  t.deepEqual(body.geometry, { type: 'Polygon', coordinates: square(117.2, 31.8) });
+  t.deepEqual(body.geometry, { type: 'Polygon', coordinates: squareFrom(117.2, 31.8) });
 
   const read = await app.inject({ url: '/api/v1/sites/site-o', headers: AUTH });
   t.is(read.statusCode, 200);
@@ -247,7 +239,7 @@ test('invalid geometry is a 400 problem naming the path', async (t) => {
 
   const unclosed = {
     ...bowtie,
-    geometry: { type: 'Polygon', coordinates: [square(117.2, 31.8)[0]!.slice(0, 4)] },
+    geometry: { type: 'Polygon', coordinates: [squareFrom(117.2, 31.8)[0]!.slice(0, 4)] },
   };
   const open = await app.inject({ method: 'POST', url: '/api/v1/sites', headers: AUTH, payload: unclosed });
   t.regex(problem(open).detail ?? '', /^body\/geometry\/coordinates\/0\/3: ring is not closed/);
@@ -263,7 +255,7 @@ test('invalid geometry is a 400 problem naming the path', async (t) => {
 
   const zone = {
     type: 'Feature',
-    geometry: { type: 'Polygon', coordinates: square(117.28, 31.86) },
+    geometry: { type: 'Polygon', coordinates: squareFrom(117.28, 31.86) },
     properties: { kind: 'restricted', name: '老城区', windows: ['07:00-09:00', '7-9'] },
   };
   const z = await app.inject({ method: 'POST', url: '/api/v1/zones', headers: AUTH, payload: zone });
@@ -301,7 +293,7 @@ test('invalid geometry is a 400 problem naming the path', async (t) => {
 
 test('GCJ-02 input (?crs=GCJ02) is stored and served in WGS-84', async (t) => {
   const { app } = await api(t);
-  const wgs = square(117.2, 31.8);
+  const wgs = squareFrom(117.2, 31.8);
   const gcj = wgs.map((ring) => ring.map((p) => wgs84ToGcj02(p)));
   const res = await app.inject({
     method: 'POST',
@@ -401,7 +393,7 @@ test('permits: references checked, versions, state filter; zones; thresholds', a
     payload: {
       type: 'Feature',
       id: 'zone-1',
-      geometry: { type: 'MultiPolygon', coordinates: [square(117.28, 31.86), square(117.29, 31.87)] },
+      geometry: { type: 'MultiPolygon', coordinates: [squareFrom(117.28, 31.86), squareFrom(117.29, 31.87)] },
       properties: { kind: 'speed', name: '学校周边', windows: ['07:00-09:00'], speedLimitKmh: 30 },
     },
   });

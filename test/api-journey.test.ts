@@ -3,6 +3,7 @@ import { createServer, type IncomingHttpHeaders } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import test from 'ava';
 import mqtt from 'mqtt';
+import { squareAround } from './support/geometry.ts';
 import { call, type Reply } from './support/identity-world.ts';
 import { ADMIN_TOKEN, eventually, startTestPlatform } from './support/platform.ts';
 import { SseClient } from './support/sse.ts';
@@ -20,16 +21,6 @@ type Json = any;
 
 const LAT = 31.82;
 const M_PER_DEG_LAT = 111_320;
-const square = (lon: number, lat: number, half = 0.002) => [
-  [
-    [lon - half, lat - half],
-    [lon + half, lat - half],
-    [lon + half, lat + half],
-    [lon - half, lat + half],
-    [lon - half, lat - half],
-  ],
-];
-
 /** A date in China Standard Time, as permits are written (YYYY-MM-DD). */
 const cstDate = (ms: number) => new Intl.DateTimeFormat('en-CA', { timeZone: 'Asia/Shanghai' }).format(ms);
 
@@ -94,7 +85,7 @@ test('a firm integrator, reading only /docs: device, permit, live stream, signed
       body: {
         type: 'Feature',
         id: 'site-origin',
-        geometry: { type: 'Polygon', coordinates: square(117.2, LAT) },
+        geometry: { type: 'Polygon', coordinates: squareAround(117.2, LAT) },
         properties: { kind: 'origin', name: '测试工地' },
       },
     }),
@@ -106,7 +97,7 @@ test('a firm integrator, reading only /docs: device, permit, live stream, signed
       body: {
         type: 'Feature',
         id: 'site-disposal',
-        geometry: { type: 'Polygon', coordinates: square(117.3, LAT) },
+        geometry: { type: 'Polygon', coordinates: squareAround(117.3, LAT) },
         properties: { kind: 'disposal', name: '测试消纳场' },
       },
     }),

@@ -6,10 +6,10 @@
 import test from 'ava';
 import { type EvidencePackage, verifyEvidence } from '../geofence/evidence.ts';
 import { localDate } from '../geofence/geo/windows.ts';
-import type { Position } from '../geofence/model.ts';
+import { squareAround } from './support/geometry.ts';
 import { openApiProblems } from './support/openapi.ts';
 import {
-  ADMIN_TOKEN,
+  adminGet,
   connectClient,
   endClient,
   eventually,
@@ -25,22 +25,6 @@ const DEVICE = 'dev-e2e-1';
 
 const LAT = 31.82;
 const M_PER_DEG_LAT = 111_320;
-const square = (lon: number, lat: number, half = 0.002): Position[][] => [
-  [
-    [lon - half, lat - half],
-    [lon + half, lat - half],
-    [lon + half, lat + half],
-    [lon - half, lat + half],
-    [lon - half, lat - half],
-  ],
-];
-
-// biome-ignore lint/suspicious/noExplicitAny: response bodies are asserted field by field
-async function api(tp: TestPlatform, path: string): Promise<{ status: number; body: any }> {
-  const res = await fetch(`${tp.httpUrl}${path}`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } });
-  return { status: res.status, body: await res.json() };
-}
-
 async function setUp(tp: TestPlatform): Promise<void> {
   const r = tp.platform.registry;
   r.upsertFirm({ id: FIRM, name: '合肥渣土运输测试公司' });
@@ -54,12 +38,17 @@ async function setUp(tp: TestPlatform): Promise<void> {
     reportIntervalS: 10,
   });
   const c = tp.platform.compliance;
-  c.put('site', { id: 'site-e2e-origin', kind: 'origin', name: '测试工地', polygons: [square(117.2, LAT)] });
+  c.put('site', {
+    id: 'site-e2e-origin',
+    kind: 'origin',
+    name: '测试工地',
+    polygons: [squareAround(117.2, LAT)],
+  });
   c.put('site', {
     id: 'site-e2e-disposal',
     kind: 'disposal',
     name: '测试消纳场',
-    polygons: [square(117.3, LAT)],
+    polygons: [squareAround(117.3, LAT)],
   });
   c.put('route', {
     id: 'route-e2e',
@@ -126,7 +115,7 @@ test.serial('an off-route muck truck raises OFF_ROUTE: alert, API and verifiable
 
   // biome-ignore lint/suspicious/noExplicitAny: response bodies are asserted field by field
   const violation: any = await eventually(async () => {
-    const res = await api(tp, `/api/v1/violations?vehicle=${VEHICLE}&code=OFF_ROUTE&phase=closed`);
+    const res = await adminGet(tp, `/api/v1/violations?vehicle=${VEHICLE}&code=OFF_ROUTE&phase=closed`);
     return res.status === 200 && res.body.items.length > 0 ? res.body.items[0] : undefined;
   }, 'a closed OFF_ROUTE violation from the API');
   t.is(violation.vehicle, VEHICLE);
@@ -135,7 +124,7 @@ test.serial('an off-route muck truck raises OFF_ROUTE: alert, API and verifiable
   t.is(violation.endTs, t0 + 24 * 10_000);
   t.true((violation.details.maxDeviationM as number) > 250);
 
-  const detail = await api(tp, `/api/v1/violations/${encodeURIComponent(violation.id)}`);
+  const detail = await adminGet(tp, `/api/v1/violations/${encodeURIComponent(violation.id)}`);
   t.is(detail.status, 200);
   t.deepEqual(
     detail.body.phases.map((p: { phase: string }) => p.phase),
@@ -157,7 +146,7 @@ test.serial('an off-route muck truck raises OFF_ROUTE: alert, API and verifiable
   );
 
   const pkg = await eventually(async () => {
-    const res = await api(tp, `/api/v1/violations/${encodeURIComponent(violation.id)}/evidence`);
+    const res = await adminGet(tp, `/api/v1/violations/${encodeURIComponent(violation.id)}/evidence`);
     return res.status === 200 ? (res.body as EvidencePackage) : undefined;
   }, 'the evidence package');
   t.true(verifyEvidence(pkg));
@@ -166,11 +155,11 @@ test.serial('an off-route muck truck raises OFF_ROUTE: alert, API and verifiable
   t.true(pkg.entities.some((e) => e.ref.kind === 'route' && e.ref.id === 'route-e2e'));
   t.false(verifyEvidence({ ...pkg, fixes: pkg.fixes.slice(1) }), 'a tampered package does not verify');
 
-  const trips = await api(tp, `/api/v1/trips?vehicle=${VEHICLE}`);
+  const trips = await adminGet(tp, `/api/v1/trips?vehicle=${VEHICLE}`);
   t.is(trips.status, 200);
-  const missing = await api(tp, '/api/v1/violations/nope:OFF_ROUTE:1/evidence');
+  const missing = await adminGet(tp, '/api/v1/violations/nope:OFF_ROUTE:1/evidence');
   t.is(missing.status, 404);
-  const bad = await api(tp, '/api/v1/violations?code=NOT_A_CODE');
+  const bad = await adminGet(tp, '/api/v1/violations?code=NOT_A_CODE');
   t.is(bad.status, 400);
   t.is(bad.body.type, 'urn:citywatch:problem:validation');
 

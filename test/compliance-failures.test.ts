@@ -16,11 +16,11 @@ import path from 'node:path';
 import test from 'ava';
 import Database from 'better-sqlite3';
 import { localDate } from '../geofence/geo/windows.ts';
-import type { Position } from '../geofence/model.ts';
 import { ComplianceRegistry, vehicleProfilesFrom } from '../registry/compliance.ts';
 import { SqliteRegistry } from '../registry/sqlite.ts';
 import { binaryAvailable, INFLUXD_BIN, type InfluxdServer, startInfluxd } from './servers/influxd.ts';
 import { spawnPlatform } from './support/child-platform.ts';
+import { squareAround } from './support/geometry.ts';
 import { connectClient, endClient, eventually, publishQos1, startTestPlatform } from './support/platform.ts';
 
 const FIRM = 'firm-fail';
@@ -45,16 +45,6 @@ test.after.always(async () => {
   await influx?.destroy();
 });
 
-const square = (lon: number, lat: number, half = 0.002): Position[][] => [
-  [
-    [lon - half, lat - half],
-    [lon + half, lat - half],
-    [lon + half, lat + half],
-    [lon - half, lat + half],
-    [lon - half, lat - half],
-  ],
-];
-
 /** Firm, truck, device and a permit whose route runs east from (LON, LAT), written to a DATA_DIR. */
 async function provision(registry: SqliteRegistry, compliance: ComplianceRegistry): Promise<void> {
   registry.upsertFirm({ id: FIRM, name: '故障测试运输公司' });
@@ -71,13 +61,13 @@ async function provision(registry: SqliteRegistry, compliance: ComplianceRegistr
     id: 'site-f-origin',
     kind: 'origin',
     name: '故障工地',
-    polygons: [square(LON, LAT)],
+    polygons: [squareAround(LON, LAT)],
   });
   compliance.put('site', {
     id: 'site-f-disposal',
     kind: 'disposal',
     name: '故障消纳场',
-    polygons: [square(LON + 0.05, LAT)],
+    polygons: [squareAround(LON + 0.05, LAT)],
   });
   compliance.put('route', {
     id: 'route-f',

@@ -5,13 +5,12 @@
  */
 import test from 'ava';
 import {
-  ADMIN_TOKEN,
+  adminGet,
   connectClient,
   endClient,
   eventually,
   publishQos1,
   startTestPlatform,
-  type TestPlatform,
 } from './support/platform.ts';
 
 const SERVICE_PASSWORD = 'service-password-for-offline-test';
@@ -19,12 +18,6 @@ const FIRM = 'firm-offline';
 const VEHICLE = 'veh-offline-1';
 const DEVICE = 'dev-offline-1';
 const SECRET = 'secret-offline-1';
-
-// biome-ignore lint/suspicious/noExplicitAny: response bodies are asserted field by field
-async function api(tp: TestPlatform, p: string): Promise<{ status: number; body: any }> {
-  const res = await fetch(`${tp.httpUrl}${p}`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } });
-  return { status: res.status, body: await res.json() };
-}
 
 interface Alert {
   topic: string;
@@ -66,7 +59,7 @@ test('a silent truck with the ignition on: the service tick raises OFFLINE on th
 
   const open = await eventually(
     async () => {
-      const res = await api(tp, `/api/v1/violations?vehicle=${VEHICLE}&code=OFFLINE&phase=ongoing`);
+      const res = await adminGet(tp, `/api/v1/violations?vehicle=${VEHICLE}&code=OFFLINE&phase=ongoing`);
       return res.body.items?.length === 1 ? res.body.items[0] : undefined;
     },
     'an open OFFLINE violation on the API',
@@ -86,7 +79,7 @@ test('a silent truck with the ignition on: the service tick raises OFFLINE on th
   const backTs = Date.now();
   await publishQos1(device, `devices/${DEVICE}/telemetry`, fix(backTs));
   const closed = await eventually(async () => {
-    const res = await api(tp, `/api/v1/violations/${encodeURIComponent(open.id)}`);
+    const res = await adminGet(tp, `/api/v1/violations/${encodeURIComponent(open.id)}`);
     return res.body.violation?.endTs !== undefined ? res.body.violation : undefined;
   }, 'the OFFLINE violation closed by the next fix');
   t.is(closed.endTs, backTs);
@@ -94,6 +87,6 @@ test('a silent truck with the ignition on: the service tick raises OFFLINE on th
     () => alerts.find((a) => a.event.violation.id === open.id && a.event.phase === 'closed'),
     'the closing alert over MQTT',
   );
-  const offline = await api(tp, `/api/v1/violations?vehicle=${VEHICLE}&code=OFFLINE`);
+  const offline = await adminGet(tp, `/api/v1/violations?vehicle=${VEHICLE}&code=OFFLINE`);
   t.is(offline.body.items.length, 1, 'repeated ticks while silent opened nothing more');
 });

@@ -17,23 +17,20 @@ import {
 } from '../registry/compliance.ts';
 import { routeFromFeature, routeToFeature, siteFromFeature, siteToFeature } from '../registry/geojson.ts';
 import { ValidationError } from '../registry/geometry.ts';
+import { squareFrom } from './support/geometry.ts';
 
 // Hefei (合肥), WGS-84
-const square = (lon: number, lat: number, d = 0.005): Position[][] => [
-  [
-    [lon, lat],
-    [lon + d, lat],
-    [lon + d, lat + d],
-    [lon, lat + d],
-    [lon, lat],
-  ],
-];
-const ORIGIN: SiteInput = { id: 'site-o', kind: 'origin', name: '蜀山工地', polygons: [square(117.2, 31.8)] };
+const ORIGIN: SiteInput = {
+  id: 'site-o',
+  kind: 'origin',
+  name: '蜀山工地',
+  polygons: [squareFrom(117.2, 31.8)],
+};
 const DISPOSAL: SiteInput = {
   id: 'site-d',
   kind: 'disposal',
   name: '肥西消纳场',
-  polygons: [square(117.3, 31.85)],
+  polygons: [squareFrom(117.3, 31.85)],
 };
 const LINE: Position[] = [
   [117.2025, 31.8025],
@@ -163,7 +160,7 @@ test('snapshot: latest versions of everything, only ACTIVE permits (without stat
     id: 'zone-1',
     kind: 'restricted',
     name: '老城区',
-    polygons: [square(117.28, 31.86)],
+    polygons: [squareFrom(117.28, 31.86)],
     windows: ['07:00-09:00', '17:00-19:00'],
   });
   registry.put('site', { ...ORIGIN, name: '蜀山工地二期' });
@@ -239,8 +236,13 @@ test('durable across close and reopen: latest, history, thresholds; numbering co
   first.put('thresholds', { values: { trackGapMs: 600_000 } });
   first.delete(
     'zone',
-    first.put('zone', { id: 'z', kind: 'speed', name: 'z', polygons: [square(117, 31)], speedLimitKmh: 30 })
-      .id,
+    first.put('zone', {
+      id: 'z',
+      kind: 'speed',
+      name: 'z',
+      polygons: [squareFrom(117, 31)],
+      speedLimitKmh: 30,
+    }).id,
   );
   const before = first.snapshot();
   first.close();
@@ -311,7 +313,7 @@ test('validation: self-intersecting polygon, open ring, bad coordinates, each na
     issuesOf(() => registry.put('site', { ...ORIGIN, polygons: [bowtie] })),
     [['polygons[0]', 'self-intersecting polygon at [117.205, 31.805]']],
   );
-  const open4 = square(117.2, 31.8)[0]!.slice(0, 4);
+  const open4 = squareFrom(117.2, 31.8)[0]!.slice(0, 4);
   t.deepEqual(
     issuesOf(() => registry.put('site', { ...ORIGIN, polygons: [[open4]] })),
     [
@@ -332,19 +334,19 @@ test('validation: self-intersecting polygon, open ring, bad coordinates, each na
     issuesOf(() => registry.put('site', { ...ORIGIN, polygons: [triangle] }))[0]![1],
     /at least 4 positions/,
   );
-  const far = square(117.2, 31.8);
+  const far = squareFrom(117.2, 31.8);
   far[0]![2] = [190, 31.8];
   t.deepEqual(
     issuesOf(() => registry.put('site', { ...ORIGIN, polygons: [far] })),
     [['polygons[0][0][2]', 'longitude 190 is outside -180..180']],
   );
-  const nan = square(117.2, 31.8);
+  const nan = squareFrom(117.2, 31.8);
   nan[0]![1] = [Number.NaN, 31.8];
   t.deepEqual(
     issuesOf(() => registry.put('site', { ...ORIGIN, polygons: [nan] })),
     [['polygons[0][0][1]', 'coordinates must be finite numbers']],
   );
-  const holeOutside = [...square(117.2, 31.8), square(117.3, 31.8, 0.001)[0]!];
+  const holeOutside = [...squareFrom(117.2, 31.8), squareFrom(117.3, 31.8, 0.001)[0]!];
   t.deepEqual(
     issuesOf(() => registry.put('site', { ...ORIGIN, polygons: [holeOutside] })),
     [['polygons[0][1]', 'hole lies outside the outer ring']],
@@ -407,7 +409,12 @@ test('validation: routes need 2+ distinct consecutive points, a corridor in (0, 
 
 test('validation: zone windows, speed zones need a limit', (t) => {
   const { registry } = open(t);
-  const zone = { id: 'z', kind: 'restricted' as const, name: '禁行区', polygons: [square(117.28, 31.86)] };
+  const zone = {
+    id: 'z',
+    kind: 'restricted' as const,
+    name: '禁行区',
+    polygons: [squareFrom(117.28, 31.86)],
+  };
   t.deepEqual(
     issuesOf(() => registry.put('zone', { ...zone, windows: ['07:00-09:00', '7am-9am', '25:00-26:00'] })),
     [
@@ -485,7 +492,7 @@ test('validation: permit dates, windows and references to sites and routes', (t)
 
 test('GeoJSON: a GCJ-02 site (Hefei) is stored in WGS-84, hundreds of metres from the input', (t) => {
   const { registry } = open(t);
-  const wgs = square(117.2, 31.8);
+  const wgs = squareFrom(117.2, 31.8);
   const gcj = wgs.map((ring) => ring.map((p) => wgs84ToGcj02(p)));
   const ruler = new Ruler(31.8);
   const offset = ruler.distanceM(gcj[0]![0]!, wgs[0]![0]!);
@@ -552,7 +559,7 @@ test('GeoJSON: errors point into the Feature; routes default their corridor; Mul
   );
   const multi = {
     ...bowtie,
-    geometry: { type: 'MultiPolygon', coordinates: [square(117.3, 31.8), bowtie.geometry.coordinates] },
+    geometry: { type: 'MultiPolygon', coordinates: [squareFrom(117.3, 31.8), bowtie.geometry.coordinates] },
   };
   t.deepEqual(
     issuesOf(() => siteFromFeature(multi)),
@@ -560,7 +567,7 @@ test('GeoJSON: errors point into the Feature; routes default their corridor; Mul
   );
   const unclosed = {
     ...bowtie,
-    geometry: { type: 'Polygon', coordinates: [square(117.2, 31.8)[0]!.slice(0, 4)] },
+    geometry: { type: 'Polygon', coordinates: [squareFrom(117.2, 31.8)[0]!.slice(0, 4)] },
   };
   t.deepEqual(
     issuesOf(() => siteFromFeature(unclosed)).map((i) => i[0]),

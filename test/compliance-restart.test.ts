@@ -16,7 +16,7 @@ import { compileWorld } from '../geofence/compile.ts';
 import { createEngine, type VehicleState } from '../geofence/engine.ts';
 import { canonicalJson, type EvidencePackage, verifyEvidence } from '../geofence/evidence.ts';
 import { localDate } from '../geofence/geo/windows.ts';
-import { DEFAULT_THRESHOLDS, type Position } from '../geofence/model.ts';
+import { DEFAULT_THRESHOLDS } from '../geofence/model.ts';
 import { ALL_RULES } from '../geofence/rules/index.ts';
 import { initialTrips, stepTrips, type TripEvent, type TripState, tripInput } from '../geofence/trips.ts';
 import type { ViolationEvent } from '../geofence/types.ts';
@@ -34,8 +34,9 @@ import {
   demoVehicleProfiles,
 } from '../simulators/demo-compliance.ts';
 import { demoScenarioFleet, generateScenarioFixes } from '../simulators/scenarios.ts';
+import { squareAround } from './support/geometry.ts';
 import {
-  ADMIN_TOKEN,
+  adminGet,
   connectClient,
   endClient,
   eventually,
@@ -149,22 +150,6 @@ const M_PER_DEG_LAT = 111_320;
 const ORIGIN_LON = 117.2;
 const DISPOSAL_LON = 117.23;
 
-const square = (lon: number, lat: number, half = 0.002): Position[][] => [
-  [
-    [lon - half, lat - half],
-    [lon + half, lat - half],
-    [lon + half, lat + half],
-    [lon - half, lat + half],
-    [lon - half, lat - half],
-  ],
-];
-
-// biome-ignore lint/suspicious/noExplicitAny: response bodies are asserted field by field
-async function api(tp: TestPlatform, p: string): Promise<{ status: number; body: any }> {
-  const res = await fetch(`${tp.httpUrl}${p}`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } });
-  return { status: res.status, body: await res.json() };
-}
-
 /** A permit for one truck: load at the origin, drive the route east, tip at the disposal site. */
 async function provision(tp: TestPlatform): Promise<void> {
   const r = tp.platform.registry;
@@ -183,13 +168,13 @@ async function provision(tp: TestPlatform): Promise<void> {
     id: 'site-r-origin',
     kind: 'origin',
     name: '重启工地',
-    polygons: [square(ORIGIN_LON, LAT)],
+    polygons: [squareAround(ORIGIN_LON, LAT)],
   });
   c.put('site', {
     id: 'site-r-disposal',
     kind: 'disposal',
     name: '重启消纳场',
-    polygons: [square(DISPOSAL_LON, LAT)],
+    polygons: [squareAround(DISPOSAL_LON, LAT)],
   });
   c.put('route', {
     id: 'route-r',
@@ -259,14 +244,14 @@ test.serial(
     await provision(first);
     await publishHaul(first, t0, 0, 10);
     const open = await eventually(async () => {
-      const res = await api(first, `/api/v1/violations?vehicle=${VEHICLE}&code=OFF_ROUTE`);
+      const res = await adminGet(first, `/api/v1/violations?vehicle=${VEHICLE}&code=OFF_ROUTE`);
       return res.body.items?.length === 1 && res.body.items[0].endTs === undefined
         ? res.body.items[0]
         : undefined;
     }, 'an open OFF_ROUTE violation before the stop');
     t.is(open.startTs, t0 + 6 * 10_000);
     const started = await eventually(async () => {
-      const res = await api(first, `/api/v1/trips?vehicle=${VEHICLE}`);
+      const res = await adminGet(first, `/api/v1/trips?vehicle=${VEHICLE}`);
       return res.body.items?.length === 1 ? res.body.items[0] : undefined;
     }, 'the started trip before the stop');
     t.is(started.status, 'started');
@@ -281,22 +266,22 @@ test.serial(
 
     // listed whatever its phase: a second violation opened after the restart would show here too
     const closed = await eventually(async () => {
-      const res = await api(second, `/api/v1/violations?vehicle=${VEHICLE}&code=OFF_ROUTE`);
+      const res = await adminGet(second, `/api/v1/violations?vehicle=${VEHICLE}&code=OFF_ROUTE`);
       const items = res.body.items ?? [];
       return items.some((v: { endTs?: number }) => v.endTs !== undefined) ? items[0] : undefined;
     }, 'the OFF_ROUTE violation closed after the restart');
     t.is(closed.id, open.id, 'the violation opened before the stop is the one closed');
     t.is(closed.endTs, t0 + 11 * 10_000);
-    const all = await api(second, `/api/v1/violations?vehicle=${VEHICLE}&code=OFF_ROUTE`);
+    const all = await adminGet(second, `/api/v1/violations?vehicle=${VEHICLE}&code=OFF_ROUTE`);
     t.is(all.body.items.length, 1, 'no second OFF_ROUTE violation was opened');
-    const detail = await api(second, `/api/v1/violations/${encodeURIComponent(open.id)}`);
+    const detail = await adminGet(second, `/api/v1/violations/${encodeURIComponent(open.id)}`);
     t.deepEqual(
       detail.body.phases.map((p: { phase: string }) => p.phase),
       ['opened', 'closed'],
     );
 
     const trip = await eventually(async () => {
-      const res = await api(second, `/api/v1/trips?vehicle=${VEHICLE}`);
+      const res = await adminGet(second, `/api/v1/trips?vehicle=${VEHICLE}`);
       const items = res.body.items ?? [];
       return items.some((i: { status: string }) => i.status === 'completed') ? items : undefined;
     }, 'the trip completed after the restart');
@@ -308,7 +293,7 @@ test.serial(
 
     // the evidence of the violation spans both runs: fixes before the stop and after the start
     const pkg = await eventually(async () => {
-      const res = await api(second, `/api/v1/violations/${encodeURIComponent(open.id)}/evidence`);
+      const res = await adminGet(second, `/api/v1/violations/${encodeURIComponent(open.id)}/evidence`);
       return res.status === 200 ? (res.body as EvidencePackage) : undefined;
     }, 'the evidence package after the restart');
     t.true(verifyEvidence(pkg));

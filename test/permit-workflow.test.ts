@@ -8,13 +8,13 @@ import { ProblemSchema } from '../api/schemas.ts';
 import { chinaCalendar } from '../geofence/calendar.ts';
 import { compileWorld } from '../geofence/compile.ts';
 import { createEngine } from '../geofence/engine.ts';
-import type { Position } from '../geofence/model.ts';
 import { ALL_RULES } from '../geofence/rules/index.ts';
 import type { ViolationEvent } from '../geofence/types.ts';
 import type { Fix } from '../ingest/fix.ts';
 import { ComplianceRegistry, type PermitInput } from '../registry/compliance.ts';
 import { permitStatus, permitTransitionRefusal } from '../registry/permit-workflow.ts';
 import { testApi } from './support/api-fixtures.ts';
+import { squareFrom } from './support/geometry.ts';
 import { as, KEYS, keyIdOf } from './support/role-keys.ts';
 
 /**
@@ -25,16 +25,6 @@ import { as, KEYS, keyIdOf } from './support/role-keys.ts';
 const NO_POSITIONS = { latest: async () => [], latestOf: async () => undefined };
 /** 12:00 local (04:00Z) on 15 November 2026, inside the permits' validity */
 const NOV_15 = Date.parse('2026-11-15T04:00:00Z');
-
-const square = (lon: number, lat: number, d = 0.005): Position[][] => [
-  [
-    [lon, lat],
-    [lon + d, lat],
-    [lon + d, lat + d],
-    [lon, lat + d],
-    [lon, lat],
-  ],
-];
 
 const PERMIT = {
   id: 'permit-1',
@@ -61,12 +51,17 @@ function world(t: ExecutionContext) {
     registry.close();
     rmSync(dir, { recursive: true, force: true });
   });
-  registry.put('site', { id: 'site-o', kind: 'origin', name: '蜀山工地', polygons: [square(117.2, 31.8)] });
+  registry.put('site', {
+    id: 'site-o',
+    kind: 'origin',
+    name: '蜀山工地',
+    polygons: [squareFrom(117.2, 31.8)],
+  });
   registry.put('site', {
     id: 'site-d',
     kind: 'disposal',
     name: '肥西消纳场',
-    polygons: [square(117.3, 31.85)],
+    polygons: [squareFrom(117.3, 31.85)],
   });
   registry.put('route', {
     id: 'route-1',

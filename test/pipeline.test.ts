@@ -6,7 +6,7 @@ import test from 'ava';
 import type { MqttClient } from 'mqtt';
 import { startInfluxd } from './servers/influxd.ts';
 import {
-  ADMIN_TOKEN,
+  adminGet,
   connectClient,
   endClient,
   eventually,
@@ -44,12 +44,6 @@ async function registerTrucks(tp: TestPlatform, n: number): Promise<string[]> {
 const fix = (ts: number, extra: Record<string, unknown> = {}) =>
   JSON.stringify({ ts, lat: 31.82, lon: 117.23, speed: 30, load: 'full', cover: 'closed', ...extra });
 
-// biome-ignore lint/suspicious/noExplicitAny: response bodies are asserted field by field
-async function api(tp: TestPlatform, path: string): Promise<{ status: number; body: any }> {
-  const res = await fetch(`${tp.httpUrl}${path}`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } });
-  return { status: res.status, body: await res.json() };
-}
-
 test.serial('QoS 1 fixes flow device → broker → ingest → InfluxDB → API', async (t) => {
   const influx = await startInfluxd();
   t.teardown(() => influx.destroy());
@@ -74,7 +68,7 @@ test.serial('QoS 1 fixes flow device → broker → ingest → InfluxDB → API'
   await publishQos1(device, 'devices/dev-1/telemetry', fix(t0 + 5000));
   await endClient(device);
 
-  const latest = await api(tp, '/api/v1/vehicles/veh-1/position');
+  const latest = await adminGet(tp, '/api/v1/vehicles/veh-1/position');
   t.is(latest.status, 200);
   t.is(latest.body.ts, new Date(t0 + 21_000).toISOString());
   t.is(latest.body.plate, '皖A·D1001');
@@ -94,7 +88,7 @@ test.serial('QoS 1 fixes flow device → broker → ingest → InfluxDB → API'
   t.regex(metrics, /citywatch_ingest_duplicates_total 1\b/);
   t.regex(metrics, /citywatch_ingest_fixes_accepted_total 22\b/);
 
-  const all = await api(tp, '/api/v1/positions');
+  const all = await adminGet(tp, '/api/v1/positions');
   t.is(all.body.items.length, 1);
   const noToken = await fetch(`${tp.httpUrl}/api/v1/positions`);
   t.is(noToken.status, 401);
@@ -162,9 +156,9 @@ test.serial(
     }
     // Valid traffic from both devices still flows: the hostile device's connection was never dropped.
     await publishQos1(bad, 'devices/dev-2/telemetry', fix(goodTs));
-    const pos2 = await api(tp, '/api/v1/vehicles/veh-2/position');
+    const pos2 = await adminGet(tp, '/api/v1/vehicles/veh-2/position');
     t.is(pos2.status, 200);
-    const pos1 = await api(tp, '/api/v1/vehicles/veh-1/position');
+    const pos1 = await adminGet(tp, '/api/v1/vehicles/veh-1/position');
     t.is(pos1.body.ts, new Date(goodTs).toISOString());
     const count = await eventually(
       async () =>
@@ -177,7 +171,7 @@ test.serial(
     const closed = new Promise<void>((resolve) => bad.once('close', () => resolve()));
     bad.publish('devices/dev-1/telemetry', fix(goodTs + 1000), { qos: 1 });
     await closed;
-    t.is((await api(tp, '/api/v1/vehicles/veh-1/position')).body.ts, new Date(goodTs).toISOString());
+    t.is((await adminGet(tp, '/api/v1/vehicles/veh-1/position')).body.ts, new Date(goodTs).toISOString());
     const after = await (await fetch(`${tp.httpUrl}/metrics`)).text();
     t.regex(after, /citywatch_mqtt_acl_denials_total\{action="publish"\} 1\b/);
     bad.end(true);

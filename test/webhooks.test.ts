@@ -21,11 +21,12 @@ import { DEFAULT_RETRY_POLICY, nextStep, parseRetryAfter } from '../api/webhooks
 import { generateSecret, secretKey, sign } from '../api/webhooks/signature.ts';
 import { WebhookStore } from '../api/webhooks/store.ts';
 import { localDate } from '../geofence/geo/windows.ts';
-import type { Position, ViolationCode } from '../geofence/model.ts';
+import type { ViolationCode } from '../geofence/model.ts';
 import type { TripEvent } from '../geofence/trips.ts';
 import type { ViolationEvent } from '../geofence/types.ts';
 import { SqliteApiKeys } from '../registry/api-keys.ts';
 import { AUTH, testApi } from './support/api-fixtures.ts';
+import { squareAround } from './support/geometry.ts';
 import { openApiProblems } from './support/openapi.ts';
 import {
   connectClient,
@@ -777,16 +778,6 @@ test('validation errors are problems naming the field; the OpenAPI document list
 
 const LAT = 31.82;
 const M_PER_DEG_LAT = 111_320;
-const square = (lon: number, lat: number, half = 0.002): Position[][] => [
-  [
-    [lon - half, lat - half],
-    [lon + half, lat - half],
-    [lon + half, lat + half],
-    [lon - half, lat + half],
-    [lon - half, lat - half],
-  ],
-];
-
 test.serial(
   'end to end: an OFF_ROUTE violation judged by the platform arrives signed at the receiver',
   async (t) => {
@@ -820,8 +811,18 @@ test.serial(
       reportIntervalS: 10,
     });
     const c = tp.platform.compliance;
-    c.put('site', { id: 'site-wh-o', kind: 'origin', name: '测试工地', polygons: [square(117.2, LAT)] });
-    c.put('site', { id: 'site-wh-d', kind: 'disposal', name: '测试消纳场', polygons: [square(117.3, LAT)] });
+    c.put('site', {
+      id: 'site-wh-o',
+      kind: 'origin',
+      name: '测试工地',
+      polygons: [squareAround(117.2, LAT)],
+    });
+    c.put('site', {
+      id: 'site-wh-d',
+      kind: 'disposal',
+      name: '测试消纳场',
+      polygons: [squareAround(117.3, LAT)],
+    });
     c.put('route', {
       id: 'route-wh',
       name: '测试线路',

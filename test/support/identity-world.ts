@@ -2,6 +2,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { buildEvidence } from '../../geofence/evidence.ts';
 import type { Violation } from '../../geofence/types.ts';
+import { squareFrom } from './geometry.ts';
 import {
   ADMIN_TOKEN,
   connectClient,
@@ -128,16 +129,6 @@ export interface World {
   close(): Promise<void>;
 }
 
-const square = (lon: number, lat: number, d = 0.005) => [
-  [
-    [lon, lat],
-    [lon + d, lat],
-    [lon + d, lat + d],
-    [lon, lat + d],
-    [lon, lat],
-  ],
-];
-
 export async function buildWorld(env: Record<string, string> = {}): Promise<World> {
   const tp = await startTestPlatform({ API_RATE_LIMIT: '0', ...env });
   const url = tp.httpUrl;
@@ -165,7 +156,7 @@ export async function buildWorld(env: Record<string, string> = {}): Promise<Worl
     site: (sid) => ({
       type: 'Feature',
       id: sid,
-      geometry: { type: 'Polygon', coordinates: square(117.2, 31.8) },
+      geometry: { type: 'Polygon', coordinates: squareFrom(117.2, 31.8) },
       properties: { kind: 'origin', name: sid },
     }),
     route: (rid) => ({
@@ -183,7 +174,7 @@ export async function buildWorld(env: Record<string, string> = {}): Promise<Worl
     zone: (zid) => ({
       type: 'Feature',
       id: zid,
-      geometry: { type: 'Polygon', coordinates: square(117.25, 31.83) },
+      geometry: { type: 'Polygon', coordinates: squareFrom(117.25, 31.83) },
       properties: { kind: 'restricted', name: zid, windows: ['07:00-09:00'] },
     }),
     permit: (pid, tenant) => ({
@@ -204,7 +195,7 @@ export async function buildWorld(env: Record<string, string> = {}): Promise<Worl
   await admin('POST', '/api/v1/sites', bodies.site('site-o'));
   await admin('POST', '/api/v1/sites', {
     ...(bodies.site('site-d') as object),
-    geometry: { type: 'Polygon', coordinates: square(117.3, 31.85) },
+    geometry: { type: 'Polygon', coordinates: squareFrom(117.3, 31.85) },
     properties: { kind: 'disposal', name: 'site-d' },
   });
   await admin('POST', '/api/v1/routes', bodies.route('route-1'));

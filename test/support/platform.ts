@@ -44,6 +44,13 @@ export async function startTestPlatform(env: Record<string, string> = {}): Promi
   };
 }
 
+/** GET an API path with the admin token; the body parsed as JSON. */
+// biome-ignore lint/suspicious/noExplicitAny: response bodies are asserted field by field
+export async function adminGet(tp: TestPlatform, path: string): Promise<{ status: number; body: any }> {
+  const res = await fetch(`${tp.httpUrl}${path}`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } });
+  return { status: res.status, body: await res.json() };
+}
+
 /** Connects an mqtt.js client and waits for CONNACK (rejects on refusal). */
 export function connectClient(url: string, options: IClientOptions): Promise<MqttClient> {
   return new Promise((resolve, reject) => {
