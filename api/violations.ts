@@ -96,6 +96,13 @@ export const ViolationSchema = z
     permit: z.string().optional(),
     startTs: z.number().int().describe('epoch ms'),
     endTs: z.number().int().optional().describe('epoch ms, set when closed'),
+    detectedTs: z
+      .number()
+      .int()
+      .optional()
+      .describe(
+        'epoch ms: when the engine raised it (the fix, or the silence tick, at which the rule’s minimum was met; startTs is the backdated onset)',
+      ),
     ...spanInstantFields,
     durationMs: z.number().optional(),
     level: z.number().int().describe('escalation level, 0 = base'),

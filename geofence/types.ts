@@ -139,6 +139,12 @@ export interface Violation {
   firm: string;
   permit?: string;
   startTs: number;
+  /**
+   * when the engine raised it: the timestamp of the fix (or the silence tick's instant) at which the
+   * rule's minimum was met. startTs is backdated to the onset, so detectedTs - startTs is the rule's
+   * own decision delay (e.g. OFF_ROUTE's minimum duration); absent on violations stored before it existed
+   */
+  detectedTs?: number;
   /** set when closed */
   endTs?: number;
   durationMs?: number;

@@ -89,6 +89,9 @@ export interface ComplianceStatus {
   stateError?: string;
   vehicles: number;
   skippedLate: number;
+  /** judgement-clock instant of the last silence tick (ms; -Infinity before the first): a client that
+   * drove a fleet up to instant T knows silence up to T has been judged once this is >= T */
+  lastTickAt: number;
 }
 
 /** Cost of saving the engine state (benchmark, diagnostics). */
@@ -566,6 +569,7 @@ export class ComplianceService {
       ...(this.stateError ? { stateError: this.stateError } : {}),
       vehicles: this.states.size,
       skippedLate,
+      lastTickAt: this.lastTickAt,
     };
   }
 

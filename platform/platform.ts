@@ -365,6 +365,9 @@ export async function startPlatform(config: Config, options: StartOptions): Prom
       outbox: cs.outbox,
       pendingEvidence: cs.pendingEvidence,
       vehicles: cs.vehicles,
+      // what silence is judged by, and up to when: the simulator's evaluate command waits on these
+      clock: clockMode,
+      lastTickAt: Number.isFinite(cs.lastTickAt) ? new Date(cs.lastTickAt).toISOString() : null,
       ...(complianceDetail ? { detail: complianceDetail } : {}),
     };
     components.webhooks = { state: 'ok', ...webhooks.status() };

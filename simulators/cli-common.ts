@@ -10,6 +10,11 @@ import { buildWorld, type SimWorld } from './world.ts';
 
 export class UsageError extends Error {}
 
+/** Where a command writes its output and its progress (process.stdout/stderr, or a capture). */
+export interface TextSink {
+  write(text: string): unknown;
+}
+
 /** "90m", "2h", "45s", "3600" (seconds) as ms. */
 export function parseDuration(text: string, flag: string): number {
   const m = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)?$/.exec(text.trim());

@@ -4,6 +4,7 @@ import {
   parseDuration,
   parseNumber,
   parseStart,
+  type TextSink,
   UsageError,
   usageFailed,
   WORLD_HELP,
@@ -56,8 +57,8 @@ const parseProvisionArgs = (argv: string[]) =>
 export async function provisionCommand(
   argv: string[],
   prog: string,
-  out = process.stdout,
-  err = process.stderr,
+  out: TextSink = process.stdout,
+  err: TextSink = process.stderr,
 ): Promise<number> {
   const write = (s: string) => err.write(s);
   let v: ReturnType<typeof parseProvisionArgs>['values'];

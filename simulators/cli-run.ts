@@ -6,6 +6,7 @@ import {
   parseDuration,
   parseNumber,
   parseStart,
+  type TextSink,
   UsageError,
   usageFailed,
   WORLD_HELP,
@@ -59,8 +60,8 @@ Exit status: 0 when the run completed, 2 on bad arguments or an invalid scenario
 export async function runCommand(
   argv: string[],
   prog: string,
-  out = process.stdout,
-  err = process.stderr,
+  out: TextSink = process.stdout,
+  err: TextSink = process.stderr,
 ): Promise<number> {
   const write = (s: string) => err.write(s);
   let v: ReturnType<typeof parse>['values'];

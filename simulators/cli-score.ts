@@ -1,6 +1,6 @@
 import { parseArgs } from 'node:util';
 import { VIOLATION_CODES } from '../geofence/model.ts';
-import { parseNumber, UsageError, usageFailed } from './cli-common.ts';
+import { parseNumber, type TextSink, UsageError, usageFailed } from './cli-common.ts';
 import { DEFAULT_TOLERANCE_MS, type Detection, score, scoreJson, scoreTable } from './score.ts';
 import { fetchViolations, readDetections } from './score-io.ts';
 import { readTruth } from './truth.ts';
@@ -10,7 +10,8 @@ export const SCORE_HELP = (
 ) => `Usage: ${prog} score --truth <file> (--api <url> --token <t> | --detections <file>) [options]
 
 Scores detected violations against a run's ground truth, per violation type: TP, FP, FN, precision,
-recall, and the detection latency (detection start - truth start: median, 95th percentile). A detection
+recall, and the detection latency (when the platform raised it - truth start: median, 95th percentile;
+the violation's detectedTs, or its startTs when the platform gives none). A detection
 matches a truth of the same vehicle and type whose time range overlaps it once both are widened by the
 tolerance; each truth and each detection match at most once (closest starts first). Detections of other
 vehicles, or starting outside the run (+ tolerance), are ignored and counted; so are OFFLINE ones
@@ -58,8 +59,8 @@ const parseScoreArgs = (argv: string[]) =>
 export async function scoreCommand(
   argv: string[],
   prog: string,
-  out = process.stdout,
-  err = process.stderr,
+  out: TextSink = process.stdout,
+  err: TextSink = process.stderr,
 ): Promise<number> {
   const write = (s: string) => err.write(s);
   let v: ReturnType<typeof parseScoreArgs>['values'];

@@ -1,8 +1,9 @@
 /**
  * The device-fleet simulator (issue 5), one entry with subcommands:
- *   npm run sim -- <run|score|provision|load> [options]      (npm run sim -- help)
+ *   npm run sim -- <evaluate|run|score|provision|load> [options]      (npm run sim -- help)
  */
 
+import { evaluateCommand } from './cli-evaluate.ts';
 import { provisionCommand } from './cli-provision.ts';
 import { runCommand } from './cli-run.ts';
 import { scoreCommand } from './cli-score.ts';
@@ -16,6 +17,9 @@ Simulates fleets of muck trucks, sanitation vehicles and body cameras against an
 violations injected and the ground truth written, and scores a platform's detections against it.
 
 Commands:
+  evaluate    provision a scenario through the platform API, drive it (default 60x, 15 m noise), wait
+              until the platform has judged it, print the precision/recall table: provision + run +
+              score in one
   run         simulate a scenario's fleet and publish it (or --dry-run); write the ground truth
   score       score detected violations (platform API or a file) against a ground truth
   provision   provision a scenario's world: offline files for a foreign broker, or through the API
@@ -23,7 +27,9 @@ Commands:
               reconnecting with backoff, live progress, a summary (also simulators/load-cli.ts)
   help        this text
 
-\`${PROG} <command> --help\` describes each command. A typical session:
+\`${PROG} <command> --help\` describes each command. One command scores a platform:
+  ${PROG} evaluate -s simulators/scenarios/hefei-basic.json --api http://127.0.0.1:8080 --token T
+The same in three steps:
   ${PROG} provision -s simulators/scenarios/hefei-basic.json -d 2h --api http://127.0.0.1:8080 --token T
   ${PROG} run -s simulators/scenarios/hefei-basic.json -d 2h --speedup 60 --noise-m 15 \\
       --url mqtt://127.0.0.1:1883 --truth truth.jsonl
@@ -32,6 +38,8 @@ Commands:
 export async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   switch (command) {
+    case 'evaluate':
+      return evaluateCommand(rest, PROG);
     case 'run':
       return runCommand(rest, PROG);
     case 'score':

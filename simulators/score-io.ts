@@ -20,6 +20,8 @@ function toDetection(o: Record<string, unknown>, where: string): Detection {
   if (typeof o.id === 'string') d.id = o.id;
   const end = ms(o.endTs);
   if (Number.isFinite(end)) d.endTs = end;
+  const detected = ms(o.detectedTs);
+  if (Number.isFinite(detected)) d.detectedTs = detected;
   return d;
 }
 

@@ -29,6 +29,8 @@ export interface Detection {
   /** epoch ms */
   startTs: number;
   endTs?: number;
+  /** epoch ms: when the platform raised it (latency is measured to it; startTs when absent) */
+  detectedTs?: number;
 }
 
 export interface ScoreOptions {
@@ -156,7 +158,7 @@ export function score(
     dUsed.add(p.di);
     const truth = truths[p.ti]!;
     const detection = kept[p.di]!;
-    matches.push({ truth, detection, latencyMs: detection.startTs - truth.start });
+    matches.push({ truth, detection, latencyMs: (detection.detectedTs ?? detection.startTs) - truth.start });
   }
   matches.sort((a, b) => a.truth.start - b.truth.start);
 

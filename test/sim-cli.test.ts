@@ -303,7 +303,8 @@ const cli = (args: string[]) =>
 test('sim help and --help of every subcommand', (t) => {
   const top = cli(['help']);
   t.is(top.status, 0);
-  for (const c of ['run', 'score', 'provision', 'load']) t.regex(top.stdout, new RegExp(`^  ${c} `, 'm'));
+  for (const c of ['evaluate', 'run', 'score', 'provision', 'load'])
+    t.regex(top.stdout, new RegExp(`^  ${c} `, 'm'));
   const expected: Record<string, string[]> = {
     run: [
       '--scenario',
@@ -345,6 +346,25 @@ test('sim help and --help of every subcommand', (t) => {
       '--inject',
     ],
     load: ['--url', '--connections', '--rate', '--ids-file', '--qos'],
+    evaluate: [
+      '--scenario',
+      '--api',
+      '--token',
+      '--url',
+      '--speedup',
+      '--noise-m',
+      '--seed',
+      '--start',
+      '--duration',
+      '--inject',
+      '--truth',
+      '--json',
+      '--min-precision',
+      '--min-recall',
+      '--exclude',
+      '--settle-timeout',
+      'COMPLIANCE_CLOCK=fleet',
+    ],
   };
   for (const [command, flags] of Object.entries(expected)) {
     const r = cli([command, '--help']);
@@ -356,6 +376,26 @@ test('sim help and --help of every subcommand', (t) => {
   const bad = cli(['run', '--scenario', BASIC, '--dry-run', '--inject', 'OFF_ROUTE:2']);
   t.is(bad.status, 2);
   t.regex(bad.stderr, /--inject "OFF_ROUTE:2": a rate is a probability/);
+  // evaluate checks its arguments before it touches a platform or runs for minutes
+  const noApi = cli(['evaluate', '--scenario', BASIC, '--token', 'x'.repeat(20)]);
+  t.is(noApi.status, 2);
+  t.regex(noApi.stderr, /--api is required/);
+  const badGoal = cli([
+    'evaluate',
+    '-s',
+    BASIC,
+    '--api',
+    'http://127.0.0.1:9',
+    '--token',
+    't',
+    '--min-recall',
+    '2',
+  ]);
+  t.is(badGoal.status, 2);
+  t.regex(badGoal.stderr, /--min-recall: expected a number 0\.\.1, got "2"/);
+  const down = cli(['evaluate', '-s', BASIC, '--api', 'http://127.0.0.1:9', '--token', 't']);
+  t.is(down.status, 1);
+  t.regex(down.stderr, /the platform API at http:\/\/127\.0\.0\.1:9 is not reachable/);
 });
 
 test('sim run: an invalid scenario fails with the field named', async (t) => {

@@ -60,6 +60,7 @@ export function open(ctx: RuleContext, args: OpenArgs): { violation: Violation; 
     firm: ctx.fix.firm,
     ...(permit ? { permit: permit.id } : {}),
     startTs: args.startTs,
+    detectedTs: ctx.fix.ts,
     level: args.level ?? 0,
     startPos: args.startPos,
     lastPos: [ctx.fix.lon, ctx.fix.lat],

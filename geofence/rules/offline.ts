@@ -72,6 +72,7 @@ export const offline: RuleModule<OfflineState> = {
       firm: last.firm,
       ...(permit ? { permit: permit.id } : {}),
       startTs,
+      detectedTs: ctx.nowMs,
       level: 0,
       startPos: [last.lon, last.lat],
       lastPos: [last.lon, last.lat],
