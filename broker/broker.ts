@@ -8,6 +8,7 @@ import { identityOf } from './identity.ts';
 import { type Listeners, type ListeningPorts, startListeners, type TlsFiles } from './listeners.ts';
 import { BrokerCounters, type BrokerStats, createBrokerMetrics } from './metrics.ts';
 import { createAuthorizePublish, type TelemetryHook } from './publish.ts';
+import { dropDeviceSessions } from './sessions.ts';
 import { StatusTracker } from './status.ts';
 
 export interface BrokerOptions {
@@ -55,17 +56,24 @@ export interface PublishOptions {
   retain?: boolean;
 }
 
-export interface Broker {
-  readonly aedes: Aedes;
+/**
+ * The broker as the platform uses it, whether it runs in this process (createBroker) or is spread over
+ * edge processes (cluster/hub.ts, MQTT_PROCESSES > 1).
+ */
+export interface BrokerHandle {
   listen(): Promise<ListeningPorts>;
   close(): Promise<void>;
   stats(): BrokerStats;
   /** Publishes from the platform itself (dead letters, alerts, commands); no ACL applies. */
   publish(topic: string, payload: Buffer | string, opts?: PublishOptions): Promise<void>;
+  /** Ends the open connections of a device whose secret or status changed (sessions.ts). */
+  dropDeviceSessions(deviceId: string): void;
 }
 
-/** Alias of Broker (the name platform/ imports). */
-export type BrokerHandle = Broker;
+/** The broker in this process. */
+export interface Broker extends BrokerHandle {
+  readonly aedes: Aedes;
+}
 
 /**
  * The embedded MQTT 3.1.1 broker: aedes plus the platform's hooks, one module per job:
@@ -163,6 +171,7 @@ export function createBroker(opts: BrokerOptions): Broker {
   return {
     aedes,
     publish,
+    dropDeviceSessions: (deviceId) => void dropDeviceSessions(aedes, deviceId),
 
     async listen() {
       if (listeners !== undefined) return listeners.ports;

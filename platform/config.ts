@@ -21,6 +21,12 @@ const envObject = z.object({
   MQTTS_PORT: port(8883),
   /** MQTT over secure WebSocket, when TLS is configured */
   MQTT_WSS_PORT: port(8084),
+  /**
+   * processes the embedded broker's connections are spread over (broker/cluster/): each connection is
+   * a file descriptor and one process holds at most its open-files limit of them; 1 keeps it in the
+   * platform process
+   */
+  MQTT_PROCESSES: z.coerce.number().int().min(1).max(64).default(1),
   /** interface to listen on; loopback by default so a fresh start exposes nothing */
   BIND_HOST: nonEmpty.default('127.0.0.1'),
   DATA_DIR: nonEmpty.default('./data'),

@@ -12,7 +12,7 @@ import { type HealthReport, type HealthState, worstState } from '../api/schemas.
 import { WebhookDispatcher } from '../api/webhooks/dispatcher.ts';
 import { WebhookStore } from '../api/webhooks/store.ts';
 import { type BrokerHandle, createBroker } from '../broker/broker.ts';
-import { dropDeviceSessions } from '../broker/sessions.ts';
+import { createBrokerCluster } from '../broker/cluster/hub.ts';
 import { IngestCore } from '../ingest/core.ts';
 import { type ExternalIngest, startExternalIngest } from '../ingest/external.ts';
 import type { Fix } from '../ingest/fix.ts';
@@ -278,28 +278,45 @@ export async function startPlatform(config: Config, options: StartOptions): Prom
 
   const ports: PlatformPorts = {};
   if (env.PARTS.includes('broker')) {
-    broker = createBroker({
-      registry,
-      host: env.BIND_HOST,
-      port: env.MQTT_PORT,
-      ...(env.MQTT_WS_PORT > 0 || env.MQTT_WS_PORT === 0 ? { wsPort: env.MQTT_WS_PORT } : {}),
-      ...(config.tls
-        ? {
-            tls: {
-              certFile: config.tls.certFile,
-              keyFile: config.tls.keyFile,
-              ...(config.tls.caFile ? { caFile: config.tls.caFile } : {}),
+    // Packets up to 4x the payload limit get a counted payload_too_large; larger ones cut the connection.
+    const maxPacketBytes = 4 * env.MAX_PAYLOAD_BYTES;
+    const onTelemetry = (_deviceId: string, topic: string, payload: Buffer) =>
+      core.accept(topic, payload, 'embedded');
+    const wsPort = env.MQTT_WS_PORT > 0 || env.MQTT_WS_PORT === 0 ? env.MQTT_WS_PORT : undefined;
+    const tlsFiles = config.tls
+      ? {
+          certFile: config.tls.certFile,
+          keyFile: config.tls.keyFile,
+          ...(config.tls.caFile ? { caFile: config.tls.caFile } : {}),
+        }
+      : undefined;
+    broker =
+      env.MQTT_PROCESSES > 1
+        ? createBrokerCluster({
+            processes: env.MQTT_PROCESSES,
+            edge: {
+              registryDir: path.join(config.dataDir, 'registry'),
+              host: env.BIND_HOST,
+              port: env.MQTT_PORT,
+              ...(wsPort !== undefined ? { wsPort } : {}),
+              ...(tlsFiles ? { tls: tlsFiles, tlsPort: env.MQTTS_PORT, wssPort: env.MQTT_WSS_PORT } : {}),
+              maxPacketBytes,
+              logLevel: env.LOG_LEVEL,
             },
-            tlsPort: env.MQTTS_PORT,
-            wssPort: env.MQTT_WSS_PORT,
-          }
-        : {}),
-      // Packets up to 4x the payload limit get a counted payload_too_large; larger ones cut the connection.
-      maxPacketBytes: 4 * env.MAX_PAYLOAD_BYTES,
-      metrics,
-      logger,
-      onTelemetry: (_deviceId, topic, payload) => core.accept(topic, payload, 'embedded'),
-    });
+            onTelemetry,
+            logger,
+          })
+        : createBroker({
+            registry,
+            host: env.BIND_HOST,
+            port: env.MQTT_PORT,
+            ...(wsPort !== undefined ? { wsPort } : {}),
+            ...(tlsFiles ? { tls: tlsFiles, tlsPort: env.MQTTS_PORT, wssPort: env.MQTT_WSS_PORT } : {}),
+            maxPacketBytes,
+            metrics,
+            logger,
+            onTelemetry,
+          });
     const bound = await broker.listen();
     ports.mqtt = bound.tcpPort;
     if (bound.wsPort !== undefined) ports.ws = bound.wsPort;
@@ -318,11 +335,20 @@ export async function startPlatform(config: Config, options: StartOptions): Prom
     });
   }
 
+  const clusterFigures = (s: object) => {
+    const c = s as { processes?: number; connectionsByProcess?: Record<string, number> };
+    return { processes: c.processes ?? 0, connectionsByProcess: c.connectionsByProcess ?? {} };
+  };
   const health = async (): Promise<HealthReport> => {
     const components: HealthReport['components'] = {};
     if (broker) {
       const s = broker.stats();
-      components.broker = { state: 'ok', connections: s.connections };
+      components.broker = {
+        state: 'ok',
+        connections: s.connections,
+        // spread over edge processes: how many run, and the connections of each (by pid)
+        ...(env.MQTT_PROCESSES > 1 ? clusterFigures(s) : {}),
+      };
     }
     if (external) {
       components.externalBroker = external.client.connected
@@ -409,7 +435,7 @@ export async function startPlatform(config: Config, options: StartOptions): Prom
         resources: {
           registry,
           // Only the embedded broker's connections can be ended from here; an external broker's are its own.
-          dropSessions: (id) => (broker ? void dropDeviceSessions(broker.aedes, id) : undefined),
+          dropSessions: (id) => broker?.dropDeviceSessions(id),
           onChange: () => complianceService.recompile(),
         },
       },

@@ -115,6 +115,9 @@ function freezeDevice(row: DeviceRow): Readonly<Device> {
  * could be replayed or brute-forced offline), and forgotten when the device's secret or enabled flag
  * changes.
  */
+/** most verifications remembered by hash (one per device of a large fleet) */
+const HASH_CACHE_MAX = 250_000;
+
 export class SqliteRegistry implements Registry {
   readonly path: string;
   private readonly db: Database.Database;
@@ -127,6 +130,15 @@ export class SqliteRegistry implements Registry {
   private readonly deviceVerified = new Map<string, Buffer>();
   private readonly serviceVerified = new Map<string, Buffer>();
   private readonly cacheKey = randomBytes(32);
+  /**
+   * Successful checks by stored hash (salt and parameters included): a secret that matched a hash once
+   * matches it again, whichever device carries it. A load-test fleet provisioned with one shared
+   * secret (simulators/load-provision.ts) then costs one scrypt, not one per device. Bounded: cleared
+   * when it reaches HASH_CACHE_MAX (a fleet's worth), which only costs scrypt runs again.
+   */
+  private readonly hashVerified = new Map<string, Buffer>();
+  /** scrypt verifications run (diagnostics, tests) */
+  private scryptRuns = 0;
   private generation = 0;
 
   private readonly stmt: {
@@ -141,6 +153,8 @@ export class SqliteRegistry implements Registry {
     deleteDevice: Database.Statement;
     deleteVehicle: Database.Statement;
     deleteOfficer: Database.Statement;
+    selectDevice: Database.Statement;
+    selectService: Database.Statement;
   };
 
   constructor(opts: SqliteRegistryOptions) {
@@ -191,6 +205,8 @@ export class SqliteRegistry implements Registry {
         deleteDevice: this.db.prepare('DELETE FROM devices WHERE id = ?'),
         deleteVehicle: this.db.prepare('DELETE FROM vehicles WHERE id = ?'),
         deleteOfficer: this.db.prepare('DELETE FROM officers WHERE id = ?'),
+        selectDevice: this.db.prepare('SELECT * FROM devices WHERE id = ?'),
+        selectService: this.db.prepare('SELECT secret_hash FROM service_credentials WHERE username = ?'),
       };
       this.load();
     } catch (err) {
@@ -470,6 +486,61 @@ export class SqliteRegistry implements Registry {
     this.serviceVerified.delete(username);
   }
 
+  // ---- re-reads, for a process that shares the file with the one writing it ----
+
+  /**
+   * Re-reads one device from the database into the maps and returns it (undefined: there is none).
+   * An MQTT edge process (broker/cluster/) opens the registry file the platform process writes: its
+   * maps do not see those writes, so it re-reads a device it does not know (created since) and one the
+   * platform says changed (secret rotated, disabled, deleted). A changed secret or enabled flag
+   * forgets the remembered verification, as a write here would.
+   */
+  refreshDevice(id: string): Device | undefined {
+    const row = this.stmt.selectDevice.get(id) as DeviceRow | undefined;
+    const old = this.deviceMap.get(id);
+    if (row === undefined) {
+      if (old !== undefined) {
+        this.deviceMap.delete(id);
+        this.deviceVerified.delete(id);
+        this.generation++;
+      }
+      return undefined;
+    }
+    const device = freezeDevice(row);
+    const secretOrEnabledChanged =
+      old === undefined || old.hash !== row.secret_hash || old.device.enabled !== device.enabled;
+    if (secretOrEnabledChanged) this.deviceVerified.delete(id);
+    this.deviceMap.set(id, {
+      device,
+      hash: row.secret_hash,
+      generation: secretOrEnabledChanged ? ++this.generation : old.generation,
+    });
+    return device;
+  }
+
+  /** refreshDevice for a service account: true when it exists */
+  refreshService(username: string): boolean {
+    const row = this.stmt.selectService.get(username) as { secret_hash: string } | undefined;
+    const old = this.serviceMap.get(username);
+    if (row === undefined) {
+      if (old !== undefined) {
+        this.serviceMap.delete(username);
+        this.serviceVerified.delete(username);
+      }
+      return false;
+    }
+    if (old?.hash !== row.secret_hash) {
+      this.serviceVerified.delete(username);
+      this.serviceMap.set(username, { hash: row.secret_hash, generation: ++this.generation });
+    }
+    return true;
+  }
+
+  /** scrypt verifications run since open (a cache hit runs none) */
+  get secretChecksRun(): number {
+    return this.scryptRuns;
+  }
+
   // ---- lookups: memory only ----
 
   device(id: string): Device | undefined {
@@ -515,9 +586,19 @@ export class SqliteRegistry implements Registry {
       if (entry === undefined || !entry.device.enabled) return false;
       const cached = this.deviceVerified.get(id);
       if (cached !== undefined && timingSafeEqual(cached, mac)) return true;
+      const byHash = this.hashVerified.get(entry.hash);
+      if (byHash !== undefined && timingSafeEqual(byHash, mac)) {
+        this.deviceVerified.set(id, mac);
+        return true;
+      }
+      this.scryptRuns++;
       const ok = await verifySecret(secret, entry.hash);
       if (this.deviceMap.get(id)?.generation !== entry.generation) continue;
-      if (ok) this.deviceVerified.set(id, mac);
+      if (ok) {
+        this.deviceVerified.set(id, mac);
+        if (this.hashVerified.size >= HASH_CACHE_MAX) this.hashVerified.clear();
+        this.hashVerified.set(entry.hash, mac);
+      }
       return ok;
     }
   }
@@ -530,6 +611,7 @@ export class SqliteRegistry implements Registry {
       if (entry === undefined) return false;
       const cached = this.serviceVerified.get(username);
       if (cached !== undefined && timingSafeEqual(cached, mac)) return true;
+      this.scryptRuns++;
       const ok = await verifySecret(secret, entry.hash);
       if (this.serviceMap.get(username)?.generation !== entry.generation) continue;
       if (ok) this.serviceVerified.set(username, mac);
