@@ -141,6 +141,9 @@ export class ComplianceService {
   private restoredEvidence: ViolationEvent[] = [];
   /** wall clock: the end of the restart grace */
   private graceUntil = 0;
+  /** alert publishes failed since the last warning about them, and when that was (wall clock) */
+  private alertFailures = 0;
+  private alertFailureLoggedAt = Number.NEGATIVE_INFINITY;
   /** judgement clock: the instant of the last tick */
   private lastTickAt = Number.NEGATIVE_INFINITY;
   private eventStoreOpen = false;
@@ -335,13 +338,28 @@ export class ComplianceService {
     }
   }
 
+  /**
+   * MQTT alerts are best effort (webhooks and the event store are the durable paths). When the broker
+   * is gone (shutting down, overloaded) every violation would fail alike: one warning per 10 s, with
+   * how many failed since the last, instead of a line per violation.
+   */
+  private alertFailed(err: Error, violation: string): void {
+    this.alertFailures++;
+    const now = Date.now();
+    if (now - this.alertFailureLoggedAt < 10_000) return;
+    this.opts.logger.warn(
+      { err: err.message, violation, failedSinceLastWarning: this.alertFailures },
+      'compliance: alert publish failed',
+    );
+    this.alertFailures = 0;
+    this.alertFailureLoggedAt = now;
+  }
+
   private emitViolation(event: ViolationEvent, world: World): void {
     const v = event.violation;
     this.opts
       .publish(alertTopic(v.firm, v.vehicle), JSON.stringify(event))
-      .catch((err: Error) =>
-        this.opts.logger.warn({ err: err.message, violation: v.id }, 'compliance: alert publish failed'),
-      );
+      .catch((err: Error) => this.alertFailed(err, v.id));
     try {
       this.bus.emit('violation', event);
     } catch (err) {

@@ -182,13 +182,12 @@ export async function startPlatform(config: Config, options: StartOptions): Prom
   const clockMode = demoCatchUp ? 'fleet' : env.COMPLIANCE_CLOCK;
   const clockSpeedup = demoCatchUp ? env.SIMULATE_SPEEDUP : env.COMPLIANCE_CLOCK_SPEEDUP;
   const complianceClock = createComplianceClock(clockMode, { speedup: clockSpeedup });
-  if (clockMode === 'fleet') {
+  if (clockMode === 'fleet')
     logger.warn(
       { speedup: clockSpeedup },
       "COMPLIANCE_CLOCK=fleet: silence is judged by the fixes' own time (simulations and replays only)",
     );
-    core.onFixes((fixes) => complianceClock.observe(fixes));
-  }
+  core.onFixes((fixes) => complianceClock.observe(fixes));
   const complianceService = new ComplianceService({
     now: complianceClock.now,
     registry: compliance,
@@ -472,17 +471,25 @@ export async function startPlatform(config: Config, options: StartOptions): Prom
   const stop = async (): Promise<void> => {
     if (stopping) return;
     stopping = true;
-    await fleet?.stop();
-    await api?.close();
+    // Each step is timed, so a slow shutdown names the step that held it up.
+    const phases: Record<string, number> = {};
+    const timed = async (name: string, step: () => unknown): Promise<void> => {
+      const t0 = performance.now();
+      await step();
+      phases[name] = Math.round(performance.now() - t0);
+    };
+    await timed('fleet', () => fleet?.stop());
+    await timed('api', () => api?.close());
     live.close();
-    await broker?.close();
-    await external?.stop();
-    await pump.stop(options.drainMs ?? 5000);
-    await complianceService.stop(options.drainMs ?? 5000);
-    await webhooks.stop();
-    await spool.close();
-    await store.close();
-    await events.close();
+    await timed('broker', () => broker?.close());
+    await timed('external', () => external?.stop());
+    await timed('pump', () => pump.stop(options.drainMs ?? 5000));
+    await timed('compliance', () => complianceService.stop(options.drainMs ?? 5000));
+    await timed('webhooks', () => webhooks.stop());
+    await timed('spool', () => spool.close());
+    await timed('store', () => store.close());
+    await timed('events', () => events.close());
+    logger.info({ phasesMs: phases }, 'platform stopped');
     compliance.close();
     idempotency?.close();
     apiKeys.close();

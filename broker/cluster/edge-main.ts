@@ -18,8 +18,9 @@ import {
   type TelemetryItem,
 } from './protocol.ts';
 
+// the platform process may be gone (then 'disconnect' below closes this edge): a lost message is no error
 const send = (message: EdgeToHub) => {
-  if (process.connected) process.send?.(message);
+  if (process.connected) process.send?.(message, undefined, undefined, () => undefined);
 };
 
 function fail(err: unknown): never {

@@ -54,8 +54,14 @@ export function createBrokerCluster(opts: BrokerClusterOptions): BrokerHandle {
   let readyWaiter: { resolve: (p: ListeningPorts) => void; reject: (e: Error) => void } | undefined;
   let ports: ListeningPorts | undefined;
 
+  // An edge may be on its way out (closing, or killed) when a message is sent to it: the channel's error
+  // goes to the callback, not to an 'error' event that would end the platform process.
   const send = (edge: Edge, message: HubToEdge) => {
-    if (edge.worker.isConnected()) edge.worker.send(message);
+    if (edge.worker.isConnected() && !edge.worker.isDead())
+      edge.worker.send(message, undefined, (err) => {
+        if (err)
+          logger.debug({ edge: edge.worker.id, err: err.message }, 'message to an mqtt edge process lost');
+      });
   };
 
   function fork(): void {
@@ -67,6 +73,9 @@ export function createBrokerCluster(opts: BrokerClusterOptions): BrokerHandle {
     for (const o of edges.values()) if (o !== edge) others.push(...o.interest.entries());
     if (others.length > 0) send(edge, { t: 'interest', changes: others });
     worker.on('message', (m: EdgeToHub) => onMessage(edge, m));
+    worker.on('error', (err) =>
+      logger.debug({ edge: worker.id, err: err.message }, 'mqtt edge process channel error'),
+    );
     worker.on('exit', (code, signal) => onExit(edge, code, signal));
   }
 
@@ -137,10 +146,10 @@ export function createBrokerCluster(opts: BrokerClusterOptions): BrokerHandle {
   function onExit(edge: Edge, code: number | null, signal: string | null): void {
     edges.delete(edge.worker.id);
     pendingResults.delete(edge);
+    if (closing) return;
     // its subscriptions are gone: the others stop forwarding for them
     const gone = edge.interest.entries().map((e) => ({ filter: e.filter, delta: -e.delta }));
     if (gone.length > 0) for (const o of edges.values()) send(o, { t: 'interest', changes: gone });
-    if (closing) return;
     // Its devices lost their connection without PUBACK for what was under way: they reconnect (to the
     // other edges, or the new one) and send it again.
     logger.error({ edge: edge.worker.id, code, signal }, 'mqtt edge process exited; starting another');
