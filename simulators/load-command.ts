@@ -7,7 +7,13 @@ import {
   readCredentialsFile,
   runLoad,
 } from './load.ts';
-import { autoProcesses, capacityWarnings, localPortCount, openFilesLimit } from './load-limits.ts';
+import {
+  autoProcesses,
+  capacityWarnings,
+  connectionsPerProcess,
+  localPortCount,
+  openFilesLimit,
+} from './load-limits.ts';
 import { runLoadProcesses } from './load-processes.ts';
 import { prepareLoadFleet } from './load-provision.ts';
 import { progressLine, summaryTable } from './load-report.ts';
@@ -250,12 +256,20 @@ async function prepare(values: Record<string, string | boolean | undefined>): Pr
     idsFile,
     ...(str('prefix') !== undefined ? { prefix: str('prefix') } : {}),
   });
+  // One platform process holds at most its open-files limit of connections (less what the platform
+  // keeps open itself): enough MQTT edge processes (MQTT_PROCESSES, broker/cluster/) for the fleet.
+  const fdLimit = openFilesLimit();
+  const edges =
+    fdLimit === undefined ? 1 : Math.ceil(fleet.devices / Math.floor(connectionsPerProcess(fdLimit) * 0.9));
   process.stderr.write(
     `[load] ${fleet.devices} muck trucks and devices written to ${join(dataDir, 'registry')} in ` +
       `${((performance.now() - t0) / 1000).toFixed(1)} s; credentials in ${idsFile}\n` +
-      `[load] start the platform with DATA_DIR=${dataDir}, then: --ids-file ${idsFile} --interval ${interval}\n`,
+      `[load] start the platform with SIMULATE=0 DATA_DIR=${dataDir}${edges > 1 ? ` MQTT_PROCESSES=${edges}` : ''}, ` +
+      `then: --ids-file ${idsFile} --interval ${interval} --processes auto\n`,
   );
-  process.stdout.write(`${JSON.stringify({ prepared: fleet.devices, dataDir, idsFile })}\n`);
+  process.stdout.write(
+    `${JSON.stringify({ prepared: fleet.devices, dataDir, idsFile, mqttProcesses: edges })}\n`,
+  );
   return 0;
 }
 
