@@ -49,6 +49,8 @@ export interface ApiDeps {
   health: () => Promise<HealthReport>;
   /** the platform's prom-client registry, served at GET /metrics */
   metrics: MetricsRegistry;
+  /** metrics kept in other processes (MQTT edge processes), appended at GET /metrics */
+  moreMetrics?: () => Promise<string>;
   /** sites, routes, zones, permits and thresholds (registry/compliance.ts); routes served only when given */
   compliance?: ComplianceRegistry;
   /** violations, trips and evidence of the compliance engine; routes served only when given */
@@ -119,7 +121,10 @@ export async function buildApi(deps: ApiDeps, opts: ApiOptions = {}): Promise<Fa
 
   await registerDocs(app);
   await app.register(healthRoutes, { health: deps.health });
-  await app.register(metricsRoutes, { registry: deps.metrics });
+  await app.register(metricsRoutes, {
+    registry: deps.metrics,
+    ...(deps.moreMetrics ? { more: deps.moreMetrics } : {}),
+  });
   await app.register(
     async (v1) => {
       await v1.register(bearerAuth, {

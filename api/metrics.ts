@@ -55,6 +55,8 @@ export function instrumentHttp(app: FastifyInstance, registry: Registry): void {
 
 export interface MetricsRoutesOptions {
   registry: Registry;
+  /** metrics of other processes (the MQTT edge processes), Prometheus text appended to the registry's */
+  more?: () => Promise<string>;
 }
 
 /**
@@ -62,7 +64,7 @@ export interface MetricsRoutesOptions {
  * Prometheus scrapers expect: serve it on an internal network only, or block /metrics at the reverse
  * proxy, because it reveals fleet sizes and traffic.
  */
-export const metricsRoutes: FastifyPluginAsyncZod<MetricsRoutesOptions> = async (app, { registry }) => {
+export const metricsRoutes: FastifyPluginAsyncZod<MetricsRoutesOptions> = async (app, { registry, more }) => {
   app.get(
     '/metrics',
     {
@@ -79,9 +81,18 @@ export const metricsRoutes: FastifyPluginAsyncZod<MetricsRoutesOptions> = async 
         },
       },
     },
-    async (_request, reply) => {
+    async (request, reply) => {
       const text = await registry.metrics();
-      return reply.type(registry.contentType).send(text);
+      if (more === undefined) return reply.type(registry.contentType).send(text);
+      let extra: string;
+      try {
+        extra = await more();
+      } catch (err) {
+        // one edge process not answering must not take the platform's own metrics with it
+        request.log.warn({ err }, 'metrics of the MQTT edge processes not collected');
+        extra = '';
+      }
+      return reply.type(registry.contentType).send(`${text}\n${extra}`);
     },
   );
 };

@@ -68,6 +68,8 @@ export interface BrokerHandle {
   publish(topic: string, payload: Buffer | string, opts?: PublishOptions): Promise<void>;
   /** Ends the open connections of a device whose secret or status changed (sessions.ts). */
   dropDeviceSessions(deviceId: string): void;
+  /** the citywatch_mqtt_* metrics when they live in other processes (Prometheus text); absent otherwise */
+  metricsText?(): Promise<string>;
 }
 
 /** The broker in this process. */

@@ -426,6 +426,7 @@ export async function startPlatform(config: Config, options: StartOptions): Prom
         registry,
         health,
         metrics,
+        ...(broker?.metricsText ? { moreMetrics: () => broker?.metricsText?.() ?? Promise.resolve('') } : {}),
         compliance,
         events,
         webhooks,

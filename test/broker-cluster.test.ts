@@ -28,6 +28,12 @@ const DEVICES = [
   'cam-sc-0002',
 ];
 
+/** the parts of API answers the test reads */
+interface ApiJson {
+  items?: Array<{ device: string }>;
+  credentials?: { username: string; password: string };
+}
+
 interface BrokerHealth {
   connections: number;
   processes: number;
@@ -40,7 +46,7 @@ async function api(p: ChildPlatform, method: string, url: string, body?: unknown
     headers: { authorization: `Bearer ${TOKEN}`, ...(body ? { 'content-type': 'application/json' } : {}) },
     ...(body ? { body: JSON.stringify(body) } : {}),
   });
-  return { status: res.status, json: (await res.json().catch(() => undefined)) as any };
+  return { status: res.status, json: (await res.json().catch(() => undefined)) as ApiJson | undefined };
 }
 
 async function brokerHealth(p: ChildPlatform): Promise<BrokerHealth> {
@@ -123,6 +129,12 @@ test.serial('MQTT_PROCESSES=2: one broker to its clients, across two edge proces
     `the connections are spread: ${JSON.stringify(health.connectionsByProcess)}`,
   );
 
+  // GET /metrics sums the edges' broker metrics: the device connections of both
+  const metricsText = await (await fetch(`http://127.0.0.1:${p.ports.http}/metrics`)).text();
+  t.regex(metricsText, /^citywatch_process_/m, 'the platform process its own');
+  const deviceGauge = /^citywatch_mqtt_connections\{type="device"\} (\d+)/m.exec(metricsText);
+  t.is(Number(deviceGauge?.[1]), DEVICES.length, 'device connections summed over the edge processes');
+
   // the status of every device reaches the one service, whichever process holds either
   await eventually(() => {
     const online = new Set(seen.filter((m) => m.payload.includes('online')).map((m) => m.topic));
@@ -185,7 +197,7 @@ test.serial('MQTT_PROCESSES=2: one broker to its clients, across two edge proces
     officer: 'officer-001',
   });
   t.is(created.status, 201, JSON.stringify(created.json));
-  const { username, password } = created.json.credentials as { username: string; password: string };
+  const { username, password } = created.json?.credentials ?? { username: '', password: '' };
   for (let i = 0; i < 4; i++) {
     const c = await connectClient(url, { username, password, clientId: `${username}-${i}` });
     await endClient(c);

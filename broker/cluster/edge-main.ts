@@ -5,6 +5,7 @@
  * and its PUBACK waits for the answer that it is durable.
  */
 import { pino } from 'pino';
+import { AggregatorRegistry, Registry as MetricsRegistry } from 'prom-client';
 import { createBroker } from '../broker.ts';
 import { dropDeviceSessions } from '../sessions.ts';
 import { EdgeMq } from './edge-mq.ts';
@@ -44,6 +45,11 @@ process.on('SIGINT', () => undefined);
 process.on('SIGTERM', () => undefined);
 
 const registry = new FollowerRegistry({ dir: config.registryDir });
+// The broker's metrics, answered to the platform process's GET /metrics over the cluster channel
+// (prom-client's AggregatorRegistry listens for its requests once one is made in this process).
+const metrics = new MetricsRegistry();
+AggregatorRegistry.setRegistries(metrics);
+new AggregatorRegistry();
 
 // Telemetry to the platform process, one message per turn of the event loop; answers by id.
 let nextId = 1;
@@ -73,6 +79,7 @@ const broker = createBroker({
   ...(config.tlsPort !== undefined ? { tlsPort: config.tlsPort } : {}),
   ...(config.wssPort !== undefined ? { wssPort: config.wssPort } : {}),
   maxPacketBytes: config.maxPacketBytes,
+  metrics,
   logger,
   aedes: { mq: mq as never },
   onTelemetry: (device, topic, payload, qos) =>

@@ -1,6 +1,7 @@
 import cluster, { type Worker } from 'node:cluster';
 import path from 'node:path';
 import { type Logger, pino } from 'pino';
+import { AggregatorRegistry } from 'prom-client';
 import type { BrokerHandle, PublishOptions } from '../broker.ts';
 import type { ListeningPorts } from '../listeners.ts';
 import { type BrokerStats, emptyStats } from '../metrics.ts';
@@ -45,6 +46,8 @@ const MAX_RESTARTS_PER_MINUTE = 5;
  */
 export function createBrokerCluster(opts: BrokerClusterOptions): BrokerHandle {
   const logger = opts.logger ?? pino({ enabled: false });
+  // the edges' citywatch_mqtt_* metrics, collected over the cluster channel and summed (prom-client)
+  const aggregator = new AggregatorRegistry();
   const edges = new Map<number, Edge>();
   let closing = false;
   let restarts: number[] = [];
@@ -204,6 +207,8 @@ export function createBrokerCluster(opts: BrokerClusterOptions): BrokerHandle {
         });
       });
     },
+
+    metricsText: () => aggregator.clusterMetrics(),
 
     dropDeviceSessions(deviceId: string): void {
       for (const e of edges.values()) send(e, { t: 'dropSessions', device: deviceId });
