@@ -26,7 +26,7 @@ export const CONNACK = {
   NOT_AUTHORIZED: 5,
 } as const;
 
-type AuthenticateHandler = (
+export type AuthenticateHandler = (
   client: Client,
   username: Readonly<string | undefined>,
   password: Readonly<Buffer | undefined>,
@@ -81,7 +81,8 @@ const MESSAGES = {
   5: 'not authorized',
 } as const;
 
-function refusal(code: 3 | 4 | 5): AuthenticateError {
+/** The error that makes aedes answer CONNECT with this CONNACK return code (and close). */
+export function refusal(code: 3 | 4 | 5): AuthenticateError {
   // aedes copies returnCode into the CONNACK when it is 2..5 (lib/handlers/connect.js)
   return Object.assign(new Error(MESSAGES[code]), { returnCode: code }) as AuthenticateError;
 }

@@ -1,9 +1,11 @@
 import { Aedes, type AedesOptions, type Client } from 'aedes';
 import { type Logger, pino } from 'pino';
 import { Registry as MetricsRegistry } from 'prom-client';
+import { LogThrottle } from '../ingest/log-throttle.ts';
 import type { Registry } from '../registry/types.ts';
 import { createAuthorizeSubscribe } from './acl.ts';
 import { createAuthenticate } from './auth.ts';
+import { ConnectionCap, gateOnCapacity, socketMargin } from './capacity.ts';
 import { identityOf } from './identity.ts';
 import { type Listeners, type ListeningPorts, startListeners, type TlsFiles } from './listeners.ts';
 import { BrokerCounters, type BrokerStats, createBrokerMetrics } from './metrics.ts';
@@ -37,7 +39,15 @@ export interface BrokerOptions {
    * refused by ingest with a counted, dead-lettered `payload_too_large`.
    */
   maxPacketBytes?: number;
-  /** how long close() lets telemetry hooks under way finish, ms (default 5000) */
+  /**
+   * Most MQTT connections at once (capacity.ts): over it a CONNECT gets CONNACK 3 (server unavailable),
+   * and sockets beyond it plus a margin are closed at accept. Uncapped when omitted.
+   */
+  maxConnections?: number;
+  /**
+   * close(): how long telemetry hooks under way may take to reach their PUBACK, and then again how long
+   * aedes may take to close the clients before their sockets are destroyed, ms (default 5000)
+   */
   closeGraceMs?: number;
   /** passed to aedes (e.g. persistence, heartbeatInterval, connectTimeout, keepaliveLimit) */
   aedes?: Omit<
@@ -80,6 +90,7 @@ export interface Broker extends BrokerHandle {
 /**
  * The embedded MQTT 3.1.1 broker: aedes plus the platform's hooks, one module per job:
  *   auth.ts      CONNECT authentication against the registry (CONNACK 4 / 5)
+ *   capacity.ts  the connection cap (CONNACK 3)
  *   acl.ts       topic ACL for SUBSCRIBE (0x80 per refused filter)
  *   publish.ts   topic ACL for PUBLISH and the telemetry durability hook (PUBACK after durable)
  *   status.ts    retained online/offline per device
@@ -98,10 +109,19 @@ export function createBroker(opts: BrokerOptions): Broker {
   const host = opts.host ?? '127.0.0.1';
   let listeners: Listeners | undefined;
   let closing: Promise<void> | undefined;
+  /** set when close() starts: new telemetry is refused and per-connection logging stops */
+  let shuttingDown = false;
+  const cap = new ConnectionCap<Client>(opts.maxConnections ?? Number.POSITIVE_INFINITY);
+  counters.stats.maxConnections = Number.isFinite(cap.max) ? cap.max : 0;
+  const socketDrops = new LogThrottle();
 
   const aedes = new Aedes({
     ...opts.aedes,
-    authenticate: createAuthenticate({ registry: opts.registry, counters, logger }),
+    authenticate: gateOnCapacity(createAuthenticate({ registry: opts.registry, counters, logger }), {
+      cap,
+      counters,
+      logger,
+    }),
     authorizeSubscribe: createAuthorizeSubscribe(counters),
   });
 
@@ -137,6 +157,7 @@ export function createBroker(opts: BrokerOptions): Broker {
     onTelemetry: opts.onTelemetry,
     logger,
     inflight,
+    isClosing: () => shuttingDown,
   });
 
   // Connections that got a CONNACK 0, so the gauge and the status see each exactly once.
@@ -161,7 +182,8 @@ export function createBroker(opts: BrokerOptions): Broker {
     if (identity === undefined || !ready.has(client)) return;
     ready.delete(client);
     counters.disconnected(identity.type);
-    logger.info({ clientId: client.id, type: identity.type }, 'mqtt client disconnected');
+    // closing thousands of clients at shutdown is one summary line, not a line each
+    if (!shuttingDown) logger.info({ clientId: client.id, type: identity.type }, 'mqtt client disconnected');
     if (identity.type === 'device') status.offline(identity.device.id, client);
   });
   aedes.on('keepaliveTimeout', (client) => logger.info({ clientId: client.id }, 'mqtt keepalive timeout'));
@@ -193,6 +215,17 @@ export function createBroker(opts: BrokerOptions): Broker {
               counters.oversize();
               logger.warn({ reason }, 'mqtt packet over the size limit: connection closed');
             },
+            ...(Number.isFinite(cap.max) ? { maxSockets: cap.max + socketMargin(cap.max) } : {}),
+            onSocketDropped: () => {
+              counters.connectionRefused('socket_limit');
+              const n = socketDrops.hit();
+              if (n > 0) {
+                logger.warn(
+                  { dropped: n, maxSockets: cap.max + socketMargin(cap.max) },
+                  'mqtt socket limit reached: new sockets closed at accept',
+                );
+              }
+            },
           },
           logger,
         );
@@ -206,21 +239,45 @@ export function createBroker(opts: BrokerOptions): Broker {
 
     close() {
       closing ??= (async () => {
-        // 1. no new connections; 2. let telemetry under way reach its PUBACK; 3. close the clients;
-        // 4. drop whatever socket is left (e.g. never sent CONNECT).
+        // Everything here is bounded by closeGraceMs (twice at most): SIGTERM under load must end in
+        // seconds. 1. No new connections, and no new telemetry: a PUBLISH arriving now closes its
+        // connection without PUBACK (publish.ts), so the clients stop feeding ingest while the broker
+        // winds down, and the device sends it again to the next broker.
+        shuttingDown = true;
+        const t0 = performance.now();
+        const clients = counters.stats.connections;
         listeners?.stopAccepting();
+        const graceMs = opts.closeGraceMs ?? 5000;
+        // 2. Telemetry under way reaches its PUBACK, within the grace.
+        let deadline = Date.now() + graceMs;
         if (inflight.size > 0) {
-          const grace = new Promise<void>((resolve) =>
-            setTimeout(resolve, opts.closeGraceMs ?? 5000).unref(),
-          );
-          await Promise.race([Promise.allSettled([...inflight]), grace]);
+          await within(Promise.allSettled([...inflight]), deadline);
           // the PUBACKs those hooks released are written corked and flushed on the next tick
           // (mqtt-packet); give them a turn of the event loop before aedes destroys the sockets
           await new Promise<void>((resolve) => setImmediate(resolve));
         }
-        await status.stop();
-        if (!aedes.closed) await new Promise<void>((resolve) => aedes.close(() => resolve()));
+        // 3. Status publishes under way finish (stop() queues no more); they cannot outlast the grace:
+        // a retained publish waits on slow subscribers' sockets (aedes drainTimeout, 60 s).
+        await within(status.stop(), deadline);
+        // 4. aedes closes its clients (all together), within a second grace; then 5. whatever socket is
+        // left is destroyed (never sent CONNECT, or a client aedes did not finish closing in time).
+        deadline = Date.now() + graceMs;
+        let aedesClosed: boolean | undefined = aedes.closed;
+        if (!aedesClosed) {
+          aedesClosed = await within(
+            new Promise<boolean>((resolve) => aedes.close(() => resolve(true))),
+            deadline,
+          );
+        }
         await listeners?.close();
+        logger.info(
+          {
+            clients,
+            ms: Math.round(performance.now() - t0),
+            ...(aedesClosed ? {} : { aedesTimedOut: true }),
+          },
+          'mqtt broker closed',
+        );
       })();
       return closing;
     },
@@ -229,6 +286,8 @@ export function createBroker(opts: BrokerOptions): Broker {
       const s = counters.stats;
       return {
         ...s,
+        admittedConnections: cap.count,
+        connectionsRefused: { ...s.connectionsRefused },
         connectionsByType: { ...s.connectionsByType },
         devicesOnline: status.onlineCount(),
         connects: { ...s.connects },
@@ -238,4 +297,14 @@ export function createBroker(opts: BrokerOptions): Broker {
       };
     },
   };
+}
+
+/** Resolves with the promise's value, or with undefined once `deadline` (epoch ms) has passed. */
+function within<T>(promise: Promise<T>, deadline: number): Promise<T | undefined> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<undefined>((resolve) => {
+    timer = setTimeout(() => resolve(undefined), Math.max(0, deadline - Date.now()));
+    timer.unref();
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }

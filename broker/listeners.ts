@@ -7,6 +7,7 @@ import { createServer as createTlsServer } from 'node:tls';
 import type { Aedes } from 'aedes';
 import type { Logger } from 'pino';
 import { createWebSocketStream, WebSocketServer } from 'ws';
+import { LogThrottle } from '../ingest/log-throttle.ts';
 import { guardPacketSize } from './packet-limit.ts';
 
 /** PEM files of the broker's TLS identity. `caFile` adds the issuing chain presented to clients. */
@@ -30,6 +31,13 @@ export interface ListenOptions {
   /** largest Remaining Length accepted in one packet; larger cuts the connection (packet-limit.ts) */
   maxPacketBytes: number;
   onOversize: (reason: string) => void;
+  /**
+   * Most client sockets open at once over all listeners; beyond it a new socket is closed at accept
+   * (no CONNACK: it has not said anything yet). Unlimited when undefined.
+   */
+  maxSockets?: number;
+  /** called for each socket closed at accept for want of room */
+  onSocketDropped?: () => void;
 }
 
 export interface ListeningPorts {
@@ -47,6 +55,8 @@ export interface Listeners {
   stopAccepting(): void;
   /** destroy whatever connection is left and wait for the servers to close */
   close(): Promise<void>;
+  /** client sockets open now, all listeners */
+  openSockets(): number;
 }
 
 interface Entry {
@@ -70,14 +80,53 @@ function listen(server: Server, port: number, host: string): Promise<number> {
   });
 }
 
-function track(server: Server): Entry {
+/** The sockets of every listener, against one limit: a descriptor is a descriptor, whatever its port. */
+interface SocketBudget {
+  open: number;
+  max: number;
+  onDrop: () => void;
+}
+
+/**
+ * Tracks the raw sockets of a server (so close() can destroy them) and applies the socket budget:
+ * Node's own `maxConnections` closes the socket before any JavaScript object is made for it (per
+ * server, reported by 'drop'); the shared count covers the listeners together. `onSocket` gets the
+ * sockets let in ('connection' fires for the raw socket of every listener kind: net, tls, http, https).
+ */
+function track(server: Server, budget: SocketBudget, onSocket?: (socket: Socket) => void): Entry {
   const sockets = new Set<Socket>();
-  // 'connection' fires for the raw socket of every listener kind (net, tls, http, https)
+  if (Number.isFinite(budget.max)) {
+    server.maxConnections = budget.max;
+    server.on('drop', budget.onDrop);
+  }
   server.on('connection', (socket: Socket) => {
+    if (budget.open >= budget.max) {
+      budget.onDrop();
+      socket.destroy();
+      return;
+    }
+    budget.open++;
     sockets.add(socket);
-    socket.once('close', () => sockets.delete(socket));
+    socket.once('close', () => {
+      budget.open--;
+      sockets.delete(socket);
+    });
+    onSocket?.(socket);
   });
   return { server, sockets };
+}
+
+/**
+ * After bind, an 'error' on a listening server is a failed accept (EMFILE, ENFILE, ENOBUFS): without a
+ * listener Node would throw it and end the process. The listener stays open; libuv drops the pending
+ * connection and accepts again once descriptors are free.
+ */
+function keepListeningOnErrors(server: Server, name: string, logger: Logger, throttle: LogThrottle): void {
+  server.on('error', (err: NodeJS.ErrnoException) => {
+    const n = throttle.hit();
+    if (n > 0)
+      logger.warn({ listener: name, err: err.message, code: err.code, errors: n }, 'mqtt accept failed');
+  });
 }
 
 function upgradeRequired(_req: IncomingMessage, res: ServerResponse): void {
@@ -126,30 +175,40 @@ export async function startListeners(aedes: Aedes, opts: ListenOptions, logger: 
   };
   const entries: Entry[] = [];
   const ports: Partial<ListeningPorts> = {};
+  const budget: SocketBudget = {
+    open: 0,
+    max: opts.maxSockets ?? Number.POSITIVE_INFINITY,
+    onDrop: () => opts.onSocketDropped?.(),
+  };
+  const acceptErrors = new LogThrottle();
+  const bind = async (entry: Entry, port: number, name: string): Promise<number> => {
+    entries.push(entry);
+    const bound = await listen(entry.server, port, opts.host);
+    keepListeningOnErrors(entry.server, name, logger, acceptErrors);
+    return bound;
+  };
   try {
-    const tcp = track(createNetServer((socket) => handle(socket)));
-    entries.push(tcp);
-    ports.tcpPort = await listen(tcp.server, opts.port, opts.host);
+    ports.tcpPort = await bind(track(createNetServer(), budget, handle), opts.port, 'tcp');
 
     if (opts.wsPort !== undefined) {
-      const ws = track(createHttpServer(upgradeRequired));
+      const ws = track(createHttpServer(upgradeRequired), budget);
       attachWebSocket(ws, handle, opts.maxPacketBytes, logger);
-      entries.push(ws);
-      ports.wsPort = await listen(ws.server, opts.wsPort, opts.host);
+      ports.wsPort = await bind(ws, opts.wsPort, 'ws');
     }
     if (tlsContext !== undefined && opts.tlsPort !== undefined) {
-      const tls = track(createTlsServer(tlsContext, (socket) => handle(socket)));
+      const tls = track(
+        createTlsServer(tlsContext, (socket) => handle(socket)),
+        budget,
+      );
       // a failed handshake is the client's problem; keep the listener quiet about it
       tls.server.on('tlsClientError', (err) => logger.debug({ err: err.message }, 'tls handshake failed'));
-      entries.push(tls);
-      ports.tlsPort = await listen(tls.server, opts.tlsPort, opts.host);
+      ports.tlsPort = await bind(tls, opts.tlsPort, 'tls');
     }
     if (tlsContext !== undefined && opts.wssPort !== undefined) {
-      const wss = track(createHttpsServer(tlsContext, upgradeRequired));
+      const wss = track(createHttpsServer(tlsContext, upgradeRequired), budget);
       wss.server.on('tlsClientError', (err) => logger.debug({ err: err.message }, 'tls handshake failed'));
       attachWebSocket(wss, handle, opts.maxPacketBytes, logger);
-      entries.push(wss);
-      ports.wssPort = await listen(wss.server, opts.wssPort, opts.host);
+      ports.wssPort = await bind(wss, opts.wssPort, 'wss');
     }
   } catch (err) {
     await closeAll(entries);
@@ -162,6 +221,7 @@ export async function startListeners(aedes: Aedes, opts: ListenOptions, logger: 
       for (const entry of entries) requestClose(entry);
     },
     close: () => closeAll(entries),
+    openSockets: () => budget.open,
   };
 }
 

@@ -10,6 +10,12 @@ export type AuthFailureReason = (typeof AUTH_FAILURE_REASONS)[number];
 export const ACL_ACTIONS = ['publish', 'subscribe'] as const;
 export type AclAction = (typeof ACL_ACTIONS)[number];
 export type ClientType = 'device' | 'service';
+/**
+ * Why a connection was refused for want of room: `capacity` = CONNECT answered with CONNACK 3 at the
+ * connection cap; `socket_limit` = socket closed at accept, beyond the cap plus its margin.
+ */
+export const REFUSAL_REASONS = ['capacity', 'socket_limit'] as const;
+export type RefusalReason = (typeof REFUSAL_REASONS)[number];
 
 /**
  * Broker metrics on the platform's prom-client registry, all prefixed `citywatch_mqtt_`. Every label
@@ -63,7 +69,23 @@ export function createBrokerMetrics(registry: MetricsRegistry) {
     help: 'Connections cut because a packet declared more than the size limit (or a malformed length)',
     registers: [registry],
   });
-  return { connections, connects, authFailures, aclDenials, messagesIn, telemetryFailures, oversize };
+  const refused = new Counter({
+    name: 'citywatch_mqtt_connections_refused_total',
+    help: 'MQTT connections refused for want of room: CONNACK 3 at the cap (capacity), or closed at accept beyond it (socket_limit)',
+    labelNames: ['reason'] as const,
+    registers: [registry],
+  });
+  for (const reason of REFUSAL_REASONS) refused.labels(reason).inc(0);
+  return {
+    connections,
+    connects,
+    authFailures,
+    aclDenials,
+    messagesIn,
+    telemetryFailures,
+    oversize,
+    refused,
+  };
 }
 
 export type BrokerMetrics = ReturnType<typeof createBrokerMetrics>;
@@ -82,6 +104,11 @@ export interface BrokerStats {
   messagesIn: Record<'0' | '1' | '2', number>;
   telemetryFailures: number;
   oversizePackets: number;
+  connectionsRefused: Record<RefusalReason, number>;
+  /** the connection cap (MQTT_MAX_CONNECTIONS); 0 when uncapped (a number that adds up across processes) */
+  maxConnections: number;
+  /** connections counted against the cap now (CONNECT received, socket not yet closed) */
+  admittedConnections: number;
 }
 
 export function emptyStats(): BrokerStats {
@@ -95,6 +122,9 @@ export function emptyStats(): BrokerStats {
     messagesIn: { '0': 0, '1': 0, '2': 0 },
     telemetryFailures: 0,
     oversizePackets: 0,
+    connectionsRefused: { capacity: 0, socket_limit: 0 },
+    maxConnections: 0,
+    admittedConnections: 0,
   };
 }
 
@@ -135,6 +165,10 @@ export class BrokerCounters {
   oversize(): void {
     this.stats.oversizePackets++;
     this.metrics.oversize.inc();
+  }
+  connectionRefused(reason: RefusalReason): void {
+    this.stats.connectionsRefused[reason]++;
+    this.metrics.refused.labels(reason).inc();
   }
   telemetryFailure(): void {
     this.stats.telemetryFailures++;

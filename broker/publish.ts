@@ -1,5 +1,6 @@
 import type { Client, PublishPacket } from 'aedes';
 import type { Logger } from 'pino';
+import { LogThrottle } from '../ingest/log-throttle.ts';
 import { statusTopic, telemetryTopic } from '../ingest/payload.ts';
 import type { Registry } from '../registry/types.ts';
 import { canPublish } from './acl.ts';
@@ -28,6 +29,8 @@ export interface PublishDeps {
   logger: Logger;
   /** every telemetry hook under way, so close() can let them finish */
   inflight: Set<Promise<unknown>>;
+  /** true once the broker is closing: new telemetry is refused (closes the connection, no PUBACK) */
+  isClosing?: () => boolean;
 }
 
 /** `devices/{id}/telemetry` → id; undefined for any other topic */
@@ -62,6 +65,9 @@ export function telemetryDevice(topic: string): string | undefined {
  */
 export function createAuthorizePublish(deps: PublishDeps): AuthorizePublishHandler {
   const { registry, counters, status, onTelemetry, logger, inflight } = deps;
+  const isClosing = deps.isClosing ?? (() => false);
+  // a spool that cannot write fails every message of every device at once: a line per interval
+  const failures = new LogThrottle();
 
   return (client, packet, callback) => {
     const topic = packet.topic;
@@ -102,6 +108,12 @@ export function createAuthorizePublish(deps: PublishDeps): AuthorizePublishHandl
       return;
     }
 
+    if (isClosing()) {
+      // Not handed to ingest: close() is letting the hooks under way finish, and this one could not
+      // reach its PUBACK before the sockets go. The device keeps it and sends it to the next broker.
+      callback(new Error('broker shutting down'));
+      return;
+    }
     const payload = typeof packet.payload === 'string' ? Buffer.from(packet.payload) : packet.payload;
     let pending: Promise<void>;
     try {
@@ -114,10 +126,13 @@ export function createAuthorizePublish(deps: PublishDeps): AuthorizePublishHandl
       () => callback(null),
       (err: unknown) => {
         counters.telemetryFailure();
-        logger.error(
-          { device, clientId: client.id, topic, qos, err },
-          'telemetry not stored: closing the connection without PUBACK so the device sends it again',
-        );
+        const n = failures.hit();
+        if (n > 0) {
+          logger.error(
+            { device, clientId: client.id, topic, qos, err, failures: n },
+            'telemetry not stored: closing the connection without PUBACK so the device sends it again',
+          );
+        }
         callback(err instanceof Error ? err : new Error(String(err)));
       },
     );

@@ -3,6 +3,7 @@ import type { Registry } from '../registry/types.ts';
 import { buildDeadLetter } from './dead-letter.ts';
 import { type DecodeLimits, decodeTelemetry, deviceIdFromTelemetryTopic } from './decode.ts';
 import type { Fix } from './fix.ts';
+import { LogThrottle } from './log-throttle.ts';
 import type { IngestMetrics } from './metrics.ts';
 import { DEAD_LETTER_TOPIC } from './payload.ts';
 import type { Rejection } from './reasons.ts';
@@ -37,6 +38,9 @@ export class IngestCore {
   private readonly now: () => number;
   /** labelled counters resolved once: `labels()` hashes its arguments on every call (hot path) */
   private readonly messagesByTransport: Record<Transport, { inc(): void }>;
+  /** device → ts → the spool append under way for that fix (see accept) */
+  private readonly appending = new Map<string, Map<number, Promise<void>>>();
+  private readonly appendFailureLog = new LogThrottle();
 
   constructor(private readonly opts: IngestCoreOptions) {
     this.now = opts.now ?? Date.now;
@@ -78,16 +82,42 @@ export class IngestCore {
     // Within one message, apply fixes in time order so a batch upload is judged oldest first.
     if (fixes.length > 1) fixes.sort((a, b) => a.ts - b.ts);
     const admitted: Fix[] = [];
+    // A duplicate of a fix whose append is still under way (a resend on a new connection while the old
+    // one's hook waits) is acknowledged only once that append is durable, and not if it fails.
+    const pendingOriginals: Promise<void>[] = [];
     for (const fix of fixes) {
       const verdict = this.sequencer.admit(fix);
-      if (verdict === 'duplicate') metrics.duplicates.inc();
-      else {
+      if (verdict === 'duplicate') {
+        metrics.duplicates.inc();
+        const original = this.appending.get(fix.device)?.get(fix.ts);
+        if (original !== undefined) pendingOriginals.push(original);
+      } else {
         if (verdict === 'late') metrics.late.inc();
         admitted.push(fix);
       }
     }
-    if (admitted.length === 0) return;
-    await this.opts.spool.append(admitted.map((f) => JSON.stringify(f)));
+    if (admitted.length === 0) {
+      if (pendingOriginals.length > 0) await Promise.all(pendingOriginals);
+      return;
+    }
+    const appended = this.opts.spool.append(admitted.map((f) => JSON.stringify(f)));
+    this.trackAppend(admitted, appended);
+    try {
+      await appended;
+    } catch (err) {
+      // Not durable, so not acknowledged: the transport withholds the PUBACK and the device sends the
+      // message again, which must then be admitted again rather than dropped as a duplicate.
+      for (const fix of admitted) this.sequencer.forget(fix);
+      metrics.spoolAppendFailures.inc();
+      const n = this.appendFailureLog.hit();
+      if (n > 0) {
+        this.opts.logger?.error(
+          { err: (err as Error).message, failures: n },
+          'spool append failed: message not acknowledged (the device sends it again)',
+        );
+      }
+      throw err;
+    }
     metrics.accepted.inc(admitted.length);
     metrics.durableLatency.observe((this.now() - receivedMs) / 1000);
     for (const listener of this.listeners) {
@@ -98,6 +128,28 @@ export class IngestCore {
         this.opts.logger?.error({ err }, 'fix listener failed');
       }
     }
+    // this message's own fixes are durable and delivered; its duplicates' originals must be too
+    if (pendingOriginals.length > 0) await Promise.all(pendingOriginals);
+  }
+
+  private trackAppend(fixes: readonly Fix[], appended: Promise<void>): void {
+    for (const fix of fixes) {
+      let byTs = this.appending.get(fix.device);
+      if (byTs === undefined) {
+        byTs = new Map();
+        this.appending.set(fix.device, byTs);
+      }
+      byTs.set(fix.ts, appended);
+    }
+    const untrack = () => {
+      for (const fix of fixes) {
+        const byTs = this.appending.get(fix.device);
+        if (byTs?.get(fix.ts) !== appended) continue;
+        byTs.delete(fix.ts);
+        if (byTs.size === 0) this.appending.delete(fix.device);
+      }
+    };
+    appended.then(untrack, untrack);
   }
 
   private deadLetter(

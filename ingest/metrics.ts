@@ -72,6 +72,11 @@ export function createIngestMetrics(registry: Registry) {
       help: 'Fixes the store refused permanently, set aside in the quarantine file',
       registers: [registry],
     }),
+    spoolAppendFailures: new Counter({
+      name: 'citywatch_spool_append_failures_total',
+      help: 'Messages whose fixes could not be written to the spool (not acknowledged: the device sends them again)',
+      registers: [registry],
+    }),
     spoolCorrupt: new Counter({
       name: 'citywatch_spool_corrupt_records_total',
       help: 'Spool records that could not be parsed on replay (skipped)',

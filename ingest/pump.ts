@@ -23,11 +23,21 @@ export interface PumpOptions {
   onStored?: (fixes: readonly Fix[]) => void;
 }
 
+interface InFlight {
+  batch: SpoolBatch;
+  fixes: Fix[];
+  /** true once written (or quarantined); false when stopping cut the retries short */
+  stored: Promise<boolean>;
+}
+
 export interface PumpState {
   storeOk: boolean;
   lastError?: string;
   lastWriteAt?: number;
   consecutiveFailures: number;
+  /** false while reading the spool or moving its checkpoint fails (e.g. EMFILE); the pump retries */
+  spoolOk: boolean;
+  spoolError?: string;
 }
 
 /**
@@ -36,13 +46,17 @@ export interface PumpState {
  * while the spool keeps taking (and acknowledging) new fixes on disk. A small fixed number of batches
  * in flight (default 2) keeps memory bounded; stores are keyed by (vehicle, ts), so the order in which
  * two batches land does not matter, only the order of checkpoints does.
+ *
+ * Reading the spool and moving its checkpoint can fail too (EMFILE when the process is out of
+ * descriptors, ENOSPC): that is retried the same way, from the checkpoint, for as long as it takes; the
+ * pump stops only when asked to. Batches stored but not yet checkpointed are simply written again.
  */
 export class StorePump {
   private running = false;
   private loopDone: Promise<void> = Promise.resolve();
   /** resolvers of the sleeps under way (new data, or stop, ends them early) */
   private readonly sleepers = new Set<() => void>();
-  private readonly state: PumpState = { storeOk: true, consecutiveFailures: 0 };
+  private readonly state: PumpState = { storeOk: true, consecutiveFailures: 0, spoolOk: true };
   private readonly batchSize: number;
   private readonly writesInFlight: number;
   private readonly initialBackoffMs: number;
@@ -81,46 +95,87 @@ export class StorePump {
     return { ...this.state };
   }
 
-  /**
-   * Keeps up to `writesInFlight` batches in flight (the store round trip dominates while the CPU
-   * idles) but commits them strictly in spool order, so the checkpoint never passes an unwritten batch.
-   */
+  /** Runs passes over the spool; a pass that fails on the spool is retried with backoff. */
   private async loop(): Promise<void> {
-    const { spool, metrics } = this.opts;
-    const inflight: Array<{ batch: SpoolBatch; fixes: Fix[]; stored: Promise<boolean> }> = [];
+    const { spool, logger } = this.opts;
+    let delay = this.initialBackoffMs;
     try {
-      while (Date.now() < this.stopDeadline || inflight.length > 0) {
-        while (inflight.length < this.writesInFlight && Date.now() < this.stopDeadline) {
-          const batch = await spool.read(this.batchSize);
-          if (batch === undefined) break;
-          const fixes = this.parse(batch);
-          inflight.push({ batch, fixes, stored: this.writeWithRetry(fixes) });
-        }
-        const head = inflight.shift();
-        if (head === undefined) {
-          if (this.stopDeadline !== Number.POSITIVE_INFINITY) break; // drained
-          await this.sleep(1000);
-          continue;
-        }
-        if (!(await head.stored)) {
-          // Stopping mid-outage: everything from the checkpoint on stays in the spool for the next
-          // start (batches behind this one that did land are simply written again, idempotently).
-          await Promise.all(inflight.map((w) => w.stored));
+      for (;;) {
+        const inflight: InFlight[] = [];
+        try {
+          await this.pass(inflight, () => {
+            delay = this.initialBackoffMs;
+          });
+          return;
+        } catch (err) {
+          // Let the writes under way settle (they retry on their own), then start over from the
+          // checkpoint: nothing after it is lost, at worst written twice.
+          await Promise.allSettled(inflight.map((w) => w.stored));
           spool.rewind();
-          break;
+          const message = (err as Error).message;
+          if (this.state.spoolOk) {
+            logger?.warn(
+              { err: message, retryInMs: delay },
+              'store pump: reading the spool or moving its checkpoint failed; retrying',
+            );
+          }
+          this.state.spoolOk = false;
+          this.state.spoolError = message;
+          if (Date.now() + delay > this.stopDeadline) return;
+          await this.sleep(delay);
+          delay = Math.min(delay * 2, this.maxBackoffMs);
         }
-        await spool.commit(head.batch.end, head.batch.records.length);
-        const stats = spool.stats();
-        metrics.spoolDepth.set(stats.depthRecords);
-        metrics.spoolBytes.set(stats.depthBytes);
-        this.opts.onStored?.(head.fixes);
       }
-    } catch (err) {
-      this.opts.logger?.error({ err }, 'store pump stopped on an unexpected error');
-      this.state.lastError = (err as Error).message;
     } finally {
       this.running = false;
     }
+  }
+
+  /**
+   * Keeps up to `writesInFlight` batches in flight (the store round trip dominates while the CPU
+   * idles) but commits them strictly in spool order, so the checkpoint never passes an unwritten batch.
+   * Returns when stopped; throws when the spool fails (`inflight` then holds the writes under way).
+   */
+  private async pass(inflight: InFlight[], onProgress: () => void): Promise<void> {
+    const { spool, metrics } = this.opts;
+    while (Date.now() < this.stopDeadline || inflight.length > 0) {
+      while (inflight.length < this.writesInFlight && Date.now() < this.stopDeadline) {
+        const batch = await spool.read(this.batchSize);
+        if (batch === undefined) break;
+        const fixes = this.parse(batch);
+        inflight.push({ batch, fixes, stored: this.writeWithRetry(fixes) });
+      }
+      const head = inflight[0];
+      if (head === undefined) {
+        this.spoolRecovered(); // caught up: the spool reads again
+        if (this.stopDeadline !== Number.POSITIVE_INFINITY) return; // drained
+        await this.sleep(1000);
+        continue;
+      }
+      if (!(await head.stored)) {
+        // Stopping mid-outage: everything from the checkpoint on stays in the spool for the next
+        // start (batches behind this one that did land are simply written again, idempotently).
+        await Promise.all(inflight.map((w) => w.stored));
+        inflight.length = 0;
+        spool.rewind();
+        return;
+      }
+      await spool.commit(head.batch.end, head.batch.records.length);
+      inflight.shift();
+      this.spoolRecovered();
+      onProgress();
+      const stats = spool.stats();
+      metrics.spoolDepth.set(stats.depthRecords);
+      metrics.spoolBytes.set(stats.depthBytes);
+      this.opts.onStored?.(head.fixes);
+    }
+  }
+
+  private spoolRecovered(): void {
+    if (this.state.spoolOk) return;
+    this.opts.logger?.info('store pump: the spool reads and checkpoints again; resuming');
+    this.state.spoolOk = true;
+    delete this.state.spoolError;
   }
 
   private parse(batch: SpoolBatch): Fix[] {

@@ -52,6 +52,24 @@ export class Sequencer {
     return 'late';
   }
 
+  /**
+   * Undoes admit() for a fix that could not be made durable (its spool append failed): without this the
+   * device's resend of the same message would be dropped as a duplicate and acknowledged, and the fix
+   * lost. The newest timestamp falls back to the newest one still remembered.
+   */
+  forget(fix: Fix): void {
+    const seq = this.devices.get(fix.device);
+    if (seq === undefined) return;
+    const i = seq.recent.lastIndexOf(fix.ts);
+    // -Infinity never equals a fix's ts (validated finite) and sorts below all of them
+    if (i >= 0) seq.recent[i] = Number.NEGATIVE_INFINITY;
+    if (seq.newestTs === fix.ts) {
+      const newest = Math.max(...seq.recent);
+      if (newest === Number.NEGATIVE_INFINITY) this.devices.delete(fix.device);
+      else seq.newestTs = newest;
+    }
+  }
+
   size(): number {
     return this.devices.size;
   }

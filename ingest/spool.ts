@@ -19,6 +19,14 @@ import path from 'node:path';
  * Format: segment files `seg-NNNNNNNNNNNN.jsonl`, one JSON record per line ('\n' never occurs inside a
  * JSON text, RFC 8259 section 7 requires control characters in strings to be escaped). Fully consumed
  * segments are deleted.
+ *
+ * Failures. A flush that fails (ENOSPC, EIO, EFBIG at a file-size limit) rejects its appends, so none
+ * of them is acknowledged, and the spool carries on: the segment is cut back to its durable end (what
+ * a failed write or fdatasync left behind it is in doubt, and nobody was told it was stored), sealed,
+ * and the next flush goes to a new segment. Only when the cut itself fails is the spool shut for good.
+ * Running out of descriptors (EMFILE) never fails an append: the active segment and the directory stay
+ * open, so a flush opens nothing; a new segment that cannot be opened just leaves the active one
+ * growing past its nominal size until it can.
  */
 
 export interface SpoolPosition {
@@ -40,6 +48,15 @@ export interface SpoolStats {
   segments: number;
   appendedRecords: number;
   flushes: number;
+  /** appends refused because their flush failed (none of them was acknowledged) */
+  appendFailures: number;
+  /** new segments that could not be opened (the active one went on) */
+  rotationFailures: number;
+  /** the last flush failed (appends are refused until one succeeds) */
+  failing: boolean;
+  /** the spool refuses every append for good (its log could not be restored after a failure) */
+  failed: boolean;
+  lastError?: string;
 }
 
 export interface SpoolOptions {
@@ -68,6 +85,8 @@ export class Spool {
   private activeFd = -1;
   private activeSize = 0;
   private durableSize = 0;
+  /** the directory, kept open so a new segment's entry can be fsync'ed without a new descriptor */
+  private dirFd = -1;
 
   private pendingBuffers: Buffer[] = [];
   private pendingBytes = 0;
@@ -84,6 +103,10 @@ export class Spool {
   private appendedRecords = 0;
   private committedRecordsBacklog = 0;
   private flushes = 0;
+  private appendFailures = 0;
+  private rotationFailures = 0;
+  private failing = false;
+  private lastError: string | undefined;
   private readonly appendListeners = new Set<() => void>();
 
   constructor(options: SpoolOptions) {
@@ -99,6 +122,7 @@ export class Spool {
       .map((m) => Number(m[1]))
       .sort((a, b) => a - b);
     for (const n of segments) this.sizes.set(n, (await fsp.stat(this.file(n))).size);
+    this.dirFd = fs.openSync(this.dir, 'r');
 
     this.checkpoint = (await this.loadCheckpoint()) ?? { segment: segments[0] ?? 1, offset: 0 };
     // A checkpoint pointing at a segment that no longer exists (deleted after full consumption) means
@@ -140,21 +164,22 @@ export class Spool {
   }
 
   private async flushLoop(): Promise<void> {
-    while (this.pendingBuffers.length > 0) {
+    while (this.pendingBuffers.length > 0 && this.failure === undefined) {
       const buffers = this.pendingBuffers;
       const bytes = this.pendingBytes;
       const waiters = this.pendingWaiters;
       this.pendingBuffers = [];
       this.pendingBytes = 0;
       this.pendingWaiters = [];
+      if (this.activeSize > 0 && this.activeSize + bytes > this.segmentBytes) await this.tryRotate();
       try {
-        if (this.activeSize > 0 && this.activeSize + bytes > this.segmentBytes) await this.rotate();
         await writevAll(this.activeFd, buffers);
         this.activeSize += bytes;
         await datasync(this.activeFd);
         this.durableSize = this.activeSize;
         this.sizes.set(this.activeSegment, this.activeSize);
         this.flushes++;
+        this.failing = false;
         let n = 0;
         for (const w of waiters) {
           n += w.records;
@@ -164,29 +189,78 @@ export class Spool {
         this.committedRecordsBacklog += n;
         for (const listener of this.appendListeners) listener();
       } catch (err) {
-        // A failed write or fsync leaves the tail of the file in doubt: refuse further appends so no
-        // acknowledgement is ever given for data that may not be durable (the fsync-gate lesson).
-        this.failure = new Error(`spool write failed in ${this.dir}: ${(err as Error).message}`);
-        for (const w of waiters) w.reject(this.failure);
-        for (const w of this.pendingWaiters) w.reject(this.failure);
-        this.pendingWaiters = [];
-        this.pendingBuffers = [];
-        this.pendingBytes = 0;
+        const cause = err as NodeJS.ErrnoException;
+        this.failing = true;
+        this.lastError = cause.message;
+        this.appendFailures += waiters.length;
+        const refused = Object.assign(new Error(`spool write failed in ${this.dir}: ${cause.message}`), {
+          code: cause.code,
+        });
+        for (const w of waiters) w.reject(refused);
+        await this.restoreAfterFailure(cause);
       }
+    }
+    if (this.failure !== undefined) {
+      // shut for good: whatever queued behind the failed flush is refused too
+      for (const w of this.pendingWaiters) w.reject(this.failure);
+      this.appendFailures += this.pendingWaiters.length;
+      this.pendingWaiters = [];
+      this.pendingBuffers = [];
+      this.pendingBytes = 0;
     }
     this.flushing = false;
   }
 
+  /**
+   * After a failed write or fdatasync, cut the active segment back to its durable end: the bytes after
+   * it are in doubt (after a failed fdatasync the kernel may have dropped them while the file still
+   * shows them) and belong to appends that were refused. Then seal the segment and go on in a new one
+   * (a file-size limit, EFBIG, fails every further write to this file). If the cut fails the log can no
+   * longer be vouched for: refuse every append from now on (the fsync-gate lesson).
+   */
+  private async restoreAfterFailure(cause: Error): Promise<void> {
+    try {
+      await ftruncate(this.activeFd, this.durableSize);
+      await datasync(this.activeFd);
+      this.activeSize = this.durableSize;
+    } catch (err) {
+      this.failure = new Error(
+        `spool write failed in ${this.dir} (${cause.message}) and the log could not be cut back to its durable end (${(err as Error).message}): refusing appends`,
+      );
+      this.lastError = this.failure.message;
+      return;
+    }
+    if (this.activeSize > 0) await this.tryRotate();
+  }
+
+  /** Starts a new segment; if it cannot be opened now (EMFILE), the active one simply goes on. */
+  private async tryRotate(): Promise<void> {
+    try {
+      await this.rotate();
+    } catch (err) {
+      this.rotationFailures++;
+      this.lastError = `new segment not opened: ${(err as Error).message}`;
+    }
+  }
+
   private async rotate(): Promise<void> {
-    await datasync(this.activeFd);
+    // Open the next segment first: if that fails nothing has changed and the active one stays usable.
+    const next = this.activeSegment + 1;
+    const fd = fs.openSync(this.file(next), 'a');
+    try {
+      // its directory entry must be durable too, or a crash could lose the whole file
+      await fsyncFd(this.dirFd);
+    } catch (err) {
+      fs.closeSync(fd);
+      throw err;
+    }
     fs.closeSync(this.activeFd);
-    this.sizes.set(this.activeSegment, this.activeSize);
-    this.activeSegment++;
-    this.activeFd = fs.openSync(this.file(this.activeSegment), 'a');
+    this.sizes.set(this.activeSegment, this.durableSize);
+    this.activeSegment = next;
+    this.activeFd = fd;
     this.activeSize = 0;
     this.durableSize = 0;
-    this.sizes.set(this.activeSegment, 0);
-    await this.syncDir();
+    this.sizes.set(next, 0);
   }
 
   /** Calls `listener` after every durable flush (the pump uses it to wake up). Returns an unsubscribe. */
@@ -285,6 +359,11 @@ export class Spool {
       segments: this.sizes.size,
       appendedRecords: this.appendedRecords,
       flushes: this.flushes,
+      appendFailures: this.appendFailures,
+      rotationFailures: this.rotationFailures,
+      failing: this.failing || this.failure !== undefined,
+      failed: this.failure !== undefined,
+      ...(this.lastError !== undefined ? { lastError: this.lastError } : {}),
     };
   }
 
@@ -296,6 +375,10 @@ export class Spool {
     if (this.activeFd >= 0) {
       fs.closeSync(this.activeFd);
       this.activeFd = -1;
+    }
+    if (this.dirFd >= 0) {
+      fs.closeSync(this.dirFd);
+      this.dirFd = -1;
     }
     this.closeReadFd();
   }
@@ -383,12 +466,7 @@ export class Spool {
 
   private async syncDir(): Promise<void> {
     // The new segment's directory entry must be durable too, or a crash can lose the whole file.
-    const fd = fs.openSync(this.dir, 'r');
-    try {
-      fs.fsyncSync(fd);
-    } finally {
-      fs.closeSync(fd);
-    }
+    await fsyncFd(this.dirFd);
   }
 }
 
@@ -411,4 +489,12 @@ function readAt(fd: number, buf: Buffer, position: number): Promise<number> {
   return new Promise((resolve, reject) =>
     fs.read(fd, buf, 0, buf.length, position, (err, n) => (err ? reject(err) : resolve(n))),
   );
+}
+
+function fsyncFd(fd: number): Promise<void> {
+  return new Promise((resolve, reject) => fs.fsync(fd, (err) => (err ? reject(err) : resolve())));
+}
+
+function ftruncate(fd: number, length: number): Promise<void> {
+  return new Promise((resolve, reject) => fs.ftruncate(fd, length, (err) => (err ? reject(err) : resolve())));
 }

@@ -27,6 +27,11 @@ const envObject = z.object({
    * platform process
    */
   MQTT_PROCESSES: z.coerce.number().int().min(1).max(64).default(1),
+  /**
+   * most MQTT connections at once; over it a CONNECT gets CONNACK 3 (server unavailable). Unset: the
+   * open-files limit minus a reserve for everything else (platform/open-files.ts)
+   */
+  MQTT_MAX_CONNECTIONS: z.coerce.number().int().min(1).max(10_000_000).optional(),
   /** interface to listen on; loopback by default so a fresh start exposes nothing */
   BIND_HOST: nonEmpty.default('127.0.0.1'),
   DATA_DIR: nonEmpty.default('./data'),

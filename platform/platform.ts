@@ -12,6 +12,7 @@ import { type HealthReport, type HealthState, worstState } from '../api/schemas.
 import { WebhookDispatcher } from '../api/webhooks/dispatcher.ts';
 import { WebhookStore } from '../api/webhooks/store.ts';
 import { type BrokerHandle, createBroker } from '../broker/broker.ts';
+import { capacityHealth } from '../broker/capacity.ts';
 import { createBrokerCluster } from '../broker/cluster/hub.ts';
 import { IngestCore } from '../ingest/core.ts';
 import { type ExternalIngest, startExternalIngest } from '../ingest/external.ts';
@@ -35,6 +36,7 @@ import { ComplianceService } from './compliance.ts';
 import { createComplianceClock } from './compliance-clock.ts';
 import type { Config } from './config.ts';
 import { EngineStateStore } from './engine-state-store.ts';
+import { defaultMaxConnections, readOpenFilesLimit } from './open-files.ts';
 
 /**
  * The composition root: builds broker, ingest, store, API and the demo fleet from a Config and wires
@@ -289,6 +291,25 @@ export async function startPlatform(config: Config, options: StartOptions): Prom
           ...(config.tls.caFile ? { caFile: config.tls.caFile } : {}),
         }
       : undefined;
+    // The connection cap: MQTT_MAX_CONNECTIONS, or what this process's open-files limit leaves after a
+    // reserve for the spool, SQLite, the API and the store (open-files.ts). An edge process of a
+    // cluster derives its own from its own limit unless the setting divides a total between them.
+    const openFiles = readOpenFilesLimit();
+    const maxConnections = env.MQTT_MAX_CONNECTIONS ?? defaultMaxConnections(openFiles);
+    logger.info(
+      {
+        maxConnections,
+        openFilesLimit: openFiles ?? 'unknown',
+        setBy: env.MQTT_MAX_CONNECTIONS ? 'MQTT_MAX_CONNECTIONS' : 'open-files limit',
+      },
+      'mqtt connection cap',
+    );
+    if (env.MQTT_PROCESSES === 1 && maxConnections > defaultMaxConnections(openFiles)) {
+      logger.warn(
+        { maxConnections, openFilesLimit: openFiles },
+        'MQTT_MAX_CONNECTIONS leaves less than the reserve of the open-files limit: at full load the spool and the API may fail with EMFILE',
+      );
+    }
     broker =
       env.MQTT_PROCESSES > 1
         ? createBrokerCluster({
@@ -300,6 +321,9 @@ export async function startPlatform(config: Config, options: StartOptions): Prom
               ...(wsPort !== undefined ? { wsPort } : {}),
               ...(tlsFiles ? { tls: tlsFiles, tlsPort: env.MQTTS_PORT, wssPort: env.MQTT_WSS_PORT } : {}),
               maxPacketBytes,
+              ...(env.MQTT_MAX_CONNECTIONS !== undefined
+                ? { maxConnections: Math.ceil(env.MQTT_MAX_CONNECTIONS / env.MQTT_PROCESSES) }
+                : {}),
               logLevel: env.LOG_LEVEL,
             },
             onTelemetry,
@@ -312,6 +336,7 @@ export async function startPlatform(config: Config, options: StartOptions): Prom
             ...(wsPort !== undefined ? { wsPort } : {}),
             ...(tlsFiles ? { tls: tlsFiles, tlsPort: env.MQTTS_PORT, wssPort: env.MQTT_WSS_PORT } : {}),
             maxPacketBytes,
+            maxConnections,
             metrics,
             logger,
             onTelemetry,
@@ -342,9 +367,12 @@ export async function startPlatform(config: Config, options: StartOptions): Prom
     const components: HealthReport['components'] = {};
     if (broker) {
       const s = broker.stats();
+      const room = capacityHealth(s);
       components.broker = {
-        state: 'ok',
+        state: room.state,
+        ...(room.detail !== undefined ? { detail: room.detail } : {}),
         connections: s.connections,
+        ...room.figures,
         // spread over edge processes: how many run, and the connections of each (by pid)
         ...(env.MQTT_PROCESSES > 1 ? clusterFigures(s) : {}),
       };
@@ -397,11 +425,20 @@ export async function startPlatform(config: Config, options: StartOptions): Prom
     };
     components.webhooks = { state: 'ok', ...webhooks.status() };
     const spoolStats = spool.stats();
+    const spoolDetail = spoolStats.failed
+      ? `the spool refuses every message (${spoolStats.lastError ?? 'unknown error'}): nothing is acknowledged`
+      : spoolStats.failing
+        ? `spool writes failing (${spoolStats.lastError ?? 'unknown error'}): messages are not acknowledged, devices send them again`
+        : !pumpState.spoolOk
+          ? `the store pump cannot read the spool or move its checkpoint (${pumpState.spoolError ?? 'unknown error'}); retrying`
+          : undefined;
     components.spool = {
-      state: 'ok',
+      state: spoolStats.failed ? 'down' : spoolDetail ? 'degraded' : 'ok',
+      ...(spoolDetail ? { detail: spoolDetail } : {}),
       depthFixes: spoolStats.depthRecords,
       depthBytes: spoolStats.depthBytes,
       segments: spoolStats.segments,
+      appendFailures: spoolStats.appendFailures,
     };
     return { status: worstState(Object.values(components).map((c) => c.state)), components };
   };

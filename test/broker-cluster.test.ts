@@ -36,6 +36,7 @@ interface ApiJson {
 
 interface BrokerHealth {
   connections: number;
+  maxConnections: number;
   processes: number;
   connectionsByProcess: Record<string, number>;
 }
@@ -91,6 +92,7 @@ test.serial('MQTT_PROCESSES=2: one broker to its clients, across two edge proces
     DATA_DIR: dataDir,
     ADMIN_TOKEN: TOKEN,
     SERVICE_PASSWORD,
+    MQTT_MAX_CONNECTIONS: '20',
   });
   const clients: MqttClient[] = [];
   t.teardown(() => {
@@ -122,6 +124,7 @@ test.serial('MQTT_PROCESSES=2: one broker to its clients, across two edge proces
     return h.connections === DEVICES.length + 1 ? h : undefined;
   }, 'all connections counted');
   t.is(health.processes, 2);
+  t.is(health.maxConnections, 20, 'the cap divided between the edges, their shares summed');
   const perProcess = Object.values(health.connectionsByProcess);
   t.is(perProcess.length, 2);
   t.true(

@@ -44,3 +44,15 @@ test('priming from the store marks an older fix after a restart as late', (t) =>
   t.is(s.admit(fix('a', 9000)), 'late');
   t.is(s.admit(fix('a', 11_000)), 'in_order');
 });
+
+test('sequencer: a fix whose append failed is forgotten, so its resend is not taken for a duplicate', (t) => {
+  const s = new Sequencer();
+  s.prime('a', 1000);
+  t.is(s.admit(fix('a', 2000)), 'in_order');
+  s.forget(fix('a', 2000));
+  t.is(s.admit(fix('a', 2000)), 'in_order', 'admitted again, in order: the newest went back to 1000');
+  t.is(s.admit(fix('a', 2000)), 'duplicate', 'once admitted it is a duplicate as before');
+  t.is(s.admit(fix('b', 5)), 'in_order');
+  s.forget(fix('b', 5));
+  t.is(s.admit(fix('b', 5)), 'in_order', "a device's only fix forgotten: the device starts afresh");
+});

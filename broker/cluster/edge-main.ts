@@ -6,6 +6,7 @@
  */
 import { pino } from 'pino';
 import { AggregatorRegistry, Registry as MetricsRegistry } from 'prom-client';
+import { defaultMaxConnections, readOpenFilesLimit } from '../../platform/open-files.ts';
 import { createBroker } from '../broker.ts';
 import { dropDeviceSessions } from '../sessions.ts';
 import { EdgeMq } from './edge-mq.ts';
@@ -79,6 +80,8 @@ const broker = createBroker({
   ...(config.tlsPort !== undefined ? { tlsPort: config.tlsPort } : {}),
   ...(config.wssPort !== undefined ? { wssPort: config.wssPort } : {}),
   maxPacketBytes: config.maxPacketBytes,
+  // its share of MQTT_MAX_CONNECTIONS, or what its own open-files limit leaves (each process has its own)
+  maxConnections: config.maxConnections ?? defaultMaxConnections(readOpenFilesLimit()),
   metrics,
   logger,
   aedes: { mq: mq as never },

@@ -9,14 +9,30 @@ export interface ChildPlatform {
   exited: Promise<number | null>;
 }
 
+export interface SpawnOptions {
+  /** run under this open-files limit (RLIMIT_NOFILE, soft and hard), to meet EMFILE for real */
+  openFilesLimit?: number;
+}
+
 const ROOT = path.resolve(import.meta.dirname, '../..');
 
 /**
  * Runs the platform as its own process (`node --import tsx platform/main.ts`, what `npm start` runs)
  * and reads the ports it prints. Used where the test must kill it (-9) or send it signals.
  */
-export function spawnPlatform(env: Record<string, string>, timeoutMs = 30_000): Promise<ChildPlatform> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'platform/main.ts'], {
+export function spawnPlatform(
+  env: Record<string, string>,
+  timeoutMs = 30_000,
+  opts: SpawnOptions = {},
+): Promise<ChildPlatform> {
+  const node = [process.execPath, '--import', 'tsx', 'platform/main.ts'];
+  // Node raises its soft open-files limit to the hard one at start-up, so `ulimit -Sn` alone would be
+  // undone: `ulimit -n` lowers both, and exec hands them on to node.
+  const [command, args] =
+    opts.openFilesLimit === undefined
+      ? [node[0]!, node.slice(1)]
+      : ['bash', ['-c', `ulimit -n ${opts.openFilesLimit} && exec "$@"`, 'bash', ...node]];
+  const child = spawn(command, args, {
     cwd: ROOT,
     env: {
       PATH: process.env.PATH ?? '',
