@@ -101,6 +101,12 @@ export function createBrokerCluster(opts: BrokerClusterOptions): BrokerHandle {
   function onMessage(edge: Edge, m: EdgeToHub): void {
     switch (m.t) {
       case 'telemetry':
+        // Closing: what is still queued in the channel is refused (no PUBACK; the devices send it again
+        // to the next broker) rather than ingested while the platform is trying to stop, as in one process.
+        if (closing) {
+          for (const item of m.items) answer(edge, { id: item.id, error: 'broker closing' });
+          return;
+        }
         // in arrival order, as the in-process hook is called, so a device's fixes keep their order
         for (const item of m.items) {
           let pending: Promise<void>;
