@@ -1,4 +1,4 @@
-import type { AuthenticateError, Client } from 'aedes';
+import type { Client } from 'aedes';
 import type { Logger } from 'pino';
 import { LogThrottle } from '../ingest/log-throttle.ts';
 import { type AuthenticateHandler, CONNACK, refusal } from './auth.ts';

@@ -1,29 +1,5 @@
-/**
- * Durable memory of the compliance shell (platform/compliance.ts): one SQLite file,
- * `${DATA_DIR}/compliance-state.sqlite`, WAL journal, synchronous=FULL (a committed batch survives a
- * power cut), written in batches by the shell's flush timer, never per fix.
- *
- *   vehicles      one row per vehicle: the engine state and the trip state as JSON text. The store does
- *                 not look inside: the shell serializes, so the engine's state layout can change freely
- *                 (a changed layout is caught by the fingerprint below, not by this module).
- *   outbox        violation and trip events produced but not yet accepted by the EventStore, in the
- *                 order they were produced (seq). Written in the SAME transaction as the states that
- *                 produced them, so after any crash the saved state of a vehicle and the events in the
- *                 outbox describe the same point of its fix sequence: a restored open violation is
- *                 known to the store or still in the outbox, never lost in between.
- *   evidence_due  closed violations whose evidence package is not stored yet (rebuilt after a restart).
- *   meta          the fingerprint of the engine the states were saved by.
- *
- * Rows leave the outbox once the EventStore accepted them; the delete rides in the next batch's
- * transaction (one fsync per flush, not two). A crash between the two replays events the EventStore
- * already holds: its writes are idempotent (store/events-port.ts), so nothing is duplicated.
- *
- * better-sqlite3 is synchronous: a commit blocks the event loop for its duration, which is why the
- * shell batches (one commit per flush interval, whatever the number of fixes).
- */
-import { mkdirSync } from 'node:fs';
-import { dirname } from 'node:path';
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
+import { openSqlite } from '../store/sqlite-file.ts';
 
 export type OutboxKind = 'violation' | 'trip';
 
@@ -117,12 +93,7 @@ export class EngineStateStore {
    */
   open(fingerprint: string): RestoredState {
     if (this.db) throw new Error(`${this.file} is already open`);
-    mkdirSync(dirname(this.file), { recursive: true });
-    const db = new Database(this.file);
-    try {
-      db.pragma('journal_mode = WAL');
-      db.pragma('synchronous = FULL');
-      db.pragma('busy_timeout = 5000');
+    const { db, value } = openSqlite(this.file, {}, (db): RestoredState & { st: Statements } => {
       db.exec(SCHEMA);
       const saved = db.prepare("SELECT value FROM meta WHERE key = 'fingerprint'").get() as
         | { value: string }
@@ -151,13 +122,12 @@ export class EngineStateStore {
           body: string;
         }[]
       ).map((r) => ({ violationId: r.violation_id, body: r.body }));
-      this.st = this.prepare(db);
-      this.db = db;
-      return { vehicles, discardedVehicles, outbox, evidenceDue };
-    } catch (err) {
-      db.close();
-      throw err;
-    }
+      return { vehicles, discardedVehicles, outbox, evidenceDue, st: this.prepare(db) };
+    });
+    const { st, ...restored } = value;
+    this.st = st;
+    this.db = db;
+    return restored;
   }
 
   private prepare(db: Database.Database): Statements {

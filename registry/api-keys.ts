@@ -1,8 +1,8 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
 import type { ApiKeyResolver, Principal, Role } from '../api/principal.ts';
+import { openSqlite } from '../store/sqlite-file.ts';
 
 /**
  * API keys on SQLite, one file `${dir}/api-keys.db` beside the registry.
@@ -126,40 +126,27 @@ export class SqliteApiKeys implements ApiKeyResolver {
   >;
 
   constructor(opts: ApiKeyStoreOptions) {
-    mkdirSync(opts.dir, { recursive: true });
     this.path = join(opts.dir, 'api-keys.db');
     this.now = opts.now ?? Date.now;
-    this.db = new Database(this.path);
-    try {
-      this.db.pragma('journal_mode = WAL');
-      this.db.pragma('synchronous = FULL');
-      this.db.pragma('busy_timeout = 5000');
-      const version = this.db.pragma('user_version', { simple: true }) as number;
-      if (version > SCHEMA_VERSION) {
-        throw new Error(
-          `${this.path}: schema version ${version} is newer than this code (${SCHEMA_VERSION})`,
-        );
-      }
-      this.db.exec(SCHEMA);
-      this.db.pragma(`user_version = ${SCHEMA_VERSION}`);
-      this.stmt = {
-        insert: this.db.prepare(
+    const { db, value } = openSqlite(this.path, { schemaVersion: SCHEMA_VERSION }, (db) => {
+      db.exec(SCHEMA);
+      return {
+        insert: db.prepare(
           `INSERT INTO api_keys (id, name, role, firm, scopes, secret_sha256, hint, created_at, created_by, enabled)
-           VALUES (@id, @name, @role, @firm, @scopes, @secret_sha256, @hint, @created_at, @created_by, 1)`,
+         VALUES (@id, @name, @role, @firm, @scopes, @secret_sha256, @hint, @created_at, @created_by, 1)`,
         ),
-        byHash: this.db.prepare(`SELECT ${COLUMNS} FROM api_keys WHERE secret_sha256 = ?`),
-        byId: this.db.prepare(`SELECT ${COLUMNS} FROM api_keys WHERE id = ?`),
-        all: this.db.prepare(`SELECT ${COLUMNS} FROM api_keys ORDER BY created_at, id`),
-        enable: this.db.prepare('UPDATE api_keys SET enabled = ? WHERE id = ? AND revoked_at IS NULL'),
-        revoke: this.db.prepare(
+        byHash: db.prepare(`SELECT ${COLUMNS} FROM api_keys WHERE secret_sha256 = ?`),
+        byId: db.prepare(`SELECT ${COLUMNS} FROM api_keys WHERE id = ?`),
+        all: db.prepare(`SELECT ${COLUMNS} FROM api_keys ORDER BY created_at, id`),
+        enable: db.prepare('UPDATE api_keys SET enabled = ? WHERE id = ? AND revoked_at IS NULL'),
+        revoke: db.prepare(
           'UPDATE api_keys SET enabled = 0, revoked_at = ? WHERE id = ? AND revoked_at IS NULL',
         ),
-        used: this.db.prepare('UPDATE api_keys SET last_used_at = ? WHERE id = ?'),
+        used: db.prepare('UPDATE api_keys SET last_used_at = ? WHERE id = ?'),
       };
-    } catch (err) {
-      this.db.close();
-      throw err;
-    }
+    });
+    this.db = db;
+    this.stmt = value;
   }
 
   /** Creates a key; the secret is in the result and nowhere else, ever. */

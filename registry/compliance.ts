@@ -1,7 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
 import { localDate } from '../geofence/geo/windows.ts';
 import {
   type CityThresholds,
@@ -15,6 +14,7 @@ import {
   type VehicleProfile,
   type Zone,
 } from '../geofence/model.ts';
+import { openSqlite } from '../store/sqlite-file.ts';
 import {
   DEFAULT_CORRIDOR_M,
   ValidationError,
@@ -517,7 +517,6 @@ export class ComplianceRegistry {
   };
 
   constructor(opts: ComplianceRegistryOptions) {
-    mkdirSync(opts.dir, { recursive: true });
     this.path = join(opts.dir, 'compliance.db');
     this.vehicles = opts.vehicles ?? (() => []);
     this.now = opts.now ?? Date.now;
@@ -525,31 +524,22 @@ export class ComplianceRegistry {
       opts.onListenerError ??
       ((err) => process.emitWarning(`compliance registry change listener failed: ${String(err)}`));
     for (const kind of COMPLIANCE_KINDS) this.latest.set(kind, new Map());
-    this.db = new Database(this.path);
-    try {
-      this.db.pragma('journal_mode = WAL');
-      this.db.pragma('synchronous = FULL');
-      this.db.pragma('busy_timeout = 5000');
-      const version = this.db.pragma('user_version', { simple: true }) as number;
-      if (version > SCHEMA_VERSION) {
-        throw new Error(
-          `${this.path}: schema version ${version} is newer than this code (${SCHEMA_VERSION})`,
-        );
-      }
-      migrate(this.db);
-      this.db.exec(SCHEMA);
-      this.db.pragma(`user_version = ${SCHEMA_VERSION}`);
-      this.stmt = {
-        insert: this.db.prepare(
+    const { db, value } = openSqlite(this.path, { schemaVersion: SCHEMA_VERSION }, (db) => {
+      migrate(db);
+      db.exec(SCHEMA);
+      return {
+        insert: db.prepare(
           `INSERT INTO entity_versions (kind, id, version, deleted, body, created_at, actor, note)
-           VALUES (@kind, @id, @version, @deleted, @body, @created_at, @actor, @note)`,
+         VALUES (@kind, @id, @version, @deleted, @body, @created_at, @actor, @note)`,
         ),
-        maxVersion: this.db.prepare(
-          'SELECT MAX(version) AS v FROM entity_versions WHERE kind = ? AND id = ?',
-        ),
-        one: this.db.prepare('SELECT * FROM entity_versions WHERE kind = ? AND id = ? AND version = ?'),
-        history: this.db.prepare('SELECT * FROM entity_versions WHERE kind = ? AND id = ? ORDER BY version'),
+        maxVersion: db.prepare('SELECT MAX(version) AS v FROM entity_versions WHERE kind = ? AND id = ?'),
+        one: db.prepare('SELECT * FROM entity_versions WHERE kind = ? AND id = ? AND version = ?'),
+        history: db.prepare('SELECT * FROM entity_versions WHERE kind = ? AND id = ? ORDER BY version'),
       };
+    });
+    this.db = db;
+    this.stmt = value;
+    try {
       this.load();
       if (this.latest.get('thresholds')!.get(CITY_THRESHOLDS_ID) === undefined) {
         this.write(
@@ -560,7 +550,7 @@ export class ComplianceRegistry {
         );
       }
     } catch (err) {
-      this.db.close();
+      db.close();
       throw err;
     }
   }

@@ -1,8 +1,8 @@
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
-import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
 import { UNIT_KINDS, type UnitKind } from '../ingest/fix.ts';
+import { openSqlite } from '../store/sqlite-file.ts';
 import { hashSecret, verifySecret } from './secrets.ts';
 import type { Device, Firm, NewDevice, Officer, Registry, Vehicle, VehicleKind } from './types.ts';
 
@@ -158,59 +158,51 @@ export class SqliteRegistry implements Registry {
   };
 
   constructor(opts: SqliteRegistryOptions) {
-    mkdirSync(opts.dir, { recursive: true });
     this.path = join(opts.dir, 'registry.db');
-    this.db = new Database(this.path);
-    try {
-      this.db.pragma('journal_mode = WAL');
-      this.db.pragma('synchronous = FULL');
-      this.db.pragma('busy_timeout = 5000');
-      const version = this.db.pragma('user_version', { simple: true }) as number;
-      if (version > SCHEMA_VERSION) {
-        throw new Error(
-          `${this.path}: schema version ${version} is newer than this code (${SCHEMA_VERSION})`,
-        );
-      }
-      this.db.exec(SCHEMA);
-      this.db.pragma(`user_version = ${SCHEMA_VERSION}`);
-      this.stmt = {
-        upsertFirm: this.db.prepare(
+    const { db, value } = openSqlite(this.path, { schemaVersion: SCHEMA_VERSION }, (db) => {
+      db.exec(SCHEMA);
+      return {
+        upsertFirm: db.prepare(
           'INSERT INTO firms (id, name) VALUES (@id, @name) ON CONFLICT(id) DO UPDATE SET name = excluded.name',
         ),
-        upsertVehicle: this.db.prepare(
+        upsertVehicle: db.prepare(
           `INSERT INTO vehicles (id, plate, kind, firm, rated_load_t) VALUES (@id, @plate, @kind, @firm, @ratedLoadT)
-           ON CONFLICT(id) DO UPDATE SET plate = excluded.plate, kind = excluded.kind, firm = excluded.firm,
-             rated_load_t = excluded.rated_load_t`,
+         ON CONFLICT(id) DO UPDATE SET plate = excluded.plate, kind = excluded.kind, firm = excluded.firm,
+           rated_load_t = excluded.rated_load_t`,
         ),
-        upsertOfficer: this.db.prepare(
+        upsertOfficer: db.prepare(
           `INSERT INTO officers (id, name, firm) VALUES (@id, @name, @firm)
-           ON CONFLICT(id) DO UPDATE SET name = excluded.name, firm = excluded.firm`,
+         ON CONFLICT(id) DO UPDATE SET name = excluded.name, firm = excluded.firm`,
         ),
-        upsertDevice: this.db.prepare(
+        upsertDevice: db.prepare(
           `INSERT INTO devices (id, kind, unit, firm, officer, report_interval_s, enabled, secret_hash)
-           VALUES (@id, @kind, @unit, @firm, @officer, @report_interval_s, @enabled, @secret_hash)
-           ON CONFLICT(id) DO UPDATE SET kind = excluded.kind, unit = excluded.unit, firm = excluded.firm,
-             officer = excluded.officer, report_interval_s = excluded.report_interval_s,
-             enabled = excluded.enabled, secret_hash = excluded.secret_hash`,
+         VALUES (@id, @kind, @unit, @firm, @officer, @report_interval_s, @enabled, @secret_hash)
+         ON CONFLICT(id) DO UPDATE SET kind = excluded.kind, unit = excluded.unit, firm = excluded.firm,
+           officer = excluded.officer, report_interval_s = excluded.report_interval_s,
+           enabled = excluded.enabled, secret_hash = excluded.secret_hash`,
         ),
-        setEnabled: this.db.prepare('UPDATE devices SET enabled = ? WHERE id = ?'),
-        upsertService: this.db.prepare(
+        setEnabled: db.prepare('UPDATE devices SET enabled = ? WHERE id = ?'),
+        upsertService: db.prepare(
           `INSERT INTO service_credentials (username, secret_hash) VALUES (?, ?)
-           ON CONFLICT(username) DO UPDATE SET secret_hash = excluded.secret_hash`,
+         ON CONFLICT(username) DO UPDATE SET secret_hash = excluded.secret_hash`,
         ),
-        setSecret: this.db.prepare('UPDATE devices SET secret_hash = ? WHERE id = ?'),
-        setDeviceFields: this.db.prepare(
+        setSecret: db.prepare('UPDATE devices SET secret_hash = ? WHERE id = ?'),
+        setDeviceFields: db.prepare(
           'UPDATE devices SET officer = @officer, report_interval_s = @report_interval_s WHERE id = @id',
         ),
-        deleteDevice: this.db.prepare('DELETE FROM devices WHERE id = ?'),
-        deleteVehicle: this.db.prepare('DELETE FROM vehicles WHERE id = ?'),
-        deleteOfficer: this.db.prepare('DELETE FROM officers WHERE id = ?'),
-        selectDevice: this.db.prepare('SELECT * FROM devices WHERE id = ?'),
-        selectService: this.db.prepare('SELECT secret_hash FROM service_credentials WHERE username = ?'),
+        deleteDevice: db.prepare('DELETE FROM devices WHERE id = ?'),
+        deleteVehicle: db.prepare('DELETE FROM vehicles WHERE id = ?'),
+        deleteOfficer: db.prepare('DELETE FROM officers WHERE id = ?'),
+        selectDevice: db.prepare('SELECT * FROM devices WHERE id = ?'),
+        selectService: db.prepare('SELECT secret_hash FROM service_credentials WHERE username = ?'),
       };
+    });
+    this.db = db;
+    this.stmt = value;
+    try {
       this.load();
     } catch (err) {
-      this.db.close();
+      db.close();
       throw err;
     }
   }

@@ -1,20 +1,8 @@
-/**
- * The embedded default FixStore: SQLite (better-sqlite3) in `${dir}/fixes.db`.
- *
- *  - WAL journal, synchronous=FULL: a resolved writeFixes survives a power cut.
- *  - `fixes`: one row per (vehicle, ts), WITHOUT ROWID (the primary key is the storage order, so a track
- *    is one range scan); INSERT OR REPLACE makes rewrites idempotent, the later write wins.
- *  - `latest`: one row per vehicle, upserted only when the incoming ts is newer (or equal: a rewrite of
- *    the newest fix replaces it), so late backfill never moves it back and latest() reads a small table.
- *  - Optional Fix properties are nullable columns; NULL maps back to an absent property.
- *
- * better-sqlite3 is synchronous; the methods are async to match the port.
- */
-import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
 import { BOOLEAN_FIELDS, type Fix, NUMERIC_FIELDS, STRING_FIELDS } from '../ingest/fix.ts';
 import type { FixStore, LatestFilter, StoreHealth, TrackQuery } from './port.ts';
+import { openSqlite } from './sqlite-file.ts';
 
 export interface EmbeddedStoreOptions {
   /** data directory; the database is `${dir}/fixes.db` (the directory is created if needed) */
@@ -117,28 +105,21 @@ export class EmbeddedStore implements FixStore {
   private db: Database.Database | undefined;
   private st: Statements | undefined;
 
-  constructor(private readonly options: EmbeddedStoreOptions) {
+  constructor(readonly options: EmbeddedStoreOptions) {
     this.file = join(options.dir, 'fixes.db');
   }
 
   /** Opens (creating the directory, database and tables if needed). Safe to call again; reopens after close(). */
   async open(): Promise<void> {
     if (this.db) return;
-    mkdirSync(this.options.dir, { recursive: true });
-    const db = new Database(this.file);
-    try {
-      db.pragma('journal_mode = WAL');
-      db.pragma('synchronous = FULL');
-      db.pragma('busy_timeout = 5000');
+    const { db, value } = openSqlite(this.file, {}, (db) => {
       db.exec(tableDdl('fixes', '"vehicle", "ts"'));
       db.exec(tableDdl('latest', '"vehicle"'));
       this.migrate(db);
       db.exec('CREATE INDEX IF NOT EXISTS latest_firm ON latest (firm, kind)');
-      this.st = this.prepare(db);
-    } catch (err) {
-      db.close();
-      throw err;
-    }
+      return this.prepare(db);
+    });
+    this.st = value;
     this.db = db;
   }
 

@@ -1,24 +1,5 @@
-/**
- * The embedded EventStore: SQLite (better-sqlite3) in `${dir}/events.db`, WAL journal, synchronous=FULL
- * (a resolved write survives a power cut). Semantics: store/events-port.ts.
- *
- *   violations        one row per violation id: the latest state (canonical JSON `body`) and the indexed
- *                     columns firm, vehicle, code, start_ts, end_ts, lifecycle ('open'|'closed': the
- *                     engine's), phase, rank; and the enforcement `status` with its `status_seq`, which
- *                     engine events never touch
- *   violation_status_log  the audited status changes: (id, seq) -> from, to, actor, at, note; append-only
- *                     (triggers refuse UPDATE and DELETE)
- *   violation_phases  the phase history: (id, seq) -> phase, hash, body; UNIQUE (id, hash) where hash is
- *                     the sha256 of canonicalJson({phase, violation}), so a replayed event is found and
- *                     changes nothing
- *   trips             one row per trip id (the TripRecord as canonical JSON + indexed columns)
- *   evidence          one row per violation id: canonicalJson(package) as text and its sha256
- *
- * A batch is one transaction. better-sqlite3 is synchronous; the methods are async to match the port.
- */
-import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
 import { canonicalJson, type EvidencePackage, verifyEvidence } from '../geofence/evidence.ts';
 import type { TripEvent } from '../geofence/trips.ts';
 import type { Violation, ViolationEvent, ViolationPhase } from '../geofence/types.ts';
@@ -42,6 +23,7 @@ import {
   violationEventHash,
 } from './events-port.ts';
 import type { StoreHealth } from './port.ts';
+import { openSqlite } from './sqlite-file.ts';
 import {
   checkViolationChange,
   UnknownViolationError,
@@ -186,26 +168,18 @@ export class EmbeddedEventStore implements EventStore {
   private db: Database.Database | undefined;
   private st: Statements | undefined;
 
-  constructor(private readonly options: EmbeddedEventStoreOptions) {
+  constructor(readonly options: EmbeddedEventStoreOptions) {
     this.file = join(options.dir, 'events.db');
   }
 
   async open(): Promise<void> {
     if (this.db) return;
-    mkdirSync(this.options.dir, { recursive: true });
-    const db = new Database(this.file);
-    try {
-      db.pragma('journal_mode = WAL');
-      db.pragma('synchronous = FULL');
-      db.pragma('busy_timeout = 5000');
+    const { db, value } = openSqlite(this.file, { schemaVersion: SCHEMA_VERSION }, (db) => {
       migrate(db);
       db.exec(SCHEMA);
-      db.pragma(`user_version = ${SCHEMA_VERSION}`);
-      this.st = this.prepare(db);
-    } catch (err) {
-      db.close();
-      throw err;
-    }
+      return this.prepare(db);
+    });
+    this.st = value;
     this.db = db;
   }
 

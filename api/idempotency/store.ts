@@ -1,7 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { mkdirSync } from 'node:fs';
-import { dirname } from 'node:path';
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
+import { openSqlite } from '../../store/sqlite-file.ts';
 
 /**
  * The idempotency records (`DATA_DIR/idempotency.sqlite`): one row per (API key id, method, path,
@@ -69,22 +68,7 @@ export class IdempotencyStore {
 
   /** `file`: the SQLite file, or ':memory:' (a test API without DATA_DIR) */
   constructor(options: { file: string }) {
-    if (options.file !== ':memory:') mkdirSync(dirname(options.file), { recursive: true });
-    const db = new Database(options.file);
-    try {
-      if (options.file !== ':memory:') db.pragma('journal_mode = WAL');
-      db.pragma('synchronous = FULL');
-      db.pragma('busy_timeout = 5000');
-      const version = db.pragma('user_version', { simple: true }) as number;
-      if (version > SCHEMA_VERSION) {
-        throw new Error(`idempotency store: schema version ${version} is newer than this build's`);
-      }
-      db.exec(SCHEMA);
-      db.pragma(`user_version = ${SCHEMA_VERSION}`);
-    } catch (err) {
-      db.close();
-      throw err;
-    }
+    const { db } = openSqlite(options.file, { schemaVersion: SCHEMA_VERSION }, (db) => db.exec(SCHEMA));
     this.db = db;
     const where = 'principal = @principal AND method = @method AND path = @path AND key = @key';
     this.statements = {

@@ -1,7 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { mkdirSync } from 'node:fs';
-import { dirname } from 'node:path';
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
+import { openSqlite } from '../../store/sqlite-file.ts';
 import { eventBody, type WebhookEvent, type WebhookEventType } from './events.ts';
 import type { SubscriptionFilter } from './match.ts';
 import { generateSecret } from './signature.ts';
@@ -241,26 +240,13 @@ export class WebhookStore {
 
   constructor(options: { file: string }) {
     this.file = options.file;
-    mkdirSync(dirname(this.file), { recursive: true });
-    const db = new Database(this.file);
-    try {
-      db.pragma('journal_mode = WAL');
-      db.pragma('synchronous = FULL');
-      db.pragma('busy_timeout = 5000');
+    const { db, value } = openSqlite(this.file, { schemaVersion: SCHEMA_VERSION }, (db) => {
       db.pragma('foreign_keys = ON');
-      const version = db.pragma('user_version', { simple: true }) as number;
-      if (version > SCHEMA_VERSION)
-        throw new Error(
-          `${this.file}: schema version ${version} is newer than this code (${SCHEMA_VERSION})`,
-        );
       db.exec(SCHEMA);
-      db.pragma(`user_version = ${SCHEMA_VERSION}`);
-      this.db = db;
-      this.st = this.prepare(db);
-    } catch (err) {
-      db.close();
-      throw err;
-    }
+      return this.prepare(db);
+    });
+    this.db = db;
+    this.st = value;
   }
 
   private prepare(db: Database.Database) {
