@@ -117,6 +117,29 @@ export const WORLD_HELP = `  -s, --scenario <file>   scenario file, JSON or YAML
                           faults: DUPLICATE OUT_OF_ORDER MALFORMED DROPOUT (per message) and DRIFT
                             (per fix: chance a drift episode of 1-3 min starts)`;
 
+/**
+ * The start every subcommand shares: its arguments parsed, or the exit code it is already done with
+ * (2 and the message for bad arguments, 0 and the help text for --help).
+ */
+export function parseCommandArgs<V extends { help?: boolean | undefined }>(
+  parse: () => { values: V },
+  help: () => string,
+  out: TextSink,
+  err: TextSink,
+): V | number {
+  let values: V;
+  try {
+    values = parse().values;
+  } catch (e) {
+    return usageFailed(e, (s) => err.write(s));
+  }
+  if (values.help) {
+    out.write(`${help()}\n`);
+    return 0;
+  }
+  return values;
+}
+
 /** Writes a message and returns the exit code of a usage error. */
 export function usageFailed(err: unknown, write: (s: string) => void): number {
   write(`${(err as Error).message}\n(see --help)\n`);

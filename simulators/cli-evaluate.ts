@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import {
+  parseCommandArgs,
   parseDuration,
   parseNumber,
   parseStart,
@@ -128,16 +129,13 @@ export async function evaluateCommand(
   err: TextSink = process.stderr,
 ): Promise<number> {
   const write = (s: string) => err.write(s);
-  let v: EvaluateValues;
-  try {
-    v = parseEvaluateArgs(argv).values;
-  } catch (e) {
-    return usageFailed(e, write);
-  }
-  if (v.help) {
-    out.write(`${EVALUATE_HELP(prog)}\n`);
-    return 0;
-  }
+  const v = parseCommandArgs(
+    () => parseEvaluateArgs(argv),
+    () => EVALUATE_HELP(prog),
+    out,
+    err,
+  );
+  if (typeof v === 'number') return v;
   const quiet = v.quiet === true;
   const say = (line: string) => {
     if (!quiet) write(`[evaluate] ${line}\n`);

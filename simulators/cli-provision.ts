@@ -1,6 +1,7 @@
 import { parseArgs } from 'node:util';
 import {
   loadWorld,
+  parseCommandArgs,
   parseDuration,
   parseNumber,
   parseStart,
@@ -61,16 +62,13 @@ export async function provisionCommand(
   err: TextSink = process.stderr,
 ): Promise<number> {
   const write = (s: string) => err.write(s);
-  let v: ReturnType<typeof parseProvisionArgs>['values'];
-  try {
-    v = parseProvisionArgs(argv).values;
-  } catch (e) {
-    return usageFailed(e, write);
-  }
-  if (v.help) {
-    out.write(`${PROVISION_HELP(prog)}\n`);
-    return 0;
-  }
+  const v = parseCommandArgs(
+    () => parseProvisionArgs(argv),
+    () => PROVISION_HELP(prog),
+    out,
+    err,
+  );
+  if (typeof v === 'number') return v;
   const token = v.token ?? process.env.CITYWATCH_TOKEN;
   let world: SimWorld;
   try {

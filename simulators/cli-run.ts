@@ -3,6 +3,7 @@ import { writeFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import {
   loadWorld,
+  parseCommandArgs,
   parseDuration,
   parseNumber,
   parseStart,
@@ -57,6 +58,27 @@ platform's compliance service read the simulated clock instead.
 
 Exit status: 0 when the run completed, 2 on bad arguments or an invalid scenario, 1 on failure.`;
 
+const parseRunArgs = (args: string[]) =>
+  parseArgs({
+    args,
+    options: {
+      ...WORLD_OPTIONS,
+      url: { type: 'string' },
+      'dry-run': { type: 'boolean' },
+      speedup: { type: 'string' },
+      interval: { type: 'string' },
+      'alarm-interval': { type: 'string' },
+      'noise-m': { type: 'string' },
+      'drift-m': { type: 'string' },
+      truth: { type: 'string' },
+      messages: { type: 'string' },
+      qos: { type: 'string' },
+      quiet: { type: 'boolean', short: 'q' },
+    },
+    strict: true,
+    allowPositionals: false,
+  });
+
 export async function runCommand(
   argv: string[],
   prog: string,
@@ -64,36 +86,13 @@ export async function runCommand(
   err: TextSink = process.stderr,
 ): Promise<number> {
   const write = (s: string) => err.write(s);
-  let v: ReturnType<typeof parse>['values'];
-  const parse = (args: string[]) =>
-    parseArgs({
-      args,
-      options: {
-        ...WORLD_OPTIONS,
-        url: { type: 'string' },
-        'dry-run': { type: 'boolean' },
-        speedup: { type: 'string' },
-        interval: { type: 'string' },
-        'alarm-interval': { type: 'string' },
-        'noise-m': { type: 'string' },
-        'drift-m': { type: 'string' },
-        truth: { type: 'string' },
-        messages: { type: 'string' },
-        qos: { type: 'string' },
-        quiet: { type: 'boolean', short: 'q' },
-      },
-      strict: true,
-      allowPositionals: false,
-    });
-  try {
-    v = parse(argv).values;
-  } catch (e) {
-    return usageFailed(e, write);
-  }
-  if (v.help) {
-    out.write(`${RUN_HELP(prog)}\n`);
-    return 0;
-  }
+  const v = parseCommandArgs(
+    () => parseRunArgs(argv),
+    () => RUN_HELP(prog),
+    out,
+    err,
+  );
+  if (typeof v === 'number') return v;
   let sim: FleetSim;
   let speedup: number;
   let qos: 0 | 1;

@@ -1,6 +1,6 @@
 import { parseArgs } from 'node:util';
 import { VIOLATION_CODES } from '../geofence/model.ts';
-import { parseNumber, type TextSink, UsageError, usageFailed } from './cli-common.ts';
+import { parseCommandArgs, parseNumber, type TextSink, UsageError, usageFailed } from './cli-common.ts';
 import { DEFAULT_TOLERANCE_MS, type Detection, score, scoreJson, scoreTable } from './score.ts';
 import { fetchViolations, readDetections } from './score-io.ts';
 import { readTruth } from './truth.ts';
@@ -63,16 +63,13 @@ export async function scoreCommand(
   err: TextSink = process.stderr,
 ): Promise<number> {
   const write = (s: string) => err.write(s);
-  let v: ReturnType<typeof parseScoreArgs>['values'];
-  try {
-    v = parseScoreArgs(argv).values;
-  } catch (e) {
-    return usageFailed(e, write);
-  }
-  if (v.help) {
-    out.write(`${SCORE_HELP(prog)}\n`);
-    return 0;
-  }
+  const v = parseCommandArgs(
+    () => parseScoreArgs(argv),
+    () => SCORE_HELP(prog),
+    out,
+    err,
+  );
+  if (typeof v === 'number') return v;
   let tolS: number;
   let minP: number | undefined;
   let minR: number | undefined;
