@@ -18,10 +18,9 @@ import test from 'ava';
 import Database from 'better-sqlite3';
 import { compileWorld } from '../geofence/compile.ts';
 import { buildEvidence, canonicalJson, type EvidencePackage, verifyEvidence } from '../geofence/evidence.ts';
-import { DEFAULT_THRESHOLDS, type RegistrySnapshot, type ViolationCode } from '../geofence/model.ts';
+import type { ViolationCode } from '../geofence/model.ts';
 import type { Trip, TripEvent, TripStart } from '../geofence/trips.ts';
 import type { Violation, ViolationEvent, ViolationPhase } from '../geofence/types.ts';
-import type { Fix } from '../ingest/fix.ts';
 import { EmbeddedEventStore } from '../store/events-embedded.ts';
 import type {
   EventStore,
@@ -34,11 +33,17 @@ import { InfluxEventStore, splitText } from '../store/influx/events.ts';
 import { pointToLine } from '../store/influx/lineprotocol.ts';
 import { UnknownViolationError, ViolationTransitionError } from '../store/violation-status.ts';
 import { type InfluxdServer, startInfluxd } from './servers/influxd.ts';
+import { evidenceSnapshot, offRoute, T0, trackFix } from './support/evidence-world.ts';
+import {
+  contractRun,
+  embeddedAdapter,
+  influxdAdapter,
+  perDatabaseHarness,
+  type StoreAdapter,
+} from './support/store-harness.ts';
 
 // ---------------------------------------------------------------------------------------------------
 // Fixtures
-
-const T0 = Date.UTC(2026, 10, 20, 14, 0, 0); // 22:00 China Standard Time
 
 type VBase = { vehicle: string; code: ViolationCode; startTs: number } & Partial<Violation>;
 
@@ -125,104 +130,17 @@ function tripDone(start: TripStart, over: Partial<Trip> = {}): Trip {
   };
 }
 
-// A small real world, as test/evidence.test.ts builds it.
-const snapshot: RegistrySnapshot = {
-  sites: [
-    {
-      id: 'site-o',
-      version: 2,
-      kind: 'origin',
-      name: '工地 "一号"',
-      polygons: [
-        [
-          [
-            [117.2, 31.8],
-            [117.21, 31.8],
-            [117.21, 31.81],
-            [117.2, 31.81],
-            [117.2, 31.8],
-          ],
-        ],
-      ],
-    },
-  ],
-  routes: [
-    {
-      id: 'route-1',
-      version: 3,
-      name: '渣土运输路线 \\ A',
-      line: [
-        [117.21, 31.805],
-        [117.25, 31.805],
-      ],
-      corridorM: 50,
-      limits: [],
-    },
-  ],
-  zones: [],
-  permits: [
-    {
-      id: 'permit-1',
-      version: 1,
-      firm: 'f',
-      vehicles: ['v1'],
-      origins: ['site-o'],
-      disposals: [],
-      routes: ['route-1'],
-      validFrom: '2026-11-01',
-      validTo: '2026-11-30',
-      windows: ['22:00-06:00'],
-      cargo: '建筑垃圾',
-    },
-  ],
-  vehicles: [{ id: 'v1', version: 1, firm: 'f', kind: 'muck_truck', ratedLoadT: 18, reportIntervalS: 10 }],
-  thresholds: { id: 'city', version: 5, values: DEFAULT_THRESHOLDS },
-};
+// The evidence world of test/evidence.test.ts, with quotes and backslashes in the names.
+const snapshot = evidenceSnapshot('工地 "一号"', '渣土运输路线 \\ A');
 
-const trackFix = (i: number, stepMs = 10_000, over: Partial<Fix> = {}): Fix => ({
-  vehicle: 'v1',
-  device: 'd1',
-  kind: 'muck_truck',
-  firm: 'f',
-  ts: T0 + i * stepMs,
-  received: T0 + i * stepMs + 500,
-  lat: 31.806 + i * 0.0001,
-  lon: 117.22,
-  valid: true,
-  crsIn: 'WGS84',
-  late: false,
-  load: 'full',
-  ...over,
-});
-
-function offRoute(startTs: number, endTs: number, over: Partial<Violation> = {}): Violation {
-  return {
-    id: `v1:OFF_ROUTE:${startTs}`,
-    code: 'OFF_ROUTE',
-    vehicle: 'v1',
-    firm: 'f',
-    permit: 'permit-1',
-    startTs,
-    endTs,
-    durationMs: endTs - startTs,
-    level: 0,
-    startPos: [117.22, 31.807],
-    lastPos: [117.22, 31.808],
-    refs: [
-      { kind: 'thresholds', id: 'city', version: 5 },
-      { kind: 'permit', id: 'permit-1', version: 1 },
-      { kind: 'route', id: 'route-1', version: 3 },
-    ],
-    thresholds: { offRouteMinMs: 60_000 },
-    ruleVersion: 1,
+const offRouteNoted = (startTs: number, endTs: number): Violation =>
+  offRoute(startTs, endTs, {
     details: { maxDeviationM: 180.5, 说明: '偏离路线 "超过" 100 米 \\ O\'Brien' },
-    ...over,
-  };
-}
+  });
 
 function smallEvidence(): EvidencePackage {
   const track = Array.from({ length: 60 }, (_, i) => trackFix(i)).reverse();
-  return buildEvidence(offRoute(T0 + 100_000, T0 + 200_000), track, compileWorld(snapshot));
+  return buildEvidence(offRouteNoted(T0 + 100_000, T0 + 200_000), track, compileWorld(snapshot));
 }
 
 /** ~1 MB of canonical JSON: one fix per second for an hour, with Chinese, quotes and backslashes. */
@@ -230,7 +148,7 @@ function largeEvidence(): EvidencePackage {
   const track = Array.from({ length: 4_000 }, (_, i) =>
     trackFix(i, 1_000, { device: `设备 "d1" \\ ${i}`, officer: '张三 (队长) \\ "执法"' }),
   );
-  return buildEvidence(offRoute(T0 + 150_000, T0 + 3_750_000), track, compileWorld(snapshot));
+  return buildEvidence(offRouteNoted(T0 + 150_000, T0 + 3_750_000), track, compileWorld(snapshot));
 }
 
 /** all pages of a query, with the page sizes */
@@ -253,25 +171,8 @@ async function allPages(
 // ---------------------------------------------------------------------------------------------------
 // The contract
 
-interface Harness {
-  /** a fresh, empty, opened store */
-  fresh(): Promise<EventStore>;
-  /** embedded: close and open a new instance on the same folder; influx: restart influxd */
-  restart(store: EventStore, mode: 'graceful' | 'crash'): Promise<EventStore>;
-}
-
-function contract(name: string, setup: () => Promise<Harness>, teardown: () => Promise<void>): void {
-  let harness: Harness | undefined;
-  const h = (): Harness => {
-    if (!harness) throw new Error(`${name}: harness not started`);
-    return harness;
-  };
-  const title = (s: string): string => `[${name}] ${s}`;
-
-  test.before(async () => {
-    harness = await setup();
-  });
-  test.after.always(teardown);
+function contract(name: string, adapter: StoreAdapter<EventStore>): void {
+  const { h, title } = contractRun(name, adapter);
 
   test(title('opened → updated → closed keeps the latest state and the phase history'), async (t) => {
     const store = await h().fresh();
@@ -889,75 +790,22 @@ test('embedded: a file from before the enforcement status opens; its violations 
 // ---------------------------------------------------------------------------------------------------
 // Adapters
 
-{
-  let root = '';
-  const opened: EventStore[] = [];
-  contract(
-    'embedded',
-    async () => {
-      root = await mkdtemp(join(tmpdir(), 'citywatch-events-embedded-'));
-      let n = 0;
-      const make = async (dir: string): Promise<EventStore> => {
-        const store = new EmbeddedEventStore({ dir });
-        await store.open();
-        await store.open(); // idempotent
-        opened.push(store);
-        return store;
-      };
-      return {
-        fresh: () => make(join(root, `case-${++n}`)),
-        async restart(store) {
-          const dir = (store as EmbeddedEventStore).file.replace(/\/events\.db$/, '');
-          // 'crash' cannot be simulated in-process; both modes reopen from the files on disk.
-          await store.close();
-          return make(dir);
-        },
-      };
-    },
-    async () => {
-      for (const s of opened) await s.close();
-      if (root) await rm(root, { recursive: true, force: true });
-    },
-  );
-}
+contract(
+  'embedded',
+  embeddedAdapter(
+    'citywatch-events-embedded-',
+    (dir) => new EmbeddedEventStore({ dir }),
+    (store) => (store as EmbeddedEventStore).file.replace(/\/events\.db$/, ''),
+  ),
+);
 
-{
-  let server: InfluxdServer | undefined;
-  contract(
-    'influxdb-v1',
-    async () => {
-      const srv = await startInfluxd();
-      server = srv;
-      let n = 0;
-      const make = async (database: string): Promise<EventStore> => {
-        const store = new InfluxEventStore({ version: 1, url: srv.url, database, timeoutMs: 10_000 });
-        await store.open();
-        await store.open();
-        return store;
-      };
-      const databases = new Map<EventStore, string>();
-      return {
-        async fresh() {
-          const database = `events_${++n}`;
-          const store = await make(database);
-          databases.set(store, database);
-          return store;
-        },
-        async restart(store, mode) {
-          if (mode === 'crash') srv.kill9();
-          await srv.restart();
-          await store.close();
-          const again = await make(databases.get(store)!);
-          databases.set(again, databases.get(store)!);
-          return again;
-        },
-      };
-    },
-    async () => {
-      await server?.destroy();
-    },
-  );
-}
+contract(
+  'influxdb-v1',
+  influxdAdapter(
+    'events_',
+    (url, database) => new InfluxEventStore({ version: 1, url, database, timeoutMs: 10_000 }),
+  ),
+);
 
 /**
  * A minimal InfluxDB 2.x front for influxd 1.6: checks `Authorization: Token <token>`, maps
@@ -1013,15 +861,13 @@ async function startV2Front(upstream: () => string, token: string): Promise<{ ur
 {
   let server: InfluxdServer | undefined;
   let front: Server | undefined;
-  contract(
-    'influxdb-v2',
-    async () => {
+  contract('influxdb-v2', {
+    async setup() {
       const srv = await startInfluxd();
       server = srv;
       const token = 'token-for-tests';
       const f = await startV2Front(() => srv.url, token);
       front = f.server;
-      let n = 0;
       const make = async (bucket: string): Promise<EventStore> => {
         const store = new InfluxEventStore({
           version: 2,
@@ -1034,35 +880,21 @@ async function startV2Front(upstream: () => string, token: string): Promise<{ ur
         await store.open();
         return store;
       };
-      const buckets = new Map<EventStore, string>();
-      return {
-        async fresh() {
-          const bucket = `bucket_${++n}`;
-          // the bucket is provisioned outside the adapter (as with a real 2.x)
-          const res = await fetch(`${srv.url}/query`, {
-            method: 'POST',
-            body: new URLSearchParams({ q: `CREATE DATABASE "${bucket}"` }),
-          });
-          if (res.status !== 200) throw new Error(`CREATE DATABASE: HTTP ${res.status}`);
-          const store = await make(bucket);
-          buckets.set(store, bucket);
-          return store;
-        },
-        async restart(store, mode) {
-          if (mode === 'crash') srv.kill9();
-          await srv.restart();
-          await store.close();
-          const again = await make(buckets.get(store)!);
-          buckets.set(again, buckets.get(store)!);
-          return again;
-        },
+      // the bucket is provisioned outside the adapter (as with a real 2.x)
+      const provision = async (bucket: string): Promise<void> => {
+        const res = await fetch(`${srv.url}/query`, {
+          method: 'POST',
+          body: new URLSearchParams({ q: `CREATE DATABASE "${bucket}"` }),
+        });
+        if (res.status !== 200) throw new Error(`CREATE DATABASE: HTTP ${res.status}`);
       };
+      return perDatabaseHarness(srv, 'bucket_', make, provision);
     },
-    async () => {
+    async teardown() {
       await new Promise((resolve) => (front ? front.close(resolve) : resolve(undefined)));
       await server?.destroy();
     },
-  );
+  });
 }
 
 test('the v2 adapter refuses a wrong token with the server message', async (t) => {

@@ -6,15 +6,13 @@
  * Cases that stop or restart the backend are serial; ava runs serial cases before the concurrent ones,
  * so they never overlap with other cases of the same server.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import test from 'ava';
 import type { Fix } from '../ingest/fix.ts';
 import type { EmbeddedStore } from '../store/embedded.ts';
 import { createStore } from '../store/index.ts';
+import { PRESENCE_BITS } from '../store/influx/schema.ts';
 import type { FixStore } from '../store/port.ts';
-import { type InfluxdServer, startInfluxd } from './servers/influxd.ts';
+import { contractRun, embeddedAdapter, influxdAdapter, type StoreAdapter } from './support/store-harness.ts';
 
 // ---------------------------------------------------------------------------------------------------
 // Fixtures
@@ -98,28 +96,8 @@ function everythingFix(b: Base): Fix {
   return { ...muckFix({ ...sanitationFix(b), ...cameraFix(b), ...b }), ...b } as Fix;
 }
 
-const OPTIONAL_KEYS = [
-  'speed',
-  'heading',
-  'alt',
-  'sats',
-  'acc',
-  'ign',
-  'load',
-  'weight',
-  'cover',
-  'lift',
-  'doors',
-  'task',
-  'brush',
-  'binLifts',
-  'recording',
-  'battery',
-  'storageFree',
-  'officer',
-  'sos',
-  'docked',
-] as const;
+/** The optional properties of a Fix: the production list the influx adapter keeps (store/influx/schema.ts). */
+const OPTIONAL_KEYS = PRESENCE_BITS;
 
 const byVehicle = (a: Fix, b: Fix): number => (a.vehicle < b.vehicle ? -1 : a.vehicle > b.vehicle ? 1 : 0);
 const sorted = (fixes: readonly Fix[]): Fix[] => [...fixes].sort(byVehicle);
@@ -127,30 +105,8 @@ const sorted = (fixes: readonly Fix[]): Fix[] => [...fixes].sort(byVehicle);
 // ---------------------------------------------------------------------------------------------------
 // The contract
 
-interface Harness {
-  /** a fresh, empty, opened store */
-  fresh(): Promise<FixStore>;
-  /**
-   * Make `store`'s data go through a restart of its storage (embedded: close and open a new instance
-   * on the same folder; influx: restart influxd). Returns an opened store on the same data.
-   */
-  restart(store: FixStore, mode: 'graceful' | 'crash'): Promise<FixStore>;
-  /** Backend outage and recovery (server-backed adapters only). */
-  outage?: { down(): Promise<void>; up(): Promise<void> };
-}
-
-function contract(name: string, setup: () => Promise<Harness>, teardown: () => Promise<void>): void {
-  let harness: Harness | undefined;
-  const h = (): Harness => {
-    if (!harness) throw new Error(`${name}: harness not started`);
-    return harness;
-  };
-  const title = (s: string): string => `[${name}] ${s}`;
-
-  test.before(async () => {
-    harness = await setup();
-  });
-  test.after.always(teardown);
+function contract(name: string, adapter: StoreAdapter<FixStore>): void {
+  const { h, title } = contractRun(name, adapter);
 
   test(title('round trip of all three kinds with all optional fields is deep-equal'), async (t) => {
     const store = await h().fresh();
@@ -437,73 +393,18 @@ function contract(name: string, setup: () => Promise<Harness>, teardown: () => P
 // ---------------------------------------------------------------------------------------------------
 // Adapters
 
-{
-  let root = '';
-  const opened: FixStore[] = [];
-  contract(
-    'embedded',
-    async () => {
-      root = await mkdtemp(join(tmpdir(), 'citywatch-store-embedded-'));
-      let n = 0;
-      const make = async (dir: string): Promise<FixStore> => {
-        const store = createStore({ kind: 'embedded', dir });
-        await store.open();
-        await store.open(); // idempotent
-        opened.push(store);
-        return store;
-      };
-      return {
-        fresh: () => make(join(root, `case-${++n}`)),
-        async restart(store) {
-          const dir = (store as EmbeddedStore).file.replace(/\/fixes\.db$/, '');
-          // 'crash' cannot be simulated in-process; both modes reopen from the files on disk.
-          await store.close();
-          return make(dir);
-        },
-      };
-    },
-    async () => {
-      for (const s of opened) await s.close();
-      if (root) await rm(root, { recursive: true, force: true });
-    },
-  );
-}
+contract(
+  'embedded',
+  embeddedAdapter(
+    'citywatch-store-embedded-',
+    (dir) => createStore({ kind: 'embedded', dir }),
+    (store) => (store as EmbeddedStore).file.replace(/\/fixes\.db$/, ''),
+  ),
+);
 
-{
-  let server: InfluxdServer | undefined;
-  contract(
-    'influxdb-v1',
-    async () => {
-      const srv = await startInfluxd();
-      server = srv;
-      let n = 0;
-      const make = async (database: string): Promise<FixStore> => {
-        const store = createStore({ kind: 'influxdb', version: 1, url: srv.url, database, timeoutMs: 5_000 });
-        await store.open();
-        await store.open(); // CREATE DATABASE is harmless when it exists
-        return store;
-      };
-      const databases = new Map<FixStore, string>();
-      return {
-        async fresh() {
-          const database = `contract_${++n}`;
-          const store = await make(database);
-          databases.set(store, database);
-          return store;
-        },
-        async restart(store, mode) {
-          if (mode === 'crash') srv.kill9();
-          await srv.restart();
-          await store.close();
-          const again = await make(databases.get(store)!);
-          databases.set(again, databases.get(store)!);
-          return again;
-        },
-        outage: { down: () => srv.stop(), up: () => srv.restart() },
-      };
-    },
-    async () => {
-      await server?.destroy();
-    },
-  );
-}
+contract(
+  'influxdb-v1',
+  influxdAdapter('contract_', (url, database) =>
+    createStore({ kind: 'influxdb', version: 1, url, database, timeoutMs: 5_000 }),
+  ),
+);

@@ -1,0 +1,110 @@
+/**
+ * A small real world for building evidence packages (geofence/evidence.ts): one origin site, one route,
+ * one permit for vehicle v1, a track near the route and an OFF_ROUTE violation on it. Shared by
+ * evidence.test.ts and events-store-contract.test.ts, which store the packages it builds.
+ */
+import { DEFAULT_THRESHOLDS, type RegistrySnapshot } from '../../geofence/model.ts';
+import type { Violation } from '../../geofence/types.ts';
+import type { Fix } from '../../ingest/fix.ts';
+
+/** 22:00 China Standard Time, inside the permit's night window */
+export const T0 = Date.UTC(2026, 10, 20, 14, 0, 0);
+
+/** The registry; the site and route names are parameters so a test can put awkward text in them. */
+export function evidenceSnapshot(siteName = '工地', routeName = 'r'): RegistrySnapshot {
+  return {
+    sites: [
+      {
+        id: 'site-o',
+        version: 2,
+        kind: 'origin',
+        name: siteName,
+        polygons: [
+          [
+            [
+              [117.2, 31.8],
+              [117.21, 31.8],
+              [117.21, 31.81],
+              [117.2, 31.81],
+              [117.2, 31.8],
+            ],
+          ],
+        ],
+      },
+    ],
+    routes: [
+      {
+        id: 'route-1',
+        version: 3,
+        name: routeName,
+        line: [
+          [117.21, 31.805],
+          [117.25, 31.805],
+        ],
+        corridorM: 50,
+        limits: [],
+      },
+    ],
+    zones: [],
+    permits: [
+      {
+        id: 'permit-1',
+        version: 1,
+        firm: 'f',
+        vehicles: ['v1'],
+        origins: ['site-o'],
+        disposals: [],
+        routes: ['route-1'],
+        validFrom: '2026-11-01',
+        validTo: '2026-11-30',
+        windows: ['22:00-06:00'],
+        cargo: '建筑垃圾',
+      },
+    ],
+    vehicles: [{ id: 'v1', version: 1, firm: 'f', kind: 'muck_truck', ratedLoadT: 18, reportIntervalS: 10 }],
+    thresholds: { id: 'city', version: 5, values: DEFAULT_THRESHOLDS },
+  };
+}
+
+/** The i-th fix of v1's loaded track, one every `stepMs` from T0, drifting north off the route. */
+export const trackFix = (i: number, stepMs = 10_000, over: Partial<Fix> = {}): Fix => ({
+  vehicle: 'v1',
+  device: 'd1',
+  kind: 'muck_truck',
+  firm: 'f',
+  ts: T0 + i * stepMs,
+  received: T0 + i * stepMs + 500,
+  lat: 31.806 + i * 0.0001,
+  lon: 117.22,
+  valid: true,
+  crsIn: 'WGS84',
+  late: false,
+  load: 'full',
+  ...over,
+});
+
+/** A closed OFF_ROUTE violation of v1 citing the thresholds, the permit and the route. */
+export function offRoute(startTs: number, endTs: number, over: Partial<Violation> = {}): Violation {
+  return {
+    id: `v1:OFF_ROUTE:${startTs}`,
+    code: 'OFF_ROUTE',
+    vehicle: 'v1',
+    firm: 'f',
+    permit: 'permit-1',
+    startTs,
+    endTs,
+    durationMs: endTs - startTs,
+    level: 0,
+    startPos: [117.22, 31.807],
+    lastPos: [117.22, 31.808],
+    refs: [
+      { kind: 'thresholds', id: 'city', version: 5 },
+      { kind: 'permit', id: 'permit-1', version: 1 },
+      { kind: 'route', id: 'route-1', version: 3 },
+    ],
+    thresholds: { offRouteMinMs: 60_000 },
+    ruleVersion: 1,
+    details: { maxDeviationM: 180.5 },
+    ...over,
+  };
+}
