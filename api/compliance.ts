@@ -52,7 +52,7 @@ import {
 import { byIdKey, paginate } from './paging.ts';
 import { canSee, listFirm, type Principal, requireRole, visible } from './principal.ts';
 import { HttpProblem, PROBLEM_TYPES } from './problem.ts';
-import { fieldProblem } from './resource-kit.ts';
+import { fieldProblem, replyCreated } from './resource-kit.ts';
 import { jsonResponse, problemResponse } from './schemas.ts';
 
 /** Problem types of the compliance registry routes (others: PROBLEM_TYPES in problem.ts). */
@@ -242,7 +242,7 @@ function geoRoutes<K extends 'site' | 'route' | 'zone'>(
       const crs = (request.query as { crs?: Crs }).crs;
       const input = attempt(() => k.fromFeature(request.body, crs === undefined ? {} : { crs }));
       const entity = attempt(() => registry.put(k.kind, input, { actor, ifVersion: 0 }));
-      reply.code(201).header('location', `${request.url.split('?', 1)[0]}/${encodeURIComponent(entity.id)}`);
+      replyCreated(request, reply, entity.id);
       return render(entity);
     },
   );
@@ -482,7 +482,7 @@ export const complianceRoutes: FastifyPluginAsyncZod<ComplianceRoutesOptions> = 
       const permit = attempt(() =>
         registry.put('permit', input, { ...writeOptions(request.principal, request.body), ifVersion: 0 }),
       );
-      reply.code(201).header('location', `${request.url.split('?', 1)[0]}/${encodeURIComponent(permit.id)}`);
+      replyCreated(request, reply, permit.id);
       return renderPermit(permit);
     },
   );

@@ -5,17 +5,18 @@ import { UNIT_KINDS } from '../ingest/fix.ts';
 import { isValidDeviceId } from '../registry/sqlite.ts';
 import type { Device, NewDevice, Registry } from '../registry/types.ts';
 import { bearerSecurity } from './auth.ts';
-import { byIdKey, pageQueryFields, paginate } from './paging.ts';
-import { listFirm, type Principal, visible } from './principal.ts';
+import { pageQueryFields } from './paging.ts';
+import { type Principal, visible } from './principal.ts';
 import {
   ACCESS_RESPONSES,
   conflict,
   fieldProblem,
+  firmPage,
   IdParamsSchema,
-  listSchema,
   owningFirm,
-  unknownResource,
+  replyCreated,
 } from './resource-kit.ts';
+import { registryRouteOptions } from './resource-route-options.ts';
 import { jsonResponse, problemResponse } from './schemas.ts';
 
 /**
@@ -125,15 +126,18 @@ export const deviceRoutes: FastifyPluginAsyncZod<DeviceRoutesOptions> = async (a
   const { registry } = options;
   const changed = () => options.onChange?.();
   const drop = (id: string) => options.dropSessions?.(id);
+  const routes = registryRouteOptions({
+    noun: 'device',
+    plural: 'devices',
+    schema: DeviceSchema,
+    listId: 'DeviceList',
+    write: { scope: 'devices:write', roles: ['admin', 'firm'] },
+  });
+  // Provisioning, PATCH and rotation answer differently from the shared shapes: declared here.
   const tags = ['registry'];
-  const invalid = problemResponse('invalid body or query: every field at fault is named');
-  const unknown = problemResponse('unknown device (or another firm’s, for a firm key)');
+  const { invalid, unknown } = routes;
   const dto = (d: Device) => ({ ...d, telemetryTopic: `devices/${d.id}/telemetry` });
-  const find = (principal: Principal, id: string) => {
-    const device = visible(principal, registry.device(id));
-    if (device === undefined) throw unknownResource('device', id);
-    return device;
-  };
+  const find = (principal: Principal, id: string) => routes.found(principal, id, registry.device(id));
 
   /** The officer must exist and belong to the device's firm (another firm's is unknown, as always). */
   const checkOfficer = (officer: string | null | undefined, firm: string) => {
@@ -197,69 +201,37 @@ export const deviceRoutes: FastifyPluginAsyncZod<DeviceRoutesOptions> = async (a
       if (body.reportIntervalS !== undefined) input.reportIntervalS = body.reportIntervalS;
       const device = await registry.putDevice(input);
       changed();
-      reply.code(201).header('location', `${request.url.split('?', 1)[0]}/${encodeURIComponent(id)}`);
+      replyCreated(request, reply, id);
       return { device: dto(device), credentials: { username: id, password: secret } };
     },
   );
 
   app.get(
     '/devices',
-    {
-      config: { scope: 'registry:read' },
-      schema: {
-        summary: 'List devices',
-        description:
-          'Ordered by id; filters combine with AND. A firm key sees only its own. No secrets. With `limit` or `cursor` in pages (`nextCursor`).',
-        tags,
-        security: bearerSecurity,
-        querystring: DevicesQuerySchema,
-        response: {
-          200: jsonResponse('devices', listSchema(DeviceSchema, 'DeviceList')),
-          400: invalid,
-          ...ACCESS_RESPONSES,
-        },
-      },
-    },
+    routes.list({
+      summary: 'List devices',
+      description:
+        'Ordered by id; filters combine with AND. A firm key sees only its own. No secrets. With `limit` or `cursor` in pages (`nextCursor`).',
+      querystring: DevicesQuerySchema,
+    }),
     async (request) => {
       const q = request.query;
-      const firm = listFirm(request.principal, q.firm);
-      if (firm === null) return { items: [], count: 0 };
       const enabled = q.enabled === undefined ? undefined : q.enabled === 'true';
-      const page = paginate(
-        registry
-          .devices()
-          .filter(
-            (d) =>
-              (firm === undefined || d.firm === firm) &&
-              (q.kind === undefined || d.kind === q.kind) &&
-              (q.vehicle === undefined || (d.kind !== 'body_camera' && d.unit === q.vehicle)) &&
-              (enabled === undefined || d.enabled === enabled),
-          ),
-        byIdKey,
+      return firmPage(
+        request.principal,
         q,
+        registry.devices(),
+        dto,
+        (d) =>
+          (q.kind === undefined || d.kind === q.kind) &&
+          (q.vehicle === undefined || (d.kind !== 'body_camera' && d.unit === q.vehicle)) &&
+          (enabled === undefined || d.enabled === enabled),
       );
-      return { ...page, items: page.items.map(dto) };
     },
   );
 
-  app.get(
-    '/devices/:id',
-    {
-      config: { scope: 'registry:read' },
-      schema: {
-        summary: 'Get a device',
-        tags,
-        security: bearerSecurity,
-        params: IdParamsSchema,
-        response: {
-          200: jsonResponse('the device', DeviceSchema),
-          400: invalid,
-          ...ACCESS_RESPONSES,
-          404: unknown,
-        },
-      },
-    },
-    async (request) => dto(find(request.principal, request.params.id)),
+  app.get('/devices/:id', routes.get({ summary: 'Get a device' }), async (request) =>
+    dto(find(request.principal, request.params.id)),
   );
 
   app.patch(
@@ -339,22 +311,10 @@ export const deviceRoutes: FastifyPluginAsyncZod<DeviceRoutesOptions> = async (a
 
   app.delete(
     '/devices/:id',
-    {
-      config: { scope: 'devices:write', roles: ['admin', 'firm'] },
-      schema: {
-        summary: 'Delete a device',
-        description: 'Its MQTT connections end and are refused from then on; its stored fixes stay.',
-        tags,
-        security: bearerSecurity,
-        params: IdParamsSchema,
-        response: {
-          200: jsonResponse('the deleted device', DeviceSchema),
-          400: invalid,
-          ...ACCESS_RESPONSES,
-          404: unknown,
-        },
-      },
-    },
+    routes.remove({
+      summary: 'Delete a device',
+      description: 'Its MQTT connections end and are refused from then on; its stored fixes stay.',
+    }),
     async (request) => {
       const device = find(request.principal, request.params.id);
       registry.deleteDevice(device.id);

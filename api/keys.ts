@@ -12,6 +12,7 @@ import {
   fieldProblem,
   IdParamsSchema,
   listSchema,
+  replyCreated,
   unknownResource,
 } from './resource-kit.ts';
 import { jsonResponse, problemResponse } from './schemas.ts';
@@ -136,7 +137,7 @@ export const keyRoutes: FastifyPluginAsyncZod<KeyRoutesOptions> = async (app, { 
       };
       if (firm !== undefined) input.firm = firm;
       const { key, secret } = keys.create(input);
-      reply.code(201).header('location', `${request.url.split('?', 1)[0]}/${encodeURIComponent(key.id)}`);
+      replyCreated(request, reply, key.id);
       return { ...dto(key), secret };
     },
   );

@@ -1,20 +1,18 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { Officer, Registry } from '../registry/types.ts';
-import { bearerSecurity } from './auth.ts';
-import { byIdKey, pageQueryFields, paginate } from './paging.ts';
-import { listFirm, visible } from './principal.ts';
+import { pageQueryFields } from './paging.ts';
 import {
-  ACCESS_RESPONSES,
+  checkBodyId,
   conflict,
-  fieldProblem,
-  IdParamsSchema,
-  listSchema,
+  createBodySchema,
+  firmPage,
   owningFirm,
   ResourceIdSchema,
-  unknownResource,
+  replaceBodySchema,
+  replyCreated,
 } from './resource-kit.ts';
-import { jsonResponse, problemResponse } from './schemas.ts';
+import { registryRouteOptions } from './resource-route-options.ts';
 
 /**
  * Officers (城管 staff) who wear body cameras. They belong to a department, which the registry models as
@@ -35,11 +33,8 @@ const fields = {
     'department; a firm key may omit it (its own) or name only its own',
   ),
 };
-const OfficerCreateSchema = z.strictObject({ id: ResourceIdSchema, ...fields });
-const OfficerUpdateSchema = z.strictObject({
-  id: z.string().optional().describe('when given, must equal the URL id'),
-  ...fields,
-});
+const OfficerCreateSchema = createBodySchema(fields);
+const OfficerUpdateSchema = replaceBodySchema(fields);
 const OfficersQuerySchema = z.strictObject({
   firm: z.string().min(1).max(128).optional().describe('only officers of this department'),
   ...pageQueryFields,
@@ -50,118 +45,56 @@ export interface OfficerRoutesOptions {
 }
 
 export const officerRoutes: FastifyPluginAsyncZod<OfficerRoutesOptions> = async (app, { registry }) => {
-  const tags = ['registry'];
-  const invalid = problemResponse('invalid body or query: every field at fault is named');
-  const unknown = problemResponse('unknown officer (or another firm’s, for a firm key)');
+  const routes = registryRouteOptions({
+    noun: 'officer',
+    plural: 'officers',
+    schema: OfficerSchema,
+    listId: 'OfficerList',
+    write: { scope: 'registry:write', roles: ['admin', 'firm'] },
+  });
   const dto = (o: Officer) => ({ id: o.id, name: o.name, firm: o.firm });
 
   app.post(
     '/officers',
-    {
-      config: { scope: 'registry:write', roles: ['admin', 'firm'] },
-      schema: {
-        summary: 'Register an officer',
-        tags,
-        security: bearerSecurity,
-        body: OfficerCreateSchema,
-        response: {
-          201: jsonResponse('the officer', OfficerSchema),
-          400: invalid,
-          ...ACCESS_RESPONSES,
-          409: problemResponse('an officer with this id exists'),
-        },
-      },
-    },
+    routes.create({
+      summary: 'Register an officer',
+      body: OfficerCreateSchema,
+      conflict: 'an officer with this id exists',
+    }),
     async (request, reply) => {
       const { id, name, firm: asked } = request.body;
       const firm = owningFirm(request, registry, asked);
       if (registry.officer(id) !== undefined) throw conflict(`officer ${JSON.stringify(id)} exists`);
       registry.upsertOfficer({ id, name, firm });
-      reply.code(201).header('location', `${request.url.split('?', 1)[0]}/${encodeURIComponent(id)}`);
+      replyCreated(request, reply, id);
       return { id, name, firm };
     },
   );
 
   app.get(
     '/officers',
-    {
-      config: { scope: 'registry:read' },
-      schema: {
-        summary: 'List officers',
-        description:
-          'Ordered by id. A firm key sees only its own. With `limit` or `cursor` in pages (`nextCursor`).',
-        tags,
-        security: bearerSecurity,
-        querystring: OfficersQuerySchema,
-        response: {
-          200: jsonResponse('officers', listSchema(OfficerSchema, 'OfficerList')),
-          400: invalid,
-          ...ACCESS_RESPONSES,
-        },
-      },
-    },
-    async (request) => {
-      const firm = listFirm(request.principal, request.query.firm);
-      if (firm === null) return { items: [], count: 0 };
-      const page = paginate(
-        registry.officers().filter((o) => firm === undefined || o.firm === firm),
-        byIdKey,
-        request.query,
-      );
-      return { ...page, items: page.items.map(dto) };
-    },
+    routes.list({
+      summary: 'List officers',
+      description:
+        'Ordered by id. A firm key sees only its own. With `limit` or `cursor` in pages (`nextCursor`).',
+      querystring: OfficersQuerySchema,
+    }),
+    async (request) => firmPage(request.principal, request.query, registry.officers(), dto),
   );
 
-  app.get(
-    '/officers/:id',
-    {
-      config: { scope: 'registry:read' },
-      schema: {
-        summary: 'Get an officer',
-        tags,
-        security: bearerSecurity,
-        params: IdParamsSchema,
-        response: {
-          200: jsonResponse('the officer', OfficerSchema),
-          400: invalid,
-          ...ACCESS_RESPONSES,
-          404: unknown,
-        },
-      },
-    },
-    async (request) => {
-      const officer = visible(request.principal, registry.officer(request.params.id));
-      if (officer === undefined) throw unknownResource('officer', request.params.id);
-      return dto(officer);
-    },
-  );
+  app.get('/officers/:id', routes.get({ summary: 'Get an officer' }), async (request) => {
+    const { id } = request.params;
+    return dto(routes.found(request.principal, id, registry.officer(id)));
+  });
 
   app.put(
     '/officers/:id',
-    {
-      config: { scope: 'registry:write', roles: ['admin', 'firm'] },
-      schema: {
-        summary: 'Change an officer',
-        tags,
-        security: bearerSecurity,
-        params: IdParamsSchema,
-        body: OfficerUpdateSchema,
-        response: {
-          200: jsonResponse('the officer', OfficerSchema),
-          400: invalid,
-          ...ACCESS_RESPONSES,
-          404: unknown,
-        },
-      },
-    },
+    routes.replace({ summary: 'Change an officer', body: OfficerUpdateSchema }),
     async (request) => {
       const { id } = request.params;
-      const current = visible(request.principal, registry.officer(id));
-      if (current === undefined) throw unknownResource('officer', id);
+      const current = routes.found(request.principal, id, registry.officer(id));
       const { id: bodyId, name, firm: asked } = request.body;
-      if (bodyId !== undefined && bodyId !== id) {
-        throw fieldProblem('/id', `does not match the URL id ${JSON.stringify(id)}`);
-      }
+      checkBodyId(bodyId, id);
       const firm = owningFirm(request, registry, asked ?? current.firm);
       registry.upsertOfficer({ id, name, firm });
       return { id, name, firm };
@@ -170,25 +103,13 @@ export const officerRoutes: FastifyPluginAsyncZod<OfficerRoutesOptions> = async 
 
   app.delete(
     '/officers/:id',
-    {
-      config: { scope: 'registry:write', roles: ['admin', 'firm'] },
-      schema: {
-        summary: 'Delete an officer',
-        description: 'Body cameras issued to the officer keep the id in their history.',
-        tags,
-        security: bearerSecurity,
-        params: IdParamsSchema,
-        response: {
-          200: jsonResponse('the deleted officer', OfficerSchema),
-          400: invalid,
-          ...ACCESS_RESPONSES,
-          404: unknown,
-        },
-      },
-    },
+    routes.remove({
+      summary: 'Delete an officer',
+      description: 'Body cameras issued to the officer keep the id in their history.',
+    }),
     async (request) => {
-      const officer = visible(request.principal, registry.officer(request.params.id));
-      if (officer === undefined) throw unknownResource('officer', request.params.id);
+      const { id } = request.params;
+      const officer = routes.found(request.principal, id, registry.officer(id));
       registry.deleteOfficer(officer.id);
       return dto(officer);
     },

@@ -1,8 +1,8 @@
-import type { FastifyRequest } from 'fastify';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import type { Registry } from '../registry/types.ts';
-import { nextCursorField } from './paging.ts';
-import { visibleFirm } from './principal.ts';
+import { byIdKey, nextCursorField, type Page, type PageQuery, paginate } from './paging.ts';
+import { listFirm, type Principal, visibleFirm } from './principal.ts';
 import { HttpProblem, PROBLEM_TYPES } from './problem.ts';
 import { problemResponse } from './schemas.ts';
 
@@ -24,6 +24,19 @@ export const ResourceIdSchema = z
   .max(128)
   .regex(/^[^/+#$\u0000\s][^/+#\u0000]*$/u, 'no "/", "+", "#", NUL, leading "$" or leading whitespace')
   .refine((s) => s.trim() === s, 'no leading or trailing whitespace');
+
+/** The POST body of a resource whose client picks the id: the id, then the resource's own fields. */
+export function createBodySchema<F extends z.ZodRawShape>(fields: F) {
+  return z.strictObject({ id: ResourceIdSchema, ...fields });
+}
+
+/** The PUT body: the same fields; the id may be repeated (checkBodyId), so a GET answer can be sent back. */
+export function replaceBodySchema<F extends z.ZodRawShape>(fields: F) {
+  return z.strictObject({
+    id: z.string().optional().describe('when given, must equal the URL id'),
+    ...fields,
+  });
+}
 
 export const IdParamsSchema = z.object({ id: z.string().min(1).max(256).describe('resource id') });
 
@@ -89,4 +102,37 @@ export function listSchema<T extends z.ZodType>(item: T, id: string) {
       nextCursor: nextCursorField,
     })
     .meta({ id });
+}
+
+/** A PUT body may repeat the id, but only the URL's: a different one would read as a rename. */
+export function checkBodyId(bodyId: string | undefined, urlId: string): void {
+  if (bodyId !== undefined && bodyId !== urlId) {
+    throw fieldProblem('/id', `does not match the URL id ${JSON.stringify(urlId)}`);
+  }
+}
+
+/** Answers 201 with a Location of the new item: the collection path (no query) plus its id. */
+export function replyCreated(request: FastifyRequest, reply: FastifyReply, id: string): void {
+  reply.code(201).header('location', `${request.url.split('?', 1)[0]}/${encodeURIComponent(id)}`);
+}
+
+/**
+ * One page of a firm-owned list, ordered by id: only the firm the principal may see (an empty page when
+ * it asks for another's), then `keep`. `dto` runs after paging, so per-item lookups cost one page only.
+ */
+export function firmPage<T extends { id: string; firm: string }, D>(
+  principal: Principal,
+  query: PageQuery & { firm?: string | undefined },
+  items: readonly T[],
+  dto: (item: T) => D,
+  keep: (item: T) => boolean = () => true,
+): Page<D> {
+  const firm = listFirm(principal, query.firm);
+  if (firm === null) return { items: [], count: 0 };
+  const page = paginate(
+    items.filter((item) => (firm === undefined || item.firm === firm) && keep(item)),
+    byIdKey,
+    query,
+  );
+  return { ...page, items: page.items.map(dto) };
 }

@@ -2,20 +2,18 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { RegistryConflictError } from '../registry/sqlite.ts';
 import type { Registry, Vehicle } from '../registry/types.ts';
-import { bearerSecurity } from './auth.ts';
-import { byIdKey, pageQueryFields, paginate } from './paging.ts';
-import { listFirm, visible } from './principal.ts';
+import { pageQueryFields } from './paging.ts';
 import {
-  ACCESS_RESPONSES,
+  checkBodyId,
   conflict,
-  fieldProblem,
-  IdParamsSchema,
-  listSchema,
+  createBodySchema,
+  firmPage,
   owningFirm,
   ResourceIdSchema,
-  unknownResource,
+  replaceBodySchema,
+  replyCreated,
 } from './resource-kit.ts';
-import { jsonResponse, problemResponse } from './schemas.ts';
+import { registryRouteOptions } from './resource-route-options.ts';
 
 /**
  * Vehicles (muck trucks and sanitation vehicles). Admins manage every firm's; a firm key registers,
@@ -43,11 +41,8 @@ const fields = {
   ),
   ratedLoadT: z.number().positive().max(200).optional().describe('tonnes'),
 };
-const VehicleCreateSchema = z.strictObject({ id: ResourceIdSchema, ...fields });
-const VehicleUpdateSchema = z.strictObject({
-  id: z.string().optional().describe('when given, must equal the URL id'),
-  ...fields,
-});
+const VehicleCreateSchema = createBodySchema(fields);
+const VehicleUpdateSchema = replaceBodySchema(fields);
 const VehiclesQuerySchema = z.strictObject({
   firm: z.string().min(1).max(128).optional().describe('only vehicles of this firm'),
   kind: z.enum(VEHICLE_KINDS).optional(),
@@ -66,29 +61,23 @@ export interface VehicleRoutesOptions {
 export const vehicleRoutes: FastifyPluginAsyncZod<VehicleRoutesOptions> = async (app, options) => {
   const { registry } = options;
   const changed = () => options.onChange?.();
-  const tags = ['registry'];
-  const invalid = problemResponse('invalid body or query: every field at fault is named');
-  const unknown = problemResponse('unknown vehicle (or another firm’s, for a firm key)');
+  const routes = registryRouteOptions({
+    noun: 'vehicle',
+    plural: 'vehicles',
+    schema: VehicleSchema,
+    listId: 'VehicleList',
+    write: { scope: 'registry:write', roles: ['admin', 'firm'] },
+  });
   const dto = (v: Vehicle) => ({ ...v, devices: registry.devicesOfUnit(v.id).sort() });
 
   app.post(
     '/vehicles',
-    {
-      config: { scope: 'registry:write', roles: ['admin', 'firm'] },
-      schema: {
-        summary: 'Register a vehicle',
-        description: 'Vehicle ids are global: an id in use answers 409, whichever firm has it.',
-        tags,
-        security: bearerSecurity,
-        body: VehicleCreateSchema,
-        response: {
-          201: jsonResponse('the vehicle', VehicleSchema),
-          400: invalid,
-          ...ACCESS_RESPONSES,
-          409: problemResponse('a vehicle with this id exists'),
-        },
-      },
-    },
+    routes.create({
+      summary: 'Register a vehicle',
+      description: 'Vehicle ids are global: an id in use answers 409, whichever firm has it.',
+      body: VehicleCreateSchema,
+      conflict: 'a vehicle with this id exists',
+    }),
     async (request, reply) => {
       const { id, firm: asked, ...rest } = request.body;
       const firm = owningFirm(request, registry, asked);
@@ -96,99 +85,52 @@ export const vehicleRoutes: FastifyPluginAsyncZod<VehicleRoutesOptions> = async 
       const vehicle: Vehicle = { id, firm, ...rest };
       registry.upsertVehicle(vehicle);
       changed();
-      reply.code(201).header('location', `${request.url.split('?', 1)[0]}/${encodeURIComponent(id)}`);
+      replyCreated(request, reply, id);
       return dto(registry.vehicle(id)!);
     },
   );
 
   app.get(
     '/vehicles',
-    {
-      config: { scope: 'registry:read' },
-      schema: {
-        summary: 'List vehicles',
-        description:
-          'Ordered by id; filters combine with AND. A firm key sees only its own. With `limit` or `cursor` in pages (`nextCursor`).',
-        tags,
-        security: bearerSecurity,
-        querystring: VehiclesQuerySchema,
-        response: {
-          200: jsonResponse('vehicles', listSchema(VehicleSchema, 'VehicleList')),
-          400: invalid,
-          ...ACCESS_RESPONSES,
-        },
-      },
-    },
+    routes.list({
+      summary: 'List vehicles',
+      description:
+        'Ordered by id; filters combine with AND. A firm key sees only its own. With `limit` or `cursor` in pages (`nextCursor`).',
+      querystring: VehiclesQuerySchema,
+    }),
     async (request) => {
-      const firm = listFirm(request.principal, request.query.firm);
       const { kind } = request.query;
-      if (firm === null) return { items: [], count: 0 };
-      const page = paginate(
-        registry
-          .vehicles()
-          .filter((v) => (firm === undefined || v.firm === firm) && (kind === undefined || v.kind === kind)),
-        byIdKey,
+      // Devices are looked up for this page's vehicles only (firmPage maps after paging).
+      return firmPage(
+        request.principal,
         request.query,
+        registry.vehicles(),
+        dto,
+        (v) => kind === undefined || v.kind === kind,
       );
-      // Devices are looked up for this page's vehicles only.
-      return { ...page, items: page.items.map(dto) };
     },
   );
 
-  app.get(
-    '/vehicles/:id',
-    {
-      config: { scope: 'registry:read' },
-      schema: {
-        summary: 'Get a vehicle',
-        tags,
-        security: bearerSecurity,
-        params: IdParamsSchema,
-        response: {
-          200: jsonResponse('the vehicle', VehicleSchema),
-          400: invalid,
-          ...ACCESS_RESPONSES,
-          404: unknown,
-        },
-      },
-    },
-    async (request) => {
-      const vehicle = visible(request.principal, registry.vehicle(request.params.id));
-      if (vehicle === undefined) throw unknownResource('vehicle', request.params.id);
-      return dto(vehicle);
-    },
-  );
+  app.get('/vehicles/:id', routes.get({ summary: 'Get a vehicle' }), async (request) => {
+    const { id } = request.params;
+    return dto(routes.found(request.principal, id, registry.vehicle(id)));
+  });
 
   app.put(
     '/vehicles/:id',
-    {
-      config: { scope: 'registry:write', roles: ['admin', 'firm'] },
-      schema: {
-        summary: 'Change a vehicle',
-        description:
-          'Replaces plate, kind, firm and rated load. Kind and firm cannot change while devices are mounted ' +
-          '(409): their fixes are filed by kind and firm.',
-        tags,
-        security: bearerSecurity,
-        params: IdParamsSchema,
-        body: VehicleUpdateSchema,
-        response: {
-          200: jsonResponse('the vehicle', VehicleSchema),
-          400: invalid,
-          ...ACCESS_RESPONSES,
-          404: unknown,
-          409: problemResponse('kind or firm change while devices are mounted'),
-        },
-      },
-    },
+    routes.replace({
+      summary: 'Change a vehicle',
+      description:
+        'Replaces plate, kind, firm and rated load. Kind and firm cannot change while devices are mounted ' +
+        '(409): their fixes are filed by kind and firm.',
+      body: VehicleUpdateSchema,
+      conflict: 'kind or firm change while devices are mounted',
+    }),
     async (request) => {
       const { id } = request.params;
-      const current = visible(request.principal, registry.vehicle(id));
-      if (current === undefined) throw unknownResource('vehicle', id);
+      const current = routes.found(request.principal, id, registry.vehicle(id));
       const { id: bodyId, firm: asked, ...rest } = request.body;
-      if (bodyId !== undefined && bodyId !== id) {
-        throw fieldProblem('/id', `does not match the URL id ${JSON.stringify(id)}`);
-      }
+      checkBodyId(bodyId, id);
       const firm = owningFirm(request, registry, asked ?? current.firm);
       const mounted = registry.devicesOfUnit(id);
       if (mounted.length > 0 && (firm !== current.firm || rest.kind !== current.kind)) {
@@ -202,27 +144,14 @@ export const vehicleRoutes: FastifyPluginAsyncZod<VehicleRoutesOptions> = async 
 
   app.delete(
     '/vehicles/:id',
-    {
-      config: { scope: 'registry:write', roles: ['admin', 'firm'] },
-      schema: {
-        summary: 'Delete a vehicle',
-        description: 'Refused (409) while a device is mounted on it. Its stored fixes and violations stay.',
-        tags,
-        security: bearerSecurity,
-        params: IdParamsSchema,
-        response: {
-          200: jsonResponse('the deleted vehicle', VehicleSchema),
-          400: invalid,
-          ...ACCESS_RESPONSES,
-          404: unknown,
-          409: problemResponse('devices are mounted on it'),
-        },
-      },
-    },
+    routes.remove({
+      summary: 'Delete a vehicle',
+      description: 'Refused (409) while a device is mounted on it. Its stored fixes and violations stay.',
+      conflict: 'devices are mounted on it',
+    }),
     async (request) => {
       const { id } = request.params;
-      const vehicle = visible(request.principal, registry.vehicle(id));
-      if (vehicle === undefined) throw unknownResource('vehicle', id);
+      const vehicle = routes.found(request.principal, id, registry.vehicle(id));
       const deleted = dto(vehicle);
       try {
         registry.deleteVehicle(id);

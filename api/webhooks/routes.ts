@@ -6,6 +6,7 @@ import { bearerSecurity } from '../auth.ts';
 import { nextCursorField, pageQueryFields, paginate } from '../paging.ts';
 import { type Principal, visibleFirm } from '../principal.ts';
 import { HttpProblem, PROBLEM_TYPES } from '../problem.ts';
+import { replyCreated } from '../resource-kit.ts';
 import { jsonResponse, problemResponse } from '../schemas.ts';
 import type { WebhookDispatcher } from './dispatcher.ts';
 import { WEBHOOK_EVENT_TYPES } from './events.ts';
@@ -300,7 +301,7 @@ export const webhookRoutes: FastifyPluginAsyncZod<WebhookRoutesOptions> = async 
         ownerKey: principal.keyId,
         ownerFirm: ownFirm,
       });
-      reply.code(201).header('location', `${request.url.split('?', 1)[0]}/${encodeURIComponent(sub.id)}`);
+      replyCreated(request, reply, sub.id);
       return { ...toDto(sub), secret: sub.secret };
     },
   );
