@@ -128,12 +128,10 @@ process.on('message', (m: HubToEdge) => {
       mq.relay(m.packet).catch((err: unknown) => logger.warn({ err }, 'relayed publish not delivered'));
       return;
     case 'publish':
-      broker
-        .publish(m.packet.topic, asBuffer(m.packet.payload), { qos: m.packet.qos, retain: m.packet.retain })
-        .then(
-          () => send({ t: 'published', id: m.id }),
-          (err: unknown) => send({ t: 'published', id: m.id, error: (err as Error).message }),
-        );
+      broker.publish(m.topic, typeof m.payload === 'string' ? m.payload : asBuffer(m.payload), m.opts).then(
+        () => send({ t: 'published', id: m.id }),
+        (err: unknown) => send({ t: 'published', id: m.id, error: (err as Error).message }),
+      );
       return;
     case 'dropSessions':
       registry.refreshDevice(m.device);

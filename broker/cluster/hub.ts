@@ -199,18 +199,7 @@ export function createBrokerCluster(opts: BrokerClusterOptions): BrokerHandle {
       const id = nextPublishId++;
       return new Promise<void>((resolve, reject) => {
         publishes.set(id, { resolve, reject });
-        send(edge, {
-          t: 'publish',
-          id,
-          packet: {
-            cmd: 'publish',
-            topic,
-            payload: typeof payload === 'string' ? Buffer.from(payload) : payload,
-            qos: po.qos ?? 0,
-            retain: po.retain ?? false,
-            dup: false,
-          },
-        });
+        send(edge, { t: 'publish', id, topic, payload, opts: po });
       });
     },
 

@@ -1,3 +1,4 @@
+import type { PublishOptions } from '../broker.ts';
 import type { BrokerStats } from '../metrics.ts';
 
 /**
@@ -69,7 +70,7 @@ export type HubToEdge =
   | { t: 'telemetryDone'; results: Array<{ id: number; error?: string }> }
   | { t: 'interest'; changes: InterestChange[] }
   | { t: 'relay'; packet: WirePacket }
-  | { t: 'publish'; id: number; packet: WirePacket }
+  | { t: 'publish'; id: number; topic: string; payload: Buffer | Uint8Array | string; opts: PublishOptions }
   | { t: 'dropSessions'; device: string }
   | { t: 'close' };
 
