@@ -1,5 +1,6 @@
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { defaultMaxConnections } from '../platform/open-files.ts';
 import {
   type LoadCredential,
   type LoadOptions,
@@ -7,13 +8,7 @@ import {
   readCredentialsFile,
   runLoad,
 } from './load.ts';
-import {
-  autoProcesses,
-  capacityWarnings,
-  connectionsPerProcess,
-  localPortCount,
-  openFilesLimit,
-} from './load-limits.ts';
+import { autoProcesses, capacityWarnings, localPortCount, openFilesLimit } from './load-limits.ts';
 import { runLoadProcesses } from './load-processes.ts';
 import { prepareLoadFleet } from './load-provision.ts';
 import { progressLine, summaryTable } from './load-report.ts';
@@ -256,11 +251,9 @@ async function prepare(values: Record<string, string | boolean | undefined>): Pr
     idsFile,
     ...(str('prefix') !== undefined ? { prefix: str('prefix') } : {}),
   });
-  // One platform process holds at most its open-files limit of connections (less what the platform
-  // keeps open itself): enough MQTT edge processes (MQTT_PROCESSES, broker/cluster/) for the fleet.
-  const fdLimit = openFilesLimit();
-  const edges =
-    fdLimit === undefined ? 1 : Math.ceil(fleet.devices / Math.floor(connectionsPerProcess(fdLimit) * 0.9));
+  // Enough MQTT edge processes (MQTT_PROCESSES, broker/cluster/) for the fleet, each holding what its
+  // default connection cap allows (the rule the edges apply, under the same open-files limit as this one).
+  const edges = Math.ceil(fleet.devices / defaultMaxConnections(openFilesLimit()));
   process.stderr.write(
     `[load] ${fleet.devices} muck trucks and devices written to ${join(dataDir, 'registry')} in ` +
       `${((performance.now() - t0) / 1000).toFixed(1)} s; credentials in ${idsFile}\n` +

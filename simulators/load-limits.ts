@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { readOpenFilesLimit } from '../platform/open-files.ts';
 
 /**
  * What bounds the connections one machine can open, read where Linux shows it, so the load command can
@@ -12,19 +13,8 @@ import { readFileSync } from 'node:fs';
 /** descriptors a process keeps for itself beyond its connections (stdio, IPC, files, the event loop) */
 const FD_RESERVE = 64;
 
-/** soft limit on open files of this process (its children inherit it) */
-export function openFilesLimit(): number | undefined {
-  try {
-    const line = readFileSync('/proc/self/limits', 'utf8')
-      .split('\n')
-      .find((l) => l.startsWith('Max open files'));
-    const soft = line?.slice('Max open files'.length).trim().split(/\s+/)[0];
-    const n = Number(soft);
-    return Number.isFinite(n) && n > 0 ? n : undefined;
-  } catch {
-    return undefined;
-  }
-}
+/** soft limit on open files of this process (its children inherit it); the platform's own reading */
+export const openFilesLimit = (): number | undefined => readOpenFilesLimit();
 
 /** size of the ephemeral port range */
 export function localPortCount(): number | undefined {
