@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net';
 import test from 'ava';
 import mqtt from 'mqtt';
 import { squareAround } from './support/geometry.ts';
+import { offRouteHaulFixes } from './support/haul-world.ts';
 import { call, type Reply } from './support/identity-world.ts';
 import { ADMIN_TOKEN, eventually, startTestPlatform } from './support/platform.ts';
 import { SseClient } from './support/sse.ts';
@@ -20,7 +21,6 @@ import { SseClient } from './support/sse.ts';
 type Json = any;
 
 const LAT = 31.82;
-const M_PER_DEG_LAT = 111_320;
 /** A date in China Standard Time, as permits are written (YYYY-MM-DD). */
 const cstDate = (ms: number) => new Intl.DateTimeFormat('en-CA', { timeZone: 'Asia/Shanghai' }).format(ms);
 
@@ -260,20 +260,9 @@ test('a firm integrator, reading only /docs: device, permit, live stream, signed
     clientId: username,
     reconnectPeriod: 0,
   });
-  const offLat = LAT + 300 / M_PER_DEG_LAT;
   const t0 = Date.now() - 7 * 60_000;
-  for (let i = 0; i < 36; i++) {
-    const off = i >= 6 && i < 24;
-    const fix = {
-      ts: t0 + i * 10_000,
-      lat: off ? offLat : LAT,
-      lon: 117.21 + i * 0.0008,
-      speed: 29,
-      load: 'full',
-      cover: 'closed',
-    };
+  for (const fix of offRouteHaulFixes(t0, { lat: LAT }))
     await device.publishAsync(provisioned.device.telemetryTopic, JSON.stringify(fix), { qos: 1 });
-  }
   await device.endAsync();
 
   // live: firm A sees its truck

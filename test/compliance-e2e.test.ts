@@ -5,79 +5,32 @@
  */
 import test from 'ava';
 import { type EvidencePackage, verifyEvidence } from '../geofence/evidence.ts';
-import { localDate } from '../geofence/geo/windows.ts';
-import { squareAround } from './support/geometry.ts';
+import { type HaulWorld, offRouteHaulFixes, publishFixes, seedHaulWorld } from './support/haul-world.ts';
 import { openApiProblems } from './support/openapi.ts';
-import {
-  adminGet,
-  connectClient,
-  endClient,
-  eventually,
-  publishQos1,
-  startTestPlatform,
-  type TestPlatform,
-} from './support/platform.ts';
+import { adminGet, connectClient, endClient, eventually, startTestPlatform } from './support/platform.ts';
 
 const SERVICE_PASSWORD = 'service-password-for-tests';
 const FIRM = 'firm-e2e';
 const VEHICLE = 'veh-e2e-1';
 const DEVICE = 'dev-e2e-1';
 
-const LAT = 31.82;
-const M_PER_DEG_LAT = 111_320;
-async function setUp(tp: TestPlatform): Promise<void> {
-  const r = tp.platform.registry;
-  r.upsertFirm({ id: FIRM, name: '合肥渣土运输测试公司' });
-  r.upsertVehicle({ id: VEHICLE, plate: '皖A·E0001', kind: 'muck_truck', firm: FIRM, ratedLoadT: 18 });
-  await r.putDevice({
-    id: DEVICE,
-    secret: 'secret-e2e-1',
-    kind: 'muck_truck',
-    vehicle: VEHICLE,
-    firm: FIRM,
-    reportIntervalS: 10,
-  });
-  const c = tp.platform.compliance;
-  c.put('site', {
-    id: 'site-e2e-origin',
-    kind: 'origin',
-    name: '测试工地',
-    polygons: [squareAround(117.2, LAT)],
-  });
-  c.put('site', {
-    id: 'site-e2e-disposal',
-    kind: 'disposal',
-    name: '测试消纳场',
-    polygons: [squareAround(117.3, LAT)],
-  });
-  c.put('route', {
-    id: 'route-e2e',
-    name: '测试线路',
-    line: [
-      [117.2, LAT],
-      [117.3, LAT],
-    ],
-  });
-  const day = 86_400_000;
-  c.put('permit', {
-    id: 'permit-e2e',
-    firm: FIRM,
-    vehicles: [VEHICLE],
-    origins: ['site-e2e-origin'],
-    disposals: ['site-e2e-disposal'],
-    routes: ['route-e2e'],
-    validFrom: localDate(Date.now() - day),
-    validTo: localDate(Date.now() + day),
-    windows: ['00:00-24:00'],
-    cargo: '建筑垃圾',
-    state: 'active',
-  });
-}
+const WORLD: HaulWorld = {
+  firm: FIRM,
+  firmName: '合肥渣土运输测试公司',
+  vehicle: VEHICLE,
+  plate: '皖A·E0001',
+  device: DEVICE,
+  secret: 'secret-e2e-1',
+  origin: { id: 'site-e2e-origin', name: '测试工地' },
+  disposal: { id: 'site-e2e-disposal', name: '测试消纳场' },
+  route: { id: 'route-e2e', name: '测试线路' },
+  permit: 'permit-e2e',
+};
 
 test.serial('an off-route muck truck raises OFF_ROUTE: alert, API and verifiable evidence', async (t) => {
   const tp = await startTestPlatform({ SERVICE_PASSWORD });
   t.teardown(() => tp.stop());
-  await setUp(tp);
+  await seedHaulWorld(tp.platform, WORLD);
 
   const service = await connectClient(tp.mqttUrl, {
     username: 'platform',
@@ -90,28 +43,9 @@ test.serial('an off-route muck truck raises OFF_ROUTE: alert, API and verifiable
   service.on('message', (topic, payload) => alerts.push({ topic, event: JSON.parse(payload.toString()) }));
   await service.subscribeAsync('alerts/#', { qos: 1 });
 
-  const device = await connectClient(tp.mqttUrl, {
-    username: DEVICE,
-    password: 'secret-e2e-1',
-    clientId: DEVICE,
-  });
   // 1 min on the route, 3 min 300 m north of it, 2 min back on it: a fix every 10 s, ending 1 min ago.
-  const offLat = LAT + 300 / M_PER_DEG_LAT;
   const t0 = Date.now() - 7 * 60_000;
-  const n = 36;
-  for (let i = 0; i < n; i++) {
-    const off = i >= 6 && i < 24;
-    const fix = {
-      ts: t0 + i * 10_000,
-      lat: off ? offLat : LAT,
-      lon: 117.21 + i * 0.0008,
-      speed: 29,
-      load: 'full',
-      cover: 'closed',
-    };
-    await publishQos1(device, `devices/${DEVICE}/telemetry`, JSON.stringify(fix));
-  }
-  await endClient(device);
+  await publishFixes(tp.mqttUrl, WORLD, offRouteHaulFixes(t0));
 
   // biome-ignore lint/suspicious/noExplicitAny: response bodies are asserted field by field
   const violation: any = await eventually(async () => {

@@ -15,14 +15,13 @@ import os from 'node:os';
 import path from 'node:path';
 import test from 'ava';
 import Database from 'better-sqlite3';
-import { localDate } from '../geofence/geo/windows.ts';
 import { ComplianceRegistry, vehicleProfilesFrom } from '../registry/compliance.ts';
 import { SqliteRegistry } from '../registry/sqlite.ts';
 import { INFLUXD_BIN, type InfluxdServer, startInfluxd } from './servers/influxd.ts';
 import { binaryAvailable } from './servers/process.ts';
 import { spawnPlatform } from './support/child-platform.ts';
-import { squareAround } from './support/geometry.ts';
-import { connectClient, endClient, eventually, publishQos1, startTestPlatform } from './support/platform.ts';
+import { type HaulWorld, offRouteHaulFixes, publishFixes, seedHaulWorld } from './support/haul-world.ts';
+import { eventually, startTestPlatform } from './support/platform.ts';
 
 const FIRM = 'firm-fail';
 const VEHICLE = 'veh-fail-1';
@@ -31,7 +30,6 @@ const SECRET = 'secret-fail-1';
 const ADMIN = 'failures-admin-token-0123456789';
 const LAT = 31.81;
 const LON = 117.26;
-const M_PER_DEG_LAT = 111_320;
 
 let influx: InfluxdServer | undefined;
 const server = (): InfluxdServer => {
@@ -47,72 +45,26 @@ test.after.always(async () => {
 });
 
 /** Firm, truck, device and a permit whose route runs east from (LON, LAT), written to a DATA_DIR. */
-async function provision(registry: SqliteRegistry, compliance: ComplianceRegistry): Promise<void> {
-  registry.upsertFirm({ id: FIRM, name: '故障测试运输公司' });
-  registry.upsertVehicle({ id: VEHICLE, plate: '皖A·X0001', kind: 'muck_truck', firm: FIRM, ratedLoadT: 18 });
-  await registry.putDevice({
-    id: DEVICE,
-    secret: SECRET,
-    kind: 'muck_truck',
-    vehicle: VEHICLE,
-    firm: FIRM,
-    reportIntervalS: 10,
-  });
-  compliance.put('site', {
-    id: 'site-f-origin',
-    kind: 'origin',
-    name: '故障工地',
-    polygons: [squareAround(LON, LAT)],
-  });
-  compliance.put('site', {
-    id: 'site-f-disposal',
-    kind: 'disposal',
-    name: '故障消纳场',
-    polygons: [squareAround(LON + 0.05, LAT)],
-  });
-  compliance.put('route', {
-    id: 'route-f',
-    name: '故障线路',
-    line: [
-      [LON, LAT],
-      [LON + 0.05, LAT],
-    ],
-  });
-  const day = 86_400_000;
-  compliance.put('permit', {
-    id: 'permit-f',
-    firm: FIRM,
-    vehicles: [VEHICLE],
-    origins: ['site-f-origin'],
-    disposals: ['site-f-disposal'],
-    routes: ['route-f'],
-    validFrom: localDate(Date.now() - day),
-    validTo: localDate(Date.now() + day),
-    windows: ['00:00-24:00'],
-    cargo: '建筑垃圾',
-    state: 'active',
-  });
-}
+const WORLD: HaulWorld = {
+  firm: FIRM,
+  firmName: '故障测试运输公司',
+  vehicle: VEHICLE,
+  plate: '皖A·X0001',
+  device: DEVICE,
+  secret: SECRET,
+  origin: { id: 'site-f-origin', name: '故障工地' },
+  disposal: { id: 'site-f-disposal', name: '故障消纳场' },
+  route: { id: 'route-f', name: '故障线路' },
+  permit: 'permit-f',
+  lat: LAT,
+  originLon: LON,
+  disposalLon: LON + 0.05,
+};
 
 /** Loaded and moving east, a fix every 10 s: fixes 6-10 300 m north of the route (OFF_ROUTE), then back. */
-async function driveOffAndBack(mqttUrl: string, t0: number, fixes: number): Promise<void> {
-  const device = await connectClient(mqttUrl, { username: DEVICE, password: SECRET, clientId: DEVICE });
-  try {
-    for (let i = 0; i < fixes; i++) {
-      const off = i >= 6 && i <= 10;
-      const fix = {
-        ts: t0 + i * 10_000,
-        lat: off ? LAT + 300 / M_PER_DEG_LAT : LAT,
-        lon: LON + 0.003 + i * 0.0008,
-        speed: 29,
-        load: 'full',
-        cover: 'closed',
-      };
-      await publishQos1(device, `devices/${DEVICE}/telemetry`, JSON.stringify(fix));
-    }
-  } finally {
-    await endClient(device);
-  }
+function driveOffAndBack(mqttUrl: string, t0: number, fixes: number): Promise<void> {
+  const haul = offRouteHaulFixes(t0, { lat: LAT, lon0: LON + 0.003, count: fixes, offFrom: 6, offTo: 11 });
+  return publishFixes(mqttUrl, WORLD, haul);
 }
 
 // biome-ignore lint/suspicious/noExplicitAny: response bodies are asserted field by field
@@ -186,7 +138,7 @@ test.serial(
       async () => ((await complianceHealth(tp.httpUrl)).state === 'ok' ? true : undefined),
       'the event store to open',
     );
-    await provision(tp.platform.registry, tp.platform.compliance);
+    await seedHaulWorld(tp.platform, WORLD);
 
     await server().stop();
     const t0 = Date.now() - 5 * 60_000;
@@ -221,7 +173,7 @@ test.serial('SIGKILL with events in the outbox: the next process stores them, on
     dir: path.join(dataDir, 'compliance'),
     vehicles: () => vehicleProfilesFrom(registry),
   });
-  await provision(registry, compliance);
+  await seedHaulWorld({ registry, compliance }, WORLD);
   compliance.close();
   registry.close();
   const env = {
@@ -297,7 +249,7 @@ test.serial(
       async () => ((await complianceHealth(first.httpUrl)).state === 'ok' ? true : undefined),
       'the event store to open',
     );
-    await provision(first.platform.registry, first.platform.compliance);
+    await seedHaulWorld(first.platform, WORLD);
     await server().stop();
     const t0 = Date.now() - 5 * 60_000;
     await driveOffAndBack(first.mqttUrl, t0, 16);

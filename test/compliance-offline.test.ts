@@ -4,6 +4,7 @@
  * alerts/{firm}/{vehicle} MQTT topic like any other, and the next fix must close it.
  */
 import test from 'ava';
+import { seedHaulFleet } from './support/haul-world.ts';
 import {
   adminGet,
   connectClient,
@@ -27,15 +28,13 @@ interface Alert {
 test('a silent truck with the ignition on: the service tick raises OFFLINE on the API and the alert topic', async (t) => {
   const tp = await startTestPlatform({ SERVICE_PASSWORD });
   t.teardown(() => tp.stop());
-  tp.platform.registry.upsertFirm({ id: FIRM, name: '离线测试运输公司' });
-  tp.platform.registry.upsertVehicle({ id: VEHICLE, plate: '皖A·F0001', kind: 'muck_truck', firm: FIRM });
-  await tp.platform.registry.putDevice({
-    id: DEVICE,
-    secret: SECRET,
-    kind: 'muck_truck',
-    vehicle: VEHICLE,
+  await seedHaulFleet(tp.platform.registry, {
     firm: FIRM,
-    reportIntervalS: 10,
+    firmName: '离线测试运输公司',
+    vehicle: VEHICLE,
+    plate: '皖A·F0001',
+    device: DEVICE,
+    secret: SECRET,
   });
 
   const reader = await connectClient(tp.mqttUrl, {

@@ -15,7 +15,6 @@ import { chinaCalendar } from '../geofence/calendar.ts';
 import { compileWorld } from '../geofence/compile.ts';
 import { createEngine, type VehicleState } from '../geofence/engine.ts';
 import { canonicalJson, type EvidencePackage, verifyEvidence } from '../geofence/evidence.ts';
-import { localDate } from '../geofence/geo/windows.ts';
 import { DEFAULT_THRESHOLDS } from '../geofence/model.ts';
 import { ALL_RULES } from '../geofence/rules/index.ts';
 import { initialTrips, stepTrips, type TripEvent, type TripState, tripInput } from '../geofence/trips.ts';
@@ -34,16 +33,8 @@ import {
   demoVehicleProfiles,
 } from '../simulators/demo-compliance.ts';
 import { demoScenarioFleet, generateScenarioFixes } from '../simulators/scenarios.ts';
-import { squareAround } from './support/geometry.ts';
-import {
-  adminGet,
-  connectClient,
-  endClient,
-  eventually,
-  publishQos1,
-  startTestPlatform,
-  type TestPlatform,
-} from './support/platform.ts';
+import { type HaulWorld, M_PER_DEG_LAT, publishFixes, seedHaulWorld } from './support/haul-world.ts';
+import { adminGet, eventually, startTestPlatform, type TestPlatform } from './support/platform.ts';
 
 // ---------------------------------------------------------------------------------------------------
 // The engine state survives JSON
@@ -146,59 +137,25 @@ const VEHICLE = 'veh-restart-1';
 const DEVICE = 'dev-restart-1';
 const SECRET = 'secret-restart-1';
 const LAT = 31.83;
-const M_PER_DEG_LAT = 111_320;
 const ORIGIN_LON = 117.2;
 const DISPOSAL_LON = 117.23;
 
 /** A permit for one truck: load at the origin, drive the route east, tip at the disposal site. */
-async function provision(tp: TestPlatform): Promise<void> {
-  const r = tp.platform.registry;
-  r.upsertFirm({ id: FIRM, name: '重启测试运输公司' });
-  r.upsertVehicle({ id: VEHICLE, plate: '皖A·R0001', kind: 'muck_truck', firm: FIRM, ratedLoadT: 18 });
-  await r.putDevice({
-    id: DEVICE,
-    secret: SECRET,
-    kind: 'muck_truck',
-    vehicle: VEHICLE,
-    firm: FIRM,
-    reportIntervalS: 10,
-  });
-  const c = tp.platform.compliance;
-  c.put('site', {
-    id: 'site-r-origin',
-    kind: 'origin',
-    name: '重启工地',
-    polygons: [squareAround(ORIGIN_LON, LAT)],
-  });
-  c.put('site', {
-    id: 'site-r-disposal',
-    kind: 'disposal',
-    name: '重启消纳场',
-    polygons: [squareAround(DISPOSAL_LON, LAT)],
-  });
-  c.put('route', {
-    id: 'route-r',
-    name: '重启线路',
-    line: [
-      [ORIGIN_LON, LAT],
-      [DISPOSAL_LON, LAT],
-    ],
-  });
-  const day = 86_400_000;
-  c.put('permit', {
-    id: 'permit-r',
-    firm: FIRM,
-    vehicles: [VEHICLE],
-    origins: ['site-r-origin'],
-    disposals: ['site-r-disposal'],
-    routes: ['route-r'],
-    validFrom: localDate(Date.now() - day),
-    validTo: localDate(Date.now() + day),
-    windows: ['00:00-24:00'],
-    cargo: '建筑垃圾',
-    state: 'active',
-  });
-}
+const WORLD: HaulWorld = {
+  firm: FIRM,
+  firmName: '重启测试运输公司',
+  vehicle: VEHICLE,
+  plate: '皖A·R0001',
+  device: DEVICE,
+  secret: SECRET,
+  origin: { id: 'site-r-origin', name: '重启工地' },
+  disposal: { id: 'site-r-disposal', name: '重启消纳场' },
+  route: { id: 'route-r', name: '重启线路' },
+  permit: 'permit-r',
+  lat: LAT,
+  originLon: ORIGIN_LON,
+  disposalLon: DISPOSAL_LON,
+};
 
 /**
  * The haul, one fix every 10 s: 0 empty at the origin, 1 loaded there (the trip starts), 2-5 east on
@@ -220,14 +177,9 @@ function haulFix(t0: number, i: number): Record<string, unknown> {
   };
 }
 
-async function publishHaul(tp: TestPlatform, t0: number, from: number, to: number): Promise<void> {
-  const device = await connectClient(tp.mqttUrl, { username: DEVICE, password: SECRET, clientId: DEVICE });
-  try {
-    for (let i = from; i <= to; i++)
-      await publishQos1(device, `devices/${DEVICE}/telemetry`, JSON.stringify(haulFix(t0, i)));
-  } finally {
-    await endClient(device);
-  }
+function publishHaul(tp: TestPlatform, t0: number, from: number, to: number): Promise<void> {
+  const fixes = Array.from({ length: to - from + 1 }, (_, k) => haulFix(t0, from + k));
+  return publishFixes(tp.mqttUrl, WORLD, fixes);
 }
 
 test.serial(
@@ -241,7 +193,7 @@ test.serial(
     const first = await startTestPlatform(env);
     let firstStopped = false;
     t.teardown(() => (firstStopped ? undefined : first.stop()));
-    await provision(first);
+    await seedHaulWorld(first.platform, WORLD);
     await publishHaul(first, t0, 0, 10);
     const open = await eventually(async () => {
       const res = await adminGet(first, `/api/v1/violations?vehicle=${VEHICLE}&code=OFF_ROUTE`);

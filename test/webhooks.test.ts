@@ -20,22 +20,14 @@ import { matches } from '../api/webhooks/match.ts';
 import { DEFAULT_RETRY_POLICY, nextStep, parseRetryAfter } from '../api/webhooks/schedule.ts';
 import { generateSecret, secretKey, sign } from '../api/webhooks/signature.ts';
 import { WebhookStore } from '../api/webhooks/store.ts';
-import { localDate } from '../geofence/geo/windows.ts';
 import type { ViolationCode } from '../geofence/model.ts';
 import type { TripEvent } from '../geofence/trips.ts';
 import type { ViolationEvent } from '../geofence/types.ts';
 import { SqliteApiKeys } from '../registry/api-keys.ts';
 import { AUTH, testApi } from './support/api-fixtures.ts';
-import { squareAround } from './support/geometry.ts';
+import { type HaulWorld, offRouteHaulFixes, publishFixes, seedHaulWorld } from './support/haul-world.ts';
 import { openApiProblems } from './support/openapi.ts';
-import {
-  connectClient,
-  endClient,
-  eventually,
-  ADMIN_TOKEN as PLATFORM_ADMIN_TOKEN,
-  publishQos1,
-  startTestPlatform,
-} from './support/platform.ts';
+import { eventually, ADMIN_TOKEN as PLATFORM_ADMIN_TOKEN, startTestPlatform } from './support/platform.ts';
 
 const silent = pino({ level: 'silent' });
 const NO_POSITIONS = { latest: async () => [], latestOf: async () => undefined };
@@ -776,8 +768,6 @@ test('validation errors are problems naming the field; the OpenAPI document list
 // ---------------------------------------------------------------------------------------------------
 // End to end: the real platform
 
-const LAT = 31.82;
-const M_PER_DEG_LAT = 111_320;
 test.serial(
   'end to end: an OFF_ROUTE violation judged by the platform arrives signed at the receiver',
   async (t) => {
@@ -799,52 +789,19 @@ test.serial(
     const FIRM = 'firm-wh';
     const VEHICLE = 'veh-wh-1';
     const DEVICE = 'dev-wh-1';
-    const reg = tp.platform.registry;
-    reg.upsertFirm({ id: FIRM, name: '合肥渣土运输测试公司' });
-    reg.upsertVehicle({ id: VEHICLE, plate: '皖A·W0001', kind: 'muck_truck', firm: FIRM, ratedLoadT: 18 });
-    await reg.putDevice({
-      id: DEVICE,
-      secret: 'secret-wh-1',
-      kind: 'muck_truck',
+    const world: HaulWorld = {
+      firm: FIRM,
+      firmName: '合肥渣土运输测试公司',
       vehicle: VEHICLE,
-      firm: FIRM,
-      reportIntervalS: 10,
-    });
-    const c = tp.platform.compliance;
-    c.put('site', {
-      id: 'site-wh-o',
-      kind: 'origin',
-      name: '测试工地',
-      polygons: [squareAround(117.2, LAT)],
-    });
-    c.put('site', {
-      id: 'site-wh-d',
-      kind: 'disposal',
-      name: '测试消纳场',
-      polygons: [squareAround(117.3, LAT)],
-    });
-    c.put('route', {
-      id: 'route-wh',
-      name: '测试线路',
-      line: [
-        [117.2, LAT],
-        [117.3, LAT],
-      ],
-    });
-    const day = 86_400_000;
-    c.put('permit', {
-      id: 'permit-wh',
-      firm: FIRM,
-      vehicles: [VEHICLE],
-      origins: ['site-wh-o'],
-      disposals: ['site-wh-d'],
-      routes: ['route-wh'],
-      validFrom: localDate(Date.now() - day),
-      validTo: localDate(Date.now() + day),
-      windows: ['00:00-24:00'],
-      cargo: '建筑垃圾',
-      state: 'active',
-    });
+      plate: '皖A·W0001',
+      device: DEVICE,
+      secret: 'secret-wh-1',
+      origin: { id: 'site-wh-o', name: '测试工地' },
+      disposal: { id: 'site-wh-d', name: '测试消纳场' },
+      route: { id: 'route-wh', name: '测试线路' },
+      permit: 'permit-wh',
+    };
+    await seedHaulWorld(tp.platform, world);
 
     const receiver = await startReceiver(t);
     const res = await fetch(`${tp.httpUrl}/api/v1/webhooks`, {
@@ -862,26 +819,8 @@ test.serial(
     receiver.secret = sub.secret;
 
     // 1 min on the route, 3 min 300 m north of it, 2 min back on it: a fix every 10 s, ending 1 min ago.
-    const device = await connectClient(tp.mqttUrl, {
-      username: DEVICE,
-      password: 'secret-wh-1',
-      clientId: DEVICE,
-    });
-    const offLat = LAT + 300 / M_PER_DEG_LAT;
     const t0 = Date.now() - 7 * 60_000;
-    for (let i = 0; i < 36; i++) {
-      const off = i >= 6 && i < 24;
-      const fix = {
-        ts: t0 + i * 10_000,
-        lat: off ? offLat : LAT,
-        lon: 117.21 + i * 0.0008,
-        speed: 29,
-        load: 'full',
-        cover: 'closed',
-      };
-      await publishQos1(device, `devices/${DEVICE}/telemetry`, JSON.stringify(fix));
-    }
-    await endClient(device);
+    await publishFixes(tp.mqttUrl, world, offRouteHaulFixes(t0));
 
     await eventually(
       () => (receiver.bodies().some((b) => b.type === 'violation.closed') ? true : undefined),
