@@ -265,7 +265,7 @@ function fixOf(i: number, ts: number, k: number): Fix {
     heading: (k * 7) % 360,
     alt: 30,
     sats: 12,
-    acc: 3.5,
+    accuracy: 3.5,
     valid: true,
     crsIn: 'WGS84',
     late: false,

@@ -391,7 +391,7 @@ export class FixStream {
       speed,
       heading: Math.round((bearing + 360) % 360) % 360,
       sats: 12,
-      acc: 5,
+      accuracy: 5,
       valid: rnd() >= 0.002,
       crsIn: 'WGS84',
       late: false,

@@ -150,7 +150,7 @@ export function createEngine(
       lon: fix.lon,
       lat: fix.lat,
       valid: fix.valid,
-      acc: fix.acc,
+      accuracy: fix.accuracy,
       ign: fix.ign,
       lift: fix.lift,
       load: fix.load,

@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import type { Registry } from '../registry/types.ts';
 import { buildDeadLetter } from './dead-letter.ts';
 import { type DecodeLimits, decodeTelemetry, deviceIdFromTelemetryTopic } from './decode.ts';
+import { DeprecationNotices } from './deprecation.ts';
 import type { Fix } from './fix.ts';
 import { LogThrottle } from './log-throttle.ts';
 import type { IngestMetrics } from './metrics.ts';
@@ -41,9 +42,14 @@ export class IngestCore {
   /** device → ts → the spool append under way for that fix (see accept) */
   private readonly appending = new Map<string, Map<number, Promise<void>>>();
   private readonly appendFailureLog = new LogThrottle();
+  private readonly deprecationNotices: DeprecationNotices;
+  private readonly deprecatedNumericAcc: { inc(n: number): void };
 
   constructor(private readonly opts: IngestCoreOptions) {
     this.now = opts.now ?? Date.now;
+    this.deprecationNotices = new DeprecationNotices({ now: this.now });
+    this.deprecatedNumericAcc = opts.metrics.deprecatedFields.labels('acc_number');
+    this.deprecatedNumericAcc.inc(0);
     this.messagesByTransport = {
       embedded: opts.metrics.messages.labels('embedded'),
       external: opts.metrics.messages.labels('external'),
@@ -72,11 +78,12 @@ export class IngestCore {
       ]);
       return;
     }
-    const { fixes, rejections } = decodeTelemetry(
+    const { fixes, rejections, deprecatedNumericAcc } = decodeTelemetry(
       { deviceId, payload, receivedMs, device: this.opts.registry.device(deviceId) },
       this.opts.limits,
     );
     if (rejections.length > 0) this.deadLetter(topic, deviceId, payload, receivedMs, rejections);
+    if (deprecatedNumericAcc > 0) this.noteDeprecatedAcc(deviceId, deprecatedNumericAcc);
     if (fixes.length === 0) return;
 
     // Within one message, apply fixes in time order so a batch upload is judged oldest first.
@@ -130,6 +137,16 @@ export class IngestCore {
     }
     // this message's own fixes are durable and delivered; its duplicates' originals must be too
     if (pendingOriginals.length > 0) await Promise.all(pendingOriginals);
+  }
+
+  private noteDeprecatedAcc(deviceId: string, fixes: number): void {
+    this.deprecatedNumericAcc.inc(fixes);
+    const warning = this.deprecationNotices.hit(deviceId, fixes);
+    if (warning === undefined) return;
+    this.opts.logger?.warn(
+      warning,
+      `device ${deviceId} sends its accuracy as a number in "acc", which means ignition (ACC) in this contract now: read as accuracy for this release only; send "accuracy" (metres) instead`,
+    );
   }
 
   private trackAppend(fixes: readonly Fix[], appended: Promise<void>): void {

@@ -40,6 +40,11 @@ export interface DecodeInput {
 export interface DecodeResult {
   fixes: Fix[];
   rejections: Rejection[];
+  /**
+   * accepted fixes that sent their accuracy as a number in `acc`, the contract's old name (`acc` is
+   * ignition now, payload.ts): counted and warned about by the caller, read for one release
+   */
+  deprecatedNumericAcc: number;
 }
 
 const TOPIC_PREFIX = 'devices/';
@@ -65,28 +70,41 @@ function describeIssue(error: z.ZodError): string {
   return `${path}: ${issue.message}`;
 }
 
+/**
+ * `acc` spells ignition (a boolean, as `ign`) or, deprecated, the accuracy (a number, as `accuracy`): a
+ * fix whose two spellings of one reading disagree is refused rather than guessed at.
+ */
+function accConflictOf(p: { acc?: boolean | number; ign?: boolean; accuracy?: number }): string | undefined {
+  if (typeof p.acc === 'boolean' && p.ign !== undefined && p.acc !== p.ign)
+    return `acc: ignition ${p.acc} contradicts ign ${p.ign} (both are ignition; send one)`;
+  if (typeof p.acc === 'number' && p.accuracy !== undefined && p.acc !== p.accuracy)
+    return `acc: the deprecated numeric accuracy ${p.acc} differs from accuracy ${p.accuracy} (send accuracy only)`;
+  return undefined;
+}
+
 export function decodeTelemetry(input: DecodeInput, limits: DecodeLimits = DEFAULT_LIMITS): DecodeResult {
   const { payload, device, deviceId, receivedMs } = input;
   const fixes: Fix[] = [];
   const rejections: Rejection[] = [];
+  let deprecatedNumericAcc = 0;
 
   if (device === undefined) {
     rejections.push(reject('unknown_device', `device "${deviceId}" is not registered`));
-    return { fixes, rejections };
+    return { fixes, rejections, deprecatedNumericAcc };
   }
   if (!device.enabled) {
     rejections.push(reject('device_disabled', `device "${deviceId}" is disabled`));
-    return { fixes, rejections };
+    return { fixes, rejections, deprecatedNumericAcc };
   }
   if (payload.length > limits.maxPayloadBytes) {
     rejections.push(
       reject('payload_too_large', `payload is ${payload.length} bytes, limit ${limits.maxPayloadBytes}`),
     );
-    return { fixes, rejections };
+    return { fixes, rejections, deprecatedNumericAcc };
   }
   if (!isUtf8(payload)) {
     rejections.push(reject('bad_utf8', 'payload is not valid UTF-8'));
-    return { fixes, rejections };
+    return { fixes, rejections, deprecatedNumericAcc };
   }
   let parsed: unknown;
   try {
@@ -94,7 +112,7 @@ export function decodeTelemetry(input: DecodeInput, limits: DecodeLimits = DEFAU
   } catch (err) {
     // Also catches RangeError from pathologically deep nesting.
     rejections.push(reject('malformed_json', `not JSON: ${(err as Error).message.slice(0, 200)}`));
-    return { fixes, rejections };
+    return { fixes, rejections, deprecatedNumericAcc };
   }
 
   const batch = Array.isArray(parsed);
@@ -106,7 +124,7 @@ export function decodeTelemetry(input: DecodeInput, limits: DecodeLimits = DEFAU
         `array holds ${items.length} fixes; allowed 1 to ${limits.maxFixesPerMessage} per message`,
       ),
     );
-    return { fixes, rejections };
+    return { fixes, rejections, deprecatedNumericAcc };
   }
 
   const schema = fixSchemaByKind[device.kind];
@@ -126,6 +144,11 @@ export function decodeTelemetry(input: DecodeInput, limits: DecodeLimits = DEFAU
           index,
         ),
       );
+      continue;
+    }
+    const accConflict = accConflictOf(p);
+    if (accConflict !== undefined) {
+      rejections.push(reject('schema', accConflict, index));
       continue;
     }
     if (p.lat < -90 || p.lat > 90 || p.lon < -180 || p.lon > 180) {
@@ -159,7 +182,8 @@ export function decodeTelemetry(input: DecodeInput, limits: DecodeLimits = DEFAU
       );
       continue;
     }
+    if (typeof p.acc === 'number') deprecatedNumericAcc++;
     fixes.push(normalizeFix(p, device, receivedMs));
   }
-  return { fixes, rejections };
+  return { fixes, rejections, deprecatedNumericAcc };
 }

@@ -39,8 +39,11 @@ export interface Fix {
   /** metres */
   alt?: number;
   sats?: number;
-  /** horizontal accuracy, metres */
-  acc?: number;
+  /**
+   * horizontal accuracy, metres (the device sends `accuracy`; its numeric `acc` of before is read as this
+   * for one release: `acc` is ignition in Chinese telematics, ingest/payload.ts)
+   */
+  accuracy?: number;
   /** GNSS fix valid; false means the position is the last known one and must not be judged. */
   valid: boolean;
   /** Coordinate system the device sent (the stored position is always WGS-84). */
@@ -77,7 +80,7 @@ export const NUMERIC_FIELDS = [
   'heading',
   'alt',
   'sats',
-  'acc',
+  'accuracy',
   'weight',
   'binLifts',
   'battery',
@@ -94,3 +97,16 @@ export const STRING_FIELDS = [
   'task',
   'officer',
 ] as const;
+
+/**
+ * A Fix spooled by an earlier version, brought to today's shape: its accuracy was `acc` (a number) until
+ * `acc` came to mean ignition in the device contract (2026-12). The spool outlives an upgrade (fixes
+ * acknowledged before it are replayed after it), so the pump reads old records through this.
+ */
+export function upgradeSpooledFix(fix: Fix): Fix {
+  const legacy = fix as Fix & { acc?: unknown };
+  if (legacy.acc === undefined) return fix;
+  if (typeof legacy.acc === 'number' && fix.accuracy === undefined) fix.accuracy = legacy.acc;
+  delete legacy.acc;
+  return fix;
+}

@@ -77,6 +77,12 @@ export function createIngestMetrics(registry: Registry) {
       help: 'Messages whose fixes could not be written to the spool (not acknowledged: the device sends them again)',
       registers: [registry],
     }),
+    deprecatedFields: new Counter({
+      name: 'citywatch_ingest_deprecated_fields_total',
+      help: 'Accepted fixes that used a deprecated form of the device contract, by field (acc_number: the accuracy sent as a number in acc, which now means ignition; send accuracy)',
+      labelNames: ['field'] as const,
+      registers: [registry],
+    }),
     spoolCorrupt: new Counter({
       name: 'citywatch_spool_corrupt_records_total',
       help: 'Spool records that could not be parsed on replay (skipped)',

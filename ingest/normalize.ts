@@ -56,8 +56,12 @@ export function normalizeFix(payload: FixPayload, device: Device, receivedMs: nu
   if (payload.heading !== undefined) fix.heading = payload.heading % 360;
   if (payload.alt !== undefined) fix.alt = payload.alt;
   if (payload.sats !== undefined) fix.sats = payload.sats;
-  if (payload.acc !== undefined) fix.acc = payload.acc;
-  if (payload.ign !== undefined) fix.ign = payload.ign;
+  // `acc`: ignition when boolean, the deprecated accuracy when a number (payload.ts); decode.ts has
+  // already refused a payload whose two spellings disagree
+  const accuracy = payload.accuracy ?? (typeof payload.acc === 'number' ? payload.acc : undefined);
+  if (accuracy !== undefined) fix.accuracy = accuracy;
+  const ign = payload.ign ?? (typeof payload.acc === 'boolean' ? payload.acc : undefined);
+  if (ign !== undefined) fix.ign = ign;
   switch (device.kind) {
     case 'muck_truck': {
       const p = payload as MuckTruckFixPayload;

@@ -17,6 +17,8 @@ export const timestampSchema = z.union([
 ]);
 
 const finite = z.number().finite();
+/** largest horizontal accuracy a fix may declare, metres */
+const ACCURACY_MAX_M = 100_000;
 
 export const commonFixSchema = z.object({
   ts: timestampSchema,
@@ -30,7 +32,17 @@ export const commonFixSchema = z.object({
   alt: finite.min(-1000).max(10000).optional(),
   sats: z.number().int().min(0).max(200).optional(),
   /** horizontal accuracy, metres */
-  acc: finite.min(0).max(100000).optional(),
+  accuracy: finite.min(0).max(ACCURACY_MAX_M).optional(),
+  /**
+   * Ignition, as Chinese telematics names it: ACC on/off (JT/T 808 location report, status bit 0 "ACC");
+   * the same as `ign`. A NUMBER here is the horizontal accuracy in metres under this contract's old name:
+   * still read as `accuracy` for one release, and counted as deprecated (decode.ts).
+   */
+  acc: z
+    .union([z.boolean(), finite.min(0).max(ACCURACY_MAX_M)], {
+      error: `expected a boolean (ignition, ACC), or the deprecated numeric accuracy 0-${ACCURACY_MAX_M} m (send it as accuracy)`,
+    })
+    .optional(),
   /** GNSS fix valid (default true) */
   valid: z.boolean().optional(),
   /** coordinate system of lat/lon (default WGS84) */

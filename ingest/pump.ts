@@ -1,7 +1,7 @@
 import fs from 'node:fs/promises';
 import type { Logger } from 'pino';
 import type { FixStore } from '../store/port.ts';
-import type { Fix } from './fix.ts';
+import { type Fix, upgradeSpooledFix } from './fix.ts';
 import type { IngestMetrics } from './metrics.ts';
 import type { Spool, SpoolBatch } from './spool.ts';
 
@@ -182,7 +182,7 @@ export class StorePump {
     const fixes: Fix[] = [];
     for (const record of batch.records) {
       try {
-        fixes.push(JSON.parse(record) as Fix);
+        fixes.push(upgradeSpooledFix(JSON.parse(record) as Fix));
       } catch {
         this.opts.metrics.spoolCorrupt.inc();
       }

@@ -28,7 +28,15 @@ export function encodeState(state: VehicleState | TripState): string {
 }
 
 export function decodeVehicleState(text: string): VehicleState {
-  return JSON.parse(text) as VehicleState;
+  const state = JSON.parse(text) as VehicleState;
+  // `last.acc` was the accuracy until the Fix named it `accuracy` (2026-12); the fingerprint does not
+  // see it (the initial state has no `last`), so a state saved before is renamed here
+  const last = state.last as (VehicleState['last'] & { acc?: number }) | undefined;
+  if (last !== undefined && last !== null && last.acc !== undefined) {
+    if (last.accuracy === undefined) last.accuracy = last.acc;
+    delete last.acc;
+  }
+  return state;
 }
 
 export function decodeTripState(text: string): TripState {

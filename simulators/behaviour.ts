@@ -40,14 +40,21 @@ export class GnssState {
   constructor(
     private readonly rng: Rng,
     private readonly baseAlt: number,
-    private readonly accRange: [number, number],
+    private readonly accuracyRangeM: [number, number],
     /** per-axis noise, metres; 0 gives the true position (the fleet simulator adds its own noise model) */
     private readonly noiseSdM: number = GPS_NOISE_SD_M,
   ) {
     this.sats = rng.int(9, 16);
     this.alt = baseAlt + rng.normal(0, 2);
   }
-  fields(pos: LatLon): { lat: number; lon: number; alt: number; sats: number; acc: number; valid: boolean } {
+  fields(pos: LatLon): {
+    lat: number;
+    lon: number;
+    alt: number;
+    sats: number;
+    accuracy: number;
+    valid: boolean;
+  } {
     this.sats = clamp(Math.round(this.sats + this.rng.normal(0, 0.7)), 6, 22);
     this.alt = clamp(this.alt + this.rng.normal(0, 0.6), this.baseAlt - 6, this.baseAlt + 6);
     const noisy = gpsNoise(this.rng, pos, this.noiseSdM);
@@ -56,7 +63,7 @@ export class GnssState {
       lon: round(noisy.lon, 6),
       alt: round(this.alt, 1),
       sats: this.sats,
-      acc: round(this.rng.range(this.accRange[0], this.accRange[1]), 1),
+      accuracy: round(this.rng.range(this.accuracyRangeM[0], this.accuracyRangeM[1]), 1),
       valid: true,
     };
   }

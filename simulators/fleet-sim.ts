@@ -22,7 +22,7 @@ import { type SimWorld, unitOf } from './world.ts';
  *
  * Reporting: each device at its nominal interval (--interval overrides every device's), and at the alarm
  * interval (5 s) while one of the rules' conditions holds for its unit (what a terminal's own alarms
- * would do). GNSS: true position + N(0, noiseM) per axis + drift, acc ~ noiseM.
+ * would do). GNSS: true position + N(0, noiseM) per axis + drift, accuracy ~ noiseM.
  */
 
 export interface SimOptions {
@@ -264,7 +264,7 @@ export class FleetSim {
   private observed(
     d: SimDevice,
     body: { lat: number; lon: number },
-  ): { lat: number; lon: number; acc?: number } {
+  ): { lat: number; lon: number; accuracy?: number } {
     const r = d.noise;
     let east = r.normal(0, this.noiseM);
     let north = r.normal(0, this.noiseM);
@@ -286,8 +286,8 @@ export class FleetSim {
       if (d.drift.leftMs <= 0) d.drift = undefined;
     }
     const p = offsetM(body, east, north);
-    const out: { lat: number; lon: number; acc?: number } = { lat: round6(p.lat), lon: round6(p.lon) };
-    if (this.noiseM > 0) out.acc = Math.round(this.noiseM * r.range(0.8, 1.3) * 10) / 10;
+    const out: { lat: number; lon: number; accuracy?: number } = { lat: round6(p.lat), lon: round6(p.lon) };
+    if (this.noiseM > 0) out.accuracy = Math.round(this.noiseM * r.range(0.8, 1.3) * 10) / 10;
     return out;
   }
 

@@ -259,7 +259,7 @@ export class FixFactory {
     if (this.minimal) return `{"ts":${ts},"lat":${lat},"lon":${lon},"speed":30}`;
     return (
       `{"ts":${ts},"lat":${lat},"lon":${lon},"speed":30.0,"heading":${this.heading},"alt":31.5,"sats":12,` +
-      `"acc":6.5,"valid":true,"ign":true,"load":"full","weight":15.2,"cover":"closed","lift":"down",` +
+      `"accuracy":6.5,"valid":true,"ign":true,"load":"full","weight":15.2,"cover":"closed","lift":"down",` +
       `"doors":"closed"${this.pad}}`
     );
   }

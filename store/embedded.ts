@@ -51,6 +51,9 @@ const COLUMNS: readonly Column[] = [
   ...STRING_FIELDS.map((k) => col(k, 'TEXT')),
 ];
 
+/** old column → Fix property it holds: `acc` was the accuracy until `acc` came to mean ignition (2026-12) */
+const RENAMED_COLUMNS: readonly (readonly [string, keyof Fix])[] = [['acc', 'accuracy']];
+
 const q = (name: string): string => `"${name.replace(/"/g, '""')}"`;
 
 function columnDdl(c: Column): string {
@@ -123,12 +126,22 @@ export class EmbeddedStore implements FixStore {
     this.db = db;
   }
 
-  /** Add columns for Fix properties added since the database was created. */
+  /**
+   * Rename the columns of Fix properties renamed since (the old data reads under the new name), and add
+   * columns for Fix properties added since the database was created.
+   */
   private migrate(db: Database.Database): void {
     for (const table of ['fixes', 'latest']) {
-      const existing = new Set(
-        (db.prepare(`PRAGMA table_info(${q(table)})`).all() as { name: string }[]).map((r) => r.name),
-      );
+      const columnsNow = () =>
+        new Set(
+          (db.prepare(`PRAGMA table_info(${q(table)})`).all() as { name: string }[]).map((r) => r.name),
+        );
+      for (const [from, to] of RENAMED_COLUMNS) {
+        const names = columnsNow();
+        if (names.has(from) && !names.has(to))
+          db.exec(`ALTER TABLE ${q(table)} RENAME COLUMN ${q(from)} TO ${q(to)}`);
+      }
+      const existing = columnsNow();
       for (const c of COLUMNS) {
         if (!existing.has(c.key) && !c.required)
           db.exec(`ALTER TABLE ${q(table)} ADD COLUMN ${columnDdl(c)}`);

@@ -222,7 +222,7 @@ test('positions: latest fix of every unit, with plates, ISO instants and sensor 
     heading: 90,
     alt: 30,
     sats: 12,
-    acc: 5,
+    accuracy: 5,
     valid: true,
     crsIn: 'WGS84',
     late: false,

@@ -32,7 +32,7 @@ test('a valid muck-truck fix is normalized to the vehicle and firm, all fields k
       heading: 90,
       alt: 30,
       sats: 12,
-      acc: 5,
+      accuracy: 5,
       load: 'full',
       weight: 17.5,
       cover: 'closed',
@@ -121,6 +121,57 @@ test('a backfilled fix from days ago within the horizon is accepted', (t) => {
   t.is(fixes.length, 1);
 });
 
+test('acc true/false is ignition (ACC, JT/T 808 status bit 0), as ign; the accuracy is accuracy', (t) => {
+  const { accuracy: _a, ...noAccuracy } = truckPayload();
+  for (const acc of [true, false]) {
+    const { fixes, rejections, deprecatedNumericAcc } = decode({ ...noAccuracy, acc });
+    t.deepEqual(rejections, []);
+    t.is(fixes[0]?.ign, acc);
+    t.is(fixes[0]?.accuracy, undefined);
+    t.false('acc' in fixes[0]!);
+    t.is(deprecatedNumericAcc, 0);
+  }
+  const both = decode(truckPayload({ acc: true, ign: true, accuracy: 3.2 }));
+  t.deepEqual(both.rejections, []);
+  t.like(both.fixes[0], { ign: true, accuracy: 3.2 });
+});
+
+test('a numeric acc is the accuracy of the old contract: read as accuracy for one release and counted', (t) => {
+  const { accuracy: _a, ...noAccuracy } = truckPayload();
+  const one = decode({ ...noAccuracy, acc: 4.8 });
+  t.deepEqual(one.rejections, []);
+  t.is(one.fixes[0]?.accuracy, 4.8);
+  t.is(one.fixes[0]?.ign, undefined);
+  t.is(one.deprecatedNumericAcc, 1);
+  const batch = decode([
+    { ...noAccuracy, acc: 5 },
+    { ...noAccuracy, ts: NOW - 500, accuracy: 6 },
+    { ...noAccuracy, ts: NOW - 400, acc: 7, accuracy: 7 },
+  ]);
+  t.deepEqual(
+    batch.fixes.map((f) => f.accuracy),
+    [5, 6, 7],
+  );
+  t.is(batch.deprecatedNumericAcc, 2);
+  t.is(decode(truckPayload()).deprecatedNumericAcc, 0);
+});
+
+test('acc that contradicts ign, or a numeric acc that differs from accuracy, is refused naming acc', (t) => {
+  const ign = decode(truckPayload({ acc: true, ign: false }));
+  t.deepEqual(ign.fixes, []);
+  t.is(ign.rejections[0]?.reason, 'schema');
+  t.regex(ign.rejections[0]?.detail ?? '', /^acc: ignition true contradicts ign false/);
+  const accuracy = decode(truckPayload({ acc: 5, accuracy: 6 }));
+  t.deepEqual(accuracy.fixes, []);
+  t.regex(
+    accuracy.rejections[0]?.detail ?? '',
+    /^acc: the deprecated numeric accuracy 5 differs from accuracy 6/,
+  );
+  const text = decode(truckPayload({ acc: 'on' }));
+  t.is(text.rejections[0]?.reason, 'schema');
+  t.regex(text.rejections[0]?.detail ?? '', /^acc: expected a boolean \(ignition, ACC\)/);
+});
+
 /** Hundreds of hostile payloads: every one is refused with a reason and nothing throws. */
 function hostilePayloads(): Buffer[] {
   const out: Buffer[] = [];
@@ -132,6 +183,7 @@ function hostilePayloads(): Buffer[] {
     'heading',
     'alt',
     'sats',
+    'accuracy',
     'acc',
     'load',
     'weight',
@@ -155,7 +207,10 @@ function hostilePayloads(): Buffer[] {
     1.5e20,
   ];
   for (const f of fields)
-    for (const v of badValues) out.push(Buffer.from(JSON.stringify(truckPayload({ [f]: v }))));
+    for (const v of badValues) {
+      if (f === 'acc' && v === true) continue; // ignition on: valid
+      out.push(Buffer.from(JSON.stringify(truckPayload({ [f]: v }))));
+    }
   for (const raw of [
     'NaN',
     'Infinity',

@@ -134,10 +134,10 @@ test('15 m noise plus +-3 s report jitter on the clean trip: still nothing', (t)
   }
 });
 
-test('30 m noise (a poor fix, twice the floor) on the clean trip still opens no OFF_ROUTE when the fixes say so (acc 30)', (t) => {
+test('30 m noise (a poor fix, twice the floor) on the clean trip still opens no OFF_ROUTE when the fixes say so (accuracy 30)', (t) => {
   const clean = SCENARIOS[0]!;
   for (const seed of [301, 302, 303]) {
-    const fixes = withNoise(fixesOf(clean.items), seed, 30).map((f) => ({ ...f, acc: 30 }));
+    const fixes = withNoise(fixesOf(clean.items), seed, 30).map((f) => ({ ...f, accuracy: 30 }));
     const r = run(fixes);
     t.deepEqual(
       r.events.filter((e) => e.violation.code === 'OFF_ROUTE').map((e) => e.phase),

@@ -155,7 +155,7 @@ function fixAt(ts: number, pos: Position, extra: Partial<Fix> = {}): Fix {
     lat: pos[1],
     speed: 30,
     heading: 90,
-    acc: 10,
+    accuracy: 10,
     valid: true,
     crsIn: 'WGS84',
     late: false,
@@ -322,7 +322,7 @@ test('OFF_ROUTE: a fix beyond the corridor by less than the accuracy floor (or i
   t.deepEqual(run(track(NIGHT, 30, { along: 1500, lateral: () => 60 })).events, []);
   // 90 m, but the fix reports 50 m accuracy: 40 m beyond < 50 m
   t.deepEqual(
-    run(track(NIGHT, 30, { along: 1500, lateral: () => 90, extra: () => ({ acc: 50 }) })).events,
+    run(track(NIGHT, 30, { along: 1500, lateral: () => 90, extra: () => ({ accuracy: 50 }) })).events,
     [],
   );
   // 90 m with a good fix: opens
@@ -395,7 +395,7 @@ test('OFF_ROUTE: 15 m GPS noise along the route for an hour opens nothing (any r
     for (let i = 0; i < 360; i++) {
       const dist = (i * 10 * speedMs) % (2 * ROUTE_LEN);
       const along = dist <= ROUTE_LEN ? dist : 2 * ROUTE_LEN - dist; // back and forth between the sites
-      fixes.push(fixAt(NIGHT + i * 10_000, noisy(onRoute(along), g), { speed: 25 + g(), acc: 12 }));
+      fixes.push(fixAt(NIGHT + i * 10_000, noisy(onRoute(along), g), { speed: 25 + g(), accuracy: 12 }));
     }
     const { events, state } = run(fixes);
     t.deepEqual(events, [], `seed ${seed}`);

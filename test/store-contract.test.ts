@@ -43,7 +43,7 @@ function muckFix(b: Base): Fix {
     heading: 271,
     alt: -3.25,
     sats: 14,
-    acc: 0.1 + 0.2, // a float that does not print short
+    accuracy: 0.1 + 0.2, // a float that does not print short
     ign: true,
     load: 'full',
     weight: 31.7,
@@ -62,7 +62,7 @@ function sanitationFix(b: Base): Fix {
     heading: 0,
     alt: 12,
     sats: 9,
-    acc: 4.5,
+    accuracy: 4.5,
     ign: false,
     weight: 2.125,
     task: 'sweeping',
@@ -80,7 +80,7 @@ function cameraFix(b: Base): Fix {
     firm: 'chengguan-bureau',
     valid: false,
     speed: 4.2,
-    acc: 12,
+    accuracy: 12,
     recording: true,
     battery: 63.5,
     storageFree: 12_345.678,

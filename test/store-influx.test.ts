@@ -293,3 +293,27 @@ test('a closed store refuses calls; open() reopens it', async (t) => {
   await store.writeFixes([fix()]);
   t.is(await store.count('veh-1', T0, T0), 1);
 });
+
+test('a point written before accuracy was renamed (field `acc`) reads back as accuracy, next to new points', async (t) => {
+  const database = freshDb();
+  const store = createStore({ kind: 'influxdb', version: 1, url: srv().url, database });
+  await store.open();
+  // the line the adapter wrote for a fix with acc 4.5 until 2026-12 (acc was presence bit 4 then)
+  const oldLine =
+    'fix,firm=firm-a,kind=muck_truck,vehicle=veh-1 received=1716168600800i,lat=31.5,lon=117.25,acc=4.5,' +
+    `valid=true,late=false,device="dev-1",crsIn="WGS84",present=16i ${T0}`;
+  const res = await fetch(`${srv().url}/write?db=${database}&precision=ms`, {
+    method: 'POST',
+    body: oldLine,
+  });
+  t.is(res.status, 204);
+  const renamed = fix({ ts: T0 + 1_000, accuracy: 7.25 });
+  await store.writeFixes([renamed]);
+  t.regex(fixToLine(renamed), /,accuracy=7\.25,/);
+  t.notRegex(fixToLine(renamed), /[ ,]acc=/);
+  t.deepEqual(await store.track({ vehicle: 'veh-1', from: T0, to: T0 + 1_000 }), [
+    fix({ accuracy: 4.5 }),
+    renamed,
+  ]);
+  t.deepEqual(await store.latestOf('veh-1'), renamed);
+});

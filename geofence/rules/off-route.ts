@@ -14,7 +14,7 @@ export { MAX_ROUTE_HINTS } from '../facts.ts';
  *
  * Each fix is classified against the nearest permitted route, with `excess` = distance to the centre
  * line minus that route's corridor half-width:
- * - OUT when excess > max(accuracyFloorM, fix.acc): a fix is never accused from GPS noise;
+ * - OUT when excess > max(accuracyFloorM, fix.accuracy): a fix is never accused from GPS noise;
  * - IN when excess < -accuracyFloorM / 2 (inside by a margin), or inside one of the permit's own sites
  *   (origin or disposal: never off-route there);
  * - EDGE otherwise (the noise band around the corridor edge).
@@ -137,7 +137,7 @@ export const offRoute: RuleModule<OffRouteState> = {
       // none of the permit's routes is known to the world: nothing to judge against
       if (minExcess === Infinity) return { state, events: NO_EVENTS };
       devM = minDist;
-      const margin = Math.max(floor, fix.acc ?? 0);
+      const margin = Math.max(floor, fix.accuracy ?? 0);
       cls = minExcess > margin ? OUT : minExcess < -floor / 2 ? IN : EDGE;
     }
     const base = state;

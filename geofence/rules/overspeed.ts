@@ -12,7 +12,7 @@ import { levelFor } from './off-route.ts';
  *
  * Limits that apply (the minimum wins):
  * - the vehicle's permitted routes (covering or valid permit), when the fix is within that route's
- *   corridor + max(accuracyFloorM, fix.acc): the `limits` stretches covering the matched segment
+ *   corridor + max(accuracyFloorM, fix.accuracy): the `limits` stretches covering the matched segment
  *   (segment i runs from vertex i to i+1, covered when from <= i and i+1 <= to); during
  *   `thresholds.nightWindows` (China Standard Time, fixed +8 h) the stretch's nightLimitKmh, falling back
  *   to its day limit;
@@ -110,7 +110,7 @@ export const overspeed: RuleModule<OverspeedState> = {
     let limitNight = false;
     let nightChecked = false;
     let night = false;
-    const margin = Math.max(th.accuracyFloorM, fix.acc ?? 0);
+    const margin = Math.max(th.accuracyFloorM, fix.accuracy ?? 0);
     // the engine core matched the fix against the routes of the permit once (facts.ts)
     for (const { route, match } of facts.routes) {
       if (route.limits.length === 0 || match.distanceM > route.corridorM + margin) continue;

@@ -12,14 +12,14 @@ import { round1 } from './off-hours.ts';
  * otherwise be meaningless).
  *
  * Onset (never from GPS noise at the edge): at the first fix inside the zone by more than
- * max(accuracyFloorM, fix.acc) (depth = distance to the nearest edge of the zone's polygons, planar at
+ * max(accuracyFloorM, fix.accuracy) (depth = distance to the nearest edge of the zone's polygons, planar at
  * the fix latitude, computed only for zones the fix is in and not already open or pending), or at the
  * second consecutive fix inside it (startTs = the first). One violation per zone: the open ones are kept
  * in state by zone id (details.zoneId), at most MAX_ZONES at once, as are the pending first fixes.
  *
  * End (exit hysteresis, like OFF_ROUTE's return run, so that a truck parked just inside the edge does
  * not flap open/closed with GPS noise): an exit run starts at the first fix outside the zone by more than
- * max(accuracyFloorM, fix.acc) (an OUT fix) and is broken by any fix that is not OUT (inside, or outside
+ * max(accuracyFloorM, fix.accuracy) (an OUT fix) and is broken by any fix that is not OUT (inside, or outside
  * within the margin: nothing proves the truck left). The violation closes once the run lasts
  * >= restrictedZoneExitMs, with endTs = the first fix of the run (the duration counts the time inside
  * only). It closes at once (endTs = the run's first fix if one is pending, else this fix) when the
@@ -115,7 +115,7 @@ export const restrictedZone: RuleModule<RestrictedZoneState> = {
     const events: ViolationEvent[] = [];
     const stillOpen: Violation[] = [];
     const exits: number[] = [];
-    const margin = Math.max(th.accuracyFloorM, fix.acc ?? 0);
+    const margin = Math.max(th.accuracyFloorM, fix.accuracy ?? 0);
     for (let i = 0; i < state.open.length; i++) {
       const v = state.open[i]!;
       // states persisted before version 2 have no exit runs

@@ -12,7 +12,7 @@ import { round1 } from './off-hours.ts';
  *
  * Distance: equirectangular, metres per degree at the fix's latitude (a planar approximation that is
  * exact to well under 0.1 % at the distances that matter here).
- * Noise: the speed test is judged on the distance less 2 x max(accuracyFloorM, acc) for EACH of the
+ * Noise: the speed test is judged on the distance less 2 x max(accuracyFloorM, accuracy) for EACH of the
  * two fixes (60 m with the 15 m floor, about two standard deviations per fix), and needs both positions
  * valid, so two noisy fixes do not fake a jump (simulated with 15 m noise per axis at 30 km/h: none in
  * 72,000 pairs 5-10 s apart; 1 in 36,000 pairs 1 s apart, where 150 km/h is only 42 m).
@@ -44,7 +44,7 @@ export const trackGap: RuleModule<TrackGapState> = {
     }
     // each position may be off by about twice its accuracy figure (a ~2 sigma allowance per fix)
     const noiseM =
-      2 * (Math.max(th.accuracyFloorM, fix.acc ?? 0) + Math.max(th.accuracyFloorM, prev.acc ?? 0));
+      2 * (Math.max(th.accuracyFloorM, fix.accuracy ?? 0) + Math.max(th.accuracyFloorM, prev.accuracy ?? 0));
     const judgedM = Math.max(0, distanceM - noiseM);
     const impliedKmh = (distanceM / gapMs) * 3_600;
     const tooFast = bothValid && (judgedM / gapMs) * 3_600 > th.trackGapSpeedKmh;

@@ -63,7 +63,7 @@ export const PRESENCE_BITS: readonly (keyof Fix)[] = [
   'heading',
   'alt',
   'sats',
-  'acc',
+  'accuracy', // written as `acc` before 2026-12: read back from that field too (LEGACY_FIELDS)
   'ign',
   'load',
   'weight',
@@ -81,6 +81,13 @@ export const PRESENCE_BITS: readonly (keyof Fix)[] = [
   'docked',
 ];
 const BIT_OF: ReadonlyMap<string, number> = new Map(PRESENCE_BITS.map((k, i) => [k, i]));
+
+/**
+ * Fields stored under another key before: read from it when a point lacks the current one. InfluxDB
+ * cannot rename a field, and a field's type is fixed per shard, so the old key is never written again:
+ * `acc` stays a float field holding accuracies, and ignition stays in `ign`.
+ */
+export const LEGACY_FIELD_KEYS: ReadonlyMap<keyof Fix, string> = new Map([['accuracy', 'acc']]);
 
 export function presenceMask(fix: Fix): number {
   let mask = 0;
@@ -161,7 +168,11 @@ export function rowToFix(
   const maskValue = cellOf(index, row, tags, PRESENT_FIELD);
   const mask = typeof maskValue === 'number' ? maskValue : undefined;
   for (const f of OPTIONAL_SPECS) {
-    const v = cellOf(index, row, tags, f.key);
+    let v = cellOf(index, row, tags, f.key);
+    if (v === undefined) {
+      const legacy = LEGACY_FIELD_KEYS.get(f.key);
+      if (legacy !== undefined) v = cellOf(index, row, tags, legacy);
+    }
     if (v === undefined) continue;
     if (mask !== undefined) {
       const bit = BIT_OF.get(f.key);

@@ -96,7 +96,7 @@ export function fleetFixes(): Fix[] {
       heading: 90,
       alt: 30,
       sats: 12,
-      acc: 5,
+      accuracy: 5,
       ign: true,
       load: 'full',
       weight: 17.5,

@@ -2,7 +2,7 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
-import { pino } from 'pino';
+import { type Logger, pino } from 'pino';
 import { loadConfig } from '../../platform/config.ts';
 import { type Platform, startPlatform } from '../../platform/platform.ts';
 
@@ -17,7 +17,10 @@ export interface TestPlatform {
 }
 
 /** Starts the whole platform in-process on free ports with a temporary DATA_DIR and no demo fleet. */
-export async function startTestPlatform(env: Record<string, string> = {}): Promise<TestPlatform> {
+export async function startTestPlatform(
+  env: Record<string, string> = {},
+  opts: { logger?: Logger } = {},
+): Promise<TestPlatform> {
   const dataDir = env.DATA_DIR ?? (await fs.mkdtemp(path.join(os.tmpdir(), 'citywatch-')));
   const config = loadConfig({
     HTTP_PORT: '0',
@@ -30,7 +33,7 @@ export async function startTestPlatform(env: Record<string, string> = {}): Promi
     ...env,
   });
   const platform = await startPlatform(config, {
-    logger: pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }),
+    logger: opts.logger ?? pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }),
   });
   return {
     platform,

@@ -205,7 +205,7 @@ export function gaussian(rand: () => number): () => number {
 // ------------------------------------------------------------------------------------------- tracks
 
 export type Sensors = Partial<
-  Pick<Fix, 'load' | 'weight' | 'cover' | 'lift' | 'valid' | 'ign' | 'acc' | 'speed' | 'kind' | 'firm'>
+  Pick<Fix, 'load' | 'weight' | 'cover' | 'lift' | 'valid' | 'ign' | 'accuracy' | 'speed' | 'kind' | 'firm'>
 >;
 
 export const EMPTY: Sensors = { load: 'empty', weight: 0.4, cover: 'closed', lift: 'down' };
@@ -226,7 +226,7 @@ export function fixAt(vehicle: string, ts: number, x: number, y: number, s: Sens
     lon,
     speed: 30,
     heading: 90,
-    acc: 8,
+    accuracy: 8,
     valid: true,
     crsIn: 'WGS84',
     late: false,
