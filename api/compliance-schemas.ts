@@ -191,6 +191,10 @@ export const RouteCollectionSchema = collection(RouteFeatureSchema, 'RouteCollec
 // Thresholds
 
 const ms = z.number().nonnegative();
+const speedLimitsByKind = z.strictObject({
+  muck_truck: z.number().positive().optional(),
+  sanitation: z.number().positive().optional(),
+});
 /** Every threshold, all optional (overrides, or a PUT that keeps the defaults for the rest). */
 export const ThresholdValuesSchema = z
   .strictObject({
@@ -199,6 +203,8 @@ export const ThresholdValuesSchema = z
     offRouteMinFixes: z.number().int().positive().optional(),
     offRouteEndInsideMs: ms.optional(),
     offRouteEscalationMs: z.array(ms).optional(),
+    restrictedZoneMinFixes: z.number().int().positive().optional(),
+    restrictedZoneMinMs: ms.optional(),
     restrictedZoneExitMs: ms.optional(),
     offHoursSpeedKmh: z.number().nonnegative().optional(),
     offHoursMinMs: ms.optional(),
@@ -212,10 +218,18 @@ export const ThresholdValuesSchema = z
     overspeedGrades: z.array(z.number().nonnegative()).optional().describe('fractions over the limit'),
     overspeedEscalationMs: z.array(ms).optional(),
     overloadMinMs: ms.optional(),
+    noPermitMovingMinMs: ms.optional(),
+    sensorConfirmMs: ms.optional().describe('a sensor change is acted on once it persisted this long'),
+    outlierSpeedKmh: z.number().positive().optional(),
     offlineFactor: z.number().nonnegative().optional(),
+    offlineMinMs: ms.optional(),
     trackGapMs: ms.optional(),
     trackGapSpeedKmh: z.number().nonnegative().optional(),
     nightWindows: windowsSchema.optional(),
+    defaultSpeedLimitKmh: speedLimitsByKind
+      .optional()
+      .describe('city default limits by unit kind, where no stricter route or zone limit applies'),
+    defaultNightSpeedLimitKmh: speedLimitsByKind.optional().describe('the same inside nightWindows'),
   })
   .meta({
     id: 'ThresholdValues',

@@ -307,7 +307,9 @@ function oneOf<T extends string>(issues: ValidationIssue[], v: unknown, allowed:
 }
 
 const THRESHOLD_KEYS = Object.keys(DEFAULT_THRESHOLDS) as (keyof Thresholds)[];
-const INTEGER_THRESHOLDS = new Set<keyof Thresholds>(['offRouteMinFixes']);
+const INTEGER_THRESHOLDS = new Set<keyof Thresholds>(['offRouteMinFixes', 'restrictedZoneMinFixes']);
+/** unit kinds a by-kind threshold (the default speed limits) may name */
+const LIMIT_KINDS = ['muck_truck', 'sanitation'];
 
 /** Threshold values (all of them, or a partial set of overrides). */
 export function validateThresholdValues(values: unknown, path: string, partial: boolean): ValidationIssue[] {
@@ -328,6 +330,16 @@ export function validateThresholdValues(values: unknown, path: string, partial: 
     const model = DEFAULT_THRESHOLDS[key];
     if (key === 'nightWindows') {
       issues.push(...validateWindows(v, at));
+    } else if (isObject(model)) {
+      if (!isObject(v)) {
+        issues.push({ path: at, message: `must be an object with ${LIMIT_KINDS.join(' and/or ')}` });
+        continue;
+      }
+      for (const [kind, x] of Object.entries(v)) {
+        if (!LIMIT_KINDS.includes(kind)) issues.push({ path: `${at}.${kind}`, message: 'unknown unit kind' });
+        else if (typeof x !== 'number' || !Number.isFinite(x) || x <= 0)
+          issues.push({ path: `${at}.${kind}`, message: 'must be a positive number (km/h)' });
+      }
     } else if (Array.isArray(model)) {
       if (!Array.isArray(v) || v.some((x) => typeof x !== 'number' || !Number.isFinite(x) || x < 0)) {
         issues.push({ path: at, message: 'must be a list of non-negative numbers' });

@@ -192,6 +192,11 @@ const InjectionSchema = z
       });
   });
 
+const speedLimitsByKind = z.strictObject({
+  muck_truck: z.number().positive().optional(),
+  sanitation: z.number().positive().optional(),
+});
+
 const ThresholdsSchema = z
   .strictObject({
     accuracyFloorM: z.number().nonnegative(),
@@ -208,10 +213,18 @@ const ThresholdsSchema = z
     spillageWeightDropT: z.number().nonnegative(),
     overspeedMinMs: z.number().nonnegative(),
     overloadMinMs: z.number().nonnegative(),
+    restrictedZoneMinFixes: z.number().int().positive(),
+    restrictedZoneMinMs: z.number().nonnegative(),
+    noPermitMovingMinMs: z.number().nonnegative(),
+    sensorConfirmMs: z.number().nonnegative(),
+    outlierSpeedKmh: z.number().positive(),
     offlineFactor: z.number().positive(),
+    offlineMinMs: z.number().nonnegative(),
     trackGapMs: z.number().positive(),
     trackGapSpeedKmh: z.number().positive(),
     nightWindows: z.array(timeWindow),
+    defaultSpeedLimitKmh: speedLimitsByKind,
+    defaultNightSpeedLimitKmh: speedLimitsByKind,
   })
   .partial();
 

@@ -1,7 +1,7 @@
 import test from 'ava';
 import { compileWorld } from '../geofence/compile.ts';
 import { buildEvidence } from '../geofence/evidence.ts';
-import type { Route, Zone } from '../geofence/model.ts';
+import { DEFAULT_THRESHOLDS, type Route, type Zone } from '../geofence/model.ts';
 import type { Fix } from '../ingest/fix.ts';
 import {
   EMPTY,
@@ -364,11 +364,17 @@ test('OVERSPEED route edited mid-violation: the new binding limit adds v2 to the
   const D = local(10);
   const lower: Route = { ...R1, version: 2, limits: [{ from: 0, to: 1, speedLimitKmh: 50 }, R1.limits[1]!] };
   const higher: Route = { ...R1, version: 3, limits: [{ from: 0, to: 1, speedLimitKmh: 80 }, R1.limits[1]!] };
+  // the city default (60) binds wherever it is stricter: raised with the route here, so that 80 binds
+  const raised = { ...DEFAULT_THRESHOLDS, defaultSpeedLimitKmh: { muck_truck: 90 } };
   const items: Item[] = [
     ...speeds(D, [70, 70, 70]),
     { world: compileWorld(snapshot({ routes: [lower] })) },
     ...speeds(D + 15_000, [70, 70], 5_000, 660),
-    { world: compileWorld(snapshot({ routes: [higher] })) },
+    {
+      world: compileWorld(
+        snapshot({ routes: [higher], thresholds: { id: 'city', version: 1, values: raised } }),
+      ),
+    },
     ...speeds(D + 25_000, [70, 70], 5_000, 700),
   ];
   const r = run(items);
@@ -386,6 +392,71 @@ test('OVERSPEED route edited mid-violation: the new binding limit adds v2 to the
     'route:R1@2',
     'thresholds:city@1',
   ]);
+});
+
+test('OVERSPEED city default: an empty truck at 80 km/h for 90 s on a street off every route and zone is one violation against 60 (limitSource default)', (t) => {
+  const D = local(10);
+  // 2 km north of R1, clear of every site and zone
+  const fixes = Array.from({ length: 11 }, (_, i) =>
+    fixAt('V1', D + i * 10_000, 500 + i * 222, 2000, { ...EMPTY, speed: i < 10 ? 80 : 40 }),
+  );
+  const r = run(fixes);
+  t.deepEqual(summary(r.events), [`OVERSPEED:opened:${D}-:L0`, `OVERSPEED:closed:${D}-${D + 100_000}:L0`]);
+  t.like(r.events[0]!.violation.details, { limitKmh: 60, limitSource: 'default', maxSpeedKmh: 80, grade: 1 });
+  t.deepEqual(r.events[0]!.violation.thresholds.defaultSpeedLimitKmh, { muck_truck: 60, sanitation: 60 });
+  t.deepEqual(refsOf(r.events[0]!.violation), ['permit:P1@2', 'thresholds:city@1']);
+  // 60 km/h exactly is not over it; neither is a body camera at any speed
+  const at60 = fixes.map((f) => ({ ...f, speed: 60 }));
+  t.deepEqual(run(at60).events, []);
+  const cam = fixes.map((f) => ({ ...f, vehicle: 'C1', kind: 'body_camera' as const, speed: 120 }));
+  t.deepEqual(run(cam, { vehicle: 'C1' }).events, []);
+});
+
+test('OVERSPEED city default at night: 55 km/h is over the night default 50 off the route; on R1 the stricter night stretch limit 40 binds', (t) => {
+  const N = local(23, 30);
+  const off = Array.from({ length: 5 }, (_, i) =>
+    fixAt('V1', N + i * 5_000, 500 + i * 80, 2000, { ...EMPTY, speed: 55 }),
+  );
+  const r = run(off);
+  t.deepEqual(phases(r.events), ['OVERSPEED:opened']);
+  t.like(r.events[0]!.violation.details, { limitKmh: 50, limitSource: 'default' });
+  t.deepEqual(r.events[0]!.violation.thresholds.defaultNightSpeedLimitKmh, {
+    muck_truck: 50,
+    sanitation: 50,
+  });
+  t.deepEqual(r.events[0]!.violation.thresholds.nightWindows, ['22:00-06:00']);
+  // at 10:00 the same 55 km/h is under the day default
+  t.deepEqual(run(off.map((f, i) => ({ ...f, ts: local(10) + i * 5_000 }))).events, []);
+  const on = speeds(N, [45, 45, 45, 45]);
+  const o = run(on);
+  t.deepEqual(phases(o.events), ['OVERSPEED:opened']);
+  t.like(o.events[0]!.violation.details, { limitKmh: 40, limitSource: 'route' });
+});
+
+test('OVERSPEED city default per kind: a sweeper off every round is judged by the sanitation default; a kind without a default is not judged', (t) => {
+  const D = local(10);
+  const sweep = Array.from({ length: 5 }, (_, i) =>
+    fixAt('S1', D + i * 5_000, 500 + i * 100, 2000, { speed: 70, kind: 'sanitation' }),
+  );
+  const r = run(sweep, { vehicle: 'S1' });
+  t.deepEqual(phases(r.events), ['OVERSPEED:opened']);
+  t.like(r.events[0]!.violation.details, { limitKmh: 60, limitSource: 'default' });
+  const none = {
+    ...DEFAULT_THRESHOLDS,
+    defaultSpeedLimitKmh: { muck_truck: 60 },
+    defaultNightSpeedLimitKmh: {},
+  };
+  const world = compileWorld(snapshot({ thresholds: { id: 'city', version: 2, values: none } }));
+  t.deepEqual(run(sweep, { vehicle: 'S1', world }).events, []);
+});
+
+test('OVERSPEED: a route stretch limit above the city default does not lift it (the stricter limit binds)', (t) => {
+  const D = local(10);
+  const fast: Route = { ...R1, version: 4, limits: [{ from: 0, to: 2, speedLimitKmh: 80 }] };
+  const world = compileWorld(snapshot({ routes: [fast] }));
+  const r = run(speeds(D, [70, 70, 70, 70]), { world });
+  t.deepEqual(phases(r.events), ['OVERSPEED:opened']);
+  t.like(r.events[0]!.violation.details, { limitKmh: 60, limitSource: 'default' });
 });
 
 // ---------------------------------------------------------------------------------------------- RESTRICTED_ZONE

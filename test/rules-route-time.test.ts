@@ -594,14 +594,13 @@ test('OVERSPEED: escalation at 5 and 10 min; night limit; speed zone; body camer
     extra: () => ({ speed: 90, kind: 'body_camera', vehicle: 'C1' }),
   });
   t.deepEqual(run(cam, { vehicle: 'C1' }).events, []);
-  // far off any route and zone: no limit, no judgement
-  t.deepEqual(
-    ofCode(
-      run(track(NIGHT, 10, { lateral: () => 3000, extra: () => ({ speed: 120, load: 'empty' }) })).log,
-      'OVERSPEED',
-    ),
-    [],
+  // far off any route and zone: the city default (night 50 km/h) judges it
+  const far = ofCode(
+    run(track(NIGHT, 10, { lateral: () => 3000, extra: () => ({ speed: 120, load: 'empty' }) })).log,
+    'OVERSPEED',
   );
+  t.deepEqual(phases(far), ['OVERSPEED:opened']);
+  t.like(far[0]!.event.violation.details, { limitKmh: 50, limitSource: 'default', grade: 2 });
 });
 
 // ---------------------------------------------------------------------------------------------- RESTRICTED_ZONE

@@ -17,12 +17,17 @@ import { levelFor } from './off-route.ts';
  *   `thresholds.nightWindows` (China Standard Time, fixed +8 h) the stretch's nightLimitKmh, falling back
  *   to its day limit;
  * - speed zones the fix is in (`facts.zones`, kind 'speed', with a limit), during their windows (empty
- *   list = all day), when `appliesTo` (default muck trucks) includes the fix's unit kind.
+ *   list = all day), when `appliesTo` (default muck trucks) includes the fix's unit kind;
+ * - the city default for the unit kind (`defaultSpeedLimitKmh`, inside `nightWindows` the
+ *   `defaultNightSpeedLimitKmh`, falling back to the day one), everywhere: a route stretch or zone limit
+ *   binds only where it is stricter (domain.md, issue 10 item 9: a truck off every route and zone is
+ *   judged too).
  * No applicable limit: nothing to judge (an open violation closes).
  *
  * Lifecycle: a run starts at the first fix over its limit (startTs) and opens at a fix still over the
  * limit >= overspeedMinMs later; it closes at the first fix at or under the limit (endTs = that fix).
- * details: limitKmh (the limit at the worst fix), maxSpeedKmh, overPct (worst fraction over, %), grade
+ * details: limitKmh (the limit at the worst fix) and limitSource (route | zone | default: whose limit it
+ * was), maxSpeedKmh, overPct (worst fraction over, %), grade
  * (0, 1 at >= overspeedGrades[0] over, 2 at >= overspeedGrades[1], by the worst fix); level rises at
  * overspeedEscalationMs since start. `updated` events on a grade or level change only; the closed event
  * carries the final maxima. refs: permit, thresholds, and each route / zone (with version) whose limit
@@ -38,8 +43,12 @@ export interface OverspeedState {
   /** worst (speed - limit) / limit of the run, and the limit at that fix */
   runWorst: number;
   runWorstLimit: number;
+  /** whose limit bound at that fix: 'route', 'zone' or 'default' ('' before the first) */
+  runWorstSource: LimitSource | '';
   open: Violation | undefined;
 }
+
+export type LimitSource = 'route' | 'zone' | 'default';
 
 /** The slice of every vehicle with no run and nothing open (shared: most vehicles, most of the time). */
 const IDLE: OverspeedState = Object.freeze({
@@ -49,6 +58,7 @@ const IDLE: OverspeedState = Object.freeze({
   runMaxKmh: 0,
   runWorst: 0,
   runWorstLimit: 0,
+  runWorstSource: '',
   open: undefined,
 });
 const QUIET = quietResult(IDLE);
@@ -74,13 +84,18 @@ function gradeFor(over: number, grades: readonly number[]): number {
   return g;
 }
 
-function overspeedThresholds(th: Thresholds, night: boolean): Partial<Thresholds> {
+function overspeedThresholds(th: Thresholds, night: boolean, source: LimitSource): Partial<Thresholds> {
   return {
     accuracyFloorM: th.accuracyFloorM,
     overspeedMinMs: th.overspeedMinMs,
     overspeedGrades: th.overspeedGrades,
     overspeedEscalationMs: th.overspeedEscalationMs,
     ...(night ? { nightWindows: th.nightWindows } : {}),
+    ...(source === 'default'
+      ? night
+        ? { defaultNightSpeedLimitKmh: th.defaultNightSpeedLimitKmh }
+        : { defaultSpeedLimitKmh: th.defaultSpeedLimitKmh }
+      : {}),
   };
 }
 
@@ -90,9 +105,12 @@ function withRef(refs: EntityRef[], ref: EntityRef | undefined): EntityRef[] {
   return [...refs, ref];
 }
 
+/** 2: the city default limits (version 1 judged only route stretch and zone limits). */
+const RULE_VERSION = 2;
+
 export const overspeed: RuleModule<OverspeedState> = {
   code: 'OVERSPEED',
-  version: 1,
+  version: RULE_VERSION,
   initial: () => IDLE,
   step(state, ctx: RuleContext) {
     const { fix, facts, thresholds: th } = ctx;
@@ -136,8 +154,28 @@ export const overspeed: RuleModule<OverspeedState> = {
       if (!hasLimit || z.speedLimitKmh < limitKmh) {
         hasLimit = true;
         limitKmh = z.speedLimitKmh;
+        limitRoute = undefined;
         limitZone = z;
         limitNight = false;
+      }
+    }
+    // the city default for the kind; the night is asked only when it has a night limit of its own
+    let limitDefault = false;
+    const dayDefault = th.defaultSpeedLimitKmh?.[fix.kind as 'muck_truck'];
+    const nightDefault = th.defaultNightSpeedLimitKmh?.[fix.kind as 'muck_truck'];
+    if (dayDefault !== undefined || nightDefault !== undefined) {
+      if (!nightChecked && nightDefault !== undefined && nightDefault !== dayDefault) {
+        night = inLocalWindows(th.nightWindows, fix.ts);
+        nightChecked = true;
+      }
+      const kmh = night && nightDefault !== undefined ? nightDefault : dayDefault;
+      if (kmh !== undefined && (!hasLimit || kmh < limitKmh)) {
+        hasLimit = true;
+        limitKmh = kmh;
+        limitRoute = undefined;
+        limitZone = undefined;
+        limitNight = night && nightDefault !== undefined;
+        limitDefault = true;
       }
     }
 
@@ -149,7 +187,8 @@ export const overspeed: RuleModule<OverspeedState> = {
       return state.runTs >= 0 ? QUIET : unchanged(state, QUIET);
     }
     const pos: Position = [fix.lon, fix.lat];
-    const lim = { kmh: limitKmh, ref: limitRef(limitRoute, limitZone), night: limitNight };
+    const source: LimitSource = limitDefault ? 'default' : limitZone !== undefined ? 'zone' : 'route';
+    const lim = { kmh: limitKmh, ref: limitRef(limitRoute, limitZone), night: limitNight, source };
     const kmh = speed;
     const worst = (kmh - lim.kmh) / lim.kmh;
 
@@ -163,17 +202,19 @@ export const overspeed: RuleModule<OverspeedState> = {
       const better = fresh || worst > state.runWorst;
       const runWorst = better ? worst : state.runWorst;
       const runWorstLimit = better ? lim.kmh : state.runWorstLimit;
+      const runWorstSource = better ? lim.source : state.runWorstSource;
       if (fix.ts - runTs >= th.overspeedMinMs) {
         const o = open(ctx, {
           code: 'OVERSPEED',
-          ruleVersion: 1,
+          ruleVersion: RULE_VERSION,
           startTs: runTs,
           startPos: [runLon, runLat],
           refs: withRef(baseRefs(ctx), lim.ref),
-          thresholds: overspeedThresholds(th, lim.night),
+          thresholds: overspeedThresholds(th, lim.night, lim.source),
           level: levelFor(fix.ts - runTs, th.overspeedEscalationMs),
           details: {
             limitKmh: runWorstLimit,
+            limitSource: runWorstSource || lim.source,
             maxSpeedKmh: round1(runMaxKmh),
             overPct: round1(runWorst * 100),
             grade: gradeFor(runWorst, th.overspeedGrades),
@@ -182,7 +223,7 @@ export const overspeed: RuleModule<OverspeedState> = {
         return { state: { ...IDLE, open: o.violation }, events: [o.event] };
       }
       return {
-        state: { ...base, runTs, runLon, runLat, runMaxKmh, runWorst, runWorstLimit },
+        state: { ...base, runTs, runLon, runLat, runMaxKmh, runWorst, runWorstLimit, runWorstSource },
         events: NO_EVENTS,
       };
     }
@@ -191,14 +232,22 @@ export const overspeed: RuleModule<OverspeedState> = {
     const pct = round1(worst * 100);
     const details: Violation['details'] = {
       maxSpeedKmh: Math.max(Number(v.details.maxSpeedKmh ?? 0), round1(kmh)),
-      ...(pct > Number(v.details.overPct ?? 0) ? { limitKmh: lim.kmh, overPct: pct } : {}),
+      ...(pct > Number(v.details.overPct ?? 0)
+        ? { limitKmh: lim.kmh, limitSource: lim.source, overPct: pct }
+        : {}),
     };
     const grade = Math.max(Number(v.details.grade ?? 0), gradeFor(worst, th.overspeedGrades));
     details.grade = grade;
     const level = Math.max(v.level, levelFor(fix.ts - v.startTs, th.overspeedEscalationMs));
     const refs = withRef(v.refs, lim.ref);
-    const thresholds =
-      lim.night && v.thresholds.nightWindows === undefined ? overspeedThresholds(th, true) : v.thresholds;
+    const missing =
+      (lim.night && v.thresholds.nightWindows === undefined) ||
+      (lim.source === 'default' &&
+        (lim.night ? v.thresholds.defaultNightSpeedLimitKmh : v.thresholds.defaultSpeedLimitKmh) ===
+          undefined);
+    const thresholds = missing
+      ? { ...v.thresholds, ...overspeedThresholds(th, lim.night, lim.source) }
+      : v.thresholds;
     const withMeta: Violation =
       refs === v.refs && thresholds === v.thresholds ? v : { ...v, refs, thresholds };
     if (grade !== v.details.grade || level !== v.level) {
