@@ -1,6 +1,7 @@
 import path from 'node:path';
 import { z } from 'zod';
 import { CORS_ORIGIN_PATTERN } from '../api/security.ts';
+import { AllowlistError, parseAllowlist } from '../outbound/address-policy.ts';
 import { COMPLIANCE_CLOCKS } from './compliance-clock.ts';
 
 /**
@@ -123,6 +124,29 @@ const envObject = z.object({
   WEBHOOK_TIMEOUT_MS: z.coerce.number().int().min(100).max(120_000).default(10_000),
   /** attempts in flight per receiver origin: a slow receiver holds only its own slots */
   WEBHOOK_CONCURRENCY_PER_TARGET: z.coerce.number().int().min(1).max(64).default(4),
+  /**
+   * hosts (`hooks.city.internal`, `*.city.internal`), addresses and CIDRs webhooks may go to although
+   * they are loopback, private, link-local or otherwise special-purpose (outbound/special-purpose.ts)
+   */
+  WEBHOOK_ALLOW_HOSTS: z
+    .string()
+    .default('')
+    .transform((s, ctx) => {
+      try {
+        return parseAllowlist(s);
+      } catch (err) {
+        if (!(err instanceof AllowlistError)) throw err;
+        ctx.addIssue({ code: 'custom', message: err.message });
+        return z.NEVER;
+      }
+    }),
+  /** webhooks to plain http URLs too (https only by default) */
+  WEBHOOK_ALLOW_HTTP: z
+    .enum(['1', '0', 'true', 'false', 'yes', 'no', 'on', 'off'])
+    .default('0')
+    .transform((v) => ['1', 'true', 'yes', 'on'].includes(v)),
+  /** a subscription is paused after this many dead-lettered deliveries in a row; 0: never */
+  WEBHOOK_PAUSE_AFTER_DEAD: z.coerce.number().int().min(0).max(1000).default(5),
   /** how long a response to a request with an Idempotency-Key is kept for replays, seconds (24 h) */
   IDEMPOTENCY_TTL_S: z.coerce
     .number()

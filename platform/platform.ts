@@ -219,6 +219,9 @@ export async function startPlatform(config: Config, options: StartOptions): Prom
     },
     timeoutMs: env.WEBHOOK_TIMEOUT_MS,
     perTargetConcurrency: env.WEBHOOK_CONCURRENCY_PER_TARGET,
+    outbound: { allow: env.WEBHOOK_ALLOW_HOSTS, allowHttp: env.WEBHOOK_ALLOW_HTTP },
+    pauseAfterDead: env.WEBHOOK_PAUSE_AFTER_DEAD,
+    metrics,
   });
   complianceService.bus.on('violation', webhooks.onViolation);
   complianceService.bus.on('trip', webhooks.onTrip);

@@ -13,7 +13,7 @@ import type { Violation } from '../geofence/types.ts';
 import { SqliteRegistry } from '../registry/sqlite.ts';
 import { ADMIN_TOKEN as FIXTURE_TOKEN, fleetRegistry, OK_HEALTH } from './support/api-fixtures.ts';
 import { call } from './support/identity-world.ts';
-import { ADMIN_TOKEN, startTestPlatform, type TestPlatform } from './support/platform.ts';
+import { ADMIN_TOKEN, LOOPBACK_WEBHOOKS, startTestPlatform, type TestPlatform } from './support/platform.ts';
 import { as, KEYS } from './support/role-keys.ts';
 import { SseClient } from './support/sse.ts';
 
@@ -34,7 +34,7 @@ const admin = (method: string, path: string, body?: unknown, headers: Record<str
 const idem = (key: string) => ({ 'idempotency-key': key });
 
 test.before(async () => {
-  tp = await startTestPlatform({ DATA_DIR: dataDir, API_RATE_LIMIT: '0' });
+  tp = await startTestPlatform({ DATA_DIR: dataDir, API_RATE_LIMIT: '0', ...LOOPBACK_WEBHOOKS });
 });
 test.after.always(async () => {
   await tp?.stop();
@@ -186,7 +186,7 @@ test.serial('idempotency: recorded answers survive a restart (SQLite in DATA_DIR
     idem('create-firm-i'),
   );
   await tp.stop();
-  tp = await startTestPlatform({ DATA_DIR: dataDir, API_RATE_LIMIT: '0' });
+  tp = await startTestPlatform({ DATA_DIR: dataDir, API_RATE_LIMIT: '0', ...LOOPBACK_WEBHOOKS });
   const after = await admin(
     'POST',
     '/api/v1/firms',

@@ -6,7 +6,7 @@ import mqtt from 'mqtt';
 import { squareAround } from './support/geometry.ts';
 import { offRouteHaulFixes } from './support/haul-world.ts';
 import { call, type Reply } from './support/identity-world.ts';
-import { ADMIN_TOKEN, eventually, startTestPlatform } from './support/platform.ts';
+import { ADMIN_TOKEN, eventually, LOOPBACK_WEBHOOKS, startTestPlatform } from './support/platform.ts';
 import { SseClient } from './support/sse.ts';
 
 /**
@@ -41,7 +41,11 @@ function signatureValid(secret: string, headers: IncomingHttpHeaders, body: stri
 }
 
 test('a firm integrator, reading only /docs: device, permit, live stream, signed webhook, evidence, scorecard; another firm sees nothing', async (t) => {
-  const tp = await startTestPlatform({ API_RATE_LIMIT: '0', WEBHOOK_RETRY_BASE_MS: '200' });
+  const tp = await startTestPlatform({
+    ...LOOPBACK_WEBHOOKS,
+    API_RATE_LIMIT: '0',
+    WEBHOOK_RETRY_BASE_MS: '200',
+  });
   t.teardown(() => tp.stop());
   const base = tp.httpUrl;
 

@@ -23,16 +23,24 @@ import { WebhookStore } from '../api/webhooks/store.ts';
 import type { ViolationCode } from '../geofence/model.ts';
 import type { TripEvent } from '../geofence/trips.ts';
 import type { ViolationEvent } from '../geofence/types.ts';
+import { parseAllowlist } from '../outbound/address-policy.ts';
 import { SqliteApiKeys } from '../registry/api-keys.ts';
 import { AUTH, testApi } from './support/api-fixtures.ts';
 import { type HaulWorld, offRouteHaulFixes, publishFixes, seedHaulWorld } from './support/haul-world.ts';
 import { openApiProblems } from './support/openapi.ts';
-import { eventually, ADMIN_TOKEN as PLATFORM_ADMIN_TOKEN, startTestPlatform } from './support/platform.ts';
+import {
+  eventually,
+  LOOPBACK_WEBHOOKS,
+  ADMIN_TOKEN as PLATFORM_ADMIN_TOKEN,
+  startTestPlatform,
+} from './support/platform.ts';
 
 const silent = pino({ level: 'silent' });
 const NO_POSITIONS = { latest: async () => [], latestOf: async () => undefined };
 /** Small backoff so retries happen within a test; the schedule itself is checked on its own. */
 const FAST_RETRY = { baseMs: 20, maxMs: 200, factor: 2 };
+/** The receivers below listen on loopback over http: allowed here as an operator would allow them. */
+const LOOPBACK = { allow: parseAllowlist('127.0.0.0/8,::1'), allowHttp: true };
 
 // ---------------------------------------------------------------------------------------------------
 // A receiver's own verification, written from the spec ("Verifying signatures"), not from signature.ts.
@@ -213,6 +221,7 @@ async function rig(t: ExecutionContext, options: Partial<WebhookDispatcherOption
     logger: silent,
     retry: FAST_RETRY,
     timeoutMs: 5_000,
+    outbound: LOOPBACK,
     // a revoked or disabled key's subscriptions get nothing new
     ownerActive: (keyId) => keyId === 'admin-token' || keys.get(keyId)?.enabled === true,
     ...options,
@@ -678,6 +687,7 @@ test('pending deliveries survive a restart: buffered, waiting and in-flight ones
     retry: FAST_RETRY,
     timeoutMs: 60_000,
     perTargetConcurrency: 1,
+    outbound: LOOPBACK,
   });
   const sub = first.createSubscription({
     url: receiver.url,
@@ -696,6 +706,7 @@ test('pending deliveries survive a restart: buffered, waiting and in-flight ones
     store: new WebhookStore({ file }),
     logger: silent,
     retry: FAST_RETRY,
+    outbound: LOOPBACK,
   });
   second.onViolation(violationEvent('firm-a', 'veh-1', 'OFF_ROUTE', T0 + 2000));
   await second.stop();
@@ -706,6 +717,7 @@ test('pending deliveries survive a restart: buffered, waiting and in-flight ones
     store: new WebhookStore({ file }),
     logger: silent,
     retry: FAST_RETRY,
+    outbound: LOOPBACK,
   });
   t.teardown(() => third.stop());
   third.start();
@@ -772,6 +784,7 @@ test.serial(
   'end to end: an OFF_ROUTE violation judged by the platform arrives signed at the receiver',
   async (t) => {
     const tp = await startTestPlatform({
+      ...LOOPBACK_WEBHOOKS,
       WEBHOOK_RETRY_BASE_MS: '20',
       WEBHOOK_RETRY_MAX_MS: '200',
       WEBHOOK_TIMEOUT_MS: '5000',

@@ -1,11 +1,27 @@
 import { performance } from 'node:perf_hooks';
+import { Counter, type Registry as MetricsRegistry } from 'prom-client';
 import type { TripEvent } from '../../geofence/trips.ts';
 import type { ViolationEvent } from '../../geofence/types.ts';
+import {
+  checkUrl,
+  guardedRequest,
+  type OutboundPolicy,
+  OutboundRefusedError,
+  STRICT_POLICY,
+} from '../../outbound/guarded-request.ts';
 import { tripWebhookEvent, violationWebhookEvent, type WebhookEvent } from './events.ts';
 import { matches } from './match.ts';
 import { DEFAULT_RETRY_POLICY, nextStep, parseRetryAfter, type RetryPolicy } from './schedule.ts';
 import { signedHeaders } from './signature.ts';
-import type { DeliveryWithLog, DueDelivery, NewSubscription, Subscription, WebhookStore } from './store.ts';
+import type {
+  DeliveryWithLog,
+  DueDelivery,
+  NewSubscription,
+  StateChange,
+  Subscription,
+  SubscriptionState,
+  WebhookStore,
+} from './store.ts';
 
 /**
  * The I/O half of the webhooks: takes the compliance engine's events off the live bus, matches them to
@@ -16,6 +32,15 @@ import type { DeliveryWithLog, DueDelivery, NewSubscription, Subscription, Webho
  * cannot hold up the others either: each attempt has a timeout, each target (URL origin) has a few
  * slots, and the due-query skips the targets whose slots are all taken, so their backlog never sits in
  * front of anyone else's.
+ *
+ * Every attempt goes through the outbound guard (outbound/guarded-request.ts): https only unless http is
+ * allowed, never to a loopback, private, link-local or other special-purpose address unless the
+ * operator's allowlist covers it, connected to the very address that was checked, redirects not
+ * followed. A refused attempt is final (the delivery is dead-lettered at once with the reason in its log:
+ * retrying cannot change a policy), and counted in citywatch_webhook_refused_total{reason}.
+ *
+ * Delivery hygiene: a receiver answering 410 Gone disables its subscription; `pauseAfterDead` dead
+ * letters in a row pause it. Neither gets new deliveries until its owner enables it again.
  */
 
 export interface WebhookLogger {
@@ -41,6 +66,14 @@ export interface WebhookDispatcherOptions {
    * resume if the key is enabled again). Unset: every owner counts as active.
    */
   ownerActive?: (keyId: string) => boolean;
+  /** where deliveries may go (default: https to public addresses only) */
+  outbound?: OutboundPolicy;
+  /** pause a subscription after this many dead-lettered deliveries in a row (default 5; 0: never) */
+  pauseAfterDead?: number;
+  /** for citywatch_webhook_refused_total and citywatch_webhook_subscription_stops_total */
+  metrics?: MetricsRegistry;
+  /** told when the platform disables (410) or pauses a subscription, e.g. for the audit log */
+  onStateChange?: (change: StateChange & { at: number }) => void;
   now?: () => number;
   random?: () => number;
 }
@@ -78,6 +111,11 @@ export class WebhookDispatcher {
    * dispatcher, which has to be on the bus before the compliance service starts.
    */
   ownerActive: (keyId: string) => boolean;
+  readonly outbound: OutboundPolicy;
+  private readonly pauseAfterDead: number;
+  private readonly refused: Counter<'reason'> | undefined;
+  private readonly stops: Counter<'state'> | undefined;
+  onStateChange: ((change: StateChange & { at: number }) => void) | undefined;
   private buffer: Array<{ event: WebhookEvent; subscriptions: Subscription[] }> = [];
   private flushScheduled = false;
   private readonly inFlight = new Map<string, { controller: AbortController; done: Promise<void> }>();
@@ -99,6 +137,28 @@ export class WebhookDispatcher {
     this.now = options.now ?? Date.now;
     this.random = options.random ?? Math.random;
     this.ownerActive = options.ownerActive ?? (() => true);
+    this.outbound = options.outbound ?? STRICT_POLICY;
+    this.pauseAfterDead = options.pauseAfterDead ?? 5;
+    this.onStateChange = options.onStateChange;
+    if (options.metrics) {
+      this.refused = new Counter({
+        name: 'citywatch_webhook_refused_total',
+        help: 'webhook attempts refused by the outbound guard (scheme, loopback, private and other special-purpose addresses), by reason',
+        labelNames: ['reason'],
+        registers: [options.metrics],
+      });
+      this.stops = new Counter({
+        name: 'citywatch_webhook_subscription_stops_total',
+        help: 'subscriptions the platform stopped: disabled (the receiver answered 410 Gone) or paused (dead letters in a row)',
+        labelNames: ['state'],
+        registers: [options.metrics],
+      });
+    }
+  }
+
+  /** Why a URL can never be delivered to under the policy (scheme, IP-literal or localhost host), if so. */
+  refusalOf(url: string): OutboundRefusedError | undefined {
+    return checkUrl(this.outbound, new URL(url));
   }
 
   /** Bus listener for ComplianceService 'violation'. */
@@ -125,7 +185,7 @@ export class WebhookDispatcher {
     if (this.stopped) return;
     const subscriptions = this.store
       .allSubscriptions()
-      .filter((s) => matches(s, event) && this.ownerActive(s.ownerKey));
+      .filter((s) => s.state === 'active' && matches(s, event) && this.ownerActive(s.ownerKey));
     if (subscriptions.length === 0) return;
     if (this.buffer.length >= MAX_BUFFERED) {
       this.log.error({ event: event.id, type: event.type }, 'webhooks: buffer full, event dropped');
@@ -171,6 +231,17 @@ export class WebhookDispatcher {
 
   createSubscription(input: NewSubscription) {
     return this.store.createSubscription(input, this.now());
+  }
+
+  /**
+   * The owner enables (its waiting deliveries resume, the run of dead letters starts again) or disables
+   * a subscription. False when it does not exist.
+   */
+  setEnabled(id: string, enabled: boolean, by: string): boolean {
+    const state: SubscriptionState = enabled ? 'active' : 'disabled';
+    const changed = this.store.setState(id, state, enabled ? undefined : `disabled by ${by}`, this.now());
+    if (changed && enabled) this.schedulePump();
+    return changed;
   }
 
   /** A new delivery of the same event (see WebhookStore.replay), attempted right away. */
@@ -268,8 +339,9 @@ export class WebhookDispatcher {
     let statusCode: number | undefined;
     let error: string | undefined;
     let retryAfterMs: number | undefined;
+    let refusal: OutboundRefusedError | undefined;
     try {
-      const res = await fetch(d.url, {
+      const res = await guardedRequest(this.outbound, d.url, {
         method: 'POST',
         headers: {
           'content-type': 'application/json',
@@ -277,27 +349,35 @@ export class WebhookDispatcher {
           ...signedHeaders(d.secret, d.eventId, Math.floor(at / 1000), d.body),
         },
         body: d.body,
-        // Standard Webhooks, "Delivery success and failure": a 3xx is a failure, not to be followed.
-        redirect: 'manual',
         signal: controller.signal,
       });
+      // Standard Webhooks, "Delivery success and failure": a 3xx is a failure; it is never followed.
       statusCode = res.status;
-      retryAfterMs = parseRetryAfter(res.headers.get('retry-after'), at);
-      // The body is not read: only the status counts, and a slow body must not hold the slot.
-      await res.body?.cancel().catch(() => undefined);
+      const retryAfter = res.headers['retry-after'];
+      retryAfterMs = parseRetryAfter(Array.isArray(retryAfter) ? retryAfter[0] : retryAfter, at);
     } catch (err) {
       if (controller.signal.reason === SHUTDOWN) return; // abandoned: stop() makes it due again
-      error =
-        controller.signal.reason === TIMEOUT
-          ? `timeout after ${this.timeoutMs} ms`
-          : describeFetchError(err as Error);
+      if (err instanceof OutboundRefusedError) {
+        refusal = err;
+        error = `refused: ${err.message}`;
+      } else
+        error =
+          controller.signal.reason === TIMEOUT
+            ? `timeout after ${this.timeoutMs} ms`
+            : describeRequestError(err as Error);
     } finally {
       clearTimeout(timer);
     }
     if (this.stopped && controller.signal.reason === SHUTDOWN) return;
     const durationMs = Math.round((performance.now() - t0) * 10) / 10;
     const ok = statusCode !== undefined && statusCode >= 200 && statusCode < 300;
-    const step = ok ? undefined : nextStep(n, this.policy, this.random(), retryAfterMs);
+    const gone = statusCode === 410;
+    // A refusal is policy and a 410 is the receiver's final word: neither is retried.
+    const step = ok
+      ? undefined
+      : refusal || gone
+        ? ({ kind: 'dead' } as const)
+        : nextStep(n, this.policy, this.random(), retryAfterMs);
     const attempt = {
       n,
       at,
@@ -305,14 +385,40 @@ export class WebhookDispatcher {
       ...(statusCode === undefined ? {} : { statusCode }),
       ...(error === undefined ? {} : { error }),
     };
+    if (refusal) {
+      this.refused?.inc({ reason: refusal.reason });
+      this.log.warn(
+        { delivery: d.id, subscription: d.subscription, reason: refusal.reason, detail: refusal.message },
+        'webhooks: outbound guard refused the target; dead-lettered',
+      );
+    }
+    let change: StateChange | undefined;
     if (step === undefined) this.store.recordAttempt(d.id, attempt, { status: 'delivered' });
     else if (step.kind === 'dead') {
-      this.store.recordAttempt(d.id, attempt, { status: 'dead' });
+      change = this.store.recordAttempt(d.id, attempt, {
+        status: 'dead',
+        pauseAfterDead: this.pauseAfterDead,
+        ...(gone ? { disableReason: `the receiver answered 410 Gone at ${new Date(at).toISOString()}` } : {}),
+      });
       this.log.warn(
         { delivery: d.id, event: d.eventId, target: d.target, attempts: n, statusCode, error },
         'webhooks: delivery failed on every attempt; dead-lettered',
       );
     } else this.store.recordAttempt(d.id, attempt, { status: 'pending', nextAt: this.now() + step.delayMs });
+    if (change) this.stateChanged(change, at);
+  }
+
+  private stateChanged(change: StateChange, at: number): void {
+    this.stops?.inc({ state: change.state });
+    this.log.warn(
+      { subscription: change.subscription, state: change.state, reason: change.reason },
+      `webhooks: subscription ${change.state}; its owner can enable it again (PATCH /api/v1/webhooks/{id})`,
+    );
+    try {
+      this.onStateChange?.({ ...change, at });
+    } catch (err) {
+      this.log.error({ err: (err as Error).message }, 'webhooks: state change listener failed');
+    }
   }
 
   status(): WebhookStatus {
@@ -343,8 +449,7 @@ export class WebhookDispatcher {
   }
 }
 
-/** fetch's TypeError('fetch failed') hides the reason in `cause` (ECONNREFUSED, ENOTFOUND, ...). */
-function describeFetchError(err: Error): string {
-  const cause = (err as { cause?: { code?: string; message?: string } }).cause;
-  return cause?.code ?? cause?.message ?? err.message;
+/** The system error's code (ECONNREFUSED, ENOTFOUND, ...) or, failing that, its message. */
+function describeRequestError(err: Error): string {
+  return (err as NodeJS.ErrnoException).code ?? err.message;
 }

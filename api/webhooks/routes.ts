@@ -89,8 +89,29 @@ export const WebhookSubscriptionSchema = z
     owner: z.string().describe('id of the API key that created it'),
     ownerFirm: z.string().optional().describe('set when a firm key created it: only this firm’s events'),
     createdAt: isoInstant,
+    state: z
+      .enum(['active', 'disabled', 'paused'])
+      .describe(
+        'active; disabled (by its owner, or because the receiver answered 410 Gone); paused (too many ' +
+          'deliveries in a row dead-lettered). Disabled and paused get no new deliveries and hold their ' +
+          'pending ones until the owner enables the subscription again (PATCH).',
+      ),
+    stateReason: z.string().optional().describe('why it is disabled or paused'),
+    stateChangedAt: isoInstant.optional(),
+    consecutiveDeadLetters: z
+      .number()
+      .int()
+      .describe('dead-lettered deliveries since the last delivered one'),
   })
   .meta({ id: 'WebhookSubscription' });
+
+const PatchWebhookBodySchema = z
+  .strictObject({
+    enabled: z
+      .boolean()
+      .describe('true: active again (after a 410 or a pause), pending deliveries resume; false: disabled'),
+  })
+  .meta({ id: 'WebhookSubscriptionPatch' });
 
 const CreatedSchema = WebhookSubscriptionSchema.extend({
   secret: z
@@ -169,6 +190,10 @@ function toDto(s: Subscription): z.infer<typeof WebhookSubscriptionSchema> {
     owner: s.ownerKey,
     ...(s.ownerFirm === undefined ? {} : { ownerFirm: s.ownerFirm }),
     createdAt: iso(s.createdAt),
+    state: s.state,
+    ...(s.stateReason === undefined ? {} : { stateReason: s.stateReason }),
+    ...(s.stateChangedAt === undefined ? {} : { stateChangedAt: iso(s.stateChangedAt) }),
+    consecutiveDeadLetters: s.consecutiveDead,
   };
 }
 
@@ -266,7 +291,11 @@ export const webhookRoutes: FastifyPluginAsyncZod<WebhookRoutesOptions> = async 
           'out: headers `Webhook-Id`, `Webhook-Timestamp` (unix seconds) and `Webhook-Signature` = ' +
           '`v1,` + base64 HMAC-SHA256 of `{id}.{timestamp}.{body}` keyed with the decoded secret. ' +
           'Failures (non-2xx, timeouts) are retried with exponential backoff and jitter, then dead-lettered. ' +
-          'The `secret` is in this reply only. A firm key receives only its own firm’s events.',
+          'The `secret` is in this reply only. A firm key receives only its own firm’s events. ' +
+          'The URL must be https (http only where the operator allows it), and its host must not be a ' +
+          'loopback, private, link-local or other special-purpose address unless the operator allows it ' +
+          '(WEBHOOK_ALLOW_HOSTS); a host name is checked against what it resolves to at every delivery. ' +
+          'Redirects are not followed.',
         tags,
         security: bearerSecurity,
         body: CreateWebhookBodySchema,
@@ -291,6 +320,15 @@ export const webhookRoutes: FastifyPluginAsyncZod<WebhookRoutesOptions> = async 
             errors: [{ in: 'body', pointer: `/firms/${foreign}`, message: 'not the key’s firm' }],
           });
       }
+      const refusal = webhooks.refusalOf(body.url);
+      if (refusal)
+        throw new HttpProblem({
+          status: 400,
+          type: PROBLEM_TYPES.validation,
+          title: 'Invalid request',
+          detail: `The webhook URL is not allowed: ${refusal.message}.`,
+          errors: [{ in: 'body', pointer: '/url', message: refusal.message }],
+        });
       const sub = webhooks.createSubscription({
         url: body.url,
         events: body.events,
@@ -408,6 +446,36 @@ export const webhookRoutes: FastifyPluginAsyncZod<WebhookRoutesOptions> = async 
       const sub = subscriptionFor(request, request.params.id, 'manage');
       store.deleteSubscription(sub.id);
       return toDto(sub);
+    },
+  );
+
+  app.patch(
+    '/webhooks/:id',
+    {
+      config: { scope: 'webhooks:write' },
+      schema: {
+        summary: 'Enable or disable a subscription',
+        description:
+          'Its owner (or an admin) enables a subscription the platform disabled (the receiver answered 410 ' +
+          'Gone) or paused (deliveries dead-lettered in a row), or disables it. Enabled again, its waiting ' +
+          'deliveries are attempted and its run of dead letters starts from zero.',
+        tags,
+        security: bearerSecurity,
+        params: SubscriptionParams,
+        body: PatchWebhookBodySchema,
+        response: {
+          200: jsonResponse('the subscription', WebhookSubscriptionSchema),
+          400: invalid,
+          401: unauthorized,
+          403: problemResponse('a monitor key may not change another key’s subscription'),
+          404: unknown,
+        },
+      },
+    },
+    async (request) => {
+      const sub = subscriptionFor(request, request.params.id, 'manage');
+      webhooks.setEnabled(sub.id, request.body.enabled, request.principal.keyId);
+      return toDto(subscriptionFor(request, sub.id, 'manage'));
     },
   );
 

@@ -17,7 +17,8 @@ import { generateSecret } from './signature.ts';
  * (at-least-once; receivers dedupe on the event id).
  */
 
-const SCHEMA_VERSION = 1;
+/** 2: subscriptions got state, state_reason, state_changed_at and consecutive_dead (issue 19). */
+const SCHEMA_VERSION = 2;
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS subscriptions (
@@ -31,7 +32,11 @@ CREATE TABLE IF NOT EXISTS subscriptions (
   vehicles TEXT,
   codes TEXT,
   description TEXT,
-  created_at INTEGER NOT NULL
+  created_at INTEGER NOT NULL,
+  state TEXT NOT NULL DEFAULT 'active' CHECK (state IN ('active', 'disabled', 'paused')),
+  state_reason TEXT,
+  state_changed_at INTEGER,
+  consecutive_dead INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS subscriptions_owner ON subscriptions (owner_key);
 CREATE TABLE IF NOT EXISTS events (
@@ -72,6 +77,29 @@ CREATE TABLE IF NOT EXISTS attempts (
 ) WITHOUT ROWID;
 `;
 
+/** Columns added to subscriptions since version 1, for files written by older code. */
+const SUBSCRIPTION_COLUMNS_V2: ReadonlyArray<[string, string]> = [
+  ['state', "TEXT NOT NULL DEFAULT 'active' CHECK (state IN ('active', 'disabled', 'paused'))"],
+  ['state_reason', 'TEXT'],
+  ['state_changed_at', 'INTEGER'],
+  ['consecutive_dead', 'INTEGER NOT NULL DEFAULT 0'],
+];
+
+function migrate(db: Database.Database): void {
+  const have = new Set(
+    (db.pragma('table_info(subscriptions)') as Array<{ name: string }>).map((c) => c.name),
+  );
+  for (const [name, type] of SUBSCRIPTION_COLUMNS_V2)
+    if (!have.has(name)) db.exec(`ALTER TABLE subscriptions ADD COLUMN ${name} ${type}`);
+}
+
+/**
+ * Whether a subscription gets deliveries: `active`; `disabled` by its owner or because the receiver
+ * answered 410 Gone; `paused` after too many deliveries in a row were dead-lettered. Neither of the
+ * last two gets new deliveries, and their pending ones wait until the owner enables it again.
+ */
+export type SubscriptionState = 'active' | 'disabled' | 'paused';
+
 export interface NewSubscription {
   url: string;
   events: readonly WebhookEventType[];
@@ -91,6 +119,12 @@ export interface Subscription extends SubscriptionFilter {
   description?: string | undefined;
   ownerKey: string;
   createdAt: number;
+  state: SubscriptionState;
+  /** why it is disabled or paused */
+  stateReason?: string | undefined;
+  stateChangedAt?: number | undefined;
+  /** dead-lettered deliveries since the last delivered one */
+  consecutiveDead: number;
 }
 
 /** With the signing secret: only the store, the dispatcher and the creation reply see it. */
@@ -132,6 +166,7 @@ export interface DeliveryWithLog extends Delivery {
 /** What the dispatcher needs to make one attempt. */
 export interface DueDelivery {
   id: string;
+  subscription: string;
   target: string;
   url: string;
   secret: string;
@@ -184,6 +219,10 @@ function toSubscription(row: Row): SubscriptionWithSecret {
     ownerKey: String(row.owner_key),
     ownerFirm: row.owner_firm === null ? undefined : String(row.owner_firm),
     createdAt: Number(row.created_at),
+    state: String(row.state) as SubscriptionState,
+    stateReason: row.state_reason === null ? undefined : String(row.state_reason),
+    stateChangedAt: row.state_changed_at === null ? undefined : Number(row.state_changed_at),
+    consecutiveDead: Number(row.consecutive_dead),
   };
 }
 
@@ -216,6 +255,10 @@ function toAttempt(row: Row): Attempt {
   return a;
 }
 
+function describeAttempt(a: Attempt): string {
+  return a.statusCode !== undefined ? `HTTP ${a.statusCode}` : (a.error ?? 'no answer');
+}
+
 function parseCursor(cursor: string | undefined): number {
   if (cursor === undefined) return Number.MAX_SAFE_INTEGER;
   if (!/^\d{1,15}$/.test(cursor)) throw new WebhookCursorError(cursor);
@@ -229,6 +272,17 @@ export interface AttemptOutcome {
   status: DeliveryStatus;
   /** pending: when to try again */
   nextAt?: number;
+  /** the receiver answered 410 Gone: the subscription is disabled with this reason */
+  disableReason?: string;
+  /** pause the subscription once this many deliveries in a row are dead (0 or unset: never) */
+  pauseAfterDead?: number;
+}
+
+/** A subscription's state changed as the result of an attempt. */
+export interface StateChange {
+  subscription: string;
+  state: SubscriptionState;
+  reason: string;
 }
 
 export class WebhookStore {
@@ -243,6 +297,7 @@ export class WebhookStore {
     const { db, value } = openSqlite(this.file, { schemaVersion: SCHEMA_VERSION }, (db) => {
       db.pragma('foreign_keys = ON');
       db.exec(SCHEMA);
+      migrate(db);
       return this.prepare(db);
     });
     this.db = db;
@@ -270,15 +325,16 @@ export class WebhookStore {
          VALUES (@id, @subscription, @event, @target, 'pending', 0, @next_at, @created_at, @replay_of)`,
       ),
       due: db.prepare(
-        `SELECT d.id, d.target, d.attempts, s.url, s.secret, e.id AS event_id, e.body
+        `SELECT d.id, d.subscription, d.target, d.attempts, s.url, s.secret, e.id AS event_id, e.body
          FROM deliveries d JOIN subscriptions s ON s.id = d.subscription JOIN events e ON e.id = d.event
-         WHERE d.status = 'pending' AND d.next_at <= @now
+         WHERE d.status = 'pending' AND d.next_at <= @now AND s.state = 'active'
            AND d.target NOT IN (SELECT value FROM json_each(@exclude))
          ORDER BY d.next_at, d.seq LIMIT @limit`,
       ),
       nextDue: db.prepare(
-        `SELECT min(next_at) AS at FROM deliveries WHERE status = 'pending'
-           AND target NOT IN (SELECT value FROM json_each(@exclude))`,
+        `SELECT min(d.next_at) AS at FROM deliveries d JOIN subscriptions s ON s.id = d.subscription
+         WHERE d.status = 'pending' AND s.state = 'active'
+           AND d.target NOT IN (SELECT value FROM json_each(@exclude))`,
       ),
       lease: db.prepare("UPDATE deliveries SET next_at = @until WHERE id = @id AND status = 'pending'"),
       insertAttempt: db.prepare(
@@ -308,6 +364,16 @@ export class WebhookStore {
          ORDER BY d.seq DESC LIMIT @limit`,
       ),
       attempts: db.prepare('SELECT * FROM attempts WHERE delivery = ? ORDER BY n'),
+      deliverySubscription: db.prepare('SELECT subscription FROM deliveries WHERE id = ?'),
+      resetDead: db.prepare('UPDATE subscriptions SET consecutive_dead = 0 WHERE id = ?'),
+      countDeadInRow: db.prepare(
+        'UPDATE subscriptions SET consecutive_dead = consecutive_dead + 1 WHERE id = ? RETURNING consecutive_dead, state',
+      ),
+      setState: db.prepare(
+        `UPDATE subscriptions SET state = @state, state_reason = @reason, state_changed_at = @at,
+           consecutive_dead = CASE WHEN @state = 'active' THEN 0 ELSE consecutive_dead END
+         WHERE id = @id`,
+      ),
       markReplayed: db.prepare('UPDATE deliveries SET replayed_by = @by WHERE id = @id'),
       release: db.prepare(
         "UPDATE deliveries SET next_at = @now WHERE id IN (SELECT value FROM json_each(@ids)) AND status = 'pending'",
@@ -351,11 +417,11 @@ export class WebhookStore {
 
   /** Subscriptions of one API key, or all. */
   subscriptions(ownerKey?: string): SubscriptionWithSecret[] {
-    if (ownerKey === undefined) return this.allSubscriptions();
-    return (this.st.subscriptions.all({ owner: ownerKey }) as Row[]).map(toSubscription);
+    // Read afresh (not the cache): the run of dead letters changes with every attempt.
+    return (this.st.subscriptions.all({ owner: ownerKey ?? null }) as Row[]).map(toSubscription);
   }
 
-  /** Every subscription (cached: read for every event). */
+  /** Every subscription (cached: read for every event; `consecutiveDead` may be stale here). */
   allSubscriptions(): SubscriptionWithSecret[] {
     this.cache ??= (this.st.subscriptions.all({ owner: null }) as Row[]).map(toSubscription);
     return this.cache;
@@ -402,6 +468,7 @@ export class WebhookStore {
   due(now: number, limit: number, excludeTargets: readonly string[]): DueDelivery[] {
     return (this.st.due.all({ now, limit, exclude: JSON.stringify(excludeTargets) }) as Row[]).map((r) => ({
       id: String(r.id),
+      subscription: String(r.subscription),
       target: String(r.target),
       url: String(r.url),
       secret: String(r.secret),
@@ -421,9 +488,13 @@ export class WebhookStore {
     this.st.lease.run({ id, until });
   }
 
-  /** Logs attempt `attempt.n` and moves the delivery on, in one transaction. */
-  recordAttempt(id: string, attempt: Attempt, outcome: AttemptOutcome): void {
-    this.db.transaction(() => {
+  /**
+   * Logs attempt `attempt.n` and moves the delivery on, in one transaction, with what it means for the
+   * subscription: a delivered one ends a run of dead letters; a dead one extends it and may pause the
+   * subscription (`pauseAfterDead`); a 410 Gone disables it. Returns the state change, if any.
+   */
+  recordAttempt(id: string, attempt: Attempt, outcome: AttemptOutcome): StateChange | undefined {
+    return this.db.transaction((): StateChange | undefined => {
       this.st.insertAttempt.run({
         delivery: id,
         n: attempt.n,
@@ -441,7 +512,43 @@ export class WebhookStore {
         status_code: attempt.statusCode ?? null,
         error: attempt.error ?? null,
       });
+      const sub = this.st.deliverySubscription.get(id) as Row | undefined;
+      if (!sub) return undefined;
+      const subscription = String(sub.subscription);
+      let change: StateChange | undefined;
+      if (outcome.status === 'delivered') this.st.resetDead.run(subscription);
+      else if (outcome.status === 'dead') {
+        const row = this.st.countDeadInRow.get(subscription) as Row;
+        const inRow = Number(row.consecutive_dead);
+        if (outcome.disableReason !== undefined)
+          change = { subscription, state: 'disabled', reason: outcome.disableReason };
+        else if (outcome.pauseAfterDead && inRow >= outcome.pauseAfterDead && row.state === 'active')
+          change = {
+            subscription,
+            state: 'paused',
+            reason: `${inRow} deliveries in a row were dead-lettered (the last: ${describeAttempt(attempt)})`,
+          };
+      }
+      if (change)
+        this.st.setState.run({
+          id: subscription,
+          state: change.state,
+          reason: change.reason,
+          at: attempt.at,
+        });
+      if (change) this.cache = undefined;
+      return change;
     })();
+  }
+
+  /**
+   * Sets a subscription's state (the owner enabling or disabling it). Enabling clears the run of dead
+   * letters, and its waiting deliveries become due again.
+   */
+  setState(id: string, state: SubscriptionState, reason: string | undefined, now: number): boolean {
+    const changed = this.st.setState.run({ id, state, reason: reason ?? null, at: now }).changes > 0;
+    this.cache = undefined;
+    return changed;
   }
 
   /** Makes leased deliveries due again at `now` (shutdown: the attempts in flight were abandoned). */

@@ -8,6 +8,7 @@ import {
   connectClient,
   endClient,
   eventually,
+  LOOPBACK_WEBHOOKS,
   publishQos1,
   startTestPlatform,
   type TestPlatform,
@@ -130,7 +131,7 @@ export interface World {
 }
 
 export async function buildWorld(env: Record<string, string> = {}): Promise<World> {
-  const tp = await startTestPlatform({ API_RATE_LIMIT: '0', ...env });
+  const tp = await startTestPlatform({ API_RATE_LIMIT: '0', ...LOOPBACK_WEBHOOKS, ...env });
   const url = tp.httpUrl;
   let seq = 0;
   const id = (prefix: string) => `${prefix}-${++seq}`;

@@ -8,6 +8,12 @@ import { type Platform, startPlatform } from '../../platform/platform.ts';
 
 export const ADMIN_TOKEN = 'test-admin-token-0123456789';
 
+/**
+ * Settings for tests whose webhook receivers listen on loopback over plain http: by default the outbound
+ * guard refuses both (outbound/), so these tests allow them, as an operator would for an internal host.
+ */
+export const LOOPBACK_WEBHOOKS = { WEBHOOK_ALLOW_HOSTS: '127.0.0.0/8,::1', WEBHOOK_ALLOW_HTTP: '1' } as const;
+
 export interface TestPlatform {
   platform: Platform;
   dataDir: string;

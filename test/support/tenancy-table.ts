@@ -302,6 +302,14 @@ export const TENANCY: Record<string, RouteSpec> = {
     expect: [200, 403, 200, 404],
     req: freshId((t, w) => w.fresh.webhook(t)),
   },
+  // enabling an active subscription changes nothing: the case can run for every key
+  'PATCH /api/v1/webhooks/{id}': {
+    expect: [200, 403, 200, 404],
+    req: byId(
+      (d) => d.webhook,
+      () => ({ body: { enabled: true } }),
+    ),
+  },
   'GET /api/v1/webhooks/{id}/deliveries': { expect: [200, 200, 200, 404], req: byId((d) => d.webhook) },
   'GET /api/v1/webhooks/{id}/deliveries/{deliveryId}': {
     expect: [200, 200, 200, 404],
