@@ -6,7 +6,12 @@ import type { ComplianceRegistry } from '../registry/compliance.ts';
 import type { Registry } from '../registry/types.ts';
 import type { EventStore } from '../store/events-port.ts';
 import type { FixStore } from '../store/port.ts';
+import { AuditLog } from './audit/log.ts';
+import { auditTrail } from './audit/plugin.ts';
+import { auditRoutes } from './audit/routes.ts';
+import { auditSnapshots } from './audit/snapshots.ts';
 import { bearerAuth } from './auth.ts';
+import { AuthFailureThrottle } from './auth-throttle.ts';
 import { complianceRoutes } from './compliance.ts';
 import { registerDocs } from './docs.ts';
 import { registerEtags } from './etag.ts';
@@ -59,6 +64,8 @@ export interface ApiDeps {
   webhooks?: WebhookDispatcher;
   /** recorded responses of requests with an Idempotency-Key (DATA_DIR/idempotency.sqlite); in memory if absent */
   idempotency?: IdempotencyStore;
+  /** the audit log of changes (DATA_DIR/audit.sqlite); in memory if absent */
+  audit?: AuditLog;
 }
 
 export interface ApiOptions {
@@ -72,11 +79,15 @@ export interface ApiOptions {
   https?: { key: Buffer; cert: Buffer };
   /** requests per minute per API key (token bucket); unset or 0: unlimited */
   rateLimitPerMinute?: number;
+  /** failed authentications per minute per source address and per token prefix; unset: 30; 0: unlimited */
+  authFailuresPerMinute?: number;
   /** origins allowed to call the API from a browser (CORS), or ['*'] */
   corsOrigins?: readonly string[];
 }
 
 export const API_PREFIX = '/api/v1';
+/** failed authentications per minute per address and per token prefix (API_AUTH_FAILURE_LIMIT) */
+export const DEFAULT_AUTH_FAILURES_PER_MINUTE = 30;
 
 /** A resolver that can also create and list keys (registry/api-keys.ts) gets the /keys routes. */
 const isKeyStore = (keys: ApiDeps['keys']): keys is ApiKeyResolver & ApiKeyStore =>
@@ -115,9 +126,13 @@ export async function buildApi(deps: ApiDeps, opts: ApiOptions = {}): Promise<Fa
     https: opts.https !== undefined,
   });
 
+  const authFailures = opts.authFailuresPerMinute ?? DEFAULT_AUTH_FAILURES_PER_MINUTE;
   // Without a durable store (tests, tools), keys still work for the life of the instance.
   const idempotencyStore = deps.idempotency ?? new IdempotencyStore({ file: ':memory:' });
   if (deps.idempotency === undefined) app.addHook('onClose', async () => idempotencyStore.close());
+  const auditLog = deps.audit ?? new AuditLog({ file: ':memory:' });
+  if (deps.audit === undefined) app.addHook('onClose', async () => auditLog.close());
+  const keyStore = isKeyStore(deps.keys) ? deps.keys : undefined;
 
   await registerDocs(app);
   await app.register(healthRoutes, { health: deps.health });
@@ -131,6 +146,10 @@ export async function buildApi(deps: ApiDeps, opts: ApiOptions = {}): Promise<Fa
         token: deps.adminToken,
         ...(deps.keys ? { keys: deps.keys } : {}),
         ...(opts.rateLimitPerMinute ? { rateLimit: new RateLimiter(opts.rateLimitPerMinute) } : {}),
+        ...(authFailures > 0
+          ? { failureThrottle: new AuthFailureThrottle({ perMinute: authFailures }) }
+          : {}),
+        metrics: deps.metrics,
       });
       // The conventions of every /api/v1 route: idempotency keys on POST and PATCH, ETags on reads.
       await v1.register(idempotency, {
@@ -138,6 +157,20 @@ export async function buildApi(deps: ApiDeps, opts: ApiOptions = {}): Promise<Fa
         ...(opts.idempotencyTtlMs ? { ttlMs: opts.idempotencyTtlMs } : {}),
       });
       registerEtags(v1);
+      // Every change through the routes below is recorded (api/audit/); a route that changes state
+      // without declaring what stops the start.
+      await v1.register(auditTrail, {
+        log: auditLog,
+        snapshot: auditSnapshots({
+          registry: deps.resources?.registry ?? deps.registry,
+          ...(deps.compliance ? { compliance: deps.compliance } : {}),
+          ...(deps.events ? { events: deps.events } : {}),
+          ...(keyStore ? { keys: keyStore } : {}),
+          ...(deps.webhooks ? { webhooks: deps.webhooks.store } : {}),
+        }),
+        ...(keyStore ? { keyName: (id: string) => keyStore.get(id)?.name } : {}),
+        metrics: deps.metrics,
+      });
       // The scope's own not-found handler runs behind the auth hook: no token, no route discovery.
       v1.setNotFoundHandler(problemNotFoundHandler);
       await v1.register(positionRoutes, {
@@ -150,9 +183,10 @@ export async function buildApi(deps: ApiDeps, opts: ApiOptions = {}): Promise<Fa
       if (deps.events) await v1.register(violationRoutes, { events: deps.events });
       if (deps.events) await v1.register(evidenceRoutes, { events: deps.events });
       if (deps.events) await v1.register(scorecardRoutes, { events: deps.events, registry: deps.registry });
-      if (isKeyStore(deps.keys)) await v1.register(keyRoutes, { keys: deps.keys, registry: deps.registry });
+      if (keyStore) await v1.register(keyRoutes, { keys: keyStore, registry: deps.registry });
       if (deps.resources) await v1.register(resourceRoutes, deps.resources);
       if (deps.webhooks) await v1.register(webhookRoutes, { webhooks: deps.webhooks });
+      await v1.register(auditRoutes, { log: auditLog });
     },
     { prefix: API_PREFIX },
   );

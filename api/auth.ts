@@ -1,11 +1,14 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest, RouteOptions } from 'fastify';
+import { Counter, type Registry as MetricsRegistry } from 'prom-client';
+import { KEY_PREFIX } from '../registry/api-keys.ts';
+import type { AuthFailureThrottle } from './auth-throttle.ts';
 import {
   type AccessConfig,
   ADMIN_PRINCIPAL,
   type ApiKeyResolver,
   enforceAccess,
-  type Principal,
+  type KeyAuthentication,
   SCOPES,
 } from './principal.ts';
 import { HttpProblem } from './problem.ts';
@@ -25,11 +28,31 @@ export interface BearerAuthOptions {
   keys?: ApiKeyResolver;
   /** per-key request budget; 429 with Retry-After once a key has spent it */
   rateLimit?: RateLimiter;
+  /** failed authentications per source address and token prefix; 429 with Retry-After beyond */
+  failureThrottle?: AuthFailureThrottle;
+  /** for citywatch_api_auth_failures_total and citywatch_api_auth_throttled_total */
+  metrics?: MetricsRegistry;
 }
 
 export const AUTH_PROBLEM_TYPES = {
   rateLimited: 'urn:citywatch:problem:rate-limited',
+  authThrottled: 'urn:citywatch:problem:authentication-throttled',
+  keyExpired: 'urn:citywatch:problem:key-expired',
+  keyRotated: 'urn:citywatch:problem:key-rotated',
 } as const;
+
+function counter<L extends string>(
+  registry: MetricsRegistry | undefined,
+  name: string,
+  help: string,
+  label: L,
+) {
+  if (!registry) return undefined;
+  return (
+    (registry.getSingleMetric(name) as Counter<L> | undefined) ??
+    new Counter({ name, help, labelNames: [label], registers: [registry] })
+  );
+}
 
 const digest = (s: string) => createHash('sha256').update(s, 'utf8').digest();
 
@@ -45,6 +68,19 @@ export function bearerAuthHook(options: BearerAuthOptions) {
     throw new Error('api: the admin token must be a non-empty string without whitespace');
   }
   const expected = digest(options.token);
+  const throttle = options.failureThrottle;
+  const failures = counter(
+    options.metrics,
+    'citywatch_api_auth_failures_total',
+    'API requests whose bearer token was refused, by reason (malformed, invalid, expired, rotated)',
+    'reason',
+  );
+  const throttled = counter(
+    options.metrics,
+    'citywatch_api_auth_throttled_total',
+    'API requests answered 429 because too many authentications failed from their address (by="address") or with their token prefix (by="prefix")',
+    'by',
+  );
   return async function bearerAuth(request: FastifyRequest, reply: FastifyReply) {
     const header = request.headers.authorization;
     if (header === undefined || header.length === 0) {
@@ -56,13 +92,57 @@ export function bearerAuthHook(options: BearerAuthOptions) {
     }
     const match = /^Bearer +([^\s]+) *$/i.exec(header);
     const presented = match?.[1];
-    let principal: Principal | undefined;
-    if (presented !== undefined) {
-      principal = timingSafeEqual(digest(presented), expected)
-        ? ADMIN_PRINCIPAL
-        : await options.keys?.resolve(presented);
+    // While this address or token prefix has spent its failures, only an API key is still checked: its
+    // 256 random bits make guessing hopeless, so serving a valid one leaks nothing, and callers behind
+    // the same address keep working. The admin token (chosen by the operator, perhaps weaker) is not
+    // even compared, so a flood cannot go on guessing it.
+    const blocked = throttle?.check(request.ip, presented);
+    const isKey = presented?.startsWith(KEY_PREFIX) === true;
+    let auth: KeyAuthentication = { ok: false };
+    if (presented !== undefined && (blocked === undefined || isKey)) {
+      if (blocked === undefined && timingSafeEqual(digest(presented), expected))
+        auth = { ok: true, principal: ADMIN_PRINCIPAL };
+      else if (options.keys?.authenticate) auth = await options.keys.authenticate(presented);
+      else {
+        const principal = await options.keys?.resolve(presented);
+        if (principal) auth = { ok: true, principal };
+      }
     }
-    if (principal === undefined) {
+    if (!auth.ok) {
+      if (blocked) {
+        throttled?.inc({ by: blocked.by });
+        throw new HttpProblem({
+          status: 429,
+          type: AUTH_PROBLEM_TYPES.authThrottled,
+          title: 'Too many failed authentications',
+          detail: `Too many failed authentications ${blocked.by === 'address' ? 'from this address' : 'with this token prefix'}; retry in ${blocked.retryAfterS} s.`,
+          headers: { 'retry-after': String(blocked.retryAfterS) },
+        });
+      }
+      throttle?.fail(request.ip, presented);
+      const refusal = auth.refusal;
+      failures?.inc({ reason: presented === undefined ? 'malformed' : (refusal?.reason ?? 'invalid') });
+      request.log.info(
+        {
+          authFailure: presented === undefined ? 'malformed' : (refusal?.reason ?? 'invalid'),
+          ip: request.ip,
+        },
+        'bearer authentication failed',
+      );
+      if (refusal !== undefined) {
+        const expired = refusal.reason === 'expired';
+        throw new HttpProblem({
+          status: 401,
+          type: expired ? AUTH_PROBLEM_TYPES.keyExpired : AUTH_PROBLEM_TYPES.keyRotated,
+          title: expired ? 'API key expired' : 'API key secret rotated out',
+          detail: expired
+            ? `The API key ${refusal.keyId} expired at ${refusal.at}; an administrator can extend it (PATCH /api/v1/keys/${refusal.keyId}) or rotate it.`
+            : `This secret of the API key ${refusal.keyId} was replaced by a rotation and stopped working at ${refusal.at}; use the new secret.`,
+          headers: {
+            'www-authenticate': `Bearer realm="${REALM}", error="invalid_token", error_description="${expired ? 'the key expired' : 'the secret was rotated out'}"`,
+          },
+        });
+      }
       throw new HttpProblem({
         status: 401,
         detail: 'The bearer token is missing, malformed or not valid.',
@@ -71,9 +151,13 @@ export function bearerAuthHook(options: BearerAuthOptions) {
         },
       });
     }
+    const principal = auth.principal;
     request.principal = principal;
     // Every later log line of the request says which key made it (never the secret).
     request.log = request.log.child({ keyId: principal.keyId });
+    // The previous secret of a rotated key: say until when it works (RFC 8594's Sunset field).
+    if (auth.previousValidUntil !== undefined)
+      reply.header('sunset', new Date(auth.previousValidUntil).toUTCString());
     if (options.rateLimit) {
       const decision = options.rateLimit.take(principal.keyId);
       reply.header('x-ratelimit-limit', String(decision.limit));

@@ -1,6 +1,7 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import type { z } from 'zod';
 import {
+  CITY_THRESHOLDS_ID,
   type ComplianceKind,
   type ComplianceRegistry,
   ConflictError,
@@ -220,7 +221,7 @@ function geoRoutes<K extends 'site' | 'route' | 'zone'>(
   app.post(
     base,
     {
-      config: { scope: 'compliance:write', roles: ['admin'] },
+      config: { scope: 'compliance:write', roles: ['admin'], audit: { entity: k.kind } },
       schema: {
         summary: `Create a ${k.kind}`,
         description:
@@ -303,7 +304,7 @@ function geoRoutes<K extends 'site' | 'route' | 'zone'>(
   app.put(
     `${base}/:id`,
     {
-      config: { scope: 'compliance:write', roles: ['admin'] },
+      config: { scope: 'compliance:write', roles: ['admin'], audit: { entity: k.kind } },
       schema: {
         summary: `Update a ${k.kind}`,
         description:
@@ -340,7 +341,7 @@ function geoRoutes<K extends 'site' | 'route' | 'zone'>(
   app.delete(
     `${base}/:id`,
     {
-      config: { scope: 'compliance:write', roles: ['admin'] },
+      config: { scope: 'compliance:write', roles: ['admin'], audit: { entity: k.kind } },
       schema: {
         summary: `Delete a ${k.kind}`,
         description: `Writes a tombstone version; the history stays. Refused (409) while a permit names the ${k.kind}.`,
@@ -460,7 +461,7 @@ export const complianceRoutes: FastifyPluginAsyncZod<ComplianceRoutesOptions> = 
   app.post(
     '/permits',
     {
-      config: { scope: 'permits:write', roles: ['admin', 'firm'] },
+      config: { scope: 'permits:write', roles: ['admin', 'firm'], audit: { entity: 'permit' } },
       schema: {
         summary: 'Create a permit',
         description:
@@ -548,7 +549,7 @@ export const complianceRoutes: FastifyPluginAsyncZod<ComplianceRoutesOptions> = 
   app.put(
     '/permits/:id',
     {
-      config: { scope: 'permits:write', roles: ['admin', 'firm'] },
+      config: { scope: 'permits:write', roles: ['admin', 'firm'], audit: { entity: 'permit' } },
       schema: {
         summary: 'Update a permit',
         description:
@@ -609,7 +610,11 @@ export const complianceRoutes: FastifyPluginAsyncZod<ComplianceRoutesOptions> = 
   app.post(
     '/permits/:id/status',
     {
-      config: { scope: 'permits:write', roles: ['admin', 'firm'] },
+      config: {
+        scope: 'permits:write',
+        roles: ['admin', 'firm'],
+        audit: { entity: 'permit', action: 'status' },
+      },
       schema: {
         summary: 'Decide on a permit (approve, reject, revoke, resubmit)',
         description:
@@ -702,7 +707,11 @@ export const complianceRoutes: FastifyPluginAsyncZod<ComplianceRoutesOptions> = 
   app.put(
     '/thresholds',
     {
-      config: { scope: 'compliance:write', roles: ['admin'] },
+      config: {
+        scope: 'compliance:write',
+        roles: ['admin'],
+        audit: { entity: 'thresholds', id: CITY_THRESHOLDS_ID },
+      },
       schema: {
         summary: 'Replace the city thresholds',
         description:

@@ -132,6 +132,7 @@ export const deviceRoutes: FastifyPluginAsyncZod<DeviceRoutesOptions> = async (a
     schema: DeviceSchema,
     listId: 'DeviceList',
     write: { scope: 'devices:write', roles: ['admin', 'firm'] },
+    audit: 'device',
   });
   // Provisioning, PATCH and rotation answer differently from the shared shapes: declared here.
   const tags = ['registry'];
@@ -153,7 +154,7 @@ export const deviceRoutes: FastifyPluginAsyncZod<DeviceRoutesOptions> = async (a
   app.post(
     '/devices',
     {
-      config: { scope: 'devices:write', roles: ['admin', 'firm'] },
+      config: { scope: 'devices:write', roles: ['admin', 'firm'], audit: { entity: 'device' } },
       schema: {
         summary: 'Provision a device',
         description:
@@ -237,7 +238,7 @@ export const deviceRoutes: FastifyPluginAsyncZod<DeviceRoutesOptions> = async (a
   app.patch(
     '/devices/:id',
     {
-      config: { scope: 'devices:write', roles: ['admin', 'firm'] },
+      config: { scope: 'devices:write', roles: ['admin', 'firm'], audit: { entity: 'device' } },
       schema: {
         summary: 'Disable, enable or change a device',
         description:
@@ -280,7 +281,11 @@ export const deviceRoutes: FastifyPluginAsyncZod<DeviceRoutesOptions> = async (a
   app.post(
     '/devices/:id/rotate',
     {
-      config: { scope: 'devices:write', roles: ['admin', 'firm'] },
+      config: {
+        scope: 'devices:write',
+        roles: ['admin', 'firm'],
+        audit: { entity: 'device', action: 'rotate' },
+      },
       schema: {
         summary: 'Rotate a device’s secret',
         description:

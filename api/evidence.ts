@@ -200,7 +200,7 @@ export const evidenceRoutes: FastifyPluginAsyncZod<EvidenceRoutesOptions> = asyn
   app.post(
     '/evidence/verify',
     {
-      config: { scope: 'violations:read' },
+      config: { scope: 'violations:read', audit: false },
       bodyLimit: VERIFY_BODY_LIMIT,
       schema: {
         summary: 'Verify an evidence package',

@@ -39,6 +39,7 @@ export const firmRoutes: FastifyPluginAsyncZod<FirmRoutesOptions> = async (app, 
     unknown: 'unknown firm (or another firm, for a firm key)',
     // Only the city creates firms; renaming checks the role itself, after tenancy (see PUT).
     write: { scope: 'registry:write', roles: ['admin'] },
+    audit: 'firm',
   });
 
   app.post(

@@ -28,6 +28,11 @@ export interface ApiKeyStore {
   get(id: string): ApiKey | undefined;
   list(): ApiKey[];
   setEnabled(id: string, enabled: boolean): ApiKey | undefined;
+  setExpiry(id: string, expiresAt: string | null): ApiKey | undefined;
+  rotate(
+    id: string,
+    options: { overlapMs: number; expiresAt?: string | null },
+  ): { key: ApiKey; secret: string } | undefined;
   revoke(id: string): ApiKey | undefined;
 }
 
@@ -44,9 +49,24 @@ export const ApiKeySchema = z
     createdBy: z.string().describe('id of the key that created it'),
     enabled: z.boolean(),
     revokedAt: z.string().optional().describe('set once revoked; a revoked key never works again'),
-    lastUsedAt: z.string().optional().describe('last authenticated request, to the minute'),
+    lastUsedAt: z
+      .string()
+      .optional()
+      .describe('last authenticated request (noted in memory, written to disk once a minute)'),
+    expiresAt: z.string().optional().describe('refused from this instant on (401 naming it)'),
+    rotatedAt: z.string().optional().describe('when the current secret was issued by a rotation'),
+    previousValidUntil: z
+      .string()
+      .optional()
+      .describe('the secret before the last rotation keeps working until then'),
   })
   .meta({ id: 'ApiKey' });
+
+/** An instant with its zone (as everywhere in the API), normalised to ISO-8601 UTC. */
+const futureInstant = z.iso
+  .datetime({ offset: true })
+  .transform((s) => new Date(s).toISOString())
+  .refine((s) => Date.parse(s) > Date.now(), 'must be in the future');
 
 const CreatedKeySchema = ApiKeySchema.extend({
   secret: z.string().describe('the bearer token: shown this once, stored only as a hash'),
@@ -61,6 +81,9 @@ const KeyCreateSchema = z.strictObject({
     .max(SCOPE_NAMES.length)
     .optional()
     .describe('narrow the key below its role; omitted or empty: the role’s defaults'),
+  expiresAt: futureInstant
+    .optional()
+    .describe('the key is refused from then on (401 naming it); none: no expiry'),
 });
 
 const KeysQuerySchema = z.strictObject(pageQueryFields);
@@ -68,9 +91,37 @@ const KeysQuerySchema = z.strictObject(pageQueryFields);
 /** Oldest first, as the store lists them: creation instant (ISO-8601, fixed width), then id. */
 const byCreation = (key: ApiKey) => `${key.createdAt}\u0000${key.id}`;
 
-const KeyPatchSchema = z.strictObject({
-  enabled: z.boolean().describe('false disables the key (401 until enabled again)'),
+const KeyPatchSchema = z
+  .strictObject({
+    enabled: z.boolean().optional().describe('false disables the key (401 until enabled again)'),
+    expiresAt: futureInstant.nullable().optional().describe('a new expiry, or null for none'),
+  })
+  .refine((b) => b.enabled !== undefined || b.expiresAt !== undefined, {
+    message: 'give enabled, expiresAt or both',
+    path: ['enabled'],
+  });
+
+/** Longest rotation overlap: 30 days. */
+const MAX_OVERLAP_S = 30 * 86_400;
+const KeyRotateSchema = z.strictObject({
+  overlapS: z
+    .number()
+    .int()
+    .min(0)
+    .max(MAX_OVERLAP_S)
+    .default(86_400)
+    .describe(
+      'how long the current secret keeps working beside the new one, seconds (default 24 h; 0: stops now)',
+    ),
+  expiresAt: futureInstant
+    .nullable()
+    .optional()
+    .describe('a new expiry for the key (null: none); omitted: the expiry stays'),
 });
+
+const RotatedKeySchema = ApiKeySchema.extend({
+  secret: z.string().describe('the new bearer token: shown this once, stored only as a hash'),
+}).meta({ id: 'RotatedApiKey' });
 
 export interface KeyRoutesOptions {
   keys: ApiKeyStore;
@@ -90,7 +141,7 @@ export const keyRoutes: FastifyPluginAsyncZod<KeyRoutesOptions> = async (app, { 
   app.post(
     '/keys',
     {
-      config: { scope: 'keys:write', roles: ['admin'] },
+      config: { scope: 'keys:write', roles: ['admin'], audit: { entity: 'key' } },
       schema: {
         summary: 'Create an API key',
         description:
@@ -107,7 +158,7 @@ export const keyRoutes: FastifyPluginAsyncZod<KeyRoutesOptions> = async (app, { 
       },
     },
     async (request, reply) => {
-      const { name, role, firm, scopes = [] } = request.body;
+      const { name, role, firm, scopes = [], expiresAt } = request.body;
       if (role === 'firm' && firm === undefined) throw fieldProblem('/firm', 'required for a firm key');
       if (role !== 'firm' && firm !== undefined) throw fieldProblem('/firm', 'only a firm key names a firm');
       if (firm !== undefined && registry.firm(firm) === undefined) {
@@ -136,6 +187,7 @@ export const keyRoutes: FastifyPluginAsyncZod<KeyRoutesOptions> = async (app, { 
         createdBy: request.principal.keyId,
       };
       if (firm !== undefined) input.firm = firm;
+      if (expiresAt !== undefined) input.expiresAt = expiresAt;
       const { key, secret } = keys.create(input);
       replyCreated(request, reply, key.id);
       return { ...dto(key), secret };
@@ -193,9 +245,9 @@ export const keyRoutes: FastifyPluginAsyncZod<KeyRoutesOptions> = async (app, { 
   app.patch(
     '/keys/:id',
     {
-      config: { scope: 'keys:write', roles: ['admin'] },
+      config: { scope: 'keys:write', roles: ['admin'], audit: { entity: 'key' } },
       schema: {
-        summary: 'Disable or enable an API key',
+        summary: 'Disable, enable or change the expiry of an API key',
         tags,
         security: bearerSecurity,
         params: IdParamsSchema,
@@ -211,8 +263,11 @@ export const keyRoutes: FastifyPluginAsyncZod<KeyRoutesOptions> = async (app, { 
     },
     async (request) => {
       let key: ApiKey | undefined;
+      const { enabled, expiresAt } = request.body;
       try {
-        key = keys.setEnabled(request.params.id, request.body.enabled);
+        key = keys.get(request.params.id);
+        if (key !== undefined && enabled !== undefined) key = keys.setEnabled(request.params.id, enabled);
+        if (key !== undefined && expiresAt !== undefined) key = keys.setExpiry(request.params.id, expiresAt);
       } catch (err) {
         if (err instanceof ApiKeyStateError) throw conflict(`${err.message}: create a new key instead`);
         throw err;
@@ -222,10 +277,50 @@ export const keyRoutes: FastifyPluginAsyncZod<KeyRoutesOptions> = async (app, { 
     },
   );
 
+  app.post(
+    '/keys/:id/rotate',
+    {
+      config: { scope: 'keys:write', roles: ['admin'], audit: { entity: 'key', action: 'rotate' } },
+      schema: {
+        summary: 'Rotate an API key’s secret',
+        description:
+          'Issues a new secret (shown once) for the same key: id, role, scopes, webhooks and audit history stay. ' +
+          'The current secret keeps working for `overlapS` (default 24 h), answering with a `Sunset` header that ' +
+          'says until when, so the client can switch without downtime; after that it is refused (401 naming the ' +
+          'rotation). A secret older than that stops at once.',
+        tags,
+        security: bearerSecurity,
+        params: IdParamsSchema,
+        body: KeyRotateSchema,
+        response: {
+          200: jsonResponse('the key, with its new secret', RotatedKeySchema),
+          400: invalid,
+          ...ACCESS_RESPONSES,
+          404: unknown,
+          409: problemResponse('the key is revoked'),
+        },
+      },
+    },
+    async (request) => {
+      let rotated: { key: ApiKey; secret: string } | undefined;
+      try {
+        rotated = keys.rotate(request.params.id, {
+          overlapMs: request.body.overlapS * 1000,
+          ...(request.body.expiresAt === undefined ? {} : { expiresAt: request.body.expiresAt }),
+        });
+      } catch (err) {
+        if (err instanceof ApiKeyStateError) throw conflict(`${err.message}: create a new key instead`);
+        throw err;
+      }
+      if (rotated === undefined) throw unknownResource('key', request.params.id);
+      return { ...dto(rotated.key), secret: rotated.secret };
+    },
+  );
+
   app.delete(
     '/keys/:id',
     {
-      config: { scope: 'keys:write', roles: ['admin'] },
+      config: { scope: 'keys:write', roles: ['admin'], audit: { entity: 'key', action: 'revoke' } },
       schema: {
         summary: 'Revoke an API key',
         description:

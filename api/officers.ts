@@ -51,6 +51,7 @@ export const officerRoutes: FastifyPluginAsyncZod<OfficerRoutesOptions> = async 
     schema: OfficerSchema,
     listId: 'OfficerList',
     write: { scope: 'registry:write', roles: ['admin', 'firm'] },
+    audit: 'officer',
   });
   const dto = (o: Officer) => ({ id: o.id, name: o.name, firm: o.firm });
 

@@ -34,7 +34,8 @@ export const SCOPES = {
   'webhooks:read': 'webhook subscriptions and deliveries',
   'webhooks:write': 'create, change and delete webhook subscriptions',
   'keys:read': 'API keys (never their secrets)',
-  'keys:write': 'create, disable, enable and revoke API keys',
+  'keys:write': 'create, disable, enable, rotate and revoke API keys',
+  'audit:read': 'the audit log of changes and its verification',
 } as const;
 export type Scope = keyof typeof SCOPES;
 export const SCOPE_NAMES = Object.keys(SCOPES) as Scope[];
@@ -99,7 +100,21 @@ declare module 'fastify' {
  */
 export interface ApiKeyResolver {
   resolve(secret: string): Principal | undefined | Promise<Principal | undefined>;
+  /**
+   * Like resolve, and says why a secret that matched a key is refused (it expired, or it was rotated
+   * out), or that it is a key's previous secret still in its rotation overlap. Used when present.
+   */
+  authenticate?(secret: string): KeyAuthentication | Promise<KeyAuthentication>;
 }
+
+/** Why a presented secret was refused, when the key store can tell (else it is simply not valid). */
+export type KeyRefusal =
+  | { reason: 'expired'; keyId: string; at: string }
+  | { reason: 'rotated'; keyId: string; at: string };
+
+export type KeyAuthentication =
+  | { ok: true; principal: Principal; previousValidUntil?: string }
+  | { ok: false; refusal?: KeyRefusal };
 
 /** The bootstrap administrator (the ADMIN_TOKEN setting). */
 export const ADMIN_PRINCIPAL: Principal = Object.freeze({ keyId: 'admin-token', role: 'admin', scopes: [] });

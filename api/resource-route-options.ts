@@ -1,4 +1,5 @@
 import type { z } from 'zod';
+import type { AuditEntityKind } from './audit/plugin.ts';
 import { bearerSecurity } from './auth.ts';
 import { type AccessConfig, type Principal, visible } from './principal.ts';
 import { ACCESS_RESPONSES, IdParamsSchema, listSchema, unknownResource } from './resource-kit.ts';
@@ -26,6 +27,8 @@ export interface RegistryResource<S extends z.ZodType> {
   unknown?: string;
   /** who may create, change and delete (a route may override it) */
   write: AccessConfig;
+  /** what its changes are recorded as in the audit log */
+  audit: AuditEntityKind;
 }
 
 /** A route's words in the document; `description` is left out of it when undefined. */
@@ -91,7 +94,7 @@ export function registryRouteOptions<S extends z.ZodType>(resource: RegistryReso
     /** POST /things: answers 201 with the new item, or 409 when its id is taken. */
     create<B extends z.ZodType>(route: WriteRoute & { body: B; conflict: string }) {
       return {
-        config: route.access ?? resource.write,
+        config: { ...(route.access ?? resource.write), audit: { entity: resource.audit } },
         schema: {
           ...head(route),
           body: route.body,
@@ -103,7 +106,7 @@ export function registryRouteOptions<S extends z.ZodType>(resource: RegistryReso
     /** PUT /things/:id: replaces the item, answers it. */
     replace<B extends z.ZodType>(route: WriteRoute & { body: B }) {
       return {
-        config: route.access ?? resource.write,
+        config: { ...(route.access ?? resource.write), audit: { entity: resource.audit } },
         schema: {
           ...head(route),
           params: IdParamsSchema,
@@ -122,7 +125,7 @@ export function registryRouteOptions<S extends z.ZodType>(resource: RegistryReso
     /** DELETE /things/:id: answers the deleted item. */
     remove(route: WriteRoute) {
       return {
-        config: route.access ?? resource.write,
+        config: { ...(route.access ?? resource.write), audit: { entity: resource.audit } },
         schema: {
           ...head(route),
           params: IdParamsSchema,

@@ -67,6 +67,7 @@ export const vehicleRoutes: FastifyPluginAsyncZod<VehicleRoutesOptions> = async 
     schema: VehicleSchema,
     listId: 'VehicleList',
     write: { scope: 'registry:write', roles: ['admin', 'firm'] },
+    audit: 'vehicle',
   });
   const dto = (v: Vehicle) => ({ ...v, devices: registry.devicesOfUnit(v.id).sort() });
 

@@ -316,7 +316,7 @@ export const violationRoutes: FastifyPluginAsyncZod<ViolationRoutesOptions> = as
   app.post(
     '/violations/:id/status',
     {
-      config: { scope: 'violations:read' },
+      config: { scope: 'violations:read', audit: { entity: 'violation', action: 'status' } },
       schema: {
         summary: 'Change the enforcement status of a violation',
         description:

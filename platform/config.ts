@@ -156,6 +156,11 @@ const envObject = z.object({
     .default(86_400),
   /** API requests per minute per key (token bucket, bursts up to the same number); 0: unlimited */
   API_RATE_LIMIT: z.coerce.number().int().min(0).max(1_000_000).default(1200),
+  /**
+   * failed bearer authentications per minute (and burst) per source address and per token prefix,
+   * beyond which they are answered 429; 0: unlimited
+   */
+  API_AUTH_FAILURE_LIMIT: z.coerce.number().int().min(0).max(1_000_000).default(30),
   /** origins allowed to call the API from a browser (CORS), comma list; `*` for any; unset: none */
   API_CORS_ORIGINS: z
     .string()

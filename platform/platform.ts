@@ -5,6 +5,9 @@ import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { collectDefaultMetrics, Registry as MetricsRegistry } from 'prom-client';
 import { buildApi } from '../api/app.ts';
+import { stateDigest } from '../api/audit/chain.ts';
+import { AuditLog } from '../api/audit/log.ts';
+import { auditSnapshots } from '../api/audit/snapshots.ts';
 import { IdempotencyStore } from '../api/idempotency/store.ts';
 import { LiveHub } from '../api/live-hub.ts';
 import { ADMIN_PRINCIPAL } from '../api/principal.ts';
@@ -446,6 +449,29 @@ export async function startPlatform(config: Config, options: StartOptions): Prom
     return { status: worstState(Object.values(components).map((c) => c.state)), components };
   };
 
+  // One append-only, hash-chained record of every change made through the API (api/audit/), and of the
+  // platform's own stops of webhook subscriptions.
+  const audit = new AuditLog({ file: path.join(config.dataDir, 'audit.sqlite') });
+  const webhookState = auditSnapshots({ webhooks: webhooks.store });
+  webhooks.onStateChange = (change) => {
+    Promise.resolve(webhookState('webhook', change.subscription))
+      .then((state) =>
+        audit.append({
+          at: change.at,
+          actor: 'platform',
+          keyId: 'platform',
+          role: 'system',
+          action: `webhook.${change.state}`,
+          entityKind: 'webhook',
+          entityId: change.subscription,
+          before: null,
+          after: stateDigest(state),
+        }),
+      )
+      .catch((err: Error) =>
+        logger.error({ err: err.message }, 'audit: a webhook stop could not be recorded'),
+      );
+  };
   const adminToken = await resolveAdminToken(config, logger);
   // API keys beside the registry; ADMIN_TOKEN stays the bootstrap admin that creates the first keys.
   const apiKeys = new SqliteApiKeys({ dir: path.join(config.dataDir, 'registry') });
@@ -471,6 +497,7 @@ export async function startPlatform(config: Config, options: StartOptions): Prom
         events,
         webhooks,
         idempotency,
+        audit,
         keys: apiKeys,
         resources: {
           registry,
@@ -485,6 +512,7 @@ export async function startPlatform(config: Config, options: StartOptions): Prom
         idempotencyTtlMs: env.IDEMPOTENCY_TTL_S * 1000,
         ...(tls ? { https: { key: tls.key, cert: tls.cert } } : {}),
         rateLimitPerMinute: env.API_RATE_LIMIT,
+        authFailuresPerMinute: env.API_AUTH_FAILURE_LIMIT,
         corsOrigins: env.API_CORS_ORIGINS,
       },
     );
@@ -533,6 +561,7 @@ export async function startPlatform(config: Config, options: StartOptions): Prom
     logger.info({ phasesMs: phases }, 'platform stopped');
     compliance.close();
     idempotency?.close();
+    audit.close();
     apiKeys.close();
     registry.close();
   };

@@ -1,7 +1,10 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingHttpHeaders } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import path from 'node:path';
 import test from 'ava';
+import Database from 'better-sqlite3';
+import { parse as parseCsv } from 'csv-parse/sync';
 import mqtt from 'mqtt';
 import { squareAround } from './support/geometry.ts';
 import { offRouteHaulFixes } from './support/haul-world.ts';
@@ -385,4 +388,89 @@ test('a firm integrator, reading only /docs: device, permit, live stream, signed
   t.is(peek.record, 'unknown', 'B is not told how A’s package compares with the record');
   // nothing reached firm B's streams (the stream starts with comments only)
   t.true(liveB.every((s) => s.events.filter((e) => e.event !== 'reset').length === 0));
+
+  // ---- the audit log: every change above, once, in order, chained; a changed record breaks the chain ----
+  const trail: Json = await ok(api(admin, 'GET', '/api/v1/audit', { query: 'limit=1000' }), 200, 'audit log');
+  const records = [...trail.items].reverse();
+  t.deepEqual(
+    records.map((r: Json) => [r.action, r.entityId, r.actor]),
+    [
+      ['site.create', 'site-origin', 'ADMIN_TOKEN'],
+      ['site.create', 'site-disposal', 'ADMIN_TOKEN'],
+      ['route.create', 'route-main', 'ADMIN_TOKEN'],
+      ['firm.create', 'firm-a', 'ADMIN_TOKEN'],
+      ['key.create', records[4]?.entityId, 'ADMIN_TOKEN'],
+      ['firm.create', 'firm-b', 'ADMIN_TOKEN'],
+      ['key.create', records[6]?.entityId, 'ADMIN_TOKEN'],
+      ['vehicle.create', 'veh-a1', 'firm-a dispatch'],
+      // the retried provisioning was a replay, not a second change
+      ['device.create', username, 'firm-a dispatch'],
+      ['permit.create', 'permit-a1', 'firm-a dispatch'],
+      ['permit.status', 'permit-a1', 'ADMIN_TOKEN'],
+      ['webhook.create', subscription.id, 'firm-a dispatch'],
+    ],
+    'the evidence checks (POST /evidence/verify) change nothing and are not recorded',
+  );
+  t.deepEqual(
+    records.map((r: Json) => r.seq),
+    records.map((_r: Json, i: number) => i + 1),
+  );
+  for (const r of records) {
+    t.regex(r.after, /^sha256:[0-9a-f]{64}$/, r.action);
+    t.truthy(r.requestId, r.action);
+    t.is(r.ip, '127.0.0.1');
+    t.is(r.status, r.action === 'permit.status' ? 200 : 201, r.action);
+  }
+  const byAction = (action: string) => records.find((r: Json) => r.action === action);
+  t.is(byAction('site.create').before, null, 'nothing before a creation');
+  t.is(byAction('vehicle.create').role, 'firm');
+  t.is(byAction('vehicle.create').firm, 'firm-a');
+  t.is(
+    byAction('permit.status').before,
+    byAction('permit.create').after,
+    'the approval started from the application',
+  );
+  t.not(byAction('permit.status').after, byAction('permit.status').before);
+  // filters, and the other firm may not read it
+  const permitTrail = await ok(
+    api(admin, 'GET', '/api/v1/audit', { query: 'entityKind=permit&entityId=permit-a1' }),
+    200,
+    'filtered',
+  );
+  t.deepEqual(
+    permitTrail.items.map((r: Json) => r.action),
+    ['permit.status', 'permit.create'],
+  );
+  t.is((await api(B, 'GET', '/api/v1/audit')).status, 403);
+  // CSV export: the same records, oldest first
+  const csv = await api(admin, 'GET', '/api/v1/audit', { query: 'format=csv' });
+  t.is(csv.status, 200);
+  t.regex(String(csv.headers.get('content-type')), /^text\/csv/);
+  const rows: Array<Record<string, string>> = parseCsv(csv.text, { columns: true });
+  t.deepEqual(
+    rows.map((r) => [Number(r.seq), r.action, r.hash]),
+    records.map((r: Json) => [r.seq, r.action, r.hash]),
+  );
+  const verified = await ok(api(admin, 'GET', '/api/v1/audit/verify'), 200, 'verify');
+  t.deepEqual(verified, {
+    valid: true,
+    records: records.length,
+    head: { seq: records.length, hash: records.at(-1).hash, at: records.at(-1).at },
+  });
+  // Append-only: SQLite refuses to change a record; with its guard dropped, the change shows.
+  const db = new Database(path.join(tp.dataDir, 'audit.sqlite'));
+  try {
+    t.throws(() => db.prepare("UPDATE audit_log SET actor = 'someone else' WHERE seq = 11").run(), {
+      any: true,
+      message: /append-only/,
+    });
+    db.exec('DROP TRIGGER audit_no_update');
+    db.prepare("UPDATE audit_log SET actor = 'someone else' WHERE seq = 11").run();
+  } finally {
+    db.close();
+  }
+  const broken = await ok(api(admin, 'GET', '/api/v1/audit/verify'), 200, 'verify after tampering');
+  t.false(broken.valid);
+  t.deepEqual(broken.firstInvalid, { seq: 11, reason: 'hash' });
+  t.is(broken.records, 10);
 });

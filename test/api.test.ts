@@ -383,6 +383,9 @@ test('docs: /docs/json is a sound OpenAPI 3 document listing the routes with bea
   t.like(doc.components.securitySchemes.bearerAuth, { type: 'http', scheme: 'bearer' });
   t.regex(doc.components.securitySchemes.bearerAuth.description, /ADMIN_TOKEN, or an API key/);
   t.deepEqual(Object.keys(doc.paths).sort(), [
+    // the audit log is always served (in memory when no file is given)
+    '/api/v1/audit',
+    '/api/v1/audit/verify',
     '/api/v1/positions',
     '/api/v1/vehicles/{id}/position',
     '/healthz',

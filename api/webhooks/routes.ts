@@ -283,7 +283,7 @@ export const webhookRoutes: FastifyPluginAsyncZod<WebhookRoutesOptions> = async 
   app.post(
     '/webhooks',
     {
-      config: { scope: 'webhooks:write' },
+      config: { scope: 'webhooks:write', audit: { entity: 'webhook' } },
       schema: {
         summary: 'Subscribe to webhooks',
         description:
@@ -426,7 +426,7 @@ export const webhookRoutes: FastifyPluginAsyncZod<WebhookRoutesOptions> = async 
   app.delete(
     '/webhooks/:id',
     {
-      config: { scope: 'webhooks:write' },
+      config: { scope: 'webhooks:write', audit: { entity: 'webhook' } },
       schema: {
         summary: 'Unsubscribe',
         description: 'Deletes the subscription with its pending deliveries and its delivery log.',
@@ -452,7 +452,7 @@ export const webhookRoutes: FastifyPluginAsyncZod<WebhookRoutesOptions> = async 
   app.patch(
     '/webhooks/:id',
     {
-      config: { scope: 'webhooks:write' },
+      config: { scope: 'webhooks:write', audit: { entity: 'webhook' } },
       schema: {
         summary: 'Enable or disable a subscription',
         description:
@@ -532,7 +532,7 @@ export const webhookRoutes: FastifyPluginAsyncZod<WebhookRoutesOptions> = async 
   app.post(
     '/webhooks/:id/deliveries/:deliveryId/replay',
     {
-      config: { scope: 'webhooks:write' },
+      config: { scope: 'webhooks:write', audit: { entity: 'webhook', action: 'replay' } },
       schema: {
         summary: 'Replay a delivery',
         description:

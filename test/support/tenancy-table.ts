@@ -191,6 +191,10 @@ export const TENANCY: Record<string, RouteSpec> = {
     }),
   },
 
+  // ---- the audit log: admins only (api/audit/) ----
+  'GET /api/v1/audit': { expect: [200, 403, 403, 403] },
+  'GET /api/v1/audit/verify': { expect: [200, 403, 403, 403] },
+
   // ---- API keys: admins only (api/keys.ts) ----
   'POST /api/v1/keys': {
     expect: [201, 403, 403, 403],
@@ -203,6 +207,13 @@ export const TENANCY: Record<string, RouteSpec> = {
     req: async (t, w) => ({
       ...(await freshId((_t2, w2) => w2.fresh.key())(t, w)),
       body: { enabled: false },
+    }),
+  },
+  'POST /api/v1/keys/{id}/rotate': {
+    expect: [200, 403, 403, 403],
+    req: async (t, w) => ({
+      ...(await freshId((_t2, w2) => w2.fresh.key())(t, w)),
+      body: { overlapS: 60 },
     }),
   },
   'DELETE /api/v1/keys/{id}': { expect: [200, 403, 403, 403], req: freshId((_t, w) => w.fresh.key()) },
