@@ -2,6 +2,7 @@ import { z } from 'zod';
 import type { Thresholds } from '../geofence/model.ts';
 import { PERMIT_STATES } from '../registry/compliance.ts';
 import { CRS_NAMES } from '../registry/geojson.ts';
+import { EntityIdSchema, ID_GRAMMAR } from '../registry/ids.ts';
 import { PERMIT_STATUSES, PERMIT_TARGETS } from '../registry/permit-workflow.ts';
 import { nextCursorField, pageQueryFields } from './paging.ts';
 
@@ -50,8 +51,8 @@ const LegacyCrsSchema = z
   .describe('legacy named CRS: GCJ02, or WGS84 / EPSG:4326 / CRS84');
 
 const featureIdIn = z
-  .union([z.string().min(1).max(128), z.number()])
-  .describe('entity id; generated when absent');
+  .union([EntityIdSchema, z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER)])
+  .describe(`entity id (${ID_GRAMMAR}; a GeoJSON number id is its decimal string); generated when absent`);
 const versionIn = z
   .number()
   .int()
@@ -292,7 +293,7 @@ const permitFields = {
 
 export const PermitInputSchema = z
   .strictObject({
-    id: z.string().min(1).max(128).optional().describe('permit id; generated when absent'),
+    id: EntityIdSchema.optional().describe(`permit id (${ID_GRAMMAR}); generated when absent`),
     ...permitFields,
     state: PermitStateSchema.optional().describe(
       "admin keys: the state to store (a new permit defaults to 'approved', an update keeps its state; a change must be an allowed transition). Firm keys: absent or 'submitted' (a firm's permit is always submitted, and an amended rejected permit is resubmitted)",

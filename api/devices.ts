@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { UNIT_KINDS } from '../ingest/fix.ts';
-import { isValidDeviceId } from '../registry/sqlite.ts';
+import { EntityIdSchema } from '../registry/ids.ts';
 import type { Device, NewDevice, Registry } from '../registry/types.ts';
 import { bearerSecurity } from './auth.ts';
 import { pageQueryFields } from './paging.ts';
@@ -30,10 +30,9 @@ import { jsonResponse, problemResponse } from './schemas.ts';
 const SECRET_BYTES = 24;
 const newSecret = () => randomBytes(SECRET_BYTES).toString('base64url');
 
-const DeviceIdSchema = z
-  .string()
-  .refine(isValidDeviceId, '1-64 characters without "/", "+", "#", NUL or a leading "$"')
-  .describe('device id, the MQTT username (e.g. the terminal serial number)');
+const DeviceIdSchema = EntityIdSchema.describe(
+  'device id, the MQTT username (e.g. the terminal serial number): the id grammar of every entity',
+);
 
 export const DeviceSchema = z
   .object({

@@ -1,5 +1,6 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
+import { IdReferenceSchema } from '../registry/ids.ts';
 import type { Officer, Registry } from '../registry/types.ts';
 import { pageQueryFields } from './paging.ts';
 import {
@@ -8,7 +9,6 @@ import {
   createBodySchema,
   firmPage,
   owningFirm,
-  ResourceIdSchema,
   replaceBodySchema,
   replyCreated,
 } from './resource-kit.ts';
@@ -29,7 +29,7 @@ export const OfficerSchema = z
 
 const fields = {
   name: z.string().trim().min(1).max(100),
-  firm: ResourceIdSchema.optional().describe(
+  firm: IdReferenceSchema.optional().describe(
     'department; a firm key may omit it (its own) or name only its own',
   ),
 };

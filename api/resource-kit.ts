@@ -1,5 +1,6 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
+import { EntityIdSchema } from '../registry/ids.ts';
 import type { Registry } from '../registry/types.ts';
 import { byIdKey, nextCursorField, type Page, type PageQuery, paginate } from './paging.ts';
 import { listFirm, type Principal, visibleFirm } from './principal.ts';
@@ -14,16 +15,10 @@ export const RESOURCE_PROBLEM_TYPES = {
 } as const;
 
 /**
- * Ids of firms, vehicles and officers: they become MQTT topic levels (`alerts/{firm}/{vehicle}`), so no
- * topic separator or wildcard [MQTT-4.7.1-1], no leading `$` [MQTT-4.7.2-1], no NUL; 128 characters at
- * most, no surrounding whitespace.
+ * The id of a new firm, vehicle or officer: the one id grammar of the registry (registry/ids.ts). Ids
+ * created before it stay readable, changeable and deletable; the URL parameter takes any of them.
  */
-export const ResourceIdSchema = z
-  .string()
-  .min(1)
-  .max(128)
-  .regex(/^[^/+#$\u0000\s][^/+#\u0000]*$/u, 'no "/", "+", "#", NUL, leading "$" or leading whitespace')
-  .refine((s) => s.trim() === s, 'no leading or trailing whitespace');
+export const ResourceIdSchema = EntityIdSchema;
 
 /** The POST body of a resource whose client picks the id: the id, then the resource's own fields. */
 export function createBodySchema<F extends z.ZodRawShape>(fields: F) {

@@ -1,5 +1,6 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
+import { IdReferenceSchema } from '../registry/ids.ts';
 import { RegistryConflictError } from '../registry/sqlite.ts';
 import type { Registry, Vehicle } from '../registry/types.ts';
 import { pageQueryFields } from './paging.ts';
@@ -9,7 +10,6 @@ import {
   createBodySchema,
   firmPage,
   owningFirm,
-  ResourceIdSchema,
   replaceBodySchema,
   replyCreated,
 } from './resource-kit.ts';
@@ -36,7 +36,7 @@ export const VehicleSchema = z
 const fields = {
   plate: z.string().trim().min(1).max(32),
   kind: z.enum(VEHICLE_KINDS),
-  firm: ResourceIdSchema.optional().describe(
+  firm: IdReferenceSchema.optional().describe(
     'owning firm; a firm key may omit it (its own) or name only its own',
   ),
   ratedLoadT: z.number().positive().max(200).optional().describe('tonnes'),

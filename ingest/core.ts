@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import type { Registry } from '../registry/types.ts';
+import type { Device, Registry } from '../registry/types.ts';
 import { buildDeadLetter } from './dead-letter.ts';
 import { type DecodeLimits, decodeTelemetry, deviceIdFromTelemetryTopic } from './decode.ts';
 import { DeprecationNotices } from './deprecation.ts';
@@ -24,6 +24,12 @@ export interface IngestCoreOptions {
   deadLetter: DeadLetterPublisher;
   /** receive-time clock; injectable for tests */
   now?: () => number;
+  /**
+   * Why the store can never hold this device's fixes (its ids predate the registry's grammar), or
+   * undefined; such fixes are refused (`unstorable_id`) rather than acknowledged and then refused by the
+   * store. Asked once per registry entry (a changed device is a new object).
+   */
+  unstorable?: (device: Device) => string | undefined;
   logger?: Logger;
 }
 
@@ -43,6 +49,8 @@ export class IngestCore {
   private readonly appending = new Map<string, Map<number, Promise<void>>>();
   private readonly appendFailureLog = new LogThrottle();
   private readonly deprecationNotices: DeprecationNotices;
+  /** registry entry → why the store cannot hold its fixes ('' when it can) */
+  private readonly unstorableByDevice = new WeakMap<Device, string>();
   private readonly deprecatedNumericAcc: { inc(n: number): void };
 
   constructor(private readonly opts: IngestCoreOptions) {
@@ -78,8 +86,16 @@ export class IngestCore {
       ]);
       return;
     }
+    const device = this.opts.registry.device(deviceId);
+    const unstorable = device === undefined ? '' : this.unstorableReason(device);
+    if (unstorable !== '') {
+      this.deadLetter(topic, deviceId, payload, receivedMs, [
+        { reason: 'unstorable_id', detail: `the store cannot hold this device's fixes: ${unstorable}` },
+      ]);
+      return;
+    }
     const { fixes, rejections, deprecatedNumericAcc } = decodeTelemetry(
-      { deviceId, payload, receivedMs, device: this.opts.registry.device(deviceId) },
+      { deviceId, payload, receivedMs, device },
       this.opts.limits,
     );
     if (rejections.length > 0) this.deadLetter(topic, deviceId, payload, receivedMs, rejections);
@@ -137,6 +153,16 @@ export class IngestCore {
     }
     // this message's own fixes are durable and delivered; its duplicates' originals must be too
     if (pendingOriginals.length > 0) await Promise.all(pendingOriginals);
+  }
+
+  private unstorableReason(device: Device): string {
+    if (this.opts.unstorable === undefined) return '';
+    let reason = this.unstorableByDevice.get(device);
+    if (reason === undefined) {
+      reason = this.opts.unstorable(device) ?? '';
+      this.unstorableByDevice.set(device, reason);
+    }
+    return reason;
   }
 
   private noteDeprecatedAcc(deviceId: string, fixes: number): void {

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { EntityIdSchema } from '../registry/ids.ts';
 import { LOAD_STATES, SANITATION_TASKS } from './fix.ts';
 
 /**
@@ -77,7 +78,8 @@ export const bodyCameraFixSchema = commonFixSchema.extend({
   battery: finite.min(0).max(100).optional(),
   /** MB */
   storageFree: finite.min(0).optional(),
-  officer: z.string().min(1).max(64).optional(),
+  /** an officer id: the registry's id grammar, so that every string of a stored fix is one the store can hold */
+  officer: EntityIdSchema.optional(),
   sos: z.boolean().optional(),
   /** docked at an upload station (采集站) */
   docked: z.boolean().optional(),

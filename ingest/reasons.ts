@@ -27,6 +27,11 @@ export const REJECTION_REASONS = [
   'topic_device_mismatch',
   /** the topic is not devices/{id}/telemetry */
   'bad_topic',
+  /**
+   * the device's id, vehicle, firm or officer was created before the registry's id grammar and the store
+   * cannot hold it (e.g. a trailing backslash in InfluxDB): refused here rather than acknowledged and lost
+   */
+  'unstorable_id',
 ] as const;
 
 export type RejectionReason = (typeof REJECTION_REASONS)[number];

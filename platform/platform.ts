@@ -26,7 +26,9 @@ import { StorePump } from '../ingest/pump.ts';
 import { Spool } from '../ingest/spool.ts';
 import { SqliteApiKeys } from '../registry/api-keys.ts';
 import { ComplianceRegistry, vehicleProfilesFrom } from '../registry/compliance.ts';
+import { ID_GRAMMAR, idsOutsideGrammar } from '../registry/ids.ts';
 import { SqliteRegistry } from '../registry/sqlite.ts';
+import type { Device } from '../registry/types.ts';
 import { demoComplianceSeed } from '../simulators/demo-compliance.ts';
 import { demoRegistrySeed, startDemoFleet } from '../simulators/demo-fleet.ts';
 import { demoScenarioFleet, scenarioBehaviourFor } from '../simulators/scenarios.ts';
@@ -128,6 +130,34 @@ function openStoreWhenReachable(
   });
 }
 
+/**
+ * Entities created before the registry's id grammar keep working (read, change, delete) but no new one
+ * can be created so; say which exist, since on InfluxDB some cannot be stored (ingest refuses them).
+ */
+function warnIdsOutsideGrammar(
+  logger: Logger,
+  registry: SqliteRegistry,
+  compliance: ComplianceRegistry,
+): void {
+  const ids = (list: readonly { id: string }[]) => list.map((e) => e.id);
+  const found = idsOutsideGrammar({
+    firm: ids(registry.firms()),
+    vehicle: ids(registry.vehicles()),
+    officer: ids(registry.officers()),
+    device: ids(registry.devices()),
+    site: ids(compliance.list('site')),
+    route: ids(compliance.list('route')),
+    zone: ids(compliance.list('zone')),
+    permit: ids(compliance.list('permit')),
+  });
+  for (const { kind, count, examples } of found) {
+    logger.warn(
+      { kind, count, examples },
+      `${count} ${kind} id(s) outside the id grammar (${ID_GRAMMAR}): still usable, but no longer creatable; re-register them under valid ids`,
+    );
+  }
+}
+
 export async function startPlatform(config: Config, options: StartOptions): Promise<Platform> {
   const { logger } = options;
   const { env } = config;
@@ -148,6 +178,7 @@ export async function startPlatform(config: Config, options: StartOptions): Prom
       logger.error({ err: (err as Error).message }, 'compliance registry change listener failed'),
   });
   if (env.SIMULATE.seed && isComplianceEmpty(compliance)) await seedDemoCompliance(registry, compliance);
+  warnIdsOutsideGrammar(logger, registry, compliance);
 
   const store = createStore(
     config.store.kind === 'embedded' ? { kind: 'embedded', dir: config.store.dir } : { ...config.store },
@@ -177,6 +208,12 @@ export async function startPlatform(config: Config, options: StartOptions): Prom
       else external?.client.publish(topic, payload, { qos: 0 });
     },
     logger,
+    ...(store.unstorableIds
+      ? {
+          unstorable: (d: Device) =>
+            store.unstorableIds?.({ firm: d.firm, vehicle: d.unit, device: d.id, officer: d.officer }),
+        }
+      : {}),
   });
   core.onFixes((fixes) => {
     for (const fix of fixes) latest.offer(fix);

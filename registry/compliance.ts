@@ -27,6 +27,7 @@ import {
   validateSpeed,
   validateWindows,
 } from './geometry.ts';
+import { ID_GRAMMAR, isValidId } from './ids.ts';
 import {
   decisionOf,
   isEnforcedState,
@@ -245,11 +246,9 @@ interface VersionRow {
   note: string | null;
 }
 
-/** Entity ids appear in URLs: 1-128 characters, no whitespace, no `/ ? # %`. */
-const ENTITY_ID = /^[^\s/?#%]{1,128}$/u;
-export function isValidEntityId(id: unknown): id is string {
-  return typeof id === 'string' && ENTITY_ID.test(id);
-}
+/** a reference to another entity: it must exist (referenceIssues), so ids from before the grammar count */
+const isIdReference = (id: unknown): id is string =>
+  typeof id === 'string' && id.length > 0 && id.length <= 256;
 
 const isObject = (v: unknown): v is Record<string, unknown> =>
   v !== null && typeof v === 'object' && !Array.isArray(v);
@@ -288,16 +287,17 @@ function idList(issues: ValidationIssue[], v: unknown, path: string, min = 1) {
   if (v.length < min) issues.push({ path, message: `at least ${min} required` });
   const seen = new Set<string>();
   v.forEach((x: unknown, i) => {
-    if (!isValidEntityId(x)) issues.push({ path: `${path}[${i}]`, message: 'not a valid id' });
+    if (!isIdReference(x)) issues.push({ path: `${path}[${i}]`, message: 'not a valid id' });
     else if (seen.has(x)) issues.push({ path: `${path}[${i}]`, message: `duplicate '${x}'` });
     else seen.add(x);
   });
 }
 
-function idIssues(id: unknown): ValidationIssue[] {
-  return id === undefined || isValidEntityId(id)
+/** the id of the entity written: the grammar (registry/ids.ts), unless it names one that exists already */
+function idIssues(id: unknown, exists: (id: string) => boolean): ValidationIssue[] {
+  return id === undefined || isValidId(id) || (typeof id === 'string' && exists(id))
     ? []
-    : [{ path: 'id', message: 'must be 1-128 characters without whitespace, "/", "?", "#" or "%"' }];
+    : [{ path: 'id', message: `must be ${ID_GRAMMAR}` }];
 }
 
 function oneOf<T extends string>(issues: ValidationIssue[], v: unknown, allowed: readonly T[], path: string) {
@@ -363,13 +363,15 @@ const copyPolygons = (p: unknown) => structuredClone(p) as Site['polygons'];
 export function normalizeInput<K extends ComplianceKind>(
   kind: K,
   input: unknown,
+  /** an id outside the grammar is accepted only for an entity that exists (created before the grammar) */
+  exists: (id: string) => boolean = () => false,
 ): { value: Omit<EntityOf<K>, 'version' | 'id'> & { id?: string }; issues: ValidationIssue[] } {
   const issues: ValidationIssue[] = [];
   if (!isObject(input)) {
     return { value: {} as never, issues: [{ path: '', message: `a ${kind} must be an object` }] };
   }
   const b = input;
-  issues.push(...idIssues(b.id));
+  issues.push(...idIssues(b.id, exists));
   const withId = <T extends object>(v: T) => (b.id === undefined ? v : { id: b.id as string, ...v });
   let value: object;
   switch (kind) {
@@ -709,7 +711,7 @@ export class ComplianceRegistry {
    * in the input's shape), ConflictError (ifVersion mismatch, a site change that breaks a permit).
    */
   put<K extends ComplianceKind>(kind: K, input: InputOf<K>, opts: WriteOptions = {}): EntityOf<K> {
-    const { value, issues } = normalizeInput(kind, input);
+    const { value, issues } = normalizeInput(kind, input, (id) => this.latest.get(kind)!.has(id));
     if (issues.length === 0) issues.push(...this.referenceIssues(kind, value as Record<string, unknown>));
     if (issues.length > 0) throw new ValidationError(issues, `invalid ${kind}`);
     const id = (value as { id?: string }).id ?? `${kind}-${randomUUID()}`;

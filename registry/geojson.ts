@@ -192,7 +192,8 @@ function fromFeature<K extends 'site' | 'zone' | 'route'>(
   const input = (coords: unknown) => {
     const body = spec.build(type, coords, props);
     if (feature.id !== undefined) body.id = String(feature.id);
-    return normalizeInput(spec.kind, body);
+    // the id is judged by the registry's put (the grammar, or an entity that exists), not here
+    return normalizeInput(spec.kind, body, () => true);
   };
   let coords = stripAltitude((geometry as Record<string, unknown>).coordinates, depth);
   let result = input(coords);

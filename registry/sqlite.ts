@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import type Database from 'better-sqlite3';
 import { UNIT_KINDS, type UnitKind } from '../ingest/fix.ts';
 import { openSqlite } from '../store/sqlite-file.ts';
+import { checkNewId } from './ids.ts';
 import { hashSecret, verifySecret } from './secrets.ts';
 import type { Device, Firm, NewDevice, Officer, Registry, Vehicle, VehicleKind } from './types.ts';
 
@@ -48,17 +49,6 @@ CREATE TABLE IF NOT EXISTS service_credentials (
   secret_hash TEXT NOT NULL
 ) STRICT;
 `;
-
-/**
- * Device ids are MQTT usernames and a level of the topic tree (`devices/{id}/...`), so they must not
- * contain topic separators or wildcards [MQTT-4.7.1-1], nor start with `$` [MQTT-4.7.2-1]; 64 characters
- * at most (the payload's `device` field allows 64).
- */
-const DEVICE_ID = /^[^/+#$\u0000][^/+#\u0000]{0,63}$/u;
-
-export function isValidDeviceId(id: string): boolean {
-  return typeof id === 'string' && DEVICE_ID.test(id);
-}
 
 interface DeviceRow {
   id: string;
@@ -244,13 +234,14 @@ export class SqliteRegistry implements Registry {
   // ---- writes: database first, then the in-memory maps (a failed write leaves both unchanged) ----
 
   upsertFirm(firm: Firm): void {
-    const row = { id: nonEmpty(firm.id, 'firm id'), name: nonEmpty(firm.name, 'firm name') };
+    const id = checkNewId('firm', firm.id, (id) => this.firmMap.has(id));
+    const row = { id, name: nonEmpty(firm.name, 'firm name') };
     this.stmt.upsertFirm.run(row);
     this.firmMap.set(row.id, Object.freeze(row));
   }
 
   upsertVehicle(vehicle: Vehicle): void {
-    nonEmpty(vehicle.id, 'vehicle id');
+    checkNewId('vehicle', vehicle.id, (id) => this.vehicleMap.has(id));
     nonEmpty(vehicle.plate, 'vehicle plate');
     nonEmpty(vehicle.firm, 'vehicle firm');
     const kind: string = vehicle.kind;
@@ -277,7 +268,7 @@ export class SqliteRegistry implements Registry {
 
   upsertOfficer(officer: Officer): void {
     const row = {
-      id: nonEmpty(officer.id, 'officer id'),
+      id: checkNewId('officer', officer.id, (id) => this.officerMap.has(id)),
       name: nonEmpty(officer.name, 'officer name'),
       firm: nonEmpty(officer.firm, 'officer firm'),
     };
@@ -286,9 +277,7 @@ export class SqliteRegistry implements Registry {
   }
 
   async putDevice(input: NewDevice): Promise<Device> {
-    if (!isValidDeviceId(input.id)) {
-      throw new Error('device id must be 1-64 characters without "/", "+", "#", NUL or a leading "$"');
-    }
+    checkNewId('device', input.id, (id) => this.deviceMap.has(id));
     if (!(UNIT_KINDS as readonly string[]).includes(input.kind)) {
       throw new Error(`unknown device kind ${String(input.kind)}`);
     }
@@ -335,9 +324,7 @@ export class SqliteRegistry implements Registry {
    */
   importDevices(devices: ReadonlyArray<Omit<NewDevice, 'secret'> & { secretHash: string }>): number {
     const rows: DeviceRow[] = devices.map((input) => {
-      if (!isValidDeviceId(input.id)) {
-        throw new Error(`device id ${JSON.stringify(input.id)} is not a valid device id`);
-      }
+      checkNewId('device', input.id, (id) => this.deviceMap.has(id));
       if (!(UNIT_KINDS as readonly string[]).includes(input.kind)) {
         throw new Error(`unknown device kind ${String(input.kind)} (device ${input.id})`);
       }

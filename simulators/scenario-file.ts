@@ -3,6 +3,7 @@ import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { parseWindow } from '../geofence/geo/windows.ts';
 import { VIOLATION_CODES } from '../geofence/model.ts';
+import { EntityIdSchema } from '../registry/ids.ts';
 
 /**
  * The fleet simulator's scenario file (issue 5): the world (firms, vehicles, devices with their secrets,
@@ -24,7 +25,8 @@ export type InjectionType = (typeof INJECTION_TYPES)[number];
 /** Violation types injected per vehicle (its permit is changed when the world is built), not per trip. */
 export const VEHICLE_LEVEL_TYPES = ['NO_PERMIT', 'OFF_HOURS'] as const;
 
-const id = z.string().min(1).max(128);
+/** every id of a scenario: the registry's one grammar (registry/ids.ts), so provisioning cannot refuse it */
+const id = EntityIdSchema;
 const position = z
   .array(z.number())
   .min(2, 'expected [longitude, latitude]')
@@ -89,7 +91,7 @@ const VehicleSchema = z.strictObject({
   round: lineString.optional(),
 });
 const DeviceSchema = z.strictObject({
-  id: z.string().regex(/^[A-Za-z0-9._:-]{1,64}$/, 'expected 1-64 characters of A-Z a-z 0-9 . _ : -'),
+  id,
   secret: z.string().min(16, 'a device secret needs at least 16 characters (the API refuses shorter ones)'),
   kind: z.enum(['muck_truck', 'sanitation', 'body_camera']),
   vehicle: id.optional(),

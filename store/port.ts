@@ -52,4 +52,19 @@ export interface FixStore {
   count(vehicle: string, from: number, to: number): Promise<number>;
   health(): Promise<StoreHealth>;
   close(): Promise<void>;
+  /**
+   * Why this store can never hold a fix carrying these ids (undefined: it can). Every id of the registry's
+   * grammar can be held (registry/ids.ts); an id created before the grammar may not, and ingest refuses
+   * such a device's fixes (`unstorable_id`) instead of acknowledging fixes the store will refuse. Absent:
+   * the store holds any string.
+   */
+  unstorableIds?(ids: StoredIds): string | undefined;
+}
+
+/** The registry ids a fix carries into the store: tags or string fields, depending on the adapter. */
+export interface StoredIds {
+  firm: string;
+  vehicle: string;
+  device: string;
+  officer?: string | undefined;
 }

@@ -9,7 +9,7 @@
  * of an old (vehicle, ts) under the new tags creates a second point instead of replacing the first.
  */
 import type { Fix } from '../../ingest/fix.ts';
-import type { FixStore, LatestFilter, StoreHealth, TrackQuery } from '../port.ts';
+import type { FixStore, LatestFilter, StoredIds, StoreHealth, TrackQuery } from '../port.ts';
 import { httpRequest, InfluxError, serverErrorText } from './http.ts';
 import {
   type QueryTarget,
@@ -18,9 +18,10 @@ import {
   runQuery,
   scalar,
   seriesToFixes,
+  stringLiteralProblem,
   timeLiteral,
 } from './influxql.ts';
-import { fixToLine } from './lineprotocol.ts';
+import { fixToLine, quoteStringField, tagValueProblem } from './lineprotocol.ts';
 import { MEASUREMENT } from './schema.ts';
 import { V1Writer } from './v1-writer.ts';
 import { V2Writer } from './v2-writer.ts';
@@ -52,6 +53,10 @@ export interface InfluxV2Options extends CommonOptions {
 }
 
 export type InfluxOptions = InfluxV1Options | InfluxV2Options;
+
+/** a tag value that points can carry and a query can name: anything else has no points */
+const isTagReadable = (value: string): boolean =>
+  tagValueProblem(value) === undefined && stringLiteralProblem(value) === undefined;
 
 const DEFAULT_TRACK_LIMIT = 100_000;
 /** vehicles per latest() query when filtering by a list of ids */
@@ -140,15 +145,45 @@ export class InfluxStore implements FixStore {
     await this.writer.write(lines);
   }
 
+  /**
+   * Tags (firm, vehicle) must be representable in line protocol and, to be read back, in an InfluxQL
+   * literal; string fields (device, officer) in line protocol.
+   */
+  unstorableIds(ids: StoredIds): string | undefined {
+    for (const [what, tag] of [
+      ['firm', ids.firm],
+      ['vehicle', ids.vehicle],
+    ] as const) {
+      const problem = tagValueProblem(tag) ?? stringLiteralProblem(tag);
+      if (problem !== undefined) return `${what} id ${JSON.stringify(tag)}: ${problem}`;
+    }
+    for (const [what, field] of [
+      ['device', ids.device],
+      ['officer', ids.officer],
+    ] as const) {
+      if (field === undefined) continue;
+      try {
+        quoteStringField(field);
+      } catch (err) {
+        return `${what} id ${JSON.stringify(field)}: ${(err as Error).message}`;
+      }
+    }
+    return undefined;
+  }
+
   async latest(filter: LatestFilter = {}): Promise<Fix[]> {
     this.assertOpen();
+    // nothing can be stored under a tag value no point can carry (an id from before the grammar): an
+    // empty answer, where quoting it would fail the whole request
+    if (filter.firm !== undefined && !isTagReadable(filter.firm)) return [];
     const base: string[] = [];
     if (filter.firm !== undefined) base.push(`"firm" = ${quoteString(filter.firm)}`);
     if (filter.kind !== undefined) base.push(`"kind" = ${quoteString(filter.kind)}`);
     const groups: (readonly string[] | undefined)[] = [];
     if (filter.vehicles === undefined) groups.push(undefined);
     else {
-      const unique = [...new Set(filter.vehicles)];
+      const unique = [...new Set(filter.vehicles)].filter(isTagReadable);
+      if (unique.length === 0) return [];
       for (let i = 0; i < unique.length; i += VEHICLES_PER_QUERY)
         groups.push(unique.slice(i, i + VEHICLES_PER_QUERY));
     }
@@ -168,6 +203,7 @@ export class InfluxStore implements FixStore {
 
   async latestOf(vehicle: string): Promise<Fix | undefined> {
     this.assertOpen();
+    if (!isTagReadable(vehicle)) return undefined;
     const [series = []] = await runQuery(
       this.target,
       `SELECT * FROM ${this.from} WHERE "vehicle" = ${quoteString(vehicle)} ORDER BY time DESC LIMIT 1`,
@@ -178,7 +214,7 @@ export class InfluxStore implements FixStore {
   async track(query: TrackQuery): Promise<Fix[]> {
     this.assertOpen();
     const limit = Math.floor(query.limit ?? DEFAULT_TRACK_LIMIT);
-    if (limit <= 0 || query.from > query.to) return [];
+    if (limit <= 0 || query.from > query.to || !isTagReadable(query.vehicle)) return [];
     const [series = []] = await runQuery(
       this.target,
       `SELECT * FROM ${this.from} WHERE "vehicle" = ${quoteString(query.vehicle)} AND ${this.range(
@@ -191,7 +227,7 @@ export class InfluxStore implements FixStore {
 
   async count(vehicle: string, from: number, to: number): Promise<number> {
     this.assertOpen();
-    if (from > to) return 0;
+    if (from > to || !isTagReadable(vehicle)) return 0;
     const [series = []] = await runQuery(
       this.target,
       `SELECT count("lat") FROM ${this.from} WHERE "vehicle" = ${quoteString(vehicle)} AND ${this.range(from, to)}`,

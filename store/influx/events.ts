@@ -99,7 +99,14 @@ import {
 } from '../violation-status.ts';
 import { type InfluxOptions, InfluxStore } from './adapter.ts';
 import { httpRequest, InfluxError, serverErrorText } from './http.ts';
-import { type QueryTarget, quoteIdent, quoteString, runQuery, timeLiteral } from './influxql.ts';
+import {
+  type QueryTarget,
+  quoteIdent,
+  quoteString,
+  runQuery,
+  stringLiteralProblem,
+  timeLiteral,
+} from './influxql.ts';
 import { type PointField, pointToLine } from './lineprotocol.ts';
 
 export const VIOLATION_MEASUREMENT = 'violation';
@@ -208,6 +215,14 @@ function recordOf(row: Row): ViolationRecord {
   const status = typeof row.enforcement === 'string' ? row.enforcement : 'open';
   return { ...v, phase: String(row.phase) as ViolationPhase, status: status as ViolationStatus };
 }
+
+/**
+ * A firm or vehicle filter that no InfluxQL literal can hold (an id from before the registry's grammar,
+ * with a newline) matches nothing: no point could carry it as a tag. Answer empty instead of failing.
+ */
+const idFiltersReadable = (q: { firm?: string; vehicle?: string }): boolean =>
+  (q.firm === undefined || stringLiteralProblem(q.firm) === undefined) &&
+  (q.vehicle === undefined || stringLiteralProblem(q.vehicle) === undefined);
 
 export class InfluxEventStore implements EventStore {
   readonly name: 'influxdb-v1' | 'influxdb-v2';
@@ -452,6 +467,7 @@ export class InfluxEventStore implements EventStore {
 
   async violations(query: ViolationQuery = {}): Promise<Page<ViolationRecord>> {
     this.assertOpen();
+    if (!idFiltersReadable(query)) return { items: [] };
     const conds: string[] = [];
     if (query.firm !== undefined) conds.push(`"firm" = ${quoteString(query.firm)}`);
     if (query.vehicle !== undefined) conds.push(`"vehicle" = ${quoteString(query.vehicle)}`);
@@ -655,6 +671,7 @@ export class InfluxEventStore implements EventStore {
 
   async trips(query: TripQuery = {}): Promise<Page<TripRecord>> {
     this.assertOpen();
+    if (!idFiltersReadable(query)) return { items: [] };
     const conds: string[] = [];
     if (query.firm !== undefined) conds.push(`"firm" = ${quoteString(query.firm)}`);
     if (query.vehicle !== undefined) conds.push(`"vehicle" = ${quoteString(query.vehicle)}`);

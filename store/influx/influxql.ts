@@ -2,21 +2,34 @@
  * InfluxQL reads through `/query`, which InfluxDB 1.x, 2.x (v1-compatible endpoint, db = bucket) and 3.x
  * all serve. Quoting follows the InfluxQL spec (https://docs.influxdata.com/influxdb/v1/query_language/spec/):
  *   identifiers      double-quoted, `"` and `\` escaped with a backslash
- *   string literals  single-quoted, `'` and `\` escaped with a backslash; no newline allowed
- * so no id can end a literal early (no injection).
+ *   string literals  single-quoted, `'` and `\` escaped with a backslash
+ * so no id can end a literal early (no injection). Not representable in a literal (influxd 1.6.7 answers
+ * "error parsing query"): a newline, a carriage return, U+0000; nor a lone UTF-16 surrogate (the query
+ * travels as UTF-8). test/store-escaping.test.ts proves every other string finds its tag again.
  */
 import type { Fix } from '../../ingest/fix.ts';
 import { httpRequest, InfluxError, serverErrorText } from './http.ts';
+import { LONE_SURROGATE } from './lineprotocol.ts';
 import { rowToFix } from './schema.ts';
 
 export function quoteIdent(name: string): string {
   return `"${name.replace(/[\\"]/g, (c) => `\\${c}`)}"`;
 }
 
+const UNQUOTABLE = /[\n\r\u0000]/;
+
+/** Why `s` cannot be an InfluxQL string literal (undefined: it can). */
+export function stringLiteralProblem(s: string): string | undefined {
+  if (UNQUOTABLE.test(s))
+    return `InfluxQL string literal cannot contain a newline, carriage return or NUL: ${JSON.stringify(s)}`;
+  if (LONE_SURROGATE.test(s))
+    return `InfluxQL string literal cannot hold a lone UTF-16 surrogate: ${JSON.stringify(s)}`;
+  return undefined;
+}
+
 export function quoteString(s: string): string {
-  // The InfluxQL scanner rejects a newline inside a string literal ("bad string").
-  if (s.includes('\n'))
-    throw new InfluxError(`InfluxQL string literal cannot contain a newline: ${JSON.stringify(s)}`);
+  const problem = stringLiteralProblem(s);
+  if (problem !== undefined) throw new InfluxError(problem);
   return `'${s.replace(/[\\']/g, (c) => `\\${c}`)}'`;
 }
 
