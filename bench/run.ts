@@ -3,6 +3,7 @@ import { parseArgs } from 'node:util';
 import { api } from './api.ts';
 import { e2e, sharingFigures } from './e2e.ts';
 import { engine } from './engine.ts';
+import { loginFlood } from './login-flood.ts';
 import { rawBroker } from './raw-broker.ts';
 import { simSend } from './sim-send.ts';
 import type { BenchContext, Benchmark, Figure } from './types.ts';
@@ -13,7 +14,7 @@ export type { BenchContext, Benchmark, Figure } from './types.ts';
  * The benchmark registry, run in this order (e2e reads raw-broker's figures for its ratio, so it comes
  * after it). Figure names must be unique across benchmarks.
  */
-export const benchmarks: Benchmark[] = [sharingFigures(rawBroker), simSend, e2e, engine, api];
+export const benchmarks: Benchmark[] = [sharingFigures(rawBroker), simSend, e2e, engine, api, loginFlood];
 
 const HELP = `Usage: npm run bench -- [--quick] [--only name,...] [--list]
 

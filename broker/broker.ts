@@ -292,6 +292,7 @@ export function createBroker(opts: BrokerOptions): Broker {
         devicesOnline: status.onlineCount(),
         connects: { ...s.connects },
         authFailures: { ...s.authFailures },
+        authThrottled: { ...s.authThrottled },
         aclDenials: { ...s.aclDenials },
         messagesIn: { ...s.messagesIn },
       };

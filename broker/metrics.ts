@@ -1,11 +1,19 @@
 import { Counter, Gauge, type Registry as MetricsRegistry } from 'prom-client';
+import { hashGate } from '../registry/hash-gate.ts';
 
 export const AUTH_FAILURE_REASONS = [
   'unknown_user',
   'bad_secret',
   'disabled',
   'missing_credentials',
+  /** refused by the failed-login throttle (login-throttle.ts), CONNACK 3 */
+  'throttled',
+  /** the secret-check queue was full (registry/hash-gate.ts), CONNACK 3 */
+  'busy',
 ] as const;
+/** what a throttled CONNECT was throttled by: its device id or its source address */
+export const THROTTLE_KEYS = ['device', 'address'] as const;
+export type ThrottleKey = (typeof THROTTLE_KEYS)[number];
 export type AuthFailureReason = (typeof AUTH_FAILURE_REASONS)[number];
 export const ACL_ACTIONS = ['publish', 'subscribe'] as const;
 export type AclAction = (typeof ACL_ACTIONS)[number];
@@ -76,6 +84,21 @@ export function createBrokerMetrics(registry: MetricsRegistry) {
     registers: [registry],
   });
   for (const reason of REFUSAL_REASONS) refused.labels(reason).inc(0);
+  const throttled = new Counter({
+    name: 'citywatch_mqtt_auth_throttled_total',
+    help: 'CONNECTs refused by the failed-login throttle (CONNACK 3) before any secret check, by the key that was blocked',
+    labelNames: ['by'] as const,
+    registers: [registry],
+  });
+  for (const by of THROTTLE_KEYS) throttled.labels(by).inc(0);
+  new Gauge({
+    name: 'citywatch_mqtt_secret_checks_waiting',
+    help: 'Secret checks (scrypt) waiting for one of the few thread-pool slots they may use (registry/hash-gate.ts)',
+    registers: [registry],
+    collect() {
+      this.set(hashGate.stats.waiting);
+    },
+  });
   return {
     connections,
     connects,
@@ -85,6 +108,7 @@ export function createBrokerMetrics(registry: MetricsRegistry) {
     telemetryFailures,
     oversize,
     refused,
+    throttled,
   };
 }
 
@@ -105,6 +129,8 @@ export interface BrokerStats {
   telemetryFailures: number;
   oversizePackets: number;
   connectionsRefused: Record<RefusalReason, number>;
+  /** CONNECTs refused by the failed-login throttle, by what was blocked */
+  authThrottled: Record<ThrottleKey, number>;
   /** the connection cap (MQTT_MAX_CONNECTIONS); 0 when uncapped (a number that adds up across processes) */
   maxConnections: number;
   /** connections counted against the cap now (CONNECT received, socket not yet closed) */
@@ -117,7 +143,15 @@ export function emptyStats(): BrokerStats {
     connectionsByType: { device: 0, service: 0 },
     devicesOnline: 0,
     connects: { device: 0, service: 0 },
-    authFailures: { unknown_user: 0, bad_secret: 0, disabled: 0, missing_credentials: 0 },
+    authFailures: {
+      unknown_user: 0,
+      bad_secret: 0,
+      disabled: 0,
+      missing_credentials: 0,
+      throttled: 0,
+      busy: 0,
+    },
+    authThrottled: { device: 0, address: 0 },
     aclDenials: { publish: 0, subscribe: 0 },
     messagesIn: { '0': 0, '1': 0, '2': 0 },
     telemetryFailures: 0,
@@ -152,6 +186,10 @@ export class BrokerCounters {
   authFailure(reason: AuthFailureReason): void {
     this.stats.authFailures[reason]++;
     this.metrics.authFailures.labels(reason).inc();
+  }
+  authThrottled(by: ThrottleKey): void {
+    this.stats.authThrottled[by]++;
+    this.metrics.throttled.labels(by).inc();
   }
   aclDenial(action: AclAction): void {
     this.stats.aclDenials[action]++;

@@ -1,4 +1,5 @@
 import { randomBytes, scrypt, timingSafeEqual } from 'node:crypto';
+import { hashGate } from './hash-gate.ts';
 
 /**
  * Secret hashing for device and service credentials.
@@ -6,7 +7,8 @@ import { randomBytes, scrypt, timingSafeEqual } from 'node:crypto';
  * Stored form, self-describing so the parameters can be raised later without a migration:
  *   `scrypt$N$r$p$saltB64$hashB64`
  * with N=16384, r=8, p=1, a 16-byte random salt and a 32-byte derived key. scrypt runs on the libuv
- * thread pool (about 40 ms per call with these parameters), so hashing never blocks the event loop.
+ * thread pool (about 40 ms per call with these parameters), so hashing never blocks the event loop, and
+ * through hashGate (hash-gate.ts), so it never fills the pool the spool's fdatasync needs.
  *
  * Plain secrets are never stored or logged; nothing in this module keeps a reference to them.
  */
@@ -29,11 +31,18 @@ function derive(
   p: number,
   keylen: number,
 ): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    // maxmem must cover 128 * N * r bytes (16 MiB for the defaults); leave headroom.
-    const maxmem = 256 * n * r + 1024 * 1024;
-    scrypt(secret, salt, keylen, { N: n, r, p, maxmem }, (err, key) => (err ? reject(err) : resolve(key)));
-  });
+  // through the gate: at most a quarter of libuv's pool hashes, the rest stays free for the spool's
+  // fdatasync (hash-gate.ts); a full queue rejects with HashingBusyError
+  return hashGate.run(
+    () =>
+      new Promise<Buffer>((resolve, reject) => {
+        // maxmem must cover 128 * N * r bytes (16 MiB for the defaults); leave headroom.
+        const maxmem = 256 * n * r + 1024 * 1024;
+        scrypt(secret, salt, keylen, { N: n, r, p, maxmem }, (err, key) =>
+          err ? reject(err) : resolve(key),
+        );
+      }),
+  );
 }
 
 /** Hashes a secret into the self-describing `scrypt$N$r$p$salt$hash` form. */

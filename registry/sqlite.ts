@@ -107,6 +107,9 @@ function freezeDevice(row: DeviceRow): Readonly<Device> {
  */
 /** most verifications remembered by hash (one per device of a large fleet) */
 const HASH_CACHE_MAX = 250_000;
+/** wrong secrets remembered per device, and devices with any remembered at most */
+const REFUSED_PER_DEVICE = 2;
+const REFUSED_CACHE_MAX = 100_000;
 
 export class SqliteRegistry implements Registry {
   readonly path: string;
@@ -118,6 +121,12 @@ export class SqliteRegistry implements Registry {
   private readonly serviceMap = new Map<string, { hash: string; generation: number }>();
   /** id → HMAC of the last secret that verified */
   private readonly deviceVerified = new Map<string, Buffer>();
+  /**
+   * id → HMACs of the last wrong secrets presented: a terminal that retries a stale password every few
+   * seconds (or a flood repeating one guess) costs one scrypt, not one per attempt. Forgotten with the
+   * successes when the device changes; bounded like hashVerified.
+   */
+  private readonly deviceRefused = new Map<string, Buffer[]>();
   private readonly serviceVerified = new Map<string, Buffer>();
   private readonly cacheKey = randomBytes(32);
   /**
@@ -312,7 +321,7 @@ export class SqliteRegistry implements Registry {
     this.stmt.upsertDevice.run(row);
     const device = freezeDevice(row);
     this.deviceMap.set(row.id, { device, hash, generation: ++this.generation });
-    this.deviceVerified.delete(row.id);
+    this.forgetVerdicts(row.id);
     return { ...device };
   }
 
@@ -372,7 +381,7 @@ export class SqliteRegistry implements Registry {
         hash: row.secret_hash,
         generation: ++this.generation,
       });
-      this.deviceVerified.delete(row.id);
+      this.forgetVerdicts(row.id);
     }
     return rows.length;
   }
@@ -386,7 +395,7 @@ export class SqliteRegistry implements Registry {
       hash: entry.hash,
       generation: ++this.generation,
     });
-    this.deviceVerified.delete(id);
+    this.forgetVerdicts(id);
   }
 
   /**
@@ -401,7 +410,7 @@ export class SqliteRegistry implements Registry {
     if (entry === undefined) throw new Error(`unknown device ${id}`);
     this.stmt.setSecret.run(hash, id);
     this.deviceMap.set(id, { device: entry.device, hash, generation: ++this.generation });
-    this.deviceVerified.delete(id);
+    this.forgetVerdicts(id);
   }
 
   /** Changes the officer (null: none) and the report interval of a device; its secret stays. */
@@ -427,7 +436,7 @@ export class SqliteRegistry implements Registry {
     if (!this.deviceMap.has(id)) return false;
     this.stmt.deleteDevice.run(id);
     this.deviceMap.delete(id);
-    this.deviceVerified.delete(id);
+    this.forgetVerdicts(id);
     this.generation++;
     return true;
   }
@@ -480,7 +489,7 @@ export class SqliteRegistry implements Registry {
     if (row === undefined) {
       if (old !== undefined) {
         this.deviceMap.delete(id);
-        this.deviceVerified.delete(id);
+        this.forgetVerdicts(id);
         this.generation++;
       }
       return undefined;
@@ -488,7 +497,7 @@ export class SqliteRegistry implements Registry {
     const device = freezeDevice(row);
     const secretOrEnabledChanged =
       old === undefined || old.hash !== row.secret_hash || old.device.enabled !== device.enabled;
-    if (secretOrEnabledChanged) this.deviceVerified.delete(id);
+    if (secretOrEnabledChanged) this.forgetVerdicts(id);
     this.deviceMap.set(id, {
       device,
       hash: row.secret_hash,
@@ -556,20 +565,46 @@ export class SqliteRegistry implements Registry {
     return createHmac('sha256', this.cacheKey).update(secret, 'utf8').digest();
   }
 
+  private forgetVerdicts(id: string): void {
+    this.deviceVerified.delete(id);
+    this.deviceRefused.delete(id);
+  }
+
+  /** the remembered answer for (device, MAC of secret), or undefined when only scrypt can tell */
+  private verdictOf(id: string, entry: DeviceEntry, mac: Buffer): boolean | undefined {
+    if (!entry.device.enabled) return false;
+    const cached = this.deviceVerified.get(id);
+    if (cached !== undefined && timingSafeEqual(cached, mac)) return true;
+    const byHash = this.hashVerified.get(entry.hash);
+    if (byHash !== undefined && timingSafeEqual(byHash, mac)) {
+      this.deviceVerified.set(id, mac);
+      return true;
+    }
+    if (this.deviceRefused.get(id)?.some((m) => timingSafeEqual(m, mac))) return false;
+    return undefined;
+  }
+
+  /**
+   * What verifyDevice would answer without running scrypt: true or false when this secret was checked
+   * for this device since its last change, undefined otherwise. The broker lets a device whose secret
+   * is remembered in even while its id is throttled (a flood against a device id cannot lock it out).
+   */
+  rememberedDeviceVerdict(id: string, secret: string): boolean | undefined {
+    if (typeof secret !== 'string' || secret.length === 0) return false;
+    const entry = this.deviceMap.get(id);
+    if (entry === undefined) return false;
+    return this.verdictOf(id, entry, this.mac(secret));
+  }
+
   async verifyDevice(id: string, secret: string): Promise<boolean> {
     if (typeof secret !== 'string' || secret.length === 0) return false;
     const mac = this.mac(secret);
     // A change of secret or enabled flag while scrypt runs makes the result stale: check again.
     for (;;) {
       const entry = this.deviceMap.get(id);
-      if (entry === undefined || !entry.device.enabled) return false;
-      const cached = this.deviceVerified.get(id);
-      if (cached !== undefined && timingSafeEqual(cached, mac)) return true;
-      const byHash = this.hashVerified.get(entry.hash);
-      if (byHash !== undefined && timingSafeEqual(byHash, mac)) {
-        this.deviceVerified.set(id, mac);
-        return true;
-      }
+      if (entry === undefined) return false;
+      const remembered = this.verdictOf(id, entry, mac);
+      if (remembered !== undefined) return remembered;
       this.scryptRuns++;
       const ok = await verifySecret(secret, entry.hash);
       if (this.deviceMap.get(id)?.generation !== entry.generation) continue;
@@ -577,6 +612,12 @@ export class SqliteRegistry implements Registry {
         this.deviceVerified.set(id, mac);
         if (this.hashVerified.size >= HASH_CACHE_MAX) this.hashVerified.clear();
         this.hashVerified.set(entry.hash, mac);
+      } else {
+        const refused = this.deviceRefused.get(id) ?? [];
+        if (refused.length === 0 && this.deviceRefused.size >= REFUSED_CACHE_MAX) this.deviceRefused.clear();
+        refused.unshift(mac);
+        refused.length = Math.min(refused.length, REFUSED_PER_DEVICE);
+        this.deviceRefused.set(id, refused);
       }
       return ok;
     }
@@ -605,6 +646,7 @@ export class SqliteRegistry implements Registry {
 
   close(): void {
     this.deviceVerified.clear();
+    this.deviceRefused.clear();
     this.serviceVerified.clear();
     if (this.db.open) this.db.close();
   }

@@ -93,6 +93,8 @@ export interface Registry {
 
   /** true when the device exists, is enabled and the secret matches */
   verifyDevice(id: string, secret: string): Promise<boolean>;
+  /** verifyDevice's answer when it needs no scrypt (this secret was checked since the device changed), else undefined */
+  rememberedDeviceVerdict(id: string, secret: string): boolean | undefined;
   verifyService(username: string, secret: string): Promise<boolean>;
   isService(username: string): boolean;
 

@@ -166,6 +166,8 @@ test('CONNACK 4 for a wrong secret, an unknown user and missing credentials; 5 f
     unknown_user: 1,
     missing_credentials: 2,
     disabled: 2,
+    throttled: 0,
+    busy: 0,
   });
   t.is(await metricValue(f.metrics, 'citywatch_mqtt_connects_total{type="device"}'), 0);
 });
@@ -206,6 +208,8 @@ test('MQTT 5 CONNECT: aedes 1.2 answers CONNACK return code 1 (unacceptable prot
     unknown_user: 0,
     missing_credentials: 0,
     disabled: 0,
+    throttled: 0,
+    busy: 0,
   });
 });
 

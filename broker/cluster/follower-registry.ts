@@ -22,6 +22,11 @@ export class FollowerRegistry extends SqliteRegistry {
     return super.verifyDevice(id, secret);
   }
 
+  override rememberedDeviceVerdict(id: string, secret: string): boolean | undefined {
+    if (super.device(id) === undefined) this.refreshDevice(id);
+    return super.rememberedDeviceVerdict(id, secret);
+  }
+
   override verifyService(username: string, secret: string): Promise<boolean> {
     if (!super.isService(username)) this.refreshService(username);
     return super.verifyService(username, secret);
