@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import { LogThrottle } from '../ingest/log-throttle.ts';
 import { HashingBusyError } from '../registry/hash-gate.ts';
 import type { Registry } from '../registry/types.ts';
+import { judgeClientId } from './client-id.ts';
 import { type Identity, setIdentity } from './identity.ts';
 import { ADDRESS_THROTTLE, DEVICE_THROTTLE, LoginThrottle } from './login-throttle.ts';
 import type { AuthFailureReason, BrokerCounters, ThrottleKey } from './metrics.ts';
@@ -19,6 +20,7 @@ import type { AuthFailureReason, BrokerCounters, ThrottleKey } from './metrics.t
  *   throttled (too many failures)  → 3 server unavailable
  *   secret checks queue full       → 3 server unavailable
  *   registry failure               → 3 server unavailable
+ *   good credentials, a client id that is not theirs → 2 identifier rejected (client-id.ts)
  *
  * On refusal aedes writes the CONNACK with that code and closes the connection [MQTT-3.2.2-5]; on
  * success the connection's Identity is recorded for the ACL. Secrets are never logged.
@@ -34,6 +36,7 @@ import type { AuthFailureReason, BrokerCounters, ThrottleKey } from './metrics.t
 
 /** CONNACK return codes, MQTT 3.1.1 table 3.1 */
 export const CONNACK = {
+  IDENTIFIER_REJECTED: 2,
   SERVER_UNAVAILABLE: 3,
   BAD_USERNAME_OR_PASSWORD: 4,
   NOT_AUTHORIZED: 5,
@@ -171,13 +174,14 @@ class Authenticator {
 }
 
 const MESSAGES = {
+  2: 'identifier rejected',
   3: 'Server unavailable',
   4: 'bad user name or password',
   5: 'not authorized',
 } as const;
 
 /** The error that makes aedes answer CONNECT with this CONNACK return code (and close). */
-export function refusal(code: 3 | 4 | 5): AuthenticateError {
+export function refusal(code: 2 | 3 | 4 | 5): AuthenticateError {
   // aedes copies returnCode into the CONNACK when it is 2..5 (lib/handlers/connect.js)
   return Object.assign(new Error(MESSAGES[code]), { returnCode: code }) as AuthenticateError;
 }
@@ -186,10 +190,30 @@ export function createAuthenticate(deps: AuthDeps): AuthenticateHandler {
   const { counters, logger } = deps;
   const authenticator = new Authenticator(deps);
   const throttledLog = new LogThrottle();
+  const clientIdLog = new LogThrottle();
   return (client, username, password, done) => {
     authenticator.decide(username, password, sourceAddressOf(client)).then(
       (outcome) => {
         if (outcome.ok) {
+          // the credentials are good; is the client id theirs? (client-id.ts, [MQTT-3.1.4-2])
+          const who =
+            outcome.identity.type === 'device'
+              ? ({ type: 'device', id: outcome.identity.device.id } as const)
+              : ({ type: 'service' } as const);
+          const verdict = judgeClientId(client.id, who, (id) => deps.registry.device(id) !== undefined);
+          if (verdict !== 'ok') {
+            counters.authFailure(verdict === 'takeover' ? 'client_id_takeover' : 'client_id_not_own');
+            const n = clientIdLog.hit();
+            if (n > 0)
+              logger.warn(
+                { clientId: client.id, username, refused: n, reason: verdict },
+                verdict === 'takeover'
+                  ? `mqtt connect refused: client id ${client.id} belongs to another device (CONNACK 2)`
+                  : `mqtt connect refused: a device's client id must be its device id, or the id followed by "-", "_", "." or ":" and more (CONNACK 2)`,
+              );
+            done(refusal(CONNACK.IDENTIFIER_REJECTED), false);
+            return;
+          }
           setIdentity(client, outcome.identity);
           done(null, true);
           return;

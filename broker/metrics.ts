@@ -10,6 +10,10 @@ export const AUTH_FAILURE_REASONS = [
   'throttled',
   /** the secret-check queue was full (registry/hash-gate.ts), CONNACK 3 */
   'busy',
+  /** good credentials, but the client id belongs to another device: a takeover attempt, CONNACK 2 */
+  'client_id_takeover',
+  /** good device credentials, a client id that belongs to no device (client-id.ts), CONNACK 2 */
+  'client_id_not_own',
 ] as const;
 /** what a throttled CONNECT was throttled by: its device id or its source address */
 export const THROTTLE_KEYS = ['device', 'address'] as const;
@@ -150,6 +154,8 @@ export function emptyStats(): BrokerStats {
       missing_credentials: 0,
       throttled: 0,
       busy: 0,
+      client_id_takeover: 0,
+      client_id_not_own: 0,
     },
     authThrottled: { device: 0, address: 0 },
     aclDenials: { publish: 0, subscribe: 0 },

@@ -25,7 +25,7 @@ const asAdmin = (method: string, p: string, body?: unknown) =>
 
 async function refusal(url: string, username: string, password: string): Promise<number | undefined> {
   try {
-    const client = await connectClient(url, { username, password, clientId: `probe-${Math.random()}` });
+    const client = await connectClient(url, { username, password });
     await endClient(client);
     return 0;
   } catch (err) {
@@ -233,14 +233,14 @@ test('devices: credentials shown once; rotation ends the old secret and its conn
     t.false((await call(world.url, 'GET', p, { token: key })).text.includes(first), `${p} shows the secret`);
   }
 
-  const connected = await connectClient(mqtt, { username, password: first, clientId: 'rot-1' });
+  const connected = await connectClient(mqtt, { username, password: first, clientId: `${username}-1` });
   const rotated = await call(world.url, 'POST', '/api/v1/devices/dev-a-rot/rotate', { token: key });
   t.is(rotated.status, 200, rotated.text);
   const second = rotated.json.credentials.password;
   t.not(second, first);
   await closed(connected); // the connection opened with the old secret is ended
   t.is(await refusal(mqtt, username, first), 4, 'the old secret: bad user name or password');
-  const again = await connectClient(mqtt, { username, password: second, clientId: 'rot-2' });
+  const again = await connectClient(mqtt, { username, password: second, clientId: `${username}-2` });
 
   const disabled = await call(world.url, 'PATCH', '/api/v1/devices/dev-a-rot', {
     token: key,

@@ -155,6 +155,27 @@ test.serial('MQTT_PROCESSES=2: one broker to its clients, across two edge proces
   }, 'the position of every device');
   t.is(positions.size, DEVICES.length);
 
+  // a device with its own valid credentials cannot take over another device's client id, whichever
+  // process either connection lands on (round robin): CONNACK 2, counted, and the owner stays connected
+  for (let i = 0; i < 4; i++) {
+    const err = await t.throwsAsync(
+      connectClient(url, {
+        username: 'dev-d5678',
+        password: 'demo-only-secret-dev-d5678',
+        clientId: 'dev-d1234',
+      }),
+    );
+    t.is((err as Error & { code?: number }).code, 2, 'identifier rejected');
+  }
+  await publishQos1(devices.get('dev-d1234')!, 'devices/dev-d1234/telemetry', fix(31.9));
+  t.true(devices.get('dev-d1234')!.connected, 'the owner of the client id was not disconnected');
+  const takeovers = await eventually(async () => {
+    const text = await (await fetch(`http://127.0.0.1:${p.ports.http}/metrics`)).text();
+    const m = /^citywatch_mqtt_auth_failures_total\{reason="client_id_takeover"\} (\d+)/m.exec(text);
+    return Number(m?.[1]) === 4 ? 4 : undefined;
+  }, 'the takeover attempts counted over both processes');
+  t.is(takeovers, 4);
+
   // a refused message: the platform's dead letter reaches the service through whichever edge holds it
   await publishQos1(devices.get('dev-h0621')!, 'devices/dev-h0621/telemetry', '{"not":"a fix"');
   await eventually(
@@ -188,7 +209,7 @@ test.serial('MQTT_PROCESSES=2: one broker to its clients, across two edge proces
     connectClient(url, {
       username: 'cam-sc-0002',
       password: 'demo-only-secret-cam-sc-0002',
-      clientId: 'again',
+      clientId: 'cam-sc-0002-again',
     }),
     { message: /Not authorized|Bad username/i },
   );

@@ -6,6 +6,7 @@ import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import { Registry as MetricsRegistry } from 'prom-client';
 import { type Broker, type BrokerOptions, createBroker, type TelemetryHook } from '../broker/index.ts';
 import { SqliteRegistry } from '../registry/index.ts';
+import { ownClientId } from './support/platform.ts';
 
 /** Shared set-up of the broker tests: a registry in a temp dir, a broker on port 0, mqtt.js clients. */
 
@@ -126,6 +127,7 @@ export async function startFixture(extra: Partial<BrokerOptions> = {}): Promise<
       const client = mqtt.connect(target ?? url, {
         reconnectPeriod: 0,
         connectTimeout: 30_000,
+        ...ownClientId(username),
         ...(username !== undefined ? { username } : {}),
         ...(password !== undefined ? { password } : {}),
         ...rest,

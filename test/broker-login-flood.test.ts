@@ -49,7 +49,7 @@ const connackOf = (tp: TestPlatform, username: string, password: string, localAd
   rawConnect({
     port: tp.platform.ports.mqtt!,
     localAddress,
-    clientId: `c-${username}-${localAddress}-${n}`,
+    clientId: `${username}-${localAddress}-${n}`,
     username,
     password,
   });
@@ -76,7 +76,7 @@ test('a healthy device gets all its PUBACKs while a wrong-password flood is stil
       rawConnect({
         port: tp.platform.ports.mqtt!,
         localAddress: `127.0.5.${1 + Math.floor(i / 15)}`,
-        clientId: `x-${id}`,
+        clientId: id,
         username: id,
         password: 'wrong-password',
         onSent: () => {

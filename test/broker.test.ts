@@ -1,6 +1,7 @@
 import { connect as netConnect } from 'node:net';
 import test from 'ava';
 import mqtt, { type MqttClient } from 'mqtt';
+import { clientIdOwner, judgeClientId } from '../broker/client-id.ts';
 import {
   closed,
   deferred,
@@ -168,6 +169,8 @@ test('CONNACK 4 for a wrong secret, an unknown user and missing credentials; 5 f
     disabled: 2,
     throttled: 0,
     busy: 0,
+    client_id_takeover: 0,
+    client_id_not_own: 0,
   });
   t.is(await metricValue(f.metrics, 'citywatch_mqtt_connects_total{type="device"}'), 0);
 });
@@ -210,6 +213,8 @@ test('MQTT 5 CONNECT: aedes 1.2 answers CONNACK return code 1 (unacceptable prot
     disabled: 0,
     throttled: 0,
     busy: 0,
+    client_id_takeover: 0,
+    client_id_not_own: 0,
   });
 });
 
@@ -386,6 +391,69 @@ test('takeover by the same client id [MQTT-3.1.4-2] ends online', async (t) => {
   t.is(f.broker.stats().connectionsByType.device, 1);
 });
 
+test("client id takeover: good credentials with another device's client id get CONNACK 2, counted; the owner stays", async (t) => {
+  const f = await fixture(t);
+  const owner = await f.connect('truck-1', SECRETS['truck-1'], { clientId: 'truck-1' });
+  const ownerClosed = closed(owner);
+  let ownerGone = false;
+  void ownerClosed.then(() => {
+    ownerGone = true;
+  });
+  const code = async (username: string, password: string, clientId: string) =>
+    f.connect(username, password, { clientId }).then(
+      async (c) => {
+        await c.endAsync();
+        return 0;
+      },
+      (err: Error & { code?: number }) => err.code,
+    );
+  // the attack of issue 10: device truck-2, its own valid secret, truck-1's client id
+  t.is(await code('truck-2', SECRETS['truck-2'], 'truck-1'), 2);
+  t.is(await code('truck-2', SECRETS['truck-2'], 'truck-1-spare'), 2, "a client id of truck-1's form");
+  t.is(await code('ingest', SECRETS.ingest, 'truck-1'), 2, 'a service neither');
+  t.is(
+    await code('truck-2', SECRETS['truck-2'], 'mqttjs_1a2b3c4d'),
+    2,
+    'no device owns it: not truck-2s either',
+  );
+  // what a device may use: its id, its id and a suffix, an empty client id (the server assigns one)
+  t.is(await code('truck-2', SECRETS['truck-2'], 'truck-2-test'), 0);
+  t.is(await code('truck-2', SECRETS['truck-2'], 'truck-2:1'), 0);
+  t.is(await code('truck-2', SECRETS['truck-2'], ''), 0);
+  t.is(await code('ingest', SECRETS.ingest, 'ingest-x'), 0);
+  // the owner is still connected: its telemetry is acknowledged after all of that
+  await owner.publishAsync('devices/truck-1/telemetry', fixJson(), { qos: 1 });
+  t.false(ownerGone);
+  t.true(owner.connected);
+  const m = (reason: string) =>
+    metricValue(f.metrics, `citywatch_mqtt_auth_failures_total{reason="${reason}"}`);
+  t.is(await m('client_id_takeover'), 3);
+  t.is(await m('client_id_not_own'), 1);
+  // the device itself taking over its own session is the standard's takeover [MQTT-3.1.4-2]
+  await f.connect('truck-1', SECRETS['truck-1'], { clientId: 'truck-1' });
+  await ownerClosed;
+});
+
+test('a client id belongs to the device with the longest id it starts with (then "-", "_", "." or ":")', (t) => {
+  const devices = new Set(['dev-1', 'dev-1-x', 'cam.1']);
+  const isDevice = (id: string) => devices.has(id);
+  t.is(clientIdOwner('dev-1', isDevice), 'dev-1');
+  t.is(clientIdOwner('dev-1-a', isDevice), 'dev-1');
+  t.is(clientIdOwner('dev-1-x', isDevice), 'dev-1-x');
+  t.is(clientIdOwner('dev-1-x-2', isDevice), 'dev-1-x');
+  t.is(clientIdOwner('dev-1x', isDevice), undefined, 'no separator after the id');
+  t.is(clientIdOwner('cam.1:a', isDevice), 'cam.1');
+  t.is(clientIdOwner(`dev-1-${'z'.repeat(70000)}`, isDevice), 'dev-1');
+  t.is(judgeClientId('dev-1-x', { type: 'device', id: 'dev-1' }, isDevice), 'takeover');
+  t.is(judgeClientId('dev-1-x-9', { type: 'device', id: 'dev-1-x' }, isDevice), 'ok');
+  t.is(
+    judgeClientId('aedes_0b6c1f7e-2d7a-4f0e-9f61-5a0d7f3c8e21', { type: 'device', id: 'dev-1' }, isDevice),
+    'ok',
+  );
+  t.is(judgeClientId('imei-8612', { type: 'device', id: 'dev-1' }, isDevice), 'not_own');
+  t.is(judgeClientId('imei-8612', { type: 'service' }, isDevice), 'ok');
+});
+
 test("a device's own last will on its status topic is allowed", async (t) => {
   const f = await fixture(t);
   const watcher = await f.connect('ingest', SECRETS.ingest);
@@ -460,6 +528,10 @@ function rawConnect(clientId: string, username: string, password: string, keepal
 
 test('keepalive timeout [MQTT-3.1.2-24]: a silent device is closed and announced offline', async (t) => {
   const f = await fixture(t);
+  // a watcher connected first sees online, then offline: no race with the 1.5 s keepalive allowance
+  const watcher = await f.connect('ingest', SECRETS.ingest);
+  const seen = collect(watcher);
+  await watcher.subscribeAsync('devices/truck-1/status', { qos: 1 });
   const socket = netConnect(f.ports.tcpPort, '127.0.0.1');
   const reply: Buffer[] = [];
   socket.on('data', (d) => reply.push(d));
@@ -467,11 +539,14 @@ test('keepalive timeout [MQTT-3.1.2-24]: a silent device is closed and announced
   socket.write(rawConnect('truck-1-raw', 'truck-1', SECRETS['truck-1'], 1));
   await until(() => Buffer.concat(reply).length >= 4, 5000, 'CONNACK');
   t.is(Buffer.concat(reply).subarray(0, 4).toString('hex'), '20020000', 'CONNACK accepted');
-  await until(() => f.broker.stats().devicesOnline === 1, 5000, 'online');
-  t.is((await retainedStatus(f, 'truck-1'))?.state, 'online');
   // no PINGREQ: the broker gives up after 1.5 x keepalive
   await ended;
   await until(() => f.broker.stats().devicesOnline === 0, 5000, 'offline');
+  await until(() => seen.length >= 2, 5000, 'online and offline at the watcher');
+  t.deepEqual(
+    seen.map((m) => JSON.parse(m.text).state),
+    ['online', 'offline'],
+  );
   t.is((await retainedStatus(f, 'truck-1'))?.state, 'offline');
 });
 

@@ -300,7 +300,6 @@ export async function buildWorld(env: Record<string, string> = {}): Promise<Worl
     const client = await connectClient(tp.mqttUrl, {
       username: provisioned.credentials.username,
       password: provisioned.credentials.password,
-      clientId: `world-${tenant}`,
     });
     await publishQos1(
       client,

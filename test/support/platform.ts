@@ -60,10 +60,24 @@ export async function adminGet(tp: TestPlatform, path: string): Promise<{ status
   return { status: res.status, body: await res.json() };
 }
 
+/**
+ * A client id the broker lets this user name use (broker/client-id.ts): a device's own id followed by a
+ * random suffix (so that two connections of one device do not take one another over), as mqtt.js's own
+ * default (`mqttjs_…`) is no device's. Without a user name, mqtt.js's default.
+ */
+export function ownClientId(username: string | undefined): { clientId?: string } {
+  return username === undefined ? {} : { clientId: `${username}-${Math.random().toString(16).slice(2, 10)}` };
+}
+
 /** Connects an mqtt.js client and waits for CONNACK (rejects on refusal). */
 export function connectClient(url: string, options: IClientOptions): Promise<MqttClient> {
   return new Promise((resolve, reject) => {
-    const client = mqtt.connect(url, { reconnectPeriod: 0, connectTimeout: 5000, ...options });
+    const client = mqtt.connect(url, {
+      reconnectPeriod: 0,
+      connectTimeout: 5000,
+      ...ownClientId(options.username),
+      ...options,
+    });
     client.once('connect', () => {
       client.off('error', onError);
       resolve(client);
