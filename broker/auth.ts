@@ -191,6 +191,7 @@ export function createAuthenticate(deps: AuthDeps): AuthenticateHandler {
   const authenticator = new Authenticator(deps);
   const throttledLog = new LogThrottle();
   const clientIdLog = new LogThrottle();
+  const refusedLog = new LogThrottle();
   return (client, username, password, done) => {
     authenticator.decide(username, password, sourceAddressOf(client)).then(
       (outcome) => {
@@ -229,10 +230,16 @@ export function createAuthenticate(deps: AuthDeps): AuthenticateHandler {
               'mqtt logins throttled after repeated failures: CONNACK 3 (server unavailable)',
             );
         } else {
-          logger.warn(
-            { clientId: client.id, username, reason: outcome.reason, returnCode: outcome.code },
-            'mqtt connect refused',
-          );
+          // each at debug; at warn one line per interval with how many it stands for (a device with a
+          // stale password retrying every few seconds is not a line each time)
+          const fields = { clientId: client.id, username, reason: outcome.reason, returnCode: outcome.code };
+          logger.debug(fields, 'mqtt connect refused');
+          const n = refusedLog.hit();
+          if (n > 0)
+            logger.warn(
+              { ...fields, refused: n },
+              'mqtt connect refused (refused: how many since the last such line)',
+            );
         }
         done(refusal(outcome.code), false);
       },

@@ -6,6 +6,7 @@ import type { Registry } from '../registry/types.ts';
 import { createAuthorizeSubscribe } from './acl.ts';
 import { createAuthenticate } from './auth.ts';
 import { ConnectionCap, gateOnCapacity, socketMargin } from './capacity.ts';
+import { ConnectionLogSummary } from './connection-log.ts';
 import { identityOf } from './identity.ts';
 import { type Listeners, type ListeningPorts, startListeners, type TlsFiles } from './listeners.ts';
 import { BrokerCounters, type BrokerStats, createBrokerMetrics } from './metrics.ts';
@@ -49,6 +50,8 @@ export interface BrokerOptions {
    * aedes may take to close the clients before their sockets are destroyed, ms (default 5000)
    */
   closeGraceMs?: number;
+  /** how often connections are summed up in one info line (connection-log.ts), ms; default 60,000 */
+  connectionLogIntervalMs?: number;
   /** passed to aedes (e.g. persistence, heartbeatInterval, connectTimeout, keepaliveLimit) */
   aedes?: Omit<
     AedesOptions,
@@ -160,6 +163,17 @@ export function createBroker(opts: BrokerOptions): Broker {
     isClosing: () => shuttingDown,
   });
 
+  // Connections at info level: one line a minute when they changed (connection-log.ts); each one at debug.
+  const connectionLog = new ConnectionLogSummary(
+    ({ connected, joined, left, intervalS }) =>
+      logger.info(
+        { connected, joined, left },
+        `mqtt connections: ${connected} connected (+${joined} -${left} in ${intervalS} s)`,
+      ),
+    () => counters.stats.connections,
+    opts.connectionLogIntervalMs,
+  );
+
   // Connections that got a CONNACK 0, so the gauge and the status see each exactly once.
   const ready = new WeakSet<Client>();
   aedes.on('clientReady', (client) => {
@@ -167,7 +181,8 @@ export function createBroker(opts: BrokerOptions): Broker {
     if (identity === undefined) return;
     ready.add(client);
     counters.connected(identity.type);
-    logger.info(
+    connectionLog.joinedOne();
+    logger.debug(
       {
         clientId: client.id,
         type: identity.type,
@@ -183,10 +198,13 @@ export function createBroker(opts: BrokerOptions): Broker {
     ready.delete(client);
     counters.disconnected(identity.type);
     // closing thousands of clients at shutdown is one summary line, not a line each
-    if (!shuttingDown) logger.info({ clientId: client.id, type: identity.type }, 'mqtt client disconnected');
+    if (!shuttingDown) {
+      connectionLog.leftOne();
+      logger.debug({ clientId: client.id, type: identity.type }, 'mqtt client disconnected');
+    }
     if (identity.type === 'device') status.offline(identity.device.id, client);
   });
-  aedes.on('keepaliveTimeout', (client) => logger.info({ clientId: client.id }, 'mqtt keepalive timeout'));
+  aedes.on('keepaliveTimeout', (client) => logger.debug({ clientId: client.id }, 'mqtt keepalive timeout'));
   aedes.on('clientError', (client, err) =>
     logger.debug({ clientId: client.id, err: err.message }, 'mqtt client error'),
   );
@@ -234,6 +252,7 @@ export function createBroker(opts: BrokerOptions): Broker {
         throw err;
       }
       logger.info({ host, ...listeners.ports }, 'mqtt broker listening');
+      connectionLog.start();
       return listeners.ports;
     },
 
@@ -244,6 +263,8 @@ export function createBroker(opts: BrokerOptions): Broker {
         // connection without PUBACK (publish.ts), so the clients stop feeding ingest while the broker
         // winds down, and the device sends it again to the next broker.
         shuttingDown = true;
+        connectionLog.flush();
+        connectionLog.stop();
         const t0 = performance.now();
         const clients = counters.stats.connections;
         listeners?.stopAccepting();

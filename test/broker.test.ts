@@ -1,6 +1,8 @@
 import { connect as netConnect } from 'node:net';
+import { Writable } from 'node:stream';
 import test from 'ava';
 import mqtt, { type MqttClient } from 'mqtt';
+import { pino } from 'pino';
 import { clientIdOwner, judgeClientId } from '../broker/client-id.ts';
 import {
   closed,
@@ -452,6 +454,34 @@ test('a client id belongs to the device with the longest id it starts with (then
   );
   t.is(judgeClientId('imei-8612', { type: 'device', id: 'dev-1' }, isDevice), 'not_own');
   t.is(judgeClientId('imei-8612', { type: 'service' }, isDevice), 'ok');
+});
+
+test('connections are logged at info as one summary line per interval, each connect and disconnect at debug', async (t) => {
+  const lines: { level: number; msg: string; connected?: number; joined?: number; left?: number }[] = [];
+  const sink = new Writable({
+    write(chunk, _enc, done) {
+      for (const line of String(chunk).split('\n')) if (line) lines.push(JSON.parse(line));
+      done();
+    },
+  });
+  const f = await startFixture({ logger: pino({ level: 'debug' }, sink), connectionLogIntervalMs: 200 });
+  t.teardown(() => f.close());
+  const a = await f.connect('truck-1', SECRETS['truck-1']);
+  await f.connect('truck-2', SECRETS['truck-2']);
+  await f.connect('cam-1', SECRETS['cam-1']);
+  await a.endAsync();
+  const summaries = () => lines.filter((l) => l.msg.startsWith('mqtt connections:'));
+  const sum = (k: 'joined' | 'left') => summaries().reduce((n, l) => n + (l[k] ?? 0), 0);
+  await until(() => sum('joined') === 3 && sum('left') === 1, 10_000, 'the summary of 3 joined, 1 left');
+  // a later change gives a later line; no line ever says nothing changed
+  await f.connect('truck-1', SECRETS['truck-1']);
+  await until(() => sum('joined') === 4, 10_000, 'the next summary');
+  t.true(summaries().every((l) => (l.joined ?? 0) + (l.left ?? 0) > 0 && l.level === 30));
+  t.is(summaries().at(-1)?.connected, 3);
+  const info = lines.filter((l) => l.level >= 30 && /client (dis)?connected/.test(l.msg));
+  t.deepEqual(info, [], 'no info line per connection');
+  t.is(lines.filter((l) => l.level === 20 && l.msg === 'mqtt client connected').length, 4);
+  t.is(lines.filter((l) => l.level === 20 && l.msg === 'mqtt client disconnected').length, 1);
 });
 
 test("a device's own last will on its status topic is allowed", async (t) => {
