@@ -4,10 +4,13 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # 1. Real servers the tests start: InfluxDB 1.x, Mosquitto, VictoriaMetrics (InfluxDB 2.x write API),
-#    docker-compose (validates docker-compose.yml). Debian packages, installed only when missing.
+#    docker-compose (validates docker-compose.yml), and the Mosquitto clients for the README's example.
+#    Debian packages, installed only when missing.
 missing=()
 [ -x /usr/bin/influxd ] || missing+=(influxdb)
 [ -x /usr/sbin/mosquitto ] || missing+=(mosquitto)
+# mosquitto_pub / mosquitto_sub: the README's publishing example (the mosquitto package has only the broker)
+command -v mosquitto_pub >/dev/null 2>&1 || missing+=(mosquitto-clients)
 [ -x /usr/bin/victoria-metrics ] || missing+=(victoria-metrics)
 command -v docker-compose >/dev/null 2>&1 || missing+=(docker-compose)
 command -v openssl >/dev/null 2>&1 || missing+=(openssl)
