@@ -131,11 +131,19 @@ export const positionRoutes: FastifyPluginAsyncZod<PositionRoutesOptions> = asyn
         ? { kind: device.kind, firm: device.firm }
         : undefined;
     if (unit === undefined || !canSee(principal, unit.firm)) {
+      // a vehicle terminal's id where its vehicle's is meant: say which (to those who may see it)
+      const mountedOn =
+        unit === undefined && device !== undefined && canSee(principal, device.firm)
+          ? device.unit
+          : undefined;
       throw new HttpProblem({
         status: 404,
         type: PROBLEM_TYPES.unknownUnit,
         title: 'Unknown unit',
-        detail: `No vehicle or body camera with id '${id}' is registered.`,
+        detail:
+          mountedOn === undefined
+            ? `No vehicle or body camera with id '${id}' is registered.`
+            : `'${id}' is a device, not a unit: positions and tracks are filed by vehicle id, and it is mounted on vehicle '${mountedOn}' (/api/v1/vehicles/${encodeURIComponent(mountedOn)}/position).`,
       });
     }
     return unit;
@@ -205,7 +213,7 @@ export const positionRoutes: FastifyPluginAsyncZod<PositionRoutesOptions> = asyn
       schema: {
         summary: 'Latest position of one unit',
         description:
-          'The unit is a vehicle id, or a body camera id. 404 when the unit is unknown, has no fix yet, or ' +
+          "The unit is a vehicle id, or a body camera id (a vehicle terminal's device id answers 404 naming its vehicle). 404 when the unit is unknown, has no fix yet, or " +
           'belongs to another firm than a firm key’s.',
         tags: ['positions'],
         security: bearerSecurity,

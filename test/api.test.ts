@@ -290,8 +290,13 @@ test('positions: 404 problem for an unknown unit and for a unit without a fix', 
   t.regex(u.detail ?? '', /veh-404/);
   t.is(u.instance, '/api/v1/vehicles/veh-404/position');
 
-  // A device id that is not a unit (a vehicle terminal) is not a unit either.
-  t.is((await app.inject({ url: '/api/v1/vehicles/dev-1/position', headers: AUTH })).statusCode, 404);
+  // A device id that is not a unit (a vehicle terminal) is not a unit either; the answer names its vehicle.
+  const device = await app.inject({ url: '/api/v1/vehicles/dev-1/position', headers: AUTH });
+  t.is(device.statusCode, 404);
+  t.regex(
+    problem(device).detail ?? '',
+    /'dev-1' is a device, not a unit: .* mounted on vehicle 'veh-1' \(\/api\/v1\/vehicles\/veh-1\/position\)/,
+  );
 
   const silent = await app.inject({ url: '/api/v1/vehicles/veh-silent/position', headers: AUTH });
   t.is(silent.statusCode, 404);
