@@ -107,20 +107,22 @@ class Authenticator {
       const remembered = registry.rememberedDeviceVerdict(username, secret);
       if (remembered === true) return this.deviceAccepted(username);
       if (remembered === false) {
+        // the id's count goes on; the address's does not: a terminal retrying its stale password costs
+        // no scrypt and guesses nothing new, and must not block the devices behind the same NAT
         this.devices.fail(username);
-        this.addresses.fail(address);
         return this.deviceRefused(username);
       }
       const throttled = this.throttledBy(username, address);
       if (throttled !== undefined) return throttled;
       this.devices.begin(username);
-      this.addresses.begin(address);
       let ok = false;
       try {
         ok = await registry.verifyDevice(username, secret);
       } finally {
         this.devices.end(username, ok);
-        this.addresses.end(address, ok);
+        // only a new wrong secret counts for the address (a scrypt run, a guess); not checks under way,
+        // nor successes: a fleet behind one address logging in at once is not a flood
+        if (!ok) this.addresses.fail(address);
       }
       if (ok) return this.deviceAccepted(username);
       return this.deviceRefused(username);
@@ -129,20 +131,19 @@ class Authenticator {
       // services share the address throttle (a service account is worth guessing too)
       const throttled = this.throttledBy(undefined, address);
       if (throttled !== undefined) return throttled;
-      this.addresses.begin(address);
       let ok = false;
       try {
         ok = await registry.verifyService(username, secret);
       } finally {
-        this.addresses.end(address, ok);
+        if (!ok) this.addresses.fail(address);
       }
       if (ok) return { ok: true, identity: { type: 'service', username } };
       return { ok: false, code: CONNACK.BAD_USERNAME_OR_PASSWORD, reason: 'bad_secret' };
     }
-    // no secret to check, but an address trying user names is counted like one trying passwords
+    // no secret to check (no scrypt): refused while the address is blocked, not counted (device ids are
+    // not secret, so trying user names gains nothing)
     const throttled = this.throttledBy(undefined, address);
     if (throttled !== undefined) return throttled;
-    this.addresses.fail(address);
     return { ok: false, code: CONNACK.BAD_USERNAME_OR_PASSWORD, reason: 'unknown_user' };
   }
 

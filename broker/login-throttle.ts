@@ -120,10 +120,12 @@ export const DEVICE_THROTTLE: Omit<ThrottleOptions, 'now'> = {
 
 /**
  * Per source address: more room, since many devices may share one (carrier-grade NAT of a mobile
- * network), and a refusal only delays them (CONNACK 3, they retry).
+ * network), and a refusal only delays them (CONNACK 3, they retry). auth.ts counts only new wrong
+ * secrets here (scrypt runs), never checks under way or successes, so a fleet behind one address
+ * logging in at once is not taken for a flood.
  */
 export const ADDRESS_THROTTLE: Omit<ThrottleOptions, 'now'> = {
-  free: 20,
+  free: 50,
   baseBlockMs: 1_000,
   maxBlockMs: 60_000,
   forgetMs: 15 * 60_000,
