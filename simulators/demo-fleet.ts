@@ -361,6 +361,8 @@ export function generateDemoFixes(opts: GenerateOptions): DemoMessage[] {
 export interface SimLogger {
   info(msg: string): void;
   warn(msg: string): void;
+  /** each device's connect and reconnect; without it they are not logged (info has the fleet's summary) */
+  debug?(msg: string): void;
 }
 
 export interface DemoFleetOptions {
@@ -400,6 +402,9 @@ export interface DemoFleetOptions {
   behaviourFor?: BehaviourFactory;
 }
 
+/** a connection closed this soon after its CONNACK was most likely taken over */
+const KNOCKED_OFF_WITHIN_MS = 30_000;
+
 export interface DemoFleetStats {
   devices: number;
   connected: number;
@@ -412,6 +417,11 @@ export interface DemoFleetStats {
   /** fixes currently buffered while offline */
   buffered: number;
   reconnects: number;
+  /**
+   * connections the broker closed within 30 s of their CONNACK: the sign of another
+   * client connecting with the same client id (a takeover, [MQTT-3.1.4-2]), e.g. a second demo fleet
+   */
+  knockedOff: number;
   /** current simulated time, ISO-8601 UTC */
   simTime: string;
 }
@@ -445,7 +455,7 @@ export function startDemoFleet(opts: DemoFleetOptions): DemoFleet {
   const log = opts.logger;
   const announce = opts.announceStatus ?? false;
   const bufferCap = opts.offlineBufferFixes ?? 360;
-  const counters = { published: 0, acked: 0, failed: 0, reconnects: 0 };
+  const counters = { published: 0, acked: 0, failed: 0, reconnects: 0, knockedOff: 0 };
   let stopping = false;
   const sims = createDeviceSims(devices, {
     seed: opts.seed ?? 1,
@@ -496,6 +506,7 @@ export function startDemoFleet(opts: DemoFleetOptions): DemoFleet {
     schedule(live);
   };
 
+  let everConnected = 0;
   const lives: LiveDevice[] = sims.map((sim, i) => {
     const device = devices[i] as NewDevice;
     const client = mqtt.connect(opts.url, {
@@ -515,17 +526,27 @@ export function startDemoFleet(opts: DemoFleetOptions): DemoFleet {
       everConnected: false,
       lastError: undefined,
     };
+    let connectedAt = Number.NEGATIVE_INFINITY;
     client.on('connect', () => {
-      if (!live.everConnected) log?.info(`demo fleet: ${device.id} (${device.kind}) connected`);
-      else log?.info(`demo fleet: ${device.id} reconnected`);
+      // one info line for the fleet once every device is in, not one per device (issue 10, item 17)
+      if (!live.everConnected) {
+        log?.debug?.(`demo fleet: ${device.id} (${device.kind}) connected`);
+        if (++everConnected === sims.length) log?.info(`demo fleet: all ${sims.length} devices connected`);
+      } else log?.debug?.(`demo fleet: ${device.id} reconnected`);
       live.everConnected = true;
       live.lastError = undefined;
+      connectedAt = Date.now();
       if (announce) client.publish(statusTopic(device.id), status('online'), { qos: 1, retain: true });
       // Blind-area backfill: what was recorded while offline goes up as JSON arrays.
       while (live.buffer.length > 0) publishFix(live, live.buffer.splice(0, 100));
     });
     client.on('reconnect', () => {
       counters.reconnects++;
+    });
+    client.on('close', () => {
+      // a refused CONNECT never set connectedAt: only accepted connections count
+      if (!stopping && Date.now() - connectedAt < KNOCKED_OFF_WITHIN_MS) counters.knockedOff++;
+      connectedAt = Number.NEGATIVE_INFINITY;
     });
     client.on('offline', () => {
       if (!stopping && live.everConnected) log?.warn(`demo fleet: ${device.id} offline, reconnecting`);

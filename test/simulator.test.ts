@@ -240,6 +240,7 @@ test('demo fleet connects over MQTT, publishes QoS 1 fixes, retains online/offli
     t.is(st.devices, 9);
     t.is(st.connected, 9);
     t.true(st.published > 0);
+    t.is(st.knockedOff, 0, 'nobody else uses its client ids');
   } finally {
     await fleet.stop();
   }
@@ -276,6 +277,22 @@ test('demo fleet: a dropped connection publishes the retained offline will, then
     t.is(fleet.stats().connected, 1);
   } finally {
     await fleet.stop();
+  }
+});
+
+test('two demo fleets with the same devices knock each other off, and their stats say so (demo-cli warns)', async (t) => {
+  const broker = await startBareAedes(0);
+  t.teardown(() => broker.close());
+  const devices = demoRegistrySeed().devices.slice(0, 3);
+  const a = startDemoFleet({ url: broker.url, devices, speedup: 50, reconnectPeriodMs: 100 });
+  const b = startDemoFleet({ url: broker.url, devices, speedup: 50, reconnectPeriodMs: 100 });
+  try {
+    for (let i = 0; i < 500 && (a.stats().knockedOff < 3 || b.stats().knockedOff < 3); i++)
+      await new Promise((r) => setTimeout(r, 20));
+    t.true(a.stats().knockedOff >= 3, `fleet a: ${a.stats().knockedOff}`);
+    t.true(b.stats().knockedOff >= 3, `fleet b: ${b.stats().knockedOff}`);
+  } finally {
+    await Promise.all([a.stop(), b.stop()]);
   }
 });
 
