@@ -416,6 +416,12 @@ export async function startPlatform(config: Config, options: StartOptions): Prom
         ...(room.detail !== undefined ? { detail: room.detail } : {}),
         connections: s.connections,
         ...room.figures,
+        // where devices connect (the simulator's evaluate finds the broker from here)
+        ports: Object.fromEntries(
+          Object.entries({ mqtt: ports.mqtt, ws: ports.ws, mqtts: ports.mqtts, wss: ports.wss }).filter(
+            (e): e is [string, number] => e[1] !== undefined,
+          ),
+        ),
         // spread over edge processes: how many run, and the connections of each (by pid)
         ...(env.MQTT_PROCESSES > 1 ? clusterFigures(s) : {}),
       };

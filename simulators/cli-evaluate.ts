@@ -2,7 +2,9 @@ import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { brokerUnreachable } from './broker-probe.ts';
 import {
+  OFFLINE_SCORING_HELP,
   parseCommandArgs,
   parseDuration,
   parseNumber,
@@ -16,7 +18,7 @@ import {
 import { provisionCommand } from './cli-provision.ts';
 import { runCommand } from './cli-run.ts';
 import { scoreCommand } from './cli-score.ts';
-import { clockOf, fetchHealth, waitUntilJudged } from './platform-settle.ts';
+import { brokerUrlOf, clockOf, fetchHealth, waitUntilJudged } from './platform-settle.ts';
 import type { PublishSummary } from './publisher.ts';
 
 /**
@@ -39,15 +41,18 @@ passed the run's end and the outbox is empty), and prints the per-type precision
 platform's violations (GET /api/v1/violations) against the ground truth. The same as
 provision + run + score with the world arguments given once.
 
-Start the platform with COMPLIANCE_CLOCK=fleet so that OFFLINE is judged by the fleet's own time; on a
-platform judging silence by its wall clock a sped-up run leaves OFFLINE out (and says so).
+${OFFLINE_SCORING_HELP}
+evaluate reads the platform's clock from GET /healthz and leaves OFFLINE out by itself (saying so) when a
+sped-up run cannot be scored for it.
 
 Options:
 ${WORLD_HELP.replace('(default 1h)', `(default ${DEFAULTS.duration})`)}
   --api <url>             platform API base, e.g. http://127.0.0.1:8080 (required)
   --token <t>             admin bearer token (or CITYWATCH_TOKEN; npm start prints it and keeps it in
                           DATA_DIR/admin-token)
-  --url <mqtt-url>        the platform's broker (default mqtt://<host of --api>:1883)
+  --url <mqtt-url>        the broker the devices publish to (default: the platform's own broker, its
+                          port read from GET /healthz, at the host of --api; required when the platform
+                          has none, e.g. it ingests from an external broker)
   --speedup <n>           simulated seconds per real second (default ${DEFAULTS.speedup})
   --noise-m <m>           GNSS error, metres per axis (default ${DEFAULTS.noiseM}, JT/T 794 terminals)
   --drift-m <m>, --interval <s>, --alarm-interval <s>
@@ -142,7 +147,7 @@ export async function evaluateCommand(
   };
   const token = v.token ?? process.env.CITYWATCH_TOKEN;
   let api: URL;
-  let mqttUrl: string;
+  let mqttUrl: string | undefined;
   let start: string;
   let settleMs: number;
   const duration = v.duration ?? DEFAULTS.duration;
@@ -156,7 +161,7 @@ export async function evaluateCommand(
     } catch {
       throw new UsageError(`--api: expected a URL such as http://127.0.0.1:8080, got "${v.api}"`);
     }
-    mqttUrl = v.url ?? `mqtt://${api.hostname}:1883`;
+    mqttUrl = v.url;
     const durationMs = parseDuration(duration, '--duration');
     const speedupN = parseNumber(speedup, '--speedup', 0.001, 1e6) ?? 1;
     // pinned here, once: provision and run must build the same world
@@ -181,12 +186,31 @@ export async function evaluateCommand(
   ];
   const apiArgs = ['--api', api.origin, '--token', token];
 
-  // 0. the platform: reachable, and what it judges silence by
+  // 0. the platform: reachable, what it judges silence by, where its broker is; and the broker answers
   let clock: 'fleet' | 'wall' | undefined;
   try {
-    clock = clockOf(await fetchHealth(api.origin, AbortSignal.timeout(10_000)));
+    const health = await fetchHealth(api.origin, AbortSignal.timeout(10_000));
+    clock = clockOf(health);
+    if (mqttUrl === undefined) {
+      mqttUrl = brokerUrlOf(health, api);
+      if (mqttUrl === undefined) {
+        write(
+          `[evaluate] the platform at ${api.origin} runs no MQTT broker of its own (its /healthz names none): ` +
+            'give the broker its devices publish to with --url\n',
+        );
+        return 2;
+      }
+      say(`the platform's broker: ${mqttUrl} (from /healthz; --url to choose another)`);
+    }
   } catch (e) {
     write(`[evaluate] the platform API at ${api.origin} is not reachable: ${(e as Error).message}\n`);
+    return 1;
+  }
+  const unreachable = await brokerUnreachable(mqttUrl);
+  if (unreachable !== undefined) {
+    write(
+      `[evaluate] no MQTT broker answers at ${mqttUrl}: ${unreachable}${v.url ? '' : ' (give it with --url)'}\n`,
+    );
     return 1;
   }
   const excluded = new Set(
@@ -245,14 +269,29 @@ export async function evaluateCommand(
     return runCode === 0 ? 1 : runCode;
   }
   const publish = summary.publish as PublishSummary | undefined;
+  if (publish && publish.connected === 0 && publish.devices > 0) {
+    // nothing was sent: waiting for the platform to judge it and scoring it would only report misses
+    const reasons = Object.entries(publish.connectErrors ?? {})
+      .map(([why, n]) => `${n} x ${why}`)
+      .join('; ');
+    write(
+      `[evaluate] none of the ${publish.devices} devices could connect to ${mqttUrl}: ${reasons || 'no reason given'}\n`,
+    );
+    return 1;
+  }
   if (publish) {
     say(
       `   ${publish.connected}/${publish.devices} devices connected, ${publish.published} published, ${publish.acked} acknowledged`,
     );
     if (publish.connected < publish.devices)
       write(
-        `[evaluate] warning: ${publish.devices - publish.connected} device(s) never connected (a device provisioned ` +
-          'earlier keeps its secret: delete it, or use a fresh DATA_DIR); their violations will count as missed\n',
+        `[evaluate] warning: ${publish.devices - publish.connected} device(s) never connected ` +
+          `(${Object.entries(publish.connectErrors ?? {})
+            .map(([why, n]) => `${n} x ${why}`)
+            .join(
+              '; ',
+            )}; a device provisioned earlier keeps its secret: delete it, or use a fresh DATA_DIR); ` +
+          'their violations will count as missed\n',
       );
   }
 

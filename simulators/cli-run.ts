@@ -3,6 +3,7 @@ import { writeFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import {
   loadWorld,
+  OFFLINE_SCORING_HELP,
   parseCommandArgs,
   parseDuration,
   parseNumber,
@@ -51,10 +52,7 @@ Examples:
   ${prog} run -s simulators/scenarios/hefei-fleet.yaml --dry-run -d 4h --seed 7 \\
       --inject OFF_ROUTE:0.2,DUPLICATE:0.01 --truth truth.jsonl --messages messages.jsonl
 
-Sped-up runs and OFFLINE: the platform judges silence against its own (wall) clock, so with
---speedup > 1 the lagging simulated clock makes every device look silent at each of its ticks. Score
-OFFLINE from runs at --speedup 1, or leave it out (score --exclude OFFLINE); the end-to-end test lets the
-platform's compliance service read the simulated clock instead.
+${OFFLINE_SCORING_HELP}
 
 Exit status: 0 when the run completed, 2 on bad arguments or an invalid scenario, 1 on failure.`;
 

@@ -42,6 +42,17 @@ export function unsettledReason(health: HealthBody, endTs: number): string | und
   return undefined;
 }
 
+/**
+ * The platform's own MQTT broker as seen from the API's host: `mqtt://<API host>:<its port>` from the
+ * broker component of GET /healthz; undefined when the platform runs no broker of its own (an external
+ * one: PARTS without broker, INGEST_MQTT_URL) or does not say.
+ */
+export function brokerUrlOf(health: HealthBody, api: URL): string | undefined {
+  const broker = health.components?.broker as { ports?: { mqtt?: unknown } } | undefined;
+  const port = broker?.ports?.mqtt;
+  return typeof port === 'number' ? `mqtt://${api.hostname}:${port}` : undefined;
+}
+
 export async function fetchHealth(api: string, signal?: AbortSignal): Promise<HealthBody> {
   const res = await fetch(new URL('/healthz', api), signal ? { signal } : {});
   // 503 (down) still carries the report

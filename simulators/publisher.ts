@@ -55,6 +55,8 @@ export interface PublishSummary {
   realS: number;
   /** simulated instant the run reached, ISO-8601 */
   simEnd: string;
+  /** why devices could not connect: the last error of each, counted by message (empty when all did) */
+  connectErrors: Record<string, number>;
 }
 
 export interface Publisher {
@@ -65,7 +67,10 @@ export interface Publisher {
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
-function connect(url: string, d: NewDevice, timeoutMs: number): Promise<MqttClient | undefined> {
+/** a device's connection, or why there is none (the last error seen, or the timeout) */
+type Connected = { client: MqttClient } | { error: string };
+
+function connect(url: string, d: NewDevice, timeoutMs: number): Promise<Connected> {
   const client = mqtt.connect(url, {
     clientId: d.id,
     username: d.id,
@@ -81,18 +86,23 @@ function connect(url: string, d: NewDevice, timeoutMs: number): Promise<MqttClie
     },
   });
   return new Promise((resolve) => {
+    let lastError: string | undefined;
     const timer = setTimeout(() => finish(false), timeoutMs);
     const finish = (ok: boolean) => {
       clearTimeout(timer);
       client.off('connect', onConnect);
       if (!ok) client.end(true);
-      resolve(ok ? client : undefined);
+      resolve(
+        ok ? { client } : { error: lastError ?? `no CONNACK within ${Math.round(timeoutMs / 1000)} s` },
+      );
     };
     const onConnect = () => finish(true);
     client.on('connect', onConnect);
-    // a refused login (bad credentials) does not heal by retrying: give up at once
     client.on('error', (err) => {
-      if ((err as { code?: number }).code === 4 || (err as { code?: number }).code === 5) finish(false);
+      const code = (err as { code?: number | string }).code;
+      lastError = typeof code === 'number' ? `CONNACK ${code}: ${err.message}` : err.message;
+      // a refused login (bad credentials, wrong client id) does not heal by retrying: give up at once
+      if (code === 2 || code === 4 || code === 5) finish(false);
     });
   });
 }
@@ -105,6 +115,7 @@ export function startPublisher(o: PublishOptions): Publisher {
   let head = 0;
   let pace = o.startTs;
   const counts = { published: 0, acked: 0, failed: 0, notConnected: 0 };
+  const connectErrors: Record<string, number> = {};
   const clients = new Map<string, MqttClient>();
 
   const clock = (): number => {
@@ -117,8 +128,11 @@ export function startPublisher(o: PublishOptions): Publisher {
       o.devices.map(async (d) => [d.id, await connect(o.url, d, o.connectTimeoutMs ?? 15_000)] as const),
     );
     for (const [id, c] of results) {
-      if (c) clients.set(id, c);
-      else o.log?.(`${id}: could not connect (credentials? broker?); its messages are not sent`);
+      if ('client' in c) clients.set(id, c.client);
+      else {
+        connectErrors[c.error] = (connectErrors[c.error] ?? 0) + 1;
+        o.log?.(`${id}: could not connect to ${o.url} (${c.error}); its messages are not sent`);
+      }
     }
     const realStart = performance.now();
     let lastProgress = realStart;
@@ -129,7 +143,8 @@ export function startPublisher(o: PublishOptions): Publisher {
         simTs = m.ts;
         const due = realStart + (m.ts - o.startTs) / o.speedup;
         const wait = due - performance.now();
-        if (wait > 2) await sleep(wait);
+        // with no device connected there is nobody to pace for: count the messages not sent, at once
+        if (wait > 2 && clients.size > 0) await sleep(wait);
         pace = Math.max(pace, m.ts);
         const client = clients.get(m.device);
         if (!client?.connected) {
@@ -175,6 +190,7 @@ export function startPublisher(o: PublishOptions): Publisher {
       ...counts,
       realS: Math.round((performance.now() - realStart) / 100) / 10,
       simEnd: new Date(simTs).toISOString(),
+      connectErrors,
     };
   })();
 

@@ -11,9 +11,12 @@ import test from 'ava';
 import { RouteFeatureInSchema, SiteFeatureInSchema, ZoneFeatureInSchema } from '../api/compliance-schemas.ts';
 import { startBareAedes } from '../bench/aedes.ts';
 import { decodeTelemetry } from '../ingest/decode.ts';
+import { brokerUnreachable } from '../simulators/broker-probe.ts';
+import { OFFLINE_SCORING_HELP } from '../simulators/cli-common.ts';
 import { FleetSim, type SimMessage } from '../simulators/fleet-sim.ts';
 import { mergeInjections, parseInjectSpec } from '../simulators/inject.ts';
 import { readCredentialsFile } from '../simulators/load.ts';
+import { brokerUrlOf, type HealthBody } from '../simulators/platform-settle.ts';
 import { offlineFiles } from '../simulators/provision.ts';
 import {
   parseScenario,
@@ -23,6 +26,8 @@ import {
 } from '../simulators/scenario-file.ts';
 import { BUNDLED } from '../simulators/scenarios/build.ts';
 import { buildWorld, unitOf } from '../simulators/world.ts';
+import { freePort } from './servers/ports.ts';
+import { ADMIN_TOKEN, startTestPlatform } from './support/platform.ts';
 
 const BASIC = 'simulators/scenarios/hefei-basic.json';
 const FLEET = 'simulators/scenarios/hefei-fleet.yaml';
@@ -299,6 +304,20 @@ test('the bundled scenarios are valid and match the demo world they are built fr
 
 const cli = (args: string[]) =>
   spawnSync(process.execPath, ['--import', 'tsx', 'simulators/cli.ts', ...args], { encoding: 'utf8' });
+/** the CLI as a child while this process keeps serving (a platform in this process answers it) */
+const cliAsync = (args: string[]): Promise<{ status: number | null; stdout: string; stderr: string }> =>
+  new Promise((resolve) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'simulators/cli.ts', ...args]);
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => {
+      stdout += d.toString();
+    });
+    child.stderr.on('data', (d: Buffer) => {
+      stderr += d.toString();
+    });
+    child.on('close', (status) => resolve({ status, stdout, stderr }));
+  });
 
 test('sim help and --help of every subcommand', (t) => {
   const top = cli(['help']);
@@ -396,6 +415,42 @@ test('sim help and --help of every subcommand', (t) => {
   const down = cli(['evaluate', '-s', BASIC, '--api', 'http://127.0.0.1:9', '--token', 't']);
   t.is(down.status, 1);
   t.regex(down.stderr, /the platform API at http:\/\/127\.0\.0\.1:9 is not reachable/);
+  // run and evaluate say the same about scoring OFFLINE from a sped-up run
+  const paragraph = OFFLINE_SCORING_HELP.replace(/\s+/g, ' ');
+  for (const command of ['run', 'evaluate'])
+    t.true(cli([command, '--help']).stdout.replace(/\s+/g, ' ').includes(paragraph), `${command} --help`);
+});
+
+test("evaluate finds the platform's broker from /healthz, and fails at once, saying why, when no broker answers", async (t) => {
+  const tp = await startTestPlatform();
+  t.teardown(() => tp.stop());
+  const health = (await (await fetch(`${tp.httpUrl}/healthz`)).json()) as HealthBody;
+  t.is(brokerUrlOf(health, new URL('http://127.0.0.1:8080')), `mqtt://127.0.0.1:${tp.platform.ports.mqtt}`);
+  t.is(brokerUrlOf({ components: {} }, new URL('http://h:1')), undefined, 'no broker of its own');
+  t.is(await brokerUnreachable(tp.mqttUrl), undefined);
+
+  // --url naming a port nobody listens on: refused before provisioning anything (no minutes of waiting,
+  // no blaming of credentials)
+  const closed = await freePort();
+  const started = Date.now();
+  const r = await cliAsync([
+    'evaluate',
+    '-s',
+    BASIC,
+    '--api',
+    tp.httpUrl,
+    '--token',
+    ADMIN_TOKEN,
+    '--url',
+    `mqtt://127.0.0.1:${closed}`,
+  ]);
+  t.is(r.status, 1, r.stderr);
+  t.regex(
+    r.stderr,
+    new RegExp(`no MQTT broker answers at mqtt://127\\.0\\.0\\.1:${closed}: connect ECONNREFUSED`),
+  );
+  t.deepEqual(tp.platform.registry.firms(), [], 'nothing was provisioned');
+  t.log(`refused after ${Date.now() - started} ms`);
 });
 
 test('sim run: an invalid scenario fails with the field named', async (t) => {
