@@ -29,3 +29,60 @@ export function withInstants<T extends { startTs: number; endTs?: number | undef
     ...(item.endTs === undefined ? {} : { endAt: iso(item.endTs) }),
   };
 }
+
+// ---------------------------------------------------------------------------------------------------
+// Local times for files people open (CSV): the JSON API stays UTC.
+
+/** The zone of human-facing files unless the request says otherwise: the city's, China Standard Time. */
+export const DEFAULT_FILE_TIME_ZONE = 'Asia/Shanghai';
+
+const validZone = (tz: string): boolean => {
+  try {
+    new Intl.DateTimeFormat('en-US', { timeZone: tz });
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+/** `tz`: an IANA time zone name (`Asia/Shanghai`, `UTC`, `Europe/Berlin`). */
+export const TimeZoneSchema = z
+  .string()
+  .min(1)
+  .max(64)
+  .refine(validZone, 'expected an IANA time zone such as Asia/Shanghai or UTC');
+
+const pad = (n: number, width = 2) => String(n).padStart(width, '0');
+const QUARTER_HOUR_MS = 15 * 60_000;
+
+/**
+ * Instants as ISO-8601 local time with the zone's offset at that instant (`2026-11-22T16:00:00.000+08:00`;
+ * `Z` for UTC): readable as local time, still one unambiguous instant. The offset is looked up once per
+ * quarter hour of UTC (zones change offset only on quarter hours), so a 100,000-fix track costs a few
+ * Intl calls, not one per fix.
+ */
+export function zonedIso(tz: string): (ms: number) => string {
+  if (tz === 'UTC' || tz === 'Etc/UTC') return iso;
+  const format = new Intl.DateTimeFormat('en-US', { timeZone: tz, timeZoneName: 'longOffset' });
+  const offsets = new Map<number, number>();
+  const offsetMinutes = (ms: number): number => {
+    const bucket = Math.floor(ms / QUARTER_HOUR_MS);
+    let minutes = offsets.get(bucket);
+    if (minutes === undefined) {
+      const name = format.formatToParts(new Date(ms)).find((p) => p.type === 'timeZoneName')?.value ?? 'GMT';
+      const m = /GMT([+-])(\d{2}):?(\d{2})?/.exec(name);
+      minutes = m ? (m[1] === '-' ? -1 : 1) * (Number(m[2]) * 60 + Number(m[3] ?? 0)) : 0;
+      if (offsets.size > 10_000) offsets.clear();
+      offsets.set(bucket, minutes);
+    }
+    return minutes;
+  };
+  return (ms: number): string => {
+    const minutes = offsetMinutes(ms);
+    const local = new Date(ms + minutes * 60_000).toISOString().slice(0, 23);
+    if (minutes === 0) return `${local}Z`;
+    const sign = minutes < 0 ? '-' : '+';
+    const abs = Math.abs(minutes);
+    return `${local}${sign}${pad(Math.floor(abs / 60))}:${pad(abs % 60)}`;
+  };
+}

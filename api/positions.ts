@@ -325,7 +325,7 @@ export const positionRoutes: FastifyPluginAsyncZod<PositionRoutesOptions> = asyn
           return reply
             .type(`${TRACK_MEDIA_TYPES.csv}; charset=utf-8; header=present`)
             .header('content-disposition', `attachment; filename="${trackFileName(meta, 'csv')}"`)
-            .send(trackCsv(meta, fixes));
+            .send(trackCsv(meta, fixes, q.tz));
         case 'gpx':
           return reply
             .type(`${TRACK_MEDIA_TYPES.gpx}; charset=utf-8`)

@@ -11,12 +11,13 @@ import {
   type ViolationRecord,
 } from '../store/events-port.ts';
 import { bearerSecurity } from './auth.ts';
+import { TimeZoneSchema } from './instants.ts';
 import { canSee, visibleFirm } from './principal.ts';
 import { HttpProblem, PROBLEM_TYPES } from './problem.ts';
 import { problemResponse } from './schemas.ts';
 import { computeScorecards, type FirmScorecard } from './scorecard/compute.ts';
 import { chooseScorecardFormat, scorecardsCsv } from './scorecard/csv.ts';
-import { type MonthRange, monthRange } from './scorecard/month.ts';
+import { type MonthRange, monthOf, monthRange } from './scorecard/month.ts';
 
 /**
  * The monthly firm scorecards (月度考核): GET /scorecards?month=YYYY-MM and /scorecards/{firm}?month=, as
@@ -80,6 +81,7 @@ const CsvSchema = z
   .string()
   .describe(
     'RFC 4180 with a UTF-8 byte order mark: CRLF line ends, a header line, one firm per row; columns month, ' +
+      "from, to (the month's first instant and the next month's, ISO 8601 in the `tz` zone with its offset), " +
       'rank, rankedFirms, firm, firmName, trips, compliantTrips, compliantShare, km, violations, per100Trips, ' +
       'per1000Km, openViolations, then one column per violation code; empty cell = null',
   );
@@ -88,8 +90,13 @@ const QuerySchema = z.strictObject({
   month: z
     .string()
     .regex(/^\d{4}-(0[1-9]|1[0-2])$/, 'expected YYYY-MM')
-    .describe('the month, YYYY-MM (China Standard Time)'),
+    .optional()
+    .describe('the month, YYYY-MM (China Standard Time); default the current month in China Standard Time'),
   format: z.enum(['json', 'csv']).optional().describe('json or csv; overrides the Accept header'),
+  tz: TimeZoneSchema.optional().describe(
+    'CSV only: the time zone of its from and to columns (ISO 8601 local time with the offset); default ' +
+      'Asia/Shanghai. The month itself is always China Standard Time (the 考核 calendar); JSON stays UTC',
+  ),
 });
 
 const FirmParamsSchema = z.object({ firm: z.string().min(1).max(128).describe('firm id') });
@@ -187,13 +194,14 @@ export const scorecardRoutes: FastifyPluginAsyncZod<ScorecardRoutesOptions> = as
           'Per firm, for a month in China Standard Time: completed trips, km, compliant share, violations by ' +
           'code, violations per 100 trips and per 1,000 km, open (unresolved) violations, and the rank among ' +
           'firms (violations per 100 trips, then per 1,000 km, then open violations; lower is better). JSON, ' +
-          'or CSV with `format=csv` or `Accept: text/csv`. A firm key gets only its own card (with its rank).',
+          'or CSV with `format=csv` or `Accept: text/csv` (times in `tz`, default Asia/Shanghai). Without ' +
+          '`month`, the current month in China Standard Time. A firm key gets only its own card (with its rank).',
         tags: ['violations'],
         security: bearerSecurity,
         querystring: QuerySchema,
         response: {
           200: both('the cards, in rank order', ScorecardListSchema),
-          400: problemResponse('invalid query: the month must be YYYY-MM'),
+          400: problemResponse('invalid query: the month must be YYYY-MM, tz an IANA time zone'),
           401: unauthorized,
           406: problemResponse('neither JSON nor CSV is acceptable'),
           503: problemResponse('event store unavailable'),
@@ -201,7 +209,7 @@ export const scorecardRoutes: FastifyPluginAsyncZod<ScorecardRoutesOptions> = as
       },
     },
     async (request, reply) => {
-      const { month } = request.query;
+      const month = request.query.month ?? monthOf(Date.now());
       const format = formatOf(request.query.format, request.headers.accept);
       const range = rangeOf(month);
       const own = visibleFirm(request.principal);
@@ -213,7 +221,7 @@ export const scorecardRoutes: FastifyPluginAsyncZod<ScorecardRoutesOptions> = as
         return reply
           .type('text/csv; charset=utf-8; header=present')
           .header('content-disposition', `attachment; filename="${csvName(month, own)}"`)
-          .send(scorecardsCsv(cards, (f) => registry.firm(f)?.name));
+          .send(scorecardsCsv(cards, (f) => registry.firm(f)?.name, range, request.query.tz));
       }
       return reply.type('application/json').send({
         month,
@@ -238,7 +246,7 @@ export const scorecardRoutes: FastifyPluginAsyncZod<ScorecardRoutesOptions> = as
         querystring: QuerySchema,
         response: {
           200: both('the card', ScorecardSchema),
-          400: problemResponse('invalid query: the month must be YYYY-MM'),
+          400: problemResponse('invalid query: the month must be YYYY-MM, tz an IANA time zone'),
           401: unauthorized,
           404: problemResponse('unknown firm'),
           406: problemResponse('neither JSON nor CSV is acceptable'),
@@ -248,7 +256,7 @@ export const scorecardRoutes: FastifyPluginAsyncZod<ScorecardRoutesOptions> = as
     },
     async (request, reply) => {
       const { firm } = request.params;
-      const { month } = request.query;
+      const month = request.query.month ?? monthOf(Date.now());
       const format = formatOf(request.query.format, request.headers.accept);
       const unknownFirm = new HttpProblem({
         status: 404,
@@ -259,16 +267,15 @@ export const scorecardRoutes: FastifyPluginAsyncZod<ScorecardRoutesOptions> = as
       // Another firm's card is unknown to a firm key, exactly like a firm that does not exist.
       if (!canSee(request.principal, firm)) throw unknownFirm;
       const known = registry.firm(firm) !== undefined;
-      const card = (await cardsOf(request.log, rangeOf(month), known ? firm : undefined)).find(
-        (c) => c.firm === firm,
-      );
+      const range = rangeOf(month);
+      const card = (await cardsOf(request.log, range, known ? firm : undefined)).find((c) => c.firm === firm);
       if (card === undefined) throw unknownFirm;
       reply.header('vary', 'Accept');
       if (format === 'csv') {
         return reply
           .type('text/csv; charset=utf-8; header=present')
           .header('content-disposition', `attachment; filename="${csvName(month, firm)}"`)
-          .send(scorecardsCsv([card], (f) => registry.firm(f)?.name));
+          .send(scorecardsCsv([card], (f) => registry.firm(f)?.name, range, request.query.tz));
       }
       return reply.type('application/json').send(withName(card));
     },

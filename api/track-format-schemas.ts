@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { UNIT_KINDS } from '../ingest/fix.ts';
+import { TimeZoneSchema } from './instants.ts';
 import { PositionDtoSchema } from './schemas.ts';
 import { TRACK_FORMATS } from './track-format-negotiate.ts';
 import { parseDuration } from './track-format-sample.ts';
@@ -65,6 +66,9 @@ export const TrackQuerySchema = z.strictObject({
     .optional()
     .describe('downsample: at most this many fixes, evenly spread, first and last kept'),
   format: z.enum(TRACK_FORMATS).optional().describe('json, geojson, csv or gpx; overrides the Accept header'),
+  tz: TimeZoneSchema.optional().describe(
+    'CSV only: the time zone of its ts and received columns, written as ISO 8601 local time with the offset (`2026-11-22T16:00:00.000+08:00`); default Asia/Shanghai, `UTC` for Z times. JSON, GeoJSON and GPX stay UTC',
+  ),
 });
 
 const iso = z.iso.datetime({ offset: false, local: false });

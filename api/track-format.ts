@@ -1,4 +1,5 @@
 import type { Fix, UnitKind } from '../ingest/fix.ts';
+import { DEFAULT_FILE_TIME_ZONE, zonedIso } from './instants.ts';
 import { FixSchema, toPositionDto } from './schemas.ts';
 
 /**
@@ -79,10 +80,12 @@ function csvField(value: unknown): string {
   return /[",\r\n]/.test(text) ? `"${text.replaceAll('"', '""')}"` : text;
 }
 
-export function trackCsv(meta: TrackMeta, fixes: readonly Fix[]): string {
+/** `tz`: the zone of the ts and received columns (people open CSV files: the city's local time by default) */
+export function trackCsv(meta: TrackMeta, fixes: readonly Fix[], tz = DEFAULT_FILE_TIME_ZONE): string {
+  const local = zonedIso(tz);
   const lines = [CSV_COLUMNS.join(',')];
   for (const fix of fixes) {
-    const row: Record<string, unknown> = { ...fix, ts: iso(fix.ts), received: iso(fix.received) };
+    const row: Record<string, unknown> = { ...fix, ts: local(fix.ts), received: local(fix.received) };
     row.plate = meta.plate;
     lines.push(CSV_COLUMNS.map((c) => csvField(row[c])).join(','));
   }

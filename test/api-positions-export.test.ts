@@ -277,7 +277,10 @@ test('track: CSV is RFC 4180 and parses back to the fixes', async (t) => {
   t.is(header.at(-1), 'received');
   for (const [i, row] of rows.entries()) {
     const f = TRACK[i]!;
-    t.is(row.ts, iso(f.ts));
+    // China Standard Time by default (a file people open), the same instant
+    t.regex(row.ts ?? '', /\+08:00$/);
+    t.is(Date.parse(row.ts ?? ''), f.ts);
+    t.is(row.ts, `${new Date(f.ts + 8 * 3_600_000).toISOString().slice(0, 23)}+08:00`);
     t.is(row.vehicle, 'veh-x1');
     t.is(row.plate, TRICKY_PLATE);
     t.is(Number(row.lat), f.lat);
@@ -287,8 +290,26 @@ test('track: CSV is RFC 4180 and parses back to the fixes', async (t) => {
     t.is(row.valid, String(f.valid));
     t.is(row.load, f.load);
     t.is(row.task, '', 'a field a muck truck does not report is empty');
-    t.regex(row.received ?? '', /Z$/);
+    t.regex(row.received ?? '', /\+08:00$/);
   }
+  // tz=UTC: Z times; another zone: its offset; a zone that does not exist: 400 naming tz
+  const utc = parseCsv((await track('&format=csv&tz=UTC')).text, { columns: true }) as Record<
+    string,
+    string
+  >[];
+  t.deepEqual(
+    utc.map((r) => r.ts),
+    TRACK.map((f) => iso(f.ts)),
+  );
+  const berlin = parseCsv((await track('&format=csv&tz=Europe/Berlin')).text, { columns: true }) as Record<
+    string,
+    string
+  >[];
+  t.regex(berlin[0]!.ts ?? '', /\+0[12]:00$/);
+  t.is(Date.parse(berlin[0]!.ts ?? ''), TRACK[0]!.ts);
+  const bad = await track('&format=csv&tz=Nowhere/Town');
+  t.is(bad.status, 400);
+  t.regex(bad.text, /\/tz/);
 });
 
 test('track: GPX 1.1 is well-formed and parses back to the fixes', async (t) => {
@@ -449,6 +470,7 @@ test('docs: the track and live routes are in the OpenAPI document, with their me
     'query:interval',
     'query:maxPoints',
     'query:to',
+    'query:tz',
   ]);
   for (const path of mine.slice(1)) {
     const op = doc.paths[path].get;

@@ -350,6 +350,16 @@ test('CSV (format=csv or Accept: text/csv) parses back to the same figures', asy
       t.is(row[code], String(card.violationsByCode[code]), `${card.firm} ${code}`);
   });
   t.is(rows[5]!.firmName, '丁运输, "东区" 分公司', 'quoted field with a comma and quotes survives');
+  // the month's bounds, as China Standard Time by default (people open the file), as UTC with tz=UTC
+  t.is(rows[0]!.from, '2026-11-01T00:00:00.000+08:00');
+  t.is(rows[0]!.to, '2026-12-01T00:00:00.000+08:00');
+  const utc = await app.inject({
+    url: '/api/v1/scorecards?month=2026-11&format=csv&tz=UTC',
+    headers: as('admin'),
+  });
+  const utcRows = parse(utc.body, { bom: true, columns: true }) as Record<string, string>[];
+  t.is(utcRows[0]!.from, '2026-10-31T16:00:00.000Z');
+  t.is(utcRows[0]!.to, '2026-11-30T16:00:00.000Z');
   t.is(rows[2]!.firmName, '合肥乙运输有限公司');
 
   const one = await app.inject({
@@ -389,10 +399,25 @@ test('a month that is not YYYY-MM is a 400 naming month; the routes are in a sou
       [['querystring', '/month']],
     );
   }
-  t.is(
-    (await app.inject({ url: '/api/v1/scorecards', headers: as('admin') })).statusCode,
-    400,
-    'month is required',
+  // without month: the current month of China Standard Time (bracketed, so a month's end cannot race it)
+  const before = monthOf(Date.now());
+  const current = await app.inject({ url: '/api/v1/scorecards', headers: as('admin') });
+  const one = await app.inject({ url: '/api/v1/scorecards/firm-a', headers: as('admin') });
+  const after = monthOf(Date.now());
+  t.is(current.statusCode, 200, current.body);
+  t.true([before, after].includes(current.json().month), current.json().month);
+  t.is(current.json().from, new Date(monthRange(current.json().month)!.fromMs).toISOString());
+  t.is(one.statusCode, 200, one.body);
+  t.true([before, after].includes(one.json().month));
+  // tz: an IANA zone, named when wrong
+  const badTz = await app.inject({
+    url: '/api/v1/scorecards?month=2026-11&tz=Mars/Olympus',
+    headers: as('admin'),
+  });
+  t.is(badTz.statusCode, 400);
+  t.deepEqual(
+    ProblemSchema.parse(badTz.json()).errors?.map((e) => [e.in, e.pointer]),
+    [['querystring', '/tz']],
   );
   const doc = (await app.inject({ url: '/docs/json' })).json();
   t.deepEqual(openApiProblems(doc), []);

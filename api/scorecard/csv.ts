@@ -5,10 +5,14 @@
  * in the local code page (GBK) and garbles the firm names; parsers that know UTF-8 skip it.
  */
 import { VIOLATION_CODES } from '../../geofence/model.ts';
+import { DEFAULT_FILE_TIME_ZONE, zonedIso } from '../instants.ts';
 import type { FirmScorecard } from './compute.ts';
+import type { MonthRange } from './month.ts';
 
 export const SCORECARD_CSV_COLUMNS: readonly string[] = [
   'month',
+  'from',
+  'to',
   'rank',
   'rankedFirms',
   'firm',
@@ -30,14 +34,26 @@ function field(value: unknown): string {
   return /[",\r\n]/.test(text) ? `"${text.replaceAll('"', '""')}"` : text;
 }
 
-/** `names` gives each firm's display name (empty when unknown). */
+/**
+ * `names` gives each firm's display name (empty when unknown); `range` the month's instants, written as
+ * local times of `tz` (the city's by default: people open these files).
+ */
 export function scorecardsCsv(
   cards: readonly FirmScorecard[],
   names: (firm: string) => string | undefined,
+  range: Pick<MonthRange, 'fromMs' | 'toMs'>,
+  tz = DEFAULT_FILE_TIME_ZONE,
 ): string {
+  const local = zonedIso(tz);
+  const span = { from: local(range.fromMs), to: local(range.toMs) };
   const lines = [SCORECARD_CSV_COLUMNS.join(',')];
   for (const card of cards) {
-    const row: Record<string, unknown> = { ...card, ...card.violationsByCode, firmName: names(card.firm) };
+    const row: Record<string, unknown> = {
+      ...card,
+      ...card.violationsByCode,
+      ...span,
+      firmName: names(card.firm),
+    };
     lines.push(SCORECARD_CSV_COLUMNS.map((c) => field(row[c])).join(','));
   }
   return `\uFEFF${lines.join('\r\n')}\r\n`;
