@@ -2,11 +2,13 @@ import { randomBytes } from 'node:crypto';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { UNIT_KINDS } from '../ingest/fix.ts';
+import { HashingBusyError } from '../registry/hash-gate.ts';
 import { EntityIdSchema } from '../registry/ids.ts';
 import type { Device, NewDevice, Registry } from '../registry/types.ts';
 import { bearerSecurity } from './auth.ts';
 import { pageQueryFields } from './paging.ts';
 import { type Principal, visible } from './principal.ts';
+import { HttpProblem } from './problem.ts';
 import {
   ACCESS_RESPONSES,
   conflict,
@@ -29,6 +31,24 @@ import { jsonResponse, problemResponse } from './schemas.ts';
 /** 24 random bytes: 192 bits, 32 base64url characters, easy to type into a terminal's config. */
 const SECRET_BYTES = 24;
 const newSecret = () => randomBytes(SECRET_BYTES).toString('base64url');
+
+/**
+ * A secret is hashed through the process's bounded hashing queue (registry/hash-gate.ts); when a login
+ * flood has filled it, the request is a 503 to retry, not a 500.
+ */
+async function whenHashed<T>(work: () => Promise<T>): Promise<T> {
+  try {
+    return await work();
+  } catch (err) {
+    if (!(err instanceof HashingBusyError)) throw err;
+    throw new HttpProblem({
+      status: 503,
+      detail: 'Secret hashing is busy (too many MQTT logins being checked); try again in a few seconds.',
+      headers: { 'retry-after': '5' },
+      cause: err,
+    });
+  }
+}
 
 const DeviceIdSchema = EntityIdSchema.describe(
   'device id, the MQTT username (e.g. the terminal serial number): the id grammar of every entity',
@@ -199,7 +219,7 @@ export const deviceRoutes: FastifyPluginAsyncZod<DeviceRoutesOptions> = async (a
       if (vehicle !== undefined) input.vehicle = vehicle;
       if (body.officer !== undefined) input.officer = body.officer;
       if (body.reportIntervalS !== undefined) input.reportIntervalS = body.reportIntervalS;
-      const device = await registry.putDevice(input);
+      const device = await whenHashed(() => registry.putDevice(input));
       changed();
       replyCreated(request, reply, id);
       return { device: dto(device), credentials: { username: id, password: secret } };
@@ -304,7 +324,7 @@ export const deviceRoutes: FastifyPluginAsyncZod<DeviceRoutesOptions> = async (a
     async (request) => {
       const device = find(request.principal, request.params.id);
       const secret = newSecret();
-      await registry.setDeviceSecret(device.id, secret);
+      await whenHashed(() => registry.setDeviceSecret(device.id, secret));
       drop(device.id);
       return {
         device: dto(registry.device(device.id)!),
