@@ -75,6 +75,8 @@ export interface ApiOptions {
   loggerInstance?: FastifyBaseLogger;
   /** how long a response to a request with an Idempotency-Key is replayed; 24 h by default */
   idempotencyTtlMs?: number;
+  /** the clock idempotency records expire by (tests move it instead of waiting); Date.now by default */
+  idempotencyNow?: () => number;
   /** serve HTTPS with this key and certificate (PEM) */
   https?: { key: Buffer; cert: Buffer };
   /** requests per minute per API key (token bucket); unset or 0: unlimited */
@@ -155,6 +157,7 @@ export async function buildApi(deps: ApiDeps, opts: ApiOptions = {}): Promise<Fa
       await v1.register(idempotency, {
         store: idempotencyStore,
         ...(opts.idempotencyTtlMs ? { ttlMs: opts.idempotencyTtlMs } : {}),
+        ...(opts.idempotencyNow ? { now: opts.idempotencyNow } : {}),
       });
       registerEtags(v1);
       // Every change through the routes below is recorded (api/audit/); a route that changes state

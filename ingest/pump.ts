@@ -38,6 +38,8 @@ export interface PumpState {
   /** false while reading the spool or moving its checkpoint fails (e.g. EMFILE); the pump retries */
   spoolOk: boolean;
   spoolError?: string;
+  /** passes over the spool that failed so far (each one is retried after a backoff) */
+  spoolFailures: number;
 }
 
 /**
@@ -56,7 +58,12 @@ export class StorePump {
   private loopDone: Promise<void> = Promise.resolve();
   /** resolvers of the sleeps under way (new data, or stop, ends them early) */
   private readonly sleepers = new Set<() => void>();
-  private readonly state: PumpState = { storeOk: true, consecutiveFailures: 0, spoolOk: true };
+  private readonly state: PumpState = {
+    storeOk: true,
+    consecutiveFailures: 0,
+    spoolOk: true,
+    spoolFailures: 0,
+  };
   private readonly batchSize: number;
   private readonly writesInFlight: number;
   private readonly initialBackoffMs: number;
@@ -121,6 +128,7 @@ export class StorePump {
           }
           this.state.spoolOk = false;
           this.state.spoolError = message;
+          this.state.spoolFailures++;
           if (Date.now() + delay > this.stopDeadline) return;
           await this.sleep(delay);
           delay = Math.min(delay * 2, this.maxBackoffMs);

@@ -55,11 +55,13 @@ test('QoS 1 telemetry: PUBACK only after onTelemetry resolves', async (t) => {
   const f = await fixture(t);
   const gate = deferred();
   const entered = deferred();
-  f.hook.fn = async () => {
+  f.hook.fn = async (deviceId) => {
+    if (deviceId !== 'truck-1') return;
     entered.resolve();
     await gate.promise;
   };
   const device = await f.connect('truck-1', SECRETS['truck-1']);
+  const other = await f.connect('truck-2', SECRETS['truck-2']);
   const pubacks: number[] = [];
   device.on('packetreceive', (p) => {
     if (p.cmd === 'puback') pubacks.push(p.messageId ?? -1);
@@ -70,7 +72,9 @@ test('QoS 1 telemetry: PUBACK only after onTelemetry resolves', async (t) => {
   });
 
   await entered.promise;
-  await sleep(300);
+  // The negative, confirmed by a later positive event: a message published after truck-1's hook was
+  // entered, whose hook resolves at once, gets its PUBACK; truck-1's still has not come.
+  await other.publishAsync('devices/truck-2/telemetry', fixJson(2), { qos: 1 });
   t.false(acked, 'no PUBACK while ingest has not made the fix durable');
   t.deepEqual(pubacks, []);
 
@@ -80,9 +84,10 @@ test('QoS 1 telemetry: PUBACK only after onTelemetry resolves', async (t) => {
   t.is(pubacks.length, 1);
   t.deepEqual(f.calls, [
     { deviceId: 'truck-1', topic: 'devices/truck-1/telemetry', payload: fixJson(), qos: 1 },
+    { deviceId: 'truck-2', topic: 'devices/truck-2/telemetry', payload: fixJson(2), qos: 1 },
   ]);
-  t.is(await metricValue(f.metrics, 'citywatch_mqtt_messages_in_total{qos="1"}'), 1);
-  t.is(f.broker.stats().messagesIn['1'], 1);
+  t.is(await metricValue(f.metrics, 'citywatch_mqtt_messages_in_total{qos="1"}'), 2);
+  t.is(f.broker.stats().messagesIn['1'], 2);
 });
 
 test('telemetry whose hook rejects: connection closed, no PUBACK, counted; the device sends it again', async (t) => {
@@ -132,11 +137,15 @@ test('QoS 0 telemetry goes through the hook too; other subtopics of a device do 
   const device = await f.connect('truck-1', SECRETS['truck-1']);
   await device.publishAsync('devices/truck-1/telemetry', fixJson(), { qos: 0 });
   await device.publishAsync('devices/truck-1/events/door', 'open', { qos: 1 });
-  await until(() => f.calls.length === 1, 5000, 'QoS 0 hook call');
-  await sleep(100);
+  // marker: a later telemetry message on the same connection reaches the hook after everything sent
+  // before it (the hook is called in arrival order), so by its PUBACK the door event would be there
+  await device.publishAsync('devices/truck-1/telemetry', fixJson(2), { qos: 1 });
   t.deepEqual(
-    f.calls.map((c) => [c.deviceId, c.qos]),
-    [['truck-1', 0]],
+    f.calls.map((c) => [c.deviceId, c.qos, c.payload]),
+    [
+      ['truck-1', 0, fixJson()],
+      ['truck-1', 1, fixJson(2)],
+    ],
   );
   t.true(device.connected);
 });
@@ -231,11 +240,18 @@ test("publishing to another device's topic closes the connection, is counted and
   const gone = closed(device);
   device.publish('devices/truck-2/telemetry', fixJson(), { qos: 1 });
   await gone;
-  await sleep(100);
-  t.deepEqual(f.calls, []);
+  // marker: truck-2 itself publishes to that topic after the refusal; once the service has the marker,
+  // a forwarded forgery (decided before the connection closed) would have reached it first
+  const owner = await f.connect('truck-2', SECRETS['truck-2']);
+  await owner.publishAsync('devices/truck-2/telemetry', fixJson(2), { qos: 1 });
+  await until(() => watched.some((m) => m.text === fixJson(2)), 5000, 'the marker');
   t.deepEqual(
-    watched.filter((m) => m.topic === 'devices/truck-2/telemetry'),
-    [],
+    f.calls.map((c) => [c.deviceId, c.payload]),
+    [['truck-2', fixJson(2)]],
+  );
+  t.deepEqual(
+    watched.filter((m) => m.topic === 'devices/truck-2/telemetry').map((m) => m.text),
+    [fixJson(2)],
   );
   t.is(await metricValue(f.metrics, 'citywatch_mqtt_acl_denials_total{action="publish"}'), 1);
 });
@@ -285,9 +301,13 @@ test('a device subscribes to its own commands only: other filters get 0x80', asy
   const svc = await f.connect('ingest', SECRETS.ingest);
   await svc.publishAsync('devices/truck-1/commands/reboot', '{"at":"now"}', { qos: 1 });
   await svc.publishAsync('devices/truck-2/commands/reboot', '{"at":"now"}', { qos: 1 });
-  await until(() => got.length >= 1, 5000, 'command');
-  await sleep(100);
-  t.deepEqual(got, [{ topic: 'devices/truck-1/commands/reboot', text: '{"at":"now"}', retain: false }]);
+  // marker: a later command to truck-1 from the same publisher; a leaked one would arrive before it
+  await svc.publishAsync('devices/truck-1/commands/marker', '{}', { qos: 1 });
+  await until(() => got.length >= 2, 5000, 'the command and the marker');
+  t.deepEqual(got, [
+    { topic: 'devices/truck-1/commands/reboot', text: '{"at":"now"}', retain: false },
+    { topic: 'devices/truck-1/commands/marker', text: '{}', retain: false },
+  ]);
 });
 
 test('platform/deadletter: refused to a device, granted to a service, which receives broker.publish', async (t) => {
@@ -318,19 +338,56 @@ test('a device disabled while connected cannot publish any more', async (t) => {
 
 // ---------------------------------------------------------------- status
 
-async function retainedStatus(f: Fixture, id: string): Promise<{ state: string; ts: string } | undefined> {
+type Status = { state: string; ts: string };
+
+/** The broker's retained packets on a topic, read from its persistence (the stream's end says "no more"). */
+async function retainedPackets(f: Fixture, topic: string): Promise<unknown[]> {
+  const out: unknown[] = [];
+  // aedes' types leave out its persistence; aedes-persistence streams the retained packets matching a topic
+  const { persistence } = f.broker.aedes as unknown as {
+    persistence: { createRetainedStream(pattern: string): AsyncIterable<unknown> };
+  };
+  for await (const packet of persistence.createRetainedStream(topic)) out.push(packet);
+  return out;
+}
+
+/**
+ * The retained status a new subscriber gets on SUBSCRIBE: undefined when the broker retains none;
+ * otherwise waits for the retained delivery (a positive event) and checks its retain flag.
+ */
+async function retainedStatus(f: Fixture, id: string): Promise<Status | undefined> {
+  const topic = `devices/${id}/status`;
+  if ((await retainedPackets(f, topic)).length === 0) return undefined;
   const probe = await f.connect('ingest', SECRETS.ingest, { clientId: `probe-${Math.random()}` });
   const got = collect(probe);
-  await probe.subscribeAsync(`devices/${id}/status`, { qos: 1 });
-  await sleep(150);
+  await probe.subscribeAsync(topic, { qos: 1 });
+  await until(() => got.length > 0, 5000, `the retained status of ${id}`);
   await probe.endAsync();
-  const last = got.at(-1);
-  if (last === undefined) return undefined;
-  t_assertRetained(last.retain);
-  return JSON.parse(last.text);
+  const first = got[0]!;
+  if (!first.retain) throw new Error('status delivered on subscribe must carry the retain flag');
+  return JSON.parse(first.text) as Status;
 }
-function t_assertRetained(retain: boolean) {
-  if (!retain) throw new Error('status delivered on subscribe must carry the retain flag');
+
+/**
+ * Polls the retained status until it is `state`: the status publish runs a moment after the connection
+ * event the test waited for. Fails (after 5 s) when it never gets there.
+ */
+async function retainedStatusIs(f: Fixture, id: string, state: string): Promise<Status> {
+  const deadline = Date.now() + 5000;
+  for (;;) {
+    const status = await retainedStatus(f, id);
+    if (status?.state === state) return status;
+    if (Date.now() > deadline) throw new Error(`retained status of ${id}: ${status?.state}, not ${state}`);
+    await sleep(20);
+  }
+}
+
+/** an offline status stamped at or after `sinceMs` has arrived (a stale one carries an earlier ts) */
+function offlineSince(seen: { text: string }[], sinceMs: number): boolean {
+  return seen.some((m) => {
+    const s = JSON.parse(m.text) as Status;
+    return s.state === 'offline' && Date.parse(s.ts) >= sinceMs;
+  });
 }
 
 const ISO_UTC = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
@@ -341,22 +398,20 @@ test('retained status: online on connect, offline on clean disconnect and on a d
 
   const device = await f.connect('truck-1', SECRETS['truck-1']);
   await until(() => f.broker.stats().devicesOnline === 1, 5000, 'online');
-  const online = await retainedStatus(f, 'truck-1');
-  t.is(online?.state, 'online');
-  t.regex(online?.ts ?? '', ISO_UTC);
+  const online = await retainedStatusIs(f, 'truck-1', 'online');
+  t.regex(online.ts, ISO_UTC);
 
   await device.endAsync();
   await until(() => f.broker.stats().devicesOnline === 0, 5000, 'offline');
-  t.is((await retainedStatus(f, 'truck-1'))?.state, 'offline');
+  await retainedStatusIs(f, 'truck-1', 'offline');
 
   const again = await f.connect('truck-1', SECRETS['truck-1']);
   await until(() => f.broker.stats().devicesOnline === 1, 5000, 'online again');
-  t.is((await retainedStatus(f, 'truck-1'))?.state, 'online');
+  await retainedStatusIs(f, 'truck-1', 'online');
   again.stream.destroy(); // abrupt: no DISCONNECT, the socket just dies
   await until(() => f.broker.stats().devicesOnline === 0, 5000, 'offline after destroy');
-  const off = await retainedStatus(f, 'truck-1');
-  t.is(off?.state, 'offline');
-  t.true(Date.parse(off?.ts ?? '') >= Date.parse(online?.ts ?? ''));
+  const off = await retainedStatusIs(f, 'truck-1', 'offline');
+  t.true(Date.parse(off.ts) >= Date.parse(online.ts));
 });
 
 test('a quick reconnect: the old connection dying later does not overwrite online with offline', async (t) => {
@@ -370,27 +425,42 @@ test('a quick reconnect: the old connection dying later does not overwrite onlin
   const second = await f.connect('truck-1', SECRETS['truck-1'], { clientId: 'truck-1-b' });
   first.stream.destroy();
   await until(() => f.broker.stats().connectionsByType.device === 1, 5000, 'old connection gone');
-  await sleep(150);
-  t.is((await retainedStatus(f, 'truck-1'))?.state, 'online');
-  t.false(
-    seen.some((m) => JSON.parse(m.text).state === 'offline'),
+  await retainedStatusIs(f, 'truck-1', 'online');
+
+  // The later positive event: the second connection ends and its offline arrives. A device's status
+  // publishes run one after another, so a stale offline of the first connection would come before it.
+  const endedAt = Date.now();
+  await second.endAsync();
+  await until(() => offlineSince(seen, endedAt), 5000, "the second connection's offline");
+  await retainedStatusIs(f, 'truck-1', 'offline');
+  t.deepEqual(
+    seen.map((m) => JSON.parse(m.text).state),
+    ['online', 'online', 'offline'],
     'no offline was published while a connection was live',
   );
-
-  await second.endAsync();
-  await until(() => f.broker.stats().devicesOnline === 0, 5000, 'offline');
-  t.is((await retainedStatus(f, 'truck-1'))?.state, 'offline');
 });
 
 test('takeover by the same client id [MQTT-3.1.4-2] ends online', async (t) => {
   const f = await fixture(t);
+  const watcher = await f.connect('ingest', SECRETS.ingest);
+  const seen = collect(watcher);
+  await watcher.subscribeAsync('devices/truck-1/status', { qos: 1 });
   const first = await f.connect('truck-1', SECRETS['truck-1'], { clientId: 'truck-1' });
   const gone = closed(first);
-  await f.connect('truck-1', SECRETS['truck-1'], { clientId: 'truck-1' });
+  const second = await f.connect('truck-1', SECRETS['truck-1'], { clientId: 'truck-1' });
   await gone;
-  await sleep(100);
-  t.is((await retainedStatus(f, 'truck-1'))?.state, 'online');
+  await retainedStatusIs(f, 'truck-1', 'online');
   t.is(f.broker.stats().connectionsByType.device, 1);
+  // The later positive event: the new connection ends and its offline arrives. A device's status
+  // publishes run in order, so a stale offline of the taken-over connection published after the new
+  // online would sit between them: the new connection's offline must directly follow an online.
+  const endedAt = Date.now();
+  await second.endAsync();
+  await until(() => offlineSince(seen, endedAt), 5000, "the new connection's offline");
+  t.deepEqual(
+    seen.slice(-2).map((m) => JSON.parse(m.text).state),
+    ['online', 'offline'],
+  );
 });
 
 test("client id takeover: good credentials with another device's client id get CONNACK 2, counted; the owner stays", async (t) => {
@@ -577,7 +647,7 @@ test('keepalive timeout [MQTT-3.1.2-24]: a silent device is closed and announced
     seen.map((m) => JSON.parse(m.text).state),
     ['online', 'offline'],
   );
-  t.is((await retainedStatus(f, 'truck-1'))?.state, 'offline');
+  await retainedStatusIs(f, 'truck-1', 'offline');
 });
 
 test('close() lets a telemetry hook under way finish and its PUBACK go out', async (t) => {
@@ -591,8 +661,8 @@ test('close() lets a telemetry hook under way finish and its PUBACK go out', asy
   const device = await f.connect('truck-1', SECRETS['truck-1']);
   const published = device.publishAsync('devices/truck-1/telemetry', fixJson(), { qos: 1 });
   await entered.promise;
+  // close() stops accepting before its first await, so a CONNECT made after it returns is refused
   const closing = f.broker.close();
-  await sleep(100);
   // no new connections while closing
   await t.throwsAsync(f.connect('truck-2', SECRETS['truck-2'], { connectTimeout: 1000 }));
   gate.resolve();

@@ -82,8 +82,8 @@ test('a spool write past the file-size limit (EFBIG) is refused, never acknowled
 interface PumpResult {
   exhausted: string;
   acked: number;
-  starved: { spoolOk: boolean; spoolError?: string };
-  stillStarved: { spoolOk: boolean };
+  starved: { spoolOk: boolean; spoolError?: string; spoolFailures: number };
+  stillStarved: { spoolOk: boolean; spoolFailures: number };
   depthWhileStarved: number;
   drained: boolean;
   stored: number;
@@ -98,6 +98,7 @@ test('the store pump meets EMFILE reading the spool, keeps retrying, and stores 
   t.false(r.starved.spoolOk);
   t.regex(r.starved.spoolError ?? '', /EMFILE/);
   t.false(r.stillStarved.spoolOk, 'still retrying while starved');
+  t.true(r.stillStarved.spoolFailures >= r.starved.spoolFailures + 2, 'two more passes failed meanwhile');
   t.is(r.depthWhileStarved, 500);
   t.true(r.drained, 'the pump resumed on its own and drained the spool');
   t.is(r.stored, 500);

@@ -6,13 +6,8 @@
  */
 import { join } from 'node:path';
 import { type LaunchedServer, launchServer } from './launch.ts';
-import { binaryAvailable } from './process.ts';
 
 export const VICTORIA_BIN = process.env.VICTORIA_BIN ?? '/usr/bin/victoria-metrics';
-
-export function victoriaAvailable(binary = VICTORIA_BIN): boolean {
-  return binaryAvailable(binary);
-}
 
 export interface VictoriaServer extends LaunchedServer {
   /** make recently ingested samples visible to queries and exports (/internal/force_flush) */

@@ -72,7 +72,10 @@ for (let i = 0; i < 100 && starved.spoolOk; i++) {
   await sleep(20);
   starved = pump.status();
 }
-await sleep(500);
+// "nothing drained while starved", confirmed by later positive events: two more failed passes of the
+// pump (each a retry after its backoff) while the descriptors are still taken
+const failuresBefore = starved.spoolFailures;
+for (let i = 0; i < 200 && pump.status().spoolFailures < failuresBefore + 2; i++) await sleep(20);
 const stillStarved = pump.status();
 const depthWhileStarved = spool.stats().depthRecords;
 
