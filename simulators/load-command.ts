@@ -4,6 +4,8 @@ import { defaultMaxConnections } from '../platform/open-files.ts';
 import {
   type LoadCredential,
   type LoadOptions,
+  type LoadStep,
+  type LoadStepResult,
   type LoadSummary,
   readCredentialsFile,
   runLoad,
@@ -81,6 +83,10 @@ Options:
   --events                also print {"event":"ramp_done"|"window_start"|"window_end"} lines on
                           stdout as they happen (for a supervising process)
   -q, --quiet             no progress and no table on stderr
+  --steps-ipc             (for a parent process over IPC, one process, --rate) after each window
+                          send {"type":"window","summary":...} and wait for {"type":"step","step":
+                          {"rate","warmupS","durationS"}} (another window on the same connections)
+                          or {"type":"done"}; the benchmark's rate search uses it
   -h, --help              this text
 
 Preparing a platform for a load run (it must be stopped: it reads its registry at start):
@@ -148,6 +154,7 @@ const OPTIONS = {
   prepare: { type: 'string' },
   'ids-out': { type: 'string' },
   events: { type: 'boolean', default: false },
+  'steps-ipc': { type: 'boolean', default: false },
   quiet: { type: 'boolean', short: 'q', default: false },
   help: { type: 'boolean', short: 'h', default: false },
 } as const;
@@ -266,6 +273,26 @@ async function prepare(values: Record<string, string | boolean | undefined>): Pr
   return 0;
 }
 
+/** --steps-ipc: hands each window's result to the parent and waits for its next step (or the end). */
+function nextStepOverIpc(window: LoadStepResult): Promise<LoadStep | undefined> {
+  return new Promise((resolve) => {
+    const done = (step: LoadStep | undefined) => {
+      process.off('message', onMessage);
+      process.off('disconnect', onGone);
+      resolve(step);
+    };
+    const onMessage = (raw: unknown) => {
+      const m = raw as { type?: string; step?: LoadStep };
+      if (m.type === 'step' && m.step !== undefined) done(m.step);
+      else if (m.type === 'done') done(undefined);
+    };
+    const onGone = () => done(undefined);
+    process.on('message', onMessage);
+    process.once('disconnect', onGone);
+    process.send?.({ type: 'window', summary: window });
+  });
+}
+
 /** The per-process part of the JSON summary: enough to see how the load was shared. */
 const slim = (s: LoadSummary) => ({
   vehicles: s.connections,
@@ -345,7 +372,7 @@ export async function runLoadCommand(argv: string[], prog: string): Promise<numb
   process.on('SIGTERM', onSignal);
 
   let lastLineAt = Number.NEGATIVE_INFINITY;
-  const hooks: Pick<LoadOptions, 'signal' | 'onProgress' | 'onEvent'> = {
+  const hooks: Pick<LoadOptions, 'signal' | 'onProgress' | 'onEvent' | 'nextStep'> = {
     signal: ac.signal,
     onProgress: quiet
       ? undefined
@@ -364,6 +391,22 @@ export async function runLoadCommand(argv: string[], prog: string): Promise<numb
   };
   let summary: LoadSummary;
   let perProcess: LoadSummary[] = [];
+  const stepped = values['steps-ipc'] === true;
+  if (stepped) {
+    const reason =
+      process.send === undefined
+        ? 'needs an IPC channel to a parent process'
+        : p.processes > 1
+          ? 'runs in one process (no --processes)'
+          : !p.opts.rate
+            ? 'needs --rate'
+            : undefined;
+    if (reason !== undefined) {
+      process.stderr.write(`--steps-ipc ${reason}\n(see --help)\n`);
+      return 2;
+    }
+    hooks.nextStep = nextStepOverIpc;
+  }
   try {
     if (p.processes > 1) {
       ({ summary, perProcess } = await runLoadProcesses({ ...p.opts, ...hooks }, p.processes));
@@ -373,6 +416,8 @@ export async function runLoadCommand(argv: string[], prog: string): Promise<numb
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
+    // the IPC channel would keep this process alive
+    if (stepped && process.connected) process.disconnect();
   }
   if (!quiet) {
     if (tty) process.stderr.write('\r\x1b[2K');

@@ -94,7 +94,26 @@ export interface LoadOptions {
   signal?: AbortSignal;
   /** seed for start positions (default 1) */
   seed?: number;
+  /**
+   * Further measured windows on the same connections (rate-controlled runs in one process, e.g. a
+   * benchmark searching for the highest rate a broker sustains without reconnecting 1,000 devices per
+   * step): after each window and its drain, publishing pauses and this is called with the window's
+   * result; it returns the next step (a rate, its warm-up and window) or undefined to finish. The
+   * returned summary is that of the last window.
+   */
+  nextStep?: (window: LoadStepResult) => Promise<LoadStep | undefined>;
 }
+
+/** One more window of a stepped run (LoadOptions.nextStep). */
+export interface LoadStep {
+  /** overall rate, msgs/s (> 0) */
+  rate: number;
+  warmupS: number;
+  durationS: number;
+}
+
+/** A window's summary, plus the report slots missed or given up during that window alone. */
+export type LoadStepResult = LoadSummary & { windowMissed: number; windowLagged: number };
 
 export type LoadPhase = 'ramp' | 'warmup' | 'measure' | 'drain' | 'done';
 
@@ -312,16 +331,18 @@ export async function runLoad(opts: LoadOptions): Promise<LoadSummary> {
   }
   const qos: 0 | 1 = opts.qos ?? 1;
   const windowSize = Math.max(1, Math.min(65_000, opts.window ?? 16));
-  const rate = creds.length > 0 ? targetRateOf(creds.length, opts) : null;
-  const durationMs = (opts.durationS ?? 10) * 1000;
-  const warmupMs = (opts.warmupS ?? 2) * 1000;
+  let rate = creds.length > 0 ? targetRateOf(creds.length, opts) : null;
+  if (opts.nextStep !== undefined && rate === null)
+    throw new Error('a stepped run (nextStep) needs a rate: --rate or --interval');
+  let durationMs = (opts.durationS ?? 10) * 1000;
+  let warmupMs = (opts.warmupS ?? 2) * 1000;
   const rampBatch = Math.max(1, opts.rampBatch ?? 50);
   const seed = opts.seed ?? 1;
   const backoffMin = Math.max(1, opts.backoffMinMs ?? 1000);
   const backoffMax = Math.max(backoffMin, opts.backoffMaxMs ?? 30_000);
   const pacer = new AttemptPacer(opts.attemptsPerS ?? 1000);
 
-  const hist = opts.latency ?? new LatencyHistogram();
+  let hist = opts.latency ?? new LatencyHistogram();
   const c = {
     sent: 0,
     acked: 0,
@@ -334,6 +355,8 @@ export async function runLoad(opts: LoadOptions): Promise<LoadSummary> {
     connectFailures: 0,
     missed: 0,
     lagged: 0,
+    windowMissed: 0,
+    windowLagged: 0,
   };
   const errorSamples = new Set<string>();
   const noteError = (msg: string) => {
@@ -447,16 +470,21 @@ export async function runLoad(opts: LoadOptions): Promise<LoadSummary> {
   // Rate-controlled: each due slot belongs to one vehicle (slot mod n); a vehicle not ready misses it.
   let schedule: SlotSchedule | undefined;
   // at most 20 ms of slots per timer turn, so a catch-up does not hold the event loop (the rest stay due)
-  const maxTake = rate === null ? 0 : Math.max(64, Math.ceil(rate * 0.02));
+  const maxTakeOf = (r: number | null) => (r === null ? 0 : Math.max(64, Math.ceil(r * 0.02)));
+  let maxTake = maxTakeOf(rate);
   const sendDue = () => {
     if (!publishing || schedule === undefined) return;
     const { first, take, skipped } = schedule.next(performance.now(), maxTake);
     c.lagged += skipped;
+    if (measuring) c.windowLagged += skipped;
     for (let slot = first; slot < first + take; slot++) {
       // a vehicle not opened yet (the ramp was cut short) misses its slot like a disconnected one
       const k = byIndex[slot % creds.length];
       if (k !== undefined && ready(k)) publishOne(k);
-      else c.missed++;
+      else {
+        c.missed++;
+        if (measuring) c.windowMissed++;
+      }
     }
   };
   let rateTimer: NodeJS.Timeout | undefined;
@@ -616,23 +644,49 @@ export async function runLoad(opts: LoadOptions): Promise<LoadSummary> {
     await abortable(warmupMs);
     if (aborted()) throw new Interrupted();
 
-    phase = 'measure';
-    connectedAtWindow = connectedNow();
-    measuring = true;
-    const w0 = performance.now();
-    opts.onEvent?.('window_start');
-    await abortable(durationMs);
-    sendDue(); // the slots due up to the window's end belong to it
-    measuring = false;
-    windowS = (performance.now() - w0) / 1000;
-    connectedAtEnd = connectedNow();
-    opts.onEvent?.('window_end');
+    for (;;) {
+      phase = 'measure';
+      connectedAtWindow = connectedNow();
+      measuring = true;
+      const w0 = performance.now();
+      opts.onEvent?.('window_start');
+      await abortable(durationMs);
+      sendDue(); // the slots due up to the window's end belong to it
+      measuring = false;
+      windowS = (performance.now() - w0) / 1000;
+      connectedAtEnd = connectedNow();
+      opts.onEvent?.('window_end');
 
-    phase = 'drain';
-    publishing = false;
-    clearInterval(rateTimer);
-    const drainEnd = performance.now() + (opts.drainMs ?? 5000);
-    while (qos === 1 && performance.now() < drainEnd && conns.some((k) => k.inflight > 0)) await sleep(20);
+      phase = 'drain';
+      publishing = false;
+      clearInterval(rateTimer);
+      const drainEnd = performance.now() + (opts.drainMs ?? 5000);
+      while (qos === 1 && performance.now() < drainEnd && conns.some((k) => k.inflight > 0)) await sleep(20);
+      if (opts.nextStep === undefined || aborted()) break;
+
+      // A stepped run: the next window on the same connections, its counters afresh.
+      const step = await opts.nextStep({
+        ...summarize(),
+        windowMissed: c.windowMissed,
+        windowLagged: c.windowLagged,
+      });
+      if (step === undefined || aborted()) break;
+      rate = step.rate;
+      maxTake = maxTakeOf(rate);
+      warmupMs = step.warmupS * 1000;
+      durationMs = step.durationS * 1000;
+      hist = new LatencyHistogram();
+      c.windowSent = 0;
+      c.windowAcked = 0;
+      c.windowMissed = 0;
+      c.windowLagged = 0;
+      phase = 'warmup';
+      publishing = true;
+      schedule = new SlotSchedule(rate, performance.now());
+      rateTimer = setInterval(sendDue, 5);
+      await abortable(warmupMs);
+      if (aborted()) throw new Interrupted();
+    }
   } catch (err) {
     if (!(err instanceof Interrupted)) throw err;
   } finally {
@@ -664,37 +718,41 @@ export async function runLoad(opts: LoadOptions): Promise<LoadSummary> {
     clearTimeout(lanesTimer);
   }
 
-  const round = (v: number) => Math.round(v * 10) / 10;
-  return {
-    url: opts.url,
-    qos,
-    connections: creds.length,
-    connected: connectedAtWindow,
-    connectedAtEnd,
-    connectFailures: c.connectFailures,
-    rampS: round(rampS),
-    rampComplete,
-    warmupS: warmupMs / 1000,
-    windowS: Math.round(windowS * 1000) / 1000,
-    targetRate: rate,
-    intervalS: rate === null ? null : Math.round((creds.length / rate) * 1000) / 1000,
-    expected: rate === null ? null : Math.round(rate * windowS),
-    processes: 1,
-    window: windowSize,
-    payloadBytes,
-    sent: c.sent,
-    acked: c.acked,
-    windowSent: c.windowSent,
-    windowAcked: c.windowAcked,
-    sentPerS: windowS > 0 ? round(c.windowSent / windowS) : 0,
-    ackedPerS: windowS > 0 ? round(c.windowAcked / windowS) : 0,
-    latencyMs: qos === 1 ? hist.summary() : null,
-    unacked: qos === 1 ? c.sent - c.acked - c.failed : 0,
-    errors: c.errors,
-    reconnects: c.reconnects,
-    disconnects: c.disconnects,
-    missed: c.missed,
-    lagged: c.lagged,
-    errorSamples: [...errorSamples],
-  };
+  return summarize();
+
+  function summarize(): LoadSummary {
+    const round = (v: number) => Math.round(v * 10) / 10;
+    return {
+      url: opts.url,
+      qos,
+      connections: creds.length,
+      connected: connectedAtWindow,
+      connectedAtEnd,
+      connectFailures: c.connectFailures,
+      rampS: round(rampS),
+      rampComplete,
+      warmupS: warmupMs / 1000,
+      windowS: Math.round(windowS * 1000) / 1000,
+      targetRate: rate,
+      intervalS: rate === null ? null : Math.round((creds.length / rate) * 1000) / 1000,
+      expected: rate === null ? null : Math.round(rate * windowS),
+      processes: 1,
+      window: windowSize,
+      payloadBytes,
+      sent: c.sent,
+      acked: c.acked,
+      windowSent: c.windowSent,
+      windowAcked: c.windowAcked,
+      sentPerS: windowS > 0 ? round(c.windowSent / windowS) : 0,
+      ackedPerS: windowS > 0 ? round(c.windowAcked / windowS) : 0,
+      latencyMs: qos === 1 ? hist.summary() : null,
+      unacked: qos === 1 ? c.sent - c.acked - c.failed : 0,
+      errors: c.errors,
+      reconnects: c.reconnects,
+      disconnects: c.disconnects,
+      missed: c.missed,
+      lagged: c.lagged,
+      errorSamples: [...errorSamples],
+    };
+  }
 }

@@ -308,3 +308,44 @@ test('load credentials file: a registry seed (NewDevice[]) or {devices}', async 
   await writeFile(file, JSON.stringify([{ id: 'a' }]));
   await t.throwsAsync(() => readCredentialsFile(file));
 });
+
+test('load generator, stepped: windows at new rates on the same connections, each counted on its own', async (t) => {
+  const broker = await startBareAedes(0);
+  let connects = 0;
+  broker.aedes.on('client', () => connects++);
+  t.teardown(() => broker.close());
+  const windows: { targetRate: number | null; expected: number | null; slots: number; acked: number }[] = [];
+  const steps = [{ rate: 400, warmupS: 0.3, durationS: 1 }];
+  const last = await runLoad({
+    url: broker.url,
+    connections: 20,
+    rate: 200,
+    durationS: 1,
+    warmupS: 0.3,
+    rampBatch: 10,
+    qos: 1,
+    nextStep: async (w) => {
+      windows.push({
+        targetRate: w.targetRate,
+        expected: w.expected,
+        // every slot of the window was sent, missed (vehicle busy) or given up (generator behind)
+        slots: w.windowSent + w.windowMissed + w.windowLagged,
+        acked: w.windowAcked,
+      });
+      return steps.shift();
+    },
+  });
+  t.is(windows.length, 2, 'nextStep is called after every window, the last one too');
+  t.deepEqual(
+    windows.map((w) => w.targetRate),
+    [200, 400],
+  );
+  for (const w of windows) {
+    // slots are counted from the schedule's clock, the window from the generator's: a few ms apart
+    t.true(Math.abs(w.slots - (w.expected ?? 0)) <= Math.max(3, 0.02 * (w.expected ?? 0)), JSON.stringify(w));
+    t.true(w.acked > 0);
+  }
+  t.is(last.targetRate, 400, 'the summary returned is that of the last window');
+  t.is(connects, 20, 'no reconnection between the steps');
+  t.is(last.unacked, 0);
+});
