@@ -1,9 +1,11 @@
+import { availableParallelism } from 'node:os';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { api } from './api.ts';
-import { e2e, sharingFigures } from './e2e.ts';
+import { e2e } from './e2e.ts';
 import { engine } from './engine.ts';
 import { loginFlood } from './login-flood.ts';
+import { loadAverage } from './proc-stat.ts';
 import { rawBroker } from './raw-broker.ts';
 import { simSend } from './sim-send.ts';
 import type { BenchContext, Benchmark, Figure } from './types.ts';
@@ -11,10 +13,11 @@ import type { BenchContext, Benchmark, Figure } from './types.ts';
 export type { BenchContext, Benchmark, Figure } from './types.ts';
 
 /**
- * The benchmark registry, run in this order (e2e reads raw-broker's figures for its ratio, so it comes
- * after it). Figure names must be unique across benchmarks.
+ * The benchmark registry, run in this order (a benchmark reads the figures of those before it from
+ * ctx.figures: e2e its baseline raw_broker_puback_msgs_per_s, so it comes after raw-broker). Figure
+ * names must be unique across benchmarks.
  */
-export const benchmarks: Benchmark[] = [sharingFigures(rawBroker), simSend, e2e, engine, api, loginFlood];
+export const benchmarks: Benchmark[] = [rawBroker, simSend, e2e, engine, api, loginFlood];
 
 const HELP = `Usage: npm run bench -- [--quick] [--only name,...] [--list]
 
@@ -33,11 +36,23 @@ export async function runBenchmarks(
 ): Promise<{ figures: Record<string, number>; failed: string[] }> {
   const figures: Record<string, number> = {};
   const failed: string[] = [];
+  // Every figure is measured on a machine whose load is part of the result: the load averages before
+  // the run and after each benchmark go into the figures too (1 minute; 5 and 15 in the note).
+  const load = (name: string, when: string) => {
+    const avg = loadAverage();
+    if (avg === undefined) return;
+    figures[name] = avg[0];
+    out(`${name} = ${avg[0]} load  (load average ${when}: 1/5/15 min ${avg.join(' / ')})`);
+  };
+  figures.machine_cores = availableParallelism();
+  out(`machine_cores = ${figures.machine_cores} cores`);
+  load('load_avg_1m_at_start', 'before the first benchmark');
+  const shared: BenchContext = { ...ctx, figures };
   for (const b of list) {
     const t0 = process.hrtime.bigint();
     ctx.progress(`[bench] ${b.name}: ${b.description}`);
     try {
-      const result: Figure[] = await b.run(ctx);
+      const result: Figure[] = await b.run(shared);
       for (const f of result) {
         if (f.name in figures) throw new Error(`duplicate figure name ${f.name}`);
         figures[f.name] = f.value;
@@ -49,6 +64,7 @@ export async function runBenchmarks(
     }
     const s = Number(process.hrtime.bigint() - t0) / 1e9;
     ctx.progress(`[bench] ${b.name} done in ${s.toFixed(1)} s`);
+    load(`load_avg_1m_after_${b.name.replaceAll('-', '_')}`, `at the end of ${b.name}`);
   }
   return { figures, failed };
 }

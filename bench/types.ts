@@ -5,10 +5,12 @@ export interface BenchContext {
   quick: boolean;
   /** progress for humans, to stderr (never stdout, whose last line is the JSON result) */
   progress(line: string): void;
+  /** the figures of the benchmarks that ran before in this run (a ratio reads its baseline here) */
+  figures?: Readonly<Record<string, number>>;
 }
 
 export interface Figure {
-  /** snake_case, unique over all benchmarks, e.g. raw_broker_msgs_per_s */
+  /** snake_case, unique over all benchmarks, e.g. raw_broker_puback_msgs_per_s */
   name: string;
   value: number;
   /** e.g. msg/s, ms, connections */

@@ -1,0 +1,84 @@
+import type { LoadSummary } from '../simulators/load.ts';
+import { lastJson, spawnTs, type TsChild } from './child.ts';
+import type { BenchContext } from './types.ts';
+
+/**
+ * One run of the load generator (simulators/load-cli.ts) as a child process, the way every MQTT
+ * benchmark drives its broker: N QoS 1 device connections, a warm-up that is not counted, then the
+ * measured window. The generator counts PUBACKs at the publishers over its window, so a figure taken
+ * from `summary.ackedPerS` means the same thing whatever broker is on the other side.
+ */
+
+/**
+ * The load every burst benchmark uses (raw-broker's PUBACK-only baseline and e2e), so e2e_ratio compares
+ * the same connections, window, warm-up and measured window. 1,000 connections in both modes: with
+ * 2,000 the fan-out run overflowed its stack (RangeError in mqemitter delivering to the subscriber).
+ */
+export function burstShape(ctx: BenchContext): {
+  connections: number;
+  window: number;
+  durationS: number;
+  warmupS: number;
+} {
+  return { connections: 1000, window: 8, durationS: ctx.quick ? 8 : 30, warmupS: ctx.quick ? 3 : 5 };
+}
+
+export type LoadEvent = 'ramp_done' | 'window_start' | 'window_end';
+
+export interface GeneratorRun {
+  url: string;
+  connections: number;
+  /** unacknowledged QoS 1 publishes per connection */
+  window: number;
+  durationS: number;
+  warmupS: number;
+  /** overall offered rate, msg/s; undefined: as fast as the window allows */
+  rate?: number;
+  /** device credentials (JSON) for a broker that authenticates */
+  idsFile?: string;
+  /** wait for outstanding PUBACKs after the window, ms (the generator's default otherwise) */
+  drainMs?: number;
+  /** prefix of the progress lines */
+  label: string;
+  /** called in this process when the generator reports a phase (window marks are taken here) */
+  onEvent?: (event: LoadEvent) => void;
+  /** called with the child once it is spawned (CPU accounting reads its pid) */
+  onSpawn?: (child: TsChild) => void;
+}
+
+export async function runGenerator(ctx: BenchContext, run: GeneratorRun): Promise<LoadSummary> {
+  const args = [
+    '--url',
+    run.url,
+    '--connections',
+    String(run.connections),
+    '--qos',
+    '1',
+    '--window',
+    String(run.window),
+    '--duration',
+    String(run.durationS),
+    '--warmup',
+    String(run.warmupS),
+    '--events',
+  ];
+  if (run.rate !== undefined) args.push('--rate', String(run.rate));
+  if (run.idsFile !== undefined) args.push('--ids-file', run.idsFile);
+  if (run.drainMs !== undefined) args.push('--drain', String(run.drainMs));
+  const child = spawnTs('simulators/load-cli.ts', args, {
+    onStdoutLine: (line) => {
+      if (!line.startsWith('{"event"')) return;
+      const event = (JSON.parse(line) as { event: string }).event;
+      if (event === 'ramp_done' || event === 'window_start' || event === 'window_end') run.onEvent?.(event);
+    },
+    onStderrLine: (line) => ctx.progress(`  ${run.label} ${line}`),
+  });
+  run.onSpawn?.(child);
+  try {
+    const code = await child.exited;
+    if (code !== 0) throw new Error(`load generator exited with ${code}`);
+    return lastJson<LoadSummary>(child, 'load generator');
+  } finally {
+    if (child.child.exitCode === null) child.child.kill('SIGKILL');
+  }
+}
