@@ -63,7 +63,8 @@ export type HealthState = z.infer<typeof HealthStateSchema>;
  * scalars (e.g. connections by client type). Conventional figures:
  * - broker: `connections` (connected clients, a number or a count per client type)
  * - store: `name` ('embedded' | 'influxdb-v1' | 'influxdb-v2'), `ok`
- * - spool: `depthFixes`, `depthBytes`, `oldestTs` (ISO-8601 UTC of the oldest unwritten fix)
+ * - spool: `depthFixes`, `depthBytes`, `diskBytes`, `limitBytes`, `fill` (against its limits),
+ *   `oldestAgeS` (age of the oldest fix not yet in the store), waiting/slowed/held messages
  * - ingest: `acceptedTotal`, `rejectedTotal`, ...
  */
 const healthFigure = z.union([z.string(), z.number(), z.boolean(), z.null()]);

@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import type { Device, Registry } from '../registry/types.ts';
+import type { Backpressure } from './backpressure.ts';
 import { buildDeadLetter } from './dead-letter.ts';
 import { type DecodeLimits, decodeTelemetry, deviceIdFromTelemetryTopic } from './decode.ts';
 import { DeprecationNotices } from './deprecation.ts';
@@ -30,6 +31,11 @@ export interface IngestCoreOptions {
    * store. Asked once per registry entry (a changed device is a new object).
    */
   unstorable?: (device: Device) => string | undefined;
+  /**
+   * Admission in front of everything else: while the spool nears its limit a message waits here, its
+   * acknowledgement with it (backpressure.ts); rejected when the platform stops.
+   */
+  backpressure?: Backpressure;
   logger?: Logger;
 }
 
@@ -79,6 +85,9 @@ export class IngestCore {
     const { metrics } = this.opts;
     const receivedMs = this.now();
     this.messagesByTransport[transport].inc();
+    // the common case returns no promise: nothing waits and nothing is allocated
+    const admission = this.opts.backpressure?.admit();
+    if (admission !== undefined) await admission;
     const deviceId = deviceIdFromTelemetryTopic(topic);
     if (deviceId === undefined) {
       this.deadLetter(topic, '', payload, receivedMs, [

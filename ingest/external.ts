@@ -31,7 +31,10 @@ export interface ExternalIngest {
  * while we are away [MQTT-3.1.2-4, MQTT-3.1.2-5].
  *
  * mqtt.js hands incoming packets over one at a time, so this path cannot group-commit across messages
- * the way the embedded path does; batch payloads (JSON arrays) recover the throughput.
+ * the way the embedded path does; batch payloads (JSON arrays) recover the throughput. The same
+ * one-at-a-time is the backpressure of this path: while the spool is near or at its limit `accept`
+ * waits (backpressure.ts), mqtt.js reads no next packet until `handleMessage` calls back, and the
+ * broker keeps the rest in our persistent session.
  */
 export async function startExternalIngest(opts: ExternalIngestOptions): Promise<ExternalIngest> {
   const clientOptions: IClientOptions = {

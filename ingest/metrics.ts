@@ -11,7 +11,55 @@ export function createIngestMetrics(registry: Registry) {
   });
   // Pre-create every reason so dashboards see zeros instead of missing series.
   for (const reason of REJECTION_REASONS) rejected.labels(reason).inc(0);
+  // The spool's level against its limits and the backpressure it causes, read at scrape time.
+  let level: (() => SpoolLevelFigures) | undefined;
+  const read = () => level?.();
+  new Gauge({
+    name: 'citywatch_spool_fill_ratio',
+    help: 'Spool level against its limits (SPOOL_MAX_BYTES, SPOOL_MAX_AGE_S, free-space floor): acknowledgements slow down from 0.8 and wait at 1',
+    registers: [registry],
+    collect() {
+      const l = read();
+      if (l) this.set(l.fill);
+    },
+  });
+  new Gauge({
+    name: 'citywatch_spool_disk_bytes',
+    help: 'Bytes the spool segment files take on disk (bounded by SPOOL_MAX_BYTES)',
+    registers: [registry],
+    collect() {
+      const l = read();
+      if (l) this.set(l.diskBytes);
+    },
+  });
+  new Gauge({
+    name: 'citywatch_ingest_backpressure_waiting',
+    help: 'Messages waiting for admission (their acknowledgement withheld) because the spool is near or at its limit',
+    registers: [registry],
+    collect() {
+      const l = read();
+      if (l) this.set(l.waiting);
+    },
+  });
+  new Counter({
+    name: 'citywatch_ingest_backpressure_total',
+    help: 'Messages whose acknowledgement was delayed (mode="slowed": spool past 80 %) or withheld until room was made (mode="held": spool full)',
+    labelNames: ['mode'] as const,
+    registers: [registry],
+    collect() {
+      const l = read();
+      if (!l) return;
+      // counters kept by the admission queue; exposed as they stand
+      this.reset();
+      this.labels('slowed').inc(l.slowed);
+      this.labels('held').inc(l.held);
+    },
+  });
   return {
+    /** the figures behind the spool level metrics (the platform wires its spool and backpressure) */
+    registerSpoolLevel(fn: () => SpoolLevelFigures): void {
+      level = fn;
+    },
     messages: new Counter({
       name: 'citywatch_ingest_messages_total',
       help: 'Telemetry messages received, by transport',
@@ -89,6 +137,14 @@ export function createIngestMetrics(registry: Registry) {
       registers: [registry],
     }),
   };
+}
+
+export interface SpoolLevelFigures {
+  fill: number;
+  diskBytes: number;
+  waiting: number;
+  slowed: number;
+  held: number;
 }
 
 export type IngestMetrics = ReturnType<typeof createIngestMetrics>;

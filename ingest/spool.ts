@@ -12,13 +12,20 @@ import path from 'node:path';
  *   queues behind it and the next flush writes them all with one writev and one fdatasync. Under load
  *   the cost of durability is shared by thousands of messages.
  * - The store pump reads forward from a durable checkpoint and moves the checkpoint only after the store
- *   has taken a batch. When InfluxDB is down the log simply grows on disk (memory stays bounded to one
- *   batch) and is replayed in order when the store returns; after a restart, reading resumes at the
- *   checkpoint.
+ *   has taken a batch. When InfluxDB is down the log grows on disk, up to its limit (below), memory
+ *   staying bounded to one batch, and is replayed in order when the store returns; after a restart,
+ *   reading resumes at the checkpoint.
  *
  * Format: segment files `seg-NNNNNNNNNNNN.jsonl`, one JSON record per line ('\n' never occurs inside a
  * JSON text, RFC 8259 section 7 requires control characters in strings to be escaped). Fully consumed
  * segments are deleted.
+ *
+ * Bounds. With `maxBytes` the segment files never take more than that on disk together: a flush
+ * writes only the appends that fit, and the rest wait, unacknowledged, until the store pump has moved
+ * the checkpoint past whole segments and they are deleted (segments are then at most maxBytes / 8, so
+ * consumed data never holds much room). With `minFreeBytes` they also wait while the filesystem is
+ * down to that many free bytes (checked once a second). Ingest slows acknowledgements before it comes
+ * to this (backpressure.ts); the wait here is what makes the bound exact.
  *
  * Failures. A flush that fails (ENOSPC, EIO, EFBIG at a file-size limit) rejects its appends, so none
  * of them is acknowledged, and the spool carries on: the segment is cut back to its durable end (what
@@ -57,13 +64,37 @@ export interface SpoolStats {
   /** the spool refuses every append for good (its log could not be restored after a failure) */
   failed: boolean;
   lastError?: string;
+  /** bytes the segment files take on disk (what maxBytes bounds) */
+  diskBytes: number;
+  /** the most diskBytes reached since open */
+  peakDiskBytes: number;
+  /** appends accepted but not yet written, in bytes */
+  pendingBytes: number;
+  /** appends wait because the next one does not fit under maxBytes or the free-space floor */
+  waitingForRoom: boolean;
+  /** maxBytes, when set */
+  limitBytes?: number;
+  /** free bytes on the spool's filesystem at the last reading (with minFreeBytes) */
+  freeBytes?: number;
+  /** when the oldest record not yet committed was appended (epoch ms); absent when none waits */
+  oldestAppendedAt?: number;
 }
 
 export interface SpoolOptions {
   dir: string;
-  /** a new segment is started once the active one reaches this size */
+  /** a new segment is started once the active one reaches this size (default 64 MiB, at most maxBytes / 8) */
   segmentBytes?: number;
+  /** most bytes the segment files may take on disk; appends past it wait for room. Unlimited when omitted */
+  maxBytes?: number;
+  /** appends wait while the filesystem has this many bytes free or fewer (0: no floor) */
+  minFreeBytes?: number;
+  /** the clock of append times (the age of the backlog); Date.now by default */
+  now?: () => number;
 }
+
+/** How long a free-space reading is trusted, and how often a spool waiting for room looks again. */
+const FREE_SPACE_TTL_MS = 1000;
+const MIN_SEGMENT_BYTES = 64 * 1024;
 
 const SEGMENT_RE = /^seg-(\d{12})\.jsonl$/;
 const segmentName = (n: number): string => `seg-${String(n).padStart(12, '0')}.jsonl`;
@@ -76,9 +107,31 @@ interface Waiter {
   records: number;
 }
 
+/** Records appended up to `end` by time `at` (one entry per second of appends, oldest first). */
+interface AppendMark {
+  end: SpoolPosition;
+  at: number;
+}
+
+const before = (a: SpoolPosition, b: SpoolPosition): boolean =>
+  a.segment < b.segment || (a.segment === b.segment && a.offset <= b.offset);
+
 export class Spool {
   private readonly dir: string;
   private readonly segmentBytes: number;
+  private readonly maxBytes: number;
+  private readonly minFreeBytes: number;
+  private readonly now: () => number;
+  /** bytes of the segments other than the active one (the active one's is activeSize) */
+  private sealedBytes = 0;
+  private peakDiskBytes = 0;
+  private freeBytes: number | undefined;
+  private freeReadAt = Number.NEGATIVE_INFINITY;
+  private waitingForRoom = false;
+  /** wakes a flush waiting for room (a commit freed some, or the spool closes) */
+  private roomWake: (() => void) | undefined;
+  private closing = false;
+  private readonly marks: AppendMark[] = [];
   /** segment number → size in bytes (durable part for the active one is `durableSize`) */
   private readonly sizes = new Map<number, number>();
   private activeSegment = 0;
@@ -108,10 +161,17 @@ export class Spool {
   private failing = false;
   private lastError: string | undefined;
   private readonly appendListeners = new Set<() => void>();
+  private readonly changeListeners = new Set<() => void>();
 
   constructor(options: SpoolOptions) {
     this.dir = options.dir;
-    this.segmentBytes = options.segmentBytes ?? 64 * 1024 * 1024;
+    this.maxBytes = options.maxBytes ?? Number.POSITIVE_INFINITY;
+    this.minFreeBytes = options.minFreeBytes ?? 0;
+    this.now = options.now ?? Date.now;
+    const segment = options.segmentBytes ?? 64 * 1024 * 1024;
+    this.segmentBytes = Number.isFinite(this.maxBytes)
+      ? Math.max(MIN_SEGMENT_BYTES, Math.min(segment, Math.floor(this.maxBytes / 8)))
+      : segment;
   }
 
   async open(): Promise<void> {
@@ -141,13 +201,25 @@ export class Spool {
     if (last === undefined) await this.syncDir();
     this.readCursor = { ...this.checkpoint };
     this.committedRecordsBacklog = await this.countRecordsFrom(this.checkpoint);
+    for (const [n, size] of this.sizes) if (n !== this.activeSegment) this.sealedBytes += size;
+    this.peakDiskBytes = this.diskBytes();
+    if (this.committedRecordsBacklog > 0) {
+      // The backlog left by the last run: its append times are gone; the oldest segment's last write
+      // stands for them (an upper bound: the backlog is at least that old).
+      const first = [...this.sizes.keys()]
+        .filter((n) => n >= this.checkpoint.segment)
+        .sort((a, b) => a - b)[0];
+      const at = first === undefined ? this.now() : (await fsp.stat(this.file(first))).mtimeMs;
+      this.marks.push({ end: { segment: this.activeSegment, offset: this.durableSize }, at });
+    }
+    if (this.minFreeBytes > 0) await this.readFreeSpace();
   }
 
   /**
    * Appends records (JSON texts without newlines) and resolves once they are on disk and fdatasync'ed.
    */
   append(records: readonly string[]): Promise<void> {
-    if (this.closed) return Promise.reject(new Error('spool is closed'));
+    if (this.closed || this.closing) return Promise.reject(new Error('spool is closed'));
     if (this.failure) return Promise.reject(this.failure);
     if (records.length === 0) return Promise.resolve();
     const buf = Buffer.from(`${records.join('\n')}\n`, 'utf8');
@@ -165,19 +237,34 @@ export class Spool {
 
   private async flushLoop(): Promise<void> {
     while (this.pendingBuffers.length > 0 && this.failure === undefined) {
-      const buffers = this.pendingBuffers;
-      const bytes = this.pendingBytes;
-      const waiters = this.pendingWaiters;
-      this.pendingBuffers = [];
-      this.pendingBytes = 0;
-      this.pendingWaiters = [];
-      if (this.activeSize > 0 && this.activeSize + bytes > this.segmentBytes) await this.tryRotate();
+      const fit = await this.appendsThatFit();
+      if (fit === 0) {
+        if (this.closing) break;
+        await this.waitForRoom();
+        continue;
+      }
+      // A flush stays within one segment (a new one when the next append would pass its size), so
+      // segments stay small and the pump's commits free room in steps of one segment.
+      const first = this.pendingBuffers[0]!.length;
+      if (this.activeSize > 0 && this.activeSize + first > this.segmentBytes) await this.tryRotate();
+      let take = 0;
+      let bytes = 0;
+      while (take < fit) {
+        const next = this.pendingBuffers[take]!.length;
+        if (take > 0 && this.activeSize + bytes + next > this.segmentBytes) break;
+        bytes += next;
+        take++;
+      }
+      const buffers = this.pendingBuffers.splice(0, take);
+      const waiters = this.pendingWaiters.splice(0, take);
+      this.pendingBytes -= bytes;
       try {
         await writevAll(this.activeFd, buffers);
         this.activeSize += bytes;
         await datasync(this.activeFd);
         this.durableSize = this.activeSize;
         this.sizes.set(this.activeSegment, this.activeSize);
+        this.peakDiskBytes = Math.max(this.peakDiskBytes, this.diskBytes());
         this.flushes++;
         this.failing = false;
         let n = 0;
@@ -187,7 +274,9 @@ export class Spool {
         }
         this.appendedRecords += n;
         this.committedRecordsBacklog += n;
+        this.markAppended();
         for (const listener of this.appendListeners) listener();
+        this.changed();
       } catch (err) {
         const cause = err as NodeJS.ErrnoException;
         this.failing = true;
@@ -200,15 +289,112 @@ export class Spool {
         await this.restoreAfterFailure(cause);
       }
     }
-    if (this.failure !== undefined) {
-      // shut for good: whatever queued behind the failed flush is refused too
-      for (const w of this.pendingWaiters) w.reject(this.failure);
-      this.appendFailures += this.pendingWaiters.length;
+    const refusal =
+      this.failure ??
+      (this.closing && this.pendingWaiters.length > 0
+        ? new Error('spool closed before these fixes fitted under its limit: not acknowledged')
+        : undefined);
+    if (refusal !== undefined) {
+      // shut for good, or closing while appends wait for room: whatever is queued is refused
+      for (const w of this.pendingWaiters) w.reject(refusal);
+      if (this.failure !== undefined) this.appendFailures += this.pendingWaiters.length;
       this.pendingWaiters = [];
       this.pendingBuffers = [];
       this.pendingBytes = 0;
     }
+    this.waitingForRoom = false;
     this.flushing = false;
+  }
+
+  /** bytes the segment files take on disk */
+  private diskBytes(): number {
+    return this.sealedBytes + this.activeSize;
+  }
+
+  /**
+   * How many of the pending appends (in order) fit under maxBytes and above the free-space floor now.
+   * When none fits and the backlog is empty, the store pump will free nothing more: the active segment,
+   * wholly consumed, is swapped for a new one and deleted. Should the first still not fit (one message
+   * larger than the limit: the config keeps SPOOL_MAX_BYTES far above that), it is written anyway
+   * rather than stall the spool for good; peakDiskBytes would show it.
+   */
+  private async appendsThatFit(): Promise<number> {
+    if (this.pendingBuffers.length === 0) return 0;
+    let room = this.maxBytes - this.diskBytes();
+    if (this.minFreeBytes > 0) {
+      if (this.now() - this.freeReadAt >= FREE_SPACE_TTL_MS) await this.readFreeSpace();
+      if (this.freeBytes !== undefined) room = Math.min(room, this.freeBytes - this.minFreeBytes);
+    }
+    if (room === Number.POSITIVE_INFINITY) return this.pendingBuffers.length;
+    const fitting = (space: number): number => {
+      let n = 0;
+      for (const b of this.pendingBuffers) {
+        if (b.length > space) break;
+        space -= b.length;
+        n++;
+      }
+      return n;
+    };
+    const n = fitting(room);
+    if (n > 0 || this.committedRecordsBacklog > 0) return n;
+    const floorReached = this.freeBytes !== undefined && this.freeBytes <= this.minFreeBytes;
+    if (floorReached) return 0;
+    if (this.activeSize > 0 && this.durableSize === this.activeSize) {
+      await this.dropConsumedActive();
+      const again = fitting(this.maxBytes - this.diskBytes());
+      if (again > 0) return again;
+    }
+    return 1;
+  }
+
+  /** With nothing left to store: a new active segment, and the old one (wholly consumed) deleted. */
+  private async dropConsumedActive(): Promise<void> {
+    const old = this.activeSegment;
+    await this.tryRotate();
+    if (this.activeSegment === old) return;
+    this.checkpoint = { segment: this.activeSegment, offset: 0 };
+    await this.commit(this.checkpoint, 0);
+  }
+
+  /** Until a commit frees room, the spool closes, or a second passes (the free space may change). */
+  private waitForRoom(): Promise<void> {
+    this.waitingForRoom = true;
+    this.changed();
+    return new Promise<void>((resolve) => {
+      const timer = setTimeout(wake, FREE_SPACE_TTL_MS);
+      const self = this;
+      function wake() {
+        clearTimeout(timer);
+        if (self.roomWake === wake) self.roomWake = undefined;
+        self.waitingForRoom = false;
+        resolve();
+      }
+      this.roomWake = wake;
+    });
+  }
+
+  private async readFreeSpace(): Promise<void> {
+    this.freeReadAt = this.now();
+    try {
+      const s = await fsp.statfs(this.dir);
+      this.freeBytes = s.bavail * s.bsize;
+    } catch {
+      // not knowing is not a reason to refuse fixes: the byte limit still holds
+      this.freeBytes = undefined;
+    }
+  }
+
+  /** One mark per second of appends: the age of the backlog is read from the first one not committed. */
+  private markAppended(): void {
+    const end = { segment: this.activeSegment, offset: this.durableSize };
+    const at = this.now();
+    const last = this.marks.at(-1);
+    if (last !== undefined && at - last.at < 1000) last.end = end;
+    else this.marks.push({ end, at });
+  }
+
+  private changed(): void {
+    for (const listener of this.changeListeners) listener();
   }
 
   /**
@@ -256,6 +442,7 @@ export class Spool {
     }
     fs.closeSync(this.activeFd);
     this.sizes.set(this.activeSegment, this.durableSize);
+    this.sealedBytes += this.durableSize;
     this.activeSegment = next;
     this.activeFd = fd;
     this.activeSize = 0;
@@ -267,6 +454,24 @@ export class Spool {
   onAppend(listener: () => void): () => void {
     this.appendListeners.add(listener);
     return () => this.appendListeners.delete(listener);
+  }
+
+  /**
+   * Calls `listener` whenever the spool's level may have changed: after a flush, after a commit (room
+   * freed), when appends start waiting for room. Backpressure re-evaluates on it. Returns an unsubscribe.
+   */
+  onChange(listener: () => void): () => void {
+    this.changeListeners.add(listener);
+    return () => this.changeListeners.delete(listener);
+  }
+
+  /** What backpressure.ts weighs, cheaply (no allocation beyond the result): called per message. */
+  level(): { bytes: number; oldestAppendedAt: number | undefined; freeBytes: number | undefined } {
+    return {
+      bytes: this.diskBytes() + this.pendingBytes,
+      oldestAppendedAt: this.committedRecordsBacklog > 0 ? this.marks[0]?.at : undefined,
+      freeBytes: this.freeBytes,
+    };
   }
 
   /**
@@ -317,7 +522,7 @@ export class Spool {
     }
   }
 
-  /** Makes `pos` the durable checkpoint and deletes segments wholly before it. */
+  /** Makes `pos` the durable checkpoint and deletes the segments it has consumed wholly. */
   async commit(pos: SpoolPosition, records: number): Promise<void> {
     this.checkpoint = { ...pos };
     this.committedRecordsBacklog = Math.max(0, this.committedRecordsBacklog - records);
@@ -331,12 +536,20 @@ export class Spool {
     }
     await fsp.rename(tmp, path.join(this.dir, 'checkpoint.json'));
     for (const n of [...this.sizes.keys()]) {
-      if (n < pos.segment && n !== this.activeSegment) {
+      // wholly before the checkpoint, or a sealed segment the checkpoint has reached the end of (kept,
+      // it would hold room under maxBytes that nothing else frees once the backlog is empty)
+      const consumed = n < pos.segment || (n === pos.segment && pos.offset >= (this.sizes.get(n) ?? 0));
+      if (consumed && n !== this.activeSegment) {
         if (this.readFdSegment === n) this.closeReadFd();
-        this.sizes.delete(n);
+        const size = this.sizes.get(n) ?? 0;
         await fsp.rm(this.file(n), { force: true });
+        this.sizes.delete(n);
+        this.sealedBytes -= size;
       }
     }
+    while (this.marks.length > 0 && before(this.marks[0]!.end, pos)) this.marks.shift();
+    this.roomWake?.();
+    this.changed();
   }
 
   /** Moves the read cursor back to the checkpoint (used when a batch must be read again). */
@@ -364,12 +577,24 @@ export class Spool {
       failing: this.failing || this.failure !== undefined,
       failed: this.failure !== undefined,
       ...(this.lastError !== undefined ? { lastError: this.lastError } : {}),
+      diskBytes: this.diskBytes(),
+      peakDiskBytes: this.peakDiskBytes,
+      pendingBytes: this.pendingBytes,
+      waitingForRoom: this.waitingForRoom,
+      ...(Number.isFinite(this.maxBytes) ? { limitBytes: this.maxBytes } : {}),
+      ...(this.freeBytes !== undefined ? { freeBytes: this.freeBytes } : {}),
+      ...(this.committedRecordsBacklog > 0 && this.marks[0] !== undefined
+        ? { oldestAppendedAt: this.marks[0].at }
+        : {}),
     };
   }
 
   async close(): Promise<void> {
     if (this.closed) return;
-    // Wait for a flush in progress so every promise given out is settled.
+    // Wait for a flush in progress so every promise given out is settled; appends waiting for room are
+    // refused (not acknowledged: their devices send them again).
+    this.closing = true;
+    this.roomWake?.();
     while (this.flushing) await new Promise((r) => setImmediate(r));
     this.closed = true;
     if (this.activeFd >= 0) {

@@ -80,6 +80,23 @@ const envObject = z.object({
   /** fixes per store write */
   STORE_BATCH_SIZE: z.coerce.number().int().min(1).max(50_000).default(5000),
   STORE_MAX_BACKOFF_MS: z.coerce.number().int().min(10).default(15_000),
+  /**
+   * disk the spool may take (acknowledged fixes not yet in the store): past 80 % acknowledgements slow
+   * down, at the limit they wait until the store catches up (ingest/backpressure.ts); 4 GiB
+   */
+  SPOOL_MAX_BYTES: z.coerce
+    .number()
+    .int()
+    .min(64 * 1024)
+    .default(4 * 1024 ** 3),
+  /** the same by the age of the oldest fix not yet in the store, seconds; 0: no age limit */
+  SPOOL_MAX_AGE_S: z.coerce.number().min(0).default(0),
+  /** the spool stops taking fixes while its filesystem has this few bytes free (0: no floor); 256 MiB */
+  SPOOL_MIN_FREE_BYTES: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .default(256 * 1024 ** 2),
   MAX_PAYLOAD_BYTES: z.coerce
     .number()
     .int()
@@ -196,6 +213,16 @@ export const envSchema = envObject.superRefine((env, ctx) => {
       if (!env[key])
         ctx.addIssue({ code: 'custom', path: [key], message: `required with InfluxDB ${version}.x` });
     }
+  }
+  // One message's fixes (up to ~6x its payload once normalized) must always fit in a spool segment
+  // (SPOOL_MAX_BYTES / 8), or a full spool could never take it.
+  const minSpool = 64 * env.MAX_PAYLOAD_BYTES;
+  if (env.SPOOL_MAX_BYTES < minSpool) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['SPOOL_MAX_BYTES'],
+      message: `must be at least 64 x MAX_PAYLOAD_BYTES (${minSpool} with MAX_PAYLOAD_BYTES ${env.MAX_PAYLOAD_BYTES}), so one message always fits`,
+    });
   }
   if (env.PARTS.includes('ingest') && !env.PARTS.includes('broker') && env.INGEST_MQTT_URL === undefined) {
     ctx.addIssue({

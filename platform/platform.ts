@@ -17,6 +17,7 @@ import { WebhookStore } from '../api/webhooks/store.ts';
 import { type BrokerHandle, createBroker } from '../broker/broker.ts';
 import { capacityHealth } from '../broker/capacity.ts';
 import { createBrokerCluster } from '../broker/cluster/hub.ts';
+import { Backpressure, SLOW_AT, spoolPressure } from '../ingest/backpressure.ts';
 import { IngestCore } from '../ingest/core.ts';
 import { type ExternalIngest, startExternalIngest } from '../ingest/external.ts';
 import type { Fix } from '../ingest/fix.ts';
@@ -71,6 +72,8 @@ export interface Platform {
   /** signed webhook deliveries of violations and trips (api/webhooks/) */
   webhooks: WebhookDispatcher;
   spool: Spool;
+  /** admission in front of ingest: acknowledgements slow down, then wait, as the spool nears its limits */
+  backpressure: Backpressure;
   core: IngestCore;
   /** live bus of positions and violations behind GET /api/v1/live/* */
   live: LiveHub;
@@ -187,8 +190,31 @@ export async function startPlatform(config: Config, options: StartOptions): Prom
     config.store.kind === 'embedded'
       ? new EmbeddedEventStore({ dir: config.store.dir })
       : new InfluxEventStore((({ kind: _kind, ...influx }) => influx)(config.store));
-  const spool = new Spool({ dir: path.join(config.dataDir, 'spool') });
+  const spool = new Spool({
+    dir: path.join(config.dataDir, 'spool'),
+    maxBytes: env.SPOOL_MAX_BYTES,
+    minFreeBytes: env.SPOOL_MIN_FREE_BYTES,
+  });
   await spool.open();
+  // The store slower than intake: the spool's limits reach the devices as later acknowledgements.
+  const spoolLimits = {
+    maxBytes: env.SPOOL_MAX_BYTES,
+    maxAgeMs: env.SPOOL_MAX_AGE_S * 1000,
+    minFreeBytes: env.SPOOL_MIN_FREE_BYTES,
+  };
+  const pressure = () => spoolPressure(spool.level(), spoolLimits, Date.now());
+  const backpressure = new Backpressure(pressure);
+  spool.onChange(() => backpressure.poke());
+  ingestMetrics.registerSpoolLevel(() => {
+    const s = backpressure.stats();
+    return {
+      fill: s.fill,
+      diskBytes: spool.stats().diskBytes,
+      waiting: s.waiting,
+      slowed: s.slowed,
+      held: s.held,
+    };
+  });
 
   const latest = new LatestPositions();
   let broker: BrokerHandle | undefined;
@@ -196,6 +222,7 @@ export async function startPlatform(config: Config, options: StartOptions): Prom
   const core = new IngestCore({
     registry,
     spool,
+    backpressure,
     metrics: ingestMetrics,
     limits: {
       maxPayloadBytes: env.MAX_PAYLOAD_BYTES,
@@ -474,13 +501,20 @@ export async function startPlatform(config: Config, options: StartOptions): Prom
     };
     components.webhooks = { state: 'ok', ...webhooks.status() };
     const spoolStats = spool.stats();
+    const bp = backpressure.stats();
+    const pressureDetail =
+      bp.fill >= 1
+        ? `spool full: ${bp.reason ?? 'at its limit'}; acknowledgements are withheld until the store catches up (devices keep their fixes and send them again)`
+        : bp.fill >= SLOW_AT
+          ? `spool nearly full: ${bp.reason ?? 'near its limit'}; acknowledgements are slowed (the store is slower than intake)`
+          : undefined;
     const spoolDetail = spoolStats.failed
       ? `the spool refuses every message (${spoolStats.lastError ?? 'unknown error'}): nothing is acknowledged`
       : spoolStats.failing
         ? `spool writes failing (${spoolStats.lastError ?? 'unknown error'}): messages are not acknowledged, devices send them again`
         : !pumpState.spoolOk
           ? `the store pump cannot read the spool or move its checkpoint (${pumpState.spoolError ?? 'unknown error'}); retrying`
-          : undefined;
+          : pressureDetail;
     components.spool = {
       state: spoolStats.failed ? 'down' : spoolDetail ? 'degraded' : 'ok',
       ...(spoolDetail ? { detail: spoolDetail } : {}),
@@ -488,6 +522,17 @@ export async function startPlatform(config: Config, options: StartOptions): Prom
       depthBytes: spoolStats.depthBytes,
       segments: spoolStats.segments,
       appendFailures: spoolStats.appendFailures,
+      // the limits and how close the spool is to them
+      diskBytes: spoolStats.diskBytes,
+      limitBytes: env.SPOOL_MAX_BYTES,
+      fill: Math.round(bp.fill * 1000) / 1000,
+      oldestAgeS:
+        spoolStats.oldestAppendedAt === undefined
+          ? 0
+          : Math.round((Date.now() - spoolStats.oldestAppendedAt) / 100) / 10,
+      waitingMessages: bp.waiting,
+      slowedMessages: bp.slowed,
+      heldMessages: bp.held,
     };
     return { status: worstState(Object.values(components).map((c) => c.state)), components };
   };
@@ -593,6 +638,8 @@ export async function startPlatform(config: Config, options: StartOptions): Prom
     await timed('fleet', () => fleet?.stop());
     await timed('api', () => api?.close());
     live.close();
+    // messages held back by a full spool are not taken any more: unacknowledged, they come again
+    backpressure.close(new Error('platform stopping: not acknowledged'));
     await timed('broker', () => broker?.close());
     await timed('external', () => external?.stop());
     await timed('pump', () => pump.stop(options.drainMs ?? 5000));
@@ -619,6 +666,7 @@ export async function startPlatform(config: Config, options: StartOptions): Prom
     complianceService,
     webhooks,
     spool,
+    backpressure,
     core,
     live,
     pump,
