@@ -2,6 +2,7 @@ import { performance } from 'node:perf_hooks';
 import type { ViolationEvent } from '../geofence/types.ts';
 import type { TsChild } from './child.ts';
 import { influxCount, startE2ePlatform } from './e2e-platform.ts';
+import { runSustained } from './e2e-sustained.ts';
 import { burstShape, runGenerator } from './load-run.ts';
 import { cpuSeconds, machineCpu } from './proc-stat.ts';
 import type { Benchmark, Figure } from './types.ts';
@@ -55,7 +56,7 @@ const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 export const e2e: Benchmark = {
   name: 'e2e',
   description:
-    'platform end to end, flat out: N QoS 1 devices (child process) -> auth, validate, spool (fdatasync) -> PUBACK; pump -> real InfluxDB 1.x; compliance engine judging every fix against a permit',
+    'platform end to end: N QoS 1 devices (child process) -> auth, validate, spool (fdatasync) -> PUBACK; pump -> real InfluxDB 1.x; compliance engine judging every fix against a permit; flat out (burst), then the highest rate it sustains (3 min)',
   async run(ctx) {
     const { connections, window, durationS, warmupS } = burstShape(ctx);
     const e = await startE2ePlatform(ctx, '[e2e]', connections);
@@ -306,6 +307,18 @@ export const e2e: Benchmark = {
       cpu('e2e_cpu_drain_influxd_s', w1.cpuInfluxd, drained.cpuInfluxd, drainOver);
       ctx.progress(
         `[e2e] connecting took ${summary.rampS} s; the load generator ran ${((exitedAt - t) / 1000).toFixed(1)} s in all`,
+      );
+
+      // ---- sustained, on the same platform (e2e-sustained.ts): the search starts from what the burst
+      // acknowledged (its upper bound) and what InfluxDB took meanwhile (the first guess)
+      figures.push(
+        ...(await runSustained(ctx, e, {
+          connections,
+          window,
+          hi: Math.max(1000, Math.round(ackedPerS)),
+          firstGuess: (w1.stored - w0.stored) / windowS,
+          raw,
+        })),
       );
       return figures;
     } finally {

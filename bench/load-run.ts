@@ -1,4 +1,4 @@
-import type { LoadSummary } from '../simulators/load.ts';
+import type { LoadStep, LoadStepResult, LoadSummary } from '../simulators/load.ts';
 import { lastJson, spawnTs, type TsChild } from './child.ts';
 import type { BenchContext } from './types.ts';
 
@@ -76,6 +76,79 @@ export async function runGenerator(ctx: BenchContext, run: GeneratorRun): Promis
   run.onSpawn?.(child);
   try {
     const code = await child.exited;
+    if (code !== 0) throw new Error(`load generator exited with ${code}`);
+    return lastJson<LoadSummary>(child, 'load generator');
+  } finally {
+    if (child.child.exitCode === null) child.child.kill('SIGKILL');
+  }
+}
+
+export interface SteppedRun {
+  url: string;
+  connections: number;
+  window: number;
+  idsFile?: string;
+  /** the first window */
+  first: LoadStep;
+  label: string;
+  /** after each window: its result; return the next step, or undefined to end the run */
+  onWindow: (result: LoadStepResult) => Promise<LoadStep | undefined>;
+  onEvent?: (event: LoadEvent) => void;
+  onSpawn?: (child: TsChild) => void;
+}
+
+/**
+ * The load generator in stepped mode (--steps-ipc): one set of connections, opened once, and a window
+ * per step at the rate the parent asks for after seeing the previous window (a rate search without
+ * reconnecting and re-authenticating every device per step). Resolves with the last window's summary.
+ */
+export async function runSteppedGenerator(ctx: BenchContext, run: SteppedRun): Promise<LoadSummary> {
+  const args = [
+    '--url',
+    run.url,
+    '--connections',
+    String(run.connections),
+    '--qos',
+    '1',
+    '--window',
+    String(run.window),
+    '--rate',
+    String(run.first.rate),
+    '--warmup',
+    String(run.first.warmupS),
+    '--duration',
+    String(run.first.durationS),
+    '--steps-ipc',
+    '--events',
+  ];
+  if (run.idsFile !== undefined) args.push('--ids-file', run.idsFile);
+  const child = spawnTs('simulators/load-cli.ts', args, {
+    ipc: true,
+    onStdoutLine: (line) => {
+      if (!line.startsWith('{"event"')) return;
+      const event = (JSON.parse(line) as { event: string }).event;
+      if (event === 'ramp_done' || event === 'window_start' || event === 'window_end') run.onEvent?.(event);
+    },
+    onStderrLine: (line) => ctx.progress(`  ${run.label} ${line}`),
+  });
+  run.onSpawn?.(child);
+  let failure: Error | undefined;
+  child.child.on('message', (raw) => {
+    const m = raw as { type?: string; summary?: LoadStepResult };
+    if (m.type !== 'window' || m.summary === undefined) return;
+    run.onWindow(m.summary).then(
+      (step) => {
+        if (child.child.connected) child.child.send(step ? { type: 'step', step } : { type: 'done' });
+      },
+      (err: Error) => {
+        failure = err;
+        if (child.child.connected) child.child.send({ type: 'done' });
+      },
+    );
+  });
+  try {
+    const code = await child.exited;
+    if (failure) throw failure;
     if (code !== 0) throw new Error(`load generator exited with ${code}`);
     return lastJson<LoadSummary>(child, 'load generator');
   } finally {
