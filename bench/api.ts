@@ -315,14 +315,16 @@ function provision(dir: string): { firmKey: string; monitorKey: string; ms: numb
   const registry = new SqliteRegistry({ dir });
   try {
     for (let f = 0; f < FIRMS; f++) registry.upsertFirm({ id: firmId(f), name: `Bench Transport ${f + 1}` });
-    for (let i = 0; i < VEHICLES; i++)
-      registry.upsertVehicle({
+    // one transaction (one fsync) for the fleet, not one per truck
+    registry.importVehicles(
+      Array.from({ length: VEHICLES }, (_, i) => ({
         id: vehicleId(i),
         plate: `皖A·${String(i).padStart(5, '0')}`,
-        kind: 'muck_truck',
+        kind: 'muck_truck' as const,
         firm: firmOf(i),
         ratedLoadT: 18,
-      });
+      })),
+    );
   } finally {
     registry.close();
   }

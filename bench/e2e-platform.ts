@@ -79,18 +79,19 @@ export async function startE2ePlatform(
     let world: E2eWorldSummary;
     try {
       registry.upsertFirm({ id: 'bench-firm', name: 'Bench Transport Co.' });
-      registry.importDevices(devices);
-      for (const d of devices)
-        registry.upsertVehicle({
+      registry.importVehicles(
+        devices.map((d) => ({
           id: d.vehicle,
           plate: `皖A·B${d.vehicle.slice(-5)}`,
-          kind: 'muck_truck',
+          kind: 'muck_truck' as const,
           firm: d.firm,
           ratedLoadT: 18,
-        });
+        })),
+      );
+      registry.importDevices(devices);
       ctx.progress(
         `${label} provisioned ${connections} muck trucks in ${(performance.now() - t).toFixed(0)} ms ` +
-          '(1 scrypt hash + 1 transaction); connecting verifies each with scrypt',
+          '(1 scrypt hash, 2 transactions); connecting verifies each with scrypt',
       );
       t = performance.now();
       world = seedE2eWorld(

@@ -14,7 +14,7 @@ import type { BenchContext, Figure } from './types.ts';
  * generator's rate control: every vehicle in turn, evenly staggered), on one set of connections
  * (--steps-ipc). A short search (bisection) looks for the highest rate that holds, each step measured
  * after a warm-up that is not counted and the spool drained between steps; then that rate is held for
- * the final window (3 minutes; --quick: 20 s, the same criteria). A window holds when
+ * the final window (3 minutes; --quick: 15 s, the same criteria). A window holds when
  *
  *   - the platform acknowledged what was offered: PUBACKs >= 98 % of the slots of the window, and at
  *     most 1 % of the slots missed (a device's window full: acknowledgements too slow) or given up (the
@@ -142,9 +142,9 @@ export async function runSustained(
   const p = e.platform;
   const searchSteps = ctx.quick ? 2 : 4;
   const searchWarmupS = ctx.quick ? 2 : 5;
-  const searchWindowS = ctx.quick ? 5 : 20;
+  const searchWindowS = ctx.quick ? 4 : 20;
   const holdWarmupS = ctx.quick ? 3 : 10;
-  const holdWindowS = ctx.quick ? 20 : 180;
+  const holdWindowS = ctx.quick ? 15 : 180;
   const retries = ctx.quick ? 0 : 1;
 
   let lo = 0;

@@ -669,7 +669,7 @@ export const engine: Benchmark = {
     const WARM_ROUNDS = ctx.quick ? 5 : 10;
     const TIMED_ROUNDS = ctx.quick ? 20 : 50;
     // own route + bbox-prefiltered zones and sites: a few ms per fix
-    const NAIVE_SAMPLE = ctx.quick ? 500 : 2000;
+    const NAIVE_SAMPLE = ctx.quick ? 300 : 2000;
     // all routes: about 2 s per fix (~500,000 turf segment distances)
     const ALL_ROUTES_SAMPLE = ctx.quick ? 1 : 3;
     const STATE_VEHICLES = ctx.quick ? 20_000 : 100_000;

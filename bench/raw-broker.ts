@@ -80,7 +80,8 @@ export const rawBroker: Benchmark = {
         url: broker.url,
         connections,
         window,
-        durationS,
+        // not a baseline of anything: a shorter window in a quick run
+        durationS: ctx.quick ? 5 : durationS,
         warmupS,
         label: '[fan-out]',
         onEvent: (event) => {

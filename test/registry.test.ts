@@ -159,6 +159,34 @@ test('one shared secret hash (a load fleet): one scrypt for the whole fleet, non
   t.is(reg.secretChecksRun, 2, 'and it cost a real check');
 });
 
+test('importVehicles: all checked before anything is written, then one transaction; reopened, they are there', async (t) => {
+  const dir = await tempDir(t);
+  const reg = new SqliteRegistry({ dir });
+  const fleet = Array.from({ length: 20 }, (_, i) => ({
+    id: `veh-${i}`,
+    plate: `皖A·${i}`,
+    kind: 'muck_truck' as const,
+    firm: 'f',
+    ...(i % 2 === 0 ? { ratedLoadT: 18 } : {}),
+  }));
+  const bad = [...fleet.slice(0, 5), { id: 'veh-bad', plate: '', kind: 'muck_truck' as const, firm: 'f' }];
+  t.throws(() => reg.importVehicles(bad), { message: /vehicle plate/ });
+  t.is(reg.vehicle('veh-0'), undefined, 'nothing written when one is refused');
+  t.is(reg.importVehicles(fleet), 20);
+  t.is(reg.vehicle('veh-4')?.ratedLoadT, 18);
+  reg.close();
+  const again = new SqliteRegistry({ dir });
+  t.teardown(() => again.close());
+  t.deepEqual(
+    again
+      .vehicles()
+      .map((v) => v.id)
+      .sort(),
+    fleet.map((v) => v.id).sort(),
+  );
+  t.is(again.vehicle('veh-3')?.ratedLoadT, undefined);
+});
+
 test('a follower (an MQTT edge process) reads through what the writer created, changed or deleted', async (t) => {
   const dir = await tempDir(t);
   const writer = new SqliteRegistry({ dir });
