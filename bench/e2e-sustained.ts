@@ -2,7 +2,6 @@ import { performance } from 'node:perf_hooks';
 import type { LoadStep, LoadStepResult } from '../simulators/load.ts';
 import type { TsChild } from './child.ts';
 import type { E2ePlatform } from './e2e-platform.ts';
-import { runSteppedGenerator } from './load-run.ts';
 import { cpuSeconds } from './proc-stat.ts';
 import type { BenchContext, Figure } from './types.ts';
 
@@ -11,8 +10,9 @@ import type { BenchContext, Figure } from './types.ts';
  * keeping pace, as opposed to the burst (e2e.ts), where intake runs ahead of the store into the spool.
  *
  * The same devices (1,000 connections, QoS 1, window 8) publish at a fixed offered rate (the load
- * generator's rate control: every vehicle in turn, evenly staggered), on one set of connections
- * (--steps-ipc). A short search (bisection) looks for the highest rate that holds, each step measured
+ * generator's rate control: every vehicle in turn, evenly staggered), on the connections of the burst,
+ * the trucks driving on (--steps-ipc; e2e.ts runs the generator, this class decides each next step). A
+ * short search (bisection) looks for the highest rate that holds, each step measured
  * after a warm-up that is not counted and the spool drained between steps; then that rate is held for
  * the final window (3 minutes; --quick: 15 s, the same criteria). A window holds when
  *
@@ -123,9 +123,7 @@ function judge(rate: number, result: LoadStepResult, samples: readonly Sample[])
 
 const round100 = (x: number) => Math.max(100, Math.round(x / 100) * 100);
 
-export interface SustainedOptions {
-  connections: number;
-  window: number;
+export interface SearchStart {
   /** upper bound of the search: what the platform acknowledged flat out (the burst) */
   hi: number;
   /** first rate to try (e.g. InfluxDB's pace during the burst) */
@@ -134,198 +132,220 @@ export interface SustainedOptions {
   raw: number | undefined;
 }
 
-export async function runSustained(
-  ctx: BenchContext,
-  e: E2ePlatform,
-  o: SustainedOptions,
-): Promise<Figure[]> {
-  const p = e.platform;
-  const searchSteps = ctx.quick ? 2 : 4;
-  const searchWarmupS = ctx.quick ? 2 : 5;
-  const searchWindowS = ctx.quick ? 4 : 20;
-  const holdWarmupS = ctx.quick ? 3 : 10;
-  const holdWindowS = ctx.quick ? 15 : 180;
-  const retries = ctx.quick ? 0 : 1;
+/**
+ * The search as a controller of a stepped load generator: start() gives the first step, onEvent()
+ * takes the generator's window events (the spool and the store are sampled every 500 ms in between),
+ * onWindow() judges a window, waits for the spool to drain and gives the next step (or none after the
+ * final window), figures() reports the final window.
+ */
+export class SustainedSearch {
+  /** the load generator, for its CPU time */
+  publishers: TsChild | undefined;
+  private readonly searchSteps: number;
+  private readonly searchWarmupS: number;
+  private readonly searchWindowS: number;
+  private readonly holdWarmupS: number;
+  private readonly holdWindowS: number;
+  private readonly retries: number;
+  private lo = 0;
+  private hi = 0;
+  private current = 0;
+  private raw: number | undefined;
+  private stepsDone = 0;
+  private holding = false;
+  private retried = 0;
+  private readonly verdicts: WindowVerdict[] = [];
+  private samples: Sample[] = [];
+  private sampling: NodeJS.Timeout | undefined;
+  private cpuAtStart: { platform?: number; publishers?: number; influxd?: number } = {};
+  private readonly cpu = { platform: 0, publishers: 0, influxd: 0 };
+  private t0 = 0;
 
-  let lo = 0;
-  let hi = o.hi;
-  const verdicts: WindowVerdict[] = [];
-  let samples: Sample[] = [];
-  let sampling: NodeJS.Timeout | undefined;
-  let child: TsChild | undefined;
-  const cpu = { platform: 0, publishers: 0, influxd: 0 };
-  let cpuAtStart: { platform?: number; publishers?: number; influxd?: number } = {};
-  const take = (): Sample => {
-    const bp = p.backpressure.stats();
+  constructor(
+    private readonly ctx: BenchContext,
+    private readonly e: E2ePlatform,
+  ) {
+    this.searchSteps = ctx.quick ? 2 : 4;
+    this.searchWarmupS = ctx.quick ? 2 : 5;
+    this.searchWindowS = ctx.quick ? 4 : 20;
+    this.holdWarmupS = ctx.quick ? 3 : 10;
+    this.holdWindowS = ctx.quick ? 15 : 180;
+    this.retries = ctx.quick ? 0 : 1;
+  }
+
+  start(s: SearchStart): LoadStep {
+    this.hi = s.hi;
+    this.raw = s.raw;
+    this.current = round100(Math.min(0.9 * s.hi, Math.max(s.firstGuess, 0.25 * s.hi)));
+    this.t0 = performance.now();
+    this.ctx.progress(
+      `[e2e-sustained] search: ${this.searchSteps} steps of ${this.searchWindowS} s (after ${this.searchWarmupS} s warm-up) ` +
+        `between 0 and ${s.hi} msg/s, first ${this.current}; then ${this.holdWindowS} s at the best`,
+    );
+    return { rate: this.current, warmupS: this.searchWarmupS, durationS: this.searchWindowS };
+  }
+
+  private take(): Sample {
+    const p = this.e.platform;
     return {
       t: performance.now(),
       depth: p.spool.stats().depthRecords,
-      stored: e.stored().fixes,
-      fill: bp.fill,
+      stored: this.e.stored().fixes,
+      fill: p.backpressure.stats().fill,
     };
-  };
-  let stepsDone = 0;
-  let holding = false;
-  let retried = 0;
-  let current = round100(Math.min(0.9 * hi, Math.max(o.firstGuess, 0.25 * hi)));
+  }
 
-  const next = async (result: LoadStepResult): Promise<LoadStep | undefined> => {
-    const v = judge(current, result, samples);
-    verdicts.push(v);
-    ctx.progress(
-      `[e2e-sustained] ${holding ? 'hold' : `step ${stepsDone + 1}`} at ${current} msg/s: ` +
+  onEvent(event: string): void {
+    if (event === 'window_start') {
+      this.samples = [this.take()];
+      this.cpuAtStart = {
+        platform: cpuSeconds(process.pid),
+        publishers: cpuSeconds(this.publishers?.child.pid),
+        influxd: cpuSeconds(this.e.influxPid),
+      };
+      let lastReport = performance.now();
+      this.sampling = setInterval(() => {
+        this.samples.push(this.take());
+        if (this.holding && performance.now() - lastReport >= 10_000) {
+          lastReport = performance.now();
+          const s = this.samples.at(-1)!;
+          this.ctx.progress(`[e2e-sustained] hold: spool depth ${s.depth} fixes, fill ${s.fill.toFixed(3)}`);
+        }
+      }, 500);
+    }
+    if (event === 'window_end') {
+      clearInterval(this.sampling);
+      this.samples.push(this.take());
+      const d = (a: number | undefined, b: number | undefined) =>
+        a !== undefined && b !== undefined ? b - a : 0;
+      this.cpu.platform = d(this.cpuAtStart.platform, cpuSeconds(process.pid));
+      this.cpu.publishers = d(this.cpuAtStart.publishers, cpuSeconds(this.publishers?.child.pid));
+      this.cpu.influxd = d(this.cpuAtStart.influxd, cpuSeconds(this.e.influxPid));
+    }
+  }
+
+  async onWindow(result: LoadStepResult): Promise<LoadStep | undefined> {
+    clearInterval(this.sampling);
+    const v = judge(this.current, result, this.samples);
+    this.verdicts.push(v);
+    this.ctx.progress(
+      `[e2e-sustained] ${this.holding ? 'hold' : `step ${this.stepsDone + 1}`} at ${this.current} msg/s: ` +
         `${v.holds ? 'HOLDS' : `fails (${v.why.join('; ')})`}; acked ${Math.round(v.ackedPerS)}/s, ` +
         `stored ${Math.round(v.storedPerS)}/s, depth max ${v.depthMax} last ${v.depthLast} slope ${Math.round(v.depthSlope)}/s, ` +
         `p99 ${result.latencyMs?.p99 ?? '-'} ms`,
     );
     // the backlog of this step is the platform's to clear before the next is measured
+    const p = this.e.platform;
     const drainDeadline = performance.now() + 90_000;
     while (p.spool.stats().depthRecords > 0 && performance.now() < drainDeadline) await sleep(100);
-    if (holding) {
-      if (v.holds || retried >= retries) return undefined;
+    if (this.holding) {
+      if (v.holds || this.retried >= this.retries) return undefined;
       // the search's best did not hold for the long window: once more, 15 % lower
-      retried++;
-      current = round100(current * 0.85);
-      return { rate: current, warmupS: holdWarmupS, durationS: holdWindowS };
+      this.retried++;
+      this.current = round100(this.current * 0.85);
+      return { rate: this.current, warmupS: this.holdWarmupS, durationS: this.holdWindowS };
     }
-    stepsDone++;
-    if (v.holds) lo = current;
-    else hi = current;
-    if (stepsDone < searchSteps) {
-      const mid = round100((lo + hi) / 2);
-      current = mid;
-      return { rate: current, warmupS: searchWarmupS, durationS: searchWindowS };
+    this.stepsDone++;
+    if (v.holds) this.lo = this.current;
+    else this.hi = this.current;
+    if (this.stepsDone < this.searchSteps) {
+      this.current = round100((this.lo + this.hi) / 2);
+      return { rate: this.current, warmupS: this.searchWarmupS, durationS: this.searchWindowS };
     }
-    holding = true;
+    this.holding = true;
     // nothing held: hold at half the lowest rate tried, reported as not holding if it does not
-    current = lo > 0 ? lo : round100(hi / 2);
-    return { rate: current, warmupS: holdWarmupS, durationS: holdWindowS };
-  };
+    this.current = this.lo > 0 ? this.lo : round100(this.hi / 2);
+    return { rate: this.current, warmupS: this.holdWarmupS, durationS: this.holdWindowS };
+  }
 
-  ctx.progress(
-    `[e2e-sustained] search: ${searchSteps} steps of ${searchWindowS} s (after ${searchWarmupS} s warm-up) ` +
-      `between 0 and ${o.hi} msg/s, first ${current}; then ${holdWindowS} s at the best`,
-  );
-  const t0 = performance.now();
-  await runSteppedGenerator(ctx, {
-    url: e.url,
-    idsFile: e.idsFile,
-    connections: o.connections,
-    window: o.window,
-    first: { rate: current, warmupS: searchWarmupS, durationS: searchWindowS },
-    label: '[e2e-sustained]',
-    onSpawn: (c) => {
-      child = c;
-    },
-    onEvent: (event) => {
-      if (event === 'window_start') {
-        samples = [take()];
-        cpuAtStart = {
-          platform: cpuSeconds(process.pid),
-          publishers: cpuSeconds(child?.child.pid),
-          influxd: cpuSeconds(e.influxPid),
-        };
-        let lastReport = performance.now();
-        sampling = setInterval(() => {
-          samples.push(take());
-          if (holding && performance.now() - lastReport >= 10_000) {
-            lastReport = performance.now();
-            const s = samples.at(-1)!;
-            ctx.progress(`[e2e-sustained] hold: spool depth ${s.depth} fixes, fill ${s.fill.toFixed(3)}`);
-          }
-        }, 500);
-      }
-      if (event === 'window_end') {
-        clearInterval(sampling);
-        samples.push(take());
-        const d = (a: number | undefined, b: number | undefined) =>
-          a !== undefined && b !== undefined ? b - a : 0;
-        cpu.platform = d(cpuAtStart.platform, cpuSeconds(process.pid));
-        cpu.publishers = d(cpuAtStart.publishers, cpuSeconds(child?.child.pid));
-        cpu.influxd = d(cpuAtStart.influxd, cpuSeconds(e.influxPid));
-      }
-    },
-    onWindow: next,
-  });
-  clearInterval(sampling);
-  const final = verdicts.at(-1);
-  if (final === undefined || !holding) throw new Error('the sustained run ended before its final window');
-  ctx.progress(
-    `[e2e-sustained] ${verdicts.length} windows in ${((performance.now() - t0) / 1000).toFixed(0)} s: ` +
-      verdicts.map((v) => `${v.rate}${v.holds ? '+' : '-'}`).join(' '),
-  );
-  const l = final.result.latencyMs;
-  const over = `over the ${final.windowS.toFixed(0)} s final window`;
-  const figures: Figure[] = [
-    {
-      name: 'e2e_sustained_msgs_per_s',
-      value: Math.round(final.ackedPerS),
-      unit: 'msg/s',
-      note:
-        `PUBACKs at ${final.result.connected} QoS 1 devices ${over}, offered ${final.rate} msg/s ` +
-        `(highest of the search that held: ${verdicts.map((v) => `${v.rate}${v.holds ? ' held' : ' failed'}`).join(', ')}); ` +
-        `${final.holds ? 'held' : `DID NOT HOLD: ${final.why.join('; ')}`}`,
-    },
-    {
-      name: 'e2e_sustained_holds',
-      value: final.holds ? 1 : 0,
-      unit: 'bool',
-      note: 'the final window met every criterion (acked, stored, spool depth, no backpressure)',
-    },
-    { name: 'e2e_sustained_window_s', value: Math.round(final.windowS), unit: 's' },
-    {
-      name: 'e2e_sustained_stored_per_s',
-      value: Math.round(final.storedPerS),
-      unit: 'fix/s',
-      note: `fixes InfluxDB took ${over}`,
-    },
-    {
-      name: 'e2e_sustained_spool_depth_max',
-      value: final.depthMax,
-      unit: 'fix',
-      note: `spool depth sampled every 500 ms ${over}: mean ${Math.round(final.depthMean)}, trend ${Math.round(final.depthSlope)} fixes/s`,
-    },
-    {
-      name: 'e2e_sustained_spool_depth_last',
-      value: final.depthLast,
-      unit: 'fix',
-      note: 'at the end of the window',
-    },
-  ];
-  if (l) {
-    figures.push(
-      { name: 'e2e_sustained_p50_ms', value: l.p50, unit: 'ms', note: 'publish -> PUBACK (durable)' },
-      { name: 'e2e_sustained_p99_ms', value: l.p99, unit: 'ms', note: `publish -> PUBACK (durable) ${over}` },
+  figures(): Figure[] {
+    const { verdicts } = this;
+    const final = verdicts.at(-1);
+    if (final === undefined || !this.holding)
+      throw new Error('the sustained run ended before its final window');
+    this.ctx.progress(
+      `[e2e-sustained] ${verdicts.length} windows in ${((performance.now() - this.t0) / 1000).toFixed(0)} s: ` +
+        verdicts.map((v) => `${v.rate}${v.holds ? '+' : '-'}`).join(' '),
     );
+    const l = final.result.latencyMs;
+    const over = `over the ${final.windowS.toFixed(0)} s final window`;
+    const figures: Figure[] = [
+      {
+        name: 'e2e_sustained_msgs_per_s',
+        value: Math.round(final.ackedPerS),
+        unit: 'msg/s',
+        note:
+          `PUBACKs at ${final.result.connected} QoS 1 devices ${over}, offered ${final.rate} msg/s ` +
+          `(the search: ${verdicts.map((v) => `${v.rate}${v.holds ? ' held' : ' failed'}`).join(', ')}); ` +
+          `${final.holds ? 'held' : `DID NOT HOLD: ${final.why.join('; ')}`}`,
+      },
+      {
+        name: 'e2e_sustained_holds',
+        value: final.holds ? 1 : 0,
+        unit: 'bool',
+        note: 'the final window met every criterion (acked, stored, spool depth, no backpressure)',
+      },
+      { name: 'e2e_sustained_window_s', value: Math.round(final.windowS), unit: 's' },
+      {
+        name: 'e2e_sustained_stored_per_s',
+        value: Math.round(final.storedPerS),
+        unit: 'fix/s',
+        note: `fixes InfluxDB took ${over}`,
+      },
+      {
+        name: 'e2e_sustained_spool_depth_max',
+        value: final.depthMax,
+        unit: 'fix',
+        note: `spool depth sampled every 500 ms ${over}: mean ${Math.round(final.depthMean)}, trend ${Math.round(final.depthSlope)} fixes/s`,
+      },
+      {
+        name: 'e2e_sustained_spool_depth_last',
+        value: final.depthLast,
+        unit: 'fix',
+        note: 'at the end of the window',
+      },
+    ];
+    if (l) {
+      figures.push(
+        { name: 'e2e_sustained_p50_ms', value: l.p50, unit: 'ms', note: 'publish -> PUBACK (durable)' },
+        {
+          name: 'e2e_sustained_p99_ms',
+          value: l.p99,
+          unit: 'ms',
+          note: `publish -> PUBACK (durable) ${over}`,
+        },
+      );
+    }
+    if (this.raw !== undefined && this.raw > 0) {
+      figures.push({
+        name: 'e2e_sustained_ratio',
+        value: Math.round((final.ackedPerS / this.raw) * 1000) / 1000,
+        unit: 'ratio',
+        note: `e2e_sustained_msgs_per_s / raw_broker_puback_msgs_per_s (${this.raw}) of this run (goal >= 0.5)`,
+      });
+    }
+    const w = final.windowS;
+    const perCore = (cpuS: number) => Math.round((cpuS / w) * 100) / 100;
+    figures.push(
+      {
+        name: 'e2e_sustained_cpu_platform',
+        value: perCore(this.cpu.platform),
+        unit: 'cores',
+        note: `CPU seconds per second of the platform process (bench process) ${over}`,
+      },
+      {
+        name: 'e2e_sustained_cpu_influxd',
+        value: perCore(this.cpu.influxd),
+        unit: 'cores',
+        note: `influxd ${over}`,
+      },
+      {
+        name: 'e2e_sustained_cpu_publishers',
+        value: perCore(this.cpu.publishers),
+        unit: 'cores',
+        note: `load generator ${over}`,
+      },
+    );
+    return figures;
   }
-  if (o.raw !== undefined && o.raw > 0) {
-    figures.push({
-      name: 'e2e_sustained_ratio',
-      value: Math.round((final.ackedPerS / o.raw) * 1000) / 1000,
-      unit: 'ratio',
-      note: `e2e_sustained_msgs_per_s / raw_broker_puback_msgs_per_s (${o.raw}) of this run (goal >= 0.5)`,
-    });
-  }
-  const w = final.windowS;
-  figures.push(
-    {
-      name: 'e2e_sustained_cpu_platform',
-      value: Math.round((cpu.platform / w) * 100) / 100,
-      unit: 'cores',
-      note: `CPU seconds per second of the platform process (bench process) ${over}`,
-    },
-    {
-      name: 'e2e_sustained_cpu_influxd',
-      value: Math.round((cpu.influxd / w) * 100) / 100,
-      unit: 'cores',
-      note: `influxd ${over}`,
-    },
-    {
-      name: 'e2e_sustained_cpu_publishers',
-      value: Math.round((cpu.publishers / w) * 100) / 100,
-      unit: 'cores',
-      note: `load generator ${over}`,
-    },
-  );
-  return figures;
 }

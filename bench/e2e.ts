@@ -1,9 +1,10 @@
 import { performance } from 'node:perf_hooks';
 import type { ViolationEvent } from '../geofence/types.ts';
+import type { LoadStepResult } from '../simulators/load.ts';
 import type { TsChild } from './child.ts';
 import { influxCount, startE2ePlatform } from './e2e-platform.ts';
-import { runSustained } from './e2e-sustained.ts';
-import { burstShape, runGenerator } from './load-run.ts';
+import { SustainedSearch } from './e2e-sustained.ts';
+import { burstShape, runSteppedGenerator } from './load-run.ts';
 import { cpuSeconds, machineCpu } from './proc-stat.ts';
 import type { Benchmark, Figure } from './types.ts';
 
@@ -98,229 +99,247 @@ export const e2e: Benchmark = {
         `[e2e] load generator: ${connections} connections, QoS 1, window ${window}, warm-up ${warmupS} s, ${durationS} s measured`,
       );
       const t = performance.now();
-      const summary = await runGenerator(ctx, {
+      // One generator for the burst and the sustained search after it (e2e-sustained.ts), so the trucks
+      // drive on from where they were: a second generator would start every truck's line again, a jump
+      // of kilometres in seconds that the engine would rightly judge (and build evidence for).
+      const search = new SustainedSearch(ctx, e);
+      let figures: Figure[] | undefined;
+      await runSteppedGenerator(ctx, {
         url: e.url,
         idsFile: e.idsFile,
         connections,
         window,
-        durationS,
-        warmupS,
         drainMs: 10_000,
+        first: { warmupS, durationS },
         label: '[e2e]',
         onSpawn: (c) => {
           child = c;
+          search.publishers = c;
         },
         onEvent: (event) => {
-          marks[event] = mark();
+          if (figures === undefined) marks[event] = mark();
+          else search.onEvent(event);
+        },
+        onWindow: async (result) => {
+          if (figures !== undefined) return search.onWindow(result);
+          figures = await burst(result);
+          // the search starts from what the burst acknowledged (its upper bound) and what InfluxDB
+          // took meanwhile (the first guess)
+          return search.start({
+            hi: Math.max(1000, Math.round(figures.find((f) => f.name === 'e2e_msgs_per_s')?.value ?? 0)),
+            firstGuess: figures.find((f) => f.name === 'e2e_stored_per_s')?.value ?? 0,
+            raw: ctx.figures?.raw_broker_puback_msgs_per_s,
+          });
         },
       });
-      const exitedAt = performance.now();
-      const w0 = marks.window_start;
-      const w1 = marks.window_end;
-      if (!w0 || !w1) throw new Error('no window events from the load generator');
+      if (figures === undefined) throw new Error('the burst window never ended');
+      figures.push(...search.figures());
+      return figures;
 
-      // ---- drain: until the spool is empty (everything acknowledged is in InfluxDB)
-      const drainDeadline = performance.now() + 60_000;
-      let lastReport = performance.now();
-      while (p.spool.stats().depthRecords > 0 || e.stored().fixes < summary.acked) {
-        if (performance.now() > drainDeadline) {
-          ctx.progress(`[e2e] warning: spool not drained after 60 s (${p.spool.stats().depthRecords} left)`);
-          break;
-        }
-        if (performance.now() - lastReport > 1000) {
-          ctx.progress(
-            `[e2e] draining: ${p.spool.stats().depthRecords} fixes in the spool, ${e.stored().fixes} stored`,
-          );
-          lastReport = performance.now();
-        }
-        await sleep(5);
-      }
-      // the last store write that emptied the spool (it may come before the generator has exited)
-      const drainedAt = p.spool.stats().depthRecords === 0 ? e.stored().lastAt : performance.now();
-      const drained = mark();
-      const stored = e.stored().fixes;
-      const inInflux = await influxCount(influx.url);
-      ctx.progress(
-        `[e2e] acked ${summary.acked}, stored via pump ${stored}, count(lat) in InfluxDB ${inInflux}, ` +
-          `unacked ${summary.unacked}, errors ${summary.errors}`,
-      );
-      if (summary.errors > 0) ctx.progress(`[e2e] load errors: ${summary.errorSamples.join('; ')}`);
-      // the engine's output: wait (bounded) until the compliance queue is in InfluxDB, then count it
-      const eventsDeadline = performance.now() + 30_000;
-      while (p.complianceService.status().queuedViolations > 0 && performance.now() < eventsDeadline)
-        await sleep(50);
-      const storedViolations = (await p.events.violations({ firm: 'bench-firm', limit: 10_000 })).items;
-      const offRouteStored = storedViolations.filter((v) => v.code === 'OFF_ROUTE').length;
-      const cs = p.complianceService.status();
-      ctx.progress(
-        `[e2e] compliance: ${cs.vehicles} vehicles judged, ${violationEvents} violation events, ` +
-          `${storedViolations.length} violations in InfluxDB (${offRouteStored} OFF_ROUTE; expected ${world.offRouteTrucks}), ` +
-          `${cs.queuedViolations} still queued, ${p.complianceService.persistStats.commits} state commits; ` +
-          `opened by code: ${JSON.stringify(Object.fromEntries(openedByCode))}`,
-      );
+      async function burst(summary: LoadStepResult): Promise<Figure[]> {
+        const exitedAt = performance.now();
+        const w0 = marks.window_start;
+        const w1 = marks.window_end;
+        if (!w0 || !w1) throw new Error('no window events from the load generator');
 
-      // ---- figures
-      const windowS = (w1.t - w0.t) / 1000;
-      const ackedPerS = summary.ackedPerS;
-      const raw = ctx.figures?.raw_broker_puback_msgs_per_s;
-      const l = summary.latencyMs;
-      const figures: Figure[] = [
-        {
-          name: 'e2e_msgs_per_s',
-          value: Math.round(ackedPerS),
-          unit: 'msg/s',
-          note:
-            `durable (PUBACKed) fixes over ${summary.windowS} s, ${summary.connected} devices, QoS 1, window ${window}; ` +
-            "compliance engine in the path: every fix judged against its truck's active permit (route corridor, speed limit, sites), engine state saved every 200 ms",
-        },
-      ];
-      if (raw !== undefined && raw > 0) {
-        figures.push({
-          name: 'e2e_ratio',
-          value: Math.round((ackedPerS / raw) * 1000) / 1000,
-          unit: 'ratio',
-          note: `e2e_msgs_per_s / raw_broker_puback_msgs_per_s (${raw}) of this run: PUBACKs at the publishers on both sides, same connections, window and durations`,
-        });
-      } else {
+        // ---- drain: until the spool is empty (everything acknowledged is in InfluxDB)
+        const drainDeadline = performance.now() + 60_000;
+        let lastReport = performance.now();
+        while (p.spool.stats().depthRecords > 0 || e.stored().fixes < summary.acked) {
+          if (performance.now() > drainDeadline) {
+            ctx.progress(
+              `[e2e] warning: spool not drained after 60 s (${p.spool.stats().depthRecords} left)`,
+            );
+            break;
+          }
+          if (performance.now() - lastReport > 1000) {
+            ctx.progress(
+              `[e2e] draining: ${p.spool.stats().depthRecords} fixes in the spool, ${e.stored().fixes} stored`,
+            );
+            lastReport = performance.now();
+          }
+          await sleep(5);
+        }
+        // the last store write that emptied the spool (it may come before the generator has exited)
+        const drainedAt = p.spool.stats().depthRecords === 0 ? e.stored().lastAt : performance.now();
+        const drained = mark();
+        const stored = e.stored().fixes;
+        const inInflux = await influxCount(influx.url);
         ctx.progress(
-          '[e2e] no raw_broker_puback_msgs_per_s in this run (run raw-broker first): e2e_ratio omitted',
+          `[e2e] acked ${summary.acked}, stored via pump ${stored}, count(lat) in InfluxDB ${inInflux}, ` +
+            `unacked ${summary.unacked}, errors ${summary.errors}`,
         );
-      }
-      if (l) {
+        if (summary.errors > 0) ctx.progress(`[e2e] load errors: ${summary.errorSamples.join('; ')}`);
+        // the engine's output: wait (bounded) until the compliance queue is in InfluxDB, then count it
+        const eventsDeadline = performance.now() + 30_000;
+        while (p.complianceService.status().queuedViolations > 0 && performance.now() < eventsDeadline)
+          await sleep(50);
+        const storedViolations = (await p.events.violations({ firm: 'bench-firm', limit: 10_000 })).items;
+        const offRouteStored = storedViolations.filter((v) => v.code === 'OFF_ROUTE').length;
+        const cs = p.complianceService.status();
+        ctx.progress(
+          `[e2e] compliance: ${cs.vehicles} vehicles judged, ${violationEvents} violation events, ` +
+            `${storedViolations.length} violations in InfluxDB (${offRouteStored} OFF_ROUTE; expected ${world.offRouteTrucks}), ` +
+            `${cs.queuedViolations} still queued, ${p.complianceService.persistStats.commits} state commits; ` +
+            `opened by code: ${JSON.stringify(Object.fromEntries(openedByCode))}`,
+        );
+
+        // ---- figures
+        const windowS = (w1.t - w0.t) / 1000;
+        const ackedPerS = summary.ackedPerS;
+        const raw = ctx.figures?.raw_broker_puback_msgs_per_s;
+        const l = summary.latencyMs;
+        const figures: Figure[] = [
+          {
+            name: 'e2e_msgs_per_s',
+            value: Math.round(ackedPerS),
+            unit: 'msg/s',
+            note:
+              `durable (PUBACKed) fixes over ${summary.windowS} s, ${summary.connected} devices, QoS 1, window ${window}; ` +
+              "compliance engine in the path: every fix judged against its truck's active permit (route corridor, speed limit, sites), engine state saved every 200 ms",
+          },
+        ];
+        if (raw !== undefined && raw > 0) {
+          figures.push({
+            name: 'e2e_ratio',
+            value: Math.round((ackedPerS / raw) * 1000) / 1000,
+            unit: 'ratio',
+            note: `e2e_msgs_per_s / raw_broker_puback_msgs_per_s (${raw}) of this run: PUBACKs at the publishers on both sides, same connections, window and durations`,
+          });
+        } else {
+          ctx.progress(
+            '[e2e] no raw_broker_puback_msgs_per_s in this run (run raw-broker first): e2e_ratio omitted',
+          );
+        }
+        if (l) {
+          figures.push(
+            {
+              name: 'e2e_p50_ms',
+              value: l.p50,
+              unit: 'ms',
+              note: 'publish -> PUBACK = publish -> fdatasync in the spool',
+            },
+            { name: 'e2e_p99_ms', value: l.p99, unit: 'ms', note: 'publish -> durably stored (PUBACK)' },
+            { name: 'e2e_max_ms', value: l.max, unit: 'ms' },
+          );
+        }
         figures.push(
           {
-            name: 'e2e_p50_ms',
-            value: l.p50,
-            unit: 'ms',
-            note: 'publish -> PUBACK = publish -> fdatasync in the spool',
+            name: 'e2e_pub_sent_per_s',
+            value: Math.round(summary.sentPerS),
+            unit: 'msg/s',
+            note: 'publishes made by the generator in the window (its own rate)',
           },
-          { name: 'e2e_p99_ms', value: l.p99, unit: 'ms', note: 'publish -> durably stored (PUBACK)' },
-          { name: 'e2e_max_ms', value: l.max, unit: 'ms' },
+          {
+            name: 'e2e_stored_per_s',
+            value: Math.round((w1.stored - w0.stored) / windowS),
+            unit: 'fix/s',
+            note: 'fixes written to InfluxDB by the pump during the window',
+          },
+          {
+            name: 'e2e_drain_ms',
+            value: Math.round(Math.max(0, drainedAt - w1.t)),
+            unit: 'ms',
+            note: 'end of publishing -> spool empty (all in InfluxDB)',
+          },
+          {
+            name: 'e2e_spool_backlog_at_end',
+            value: w1.backlog,
+            unit: 'fix',
+            note: 'acknowledged, not yet in InfluxDB, when publishing stopped',
+          },
+          {
+            name: 'e2e_stored_matches_acked',
+            value: inInflux === summary.acked ? 1 : 0,
+            unit: 'bool',
+            note: `count(lat) in InfluxDB ${inInflux} vs acked ${summary.acked}`,
+          },
+          { name: 'e2e_connections', value: summary.connected, unit: 'connections' },
+          {
+            name: 'e2e_connect_s',
+            value: summary.rampS,
+            unit: 's',
+            note: 'opening all connections, each verified with scrypt (N=16384)',
+          },
+          {
+            name: 'e2e_spool_fixes_per_flush',
+            value: Math.round(((w1.appended - w0.appended) / Math.max(1, w1.flushes - w0.flushes)) * 10) / 10,
+            unit: 'fix',
+            note: `group commit: ${w1.flushes - w0.flushes} write+fdatasync in the window`,
+          },
+          {
+            name: 'e2e_store_batch_fixes',
+            value: Math.round((w1.stored - w0.stored) / Math.max(1, w1.storeWrites - w0.storeWrites)),
+            unit: 'fix',
+            note: `${w1.storeWrites - w0.storeWrites} InfluxDB writes in the window`,
+          },
+          {
+            name: 'e2e_platform_event_loop_util',
+            value: Math.round(performance.eventLoopUtilization(w1.elu, w0.elu).utilization * 1000) / 1000,
+            unit: 'ratio',
+            note: 'busy share of the platform main thread during the window',
+          },
         );
+        const commits = w1.stateCommits - w0.stateCommits;
+        figures.push(
+          {
+            name: 'e2e_engine_violation_events',
+            value: w1.violations - w0.violations,
+            unit: 'events',
+            note: `violation events the engine produced during the window (${violationEvents} in the whole run)`,
+          },
+          {
+            name: 'e2e_engine_off_route_stored',
+            value: offRouteStored,
+            unit: 'violations',
+            note: `OFF_ROUTE violations in InfluxDB at the end; ${world.offRouteTrucks} trucks drove outside their corridor`,
+          },
+          {
+            name: 'e2e_state_commits_per_s',
+            value: Math.round((commits / windowS) * 10) / 10,
+            unit: 'commit/s',
+            note: 'engine state + outbox transactions (fsync) to compliance-state.sqlite during the window',
+          },
+          {
+            name: 'e2e_state_vehicles_per_commit',
+            value: Math.round((w1.stateVehicles - w0.stateVehicles) / Math.max(1, commits)),
+            unit: 'vehicles',
+          },
+          {
+            name: 'e2e_state_commit_ms_avg',
+            value: Math.round(((w1.stateMs - w0.stateMs) / Math.max(1, commits)) * 100) / 100,
+            unit: 'ms',
+            note: `serialize + write + fsync, on the main thread; max over the run ${p.complianceService.persistStats.maxMs.toFixed(1)} ms`,
+          },
+        );
+        const cpu = (name: string, a: number | undefined, b: number | undefined, note: string) => {
+          if (a !== undefined && b !== undefined)
+            figures.push({ name, value: Math.round((b - a) * 100) / 100, unit: 'CPU s', note });
+        };
+        const over = `over the ${windowS.toFixed(1)} s window`;
+        cpu(
+          'e2e_cpu_platform_s',
+          w0.cpuPlatform,
+          w1.cpuPlatform,
+          `bench process = platform (+ a few ms bench) ${over}`,
+        );
+        cpu('e2e_cpu_publishers_s', w0.cpuPublishers, w1.cpuPublishers, `load generator child ${over}`);
+        cpu('e2e_cpu_influxd_s', w0.cpuInfluxd, w1.cpuInfluxd, `influxd ${over}`);
+        cpu('e2e_cpu_machine_busy_s', w0.machine?.busy, w1.machine?.busy, `all cores, all processes ${over}`);
+        cpu(
+          'e2e_cpu_machine_idle_s',
+          w0.machine?.idle,
+          w1.machine?.idle,
+          `all cores (idle + iowait) ${over}`,
+        );
+        const drainOver = `while draining (${((drained.t - w1.t) / 1000).toFixed(1)} s after the window)`;
+        cpu('e2e_cpu_drain_platform_s', w1.cpuPlatform, drained.cpuPlatform, drainOver);
+        cpu('e2e_cpu_drain_influxd_s', w1.cpuInfluxd, drained.cpuInfluxd, drainOver);
+        ctx.progress(
+          `[e2e] connecting took ${summary.rampS} s; the burst's window ended ${((exitedAt - t) / 1000).toFixed(1)} s after the generator started`,
+        );
+        return figures;
       }
-      figures.push(
-        {
-          name: 'e2e_pub_sent_per_s',
-          value: Math.round(summary.sentPerS),
-          unit: 'msg/s',
-          note: 'publishes made by the generator in the window (its own rate)',
-        },
-        {
-          name: 'e2e_stored_per_s',
-          value: Math.round((w1.stored - w0.stored) / windowS),
-          unit: 'fix/s',
-          note: 'fixes written to InfluxDB by the pump during the window',
-        },
-        {
-          name: 'e2e_drain_ms',
-          value: Math.round(Math.max(0, drainedAt - w1.t)),
-          unit: 'ms',
-          note: 'end of publishing -> spool empty (all in InfluxDB)',
-        },
-        {
-          name: 'e2e_spool_backlog_at_end',
-          value: w1.backlog,
-          unit: 'fix',
-          note: 'acknowledged, not yet in InfluxDB, when publishing stopped',
-        },
-        {
-          name: 'e2e_stored_matches_acked',
-          value: inInflux === summary.acked ? 1 : 0,
-          unit: 'bool',
-          note: `count(lat) in InfluxDB ${inInflux} vs acked ${summary.acked}`,
-        },
-        { name: 'e2e_connections', value: summary.connected, unit: 'connections' },
-        {
-          name: 'e2e_connect_s',
-          value: summary.rampS,
-          unit: 's',
-          note: 'opening all connections, each verified with scrypt (N=16384)',
-        },
-        {
-          name: 'e2e_spool_fixes_per_flush',
-          value: Math.round(((w1.appended - w0.appended) / Math.max(1, w1.flushes - w0.flushes)) * 10) / 10,
-          unit: 'fix',
-          note: `group commit: ${w1.flushes - w0.flushes} write+fdatasync in the window`,
-        },
-        {
-          name: 'e2e_store_batch_fixes',
-          value: Math.round((w1.stored - w0.stored) / Math.max(1, w1.storeWrites - w0.storeWrites)),
-          unit: 'fix',
-          note: `${w1.storeWrites - w0.storeWrites} InfluxDB writes in the window`,
-        },
-        {
-          name: 'e2e_platform_event_loop_util',
-          value: Math.round(performance.eventLoopUtilization(w1.elu, w0.elu).utilization * 1000) / 1000,
-          unit: 'ratio',
-          note: 'busy share of the platform main thread during the window',
-        },
-      );
-      const commits = w1.stateCommits - w0.stateCommits;
-      figures.push(
-        {
-          name: 'e2e_engine_violation_events',
-          value: w1.violations - w0.violations,
-          unit: 'events',
-          note: `violation events the engine produced during the window (${violationEvents} in the whole run)`,
-        },
-        {
-          name: 'e2e_engine_off_route_stored',
-          value: offRouteStored,
-          unit: 'violations',
-          note: `OFF_ROUTE violations in InfluxDB at the end; ${world.offRouteTrucks} trucks drove outside their corridor`,
-        },
-        {
-          name: 'e2e_state_commits_per_s',
-          value: Math.round((commits / windowS) * 10) / 10,
-          unit: 'commit/s',
-          note: 'engine state + outbox transactions (fsync) to compliance-state.sqlite during the window',
-        },
-        {
-          name: 'e2e_state_vehicles_per_commit',
-          value: Math.round((w1.stateVehicles - w0.stateVehicles) / Math.max(1, commits)),
-          unit: 'vehicles',
-        },
-        {
-          name: 'e2e_state_commit_ms_avg',
-          value: Math.round(((w1.stateMs - w0.stateMs) / Math.max(1, commits)) * 100) / 100,
-          unit: 'ms',
-          note: `serialize + write + fsync, on the main thread; max over the run ${p.complianceService.persistStats.maxMs.toFixed(1)} ms`,
-        },
-      );
-      const cpu = (name: string, a: number | undefined, b: number | undefined, note: string) => {
-        if (a !== undefined && b !== undefined)
-          figures.push({ name, value: Math.round((b - a) * 100) / 100, unit: 'CPU s', note });
-      };
-      const over = `over the ${windowS.toFixed(1)} s window`;
-      cpu(
-        'e2e_cpu_platform_s',
-        w0.cpuPlatform,
-        w1.cpuPlatform,
-        `bench process = platform (+ a few ms bench) ${over}`,
-      );
-      cpu('e2e_cpu_publishers_s', w0.cpuPublishers, w1.cpuPublishers, `load generator child ${over}`);
-      cpu('e2e_cpu_influxd_s', w0.cpuInfluxd, w1.cpuInfluxd, `influxd ${over}`);
-      cpu('e2e_cpu_machine_busy_s', w0.machine?.busy, w1.machine?.busy, `all cores, all processes ${over}`);
-      cpu('e2e_cpu_machine_idle_s', w0.machine?.idle, w1.machine?.idle, `all cores (idle + iowait) ${over}`);
-      const drainOver = `while draining (${((drained.t - w1.t) / 1000).toFixed(1)} s after the window)`;
-      cpu('e2e_cpu_drain_platform_s', w1.cpuPlatform, drained.cpuPlatform, drainOver);
-      cpu('e2e_cpu_drain_influxd_s', w1.cpuInfluxd, drained.cpuInfluxd, drainOver);
-      ctx.progress(
-        `[e2e] connecting took ${summary.rampS} s; the load generator ran ${((exitedAt - t) / 1000).toFixed(1)} s in all`,
-      );
-
-      // ---- sustained, on the same platform (e2e-sustained.ts): the search starts from what the burst
-      // acknowledged (its upper bound) and what InfluxDB took meanwhile (the first guess)
-      figures.push(
-        ...(await runSustained(ctx, e, {
-          connections,
-          window,
-          hi: Math.max(1000, Math.round(ackedPerS)),
-          firstGuess: (w1.stored - w0.stored) / windowS,
-          raw,
-        })),
-      );
-      return figures;
     } finally {
       if (child && child.child.exitCode === null) child.child.kill('SIGKILL');
       await e.close();

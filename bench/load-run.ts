@@ -88,8 +88,10 @@ export interface SteppedRun {
   connections: number;
   window: number;
   idsFile?: string;
-  /** the first window */
-  first: LoadStep;
+  /** the first window: without a rate, flat out (as many as the window allows) */
+  first: Omit<LoadStep, 'rate'> & { rate?: number };
+  /** wait for outstanding PUBACKs after each window, ms (the generator's default otherwise) */
+  drainMs?: number;
   label: string;
   /** after each window: its result; return the next step, or undefined to end the run */
   onWindow: (result: LoadStepResult) => Promise<LoadStep | undefined>;
@@ -112,8 +114,6 @@ export async function runSteppedGenerator(ctx: BenchContext, run: SteppedRun): P
     '1',
     '--window',
     String(run.window),
-    '--rate',
-    String(run.first.rate),
     '--warmup',
     String(run.first.warmupS),
     '--duration',
@@ -121,7 +121,9 @@ export async function runSteppedGenerator(ctx: BenchContext, run: SteppedRun): P
     '--steps-ipc',
     '--events',
   ];
+  if (run.first.rate !== undefined) args.push('--rate', String(run.first.rate));
   if (run.idsFile !== undefined) args.push('--ids-file', run.idsFile);
+  if (run.drainMs !== undefined) args.push('--drain', String(run.drainMs));
   const child = spawnTs('simulators/load-cli.ts', args, {
     ipc: true,
     onStdoutLine: (line) => {

@@ -83,7 +83,7 @@ Options:
   --events                also print {"event":"ramp_done"|"window_start"|"window_end"} lines on
                           stdout as they happen (for a supervising process)
   -q, --quiet             no progress and no table on stderr
-  --steps-ipc             (for a parent process over IPC, one process, --rate) after each window
+  --steps-ipc             (for a parent process over IPC, one process) after each window
                           send {"type":"window","summary":...} and wait for {"type":"step","step":
                           {"rate","warmupS","durationS"}} (another window on the same connections)
                           or {"type":"done"}; the benchmark's rate search uses it
@@ -398,9 +398,7 @@ export async function runLoadCommand(argv: string[], prog: string): Promise<numb
         ? 'needs an IPC channel to a parent process'
         : p.processes > 1
           ? 'runs in one process (no --processes)'
-          : !p.opts.rate
-            ? 'needs --rate'
-            : undefined;
+          : undefined;
     if (reason !== undefined) {
       process.stderr.write(`--steps-ipc ${reason}\n(see --help)\n`);
       return 2;

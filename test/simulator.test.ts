@@ -309,17 +309,20 @@ test('load credentials file: a registry seed (NewDevice[]) or {devices}', async 
   await t.throwsAsync(() => readCredentialsFile(file));
 });
 
-test('load generator, stepped: windows at new rates on the same connections, each counted on its own', async (t) => {
+test('load generator, stepped: a flat-out window, then windows at set rates on the same connections, each counted on its own', async (t) => {
   const broker = await startBareAedes(0);
   let connects = 0;
   broker.aedes.on('client', () => connects++);
   t.teardown(() => broker.close());
   const windows: { targetRate: number | null; expected: number | null; slots: number; acked: number }[] = [];
-  const steps = [{ rate: 400, warmupS: 0.3, durationS: 1 }];
+  const steps = [
+    { rate: 200, warmupS: 0.3, durationS: 1 },
+    { rate: 400, warmupS: 0.3, durationS: 1 },
+  ];
   const last = await runLoad({
     url: broker.url,
     connections: 20,
-    rate: 200,
+    window: 4,
     durationS: 1,
     warmupS: 0.3,
     rampBatch: 10,
@@ -335,12 +338,13 @@ test('load generator, stepped: windows at new rates on the same connections, eac
       return steps.shift();
     },
   });
-  t.is(windows.length, 2, 'nextStep is called after every window, the last one too');
+  t.is(windows.length, 3, 'nextStep is called after every window, the last one too');
   t.deepEqual(
     windows.map((w) => w.targetRate),
-    [200, 400],
+    [null, 200, 400],
   );
-  for (const w of windows) {
+  t.true(windows[0]!.acked > 0, 'the flat-out window');
+  for (const w of windows.slice(1)) {
     // slots are counted from the schedule's clock, the window from the generator's: a few ms apart
     t.true(Math.abs(w.slots - (w.expected ?? 0)) <= Math.max(3, 0.02 * (w.expected ?? 0)), JSON.stringify(w));
     t.true(w.acked > 0);
