@@ -536,8 +536,8 @@ export class Spool {
     }
     await fsp.rename(tmp, path.join(this.dir, 'checkpoint.json'));
     for (const n of [...this.sizes.keys()]) {
-      // wholly before the checkpoint, or a sealed segment the checkpoint has reached the end of (kept,
-      // it would hold room under maxBytes that nothing else frees once the backlog is empty)
+      // wholly before the checkpoint, or a sealed segment whose end the checkpoint has reached (left in
+      // place, it would hold room under maxBytes that nothing frees once the backlog is empty)
       const consumed = n < pos.segment || (n === pos.segment && pos.offset >= (this.sizes.get(n) ?? 0));
       if (consumed && n !== this.activeSegment) {
         if (this.readFdSegment === n) this.closeReadFd();
