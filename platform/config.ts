@@ -77,6 +77,11 @@ const envObject = z.object({
   INFLUX_RETENTION_POLICY: z.string().optional(),
   INFLUX_USERNAME: z.string().optional(),
   INFLUX_PASSWORD: z.string().optional(),
+  /**
+   * most sockets the platform opens to InfluxDB at once, shared by the fix and event stores (pump,
+   * outbox, evidence, API queries); callers beyond it wait for a free socket within their timeout
+   */
+  INFLUX_MAX_SOCKETS: z.coerce.number().int().min(1).max(1024).default(16),
   /** fixes per store write */
   STORE_BATCH_SIZE: z.coerce.number().int().min(1).max(50_000).default(5000),
   STORE_MAX_BACKOFF_MS: z.coerce.number().int().min(10).default(15_000),
@@ -245,8 +250,17 @@ export type StoreConfig =
       retentionPolicy?: string;
       username?: string;
       password?: string;
+      maxSockets: number;
     }
-  | { kind: 'influxdb'; version: 2; url: string; token: string; org: string; bucket: string };
+  | {
+      kind: 'influxdb';
+      version: 2;
+      url: string;
+      token: string;
+      org: string;
+      bucket: string;
+      maxSockets: number;
+    };
 
 export interface Config {
   env: Env;
@@ -293,12 +307,14 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
             token: env.INFLUX_TOKEN!,
             org: env.INFLUX_ORG!,
             bucket: env.INFLUX_BUCKET!,
+            maxSockets: env.INFLUX_MAX_SOCKETS,
           }
         : {
             kind: 'influxdb',
             version: 1,
             url: env.INFLUX_URL,
             database: env.INFLUX_DATABASE!,
+            maxSockets: env.INFLUX_MAX_SOCKETS,
             ...(env.INFLUX_RETENTION_POLICY ? { retentionPolicy: env.INFLUX_RETENTION_POLICY } : {}),
             ...(env.INFLUX_USERNAME ? { username: env.INFLUX_USERNAME } : {}),
             ...(env.INFLUX_PASSWORD ? { password: env.INFLUX_PASSWORD } : {}),

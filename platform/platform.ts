@@ -37,6 +37,7 @@ import { EmbeddedEventStore } from '../store/events-embedded.ts';
 import type { EventStore } from '../store/events-port.ts';
 import { createStore } from '../store/index.ts';
 import { InfluxEventStore } from '../store/influx/events.ts';
+import { InfluxConnection } from '../store/influx/http.ts';
 import type { FixStore } from '../store/port.ts';
 import { ComplianceService } from './compliance.ts';
 import { createComplianceClock } from './compliance-clock.ts';
@@ -183,13 +184,23 @@ export async function startPlatform(config: Config, options: StartOptions): Prom
   if (env.SIMULATE.seed && isComplianceEmpty(compliance)) await seedDemoCompliance(registry, compliance);
   warnIdsOutsideGrammar(logger, registry, compliance);
 
+  // One socket pool to InfluxDB for both stores: INFLUX_MAX_SOCKETS caps their sum.
+  const influxConnection =
+    config.store.kind === 'influxdb'
+      ? new InfluxConnection(config.store.url, config.store.maxSockets)
+      : undefined;
   const store = createStore(
-    config.store.kind === 'embedded' ? { kind: 'embedded', dir: config.store.dir } : { ...config.store },
+    config.store.kind === 'embedded'
+      ? { kind: 'embedded', dir: config.store.dir }
+      : { ...config.store, connection: influxConnection },
   );
   const events: EventStore =
     config.store.kind === 'embedded'
       ? new EmbeddedEventStore({ dir: config.store.dir })
-      : new InfluxEventStore((({ kind: _kind, ...influx }) => influx)(config.store));
+      : new InfluxEventStore({
+          ...(({ kind: _kind, ...influx }) => influx)(config.store),
+          connection: influxConnection,
+        });
   const spool = new Spool({
     dir: path.join(config.dataDir, 'spool'),
     maxBytes: env.SPOOL_MAX_BYTES,
@@ -477,6 +488,14 @@ export async function startPlatform(config: Config, options: StartOptions): Prom
       name: store.name,
       ok: storeState === 'ok',
       ...(detail ? { detail } : {}),
+      // InfluxDB: sockets open to it now, the cap, and calls waiting for a socket
+      ...(influxConnection
+        ? {
+            sockets: influxConnection.openSockets,
+            maxSockets: influxConnection.maxSockets,
+            waitingForSocket: influxConnection.waiting,
+          }
+        : {}),
     };
     const cs = complianceService.status();
     const complianceDetail = !eventsOpened
@@ -648,6 +667,7 @@ export async function startPlatform(config: Config, options: StartOptions): Prom
     await timed('spool', () => spool.close());
     await timed('store', () => store.close());
     await timed('events', () => events.close());
+    influxConnection?.close();
     logger.info({ phasesMs: phases }, 'platform stopped');
     compliance.close();
     idempotency?.close();

@@ -10,7 +10,7 @@
  */
 import type { Fix } from '../../ingest/fix.ts';
 import type { FixStore, LatestFilter, StoredIds, StoreHealth, TrackQuery } from '../port.ts';
-import { httpRequest, InfluxError, serverErrorText } from './http.ts';
+import { DEFAULT_MAX_SOCKETS, InfluxConnection, InfluxError, serverErrorText } from './http.ts';
 import {
   type QueryTarget,
   quoteIdent,
@@ -33,6 +33,14 @@ interface CommonOptions {
   timeoutMs?: number;
   /** lines per write request, default 5,000 */
   maxLinesPerRequest?: number;
+  /** most sockets open to the server at once (default 16); ignored when `connection` is given */
+  maxSockets?: number;
+  /**
+   * the socket pool to use, shared with other stores of the same server (the platform's fix and event
+   * stores share one, so their sum stays under one cap); its creator closes it. Default: a pool of
+   * this store's own, closed by close().
+   */
+  connection?: InfluxConnection;
 }
 
 export interface InfluxV1Options extends CommonOptions {
@@ -70,6 +78,9 @@ export class InfluxStore implements FixStore {
   private readonly target: QueryTarget;
   private readonly from: string;
   private readonly writer: V1Writer | V2Writer;
+  /** the socket pool (shared or own) */
+  readonly connection: InfluxConnection;
+  private readonly ownsConnection: boolean;
   private closed = false;
 
   constructor(private readonly options: InfluxOptions) {
@@ -77,6 +88,10 @@ export class InfluxStore implements FixStore {
     if (!URL.canParse(this.url)) throw new InfluxError(`InfluxDB url is not a valid URL: ${options.url}`);
     this.timeoutMs = options.timeoutMs ?? 10_000;
     const maxLinesPerRequest = options.maxLinesPerRequest ?? 5_000;
+    this.ownsConnection = options.connection === undefined;
+    this.connection =
+      options.connection ?? new InfluxConnection(this.url, options.maxSockets ?? DEFAULT_MAX_SOCKETS);
+    const connection = this.connection;
     if (options.version === 1) {
       this.name = 'influxdb-v1';
       this.headers = {};
@@ -89,6 +104,7 @@ export class InfluxStore implements FixStore {
         database: options.database,
         headers: this.headers,
         timeoutMs: this.timeoutMs,
+        connection,
       };
       this.from = options.retentionPolicy
         ? `${quoteIdent(options.retentionPolicy)}.${quoteIdent(MEASUREMENT)}`
@@ -100,6 +116,7 @@ export class InfluxStore implements FixStore {
         headers: this.headers,
         timeoutMs: this.timeoutMs,
         maxLinesPerRequest,
+        connection,
       });
     } else {
       this.name = 'influxdb-v2';
@@ -109,6 +126,7 @@ export class InfluxStore implements FixStore {
         database: options.bucket,
         headers: this.headers,
         timeoutMs: this.timeoutMs,
+        connection,
       };
       this.from = quoteIdent(MEASUREMENT);
       this.writer = new V2Writer({
@@ -118,6 +136,7 @@ export class InfluxStore implements FixStore {
         bucket: options.bucket,
         timeoutMs: this.timeoutMs,
         maxLinesPerRequest,
+        connection,
       });
     }
   }
@@ -244,7 +263,7 @@ export class InfluxStore implements FixStore {
   async health(): Promise<StoreHealth> {
     if (this.closed) return { ok: false, detail: 'store closed' };
     const get = (path: string) =>
-      httpRequest('InfluxDB health check', new URL(`${this.url}${path}`), {
+      this.connection.request('InfluxDB health check', new URL(`${this.url}${path}`), {
         method: 'GET',
         headers: this.headers,
         timeoutMs: this.timeoutMs,
@@ -268,7 +287,9 @@ export class InfluxStore implements FixStore {
     }
   }
 
+  /** Refuses further calls; closes the socket pool when it is this store's own. open() reopens. */
   async close(): Promise<void> {
     this.closed = true;
+    if (this.ownsConnection) this.connection.close();
   }
 }

@@ -98,7 +98,7 @@ import {
   type ViolationStatusRequest,
 } from '../violation-status.ts';
 import { type InfluxOptions, InfluxStore } from './adapter.ts';
-import { httpRequest, InfluxError, serverErrorText } from './http.ts';
+import { InfluxError, serverErrorText } from './http.ts';
 import {
   type QueryTarget,
   quoteIdent,
@@ -238,7 +238,9 @@ export class InfluxEventStore implements EventStore {
   private queue: Promise<void> = Promise.resolve();
 
   constructor(options: InfluxOptions) {
-    this.base = new InfluxStore(options); // validates the url; open() and health() are the same
+    // validates the url; open() and health() are the same, and so is the socket pool (its cap)
+    this.base = new InfluxStore(options);
+    const connection = this.base.connection;
     this.name = this.base.name;
     const url = options.url.replace(/\/+$/, '');
     this.timeoutMs = options.timeoutMs ?? 10_000;
@@ -253,13 +255,13 @@ export class InfluxEventStore implements EventStore {
       this.writeUrl = new URL(`${url}/write`);
       this.writeUrl.searchParams.set('db', options.database);
       if (this.rp) this.writeUrl.searchParams.set('rp', this.rp);
-      this.target = { url, database: options.database, headers, timeoutMs: this.timeoutMs };
+      this.target = { url, database: options.database, headers, timeoutMs: this.timeoutMs, connection };
     } else {
       headers = { authorization: `Token ${options.token}` };
       this.writeUrl = new URL(`${url}/api/v2/write`);
       this.writeUrl.searchParams.set('org', options.org);
       this.writeUrl.searchParams.set('bucket', options.bucket);
-      this.target = { url, database: options.bucket, headers, timeoutMs: this.timeoutMs };
+      this.target = { url, database: options.bucket, headers, timeoutMs: this.timeoutMs, connection };
     }
     this.writeUrl.searchParams.set('precision', 'ns');
     this.writeHeaders = { ...headers, 'content-type': 'text/plain; charset=utf-8' };
@@ -303,7 +305,7 @@ export class InfluxEventStore implements EventStore {
       const body = batch.join('\n');
       batch = [];
       bytes = 0;
-      const res = await httpRequest('InfluxDB write', this.writeUrl, {
+      const res = await this.target.connection.request('InfluxDB write', this.writeUrl, {
         method: 'POST',
         headers: this.writeHeaders,
         body,

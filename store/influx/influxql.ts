@@ -8,7 +8,7 @@
  * travels as UTF-8). test/store-escaping.test.ts proves every other string finds its tag again.
  */
 import type { Fix } from '../../ingest/fix.ts';
-import { httpRequest, InfluxError, serverErrorText } from './http.ts';
+import { type InfluxConnection, InfluxError, serverErrorText } from './http.ts';
 import { LONE_SURROGATE } from './lineprotocol.ts';
 import { rowToFix } from './schema.ts';
 
@@ -65,6 +65,8 @@ export interface QueryTarget {
   database: string;
   headers: Record<string, string>;
   timeoutMs: number;
+  /** the socket pool of the server */
+  connection: InfluxConnection;
 }
 
 /** Run statements (POST, form-encoded, epoch=ms) and return the series of each statement. */
@@ -72,7 +74,7 @@ export async function runQuery(target: QueryTarget, q: string, database = true):
   const url = new URL(`${target.url}/query`);
   if (database) url.searchParams.set('db', target.database);
   url.searchParams.set('epoch', 'ms');
-  const res = await httpRequest('InfluxDB query', url, {
+  const res = await target.connection.request('InfluxDB query', url, {
     method: 'POST',
     headers: { ...target.headers, 'content-type': 'application/x-www-form-urlencoded' },
     body: new URLSearchParams({ q }).toString(),

@@ -3,7 +3,7 @@
  * One request per chunk of lines, sequentially; the first failure rejects (earlier chunks stay written,
  * which is fine because writes are idempotent and the caller retries the whole batch). No retries here.
  */
-import { httpRequest, InfluxError, serverErrorText } from './http.ts';
+import { type InfluxConnection, InfluxError, serverErrorText } from './http.ts';
 
 export interface V1WriterConfig {
   url: string;
@@ -12,6 +12,7 @@ export interface V1WriterConfig {
   headers: Record<string, string>;
   timeoutMs: number;
   maxLinesPerRequest: number;
+  connection: InfluxConnection;
 }
 
 export class V1Writer {
@@ -27,7 +28,7 @@ export class V1Writer {
   async write(lines: readonly string[]): Promise<void> {
     const step = this.config.maxLinesPerRequest;
     for (let i = 0; i < lines.length; i += step) {
-      const res = await httpRequest('InfluxDB write', this.endpoint, {
+      const res = await this.config.connection.request('InfluxDB write', this.endpoint, {
         method: 'POST',
         headers: { ...this.config.headers, 'content-type': 'text/plain; charset=utf-8' },
         body: lines.slice(i, i + step).join('\n'),

@@ -12,7 +12,7 @@
  *     client hand the error to flush() instead of queueing the lines for a retry.
  */
 import { HttpError, InfluxDB, type WriteApi } from '@influxdata/influxdb-client';
-import { InfluxError, serverErrorText } from './http.ts';
+import { type InfluxConnection, InfluxError, serverErrorText } from './http.ts';
 
 export interface V2WriterConfig {
   url: string;
@@ -21,6 +21,8 @@ export interface V2WriterConfig {
   bucket: string;
   timeoutMs: number;
   maxLinesPerRequest: number;
+  /** its agent carries the client's requests, so they count against the same socket cap */
+  connection: InfluxConnection;
 }
 
 function describe(err: unknown, url: string, timeoutMs: number): InfluxError {
@@ -40,7 +42,12 @@ export class V2Writer {
   private readonly origin: string;
 
   constructor(private readonly config: V2WriterConfig) {
-    this.client = new InfluxDB({ url: config.url, token: config.token, timeout: config.timeoutMs });
+    this.client = new InfluxDB({
+      url: config.url,
+      token: config.token,
+      timeout: config.timeoutMs,
+      transportOptions: { agent: config.connection.agent },
+    });
     this.origin = new URL(config.url).origin;
   }
 
