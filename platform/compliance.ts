@@ -4,7 +4,6 @@ import type { Logger } from 'pino';
 import { chinaCalendar } from '../geofence/calendar.ts';
 import { compileWorld } from '../geofence/compile.ts';
 import { type Calendar, createEngine, type Engine, type VehicleState } from '../geofence/engine.ts';
-import { buildEvidence } from '../geofence/evidence.ts';
 import type { RegistrySnapshot } from '../geofence/model.ts';
 import { ALL_RULES } from '../geofence/rules/index.ts';
 import { initialTrips, stepTrips, type TripEvent, type TripState, tripInput } from '../geofence/trips.ts';
@@ -13,22 +12,31 @@ import type { Fix } from '../ingest/fix.ts';
 import type { EventStore } from '../store/events-port.ts';
 import type { FixStore } from '../store/port.ts';
 import { decodeTripState, decodeVehicleState, encodeState, engineFingerprint } from './engine-state-codec.ts';
-import type { EngineStateStore, EvidenceDueRow, SavedVehicle } from './engine-state-store.ts';
+import {
+  type EngineStateStore,
+  type EvidenceDueRow,
+  EngineStateStore as MemoryStateStore,
+  type SavedVehicle,
+} from './engine-state-store.ts';
+import { EventOutbox } from './event-outbox.ts';
+import { EvidenceQueue, type EvidenceStatus, type FixProgress } from './evidence-queue.ts';
 
 /**
  * The imperative shell around the pure engine (geofence/engine.ts): keeps the compiled world (recompiled
  * on every registry change), the per-vehicle engine and trip states, and fans the engine's output out:
  *  - every violation event as JSON on MQTT `alerts/{firm}/{vehicle}` (QoS 1),
  *  - on the in-process live bus (`bus`, events 'violation' and 'trip'),
- *  - into the EventStore, batched, retried until stored (never dropped),
- *  - for every closed violation, the evidence package, once the fix store holds the track.
+ *  - into the EventStore, batched, retried until stored (never dropped): platform/event-outbox.ts,
+ *  - for every closed violation, the evidence package, once the fix store holds the track:
+ *    platform/evidence-queue.ts (bounded concurrency, durable queue, one track query per vehicle batch).
  *
  * Restarts and outages (with `state`, platform/engine-state-store.ts): every flush commits, in ONE
  * SQLite transaction, the states of the vehicles that changed and the events they produced (the
  * outbox); events leave the outbox once the EventStore accepted them. At construction the states and
- * the outbox are read back, so an open violation is closed by the first fix after a restart (same id),
- * a trip in progress completes, and events the EventStore never got are replayed (its writes are
- * idempotent: a replay duplicates nothing). The hot path (onFixes) only marks vehicles dirty.
+ * the outbox are read back (the outbox and the due evidence page by page, as the store takes them), so
+ * an open violation is closed by the first fix after a restart (same id), a trip in progress completes,
+ * and events the EventStore never got are replayed (its writes are idempotent: a replay duplicates
+ * nothing). The hot path (onFixes) only marks vehicles dirty.
  * What a crash (not a stop) can still lose: the judgement of fixes accepted in the last flush interval
  * (they are stored; the engine resumes from the state saved before them).
  */
@@ -45,8 +53,8 @@ export interface ComplianceServiceOptions {
   fixes: Pick<FixStore, 'track'>;
   /** QoS 1 publish of alerts; rejections are logged */
   publish: (topic: string, payload: string) => Promise<void>;
-  /** records not yet in the fix store (spool depth); evidence waits until it is 0 (or gives up waiting) */
-  pendingFixes?: () => number;
+  /** how far the fix store has the accepted fixes (spool counts): evidence waits for its track */
+  fixProgress?: () => FixProgress;
   logger: Logger;
   calendar?: Calendar;
   /**
@@ -61,11 +69,11 @@ export interface ComplianceServiceOptions {
   tickIntervalMs?: number;
   /** records per EventStore write */
   batchSize?: number;
-  /** evidence attempts before giving up (each waits a little longer) */
-  evidenceAttempts?: number;
+  /** evidence store calls at once (EVIDENCE_CONCURRENCY), default 4 */
+  evidenceConcurrency?: number;
   /**
    * durable engine state and outbox; opened (and read back) by the constructor, closed by stop().
-   * Without it everything is kept in memory only and is lost at a restart.
+   * Without it an in-memory one is used: everything is lost at a restart.
    */
   state?: EngineStateStore;
   /**
@@ -81,7 +89,9 @@ export interface ComplianceStatus {
   queuedTrips: number;
   /** events in the durable outbox (replayed after a restart) */
   outbox: number;
+  /** closed violations whose evidence package is not stored yet */
   pendingEvidence: number;
+  evidence: EvidenceStatus;
   storeOk: boolean;
   lastError?: string;
   /** false while the engine state cannot be saved (events then wait in memory only) */
@@ -101,12 +111,6 @@ export interface PersistStats {
   eventsSaved: number;
   totalMs: number;
   maxMs: number;
-}
-
-/** An event waiting for the EventStore; seq is its outbox row (0: not durable, no state store). */
-interface Queued<E> {
-  seq: number;
-  event: E;
 }
 
 /** Topic of a violation alert. */
@@ -130,15 +134,13 @@ export class ComplianceService {
   private freshViolations: ViolationEvent[] = [];
   private freshTrips: TripEvent[] = [];
   private freshEvidence: EvidenceDueRow[] = [];
-  /** committed (or undurable), not yet accepted by the EventStore */
-  private violationQueue: Queued<ViolationEvent>[] = [];
-  private tripQueue: Queued<TripEvent>[] = [];
-  /** outbox rows / evidence rows to delete in the next commit */
-  private acked: number[] = [];
-  private evidenceDone: string[] = [];
+  /** committed events on their way to the EventStore */
+  private readonly outbox: EventOutbox;
+  /** closed violations' evidence packages */
+  private readonly evidence: EvidenceQueue;
+  private readonly state: EngineStateStore;
   /** restored vehicles not heard from since the restart (spared silence detection for a while) */
   private readonly awaitingFirstFix = new Set<string>();
-  private restoredEvidence: ViolationEvent[] = [];
   /** wall clock: the end of the restart grace */
   private graceUntil = 0;
   /** alert publishes failed since the last warning about them, and when that was (wall clock) */
@@ -157,13 +159,8 @@ export class ComplianceService {
     totalMs: 0,
     maxMs: 0,
   };
-  private readonly evidenceJobs = new Set<Promise<void>>();
   private flushTimer: NodeJS.Timeout | undefined;
   private tickTimer: NodeJS.Timeout | undefined;
-  private flushing: Promise<void> | undefined;
-  private storeOk = true;
-  private lastError: string | undefined;
-  private failures = 0;
   private lastRecompileForUnknown = 0;
   private stopped = false;
   private readonly unsubscribe: () => void;
@@ -174,7 +171,23 @@ export class ComplianceService {
     this.now = opts.now ?? Date.now;
     this.world = compileWorld(opts.registry.snapshot());
     this.bus.setMaxListeners(0);
-    if (opts.state) this.restore(opts.state);
+    this.state = opts.state ?? new MemoryStateStore({ file: ':memory:' });
+    this.outbox = new EventOutbox({
+      events: opts.events,
+      pages: this.state,
+      logger: opts.logger,
+      batchSize: opts.batchSize ?? 500,
+    });
+    this.evidence = new EvidenceQueue({
+      source: this.state,
+      fixes: opts.fixes,
+      events: opts.events,
+      world: () => this.world,
+      ...(opts.fixProgress ? { fixProgress: opts.fixProgress } : {}),
+      maxRunning: opts.evidenceConcurrency ?? 4,
+      logger: opts.logger,
+    });
+    this.restore(this.state);
     this.unsubscribe = opts.registry.onChange(() => this.recompile());
   }
 
@@ -191,22 +204,7 @@ export class ComplianceService {
         log.error({ err: (err as Error).message, vehicle: v.vehicle }, 'compliance: unreadable saved state');
       }
     }
-    for (const row of restored.outbox) {
-      try {
-        if (row.kind === 'violation')
-          this.violationQueue.push({ seq: row.seq, event: JSON.parse(row.body) as ViolationEvent });
-        else this.tripQueue.push({ seq: row.seq, event: JSON.parse(row.body) as TripEvent });
-      } catch (err) {
-        log.error({ err: (err as Error).message, seq: row.seq }, 'compliance: unreadable outbox row');
-      }
-    }
-    for (const row of restored.evidenceDue) {
-      try {
-        this.restoredEvidence.push(JSON.parse(row.body) as ViolationEvent);
-      } catch (err) {
-        log.error({ err: (err as Error).message, violation: row.violationId }, 'compliance: unreadable row');
-      }
-    }
+    this.outbox.restored(restored.outbox);
     if (restored.discardedVehicles > 0)
       log.warn(
         { discarded: restored.discardedVehicles, file: store.file },
@@ -215,9 +213,9 @@ export class ComplianceService {
     log.info(
       {
         vehicles: this.states.size,
-        outboxViolations: this.violationQueue.length,
-        outboxTrips: this.tripQueue.length,
-        evidenceDue: this.restoredEvidence.length,
+        outboxViolations: restored.outbox.violation,
+        outboxTrips: restored.outbox.trip,
+        evidenceDue: restored.evidenceDue,
       },
       'compliance: engine state restored',
     );
@@ -251,9 +249,7 @@ export class ComplianceService {
   eventStoreOpened(): void {
     if (this.stopped) return;
     this.eventStoreOpen = true;
-    const evidence = this.restoredEvidence;
-    this.restoredEvidence = [];
-    for (const event of evidence) this.scheduleEvidence(event, this.world);
+    this.evidence.start();
     void this.flush();
   }
 
@@ -306,7 +302,7 @@ export class ComplianceService {
       this.trips.set(fix.vehicle, tr.state);
       for (const e of tr.events) this.emitTrip(e);
     }
-    for (const e of result.events) this.emitViolation(e, world);
+    for (const e of result.events) this.emitViolation(e);
   }
 
   /** the judgement clock's current instant (diagnostics, tests; NaN when it has no time yet) */
@@ -331,7 +327,7 @@ export class ComplianceService {
           this.states.set(vehicle, result.state);
           this.dirty.add(vehicle);
         }
-        for (const e of result.events) this.emitViolation(e, world);
+        for (const e of result.events) this.emitViolation(e);
       } catch (err) {
         this.opts.logger.error({ err: (err as Error).message, vehicle }, 'compliance: engine tick failed');
       }
@@ -355,7 +351,7 @@ export class ComplianceService {
     this.alertFailureLoggedAt = now;
   }
 
-  private emitViolation(event: ViolationEvent, world: World): void {
+  private emitViolation(event: ViolationEvent): void {
     const v = event.violation;
     this.opts
       .publish(alertTopic(v.firm, v.vehicle), JSON.stringify(event))
@@ -366,10 +362,8 @@ export class ComplianceService {
       this.opts.logger.warn({ err: (err as Error).message }, 'compliance: live bus listener failed');
     }
     this.freshViolations.push(event);
-    if (event.phase === 'closed') {
-      if (this.opts.state) this.freshEvidence.push({ violationId: v.id, body: JSON.stringify(event) });
-      this.scheduleEvidence(event, world);
-    }
+    // its evidence is due from the commit that stores this event on (evidence-queue.ts picks it up)
+    if (event.phase === 'closed') this.freshEvidence.push({ violationId: v.id, body: JSON.stringify(event) });
   }
 
   private emitTrip(event: TripEvent): void {
@@ -383,24 +377,25 @@ export class ComplianceService {
 
   /**
    * Commits what changed since the last commit in one transaction: the dirty states, the new events
-   * (outbox) and the outbox rows the EventStore accepted meanwhile. Synchronous: run once per flush.
-   * When the commit fails (disk full, ...) the events go on to the EventStore from memory (delivery
-   * matters more than crash safety) and the states stay dirty for the next try.
+   * (outbox), the evidence now due, and the outbox and evidence rows the stores took meanwhile.
+   * Synchronous: run once per flush. When the commit fails (disk full, ...) the events go on to the
+   * EventStore from memory (delivery matters more than crash safety), the states stay dirty and the
+   * evidence waits for the next try (its packages are built from committed rows only).
    */
   private persist(): void {
-    const store = this.opts.state;
+    const store = this.state;
+    const acked = this.outbox.takeAcked();
+    const evidenceDone = this.evidence.takeDone();
     const hasWork =
       this.dirty.size > 0 ||
       this.freshViolations.length > 0 ||
       this.freshTrips.length > 0 ||
-      this.acked.length > 0 ||
-      this.evidenceDone.length > 0;
-    if (!hasWork) return;
-    if (!store?.isOpen) {
-      this.queueFresh(undefined);
-      this.dirty.clear();
-      this.acked = [];
-      this.evidenceDone = [];
+      this.freshEvidence.length > 0 ||
+      acked.length > 0 ||
+      evidenceDone.length > 0;
+    if (!hasWork || !store.isOpen) {
+      this.outbox.ackedNotCommitted(acked);
+      this.evidence.doneNotCommitted(evidenceDone);
       return;
     }
     const t0 = performance.now();
@@ -415,14 +410,15 @@ export class ComplianceService {
       ...this.freshViolations.map((e) => ({ kind: 'violation' as const, body: JSON.stringify(e) })),
       ...this.freshTrips.map((e) => ({ kind: 'trip' as const, body: JSON.stringify(e) })),
     ];
+    const newEvidence = this.freshEvidence.length > 0;
     let seqs: number[];
     try {
       seqs = store.commit({
         states,
         outbox,
-        acked: this.acked,
+        acked,
         evidenceDue: this.freshEvidence,
-        evidenceDone: this.evidenceDone,
+        evidenceDone,
       });
     } catch (err) {
       this.stateSaved = false;
@@ -433,14 +429,16 @@ export class ComplianceService {
           { err: this.stateError, failures: this.stateFailures, file: store.file },
           'compliance: could not save the engine state; events go on from memory',
         );
+      this.outbox.ackedNotCommitted(acked);
+      this.evidence.doneNotCommitted(evidenceDone);
       this.queueFresh(undefined);
       return;
     }
     this.dirty.clear();
-    this.acked = [];
-    this.evidenceDone = [];
     this.freshEvidence = [];
     this.queueFresh(seqs);
+    this.evidence.doneCommitted(evidenceDone);
+    if (newEvidence) this.evidence.rowsCommitted();
     if (!this.stateSaved) this.opts.logger.info('compliance: engine state saved again');
     this.stateSaved = true;
     this.stateError = undefined;
@@ -454,11 +452,9 @@ export class ComplianceService {
     if (ms > ps.maxMs) ps.maxMs = ms;
   }
 
-  /** Moves the fresh events to the EventStore queues, with their outbox seqs (violations first). */
+  /** Hands the fresh events to the outbox, with their outbox seqs (violations first). */
   private queueFresh(seqs: readonly number[] | undefined): void {
-    let i = 0;
-    for (const event of this.freshViolations) this.violationQueue.push({ seq: seqs?.[i++] ?? 0, event });
-    for (const event of this.freshTrips) this.tripQueue.push({ seq: seqs?.[i++] ?? 0, event });
+    this.outbox.add(this.freshViolations, this.freshTrips, seqs);
     this.freshViolations = [];
     this.freshTrips = [];
   }
@@ -469,120 +465,23 @@ export class ComplianceService {
    */
   flush(): Promise<void> {
     this.persist();
-    if (this.flushing) return this.flushing;
     if (!this.eventStoreOpen) return Promise.resolve();
-    if (this.violationQueue.length === 0 && this.tripQueue.length === 0) return Promise.resolve();
-    this.flushing = this.flushOnce().finally(() => {
-      this.flushing = undefined;
-    });
-    return this.flushing;
-  }
-
-  private async flushOnce(): Promise<void> {
-    const size = this.opts.batchSize ?? 500;
-    try {
-      while (this.violationQueue.length > 0) {
-        const batch = this.violationQueue.slice(0, size);
-        await this.opts.events.recordViolations(batch.map((q) => q.event));
-        this.violationQueue.splice(0, batch.length);
-        this.ack(batch);
-      }
-      while (this.tripQueue.length > 0) {
-        const batch = this.tripQueue.slice(0, size);
-        await this.opts.events.recordTrips(batch.map((q) => q.event));
-        this.tripQueue.splice(0, batch.length);
-        this.ack(batch);
-      }
-      if (!this.storeOk) this.opts.logger.info('compliance: event store writes recovered');
-      this.storeOk = true;
-      this.lastError = undefined;
-      this.failures = 0;
-    } catch (err) {
-      this.storeOk = false;
-      this.lastError = (err as Error).message;
-      this.failures++;
-      // bounded logging: the first failures, then every 50th
-      if (this.failures <= 3 || this.failures % 50 === 0)
-        this.opts.logger.warn(
-          {
-            err: this.lastError,
-            failures: this.failures,
-            queuedViolations: this.violationQueue.length,
-            queuedTrips: this.tripQueue.length,
-          },
-          'compliance: event store write failed; events stay queued',
-        );
-    }
-  }
-
-  /** The EventStore holds these: their outbox rows go in the next commit. */
-  private ack(batch: readonly Queued<unknown>[]): void {
-    for (const q of batch) if (q.seq > 0) this.acked.push(q.seq);
-  }
-
-  private scheduleEvidence(event: ViolationEvent, world: World): void {
-    const job = this.buildAndPutEvidence(event, world).finally(() => this.evidenceJobs.delete(job));
-    this.evidenceJobs.add(job);
-  }
-
-  private async buildAndPutEvidence(event: ViolationEvent, world: World): Promise<void> {
-    const v = event.violation;
-    const attempts = this.opts.evidenceAttempts ?? 20;
-    const from = v.startTs - 2 * 60_000;
-    const to = (v.endTs ?? v.startTs) + 2 * 60_000;
-    let lastErr: string | undefined;
-    for (let i = 0; i < attempts; i++) {
-      const waitMs = Math.min(100 * 2 ** i, 5000);
-      // The fix that closed the violation is durable in the spool; wait for the pump to store it. Under
-      // steady load the spool is rarely empty: after a few tries the track check below decides alone.
-      if ((this.opts.pendingFixes?.() ?? 0) > 0 && i < Math.min(5, attempts - 1)) {
-        await sleep(waitMs);
-        continue;
-      }
-      try {
-        const track = await this.opts.fixes.track({ vehicle: v.vehicle, from, to });
-        const endTs = v.endTs ?? v.startTs;
-        if (!track.some((f) => f.ts >= endTs) && i < attempts - 1) {
-          await sleep(waitMs);
-          continue;
-        }
-        const pkg = buildEvidence(v, track, world);
-        for (let j = 0; ; j++) {
-          try {
-            await this.opts.events.putEvidence(pkg);
-            if (this.opts.state) this.evidenceDone.push(v.id);
-            return;
-          } catch (err) {
-            if (j >= 10 || this.stopped) throw err;
-            await sleep(Math.min(200 * 2 ** j, 5000));
-          }
-        }
-      } catch (err) {
-        lastErr = (err as Error).message;
-        if (this.stopped) break;
-        await sleep(waitMs);
-      }
-    }
-    // with a state store the job stays due and is tried again after the next start
-    this.opts.logger.warn(
-      { violation: v.id, err: lastErr },
-      'compliance: could not build the evidence package',
-    );
+    return this.outbox.flush(this.stopped);
   }
 
   status(): ComplianceStatus {
     let skippedLate = 0;
     for (const s of this.states.values()) skippedLate += s.skippedLate;
-    let outbox = 0;
-    for (const q of this.violationQueue) if (q.seq > 0) outbox++;
-    for (const q of this.tripQueue) if (q.seq > 0) outbox++;
+    const evidence = this.evidence.status();
+    const lastError = this.outbox.error;
     return {
-      queuedViolations: this.violationQueue.length + this.freshViolations.length,
-      queuedTrips: this.tripQueue.length + this.freshTrips.length,
-      outbox,
-      pendingEvidence: this.evidenceJobs.size,
-      storeOk: this.storeOk,
-      ...(this.lastError ? { lastError: this.lastError } : {}),
+      queuedViolations: this.outbox.pendingViolations + this.freshViolations.length,
+      queuedTrips: this.outbox.pendingTrips + this.freshTrips.length,
+      outbox: this.outbox.durablePending,
+      pendingEvidence: evidence.due + this.freshEvidence.length,
+      evidence,
+      storeOk: this.outbox.ok,
+      ...(lastError ? { lastError } : {}),
       stateSaved: this.stateSaved,
       ...(this.stateError ? { stateError: this.stateError } : {}),
       vehicles: this.states.size,
@@ -592,9 +491,10 @@ export class ComplianceService {
   }
 
   /**
-   * Stops the timers, commits the engine state first (nothing judged is lost whatever follows), waits
-   * (bounded) for evidence jobs, writes the queues to the EventStore (bounded), commits the
-   * acknowledgements and closes the state store. What the budget did not cover stays in the outbox.
+   * Stops the timers, commits the engine state first (nothing judged is lost whatever follows), lets
+   * the evidence jobs under way finish (half the budget at most; the others stay due), writes the
+   * queues to the EventStore (bounded), commits the acknowledgements and closes the state store. What
+   * the budget did not cover stays in the outbox and the due evidence, for the next start.
    */
   async stop(budgetMs = 5000): Promise<void> {
     if (this.stopped) return;
@@ -605,9 +505,9 @@ export class ComplianceService {
     this.persist();
     // The budget timers are ref'd: once the servers are closed they are what keeps the process alive
     // (the jobs' own timers are unref'd), else the loop empties and the process quits mid-stop.
-    await within(Promise.allSettled([...this.evidenceJobs]), budgetMs / 2);
+    await this.evidence.stop(Date.now() + budgetMs / 2);
     this.stopped = true;
-    const queued = () => this.violationQueue.length + this.tripQueue.length;
+    const queued = () => this.outbox.pendingViolations + this.outbox.pendingTrips;
     while (this.eventStoreOpen && queued() > 0 && Date.now() < deadline) {
       // a hung EventStore must not hold the shutdown: what is not written stays in the outbox
       await within(this.flush(), deadline - Date.now());
@@ -615,14 +515,13 @@ export class ComplianceService {
     }
     this.persist();
     const left = queued();
-    if (left > 0)
+    const evidence = this.evidence.status();
+    if (left > 0 || evidence.due > 0)
       this.opts.logger.warn(
-        { left, durable: this.opts.state?.isOpen === true && this.stateSaved },
-        this.opts.state
-          ? 'compliance: events not stored at shutdown; kept in the outbox for the next start'
-          : 'compliance: events not stored at shutdown',
+        { events: left, evidence: evidence.due, durable: this.state.isOpen && this.stateSaved },
+        'compliance: events and evidence not stored at shutdown; kept in the outbox for the next start',
       );
-    this.opts.state?.close();
+    this.state.close();
     this.bus.removeAllListeners();
   }
 }

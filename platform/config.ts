@@ -82,6 +82,11 @@ const envObject = z.object({
    * outbox, evidence, API queries); callers beyond it wait for a free socket within their timeout
    */
   INFLUX_MAX_SOCKETS: z.coerce.number().int().min(1).max(1024).default(16),
+  /**
+   * evidence packages: store calls at once (a track query for one vehicle's due violations, then their
+   * packages' writes); the rest wait in the durable queue (platform/evidence-queue.ts)
+   */
+  EVIDENCE_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(4),
   /** fixes per store write */
   STORE_BATCH_SIZE: z.coerce.number().int().min(1).max(50_000).default(5000),
   STORE_MAX_BACKOFF_MS: z.coerce.number().int().min(10).default(15_000),

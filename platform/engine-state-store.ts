@@ -29,8 +29,12 @@ export interface RestoredState {
   vehicles: SavedVehicle[];
   /** saved vehicle states dropped because the fingerprint changed */
   discardedVehicles: number;
-  outbox: OutboxRow[];
-  evidenceDue: EvidenceDueRow[];
+  /**
+   * rows in the outbox by kind and evidence rows due: read page by page afterwards (outboxPage,
+   * evidenceDuePage), never all at once, so a restart after a storm does not hold it all in memory
+   */
+  outbox: Record<OutboxKind, number>;
+  evidenceDue: number;
 }
 
 export interface StateBatch {
@@ -74,6 +78,9 @@ interface Statements {
   upsertEvidenceDue: Database.Statement;
   deleteEvidenceDue: Database.Statement;
   outboxCount: Database.Statement;
+  outboxPage: Database.Statement;
+  evidenceDuePage: Database.Statement;
+  evidenceDueCount: Database.Statement;
   commit: (batch: StateBatch) => number[];
 }
 
@@ -115,14 +122,15 @@ export class EngineStateStore {
           trips: string | null;
         }[]
       ).map((r) => ({ vehicle: r.vehicle, engine: r.engine, trips: r.trips ?? undefined }));
-      const outbox = db.prepare('SELECT seq, kind, body FROM outbox ORDER BY seq').all() as OutboxRow[];
-      const evidenceDue = (
-        db.prepare('SELECT violation_id, body FROM evidence_due').all() as {
-          violation_id: string;
-          body: string;
-        }[]
-      ).map((r) => ({ violationId: r.violation_id, body: r.body }));
-      return { vehicles, discardedVehicles, outbox, evidenceDue, st: this.prepare(db) };
+      const outbox: Record<OutboxKind, number> = { violation: 0, trip: 0 };
+      for (const r of db.prepare('SELECT kind, count(*) AS n FROM outbox GROUP BY kind').all() as {
+        kind: OutboxKind;
+        n: number;
+      }[])
+        outbox[r.kind] = r.n;
+      const st = this.prepare(db);
+      const evidenceDue = (st.evidenceDueCount.get() as { n: number }).n;
+      return { vehicles, discardedVehicles, outbox, evidenceDue, st };
     });
     const { st, ...restored } = value;
     this.st = st;
@@ -157,6 +165,13 @@ export class EngineStateStore {
       upsertEvidenceDue,
       deleteEvidenceDue,
       outboxCount: db.prepare('SELECT count(*) AS n FROM outbox'),
+      outboxPage: db.prepare(
+        'SELECT seq, kind, body FROM outbox WHERE kind = ? AND seq > ? ORDER BY seq LIMIT ?',
+      ),
+      evidenceDuePage: db.prepare(
+        'SELECT violation_id, body FROM evidence_due WHERE violation_id > ? ORDER BY violation_id LIMIT ?',
+      ),
+      evidenceDueCount: db.prepare('SELECT count(*) AS n FROM evidence_due'),
       commit,
     };
   }
@@ -178,6 +193,22 @@ export class EngineStateStore {
   /** rows in the outbox (diagnostics, tests) */
   outboxSize(): number {
     return (this.statements().outboxCount.get() as { n: number }).n;
+  }
+
+  /** outbox rows of one kind after `afterSeq`, in order, at most `limit` */
+  outboxPage(kind: OutboxKind, afterSeq: number, limit: number): OutboxRow[] {
+    return this.statements().outboxPage.all(kind, afterSeq, limit) as OutboxRow[];
+  }
+
+  /** evidence rows due after `afterId` ('' for the first), in violation-id order, at most `limit` */
+  evidenceDuePage(afterId: string, limit: number): EvidenceDueRow[] {
+    return (
+      this.statements().evidenceDuePage.all(afterId, limit) as { violation_id: string; body: string }[]
+    ).map((r) => ({ violationId: r.violation_id, body: r.body }));
+  }
+
+  evidenceDueCount(): number {
+    return (this.statements().evidenceDueCount.get() as { n: number }).n;
   }
 
   close(): void {

@@ -273,7 +273,12 @@ export async function startPlatform(config: Config, options: StartOptions): Prom
     registry: compliance,
     events,
     fixes: store,
-    pendingFixes: () => spool.stats().depthRecords,
+    // the fix that closed a violation is stored once the pump has moved everything accepted before it
+    fixProgress: () => {
+      const { appendedRecords, depthRecords } = spool.stats();
+      return { accepted: appendedRecords, stored: appendedRecords - depthRecords };
+    },
+    evidenceConcurrency: env.EVIDENCE_CONCURRENCY,
     publish: (topic, payload) => {
       if (broker) return broker.publish(topic, payload, { qos: 1, retain: false });
       if (external)
@@ -504,7 +509,9 @@ export async function startPlatform(config: Config, options: StartOptions): Prom
         ? `event store writes failing (${cs.lastError ?? 'unknown error'}); violations are kept in the outbox`
         : !cs.stateSaved
           ? `engine state not saved (${cs.stateError ?? 'unknown error'}); a restart would lose open violations`
-          : undefined;
+          : !cs.evidence.storeOk
+            ? `evidence store calls failing (${cs.evidence.lastError ?? 'unknown error'}); ${cs.evidence.due} packages wait in the durable queue`
+            : undefined;
     components.compliance = {
       state: complianceDetail ? 'degraded' : 'ok',
       eventStore: events.name,
@@ -512,6 +519,16 @@ export async function startPlatform(config: Config, options: StartOptions): Prom
       queuedTrips: cs.queuedTrips,
       outbox: cs.outbox,
       pendingEvidence: cs.pendingEvidence,
+      // the durable evidence queue: due, in memory, store calls running (and the most at once), bound
+      evidence: {
+        due: cs.evidence.due,
+        window: cs.evidence.window,
+        running: cs.evidence.running,
+        peakRunning: cs.evidence.peakRunning,
+        maxRunning: cs.evidence.maxRunning,
+        stored: cs.evidence.stored,
+        failed: cs.evidence.failed,
+      },
       vehicles: cs.vehicles,
       // what silence is judged by, and up to when: the simulator's evaluate command waits on these
       clock: clockMode,

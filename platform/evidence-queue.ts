@@ -1,0 +1,429 @@
+import type { Logger } from 'pino';
+import { buildEvidence, EVIDENCE_MARGIN_MS } from '../geofence/evidence.ts';
+import type { ViolationEvent, World } from '../geofence/types.ts';
+import type { Fix } from '../ingest/fix.ts';
+import type { EventStore } from '../store/events-port.ts';
+import type { FixStore } from '../store/port.ts';
+import type { EvidenceDueRow } from './engine-state-store.ts';
+
+/**
+ * Builds and stores the evidence package of every closed violation, at the store's pace.
+ *
+ * The durable queue is the `evidence_due` rows of the engine state (platform/engine-state-store.ts): a
+ * closed violation's row is committed with the event that closed it and deleted in the commit after its
+ * package is stored. This module keeps only a window of those rows in memory (`windowSize`), refilled by
+ * sweeping the rows in id order, and runs at most `maxRunning` store calls at once. A violation id starts
+ * with its vehicle, so the window holds a vehicle's due jobs side by side: one track query covers all
+ * of them whose ranges fit in `maxSpanMs` (a storm of short TRACK_GAPs costs a query per vehicle, not one
+ * per violation). When the store fails, the whole queue backs off (every job would fail alike) instead of
+ * each job retrying on its own; nothing is given up, the rows stay due until stored, across restarts.
+ * Issue 10 had the opposite: a job per violation, each with its own retries and no limit (18,332 jobs,
+ * 8,192 sockets), rebuilt in full at the next start.
+ *
+ * A job waits until the fix store holds the fixes accepted before it was queued (`fixProgress`), so the
+ * package has the fix that closed the violation.
+ */
+
+/** The durable due rows, in violation-id order. */
+export interface EvidenceDueSource {
+  /** rows with violation id > afterId ('' for the first), in id order, at most `limit` */
+  evidenceDuePage(afterId: string, limit: number): EvidenceDueRow[];
+  /** rows in all */
+  evidenceDueCount(): number;
+}
+
+/** How far the pump has moved accepted fixes into the fix store (spool counts since the start). */
+export interface FixProgress {
+  /** fixes accepted (made durable in the spool) so far */
+  accepted: number;
+  /** of those and the ones waiting at the start, how many are in the fix store: accepted − spool depth */
+  stored: number;
+}
+
+export interface EvidenceQueueOptions {
+  source: EvidenceDueSource;
+  fixes: Pick<FixStore, 'track'>;
+  events: Pick<EventStore, 'putEvidence'>;
+  /** the world a package resolves its entities in (the current one) */
+  world: () => World;
+  /** without it a job is ready at once */
+  fixProgress?: () => FixProgress;
+  logger: Logger;
+  /** store calls (a track query, then the packages' writes) at once, default 4 */
+  maxRunning?: number;
+  /** due jobs held in memory, default 256 */
+  windowSize?: number;
+  /** jobs of one vehicle per track query, default 32 */
+  maxBatch?: number;
+  /** longest time range one track query covers, default 1 h */
+  maxSpanMs?: number;
+  /** first wait after a failed store call; doubles up to maxBackoffMs (default 500 and 15,000) */
+  initialBackoffMs?: number;
+  maxBackoffMs?: number;
+  /** looks at a track without the closing fix before the package is built anyway, default 3 */
+  incompleteTries?: number;
+}
+
+export interface EvidenceStatus {
+  /** packages still to build and store (durable rows not yet done) */
+  due: number;
+  /** due jobs held in memory */
+  window: number;
+  /** store calls running now, and the most at once since the start */
+  running: number;
+  peakRunning: number;
+  maxRunning: number;
+  /** packages stored since the start */
+  stored: number;
+  /** jobs dropped because the store refused their package for good (logged) */
+  failed: number;
+  storeOk: boolean;
+  lastError?: string;
+}
+
+interface Job {
+  id: string;
+  vehicle: string;
+  event: ViolationEvent;
+  from: number;
+  to: number;
+  endTs: number;
+  /** ready once fixProgress().stored reaches this */
+  readyAt: number;
+  /** wall clock: not before */
+  notBefore: number;
+  incomplete: number;
+  running: boolean;
+}
+
+export class EvidenceQueue {
+  private readonly maxRunning: number;
+  private readonly windowSize: number;
+  private readonly maxBatch: number;
+  private readonly maxSpanMs: number;
+  private readonly initialBackoffMs: number;
+  private readonly maxBackoffMs: number;
+  private readonly incompleteTries: number;
+  /** loaded due jobs by id, in load order */
+  private readonly window = new Map<string, Job>();
+  /** stored, their rows not yet deleted (the next commit does it) */
+  private readonly doneUncommitted = new Set<string>();
+  /** stored since the last takeDone() */
+  private doneFresh: string[] = [];
+  /** sweep: last id looked at, the commit generation the current pass started in, rows to look at */
+  private cursor = '';
+  private passStartedAt = -1;
+  private commits = 0;
+  private dirty = true;
+  private running = 0;
+  private peakRunning = 0;
+  private stored = 0;
+  private failed = 0;
+  private backoffMs = 0;
+  private pausedUntil = 0;
+  private storeOk = true;
+  private lastError: string | undefined;
+  private failures = 0;
+  private started = false;
+  private stopping = false;
+  private readonly jobs = new Set<Promise<void>>();
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(private readonly opts: EvidenceQueueOptions) {
+    this.maxRunning = opts.maxRunning ?? 4;
+    this.windowSize = opts.windowSize ?? 256;
+    this.maxBatch = opts.maxBatch ?? 32;
+    this.maxSpanMs = opts.maxSpanMs ?? 3_600_000;
+    this.initialBackoffMs = opts.initialBackoffMs ?? 500;
+    this.maxBackoffMs = opts.maxBackoffMs ?? 15_000;
+    this.incompleteTries = opts.incompleteTries ?? 3;
+    if (!Number.isInteger(this.maxRunning) || this.maxRunning < 1)
+      throw new Error(`evidence maxRunning must be an integer >= 1: ${this.maxRunning}`);
+  }
+
+  /** Starts working (the event store is open). */
+  start(): void {
+    if (this.started || this.stopping) return;
+    this.started = true;
+    this.kick();
+  }
+
+  /** New rows were committed: look for them at the next fill. */
+  rowsCommitted(): void {
+    this.commits++;
+    this.dirty = true;
+    this.kick();
+  }
+
+  /** Ids stored since the last call: their rows go in the next commit (then call doneCommitted). */
+  takeDone(): string[] {
+    const ids = this.doneFresh;
+    this.doneFresh = [];
+    return ids;
+  }
+
+  /** The commit that deleted these rows succeeded. */
+  doneCommitted(ids: readonly string[]): void {
+    for (const id of ids) this.doneUncommitted.delete(id);
+  }
+
+  /** The commit failed: these rows stay; hand them back to the next takeDone(). */
+  doneNotCommitted(ids: readonly string[]): void {
+    this.doneFresh.push(...ids);
+  }
+
+  status(): EvidenceStatus {
+    let due = 0;
+    try {
+      due = Math.max(0, this.opts.source.evidenceDueCount() - this.doneUncommitted.size);
+    } catch {
+      due = this.window.size;
+    }
+    return {
+      due,
+      window: this.window.size,
+      running: this.running,
+      peakRunning: this.peakRunning,
+      maxRunning: this.maxRunning,
+      stored: this.stored,
+      failed: this.failed,
+      storeOk: this.storeOk,
+      ...(this.lastError !== undefined ? { lastError: this.lastError } : {}),
+    };
+  }
+
+  /**
+   * Starts no more store calls and waits for the running ones, at most until `deadline` (epoch ms;
+   * wall clock). What is not stored stays due for the next start.
+   */
+  async stop(deadline: number): Promise<void> {
+    this.stopping = true;
+    if (this.timer) clearTimeout(this.timer);
+    const pending = Promise.allSettled([...this.jobs]);
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      pending,
+      new Promise<void>((r) => (timer = setTimeout(r, Math.max(0, deadline - Date.now())))),
+    ]);
+    clearTimeout(timer);
+  }
+
+  /** Fills the window and starts batches while there is room; re-arms itself when jobs must wait. */
+  private kick(): void {
+    if (!this.started || this.stopping) return;
+    if (this.timer) {
+      clearTimeout(this.timer);
+      this.timer = undefined;
+    }
+    const now = Date.now();
+    if (now < this.pausedUntil) {
+      this.wakeAt(this.pausedUntil);
+      return;
+    }
+    try {
+      this.fill();
+    } catch (err) {
+      this.noteFailure(err as Error, 'reading the due evidence rows failed');
+      this.wakeAt(this.pausedUntil);
+      return;
+    }
+    const stored = this.opts.fixProgress?.().stored ?? Number.POSITIVE_INFINITY;
+    let nextWake = Number.POSITIVE_INFINITY;
+    for (const job of this.window.values()) {
+      if (this.running >= this.maxRunning) break;
+      if (job.running) continue;
+      if (job.readyAt > stored) {
+        nextWake = Math.min(nextWake, now + 250); // the pump has not stored its fixes yet
+        continue;
+      }
+      if (job.notBefore > now) {
+        nextWake = Math.min(nextWake, job.notBefore);
+        continue;
+      }
+      this.launch(this.batchFrom(job, stored, now));
+    }
+    if (this.running < this.maxRunning && Number.isFinite(nextWake)) this.wakeAt(nextWake);
+  }
+
+  private wakeAt(at: number): void {
+    if (this.stopping) return;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = setTimeout(() => this.kick(), Math.max(10, at - Date.now()));
+    this.timer.unref();
+  }
+
+  /**
+   * Loads due rows into the window while it has room, sweeping them in id order from a cursor. Rows
+   * appear only through commits (counted by rowsCommitted), so the sweep is done once a pass has run from
+   * the first row to the end with no commit since the pass began: every row was then loaded (or is done).
+   * A pass stopped by a full window goes on from its cursor next time.
+   */
+  private fill(): void {
+    for (let passes = 0; this.dirty && passes < 3; ) {
+      let room = this.windowSize - this.window.size;
+      if (room <= 0) return;
+      if (this.cursor === '') this.passStartedAt = this.commits;
+      const limit = room + 64;
+      const rows = this.opts.source.evidenceDuePage(this.cursor, limit);
+      const accepted = this.opts.fixProgress?.().accepted ?? 0;
+      for (const row of rows) {
+        if (!this.window.has(row.violationId) && !this.doneUncommitted.has(row.violationId)) {
+          if (room <= 0) return; // full: the pass goes on from the cursor next time
+          const job = this.jobOf(row, accepted);
+          if (job) {
+            this.window.set(job.id, job);
+            room--;
+          }
+        }
+        this.cursor = row.violationId;
+      }
+      if (rows.length < limit) {
+        if (this.passStartedAt === this.commits) this.dirty = false;
+        this.cursor = '';
+        passes++;
+      }
+    }
+  }
+
+  private jobOf(row: EvidenceDueRow, accepted: number): Job | undefined {
+    let event: ViolationEvent;
+    try {
+      event = JSON.parse(row.body) as ViolationEvent;
+    } catch (err) {
+      this.opts.logger.error(
+        { err: (err as Error).message, violation: row.violationId },
+        'evidence: unreadable due row; dropped',
+      );
+      this.markDone(row.violationId, false);
+      return undefined;
+    }
+    const v = event.violation;
+    const endTs = v.endTs ?? v.startTs;
+    return {
+      id: row.violationId,
+      vehicle: v.vehicle,
+      event,
+      from: v.startTs - EVIDENCE_MARGIN_MS,
+      to: endTs + EVIDENCE_MARGIN_MS,
+      endTs,
+      readyAt: accepted,
+      notBefore: 0,
+      incomplete: 0,
+      running: false,
+    };
+  }
+
+  /** `first` and the ready jobs of its vehicle in the window that one track query can cover with it. */
+  private batchFrom(first: Job, stored: number, now: number): Job[] {
+    const batch = [first];
+    first.running = true;
+    let from = first.from;
+    let to = first.to;
+    for (const job of this.window.values()) {
+      if (batch.length >= this.maxBatch) break;
+      if (job.running || job.vehicle !== first.vehicle || job.readyAt > stored || job.notBefore > now)
+        continue;
+      const f = Math.min(from, job.from);
+      const t = Math.max(to, job.to);
+      if (t - f > this.maxSpanMs) continue;
+      from = f;
+      to = t;
+      job.running = true;
+      batch.push(job);
+    }
+    return batch;
+  }
+
+  private launch(batch: Job[]): void {
+    this.running++;
+    if (this.running > this.peakRunning) this.peakRunning = this.running;
+    const run = this.runBatch(batch)
+      .catch((err: Error) => this.opts.logger.error({ err: err.message }, 'evidence: batch failed'))
+      .finally(() => {
+        this.running--;
+        this.jobs.delete(run);
+        for (const job of batch) job.running = false;
+        this.kick();
+      });
+    this.jobs.add(run);
+  }
+
+  private async runBatch(batch: Job[]): Promise<void> {
+    const first = batch[0]!;
+    let from = first.from;
+    let to = first.to;
+    for (const job of batch) {
+      from = Math.min(from, job.from);
+      to = Math.max(to, job.to);
+    }
+    let track: Fix[];
+    try {
+      track = await this.opts.fixes.track({ vehicle: first.vehicle, from, to });
+    } catch (err) {
+      this.noteFailure(err as Error, 'evidence: reading the track failed; retrying');
+      return;
+    }
+    for (const job of batch) {
+      if (this.stopping) return;
+      // the fix that closed the violation should be stored by now; if it is not, look again shortly,
+      // then build with what there is (a violation closed by silence has no fix at its end)
+      if (!track.some((f) => f.ts >= job.endTs) && job.incomplete < this.incompleteTries) {
+        job.incomplete++;
+        job.notBefore = Date.now() + 1000 * job.incomplete;
+        continue;
+      }
+      // building is CPU work: let the loop answer requests between packages
+      await new Promise((r) => setImmediate(r));
+      const pkg = buildEvidence(job.event.violation, track, this.opts.world());
+      try {
+        await this.opts.events.putEvidence(pkg);
+      } catch (err) {
+        if ((err as { permanent?: unknown }).permanent === true) {
+          this.failed++;
+          this.opts.logger.error(
+            { violation: job.id, err: (err as Error).message },
+            'evidence: the store refused the package for good; dropped',
+          );
+          this.markDone(job.id, false);
+          continue;
+        }
+        this.noteFailure(err as Error, 'evidence: storing a package failed; retrying');
+        return;
+      }
+      this.markDone(job.id, true);
+    }
+    this.recovered();
+  }
+
+  private markDone(id: string, stored: boolean): void {
+    this.window.delete(id);
+    this.doneUncommitted.add(id);
+    this.doneFresh.push(id);
+    if (stored) this.stored++;
+  }
+
+  private noteFailure(err: Error, message: string): void {
+    this.storeOk = false;
+    this.lastError = err.message;
+    this.failures++;
+    this.backoffMs = Math.min(
+      this.backoffMs === 0 ? this.initialBackoffMs : this.backoffMs * 2,
+      this.maxBackoffMs,
+    );
+    this.pausedUntil = Date.now() + this.backoffMs;
+    if (this.failures <= 3 || this.failures % 50 === 0)
+      this.opts.logger.warn(
+        { err: err.message, failures: this.failures, retryInMs: this.backoffMs, window: this.window.size },
+        message,
+      );
+  }
+
+  private recovered(): void {
+    if (!this.storeOk) this.opts.logger.info({ failures: this.failures }, 'evidence: store calls work again');
+    this.storeOk = true;
+    this.lastError = undefined;
+    this.failures = 0;
+    this.backoffMs = 0;
+    this.pausedUntil = 0;
+  }
+}
