@@ -58,6 +58,8 @@ export class StorePump {
   private loopDone: Promise<void> = Promise.resolve();
   /** resolvers of the sleeps under way (new data, or stop, ends them early) */
   private readonly sleepers = new Set<() => void>();
+  /** resolvers of the backoff sleeps after a failed write (only stop ends them early) */
+  private readonly backoffSleepers = new Set<() => void>();
   private readonly state: PumpState = {
     storeOk: true,
     consecutiveFailures: 0,
@@ -70,6 +72,9 @@ export class StorePump {
   private readonly maxBackoffMs: number;
   private unsubscribe: (() => void) | undefined;
   private stopDeadline = Number.POSITIVE_INFINITY;
+  /** settles when the stop deadline has passed: a write still under way is then given up on */
+  private deadlinePassed: Promise<'late'> = new Promise(() => undefined);
+  private deadlineTimer: NodeJS.Timeout | undefined;
 
   constructor(private readonly opts: PumpOptions) {
     this.batchSize = opts.batchSize ?? 5000;
@@ -82,19 +87,26 @@ export class StorePump {
     if (this.running) return;
     this.running = true;
     this.stopDeadline = Number.POSITIVE_INFINITY;
-    this.unsubscribe = this.opts.spool.onAppend(() => this.wakeAll());
+    this.unsubscribe = this.opts.spool.onAppend(() => this.wake(this.sleepers));
     this.loopDone = this.loop();
   }
 
   /**
-   * Drains what it can within `drainMs` (SIGTERM flushes buffers), then stops. Whatever is not yet
-   * stored stays in the spool and is written after the next start.
+   * Drains what it can within `drainMs` (SIGTERM flushes the spool to the store), then stops: a write
+   * still under way at the deadline (a hung store) is given up on, so this returns by the deadline
+   * plus the time to move the checkpoint. Whatever is not yet stored stays in the spool and is written
+   * after the next start.
    */
   async stop(drainMs = 5000): Promise<void> {
     if (!this.running) return;
     this.stopDeadline = Date.now() + drainMs;
-    this.wakeAll();
+    this.deadlinePassed = new Promise((resolve) => {
+      this.deadlineTimer = setTimeout(() => resolve('late'), Math.max(0, drainMs));
+    });
+    this.wake(this.sleepers);
+    this.wake(this.backoffSleepers);
     await this.loopDone;
+    clearTimeout(this.deadlineTimer);
     this.unsubscribe?.();
   }
 
@@ -210,7 +222,12 @@ export class StorePump {
     for (;;) {
       const endTimer = metrics.storeWriteLatency.startTimer();
       try {
-        await store.writeFixes(fixes);
+        const write = store.writeFixes(fixes);
+        if ((await Promise.race([write, this.deadlinePassed])) === 'late') {
+          // stopping, and the store has not answered by the deadline: the fixes stay in the spool
+          write.catch(() => undefined);
+          return false;
+        }
         endTimer();
         metrics.storeWrites.labels('ok').inc();
         metrics.storeFixes.inc(fixes.length);
@@ -241,8 +258,11 @@ export class StorePump {
           );
         }
         this.state.storeOk = false;
-        if (Date.now() + delay > this.stopDeadline) return false;
-        await this.sleep(delay);
+        // stopping: go on trying until the deadline (the store may be back in a moment), not past it
+        const left = this.stopDeadline - Date.now();
+        if (left <= 0) return false;
+        // new fixes do not end this wait: retrying at the intake's pace would hammer a store that is down
+        await this.sleep(Math.min(delay, left), this.backoffSleepers);
         delay = Math.min(delay * 2, this.maxBackoffMs);
       }
     }
@@ -260,19 +280,19 @@ export class StorePump {
     }
   }
 
-  private wakeAll(): void {
-    for (const wake of [...this.sleepers]) wake();
+  private wake(sleepers: Set<() => void>): void {
+    for (const wake of [...sleepers]) wake();
   }
 
-  private sleep(ms: number): Promise<void> {
+  private sleep(ms: number, sleepers = this.sleepers): Promise<void> {
     return new Promise((resolve) => {
       const done = () => {
         clearTimeout(timer);
-        this.sleepers.delete(done);
+        sleepers.delete(done);
         resolve();
       };
       const timer = setTimeout(done, ms);
-      this.sleepers.add(done);
+      sleepers.add(done);
     });
   }
 }

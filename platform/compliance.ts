@@ -496,8 +496,8 @@ export class ComplianceService {
    * queues to the EventStore (bounded), commits the acknowledgements and closes the state store. What
    * the budget did not cover stays in the outbox and the due evidence, for the next start.
    */
-  async stop(budgetMs = 5000): Promise<void> {
-    if (this.stopped) return;
+  async stop(budgetMs = 5000): Promise<{ events: number; evidenceDue: number }> {
+    if (this.stopped) return { events: 0, evidenceDue: 0 };
     const deadline = Date.now() + budgetMs;
     this.unsubscribe();
     if (this.flushTimer) clearInterval(this.flushTimer);
@@ -523,6 +523,7 @@ export class ComplianceService {
       );
     this.state.close();
     this.bus.removeAllListeners();
+    return { events: left, evidenceDue: evidence.due };
   }
 }
 

@@ -87,6 +87,11 @@ const envObject = z.object({
    * packages' writes); the rest wait in the durable queue (platform/evidence-queue.ts)
    */
   EVIDENCE_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(4),
+  /**
+   * SIGTERM/SIGINT: how long the platform goes on writing the spool (and the compliance outbox) to the
+   * store after intake stopped; what is left then stays on disk for the next start
+   */
+  SHUTDOWN_FLUSH_MS: z.coerce.number().int().min(0).max(3_600_000).default(10_000),
   /** fixes per store write */
   STORE_BATCH_SIZE: z.coerce.number().int().min(1).max(50_000).default(5000),
   STORE_MAX_BACKOFF_MS: z.coerce.number().int().min(10).default(15_000),

@@ -6,6 +6,9 @@ import { startPlatform } from './platform.ts';
  * `npm start`: the process shell. Reads the environment, starts the platform, prints what runs where,
  * and on SIGINT/SIGTERM stops intake, flushes the spool to the store and exits.
  */
+/** time allowed beyond SHUTDOWN_FLUSH_MS for closing the listeners, stores and files */
+const SHUTDOWN_OVERRUN_MS = 10_000;
+
 async function main(): Promise<void> {
   let config: ReturnType<typeof loadConfig>;
   try {
@@ -50,7 +53,17 @@ async function main(): Promise<void> {
       process.exit(130);
     }
     stopping = true;
-    logger.info({ signal }, 'shutting down: flushing the spool to the store');
+    const flushMs = config.env.SHUTDOWN_FLUSH_MS;
+    logger.info({ signal, flushMs }, 'shutting down: intake stopped, flushing the spool to the store');
+    // Every step is bounded on its own; this is the backstop should one of them hang anyway. Exiting
+    // here loses nothing: the spool, the outbox and the due evidence are on disk (as after kill -9).
+    setTimeout(() => {
+      logger.error(
+        { flushMs, overrunMs: SHUTDOWN_OVERRUN_MS },
+        'shutdown overran the flush time; exiting now (the spool and the outbox keep what was not stored)',
+      );
+      process.exit(1);
+    }, flushMs + SHUTDOWN_OVERRUN_MS);
     platform.stop().then(
       () => process.exit(0),
       (err: Error) => {

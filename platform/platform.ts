@@ -51,6 +51,19 @@ import { defaultMaxConnections, readOpenFilesLimit } from './open-files.ts';
  * same thing in-process.
  */
 
+/** How long stop() waits for API requests in flight. */
+const API_CLOSE_MS = 3_000;
+
+/** Waits for `work`, at most `ms` (a ref'd timer, cleared as soon as the work is done). */
+async function within(work: Promise<unknown>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    await Promise.race([work, new Promise<void>((r) => (timer = setTimeout(r, ms)))]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 /** How far back a sped-up demo (SIMULATE_SPEEDUP > 1) starts before catching up with the present. */
 const DEMO_CATCH_UP_MS = 2 * 3_600_000;
 
@@ -84,16 +97,32 @@ export interface Platform {
   broker?: BrokerHandle;
   api?: FastifyInstance;
   health(): Promise<HealthReport>;
-  /** SIGINT/SIGTERM path: stop intake, flush the spool to the store (bounded), close everything */
-  stop(): Promise<void>;
+  /**
+   * SIGINT/SIGTERM path: stop intake, flush the spool and the compliance outbox to the store for at
+   * most SHUTDOWN_FLUSH_MS (or StartOptions.drainMs), close everything; resolves with what is left on
+   * disk for the next start
+   */
+  stop(): Promise<ShutdownReport>;
 }
 
 export interface StartOptions {
   logger: Logger;
   /** called for every batch the pump stores (benchmark, tests) */
   onStored?: (fixes: readonly Fix[]) => void;
-  /** drain budget on stop */
+  /** flush budget on stop; default SHUTDOWN_FLUSH_MS */
   drainMs?: number;
+}
+
+/** What a stop left on disk, written at the next start. */
+export interface ShutdownReport {
+  /** fixes still in the spool (not yet in the store) */
+  spoolFixes: number;
+  /** violation and trip events still in the compliance outbox */
+  outboxEvents: number;
+  /** closed violations whose evidence package is still to build */
+  evidenceDue: number;
+  /** how long each step took, ms */
+  phasesMs: Record<string, number>;
 }
 
 async function resolveAdminToken(config: Config, logger: Logger): Promise<string> {
@@ -661,9 +690,14 @@ export async function startPlatform(config: Config, options: StartOptions): Prom
     });
   }
 
-  const stop = async (): Promise<void> => {
-    if (stopping) return;
+  let stopped: Promise<ShutdownReport> | undefined;
+  const stop = (): Promise<ShutdownReport> => {
+    stopped ??= shutdown();
+    return stopped;
+  };
+  const shutdown = async (): Promise<ShutdownReport> => {
     stopping = true;
+    const flushMs = options.drainMs ?? env.SHUTDOWN_FLUSH_MS;
     // Each step is timed, so a slow shutdown names the step that held it up.
     const phases: Record<string, number> = {};
     const timed = async (name: string, step: () => unknown): Promise<void> => {
@@ -672,25 +706,45 @@ export async function startPlatform(config: Config, options: StartOptions): Prom
       phases[name] = Math.round(performance.now() - t0);
     };
     await timed('fleet', () => fleet?.stop());
-    await timed('api', () => api?.close());
+    // close() waits for requests in flight (a track query against a hung store can take its whole
+    // timeout): they get API_CLOSE_MS, then the shutdown goes on (the process exits under them)
+    await timed('api', () => (api ? within(api.close(), API_CLOSE_MS) : undefined));
     live.close();
     // messages held back by a full spool are not taken any more: unacknowledged, they come again
     backpressure.close(new Error('platform stopping: not acknowledged'));
     await timed('broker', () => broker?.close());
     await timed('external', () => external?.stop());
-    await timed('pump', () => pump.stop(options.drainMs ?? 5000));
-    await timed('compliance', () => complianceService.stop(options.drainMs ?? 5000));
+    // Intake has stopped: flush the spool (fixes) and the outbox (violations, trips) side by side,
+    // each for at most flushMs; a store that is down or hung does not hold the exit beyond it.
+    let outboxEvents = 0;
+    let evidenceDue = 0;
+    await Promise.all([
+      timed('pump', () => pump.stop(flushMs)),
+      timed('compliance', async () => {
+        const left = await complianceService.stop(flushMs);
+        outboxEvents = left.events;
+        evidenceDue = left.evidenceDue;
+      }),
+    ]);
+    const spoolFixes = spool.stats().depthRecords;
     await timed('webhooks', () => webhooks.stop());
     await timed('spool', () => spool.close());
     await timed('store', () => store.close());
     await timed('events', () => events.close());
     influxConnection?.close();
-    logger.info({ phasesMs: phases }, 'platform stopped');
+    const report: ShutdownReport = { spoolFixes, outboxEvents, evidenceDue, phasesMs: phases };
+    if (spoolFixes > 0 || outboxEvents > 0 || evidenceDue > 0)
+      logger.warn(
+        { ...report, flushMs },
+        `platform stopped; left on disk for the next start: ${spoolFixes} fixes in the spool, ${outboxEvents} events in the outbox, ${evidenceDue} evidence packages due`,
+      );
+    else logger.info({ ...report, flushMs }, 'platform stopped; the spool and the outbox are empty');
     compliance.close();
     idempotency?.close();
     audit.close();
     apiKeys.close();
     registry.close();
+    return report;
   };
 
   return {
