@@ -221,6 +221,33 @@ function contract(name: string, adapter: StoreAdapter<EventStore>): void {
     t.deepEqual(await store.violation(o2.violation.id), rec(c2.violation, 'closed'));
   });
 
+  test(
+    title('a batch spread over 150 vehicles and two codes, replayed in parts, stores each event once'),
+    async (t) => {
+      const store = await h().fresh();
+      // more (vehicle, code) groups than one idempotency read covers (InfluxDB: 50 per request)
+      const lives = Array.from({ length: 150 }, (_, i) =>
+        lifecycle({ vehicle: `fleet-${i}`, code: i % 2 ? 'OVERSPEED' : 'TRACK_GAP', startTs: T0 + i * 1000 }),
+      );
+      const batch = lives.flatMap((l) => [l[0], l[2]]);
+      await store.recordViolations(batch);
+      await store.recordViolations([...batch.slice(100), ...batch.slice(0, 100)]); // a retry, reordered
+      await store.recordViolations(lives.map((l) => l[1])); // the updates come late
+      for (const l of [lives[0]!, lives[77]!, lives[149]!]) {
+        t.deepEqual(
+          (await store.violationPhases(l[0].violation.id)).map((p) => [p.seq, p.phase]),
+          [
+            [1, 'opened'],
+            [2, 'closed'],
+            [3, 'updated'],
+          ],
+        );
+        t.deepEqual(await store.violation(l[0].violation.id), rec(l[2].violation, 'closed'));
+      }
+      t.is((await store.violations({ limit: 1000 })).items.length, 150);
+    },
+  );
+
   test(title('replaying the same events stores nothing twice and never reopens'), async (t) => {
     const store = await h().fresh();
     const a = lifecycle({ vehicle: 'truck-1', code: 'OFF_ROUTE', startTs: T0 });

@@ -119,6 +119,9 @@ export const EVIDENCE_PART_UNITS = 16_384;
 
 /** ids per InfluxQL lookup */
 const IDS_PER_QUERY = 200;
+/** (vehicle, code) groups and ids per /query request of the idempotency read */
+const GROUPS_PER_REQUEST = 50;
+const IDS_PER_REQUEST = 1000;
 /** largest write request body (influxd's default max-body-size is 25 MB) */
 const MAX_REQUEST_BYTES = 8 * 1024 * 1024;
 const MAX_SEQ = 999_999;
@@ -437,6 +440,7 @@ export class InfluxEventStore implements EventStore {
       return s;
     };
     const unique = [...new Map(violations.map((v) => [v.id, v])).values()];
+    const wheres: { where: string; ids: number }[] = [];
     for (const [, group] of groupBy(unique, (v) => `${v.vehicle}\u0000${v.code}`)) {
       for (let i = 0; i < group.length; i += IDS_PER_QUERY) {
         const part = group.slice(i, i + IDS_PER_QUERY);
@@ -448,18 +452,36 @@ export class InfluxEventStore implements EventStore {
           Math.max(...starts),
           999_999,
         )}`;
-        const [phases = [], points = []] = await runQuery(
-          this.target,
-          `SELECT "id", "seq", "hash", "phase" FROM ${this.from(VIOLATION_PHASE_MEASUREMENT)} ${where}; ` +
-            `SELECT "id", "enforcement" FROM ${this.from(VIOLATION_MEASUREMENT)} ${where}`,
+        wheres.push({ where, ids: part.length });
+      }
+    }
+    // Two statements per (vehicle, code) group, many groups per request: a batch spread over hundreds
+    // of vehicles costs a few round trips, not one per vehicle (issue 10: event writes of a storm timed
+    // out with 13,586 events queued).
+    for (let i = 0; i < wheres.length; ) {
+      const request: string[] = [];
+      let ids = 0;
+      while (
+        i < wheres.length &&
+        request.length < 2 * GROUPS_PER_REQUEST &&
+        (ids === 0 || ids + wheres[i]!.ids <= IDS_PER_REQUEST)
+      ) {
+        const { where, ids: n } = wheres[i++]!;
+        request.push(
+          `SELECT "id", "seq", "hash", "phase" FROM ${this.from(VIOLATION_PHASE_MEASUREMENT)} ${where}`,
+          `SELECT "id", "enforcement" FROM ${this.from(VIOLATION_MEASUREMENT)} ${where}`,
         );
-        for (const row of rowsOf(phases)) {
+        ids += n;
+      }
+      const results = await runQuery(this.target, request.join('; '));
+      for (let r = 0; r < results.length; r += 2) {
+        for (const row of rowsOf(results[r] ?? [])) {
           const s = of(String(row.id));
           s.hashes.add(String(row.hash));
           s.maxSeq = Math.max(s.maxSeq, Number(row.seq));
           s.maxRank = Math.max(s.maxRank, phaseRank(String(row.phase) as ViolationPhase));
         }
-        for (const row of rowsOf(points)) {
+        for (const row of rowsOf(results[r + 1] ?? [])) {
           if (typeof row.enforcement === 'string') of(String(row.id)).hasStatus = true;
         }
       }
