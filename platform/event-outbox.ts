@@ -40,6 +40,9 @@ export interface EventOutboxOptions {
   maxBackoffMs?: number;
 }
 
+/** the smallest write after failures */
+const MIN_BATCH = 16;
+
 /** One kind's window, and how much of it waits only in the outbox. */
 class Lane<E> {
   readonly window: Queued<E>[] = [];
@@ -70,9 +73,13 @@ export class EventOutbox {
   private storeOk = true;
   private lastError: string | undefined;
   private failures = 0;
+  private peak = 0;
+  /** events per write now: halved after a failure (a slow store answers a smaller batch in time), doubled back after a success */
+  private batch: number;
 
   constructor(private readonly opts: EventOutboxOptions) {
     this.batchSize = opts.batchSize ?? 500;
+    this.batch = this.batchSize;
     this.windowSize = Math.max(this.batchSize, opts.windowSize ?? 4 * this.batchSize);
     this.initialBackoffMs = opts.initialBackoffMs ?? 250;
     this.maxBackoffMs = opts.maxBackoffMs ?? 5_000;
@@ -99,6 +106,7 @@ export class EventOutbox {
     lane.pending++;
     if (seq === 0) {
       lane.window.push({ seq, event });
+      this.peak = Math.max(this.peak, this.windowed);
       return;
     }
     lane.durable++;
@@ -108,6 +116,7 @@ export class EventOutbox {
     }
     lane.window.push({ seq, event });
     lane.loadedUpTo = Math.max(lane.loadedUpTo, seq);
+    this.peak = Math.max(this.peak, this.windowed);
   }
 
   /** Outbox rows the EventStore now holds: delete them in the next commit. */
@@ -128,6 +137,16 @@ export class EventOutbox {
 
   get pendingTrips(): number {
     return this.trips.pending;
+  }
+
+  /** events held in memory now (at most windowSize per kind, plus any not durable) */
+  get windowed(): number {
+    return this.violations.window.length + this.trips.window.length;
+  }
+
+  /** the most events held in memory at once since the start */
+  get peakWindowed(): number {
+    return this.peak;
   }
 
   /** durable events not yet in the EventStore */
@@ -171,6 +190,7 @@ export class EventOutbox {
       this.storeOk = false;
       this.lastError = (err as Error).message;
       this.failures++;
+      this.batch = Math.max(Math.min(MIN_BATCH, this.batchSize), this.batch >> 1);
       this.backoffMs = Math.min(
         this.backoffMs === 0 ? this.initialBackoffMs : this.backoffMs * 2,
         this.maxBackoffMs,
@@ -184,6 +204,7 @@ export class EventOutbox {
             failures: this.failures,
             queuedViolations: this.violations.pending,
             queuedTrips: this.trips.pending,
+            nextBatch: this.batch,
           },
           'compliance: event store write failed; events stay queued',
         );
@@ -193,8 +214,9 @@ export class EventOutbox {
   private async drain<E>(lane: Lane<E>, write: (batch: E[]) => Promise<void>): Promise<void> {
     for (;;) {
       if (lane.window.length === 0 && !this.refill(lane)) return;
-      const batch = lane.window.slice(0, this.batchSize);
+      const batch = lane.window.slice(0, this.batch);
       await write(batch.map((q) => q.event));
+      this.batch = Math.min(this.batchSize, this.batch * 2);
       lane.window.splice(0, batch.length);
       for (const q of batch) {
         lane.pending--;
@@ -227,6 +249,7 @@ export class EventOutbox {
       }
     }
     if (rows.length < this.windowSize) lane.spilled = false;
+    this.peak = Math.max(this.peak, this.windowed);
     return lane.window.length > 0;
   }
 }

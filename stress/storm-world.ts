@@ -115,3 +115,30 @@ export async function healthz(httpUrl: string, timeoutMs = 5_000): Promise<Healt
   const res = await fetch(`${httpUrl}/healthz`, { signal: AbortSignal.timeout(timeoutMs) });
   return (await res.json()) as Health;
 }
+
+export interface StopReport {
+  spoolFixes: number;
+  outboxEvents: number;
+  evidenceDue: number;
+  msg: string;
+}
+
+/** The platform's last words (`platform stopped...`, platform/platform.ts) from its JSON log lines. */
+export function stopReport(output: string): StopReport | undefined {
+  for (const line of output.split('\n').reverse()) {
+    if (!line.startsWith('{')) continue;
+    try {
+      const entry = JSON.parse(line) as Partial<StopReport>;
+      if (entry.msg?.startsWith('platform stopped') && typeof entry.spoolFixes === 'number')
+        return {
+          spoolFixes: entry.spoolFixes,
+          outboxEvents: entry.outboxEvents ?? Number.NaN,
+          evidenceDue: entry.evidenceDue ?? Number.NaN,
+          msg: entry.msg,
+        };
+    } catch {
+      // not a log line
+    }
+  }
+  return undefined;
+}

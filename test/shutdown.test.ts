@@ -19,6 +19,7 @@ import {
   parkedTrack,
   publishFleet,
   seedCheapFleet,
+  stopReport,
 } from '../stress/storm-world.ts';
 import { INFLUXD_BIN, type InfluxdServer, startInfluxd } from './servers/influxd.ts';
 import { binaryAvailable } from './servers/process.ts';
@@ -62,21 +63,6 @@ async function start(t: ExecutionContext, env: Record<string, string>): Promise<
     30_000,
   );
   return [p, http];
-}
-
-/** The platform's last report, `platform stopped...`, from its JSON log lines. */
-function stopReport(output: string): { spoolFixes: number; outboxEvents: number; msg: string } | undefined {
-  for (const line of output.split('\n').reverse()) {
-    if (!line.startsWith('{')) continue;
-    try {
-      const entry = JSON.parse(line) as { msg?: string; spoolFixes?: number; outboxEvents?: number };
-      if (entry.msg?.startsWith('platform stopped') && typeof entry.spoolFixes === 'number')
-        return { spoolFixes: entry.spoolFixes, outboxEvents: entry.outboxEvents ?? -1, msg: entry.msg };
-    } catch {
-      // not a log line
-    }
-  }
-  return undefined;
 }
 
 test.serial(
