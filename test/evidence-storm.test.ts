@@ -142,28 +142,21 @@ test('2,000 violations closing while InfluxDB is down: bounded, answering, stopp
   await publishFleet(`mqtt://127.0.0.1:${first.ports.mqtt}`, fleet, (_id, i) => [
     stormTrack(FIXES_EACH, endTs, 31.6 + i * 0.002),
   ]);
-  const during = await eventually(
-    () => {
-      const c = w1.last?.components.compliance;
-      return c && c.outbox >= 2 * VIOLATIONS && c.evidence?.due >= VIOLATIONS ? c : undefined;
-    },
-    'every event in the outbox and every package due',
+  await eventually(
+    () => ((w1.last?.components.compliance?.outbox ?? 0) >= 2 * VIOLATIONS ? true : undefined),
+    'every event judged and in the outbox',
     60_000,
   );
-  t.is(during.evidence.due, VIOLATIONS);
-  t.is(during.state, 'degraded');
   // the storm goes on for a while with the store down
   await new Promise((r) => setTimeout(r, 5_000));
+  const during = w1.last?.components.compliance;
 
   // 2. SIGTERM in the middle of it (the sockets are still counted until the exit)
   await w1.stopAsking();
   first.child.kill('SIGTERM');
-  t.is(await first.exited, 0, 'SIGTERM honoured: stopped by itself (the backstop would exit with 1)');
+  const exit = await first.exited;
   check(t, 'outage', await w1.stop());
-  t.regex(
-    first.output(),
-    /left on disk for the next start: \d+ fixes in the spool, \d+ events in the outbox, 2000 evidence packages due/,
-  );
+  t.is(exit, 0, 'SIGTERM honoured: stopped by itself (the backstop would exit with 1)');
 
   // 3. the restart on the same data, influxd back: drains at the store's pace, never a storm
   await server.restart();
@@ -172,6 +165,7 @@ test('2,000 violations closing while InfluxDB is down: bounded, answering, stopp
     second.child.kill('SIGKILL');
   });
   const w2 = watch(second, server.port);
+  // (the bounds are checked even when it does not drain in time: they are the point of the test)
   const drained = await eventually(
     () => {
       const h = w2.last;
@@ -180,17 +174,25 @@ test('2,000 violations closing while InfluxDB is down: bounded, answering, stopp
         c.state === 'ok' &&
         c.outbox === 0 &&
         c.queuedViolations === 0 &&
-        c.evidence?.due === 0 &&
+        (c.evidence?.due ?? c.pendingEvidence) === 0 &&
         h.components.spool.depthFixes === 0
         ? c
         : undefined;
     },
     'everything stored after the restart',
     150_000,
-  );
-  t.is(drained.evidence.stored, VIOLATIONS, 'each package built once, after the restart');
-  t.is(drained.evidence.failed, 0);
+  ).catch((err: Error) => err);
   check(t, 'restart and drain', await w2.stop());
+  if (drained instanceof Error) throw drained;
+  t.is(drained.evidence?.stored, VIOLATIONS, 'each package built once, after the restart');
+  t.is(drained.evidence?.failed, 0);
+  // what the first process said while the store was down, and at its exit
+  t.is(during?.state, 'degraded');
+  t.is(during?.evidence?.due, VIOLATIONS, 'every package due, durably');
+  t.regex(
+    first.output(),
+    /left on disk for the next start: \d+ fixes in the spool, \d+ events in the outbox, 2000 evidence packages due/,
+  );
 
   // 4. what InfluxDB holds: each violation once, each of its two events once, one package each
   t.deepEqual(await stormCounts(server.url, DATABASE), {
