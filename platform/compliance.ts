@@ -12,12 +12,7 @@ import type { Fix } from '../ingest/fix.ts';
 import type { EventStore } from '../store/events-port.ts';
 import type { FixStore } from '../store/port.ts';
 import { decodeTripState, decodeVehicleState, encodeState, engineFingerprint } from './engine-state-codec.ts';
-import {
-  type EngineStateStore,
-  type EvidenceDueRow,
-  EngineStateStore as MemoryStateStore,
-  type SavedVehicle,
-} from './engine-state-store.ts';
+import { EngineStateStore, type EvidenceDueRow, type SavedVehicle } from './engine-state-store.ts';
 import { EventOutbox } from './event-outbox.ts';
 import { EvidenceQueue, type EvidenceStatus, type FixProgress } from './evidence-queue.ts';
 
@@ -171,7 +166,7 @@ export class ComplianceService {
     this.now = opts.now ?? Date.now;
     this.world = compileWorld(opts.registry.snapshot());
     this.bus.setMaxListeners(0);
-    this.state = opts.state ?? new MemoryStateStore({ file: ':memory:' });
+    this.state = opts.state ?? new EngineStateStore({ file: ':memory:' });
     this.outbox = new EventOutbox({
       events: opts.events,
       pages: this.state,
