@@ -1,0 +1,238 @@
+/**
+ * Data types of JT/T 808-2013 §4.2 (2019 §4.2): BYTE, WORD, DWORD (big-endian, §4.3 传输规则), BYTE[n],
+ * BCD[n] (8421 code) and STRING (GBK). A Reader never reads past its end: a body shorter than its
+ * message's table says throws BodyError, which the packet layer refuses as `malformed_body`.
+ */
+
+/** A body that does not match its message's table (too short, a bad BCD digit, an impossible value). */
+export class BodyError extends Error {
+  override name = 'BodyError';
+}
+
+// ICU's GBK decoder (Node's full-icu build); GBK is a subset of GB18030, which the decoder also reads.
+const gbkDecoder = new TextDecoder('gbk');
+
+/** STRING (§4.2): GBK; trailing NULs (fixed-width fields are padded with 0x00) are dropped. */
+export function decodeGbk(bytes: Uint8Array): string {
+  let end = bytes.length;
+  while (end > 0 && bytes[end - 1] === 0) end--;
+  return gbkDecoder.decode(bytes.subarray(0, end));
+}
+
+/**
+ * STRING (§4.2) the other way: text → GBK. Built once from the same ICU decoder, by decoding every
+ * two-byte GBK code (lead 0x81-0xFE, trail 0x40-0xFE but 0x7F) and keeping the first code per
+ * character: no table of our own to get wrong, and the two directions agree by construction.
+ */
+let gbkEncodeMap: Map<number, number> | undefined;
+function gbkTable(): Map<number, number> {
+  if (gbkEncodeMap !== undefined) return gbkEncodeMap;
+  const map = new Map<number, number>();
+  const strict = new TextDecoder('gbk', { fatal: true });
+  const pair = new Uint8Array(2);
+  for (let lead = 0x81; lead <= 0xfe; lead++) {
+    for (let trail = 0x40; trail <= 0xfe; trail++) {
+      if (trail === 0x7f) continue;
+      pair[0] = lead;
+      pair[1] = trail;
+      let ch: string;
+      try {
+        ch = strict.decode(pair);
+      } catch {
+        continue;
+      }
+      const cp = ch.codePointAt(0)!;
+      if (ch.length === 1 && !map.has(cp)) map.set(cp, (lead << 8) | trail);
+    }
+  }
+  gbkEncodeMap = map;
+  return map;
+}
+
+/** text → GBK bytes; a character GBK cannot hold is an error naming it (never a silent '?') */
+export function encodeGbk(text: string): Buffer {
+  const out: number[] = [];
+  for (const ch of text) {
+    const cp = ch.codePointAt(0)!;
+    if (cp < 0x80) {
+      out.push(cp);
+      continue;
+    }
+    const code = gbkTable().get(cp);
+    if (code === undefined) throw new Error(`"${ch}" (U+${cp.toString(16).toUpperCase()}) has no GBK code`);
+    out.push(code >> 8, code & 0xff);
+  }
+  return Buffer.from(out);
+}
+
+/** BCD[n] → its decimal digits; a nibble above 9 is not BCD. */
+export function decodeBcd(bytes: Uint8Array): string {
+  let out = '';
+  for (const b of bytes) {
+    const hi = b >> 4;
+    const lo = b & 0x0f;
+    if (hi > 9 || lo > 9)
+      throw new BodyError(`BCD byte 0x${b.toString(16).padStart(2, '0')} is not 8421 code`);
+    out += String.fromCharCode(48 + hi, 48 + lo);
+  }
+  return out;
+}
+
+/** digits → BCD[n], left-padded with 0 (a phone number shorter than the field, §4.4.2 note). */
+export function encodeBcd(digits: string, n: number): Buffer {
+  if (!/^\d*$/.test(digits)) throw new Error(`BCD takes digits only, got ${JSON.stringify(digits)}`);
+  if (digits.length > 2 * n) throw new Error(`${digits} has more than the ${2 * n} digits of BCD[${n}]`);
+  const padded = digits.padStart(2 * n, '0');
+  const out = Buffer.alloc(n);
+  for (let i = 0; i < n; i++) {
+    out[i] = ((padded.charCodeAt(2 * i) - 48) << 4) | (padded.charCodeAt(2 * i + 1) - 48);
+  }
+  return out;
+}
+
+/**
+ * BCD[6] YY-MM-DD-hh-mm-ss in China time (GMT+8, §8.18 table 23 note "时间...GMT+8 时间") → UTC epoch ms.
+ * The year is 20YY. An impossible date (month 13, 31 February) is a BodyError, never a shifted instant.
+ */
+export function decodeBcdTime(bytes: Uint8Array): number {
+  const d = decodeBcd(bytes);
+  const year = 2000 + Number(d.slice(0, 2));
+  const month = Number(d.slice(2, 4));
+  const day = Number(d.slice(4, 6));
+  const hour = Number(d.slice(6, 8));
+  const minute = Number(d.slice(8, 10));
+  const second = Number(d.slice(10, 12));
+  const ms = Date.UTC(year, month - 1, day, hour, minute, second) - 8 * 3_600_000;
+  const check = new Date(ms + 8 * 3_600_000);
+  if (
+    month < 1 ||
+    check.getUTCMonth() !== month - 1 ||
+    check.getUTCDate() !== day ||
+    check.getUTCHours() !== hour ||
+    check.getUTCMinutes() !== minute ||
+    check.getUTCSeconds() !== second
+  ) {
+    throw new BodyError(`time ${d} is not a valid YYMMDDhhmmss`);
+  }
+  return ms;
+}
+
+/** UTC epoch ms → BCD[6] YYMMDDhhmmss in China time (GMT+8). */
+export function encodeBcdTime(ms: number): Buffer {
+  const t = new Date(ms + 8 * 3_600_000);
+  const two = (n: number) => String(n).padStart(2, '0');
+  const digits =
+    two(t.getUTCFullYear() % 100) +
+    two(t.getUTCMonth() + 1) +
+    two(t.getUTCDate()) +
+    two(t.getUTCHours()) +
+    two(t.getUTCMinutes()) +
+    two(t.getUTCSeconds());
+  return encodeBcd(digits, 6);
+}
+
+/** Sequential, bounds-checked reads of a message body. */
+export class Reader {
+  private pos = 0;
+  constructor(
+    private readonly buf: Buffer,
+    /** what is being read, named in errors */
+    private readonly what: string,
+  ) {}
+
+  get offset(): number {
+    return this.pos;
+  }
+  get remaining(): number {
+    return this.buf.length - this.pos;
+  }
+
+  private need(n: number, field: string): void {
+    if (this.pos + n > this.buf.length) {
+      throw new BodyError(
+        `${this.what}: ${field} needs ${n} byte(s) at offset ${this.pos}, the body has ${this.buf.length}`,
+      );
+    }
+  }
+  byte(field: string): number {
+    this.need(1, field);
+    return this.buf[this.pos++]!;
+  }
+  word(field: string): number {
+    this.need(2, field);
+    const v = this.buf.readUInt16BE(this.pos);
+    this.pos += 2;
+    return v;
+  }
+  dword(field: string): number {
+    this.need(4, field);
+    const v = this.buf.readUInt32BE(this.pos);
+    this.pos += 4;
+    return v;
+  }
+  bytes(n: number, field: string): Buffer {
+    this.need(n, field);
+    const v = this.buf.subarray(this.pos, this.pos + n);
+    this.pos += n;
+    return v;
+  }
+  bcd(n: number, field: string): string {
+    return decodeBcd(this.bytes(n, field));
+  }
+  /** fixed-width STRING field (BYTE[n] holding GBK text, NUL padded) */
+  gbk(n: number, field: string): string {
+    return decodeGbk(this.bytes(n, field));
+  }
+  /** the rest of the body as STRING */
+  rest(): Buffer {
+    const v = this.buf.subarray(this.pos);
+    this.pos = this.buf.length;
+    return v;
+  }
+  /** a body longer than its table says is malformed too */
+  end(): void {
+    if (this.pos !== this.buf.length) {
+      throw new BodyError(`${this.what}: ${this.buf.length - this.pos} byte(s) after the last field`);
+    }
+  }
+}
+
+/** Sequential writes of a message body. */
+export class Writer {
+  private readonly parts: Buffer[] = [];
+  byte(v: number): this {
+    this.parts.push(Buffer.of(v & 0xff));
+    return this;
+  }
+  word(v: number): this {
+    const b = Buffer.alloc(2);
+    b.writeUInt16BE(v & 0xffff);
+    this.parts.push(b);
+    return this;
+  }
+  dword(v: number): this {
+    const b = Buffer.alloc(4);
+    b.writeUInt32BE(v >>> 0);
+    this.parts.push(b);
+    return this;
+  }
+  bytes(b: Uint8Array): this {
+    this.parts.push(Buffer.from(b));
+    return this;
+  }
+  bcd(digits: string, n: number): this {
+    this.parts.push(encodeBcd(digits, n));
+    return this;
+  }
+  /** BYTE[n] field: the bytes, NUL-padded; longer input is an error (never silently cut) */
+  fixed(b: Uint8Array, n: number, field: string): this {
+    if (b.length > n) throw new Error(`${field} is ${b.length} bytes, the field holds ${n}`);
+    const out = Buffer.alloc(n);
+    out.set(b);
+    this.parts.push(out);
+    return this;
+  }
+  toBuffer(): Buffer {
+    return Buffer.concat(this.parts);
+  }
+}
