@@ -136,8 +136,20 @@ export const FixSchema = z.object({
   battery: finite.optional().describe('body camera battery, percent'),
   storageFree: finite.optional().describe('body camera free storage, MB'),
   officer: z.string().optional().describe('officer wearing the body camera'),
-  sos: z.boolean().optional().describe('body camera SOS pressed'),
+  sos: z.boolean().optional().describe('SOS pressed (body camera), emergency alarm (vehicle terminal)'),
   docked: z.boolean().optional().describe('body camera docked at an upload station (采集站)'),
+  alarms: z
+    .string()
+    .optional()
+    .describe('the terminal’s own alarms (JT/T 808 alarm flags), comma list of names in bit order'),
+  mileage: finite.optional().describe('odometer, km'),
+  fuel: finite.optional().describe('fuel, litres'),
+  tachoSpeed: finite.optional().describe('tachograph speed, km/h'),
+  vehicleSignals: z.number().int().optional().describe('extended vehicle signal bits (JT/T 808 item 0x25)'),
+  ioStatus: z.number().int().optional().describe('IO status bits (JT/T 808 item 0x2A)'),
+  analog0: z.number().int().optional().describe('analog input AD0 (JT/T 808 item 0x2B)'),
+  analog1: z.number().int().optional().describe('analog input AD1 (JT/T 808 item 0x2B)'),
+  rssi: z.number().int().optional().describe('mobile network signal strength (JT/T 808 item 0x30)'),
 });
 
 // Compile-time: FixSchema and the Fix interface describe the same object, both ways.
@@ -205,6 +217,15 @@ export function toPositionDto(fix: Fix, plate?: string): PositionDto {
     officer: fix.officer,
     sos: fix.sos,
     docked: fix.docked,
+    alarms: fix.alarms,
+    mileage: fix.mileage,
+    fuel: fix.fuel,
+    tachoSpeed: fix.tachoSpeed,
+    vehicleSignals: fix.vehicleSignals,
+    ioStatus: fix.ioStatus,
+    analog0: fix.analog0,
+    analog1: fix.analog1,
+    rssi: fix.rssi,
     plate,
     ts: new Date(fix.ts).toISOString(),
     received: new Date(fix.received).toISOString(),

@@ -2,7 +2,12 @@ import type { Logger } from 'pino';
 import type { Device, Registry } from '../registry/types.ts';
 import type { Backpressure } from './backpressure.ts';
 import { buildDeadLetter } from './dead-letter.ts';
-import { type DecodeLimits, decodeTelemetry, deviceIdFromTelemetryTopic } from './decode.ts';
+import {
+  type DecodeLimits,
+  decodeTelemetry,
+  deviceIdFromTelemetryTopic,
+  validateFixObjects,
+} from './decode.ts';
 import { DeprecationNotices } from './deprecation.ts';
 import type { Fix } from './fix.ts';
 import { LogThrottle } from './log-throttle.ts';
@@ -12,9 +17,32 @@ import type { Rejection } from './reasons.ts';
 import { Sequencer } from './sequencer.ts';
 import type { Spool } from './spool.ts';
 
-export type Transport = 'embedded' | 'external';
+export type Transport = 'embedded' | 'external' | 'jt808';
 export type DeadLetterPublisher = (topic: string, payload: Buffer) => void;
 export type FixListener = (fixes: readonly Fix[]) => void;
+
+/** What became of a message's fixes once `acceptFixObjects` resolved. */
+export interface AcceptOutcome {
+  /** made durable by this message */
+  accepted: number;
+  /** already accepted before (durable too) */
+  duplicates: number;
+  /** refused, counted and dead-lettered */
+  rejected: number;
+}
+
+/** Fix objects built by a protocol gateway from its own frames (gateway/jt808/). */
+export interface FixObjects {
+  device: Device;
+  /** fix objects in the device contract's shape (ingest/payload.ts) */
+  items: readonly unknown[];
+  /** rejections carry the item's index */
+  batch: boolean;
+  /** names the source in a dead letter, e.g. jt808/013912345678/0x0200 */
+  topic: string;
+  /** the raw message as it came in, for the dead letter (e.g. the frame as hex) */
+  raw: Buffer;
+}
 
 export interface IngestCoreOptions {
   registry: Pick<Registry, 'device'>;
@@ -67,6 +95,7 @@ export class IngestCore {
     this.messagesByTransport = {
       embedded: opts.metrics.messages.labels('embedded'),
       external: opts.metrics.messages.labels('external'),
+      jt808: opts.metrics.messages.labels('jt808'),
     };
   }
 
@@ -82,7 +111,6 @@ export class IngestCore {
   }
 
   async accept(topic: string, payload: Buffer, transport: Transport): Promise<void> {
-    const { metrics } = this.opts;
     const receivedMs = this.now();
     this.messagesByTransport[transport].inc();
     // the common case returns no promise: nothing waits and nothing is allocated
@@ -110,6 +138,49 @@ export class IngestCore {
     if (rejections.length > 0) this.deadLetter(topic, deviceId, payload, receivedMs, rejections);
     if (deprecatedNumericAcc > 0) this.noteDeprecatedAcc(deviceId, deprecatedNumericAcc);
     if (fixes.length === 0) return;
+    await this.admit(fixes, receivedMs);
+  }
+
+  /**
+   * The entry of a protocol gateway that decodes its own frames into fix objects: the same checks,
+   * normalization, sequencing, spool and listeners as `accept`, without a JSON round trip. Resolves once
+   * the accepted fixes are durable (when the gateway may acknowledge), with what became of them;
+   * rejects when the spool could not store them (not to be acknowledged: the device sends them again).
+   */
+  async acceptFixObjects(source: FixObjects, transport: Transport): Promise<AcceptOutcome> {
+    const receivedMs = this.now();
+    this.messagesByTransport[transport].inc();
+    // the same spool backpressure as MQTT: the gateway's answer waits with it
+    const admission = this.opts.backpressure?.admit();
+    if (admission !== undefined) await admission;
+    const { device } = source;
+    const unstorable = this.unstorableReason(device);
+    if (unstorable !== '') {
+      this.deadLetter(source.topic, device.id, source.raw, receivedMs, [
+        { reason: 'unstorable_id', detail: `the store cannot hold this device's fixes: ${unstorable}` },
+      ]);
+      return { accepted: 0, duplicates: 0, rejected: source.items.length };
+    }
+    const { fixes, rejections } = device.enabled
+      ? validateFixObjects(
+          { deviceId: device.id, device, receivedMs },
+          source.items,
+          source.batch,
+          this.opts.limits,
+        )
+      : {
+          fixes: [],
+          rejections: [{ reason: 'device_disabled' as const, detail: `device "${device.id}" is disabled` }],
+        };
+    if (rejections.length > 0) this.deadLetter(source.topic, device.id, source.raw, receivedMs, rejections);
+    if (fixes.length === 0) return { accepted: 0, duplicates: 0, rejected: rejections.length };
+    const admitted = await this.admit(fixes, receivedMs);
+    return { accepted: admitted, duplicates: fixes.length - admitted, rejected: rejections.length };
+  }
+
+  /** sequence → spool → listeners; resolves with the number of fixes admitted once they are durable */
+  private async admit(fixes: Fix[], receivedMs: number): Promise<number> {
+    const { metrics } = this.opts;
 
     // Within one message, apply fixes in time order so a batch upload is judged oldest first.
     if (fixes.length > 1) fixes.sort((a, b) => a.ts - b.ts);
@@ -130,7 +201,7 @@ export class IngestCore {
     }
     if (admitted.length === 0) {
       if (pendingOriginals.length > 0) await Promise.all(pendingOriginals);
-      return;
+      return 0;
     }
     const appended = this.opts.spool.append(admitted.map((f) => JSON.stringify(f)));
     this.trackAppend(admitted, appended);
@@ -162,6 +233,7 @@ export class IngestCore {
     }
     // this message's own fixes are durable and delivered; its duplicates' originals must be too
     if (pendingOriginals.length > 0) await Promise.all(pendingOriginals);
+    return admitted.length;
   }
 
   private unstorableReason(device: Device): string {

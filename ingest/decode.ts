@@ -86,7 +86,7 @@ export function decodeTelemetry(input: DecodeInput, limits: DecodeLimits = DEFAU
   const { payload, device, deviceId, receivedMs } = input;
   const fixes: Fix[] = [];
   const rejections: Rejection[] = [];
-  let deprecatedNumericAcc = 0;
+  const deprecatedNumericAcc = 0;
 
   if (device === undefined) {
     rejections.push(reject('unknown_device', `device "${deviceId}" is not registered`));
@@ -127,6 +127,25 @@ export function decodeTelemetry(input: DecodeInput, limits: DecodeLimits = DEFAU
     return { fixes, rejections, deprecatedNumericAcc };
   }
 
+  return validateFixObjects({ deviceId, device, receivedMs }, items, batch, limits);
+}
+
+/**
+ * The checks every fix object passes, whatever carried it: the schema of the device's kind, the
+ * payload's device id, coordinates, the time window; then normalization. The JSON path above and
+ * protocol gateways that build fix objects themselves (gateway/jt808/) both end here, so a fix is
+ * judged by the same rules whichever way it came in. `batch`: rejections carry the item's index.
+ */
+export function validateFixObjects(
+  input: { deviceId: string; device: Device; receivedMs: number },
+  items: readonly unknown[],
+  batch: boolean,
+  limits: DecodeLimits = DEFAULT_LIMITS,
+): DecodeResult {
+  const { device, deviceId, receivedMs } = input;
+  const fixes: Fix[] = [];
+  const rejections: Rejection[] = [];
+  let deprecatedNumericAcc = 0;
   const schema = fixSchemaByKind[device.kind];
   for (let i = 0; i < items.length; i++) {
     const index = batch ? i : undefined;

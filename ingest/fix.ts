@@ -18,6 +18,48 @@ export type LoadState = (typeof LOAD_STATES)[number];
 export const SANITATION_TASKS = ['idle', 'sweeping', 'spraying', 'collecting'] as const;
 export type SanitationTask = (typeof SANITATION_TASKS)[number];
 
+/**
+ * Alarms a vehicle terminal raises itself, by bit of the JT/T 808 alarm flags (JT/T 808-2013 §8.18,
+ * table 24 报警标志位定义; 2019 keeps the positions). Bits 15-17 are reserved in 2013, named by position.
+ * Kept on the fix as the terminal reported them (its own area and route alarms, bits 20-23, included):
+ * the platform judges with its own rules and shows these beside them.
+ */
+export const TERMINAL_ALARMS = [
+  'emergency', // 0 紧急报警 (also `sos`)
+  'overspeed', // 1 超速报警
+  'fatigue', // 2 疲劳驾驶
+  'danger_warning', // 3 危险预警
+  'gnss_fault', // 4 GNSS 模块发生故障
+  'gnss_antenna_cut', // 5 GNSS 天线未接或被剪断
+  'gnss_antenna_short', // 6 GNSS 天线短路
+  'power_low', // 7 终端主电源欠压
+  'power_cut', // 8 终端主电源掉电
+  'display_fault', // 9 终端 LCD 或显示器故障
+  'tts_fault', // 10 TTS 模块故障
+  'camera_fault', // 11 摄像头故障
+  'ic_card_fault', // 12 道路运输证 IC 卡模块故障
+  'overspeed_warning', // 13 超速预警
+  'fatigue_warning', // 14 疲劳驾驶预警
+  'bit15',
+  'bit16',
+  'bit17',
+  'driving_timeout', // 18 当天累计驾驶超时
+  'parking_timeout', // 19 超时停车
+  'area', // 20 进出区域
+  'route', // 21 进出路线
+  'route_section_time', // 22 路段行驶时间不足/过长
+  'route_deviation', // 23 路线偏离报警
+  'vss_fault', // 24 车辆 VSS 故障
+  'fuel_abnormal', // 25 车辆油量异常
+  'stolen', // 26 车辆被盗
+  'illegal_ignition', // 27 车辆非法点火
+  'illegal_move', // 28 车辆非法位移
+  'collision', // 29 碰撞预警
+  'rollover', // 30 侧翻预警
+  'illegal_door_open', // 31 非法开门报警
+] as const;
+export type TerminalAlarm = (typeof TERMINAL_ALARMS)[number];
+
 export interface Fix {
   /** Unit the fix belongs to: the vehicle id, or the camera id for body cameras. Store tag `vehicle`. */
   vehicle: string;
@@ -70,8 +112,27 @@ export interface Fix {
   /** MB */
   storageFree?: number;
   officer?: string;
+  /** SOS / emergency button (body cameras; vehicle terminals: JT/T 808 alarm bit 0) */
   sos?: boolean;
   docked?: boolean;
+  // vehicle terminals (JT/T 808 location report, or the same fields over MQTT)
+  /** the terminal's own alarms, comma list of TERMINAL_ALARMS names in bit order */
+  alarms?: string;
+  /** odometer, km (808 item 0x01) */
+  mileage?: number;
+  /** fuel, litres (808 item 0x02) */
+  fuel?: number;
+  /** speed from the tachograph (行驶记录仪), km/h (808 item 0x03) */
+  tachoSpeed?: number;
+  /** extended vehicle signal status bits (808 item 0x25, table 31: lights, brake, reverse...) */
+  vehicleSignals?: number;
+  /** IO status bits (808 item 0x2A, table 32: deep sleep, sleep) */
+  ioStatus?: number;
+  /** analog inputs AD0 and AD1 (808 item 0x2B, bits 0-15 and 16-31) */
+  analog0?: number;
+  analog1?: number;
+  /** mobile network signal strength (808 item 0x30) */
+  rssi?: number;
 }
 
 /** Optional measurement fields of a Fix, in a fixed order (used by the store adapters). */
@@ -85,6 +146,14 @@ export const NUMERIC_FIELDS = [
   'binLifts',
   'battery',
   'storageFree',
+  'mileage',
+  'fuel',
+  'tachoSpeed',
+  'vehicleSignals',
+  'ioStatus',
+  'analog0',
+  'analog1',
+  'rssi',
 ] as const;
 export const BOOLEAN_FIELDS = ['valid', 'late', 'ign', 'brush', 'recording', 'sos', 'docked'] as const;
 export const STRING_FIELDS = [
@@ -96,6 +165,7 @@ export const STRING_FIELDS = [
   'doors',
   'task',
   'officer',
+  'alarms',
 ] as const;
 
 /**

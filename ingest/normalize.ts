@@ -62,6 +62,16 @@ export function normalizeFix(payload: FixPayload, device: Device, receivedMs: nu
   if (accuracy !== undefined) fix.accuracy = accuracy;
   const ign = payload.ign ?? (typeof payload.acc === 'boolean' ? payload.acc : undefined);
   if (ign !== undefined) fix.ign = ign;
+  if (payload.sos !== undefined) fix.sos = payload.sos;
+  if (payload.alarms !== undefined && payload.alarms.length > 0) fix.alarms = payload.alarms.join(',');
+  if (payload.mileage !== undefined) fix.mileage = payload.mileage;
+  if (payload.fuel !== undefined) fix.fuel = payload.fuel;
+  if (payload.tachoSpeed !== undefined) fix.tachoSpeed = payload.tachoSpeed;
+  if (payload.vehicleSignals !== undefined) fix.vehicleSignals = payload.vehicleSignals;
+  if (payload.ioStatus !== undefined) fix.ioStatus = payload.ioStatus;
+  if (payload.analog0 !== undefined) fix.analog0 = payload.analog0;
+  if (payload.analog1 !== undefined) fix.analog1 = payload.analog1;
+  if (payload.rssi !== undefined) fix.rssi = payload.rssi;
   switch (device.kind) {
     case 'muck_truck': {
       const p = payload as MuckTruckFixPayload;
@@ -87,7 +97,6 @@ export function normalizeFix(payload: FixPayload, device: Device, receivedMs: nu
       if (p.storageFree !== undefined) fix.storageFree = p.storageFree;
       const officer = p.officer ?? device.officer;
       if (officer !== undefined) fix.officer = officer;
-      if (p.sos !== undefined) fix.sos = p.sos;
       if (p.docked !== undefined) fix.docked = p.docked;
       break;
     }

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { EntityIdSchema } from '../registry/ids.ts';
-import { LOAD_STATES, SANITATION_TASKS } from './fix.ts';
+import { LOAD_STATES, SANITATION_TASKS, TERMINAL_ALARMS } from './fix.ts';
 
 /**
  * The device contract: the JSON a device publishes to `devices/{id}/telemetry`, one fix object or an
@@ -52,6 +52,25 @@ export const commonFixSchema = z.object({
   ign: z.boolean().optional(),
   /** optional: the sender's own id; must match the topic when present */
   device: z.string().max(64).optional(),
+  /** SOS / emergency button pressed (a vehicle terminal's emergency alarm too) */
+  sos: z.boolean().optional(),
+  /** the terminal's own alarms (JT/T 808 alarm flags by name, ingest/fix.ts TERMINAL_ALARMS) */
+  alarms: z.array(z.enum(TERMINAL_ALARMS)).max(TERMINAL_ALARMS.length).optional(),
+  /** odometer, km */
+  mileage: finite.min(0).max(100_000_000).optional(),
+  /** fuel, litres */
+  fuel: finite.min(0).max(100_000).optional(),
+  /** tachograph speed, km/h */
+  tachoSpeed: finite.min(0).max(400).optional(),
+  /** extended vehicle signal status bits (JT/T 808 item 0x25) */
+  vehicleSignals: z.number().int().min(0).max(0xffffffff).optional(),
+  /** IO status bits (JT/T 808 item 0x2A) */
+  ioStatus: z.number().int().min(0).max(0xffff).optional(),
+  /** analog inputs (JT/T 808 item 0x2B) */
+  analog0: z.number().int().min(0).max(0xffff).optional(),
+  analog1: z.number().int().min(0).max(0xffff).optional(),
+  /** mobile network signal strength (JT/T 808 item 0x30) */
+  rssi: z.number().int().min(0).max(255).optional(),
 });
 
 export const muckTruckFixSchema = commonFixSchema.extend({
@@ -80,7 +99,6 @@ export const bodyCameraFixSchema = commonFixSchema.extend({
   storageFree: finite.min(0).optional(),
   /** an officer id: the registry's id grammar, so that every string of a stored fix is one the store can hold */
   officer: EntityIdSchema.optional(),
-  sos: z.boolean().optional(),
   /** docked at an upload station (采集站) */
   docked: z.boolean().optional(),
 });

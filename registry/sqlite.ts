@@ -5,7 +5,16 @@ import { UNIT_KINDS, type UnitKind } from '../ingest/fix.ts';
 import { openSqlite } from '../store/sqlite-file.ts';
 import { checkNewId } from './ids.ts';
 import { hashSecret, verifySecret } from './secrets.ts';
-import type { Device, Firm, NewDevice, Officer, Registry, Vehicle, VehicleKind } from './types.ts';
+import type {
+  Device,
+  Firm,
+  Jt808Binding,
+  NewDevice,
+  Officer,
+  Registry,
+  Vehicle,
+  VehicleKind,
+} from './types.ts';
 
 export interface SqliteRegistryOptions {
   /** directory of `registry.db` (created when missing) */
@@ -48,7 +57,57 @@ CREATE TABLE IF NOT EXISTS service_credentials (
   username    TEXT PRIMARY KEY NOT NULL,
   secret_hash TEXT NOT NULL
 ) STRICT;
+CREATE TABLE IF NOT EXISTS jt808_terminals (
+  device      TEXT PRIMARY KEY NOT NULL,
+  phone       TEXT NOT NULL UNIQUE,
+  terminal_id TEXT,
+  model       TEXT
+) STRICT;
+CREATE TABLE IF NOT EXISTS device_models (
+  id      TEXT PRIMARY KEY NOT NULL,
+  mapping TEXT NOT NULL
+) STRICT;
 `;
+
+/** A phone number as the registry keeps it: digits without leading zeros ("0" stays "0"). */
+export function canonicalPhone(phone: string): string {
+  const trimmed = phone.replace(/^0+/, '');
+  return trimmed.length === 0 ? '0' : trimmed;
+}
+
+/** Checks a JT/T 808 binding; returns it canonical (phone without leading zeros). */
+export function checkJt808Binding(b: Jt808Binding): Jt808Binding {
+  if (typeof b.phone !== 'string' || !/^\d{1,20}$/.test(b.phone)) {
+    throw new Error('jt808.phone must be 1-20 digits (the terminal phone number, 终端手机号)');
+  }
+  const out: Jt808Binding = { phone: canonicalPhone(b.phone) };
+  if (b.terminalId !== undefined) {
+    if (typeof b.terminalId !== 'string' || !/^[\x21-\x7e]{1,30}$/.test(b.terminalId)) {
+      throw new Error('jt808.terminalId must be 1-30 printable ASCII characters');
+    }
+    out.terminalId = b.terminalId;
+  }
+  if (b.model !== undefined) out.model = nonEmpty(b.model, 'jt808.model');
+  return out;
+}
+
+interface Jt808Row {
+  device: string;
+  phone: string;
+  terminal_id: string | null;
+  model: string | null;
+}
+
+function bindingOfRow(row: Jt808Row): Jt808Binding {
+  const b: Jt808Binding = { phone: row.phone };
+  if (row.terminal_id !== null) b.terminalId = row.terminal_id;
+  if (row.model !== null) b.model = row.model;
+  return b;
+}
+
+function bindingRow(device: string, b: Jt808Binding): Jt808Row {
+  return { device, phone: b.phone, terminal_id: b.terminalId ?? null, model: b.model ?? null };
+}
 
 interface DeviceRow {
   id: string;
@@ -78,7 +137,7 @@ function nonEmpty(value: unknown, what: string): string {
   return value;
 }
 
-function freezeDevice(row: DeviceRow): Readonly<Device> {
+function freezeDevice(row: DeviceRow, jt808?: Jt808Binding): Readonly<Device> {
   const device: Device = {
     id: row.id,
     kind: row.kind as UnitKind,
@@ -88,6 +147,7 @@ function freezeDevice(row: DeviceRow): Readonly<Device> {
     enabled: row.enabled === 1,
   };
   if (row.officer !== null) device.officer = row.officer;
+  if (jt808 !== undefined) device.jt808 = Object.freeze({ ...jt808 });
   return Object.freeze(device);
 }
 
@@ -119,6 +179,11 @@ export class SqliteRegistry implements Registry {
   private readonly officerMap = new Map<string, Readonly<Officer>>();
   private readonly deviceMap = new Map<string, DeviceEntry>();
   private readonly serviceMap = new Map<string, { hash: string; generation: number }>();
+  /** JT/T 808 bindings: device → binding, canonical phone → device */
+  private readonly jt808Map = new Map<string, Jt808Binding>();
+  private readonly phoneMap = new Map<string, string>();
+  /** device models (vendor mappings) as stored: id → JSON text */
+  private readonly modelMap = new Map<string, unknown>();
   /** id → HMAC of the last secret that verified */
   private readonly deviceVerified = new Map<string, Buffer>();
   /**
@@ -154,6 +219,11 @@ export class SqliteRegistry implements Registry {
     deleteOfficer: Database.Statement;
     selectDevice: Database.Statement;
     selectService: Database.Statement;
+    upsertJt808: Database.Statement;
+    deleteJt808: Database.Statement;
+    selectJt808: Database.Statement;
+    upsertModel: Database.Statement;
+    deleteModel: Database.Statement;
   };
 
   constructor(opts: SqliteRegistryOptions) {
@@ -194,6 +264,16 @@ export class SqliteRegistry implements Registry {
         deleteOfficer: db.prepare('DELETE FROM officers WHERE id = ?'),
         selectDevice: db.prepare('SELECT * FROM devices WHERE id = ?'),
         selectService: db.prepare('SELECT secret_hash FROM service_credentials WHERE username = ?'),
+        upsertJt808: db.prepare(
+          `INSERT INTO jt808_terminals (device, phone, terminal_id, model) VALUES (@device, @phone, @terminal_id, @model)
+         ON CONFLICT(device) DO UPDATE SET phone = excluded.phone, terminal_id = excluded.terminal_id, model = excluded.model`,
+        ),
+        deleteJt808: db.prepare('DELETE FROM jt808_terminals WHERE device = ?'),
+        selectJt808: db.prepare('SELECT * FROM jt808_terminals WHERE device = ?'),
+        upsertModel: db.prepare(
+          'INSERT INTO device_models (id, mapping) VALUES (?, ?) ON CONFLICT(id) DO UPDATE SET mapping = excluded.mapping',
+        ),
+        deleteModel: db.prepare('DELETE FROM device_models WHERE id = ?'),
       };
     });
     this.db = db;
@@ -230,8 +310,21 @@ export class SqliteRegistry implements Registry {
     for (const row of this.db.prepare('SELECT id, name, firm FROM officers').all() as Officer[]) {
       this.officerMap.set(row.id, Object.freeze({ id: row.id, name: row.name, firm: row.firm }));
     }
+    for (const row of this.db.prepare('SELECT * FROM jt808_terminals').all() as Jt808Row[]) {
+      this.rememberBinding(row.device, bindingOfRow(row));
+    }
+    for (const row of this.db.prepare('SELECT id, mapping FROM device_models').all() as {
+      id: string;
+      mapping: string;
+    }[]) {
+      this.modelMap.set(row.id, Object.freeze(JSON.parse(row.mapping)));
+    }
     for (const row of this.db.prepare('SELECT * FROM devices').all() as DeviceRow[]) {
-      this.deviceMap.set(row.id, { device: freezeDevice(row), hash: row.secret_hash, generation: 0 });
+      this.deviceMap.set(row.id, {
+        device: freezeDevice(row, this.jt808Map.get(row.id)),
+        hash: row.secret_hash,
+        generation: 0,
+      });
     }
     const services = this.db.prepare('SELECT username, secret_hash FROM service_credentials').all() as {
       username: string;
@@ -301,6 +394,8 @@ export class SqliteRegistry implements Registry {
     if (!Number.isInteger(reportIntervalS) || reportIntervalS < 1) {
       throw new Error('reportIntervalS must be a positive integer');
     }
+    const binding = input.jt808 === undefined ? undefined : checkJt808Binding(input.jt808);
+    if (binding !== undefined) this.checkPhoneFree(input.id, binding.phone);
     const hash = await hashSecret(input.secret);
     const row: DeviceRow = {
       id: input.id,
@@ -312,8 +407,15 @@ export class SqliteRegistry implements Registry {
       enabled: 1,
       secret_hash: hash,
     };
-    this.stmt.upsertDevice.run(row);
-    const device = freezeDevice(row);
+    // re-checked after scrypt: another device may have taken the phone meanwhile
+    if (binding !== undefined) this.checkPhoneFree(input.id, binding.phone);
+    this.db.transaction(() => {
+      this.stmt.upsertDevice.run(row);
+      if (binding !== undefined) this.stmt.upsertJt808.run(bindingRow(row.id, binding));
+      else this.stmt.deleteJt808.run(row.id);
+    })();
+    this.rememberBinding(row.id, binding);
+    const device = freezeDevice(row, binding);
     this.deviceMap.set(row.id, { device, hash, generation: ++this.generation });
     this.forgetVerdicts(row.id);
     return { ...device };
@@ -366,12 +468,29 @@ export class SqliteRegistry implements Registry {
         secret_hash: input.secretHash,
       };
     });
+    const bindings = new Map<string, Jt808Binding>();
+    for (const input of devices) {
+      if (input.jt808 === undefined) continue;
+      const b = checkJt808Binding(input.jt808);
+      const other = bindings.get(b.phone) ?? this.phoneMap.get(b.phone);
+      if (other !== undefined && other !== input.id) {
+        throw new RegistryConflictError(`jt808 phone ${b.phone} is bound to device ${other}`);
+      }
+      bindings.set(input.id, b);
+      bindings.set(b.phone, b);
+    }
     this.db.transaction((all: DeviceRow[]) => {
-      for (const row of all) this.stmt.upsertDevice.run(row);
+      for (const row of all) {
+        this.stmt.upsertDevice.run(row);
+        const b = bindings.get(row.id);
+        if (b !== undefined) this.stmt.upsertJt808.run(bindingRow(row.id, b));
+      }
     })(rows);
     for (const row of rows) {
+      const b = bindings.get(row.id);
+      if (b !== undefined) this.rememberBinding(row.id, b);
       this.deviceMap.set(row.id, {
-        device: freezeDevice(row),
+        device: freezeDevice(row, this.jt808Map.get(row.id)),
         hash: row.secret_hash,
         generation: ++this.generation,
       });
@@ -428,7 +547,11 @@ export class SqliteRegistry implements Registry {
   /** Removes a device; true when it existed. Its MQTT sessions are the broker's to end. */
   deleteDevice(id: string): boolean {
     if (!this.deviceMap.has(id)) return false;
-    this.stmt.deleteDevice.run(id);
+    this.db.transaction(() => {
+      this.stmt.deleteDevice.run(id);
+      this.stmt.deleteJt808.run(id);
+    })();
+    this.rememberBinding(id, undefined);
     this.deviceMap.delete(id);
     this.forgetVerdicts(id);
     this.generation++;
@@ -453,6 +576,79 @@ export class SqliteRegistry implements Registry {
     this.stmt.deleteOfficer.run(id);
     this.officerMap.delete(id);
     return true;
+  }
+
+  // ---- JT/T 808 bindings and device models (gateway/jt808/) ----
+
+  /** Binds a device to a JT/T 808 terminal, or unbinds it (null). A phone binds one device at most. */
+  setJt808Binding(id: string, binding: Jt808Binding | null): Device {
+    const entry = this.deviceMap.get(id);
+    if (entry === undefined) throw new Error(`unknown device ${id}`);
+    const b = binding === null ? undefined : checkJt808Binding(binding);
+    if (b !== undefined) {
+      this.checkPhoneFree(id, b.phone);
+      this.stmt.upsertJt808.run(bindingRow(id, b));
+    } else this.stmt.deleteJt808.run(id);
+    this.rememberBinding(id, b);
+    const { jt808: _old, ...rest } = entry.device;
+    const device: Device = { ...rest };
+    if (b !== undefined) device.jt808 = Object.freeze({ ...b });
+    this.deviceMap.set(id, { device: Object.freeze(device), hash: entry.hash, generation: entry.generation });
+    return device;
+  }
+
+  /** The device bound to a terminal phone number (any number of leading zeros). */
+  deviceByJt808Phone(phone: string): Device | undefined {
+    const id = this.phoneMap.get(canonicalPhone(phone));
+    return id === undefined ? undefined : this.deviceMap.get(id)?.device;
+  }
+
+  /** Stores a device model (its vendor mapping, already checked by the caller's schema). */
+  putDeviceModel(id: string, mapping: object): void {
+    nonEmpty(id, 'device model id');
+    const text = JSON.stringify(mapping);
+    this.stmt.upsertModel.run(id, text);
+    this.modelMap.set(id, Object.freeze(JSON.parse(text)));
+  }
+
+  deleteDeviceModel(id: string): boolean {
+    if (!this.modelMap.has(id)) return false;
+    const users = [...this.jt808Map].filter(([, b]) => b.model === id).map(([d]) => d);
+    if (users.length > 0) {
+      throw new RegistryConflictError(
+        `device model ${id} is used by device(s) ${users.slice(0, 10).join(', ')}`,
+      );
+    }
+    this.stmt.deleteModel.run(id);
+    this.modelMap.delete(id);
+    return true;
+  }
+
+  /** a device model's mapping as stored (frozen), undefined when there is none */
+  deviceModel(id: string): unknown {
+    return this.modelMap.get(id);
+  }
+
+  deviceModelIds(): string[] {
+    return [...this.modelMap.keys()];
+  }
+
+  private checkPhoneFree(id: string, phone: string): void {
+    const other = this.phoneMap.get(phone);
+    if (other !== undefined && other !== id) {
+      throw new RegistryConflictError(`jt808 phone ${phone} is bound to device ${other}`);
+    }
+  }
+
+  private rememberBinding(id: string, binding: Jt808Binding | undefined): void {
+    const old = this.jt808Map.get(id);
+    if (old !== undefined && this.phoneMap.get(old.phone) === id) this.phoneMap.delete(old.phone);
+    if (binding === undefined) {
+      this.jt808Map.delete(id);
+      return;
+    }
+    this.jt808Map.set(id, binding);
+    this.phoneMap.set(binding.phone, id);
   }
 
   /** ids of the devices filed under a unit (the vehicle's terminals) */
@@ -488,7 +684,9 @@ export class SqliteRegistry implements Registry {
       }
       return undefined;
     }
-    const device = freezeDevice(row);
+    const jt808Row = this.stmt.selectJt808.get(id) as Jt808Row | undefined;
+    this.rememberBinding(id, jt808Row === undefined ? undefined : bindingOfRow(jt808Row));
+    const device = freezeDevice(row, this.jt808Map.get(id));
     const secretOrEnabledChanged =
       old === undefined || old.hash !== row.secret_hash || old.device.enabled !== device.enabled;
     if (secretOrEnabledChanged) this.forgetVerdicts(id);

@@ -40,6 +40,22 @@ export interface Device {
   /** nominal report interval in seconds (OFFLINE uses 3x this later) */
   reportIntervalS: number;
   enabled: boolean;
+  /** set when the device is a JT/T 808 terminal: how the gateway binds a connection to it */
+  jt808?: Jt808Binding;
+}
+
+/**
+ * A JT/T 808 terminal's identity (gateway/jt808/): its phone number (终端手机号, the SIM number in every
+ * message header) and, optionally, the terminal id it registers with (0x0100) and the device model whose
+ * vendor mapping reads its cover, tipper and weight.
+ */
+export interface Jt808Binding {
+  /** digits; stored without leading zeros (2013 sends BCD[6], 2019 BCD[10] of the same number) */
+  phone: string;
+  /** the terminal id of its 0x0100 registration; any is accepted when absent */
+  terminalId?: string;
+  /** a device model (vendor mapping) id */
+  model?: string;
 }
 
 /** Credentials of platform services (ingest, alerting, dashboards) on the MQTT broker. */
@@ -57,6 +73,7 @@ export interface NewDevice {
   firm: string;
   officer?: string;
   reportIntervalS?: number;
+  jt808?: Jt808Binding;
 }
 
 /**

@@ -93,7 +93,20 @@ function cameraFix(b: Base): Fix {
 
 /** Every optional property at once (no real unit reports all of them, the store must not care). */
 function everythingFix(b: Base): Fix {
-  return { ...muckFix({ ...sanitationFix(b), ...cameraFix(b), ...b }), ...b } as Fix;
+  return {
+    ...muckFix({ ...sanitationFix(b), ...cameraFix(b), ...b }),
+    // a vehicle terminal's own readings (JT/T 808 location report)
+    alarms: 'emergency,area,route_deviation',
+    mileage: 1234.5,
+    fuel: 50.5,
+    tachoSpeed: 60.2,
+    vehicleSignals: 0x11,
+    ioStatus: 1,
+    analog0: 50,
+    analog1: 100,
+    rssi: 23,
+    ...b,
+  } as Fix;
 }
 
 /** The optional properties of a Fix: the production list the influx adapter keeps (store/influx/schema.ts). */

@@ -79,6 +79,15 @@ export const PRESENCE_BITS: readonly (keyof Fix)[] = [
   'officer',
   'sos',
   'docked',
+  'alarms',
+  'mileage',
+  'fuel',
+  'tachoSpeed',
+  'vehicleSignals',
+  'ioStatus',
+  'analog0',
+  'analog1',
+  'rssi',
 ];
 const BIT_OF: ReadonlyMap<string, number> = new Map(PRESENCE_BITS.map((k, i) => [k, i]));
 
