@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { UNIT_KINDS } from '../ingest/fix.ts';
 import { HashingBusyError } from '../registry/hash-gate.ts';
 import { EntityIdSchema } from '../registry/ids.ts';
+import { RegistryConflictError } from '../registry/sqlite.ts';
 import type { Device, NewDevice, Registry } from '../registry/types.ts';
 import { bearerSecurity } from './auth.ts';
 import { pageQueryFields } from './paging.ts';
@@ -54,6 +55,28 @@ const DeviceIdSchema = EntityIdSchema.describe(
   'device id, the MQTT username (e.g. the terminal serial number): the id grammar of every entity',
 );
 
+const Jt808BindingSchema = z
+  .strictObject({
+    phone: z
+      .string()
+      .regex(/^\d{1,20}$/, '1-20 digits')
+      .describe(
+        'terminal phone number (终端手机号, the SIM number in every JT/T 808 header); leading zeros are dropped',
+      ),
+    terminalId: z
+      .string()
+      .regex(/^[\x21-\x7e]{1,30}$/, '1-30 printable ASCII characters')
+      .optional()
+      .describe('terminal id of its 0x0100 registration (终端 ID); any is accepted when absent'),
+    model: z
+      .string()
+      .min(1)
+      .max(64)
+      .optional()
+      .describe('device model whose vendor mapping reads cover, tipper and weight (GET /device-models)'),
+  })
+  .meta({ id: 'Jt808Binding' });
+
 export const DeviceSchema = z
   .object({
     id: z.string().describe('device id = MQTT username'),
@@ -63,6 +86,7 @@ export const DeviceSchema = z
     officer: z.string().optional().describe('body cameras: the officer it is issued to'),
     reportIntervalS: z.number().int().describe('nominal report interval, s (OFFLINE waits 3x this)'),
     enabled: z.boolean().describe('false: its MQTT connections are refused (CONNACK 5)'),
+    jt808: Jt808BindingSchema.optional().describe('set for a JT/T 808 terminal: how the gateway binds it'),
     telemetryTopic: z.string().describe('where it publishes its fixes'),
   })
   .meta({ id: 'Device' });
@@ -97,6 +121,9 @@ const DeviceCreateSchema = z.strictObject({
     .describe('body cameras: the department; vehicle terminals take the vehicle’s firm'),
   officer: z.string().min(1).max(128).optional().describe('body cameras: the officer it is issued to'),
   reportIntervalS: reportIntervalS.optional().describe('default 30'),
+  jt808: Jt808BindingSchema.optional().describe(
+    'a JT/T 808 terminal: its phone number (and terminal id, model); its authentication code is the secret',
+  ),
   secret: z
     .string()
     .min(16)
@@ -111,6 +138,7 @@ const DevicePatchSchema = z.strictObject({
   enabled: z.boolean().optional().describe('false refuses its MQTT connections and ends the open ones'),
   officer: z.string().min(1).max(128).nullable().optional().describe('null: issued to nobody'),
   reportIntervalS: reportIntervalS.optional(),
+  jt808: Jt808BindingSchema.nullable().optional().describe('null: no longer a JT/T 808 terminal'),
 });
 
 const DevicesQuerySchema = z.strictObject({
@@ -134,6 +162,9 @@ export interface DeviceRoutesOptions {
     | 'setDeviceSecret'
     | 'updateDevice'
     | 'deleteDevice'
+    | 'setJt808Binding'
+    | 'deviceByJt808Phone'
+    | 'deviceModel'
   >;
   /** ends the device's open MQTT connections (after a rotation, a disable or a delete) */
   dropSessions?: (deviceId: string) => void;
@@ -158,6 +189,17 @@ export const deviceRoutes: FastifyPluginAsyncZod<DeviceRoutesOptions> = async (a
   const { invalid, unknown } = routes;
   const dto = (d: Device) => ({ ...d, telemetryTopic: `devices/${d.id}/telemetry` });
   const find = (principal: Principal, id: string) => routes.found(principal, id, registry.device(id));
+
+  /** A JT/T 808 binding's phone must be free and its model known (400 naming the field, 409 for the phone). */
+  const checkJt808 = (id: string, jt808: z.infer<typeof Jt808BindingSchema> | null | undefined) => {
+    if (jt808 === undefined || jt808 === null) return;
+    const other = registry.deviceByJt808Phone(jt808.phone);
+    if (other !== undefined && other.id !== id)
+      throw conflict(`jt808 phone ${jt808.phone} is bound to another device`);
+    if (jt808.model !== undefined && registry.deviceModel(jt808.model) === undefined) {
+      throw fieldProblem('/jt808/model', `unknown device model ${JSON.stringify(jt808.model)}`);
+    }
+  };
 
   /** The officer must exist and belong to the device's firm (another firm's is unknown, as always). */
   const checkOfficer = (officer: string | null | undefined, firm: string) => {
@@ -214,12 +256,20 @@ export const deviceRoutes: FastifyPluginAsyncZod<DeviceRoutesOptions> = async (a
       }
       checkOfficer(body.officer, firm);
       if (registry.device(id) !== undefined) throw conflict(`device ${JSON.stringify(id)} exists`);
+      checkJt808(id, body.jt808);
       const secret = body.secret ?? newSecret();
       const input: NewDevice = { id, secret, kind: body.kind, firm };
       if (vehicle !== undefined) input.vehicle = vehicle;
       if (body.officer !== undefined) input.officer = body.officer;
       if (body.reportIntervalS !== undefined) input.reportIntervalS = body.reportIntervalS;
-      const device = await whenHashed(() => registry.putDevice(input));
+      if (body.jt808 !== undefined) input.jt808 = body.jt808;
+      let device: Device;
+      try {
+        device = await whenHashed(() => registry.putDevice(input));
+      } catch (err) {
+        if (err instanceof RegistryConflictError) throw conflict(err.message);
+        throw err;
+      }
       changed();
       replyCreated(request, reply, id);
       return { device: dto(device), credentials: { username: id, password: secret } };
@@ -277,7 +327,8 @@ export const deviceRoutes: FastifyPluginAsyncZod<DeviceRoutesOptions> = async (a
     },
     async (request) => {
       const device = find(request.principal, request.params.id);
-      const { enabled, officer, reportIntervalS: interval } = request.body;
+      const { enabled, officer, reportIntervalS: interval, jt808 } = request.body;
+      checkJt808(device.id, jt808);
       if (officer !== undefined && device.kind !== 'body_camera' && officer !== null) {
         throw fieldProblem('/officer', 'only body cameras are issued to officers');
       }
@@ -287,6 +338,16 @@ export const deviceRoutes: FastifyPluginAsyncZod<DeviceRoutesOptions> = async (a
           ...(officer === undefined ? {} : { officer }),
           ...(interval === undefined ? {} : { reportIntervalS: interval }),
         });
+      }
+      if (jt808 !== undefined) {
+        try {
+          registry.setJt808Binding(device.id, jt808);
+        } catch (err) {
+          if (err instanceof RegistryConflictError) throw conflict(err.message);
+          throw err;
+        }
+        // a connection bound under the old phone speaks for a terminal this device no longer is
+        drop(device.id);
       }
       if (enabled !== undefined && enabled !== device.enabled) {
         registry.setDeviceEnabled(device.id, enabled);

@@ -33,6 +33,15 @@ const envObject = z.object({
    * open-files limit minus a reserve for everything else (platform/open-files.ts)
    */
   MQTT_MAX_CONNECTIONS: z.coerce.number().int().min(1).max(10_000_000).optional(),
+  /** JT/T 808 terminals over TCP (gateway/jt808/); 0 turns the gateway off */
+  JT808_PORT: port(6808),
+  /** accept locations from a bound phone that skipped registration and authentication (legacy terminals) */
+  JT808_ALLOW_UNAUTHENTICATED: z
+    .enum(['1', '0', 'true', 'false', 'yes', 'no', 'on', 'off'])
+    .default('0')
+    .transform((v) => ['1', 'true', 'yes', 'on'].includes(v)),
+  /** a JT/T 808 connection silent this long is closed (three missed heartbeats of 60 s) */
+  JT808_IDLE_TIMEOUT_S: z.coerce.number().int().min(10).max(86_400).default(180),
   /** interface to listen on; loopback by default so a fresh start exposes nothing */
   BIND_HOST: nonEmpty.default('127.0.0.1'),
   DATA_DIR: nonEmpty.default('./data'),

@@ -17,16 +17,19 @@ import { WebhookStore } from '../api/webhooks/store.ts';
 import { type BrokerHandle, createBroker } from '../broker/broker.ts';
 import { capacityHealth } from '../broker/capacity.ts';
 import { createBrokerCluster } from '../broker/cluster/hub.ts';
+import { Jt808Server } from '../gateway/jt808/server.ts';
 import { Backpressure, SLOW_AT, spoolPressure } from '../ingest/backpressure.ts';
 import { IngestCore } from '../ingest/core.ts';
 import { type ExternalIngest, startExternalIngest } from '../ingest/external.ts';
 import type { Fix } from '../ingest/fix.ts';
 import { LatestPositions } from '../ingest/latest-cache.ts';
 import { createIngestMetrics, type IngestMetrics } from '../ingest/metrics.ts';
+import { DEAD_LETTER_TOPIC } from '../ingest/payload.ts';
 import { StorePump } from '../ingest/pump.ts';
 import { Spool } from '../ingest/spool.ts';
 import { SqliteApiKeys } from '../registry/api-keys.ts';
 import { ComplianceRegistry, vehicleProfilesFrom } from '../registry/compliance.ts';
+import { SHIPPED_MODEL } from '../registry/device-models.ts';
 import { ID_GRAMMAR, idsOutsideGrammar } from '../registry/ids.ts';
 import { SqliteRegistry } from '../registry/sqlite.ts';
 import type { Device } from '../registry/types.ts';
@@ -73,6 +76,8 @@ export interface PlatformPorts {
   ws?: number;
   mqtts?: number;
   wss?: number;
+  /** JT/T 808 gateway (JT808_PORT) */
+  jt808?: number;
 }
 
 export interface Platform {
@@ -95,6 +100,8 @@ export interface Platform {
   metrics: MetricsRegistry;
   ingestMetrics: IngestMetrics;
   broker?: BrokerHandle;
+  /** the JT/T 808 gateway, unless JT808_PORT=0 */
+  jt808?: Jt808Server;
   api?: FastifyInstance;
   health(): Promise<HealthReport>;
   /**
@@ -204,6 +211,9 @@ export async function startPlatform(config: Config, options: StartOptions): Prom
   const registry = new SqliteRegistry({ dir: path.join(config.dataDir, 'registry') });
   if (env.SIMULATE.seed && registry.devices().length === 0) await seedDemo(registry);
   if (env.SERVICE_PASSWORD) await registry.putServiceCredential('platform', env.SERVICE_PASSWORD);
+  // the documented vendor mapping (README "JT/T 808"), there for devices to name
+  if (registry.deviceModel(SHIPPED_MODEL.id) === undefined)
+    registry.putDeviceModel(SHIPPED_MODEL.id, SHIPPED_MODEL);
   const compliance = new ComplianceRegistry({
     dir: path.join(config.dataDir, 'compliance'),
     vehicles: () => vehicleProfilesFrom(registry),
@@ -259,6 +269,7 @@ export async function startPlatform(config: Config, options: StartOptions): Prom
   const latest = new LatestPositions();
   let broker: BrokerHandle | undefined;
   let external: ExternalIngest | undefined;
+  let jt808: Jt808Server | undefined;
   const core = new IngestCore({
     registry,
     spool,
@@ -462,6 +473,24 @@ export async function startPlatform(config: Config, options: StartOptions): Prom
     if (bound.tlsPort !== undefined) ports.mqtts = bound.tlsPort;
     if (bound.wssPort !== undefined) ports.wss = bound.wssPort;
   }
+  if (env.JT808_PORT > 0 && env.PARTS.includes('ingest')) {
+    jt808 = new Jt808Server({
+      host: env.BIND_HOST,
+      port: env.JT808_PORT,
+      registry,
+      ingest: (objects) => core.acceptFixObjects(objects, 'jt808'),
+      deadLetter: (payload) => {
+        if (broker)
+          void broker.publish(DEAD_LETTER_TOPIC, payload, { qos: 0, retain: false }).catch(() => undefined);
+        else external?.client.publish(DEAD_LETTER_TOPIC, payload, { qos: 0 });
+      },
+      metrics,
+      logger,
+      allowUnauthenticated: env.JT808_ALLOW_UNAUTHENTICATED,
+      idleTimeoutMs: env.JT808_IDLE_TIMEOUT_S * 1000,
+    });
+    ports.jt808 = await jt808.listen();
+  }
   if (env.INGEST_MQTT_URL) {
     external = await startExternalIngest({
       url: env.INGEST_MQTT_URL,
@@ -498,6 +527,7 @@ export async function startPlatform(config: Config, options: StartOptions): Prom
         ...(env.MQTT_PROCESSES > 1 ? clusterFigures(s) : {}),
       };
     }
+    if (jt808) components.jt808 = { state: 'ok', ...jt808.stats() };
     if (external) {
       components.externalBroker = external.client.connected
         ? { state: 'ok', url: env.INGEST_MQTT_URL ?? '' }
@@ -655,7 +685,10 @@ export async function startPlatform(config: Config, options: StartOptions): Prom
         resources: {
           registry,
           // Only the embedded broker's connections can be ended from here; an external broker's are its own.
-          dropSessions: (id) => broker?.dropDeviceSessions(id),
+          dropSessions: (id) => {
+            broker?.dropDeviceSessions(id);
+            jt808?.dropDeviceSessions(id);
+          },
           onChange: () => complianceService.recompile(),
         },
       },
@@ -713,6 +746,7 @@ export async function startPlatform(config: Config, options: StartOptions): Prom
     // messages held back by a full spool are not taken any more: unacknowledged, they come again
     backpressure.close(new Error('platform stopping: not acknowledged'));
     await timed('broker', () => broker?.close());
+    await timed('jt808', () => jt808?.close());
     await timed('external', () => external?.stop());
     // Intake has stopped: flush the spool (fixes) and the outbox (violations, trips) side by side,
     // each for at most flushMs; a store that is down or hung does not hold the exit beyond it.
@@ -764,6 +798,7 @@ export async function startPlatform(config: Config, options: StartOptions): Prom
     metrics,
     ingestMetrics,
     ...(broker ? { broker } : {}),
+    ...(jt808 ? { jt808 } : {}),
     ...(api ? { api } : {}),
     health,
     stop,

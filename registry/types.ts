@@ -98,6 +98,17 @@ export interface Registry {
   /** ids of the devices whose fixes are filed under the unit */
   devicesOfUnit(unit: string): string[];
   putServiceCredential(username: string, secret: string): Promise<void>;
+  /** Binds a device to a JT/T 808 terminal (phone, terminal id, model), or unbinds it (null). */
+  setJt808Binding(id: string, binding: Jt808Binding | null): Device;
+  /** the device bound to a JT/T 808 terminal phone number (any leading zeros) */
+  deviceByJt808Phone(phone: string): Device | undefined;
+  /** Stores a device model (vendor mapping, registry/device-models.ts). */
+  putDeviceModel(id: string, mapping: object): void;
+  /** Refused (RegistryConflictError) while a device names the model. */
+  deleteDeviceModel(id: string): boolean;
+  /** a device model as stored, undefined when there is none */
+  deviceModel(id: string): unknown;
+  deviceModelIds(): string[];
 
   device(id: string): Device | undefined;
   vehicle(id: string): Vehicle | undefined;

@@ -40,6 +40,7 @@ export function spawnPlatform(
       HTTP_PORT: '0',
       MQTT_PORT: '0',
       MQTT_WS_PORT: '0',
+      JT808_PORT: '0',
       LOG_LEVEL: 'warn',
       ...env,
     },

@@ -32,6 +32,8 @@ export async function startTestPlatform(
     HTTP_PORT: '0',
     MQTT_PORT: '0',
     MQTT_WS_PORT: '0',
+    // the JT/T 808 gateway only where a test asks for it (JT808_PORT: a free port)
+    JT808_PORT: '0',
     SIMULATE: '0',
     ADMIN_TOKEN,
     DATA_DIR: dataDir,

@@ -1,0 +1,324 @@
+import net from 'node:net';
+import type { Logger } from 'pino';
+import { Registry as MetricsRegistry } from 'prom-client';
+import type { AcceptOutcome, FixObjects } from '../../ingest/core.ts';
+import { LogThrottle } from '../../ingest/log-throttle.ts';
+import type { Device } from '../../registry/types.ts';
+import { FLAG, FrameSplitter } from './codec/frame.ts';
+import type { Header } from './codec/header.ts';
+import { decodeFrame } from './codec/packet.ts';
+import type { Jt808Refusal } from './codec/refusals.ts';
+import { type AssemblerLimits, DEFAULT_ASSEMBLER_LIMITS, SubPackageAssembler } from './codec/subpackage.ts';
+import { buildJt808DeadLetter, jt808Topic } from './dead-letter.ts';
+import { createJt808Metrics, type Jt808Metrics } from './metrics.ts';
+import { Session, type SessionRegistry } from './session.ts';
+
+/**
+ * The JT/T 808 TCP gateway: one Session per connection (session.ts), the pure codec (codec/) in
+ * between. Per connection it holds a bounded frame splitter and sub-package assembler, and applies
+ * backpressure: it stops reading a terminal whose replies are not being taken (socket write buffer over
+ * `maxWriteBufferBytes`) or that has `maxInflight` location messages waiting to be durable, and reads
+ * again when they drain; nothing is shared between connections, so one slow terminal stalls only itself.
+ * A connection is closed after `idleTimeoutMs` without a byte (JT/T 808-2013 §5.2: the terminal sends
+ * heartbeats while it has nothing else to send), and when it keeps sending garbage.
+ */
+
+export interface Jt808ServerOptions {
+  host: string;
+  /** 0 picks a free port */
+  port: number;
+  registry: SessionRegistry;
+  ingest: (objects: FixObjects) => Promise<AcceptOutcome>;
+  /** publishes a dead letter (the platform's dead-letter topic) */
+  deadLetter: (payload: Buffer) => void;
+  metrics?: MetricsRegistry;
+  logger: Logger;
+  allowUnauthenticated?: boolean;
+  /** default 180 s: three missed heartbeats of a 60 s interval */
+  idleTimeoutMs?: number;
+  maxConnections?: number;
+  subpackages?: AssemblerLimits;
+  /** location messages of one connection waiting to be durable before reading it pauses (default 64) */
+  maxInflight?: number;
+  /** bytes queued to one terminal before reading it pauses (default 64 KiB) */
+  maxWriteBufferBytes?: number;
+  /** refusals in a row (each good frame takes one off) before the connection is closed (default 50) */
+  garbageLimit?: number;
+  now?: () => number;
+  /** a reply to a command (commands.ts) */
+  commandReply?: ConstructorParameters<typeof Session>[0]['commandReply'];
+}
+
+interface Connection {
+  socket: net.Socket;
+  session: Session;
+  splitter: FrameSplitter;
+  assembler: SubPackageAssembler;
+  garbage: number;
+  paused: { write: boolean; inflight: boolean };
+}
+
+export class Jt808Server {
+  readonly metrics: Jt808Metrics;
+  private readonly server: net.Server;
+  private readonly connections = new Set<Connection>();
+  private readonly byDevice = new Map<string, Connection>();
+  private readonly inflightAll = new Set<Promise<void>>();
+  private readonly refusalLog = new LogThrottle();
+  private readonly now: () => number;
+  private expiryTimer: NodeJS.Timeout | undefined;
+  private closing = false;
+
+  constructor(private readonly opts: Jt808ServerOptions) {
+    this.metrics = createJt808Metrics(opts.metrics ?? new MetricsRegistry());
+    this.now = opts.now ?? Date.now;
+    this.server = net.createServer({ noDelay: true }, (socket) => this.accept(socket));
+    if (opts.maxConnections !== undefined) this.server.maxConnections = opts.maxConnections;
+    this.server.on('error', (err) => opts.logger.error({ err }, 'jt808 server error'));
+  }
+
+  async listen(): Promise<number> {
+    await new Promise<void>((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen({ host: this.opts.host, port: this.opts.port }, () => {
+        this.server.off('error', reject);
+        resolve();
+      });
+    });
+    // sub-packaged messages that never complete are dropped (and counted) on this tick
+    const limits = this.opts.subpackages ?? DEFAULT_ASSEMBLER_LIMITS;
+    this.expiryTimer = setInterval(() => this.expireSubpackages(), Math.min(5000, limits.timeoutMs));
+    this.expiryTimer.unref();
+    const address = this.server.address();
+    const port = typeof address === 'object' && address ? address.port : this.opts.port;
+    this.opts.logger.info({ host: this.opts.host, port }, 'jt808 gateway listening');
+    return port;
+  }
+
+  stats(): { connections: number; authenticated: number } {
+    return { connections: this.connections.size, authenticated: this.byDevice.size };
+  }
+
+  /** The authenticated session of a device, if it is connected. */
+  sessionOf(deviceId: string): Session | undefined {
+    return this.byDevice.get(deviceId)?.session;
+  }
+
+  /** Ends a device's connection (its secret changed, it was disabled or deleted). */
+  dropDeviceSessions(deviceId: string): void {
+    const c = this.byDevice.get(deviceId);
+    if (c !== undefined) this.end(c, 'dropped');
+  }
+
+  /**
+   * Stops accepting, lets location messages under way reach their reply for up to `graceMs`, then
+   * closes every connection. Messages arriving meanwhile are not taken (no reply: the terminal resends).
+   */
+  async close(graceMs = 5000): Promise<void> {
+    if (this.closing) return;
+    this.closing = true;
+    if (this.expiryTimer) clearInterval(this.expiryTimer);
+    const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
+    if (this.inflightAll.size > 0) {
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([
+        Promise.allSettled([...this.inflightAll]),
+        new Promise<void>((resolve) => {
+          timer = setTimeout(resolve, graceMs);
+        }),
+      ]);
+      clearTimeout(timer);
+    }
+    for (const c of this.connections) c.socket.destroy();
+    await closed;
+  }
+
+  private accept(socket: net.Socket): void {
+    if (this.closing) {
+      socket.destroy();
+      return;
+    }
+    const { opts } = this;
+    const c: Connection = {
+      socket,
+      splitter: new FrameSplitter(),
+      assembler: new SubPackageAssembler(opts.subpackages ?? DEFAULT_ASSEMBLER_LIMITS),
+      garbage: 0,
+      paused: { write: false, inflight: false },
+      session: undefined as unknown as Session,
+    };
+    c.session = new Session({
+      registry: opts.registry,
+      ingest: opts.ingest,
+      metrics: this.metrics,
+      send: (frame) => this.write(c, frame),
+      refuse: (refusal, header, frame) => this.refuse(c, refusal, header, frame),
+      bound: (_session, device) => this.bind(c, device),
+      ...(opts.commandReply ? { commandReply: opts.commandReply } : {}),
+      allowUnauthenticated: opts.allowUnauthenticated ?? false,
+      closing: () => this.closing,
+      logger: opts.logger,
+    });
+    this.connections.add(c);
+    this.metrics.connections.inc();
+    socket.setTimeout(opts.idleTimeoutMs ?? 180_000);
+    socket.on('timeout', () => this.end(c, 'idle'));
+    socket.on('data', (chunk) => this.onData(c, chunk));
+    socket.on('drain', () => this.resume(c, 'write'));
+    socket.on('error', (err) => opts.logger.debug({ err: err.message }, 'jt808 socket error'));
+    socket.on('close', () => {
+      this.connections.delete(c);
+      this.metrics.connections.dec();
+      const id = c.session.device?.id;
+      if (id !== undefined && this.byDevice.get(id) === c) this.byDevice.delete(id);
+    });
+  }
+
+  private onData(c: Connection, chunk: Buffer): void {
+    c.splitter.push(chunk, (event) => {
+      if (event.kind === 'garbage') {
+        this.refuse(
+          c,
+          { reason: 'garbage', detail: `${event.bytes} byte(s) outside a frame` },
+          undefined,
+          Buffer.alloc(0),
+        );
+        return undefined;
+      }
+      if (event.kind === 'too_long') {
+        this.refuse(
+          c,
+          { reason: 'frame_too_long', detail: `${event.bytes} bytes without a closing 0x7e` },
+          undefined,
+          Buffer.alloc(0),
+        );
+        return undefined;
+      }
+      const frame = withFlags(event.content);
+      const result = decodeFrame(event.content);
+      if (!result.ok) {
+        this.refuse(c, { reason: result.reason, detail: result.detail }, result.header, frame);
+        return false;
+      }
+      if (c.garbage > 0) c.garbage--;
+      const assembled = c.assembler.add(result.packet, this.now());
+      if (assembled.kind === 'pending') return true;
+      if (assembled.kind === 'overflow') {
+        this.refuse(
+          c,
+          { reason: 'subpackage_overflow', detail: assembled.detail },
+          result.packet.header,
+          frame,
+        );
+        return true;
+      }
+      const { packet, serials } = assembled.message;
+      const handled = c.session.handle(packet, frame, serials);
+      this.track(c, handled);
+      return true;
+    });
+  }
+
+  /** location messages under way: counted per connection for backpressure, and for close() */
+  private track(c: Connection, handled: Promise<void>): void {
+    this.inflightAll.add(handled);
+    const max = this.opts.maxInflight ?? 64;
+    if (c.session.inflight >= max && !c.paused.inflight) {
+      c.paused.inflight = true;
+      this.metrics.backpressure.labels('inflight').inc();
+      c.socket.pause();
+    }
+    handled.finally(() => {
+      this.inflightAll.delete(handled);
+      if (c.paused.inflight && c.session.inflight < max / 2) this.resume(c, 'inflight');
+    });
+  }
+
+  private write(c: Connection, frame: Buffer): void {
+    if (c.socket.destroyed) return;
+    c.socket.write(frame);
+    if (c.socket.writableLength > (this.opts.maxWriteBufferBytes ?? 64 * 1024) && !c.paused.write) {
+      c.paused.write = true;
+      this.metrics.backpressure.labels('write').inc();
+      c.socket.pause();
+    }
+  }
+
+  private resume(c: Connection, cause: 'write' | 'inflight'): void {
+    c.paused[cause] = false;
+    if (!c.paused.write && !c.paused.inflight && !c.socket.destroyed) c.socket.resume();
+  }
+
+  private bind(c: Connection, device: Device): void {
+    const other = this.byDevice.get(device.id);
+    if (other !== undefined && other !== c) {
+      this.opts.logger.info(
+        { device: device.id },
+        'jt808 terminal connected again: the older connection is closed',
+      );
+      this.end(other, 'taken_over');
+    }
+    this.byDevice.set(device.id, c);
+  }
+
+  private refuse(
+    c: Connection,
+    refusal: { reason: Jt808Refusal; detail: string },
+    header: Header | undefined,
+    frame: Buffer,
+  ): void {
+    this.metrics.refused.labels(refusal.reason).inc();
+    const device = c.session.device?.id ?? '';
+    const n = this.refusalLog.hit();
+    if (n > 0) this.opts.logger.warn({ ...refusal, device, refusals: n }, 'jt808 frame refused');
+    try {
+      const letter = buildJt808DeadLetter(
+        refusal,
+        jt808Topic(header?.phone, header?.msgId),
+        device,
+        frame,
+        this.now(),
+      );
+      this.opts.deadLetter(Buffer.from(JSON.stringify(letter)));
+    } catch (err) {
+      this.opts.logger.warn({ err }, 'jt808 dead letter could not be published');
+    }
+    // a terminal refused over and over is sending garbage, not frames
+    if (refusal.reason !== 'not_authenticated' && refusal.reason !== 'unsupported_message') {
+      c.garbage++;
+      if (c.garbage > (this.opts.garbageLimit ?? 50)) this.end(c, 'garbage');
+    }
+  }
+
+  private expireSubpackages(): void {
+    const now = this.now();
+    for (const c of this.connections) {
+      if (c.assembler.pendingMessages === 0) continue;
+      for (const dropped of c.assembler.expire(now)) {
+        this.refuse(
+          c,
+          {
+            reason: 'subpackage_timeout',
+            detail: `message 0x${dropped.msgId.toString(16).padStart(4, '0')}: ${dropped.parts} of ${dropped.total} packets arrived`,
+          },
+          undefined,
+          Buffer.alloc(0),
+        );
+      }
+    }
+  }
+
+  private end(c: Connection, cause: string): void {
+    if (c.socket.destroyed) return;
+    this.metrics.connectionsClosed.labels(cause).inc();
+    c.socket.destroy();
+  }
+}
+
+function withFlags(content: Buffer): Buffer {
+  const out = Buffer.alloc(content.length + 2);
+  out[0] = FLAG;
+  content.copy(out, 1);
+  out[out.length - 1] = FLAG;
+  return out;
+}
