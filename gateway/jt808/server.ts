@@ -157,6 +157,7 @@ export class Jt808Server {
       ...(opts.commandReply ? { commandReply: opts.commandReply } : {}),
       allowUnauthenticated: opts.allowUnauthenticated ?? false,
       closing: () => this.closing,
+      end: (cause) => this.end(c, cause),
       logger: opts.logger,
     });
     this.connections.add(c);

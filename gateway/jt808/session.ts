@@ -69,10 +69,18 @@ export interface SessionDeps {
   ) => void;
   /** accept locations from a bound phone without authentication (legacy terminals) */
   allowUnauthenticated: boolean;
+  /** ends the connection (counted by cause) */
+  end: (cause: string) => void;
   /** true once the platform is closing: locations are not taken (no reply: the terminal resends) */
   closing: () => boolean;
   logger: Logger;
 }
+
+/**
+ * Failed authentications (or registrations refused) one connection may make before it is closed: each
+ * costs a scrypt check, and a terminal with the right code needs one.
+ */
+const MAX_FAILED_LOGINS = 3;
 
 const CONTROL = new Set<number>([MSG.REGISTER, MSG.AUTHENTICATE, MSG.DEREGISTER]);
 const LOCATION = new Set<number>([MSG.LOCATION, MSG.LOCATION_ANSWER, MSG.LOCATION_BATCH]);
@@ -93,6 +101,7 @@ export class Session {
   private control: Promise<void> = Promise.resolve();
   /** locations handed to ingest and not yet answered */
   inflight = 0;
+  private failedLogins = 0;
 
   constructor(private readonly deps: SessionDeps) {}
 
@@ -184,6 +193,7 @@ export class Session {
           'jt808 registration refused: no enabled device is bound to this phone and terminal id',
         );
         this.sendMessage(MSG.REGISTER_ANSWER, encode8100({ replySerial: header.serial, result }));
+        this.failedLogin();
         return;
       }
       const authCode = newAuthCode();
@@ -203,6 +213,7 @@ export class Session {
       if (!ok || device === undefined) {
         this.deps.logger.info({ phone: header.phone }, 'jt808 authentication failed');
         this.reply(header, PLATFORM_RESULT.failure);
+        this.failedLogin();
         return;
       }
       this.device = device;
@@ -222,6 +233,11 @@ export class Session {
     this.device = undefined;
     this.deps.logger.info({ device: device.id }, 'jt808 terminal deregistered');
     this.reply(header, PLATFORM_RESULT.success);
+  }
+
+  private failedLogin(): void {
+    this.failedLogins++;
+    if (this.failedLogins >= MAX_FAILED_LOGINS) this.deps.end('failed_logins');
   }
 
   /** The device a location message is filed under, or undefined (refused: not authenticated). */
@@ -280,7 +296,12 @@ export class Session {
     else if (header.msgId === MSG.LOCATION_ANSWER) {
       const a = decode0201(body);
       locations = [a.location];
-      this.deps.commandReply?.(this, { serial: a.replySerial, msgId: header.msgId, result: 0, body: a.location });
+      this.deps.commandReply?.(this, {
+        serial: a.replySerial,
+        msgId: header.msgId,
+        result: 0,
+        body: a.location,
+      });
     } else {
       // 0x0704: type 1 (blind-area backfill) needs nothing more: ingest marks a fix late when it is
       // older than one already accepted, and the compliance engine judges late fixes in time order
