@@ -53,6 +53,7 @@ ${WORLD_HELP.replace('(default 1h)', `(default ${DEFAULTS.duration})`)}
   --url <mqtt-url>        the broker the devices publish to (default: the platform's own broker, its
                           port read from GET /healthz, at the host of --api; required when the platform
                           has none, e.g. it ingests from an external broker)
+  --jt808 <host:port>     drive the muck trucks over JT/T 808 to the platform's gateway there (as run)
   --speedup <n>           simulated seconds per real second (default ${DEFAULTS.speedup})
   --noise-m <m>           GNSS error, metres per axis (default ${DEFAULTS.noiseM}, JT/T 794 terminals)
   --drift-m <m>, --interval <s>, --alarm-interval <s>
@@ -80,6 +81,7 @@ const parseEvaluateArgs = (argv: string[]) =>
       api: { type: 'string' },
       token: { type: 'string' },
       url: { type: 'string' },
+      jt808: { type: 'string' },
       speedup: { type: 'string' },
       'noise-m': { type: 'string' },
       'drift-m': { type: 'string' },
@@ -256,7 +258,7 @@ export async function evaluateCommand(
       v['noise-m'] ?? DEFAULTS.noiseM,
       '--truth',
       truthFile,
-      ...passOn(v, ['drift-m', 'interval', 'alarm-interval']),
+      ...passOn(v, ['drift-m', 'interval', 'alarm-interval', 'jt808']),
       ...(quiet ? ['--quiet'] : []),
     ],
     prog,

@@ -20,6 +20,15 @@ import { ScenarioError } from './scenario-file.ts';
 import { truthJsonl } from './truth.ts';
 import { unitOf } from './world.ts';
 
+/** "host:port" (the gateway) → its parts; a usage error naming the option otherwise */
+export function parseHostPort(value: string, option: string): { host: string; port: number } {
+  const m = /^(.+):(\d{1,5})$/.exec(value);
+  const port = m ? Number(m[2]) : Number.NaN;
+  if (!m || !(port > 0 && port < 65536))
+    throw new UsageError(`${option}: expected host:port, e.g. 127.0.0.1:6808, got "${value}"`);
+  return { host: m[1]!, port };
+}
+
 export const RUN_HELP = (
   prog: string,
 ) => `Usage: ${prog} run --scenario <file> (--url <mqtt-url> | --dry-run) [options]
@@ -34,6 +43,9 @@ Progress goes to stderr; a JSON summary is the last line of stdout.
 Options:
 ${WORLD_HELP}
   --url <url>             broker URL: mqtt://, mqtts://, ws:// (required unless --dry-run)
+  --jt808 <host:port>     the muck trucks report over JT/T 808 to the platform's gateway there (each a
+                          terminal bound by its phone, authenticating with its secret); the sweepers and
+                          body cameras still over MQTT at --url
   --dry-run               no broker: generate the messages and the truth only
   --speedup <n>           simulated seconds per real second, e.g. 60 (default 1)
   --interval <s>          report interval of every device, 1-30 s (default: each device's own)
@@ -62,6 +74,7 @@ const parseRunArgs = (args: string[]) =>
     options: {
       ...WORLD_OPTIONS,
       url: { type: 'string' },
+      jt808: { type: 'string' },
       'dry-run': { type: 'boolean' },
       speedup: { type: 'string' },
       interval: { type: 'string' },
@@ -94,6 +107,7 @@ export async function runCommand(
   let sim: FleetSim;
   let speedup: number;
   let qos: 0 | 1;
+  let jt808: { host: string; port: number } | undefined;
   try {
     if (!v.scenario) throw new UsageError('--scenario is required');
     if (!v.url && !v['dry-run']) throw new UsageError('give --url <broker> or --dry-run');
@@ -104,6 +118,7 @@ export async function runCommand(
     if (!Number.isInteger(seed)) throw new UsageError('--seed: expected an integer');
     if (v.qos !== undefined && v.qos !== '0' && v.qos !== '1') throw new UsageError('--qos: expected 0 or 1');
     qos = v.qos === '0' ? 0 : 1;
+    if (v.jt808 !== undefined) jt808 = parseHostPort(v.jt808, '--jt808');
     const { world, injections } = await loadWorld({
       scenario: v.scenario,
       seed,
@@ -164,6 +179,7 @@ export async function runCommand(
         endTs: sim.endTs,
         speedup,
         qos,
+        ...(jt808 ? { jt808 } : {}),
         signal: ac.signal,
         log: (line) => write(`[sim] ${line}\n`),
         ...(quiet

@@ -2,6 +2,8 @@ import mqtt, { type MqttClient } from 'mqtt';
 import { statusTopic } from '../ingest/payload.ts';
 import type { NewDevice } from '../registry/types.ts';
 import type { SimMessage } from './fleet-sim.ts';
+import { payloadToLocation } from './jt808-fix.ts';
+import { Jt808Terminal } from './jt808-terminal.ts';
 
 /**
  * Puts a simulated fleet's messages on a broker: one MQTT connection per device (client id = user name
@@ -26,6 +28,11 @@ export interface PublishOptions {
   /** simulated end of the run: the clock reaches it once everything is acknowledged */
   endTs?: number;
   qos?: 0 | 1;
+  /**
+   * the platform's JT/T 808 gateway: muck-truck devices report there as JT/T 808 terminals (each bound
+   * by its jt808 phone, authenticating with its secret), the others over MQTT at `url`
+   */
+  jt808?: { host: string; port: number };
   /** give up on devices not connected after this long, ms (default 15000) */
   connectTimeoutMs?: number;
   /** how long to wait for outstanding acknowledgements at the end, ms (default 10000) */
@@ -66,6 +73,89 @@ export interface Publisher {
 }
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/** One device's way to the platform: an MQTT client or a JT/T 808 terminal. */
+interface DeviceLink {
+  readonly connected: boolean;
+  /** sends one message; `done` once the platform acknowledged it (PUBACK, 0x8001), with an error if not */
+  send(m: SimMessage, qos: 0 | 1, done: (err?: Error) => void): void;
+  end(): Promise<void>;
+}
+
+function mqttLink(client: MqttClient): DeviceLink {
+  return {
+    get connected() {
+      return client.connected;
+    },
+    send(m, qos, done) {
+      if (qos === 0) {
+        client.publish(m.topic, m.payload, { qos: 0 });
+        done();
+        return;
+      }
+      client.publish(m.topic, m.payload, { qos: 1 }, (err) => done(err ?? undefined));
+    },
+    async end() {
+      await Promise.race([client.endAsync(), sleep(2000)]).catch(() => undefined);
+      client.end(true);
+    },
+  };
+}
+
+/**
+ * A muck truck as a JT/T 808 terminal: a fix becomes 0x0200, a batch 0x0704 (type 1 when the simulator
+ * sends it late: blind-area backfill), a malformed payload a frame with a wrong check code (refused
+ * and dead-lettered, never answered: acknowledged here at once, as the MQTT path's dead letter is).
+ */
+async function jt808Link(
+  gateway: { host: string; port: number },
+  d: NewDevice,
+  timeoutMs: number,
+): Promise<{ link: DeviceLink } | { error: string }> {
+  if (d.jt808 === undefined) return { error: 'not a JT/T 808 terminal (no jt808 binding)' };
+  const term = new Jt808Terminal({ ...gateway, phone: d.jt808.phone, replyTimeoutMs: timeoutMs });
+  try {
+    await term.connect();
+    const result = await term.authenticate(d.secret);
+    if (result !== 0) {
+      term.destroy();
+      return { error: `0x0102 answered 0x8001 result ${result}` };
+    }
+  } catch (err) {
+    term.destroy();
+    return { error: (err as Error).message };
+  }
+  const link: DeviceLink = {
+    get connected() {
+      return term.connected;
+    },
+    send(m, _qos, done) {
+      let parsed: unknown;
+      try {
+        parsed = JSON.parse(m.payload);
+      } catch {
+        term.write(Buffer.from('7e02000000000000000000000000ff7e', 'hex'));
+        done();
+        return;
+      }
+      const answer = Array.isArray(parsed)
+        ? term.batch(
+            m.kind === 'late' ? 1 : 0,
+            parsed.map((p) => payloadToLocation(p as Record<string, unknown>)),
+          )
+        : term.report(payloadToLocation(parsed as Record<string, unknown>));
+      answer.then(
+        () => done(),
+        (err: Error) => done(err),
+      );
+    },
+    async end() {
+      await Promise.race([term.close(), sleep(2000)]);
+      term.destroy();
+    },
+  };
+  return { link };
+}
 
 /** a device's connection, or why there is none (the last error seen, or the timeout) */
 type Connected = { client: MqttClient } | { error: string };
@@ -116,7 +206,7 @@ export function startPublisher(o: PublishOptions): Publisher {
   let pace = o.startTs;
   const counts = { published: 0, acked: 0, failed: 0, notConnected: 0 };
   const connectErrors: Record<string, number> = {};
-  const clients = new Map<string, MqttClient>();
+  const clients = new Map<string, DeviceLink>();
 
   const clock = (): number => {
     while (head < sent.length && sent[head]!.acked) head++;
@@ -124,11 +214,18 @@ export function startPublisher(o: PublishOptions): Publisher {
   };
 
   const done = (async (): Promise<PublishSummary> => {
+    const timeoutMs = o.connectTimeoutMs ?? 15_000;
     const results = await Promise.all(
-      o.devices.map(async (d) => [d.id, await connect(o.url, d, o.connectTimeoutMs ?? 15_000)] as const),
+      o.devices.map(async (d) => {
+        if (o.jt808 !== undefined && d.kind === 'muck_truck') {
+          return [d.id, await jt808Link(o.jt808, d, timeoutMs)] as const;
+        }
+        const c = await connect(o.url, d, timeoutMs);
+        return [d.id, 'client' in c ? { link: mqttLink(c.client) } : c] as const;
+      }),
     );
     for (const [id, c] of results) {
-      if ('client' in c) clients.set(id, c.client);
+      if ('link' in c) clients.set(id, c.link);
       else {
         connectErrors[c.error] = (connectErrors[c.error] ?? 0) + 1;
         o.log?.(`${id}: could not connect to ${o.url} (${c.error}); its messages are not sent`);
@@ -153,12 +250,12 @@ export function startPublisher(o: PublishOptions): Publisher {
         }
         counts.published++;
         if (qos === 0) {
-          client.publish(m.topic, m.payload, { qos: 0 });
+          client.send(m, 0, () => undefined);
           continue;
         }
         const entry = { ts: m.ts, acked: false };
         sent.push(entry);
-        client.publish(m.topic, m.payload, { qos: 1 }, (err) => {
+        client.send(m, 1, (err) => {
           entry.acked = true;
           if (err) counts.failed++;
           else counts.acked++;
@@ -179,10 +276,7 @@ export function startPublisher(o: PublishOptions): Publisher {
         await sleep(20);
       if (o.endTs !== undefined && !o.signal?.aborted) pace = Math.max(pace, o.endTs);
     } finally {
-      await Promise.all(
-        [...clients.values()].map((c) => Promise.race([c.endAsync(), sleep(2000)]).catch(() => undefined)),
-      );
-      for (const c of clients.values()) c.end(true);
+      await Promise.all([...clients.values()].map((c) => c.end()));
     }
     return {
       devices: o.devices.length,

@@ -8,8 +8,10 @@ import {
   type Thresholds,
   type Zone,
 } from '../geofence/model.ts';
+import { SHIPPED_MODEL } from '../registry/device-models.ts';
 import type { Firm, NewDevice, Officer, Vehicle } from '../registry/types.ts';
 import { DEFAULT_INTERVAL_S } from './demo-fleet.ts';
+import { phoneForDevice } from './jt808-fix.ts';
 import { createRng, hashString } from './rng.ts';
 import type { ScenarioFile, ScenarioInjection } from './scenario-file.ts';
 import { centroidOf, edgeDistanceM, inAnyPolygon, toLatLon } from './sim-geo.ts';
@@ -81,6 +83,16 @@ export function unreachedWindow(startTs: number, durationMs: number): string {
 
 const polygonsOf = (g: ScenarioFile['sites'][number]['geometry']): PolygonCoords[] =>
   g.type === 'Polygon' ? [g.coordinates] : g.coordinates;
+
+/**
+ * Muck-truck devices are JT/T 808 terminals too (a phone from the device id, the shipped model), so a
+ * run can drive them over JT/T 808 (`sim run --jt808`) with the same world provisioned.
+ */
+function withJt808(devices: NewDevice[]): NewDevice[] {
+  return devices.map((d) =>
+    d.kind === 'muck_truck' ? { ...d, jt808: { phone: phoneForDevice(d.id), model: SHIPPED_MODEL.id } } : d,
+  );
+}
 
 /** Generated trucks of `fleet.muckTrucks`: vehicles, devices, and the permits they join. */
 function fleetTrucks(s: ScenarioFile): {
@@ -191,7 +203,7 @@ export function buildWorld(s: ScenarioFile, opts: WorldOptions): SimWorld {
     })),
     ...fleet.vehicles,
   ];
-  const devices: NewDevice[] = [
+  const devices: NewDevice[] = withJt808([
     ...s.devices.map((d) => ({
       id: d.id,
       secret: d.secret,
@@ -202,7 +214,7 @@ export function buildWorld(s: ScenarioFile, opts: WorldOptions): SimWorld {
       reportIntervalS: d.reportIntervalS ?? DEFAULT_INTERVAL_S[d.kind],
     })),
     ...fleet.devices,
-  ];
+  ]);
   const sites: Site[] = s.sites.map((x) => ({
     id: x.id,
     version: 1,
