@@ -1,5 +1,6 @@
 import type { FastifyPluginAsync } from 'fastify';
 import type { Registry } from '../registry/types.ts';
+import { deviceModelRoutes } from './device-models.ts';
 import { deviceRoutes } from './devices.ts';
 import { firmRoutes } from './firms.ts';
 import { officerRoutes } from './officers.ts';
@@ -20,6 +21,7 @@ export const resourceRoutes: FastifyPluginAsync<ResourceRoutesOptions> = async (
   await app.register(firmRoutes, { registry });
   await app.register(vehicleRoutes, { registry, ...(onChange ? { onChange } : {}) });
   await app.register(officerRoutes, { registry });
+  await app.register(deviceModelRoutes, { registry });
   await app.register(deviceRoutes, {
     registry,
     ...(dropSessions ? { dropSessions } : {}),

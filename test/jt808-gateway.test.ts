@@ -38,7 +38,10 @@ async function platform(env: Record<string, string> = {}): Promise<TestPlatform 
 async function api(tp: TestPlatform, method: string, path: string, body?: unknown) {
   const res = await fetch(`${tp.httpUrl}${path}`, {
     method,
-    headers: { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' },
+    headers: {
+      authorization: `Bearer ${ADMIN_TOKEN}`,
+      ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+    },
     ...(body === undefined ? {} : { body: JSON.stringify(body) }),
   });
   return { status: res.status, body: (await res.json()) as Record<string, unknown> };
@@ -261,4 +264,82 @@ test('legacy terminals (JT808_ALLOW_UNAUTHENTICATED=1) report by phone alone', a
     1,
     'an unbound phone still is not',
   );
+});
+
+test('device models through the API: a vendor mapping of its own, bound by PATCH, changed by PUT, kept while used', async (t) => {
+  const tp = await platform();
+  t.teardown(() => tp.stop());
+  // a vendor that puts the cover in status bit 22 (set = closed), the tipper in item 0xF0 bit 3 and the
+  // weight as a DWORD of kilograms at byte 2 of item 0xF1
+  const model = {
+    id: 'vendor-x-2',
+    description: 'vendor X, firmware 2',
+    cover: { status: true, bit: 22, set: 'closed' },
+    lift: { item: 0xf0, bit: 3, set: 'up' },
+    weight: { item: 0xf1, offset: 2, bytes: 4, scale: 0.001 },
+  };
+  const created = await api(tp, 'POST', '/api/v1/device-models', model);
+  t.is(created.status, 201);
+  t.like(created.body, { ...model, crs: 'WGS84' });
+  t.is((await api(tp, 'POST', '/api/v1/device-models', model)).status, 409);
+  const bad = await api(tp, 'POST', '/api/v1/device-models', { id: 'bad', weight: { item: 0x1f1 } });
+  t.is(bad.status, 400);
+  t.regex(JSON.stringify(bad.body), /weight/);
+  const list = await api(tp, 'GET', '/api/v1/device-models');
+  t.deepEqual(
+    (list.body.items as { id: string }[]).map((m) => m.id),
+    ['citywatch-muck-1', 'vendor-x-2'],
+    'the shipped model and the new one',
+  );
+
+  await tp.platform.registry.putDevice({
+    id: 'term-1',
+    secret: 'preset-auth-code-0001',
+    kind: 'muck_truck',
+    vehicle: 'veh-1',
+    firm: 'firm-a',
+  });
+  const patched = await api(tp, 'PATCH', '/api/v1/devices/term-1', {
+    jt808: { phone: '13900000001', model: 'vendor-x-2' },
+  });
+  t.is(patched.status, 200);
+  t.deepEqual(patched.body.jt808, { phone: '13900000001', model: 'vendor-x-2' });
+  const term = terminal(tp, '13900000001');
+  await term.connect();
+  t.teardown(() => term.destroy());
+  t.is(await term.authenticate('preset-auth-code-0001'), 0);
+  const report = (ts: number) =>
+    term.report({
+      ts,
+      lat: 31.8,
+      lon: 117.2,
+      status: 0b10 | (1 << 22),
+      extras: [
+        [0xf0, Buffer.of(0b1000)],
+        [0xf1, Buffer.from('0000000046cd', 'hex')],
+      ],
+    });
+  t.is(await report(NOW - 20_000), 0);
+  const position = async () => (await adminGet(tp, '/api/v1/vehicles/veh-1/position')).body;
+  t.like(await eventually(position, 'the position'), { cover: 'closed', lift: 'up', weight: 18.125 });
+  // the city corrects the model: bit 22 set means open
+  const put = await api(tp, 'PUT', '/api/v1/device-models/vendor-x-2', {
+    ...model,
+    cover: { status: true, bit: 22, set: 'open' },
+  });
+  t.is(put.status, 200);
+  t.is(await report(NOW - 10_000), 0);
+  t.like(
+    await eventually(async () => {
+      const p = await position();
+      return p.ts === new Date(NOW - 10_000).toISOString() ? p : undefined;
+    }, 'the second position'),
+    { cover: 'open' },
+  );
+  t.is((await api(tp, 'DELETE', '/api/v1/device-models/vendor-x-2')).status, 409, 'in use by term-1');
+  t.is((await api(tp, 'PATCH', '/api/v1/devices/term-1', { jt808: null })).status, 200);
+  t.is((await api(tp, 'DELETE', '/api/v1/device-models/vendor-x-2')).status, 200);
+  // the PATCH that unbound it ended its connection
+  await term.closed;
+  t.false(term.connected);
 });

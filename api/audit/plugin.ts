@@ -33,7 +33,8 @@ export type AuditEntityKind =
   | 'thresholds'
   | 'violation'
   | 'key'
-  | 'webhook';
+  | 'webhook'
+  | 'device_model';
 
 export interface AuditRouteConfig {
   entity: AuditEntityKind;

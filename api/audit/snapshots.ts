@@ -12,7 +12,8 @@ import type { AuditSnapshot } from './plugin.ts';
  * so an unchanged entity always digests the same.
  */
 export interface SnapshotSources {
-  registry?: Pick<Registry, 'firm' | 'vehicle' | 'device'> & Partial<Pick<Registry, 'officer'>>;
+  registry?: Pick<Registry, 'firm' | 'vehicle' | 'device'> &
+    Partial<Pick<Registry, 'officer' | 'deviceModel'>>;
   compliance?: ComplianceRegistry;
   events?: Pick<EventStore, 'violation'>;
   keys?: Pick<ApiKeyStore, 'get'>;
@@ -30,6 +31,8 @@ export function auditSnapshots(sources: SnapshotSources): AuditSnapshot {
         return sources.registry?.officer?.(id);
       case 'device':
         return sources.registry?.device(id);
+      case 'device_model':
+        return sources.registry?.deviceModel?.(id);
       case 'site':
       case 'route':
       case 'zone':

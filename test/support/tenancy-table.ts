@@ -66,6 +66,16 @@ const firmFilter = (target: Target): RouteRequest =>
 /** City data (sites, routes, zones): not owned by a firm, so 'other' is the same resource. */
 const cityId = (id: string) => (target: Target) => ({ params: { id: target === 'missing' ? MISSING : id } });
 
+/** `{id}` = a device model made for this case by the admin (the shipped one must stay) */
+const freshModel =
+  (body?: (id: string) => unknown) =>
+  async (target: Target, w: World): Promise<RouteRequest> => {
+    if (target === 'missing') return { params: { id: MISSING } };
+    const id = w.fresh.id('model-x');
+    await w.admin('POST', '/api/v1/device-models', { id, cover: { item: 240, bit: 0, set: 'open' } });
+    return { params: { id }, ...(body ? { body: body(id) } : {}) };
+  };
+
 const FIRM = (t: Target) => (t === 'other' ? 'b' : 'a');
 
 export const TENANCY: Record<string, RouteSpec> = {
@@ -217,6 +227,19 @@ export const TENANCY: Record<string, RouteSpec> = {
     }),
   },
   'DELETE /api/v1/keys/{id}': { expect: [200, 403, 403, 403], req: freshId((_t, w) => w.fresh.key()) },
+
+  // ---- device models (api/device-models.ts): city data, every key reads, only admins change ----
+  'POST /api/v1/device-models': {
+    expect: [201, 403, 403, 403],
+    req: (_t, w) => ({ body: { id: w.fresh.id('model-n'), lift: { item: 241, bit: 0, set: 'up' } } }),
+  },
+  'GET /api/v1/device-models': { expect: [200, 200, 200, 200] },
+  'GET /api/v1/device-models/{id}': { expect: [200, 200, 200, 200], req: cityId('citywatch-muck-1') },
+  'PUT /api/v1/device-models/{id}': {
+    expect: [200, 403, 403, 403],
+    req: freshModel((id) => ({ id, lift: { item: 242, bit: 1, set: 'up' } })),
+  },
+  'DELETE /api/v1/device-models/{id}': { expect: [200, 403, 403, 403], req: freshModel() },
 
   // ---- firms (api/firms.ts): the city creates them; a firm sees itself ----
   'POST /api/v1/firms': {
