@@ -1,5 +1,7 @@
 import type { FastifyPluginAsync } from 'fastify';
+import type { Jt808Commands } from '../gateway/jt808/commands.ts';
 import type { Registry } from '../registry/types.ts';
+import { deviceCommandRoutes } from './device-commands.ts';
 import { deviceModelRoutes } from './device-models.ts';
 import { deviceRoutes } from './devices.ts';
 import { firmRoutes } from './firms.ts';
@@ -13,6 +15,8 @@ export interface ResourceRoutesOptions {
   dropSessions?: (deviceId: string) => void;
   /** after a change of vehicles or devices (the compliance engine recompiles its world) */
   onChange?: () => void;
+  /** commands to JT/T 808 terminals (the gateway's); absent when it is off */
+  jt808Commands?: Pick<Jt808Commands, 'request' | 'list' | 'get'>;
 }
 
 /** /firms, /vehicles, /officers and /devices. Register inside the scope guarded by `bearerAuth`. */
@@ -22,6 +26,10 @@ export const resourceRoutes: FastifyPluginAsync<ResourceRoutesOptions> = async (
   await app.register(vehicleRoutes, { registry, ...(onChange ? { onChange } : {}) });
   await app.register(officerRoutes, { registry });
   await app.register(deviceModelRoutes, { registry });
+  await app.register(deviceCommandRoutes, {
+    registry,
+    ...(options.jt808Commands ? { commands: options.jt808Commands } : {}),
+  });
   await app.register(deviceRoutes, {
     registry,
     ...(dropSessions ? { dropSessions } : {}),

@@ -1,6 +1,7 @@
 import path from 'node:path';
 import { z } from 'zod';
 import { CORS_ORIGIN_PATTERN } from '../api/security.ts';
+import { VIOLATION_CODES } from '../geofence/model.ts';
 import { AllowlistError, parseAllowlist } from '../outbound/address-policy.ts';
 import { COMPLIANCE_CLOCKS } from './compliance-clock.ts';
 
@@ -42,6 +43,29 @@ const envObject = z.object({
     .transform((v) => ['1', 'true', 'yes', 'on'].includes(v)),
   /** a JT/T 808 connection silent this long is closed (three missed heartbeats of 60 s) */
   JT808_IDLE_TIMEOUT_S: z.coerce.number().int().min(10).max(86_400).default(180),
+  /** how long a command to a JT/T 808 terminal waits for its answer before it is a timeout */
+  JT808_COMMAND_TIMEOUT_S: z.coerce.number().int().min(1).max(3600).default(30),
+  /**
+   * texts sent to a truck's JT/T 808 terminal (0x8300, read aloud) when a violation of that type opens,
+   * as JSON: {"OFF_ROUTE":"您已偏离核准路线"}; none by default
+   */
+  JT808_VIOLATION_TEXTS: z
+    .string()
+    .default('{}')
+    .transform((s, ctx) => {
+      try {
+        return JSON.parse(s) as unknown;
+      } catch (err) {
+        ctx.addIssue({ code: 'custom', message: `not JSON: ${(err as Error).message}` });
+        return z.NEVER;
+      }
+    })
+    .pipe(
+      z.partialRecord(
+        z.enum(VIOLATION_CODES),
+        z.string().min(1).max(200, 'a text of at most 200 characters (a terminal shows and reads it)'),
+      ),
+    ),
   /** interface to listen on; loopback by default so a fresh start exposes nothing */
   BIND_HOST: nonEmpty.default('127.0.0.1'),
   DATA_DIR: nonEmpty.default('./data'),

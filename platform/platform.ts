@@ -46,6 +46,7 @@ import { ComplianceService } from './compliance.ts';
 import { createComplianceClock } from './compliance-clock.ts';
 import type { Config } from './config.ts';
 import { EngineStateStore } from './engine-state-store.ts';
+import { wireJt808Triggers } from './jt808.ts';
 import { defaultMaxConnections, readOpenFilesLimit } from './open-files.ts';
 
 /**
@@ -488,8 +489,17 @@ export async function startPlatform(config: Config, options: StartOptions): Prom
       logger,
       allowUnauthenticated: env.JT808_ALLOW_UNAUTHENTICATED,
       idleTimeoutMs: env.JT808_IDLE_TIMEOUT_S * 1000,
+      commandTimeoutMs: env.JT808_COMMAND_TIMEOUT_S * 1000,
     });
     ports.jt808 = await jt808.listen();
+    const triggers = wireJt808Triggers({
+      commands: jt808.commands,
+      registry,
+      compliance,
+      violationTexts: env.JT808_VIOLATION_TEXTS,
+      logger,
+    });
+    complianceService.bus.on('violation', triggers.onViolation);
   }
   if (env.INGEST_MQTT_URL) {
     external = await startExternalIngest({
@@ -690,6 +700,7 @@ export async function startPlatform(config: Config, options: StartOptions): Prom
             jt808?.dropDeviceSessions(id);
           },
           onChange: () => complianceService.recompile(),
+          ...(jt808 ? { jt808Commands: jt808.commands } : {}),
         },
       },
       {

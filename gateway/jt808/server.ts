@@ -9,6 +9,7 @@ import type { Header } from './codec/header.ts';
 import { decodeFrame } from './codec/packet.ts';
 import type { Jt808Refusal } from './codec/refusals.ts';
 import { type AssemblerLimits, DEFAULT_ASSEMBLER_LIMITS, SubPackageAssembler } from './codec/subpackage.ts';
+import { Jt808Commands } from './commands.ts';
 import { buildJt808DeadLetter, jt808Topic } from './dead-letter.ts';
 import { createJt808Metrics, type Jt808Metrics } from './metrics.ts';
 import { Session, type SessionRegistry } from './session.ts';
@@ -45,8 +46,8 @@ export interface Jt808ServerOptions {
   /** refusals in a row (each good frame takes one off) before the connection is closed (default 50) */
   garbageLimit?: number;
   now?: () => number;
-  /** a reply to a command (commands.ts) */
-  commandReply?: ConstructorParameters<typeof Session>[0]['commandReply'];
+  /** how long a command waits for the terminal's answer (default 30 s) */
+  commandTimeoutMs?: number;
 }
 
 interface Connection {
@@ -60,6 +61,8 @@ interface Connection {
 
 export class Jt808Server {
   readonly metrics: Jt808Metrics;
+  /** commands to the connected terminals, and their outcomes */
+  readonly commands: Jt808Commands;
   private readonly server: net.Server;
   private readonly connections = new Set<Connection>();
   private readonly byDevice = new Map<string, Connection>();
@@ -72,6 +75,13 @@ export class Jt808Server {
   constructor(private readonly opts: Jt808ServerOptions) {
     this.metrics = createJt808Metrics(opts.metrics ?? new MetricsRegistry());
     this.now = opts.now ?? Date.now;
+    this.commands = new Jt808Commands({
+      sessionOf: (id) => this.sessionOf(id),
+      metrics: this.metrics,
+      logger: opts.logger,
+      ...(opts.commandTimeoutMs !== undefined ? { timeoutMs: opts.commandTimeoutMs } : {}),
+      now: this.now,
+    });
     this.server = net.createServer({ noDelay: true }, (socket) => this.accept(socket));
     if (opts.maxConnections !== undefined) this.server.maxConnections = opts.maxConnections;
     this.server.on('error', (err) => opts.logger.error({ err }, 'jt808 server error'));
@@ -154,7 +164,7 @@ export class Jt808Server {
       send: (frame) => this.write(c, frame),
       refuse: (refusal, header, frame) => this.refuse(c, refusal, header, frame),
       bound: (_session, device) => this.bind(c, device),
-      ...(opts.commandReply ? { commandReply: opts.commandReply } : {}),
+      commandReply: (session, reply) => this.commands.onReply(session, reply),
       allowUnauthenticated: opts.allowUnauthenticated ?? false,
       closing: () => this.closing,
       end: (cause) => this.end(c, cause),

@@ -105,6 +105,16 @@ export class Session {
 
   constructor(private readonly deps: SessionDeps) {}
 
+  /** the serial nextSerial() will give */
+  peekSerial(): number {
+    return this.serial;
+  }
+
+  /** writes a ready frame to the terminal */
+  write(frame: Buffer): void {
+    this.deps.send(frame);
+  }
+
   /** The platform's next message serial for this terminal (§4.4.2: from 0, wrapping). */
   nextSerial(): number {
     const s = this.serial;

@@ -282,6 +282,23 @@ export const TENANCY: Record<string, RouteSpec> = {
     req: freshId((t, w) => w.fresh.vehicle(t)),
   },
 
+  // ---- JT/T 808 commands (api/device-commands.ts): the identity world runs without the gateway, and
+  // ---- its devices are MQTT devices: a command is a 409 once tenancy and role have passed
+  'POST /api/v1/devices/{id}/commands': {
+    expect: [409, 403, 409, 404],
+    req: byId(
+      (d) => d.device,
+      () => ({ body: { type: 'location_query' } }),
+    ),
+  },
+  'GET /api/v1/devices/{id}/commands': { expect: [200, 200, 200, 404], req: byId((d) => d.device) },
+  'GET /api/v1/devices/{id}/commands/{command}': {
+    expect: [404, 404, 404, 404],
+    req: (t, w) => ({
+      params: { id: t === 'missing' ? MISSING : (t === 'own' ? w.a : w.b).device, command: 'cmd-none' },
+    }),
+  },
+
   // ---- officers (api/officers.ts) ----
   'POST /api/v1/officers': {
     expect: [201, 403, 201, 400],

@@ -1,0 +1,177 @@
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import type { CommandRecord, Jt808Commands } from '../gateway/jt808/commands.ts';
+import type { Registry } from '../registry/types.ts';
+import { bearerSecurity } from './auth.ts';
+import { visible } from './principal.ts';
+import { ACCESS_RESPONSES, conflict, fieldProblem, IdParamsSchema, unknownResource } from './resource-kit.ts';
+import { jsonResponse, problemResponse } from './schemas.ts';
+
+/**
+ * Commands to a device's JT/T 808 terminal and their outcomes (gateway/jt808/commands.ts): a location
+ * query (0x8201), its report interval (0x8103, parameter 0x0029) and a text for the driver (0x8300).
+ * A command is answered 202 at once with its record; its outcome (the terminal's 0x0001 reply, its
+ * 0x0201 answer, or a timeout) shows in the record when read again.
+ */
+
+const CommandBodySchema = z
+  .discriminatedUnion('type', [
+    z.strictObject({
+      type: z.literal('location_query').describe('0x8201: the terminal answers its position'),
+    }),
+    z.strictObject({
+      type: z.literal('report_interval').describe('0x8103: the default report interval (parameter 0x0029)'),
+      seconds: z.number().int().min(1).max(86_400),
+    }),
+    z.strictObject({
+      type: z.literal('text').describe('0x8300: a text for the driver'),
+      text: z.string().min(1).max(200),
+      tts: z.boolean().default(true).describe('read aloud (TTS)'),
+      display: z.boolean().default(true).describe('shown on the terminal'),
+      emergency: z.boolean().default(false),
+    }),
+  ])
+  .meta({ id: 'Jt808CommandRequest' });
+
+export const CommandRecordSchema = z
+  .object({
+    id: z.string(),
+    device: z.string(),
+    source: z
+      .string()
+      .describe('api, violation:{id} (a violation text), permit:{id} (a pushed route or area)'),
+    type: z.string().describe('location_query, report_interval, text, route, area'),
+    msgId: z.string().describe('the JT/T 808 message id, e.g. 0x8300'),
+    state: z
+      .enum(['sent', 'acknowledged', 'failure', 'message_error', 'unsupported', 'timeout', 'not_connected'])
+      .describe(
+        'sent (no answer yet), the terminal’s 0x0001 result, timeout, or not_connected (nothing sent)',
+      ),
+    createdAt: z.string(),
+    answeredAt: z.string().optional(),
+    location: z
+      .object({ ts: z.string(), lat: z.number(), lon: z.number(), speed: z.number() })
+      .optional()
+      .describe('the 0x0201 answer to a location query'),
+    packets: z.number().int().optional().describe('sent as this many sub-packages'),
+  })
+  .meta({ id: 'Jt808Command' });
+
+const CommandListSchema = z
+  .object({ items: z.array(CommandRecordSchema), count: z.number().int() })
+  .meta({ id: 'Jt808CommandList' });
+
+const CommandParamsSchema = z.object({ id: z.string().min(1).max(256), command: z.string().min(1).max(64) });
+
+export interface DeviceCommandRoutesOptions {
+  registry: Pick<Registry, 'device'>;
+  /** the gateway's commands; undefined when JT808_PORT=0 (then 409) */
+  commands?: Pick<Jt808Commands, 'request' | 'list' | 'get'>;
+}
+
+export const deviceCommandRoutes: FastifyPluginAsyncZod<DeviceCommandRoutesOptions> = async (
+  app,
+  options,
+) => {
+  const { registry, commands } = options;
+  const tags = ['registry'];
+  const unknown = problemResponse('unknown device (or another firm’s, for a firm key)');
+  const find = (principal: Parameters<typeof visible>[0], id: string) => {
+    const device = visible(principal, registry.device(id));
+    if (device === undefined) throw unknownResource('device', id);
+    return device;
+  };
+
+  app.post(
+    '/devices/:id/commands',
+    {
+      config: {
+        scope: 'devices:write',
+        roles: ['admin', 'firm'],
+        audit: { entity: 'device', action: 'command' },
+      },
+      schema: {
+        summary: 'Send a command to a JT/T 808 terminal',
+        description:
+          'Answered 202 with the command’s record at once: `sent`, or `not_connected` when the terminal has no ' +
+          'authenticated connection (nothing is queued). Read it again for the outcome.',
+        tags,
+        security: bearerSecurity,
+        params: IdParamsSchema,
+        body: CommandBodySchema,
+        response: {
+          202: jsonResponse('the command', CommandRecordSchema),
+          400: problemResponse('invalid body'),
+          ...ACCESS_RESPONSES,
+          404: unknown,
+          409: problemResponse('not a JT/T 808 terminal, or the gateway is off'),
+        },
+      },
+    },
+    async (request, reply) => {
+      const device = find(request.principal, request.params.id);
+      if (device.jt808 === undefined) throw conflict(`device ${device.id} is not a JT/T 808 terminal`);
+      if (commands === undefined) throw conflict('the JT/T 808 gateway is off (JT808_PORT=0)');
+      let record: CommandRecord;
+      try {
+        record = commands.request(device.id, request.body, 'api');
+      } catch (err) {
+        throw fieldProblem('/text', (err as Error).message);
+      }
+      reply.code(202);
+      return record;
+    },
+  );
+
+  app.get(
+    '/devices/:id/commands',
+    {
+      config: { scope: 'registry:read' },
+      schema: {
+        summary: 'List the commands sent to a device’s terminal',
+        description:
+          'Newest first; kept in memory (the newest 10,000 of the platform), not across a restart.',
+        tags,
+        security: bearerSecurity,
+        params: IdParamsSchema,
+        response: {
+          200: jsonResponse('commands', CommandListSchema),
+          400: problemResponse('invalid'),
+          ...ACCESS_RESPONSES,
+          404: unknown,
+        },
+      },
+    },
+    async (request) => {
+      const device = find(request.principal, request.params.id);
+      const items = commands?.list(device.id) ?? [];
+      return { items, count: items.length };
+    },
+  );
+
+  app.get(
+    '/devices/:id/commands/:command',
+    {
+      config: { scope: 'registry:read' },
+      schema: {
+        summary: 'Get a command and its outcome',
+        tags,
+        security: bearerSecurity,
+        params: CommandParamsSchema,
+        response: {
+          200: jsonResponse('the command', CommandRecordSchema),
+          400: problemResponse('invalid'),
+          ...ACCESS_RESPONSES,
+          404: unknown,
+        },
+      },
+    },
+    async (request) => {
+      const device = find(request.principal, request.params.id);
+      const record = commands?.get(request.params.command);
+      if (record === undefined || record.device !== device.id)
+        throw unknownResource('command', request.params.command);
+      return record;
+    },
+  );
+};
