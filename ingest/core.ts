@@ -40,8 +40,8 @@ export interface FixObjects {
   batch: boolean;
   /** names the source in a dead letter, e.g. jt808/013912345678/0x0200 */
   topic: string;
-  /** the raw message as it came in, for the dead letter (e.g. the frame as hex) */
-  raw: Buffer;
+  /** the raw message as it came in, for the dead letter (e.g. the frame as hex); built only for one */
+  raw: () => Buffer;
 }
 
 export interface IngestCoreOptions {
@@ -172,7 +172,7 @@ export class IngestCore {
           fixes: [],
           rejections: [{ reason: 'device_disabled' as const, detail: `device "${device.id}" is disabled` }],
         };
-    if (rejections.length > 0) this.deadLetter(source.topic, device.id, source.raw, receivedMs, rejections);
+    if (rejections.length > 0) this.deadLetter(source.topic, device.id, source.raw(), receivedMs, rejections);
     if (fixes.length === 0) return { accepted: 0, duplicates: 0, rejected: rejections.length };
     const admitted = await this.admit(fixes, receivedMs);
     return { accepted: admitted, duplicates: fixes.length - admitted, rejected: rejections.length };

@@ -1,7 +1,9 @@
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { defaultMaxConnections } from '../platform/open-files.ts';
+import { loadPhone, runJt808Load } from './jt808-load.ts';
 import {
+  generateCredentials,
   type LoadCredential,
   type LoadOptions,
   type LoadStep,
@@ -79,6 +81,11 @@ Options:
                           those that did (default 1000)
   --drain <ms>            wait for outstanding PUBACKs after the window (default 5000)
   --seed <n>              seed for start positions (default 1)
+  --jt808 <host:port>     the vehicles are JT/T 808 terminals of the platform's gateway there instead:
+                          vehicle n (1-based) has phone 19 + n in nine digits (as --prepare binds
+                          them), authenticates (0x0102) with its password and reports 0x0200, each
+                          answered 0x8001 once durable; one process (--vehicles, --interval, --duration,
+                          --warmup, --window, --ramp-batch, --ids-file, --password apply)
   --progress-every <s>    seconds between progress lines when stderr is not a terminal (default 1)
   --events                also print {"event":"ramp_done"|"window_start"|"window_end"} lines on
                           stdout as they happen (for a supervising process)
@@ -153,6 +160,7 @@ const OPTIONS = {
   'progress-every': { type: 'string' },
   prepare: { type: 'string' },
   'ids-out': { type: 'string' },
+  jt808: { type: 'string' },
   events: { type: 'boolean', default: false },
   'steps-ipc': { type: 'boolean', default: false },
   quiet: { type: 'boolean', short: 'q', default: false },
@@ -328,6 +336,8 @@ export async function runLoadCommand(argv: string[], prog: string): Promise<numb
   try {
     if (values.prepare !== undefined) return await prepare(values);
     p = await plan(values);
+    if (values.jt808 !== undefined)
+      return await jt808Load(values.jt808 as string, p, values.quiet === true, values.events === true);
   } catch (err) {
     if (err instanceof UsageError) {
       process.stderr.write(`${err.message}\n(see --help)\n`);
@@ -424,4 +434,54 @@ export async function runLoadCommand(argv: string[], prog: string): Promise<numb
   const json = perProcess.length > 1 ? { ...summary, perProcess: perProcess.map(slim) } : summary;
   process.stdout.write(`${JSON.stringify(json)}\n`);
   return summary.connected === 0 && !ac.signal.aborted ? 1 : 0;
+}
+
+/** `--jt808 host:port`: the same fleet as JT/T 808 terminals (simulators/jt808-load.ts). */
+async function jt808Load(target: string, p: Plan, quiet: boolean, events: boolean): Promise<number> {
+  const m = /^(.+):(\d{1,5})$/.exec(target);
+  if (!m) throw new UsageError(`--jt808: expected host:port, e.g. 127.0.0.1:6808, got "${target}"`);
+  if (p.processes > 1) throw new UsageError('--jt808 runs in one process: leave out --processes');
+  const credentials =
+    p.opts.credentials ??
+    generateCredentials(p.vehicles, p.opts.prefix ?? 'load-', p.opts.password ?? '{id}');
+  const intervalS =
+    p.opts.intervalS ?? (p.opts.rate !== undefined && p.opts.rate > 0 ? p.vehicles / p.opts.rate : undefined);
+  const say = (line: string) => {
+    if (!quiet) process.stderr.write(`${line}\n`);
+  };
+  say(
+    `[load] ${p.vehicles} JT/T 808 terminals -> ${target}` +
+      (intervalS !== undefined ? `, every ${intervalS} s each` : ', as fast as possible'),
+  );
+  const ac = new AbortController();
+  const onSignal = () => ac.abort();
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  try {
+    const summary = await runJt808Load({
+      host: m[1]!,
+      port: Number(m[2]),
+      connections: Math.min(p.vehicles, credentials.length),
+      phoneOf: (i) => loadPhone(i + 1),
+      codeOf: (i) => credentials[i]!.password,
+      ...(p.opts.durationS !== undefined ? { durationS: p.opts.durationS } : {}),
+      ...(p.opts.warmupS !== undefined ? { warmupS: p.opts.warmupS } : {}),
+      ...(intervalS !== undefined ? { intervalS } : {}),
+      ...(p.opts.window !== undefined ? { window: p.opts.window } : {}),
+      ...(p.opts.rampBatch !== undefined ? { rampBatch: p.opts.rampBatch } : {}),
+      ...(p.opts.seed !== undefined ? { seed: p.opts.seed } : {}),
+      signal: ac.signal,
+      onEvent: (event) => {
+        if (events) process.stdout.write(`${JSON.stringify({ event, t: Date.now() })}\n`);
+        say(`[load] ${event}`);
+      },
+      onProgress: (pr) =>
+        say(`[load] connected ${pr.connected}/${p.vehicles} sent ${pr.sent} acked ${pr.acked}`),
+    });
+    process.stdout.write(`${JSON.stringify(summary)}\n`);
+    return summary.connected === 0 && !ac.signal.aborted ? 1 : 0;
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
 }

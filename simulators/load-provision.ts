@@ -3,6 +3,7 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { hashSecret } from '../registry/secrets.ts';
 import { SqliteRegistry } from '../registry/sqlite.ts';
+import { loadPhone } from './jt808-load.ts';
 import { generateCredentials, type LoadCredential } from './load.ts';
 
 /**
@@ -58,6 +59,8 @@ export async function prepareLoadFleet(o: LoadFleetOptions): Promise<LoadFleet> 
         firm,
         reportIntervalS: Math.max(1, Math.round(o.reportIntervalS ?? 10)),
         secretHash,
+        // a JT/T 808 terminal too (sim load --jt808): vehicle n reports from phone loadPhone(n)
+        jt808: { phone: loadPhone(Number(n)) },
       };
     });
     // vehicles first, so the compliance engine knows every unit it is sent fixes for

@@ -205,7 +205,8 @@ export class Jt808Server {
         );
         return undefined;
       }
-      const frame = withFlags(event.content);
+      // the escaped content; the dead letter puts the delimiters back
+      const frame = event.content;
       const result = decodeFrame(event.content);
       if (!result.ok) {
         this.refuse(c, { reason: result.reason, detail: result.detail }, result.header, frame);
@@ -287,7 +288,7 @@ export class Jt808Server {
         refusal,
         jt808Topic(header?.phone, header?.msgId),
         device,
-        frame,
+        frame.length > 0 ? withFlags(frame) : frame,
         this.now(),
       );
       this.opts.deadLetter(Buffer.from(JSON.stringify(letter)));

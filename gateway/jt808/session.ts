@@ -87,6 +87,24 @@ const LOCATION = new Set<number>([MSG.LOCATION, MSG.LOCATION_ANSWER, MSG.LOCATIO
 /** 16 characters of base64url: 96 random bits, ASCII as every terminal can store it */
 const newAuthCode = () => randomBytes(12).toString('base64url');
 
+/** labelled counters resolved once per message id: labels() hashes its arguments on every call */
+const counters = new WeakMap<Jt808Metrics, Map<number, { inc(): void }>>();
+function messageCounter(metrics: Jt808Metrics, msgId: number): { inc(): void } {
+  let byId = counters.get(metrics);
+  if (byId === undefined) {
+    byId = new Map();
+    counters.set(metrics, byId);
+  }
+  let c = byId.get(msgId);
+  if (c === undefined) {
+    // unknown ids share one label: a terminal cannot grow the metric without bound
+    c = metrics.messages.labels(KNOWN_IDS.has(msgId) ? msgName(msgId) : 'other');
+    byId.set(msgId, c);
+  }
+  return c;
+}
+const KNOWN_IDS: ReadonlySet<number> = new Set(Object.values(MSG));
+
 /** parsed mappings by the registry's stored (frozen) object: parsed once per model version */
 const parsedModels = new WeakMap<object, ModelMapping | null>();
 
@@ -99,6 +117,8 @@ export class Session {
   protocolVersion = 1;
   private serial = 0;
   private control: Promise<void> = Promise.resolve();
+  /** control messages not yet handled: a location waits for them, and only then */
+  private controlPending = 0;
   /** locations handed to ingest and not yet answered */
   inflight = 0;
   private failedLogins = 0;
@@ -149,21 +169,25 @@ export class Session {
    */
   handle(packet: Packet, frame: Buffer, serials: readonly number[] = [packet.header.serial]): Promise<void> {
     const { header } = packet;
-    this.deps.metrics.messages.labels(msgName(header.msgId)).inc();
+    messageCounter(this.deps.metrics, header.msgId).inc();
     // the terminal's edition and phone as of its latest message
     this.edition = header.edition;
     if (header.edition === '2019') this.protocolVersion = header.protocolVersion;
     if (this.phone === undefined || this.device === undefined) this.phone = header.phone;
     if (CONTROL.has(header.msgId)) {
-      const step = this.control.then(() => this.guard(packet, frame, () => this.handleControl(packet)));
+      this.controlPending++;
+      const step = this.control
+        .then(() => this.guard(packet, frame, () => this.handleControl(packet)))
+        .finally(() => this.controlPending--);
       this.control = step;
       return step;
     }
     if (LOCATION.has(header.msgId)) {
       this.inflight++;
-      return this.control
-        .then(() => this.guard(packet, frame, () => this.handleLocation(packet, frame, serials)))
-        .finally(() => this.inflight--);
+      const run = () => this.guard(packet, frame, () => this.handleLocation(packet, frame, serials));
+      // the common case, an authenticated terminal reporting: no control message to wait for
+      const handled = this.controlPending === 0 ? run() : this.control.then(run);
+      return handled.finally(() => this.inflight--);
     }
     return this.guard(packet, frame, () => this.handleOther(packet, frame));
   }
@@ -332,7 +356,7 @@ export class Session {
         items,
         batch,
         topic: jt808Topic(header.phone, header.msgId),
-        raw: Buffer.from(frame.toString('hex')),
+        raw: () => Buffer.from(`7e${frame.toString('hex')}7e`),
       });
     } catch {
       // not durable, so not answered: the terminal sends it again (its reply timeout, 0x8103 0x0002)

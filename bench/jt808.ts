@@ -1,0 +1,263 @@
+import { readFileSync } from 'node:fs';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { pino } from 'pino';
+import { loadConfig } from '../platform/config.ts';
+import { type Platform, startPlatform } from '../platform/platform.ts';
+import { ComplianceRegistry, vehicleProfilesFrom } from '../registry/compliance.ts';
+import { hashSecret } from '../registry/secrets.ts';
+import { SqliteRegistry } from '../registry/sqlite.ts';
+import { type Jt808LoadSummary, loadPhone } from '../simulators/jt808-load.ts';
+import { type InfluxdServer, startInfluxd } from '../test/servers/influxd.ts';
+import { freePort } from '../test/servers/ports.ts';
+import { lastJson, spawnTs } from './child.ts';
+import { seedE2eWorld } from './e2e-world.ts';
+import type { BenchContext, Benchmark, Figure } from './types.ts';
+
+/**
+ * JT/T 808 end to end, the e2e benchmark's set-up with terminals instead of MQTT devices: 1,000
+ * terminal connections (a child process, simulators/jt808-load.ts) authenticate and send 0x0200
+ * reports, at most 8 unanswered each (e2e's window); the gateway decodes each, ingest validates it and
+ * makes it durable (spool, fdatasync) before the 0x8001 reply; the pump writes to a real influxd and
+ * the compliance engine judges every fix against a permit (the same world as e2e). jt808_msgs_per_s
+ * counts the 0x8001 answers in the measured window; jt808_ratio divides it by this run's
+ * e2e_msgs_per_s (the MQTT figure, PUBACKs in its window), when the e2e benchmark ran before.
+ */
+
+const ADMIN_TOKEN = 'bench-admin-token-0123456789';
+const SHARED_SECRET = 'bench-terminal-code-0123456789';
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/** an earlier benchmark's figure of this run: ctx.figures where the runner shares them */
+function earlierFigure(ctx: BenchContext, name: string): number | undefined {
+  return (ctx as BenchContext & { figures?: Readonly<Record<string, number>> }).figures?.[name];
+}
+
+/** utime + stime of a process in seconds (/proc; undefined elsewhere) */
+function cpuSeconds(pid: number | undefined): number | undefined {
+  if (pid === undefined) return undefined;
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(rest[11]) + Number(rest[12])) / 100;
+  } catch {
+    return undefined;
+  }
+}
+
+async function influxCount(url: string, db: string): Promise<number> {
+  const res = await fetch(`${url}/query?db=${db}&q=${encodeURIComponent('SELECT count(lat) FROM fix')}`);
+  const body = (await res.json()) as { results?: { series?: { values?: [string, number][] }[] }[] };
+  return body.results?.[0]?.series?.[0]?.values?.[0]?.[1] ?? 0;
+}
+
+export const jt808: Benchmark = {
+  name: 'jt808',
+  description:
+    'JT/T 808 end to end: 1,000 terminal connections (child process) -> 0x0102, 0x0200 -> decode, validate, spool (fdatasync) -> 0x8001; pump -> real InfluxDB; compliance engine',
+  async run(ctx) {
+    const connections = 1000;
+    const durationS = ctx.quick ? 10 : 30;
+    const warmupS = ctx.quick ? 3 : 5;
+    const window = 8;
+    const database = 'bench808';
+    const tmp = await mkdtemp(join(tmpdir(), 'citywatch-bench-jt808-'));
+    let influx: InfluxdServer | undefined;
+    let platform: Platform | undefined;
+    try {
+      ctx.progress('[jt808] starting influxd');
+      influx = await startInfluxd();
+      const dataDir = join(tmp, 'data');
+      const secretHash = await hashSecret(SHARED_SECRET);
+      const devices = Array.from({ length: connections }, (_, i) => {
+        const n = String(i + 1).padStart(5, '0');
+        return {
+          id: `bench-term-${n}`,
+          kind: 'muck_truck' as const,
+          vehicle: `bench-veh-${n}`,
+          firm: 'bench-firm',
+          reportIntervalS: 10,
+          secretHash,
+          jt808: { phone: loadPhone(i + 1), model: 'citywatch-muck-1' },
+        };
+      });
+      const registry = new SqliteRegistry({ dir: join(dataDir, 'registry') });
+      const complianceRegistry = new ComplianceRegistry({
+        dir: join(dataDir, 'compliance'),
+        vehicles: () => vehicleProfilesFrom(registry),
+      });
+      try {
+        registry.upsertFirm({ id: 'bench-firm', name: 'Bench Transport Co.' });
+        registry.importDevices(devices);
+        for (const d of devices)
+          registry.upsertVehicle({
+            id: d.vehicle,
+            plate: `皖A·J${d.vehicle.slice(-5)}`,
+            kind: 'muck_truck',
+            firm: d.firm,
+            ratedLoadT: 18,
+          });
+        seedE2eWorld(
+          complianceRegistry,
+          devices.map((d, index) => ({ index, vehicle: d.vehicle, firm: d.firm })),
+          { offRouteEvery: 20 },
+        );
+      } finally {
+        complianceRegistry.close();
+        registry.close();
+      }
+      const idsFile = join(tmp, 'devices.json');
+      await writeFile(idsFile, JSON.stringify(devices.map((d) => ({ id: d.id, secret: SHARED_SECRET }))));
+
+      let stored = 0;
+      const jt808Port = await freePort();
+      const config = loadConfig({
+        HTTP_PORT: '0',
+        MQTT_PORT: '0',
+        MQTT_WS_PORT: '0',
+        JT808_PORT: String(jt808Port),
+        SIMULATE: '0',
+        DATA_DIR: dataDir,
+        ADMIN_TOKEN,
+        INFLUX_URL: influx.url,
+        INFLUX_DATABASE: database,
+        LOG_LEVEL: 'warn',
+      });
+      platform = await startPlatform(config, {
+        logger: pino({ level: 'warn' }),
+        onStored: (fixes) => {
+          stored += fixes.length;
+        },
+      });
+      const p = platform;
+      const storeDeadline = Date.now() + 30_000;
+      while ((await p.health()).components.store?.state !== 'ok') {
+        if (Date.now() > storeDeadline) throw new Error('InfluxDB store did not become ready in 30 s');
+        await sleep(50);
+      }
+      ctx.progress(
+        `[jt808] ${connections} terminals -> 127.0.0.1:${jt808Port}, window ${window}, warm-up ${warmupS} s, ${durationS} s measured`,
+      );
+      const t0 = performance.now();
+      type Cpu = { platform: number | undefined; generator: number | undefined; t: number };
+      let w0: Cpu | undefined;
+      let w1: Cpu | undefined;
+      const child = spawnTs(
+        'simulators/load-cli.ts',
+        [
+          '--jt808',
+          `127.0.0.1:${jt808Port}`,
+          '--ids-file',
+          idsFile,
+          '--connections',
+          String(connections),
+          '--window',
+          String(window),
+          '--duration',
+          String(durationS),
+          '--warmup',
+          String(warmupS),
+          '--events',
+          '--quiet',
+        ],
+        {
+          onStderrLine: (line) => ctx.progress(`  ${line}`),
+          onStdoutLine: (line) => {
+            if (!line.startsWith('{"event"')) return;
+            const event = (JSON.parse(line) as { event: string }).event;
+            const at = {
+              platform: cpuSeconds(process.pid),
+              generator: cpuSeconds(child.child.pid),
+              t: performance.now(),
+            };
+            if (event === 'window_start') w0 = at;
+            if (event === 'window_end') w1 = at;
+          },
+        },
+      );
+      const code = await child.exited;
+      if (code !== 0) throw new Error(`JT/T 808 load generator exited with ${code}`);
+      const summary = lastJson<Jt808LoadSummary>(child, 'JT/T 808 load generator');
+      ctx.progress(
+        `[jt808] ${summary.connected}/${connections} connected in ${summary.rampS} s; ${summary.windowAcked} answered in ${summary.windowS} s; ${summary.refused} refused, ${summary.unacked} unanswered (${((performance.now() - t0) / 1000).toFixed(1)} s)`,
+      );
+      // every answered report must reach InfluxDB: the answer came after the spool, the pump follows
+      const drainDeadline = Date.now() + 60_000;
+      while (p.spool.stats().depthRecords > 0 && Date.now() < drainDeadline) await sleep(100);
+      const inInflux = await influxCount(influx.url, database);
+
+      const figures: Figure[] = [
+        {
+          name: 'jt808_msgs_per_s',
+          value: summary.ackedPerS,
+          unit: 'msg/s',
+          note: `0x0200 answered 0x8001 after being durable, ${summary.connected} terminal connections, window ${window}`,
+        },
+      ];
+      const mqtt = earlierFigure(ctx, 'e2e_msgs_per_s');
+      if (mqtt !== undefined && mqtt > 0) {
+        figures.push({
+          name: 'jt808_ratio',
+          value: Math.round((summary.ackedPerS / mqtt) * 1000) / 1000,
+          unit: 'ratio',
+          note: `jt808_msgs_per_s / e2e_msgs_per_s (${mqtt}) of this run: the same platform set-up, connections and window over MQTT QoS 1 (goal >= 0.8)`,
+        });
+      } else ctx.progress('[jt808] no e2e_msgs_per_s in this run (run e2e first): jt808_ratio omitted');
+      if (summary.latencyMs) {
+        figures.push(
+          {
+            name: 'jt808_p50_ms',
+            value: summary.latencyMs.p50,
+            unit: 'ms',
+            note: '0x0200 -> 0x8001 (durable)',
+          },
+          { name: 'jt808_p99_ms', value: summary.latencyMs.p99, unit: 'ms' },
+        );
+      }
+      const share = (k: 'platform' | 'generator') =>
+        w0?.[k] !== undefined && w1?.[k] !== undefined
+          ? (w1[k]! - w0[k]!) / ((w1.t - w0.t) / 1000)
+          : undefined;
+      const cpuPlatform = share('platform');
+      const cpuGenerator = share('generator');
+      if (cpuPlatform !== undefined && cpuGenerator !== undefined) {
+        figures.push(
+          {
+            name: 'jt808_cpu_platform',
+            value: Math.round(cpuPlatform * 100) / 100,
+            unit: 'cores',
+            note: 'CPU of the platform process (gateway, ingest, engine, pump) during the window',
+          },
+          {
+            name: 'jt808_cpu_generator',
+            value: Math.round(cpuGenerator * 100) / 100,
+            unit: 'cores',
+            note: 'the terminals’ process',
+          },
+        );
+      }
+      figures.push(
+        { name: 'jt808_connections', value: summary.connected, unit: 'connections' },
+        {
+          name: 'jt808_connect_s',
+          value: summary.rampS,
+          unit: 's',
+          note: 'TCP + 0x0102 authentication of every terminal',
+        },
+        {
+          name: 'jt808_stored_matches_answered',
+          value: inInflux >= summary.acked - summary.refused ? 1 : 0,
+          unit: 'bool',
+          note: `InfluxDB holds ${inInflux} fixes, ${summary.acked - summary.refused} reports were answered success (${stored} stored by the pump)`,
+        },
+      );
+      return figures;
+    } finally {
+      await platform?.stop().catch(() => undefined);
+      await influx?.destroy().catch(() => undefined);
+      await rm(tmp, { recursive: true, force: true });
+    }
+  },
+};
