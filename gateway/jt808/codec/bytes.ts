@@ -65,18 +65,35 @@ export function encodeGbk(text: string): Buffer {
   return Buffer.from(out);
 }
 
+/** the two digits of every BCD byte (0x00-0x99), undefined for a byte with a nibble above 9 */
+const BCD_DIGITS: (string | undefined)[] = Array.from({ length: 256 }, (_, b) =>
+  b >> 4 > 9 || (b & 0x0f) > 9 ? undefined : `${b >> 4}${b & 0x0f}`,
+);
+
+function badBcd(b: number): BodyError {
+  return new BodyError(`BCD byte 0x${b.toString(16).padStart(2, '0')} is not 8421 code`);
+}
+
 /** BCD[n] → its decimal digits; a nibble above 9 is not BCD. */
 export function decodeBcd(bytes: Uint8Array): string {
   let out = '';
   for (const b of bytes) {
-    const hi = b >> 4;
-    const lo = b & 0x0f;
-    if (hi > 9 || lo > 9)
-      throw new BodyError(`BCD byte 0x${b.toString(16).padStart(2, '0')} is not 8421 code`);
-    out += String.fromCharCode(48 + hi, 48 + lo);
+    const two = BCD_DIGITS[b];
+    if (two === undefined) throw badBcd(b);
+    out += two;
   }
   return out;
 }
+
+/** one BCD byte as its number 0-99 */
+function bcdByte(b: number): number {
+  const hi = b >> 4;
+  const lo = b & 0x0f;
+  if (hi > 9 || lo > 9) throw badBcd(b);
+  return hi * 10 + lo;
+}
+
+const DAYS_IN_MONTH = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
 
 /** digits → BCD[n], left-padded with 0 (a phone number shorter than the field, §4.4.2 note). */
 export function encodeBcd(digits: string, n: number): Buffer {
@@ -95,26 +112,19 @@ export function encodeBcd(digits: string, n: number): Buffer {
  * The year is 20YY. An impossible date (month 13, 31 February) is a BodyError, never a shifted instant.
  */
 export function decodeBcdTime(bytes: Uint8Array): number {
-  const d = decodeBcd(bytes);
-  const year = 2000 + Number(d.slice(0, 2));
-  const month = Number(d.slice(2, 4));
-  const day = Number(d.slice(4, 6));
-  const hour = Number(d.slice(6, 8));
-  const minute = Number(d.slice(8, 10));
-  const second = Number(d.slice(10, 12));
-  const ms = Date.UTC(year, month - 1, day, hour, minute, second) - 8 * 3_600_000;
-  const check = new Date(ms + 8 * 3_600_000);
-  if (
-    month < 1 ||
-    check.getUTCMonth() !== month - 1 ||
-    check.getUTCDate() !== day ||
-    check.getUTCHours() !== hour ||
-    check.getUTCMinutes() !== minute ||
-    check.getUTCSeconds() !== second
-  ) {
-    throw new BodyError(`time ${d} is not a valid YYMMDDhhmmss`);
+  if (bytes.length !== 6) throw new BodyError(`time: ${bytes.length} bytes, BCD[6] expected`);
+  const year = 2000 + bcdByte(bytes[0]!);
+  const month = bcdByte(bytes[1]!);
+  const day = bcdByte(bytes[2]!);
+  const hour = bcdByte(bytes[3]!);
+  const minute = bcdByte(bytes[4]!);
+  const second = bcdByte(bytes[5]!);
+  const leap = year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0);
+  const days = month === 2 && leap ? 29 : (DAYS_IN_MONTH[month - 1] ?? 0);
+  if (month < 1 || month > 12 || day < 1 || day > days || hour > 23 || minute > 59 || second > 59) {
+    throw new BodyError(`time ${decodeBcd(bytes)} is not a valid YYMMDDhhmmss`);
   }
-  return ms;
+  return Date.UTC(year, month - 1, day, hour, minute, second) - 8 * 3_600_000;
 }
 
 /** UTC epoch ms → BCD[6] YYMMDDhhmmss in China time (GMT+8). */

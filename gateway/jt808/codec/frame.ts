@@ -45,9 +45,13 @@ export function escapeFrame(raw: Uint8Array): Buffer {
   return out;
 }
 
-/** Undoes escapeFrame(); undefined when a 0x7d is not followed by 0x01 or 0x02 (not a valid frame). */
+/**
+ * Undoes escapeFrame(); undefined when a 0x7d is not followed by 0x01 or 0x02 (not a valid frame). A
+ * frame without any 0x7d (most) comes back as a view of the same bytes, not a copy.
+ */
 export function unescapeFrame(escaped: Uint8Array): Buffer | undefined {
-  const out = Buffer.alloc(escaped.length);
+  if (escaped.indexOf(ESC) === -1) return Buffer.from(escaped.buffer, escaped.byteOffset, escaped.length);
+  const out = Buffer.allocUnsafe(escaped.length);
   let j = 0;
   for (let i = 0; i < escaped.length; i++) {
     const b = escaped[i]!;
@@ -63,16 +67,32 @@ export function unescapeFrame(escaped: Uint8Array): Buffer | undefined {
   return out.subarray(0, j);
 }
 
-/** header + body → 0x7e | escapeFrame(header + body + check) | 0x7e */
-export function frame(headerAndBody: Uint8Array): Buffer {
-  const withCheck = Buffer.alloc(headerAndBody.length + 1);
-  withCheck.set(headerAndBody);
-  withCheck[headerAndBody.length] = xorCheck(headerAndBody);
-  const escaped = escapeFrame(withCheck);
-  const out = Buffer.alloc(escaped.length + 2);
-  out[0] = FLAG;
-  escaped.copy(out, 1);
-  out[out.length - 1] = FLAG;
+/** header + body → 0x7e | escape(header + body + check) | 0x7e, in one allocation (a reply per report) */
+export function frame(...parts: Uint8Array[]): Buffer {
+  let check = 0;
+  let size = 3;
+  for (const part of parts) {
+    for (const b of part) {
+      check ^= b;
+      size += b === FLAG || b === ESC ? 2 : 1;
+    }
+  }
+  if (check === FLAG || check === ESC) size++;
+  const out = Buffer.allocUnsafe(size);
+  let j = 0;
+  out[j++] = FLAG;
+  const put = (b: number) => {
+    if (b === FLAG) {
+      out[j++] = ESC;
+      out[j++] = 0x02;
+    } else if (b === ESC) {
+      out[j++] = ESC;
+      out[j++] = 0x01;
+    } else out[j++] = b;
+  };
+  for (const part of parts) for (const b of part) put(b);
+  put(check);
+  out[j] = FLAG;
   return out;
 }
 

@@ -87,7 +87,8 @@ export function readLocation(r: Reader, end: number): Location {
         `additional item 0x${id.toString(16)} declares ${len} bytes, ${end - r.offset} are left`,
       );
     }
-    extras.set(id, Buffer.from(r.bytes(len, `additional item 0x${id.toString(16)}`)));
+    // a view of the body, not a copy: the body is this message's own (unescaped) bytes
+    extras.set(id, r.bytes(len, 'additional item'));
   }
   return {
     alarm,

@@ -88,7 +88,7 @@ export function encodeFrame(m: EncodeInput): Buffer {
     ...(m.protocolVersion !== undefined ? { protocolVersion: m.protocolVersion } : {}),
     ...(m.packet ? { packet: m.packet } : {}),
   });
-  return frame(Buffer.concat([header, m.body]));
+  return frame(header, m.body);
 }
 
 /**
