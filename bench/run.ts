@@ -4,6 +4,7 @@ import { parseArgs } from 'node:util';
 import { api } from './api.ts';
 import { e2e } from './e2e.ts';
 import { engine } from './engine.ts';
+import { jt808 } from './jt808.ts';
 import { loginFlood } from './login-flood.ts';
 import { loadAverage } from './proc-stat.ts';
 import { rawBroker } from './raw-broker.ts';
@@ -17,7 +18,7 @@ export type { BenchContext, Benchmark, Figure } from './types.ts';
  * ctx.figures: e2e its baseline raw_broker_puback_msgs_per_s, so it comes after raw-broker). Figure
  * names must be unique across benchmarks.
  */
-export const benchmarks: Benchmark[] = [rawBroker, simSend, e2e, engine, api, loginFlood];
+export const benchmarks: Benchmark[] = [rawBroker, simSend, e2e, jt808, engine, api, loginFlood];
 
 const HELP = `Usage: npm run bench -- [--quick] [--only name,...] [--list]
 

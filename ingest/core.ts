@@ -156,7 +156,7 @@ export class IngestCore {
     const { device } = source;
     const unstorable = this.unstorableReason(device);
     if (unstorable !== '') {
-      this.deadLetter(source.topic, device.id, source.raw, receivedMs, [
+      this.deadLetter(source.topic, device.id, source.raw(), receivedMs, [
         { reason: 'unstorable_id', detail: `the store cannot hold this device's fixes: ${unstorable}` },
       ]);
       return { accepted: 0, duplicates: 0, rejected: source.items.length };
