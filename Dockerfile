@@ -7,5 +7,5 @@ RUN npm ci --omit=dev --ignore-scripts=false
 COPY . .
 ENV BIND_HOST=0.0.0.0 DATA_DIR=/data NODE_ENV=production
 VOLUME ["/data"]
-EXPOSE 8080 1883 8083 8883 8084
+EXPOSE 8080 1883 8083 8883 8084 6808
 CMD ["node", "--import", "tsx", "platform/main.ts"]
