@@ -3,8 +3,16 @@ import { z } from 'zod';
 import type { CommandRecord, Jt808Commands } from '../gateway/jt808/commands.ts';
 import type { Registry } from '../registry/types.ts';
 import { bearerSecurity } from './auth.ts';
+import { pageQueryFields, paginate } from './paging.ts';
 import { visible } from './principal.ts';
-import { ACCESS_RESPONSES, conflict, fieldProblem, IdParamsSchema, unknownResource } from './resource-kit.ts';
+import {
+  ACCESS_RESPONSES,
+  conflict,
+  fieldProblem,
+  IdParamsSchema,
+  listSchema,
+  unknownResource,
+} from './resource-kit.ts';
 import { jsonResponse, problemResponse } from './schemas.ts';
 
 /**
@@ -57,9 +65,12 @@ export const CommandRecordSchema = z
   })
   .meta({ id: 'Jt808Command' });
 
-const CommandListSchema = z
-  .object({ items: z.array(CommandRecordSchema), count: z.number().int() })
-  .meta({ id: 'Jt808CommandList' });
+const CommandListSchema = listSchema(CommandRecordSchema, 'Jt808CommandList');
+const CommandListQuery = z.strictObject(pageQueryFields);
+
+/** newest first, stable across new commands: the creation instant counted down, then the id */
+const newestFirst = (r: CommandRecord) =>
+  `${String(9e15 - Date.parse(r.createdAt)).padStart(16, '0')}:${r.id}`;
 
 const CommandParamsSchema = z.object({ id: z.string().min(1).max(256), command: z.string().min(1).max(64) });
 
@@ -130,10 +141,11 @@ export const deviceCommandRoutes: FastifyPluginAsyncZod<DeviceCommandRoutesOptio
       schema: {
         summary: 'List the commands sent to a device’s terminal',
         description:
-          'Newest first; kept in memory (the newest 10,000 of the platform), not across a restart.',
+          'Newest first; kept in memory (the newest 10,000 of the platform), not across a restart. With `limit` or `cursor` in pages (`nextCursor`).',
         tags,
         security: bearerSecurity,
         params: IdParamsSchema,
+        querystring: CommandListQuery,
         response: {
           200: jsonResponse('commands', CommandListSchema),
           400: problemResponse('invalid'),
@@ -144,8 +156,7 @@ export const deviceCommandRoutes: FastifyPluginAsyncZod<DeviceCommandRoutesOptio
     },
     async (request) => {
       const device = find(request.principal, request.params.id);
-      const items = commands?.list(device.id) ?? [];
-      return { items, count: items.length };
+      return paginate(commands?.list(device.id) ?? [], newestFirst, request.query);
     },
   );
 

@@ -4,6 +4,11 @@
  * JT/T 808 terminals (`sim evaluate --jt808`, real TCP to the gateway), each on a fresh platform; both
  * runs must score the same and the muck trucks' violations must be the same (vehicle, code, and start
  * within a second: JT/T 808 times are whole seconds).
+ *
+ * OFFLINE is left out of the comparison and the score: it is judged on the fleet clock, which follows the
+ * wall clock between fixes, so on a loaded machine a run whose platform falls behind gets OFFLINEs that
+ * depend on that machine's pace, not on the transport (the MQTT run alone showed them under the full
+ * suite's load).
  */
 import { spawn } from 'node:child_process';
 import { mkdtemp } from 'node:fs/promises';
@@ -62,6 +67,8 @@ async function evaluate(start: string, jt808: boolean) {
       String(SPEEDUP),
       '--truth',
       join(dir, 'truth.jsonl'),
+      '--exclude',
+      'OFFLINE',
       '--json',
     ]);
     const violations = await adminGet(tp, '/api/v1/violations?limit=500');
@@ -82,7 +89,7 @@ async function evaluate(start: string, jt808: boolean) {
       run,
       jt808Messages,
       violations: (violations.body.items as Violation[])
-        .filter((v) => trucks.has(v.vehicle))
+        .filter((v) => trucks.has(v.vehicle) && v.code !== 'OFFLINE')
         .map((v) => ({ vehicle: v.vehicle, code: v.code, startTs: v.startTs }))
         .sort(
           (a, b) =>
