@@ -1,6 +1,7 @@
 import test from 'ava';
 import { FrameSplitter } from '../gateway/jt808/codec/frame.ts';
 import type { Edition } from '../gateway/jt808/codec/header.ts';
+import { MSG } from '../gateway/jt808/codec/ids.ts';
 import { decode0001, encode0001 } from '../gateway/jt808/codec/msg-0001.ts';
 import { decode0002 } from '../gateway/jt808/codec/msg-0002.ts';
 import { decode0003 } from '../gateway/jt808/codec/msg-0003.ts';
@@ -428,4 +429,30 @@ test('0x0001/0x8001/0x0002/0x0003/0x0201 in 2019 frames', (t) => {
     ),
   );
   t.like(decode0201(answer.body), { replySerial: 9, location: { lat: 31.82, lon: 117.23 } });
+});
+
+// ---- 2019 frames written by hand from §4.4.3 table 2 (attributes 0x4000: version flag; protocol version
+// ---- 01; phone BCD[10]), check codes computed by hand
+
+test('0x0003, 0x8201 and 0x8100 in 2019 frames written by hand; the encoder writes the same bytes', (t) => {
+  // 0003 | 4000 | 01 | 00000000013912345678 | serial 0009 | check 7b
+  const bye = packet('7e 0003 4000 01 00000000013912345678 0009 7b 7e');
+  t.like(bye.header, { msgId: 3, edition: '2019', protocolVersion: 1, serial: 9, bodyLength: 0 });
+  t.notThrows(() => decode0003(bye.body));
+  // the platform's location query: an empty body | check e2
+  const query = '7E8201400001000000000139123456780010E27E';
+  t.is(frameHex(MSG.QUERY_LOCATION, '2019', '13912345678', 0x10, Buffer.alloc(0)), query);
+  // 0x8100: reply serial 0007 | result 00 | code "AB12" | check e1
+  const answer = '7E810040070100000000013912345678001100070041423132E17E';
+  t.is(
+    frameHex(
+      MSG.REGISTER_ANSWER,
+      '2019',
+      '13912345678',
+      0x11,
+      encode8100({ replySerial: 7, result: 0, authCode: 'AB12' }),
+    ),
+    answer,
+  );
+  t.deepEqual(decode8100(packet(answer).body), { replySerial: 7, result: 0, authCode: 'AB12' });
 });
