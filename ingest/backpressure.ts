@@ -82,7 +82,7 @@ export interface BackpressureStats {
   waiting: number;
   /** messages delayed since start (fill between SLOW_AT and 1) */
   slowed: number;
-  /** messages that met a full spool since start */
+  /** messages that met a full spool since start (on arrival, or while they waited) */
   held: number;
 }
 
@@ -108,6 +108,8 @@ export class Backpressure {
   private closedWith: Error | undefined;
   private slowed = 0;
   private held = 0;
+  /** queue entries before this index have been counted in `held` */
+  private heldCursor = 0;
 
   constructor(
     private readonly pressure: () => Pressure,
@@ -120,13 +122,13 @@ export class Backpressure {
     const { fill } = this.pressure();
     const delay = admissionDelayMs(fill);
     if (delay === 0 && waiting === 0) return undefined;
-    if (delay === Number.POSITIVE_INFINITY) this.held++;
-    else if (delay > 0) this.slowed++;
+    if (delay > 0 && Number.isFinite(delay)) this.slowed++;
     const now = this.clock();
     const last = waiting > 0 ? this.queue[this.queue.length - 1]!.releaseAt : now;
     const releaseAt = Math.max(last, now + (Number.isFinite(delay) ? delay : 0));
     return new Promise<void>((resolve, reject) => {
       this.queue.push({ releaseAt, resolve, reject });
+      if (delay === Number.POSITIVE_INFINITY) this.countHeld();
       this.schedule(0);
     });
   }
@@ -145,6 +147,7 @@ export class Backpressure {
     for (let i = this.head; i < this.queue.length; i++) this.queue[i]!.reject(err);
     this.queue.length = 0;
     this.head = 0;
+    this.heldCursor = 0;
   }
 
   stats(): BackpressureStats {
@@ -173,9 +176,19 @@ export class Backpressure {
     }, ms);
   }
 
+  /**
+   * Counts every waiting message not yet counted as held: the one that arrived at a full spool, and
+   * those that were delayed before it and met the full spool while they waited.
+   */
+  private countHeld(): void {
+    this.held += this.queue.length - Math.max(this.heldCursor, this.head);
+    this.heldCursor = this.queue.length;
+  }
+
   private release(): void {
     while (this.head < this.queue.length) {
       if (this.pressure().fill >= 1) {
+        this.countHeld();
         // full: the next flush or commit pokes; the timer covers an age limit or a free-space floor
         this.schedule(100);
         return;
@@ -191,5 +204,6 @@ export class Backpressure {
     }
     this.queue.length = 0;
     this.head = 0;
+    this.heldCursor = 0;
   }
 }

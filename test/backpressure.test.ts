@@ -140,3 +140,22 @@ test('settings: SPOOL_MAX_BYTES, SPOOL_MAX_AGE_S, SPOOL_MIN_FREE_BYTES validated
   t.regex(bad?.message ?? '', /SPOOL_MAX_AGE_S/);
   t.regex(bad?.message ?? '', /SPOOL_MIN_FREE_BYTES/);
 });
+
+test('messages delayed on arrival that meet a full spool while they wait are counted as held', async (t) => {
+  let fill = 0.9;
+  const bp = new Backpressure(() => ({ fill }));
+  const waits = [bp.admit(), bp.admit()];
+  t.is(bp.stats().slowed, 2);
+  t.is(bp.stats().held, 0);
+  fill = 1;
+  bp.poke();
+  await new Promise((r) => setTimeout(r, 0)); // after the release that poke() scheduled
+  t.is(bp.stats().held, 2, 'both waited at a full spool');
+  bp.poke();
+  await new Promise((r) => setTimeout(r, 0));
+  t.is(bp.stats().held, 2, 'each counted once');
+  fill = 0.5;
+  bp.poke();
+  await Promise.all(waits);
+  t.is(bp.stats().waiting, 0);
+});
