@@ -370,7 +370,8 @@ export const deviceRoutes: FastifyPluginAsyncZod<DeviceRoutesOptions> = async (a
         summary: 'Rotate a device’s secret',
         description:
           'Generates a new MQTT password, returned in this answer only. The old one stops working at once ' +
-          'and the device’s open connections are ended. The enabled flag is kept.',
+          'and the device’s open connections are ended. The enabled flag is kept. A JT/T 808 terminal ' +
+          'may register (0x0100) again afterwards: its registration closes once it has authenticated.',
         tags,
         security: bearerSecurity,
         params: IdParamsSchema,

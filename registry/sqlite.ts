@@ -63,6 +63,12 @@ CREATE TABLE IF NOT EXISTS jt808_terminals (
   terminal_id TEXT,
   model       TEXT
 ) STRICT;
+-- A JT/T 808 terminal whose authentication code has been used: a new 0x0100 registration is refused
+-- (gateway/jt808/session.ts) until the device's secret changes again.
+CREATE TABLE IF NOT EXISTS jt808_registrations (
+  device    TEXT PRIMARY KEY NOT NULL,
+  closed_at INTEGER NOT NULL
+) STRICT;
 CREATE TABLE IF NOT EXISTS device_models (
   id      TEXT PRIMARY KEY NOT NULL,
   mapping TEXT NOT NULL
@@ -181,6 +187,8 @@ export class SqliteRegistry implements Registry {
   private readonly serviceMap = new Map<string, { hash: string; generation: number }>();
   /** JT/T 808 bindings: device → binding, canonical phone → device */
   private readonly jt808Map = new Map<string, Jt808Binding>();
+  /** devices whose JT/T 808 registration is closed: when (epoch ms) their code was first used */
+  private readonly jt808ClosedMap = new Map<string, number>();
   private readonly phoneMap = new Map<string, string>();
   /** device models (vendor mappings) as stored: id → JSON text */
   private readonly modelMap = new Map<string, unknown>();
@@ -222,6 +230,8 @@ export class SqliteRegistry implements Registry {
     upsertJt808: Database.Statement;
     deleteJt808: Database.Statement;
     selectJt808: Database.Statement;
+    closeJt808Registration: Database.Statement;
+    openJt808Registration: Database.Statement;
     upsertModel: Database.Statement;
     deleteModel: Database.Statement;
   };
@@ -270,6 +280,10 @@ export class SqliteRegistry implements Registry {
         ),
         deleteJt808: db.prepare('DELETE FROM jt808_terminals WHERE device = ?'),
         selectJt808: db.prepare('SELECT * FROM jt808_terminals WHERE device = ?'),
+        closeJt808Registration: db.prepare(
+          'INSERT OR IGNORE INTO jt808_registrations (device, closed_at) VALUES (?, ?)',
+        ),
+        openJt808Registration: db.prepare('DELETE FROM jt808_registrations WHERE device = ?'),
         upsertModel: db.prepare(
           'INSERT INTO device_models (id, mapping) VALUES (?, ?) ON CONFLICT(id) DO UPDATE SET mapping = excluded.mapping',
         ),
@@ -312,6 +326,12 @@ export class SqliteRegistry implements Registry {
     }
     for (const row of this.db.prepare('SELECT * FROM jt808_terminals').all() as Jt808Row[]) {
       this.rememberBinding(row.device, bindingOfRow(row));
+    }
+    for (const row of this.db.prepare('SELECT device, closed_at FROM jt808_registrations').all() as {
+      device: string;
+      closed_at: number;
+    }[]) {
+      this.jt808ClosedMap.set(row.device, row.closed_at);
     }
     for (const row of this.db.prepare('SELECT id, mapping FROM device_models').all() as {
       id: string;
@@ -413,7 +433,10 @@ export class SqliteRegistry implements Registry {
       this.stmt.upsertDevice.run(row);
       if (binding !== undefined) this.stmt.upsertJt808.run(bindingRow(row.id, binding));
       else this.stmt.deleteJt808.run(row.id);
+      // a new secret: the terminal's old authentication code is void, it may register again
+      this.stmt.openJt808Registration.run(row.id);
     })();
+    this.jt808ClosedMap.delete(row.id);
     this.rememberBinding(row.id, binding);
     const device = freezeDevice(row, binding);
     this.deviceMap.set(row.id, { device, hash, generation: ++this.generation });
@@ -521,7 +544,12 @@ export class SqliteRegistry implements Registry {
     // Re-read after scrypt: the device may have been deleted or changed meanwhile.
     const entry = this.deviceMap.get(id);
     if (entry === undefined) throw new Error(`unknown device ${id}`);
-    this.stmt.setSecret.run(hash, id);
+    this.db.transaction(() => {
+      this.stmt.setSecret.run(hash, id);
+      // the terminal's old authentication code is void with the secret: it may register again
+      this.stmt.openJt808Registration.run(id);
+    })();
+    this.jt808ClosedMap.delete(id);
     this.deviceMap.set(id, { device: entry.device, hash, generation: ++this.generation });
     this.forgetVerdicts(id);
   }
@@ -550,7 +578,9 @@ export class SqliteRegistry implements Registry {
     this.db.transaction(() => {
       this.stmt.deleteDevice.run(id);
       this.stmt.deleteJt808.run(id);
+      this.stmt.openJt808Registration.run(id);
     })();
+    this.jt808ClosedMap.delete(id);
     this.rememberBinding(id, undefined);
     this.deviceMap.delete(id);
     this.forgetVerdicts(id);
@@ -585,16 +615,39 @@ export class SqliteRegistry implements Registry {
     const entry = this.deviceMap.get(id);
     if (entry === undefined) throw new Error(`unknown device ${id}`);
     const b = binding === null ? undefined : checkJt808Binding(binding);
-    if (b !== undefined) {
-      this.checkPhoneFree(id, b.phone);
-      this.stmt.upsertJt808.run(bindingRow(id, b));
-    } else this.stmt.deleteJt808.run(id);
+    const old = this.jt808Map.get(id);
+    // another terminal (phone or terminal id): it has not registered yet
+    const sameTerminal =
+      b !== undefined && old !== undefined && old.phone === b.phone && old.terminalId === b.terminalId;
+    if (b !== undefined) this.checkPhoneFree(id, b.phone);
+    this.db.transaction(() => {
+      if (b !== undefined) this.stmt.upsertJt808.run(bindingRow(id, b));
+      else this.stmt.deleteJt808.run(id);
+      if (!sameTerminal) this.stmt.openJt808Registration.run(id);
+    })();
+    if (!sameTerminal) this.jt808ClosedMap.delete(id);
     this.rememberBinding(id, b);
     const { jt808: _old, ...rest } = entry.device;
     const device: Device = { ...rest };
     if (b !== undefined) device.jt808 = Object.freeze({ ...b });
     this.deviceMap.set(id, { device: Object.freeze(device), hash: entry.hash, generation: entry.generation });
     return device;
+  }
+
+  /**
+   * When the device's JT/T 808 registration closed (epoch ms): its terminal authenticated with the code
+   * in force then. Undefined: a 0x0100 registration is accepted (never authenticated, or the secret, the
+   * terminal or the device changed since).
+   */
+  jt808RegistrationClosedAt(id: string): number | undefined {
+    return this.jt808ClosedMap.get(id);
+  }
+
+  /** Closes the device's JT/T 808 registration (its terminal authenticated); the first time counts. */
+  closeJt808Registration(id: string, at: number): void {
+    if (this.jt808ClosedMap.has(id) || !this.deviceMap.has(id)) return;
+    this.stmt.closeJt808Registration.run(id, at);
+    this.jt808ClosedMap.set(id, at);
   }
 
   /** The device bound to a terminal phone number (any number of leading zeros). */

@@ -343,3 +343,51 @@ test('device models through the API: a vendor mapping of its own, bound by PATCH
   await term.closed;
   t.false(term.connected);
 });
+
+test('registration closes once the terminal authenticates: another 0x0100 with its phone and terminal id gets result 3 until the secret is rotated', async (t) => {
+  const tp = await platform();
+  t.teardown(() => tp.stop());
+  t.is(
+    (
+      await api(tp, 'POST', '/api/v1/devices', {
+        id: 'term-r',
+        kind: 'muck_truck',
+        vehicle: 'veh-1',
+        jt808: { phone: '13900000009', terminalId: 'T0009' },
+      })
+    ).status,
+    201,
+  );
+  const genuine = terminal(tp, '13900000009', '2013', 'T0009');
+  await genuine.connect();
+  t.teardown(() => genuine.destroy());
+  // an answer lost on the way: the terminal registers again before using its code, and may
+  const lost = await genuine.register();
+  t.is(lost.result, REGISTER_RESULT.success);
+  const reg = await genuine.register();
+  t.is(reg.result, REGISTER_RESULT.success);
+  t.not(reg.authCode, lost.authCode);
+  t.is(await genuine.authenticate(lost.authCode!), 1, 'the first code was replaced');
+  t.is(await genuine.authenticate(reg.authCode!), 0);
+
+  // someone who read the phone and terminal id off the truck cannot take its place
+  const impostor = terminal(tp, '13900000009', '2013', 'T0009');
+  await impostor.connect();
+  t.teardown(() => impostor.destroy());
+  t.deepEqual(await impostor.register(), { result: REGISTER_RESULT.terminalAlreadyRegistered });
+  t.is(await metric(tp, 'citywatch_jt808_registrations_total', '{result="already_registered"}'), 1);
+  t.true(await tp.platform.registry.verifyDevice('term-r', reg.authCode!), 'the genuine code still works');
+  // the registry keeps it across a restart of its process: the closed registration is in the database
+  t.not(tp.platform.registry.jt808RegistrationClosedAt('term-r'), undefined);
+
+  // the operator rotates the secret (a terminal that lost its code): it may register again, once more
+  const rotated = await api(tp, 'POST', '/api/v1/devices/term-r/rotate');
+  t.is(rotated.status, 200);
+  const again = terminal(tp, '13900000009', '2013', 'T0009');
+  await again.connect();
+  t.teardown(() => again.destroy());
+  const second = await again.register();
+  t.is(second.result, REGISTER_RESULT.success);
+  t.is(await again.authenticate(second.authCode!), 0);
+  t.deepEqual(await again.register(), { result: REGISTER_RESULT.terminalAlreadyRegistered });
+});

@@ -38,6 +38,12 @@ import type { Jt808Metrics } from './metrics.ts';
  * Credentials. The authentication code is the device's secret in the registry (stored as a scrypt
  * hash, the same secret as its MQTT password): a registration issues a new random code and replaces the
  * secret with it; a device provisioned with a known secret can authenticate with it without registering.
+ * A registration needs only the phone number and terminal id, which are printed on the terminal and
+ * its SIM, so anyone could register as a truck and void its code. The registry therefore closes a
+ * device's registration once its terminal has authenticated: a later 0x0100 gets result 3 (终端已被注册)
+ * until the device's secret changes (an operator's rotation, a new binding, or the terminal's own
+ * 0x0003 deregistration). A registration whose answer was lost can be repeated, since its code was
+ * never used.
  */
 
 export interface SessionRegistry {
@@ -46,6 +52,8 @@ export interface SessionRegistry {
   deviceModel(id: string): unknown;
   verifyDevice(id: string, secret: string): Promise<boolean>;
   setDeviceSecret(id: string, secret: string): Promise<void>;
+  jt808RegistrationClosedAt(id: string): number | undefined;
+  closeJt808Registration(id: string, at: number): void;
 }
 
 export interface SessionDeps {
@@ -218,13 +226,22 @@ export class Session {
       if (device === undefined || !device.enabled) result = REGISTER_RESULT.noSuchTerminal;
       else if (device.jt808?.terminalId !== undefined && device.jt808.terminalId !== reg.terminalId) {
         result = REGISTER_RESULT.noSuchTerminal;
+      } else if (registry.jt808RegistrationClosedAt(device.id) !== undefined) {
+        result = REGISTER_RESULT.terminalAlreadyRegistered;
       }
-      const label = result === REGISTER_RESULT.success ? 'success' : 'no_such_terminal';
+      const label =
+        result === REGISTER_RESULT.success
+          ? 'success'
+          : result === REGISTER_RESULT.terminalAlreadyRegistered
+            ? 'already_registered'
+            : 'no_such_terminal';
       metrics.registrations.labels(label).inc();
       if (result !== REGISTER_RESULT.success || device === undefined) {
         this.deps.logger.info(
-          { phone: header.phone, terminalId: reg.terminalId, plate: reg.plate },
-          'jt808 registration refused: no enabled device is bound to this phone and terminal id',
+          { phone: header.phone, terminalId: reg.terminalId, plate: reg.plate, device: device?.id },
+          result === REGISTER_RESULT.terminalAlreadyRegistered
+            ? 'jt808 registration refused: this terminal has registered and authenticated already; rotate the device secret (POST /api/v1/devices/{id}/rotate) to let it register again'
+            : 'jt808 registration refused: no enabled device is bound to this phone and terminal id',
         );
         this.sendMessage(MSG.REGISTER_ANSWER, encode8100({ replySerial: header.serial, result }));
         this.failedLogin();
@@ -250,6 +267,8 @@ export class Session {
         this.failedLogin();
         return;
       }
+      // the code is in use: no one can register as this terminal any more (see Credentials above)
+      registry.closeJt808Registration(device.id, Date.now());
       this.device = device;
       this.phone = header.phone;
       this.deps.bound(this, device);
