@@ -486,6 +486,18 @@ export async function runLoad(opts: LoadOptions): Promise<LoadSummary> {
       }
     }
   };
+  /**
+   * Every slot due by now, whatever maxTake: at a window's edges, so that slots due before the window
+   * (a backlog left by a stall in the warm-up) are not counted in it, and those due inside it are.
+   */
+  const drainDue = () => {
+    if (!publishing || schedule === undefined) return;
+    let before: number;
+    do {
+      before = schedule.slots;
+      sendDue();
+    } while (schedule.slots - before >= maxTake);
+  };
   let rateTimer: NodeJS.Timeout | undefined;
 
   // --- connecting, and reconnecting with backoff
@@ -645,12 +657,13 @@ export async function runLoad(opts: LoadOptions): Promise<LoadSummary> {
 
     for (;;) {
       phase = 'measure';
+      drainDue(); // the warm-up's slots stay in the warm-up
       connectedAtWindow = connectedNow();
       measuring = true;
       const w0 = performance.now();
       opts.onEvent?.('window_start');
       await abortable(durationMs);
-      sendDue(); // the slots due up to the window's end belong to it
+      drainDue(); // the slots due up to the window's end belong to it
       measuring = false;
       windowS = (performance.now() - w0) / 1000;
       connectedAtEnd = connectedNow();

@@ -84,7 +84,7 @@ const subscribe = (client: MqttClient, filter: string) =>
   );
 
 test.serial('MQTT_PROCESSES=2: one broker to its clients, across two edge processes', async (t) => {
-  t.timeout(120_000);
+  t.timeout(300_000);
   const dataDir = await mkdtemp(join(tmpdir(), 'broker-cluster-'));
   const p = await spawnPlatform({
     SIMULATE: 'seed',

@@ -127,7 +127,7 @@ test('2,000 violations closing while InfluxDB is down: bounded, answering, stopp
   };
 
   // 1. the outage: every violation closes while influxd is stopped
-  const first = await spawnPlatform(env, 60_000);
+  const first = await spawnPlatform(env);
   t.teardown(() => {
     first.child.kill('SIGKILL');
   });
@@ -160,7 +160,7 @@ test('2,000 violations closing while InfluxDB is down: bounded, answering, stopp
 
   // 3. the restart on the same data, influxd back: drains at the store's pace, never a storm
   await server.restart();
-  const second = await spawnPlatform(env, 60_000);
+  const second = await spawnPlatform(env);
   t.teardown(() => {
     second.child.kill('SIGKILL');
   });

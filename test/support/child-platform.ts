@@ -22,7 +22,8 @@ const ROOT = path.resolve(import.meta.dirname, '../..');
  */
 export function spawnPlatform(
   env: Record<string, string>,
-  timeoutMs = 30_000,
+  // a margin, not a verdict: a cold tsx start under a load average of 20 on 2 cores took over 30 s
+  timeoutMs = 120_000,
   opts: SpawnOptions = {},
 ): Promise<ChildPlatform> {
   const node = [process.execPath, '--import', 'tsx', 'platform/main.ts'];

@@ -31,9 +31,10 @@ const pump = new StorePump({
   initialBackoffMs: 50,
   maxBackoffMs: 200,
 });
-pump.start();
 
-// use up every descriptor left
+// use up every descriptor left, before the pump starts: an open() it started earlier would run on the
+// thread pool while this loop runs and might get a descriptor before they are gone (it did, on a
+// loaded machine: the pump then read 100 fixes while "starved")
 const fillers: number[] = [];
 let exhausted = '';
 for (;;) {
@@ -44,6 +45,8 @@ for (;;) {
     break;
   }
 }
+
+pump.start();
 
 const t0 = Date.UTC(2026, 0, 1);
 const fixes: Fix[] = Array.from({ length: count }, (_, i) => ({
