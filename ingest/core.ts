@@ -284,6 +284,7 @@ export class IngestCore {
     rejections: Rejection[],
   ): void {
     for (const r of rejections) this.opts.metrics.rejected.labels(r.reason).inc();
+    this.opts.metrics.deadLetters.inc();
     this.opts.logger?.debug(
       { device: deviceId, reasons: rejections.map((r) => r.reason) },
       'telemetry rejected',

@@ -109,6 +109,11 @@ export function createIngestMetrics(registry: Registry) {
       help: 'Fixes written to the store',
       registers: [registry],
     }),
+    storeLag: new Gauge({
+      name: 'citywatch_store_lag_seconds',
+      help: 'How long the oldest fix of the batch last written to the store (or being retried while the store fails) had waited since the platform received it',
+      registers: [registry],
+    }),
     storeWriteLatency: new Histogram({
       name: 'citywatch_store_write_seconds',
       help: 'Duration of one batch write to the store',
@@ -118,6 +123,11 @@ export function createIngestMetrics(registry: Registry) {
     quarantined: new Counter({
       name: 'citywatch_store_fixes_quarantined_total',
       help: 'Fixes the store refused permanently, set aside in the quarantine file',
+      registers: [registry],
+    }),
+    deadLetters: new Counter({
+      name: 'citywatch_ingest_dead_letters_total',
+      help: 'Messages refused by ingest and published to the platform/deadletter topic (one per message, whatever the number of rejections in it)',
       registers: [registry],
     }),
     spoolAppendFailures: new Counter({

@@ -218,6 +218,13 @@ export class StorePump {
   private async writeWithRetry(fixes: Fix[]): Promise<boolean> {
     const { store, metrics, logger } = this.opts;
     if (fixes.length === 0) return true;
+    let oldestReceived = Number.POSITIVE_INFINITY;
+    for (const fix of fixes) if (fix.received < oldestReceived) oldestReceived = fix.received;
+    // how long the batch has waited since receipt, after every attempt: it grows through an outage
+    const lag = () => {
+      if (Number.isFinite(oldestReceived))
+        metrics.storeLag.set(Math.max(0, Date.now() - oldestReceived) / 1000);
+    };
     let delay = this.initialBackoffMs;
     for (;;) {
       const endTimer = metrics.storeWriteLatency.startTimer();
@@ -229,6 +236,7 @@ export class StorePump {
           return false;
         }
         endTimer();
+        lag();
         metrics.storeWrites.labels('ok').inc();
         metrics.storeFixes.inc(fixes.length);
         if (!this.state.storeOk)
@@ -239,6 +247,7 @@ export class StorePump {
         return true;
       } catch (err) {
         metrics.storeWrites.labels('error').inc();
+        lag();
         if ((err as { permanent?: unknown }).permanent === true) {
           if (fixes.length === 1) {
             await this.quarantine(fixes[0]!, err as Error);

@@ -1,6 +1,7 @@
 import { EventEmitter } from 'node:events';
 import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
+import type { Registry as MetricsRegistry } from 'prom-client';
 import { chinaCalendar } from '../geofence/calendar.ts';
 import { compileWorld } from '../geofence/compile.ts';
 import { type Calendar, createEngine, type Engine, type VehicleState } from '../geofence/engine.ts';
@@ -11,6 +12,12 @@ import type { ViolationEvent, World } from '../geofence/types.ts';
 import type { Fix } from '../ingest/fix.ts';
 import type { EventStore } from '../store/events-port.ts';
 import type { FixStore } from '../store/port.ts';
+import {
+  type ComplianceMetrics,
+  createComplianceMetrics,
+  firmKindOf,
+  STEP_SAMPLE_EVERY,
+} from './compliance-metrics.ts';
 import { decodeTripState, decodeVehicleState, encodeState, engineFingerprint } from './engine-state-codec.ts';
 import { EngineStateStore, type EvidenceDueRow, type SavedVehicle } from './engine-state-store.ts';
 import { EventOutbox } from './event-outbox.ts';
@@ -76,6 +83,8 @@ export interface ComplianceServiceOptions {
    * detection: the platform was down, not the device (it reconnects and backfills). Default 120 s.
    */
   restoreGraceMs?: number;
+  /** registry for citywatch_violations_*, citywatch_engine_* (platform/compliance-metrics.ts) */
+  metrics?: MetricsRegistry;
 }
 
 export interface ComplianceStatus {
@@ -159,6 +168,9 @@ export class ComplianceService {
   private lastRecompileForUnknown = 0;
   private stopped = false;
   private readonly unsubscribe: () => void;
+  private readonly metrics: ComplianceMetrics | undefined;
+  /** fixes judged, for sampling the step time */
+  private stepped = 0;
 
   constructor(private readonly opts: ComplianceServiceOptions) {
     this.calendar = opts.calendar ?? chinaCalendar;
@@ -184,6 +196,28 @@ export class ComplianceService {
     });
     this.restore(this.state);
     this.unsubscribe = opts.registry.onChange(() => this.recompile());
+    this.metrics = opts.metrics ? createComplianceMetrics(opts.metrics, this) : undefined;
+  }
+
+  /**
+   * Violations opened and not closed, by code, read from the engine states at scrape time (so a restart,
+   * which restores the states, restores the count too). Every rule keeps what it has open in its
+   * slice's `open`: one violation, an array of them (zones), or null/undefined.
+   */
+  openViolationsByCode(): Map<string, number> {
+    const out = new Map<string, number>();
+    const add = (v: unknown) => {
+      const code = (v as { code?: unknown } | null)?.code;
+      if (typeof code === 'string') out.set(code, (out.get(code) ?? 0) + 1);
+    };
+    for (const state of this.states.values()) {
+      for (const slice of state.slices) {
+        const open = (slice as { open?: unknown } | null)?.open;
+        if (Array.isArray(open)) for (const v of open) add(v);
+        else if (open) add(open);
+      }
+    }
+    return out;
   }
 
   /** Reads back the saved states, the outbox and the evidence still to build. */
@@ -264,9 +298,15 @@ export class ComplianceService {
   /** Accepted fixes, in order, after they are durable (IngestCore.onFixes). */
   onFixes(fixes: readonly Fix[]): void {
     if (this.stopped) return;
+    const timed = this.metrics?.stepSeconds;
     for (const fix of fixes) {
       try {
-        this.stepFix(fix);
+        // one fix in STEP_SAMPLE_EVERY is timed: two clock reads per fix would cost more than some steps
+        if (timed !== undefined && (++this.stepped & (STEP_SAMPLE_EVERY - 1)) === 0) {
+          const t0 = performance.now();
+          this.stepFix(fix);
+          timed.observe((performance.now() - t0) / 1000);
+        } else this.stepFix(fix);
       } catch (err) {
         this.opts.logger.error(
           { err: (err as Error).message, vehicle: fix.vehicle, ts: fix.ts },
@@ -311,6 +351,7 @@ export class ComplianceService {
     const now = this.now();
     if (!Number.isFinite(now)) return;
     this.lastTickAt = now;
+    const t0 = performance.now();
     const world = this.world;
     const inGrace = Date.now() < this.graceUntil;
     if (!inGrace) this.awaitingFirstFix.clear();
@@ -327,6 +368,7 @@ export class ComplianceService {
         this.opts.logger.error({ err: (err as Error).message, vehicle }, 'compliance: engine tick failed');
       }
     }
+    this.metrics?.tickSeconds.observe((performance.now() - t0) / 1000);
   }
 
   /**
@@ -348,6 +390,10 @@ export class ComplianceService {
 
   private emitViolation(event: ViolationEvent): void {
     const v = event.violation;
+    if (event.phase === 'opened' && this.metrics) {
+      const kind = this.states.get(v.vehicle)?.last?.kind ?? this.world.vehicle(v.vehicle)?.kind;
+      this.metrics.violations.labels(v.code, firmKindOf(kind)).inc();
+    }
     this.opts
       .publish(alertTopic(v.firm, v.vehicle), JSON.stringify(event))
       .catch((err: Error) => this.alertFailed(err, v.id));

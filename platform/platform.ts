@@ -10,6 +10,7 @@ import { AuditLog } from '../api/audit/log.ts';
 import { auditSnapshots } from '../api/audit/snapshots.ts';
 import { IdempotencyStore } from '../api/idempotency/store.ts';
 import { LiveHub } from '../api/live-hub.ts';
+import { registerLiveMetrics } from '../api/live-metrics.ts';
 import { ADMIN_PRINCIPAL } from '../api/principal.ts';
 import { type HealthReport, type HealthState, worstState } from '../api/schemas.ts';
 import { WebhookDispatcher } from '../api/webhooks/dispatcher.ts';
@@ -206,7 +207,9 @@ export async function startPlatform(config: Config, options: StartOptions): Prom
   let stopping = false;
 
   const metrics = new MetricsRegistry();
-  collectDefaultMetrics({ register: metrics, prefix: 'citywatch_process_' });
+  // The stock names (process_cpu_seconds_total, nodejs_eventloop_lag_seconds, ...), unprefixed as every
+  // Prometheus client library writes them, so stock Node.js dashboards and alerts match as they are.
+  collectDefaultMetrics({ register: metrics });
   const ingestMetrics = createIngestMetrics(metrics);
 
   const registry = new SqliteRegistry({ dir: path.join(config.dataDir, 'registry') });
@@ -331,6 +334,7 @@ export async function startPlatform(config: Config, options: StartOptions): Prom
     // engine states and the outbox of events not yet in the event store survive a restart
     state: new EngineStateStore({ file: path.join(config.dataDir, 'compliance-state.sqlite') }),
     logger,
+    metrics,
   });
   // Subscribed before the service starts, so no event it emits (outbox replay included) is missed.
   const webhooks = new WebhookDispatcher({
@@ -361,6 +365,7 @@ export async function startPlatform(config: Config, options: StartOptions): Prom
     clientBufferBytes: env.LIVE_CLIENT_BUFFER_BYTES,
     heartbeatMs: env.LIVE_HEARTBEAT_S * 1000,
   });
+  registerLiveMetrics(metrics, live);
   core.onFixes((fixes) => live.publishFixes(fixes));
   complianceService.bus.on('violation', (event) => live.publishViolation(event));
 

@@ -1,5 +1,5 @@
 import { performance } from 'node:perf_hooks';
-import { Counter, type Registry as MetricsRegistry } from 'prom-client';
+import { Counter, Gauge, Histogram, type Registry as MetricsRegistry } from 'prom-client';
 import type { TripEvent } from '../../geofence/trips.ts';
 import type { ViolationEvent } from '../../geofence/types.ts';
 import {
@@ -70,7 +70,7 @@ export interface WebhookDispatcherOptions {
   outbound?: OutboundPolicy;
   /** pause a subscription after this many dead-lettered deliveries in a row (default 5; 0: never) */
   pauseAfterDead?: number;
-  /** for citywatch_webhook_refused_total and citywatch_webhook_subscription_stops_total */
+  /** for the citywatch_webhook_* metrics (attempts, deliveries, dead letters, refusals, stops) */
   metrics?: MetricsRegistry;
   /** told when the platform disables (410) or pauses a subscription, e.g. for the audit log */
   onStateChange?: (change: StateChange & { at: number }) => void;
@@ -93,6 +93,30 @@ const MAX_SLEEP_MS = 30_000;
 const PRUNE_EVERY_MS = 3_600_000;
 /** Matched events held in memory while the store cannot be written; beyond this they are dropped (logged). */
 const MAX_BUFFERED = 100_000;
+/**
+ * What an attempt came to, for citywatch_webhook_attempt_seconds{result}: a 2xx (`ok`), the receiver's
+ * other answers by class, or no answer (`timeout`, `network`: refused connection, reset, DNS), or the
+ * outbound guard's refusal (`refused`, never sent).
+ */
+export const ATTEMPT_RESULTS = [
+  'ok',
+  'redirect',
+  'client_error',
+  'server_error',
+  'timeout',
+  'network',
+  'refused',
+] as const;
+export type AttemptResult = (typeof ATTEMPT_RESULTS)[number];
+
+function attemptResult(statusCode: number | undefined, timedOut: boolean, refused: boolean): AttemptResult {
+  if (refused) return 'refused';
+  if (statusCode === undefined) return timedOut ? 'timeout' : 'network';
+  if (statusCode >= 200 && statusCode < 300) return 'ok';
+  if (statusCode >= 300 && statusCode < 400) return 'redirect';
+  return statusCode >= 500 ? 'server_error' : 'client_error';
+}
+
 const SHUTDOWN = Symbol('shutdown');
 const TIMEOUT = Symbol('timeout');
 
@@ -115,6 +139,8 @@ export class WebhookDispatcher {
   private readonly pauseAfterDead: number;
   private readonly refused: Counter<'reason'> | undefined;
   private readonly stops: Counter<'state'> | undefined;
+  private readonly attemptSeconds: Histogram<'result'> | undefined;
+  private readonly finished: Counter<'outcome'> | undefined;
   onStateChange: ((change: StateChange & { at: number }) => void) | undefined;
   private buffer: Array<{ event: WebhookEvent; subscriptions: Subscription[] }> = [];
   private flushScheduled = false;
@@ -152,6 +178,48 @@ export class WebhookDispatcher {
         help: 'subscriptions the platform stopped: disabled (the receiver answered 410 Gone) or paused (dead letters in a row)',
         labelNames: ['state'],
         registers: [options.metrics],
+      });
+      this.attemptSeconds = new Histogram({
+        name: 'citywatch_webhook_attempt_seconds',
+        help: "webhook delivery attempts: time to the receiver's answer (or the timeout), by result (ok = 2xx; redirect, client_error, server_error; timeout; network; refused by the outbound guard)",
+        labelNames: ['result'],
+        buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+        registers: [options.metrics],
+      });
+      this.finished = new Counter({
+        name: 'citywatch_webhook_deliveries_total',
+        help: 'webhook deliveries finished, by outcome: delivered (a 2xx) or dead (dead-lettered: attempts used up, 410 Gone, or refused)',
+        labelNames: ['outcome'],
+        registers: [options.metrics],
+      });
+      for (const result of ATTEMPT_RESULTS) this.attemptSeconds.zero({ result });
+      for (const outcome of ['delivered', 'dead']) this.finished.labels(outcome).inc(0);
+      // Read from the store at scrape time: they survive restarts and include replays and prunes.
+      const counts = (): { pending: number; dead: number } | undefined => {
+        if (this.stopped) return undefined;
+        try {
+          return this.store.counts();
+        } catch {
+          return undefined;
+        }
+      };
+      new Gauge({
+        name: 'citywatch_webhook_deliveries_pending',
+        help: 'webhook deliveries waiting for their next attempt (or in flight)',
+        registers: [options.metrics],
+        collect() {
+          const c = counts();
+          if (c) this.set(c.pending);
+        },
+      });
+      new Gauge({
+        name: 'citywatch_webhook_dead_letters',
+        help: 'dead-lettered webhook deliveries kept in the store (GET /api/v1/webhooks/dead-letters; each can be replayed)',
+        registers: [options.metrics],
+        collect() {
+          const c = counts();
+          if (c) this.set(c.dead);
+        },
       });
     }
   }
@@ -369,7 +437,11 @@ export class WebhookDispatcher {
       clearTimeout(timer);
     }
     if (this.stopped && controller.signal.reason === SHUTDOWN) return;
-    const durationMs = Math.round((performance.now() - t0) * 10) / 10;
+    const elapsedMs = performance.now() - t0;
+    const durationMs = Math.round(elapsedMs * 10) / 10;
+    this.attemptSeconds
+      ?.labels(attemptResult(statusCode, controller.signal.reason === TIMEOUT, refusal !== undefined))
+      .observe(elapsedMs / 1000);
     const ok = statusCode !== undefined && statusCode >= 200 && statusCode < 300;
     const gone = statusCode === 410;
     // A refusal is policy and a 410 is the receiver's final word: neither is retried.
@@ -393,8 +465,10 @@ export class WebhookDispatcher {
       );
     }
     let change: StateChange | undefined;
-    if (step === undefined) this.store.recordAttempt(d.id, attempt, { status: 'delivered' });
-    else if (step.kind === 'dead') {
+    if (step === undefined) {
+      this.store.recordAttempt(d.id, attempt, { status: 'delivered' });
+      this.finished?.labels('delivered').inc();
+    } else if (step.kind === 'dead') {
       change = this.store.recordAttempt(d.id, attempt, {
         status: 'dead',
         pauseAfterDead: this.pauseAfterDead,
@@ -404,6 +478,7 @@ export class WebhookDispatcher {
         { delivery: d.id, event: d.eventId, target: d.target, attempts: n, statusCode, error },
         'webhooks: delivery failed on every attempt; dead-lettered',
       );
+      this.finished?.labels('dead').inc();
     } else this.store.recordAttempt(d.id, attempt, { status: 'pending', nextAt: this.now() + step.delayMs });
     if (change) this.stateChanged(change, at);
   }
