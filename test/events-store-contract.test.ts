@@ -939,3 +939,34 @@ test('the v2 adapter refuses a wrong token with the server message', async (t) =
     await srv.destroy();
   }
 });
+
+test('influxdb: a violation point names the first route its judgement rests on (dashboards group by it)', async (t) => {
+  const srv = await startInfluxd();
+  t.teardown(() => srv.destroy());
+  const store = new InfluxEventStore({ version: 1, url: srv.url, database: 'routes' });
+  await store.open();
+  const onRoute = violation({
+    vehicle: 'truck-r',
+    code: 'OFF_ROUTE',
+    startTs: T0,
+    refs: [
+      { kind: 'thresholds', id: 'city', version: 5 },
+      { kind: 'permit', id: 'permit-1', version: 1 },
+      { kind: 'route', id: 'route-east', version: 3 },
+      { kind: 'route', id: 'route-west', version: 1 },
+    ],
+  });
+  await store.recordViolations([
+    { phase: 'opened', violation: onRoute },
+    { phase: 'opened', violation: violation({ vehicle: 'truck-r', code: 'OFF_HOURS', startTs: T0 + 1 }) },
+  ]);
+  const res = await fetch(
+    `${srv.url}/query?db=routes&q=${encodeURIComponent('SELECT "route" FROM "violation" GROUP BY "code"')}`,
+  );
+  const body = (await res.json()) as {
+    results: [{ series: { tags: { code: string }; values: [number, string][] }[] }];
+  };
+  const byCode = Object.fromEntries(body.results[0].series.map((s) => [s.tags.code, s.values[0]![1]]));
+  t.deepEqual(byCode, { OFF_HOURS: '', OFF_ROUTE: 'route-east' });
+  await store.close();
+});

@@ -13,7 +13,8 @@
  *                    fields id, phase, status ('open'|'closed': the ENGINE lifecycle; the name predates
  *                           the enforcement status and is kept for existing points), level (int), seq (int,
  *                           history length when written), startTs (int), endTs (int), durationMs (int) (both
- *                           only once closed), lat, lon (float: startPos), permit ('' when none), body
+ *                           only once closed), lat, lon (float: startPos), permit ('' when none), route
+ *                           (the first route the judgement names, '' when none: dashboards group by it), body
  *                           (canonical JSON of the Violation: what reads return), enforcement (the
  *                           enforcement status, store/violation-status.ts) and enforcementSeq (int)
  *                    time   startTs (ms, exact)
@@ -388,6 +389,7 @@ export class InfluxEventStore implements EventStore {
       ['lat', float(v.startPos[1])],
       ['lon', float(v.startPos[0])],
       ['permit', str(v.permit ?? '')],
+      ['route', str(v.refs.find((r) => r.kind === 'route')?.id ?? '')],
       ['body', str(body)],
     );
     if (withStatus) fields.push(['enforcement', str('open')], ['enforcementSeq', int(0)]);
