@@ -1,0 +1,90 @@
+import {
+  CustomVariableBuilder,
+  QueryVariableBuilder,
+  TextBoxVariableBuilder,
+  VariableRefresh,
+  VariableSort,
+} from '@grafana/grafana-foundation-sdk/dashboard';
+import { UNIT_KINDS } from '../../ingest/fix.ts';
+import { MEASUREMENT as FIX_MEASUREMENT } from '../../store/influx/schema.ts';
+import { INFLUX, PROMETHEUS } from './datasources.ts';
+
+/**
+ * The template variables the dashboards share. Every one is used in InfluxQL as `"tag" =~ /^$var$/`
+ * (lib/influxql.ts regexMatch), which Grafana fills with the value regex-escaped, `(a|b)` for several
+ * values, and for All either every value (kind) or the custom all value `.*` (the others: a county has
+ * tens of firms and hundreds of vehicles, a regex of all of them is long for nothing).
+ */
+
+const ALL = { text: 'All', value: '$__all' };
+
+/** Firms (or departments) that have reported fixes. */
+export function firmVariable(): QueryVariableBuilder {
+  const query = `SHOW TAG VALUES FROM "${FIX_MEASUREMENT}" WITH KEY = "firm"`;
+  return new QueryVariableBuilder('firm')
+    .label('Firm 企业')
+    .description('Transport firm, sanitation contractor or enforcement department owning the units')
+    .datasource(INFLUX)
+    .query(query)
+    .definition(query)
+    .refresh(VariableRefresh.OnDashboardLoad)
+    .sort(VariableSort.AlphabeticalAsc)
+    .multi(true)
+    .includeAll(true)
+    .allValue('.*')
+    .current(ALL);
+}
+
+/** The three unit kinds: All expands to every value, `(muck_truck|sanitation|body_camera)`. */
+export function kindVariable(): CustomVariableBuilder {
+  return new CustomVariableBuilder('kind')
+    .label('Kind 类型')
+    .description('muck_truck 渣土车, sanitation 环卫车, body_camera 执法记录仪')
+    .values(UNIT_KINDS.join(','))
+    .multi(true)
+    .includeAll(true)
+    .current(ALL);
+}
+
+/** Violation types (codes) seen so far. */
+export function codeVariable(measurement: string): QueryVariableBuilder {
+  const query = `SHOW TAG VALUES FROM "${measurement}" WITH KEY = "code"`;
+  return new QueryVariableBuilder('code')
+    .label('Type 违规类型')
+    .datasource(INFLUX)
+    .query(query)
+    .definition(query)
+    .refresh(VariableRefresh.OnDashboardLoad)
+    .sort(VariableSort.AlphabeticalAsc)
+    .multi(true)
+    .includeAll(true)
+    .allValue('.*')
+    .current(ALL);
+}
+
+/**
+ * Where the console is served (the platform's API address, as the operator's browser reaches it):
+ * violation ids link to `${console}/console#/violations/<id>`.
+ */
+export function consoleVariable(): TextBoxVariableBuilder {
+  return new TextBoxVariableBuilder('console')
+    .label('Console URL')
+    .description('The platform address as your browser reaches it; violation ids link to its console')
+    .defaultValue('http://localhost:8080')
+    .current({ text: 'http://localhost:8080', value: 'http://localhost:8080' });
+}
+
+/** Platform processes scraped by Prometheus (one per instance; several when PARTS splits them). */
+export function instanceVariable(): QueryVariableBuilder {
+  const query = 'label_values(citywatch_ingest_messages_total, instance)';
+  return new QueryVariableBuilder('instance')
+    .label('Instance')
+    .datasource(PROMETHEUS)
+    .query(query)
+    .definition(query)
+    .refresh(VariableRefresh.OnTimeRangeChanged)
+    .sort(VariableSort.AlphabeticalAsc)
+    .multi(true)
+    .includeAll(true)
+    .current(ALL);
+}
