@@ -4,6 +4,7 @@ import { CORS_ORIGIN_PATTERN } from '../api/security.ts';
 import { VIOLATION_CODES } from '../geofence/model.ts';
 import { AllowlistError, parseAllowlist } from '../outbound/address-policy.ts';
 import { COMPLIANCE_CLOCKS } from './compliance-clock.ts';
+import { placeholderReason, SECRET_SETTINGS } from './placeholder-secrets.ts';
 
 /**
  * Configuration from environment variables, validated with zod. Every variable is documented in the
@@ -272,6 +273,19 @@ export const envSchema = envObject.superRefine((env, ctx) => {
       message: `must be at least 64 x MAX_PAYLOAD_BYTES (${minSpool} with MAX_PAYLOAD_BYTES ${env.MAX_PAYLOAD_BYTES}), so one message always fits`,
     });
   }
+  // A placeholder secret (.env.example's, change-me, ...) is a public one: refused outside the demo.
+  if (!env.SIMULATE.seed) {
+    for (const key of SECRET_SETTINGS) {
+      const value = env[key];
+      const reason = value === undefined ? undefined : placeholderReason(value);
+      if (reason)
+        ctx.addIssue({
+          code: 'custom',
+          path: [key],
+          message: `${reason}: set a secret of your own (e.g. openssl rand -base64 32) in .env, or run the demo with SIMULATE=1 or seed`,
+        });
+    }
+  }
   if (env.PARTS.includes('ingest') && !env.PARTS.includes('broker') && env.INGEST_MQTT_URL === undefined) {
     ctx.addIssue({
       code: 'custom',
@@ -331,7 +345,8 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
     throw new ConfigError(
       parsed.error.issues.map((issue) => {
         const key = String(issue.path[0] ?? '(environment)');
-        const given = relevant[key];
+        // a secret's value is never echoed (start-up errors end up in logs)
+        const given = (SECRET_SETTINGS as readonly string[]).includes(key) ? undefined : relevant[key];
         return `${key}: ${issue.message}${given !== undefined ? ` (got "${given.slice(0, 80)}")` : ''}`;
       }),
     );

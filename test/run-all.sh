@@ -4,7 +4,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # 1. Real servers the tests start: InfluxDB 1.x, Mosquitto, VictoriaMetrics (InfluxDB 2.x write API),
-#    docker-compose (validates docker-compose.yml), and the Mosquitto clients for the README's example.
+#    Prometheus (runs the Grafana dashboards' PromQL against a scraped platform; promtool checks
+#    prometheus/prometheus.yml), docker-compose (validates docker-compose.yml), and the Mosquitto clients
+#    for the README's example.
 #    Debian packages, installed only when missing.
 missing=()
 [ -x /usr/bin/influxd ] || missing+=(influxdb)
@@ -12,6 +14,7 @@ missing=()
 # mosquitto_pub / mosquitto_sub: the README's publishing example (the mosquitto package has only the broker)
 command -v mosquitto_pub >/dev/null 2>&1 || missing+=(mosquitto-clients)
 [ -x /usr/bin/victoria-metrics ] || missing+=(victoria-metrics)
+[ -x /usr/bin/prometheus ] || missing+=(prometheus)
 command -v docker-compose >/dev/null 2>&1 || missing+=(docker-compose)
 command -v openssl >/dev/null 2>&1 || missing+=(openssl)
 if [ ${#missing[@]} -gt 0 ]; then
