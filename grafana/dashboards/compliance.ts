@@ -32,7 +32,7 @@ import {
 } from '../lib/common.ts';
 import { INFLUX } from '../lib/datasources.ts';
 import { influxql, regexMatch } from '../lib/influxql.ts';
-import { codeVariable, consoleVariable, firmVariable } from '../lib/variables.ts';
+import { codeVariable, consoleVariable, firmVariable, transportFirmVariable } from '../lib/variables.ts';
 
 /**
  * Compliance: the violations (by type, firm, hour of day), the ones nobody has taken up yet (linked to
@@ -50,6 +50,8 @@ export const COMPLIANCE_UID = 'citywatch-compliance';
 const BY_FIRM = regexMatch('firm', 'firm');
 const VIOLATIONS = `${BY_FIRM} AND ${regexMatch('code', 'code')} AND $timeFilter`;
 const COMPLETED_TRIPS = `"status" = 'completed' AND ${BY_FIRM} AND $timeFilter`;
+/** the firms the monthly assessment ranks: transport firms (hidden variable), within the chosen ones */
+const ASSESSED = `${BY_FIRM} AND ${regexMatch('firm', 'transport')}`;
 
 function permitVariable(): QueryVariableBuilder {
   const query = `SELECT DISTINCT("permit") FROM "${TRIP}" WHERE "permit" != '' AND ${BY_FIRM} AND $timeFilter`;
@@ -197,7 +199,9 @@ export function compliance(): Dashboard {
     .span(8)
     .height(9)
     .withTarget(
-      influxql(`SELECT "originSite", "violationCount" FROM "${TRIP}" WHERE ${COMPLETED_TRIPS}`).table(),
+      influxql(
+        `SELECT "originSite", "violationCount" FROM "${TRIP}" WHERE "originSite" != '' AND ${COMPLETED_TRIPS}`,
+      ).table(),
     )
     .transformations(topBy('originSite', 'violationCount', 'sum', 10))
     .overrideByName('violationCount (sum)', named('violations'));
@@ -211,7 +215,9 @@ export function compliance(): Dashboard {
     .span(8)
     .height(9)
     .withTarget(
-      influxql(`SELECT "disposalSite", "violationCount" FROM "${TRIP}" WHERE ${COMPLETED_TRIPS}`).table(),
+      influxql(
+        `SELECT "disposalSite", "violationCount" FROM "${TRIP}" WHERE "disposalSite" != '' AND ${COMPLETED_TRIPS}`,
+      ).table(),
     )
     .transformations(topBy('disposalSite', 'violationCount', 'sum', 10))
     .overrideByName('violationCount (sum)', named('violations'));
@@ -247,7 +253,7 @@ export function compliance(): Dashboard {
     .id(id())
     .title('Firm ranking (月度考核): violations per 100 trips')
     .description(
-      'Violations started in the range per 100 trips completed in it, by firm, best first: the headline rate of the monthly assessment (the dashboard opens on this month). A firm with violations and no completed trip has no rate and is left out here; GET /api/v1/scorecards ranks it last and adds per 1,000 km and unresolved violations.',
+      'Violations started in the range per 100 trips completed in it, by transport firm, best first: the headline rate of the monthly assessment (the dashboard opens on this month). A firm with violations and no completed trip has no rate and is left out here; GET /api/v1/scorecards ranks it last and adds per 1,000 km and unresolved violations. A firm running sweepers or body cameras besides its trucks has their violations counted here too (the scorecard counts its trucks only).',
     )
     .span(24)
     .height(10)
@@ -262,12 +268,12 @@ export function compliance(): Dashboard {
     .thresholds(thresholds('green', [5, 'yellow'], [20, 'orange'], [50, 'red']))
     .withTarget(
       influxql(
-        `SELECT count("seq") AS "violations" FROM "${VIOLATION}" WHERE ${BY_FIRM} AND $timeFilter GROUP BY "firm"`,
+        `SELECT count("seq") AS "violations" FROM "${VIOLATION}" WHERE ${ASSESSED} AND $timeFilter GROUP BY "firm"`,
       ).table(),
     )
     .withTarget(
       influxql(
-        `SELECT count("id") AS "trips" FROM "${TRIP}" WHERE ${COMPLETED_TRIPS} GROUP BY "firm"`,
+        `SELECT count("id") AS "trips" FROM "${TRIP}" WHERE "status" = 'completed' AND ${ASSESSED} AND $timeFilter GROUP BY "firm"`,
         'B',
       ).table(),
     )
@@ -283,6 +289,7 @@ export function compliance(): Dashboard {
     .withVariable(codeVariable(VIOLATION))
     .withVariable(permitVariable())
     .withVariable(consoleVariable())
+    .withVariable(transportFirmVariable())
     .withRow(new RowBuilder('Violations').id(id()))
     .withPanel(byType)
     .withPanel(byFirm)

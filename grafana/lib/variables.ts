@@ -2,6 +2,7 @@ import {
   CustomVariableBuilder,
   QueryVariableBuilder,
   TextBoxVariableBuilder,
+  VariableHide,
   VariableRefresh,
   VariableSort,
 } from '@grafana/grafana-foundation-sdk/dashboard';
@@ -32,6 +33,28 @@ export function firmVariable(): QueryVariableBuilder {
     .multi(true)
     .includeAll(true)
     .allValue('.*')
+    .current(ALL);
+}
+
+/**
+ * Hidden: the transport firms, those with muck trucks reporting. The monthly assessment (月度考核,
+ * api/scorecard) ranks them on their trucks' violations; sanitation contractors and enforcement
+ * departments are not assessed. At All it expands to every such firm, `(a|b|c)`: tens of firms, not
+ * thousands of vehicles.
+ */
+export function transportFirmVariable(): QueryVariableBuilder {
+  const query = `SHOW TAG VALUES FROM "${FIX_MEASUREMENT}" WITH KEY = "firm" WHERE "kind" = 'muck_truck'`;
+  return new QueryVariableBuilder('transport')
+    .label('Transport firms')
+    .description('Firms with muck trucks: the firms the monthly assessment ranks')
+    .hide(VariableHide.HideVariable)
+    .datasource(INFLUX)
+    .query(query)
+    .definition(query)
+    .refresh(VariableRefresh.OnDashboardLoad)
+    .sort(VariableSort.AlphabeticalAsc)
+    .multi(true)
+    .includeAll(true)
     .current(ALL);
 }
 
