@@ -138,6 +138,10 @@ export function escapeRegex(value: string): string {
   return value.replace(/[\\^$*+?.()|[\]{}/]/g, '\\$&');
 }
 
+/** the regex literals of an InfluxQL query, as the InfluxDB datasource finds them */
+const REGEX_LITERAL =
+  /(\s*(=|!)~\s*)\/((?![*+?])(?:[^\r\n[/\\]|\\.|\[(?:[^\r\n\]\\]|\\.)*\])+)\/((?:g(?:im?|mi?)?|i(?:gm?|mg?)?|m(?:gi?|ig?)?)?)/gm;
+
 type Formatter = (value: string | string[], variable: VariableState, query: string) => string;
 
 /** InfluxDB datasource interpolateQueryExpr (Grafana 11/12) */
@@ -147,9 +151,10 @@ const influxFormat: Formatter = (value, variable, query) => {
     if (typeof value === 'string') return escapeRegex(value);
     return `(${value.map(escapeRegex).join('|')})`;
   }
-  // a single-value variable is escaped only where the query uses it inside a regex literal
-  const inRegex = new RegExp(`/(?:\\^)?(.*)(\\$${variable.name})(.*)(?:\\$)?/`);
-  if (inRegex.test(query))
+  // a single-value variable is escaped only where the query uses it inside a regex literal: Grafana
+  // finds the `=~ /.../` and `!~ /.../` literals, then looks for the variable in each
+  const usesIt = new RegExp(`\\/(?:\\^)?(.*)(\\$${variable.name})(.*)(?:\\$)?\\/`);
+  if ((query.match(REGEX_LITERAL) ?? []).some((literal) => usesIt.test(literal)))
     return typeof value === 'string' ? escapeRegex(value) : `(${value.map(escapeRegex).join('|')})`;
   return typeof value === 'string' ? value : value.join(',');
 };
