@@ -28,8 +28,8 @@ import { startPublisher } from '../simulators/publisher.ts';
 import { demoScenarioFleet, generateScenarioFixes, scenarioVehicle } from '../simulators/scenarios.ts';
 import { INFLUXD_BIN, type InfluxdServer, startInfluxd } from './servers/influxd.ts';
 import type { LaunchedServer } from './servers/launch.ts';
-import { binaryAvailable } from './servers/process.ts';
 import { PROMETHEUS_BIN, startPrometheus } from './servers/prometheus.ts';
+import { testsNeeding } from './servers/required.ts';
 import { committedDashboards, type Json, type QueryRef, queriesOf } from './support/dashboards.ts';
 import {
   escapeRegex,
@@ -85,7 +85,11 @@ interface World {
 }
 
 let world: World | undefined;
-let skipped: string | undefined;
+// influxd and Prometheus: a missing one fails these tests (launch.ts), unless the developer opts out
+const needsInflux = testsNeeding(INFLUXD_BIN, 'grafana-queries');
+const needsPrometheus = testsNeeding(PROMETHEUS_BIN, 'grafana-queries');
+const skipped = needsInflux.skipped || needsPrometheus.skipped;
+const serial = skipped ? test.serial.skip : test.serial;
 
 function unitOf(d: NewDevice): string {
   return d.vehicle ?? d.id;
@@ -99,10 +103,7 @@ async function influxCount(w: { influx: InfluxdServer }, q: string): Promise<num
 
 test.before(async (t) => {
   t.timeout(600_000);
-  if (!binaryAvailable(INFLUXD_BIN) || !binaryAvailable(PROMETHEUS_BIN)) {
-    skipped = `influxd (${INFLUXD_BIN}) or prometheus (${PROMETHEUS_BIN}) missing: npm test installs them`;
-    return;
-  }
+  if (skipped) return;
   const influx = await startInfluxd();
   const front = await startV2Front(() => influx.url, TOKEN);
   const tp = await startTestPlatform({
@@ -276,12 +277,7 @@ test.after.always(async () => {
   await w.influx.destroy();
 });
 
-function ready(t: ExecutionContext): World | undefined {
-  if (skipped) {
-    t.log(skipped);
-    t.pass();
-    return undefined;
-  }
+function ready(): World {
   if (!world) throw new Error('the world was not built');
   return world;
 }
@@ -577,11 +573,10 @@ async function checkInflux(
 // ---------------------------------------------------------------------------------------------------
 // InfluxQL
 
-test.serial(
+serial(
   'InfluxQL: every panel and annotation query returns what its panel shows (InfluxDB 2.x settings)',
   async (t) => {
-    const w = ready(t);
-    if (!w) return;
+    const w = ready();
     const queries = influxQueries();
     t.true(queries.length >= 24, `${queries.length} InfluxQL queries`);
     const vars = allVariables(w);
@@ -598,22 +593,17 @@ test.serial(
   },
 );
 
-test.serial(
-  'InfluxQL: the Fleet overview through the InfluxDB 1.x settings gives the same answers',
-  async (t) => {
-    const w = ready(t);
-    if (!w) return;
-    for (const q of influxQueries().filter((x) => x.dashboard === 'fleet-overview.json')) {
-      await checkInflux(t, w, q, datasourceV1(w), allVariables(w));
-    }
-  },
-);
+serial('InfluxQL: the Fleet overview through the InfluxDB 1.x settings gives the same answers', async (t) => {
+  const w = ready();
+  for (const q of influxQueries().filter((x) => x.dashboard === 'fleet-overview.json')) {
+    await checkInflux(t, w, q, datasourceV1(w), allVariables(w));
+  }
+});
 
-test.serial(
+serial(
   'InfluxQL: multi-value and single-value selections are regex-escaped and keep to what is chosen',
   async (t) => {
-    const w = ready(t);
-    if (!w) return;
+    const w = ready();
     const trucks = [...w.units.values()].filter((u) => u.kind === 'muck_truck');
     const firms = [...new Set(trucks.map((u) => u.firm))].slice(0, 2);
     t.is(firms.length, 2);
@@ -673,11 +663,10 @@ test.serial(
   },
 );
 
-test.serial(
+serial(
   'InfluxQL: the repeated trips panel answers for every permit; their trips add up to all completed ones',
   async (t) => {
-    const w = ready(t);
-    if (!w) return;
+    const w = ready();
     const permitVar = committedDashboards()
       .flatMap(({ file, json }) => queriesOf(file, json))
       .find((q) => q.where === 'variable: permit')!;
@@ -720,55 +709,50 @@ test.serial(
   },
 );
 
-test.serial(
-  'InfluxQL: the query variables list the firms, codes, permits and units of the run',
-  async (t) => {
-    const w = ready(t);
-    if (!w) return;
-    const vars = committedDashboards().flatMap(({ file, json }) =>
-      queriesOf(file, json).filter((q) => q.where.startsWith('variable:') && q.datasource.uid === INFLUX_UID),
+serial('InfluxQL: the query variables list the firms, codes, permits and units of the run', async (t) => {
+  const w = ready();
+  const vars = committedDashboards().flatMap(({ file, json }) =>
+    queriesOf(file, json).filter((q) => q.where.startsWith('variable:') && q.datasource.uid === INFLUX_UID),
+  );
+  const values = async (where: string, variables = allVariables(w)): Promise<string[]> => {
+    const q = vars.find((v) => v.where === where);
+    if (!q) throw new Error(`no ${where}`);
+    const r = await runInfluxQL(
+      datasourceV2(w),
+      influxQuery(q.text, { range: w.range, variables, minInterval: '10s' }),
     );
-    const values = async (where: string, variables = allVariables(w)): Promise<string[]> => {
-      const q = vars.find((v) => v.where === where);
-      if (!q) throw new Error(`no ${where}`);
-      const r = await runInfluxQL(
-        datasourceV2(w),
-        influxQuery(q.text, { range: w.range, variables, minInterval: '10s' }),
-      );
-      t.is(r.error, undefined, where);
-      // Grafana lists the first string column: SHOW TAG VALUES' value, SELECT DISTINCT's distinct
-      return rowsOf(r.series).map((row) => String(row.value ?? row.distinct));
-    };
-    const firms = [...new Set([...w.units.values()].map((u) => u.firm))].sort();
-    t.deepEqual((await values('variable: firm')).sort(), firms);
-    const codes = await values('variable: code');
-    for (const c of ['OFF_ROUTE', 'OVERSPEED', 'SPILLAGE']) t.true(codes.includes(c), c);
-    t.true((await values('variable: permit')).length >= 2);
-    t.deepEqual((await values('variable: transport')).sort(), transportFirms(w));
-    t.deepEqual((await values('variable: vehicle')).sort(), [...w.units.keys()].sort(), 'every unit at All');
-    const cameras = await values(
-      'variable: vehicle',
-      allVariables(w, [
-        { name: 'kind', multi: true, includeAll: true, value: ['body_camera'], options: KINDS },
-      ]),
-    );
-    t.deepEqual(
-      cameras.sort(),
-      [...w.units]
-        .filter(([, u]) => u.kind === 'body_camera')
-        .map(([v]) => v)
-        .sort(),
-      'the body cameras only',
-    );
-    t.true(vars.length >= 4);
-  },
-);
+    t.is(r.error, undefined, where);
+    // Grafana lists the first string column: SHOW TAG VALUES' value, SELECT DISTINCT's distinct
+    return rowsOf(r.series).map((row) => String(row.value ?? row.distinct));
+  };
+  const firms = [...new Set([...w.units.values()].map((u) => u.firm))].sort();
+  t.deepEqual((await values('variable: firm')).sort(), firms);
+  const codes = await values('variable: code');
+  for (const c of ['OFF_ROUTE', 'OVERSPEED', 'SPILLAGE']) t.true(codes.includes(c), c);
+  t.true((await values('variable: permit')).length >= 2);
+  t.deepEqual((await values('variable: transport')).sort(), transportFirms(w));
+  t.deepEqual((await values('variable: vehicle')).sort(), [...w.units.keys()].sort(), 'every unit at All');
+  const cameras = await values(
+    'variable: vehicle',
+    allVariables(w, [
+      { name: 'kind', multi: true, includeAll: true, value: ['body_camera'], options: KINDS },
+    ]),
+  );
+  t.deepEqual(
+    cameras.sort(),
+    [...w.units]
+      .filter(([, u]) => u.kind === 'body_camera')
+      .map(([v]) => v)
+      .sort(),
+    'the body cameras only',
+  );
+  t.true(vars.length >= 4);
+});
 
-test.serial(
+serial(
   "InfluxQL: the Compliance dashboard agrees with the platform: the month's figures, violation ids, routes",
   async (t) => {
-    const w = ready(t);
-    if (!w) return;
+    const w = ready();
     // the ranking's inputs over this month (China Standard Time) are the scorecard's
     const card = await adminGet(w.tp, '/api/v1/scorecards');
     t.is(card.status, 200);
@@ -898,11 +882,10 @@ function promQueries(): QueryRef[] {
   );
 }
 
-test.serial(
+serial(
   'PromQL: every Pipeline health query returns its series from a Prometheus scraping the platform',
   async (t) => {
-    const w = ready(t);
-    if (!w) return;
+    const w = ready();
     const range: TimeRange = { from: w.promStart, to: Date.now() };
     const queries = promQueries();
     t.true(queries.length >= 30, `${queries.length} PromQL queries`);
@@ -938,11 +921,10 @@ test.serial(
   },
 );
 
-test.serial(
+serial(
   'PromQL: the instance variable lists the platform, and one instance chosen is regex-escaped',
   async (t) => {
-    const w = ready(t);
-    if (!w) return;
+    const w = ready();
     const v = committedDashboards()
       .flatMap(({ file, json }) => queriesOf(file, json))
       .find((q) => q.where === 'variable: instance')!;
@@ -970,11 +952,10 @@ test.serial(
 // ---------------------------------------------------------------------------------------------------
 // The checks catch wrong queries
 
-test.serial(
+serial(
   'a wrong query fails the checks: a measurement, a tag, a metric or a label that is not there',
   async (t) => {
-    const w = ready(t);
-    if (!w) return;
+    const w = ready();
     const ds = datasourceV2(w);
     const vars = allVariables(w);
     const perKind = influxQueries().find((q) => q.where === 'Fixes per minute, by kind')!;
