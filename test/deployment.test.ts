@@ -90,8 +90,8 @@ test('compose: healthchecks, depends_on service_healthy, the demo profile, only 
   t.is(s.prometheus.ports, undefined, 'Prometheus not published');
   t.deepEqual(
     s.platform.ports.map((p: string) => p.split(':')[1]),
-    ['8080', '1883'],
-    'the API and MQTT only',
+    ['8080', '1883', '6808'],
+    'the API, MQTT and the JT/T 808 gateway only',
   );
   t.deepEqual(s.grafana.ports, ['3000:3000']);
   // the platform's healthcheck probes the port it listens on, http or https as it serves
