@@ -9,7 +9,8 @@
  *    datasource (Authorization: Token, database = bucket: a token-checking 2.x front over influxd, as in
  *    events-store-contract.test.ts) and, for the Fleet overview, the 1.x ones (influxd directly);
  *  - PromQL panels against a real Prometheus (Debian's) scraping that platform every second during the
- *    run, with webhooks delivered and dead-lettered, an SSE client, a refused login and a bad message.
+ *    run, with webhooks delivered and dead-lettered, an SSE client, a refused login and a bad message,
+ *    and after it a JT/T 808 terminal connected to the gateway and a refused 808 frame.
  * Each query must answer without error, with data, with the tags (InfluxQL GROUP BY), columns or
  * labels its panel shows; several panels are checked against the platform's own answer (the silent
  * unit, the monthly ranking's figures against GET /scorecards, violation ids against the API). Every
@@ -19,15 +20,18 @@
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import test, { type ExecutionContext } from 'ava';
+import { MSG } from '../gateway/jt808/codec/ids.ts';
 import { INFLUX_UID } from '../grafana/lib/datasources.ts';
 import type { UnitKind } from '../ingest/fix.ts';
 import type { NewDevice } from '../registry/types.ts';
 import { demoRegistrySeed } from '../simulators/demo-fleet.ts';
 import type { SimMessage } from '../simulators/fleet-sim.ts';
+import { Jt808Terminal } from '../simulators/jt808-terminal.ts';
 import { startPublisher } from '../simulators/publisher.ts';
 import { demoScenarioFleet, generateScenarioFixes, scenarioVehicle } from '../simulators/scenarios.ts';
 import { INFLUXD_BIN, type InfluxdServer, startInfluxd } from './servers/influxd.ts';
 import type { LaunchedServer } from './servers/launch.ts';
+import { freePort } from './servers/ports.ts';
 import { PROMETHEUS_BIN, startPrometheus } from './servers/prometheus.ts';
 import { testsNeeding } from './servers/required.ts';
 import { committedDashboards, type Json, type QueryRef, queriesOf } from './support/dashboards.ts';
@@ -82,6 +86,8 @@ interface World {
   overspeedTruck: string;
   instance: string;
   stopSse(): void;
+  /** the JT/T 808 terminal left connected */
+  terminal: Jt808Terminal;
 }
 
 let world: World | undefined;
@@ -106,7 +112,9 @@ test.before(async (t) => {
   if (skipped) return;
   const influx = await startInfluxd();
   const front = await startV2Front(() => influx.url, TOKEN);
+  const jt808Port = await freePort();
   const tp = await startTestPlatform({
+    JT808_PORT: String(jt808Port),
     INFLUX_URL: influx.url,
     INFLUX_DATABASE: DATABASE,
     // the demo registry and 两点一线 world (permits valid now), no demo fleet: the run below drives it
@@ -237,17 +245,49 @@ test.before(async (t) => {
     'completed trips',
     60_000,
   );
-  // Prometheus has scraped the platform after the run
+  // After the run (no fix of it is sent over JT/T 808): one of its trucks' terminals bound through the
+  // API and connected to the gateway, and a stranger's bytes that are no frame, refused
+  const truck = fleet.find((d) => d.kind === 'muck_truck')!;
+  const phone = '13900000001';
+  const bound = await fetch(`${tp.httpUrl}/api/v1/devices/${encodeURIComponent(truck.id)}`, {
+    method: 'PATCH',
+    headers: { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ jt808: { phone } }),
+  });
+  if (bound.status !== 200) throw new Error(`binding ${truck.id} to a terminal: HTTP ${bound.status}`);
+  const terminal = new Jt808Terminal({ host: '127.0.0.1', port: jt808Port, phone });
+  await terminal.connect();
+  const authenticated = await terminal.authenticate(truck.secret);
+  if (authenticated !== 0) throw new Error(`JT/T 808 authentication: result ${authenticated}`);
+  const stranger = new Jt808Terminal({ host: '127.0.0.1', port: jt808Port, phone: '13900000099' });
+  await stranger.connect();
+  stranger.write(Buffer.from('not a frame'));
+  stranger.send(MSG.HEARTBEAT, Buffer.alloc(0));
+  await eventually(
+    async () =>
+      /^citywatch_jt808_refused_total\{reason="garbage"\} [1-9]/m.test(await tp.platform.metrics.metrics())
+        ? true
+        : undefined,
+    'the 808 garbage refused',
+    30_000,
+  );
+  stranger.destroy();
+
+  // Prometheus has scraped the platform after the run, and the terminal connected
   const accepted = tp.platform.ingestMetrics.accepted;
   const acceptedNow = (await accepted.get()).values[0]?.value ?? 0;
+  const scraped = async (expr: string): Promise<number> => {
+    const res = await fetch(`${prometheus.url}/api/v1/query?query=${encodeURIComponent(expr)}`);
+    const body = (await res.json()) as Json;
+    return Number(body.data?.result?.[0]?.value?.[1]);
+  };
   await eventually(
-    async () => {
-      const res = await fetch(
-        `${prometheus.url}/api/v1/query?query=${encodeURIComponent('citywatch_ingest_fixes_accepted_total')}`,
-      );
-      const body = (await res.json()) as Json;
-      return Number(body.data?.result?.[0]?.value?.[1]) >= acceptedNow ? true : undefined;
-    },
+    async () =>
+      (await scraped('citywatch_ingest_fixes_accepted_total')) >= acceptedNow &&
+      (await scraped('citywatch_jt808_connections')) === 1 &&
+      (await scraped('sum(citywatch_jt808_refused_total)')) >= 1
+        ? true
+        : undefined,
     'a scrape after the run',
     60_000,
   );
@@ -264,6 +304,7 @@ test.before(async (t) => {
     overspeedTruck: scenarioVehicle('overspeed'),
     instance,
     stopSse: () => sse.abort(),
+    terminal,
   };
 });
 
@@ -271,6 +312,7 @@ test.after.always(async () => {
   const w = world;
   if (!w) return;
   w.stopSse();
+  w.terminal.destroy();
   await w.tp.stop();
   await w.prometheus.destroy();
   await w.front.close();
@@ -835,9 +877,15 @@ const PROM_EXPECT: Record<string, string[]> = {
   'Ingest rate | B': ['transport'],
   'Ingest rejections by reason | A': ['reason'],
   'Ingest rejections by reason | B': [],
+  'JT/T 808 terminals | A': [],
+  'JT/T 808 terminals | B': ['reason'],
+  'JT/T 808 terminals | C': [],
   'Receipt to durable (PUBACK), p99 | A': [],
   'Spool backlog | A': [],
   'Spool backlog | B': [],
+  'Spool fill and held acknowledgements | A': [],
+  'Spool fill and held acknowledgements | B': ['mode'],
+  'Spool fill and held acknowledgements | C': [],
   'Store lag and write time | A': [],
   'Store lag and write time | B': [],
   'Store writes by result | A': ['result'],
@@ -918,6 +966,12 @@ serial(
     t.true((await last('sum(citywatch_mqtt_auth_failures_total{reason="bad_secret"})')) >= 1);
     t.true((await last('sum(citywatch_ingest_dead_letters_total)')) >= 1);
     t.true((await last('sum(citywatch_violations_total{firm_kind="transport"})')) > 0);
+    t.is(await last('sum(citywatch_jt808_connections)'), 1);
+    t.true((await last('sum(citywatch_jt808_refused_total{reason="garbage"})')) >= 1);
+    // the run never took the spool near its limits (4 GiB by default): no acknowledgement slowed or held
+    const fill = await last('max(citywatch_spool_fill_ratio)');
+    t.true(fill < 0.8, `fill ${fill}`);
+    t.is(await last('sum(citywatch_ingest_backpressure_total)'), 0);
   },
 );
 

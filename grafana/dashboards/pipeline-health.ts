@@ -7,7 +7,7 @@ import { instanceVariable } from '../lib/variables.ts';
 
 /**
  * Pipeline health: the platform's own Prometheus metrics (GET /metrics, scraped by Prometheus: see
- * prometheus/prometheus.yml), from the MQTT edge through ingest, the spool and the store, the compliance
+ * prometheus/prometheus.yml), from the MQTT and JT/T 808 edges through ingest, the spool and the store, the compliance
  * engine, webhooks and live streams to the API and the Node.js process. Every label is bounded (reasons,
  * types, results, route templates): no vehicle or firm id is a label (README, Metrics).
  */
@@ -40,7 +40,7 @@ export function pipelineHealth(): Dashboard {
   const id = panelIds();
   return citywatchDashboard(PIPELINE_UID, 'citywatch · Pipeline health', {
     description:
-      'MQTT, ingest, spool and store, engine, webhooks, live streams, API latency, event loop and memory (Prometheus)',
+      'MQTT and JT/T 808, ingest, spool and backpressure, store, engine, webhooks, live streams, API latency, event loop and memory (Prometheus)',
     from: 'now-1h',
     refresh: '30s',
   })
@@ -71,6 +71,27 @@ export function pipelineHealth(): Dashboard {
             'B',
           ),
         ),
+    )
+    .withPanel(
+      graph(
+        id,
+        'JT/T 808 terminals',
+        'short',
+        'Terminal connections open to the JT/T 808 gateway (JT808_PORT); frames or messages refused per second by reason (right), and locations left unanswered because their fixes could not be made durable (the terminal resends them)',
+      )
+        .withTarget(promql(`sum(citywatch_jt808_connections${I})`, 'connections'))
+        .withTarget(
+          promql(`sum by (reason) (${rate('citywatch_jt808_refused_total')})`, 'refused: {{reason}}', 'B'),
+        )
+        .withTarget(promql(`sum(${rate('citywatch_jt808_unanswered_total')})`, 'unanswered', 'C'))
+        .overrideByQuery('B', [
+          { id: 'unit', value: 'reqps' },
+          { id: 'custom.axisPlacement', value: AxisPlacement.Right },
+        ])
+        .overrideByQuery('C', [
+          { id: 'unit', value: 'reqps' },
+          { id: 'custom.axisPlacement', value: AxisPlacement.Right },
+        ]),
     )
     .withPanel(
       graph(
@@ -112,11 +133,38 @@ export function pipelineHealth(): Dashboard {
         'Spool backlog',
         'short',
         'Fixes (left axis) and bytes (right axis) durable in the spool and not yet in the store: grows while the store is down or slow',
+        12,
       )
         .withTarget(promql(`sum(citywatch_spool_depth_fixes${I})`, 'fixes'))
         .withTarget(promql(`sum(citywatch_spool_depth_bytes${I})`, 'bytes', 'B'))
         .overrideByQuery('B', [
           { id: 'unit', value: 'bytes' },
+          { id: 'custom.axisPlacement', value: AxisPlacement.Right },
+        ]),
+    )
+    .withPanel(
+      graph(
+        id,
+        'Spool fill and held acknowledgements',
+        'percentunit',
+        'The spool against its limits (SPOOL_MAX_BYTES, SPOOL_MAX_AGE_S, the free-space floor): acknowledgements slow down from 80 % and wait at 100 %. Right: acknowledgements delayed (slowed) or withheld until room was made (held) per interval, and the messages waiting for room now',
+        12,
+      )
+        .withTarget(promql(`max(citywatch_spool_fill_ratio${I})`, 'fill'))
+        .withTarget(
+          promql(
+            `sum by (mode) (increase(citywatch_ingest_backpressure_total${I}[$__rate_interval]))`,
+            '{{mode}}',
+            'B',
+          ),
+        )
+        .withTarget(promql(`sum(citywatch_ingest_backpressure_waiting${I})`, 'waiting now', 'C'))
+        .overrideByQuery('B', [
+          { id: 'unit', value: 'short' },
+          { id: 'custom.axisPlacement', value: AxisPlacement.Right },
+        ])
+        .overrideByQuery('C', [
+          { id: 'unit', value: 'short' },
           { id: 'custom.axisPlacement', value: AxisPlacement.Right },
         ]),
     )
