@@ -151,6 +151,7 @@ export function createEngine(
       lat: fix.lat,
       valid: fix.valid,
       accuracy: fix.accuracy,
+      speed: fix.speed,
       ign: fix.ign,
       lift: fix.lift,
       load: fix.load,

@@ -143,96 +143,126 @@ test('OFF_HOURS: a sweeper or an empty truck moving outside the hours is not jud
 const parked = (ts: number, ign: boolean, vehicle = 'V1', s: Sensors = {}): Fix =>
   fixAt(vehicle, ts, 0, 0, { ...EMPTY, speed: 0, ign, ...s });
 
-test('OFFLINE backfill: buffered fixes older than the onset close it without a negative duration', (t) => {
-  // the device keeps recording while out of coverage and uploads the buffer (JT/T 808 0x0704) later
+const MIN = 60_000;
+
+test('OFFLINE allowance is max(3 x interval, 10 min): ignition on, silent 10 min is nothing, 10 min and a tick later it opens at last + 10 min', (t) => {
+  const T = local(10);
+  const quiet = run([parked(T, true), { tick: T + 10 * MIN }]);
+  t.deepEqual(quiet.events, []);
+  const r = run([parked(T, true), { tick: T + 10 * MIN + 1_000 }, parked(T + 12 * MIN, true)]);
+  t.deepEqual(summary(r.events), [
+    `OFFLINE:opened:${T + 10 * MIN}-:L0`,
+    `OFFLINE:closed:${T + 10 * MIN}-${T + 12 * MIN}:L0`,
+  ]);
+  t.like(r.events[0]!.violation.details, {
+    reason: 'ignition_on',
+    lastFixTs: T,
+    reportIntervalS: 10,
+    allowedSilenceMs: 10 * MIN,
+  });
+  t.deepEqual(r.events[0]!.violation.thresholds, { offlineFactor: 3, offlineMinMs: 10 * MIN });
+  t.is(r.events[0]!.violation.ruleVersion, 2);
+  // parked where it was: the silence is no TRACK_GAP
+  t.deepEqual(ofCode(r.log, 'TRACK_GAP'), []);
+});
+
+test('OFFLINE: a 60 s underpass at 10 s reports (ignition on, loaded, moving) is nothing, whatever the ticks', (t) => {
   const T = local(23, 10);
-  const items: Item[] = [loaded(T, 0), { tick: T + 40_000 }];
-  for (let s = 10; s <= 120; s += 10) items.push(loaded(T + s * 1000, s / 10));
-  const r = run(items);
-  t.deepEqual(phases(r.events), ['OFFLINE:opened', 'OFFLINE:closed']);
-  t.is(r.events[0]!.violation.startTs, T + 30_000);
-  t.deepEqual(lifecycleProblems(r.events), []);
-  const closed = r.events[1]!.violation;
-  t.true(closed.durationMs! >= 0, `durationMs ${closed.durationMs}`);
-  t.is(closed.endTs, T + 30_000, 'the first backfilled fix (T + 10 s) is older than the onset');
-  // and a later silence is a new violation with its own id
-  const later = run([...items, { tick: T + 200_000 }, loaded(T + 260_000, 30)]);
-  t.deepEqual(summary(later.events).slice(2), [
-    `OFFLINE:opened:${T + 150_000}-:L0`,
-    `OFFLINE:closed:${T + 150_000}-${T + 260_000}:L0`,
-  ]);
+  const items: Item[] = [...drive(T, T + 60_000, () => 30)];
+  for (let s = 65; s <= 125; s += 5) items.push({ tick: T + s * 1000 });
+  items.push(...drive(T + 130_000, T + 200_000, () => 30, 10_000, 13));
+  t.deepEqual(run(items).events, []);
 });
 
-test('OFFLINE within permit hours across midnight: silence with the ignition off counts from 22:00, or from last + 30 s after midnight', (t) => {
-  const a = run([
-    parked(local(21, 50), false),
-    { tick: local(21, 55) },
-    { tick: local(22, 10) },
-    { tick: local(24, 30) },
-    parked(local(24, 40), false),
+test('OFFLINE: ignition off is the terminal asleep, not OFFLINE: parked overnight in its site (empty or loaded), or empty on the street', (t) => {
+  const night: Item[] = [];
+  for (let h = 19; h <= 31; h++) night.push({ tick: local(h) });
+  // in O1 at 18:50, loaded, ignition off: through P1's hours (22:00-06:00) and beyond
+  const inSite = run([
+    parked(local(18, 50), false, 'V1', FULL),
+    ...night,
+    parked(local(31, 30), false, 'V1', FULL),
   ]);
-  t.deepEqual(summary(a.events), [
-    `OFFLINE:opened:${local(22)}-:L0`,
-    `OFFLINE:closed:${local(22)}-${local(24, 40)}:L0`,
-  ]);
-  t.like(a.events[0]!.violation.details, { reason: 'permit_hours', lastFixTs: local(21, 50) });
-  t.is(a.events[0]!.violation.permit, 'P1');
-  t.true(refsOf(a.events[0]!.violation).includes('permit:P1@2'));
-  // the last fix at 23:50, first tick at 01:00 the next local date: inside the window that began at 22:00
-  const b = run([parked(local(23, 50), false), { tick: local(25) }]);
-  t.deepEqual(summary(b.events), [`OFFLINE:opened:${local(23, 50, 30)}-:L0`]);
-  // ignition off, silence judged only from 06:00 (window end, exclusive) on: nothing
-  t.deepEqual(run([parked(local(5, 50), false), { tick: local(6) }, { tick: local(9) }]).events, []);
+  t.deepEqual(inSite.events, []);
+  t.deepEqual(run([parked(local(18, 50), false), ...night]).events, []);
+  // empty on a street, ignition off
+  const street = fixAt('V1', local(18, 50), 2500, 600, { ...EMPTY, speed: 0, ign: false });
+  t.deepEqual(run([street, ...night]).events, []);
+  // after the last fix of a shift (ignition off), a truck that never reports again is never OFFLINE
+  const shift = cleanTrip('V1', local(23)).fixes;
+  shift.push({ ...shift.at(-1)!, ts: shift.at(-1)!.ts + 10_000, speed: 0, ign: false });
+  const end = shift.at(-1)!.ts;
+  const after = run([...shift, { tick: end + 11 * MIN }, { tick: end + 8 * 60 * MIN }]);
+  t.deepEqual(ofCode(after.log, 'OFFLINE'), []);
 });
 
-test('OFFLINE and the permit validity: the last valid evening counts, the evening after expiry does not', (t) => {
-  const lastEvening = run([
-    parked(local(21, 50, 0, '2026-11-30'), false),
-    { tick: local(22, 10, 0, '2026-11-30') },
-  ]);
-  t.deepEqual(phases(lastEvening.events), ['OFFLINE:opened']);
-  const after = run([
-    parked(local(21, 50, 0, '2026-12-01'), false),
-    { tick: local(22, 10, 0, '2026-12-01') },
-  ]);
-  t.deepEqual(after.events, []);
+test('OFFLINE: loaded outside every site with the ignition off counts (reason loaded_outside_sites); loaded inside a site does not', (t) => {
+  const T = local(23, 10);
+  const r = run([loaded(T, 0, { ign: false, speed: 0 }), { tick: T + 11 * MIN }]);
+  t.deepEqual(summary(r.events), [`OFFLINE:opened:${T + 10 * MIN}-:L0`]);
+  t.like(r.events[0]!.violation.details, { reason: 'loaded_outside_sites' });
+  t.deepEqual(refsOf(r.events[0]!.violation), ['permit:P1@2', 'thresholds:city@1', 'vehicle:V1@1']);
+  // the same truck, loaded with the ignition off in O1 (the origin): asleep
+  t.deepEqual(run([parked(T, false, 'V1', FULL), { tick: T + 60 * MIN }]).events, []);
+  // a sweeper's weight is not a muck truck's load: ignition off is asleep
+  const s1 = fixAt('S1', T, 2500, 600, { kind: 'sanitation', speed: 0, ign: false, weight: 3 });
+  t.deepEqual(run([s1, { tick: T + 60 * MIN }], { vehicle: 'S1' }).events, []);
 });
 
 test('OFFLINE exactly once: repeated ticks change nothing; a late fix does not close it; the next in-order fix does', (t) => {
   const T = local(10);
   const items: Item[] = [parked(T - 10_000, true), parked(T, true)];
-  for (let s = 31; s <= 300; s += 15) items.push({ tick: T + s * 1000 });
+  for (let s = 601; s <= 900; s += 15) items.push({ tick: T + s * 1000 });
   items.push({ ...parked(T - 5_000, true), late: true }); // a backfilled fix older than the last judged one
-  items.push({ tick: T + 320_000 });
-  items.push(parked(T + 330_000, true));
+  items.push({ tick: T + 920_000 });
+  items.push(parked(T + 930_000, true));
   const r = run(items);
   t.deepEqual(summary(r.events), [
-    `OFFLINE:opened:${T + 30_000}-:L0`,
-    `OFFLINE:closed:${T + 30_000}-${T + 330_000}:L0`,
-    `TRACK_GAP:opened:${T}-:L0`,
-    `TRACK_GAP:closed:${T}-${T + 330_000}:L0`,
+    `OFFLINE:opened:${T + 600_000}-:L0`,
+    `OFFLINE:closed:${T + 600_000}-${T + 930_000}:L0`,
   ]);
   t.is(r.state.skippedLate, 1);
-  t.is(ofCode(r.log, 'OFFLINE')[0]!.at, T + 31_000);
-  t.is(ofCode(r.log, 'OFFLINE')[1]!.at, T + 330_000);
+  t.is(ofCode(r.log, 'OFFLINE')[0]!.at, T + 601_000);
+  t.is(ofCode(r.log, 'OFFLINE')[1]!.at, T + 930_000);
 });
 
-test('OFFLINE per unit: 3 x its report interval (camera 15 s -> 45 s); 30 s default without a profile', (t) => {
-  const T = local(10);
-  const cam = run([
-    parked(T, true, 'C1', { kind: 'body_camera' }),
-    { tick: T + 45_000 },
-    { tick: T + 46_000 },
+test('OFFLINE backfill in order after the tick: a fix recorded before the onset closes it at its start, marked withdrawn (no silence that long)', (t) => {
+  // the device kept recording while out of coverage and uploads the buffer (JT/T 808 0x0704) after the
+  // tick judged it silent; the buffered fixes are still newer than the last judged one
+  const T = local(23, 10);
+  const items: Item[] = [loaded(T, 0), { tick: T + 11 * MIN }];
+  for (let s = 10; s <= 700; s += 10) items.push(loaded(T + s * 1000, s / 10));
+  const r = run(items);
+  t.deepEqual(phases(r.events), ['OFFLINE:opened', 'OFFLINE:closed']);
+  t.deepEqual(lifecycleProblems(r.events), []);
+  const closed = r.events[1]!.violation;
+  t.is(closed.startTs, T + 10 * MIN);
+  t.is(closed.endTs, T + 10 * MIN, 'the first backfilled fix (T + 10 s) is older than the onset');
+  t.is(closed.details.withdrawn, true);
+  // a later silence is a new violation with its own id, closed normally
+  const later = run([...items, { tick: T + 700_000 + 11 * MIN }, loaded(T + 700_000 + 12 * MIN, 80)]);
+  t.deepEqual(summary(later.events).slice(2, 4), [
+    `OFFLINE:opened:${T + 700_000 + 10 * MIN}-:L0`,
+    `OFFLINE:closed:${T + 700_000 + 10 * MIN}-${T + 700_000 + 12 * MIN}:L0`,
   ]);
-  t.deepEqual(summary(cam.events), [`OFFLINE:opened:${T + 45_000}-:L0`]);
-  t.like(cam.events[0]!.violation.details, {
-    reportIntervalS: 15,
-    allowedSilenceMs: 45_000,
-    reason: 'ignition_on',
-  });
-  const unknown = run([parked(T, true, 'V9'), { tick: T + 90_000 }, { tick: T + 91_000 }]);
-  t.deepEqual(summary(unknown.events), [`OFFLINE:opened:${T + 90_000}-:L0`]);
-  t.like(unknown.events[0]!.violation.details, { reportIntervalS: 30 });
+  t.is(later.events[3]!.violation.details.withdrawn, undefined);
+});
+
+test('OFFLINE per unit: max(3 x its report interval, 10 min): a 5 min interval allows 15 min; 10 min without a profile', (t) => {
+  const T = local(10);
+  const slow = compileWorld(
+    snapshot({
+      vehicles: [
+        { id: 'V1', version: 1, firm: 'F1', kind: 'muck_truck', ratedLoadT: 31, reportIntervalS: 300 },
+      ],
+    }),
+  );
+  const a = run([parked(T, true), { tick: T + 14 * MIN }, { tick: T + 15 * MIN + 1 }], { world: slow });
+  t.deepEqual(summary(a.events), [`OFFLINE:opened:${T + 15 * MIN}-:L0`]);
+  t.like(a.events[0]!.violation.details, { reportIntervalS: 300, allowedSilenceMs: 15 * MIN });
+  const unknown = run([parked(T, true, 'V9'), { tick: T + 10 * MIN + 1 }]);
+  t.deepEqual(summary(unknown.events), [`OFFLINE:opened:${T + 10 * MIN}-:L0`]);
+  t.like(unknown.events[0]!.violation.details, { reportIntervalS: 30, allowedSilenceMs: 10 * MIN });
   t.deepEqual(refsOf(unknown.events[0]!.violation), ['thresholds:city@1'], 'no profile, no permit to cite');
 });
 
@@ -263,10 +293,7 @@ test('permit validity at night: loaded at 03:00 on the first valid date is outsi
   t.deepEqual(run(drive(E, E + 180_000, () => 30)).events, []);
 });
 
-test('permit validity at night, OFFLINE: silence at 01:00 on 12-01 is in P1 hours, at 03:00 on 11-01 it is not', (t) => {
+test('permit hours no longer make a sleeping terminal OFFLINE: ignition off and empty at 01:00 on 12-01, inside P1 hours, is asleep', (t) => {
   const a = run([parked(local(23, 50, 0, '2026-11-30'), false), { tick: local(1, 0, 0, '2026-12-01') }]);
-  t.deepEqual(summary(a.events), [`OFFLINE:opened:${local(23, 50, 30, '2026-11-30')}-:L0`]);
-  t.is(a.events[0]!.violation.permit, 'P1');
-  const b = run([parked(local(2, 50, 0, '2026-11-01'), false), { tick: local(3, 0, 0, '2026-11-01') }]);
-  t.deepEqual(b.events, []);
+  t.deepEqual(a.events, []);
 });

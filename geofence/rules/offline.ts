@@ -1,67 +1,87 @@
-import { permitWindowStartUtcMs } from '../calendar.ts';
-import type { EntityRef, Permit } from '../model.ts';
+import type { EntityRef } from '../model.ts';
 import type { RuleModule, TickContext, Violation } from '../types.ts';
 import { close, quietResult, unchanged, violationId } from './lifecycle.ts';
 
 /**
- * OFFLINE (离线): the device is silent while it should report (domain.md: no fix for > 3x the report
- * interval while the ignition is on or inside permit hours). Silence has no fix, so it is found by the
- * shell's explicit `tick(nowMs)`: allowed = offlineFactor x vehicle.reportIntervalS (30 s when the
- * vehicle has no profile). When nowMs - last.ts > allowed and
- * - the ignition was on at the last fix: opened with startTs = last.ts + allowed;
- * - or the tick instant is inside a window of a permit of the vehicle that started on one of its valid
- *   dates (calendar.ts `permitWindowStartUtcMs`, as the engine's facts): opened with startTs = the later of last.ts + allowed and the start of that window (silence before the
- *   hours began was allowed).
- * Position: the last fix's. Closed by the next in-order fix in `step` (endTs = that fix's ts, or startTs
- * for a backfilled fix recorded before the onset), whatever it carries. `step` is one comparison when
- * nothing is open; repeated ticks while open change nothing.
+ * OFFLINE (离线): the device is silent while it should report (domain.md: no fix for more than
+ * max(offlineFactor x the report interval, offlineMinMs) while the last fix had the ignition on or the
+ * truck was loaded outside every site). A truck parked with the ignition off is the terminal's sleep, not
+ * OFFLINE, wherever it is and at whatever hour (version 1 also charged silence inside permit hours, so
+ * a truck asleep in its own site overnight was OFFLINE all night); a 60 s underpass is not OFFLINE
+ * (version 1 allowed 3 x 10 s).
+ *
+ * Silence has no fix, so it is found by the shell's explicit `tick(nowMs)`: allowed = max(offlineFactor x
+ * vehicle.reportIntervalS (30 s when the vehicle has no profile), offlineMinMs). When nowMs - last.ts >
+ * allowed and the last fix had `ign: true`, or was a muck truck loaded (the confirmed load of
+ * `facts.loaded`) inside no site, it opens with startTs = last.ts + allowed, at the last fix's position.
+ * Whether the last fix was loaded outside sites is kept in the slice by `step` (the tick has no facts).
+ *
+ * Closed by the next in-order fix in `step` (endTs = that fix's ts, or startTs for a fix recorded before
+ * the onset that arrived after the tick: see below), whatever it carries. Repeated ticks while open
+ * change nothing.
+ *
+ * details: reason (ignition_on | loaded_outside_sites), lastFixTs, reportIntervalS, allowedSilenceMs.
+ * refs: thresholds, the vehicle's first permit (if any), the vehicle profile.
+ *
+ * A fix recorded before the onset but delivered after the tick proves the device was not silent that
+ * long: the silence was never there. Closing it at startTs would list a zero-length OFFLINE; the
+ * violation is withdrawn instead where the event lifecycle has the transition (the late-fix re-judging,
+ * issue 17), and until then closed with `details.withdrawn` set so that it can be told apart.
  */
 
 export const DEFAULT_REPORT_INTERVAL_S = 30;
 
 export interface OfflineState {
   open: Violation | undefined;
+  /** the last fix was a muck truck loaded outside every site */
+  lo: boolean;
 }
 
-const IDLE: OfflineState = Object.freeze({ open: undefined });
+const IDLE: OfflineState = Object.freeze({ open: undefined, lo: false });
+const LOADED_OUTSIDE: OfflineState = Object.freeze({ open: undefined, lo: true });
 const QUIET = quietResult(IDLE);
+const QUIET_LOADED = quietResult(LOADED_OUTSIDE);
+
+/** 2: max(3 x interval, 10 min), ignition on or loaded outside sites (1: 3 x interval, ignition or permit hours). */
+const RULE_VERSION = 2;
+
+/** The silence a unit is allowed before it is OFFLINE, ms. */
+export function allowedSilenceMs(
+  th: { offlineFactor: number; offlineMinMs: number },
+  reportIntervalS: number,
+): number {
+  return Math.max(th.offlineFactor * reportIntervalS * 1000, th.offlineMinMs);
+}
 
 export const offline: RuleModule<OfflineState> = {
   code: 'OFFLINE',
-  version: 1,
+  version: RULE_VERSION,
   initial: () => IDLE,
   step(state, ctx) {
-    if (state.open === undefined) return unchanged(state, QUIET);
-    // a backfilled fix recorded during the silence may predate the onset: never end before the start
-    const endTs = Math.max(ctx.fix.ts, state.open.startTs);
-    return { state: IDLE, events: [close(state.open, endTs, [ctx.fix.lon, ctx.fix.lat])] };
+    const lo = ctx.fix.kind === 'muck_truck' && ctx.facts.loaded && ctx.facts.sites.length === 0;
+    const next = lo ? LOADED_OUTSIDE : IDLE;
+    if (state.open === undefined) return unchanged(next, lo ? QUIET_LOADED : QUIET);
+    const v = state.open;
+    if (ctx.fix.ts <= v.startTs) {
+      // recorded before the onset: the device was not silent that long (see the header)
+      const withdrawn = close({ ...v, details: { ...v.details, withdrawn: true } }, v.startTs);
+      return { state: next, events: [withdrawn] };
+    }
+    return { state: next, events: [close(v, ctx.fix.ts, [ctx.fix.lon, ctx.fix.lat])] };
   },
   tick(state, ctx: TickContext) {
     const last = ctx.last;
     if (state.open !== undefined || last === undefined) return unchanged(state, QUIET);
+    let reason: string;
+    if (last.ign === true) reason = 'ignition_on';
+    else if (state.lo === true) reason = 'loaded_outside_sites';
+    else return unchanged(state, QUIET);
     const profile = ctx.world.vehicle(ctx.vehicle);
     const intervalS = profile?.reportIntervalS ?? DEFAULT_REPORT_INTERVAL_S;
-    const allowedMs = ctx.thresholds.offlineFactor * intervalS * 1000;
+    const allowedMs = allowedSilenceMs(ctx.thresholds, intervalS);
     if (ctx.nowMs - last.ts <= allowedMs) return unchanged(state, QUIET);
-    let startTs = last.ts + allowedMs;
-    let permit: Permit | undefined;
-    let reason: string;
-    if (last.ign === true) {
-      reason = 'ignition_on';
-    } else {
-      let windowStart: number | undefined;
-      for (const p of ctx.world.permitsOf(ctx.vehicle)) {
-        // the same coverage test as the engine's facts: a night window counts for the date it started
-        const s = permitWindowStartUtcMs(p, ctx.nowMs);
-        if (s !== undefined && (windowStart === undefined || s < windowStart)) {
-          windowStart = s;
-          permit = p;
-        }
-      }
-      if (windowStart === undefined || permit === undefined) return unchanged(state, QUIET);
-      reason = 'permit_hours';
-      if (windowStart > startTs) startTs = windowStart;
-    }
+    const startTs = last.ts + allowedMs;
+    const permit = ctx.world.permitsOf(ctx.vehicle)[0];
     const refs: EntityRef[] = [ctx.world.thresholdsRef];
     if (permit) refs.push({ kind: 'permit', id: permit.id, version: permit.version });
     if (profile) refs.push({ kind: 'vehicle', id: profile.id, version: profile.version });
@@ -77,10 +97,10 @@ export const offline: RuleModule<OfflineState> = {
       startPos: [last.lon, last.lat],
       lastPos: [last.lon, last.lat],
       refs,
-      thresholds: { offlineFactor: ctx.thresholds.offlineFactor },
-      ruleVersion: 1,
+      thresholds: { offlineFactor: ctx.thresholds.offlineFactor, offlineMinMs: ctx.thresholds.offlineMinMs },
+      ruleVersion: RULE_VERSION,
       details: { reason, lastFixTs: last.ts, reportIntervalS: intervalS, allowedSilenceMs: allowedMs },
     };
-    return { state: { open: violation }, events: [{ phase: 'opened', violation }] };
+    return { state: { open: violation, lo: state.lo }, events: [{ phase: 'opened', violation }] };
   },
 };

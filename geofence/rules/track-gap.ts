@@ -5,29 +5,39 @@ import { round1 } from './off-hours.ts';
 
 /**
  * TRACK_GAP (轨迹不连续): a jump between two consecutive in-order fixes of the vehicle (`ctx.prev`):
- * the gap exceeds trackGapMs, or the implied speed exceeds trackGapSpeedKmh (domain.md: > 5 min or
- * > 150 km/h). Instantaneous: opened and closed in the same step, startTs = prev.ts, endTs = fix.ts, so
- * its id (`vehicle:TRACK_GAP:prev.ts`) is unique per pair. details: gapMs, distanceM, impliedSpeedKmh
- * (raw figures), reason 'gap' | 'speed'.
+ * a gap longer than trackGapMs while moving, or an implied speed above trackGapSpeedKmh (domain.md:
+ * > 5 min while moving, or > 150 km/h). Instantaneous: opened and closed in the same step, startTs =
+ * prev.ts, endTs = fix.ts, so its id (`vehicle:TRACK_GAP:prev.ts`) is unique per pair and it never has
+ * zero length. details: gapMs, distanceM, impliedSpeedKmh (raw figures), reason 'gap' | 'speed',
+ * positionsValid.
  *
  * Distance: equirectangular, metres per degree at the fix's latitude (a planar approximation that is
  * exact to well under 0.1 % at the distances that matter here).
- * Noise: the speed test is judged on the distance less 2 x max(accuracyFloorM, accuracy) for EACH of the
- * two fixes (60 m with the 15 m floor, about two standard deviations per fix), and needs both positions
- * valid, so two noisy fixes do not fake a jump (simulated with 15 m noise per axis at 30 km/h: none in
- * 72,000 pairs 5-10 s apart; 1 in 36,000 pairs 1 s apart, where 150 km/h is only 42 m).
- * A parked vehicle (ignition off at both fixes, not moved beyond that noise allowance) that was silent
- * is not a discontinuity of the track: devices may sleep with the ignition off (and OFFLINE only watches
- * silence while the ignition is on or within permit hours).
+ * Noise: both tests judge the distance less 2 x max(accuracyFloorM, accuracy) for EACH of the two fixes
+ * (60 m with the 15 m floor, about two standard deviations per fix), so two noisy fixes of a parked
+ * vehicle are neither a jump (simulated with 15 m noise per axis at 30 km/h: none in 72,000 pairs 5-10 s
+ * apart; 1 in 36,000 pairs 1 s apart, where 150 km/h is only 42 m) nor a movement. The speed test needs
+ * both positions valid.
+ * "While moving": either fix reports a speed above spillageSpeedKmh (5 km/h: moving, as for SPILLAGE),
+ * or the vehicle moved between the two fixes by more than that noise allowance. A vehicle that was
+ * silent where it stood (parked, ignition on or off: the terminal slept, or it sat in a
+ * basement) has no discontinuity in its track; silence with the ignition on is OFFLINE's to judge.
+ * When a position is not valid the movement cannot be measured: the gap counts unless the ignition was
+ * off at both fixes (version 1's rule for every parked vehicle).
+ *
+ * Version 2: a silent parked vehicle with the ignition on was a TRACK_GAP in version 1.
  */
 
 export type TrackGapState = null;
 
 const QUIET = quietResult<TrackGapState>(null);
 
+/** 2: a long gap counts only when the vehicle moved (see the header). */
+const RULE_VERSION = 2;
+
 export const trackGap: RuleModule<TrackGapState> = {
   code: 'TRACK_GAP',
-  version: 1,
+  version: RULE_VERSION,
   initial: () => null,
   step(state, ctx: RuleContext) {
     const { fix, prev, thresholds: th } = ctx;
@@ -50,12 +60,13 @@ export const trackGap: RuleModule<TrackGapState> = {
     const tooFast = bothValid && (judgedM / gapMs) * 3_600 > th.trackGapSpeedKmh;
     const tooLong = gapMs > th.trackGapMs;
     if (!tooFast && !tooLong) return unchanged(state, QUIET);
-    if (!tooFast && prev.ign === false && fix.ign === false && bothValid && distanceM <= noiseM) {
-      return unchanged(state, QUIET);
-    }
+    // reported speed counts too: a vehicle driving at both ends of the silence moved, wherever it ended up
+    const driving = (prev.speed ?? 0) > th.spillageSpeedKmh || (fix.speed ?? 0) > th.spillageSpeedKmh;
+    const moved = driving || (bothValid ? distanceM > noiseM : !(prev.ign === false && fix.ign === false));
+    if (!tooFast && !moved) return unchanged(state, QUIET);
     const o = open(ctx, {
       code: 'TRACK_GAP',
-      ruleVersion: 1,
+      ruleVersion: RULE_VERSION,
       startTs: prev.ts,
       startPos: [prev.lon, prev.lat],
       refs: baseRefs(ctx),

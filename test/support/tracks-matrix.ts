@@ -593,13 +593,15 @@ function overloadTrack(): Fix[] {
     .roll(3, 30, 10_000, () => ({ weight: 29 })).fixes;
 }
 
+/** an empty truck parked by the road with the ignition on, silent for 11 min (over the 10 min allowance) */
 function offlineItems(): Item[] {
-  const tr = new Trk('V1', T1, 1200, 0, FULL).roll(3, 30);
+  const tr = new Trk('V1', T1, 1200, 0, EMPTY).roll(3, 30).stay(20_000);
   const last = tr.t;
   const ticks: Item[] = [];
-  for (let s = 10; s <= 120; s += 10) ticks.push({ tick: last + s * 1000 });
+  for (let s = 30; s <= 660; s += 30) ticks.push({ tick: last + s * 1000 });
   const before = tr.fixes.slice();
-  tr.fix(130_000, 30, { x: tr.x + 1080 });
+  // still parked for 30 s after it: a swapped pair there judges a parked fix, never a jump
+  tr.fix(690_000, 0).stay(30_000);
   tr.roll(3, 30);
   return [...before, ...ticks, ...tr.fixes.slice(before.length)];
 }
