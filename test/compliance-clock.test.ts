@@ -79,8 +79,9 @@ test('COMPLIANCE_CLOCK and COMPLIANCE_CLOCK_SPEEDUP: defaults, and bad values na
 });
 
 /**
- * Two trucks replay fixes from two hours ago (ignition on, nominal interval 10 s: OFFLINE after 30 s of
- * silence). Truck A reports every 10 s of its time for a minute; truck B once, at the start.
+ * Two trucks replay fixes from two hours ago (ignition on, nominal interval 10 s: OFFLINE after
+ * max(30 s, 10 min) of silence). Truck A reports every minute of its time for 12 minutes; truck B once,
+ * at the start.
  */
 async function replay(clock: 'wall' | 'fleet') {
   const tp = await startTestPlatform({ COMPLIANCE_CLOCK: clock });
@@ -118,7 +119,7 @@ async function replay(clock: 'wall' | 'fleet') {
     await endClient(c);
   };
   await send('b', t0);
-  for (let s = 0; s <= 60; s += 10) await send('a', t0 + s * 1000);
+  for (let s = 0; s <= 720; s += 60) await send('a', t0 + s * 1000);
   return { tp, offline, t0 };
 }
 
@@ -127,15 +128,15 @@ test.serial(
   async (t) => {
     const { tp, offline, t0 } = await replay('fleet');
     t.teardown(() => tp.stop());
-    // the fleet's time passed B's last fix + 30 s when A's fix at +40 s was accepted
+    // the fleet's time passed B's last fix + 10 min when A's fix at +11 min was accepted
     await eventually(() => (offline.length > 0 ? true : undefined), 'OFFLINE of truck B');
     t.deepEqual(
       offline.map((e) => [e.violation.vehicle, e.violation.startTs]),
-      [['veh-b', t0 + 30_000]],
+      [['veh-b', t0 + 600_000]],
     );
     const now = tp.platform.complianceService.clockNow();
     t.true(
-      now >= t0 + 60_000 && now < t0 + 90_000,
+      now >= t0 + 720_000 && now < t0 + 750_000,
       `the clock follows the fixes: ${now - t0} ms after the first`,
     );
   },
