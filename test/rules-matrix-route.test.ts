@@ -475,7 +475,11 @@ test('RESTRICTED_ZONE window across midnight: parked inside RZ1 from 22:59 to 05
     `RESTRICTED_ZONE:closed:${local(23)}-${local(29)}:L0`,
   ]);
   t.is(r.events[1]!.violation.durationMs, 6 * 3_600_000);
-  t.like(r.events[0]!.violation.details, { zoneId: 'RZ1', zoneWindows: '23:00-05:00', onset: 'depth' });
+  t.like(r.events[0]!.violation.details, {
+    zoneId: 'RZ1',
+    zoneWindows: '23:00-05:00',
+    onset: 'consecutive',
+  });
   t.true(refsOf(r.events[0]!.violation).includes('zone:RZ1@3'));
 });
 
@@ -483,14 +487,15 @@ test('RESTRICTED_ZONE empty windows mean closed all day (RZ2 at noon)', (t) => {
   const r = run([
     ev(local(12), -1500, -1800),
     ev(local(12, 0, 10), -1500, -1500),
-    ev(local(12, 0, 20), -1500, -1200),
+    ev(local(12, 0, 20), -1500, -1450),
     ev(local(12, 0, 30), -1500, -1200),
     ev(local(12, 0, 40), -1500, -1200),
     ev(local(12, 0, 50), -1500, -1200),
+    ev(local(12, 0, 60), -1500, -1200),
   ]);
   t.deepEqual(summary(r.events), [
     `RESTRICTED_ZONE:opened:${local(12, 0, 10)}-:L0`,
-    `RESTRICTED_ZONE:closed:${local(12, 0, 10)}-${local(12, 0, 20)}:L0`,
+    `RESTRICTED_ZONE:closed:${local(12, 0, 10)}-${local(12, 0, 30)}:L0`,
   ]);
   t.like(r.events[0]!.violation.details, { zoneId: 'RZ2', zoneWindows: '' });
 });
@@ -513,7 +518,7 @@ test('RESTRICTED_ZONE exit hysteresis: parked 8 m inside the edge for 20 min wit
     const r = run(noisy);
     const rz = ofCode(r.log, 'RESTRICTED_ZONE');
     t.deepEqual(phases(rz), ['RESTRICTED_ZONE:opened'], `seed ${seed}: ${summary(r.events).join(' ')}`);
-    t.is(rz[0]!.event.violation.ruleVersion, 2);
+    t.is(rz[0]!.event.violation.ruleVersion, 3);
     t.is(rz[0]!.event.violation.thresholds.restrictedZoneExitMs, 30_000);
     // then it really leaves (from a fix 100 m inside): 100 m out and beyond, one fix every 10 s
     const out: Fix[] = [ev(D + 1_195_000, -1400, -1500, { speed: 20 })];
@@ -534,6 +539,7 @@ test('RESTRICTED_ZONE exit hysteresis: 20 s outside is not an exit; an edge fix 
   const D = local(12);
   const r = run([
     ev(D, -1500, -1500),
+    ev(D + 5_000, -1350, -1500),
     // out 100 m for 20 s, back in: the same violation goes on
     ev(D + 10_000, -1200, -1500),
     ev(D + 20_000, -1200, -1500),
@@ -613,8 +619,8 @@ test('RESTRICTED_ZONE zone edited mid-violation: same geometry keeps the open vi
 test('RESTRICTED_ZONE: a zone closed to sweepers too judges the sweeper; the camera never', (t) => {
   const both: Zone = { ...RZ2, appliesTo: ['muck_truck', 'sanitation'] };
   const world = compileWorld(snapshot({ zones: [both] }));
-  const sweep = [0, 10_000, 20_000, 30_000, 40_000, 50_000].map((d, i) =>
-    fixAt('S1', local(12) + d, -1500, [-1800, -1500, -1200, -1100, -1000, -900][i]!, {
+  const sweep = [0, 10_000, 20_000, 30_000, 40_000, 50_000, 60_000].map((d, i) =>
+    fixAt('S1', local(12) + d, -1500, [-1800, -1500, -1400, -1200, -1100, -1000, -900][i]!, {
       kind: 'sanitation',
       speed: 10,
     }),

@@ -609,7 +609,7 @@ function inZone(ts: number, eastM: number, northM: number, extra: Partial<Fix> =
   return fixAt(ts, offset(RZ_CENTER, eastM, northM), { load: 'empty', ...extra });
 }
 
-test('RESTRICTED_ZONE: a deep fix opens at once; leaving closes; refs carry the zone version', (t) => {
+test('RESTRICTED_ZONE: two fixes inside open it from the first; leaving closes; refs carry the zone version', (t) => {
   const T = local(8);
   const fixes = [
     inZone(T, -400, 0),
@@ -623,9 +623,18 @@ test('RESTRICTED_ZONE: a deep fix opens at once; leaving closes; refs carry the 
   ];
   const rz = ofCode(run(fixes).log, 'RESTRICTED_ZONE');
   t.deepEqual(phases(rz), ['RESTRICTED_ZONE:opened', 'RESTRICTED_ZONE:closed']);
+  t.is(rz[0]!.at, T + 20_000, 'raised at the second fix inside');
   t.is(rz[0]!.event.violation.startTs, T + 10_000);
-  t.is(rz[0]!.event.violation.details.onset, 'depth');
-  t.is(rz[0]!.event.violation.details.zoneId, 'RZ1');
+  t.like(rz[0]!.event.violation.details, {
+    onset: 'consecutive',
+    insideFixes: 2,
+    depthM: 200,
+    zoneId: 'RZ1',
+  });
+  t.is(rz[0]!.event.violation.ruleVersion, 3);
+  // one fix 100 m inside, the next outside again: a single fix proves nothing (version 2 opened here)
+  const stray = [inZone(T, -400, 0), inZone(T + 10_000, -100, 0), inZone(T + 20_000, -400, 0)];
+  t.deepEqual(ofCode(run(stray).log, 'RESTRICTED_ZONE'), []);
   t.deepEqual(
     rz[0]!.event.violation.refs.find((r) => r.kind === 'zone'),
     { kind: 'zone', id: 'RZ1', version: 3 },

@@ -11,11 +11,14 @@ import { round1 } from './off-hours.ts';
  * windows; an EMPTY list means closed all day (a permanent ban area; a zone with no hours at all would
  * otherwise be meaningless).
  *
- * Onset (never from GPS noise at the edge): at the first fix inside the zone by more than
- * max(accuracyFloorM, fix.accuracy) (depth = distance to the nearest edge of the zone's polygons, planar at
- * the fix latitude, computed only for zones the fix is in and not already open or pending), or at the
- * second consecutive fix inside it (startTs = the first). One violation per zone: the open ones are kept
- * in state by zone id (details.zoneId), at most MAX_ZONES at once, as are the pending first fixes.
+ * Onset (domain.md: a single fix proves nothing): at the restrictedZoneMinFixes-th consecutive fix inside
+ * the zone (2 by default), or at a fix inside once the run of fixes inside has lasted restrictedZoneMinMs
+ * (20 s), with startTs = the first fix of the run. A fix outside the zone breaks the run. Fixes are
+ * plausible by the time a rule sees them: the engine core holds back a fix implying an implausible speed
+ * from its neighbours and never judges it if the next one confirms it was a stray (geofence/outliers.ts),
+ * so one multipath fix inside a school zone is neither an entry nor the first of two. One violation per
+ * zone: the open ones are kept in state by zone id (details.zoneId), at most MAX_ZONES at once, as are
+ * the pending runs.
  *
  * End (exit hysteresis, like OFF_ROUTE's return run, so that a truck parked just inside the edge does
  * not flap open/closed with GPS noise): an exit run starts at the first fix outside the zone by more than
@@ -28,6 +31,8 @@ import { round1 } from './off-hours.ts';
  *
  * Version 2: version 1 closed at the first fix outside the polygon, so a truck parked 8 m inside the
  * edge with 15 m noise produced dozens of violations instead of one.
+ * Version 3: version 2 opened at a single fix deeper inside than the accuracy margin, so one multipath
+ * fix 100 m inside a school zone was an entry.
  *
  * Ids: `vehicle:RESTRICTED_ZONE:startTs`; when two zones open at the same instant, the second and later
  * get `:zoneId` appended, deterministic in the order the world lists the zones.
@@ -37,9 +42,12 @@ export const MAX_ZONES = 4;
 
 export interface PendingZone {
   zone: string;
+  /** the first fix of the run inside the zone */
   ts: number;
   lon: number;
   lat: number;
+  /** fixes inside so far (absent in states saved before version 3: one) */
+  n?: number;
 }
 
 export interface RestrictedZoneState {
@@ -91,8 +99,8 @@ function zoneOf(v: Violation): string {
   return String(v.details.zoneId);
 }
 
-/** The rule's version, recorded in every violation (2: exit hysteresis). */
-const RULE_VERSION = 2;
+/** The rule's version, recorded in every violation (2: exit hysteresis; 3: two fixes or 20 s to open). */
+const RULE_VERSION = 3;
 
 export const restrictedZone: RuleModule<RestrictedZoneState> = {
   code: 'RESTRICTED_ZONE',
@@ -149,30 +157,35 @@ export const restrictedZone: RuleModule<RestrictedZoneState> = {
     for (const z of zones) {
       if (stillOpen.some((v) => zoneOf(v) === z.id)) continue;
       const p = state.pending.find((q) => q.zone === z.id);
-      let depthM: number | undefined;
-      if (p === undefined) {
-        depthM = distanceToEdgesM(z.polygons, pos);
-        if (depthM <= margin) {
-          if (pending.length < MAX_ZONES)
-            pending.push({ zone: z.id, ts: fix.ts, lon: fix.lon, lat: fix.lat });
-          continue;
-        }
+      const run: PendingZone = p
+        ? { ...p, n: (p.n ?? 1) + 1 }
+        : { zone: z.id, ts: fix.ts, lon: fix.lon, lat: fix.lat, n: 1 };
+      const byFixes = run.n! >= th.restrictedZoneMinFixes;
+      const byTime = fix.ts - run.ts >= th.restrictedZoneMinMs;
+      if (!byFixes && !byTime) {
+        if (pending.length < MAX_ZONES) pending.push(run);
+        continue;
       }
       if (stillOpen.length >= MAX_ZONES) continue;
-      const startTs = p ? p.ts : fix.ts;
       const o = open(ctx, {
         code: 'RESTRICTED_ZONE',
         ruleVersion: RULE_VERSION,
-        startTs,
-        startPos: p ? [p.lon, p.lat] : pos,
+        startTs: run.ts,
+        startPos: [run.lon, run.lat],
         refs: [...baseRefs(ctx), { kind: 'zone', id: z.id, version: z.version }],
-        thresholds: { accuracyFloorM: th.accuracyFloorM, restrictedZoneExitMs: th.restrictedZoneExitMs },
+        thresholds: {
+          accuracyFloorM: th.accuracyFloorM,
+          restrictedZoneMinFixes: th.restrictedZoneMinFixes,
+          restrictedZoneMinMs: th.restrictedZoneMinMs,
+          restrictedZoneExitMs: th.restrictedZoneExitMs,
+        },
         details: {
           zoneId: z.id,
           zoneName: z.name,
           zoneWindows: z.windows.join(','),
-          onset: depthM === undefined ? 'consecutive' : 'depth',
-          ...(depthM === undefined ? {} : { depthM: round1(depthM) }),
+          onset: byFixes ? 'consecutive' : 'duration',
+          insideFixes: run.n!,
+          depthM: round1(distanceToEdgesM(z.polygons, pos)),
         },
       });
       let violation = o.violation;
