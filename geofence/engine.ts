@@ -1,7 +1,7 @@
 import type { Fix } from '../ingest/fix.ts';
-import { isLoaded, matchRoutes, NO_ROUTE_HINTS, permitsInForce, type RouteHints } from './facts.ts';
+import { matchRoutes, NO_ROUTE_HINTS, permitsInForce, type RouteHints } from './facts.ts';
 import type { Position } from './model.ts';
-import { LOAD_TRACK_INITIAL, type LoadTrack, stepLoadInto } from './rules/load-events.ts';
+import { LOAD_TRACK_INITIAL, type LoadTrack, stepLoad } from './rules/load-events.ts';
 import type {
   Calendar,
   FixFacts,
@@ -14,7 +14,6 @@ import type {
   World,
 } from './types.ts';
 
-export { isLoaded } from './facts.ts';
 export type { Calendar, LastFix } from './types.ts';
 
 /**
@@ -32,9 +31,13 @@ export type { Calendar, LastFix } from './types.ts';
  * read back from JSON behaves the same.
  */
 
-/** `lc`, `lhi`, `llo`: the loading/unloading detector (rules/load-events.ts) behind `facts.load`. */
-export interface VehicleState extends LoadTrack {
+export interface VehicleState {
   vehicle: string;
+  /**
+   * the load detector (rules/load-events.ts) behind `facts.load`, `facts.loaded` and `facts.weightLoss`,
+   * with the vehicle's sensor glitch count (`load.gl`, a data-quality figure)
+   */
+  load: LoadTrack;
   last: LastFix | undefined;
   /** permit whose routes the hints belong to ('' none) */
   hintPermit: string;
@@ -65,7 +68,6 @@ export function createEngine(
   // hints in and out of the route matching (read at once: scratch, not state)
   const seed: RouteHints = { hint: -1, more: NO_ROUTE_HINTS.more };
   const nextHints: RouteHints = { hint: -1, more: NO_ROUTE_HINTS.more };
-  const track: LoadTrack = { lc: -1, lhi: -1, llo: -1 };
   const n = rules.length;
   const appliesTo = rules.map((r) => r.appliesTo);
 
@@ -76,7 +78,7 @@ export function createEngine(
       hintPermit: '',
       hint: NO_ROUTE_HINTS.hint,
       moreHints: NO_ROUTE_HINTS.more,
-      ...LOAD_TRACK_INITIAL,
+      load: LOAD_TRACK_INITIAL,
       slices: rules.map((r) => r.initial()),
       skippedLate: 0,
     };
@@ -106,16 +108,18 @@ export function createEngine(
       }
     }
     const thresholds = world.thresholds(covering ?? valid[0]);
-    const event = stepLoadInto(state, fix, prev, thresholds, track);
+    const detected = stepLoad(state.load, fix, prev, thresholds);
     const facts: FixFacts = {
       pos,
-      loaded: isLoaded(fix),
+      loaded: detected.track.lc === 1,
+      loadChangeTs: detected.track.lt,
       sites: world.sitesAt(pos),
       zones: world.zonesAt(pos),
       validPermits: valid,
       coveringPermit: covering,
       localDate: inForce.date,
-      load: event,
+      load: detected.event,
+      weightLoss: detected.weightLoss,
       routePermit,
       routes,
     };
@@ -165,9 +169,7 @@ export function createEngine(
         hintPermit,
         hint,
         moreHints,
-        lc: track.lc,
-        lhi: track.lhi,
-        llo: track.llo,
+        load: detected.track,
         slices,
         skippedLate: state.skippedLate,
       },

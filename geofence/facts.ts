@@ -1,4 +1,3 @@
-import type { Fix } from '../ingest/fix.ts';
 import type { Permit, Position } from './model.ts';
 import type { Calendar, RouteFact, World } from './types.ts';
 
@@ -13,18 +12,10 @@ import type { Calendar, RouteFact, World } from './types.ts';
  * immutable per-vehicle permit lists): answers are the same as without it.
  */
 
-/** A loaded truck: load state half/full, or a weight reading above this floor (tonnes). */
-const LOADED_WEIGHT_FLOOR_T = 1;
-
 /** Route hints kept per vehicle (bounded: a permit naming more routes is measured without hints beyond). */
 export const MAX_ROUTE_HINTS = 4;
 
 const MINUTE_MS = 60_000;
-
-export function isLoaded(fix: Fix): boolean {
-  if (fix.load !== undefined) return fix.load !== 'empty';
-  return fix.weight !== undefined && fix.weight >= LOADED_WEIGHT_FLOOR_T;
-}
 
 /** The permit whose routes judge the vehicle: the covering one, else the first valid one naming routes. */
 export function routePermitOf(covering: Permit | undefined, valid: readonly Permit[]): Permit | undefined {

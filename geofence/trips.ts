@@ -2,7 +2,7 @@ import type { Fix } from '../ingest/fix.ts';
 import type { Calendar } from './engine.ts';
 import { permitsAt } from './facts.ts';
 import type { Permit, Position, Site, Thresholds } from './model.ts';
-import { LOAD_TRACK_INITIAL, type LoadTrack, stepLoad } from './rules/load-events.ts';
+import { LOAD_TRACK_INITIAL, type LoadEvent, type LoadTrack, stepLoad } from './rules/load-events.ts';
 import type { FixFacts, ViolationEvent, World } from './types.ts';
 
 /**
@@ -11,9 +11,12 @@ import type { FixFacts, ViolationEvent, World } from './types.ts';
  * comes from the fix. It uses the same transition detector as the rules (rules/load-events.ts), so a
  * trip starts and ends on exactly the fixes where NO_PERMIT, WRONG_SITE and ILLEGAL_DUMP see them.
  *
- * - started:   at a loading whose fix lies inside an ORIGIN site (a loading elsewhere starts no trip).
+ * - started:   at a loading whose onset lies inside an ORIGIN site (a loading elsewhere starts no trip).
  * - completed: at the next unloading, wherever it is (`disposalSite` is the disposal site containing the
- *              unloading fix, '' when none: the violation rules say whether that was allowed).
+ *              unloading's onset, '' when none: the violation rules say whether that was allowed).
+ * The detector confirms sensor changes (rules/confirm.ts), so a transition may be recognised up to
+ * `sensorConfirmMs` after its onset: the trip's start and end are the onsets (instant and position), and
+ * the event is emitted at the fix that confirmed it.
  * Distance: planar (equirectangular) metres summed between consecutive valid fixes of the trip, counting
  * only legs that end in a moving fix (speed >= `suspectedDumpSpeedKmh`): GNSS drift while parked at the
  * excavator or the tipping face is not travel.
@@ -85,11 +88,13 @@ export interface Trip extends TripStart {
 
 export type TripEvent = { kind: 'started'; trip: TripStart } | { kind: 'completed'; trip: Trip };
 
-/** What a step reads: a subset of the rule context (a `RuleContext` fits). */
+/** What a step reads: a subset of the rule context. */
 export interface TripInput {
   fix: Fix;
   facts: Pick<FixFacts, 'sites' | 'validPermits' | 'coveringPermit'>;
   thresholds: Thresholds;
+  /** the sites at a position (a transition's onset before this fix); without it, the fix's own sites */
+  sitesAt?: (pos: Position) => readonly Site[];
 }
 
 export function initialTrips(): TripState {
@@ -126,6 +131,7 @@ export function tripInput(fix: Fix, world: World, calendar: Calendar): TripInput
     fix,
     facts: { sites: world.sitesAt(pos), validPermits, coveringPermit },
     thresholds: world.thresholds(coveringPermit ?? validPermits[0]),
+    sitesAt: (p) => world.sitesAt(p),
   };
 }
 
@@ -143,6 +149,11 @@ function permitFor(input: TripInput, origin: string): Permit | undefined {
   const { validPermits, coveringPermit } = input.facts;
   if (coveringPermit?.origins.includes(origin)) return coveringPermit;
   return validPermits.find((p) => p.origins.includes(origin)) ?? coveringPermit ?? validPermits[0];
+}
+
+function sitesAtOnset(input: TripInput, event: LoadEvent): readonly Site[] {
+  if (event.ts === input.fix.ts || input.sitesAt === undefined) return input.facts.sites;
+  return input.sitesAt([event.lon, event.lat]);
 }
 
 function tripId(vehicle: string, startTs: number): string {
@@ -213,14 +224,15 @@ export function stepTrips(
     }
     note(s, violations);
     if (event?.kind === 'unloading') {
-      const disposal = input.facts.sites.find((x: Site) => x.kind === 'disposal');
+      const disposal = sitesAtOnset(input, event).find((x: Site) => x.kind === 'disposal');
+      const endTs = Math.max(event.ts, s.ts0);
       const trip: Trip = {
         ...startOf(s, fix),
         disposalSite: disposal?.id ?? '',
-        endTs: fix.ts,
-        durationMs: fix.ts - s.ts0,
+        endTs,
+        durationMs: endTs - s.ts0,
         distanceKm: Math.round(s.m) / 1000,
-        endPos: [fix.lon, fix.lat],
+        endPos: [event.lon, event.lat],
         unloadTrigger: event.trigger,
         compliant: s.vn === 0,
         violationCount: s.vn,
@@ -235,16 +247,18 @@ export function stepTrips(
     return { state: s, events };
   }
 
-  if (event?.kind === 'loading' && fix.valid) {
-    const origin = input.facts.sites.find((x) => x.kind === 'origin');
+  if (event?.kind === 'loading' && event.valid) {
+    const origin = sitesAtOnset(input, event).find((x) => x.kind === 'origin');
     if (origin) {
-      s.ts0 = fix.ts;
+      s.ts0 = event.ts;
       s.origin = origin.id;
       s.originV = origin.version;
       s.permit = permitFor(input, origin.id)?.id ?? '';
       s.ltrig = event.trigger;
-      s.lon0 = s.lon = fix.lon;
-      s.lat0 = s.lat = fix.lat;
+      s.lon0 = event.lon;
+      s.lat0 = event.lat;
+      s.lon = fix.valid ? fix.lon : event.lon;
+      s.lat = fix.valid ? fix.lat : event.lat;
       s.m = 0;
       s.vids = [];
       s.vn = 0;

@@ -10,7 +10,7 @@ import type {
   ViolationCode,
   Zone,
 } from './model.ts';
-import type { LoadEvent } from './rules/load-events.ts';
+import type { LoadEvent, WeightLoss } from './rules/load-events.ts';
 
 /**
  * The engine's contracts (architecture.md, principles 1 and 2): a rule is a module with its defaults,
@@ -82,8 +82,17 @@ export type LastFix = Pick<
 /** Facts about the current fix that several rules need, computed once per fix by the engine core. */
 export interface FixFacts {
   pos: Position;
-  /** true when the load state says half/full or weight is above a small floor */
+  /**
+   * the CONFIRMED load (rules/load-events.ts: the cargo latch): the load state half/full, else a weight
+   * above dumpWeightDropT, once that reading persisted or a loading or unloading confirmed it; a load
+   * sensor flickering for a few seconds does not change it
+   */
   loaded: boolean;
+  /**
+   * when `loaded` took its current value: the onset of the loading or unloading, or of the reading that
+   * persisted (rules that end because the truck is no longer loaded end there); -1 unknown
+   */
+  loadChangeTs: number;
   sites: readonly Site[];
   zones: readonly Zone[];
   /**
@@ -101,6 +110,8 @@ export interface FixFacts {
    * on most fixes.
    */
   load: LoadEvent | null;
+  /** a confirmed loss of weight on the road (SPILLAGE), while it lasts; null on most fixes */
+  weightLoss: WeightLoss | null;
   /** the permit whose routes judge the vehicle: the covering one if it names routes, else the first valid one that does */
   routePermit: Permit | undefined;
   /**

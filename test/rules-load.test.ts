@@ -361,7 +361,12 @@ test('ILLEGAL_DUMP: lift up outside every disposal site, instantaneous, once per
   t.is(v.durationMs, 0);
   t.is(v.details.trigger, 'lift');
   t.is(v.permit, 'P1');
-  t.deepEqual(v.thresholds, { dumpWeightDropT: 2, suspectedDumpSpeedKmh: 3, accuracyFloorM: 15 });
+  t.deepEqual(v.thresholds, {
+    dumpWeightDropT: 2,
+    suspectedDumpSpeedKmh: 3,
+    sensorConfirmMs: 60_000,
+    accuracyFloorM: 15,
+  });
   t.true(v.refs.some((x) => x.kind === 'site' && x.id === 'D1' && x.version === 2));
   t.true(v.refs.some((x) => x.kind === 'permit' && x.id === 'P1' && x.version === 4));
   t.true(Number(v.details.nearestPermittedM) > 2500);

@@ -44,7 +44,8 @@ const at = (ts: number, x: number, y: number, s: Sensors = {}, vehicle = 'V1'): 
 /** V2 (no permit) reporting weight only, parked in O1, the weight rising to `to` t */
 function weightLoading(to: number): Fix[] {
   const out: Fix[] = [];
-  const steps = [0.4, 0.4, 0.4, (0.4 + to) / 2, to, to, to];
+  // the reading stays up for over a minute: a change is a loading once it has persisted (sensorConfirmMs)
+  const steps = [0.4, 0.4, 0.4, (0.4 + to) / 2, to, to, to, to, to, to, to, to];
   steps.forEach((w, i) => {
     out.push(fixAt('V2', T + i * 10_000, 20, 20, { weight: Math.round(w * 100) / 100, speed: 0 }));
   });
@@ -55,6 +56,7 @@ test('NO_PERMIT by weight alone: a rise of 2.0 t while stopped is not a loading,
   t.deepEqual(run(weightLoading(2.4)).events, []);
   const r = run(weightLoading(2.5));
   t.deepEqual(summary(r.events), [`NO_PERMIT:opened:${T + 40_000}-:L0`]);
+  t.is(r.log[0]!.at, T + 100_000, 'raised once the rise persisted 60 s, from its onset');
   t.like(r.events[0]!.violation.details, { trigger: 'weight', site: 'O1', siteKind: 'origin' });
   t.deepEqual(refsOf(r.events[0]!.violation), ['site:O1@3', 'thresholds:city@1']);
   t.is(r.events[0]!.violation.permit, undefined);
@@ -100,13 +102,37 @@ test('ILLEGAL_DUMP by load state alone (no lift sensor, no weight): trigger load
     at(T, 1900, 0, { lift: undefined, weight: undefined }),
     at(T + 10_000, 2000, 0, { lift: undefined, weight: undefined, speed: 0 }),
     at(T + 20_000, 2000, 0, { lift: undefined, weight: undefined, speed: 0, load: 'empty' }),
-    at(T + 30_000, 2080, 0, { lift: undefined, weight: undefined, load: 'empty' }),
   ];
+  // it drives off still reading empty: confirmed at the first fix 60 s after the onset
+  for (let s = 30; s <= 90; s += 10)
+    fixes.push(
+      at(T + s * 1000, 2000 + (s - 20) * 8, 0, { lift: undefined, weight: undefined, load: 'empty' }),
+    );
   const r = run(fixes);
   t.deepEqual(summary(r.events), [
     `ILLEGAL_DUMP:opened:${T + 20_000}-:L0`,
     `ILLEGAL_DUMP:closed:${T + 20_000}-${T + 20_000}:L0`,
   ]);
+  t.is(r.log[0]!.at, T + 80_000);
+  t.deepEqual(
+    r.events[1]!.violation.startPos,
+    r.events[1]!.violation.lastPos,
+    'at the onset, where it stood',
+  );
+  // the same sensor back to full within the minute is a glitch: nothing, counted
+  const flicker = fixes.slice(0, 3);
+  for (let s = 30; s <= 90; s += 10)
+    flicker.push(
+      at(T + s * 1000, 2000, 0, {
+        lift: undefined,
+        weight: undefined,
+        speed: 0,
+        load: s < 50 ? 'empty' : 'full',
+      }),
+    );
+  const g = run(flicker);
+  t.deepEqual(g.events, []);
+  t.is(g.state.load.gl, 1);
   t.like(r.events[1]!.violation.details, { trigger: 'load', weightDropT: 0, insideSite: '' });
   t.deepEqual(refsOf(r.events[1]!.violation), ['permit:P1@2', 'site:D1@2', 'thresholds:city@1']);
 });
@@ -114,7 +140,7 @@ test('ILLEGAL_DUMP by load state alone (no lift sensor, no weight): trigger load
 /** V3 (weight only) stops on R1 and its weight falls by `drop` t while stopped */
 function weightDrop(drop: number): Fix[] {
   const out: Fix[] = [];
-  const ws = [28, 28, 28, 28 - drop / 2, 28 - drop, 28 - drop];
+  const ws = [28, 28, 28, 28 - drop / 2, 28 - drop, 28 - drop, ...Array(6).fill(28 - drop)];
   for (const [i, w] of ws.entries()) {
     out.push(
       fixAt('V3', T + i * 10_000, 2000, 0, { weight: Math.round(w * 100) / 100, speed: i === 0 ? 30 : 0 }),
@@ -129,6 +155,7 @@ test('ILLEGAL_DUMP by weight at its threshold: a 2.0 t drop while stopped is not
   t.deepEqual(phases(r.events), ['ILLEGAL_DUMP:opened', 'ILLEGAL_DUMP:closed']);
   t.like(r.events[0]!.violation.details, { trigger: 'weight', weightDropT: 2.1 });
   t.is(r.events[0]!.violation.startTs, T + 40_000);
+  t.is(r.log[0]!.at, T + 100_000, 'confirmed by persistence: the weight stayed down 60 s');
 });
 
 test('a weight falling while moving is SPILLAGE, never ILLEGAL_DUMP (even when the truck stops afterwards)', (t) => {
@@ -220,7 +247,8 @@ test('SUSPECTED_DUMP at its threshold: slow for exactly 5 min is nothing; 5 min 
 test('SUSPECTED_DUMP end reasons: unloaded (with the ILLEGAL_DUMP it is) and crawling into a site', (t) => {
   const fixes = stopFor(400_000).slice(0, -1);
   const last = fixes.at(-1)!.ts;
-  fixes.push(at(last + 10_000, 2000, 0, { speed: 0, load: 'empty' }));
+  // load empty for a minute while stopped (no lift, weight steady): confirmed by persistence
+  for (let s = 10; s <= 70; s += 10) fixes.push(at(last + s * 1000, 2000, 0, { speed: 0, load: 'empty' }));
   const r = run(fixes);
   t.deepEqual(summary(r.events), [
     `SUSPECTED_DUMP:opened:${T + 10_000}-:L0`,
@@ -287,8 +315,12 @@ test('SPILLAGE at its thresholds: cover open at exactly 5 km/h, or while empty, 
   t.deepEqual(run(half.fixes).events, []);
   const more = new Trk('V1', T, 1200, 0, FULL)
     .roll(2, 30)
-    .roll(6, 30, 10_000, (i) => ({ weight: 28 - i * 0.1 }));
-  t.deepEqual(phases(run(more.fixes).events), ['SPILLAGE:opened']);
+    .roll(6, 30, 10_000, (i) => ({ weight: 28 - i * 0.1 }))
+    .roll(6, 30, 10_000, () => ({ weight: 27.4 }));
+  const m = run(more.fixes);
+  t.deepEqual(phases(m.events), ['SPILLAGE:opened']);
+  t.is(m.events[0]!.violation.startTs, more.fixes[7]!.ts, 'from the first fix 0.6 t down');
+  t.is(m.log[0]!.at, more.fixes[13]!.ts, 'raised once it stayed down 60 s');
 });
 
 test("SPILLAGE cover then weight: one violation, updated to cover+weight, closed with the run's drop and cover time", (t) => {
@@ -296,6 +328,7 @@ test("SPILLAGE cover then weight: one violation, updated to cover+weight, closed
   const coverFrom = tr.t + 10_000;
   tr.roll(4, 30, 10_000, () => ({ cover: 'open' })); // opens at the 4th (30 s)
   tr.roll(8, 30, 10_000, (i) => ({ weight: 28 - i * 0.1 })); // drop > 0.5 t at the 6th, cover still open
+  tr.roll(5, 30, 10_000, () => ({ weight: 27.2 })); // down for 60 s: confirmed, cover still open
   const coverClosed = tr.t + 10_000;
   tr.roll(3, 30, 10_000, () => ({ cover: 'closed' })); // weight run continues
   const stop = tr.t + 10_000;

@@ -198,7 +198,7 @@ test('OFF_ROUTE exactly once: 17 min at a constant 200 m gives opened, L1, L2, c
   t.deepEqual(closed.refs, r.events[0]!.violation.refs);
 });
 
-test('OFF_ROUTE: a permit expiring at midnight closes the open violation (no_permit) and nothing reopens', (t) => {
+test('OFF_ROUTE: a permit expiring at midnight closes the open violation (no_permit); the loaded truck driving on is NO_PERMIT', (t) => {
   const lastDay = compileWorld(
     snapshot({ permits: [{ ...P1, validTo: '2026-11-10', windows: ['00:00-24:00'] }] }),
   );
@@ -209,9 +209,12 @@ test('OFF_ROUTE: a permit expiring at midnight closes the open violation (no_per
   t.deepEqual(summary(r.events), [
     `OFF_ROUTE:opened:${t0 + 10_000}-:L0`,
     `OFF_ROUTE:closed:${t0 + 10_000}-${local(24)}:L0`,
+    `NO_PERMIT:opened:${local(24)}-:L0`,
   ]);
   t.is(r.events[1]!.violation.details.endReason, 'no_permit');
   t.is(r.events[1]!.violation.permit, 'P1');
+  t.like(r.events[2]!.violation.details, { trigger: 'moving' });
+  t.is(r.log[2]!.at, local(24, 1), 'after a minute of loaded movement without a permit');
 });
 
 test('OFF_ROUTE route edited mid-trip: a pending run is judged on the new line; the evidence of an old violation holds v1', (t) => {

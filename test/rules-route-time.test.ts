@@ -409,16 +409,25 @@ test('OFF_ROUTE: inside the permit sites is never off-route; unloaded or without
   t.deepEqual(run(inSite).events, []);
   const empty = track(NIGHT, 20, { along: 1500, lateral: () => 300, extra: () => ({ load: 'empty' }) });
   t.deepEqual(run(empty).events, []);
-  // an open violation closes when the truck is found unloaded
-  const unload = track(NIGHT, 10, {
+  // an open violation closes when the truck is found unloaded: once the empty reading has persisted a
+  // minute (a flicker is no unloading), at the first fix that read empty
+  const unload = track(NIGHT, 20, {
     along: 1500,
     lateral: () => 300,
     extra: (i) => ({ load: i < 6 ? 'full' : 'empty' }),
   });
   const or = ofCode(run(unload).log, 'OFF_ROUTE');
   t.deepEqual(phases(or), ['OFF_ROUTE:opened', 'OFF_ROUTE:closed']);
+  t.is(or[1]!.at, NIGHT + 120_000);
   t.is(or[1]!.event.violation.endTs, NIGHT + 60_000);
   t.is(or[1]!.event.violation.details.endReason, 'unloaded');
+  // the same reading back to full after 30 s: the violation goes on
+  const flicker = track(NIGHT, 20, {
+    along: 1500,
+    lateral: () => 300,
+    extra: (i) => ({ load: i >= 6 && i < 9 ? 'empty' : 'full' }),
+  });
+  t.deepEqual(phases(ofCode(run(flicker).log, 'OFF_ROUTE')), ['OFF_ROUTE:opened']);
 });
 
 test('OFF_ROUTE: a route edited mid-trip keeps version 1 in the refs of the open violation', (t) => {
@@ -471,7 +480,7 @@ test('OFF_HOURS: no onset at 59 s, at walking pace, when empty, or for a short s
   const a = [
     ...track(MORNING, 6, { step: 80 }),
     fixAt(MORNING + 59_000, onRoute(1500)),
-    fixAt(MORNING + 65_000, onRoute(1500), { load: 'empty' }),
+    fixAt(MORNING + 65_000, onRoute(1500), { load: 'empty', lift: 'up', speed: 0 }),
   ];
   t.deepEqual(ofCode(run(a).log, 'OFF_HOURS'), []);
   t.deepEqual(

@@ -1,151 +1,407 @@
 import type { Fix } from '../../ingest/fix.ts';
-import type { EntityRef, Permit, Site, Thresholds } from '../model.ts';
+import type { EntityRef, Permit, Position, Site, Thresholds } from '../model.ts';
 import type { RuleContext } from '../types.ts';
+import { verdict } from './confirm.ts';
 import { baseRefs } from './lifecycle.ts';
 
 /**
- * Loading and unloading transitions (domain.md, 两点一线 and the ILLEGAL_DUMP row), detected in ONE
- * place so that NO_PERMIT, ILLEGAL_DUMP, WRONG_SITE and the trip tracker agree on when a truck loaded or
- * unloaded. Pure: the caller keeps the small `LoadTrack` (three numbers) flat inside its own state and
- * passes it back with the next fix; the same fixes give the same transitions in every caller. The engine
- * core runs it once per fix for the three rules (`facts.load`, the numbers in the vehicle state); the trip
- * tracker runs its own.
+ * Loading and unloading transitions, the confirmed load and the confirmed weight loss on the road
+ * (domain.md: 两点一线, the ILLEGAL_DUMP and SPILLAGE rows, "Sensors glitch"), detected in ONE place so
+ * that NO_PERMIT, ILLEGAL_DUMP, WRONG_SITE, SPILLAGE, every rule reading `facts.loaded`, and the trip
+ * tracker agree on when a truck loaded, unloaded or lost load. Pure: the caller keeps the small
+ * `LoadTrack` (plain numbers) in its own state and passes it back with the next fix; the same fixes give
+ * the same answers in every caller. The engine core runs it once per fix (`facts.load`, `facts.loaded`,
+ * `facts.weightLoss`, the track in the vehicle state); the trip tracker runs its own.
  *
- * Signals, per in-order fix, comparing with the previous in-order fix (`ctx.prev`):
- * - loading:   load empty -> half|full, or (stopped) the weight rose by more than `dumpWeightDropT` above
- *              the lowest weight of the current stopped run.
- * - unloading: lift down -> up, or load half|full -> empty, or (stopped) the weight fell by more than
- *              `dumpWeightDropT` below the highest weight of the current stopped run.
- * "Stopped" is speed < `suspectedDumpSpeedKmh` (3 km/h by default); a fix without speed counts as stopped.
- * A stopped run's weight reference starts at the weight of the last moving fix, so a drop between the
- * last moving fix and the first stopped one counts too.
+ * Every sensor change is confirmed before it counts (confirm.ts: it persists `sensorConfirmMs`, or
+ * another signal corroborates it; a reading that returns sooner is a glitch, counted in `gl`, never
+ * judged). Transitions, per in-order fix, against the previous one (`prev`) and the current stopped run
+ * ("stopped": speed < `suspectedDumpSpeedKmh`, 3 km/h; a fix without speed counts as stopped; a stopped
+ * run's weight extremes start at the weight of the last moving fix):
+ * - loading (latch empty): the load state turns from empty to half|full (any speed), or, stopped, the
+ *   weight rises more than `dumpWeightDropT` above the run's lowest; confirmed by persistence, or when
+ *   the other of the two signals agrees (the weight rise beyond the threshold, the load state not empty);
+ * - unloading (latch loaded): lift down -> up, at once (the lift is itself the corroboration; domain.md:
+ *   "lift up, moving or not"); or, STOPPED, the load state turns from half|full to empty, or the weight
+ *   falls more than `dumpWeightDropT` below the run's highest; confirmed by persistence, or by lift up,
+ *   or by the other signal. A load state flickering to empty while the truck drives is never an
+ *   unloading (domain.md: "while stopped"); it is a glitch when it returns within the confirmation time.
+ * A confirmed transition carries its ONSET (the first fix that showed it: instant, position, validity),
+ * which is what a violation or a trip resting on it records. For the weight signals "back" means within
+ * half the threshold of the reference (the stopped run's extreme at the onset), so that a slow change
+ * hovering at the threshold does not count as a glitch at every other fix.
  *
- * De-duplication: a cargo latch. Unloading is reported only while the latch says loaded and sets it to
- * empty; loading only while it says empty and sets it to loaded. So one dump that shows as lift up, then
- * load full->empty, then a falling weight is ONE unloading (the first signal names the trigger). The latch
- * starts from the first fix (`hasCargo`), and re-arms to loaded WITHOUT an event when the truck moves
- * (not stopped, lift not up) still carrying cargo: a partial dump followed by a second dump elsewhere is
- * two unloadings. Known limit: a top-up loading of a truck already latched loaded is not reported.
+ * De-duplication: the cargo latch `lc` (the confirmed load, `facts.loaded`). Unloading is looked for
+ * only while it says loaded and sets it to empty; loading only while it says empty. One dump that shows
+ * as lift up, then load full->empty, then a falling weight is ONE unloading (the first signal names the
+ * trigger). The latch starts from the first fix, and follows the raw reading (load state, else weight
+ * above `dumpWeightDropT`) without an event once that reading has persisted `sensorConfirmMs` with no
+ * transition pending: to loaded while moving with the lift down (a partial dump followed by a second
+ * dump elsewhere is two unloadings), to empty at any speed. Known limit: a top-up loading of a truck
+ * already latched loaded is not reported.
+ *
+ * Weight loss on the road (SPILLAGE): in a moving run (speed > `spillageSpeedKmh`, lift not up) that
+ * began loaded, the weight falls more than `spillageWeightDropT` below its weight at the run's first
+ * fix: the onset. Confirmed at the first fix `sensorConfirmMs` later still that far down (it survives
+ * stops; the lift going up drops it: unloading explains it); a glitch when it comes back sooner (within
+ * half the threshold). `weightLoss` is reported from the confirming fix on, while the run goes on (and at
+ * the confirming fix itself when it is a stopped one), with the largest drop so far.
  */
 
 export interface LoadTrack {
-  /** cargo latch: -1 before the first fix, 0 empty, 1 loaded */
+  /** cargo latch, the confirmed load: -1 before the first fix, 0 empty, 1 loaded */
   lc: number;
+  /** onset of the latch's current value (the transition's onset, or the raw reading's), -1 unknown */
+  lt: number;
   /** highest weight (t) in the current stopped run, -1 unknown */
   lhi: number;
   /** lowest weight (t) in the current stopped run, -1 unknown */
   llo: number;
+  /** the raw cargo reading of the last fix that had one (-1 none yet, 0, 1), since when, and 1 when a run of the other reading came before */
+  cv: number;
+  ct: number;
+  cp: number;
+  /** pending transition: 0 none, 1 loading, 2 unloading; its trigger: 0 load state, 1 weight */
+  pk: number;
+  ptr: number;
+  /** its onset: instant, position, position valid (1/0) */
+  pt: number;
+  plon: number;
+  plat: number;
+  pv: number;
+  /** the weight it is judged against (the stopped run's low for a loading, high for an unloading), -1 none */
+  pref: number;
+  /** weight loss on the road: the weight at the first fix of the moving run that began loaded (-1 none) */
+  wr: number;
+  /** its onset (-1 none) and position, the largest drop so far (t), confirmed (1/0) */
+  wt: number;
+  wlon: number;
+  wlat: number;
+  wd: number;
+  wc: number;
+  /** sensor glitches counted (load state and weight changes that returned before they were confirmed) */
+  gl: number;
 }
 
-export const LOAD_TRACK_INITIAL: Readonly<LoadTrack> = Object.freeze({ lc: -1, lhi: -1, llo: -1 });
+export const LOAD_TRACK_INITIAL: Readonly<LoadTrack> = Object.freeze({
+  lc: -1,
+  lt: -1,
+  lhi: -1,
+  llo: -1,
+  cv: -1,
+  ct: -1,
+  cp: 0,
+  pk: 0,
+  ptr: 0,
+  pt: -1,
+  plon: 0,
+  plat: 0,
+  pv: 1,
+  pref: -1,
+  wr: -1,
+  wt: -1,
+  wlon: 0,
+  wlat: 0,
+  wd: 0,
+  wc: 0,
+  gl: 0,
+});
 
 export type LoadTrigger = 'lift' | 'load' | 'weight';
 
 export interface LoadEvent {
   kind: 'loading' | 'unloading';
   trigger: LoadTrigger;
-  /** weight change over the stopped run so far (t, >= 0, 2 decimals); 0 without a weight reading */
+  /** weight change over the stopped run at confirmation (t, >= 0, 2 decimals); 0 without a weight reading */
   weightChangeT: number;
+  /** the onset: the first fix that showed the change (the current fix for a lift or a corroborated change) */
+  ts: number;
+  lon: number;
+  lat: number;
+  /** whether the onset fix's position was valid */
+  valid: boolean;
+}
+
+/** A confirmed loss of weight on the road (SPILLAGE), reported while it lasts. */
+export interface WeightLoss {
+  /** onset: the first fix past the threshold */
+  ts: number;
+  lon: number;
+  lat: number;
+  /** largest drop below the run's first weight so far, t */
+  dropT: number;
 }
 
 /** Cargo on board for the latch: load state when reported, else weight above `dumpWeightDropT`. */
 export function hasCargo(fix: Fix, t: Pick<Thresholds, 'dumpWeightDropT'>): boolean {
-  if (fix.load !== undefined) return fix.load !== 'empty';
-  return fix.weight !== undefined && fix.weight > t.dumpWeightDropT;
+  return cargoReading(fix, t) === 1;
+}
+
+/** The raw cargo reading of a fix: 1 loaded, 0 empty, -1 no reading (neither load state nor weight). */
+function cargoReading(fix: Fix, t: Pick<Thresholds, 'dumpWeightDropT'>): number {
+  if (fix.load !== undefined) return fix.load !== 'empty' ? 1 : 0;
+  if (fix.weight !== undefined) return fix.weight > t.dumpWeightDropT ? 1 : 0;
+  return -1;
 }
 
 /** The thresholds the detection applies, recorded in every violation that rests on a transition. */
 export function loadThresholds(t: Thresholds): Partial<Thresholds> {
-  return { dumpWeightDropT: t.dumpWeightDropT, suspectedDumpSpeedKmh: t.suspectedDumpSpeedKmh };
+  return {
+    dumpWeightDropT: t.dumpWeightDropT,
+    suspectedDumpSpeedKmh: t.suspectedDumpSpeedKmh,
+    sensorConfirmMs: t.sensorConfirmMs,
+  };
 }
 
 function round2(x: number): number {
   return Math.round(x * 100) / 100;
 }
 
+export interface LoadStep {
+  /** the new track: the input object itself when nothing changed */
+  track: LoadTrack;
+  event: LoadEvent | null;
+  weightLoss: WeightLoss | null;
+}
+
+const NOTHING = { event: null, weightLoss: null };
+
 /**
- * One fix through the detector. `track` is read from the caller's slice (any object with the three
- * fields); the returned track holds those fields, for the caller to spread back into its slice. It is
- * `track` itself when nothing happened and nothing changed, so a caller can keep its slice object.
+ * One fix through the detector. `prev` is the previous in-order fix (its lift and load state). Returns
+ * the track to keep (`track` itself when nothing changed, so a caller can keep its state object), the
+ * confirmed transition of this fix and the confirmed weight loss in force at it.
  */
 export function stepLoad(
   track: LoadTrack,
   fix: Fix,
   prev: Pick<Fix, 'lift' | 'load'> | undefined,
   t: Thresholds,
-): { track: LoadTrack; event: LoadEvent | null } {
-  const out: LoadTrack = { lc: 0, lhi: 0, llo: 0 };
-  const event = stepLoadInto(track, fix, prev, t, out);
-  const same = event === null && out.lc === track.lc && out.lhi === track.lhi && out.llo === track.llo;
-  return { track: same ? track : out, event };
+): LoadStep {
+  const o: LoadTrack = { ...track };
+  const r = stepInto(o, fix, prev, t);
+  let same = true;
+  for (const k in o) {
+    if (o[k as keyof LoadTrack] !== track[k as keyof LoadTrack]) {
+      same = false;
+      break;
+    }
+  }
+  if (same && r === NOTHING) return { track, event: null, weightLoss: null };
+  return { track: same ? track : o, event: r.event, weightLoss: r.weightLoss };
 }
 
-/**
- * `stepLoad` writing the new tracker fields into `out` (may be `track` itself): the engine core keeps
- * them in the vehicle state and calls this on every fix, without a result object.
- */
-export function stepLoadInto(
-  track: LoadTrack,
+function stepInto(
+  o: LoadTrack,
   fix: Fix,
   prev: Pick<Fix, 'lift' | 'load'> | undefined,
   t: Thresholds,
-  out: LoadTrack,
-): LoadEvent | null {
+): { event: LoadEvent | null; weightLoss: WeightLoss | null } {
   const w = fix.weight ?? -1;
   const stopped = (fix.speed ?? 0) < t.suspectedDumpSpeedKmh;
-  let hi: number;
-  let lo: number;
+  const confirmMs = t.sensorConfirmMs;
+  const drop = t.dumpWeightDropT;
   if (!stopped) {
-    hi = w;
-    lo = w;
-  } else if (w < 0) {
-    hi = track.lhi;
-    lo = track.llo;
-  } else {
-    hi = track.lhi < 0 ? w : Math.max(track.lhi, w);
-    lo = track.llo < 0 ? w : Math.min(track.llo, w);
+    o.lhi = w;
+    o.llo = w;
+  } else if (w >= 0) {
+    o.lhi = o.lhi < 0 ? w : Math.max(o.lhi, w);
+    o.llo = o.llo < 0 ? w : Math.min(o.llo, w);
+  }
+  const c = cargoReading(fix, t);
+
+  if (o.lc < 0 || prev === undefined) {
+    o.lc = c === 1 ? 1 : 0;
+    o.lt = fix.ts;
+    if (c >= 0) {
+      o.cv = c;
+      o.ct = fix.ts;
+      o.cp = 0;
+    }
+    const weightLoss = stepWeightLoss(o, fix, t);
+    return weightLoss === null ? NOTHING : { event: null, weightLoss };
   }
 
-  if (track.lc < 0 || prev === undefined) {
-    out.lc = hasCargo(fix, t) ? 1 : 0;
-    out.lhi = hi;
-    out.llo = lo;
+  // the raw reading: a change that comes back before it could be confirmed is a glitch (counted below)
+  let reverted = false;
+  if (c >= 0) {
+    if (o.cv < 0) {
+      o.cv = c;
+      o.ct = fix.ts;
+    } else if (c !== o.cv) {
+      reverted = o.cp === 1 && fix.ts - o.ct < confirmMs;
+      o.cv = c;
+      o.ct = fix.ts;
+      o.cp = 1;
+    }
+  }
+
+  let event: LoadEvent | null = null;
+  let glitch = false;
+  const onset = (kind: number, trigger: number, ref: number) => {
+    o.pk = kind;
+    o.ptr = trigger;
+    o.pt = fix.ts;
+    o.plon = fix.lon;
+    o.plat = fix.lat;
+    o.pv = fix.valid ? 1 : 0;
+    o.pref = ref;
+  };
+  const judgePending = (): void => {
+    const loading = o.pk === 1;
+    const byLoad = o.ptr === 0;
+    // whether this fix still shows the change, and whether it has the reading at all
+    let has: boolean;
+    let still: boolean;
+    if (byLoad) {
+      has = fix.load !== undefined;
+      still = loading ? fix.load !== 'empty' : fix.load === 'empty';
+    } else {
+      has = w >= 0;
+      still = loading ? w - o.pref > drop / 2 : o.pref - w > drop / 2;
+    }
+    // the other signal
+    let corroborated: boolean;
+    if (loading) {
+      corroborated = byLoad
+        ? w >= 0 && o.pref >= 0 && w - o.pref > drop
+        : fix.load !== undefined && fix.load !== 'empty';
+    } else {
+      corroborated =
+        fix.lift === 'up' || (byLoad ? w >= 0 && o.pref >= 0 && o.pref - w > drop : fix.load === 'empty');
+    }
+    const v = has
+      ? verdict(o.pt, fix.ts, still, corroborated, confirmMs)
+      : corroborated
+        ? 'confirmed'
+        : 'pending';
+    if (v === 'glitch') {
+      glitch = true;
+      o.pk = 0;
+    } else if (v === 'confirmed') {
+      const change = w >= 0 && o.pref >= 0 ? round2(Math.abs(w - o.pref)) : 0;
+      event = {
+        kind: loading ? 'loading' : 'unloading',
+        trigger: byLoad ? 'load' : 'weight',
+        weightChangeT: change,
+        ts: o.pt,
+        lon: o.plon,
+        lat: o.plat,
+        valid: o.pv === 1,
+      };
+      o.lc = loading ? 1 : 0;
+      o.lt = o.pt;
+      o.pk = 0;
+    }
+  };
+
+  if (o.pk !== 0) judgePending();
+  if (event === null && o.pk === 0 && !glitch) {
+    if (o.lc === 1) {
+      if (prev.lift === 'down' && fix.lift === 'up') {
+        event = {
+          kind: 'unloading',
+          trigger: 'lift',
+          weightChangeT: w >= 0 && o.lhi >= 0 ? round2(o.lhi - w) : 0,
+          ts: fix.ts,
+          lon: fix.lon,
+          lat: fix.lat,
+          valid: fix.valid,
+        };
+        o.lc = 0;
+        o.lt = fix.ts;
+      } else if (stopped && prev.load !== undefined && prev.load !== 'empty' && fix.load === 'empty') {
+        onset(2, 0, o.lhi);
+        judgePending();
+      } else if (stopped && w >= 0 && o.lhi >= 0 && o.lhi - w > drop) {
+        onset(2, 1, o.lhi);
+        judgePending();
+      }
+    } else if (prev.load === 'empty' && fix.load !== undefined && fix.load !== 'empty') {
+      onset(1, 0, o.llo);
+      judgePending();
+    } else if (stopped && w >= 0 && o.llo >= 0 && w - o.llo > drop) {
+      onset(1, 1, o.llo);
+      judgePending();
+    }
+  }
+  if (event !== null) {
+    // a new stopped run of weights starts from here
+    o.lhi = w;
+    o.llo = w;
+  } else if (o.pk === 0 && o.cv >= 0 && fix.ts - o.ct >= confirmMs) {
+    // the raw reading has persisted with no transition pending: the latch follows it
+    if (o.lc === 0 && o.cv === 1 && !stopped && fix.lift !== 'up') {
+      o.lc = 1;
+      o.lt = o.ct;
+    } else if (o.lc === 1 && o.cv === 0) {
+      o.lc = 0;
+      o.lt = o.ct;
+    }
+  }
+  if (glitch || reverted) o.gl += 1;
+
+  const weightLoss = stepWeightLoss(o, fix, t);
+  return event === null && weightLoss === null ? NOTHING : { event, weightLoss };
+}
+
+/** The weight-loss part of the detector (see the header); returns the loss in force at this fix. */
+function stepWeightLoss(o: LoadTrack, fix: Fix, t: Thresholds): WeightLoss | null {
+  if (fix.lift === 'up') {
+    // unloading explains any change of weight
+    o.wr = -1;
+    o.wt = -1;
+    o.wd = 0;
+    o.wc = 0;
     return null;
   }
-
-  if (track.lc === 1) {
-    let trigger: LoadTrigger | null = null;
-    if (prev.lift === 'down' && fix.lift === 'up') trigger = 'lift';
-    else if (prev.load !== undefined && prev.load !== 'empty' && fix.load === 'empty') trigger = 'load';
-    else if (stopped && w >= 0 && hi >= 0 && hi - w > t.dumpWeightDropT) trigger = 'weight';
-    if (trigger === null) {
-      out.lc = 1;
-      out.lhi = hi;
-      out.llo = lo;
-      return null;
+  const w = fix.weight ?? -1;
+  const moving = (fix.speed ?? 0) > t.spillageSpeedKmh;
+  const limit = t.spillageWeightDropT;
+  let confirmedNow = false;
+  if (o.wt >= 0 && w >= 0) {
+    const d = round2(o.wr - w);
+    if (o.wc === 0) {
+      const v = verdict(o.wt, fix.ts, d > limit / 2, false, t.sensorConfirmMs);
+      if (v === 'glitch') {
+        o.gl += 1;
+        o.wt = -1;
+        o.wd = 0;
+      } else {
+        o.wd = Math.max(o.wd, d);
+        if (v === 'confirmed') {
+          o.wc = 1;
+          confirmedNow = true;
+        }
+      }
+    } else {
+      o.wd = Math.max(o.wd, d);
     }
-    const weightChangeT = w >= 0 && hi >= 0 ? round2(hi - w) : 0;
-    out.lc = 0;
-    out.lhi = w;
-    out.llo = w;
-    return { kind: 'unloading', trigger, weightChangeT };
   }
-
-  let trigger: LoadTrigger | null = null;
-  if (prev.load === 'empty' && fix.load !== undefined && fix.load !== 'empty') trigger = 'load';
-  else if (stopped && w >= 0 && lo >= 0 && w - lo > t.dumpWeightDropT) trigger = 'weight';
-  if (trigger !== null) {
-    const weightChangeT = w >= 0 && lo >= 0 ? round2(w - lo) : 0;
-    out.lc = 1;
-    out.lhi = w;
-    out.llo = w;
-    return { kind: 'loading', trigger, weightChangeT };
+  const loss =
+    o.wc === 1 && (moving || confirmedNow) ? { ts: o.wt, lon: o.wlon, lat: o.wlat, dropT: o.wd } : null;
+  if (!moving) {
+    if (o.wc === 1) {
+      o.wt = -1;
+      o.wd = 0;
+      o.wc = 0;
+    }
+    // a pending loss keeps the reference of its run; otherwise the next moving run takes its own
+    if (o.wt < 0) o.wr = -1;
+  } else if (w >= 0 && o.wt < 0) {
+    if (o.wr < 0) {
+      if (o.lc === 1) o.wr = w;
+    } else if (round2(o.wr - w) > limit) {
+      o.wt = fix.ts;
+      o.wlon = fix.lon;
+      o.wlat = fix.lat;
+      o.wd = round2(o.wr - w);
+      if (t.sensorConfirmMs <= 0) {
+        o.wc = 1;
+        return { ts: o.wt, lon: o.wlon, lat: o.wlat, dropT: o.wd };
+      }
+    }
   }
-  const rearm = !stopped && fix.lift !== 'up' && hasCargo(fix, t);
-  out.lc = rearm ? 1 : 0;
-  out.lhi = hi;
-  out.llo = lo;
-  return null;
+  return loss;
 }
 
 // ---- shared helpers of the load-driven rules (references, site lookups) ----
@@ -190,12 +446,32 @@ export function namedSites(permits: readonly Permit[], role: 'origins' | 'dispos
 export function nearestSite(
   ctx: Pick<RuleContext, 'world' | 'facts'>,
   siteIds: readonly string[],
+  pos: Position = ctx.facts.pos,
 ): { id: string; distanceM: number } | null {
   let best: { id: string; distanceM: number } | null = null;
   for (const id of siteIds) {
-    const d = ctx.world.siteBoundaryDistance(id, ctx.facts.pos);
+    const d = ctx.world.siteBoundaryDistance(id, pos);
     if (!Number.isFinite(d)) continue;
     if (best === null || d < best.distanceM) best = { id, distanceM: d };
   }
   return best;
+}
+
+/** Where a transition began (its onset), and the sites there (the fix's own when it is the onset). */
+export function onsetOf(
+  ctx: Pick<RuleContext, 'world' | 'facts' | 'fix'>,
+  event: LoadEvent,
+): { pos: Position; sites: readonly Site[] } {
+  if (event.ts === ctx.fix.ts) return { pos: ctx.facts.pos, sites: ctx.facts.sites };
+  const pos: Position = [event.lon, event.lat];
+  return { pos, sites: ctx.world.sitesAt(pos) };
+}
+
+/**
+ * Where a violation that ends because the truck is no longer loaded ends: at the onset of the confirmed
+ * change (`facts.loadChangeTs`), not before `startTs`, not after the fix.
+ */
+export function unloadedAt(ctx: Pick<RuleContext, 'facts' | 'fix'>, startTs: number): number {
+  const at = ctx.facts.loadChangeTs;
+  return Math.max(startTs, at >= 0 ? Math.min(at, ctx.fix.ts) : ctx.fix.ts);
 }

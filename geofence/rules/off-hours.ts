@@ -1,6 +1,7 @@
 import type { Position } from '../model.ts';
 import type { RuleContext, RuleModule, Violation, ViolationEvent } from '../types.ts';
 import { baseRefs, close, NO_EVENTS, open, quietResult, unchanged } from './lifecycle.ts';
+import { unloadedAt } from './load-events.ts';
 
 /**
  * OFF_HOURS (时间违规): a loaded truck moving (> offHoursSpeedKmh) while it holds a permit valid on the
@@ -48,9 +49,15 @@ function closeWith(v: Violation, endTs: number, reason: string): ViolationEvent 
   return close({ ...v, details: { ...v.details, endReason: reason } }, endTs);
 }
 
+/**
+ * 2: judged on the confirmed load (`facts.loaded`, rules/confirm.ts), a violation that ends because the
+ * truck unloaded ending at the unloading's onset (1: on the raw load reading of each fix).
+ */
+const RULE_VERSION = 2;
+
 export const offHours: RuleModule<OffHoursState> = {
   code: 'OFF_HOURS',
-  version: 1,
+  version: RULE_VERSION,
   initial: () => IDLE,
   step(state, ctx: RuleContext) {
     const { fix, facts, thresholds: th } = ctx;
@@ -60,7 +67,8 @@ export const offHours: RuleModule<OffHoursState> = {
     if (!applies) {
       if (state.open) {
         const reason = !facts.loaded ? 'unloaded' : noValid ? 'no_valid_permit' : 'covered';
-        return { state: IDLE, events: [closeWith(state.open, fix.ts, reason)] };
+        const endTs = facts.loaded ? fix.ts : unloadedAt(ctx, state.open.startTs);
+        return { state: IDLE, events: [closeWith(state.open, endTs, reason)] };
       }
       return state.runTs < 0 ? unchanged(state, QUIET) : QUIET;
     }
@@ -90,7 +98,7 @@ export const offHours: RuleModule<OffHoursState> = {
       const permit = facts.validPermits[0]!;
       const o = open(ctx, {
         code: 'OFF_HOURS',
-        ruleVersion: 1,
+        ruleVersion: RULE_VERSION,
         startTs: runTs,
         startPos: [runLon, runLat],
         refs: baseRefs(ctx),

@@ -1,6 +1,7 @@
 import type { EntityRef, Permit, Thresholds } from '../model.ts';
 import type { FixFacts, RuleContext, RuleModule, Violation, ViolationEvent } from '../types.ts';
 import { baseRefs, close, NO_EVENTS, open, quietResult, unchanged, update } from './lifecycle.ts';
+import { unloadedAt } from './load-events.ts';
 import { round1 } from './off-hours.ts';
 
 export { MAX_ROUTE_HINTS } from '../facts.ts';
@@ -103,9 +104,15 @@ function closeWith(v: Violation, endTs: number, reason: string): ViolationEvent 
   return close({ ...v, details: { ...v.details, endReason: reason } }, endTs);
 }
 
+/**
+ * 2: judged on the confirmed load (`facts.loaded`, rules/confirm.ts), a violation that ends because the
+ * truck unloaded ending at the unloading's onset (1: on the raw load reading of each fix).
+ */
+const RULE_VERSION = 2;
+
 export const offRoute: RuleModule<OffRouteState> = {
   code: 'OFF_ROUTE',
-  version: 1,
+  version: RULE_VERSION,
   initial: () => IDLE,
   step(state, ctx: RuleContext) {
     const { fix, facts, world, thresholds: th } = ctx;
@@ -113,7 +120,8 @@ export const offRoute: RuleModule<OffRouteState> = {
     const permit = facts.loaded ? facts.routePermit : undefined;
     if (permit === undefined) {
       if (state.open) {
-        const endTs = state.inTs >= 0 ? state.inTs : fix.ts;
+        const endTs =
+          state.inTs >= 0 ? state.inTs : facts.loaded ? fix.ts : unloadedAt(ctx, state.open.startTs);
         return {
           state: IDLE,
           events: [closeWith(state.open, endTs, facts.loaded ? 'no_permit' : 'unloaded')],
@@ -165,7 +173,7 @@ export const offRoute: RuleModule<OffRouteState> = {
         const maxM = round1(outMaxM);
         const o = open(ctx, {
           code: 'OFF_ROUTE',
-          ruleVersion: 1,
+          ruleVersion: RULE_VERSION,
           startTs: outTs,
           startPos: [outLon, outLat],
           refs,

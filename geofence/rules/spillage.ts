@@ -4,21 +4,26 @@ import { refsWith } from './load-events.ts';
 
 /**
  * SPILLAGE (抛洒滴漏): load escaping on the road. Two triggers, one violation:
- * (a) cover: loaded, cover open and speed > `spillageSpeedKmh` for >= `spillageMinMs` (startTs = the
- *     first fix of that run). The trigger ends at the first fix with the cover closed, the truck unloaded,
- *     or speed <= `spillageSpeedKmh`.
- * (b) weight: during a moving run (speed > `spillageSpeedKmh`, lift not up) that began loaded, the weight
- *     has fallen by more than `spillageWeightDropT` below the weight at the first fix of the run. It is
- *     NOT instantaneous: the violation opens at the fix where the drop first exceeds the threshold and
- *     the trigger holds until the moving run ends (slow, or lift up), so one leaking run is one violation
- *     whose close carries the run's total drop. A fix without a weight reading neither starts nor breaks
- *     the weight run.
+ * (a) cover: loaded (the confirmed load), cover open and speed > `spillageSpeedKmh` for >= `spillageMinMs`
+ *     (startTs = the first fix of that run). The trigger ends at the first fix with the cover closed, the
+ *     truck unloaded, or speed <= `spillageSpeedKmh`. A cover switch flickering open for less than the
+ *     minimum opens nothing.
+ * (b) weight: a confirmed weight loss on the road (`facts.weightLoss`, load-events.ts): in a moving run
+ *     (lift down) that began loaded, the weight fell more than `spillageWeightDropT` below the run's first
+ *     weight and stayed down for `sensorConfirmMs` (domain.md: "not back within 60 s"; a reading that
+ *     comes back sooner is a glitch: 24 t -> 2.5 t -> 24 t while moving opens nothing). startTs = the
+ *     first fix past the threshold; the trigger holds from the confirming fix while the moving run lasts
+ *     (slow, or lift up, ends it), so one leaking run is one violation whose close carries the run's
+ *     total drop.
  * One SPILLAGE is open at a time (ids are `vehicle:SPILLAGE:startTs`): it opens when either trigger
  * holds and closes when neither does; when the second trigger joins an open violation an `updated`
  * event names both.
  *
  * details: trigger (cover|weight|cover+weight), weightDropT (max drop in the run, t), coverOpenMs (length
  * of the cover-open run from its first fix to the fix that ended it; 0 when the cover never triggered).
+ *
+ * Version 2: version 1 opened on the first reading past the weight threshold, so a glitch opened a
+ * SPILLAGE that stayed open until the truck unloaded.
  */
 
 export interface SpillageState {
@@ -26,35 +31,21 @@ export interface SpillageState {
   cs: number;
   cLon: number;
   cLat: number;
-  /** weight at the first fix of the moving run, -1 none */
-  wr: number;
-  /** largest drop below `wr` so far in the run (t) */
-  wd: number;
-  /** the weight trigger fired in this run */
-  wh: boolean;
   open: Violation | null;
 }
-
-const round2 = (x: number) => Math.round(x * 100) / 100;
 
 function triggerOf(cover: boolean, weight: boolean): string {
   return cover && weight ? 'cover+weight' : cover ? 'cover' : 'weight';
 }
 
 /** Shared by every vehicle until its first change. */
-const INITIAL: SpillageState = Object.freeze({
-  cs: -1,
-  cLon: 0,
-  cLat: 0,
-  wr: -1,
-  wd: 0,
-  wh: false,
-  open: null,
-});
+const INITIAL: SpillageState = Object.freeze({ cs: -1, cLon: 0, cLat: 0, open: null });
+
+const RULE_VERSION = 2;
 
 export const spillage: RuleModule<SpillageState> = {
   code: 'SPILLAGE',
-  version: 1,
+  version: RULE_VERSION,
   initial: () => INITIAL,
   step(state, ctx) {
     const { fix, thresholds: t } = ctx;
@@ -74,45 +65,29 @@ export const spillage: RuleModule<SpillageState> = {
     }
     const coverOn = cs >= 0 && fix.ts - cs >= t.spillageMinMs;
 
-    // (b) weight
-    let { wr, wd, wh } = state;
-    if (!moving || fix.lift === 'up') {
-      wr = -1;
-      wd = 0;
-      wh = false;
-    } else if (fix.weight !== undefined) {
-      if (wr < 0) {
-        if (loaded) wr = fix.weight;
-      } else {
-        wd = Math.max(wd, round2(wr - fix.weight));
-        if (wd > t.spillageWeightDropT) wh = true;
-      }
-    }
-    const weightOn = wh;
+    // (b) weight: confirmed by the engine core's detector
+    const loss = ctx.facts.weightLoss;
+    const weightOn = loss !== null;
+    const wd = loss?.dropT ?? 0;
 
     // most fixes change nothing (no run, or a steady one): keep the slice object then
-    const unchanged =
-      cs === state.cs &&
-      cLon === state.cLon &&
-      cLat === state.cLat &&
-      wr === state.wr &&
-      wd === state.wd &&
-      wh === state.wh;
-    const next: SpillageState = unchanged ? state : { cs, cLon, cLat, wr, wd, wh, open: state.open };
+    const unchanged = cs === state.cs && cLon === state.cLon && cLat === state.cLat;
+    const next: SpillageState = unchanged ? state : { cs, cLon, cLat, open: state.open };
     const active = coverOn || weightOn;
 
     if (state.open === null) {
       if (!active) return { state: next, events: NO_EVENTS };
       const o = open(ctx, {
         code: 'SPILLAGE',
-        ruleVersion: 1,
-        startTs: coverOn ? cs : fix.ts,
-        startPos: coverOn ? [cLon, cLat] : [fix.lon, fix.lat],
+        ruleVersion: RULE_VERSION,
+        startTs: coverOn ? (loss !== null ? Math.min(cs, loss.ts) : cs) : loss!.ts,
+        startPos: coverOn && (loss === null || cs <= loss.ts) ? [cLon, cLat] : [loss!.lon, loss!.lat],
         refs: refsWith(ctx, [], []),
         thresholds: {
           spillageSpeedKmh: t.spillageSpeedKmh,
           spillageMinMs: t.spillageMinMs,
           spillageWeightDropT: t.spillageWeightDropT,
+          sensorConfirmMs: t.sensorConfirmMs,
         },
         details: { trigger: triggerOf(coverOn, weightOn), weightDropT: wd, coverOpenMs: 0 },
       });

@@ -1,6 +1,6 @@
 import type { RuleContext, RuleModule, Violation } from '../types.ts';
 import { close, NO_EVENTS, open, quietResult, unchanged } from './lifecycle.ts';
-import { namedSites, nearestSite, refsWith } from './load-events.ts';
+import { namedSites, nearestSite, refsWith, unloadedAt } from './load-events.ts';
 
 /**
  * SUSPECTED_DUMP (疑似偷倒): a loaded truck (`facts.loaded`) slower than `suspectedDumpSpeedKmh` for MORE
@@ -39,9 +39,15 @@ function atSite(ctx: RuleContext): boolean {
   return near !== null && near.distanceM <= ctx.thresholds.accuracyFloorM;
 }
 
+/**
+ * 2: judged on the confirmed load (`facts.loaded`, rules/confirm.ts), a violation that ends because the
+ * truck unloaded ending at the unloading's onset (1: on the raw load reading of each fix).
+ */
+const RULE_VERSION = 2;
+
 export const suspectedDump: RuleModule<SuspectedDumpState> = {
   code: 'SUSPECTED_DUMP',
-  version: 1,
+  version: RULE_VERSION,
   initial: () => IDLE,
   step(state, ctx) {
     const { fix, thresholds: t } = ctx;
@@ -55,8 +61,10 @@ export const suspectedDump: RuleModule<SuspectedDumpState> = {
     if (!cond) {
       if (state.open === null) return state.since < 0 ? unchanged(state, QUIET) : QUIET;
       const endReason = !ctx.facts.loaded ? 'unloaded' : site ? 'site' : 'moving';
-      const closed = close(state.open, fix.ts, [fix.lon, fix.lat]);
-      closed.violation.details = { ...closed.violation.details, stoppedMs: fix.ts - state.since, endReason };
+      // an unloading confirmed after its onset (load-events.ts) ended the stop at that onset
+      const endTs = endReason === 'unloaded' ? unloadedAt(ctx, state.since) : fix.ts;
+      const closed = close(state.open, endTs, [fix.lon, fix.lat]);
+      closed.violation.details = { ...closed.violation.details, stoppedMs: endTs - state.since, endReason };
       return { state: IDLE, events: [closed] };
     }
 
@@ -69,7 +77,7 @@ export const suspectedDump: RuleModule<SuspectedDumpState> = {
     }
     const o = open(ctx, {
       code: 'SUSPECTED_DUMP',
-      ruleVersion: 1,
+      ruleVersion: RULE_VERSION,
       startTs: since,
       startPos: [lon, lat],
       refs: refsWith(ctx, [], []),
