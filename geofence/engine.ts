@@ -1,6 +1,7 @@
 import type { Fix } from '../ingest/fix.ts';
 import { matchRoutes, NO_ROUTE_HINTS, permitsInForce, type RouteHints } from './facts.ts';
 import type { Position } from './model.ts';
+import { screenFix } from './outliers.ts';
 import { LOAD_TRACK_INITIAL, type LoadTrack, stepLoad } from './rules/load-events.ts';
 import type {
   Calendar,
@@ -23,6 +24,9 @@ export type { Calendar, LastFix } from './types.ts';
  *
  * Fixes are judged in the vehicle's time order. A fix at or before the last judged one (a duplicate, or
  * a late backfill) does not move the state: it is counted in `skippedLate` and stored by ingest as usual.
+ * Before the rules, outliers are screened out (outliers.ts): a fix implying an implausible speed from
+ * the last judged one is held back (`held`) until the next fix shows whether the track really jumped or
+ * the fix was a stray; a stray is counted in `outliers` and never judged.
  *
  * Hot path (issue 3: 500,000 fixes/s on one core, under 1 KiB of state per vehicle): the facts are
  * computed once per fix (facts.ts); a rule that changes nothing returns its slice object unchanged and the
@@ -48,13 +52,29 @@ export interface VehicleState {
   /** one slot per rule, in the order of the rule list */
   slices: unknown[];
   skippedLate: number;
+  /** a suspect fix held back until the next one decides whether it is an outlier (outliers.ts) */
+  held: Fix | undefined;
+  /** fixes found to be outliers (stored, not judged): a data-quality figure, like `load.gl` */
+  outliers: number;
 }
 
-export interface EngineResult {
+export interface TickResult {
   state: VehicleState;
   /** empty (a shared frozen array) on most fixes */
   events: readonly ViolationEvent[];
 }
+
+export interface EngineResult extends TickResult {
+  /**
+   * the fixes this step judged, in order: usually the fix itself; none when it was held back as a
+   * suspect or skipped as late; a released suspect and the fix (the trip tracker steps the same fixes)
+   */
+  judged: readonly Fix[];
+  /** the fix this step found to be an outlier, if any (for the shell to mark in the track) */
+  outlier?: Fix;
+}
+
+const NO_FIXES: readonly Fix[] = Object.freeze([]);
 
 const NO_EVENTS: readonly ViolationEvent[] = Object.freeze([]);
 const NO_ROUTES: readonly RouteFact[] = Object.freeze([]);
@@ -81,14 +101,40 @@ export function createEngine(
       load: LOAD_TRACK_INITIAL,
       slices: rules.map((r) => r.initial()),
       skippedLate: 0,
+      held: undefined,
+      outliers: 0,
     };
   }
 
   function step(state: VehicleState, fix: Fix, world: World): EngineResult {
-    const prev = state.last;
-    if (prev !== undefined && fix.ts <= prev.ts) {
-      return { state: { ...state, skippedLate: state.skippedLate + 1 }, events: NO_EVENTS };
+    const newest = state.held?.ts ?? state.last?.ts;
+    if (newest !== undefined && fix.ts <= newest) {
+      return { state: { ...state, skippedLate: state.skippedLate + 1 }, events: NO_EVENTS, judged: NO_FIXES };
     }
+    const screened = screenFix(state.last, state.held, fix, world.thresholds());
+    let next = state;
+    let events = NO_EVENTS;
+    for (const f of screened.judge) {
+      const r = judge(next, f, world);
+      next = r.state;
+      if (r.events.length > 0) events = events === NO_EVENTS ? r.events : [...events, ...r.events];
+    }
+    if (screened.held !== next.held || screened.outlier !== undefined) {
+      next = {
+        ...next,
+        held: screened.held,
+        outliers: next.outliers + (screened.outlier === undefined ? 0 : 1),
+      };
+    }
+    const judged = screened.judge;
+    return screened.outlier === undefined
+      ? { state: next, events, judged }
+      : { state: next, events, judged, outlier: screened.outlier };
+  }
+
+  /** One plausible in-order fix through the facts and the rules. */
+  function judge(state: VehicleState, fix: Fix, world: World): TickResult {
+    const prev = state.last;
     const pos: Position = [fix.lon, fix.lat];
     const inForce = permitsAt(world.permitsOf(fix.vehicle), fix.ts);
     const { valid, covering, routePermit } = inForce;
@@ -172,17 +218,25 @@ export function createEngine(
         load: detected.track,
         slices,
         skippedLate: state.skippedLate,
+        held: state.held,
+        outliers: state.outliers,
       },
       events,
     };
   }
 
-  function tick(state: VehicleState, nowMs: number, world: World): EngineResult {
+  function tick(state: VehicleState, nowMs: number, world: World): TickResult {
     const permit = state.last ? world.permitsOf(state.vehicle)[0] : undefined;
+    // a held suspect was heard: silence counts from it (its sensors are real, only its position is in doubt)
+    const held = state.held;
+    const last =
+      held === undefined || state.last === undefined
+        ? state.last
+        : { ...state.last, ts: held.ts, ign: held.ign, load: held.load, speed: held.speed };
     const ctx: TickContext = {
       vehicle: state.vehicle,
       nowMs,
-      last: state.last,
+      last,
       world,
       thresholds: world.thresholds(permit),
     };

@@ -103,6 +103,9 @@ export interface ComplianceStatus {
   stateError?: string;
   vehicles: number;
   skippedLate: number;
+  /** sensor glitches (load state, weight) and outlier fixes found, over all vehicles: data quality, not violations */
+  sensorGlitches: number;
+  outlierFixes: number;
   /** judgement-clock instant of the last silence tick (ms; -Infinity before the first): a client that
    * drove a fleet up to instant T knows silence up to T has been judged once this is >= T */
   lastTickAt: number;
@@ -332,10 +335,18 @@ export class ComplianceService {
     this.dirty.add(fix.vehicle);
     if (this.awaitingFirstFix.size > 0) this.awaitingFirstFix.delete(fix.vehicle);
     if (fix.kind === 'muck_truck') {
-      const tstate = this.trips.get(fix.vehicle) ?? initialTrips();
-      const tr = stepTrips(tstate, tripInput(fix, world, this.calendar), result.events);
-      this.trips.set(fix.vehicle, tr.state);
-      for (const e of tr.events) this.emitTrip(e);
+      // the fixes the engine judged (none for a suspect held back or an outlier; a released suspect first)
+      let tstate = this.trips.get(fix.vehicle) ?? initialTrips();
+      result.judged.forEach((f, i, all) => {
+        const tr = stepTrips(
+          tstate,
+          tripInput(f, world, this.calendar),
+          i === all.length - 1 ? result.events : [],
+        );
+        tstate = tr.state;
+        for (const e of tr.events) this.emitTrip(e);
+      });
+      this.trips.set(fix.vehicle, tstate);
     }
     for (const e of result.events) this.emitViolation(e);
   }
@@ -512,7 +523,13 @@ export class ComplianceService {
 
   status(): ComplianceStatus {
     let skippedLate = 0;
-    for (const s of this.states.values()) skippedLate += s.skippedLate;
+    let sensorGlitches = 0;
+    let outlierFixes = 0;
+    for (const s of this.states.values()) {
+      skippedLate += s.skippedLate;
+      sensorGlitches += s.load.gl;
+      outlierFixes += s.outliers;
+    }
     const evidence = this.evidence.status();
     const lastError = this.outbox.error;
     return {
@@ -527,6 +544,8 @@ export class ComplianceService {
       ...(this.stateError ? { stateError: this.stateError } : {}),
       vehicles: this.states.size,
       skippedLate,
+      sensorGlitches,
+      outlierFixes,
       lastTickAt: this.lastTickAt,
     };
   }

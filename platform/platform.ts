@@ -604,6 +604,9 @@ export async function startPlatform(config: Config, options: StartOptions): Prom
         failed: cs.evidence.failed,
       },
       vehicles: cs.vehicles,
+      // data quality (issue 17): sensor readings that flickered back, fixes rejected as outliers
+      sensorGlitches: cs.sensorGlitches,
+      outlierFixes: cs.outlierFixes,
       // what silence is judged by, and up to when: the simulator's evaluate command waits on these
       clock: clockMode,
       lastTickAt: Number.isFinite(cs.lastTickAt) ? new Date(cs.lastTickAt).toISOString() : null,

@@ -6,18 +6,21 @@ import {
   completedTrips,
   EMPTY,
   FULL,
+  fixAt,
   type Item,
   isFix,
   loadAt,
   local,
   P1,
   phases,
+  pt,
   run,
   scenarios,
   snapshot,
   summary,
   Trk,
   tip,
+  xyOf,
 } from './support/tracks-matrix.ts';
 
 /*
@@ -196,3 +199,89 @@ test("NO_PERMIT after the last window ended: still hauling loaded at 06:10 the m
     ['OFF_HOURS'],
   );
 });
+
+// ---------------------------------------------------------------------------------------------- outliers
+
+/** an empty V1 driving east along y at 36 km/h (100 m per 10 s fix), from x0 */
+function eastbound(t0: number, x0: number, y: number, n: number): Fix[] {
+  return Array.from({ length: n }, (_, i) =>
+    fixAt('V1', t0 + i * 10_000, x0 + i * 100, y, { ...EMPTY, speed: 36 }),
+  );
+}
+
+test('a single multipath fix 100 m inside a restricted zone, ~200 km/h away from both neighbours, is an outlier: no RESTRICTED_ZONE, no TRACK_GAP, counted', (t) => {
+  const D = local(12);
+  // 450 m north of RZ2 (closed all day, y -1700..-1300); the stray fix 100 m inside its north edge
+  const track = eastbound(D, -2200, -850, 12);
+  const [sLon, sLat] = pt(-1600, -1400);
+  const stray = { ...track[6]!, lon: sLon, lat: sLat };
+  const fixes = [...track.slice(0, 6), stray, ...track.slice(7)];
+  const r = run(fixes);
+  t.deepEqual(summary(r.events), []);
+  t.is(r.state.outliers, 1);
+  t.is(r.state.held, undefined);
+  // a second fix inside right after it agrees with it: the track really went there (judged, with the
+  // jump to it as TRACK_GAP, and the zone entered: two fixes inside)
+  const real = [...track.slice(0, 6), stray, { ...stray, ts: stray.ts + 10_000 }, ...track.slice(8)];
+  const j = run(real);
+  t.deepEqual([...new Set(j.events.map((e) => e.violation.code))].sort(), ['RESTRICTED_ZONE', 'TRACK_GAP']);
+  t.is(j.state.outliers, 0);
+});
+
+test('outliers: a suspect is held until the next fix (ticks count it as heard); duplicates of it are skipped; two strays in a row both fall', (t) => {
+  const D = local(12);
+  const track = eastbound(D, 500, 2000, 10);
+  const far = (f: Fix, dx: number): Fix => {
+    const [lon, lat] = pt(500 + dx, 2800);
+    return { ...f, lon, lat };
+  };
+  // the suspect at fix 5 (800 m off), its duplicate, and a tick 10 min after the last judged fix but
+  // not after the suspect: silence counts from the suspect (heard), so no OFFLINE
+  const suspect = far(track[5]!, 400);
+  const held: Item[] = [...track.slice(0, 5), suspect, { ...suspect }];
+  const h = run([...held, { tick: track[5]!.ts + 595_000 }]);
+  t.deepEqual(h.events, []);
+  t.deepEqual(summary(run([...track.slice(0, 5), { tick: track[5]!.ts + 595_000 }]).events), [
+    `OFFLINE:opened:${track[4]!.ts + 600_000}-:L0`,
+  ]);
+  t.is(h.state.held?.ts, track[5]!.ts);
+  t.is(h.state.skippedLate, 1, 'a duplicate of the held fix');
+  // two strays in a row, each implausible from everything: both outliers, the track goes on
+  const two = [...track.slice(0, 5), far(track[5]!, 400), far(track[6]!, -1500), ...track.slice(7)];
+  const r = run(two);
+  t.deepEqual(r.events, []);
+  t.is(r.state.outliers, 2);
+});
+
+/** a stray fix 600 m off, inserted between fixes i and i + 1 */
+function withStray(items: readonly Item[], fixes: readonly Fix[], i: number): Item[] {
+  const a = fixes[i]!;
+  const b = fixes[i + 1]!;
+  const [x, y] = xyOf(a);
+  const [lon, lat] = pt(x, y + 600);
+  const stray: Fix = { ...a, ts: Math.round((a.ts + b.ts) / 2), lon, lat };
+  const out: Item[] = [];
+  for (const item of items) {
+    out.push(item);
+    if (item === a) out.push(stray);
+  }
+  return out;
+}
+
+for (const s of SCENARIOS) {
+  test(`multipath ${s.name}: one stray fix 600 m off while driving changes no event, no trip; it is counted`, (t) => {
+    const fixes = s.items.filter(isFix);
+    const clean = run(s.items);
+    let tried = 0;
+    for (const from of [0.3, 0.6]) {
+      const i = steadyMovingIndex(fixes, Math.floor(fixes.length * from));
+      if (i === undefined) continue;
+      tried++;
+      const r = run(withStray(s.items, fixes, i));
+      t.deepEqual(r.events, clean.events, `after fix ${i}`);
+      t.deepEqual(r.trips, clean.trips, `after fix ${i}`);
+      t.is(r.state.outliers, clean.state.outliers + 1, `after fix ${i}`);
+    }
+    if (tried === 0) t.pass(`${s.name} has no steady moving stretch of 14 fixes`);
+  });
+}

@@ -702,9 +702,15 @@ test('TRACK_GAP: a gap over 5 min is opened and closed in one step', (t) => {
 });
 
 test('TRACK_GAP: an implied speed over 150 km/h; 120 km/h is fine; a parked vehicle asleep is not a gap', (t) => {
-  const jump = [fixAt(NIGHT, onRoute(500)), fixAt(NIGHT + 30_000, onRoute(2500))]; // 2 km in 30 s
+  // 2 km in 30 s, and the track goes on from there: a jump (raised at the fix that confirms it)
+  const jump = [
+    fixAt(NIGHT, onRoute(500)),
+    fixAt(NIGHT + 30_000, onRoute(2500)),
+    fixAt(NIGHT + 40_000, onRoute(2580)),
+  ];
   const tg = ofCode(run(jump).log, 'TRACK_GAP');
   t.is(tg.length, 2);
+  t.is(tg[0]!.at, NIGHT + 40_000);
   t.like(tg[1]!.event.violation.details, { reason: 'speed', gapMs: 30_000 });
   t.true(Math.abs(Number(tg[1]!.event.violation.details.impliedSpeedKmh) - 240) < 0.5);
   const fast = [fixAt(NIGHT, onRoute(500)), fixAt(NIGHT + 30_000, onRoute(1500))]; // 120 km/h

@@ -433,10 +433,18 @@ export function run(items: readonly Item[], opts: { world?: World; vehicle?: str
     const r = ENGINE.step(state, item, world);
     state = r.state;
     for (const event of r.events) log.push({ at: item.ts, event });
-    const t = stepTrips(tripState, tripInput(item, world, chinaCalendar), [...pendingTick, ...r.events]);
-    pendingTick = [];
-    tripState = t.state;
-    trips.push(...t.events);
+    // the trip tracker steps the fixes the engine judged, as the shell does (none for a held suspect)
+    r.judged.forEach((f, i) => {
+      const last = i === r.judged.length - 1;
+      const t = stepTrips(
+        tripState,
+        tripInput(f, world, chinaCalendar),
+        last ? [...pendingTick, ...r.events] : [],
+      );
+      if (last) pendingTick = [];
+      tripState = t.state;
+      trips.push(...t.events);
+    });
   }
   return { log, events: log.map((l) => l.event), trips, state, tripState };
 }
