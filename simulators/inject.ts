@@ -401,11 +401,16 @@ function buildTwist(o: TripPlannerOptions, twist: Twist): { cycle?: TruckCycle; 
     case 'OVERLOAD':
       return { cycle: { ...base, fullRange: [1.12, 1.2] } };
     case 'OFFLINE': {
-      // silent for more than 3 report intervals, less than the 5 min of a track gap
-      const minMs = Math.max(2 * MIN, 4 * o.intervalMs);
-      if (minMs >= 4 * MIN)
-        return { skipped: 'OFFLINE: the report interval is too long for a silence under 5 min' };
-      return { cycle: onHaul({ silence: { atM: 0.4 * L, minMs, maxMs: 4 * MIN } }) };
+      // parked empty in the disposal site after tipping, ignition on, its terminal silent for longer than
+      // the allowance (max(3 x interval, 10 min)); it reports again before it leaves, still parked, so
+      // the silence is no TRACK_GAP (nothing moved)
+      const allowed = Math.max(
+        o.world.thresholds.offlineMinMs,
+        o.world.thresholds.offlineFactor * o.intervalMs,
+      );
+      const silentMs = [allowed + MIN, allowed + 3 * MIN] as const;
+      const wait: Leg = { type: 'park', minMs: 0, maxMs: 0, silentMs };
+      return { cycle: cycle([load, base.legs[1]!, unload, wait, base.legs[3]!]) };
     }
     case 'TRACK_GAP':
       return { cycle: onHaul({ silence: { atM: 0.4 * L, minMs: 6 * MIN, maxMs: 6.5 * MIN } }) };

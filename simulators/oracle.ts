@@ -1,59 +1,143 @@
-import {
-  type DailyWindow,
-  type DateRange,
-  inDateRange,
-  inWindows,
-  inWindowsOnDates,
-  parseDateRange,
-  parseWindows,
-} from '../geofence/geo/windows.ts';
-import type { Permit, Route, Site, Thresholds, ViolationCode, Zone } from '../geofence/model.ts';
 import type { UnitKind } from '../ingest/fix.ts';
-import { inAnyPolygon, nearestOnLine, toLatLon } from './sim-geo.ts';
+import {
+  coveredOnDates,
+  inLocalWindows,
+  type LocalWindow,
+  onDates,
+  parseLocalWindow,
+} from './oracle-time.ts';
+import { inAnyPolygon, nearestOnLine, type PolygonCoords, type Position, toLatLon } from './sim-geo.ts';
 import { haversineM, type LatLon, Polyline } from './tracks.ts';
 
 /**
  * The ground-truth oracle: the domain brief's rule definitions (shared/domain.md, thresholds in force)
- * applied to what a unit REALLY did, step by step: its true position (no GNSS noise, no drift), true
- * speed, load, weight, cover and lift, and which fixes really reached the wire. It is deliberately
- * simple and independent of geofence/: no hysteresis, no noise allowances, no indexes. Its job is to say
- * what a perfect detector should report, so the engine's detections can be scored against it.
+ * applied to what a unit REALLY did, step by step: its true position (no GNSS noise, no drift, no
+ * multipath), true speed, load, weight, cover and lift (no sensor glitch), which fixes really reached
+ * the platform (live or backfilled later), and the permits really in force (a revocation during the run
+ * included). It is deliberately simple and written independently of geofence/: it imports nothing from
+ * it, not even types (test/sim-oracle-independence.test.ts scans this file and what it imports), keeps
+ * its own local-time code (oracle-time.ts), and has no hysteresis, no noise allowances, no indexes. Its
+ * job is to say what a perfect and fair detector should report, so the engine's detections can be scored.
  *
  * Time resolution: the simulation's steps (every report instant, sent or not). A truth's start is the
  * first step at which the rule's condition holds, for an episode that goes on to meet the rule's
  * minimum (duration, fix count); its end is the first step at which the episode is over.
  *
- * Definitions (domain.md), per unit kind:
- * - OFF_ROUTE (muck, loaded, holding a valid permit that names routes): farther than the corridor from
- *   every permitted route and inside none of the permit's sites; qualifies at >= offRouteMinMs outside
- *   or >= offRouteMinFixes consecutive steps outside (a pending episode is broken by any step inside);
- *   ends at the first step of an inside run lasting >= offRouteEndInsideMs.
- * - OFF_HOURS (muck, loaded, a permit valid on the date but no window covering the instant): moving
+ * Definitions (domain.md), per unit kind; "in force" = a permit of the vehicle valid on the local date
+ * or inside one of its windows that started on a valid date, and not revoked by then:
+ * - OFF_ROUTE (muck, loaded, a permit in force naming routes): farther than the corridor from every
+ *   permitted route and inside none of the permit's sites; qualifies at >= offRouteMinMs outside or
+ *   >= offRouteMinFixes consecutive steps outside (a pending episode is broken by any step inside); ends
+ *   at the first step of an inside run lasting >= offRouteEndInsideMs.
+ * - OFF_HOURS (muck, loaded, a permit in force but no window covering the instant): moving
  *   > offHoursSpeedKmh; stops shorter than offHoursMinMs do not break it; qualifies at offHoursMinMs of
  *   it; ends when covered, unloaded, or at the first step of a stop lasting offHoursMinMs.
- * - NO_PERMIT (muck): a loading (load empty -> half/full, or the weight rising > dumpWeightDropT while
- *   stopped) with no permit valid on the date; ends at the next unloading or when a permit becomes valid.
- * - ILLEGAL_DUMP (muck): an unloading (lift down -> up, load -> empty, or the weight falling >
- *   dumpWeightDropT while stopped; once per load) outside every disposal site; instantaneous.
- * - WRONG_SITE (muck, holding a valid permit): an unloading inside a disposal site (a loading inside an
- *   origin site) that no valid permit names; instantaneous.
+ * - NO_PERMIT (muck): a loading with no permit in force, or loaded movement (> offHoursSpeedKmh) with no
+ *   permit in force lasting noPermitMovingMinMs (start: its first step; stops do not break it): a permit
+ *   revoked mid-trip, or the last window over; ends at the next unloading or when a permit is in force.
+ * - Loadings and unloadings (muck; one per load, a cargo latch): loading = load empty -> half/full, or
+ *   the weight rising > dumpWeightDropT while stopped; unloading = lift up (moving or not), or while
+ *   stopped (< suspectedDumpSpeedKmh) load -> empty or the weight falling > dumpWeightDropT. True readings
+ *   never glitch, so the persistence the rules ask for holds by construction.
+ * - ILLEGAL_DUMP: an unloading outside every disposal site; instantaneous.
+ * - WRONG_SITE (muck, a permit in force): an unloading inside a disposal site (a loading inside an
+ *   origin site) that no permit in force names; instantaneous.
  * - SUSPECTED_DUMP (muck): loaded, slower than suspectedDumpSpeedKmh, inside no site, for MORE than
  *   suspectedDumpMinMs.
  * - SPILLAGE (muck): loaded, moving > spillageSpeedKmh with the cover open for >= spillageMinMs (start:
- *   the first such step); or, in a moving run (lift down) that began loaded, the weight has fallen more
- *   than spillageWeightDropT below the run's first weight (start: the step it first has). One episode
- *   while either holds.
- * - OVERSPEED (not body cameras): faster than the lowest limit in force (the stretch limit of a route of
- *   a valid permit when within its corridor, day or night limit; a speed zone in its hours applying to
- *   the kind) for >= overspeedMinMs.
+ *   the first such step); or weight loss: in a moving run (lift down) that began loaded, the weight falls
+ *   more than spillageWeightDropT below the run's first weight (start: that step), and sensorConfirmMs
+ *   later it is still more than half of that down (not back within 60 s); from then on while the run
+ *   lasts (lift up drops it). One episode while either holds.
+ * - OVERSPEED (not body cameras): faster than the lowest limit in force for >= overspeedMinMs: the
+ *   stretch limit of a permitted route when within its corridor (night limit in the night windows), a
+ *   speed zone in its hours for the kind, and the city default for the kind (day, or night in the night
+ *   windows) everywhere.
  * - RESTRICTED_ZONE (kinds the zone applies to): inside a restricted zone while it is closed (its
- *   windows; none = always); any step inside counts.
+ *   windows; none = always) for >= restrictedZoneMinFixes steps or >= restrictedZoneMinMs.
  * - OVERLOAD (muck with a rated load): weight above it for >= overloadMinMs.
- * - OFFLINE: between two sent fixes, more than offlineFactor x the nominal report interval while the
- *   ignition was on (or inside permit hours); start = last fix + that allowance, end = the next fix.
- * - TRACK_GAP: two consecutive sent fixes more than trackGapMs apart, or (true positions) implying more
- *   than trackGapSpeedKmh; start = the earlier fix, end = the later one.
+ * - OFFLINE: between two sent fixes, more than max(offlineFactor x the nominal report interval,
+ *   offlineMinMs) while the earlier one had the ignition on, or was a muck truck loaded outside every
+ *   site (ignition off is the terminal asleep); start = that fix + the allowance, end = the next fix.
+ * - TRACK_GAP: two consecutive sent fixes more than trackGapMs apart while moving (it moved more than
+ *   50 m, or a speed above 5 km/h at either), or (true positions) implying more than trackGapSpeedKmh;
+ *   start = the earlier fix, end = the later one.
  */
+
+/** The violation types (the engine's list, written out: test/sim-oracle-independence checks they match). */
+export const TRUTH_TYPES = [
+  'OFF_ROUTE',
+  'OFF_HOURS',
+  'NO_PERMIT',
+  'ILLEGAL_DUMP',
+  'SUSPECTED_DUMP',
+  'SPILLAGE',
+  'WRONG_SITE',
+  'OVERSPEED',
+  'RESTRICTED_ZONE',
+  'OVERLOAD',
+  'OFFLINE',
+  'TRACK_GAP',
+] as const;
+export type TruthType = (typeof TRUTH_TYPES)[number];
+
+/** The registry entities as the oracle reads them (the fields it needs, by shape). */
+export interface OracleSite {
+  id: string;
+  kind: 'origin' | 'disposal';
+  polygons: PolygonCoords[];
+}
+export interface OracleRoute {
+  id: string;
+  line: Position[];
+  corridorM: number;
+  limits: Array<{ from: number; to: number; speedLimitKmh?: number; nightLimitKmh?: number }>;
+}
+export interface OracleZone {
+  id: string;
+  kind: 'restricted' | 'speed';
+  polygons: PolygonCoords[];
+  windows: string[];
+  speedLimitKmh?: number;
+  appliesTo?: Array<'muck_truck' | 'sanitation'>;
+}
+export interface OraclePermit {
+  id: string;
+  vehicles: string[];
+  origins: string[];
+  disposals: string[];
+  routes: string[];
+  validFrom: string;
+  validTo: string;
+  windows: string[];
+}
+/** The thresholds the definitions use (domain.md defaults, or the scenario's). */
+export interface OracleThresholds {
+  offRouteMinMs: number;
+  offRouteMinFixes: number;
+  offRouteEndInsideMs: number;
+  offHoursSpeedKmh: number;
+  offHoursMinMs: number;
+  noPermitMovingMinMs: number;
+  dumpWeightDropT: number;
+  suspectedDumpSpeedKmh: number;
+  suspectedDumpMinMs: number;
+  spillageSpeedKmh: number;
+  spillageMinMs: number;
+  spillageWeightDropT: number;
+  sensorConfirmMs: number;
+  overspeedMinMs: number;
+  restrictedZoneMinFixes: number;
+  restrictedZoneMinMs: number;
+  overloadMinMs: number;
+  offlineFactor: number;
+  offlineMinMs: number;
+  trackGapMs: number;
+  trackGapSpeedKmh: number;
+  nightWindows: string[];
+  defaultSpeedLimitKmh: { muck_truck?: number; sanitation?: number };
+  defaultNightSpeedLimitKmh: { muck_truck?: number; sanitation?: number };
+}
 
 /** What the unit really did at one step (true values). */
 export interface TrueState {
@@ -70,7 +154,7 @@ export interface TrueState {
 
 export interface TruthViolation {
   vehicle: string;
-  type: ViolationCode;
+  type: TruthType;
   /** epoch ms */
   start: number;
   /** epoch ms; undefined while still going on at the end of the run */
@@ -79,51 +163,69 @@ export interface TruthViolation {
 }
 
 interface CompiledPermit {
-  permit: Permit;
-  windows: DailyWindow[];
-  dates: DateRange;
+  permit: OraclePermit;
+  windows: LocalWindow[];
+  /** when it was revoked during the run (epoch ms), if it was */
+  revokedAt?: number;
 }
+
+/** A truck moving slower than this is not moving for TRACK_GAP (as for SPILLAGE: 5 km/h). */
+const MOVING_KMH = 5;
+/** A true displacement beyond this between two fixes is movement for TRACK_GAP. */
+const MOVED_M = 50;
 
 /** The world as the oracle reads it (compiled once per run). */
 export class OracleWorld {
   readonly permits: CompiledPermit[];
-  readonly routes = new Map<string, { route: Route; line: Polyline }>();
-  readonly nightWindows: DailyWindow[];
-  private readonly zoneWindows = new Map<string, DailyWindow[]>();
+  readonly routes = new Map<string, { route: OracleRoute; line: Polyline }>();
+  readonly nightWindows: LocalWindow[];
+  private readonly zoneWindows = new Map<string, LocalWindow[]>();
 
   constructor(
-    readonly sites: readonly Site[],
-    routes: readonly Route[],
-    readonly zones: readonly Zone[],
-    permits: readonly Permit[],
-    readonly thresholds: Thresholds,
+    readonly sites: readonly OracleSite[],
+    routes: readonly OracleRoute[],
+    readonly zones: readonly OracleZone[],
+    permits: readonly OraclePermit[],
+    readonly thresholds: OracleThresholds,
   ) {
-    this.permits = permits.map((p) => ({
-      permit: p,
-      windows: parseWindows(p.windows),
-      dates: parseDateRange(p.validFrom, p.validTo),
-    }));
+    this.permits = permits.map((p) => ({ permit: p, windows: p.windows.map(parseLocalWindow) }));
     for (const r of routes) this.routes.set(r.id, { route: r, line: new Polyline(r.line.map(toLatLon)) });
-    for (const z of zones) this.zoneWindows.set(z.id, parseWindows(z.windows));
-    this.nightWindows = parseWindows(thresholds.nightWindows);
+    for (const z of zones) this.zoneWindows.set(z.id, z.windows.map(parseLocalWindow));
+    this.nightWindows = thresholds.nightWindows.map(parseLocalWindow);
   }
 
   permitsOf(vehicle: string): CompiledPermit[] {
     return this.permits.filter((p) => p.permit.vehicles.includes(vehicle));
   }
 
-  zoneOpen(z: Zone, ts: number): boolean {
+  /** The permit is revoked from this instant on (the run revokes it through the API then). */
+  revoke(permitId: string, ts: number): void {
+    for (const p of this.permits) if (p.permit.id === permitId) p.revokedAt = ts;
+  }
+
+  zoneOpen(z: OracleZone, ts: number): boolean {
     const w = this.zoneWindows.get(z.id) ?? [];
-    return w.length === 0 || inWindows(w, ts);
+    return w.length === 0 || inLocalWindows(w, ts);
   }
 }
+
+/** Not revoked by then. */
+const live = (p: CompiledPermit, ts: number): boolean => p.revokedAt === undefined || ts < p.revokedAt;
+/** In force: valid on the local date, or inside a window that started on a valid date; not revoked. */
+const inForce = (p: CompiledPermit, ts: number): boolean =>
+  live(p, ts) &&
+  (onDates(p.permit.validFrom, p.permit.validTo, ts) ||
+    coveredOnDates(p.windows, p.permit.validFrom, p.permit.validTo, ts));
+/** Inside one of its windows that started on a valid date; not revoked. */
+const covering = (p: CompiledPermit, ts: number): boolean =>
+  live(p, ts) && coveredOnDates(p.windows, p.permit.validFrom, p.permit.validTo, ts);
 
 export interface OracleUnit {
   /** vehicle id (or the body camera's id) */
   id: string;
   kind: UnitKind;
   ratedLoadT?: number;
-  /** nominal report interval, seconds (the registry's: OFFLINE allows offlineFactor x this) */
+  /** nominal report interval, seconds (the registry's: OFFLINE allows max(offlineFactor x this, offlineMinMs)) */
   reportIntervalS: number;
 }
 
@@ -135,7 +237,7 @@ interface Run {
 /** The truths of one unit, fed every step in time order. */
 export class UnitOracle {
   readonly truths: TruthViolation[] = [];
-  private readonly th: Thresholds;
+  private readonly th: OracleThresholds;
   private readonly permits: CompiledPermit[];
   private prev: TrueState | undefined;
   private lastSent: TrueState | undefined;
@@ -149,14 +251,18 @@ export class UnitOracle {
   private stoppedLo = -1;
   private stoppedHi = -1;
   private noPermit: number | undefined;
+  /** a loaded movement without a permit in force, not yet long enough */
+  private noPermitRun: number | undefined;
   private suspected: Run | undefined;
   // SPILLAGE
   private coverSince = -1;
+  /** weight at the first step of the moving run that began loaded (-1 none), the loss's onset and state */
   private weightRef = -1;
-  private weightOn = false;
+  private lossSince = -1;
+  private lossOn = false;
   private spill: { start: number } | undefined;
   private overspeed: (Run & { maxKmh: number; limit: number }) | undefined;
-  private readonly zonesIn = new Map<string, number>();
+  private readonly zonesIn = new Map<string, { start: number; steps: number }>();
   private overload: (Run & { max: number }) | undefined;
 
   constructor(
@@ -173,6 +279,7 @@ export class UnitOracle {
       this.offRoute !== undefined ||
       this.offHours !== undefined ||
       this.noPermit !== undefined ||
+      this.noPermitRun !== undefined ||
       this.suspected !== undefined ||
       this.coverSince >= 0 ||
       this.spill !== undefined ||
@@ -185,12 +292,13 @@ export class UnitOracle {
   observe(s: TrueState, sent: boolean): void {
     const muck = this.unit.kind === 'muck_truck';
     const pos: LatLon = { lat: s.lat, lon: s.lon };
-    const valid = this.permits.filter((p) => inDateRange(p.dates, s.ts));
+    const valid = this.permits.filter((p) => inForce(p, s.ts));
     if (muck) {
-      const loaded = s.load !== undefined ? s.load !== 'empty' : (s.weight ?? 0) > this.th.dumpWeightDropT;
+      const loaded = this.loadedOf(s);
       this.offRouteStep(s, pos, loaded, valid);
       this.offHoursStep(s, loaded, valid);
       this.loadEventsStep(s, pos, valid);
+      this.noPermitMovingStep(s, loaded, valid);
       this.suspectedStep(s, pos, loaded);
       this.spillageStep(s, loaded);
       this.overloadStep(s);
@@ -203,11 +311,7 @@ export class UnitOracle {
 
   /** Episodes still going on at the end of the run are recorded without an end (qualified ones only). */
   finish(endTs: number): void {
-    const openEnd = (
-      type: ViolationCode,
-      r: Run | undefined,
-      details: Record<string, number | string> = {},
-    ) => {
+    const openEnd = (type: TruthType, r: Run | undefined, details: Record<string, number | string> = {}) => {
       if (r?.qualified) this.add(type, r.start, undefined, details);
     };
     openEnd('OFF_ROUTE', this.offRoute);
@@ -216,7 +320,8 @@ export class UnitOracle {
     openEnd('SUSPECTED_DUMP', this.suspected);
     if (this.spill) this.add('SPILLAGE', this.spill.start, undefined);
     openEnd('OVERSPEED', this.overspeed);
-    for (const [zone, start] of this.zonesIn) this.add('RESTRICTED_ZONE', start, undefined, { zone });
+    for (const [zone, e] of this.zonesIn)
+      if (this.zoneQualified(e, endTs)) this.add('RESTRICTED_ZONE', e.start, undefined, { zone });
     openEnd('OVERLOAD', this.overload);
     const last = this.lastSent;
     if (last && this.offlineApplies(last)) {
@@ -227,12 +332,16 @@ export class UnitOracle {
   }
 
   private add(
-    type: ViolationCode,
+    type: TruthType,
     start: number,
     end: number | undefined,
     details: Record<string, number | string> = {},
   ) {
     this.truths.push({ vehicle: this.unit.id, type, start, ...(end !== undefined ? { end } : {}), details });
+  }
+
+  private loadedOf(s: TrueState): boolean {
+    return s.load !== undefined ? s.load !== 'empty' : (s.weight ?? 0) > this.th.dumpWeightDropT;
   }
 
   private offRouteStep(s: TrueState, pos: LatLon, loaded: boolean, valid: CompiledPermit[]): void {
@@ -280,7 +389,7 @@ export class UnitOracle {
   }
 
   private offHoursStep(s: TrueState, loaded: boolean, valid: CompiledPermit[]): void {
-    const covered = this.permits.some((p) => inWindowsOnDates(p.windows, p.dates, s.ts));
+    const covered = this.permits.some((p) => covering(p, s.ts));
     const applies = loaded && valid.length > 0 && !covered;
     const e = this.offHours;
     if (!applies) {
@@ -307,14 +416,14 @@ export class UnitOracle {
 
   /**
    * Loadings and unloadings (domain.md): loading = load empty -> half/full, or the weight rising more than
-   * dumpWeightDropT while stopped; unloading = lift up, load -> empty, or the weight falling more than
-   * dumpWeightDropT while stopped. A cargo latch makes one unloading per load (and one loading per
+   * dumpWeightDropT while stopped; unloading = lift up, or, while stopped, load -> empty or the weight
+   * falling more than dumpWeightDropT. A cargo latch makes one unloading per load (and one loading per
    * unloading), whichever signal comes first. "While stopped": against the lowest (highest) weight since
    * the truck last moved.
    */
   private loadEventsStep(s: TrueState, pos: LatLon, valid: CompiledPermit[]): void {
     const p = this.prev;
-    const hasCargo = s.load !== undefined ? s.load !== 'empty' : (s.weight ?? 0) > this.th.dumpWeightDropT;
+    const hasCargo = this.loadedOf(s);
     const stopped = s.speed < this.th.suspectedDumpSpeedKmh;
     const w = s.weight;
     if (!stopped || w === undefined) {
@@ -332,11 +441,10 @@ export class UnitOracle {
       stopped && w !== undefined && this.stoppedHi >= 0 && this.stoppedHi - w > this.th.dumpWeightDropT;
     const rise =
       stopped && w !== undefined && this.stoppedLo >= 0 && w - this.stoppedLo > this.th.dumpWeightDropT;
+    const liftUp = p.lift === 'down' && s.lift === 'up';
+    const emptied = stopped && p.load !== undefined && p.load !== 'empty' && s.load === 'empty';
     let event: 'loading' | 'unloading' | undefined;
-    if (
-      this.latch === 1 &&
-      ((p.lift === 'down' && s.lift === 'up') || (p.load !== 'empty' && s.load === 'empty') || drop)
-    ) {
+    if (this.latch === 1 && (liftUp || emptied || drop)) {
       event = 'unloading';
       this.latch = 0;
     } else if (
@@ -357,7 +465,10 @@ export class UnitOracle {
     if (event === undefined) return;
     const here = this.world.sites.filter((x) => inAnyPolygon(x.polygons, pos));
     if (event === 'loading') {
-      if (valid.length === 0) this.noPermit = s.ts;
+      if (valid.length === 0 && this.noPermit === undefined) {
+        this.noPermit = s.ts;
+        this.noPermitRun = undefined;
+      }
       const origins = here.filter((x) => x.kind === 'origin');
       const named = new Set(valid.flatMap((v) => v.permit.origins));
       if (valid.length > 0 && origins.length > 0 && !origins.some((x) => named.has(x.id)))
@@ -372,6 +483,24 @@ export class UnitOracle {
     const named = new Set(valid.flatMap((v) => v.permit.disposals));
     if (valid.length > 0 && !disposals.some((x) => named.has(x.id)))
       this.add('WRONG_SITE', s.ts, s.ts, { action: 'unloading', site: disposals[0]!.id });
+  }
+
+  /** NO_PERMIT by loaded movement without a permit in force (after loadEventsStep at the same step). */
+  private noPermitMovingStep(s: TrueState, loaded: boolean, valid: CompiledPermit[]): void {
+    if (this.noPermit !== undefined) return;
+    if (!loaded || valid.length > 0 || this.latch !== 1) {
+      this.noPermitRun = undefined;
+      return;
+    }
+    const moving = s.speed > this.th.offHoursSpeedKmh;
+    if (this.noPermitRun === undefined) {
+      if (moving) this.noPermitRun = s.ts;
+      return;
+    }
+    if (moving && s.ts - this.noPermitRun >= this.th.noPermitMovingMinMs) {
+      this.noPermit = this.noPermitRun;
+      this.noPermitRun = undefined;
+    }
   }
 
   private suspectedStep(s: TrueState, pos: LatLon, loaded: boolean): void {
@@ -397,23 +526,57 @@ export class UnitOracle {
       this.coverSince = -1;
     }
     const coverOn = this.coverSince >= 0 && s.ts - this.coverSince >= this.th.spillageMinMs;
-    if (!moving || s.lift === 'up') {
-      this.weightRef = -1;
-      this.weightOn = false;
-    } else if (s.weight !== undefined) {
-      if (this.weightRef < 0 && loaded && this.prevStopped()) this.weightRef = s.weight;
-      else if (this.weightRef >= 0 && this.weightRef - s.weight > this.th.spillageWeightDropT)
-        this.weightOn = true;
-    }
-    const active = coverOn || this.weightOn;
-    if (active && this.spill === undefined) this.spill = { start: coverOn ? this.coverSince : s.ts };
-    else if (!active && this.spill !== undefined) {
+    const weightOn = this.weightLossStep(s, moving);
+    const active = coverOn || weightOn;
+    if (active && this.spill === undefined) {
+      const start =
+        coverOn && (!weightOn || this.coverSince <= this.lossSince) ? this.coverSince : this.lossSince;
+      this.spill = { start };
+    } else if (!active && this.spill !== undefined) {
       this.add('SPILLAGE', this.spill.start, s.ts);
       this.spill = undefined;
     }
+    if (!moving && this.lossOn) {
+      // the run of a confirmed loss ended (after counting it at this step if it was confirmed here)
+      this.lossOn = false;
+      this.lossSince = -1;
+      this.weightRef = -1;
+    }
   }
 
-  /** The weight reference is the first fix of a moving run (the previous step was stopped or absent). */
+  /** The weight-loss part of SPILLAGE: whether a confirmed loss is in force at this step. */
+  private weightLossStep(s: TrueState, moving: boolean): boolean {
+    const limit = this.th.spillageWeightDropT;
+    if (s.lift === 'up') {
+      this.weightRef = -1;
+      this.lossSince = -1;
+      this.lossOn = false;
+      return false;
+    }
+    const w = s.weight;
+    let confirmedNow = false;
+    if (this.lossSince >= 0 && !this.lossOn && w !== undefined) {
+      if (!(this.weightRef - w > limit / 2)) {
+        this.lossSince = -1; // back: not a loss
+      } else if (s.ts - this.lossSince >= this.th.sensorConfirmMs) {
+        this.lossOn = true;
+        confirmedNow = true;
+      }
+    }
+    const on = this.lossOn && (moving || confirmedNow);
+    if (!moving) {
+      if (this.lossSince < 0) this.weightRef = -1;
+    } else if (w !== undefined && this.lossSince < 0) {
+      if (this.weightRef < 0) {
+        if (this.latch === 1 && this.prevStopped()) this.weightRef = w;
+      } else if (this.weightRef - w > limit) {
+        this.lossSince = s.ts;
+      }
+    }
+    return on;
+  }
+
+  /** The weight reference is the first step of a moving run (the previous step was stopped or absent). */
   private prevStopped(): boolean {
     const p = this.prev;
     return p === undefined || !(p.speed > this.th.spillageSpeedKmh) || p.lift === 'up';
@@ -421,7 +584,7 @@ export class UnitOracle {
 
   private limitAt(s: TrueState, pos: LatLon, valid: CompiledPermit[]): number | undefined {
     let limit: number | undefined;
-    const night = inWindows(this.world.nightWindows, s.ts);
+    const night = inLocalWindows(this.world.nightWindows, s.ts);
     for (const id of new Set(valid.flatMap((p) => p.permit.routes))) {
       const r = this.world.routes.get(id);
       if (!r) continue;
@@ -439,6 +602,10 @@ export class UnitOracle {
       if (!this.world.zoneOpen(z, s.ts) || !inAnyPolygon(z.polygons, pos)) continue;
       limit = Math.min(limit ?? z.speedLimitKmh, z.speedLimitKmh);
     }
+    const kind = this.unit.kind as 'muck_truck';
+    const day = this.th.defaultSpeedLimitKmh[kind];
+    const fallback = night ? (this.th.defaultNightSpeedLimitKmh[kind] ?? day) : day;
+    if (fallback !== undefined) limit = Math.min(limit ?? fallback, fallback);
     return limit;
   }
 
@@ -460,15 +627,23 @@ export class UnitOracle {
     if (s.ts - e.start >= this.th.overspeedMinMs) e.qualified = true;
   }
 
+  private zoneQualified(e: { start: number; steps: number }, ts: number): boolean {
+    return e.steps >= this.th.restrictedZoneMinFixes || ts - e.start >= this.th.restrictedZoneMinMs;
+  }
+
   private zoneStep(s: TrueState, pos: LatLon): void {
     for (const z of this.world.zones) {
       if (z.kind !== 'restricted') continue;
       const applies = (z.appliesTo ?? ['muck_truck']).includes(this.unit.kind as 'muck_truck');
       const inside = applies && this.world.zoneOpen(z, s.ts) && inAnyPolygon(z.polygons, pos);
-      const since = this.zonesIn.get(z.id);
-      if (inside && since === undefined) this.zonesIn.set(z.id, s.ts);
-      else if (!inside && since !== undefined) {
-        this.add('RESTRICTED_ZONE', since, s.ts, { zone: z.id });
+      const e = this.zonesIn.get(z.id);
+      if (inside) {
+        if (e === undefined) this.zonesIn.set(z.id, { start: s.ts, steps: 1 });
+        else e.steps++;
+      } else if (e !== undefined) {
+        // the last step inside is the previous one: the episode lasted until then
+        const lastInside = this.prev?.ts ?? e.start;
+        if (this.zoneQualified(e, lastInside)) this.add('RESTRICTED_ZONE', e.start, s.ts, { zone: z.id });
         this.zonesIn.delete(z.id);
       }
     }
@@ -491,13 +666,15 @@ export class UnitOracle {
   }
 
   private allowedSilenceMs(): number {
-    return this.th.offlineFactor * this.unit.reportIntervalS * 1000;
+    return Math.max(this.th.offlineFactor * this.unit.reportIntervalS * 1000, this.th.offlineMinMs);
   }
 
+  /** The terminal should have reported: ignition on, or a muck truck loaded outside every site. */
   private offlineApplies(last: TrueState): boolean {
     if (last.ign === true) return true;
-    const at = last.ts + this.allowedSilenceMs();
-    return this.permits.some((p) => inWindowsOnDates(p.windows, p.dates, at));
+    if (this.unit.kind !== 'muck_truck' || !this.loadedOf(last)) return false;
+    const pos: LatLon = { lat: last.lat, lon: last.lon };
+    return !this.world.sites.some((x) => inAnyPolygon(x.polygons, pos));
   }
 
   private silenceStep(s: TrueState): void {
@@ -508,8 +685,10 @@ export class UnitOracle {
     const allowed = this.allowedSilenceMs();
     if (gap > allowed && this.offlineApplies(last))
       this.add('OFFLINE', last.ts + allowed, s.ts, { gapMs: gap });
-    const impliedKmh = (haversineM(last, s) / gap) * 3600;
-    if (gap > this.th.trackGapMs || impliedKmh > this.th.trackGapSpeedKmh)
+    const distanceM = haversineM(last, s);
+    const impliedKmh = (distanceM / gap) * 3600;
+    const moving = distanceM > MOVED_M || last.speed > MOVING_KMH || s.speed > MOVING_KMH;
+    if ((gap > this.th.trackGapMs && moving) || impliedKmh > this.th.trackGapSpeedKmh)
       this.add('TRACK_GAP', last.ts, s.ts, { gapMs: gap });
   }
 }

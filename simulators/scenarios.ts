@@ -121,13 +121,15 @@ export const SCENARIO_EXPECTATIONS: Record<ScenarioName, ScenarioExpectation> = 
   },
   trackGap: {
     code: 'TRACK_GAP',
-    alsoAllowed: { OFFLINE: 'a 6 min silence with the ignition on is also OFFLINE (> 3x the interval)' },
-    description: 'loaded, its terminal goes silent for 6-6.5 min while it drives on',
+    alsoAllowed: {},
+    description:
+      'loaded, its terminal goes silent for 6-6.5 min while it drives on (under the 10 min of OFFLINE)',
   },
   offline: {
     code: 'OFFLINE',
     alsoAllowed: {},
-    description: 'its terminal goes silent for 2-3 min with the ignition on (under the 5 min track gap)',
+    description:
+      'parked empty in its origin site before each trip, ignition on, its terminal silent for 11-13 min (over the 10 min allowance; parked, so no track gap)',
   },
 };
 
@@ -247,7 +249,6 @@ const AT = {
   suspectedStop: 1200,
   spillage: [900, 2100] as const,
   trackGap: 1200,
-  offline: 1500,
 };
 
 const DETOUR_M = 400;
@@ -420,7 +421,18 @@ function cycleOf(scenario: ScenarioName, haul: number): TruckCycle {
     case 'trackGap':
       return normal({ silence: { atM: AT.trackGap, minMs: 6 * MIN, maxMs: 6.5 * MIN } }, 1);
     case 'offline':
-      return normal({ silence: { atM: AT.offline, minMs: 2 * MIN, maxMs: 3 * MIN } }, 1);
+      // each cycle begins parked empty in the origin site, engine running, terminal silent
+      return {
+        legs: [
+          { type: 'park', minMs: 0, maxMs: 0, silentMs: [11 * MIN, 13 * MIN] },
+          load,
+          haulLeg,
+          unload,
+          back,
+        ],
+        start: 0,
+        fullRange: [0.8, 0.95],
+      };
     case 'offRoute':
       return normal({ line: g.offRouteHaul.line }, 1);
     case 'suspectedDump': {

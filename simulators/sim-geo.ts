@@ -1,12 +1,17 @@
-import type { PolygonCoords, Position } from '../geofence/model.ts';
 import { distanceToPolylineM, haversineM, type LatLon, type Polyline } from './tracks.ts';
 
 /**
  * The little geometry the fleet simulator needs about the world it drives in (the ground-truth oracle
  * and the injection builders): containment in GeoJSON polygons, depth inside them, the nearest point of
- * a line. Planar at city scale, on true (noise-free) positions. Kept apart from geofence/ on purpose:
- * the truth must not be computed by the code it is there to check.
+ * a line. Planar at city scale, on true (noise-free) positions. Kept apart from geofence/ on purpose,
+ * types included: the truth must not be computed by the code it is there to check (the oracle and what
+ * it imports never import geofence/; test/sim-oracle-independence.test.ts checks it).
  */
+
+/** [longitude, latitude], WGS-84 (the GeoJSON order the scenario files and the registry use) */
+export type Position = [lon: number, lat: number];
+/** GeoJSON Polygon coordinates: outer ring first, then holes */
+export type PolygonCoords = Position[][];
 
 export const toLatLon = (p: Position): LatLon => ({ lat: p[1], lon: p[0] });
 export const toPosition = (p: LatLon): Position => [p.lon, p.lat];

@@ -17,7 +17,18 @@ export type Dwell = {
   minMs: number;
   maxMs: number;
 };
-export type Park = { type: 'park'; minMs: number; maxMs: number };
+export type Park = {
+  type: 'park';
+  minMs: number;
+  maxMs: number;
+  /** ignition during the stop (default on) */
+  ign?: boolean;
+  /**
+   * the terminal goes silent after the first fix of the stop for a duration drawn in [min, max] (the
+   * park's own duration is then that plus 40 s: it reports again, still parked, before it leaves)
+   */
+  silentMs?: readonly [number, number];
+};
 export type Drive = {
   type: 'drive';
   line: Polyline;
@@ -112,6 +123,8 @@ export class CycleTruckBehaviour implements Behaviour<MuckTruckFixPayload> {
   private corners: number[] = [];
   private redLightMs = 0;
   private silenceLeftMs = 0;
+  /** a silence that starts after the current step (a silent park: its first fix is sent) */
+  private silenceNextMs = 0;
   private silenceDone = false;
   private leakedT = 0;
   // cargo
@@ -169,6 +182,10 @@ export class CycleTruckBehaviour implements Behaviour<MuckTruckFixPayload> {
       this.heading = Math.round(leg.line.at(0).heading) % 360;
     } else {
       this.totalMs = this.rng.range(leg.minMs, leg.maxMs);
+      if (leg.type === 'park' && leg.silentMs !== undefined) {
+        this.silenceNextMs = this.rng.range(leg.silentMs[0], leg.silentMs[1]);
+        this.totalMs = this.silenceNextMs + 40_000;
+      }
       if (leg.type === 'dwell') this.pos = leg.at;
       if (this.startProgress > 0) this.elapsedMs = this.totalMs * this.startProgress;
     }
@@ -194,9 +211,13 @@ export class CycleTruckBehaviour implements Behaviour<MuckTruckFixPayload> {
     const leg = this.leg;
     let body: FixBody<MuckTruckFixPayload>;
     if (leg.type === 'dwell') body = this.dwellStep(leg, dtMs);
-    else if (leg.type === 'park') body = this.parkStep(dtMs);
+    else if (leg.type === 'park') body = this.parkStep(leg, dtMs);
     else body = this.driveStep(leg, dtMs);
     this.silent = this.silenceLeftMs > 0;
+    if (this.silenceNextMs > 0 && leg.type === 'park') {
+      this.silenceLeftMs = this.silenceNextMs;
+      this.silenceNextMs = 0;
+    }
     return body;
   }
 
@@ -240,10 +261,10 @@ export class CycleTruckBehaviour implements Behaviour<MuckTruckFixPayload> {
     return body;
   }
 
-  /** A loaded stop at the roadside: engine on, cover closed, nothing moves. */
-  private parkStep(dtMs: number): FixBody<MuckTruckFixPayload> {
+  /** A stop (loaded at the roadside, or parked): engine on unless the leg says off, nothing moves. */
+  private parkStep(leg: Park, dtMs: number): FixBody<MuckTruckFixPayload> {
     this.elapsedMs += dtMs;
-    const body = this.fix(this.pos, 0, {});
+    const body = this.fix(this.pos, 0, leg.ign === false ? { ign: false } : {});
     if (this.elapsedMs >= this.totalMs) this.advanceLeg();
     return body;
   }

@@ -172,6 +172,8 @@ function haulFix(t0: number, i: number): Record<string, unknown> {
     lon,
     speed: i <= 1 || tipping ? 0 : 29,
     load: i === 0 || tipping ? 'empty' : 'full',
+    // the load state and the weight agree: a loading confirmed at once (geofence/rules/confirm.ts)
+    weight: i === 0 || tipping ? 0.4 : 16,
     lift: tipping ? 'up' : 'down',
     cover: 'closed',
   };
