@@ -35,7 +35,7 @@ import { ID_GRAMMAR, idsOutsideGrammar } from '../registry/ids.ts';
 import { SqliteRegistry } from '../registry/sqlite.ts';
 import type { Device } from '../registry/types.ts';
 import { demoComplianceSeed } from '../simulators/demo-compliance.ts';
-import { demoRegistrySeed, startDemoFleet } from '../simulators/demo-fleet.ts';
+import { demoRegistrySeed, demoSandboxSeed, startDemoFleet } from '../simulators/demo-fleet.ts';
 import { demoScenarioFleet, scenarioBehaviourFor } from '../simulators/scenarios.ts';
 import { EmbeddedEventStore } from '../store/events-embedded.ts';
 import type { EventStore } from '../store/events-port.ts';
@@ -825,11 +825,13 @@ export async function startPlatform(config: Config, options: StartOptions): Prom
 }
 
 async function seedDemo(registry: SqliteRegistry): Promise<void> {
-  const seed = demoRegistrySeed();
-  for (const firm of seed.firms) registry.upsertFirm(firm);
-  for (const vehicle of seed.vehicles) registry.upsertVehicle(vehicle);
-  for (const officer of seed.officers) registry.upsertOfficer(officer);
-  for (const device of seed.devices) await registry.putDevice(device);
+  // the demo fleet, and the sandbox truck a person publishes as by hand (README), which the fleet never drives
+  for (const seed of [demoRegistrySeed(), demoSandboxSeed()]) {
+    for (const firm of seed.firms) registry.upsertFirm(firm);
+    for (const vehicle of seed.vehicles) registry.upsertVehicle(vehicle);
+    for (const officer of seed.officers) registry.upsertOfficer(officer);
+    for (const device of seed.devices) await registry.putDevice(device);
+  }
 }
 
 function isComplianceEmpty(compliance: ComplianceRegistry): boolean {

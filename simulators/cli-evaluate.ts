@@ -56,7 +56,7 @@ ${WORLD_HELP.replace('(default 1h)', `(default ${DEFAULTS.duration})`)}
   --jt808 <host:port>     drive the muck trucks over JT/T 808 to the platform's gateway there (as run)
   --speedup <n>           simulated seconds per real second (default ${DEFAULTS.speedup})
   --noise-m <m>           GNSS error, metres per axis (default ${DEFAULTS.noiseM}, JT/T 794 terminals)
-  --drift-m <m>, --interval <s>, --alarm-interval <s>
+  --drift-m <m>, --interval <s>, --alarm-interval <s>, --batch-order <after-live|before-live>
                           as for run
   --truth <file>          keep the ground truth here (default: a temporary file, named on stderr)
   --json                  the result as JSON (with missed truths and false alarms) instead of the table
@@ -87,6 +87,7 @@ const parseEvaluateArgs = (argv: string[]) =>
       'drift-m': { type: 'string' },
       interval: { type: 'string' },
       'alarm-interval': { type: 'string' },
+      'batch-order': { type: 'string' },
       truth: { type: 'string' },
       json: { type: 'boolean' },
       'tolerance-s': { type: 'string' },
@@ -258,7 +259,9 @@ export async function evaluateCommand(
       v['noise-m'] ?? DEFAULTS.noiseM,
       '--truth',
       truthFile,
-      ...passOn(v, ['drift-m', 'interval', 'alarm-interval', 'jt808']),
+      // registry changes during the run (REVOKE) go through the same API
+      ...apiArgs,
+      ...passOn(v, ['drift-m', 'interval', 'alarm-interval', 'batch-order', 'jt808']),
       ...(quiet ? ['--quiet'] : []),
     ],
     prog,
@@ -285,6 +288,12 @@ export async function evaluateCommand(
     say(
       `   ${publish.connected}/${publish.devices} devices connected, ${publish.published} published, ${publish.acked} acknowledged`,
     );
+    if (publish.actions > 0 || publish.actionsFailed > 0)
+      say(`   ${publish.actions} registry change(s) made during the run, ${publish.actionsFailed} failed`);
+    if (publish.actionsFailed > 0)
+      write(
+        `[evaluate] warning: ${publish.actionsFailed} registry change(s) failed; the truth counts them as made\n`,
+      );
     if (publish.connected < publish.devices)
       write(
         `[evaluate] warning: ${publish.devices - publish.connected} device(s) never connected ` +

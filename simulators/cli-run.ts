@@ -55,6 +55,13 @@ ${WORLD_HELP}
   --truth <file>          write the ground truth here (JSON Lines: a run line, then one per violation)
   --messages <file>       write every message here (JSON Lines: ts, device, topic, kind, payload)
   --qos <0|1>             publish QoS (default 1)
+  --api <url>, --token <t>
+                          the platform API and an admin token: the run makes its registry changes
+                          through them at their instants (REVOKE revokes a permit mid-trip); required
+                          when the injections include REVOKE (or CITYWATCH_TOKEN for the token)
+  --batch-order <after-live|before-live>
+                          where a BLIND_AREA batch goes: after the first live fix out of it (default, as
+                          JT/T 808 terminals do) or before it (in time order)
   -q, --quiet             no progress on stderr
   -h, --help              this text
 
@@ -84,6 +91,9 @@ const parseRunArgs = (args: string[]) =>
       truth: { type: 'string' },
       messages: { type: 'string' },
       qos: { type: 'string' },
+      api: { type: 'string' },
+      token: { type: 'string' },
+      'batch-order': { type: 'string' },
       quiet: { type: 'boolean', short: 'q' },
     },
     strict: true,
@@ -108,6 +118,7 @@ export async function runCommand(
   let speedup: number;
   let qos: 0 | 1;
   let jt808: { host: string; port: number } | undefined;
+  let act: ((m: SimMessage) => Promise<void>) | undefined;
   try {
     if (!v.scenario) throw new UsageError('--scenario is required');
     if (!v.url && !v['dry-run']) throw new UsageError('give --url <broker> or --dry-run');
@@ -130,7 +141,20 @@ export async function runCommand(
     const driftM = parseNumber(v['drift-m'], '--drift-m', 0, 5000);
     const intervalS = parseNumber(v.interval, '--interval', 1, 30);
     const alarmIntervalS = parseNumber(v['alarm-interval'], '--alarm-interval', 1, 30);
+    const batchOrder = v['batch-order'] ?? 'after-live';
+    if (batchOrder !== 'after-live' && batchOrder !== 'before-live')
+      throw new UsageError('--batch-order: expected after-live or before-live');
+    const token = v.token ?? process.env.CITYWATCH_TOKEN;
+    if (v.api !== undefined) {
+      if (!token) throw new UsageError('--api needs --token (or CITYWATCH_TOKEN)');
+      act = apiActions(v.api, token);
+    } else if (world.revocable.size > 0 && !v['dry-run']) {
+      throw new UsageError(
+        'REVOKE revokes permits through the platform API during the run: give --api and --token',
+      );
+    }
     sim = new FleetSim(world, {
+      batchOrder,
       seed,
       injections,
       ...(noiseM !== undefined ? { noiseM } : {}),
@@ -181,6 +205,7 @@ export async function runCommand(
         qos,
         ...(jt808 ? { jt808 } : {}),
         signal: ac.signal,
+        ...(act ? { act } : {}),
         log: (line) => write(`[sim] ${line}\n`),
         ...(quiet
           ? {}
@@ -236,4 +261,28 @@ export async function runCommand(
   };
   out.write(`${JSON.stringify(summary)}\n`);
   return 0;
+}
+
+/** Registry changes of a run (`action` messages) through the platform API, as the city would make them. */
+export function apiActions(api: string, token: string): (m: SimMessage) => Promise<void> {
+  let base: URL;
+  try {
+    base = new URL(api);
+  } catch {
+    throw new UsageError(`--api: expected a URL such as http://127.0.0.1:8080, got "${api}"`);
+  }
+  return async (m) => {
+    const a = m.action;
+    if (a?.type !== 'revoke_permit') throw new Error(`unknown action ${m.payload}`);
+    const res = await fetch(new URL(`/api/v1/permits/${encodeURIComponent(a.permit)}/status`, base), {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      body: JSON.stringify({
+        status: 'revoked',
+        reason: `simulated revocation while ${a.vehicle} hauls (REVOKE)`,
+      }),
+      signal: AbortSignal.timeout(10_000),
+    });
+    if (!res.ok) throw new Error(`POST /permits/${a.permit}/status: ${res.status} ${await res.text()}`);
+  };
 }

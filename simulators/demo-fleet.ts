@@ -130,6 +130,38 @@ export function demoRegistrySeed(): DemoRegistrySeed {
   };
 }
 
+/**
+ * The sandbox: a firm of its own with one test truck and its device, seeded with the demo but never
+ * driven by it, for a person trying the platform by hand (the README's `mosquitto_pub` example). Publishing
+ * as a live demo truck teleports it and charges its firm (issue 10 item 7); whatever the sandbox device
+ * does lands in the sandbox firm's figures only.
+ */
+export const SANDBOX = {
+  firm: { id: 'firm-sandbox', name: '演示沙盒（手动测试）' },
+  vehicle: 'veh-sandbox-1',
+  device: 'dev-sandbox-1',
+} as const;
+
+export function demoSandboxSeed(): DemoRegistrySeed {
+  return {
+    firms: [{ ...SANDBOX.firm }],
+    vehicles: [
+      { id: SANDBOX.vehicle, plate: '皖A·TEST1', kind: 'muck_truck', firm: SANDBOX.firm.id, ratedLoadT: 18 },
+    ],
+    officers: [],
+    devices: [
+      {
+        id: SANDBOX.device,
+        secret: demoSecret(SANDBOX.device),
+        kind: 'muck_truck',
+        vehicle: SANDBOX.vehicle,
+        firm: SANDBOX.firm.id,
+        reportIntervalS: DEFAULT_INTERVAL_S.muck_truck,
+      },
+    ],
+  };
+}
+
 // ---------------------------------------------------------------------------------------------------------
 // Geometry
 

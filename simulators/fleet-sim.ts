@@ -9,7 +9,8 @@ import { MinHeap } from './min-heap.ts';
 import { OracleWorld, type TrueState, type TruthViolation, UnitOracle } from './oracle.ts';
 import { createRng, hashString, type Rng } from './rng.ts';
 import type { FaultType, ScenarioInjection } from './scenario-file.ts';
-import { offsetM } from './tracks.ts';
+import { centroidOf, inAnyPolygon, towards } from './sim-geo.ts';
+import { haversineM, type LatLon, offsetM } from './tracks.ts';
 import { CycleTruckBehaviour } from './truck-cycle.ts';
 import { type SimWorld, unitOf } from './world.ts';
 
@@ -23,6 +24,12 @@ import { type SimWorld, unitOf } from './world.ts';
  * Reporting: each device at its nominal interval (--interval overrides every device's), and at the alarm
  * interval (5 s) while one of the rules' conditions holds for its unit (what a terminal's own alarms
  * would do). GNSS: true position + N(0, noiseM) per axis + drift, accuracy ~ noiseM.
+ *
+ * Faults (scenario-file.ts FAULT_TYPES) are laid over what the terminal REPORTS, never over the truth:
+ * a flickering load sensor, a weight glitch, a multipath fix, an urban-canyon bias, a clock running
+ * ahead; a blind area's fixes are recorded and uploaded late as one batch (the truth counts them as
+ * sent: the platform gets them); a REVOKE truck's permit is revoked through the platform API during the
+ * run by an `action` message the publisher carries out at its instant (the truth knows the instant).
  */
 
 export interface SimOptions {
@@ -37,9 +44,21 @@ export interface SimOptions {
   alarmIntervalS?: number;
   /** the run's injections (file and command line) */
   injections: readonly ScenarioInjection[];
+  /**
+   * where a blind area's batch goes: after the first live fix (the terminal sends its current position
+   * first, then the buffer: JT/T 808 0x0704 type 1), or before it (in the vehicle's time order)
+   */
+  batchOrder?: 'after-live' | 'before-live';
 }
 
-export type MessageKind = 'fix' | 'duplicate' | 'late' | 'malformed';
+export type MessageKind = 'fix' | 'duplicate' | 'late' | 'malformed' | 'backfill' | 'action';
+
+/** A registry change the run makes through the platform API at its instant (REVOKE). */
+export interface SimAction {
+  type: 'revoke_permit';
+  permit: string;
+  vehicle: string;
+}
 
 export interface SimMessage {
   /** simulated send instant, epoch ms */
@@ -48,6 +67,8 @@ export interface SimMessage {
   topic: string;
   payload: string;
   kind: MessageKind;
+  /** kind 'action': what to do (the payload is its JSON) */
+  action?: SimAction;
 }
 
 export interface TripRecord {
@@ -57,6 +78,8 @@ export interface TripRecord {
   start: number;
   twist?: Twist;
   skipped?: string;
+  /** faults laid on the trip (BLIND_AREA, SLEEP) */
+  faults?: string[];
 }
 
 /** A truth with what caused it: the trip's twist, the vehicle's permit change, or neither. */
@@ -89,7 +112,26 @@ interface SimDevice {
   drift?: Drift;
   held?: string;
   trip: number;
+  /** draws of the sensor and GNSS faults (their own stream: a run without them draws nothing here) */
+  sensor: Rng;
+  /** how far its clock runs ahead (CLOCK_SKEW), ms */
+  skewMs: number;
+  /** the load state reads the opposite until then (FLICKER) */
+  flickerUntil: number;
+  canyon?: { leftMs: number; east: number; north: number; accuracy: number };
+  /** fixes recorded in a blind area, not sent yet */
+  backlog: Array<Record<string, unknown>>;
+  /** instant of the last fix sent live and in order (-1 none), and whether it was a multipath fix */
+  lastSentTs: number;
+  lastMultipath: boolean;
+  /** REVOKE: the permit to revoke, until it is */
+  revoke?: string;
 }
+
+/** A clock running ahead (CLOCK_SKEW): the 90 s of issue 17. */
+export const CLOCK_SKEW_MS = 90_000;
+/** Multipath fixes need at least this speed from both neighbours (issue 17: ~200 km/h). */
+const MULTIPATH_KMH = 200;
 
 const round6 = (x: number) => Math.round(x * 1e6) / 1e6;
 
@@ -117,14 +159,25 @@ export class FleetSim {
   private readonly driftM: number;
   private readonly alarmMs: number;
   private readonly tripLog: TripRecord[] = [];
-  private readonly counts: Record<MessageKind | 'dropped' | 'silent', number> = {
+  private readonly counts: Record<
+    MessageKind | 'dropped' | 'silent' | 'buffered' | 'flicker' | 'weightGlitch' | 'multipath' | 'canyon',
+    number
+  > = {
     fix: 0,
     duplicate: 0,
     late: 0,
     malformed: 0,
+    backfill: 0,
+    action: 0,
     dropped: 0,
     silent: 0,
+    buffered: 0,
+    flicker: 0,
+    weightGlitch: 0,
+    multipath: 0,
+    canyon: 0,
   };
+  private readonly batchOrder: 'after-live' | 'before-live';
   private finished = false;
 
   constructor(
@@ -136,6 +189,10 @@ export class FleetSim {
     this.noiseM = opts.noiseM ?? 4;
     this.driftM = opts.driftM ?? Math.max(20, 2 * this.noiseM);
     this.alarmMs = (opts.alarmIntervalS ?? 5) * 1000;
+    this.batchOrder = opts.batchOrder ?? 'after-live';
+    const skewed = new Set(
+      opts.injections.flatMap((i) => (i.type === 'CLOCK_SKEW' && i.vehicle ? [i.vehicle] : [])),
+    );
     this.oracleWorld = new OracleWorld(
       world.sites,
       world.routes,
@@ -152,6 +209,8 @@ export class FleetSim {
       const vehicle = vehicles.get(unit);
       let behaviour: Behaviour<FixPayload>;
       let planner: TripPlanner | undefined;
+      const stream = (label: string) =>
+        createRng((Math.imul(opts.seed, 0x9e3779b1) ^ hashString(`${device.id}/${label}`)) >>> 0);
       if (device.kind === 'muck_truck') {
         const haul = world.hauls.get(unit)!;
         planner = new TripPlanner({
@@ -161,6 +220,7 @@ export class FleetSim {
           intervalMs,
           injections: opts.injections,
           rng: rng.fork('trips'),
+          faultRng: stream('trip-faults'),
         });
         const p = planner;
         behaviour = new CycleTruckBehaviour(rng, {
@@ -183,7 +243,17 @@ export class FleetSim {
         reportIntervalS: nominalS,
       });
       const first = world.startTs + rng.int(0, intervalMs - 1);
+      const skewRate = this.rates.CLOCK_SKEW;
+      const skew = skewed.has(unit) || (skewRate > 0 && stream('clock').chance(skewRate));
+      const revoke = world.revocable.get(unit);
       return {
+        sensor: stream('sensor-faults'),
+        skewMs: skew ? CLOCK_SKEW_MS : 0,
+        flickerUntil: -1,
+        backlog: [],
+        lastSentTs: -1,
+        lastMultipath: false,
+        ...(revoke !== undefined ? { revoke } : {}),
         index,
         device,
         unit,
@@ -227,29 +297,60 @@ export class FleetSim {
     const body = d.behaviour.step(ts - d.lastTs) as FixBody<FixPayload> & Record<string, unknown>;
     d.lastTs = ts;
     this.noteTrip(d, ts);
+    const out: SimMessage[] = [];
+    // a revocation lands before this step's fix: the truth judges the step without the permit
+    const revoked = this.maybeRevoke(d, ts);
+    if (revoked !== undefined) out.push(revoked);
     const silent = d.behaviour.silent === true;
-    const dropped = !silent && this.rates.DROPOUT > 0 && d.faults.chance(this.rates.DROPOUT);
+    // a blind area's fixes are recorded, and reach the platform later: never dropped, sent for the truth
+    const blind = !silent && (d.behaviour as { blind?: boolean }).blind === true;
+    // the fix after a multipath stray is its second neighbour: it arrives, in order (faults one at a time:
+    // with that neighbour lost nobody could tell the stray from a real jump)
+    const afterStray = d.lastMultipath;
+    const dropped =
+      !silent && !blind && !afterStray && this.rates.DROPOUT > 0 && d.faults.chance(this.rates.DROPOUT);
     const sent = !silent && !dropped;
     if (silent) this.counts.silent++;
     if (dropped) this.counts.dropped++;
     d.oracle.observe(trueState(ts, body), sent);
-    const out: SimMessage[] = [];
     const emit = (payload: string, kind: MessageKind) => {
       this.counts[kind]++;
       out.push({ ts, device: d.device.id, topic: telemetryTopic(d.device.id), payload, kind });
     };
     if (sent) {
-      const text = JSON.stringify({ ts, ...body, ...this.observed(d, body) });
-      if (d.held === undefined && this.rates.OUT_OF_ORDER > 0 && d.faults.chance(this.rates.OUT_OF_ORDER)) {
-        d.held = text; // goes out after the next fix
+      const fix = { ts: ts + d.skewMs, ...body, ...this.observed(d, body, ts) };
+      if (blind) {
+        d.backlog.push(fix);
+        this.counts.buffered++;
       } else {
-        emit(text, 'fix');
-        if (d.held !== undefined) emit(d.held, 'late');
-        d.held = undefined;
-        if (this.rates.DUPLICATE > 0 && d.faults.chance(this.rates.DUPLICATE)) emit(text, 'duplicate');
+        const text = JSON.stringify(fix);
+        const batch = d.backlog.length > 0 ? JSON.stringify(d.backlog) : undefined;
+        d.backlog = [];
+        if (batch !== undefined) {
+          // out of the blind area: the live fix and the buffer in one go, in the order of the run's option
+          if (this.batchOrder === 'before-live') emit(batch, 'backfill');
+          emit(text, 'fix');
+          d.lastSentTs = ts;
+          if (this.batchOrder === 'after-live') emit(batch, 'backfill');
+          if (d.held !== undefined) emit(d.held, 'late');
+          d.held = undefined;
+        } else if (
+          d.held === undefined &&
+          !afterStray &&
+          this.rates.OUT_OF_ORDER > 0 &&
+          d.faults.chance(this.rates.OUT_OF_ORDER)
+        ) {
+          d.held = text; // goes out after the next fix
+        } else {
+          emit(text, 'fix');
+          d.lastSentTs = ts;
+          if (d.held !== undefined) emit(d.held, 'late');
+          d.held = undefined;
+          if (this.rates.DUPLICATE > 0 && d.faults.chance(this.rates.DUPLICATE)) emit(text, 'duplicate');
+        }
+        if (this.rates.MALFORMED > 0 && d.faults.chance(this.rates.MALFORMED))
+          emit(malformed(d.faults, ts), 'malformed');
       }
-      if (this.rates.MALFORMED > 0 && d.faults.chance(this.rates.MALFORMED))
-        emit(malformed(d.faults, ts), 'malformed');
     } else if (d.held !== undefined) {
       // nothing newer to overtake it: it goes out delayed but in order (an ordinary fix for ingest)
       emit(d.held, 'fix');
@@ -260,11 +361,32 @@ export class FleetSim {
     return out;
   }
 
-  /** What the terminal reports of its position: the truth plus GNSS error and drift. */
+  /**
+   * REVOKE: the truck's own permit is revoked at the first step, 10 min or more into the run, at which
+   * it hauls loaded with at least half of the drive ahead (it then drives on and unloads).
+   */
+  private maybeRevoke(d: SimDevice, ts: number): SimMessage | undefined {
+    if (d.revoke === undefined || ts < this.world.startTs + 10 * 60_000) return undefined;
+    const b = d.behaviour;
+    if (!(b instanceof CycleTruckBehaviour) || !b.loaded) return undefined;
+    const leg = b.currentLeg;
+    if (leg.type !== 'drive' || b.remainingM < leg.line.lengthM / 2) return undefined;
+    const action: SimAction = { type: 'revoke_permit', permit: d.revoke, vehicle: d.unit };
+    this.oracleWorld.revoke(d.revoke, ts);
+    d.revoke = undefined;
+    this.counts.action++;
+    return { ts, device: d.device.id, topic: '', payload: JSON.stringify(action), kind: 'action', action };
+  }
+
+  /**
+   * What the terminal reports: the true position plus GNSS error, drift, canyon bias or a multipath
+   * jump, and the sensor readings with their faults (flicker, weight glitch).
+   */
   private observed(
     d: SimDevice,
-    body: { lat: number; lon: number },
-  ): { lat: number; lon: number; accuracy?: number } {
+    body: { lat: number; lon: number; speed?: unknown; load?: unknown; weight?: unknown },
+    ts: number,
+  ): { lat: number; lon: number; accuracy?: number; load?: string; weight?: number } {
     const r = d.noise;
     let east = r.normal(0, this.noiseM);
     let north = r.normal(0, this.noiseM);
@@ -285,10 +407,105 @@ export class FleetSim {
       d.drift.leftMs -= d.intervalMs;
       if (d.drift.leftMs <= 0) d.drift = undefined;
     }
-    const p = offsetM(body, east, north);
-    const out: { lat: number; lon: number; accuracy?: number } = { lat: round6(p.lat), lon: round6(p.lon) };
-    if (this.noiseM > 0) out.accuracy = Math.round(this.noiseM * r.range(0.8, 1.3) * 10) / 10;
+    let accuracy = this.noiseM > 0 ? Math.round(this.noiseM * r.range(0.8, 1.3) * 10) / 10 : undefined;
+    const f = d.sensor;
+    // urban canyon: a steady bias while it lasts, and the terminal knows its fix is worse (accuracy up)
+    if (d.canyon === undefined && this.rates.CANYON > 0 && f.chance(this.rates.CANYON)) {
+      const biasM = f.range(20, 40);
+      const angle = f.range(0, 2 * Math.PI);
+      d.canyon = {
+        leftMs: f.range(60_000, 180_000),
+        east: biasM * Math.cos(angle),
+        north: biasM * Math.sin(angle),
+        accuracy: Math.round(0.8 * biasM + (accuracy ?? 0)),
+      };
+      this.counts.canyon++;
+    }
+    if (d.canyon) {
+      east += d.canyon.east;
+      north += d.canyon.north;
+      accuracy = Math.max(accuracy ?? 0, d.canyon.accuracy);
+      d.canyon.leftMs -= d.intervalMs;
+      if (d.canyon.leftMs <= 0) d.canyon = undefined;
+    }
+    let p = offsetM(body, east, north);
+    const truck = d.behaviour instanceof CycleTruckBehaviour ? d.behaviour : undefined;
+    const driving = truck !== undefined && truck.currentLeg.type === 'drive' && truck.remainingM > 600;
+    const speed = Number(body.speed ?? 0);
+    // multipath: one fix far off, a live fix just before it (its two neighbours show it is a stray)
+    let multipath = false;
+    if (
+      this.rates.MULTIPATH > 0 &&
+      speed > 10 &&
+      !d.lastMultipath &&
+      d.lastSentTs >= 0 &&
+      ts - d.lastSentTs <= 1.5 * d.intervalMs &&
+      f.chance(this.rates.MULTIPATH)
+    ) {
+      const dtS = Math.max(ts - d.lastSentTs, d.intervalMs) / 1000;
+      // far enough that both neighbours need >= 200 km/h, the truck's own travel and noise allowed for
+      const minM = (MULTIPATH_KMH / 3.6 + 14) * dtS + 100;
+      const angle = f.range(0, 2 * Math.PI);
+      p =
+        this.multipathTarget(body, minM, ts) ?? offsetM(body, minM * Math.cos(angle), minM * Math.sin(angle));
+      multipath = true;
+      this.counts.multipath++;
+    }
+    d.lastMultipath = multipath;
+    const out: { lat: number; lon: number; accuracy?: number; load?: string; weight?: number } = {
+      lat: round6(p.lat),
+      lon: round6(p.lon),
+    };
+    if (accuracy !== undefined) out.accuracy = accuracy;
+    if (truck !== undefined) {
+      // a load sensor flickering to the opposite reading for 20-30 s while the truck drives
+      if (
+        d.flickerUntil < ts - 120_000 &&
+        driving &&
+        speed > 10 &&
+        this.rates.FLICKER > 0 &&
+        f.chance(this.rates.FLICKER)
+      ) {
+        d.flickerUntil = ts + f.range(20_000, 30_000);
+        this.counts.flicker++;
+      }
+      if (ts < d.flickerUntil) out.load = body.load === 'empty' ? 'full' : 'empty';
+      // one weight reading at a tenth of the truth (24 t -> 2.4 t)
+      const w = Number(body.weight ?? 0);
+      if (
+        driving &&
+        speed > 10 &&
+        w > 5 &&
+        this.rates.WEIGHT_GLITCH > 0 &&
+        f.chance(this.rates.WEIGHT_GLITCH)
+      ) {
+        out.weight = Math.round(w * 10) / 100;
+        this.counts.weightGlitch++;
+      }
+    }
     return out;
+  }
+
+  /** A point 100 m inside a restricted zone closed to muck trucks now, at least `minM` away, if in reach. */
+  private multipathTarget(from: LatLon, minM: number, ts: number): LatLon | undefined {
+    for (const z of this.world.zones) {
+      if (z.kind !== 'restricted' || !(z.appliesTo ?? ['muck_truck']).includes('muck_truck')) continue;
+      if (!this.oracleWorld.zoneOpen(z, ts)) continue;
+      const c = centroidOf(z.polygons);
+      const dist = haversineM(from, c);
+      if (dist < minM || dist > minM + 800) continue;
+      let entry = -1;
+      for (let m = 0; m <= dist; m += 10) {
+        if (inAnyPolygon(z.polygons, towards(from, c, m))) {
+          entry = m;
+          break;
+        }
+      }
+      if (entry < 0) continue;
+      const at = Math.min(dist, entry + 100);
+      if (at >= minM) return towards(from, c, at);
+    }
+    return undefined;
   }
 
   private noteTrip(d: SimDevice, ts: number): void {
@@ -303,6 +520,7 @@ export class FleetSim {
       start: ts,
       ...(planned?.twist ? { twist: planned.twist } : {}),
       ...(planned?.skipped ? { skipped: planned.skipped } : {}),
+      ...(planned?.faults ? { faults: planned.faults } : {}),
     });
   }
 
@@ -315,6 +533,18 @@ export class FleetSim {
   private flushHeld(): SimMessage[] {
     const out: SimMessage[] = [];
     for (const d of this.devices) {
+      if (d.backlog.length > 0) {
+        // still in a blind area when the run ended: the buffer goes out at the end
+        this.counts.backfill++;
+        out.push({
+          ts: this.endTs,
+          device: d.device.id,
+          topic: telemetryTopic(d.device.id),
+          payload: JSON.stringify(d.backlog),
+          kind: 'backfill',
+        });
+        d.backlog = [];
+      }
       if (d.held === undefined) continue;
       this.counts.fix++;
       out.push({
@@ -350,9 +580,15 @@ export class FleetSim {
       for (const v of d.oracle.truths) {
         const list = trips.get(d.unit) ?? [];
         const trip = [...list].reverse().find((t) => t.start <= v.start);
-        const vehicleLevel = this.world.vehicleInjections.get(d.unit) === v.type;
+        const level = this.world.vehicleInjections.get(d.unit);
+        const vehicleLevel = level === v.type || (level === 'REVOKE' && v.type === 'NO_PERMIT');
         const injected = vehicleLevel || trip?.twist?.type === (v.type as ViolationCode);
-        out.push({ ...v, device: d.device.id, injected, ...(trip ? { trip: trip.trip } : {}) });
+        // a clock running ahead stamps everything the platform sees (and judges) that much later
+        const shifted =
+          d.skewMs === 0
+            ? v
+            : { ...v, start: v.start + d.skewMs, ...(v.end !== undefined ? { end: v.end + d.skewMs } : {}) };
+        out.push({ ...shifted, device: d.device.id, injected, ...(trip ? { trip: trip.trip } : {}) });
       }
     }
     return out.sort(

@@ -6,6 +6,7 @@ import {
   INJECTION_TYPES,
   type InjectionType,
   type ScenarioInjection,
+  takesVehicle,
 } from './scenario-file.ts';
 import { spliceDetour, truncateLine } from './scenarios.ts';
 import {
@@ -68,8 +69,7 @@ export function parseInjectSpec(spec: string): ScenarioInjection[] {
     if ((vehicle === undefined) === (rateText === undefined)) fail('give a rate or a vehicle');
     const rate = rateText === undefined ? undefined : Number(rateText);
     if (rate !== undefined && !(rate >= 0 && rate <= 1)) fail('a rate is a probability, 0..1');
-    if (vehicle && (FAULT_TYPES as readonly string[]).includes(type!))
-      fail(`${type} is injected by rate only`);
+    if (vehicle && !takesVehicle(type!)) fail(`${type} is injected by rate only`);
     out.push({
       type: type as InjectionType,
       ...(vehicle ? { vehicle } : {}),
@@ -111,6 +111,8 @@ export interface PlannedTrip {
   twist?: Twist;
   /** why a twist drawn for the trip could not be built (the trip then runs clean) */
   skipped?: string;
+  /** faults laid on the trip (BLIND_AREA, SLEEP) */
+  faults?: string[];
 }
 
 export interface TripPlannerOptions {
@@ -121,6 +123,8 @@ export interface TripPlannerOptions {
   intervalMs: number;
   injections: readonly ScenarioInjection[];
   rng: Rng;
+  /** draws of the per-trip faults (BLIND_AREA, SLEEP): a stream of their own, so they change no twist */
+  faultRng?: Rng;
 }
 
 /**
@@ -146,12 +150,41 @@ export class TripPlanner {
     const planned: PlannedTrip = built?.cycle
       ? { cycle: built.cycle, ...(twist ? { twist } : {}) }
       : { cycle: normalCycle(this.o.haul), ...(built?.skipped ? { skipped: built.skipped } : {}) };
+    this.layFaults(planned, built?.blindAtM);
     if (trip === 0) {
       const wait: Leg = { type: 'park', minMs: 0, maxMs: 15 * MIN };
       planned.cycle = { ...planned.cycle, legs: [wait, ...planned.cycle.legs], start: 0 };
     }
     this.trips[trip] = planned;
     return planned.cycle;
+  }
+
+  /** BLIND_AREA and SLEEP by their per-trip rates (see scenario-file.ts FAULT_TYPES). */
+  private layFaults(planned: PlannedTrip, blindAtM: number | undefined): void {
+    const r = this.o.faultRng;
+    if (r === undefined) return;
+    const rates = faultRates(this.o.injections);
+    const faults: string[] = [];
+    const legs = [...planned.cycle.legs];
+    if (rates.BLIND_AREA > 0 && r.chance(rates.BLIND_AREA)) {
+      // the loaded drive: the first drive after the loading
+      const loadAt = legs.findIndex((l) => l.type === 'dwell' && l.action === 'load');
+      const i = legs.findIndex((l, k) => k > loadAt && l.type === 'drive');
+      const drive = legs[i] as Drive | undefined;
+      if (drive !== undefined) {
+        const atM = blindAtM ?? 0.4 * drive.line.lengthM;
+        legs[i] = { ...drive, blind: { atM, minMs: 6 * MIN, maxMs: 12 * MIN } };
+        faults.push('BLIND_AREA');
+      }
+    }
+    if (rates.SLEEP > 0 && r.chance(rates.SLEEP)) {
+      legs.push({ type: 'park', minMs: 0, maxMs: 0, ign: false, silentMs: [20 * MIN, 40 * MIN] });
+      faults.push('SLEEP');
+    }
+    if (faults.length > 0) {
+      planned.cycle = { ...planned.cycle, legs };
+      planned.faults = faults;
+    }
   }
 
   private choose(trip: number): Twist | undefined {
@@ -268,7 +301,10 @@ function tippingPoint(p: LatLon, c: LatLon, polygons: Site['polygons'], corridor
   return c;
 }
 
-function buildTwist(o: TripPlannerOptions, twist: Twist): { cycle?: TruckCycle; skipped?: string } {
+function buildTwist(
+  o: TripPlannerOptions,
+  twist: Twist,
+): { cycle?: TruckCycle; skipped?: string; blindAtM?: number } {
   const { world, haul: h, rng } = o;
   const base = normalCycle(h);
   const [load, , unload] = base.legs as [Dwell, Drive, Dwell, Drive];
@@ -293,7 +329,8 @@ function buildTwist(o: TripPlannerOptions, twist: Twist): { cycle?: TruckCycle; 
       const room = (d: ReturnType<typeof spliceDetour>) =>
         clearanceM(world, d.line.at((d.parallelFromM + d.parallelToM) / 2).pos);
       const side = room(sides[0]!.d) >= room(sides[1]!.d) ? sides[0]! : sides[1]!;
-      return { cycle: onHaul({ line: side.d.line }) };
+      // a blind area on this trip covers the detour: it starts just before the truck leaves the route
+      return { cycle: onHaul({ line: side.d.line }), blindAtM: Math.max(0, from - 100) };
     }
     case 'ILLEGAL_DUMP': {
       const at = roadsidePoint(world, haulLine);

@@ -40,6 +40,12 @@ export interface PublishOptions {
   signal?: AbortSignal;
   onProgress?: (p: PublishProgress) => void;
   log?: (line: string) => void;
+  /**
+   * carries out an `action` message (a registry change through the platform API, e.g. a permit revoked
+   * mid-trip) at its instant, before the messages after it are published; a failure is logged and
+   * counted, not retried
+   */
+  act?: (m: SimMessage) => Promise<void>;
 }
 
 export interface PublishProgress {
@@ -58,6 +64,9 @@ export interface PublishSummary {
   failed: number;
   /** messages of devices that were not connected when they were due (not sent) */
   notConnected: number;
+  /** registry changes made during the run (and those that failed) */
+  actions: number;
+  actionsFailed: number;
   /** real seconds from the first publish to the end of the drain */
   realS: number;
   /** simulated instant the run reached, ISO-8601 */
@@ -204,7 +213,7 @@ export function startPublisher(o: PublishOptions): Publisher {
   const sent: Array<{ ts: number; acked: boolean }> = [];
   let head = 0;
   let pace = o.startTs;
-  const counts = { published: 0, acked: 0, failed: 0, notConnected: 0 };
+  const counts = { published: 0, acked: 0, failed: 0, notConnected: 0, actions: 0, actionsFailed: 0 };
   const connectErrors: Record<string, number> = {};
   const clients = new Map<string, DeviceLink>();
 
@@ -243,6 +252,17 @@ export function startPublisher(o: PublishOptions): Publisher {
         // with no device connected there is nobody to pace for: count the messages not sent, at once
         if (wait > 2 && clients.size > 0) await sleep(wait);
         pace = Math.max(pace, m.ts);
+        if (m.kind === 'action') {
+          try {
+            if (o.act === undefined) throw new Error('no way to carry out actions (give the API)');
+            await o.act(m);
+            counts.actions++;
+          } catch (err) {
+            counts.actionsFailed++;
+            o.log?.(`${m.device}: ${m.payload} failed: ${(err as Error).message}`);
+          }
+          continue;
+        }
         const client = clients.get(m.device);
         if (!client?.connected) {
           counts.notConnected++;

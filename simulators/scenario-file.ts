@@ -16,14 +16,56 @@ import { EntityIdSchema } from '../registry/ids.ts';
  * @fastify/swagger); a file whose name ends in .yaml or .yml is read as YAML, anything else as JSON.
  */
 
-/** Protocol and signal faults, injected by rate (per message; DRIFT per fix: chance to start a drift). */
-export const FAULT_TYPES = ['DUPLICATE', 'OUT_OF_ORDER', 'MALFORMED', 'DROPOUT', 'DRIFT'] as const;
+/**
+ * Protocol, GNSS and sensor faults (issue 17), injected by rate. What the rate is per:
+ * - per message: DUPLICATE, OUT_OF_ORDER, MALFORMED, DROPOUT;
+ * - per fix, the chance to start an episode: DRIFT (1-3 min multipath drift), FLICKER (the load state
+ *   reads the opposite for 20-30 s while driving), WEIGHT_GLITCH (one weight reading at a tenth),
+ *   MULTIPATH (one fix displaced so far that both neighbours would need >= 200 km/h; into a restricted
+ *   zone when one is in reach), CANYON (an urban-canyon bias of 20-40 m for 1-3 min, the terminal's
+ *   accuracy figure raised with it);
+ * - per trip of a muck truck: BLIND_AREA (the terminal records but cannot send for 6-12 min while it
+ *   hauls, over the detour on an OFF_ROUTE trip, then uploads the buffer as one batch after the first
+ *   live fix: JT/T 808 0x0704 blind-area backfill), SLEEP (after the trip it parks at the origin with the
+ *   ignition off and its terminal asleep for 20-40 min);
+ * - per device, or for one device (`vehicle`): CLOCK_SKEW (its clock runs 90 s ahead).
+ */
+export const FAULT_TYPES = [
+  'DUPLICATE',
+  'OUT_OF_ORDER',
+  'MALFORMED',
+  'DROPOUT',
+  'DRIFT',
+  'FLICKER',
+  'WEIGHT_GLITCH',
+  'MULTIPATH',
+  'CANYON',
+  'BLIND_AREA',
+  'SLEEP',
+  'CLOCK_SKEW',
+] as const;
 export type FaultType = (typeof FAULT_TYPES)[number];
-export const INJECTION_TYPES = [...VIOLATION_CODES, ...FAULT_TYPES] as const;
+/** Faults that may also name one vehicle (its device) instead of a rate. */
+export const DEVICE_FAULT_TYPES: readonly FaultType[] = ['CLOCK_SKEW'];
+/**
+ * Events of the world during the run: REVOKE (the truck hauls under a permit of its own, revoked
+ * through the platform API while it hauls loaded on its first trip at least 10 min into the run).
+ */
+export const WORLD_EVENT_TYPES = ['REVOKE'] as const;
+export const INJECTION_TYPES = [...VIOLATION_CODES, ...FAULT_TYPES, ...WORLD_EVENT_TYPES] as const;
 export type InjectionType = (typeof INJECTION_TYPES)[number];
 
-/** Violation types injected per vehicle (its permit is changed when the world is built), not per trip. */
-export const VEHICLE_LEVEL_TYPES = ['NO_PERMIT', 'OFF_HOURS'] as const;
+/** Injected per vehicle (its permit is changed when the world is built, or during the run), not per trip. */
+export const VEHICLE_LEVEL_TYPES = ['NO_PERMIT', 'OFF_HOURS', 'REVOKE'] as const;
+export type VehicleLevelType = (typeof VEHICLE_LEVEL_TYPES)[number];
+
+/** Whether a type may name a vehicle (trip twists, vehicle-level types, device faults) or takes a rate only. */
+export function takesVehicle(type: string): boolean {
+  return (
+    !(FAULT_TYPES as readonly string[]).includes(type) ||
+    (DEVICE_FAULT_TYPES as readonly string[]).includes(type)
+  );
+}
 
 /** every id of a scenario: the registry's one grammar (registry/ids.ts), so provisioning cannot refuse it */
 const id = EntityIdSchema;
@@ -169,7 +211,7 @@ const InjectionSchema = z
     /** inject for this vehicle (every trip, or the listed trips counted from 0) */
     vehicle: id.optional(),
     trips: z.array(z.number().int().nonnegative()).optional(),
-    /** or: a rate (per trip for trip twists; share of the trucks for NO_PERMIT / OFF_HOURS; per fix for faults) */
+    /** or: a rate (per trip for trip twists; share of the trucks for NO_PERMIT / OFF_HOURS / REVOKE; faults: see FAULT_TYPES) */
     rate: rate.optional(),
     /** SPILLAGE: by an open cover or by weight loss (default: either, drawn per trip) */
     variant: z.enum(['cover', 'weight']).optional(),
@@ -178,7 +220,7 @@ const InjectionSchema = z
     const v = ctx.value;
     if ((v.vehicle === undefined) === (v.rate === undefined))
       ctx.issues.push({ code: 'custom', input: v, message: 'give either vehicle or rate' });
-    if (v.vehicle !== undefined && (FAULT_TYPES as readonly string[]).includes(v.type))
+    if (v.vehicle !== undefined && !takesVehicle(v.type))
       ctx.issues.push({
         code: 'custom',
         input: v,
@@ -357,8 +399,10 @@ function crossCheck(s: ScenarioFile, issues: Issues): void {
   s.injections.forEach((inj, i) => {
     if (inj.vehicle !== undefined) {
       const v = vehicles.get(inj.vehicle);
+      const deviceFault = (DEVICE_FAULT_TYPES as readonly string[]).includes(inj.type);
       if (!v) fail(['injections', i, 'vehicle'], `unknown vehicle '${inj.vehicle}'`);
-      else if (v.kind !== 'muck_truck') fail(['injections', i, 'vehicle'], `'${v.id}' is not a muck truck`);
+      else if (v.kind !== 'muck_truck' && !deviceFault)
+        fail(['injections', i, 'vehicle'], `'${v.id}' is not a muck truck`);
     }
     const tripTwist =
       !(FAULT_TYPES as readonly string[]).includes(inj.type) &&

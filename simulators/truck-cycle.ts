@@ -38,6 +38,11 @@ export type Drive = {
   fast?: { fromM: number; toM: number; minKmh: number; maxKmh: number };
   /** the terminal goes silent once past atM, for a duration drawn in [minMs, maxMs] */
   silence?: { atM: number; minMs: number; maxMs: number };
+  /**
+   * a blind area (no coverage) once past atM, for a duration drawn in [minMs, maxMs]: the terminal
+   * records its fixes but cannot send them (`blind`); the fleet simulator uploads them late
+   */
+  blind?: { atM: number; minMs: number; maxMs: number };
   /** load escaping on [fromM, toM): totalT tonnes lost, evenly over the distance (weight-loss spillage) */
   leak?: { fromM: number; toM: number; totalT: number };
   /** no red-light stops on [fromM, toM) (keeps a twist in one piece) */
@@ -105,6 +110,8 @@ export class CycleTruckBehaviour implements Behaviour<MuckTruckFixPayload> {
   readonly kind = 'muck_truck' as const;
   readonly track: Polyline;
   silent = false;
+  /** the fix of the last step was recorded in a blind area: kept by the terminal, sent later */
+  blind = false;
   /** trips begun so far, the first one included */
   trip = 0;
   private cycle: TruckCycle;
@@ -126,6 +133,8 @@ export class CycleTruckBehaviour implements Behaviour<MuckTruckFixPayload> {
   /** a silence that starts after the current step (a silent park: its first fix is sent) */
   private silenceNextMs = 0;
   private silenceDone = false;
+  private blindLeftMs = 0;
+  private blindDone = false;
   private leakedT = 0;
   // cargo
   private fullT: number;
@@ -159,6 +168,17 @@ export class CycleTruckBehaviour implements Behaviour<MuckTruckFixPayload> {
     return this.cycle.legs[this.legIndex] as Leg;
   }
 
+  /** metres left of the drive leg it is in (0 outside drive legs) */
+  get remainingM(): number {
+    const leg = this.currentLeg;
+    return leg.type === 'drive' ? Math.max(0, leg.line.lengthM - this.distanceM) : 0;
+  }
+
+  /** whether it carries a load now (true state) */
+  get loaded(): boolean {
+    return this.cargo;
+  }
+
   private sampleFull(): number {
     const [lo, hi] = this.cycle.fullRange;
     return round(this.rated * this.rng.range(lo, hi), 2);
@@ -178,6 +198,7 @@ export class CycleTruckBehaviour implements Behaviour<MuckTruckFixPayload> {
       this.corners = cornersOf(leg.line);
       this.redLightMs = 0;
       this.silenceDone = false;
+      this.blindDone = false;
       this.leakedT = 0;
       this.heading = Math.round(leg.line.at(0).heading) % 360;
     } else {
@@ -208,12 +229,14 @@ export class CycleTruckBehaviour implements Behaviour<MuckTruckFixPayload> {
 
   step(dtMs: number): FixBody<MuckTruckFixPayload> {
     if (this.silenceLeftMs > 0) this.silenceLeftMs -= dtMs;
+    if (this.blindLeftMs > 0) this.blindLeftMs -= dtMs;
     const leg = this.leg;
     let body: FixBody<MuckTruckFixPayload>;
     if (leg.type === 'dwell') body = this.dwellStep(leg, dtMs);
     else if (leg.type === 'park') body = this.parkStep(leg, dtMs);
     else body = this.driveStep(leg, dtMs);
     this.silent = this.silenceLeftMs > 0;
+    this.blind = !this.silent && this.blindLeftMs > 0;
     if (this.silenceNextMs > 0 && leg.type === 'park') {
       this.silenceLeftMs = this.silenceNextMs;
       this.silenceNextMs = 0;
@@ -294,6 +317,10 @@ export class CycleTruckBehaviour implements Behaviour<MuckTruckFixPayload> {
       if (leg.silence && !this.silenceDone && this.distanceM >= leg.silence.atM) {
         this.silenceDone = true;
         this.silenceLeftMs = this.rng.range(leg.silence.minMs, leg.silence.maxMs);
+      }
+      if (leg.blind && !this.blindDone && this.distanceM >= leg.blind.atM) {
+        this.blindDone = true;
+        this.blindLeftMs = this.rng.range(leg.blind.minMs, leg.blind.maxMs);
       }
       const calm = within(this.distanceM, leg.calm);
       // The odd red light at a corner, as the demo trucks do.

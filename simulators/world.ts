@@ -13,7 +13,7 @@ import type { Firm, NewDevice, Officer, Vehicle } from '../registry/types.ts';
 import { DEFAULT_INTERVAL_S } from './demo-fleet.ts';
 import { phoneForDevice } from './jt808-fix.ts';
 import { createRng, hashString } from './rng.ts';
-import type { ScenarioFile, ScenarioInjection } from './scenario-file.ts';
+import type { ScenarioFile, ScenarioInjection, VehicleLevelType } from './scenario-file.ts';
 import { centroidOf, edgeDistanceM, inAnyPolygon, toLatLon } from './sim-geo.ts';
 import { blockLoop, type LatLon, offsetM, Polyline, patrolLoop } from './tracks.ts';
 
@@ -27,6 +27,9 @@ import { blockLoop, type LatLon, offsetM, Polyline, patrolLoop } from './tracks.
  * - OFF_HOURS: the truck is taken off its permits and gets its own permit, same sites and route, whose
  *   only window is one hour that the run never reaches (it starts ceil(duration) + 1 h after the start's
  *   local hour), so every loaded drive of the run is out of hours. Needs a run of at most 22 h.
+ * - REVOKE: the truck is taken off its permits and gets its own permit (`<permit>-revoke-<vehicle>`, the
+ *   same sites, route and hours) that the run revokes through the API while the truck hauls loaded
+ *   (fleet-sim.ts decides when; the ground truth then holds its loaded movement as NO_PERMIT).
  * Permit dates left out of the file default to 30 days either side of the start (local dates).
  */
 
@@ -57,7 +60,9 @@ export interface SimWorld {
   rounds: Map<string, Polyline>;
   patrols: Map<string, Polyline>;
   /** vehicles whose permits the run changed, and how */
-  vehicleInjections: Map<string, 'NO_PERMIT' | 'OFF_HOURS'>;
+  vehicleInjections: Map<string, VehicleLevelType>;
+  /** REVOKE: the permit of each such vehicle that the run revokes */
+  revocable: Map<string, string>;
 }
 
 export interface WorldOptions {
@@ -136,21 +141,21 @@ function vehicleLevel(
   trucks: readonly string[],
   injections: readonly ScenarioInjection[],
   seed: number,
-): Map<string, 'NO_PERMIT' | 'OFF_HOURS'> {
-  const out = new Map<string, 'NO_PERMIT' | 'OFF_HOURS'>();
-  const explicit = new Set(injections.flatMap((i) => (i.vehicle ? [i.vehicle] : [])));
+): Map<string, VehicleLevelType> {
+  const out = new Map<string, VehicleLevelType>();
+  const level = (type: string): type is VehicleLevelType =>
+    type === 'NO_PERMIT' || type === 'OFF_HOURS' || type === 'REVOKE';
+  const explicit = new Set(injections.flatMap((i) => (i.vehicle && level(i.type) ? [i.vehicle] : [])));
   for (const i of injections) {
-    if (i.vehicle && (i.type === 'NO_PERMIT' || i.type === 'OFF_HOURS')) out.set(i.vehicle, i.type);
+    if (i.vehicle && level(i.type)) out.set(i.vehicle, i.type);
   }
-  const rates = injections.filter(
-    (i) => i.rate !== undefined && (i.type === 'NO_PERMIT' || i.type === 'OFF_HOURS'),
-  );
+  const rates = injections.filter((i) => i.rate !== undefined && level(i.type));
   for (const v of trucks) {
     if (explicit.has(v)) continue;
     // one draw per truck and type from a stream of its own: adding trucks does not reshuffle the others
     for (const r of rates) {
       const rng = createRng((Math.imul(seed, 0x9e3779b1) ^ hashString(`${v}/${r.type}`)) >>> 0);
-      if (!out.has(v) && rng.chance(r.rate ?? 0)) out.set(v, r.type as 'NO_PERMIT' | 'OFF_HOURS');
+      if (!out.has(v) && rng.chance(r.rate ?? 0)) out.set(v, r.type as VehicleLevelType);
     }
   }
   return out;
@@ -246,6 +251,7 @@ export function buildWorld(s: ScenarioFile, opts: WorldOptions): SimWorld {
   const validFrom = localDate(opts.startTs - 30 * DAY_MS);
   const validTo = localDate(opts.startTs + 30 * DAY_MS);
   const permits: Permit[] = [];
+  const revocable = new Map<string, string>();
   for (const p of s.permits) {
     const named = [...p.vehicles, ...(fleet.joins.get(p.id) ?? [])];
     const base: Permit = {
@@ -263,13 +269,19 @@ export function buildWorld(s: ScenarioFile, opts: WorldOptions): SimWorld {
     };
     permits.push(base);
     for (const v of named) {
-      if (vehicleInjections.get(v) !== 'OFF_HOURS') continue;
-      permits.push({
-        ...base,
-        id: `${p.id}-offhours-${v}`,
-        vehicles: [v],
-        windows: [unreachedWindow(opts.startTs, opts.durationMs)],
-      });
+      const injected = vehicleInjections.get(v);
+      if (injected === 'OFF_HOURS') {
+        permits.push({
+          ...base,
+          id: `${p.id}-offhours-${v}`,
+          vehicles: [v],
+          windows: [unreachedWindow(opts.startTs, opts.durationMs)],
+        });
+      } else if (injected === 'REVOKE' && !revocable.has(v)) {
+        const id = `${p.id}-revoke-${v}`;
+        permits.push({ ...base, id, vehicles: [v] });
+        revocable.set(v, id);
+      }
     }
   }
 
@@ -331,6 +343,7 @@ export function buildWorld(s: ScenarioFile, opts: WorldOptions): SimWorld {
     rounds,
     patrols,
     vehicleInjections,
+    revocable,
   };
 }
 

@@ -434,7 +434,7 @@ test('OVERLOAD at its threshold: exactly the rated 31 t for 5 min is nothing; 31
   const at31 = new Trk('V1', T, 300, 0, FULL).roll(30, 30, 10_000, () => ({ weight: 31 }));
   t.deepEqual(run(at31.fixes).events, []);
   const over = new Trk('V1', T, 300, 0, FULL).roll(1, 30).roll(7, 30, 10_000, () => ({ weight: 31.1 }));
-  over.roll(1, 30, 10_000, () => ({ weight: 31 }));
+  over.roll(7, 30, 10_000, () => ({ weight: 31 }));
   const r = run(over.fixes);
   t.deepEqual(summary(r.events), [
     `OVERLOAD:opened:${T + 20_000}-:L0`,
@@ -450,6 +450,7 @@ test('OVERLOAD: fixes without weight neither start, end nor split it; a 2 min si
     at(T + 60_000, 800, 0, { weight: 33 }),
     ...[7, 8, 9].map((i) => at(T + i * 10_000, 300 + i * 80, 0, { weight: undefined })),
     at(T + 100_000, 1100, 0, { weight: 31, speed: 0 }), // at the rating (stopped: no spillage, < 2 t no dump)
+    at(T + 160_000, 1100, 0, { weight: 31, speed: 0 }), // still there a minute later: the end is confirmed
   ];
   const r = run(fixes);
   t.deepEqual(summary(r.events), [`OVERLOAD:opened:${T}-:L0`, `OVERLOAD:closed:${T}-${T + 100_000}:L0`]);
@@ -458,6 +459,7 @@ test('OVERLOAD: fixes without weight neither start, end nor split it; a 2 min si
     at(T, 300, 0, { weight: 33 }),
     at(T + 120_000, 1300, 0, { weight: 33 }),
     at(T + 130_000, 1380, 0, { weight: 31, speed: 0 }),
+    at(T + 190_000, 1380, 0, { weight: 31, speed: 0 }),
   ]);
   t.deepEqual(summary(g.events), [`OVERLOAD:opened:${T}-:L0`, `OVERLOAD:closed:${T}-${T + 130_000}:L0`]);
 });
@@ -470,7 +472,7 @@ test('OVERLOAD vehicle re-rated mid-violation: judged on the new rating, the ref
   );
   const tr = new Trk('V1', T, 300, 0, FULL).roll(8, 30, 10_000, () => ({ weight: 33 }));
   const items: Item[] = [...tr.fixes, { world: rerated }];
-  tr.roll(2, 30, 10_000, () => ({ weight: 33 }));
+  tr.roll(8, 30, 10_000, () => ({ weight: 33 }));
   items.push(...tr.fixes.slice(8));
   const r = run(items);
   t.deepEqual(summary(r.events), [
@@ -485,10 +487,25 @@ test('OVERLOAD exactly once: a weight rising 32 -> 36 t over 3 min is one violat
   const tr = new Trk('V1', T, 300, 0, FULL)
     .roll(1, 30)
     .roll(19, 30, 10_000, (i) => ({ weight: Math.round((31.8 + i * 0.22) * 100) / 100 }));
-  tr.roll(1, 30, 10_000, () => ({ weight: 28 }));
+  tr.roll(7, 30, 10_000, () => ({ weight: 28 }));
   const r = run(tr.fixes);
   t.deepEqual(phases(r.events), ['OVERLOAD:opened', 'OVERLOAD:closed']);
   t.like(r.events[1]!.violation.details, { maxWeightT: 35.98, overPct: 16.1 });
+});
+
+test('OVERLOAD: a weight glitch under the rating (33 t -> 3.3 t -> 33 t) does not split it; the truck unloading ends it at once', (t) => {
+  const tr = new Trk('V1', T, 300, 0, FULL).roll(9, 30, 10_000, () => ({ weight: 33 }));
+  tr.roll(1, 30, 10_000, () => ({ weight: 3.3 })).roll(9, 30, 10_000, () => ({ weight: 33 }));
+  const stopAt = tr.t + 10_000;
+  tr.stay(30_000, 10_000, () => ({ weight: 33 }));
+  const liftAt = tr.t + 10_000;
+  tr.fix(10_000, 0, { lift: 'up', weight: 20 }).stay(20_000, 10_000, () => ({ weight: 8 }));
+  const r = run(tr.fixes);
+  const ol = r.events.filter((e) => e.violation.code === 'OVERLOAD');
+  t.deepEqual(phases(ol), ['OVERLOAD:opened', 'OVERLOAD:closed']);
+  t.is(ol[1]!.violation.endTs, liftAt, 'ended by the unloading, corroborated at once');
+  t.true(stopAt < liftAt);
+  t.true(r.state.load.gl >= 1, 'the glitch is counted');
 });
 
 // ---------------------------------------------------------------------------------------------- trips

@@ -60,7 +60,7 @@ test('what ingest makes of the messages: fixes decode, malformed payloads are re
   const sim = await simOf(BASIC, 2, 45, FAULTS);
   const devices = new Map(sim.world.devices.map((d) => [d.id, d]));
   const newest = new Map<string, number>();
-  const counts = { fix: 0, duplicate: 0, late: 0, malformed: 0 };
+  const counts: Record<string, number> = { fix: 0, duplicate: 0, late: 0, malformed: 0 };
   for (const m of sim.messages()) {
     const d = devices.get(m.device)!;
     const device = {
@@ -72,7 +72,7 @@ test('what ingest makes of the messages: fixes decode, malformed payloads are re
       enabled: true,
     };
     const r = decodeTelemetry({ deviceId: d.id, payload: Buffer.from(m.payload), receivedMs: m.ts, device });
-    counts[m.kind]++;
+    counts[m.kind] = (counts[m.kind] ?? 0) + 1;
     if (m.kind === 'malformed') {
       t.is(r.fixes.length, 0, m.payload);
       continue;

@@ -1,11 +1,16 @@
 import type { RuleModule, Violation } from '../types.ts';
+import { verdict } from './confirm.ts';
 import { close, NO_EVENTS, open, quietResult, unchanged } from './lifecycle.ts';
 import { refsWith } from './load-events.ts';
 
 /**
  * OVERLOAD (超载): weight above the vehicle's rated load (`ctx.vehicle.ratedLoadT`) for >=
  * `overloadMinMs`. Opens at the fix where the run has lasted the minimum, startTs = the first fix over
- * the rating; closes at the first fix at or under it. Skipped for vehicles without a known rated load
+ * the rating. A run (pending or open) ends once the weight is confirmed at or under the rating
+ * (rules/confirm.ts: the first fix at or under it, confirmed when it persisted `sensorConfirmMs` or the
+ * truck unloads, lift up or load empty; a reading back over the rating sooner was a glitch, and the run
+ * goes on), at that first fix (endTs). Version 2: version 1 ended at any reading under the rating, so a
+ * weight sensor glitch split one overloaded haul into two violations. Skipped for vehicles without a known rated load
  * (an open violation is then closed at the next fix: nothing left to judge against). A fix without a
  * weight reading neither starts nor ends a run.
  *
@@ -21,18 +26,22 @@ export interface OverloadState {
   lat: number;
   /** max weight of the current run (t) */
   max: number;
+  /** first fix at or under the rating while a run goes on (the end, unless it was a glitch), -1 none */
+  under: number;
   open: Violation | null;
 }
 
 /** No run, nothing open (shared by every such vehicle). */
-const IDLE: OverloadState = Object.freeze({ since: -1, lon: 0, lat: 0, max: 0, open: null });
+const IDLE: OverloadState = Object.freeze({ since: -1, lon: 0, lat: 0, max: 0, under: -1, open: null });
+
+const RULE_VERSION = 2;
 const QUIET = quietResult(IDLE);
 
 const pct = (w: number, rated: number) => Math.round(((w - rated) / rated) * 1000) / 10;
 
 export const overload: RuleModule<OverloadState> = {
   code: 'OVERLOAD',
-  version: 1,
+  version: RULE_VERSION,
   initial: () => IDLE,
   step(state, ctx) {
     const { fix, thresholds: t } = ctx;
@@ -45,8 +54,14 @@ export const overload: RuleModule<OverloadState> = {
     if (w === undefined) return unchanged(state, QUIET);
 
     if (w <= rated) {
-      if (state.open === null) return state.since < 0 ? unchanged(state, QUIET) : QUIET;
-      const closed = close(state.open, fix.ts, [fix.lon, fix.lat]);
+      if (state.since < 0) return unchanged(state, QUIET);
+      const under = state.under >= 0 ? state.under : fix.ts;
+      const unloading = fix.lift === 'up' || fix.load === 'empty';
+      if (verdict(under, fix.ts, true, unloading, t.sensorConfirmMs) === 'pending') {
+        return { state: under === state.under ? state : { ...state, under }, events: NO_EVENTS };
+      }
+      if (state.open === null) return QUIET;
+      const closed = close(state.open, Math.max(under, state.open.startTs), [fix.lon, fix.lat]);
       closed.violation.details = {
         ...closed.violation.details,
         maxWeightT: state.max,
@@ -61,28 +76,29 @@ export const overload: RuleModule<OverloadState> = {
     const lat = fresh ? fix.lat : state.lat;
     const max = fresh ? w : Math.max(state.max, w);
 
+    // over the rating again: a reading under it since `under` came back (a glitch), the run goes on
     if (state.open !== null) {
       const kept =
         max === state.max
           ? state.open
           : { ...state.open, details: { ...state.open.details, maxWeightT: max, overPct: pct(max, rated) } };
-      const same = since === state.since && max === state.max && kept === state.open;
-      return { state: same ? state : { since, lon, lat, max, open: kept }, events: NO_EVENTS };
+      const same = since === state.since && max === state.max && kept === state.open && state.under < 0;
+      return { state: same ? state : { since, lon, lat, max, under: -1, open: kept }, events: NO_EVENTS };
     }
     if (fix.ts - since < t.overloadMinMs)
-      return { state: { since, lon, lat, max, open: null }, events: NO_EVENTS };
+      return { state: { since, lon, lat, max, under: -1, open: null }, events: NO_EVENTS };
     const vehicle = ctx.vehicle!;
     const refs = refsWith(ctx, [], []);
     refs.push({ kind: 'vehicle', id: vehicle.id, version: vehicle.version });
     const o = open(ctx, {
       code: 'OVERLOAD',
-      ruleVersion: 1,
+      ruleVersion: RULE_VERSION,
       startTs: since,
       startPos: [lon, lat],
       refs,
-      thresholds: { overloadMinMs: t.overloadMinMs },
+      thresholds: { overloadMinMs: t.overloadMinMs, sensorConfirmMs: t.sensorConfirmMs },
       details: { ratedLoadT: rated, maxWeightT: max, overPct: pct(max, rated) },
     });
-    return { state: { since, lon, lat, max, open: o.violation }, events: [o.event] };
+    return { state: { since, lon, lat, max, under: -1, open: o.violation }, events: [o.event] };
   },
 };

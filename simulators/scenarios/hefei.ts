@@ -15,6 +15,11 @@ import type { Polyline } from '../tracks.ts';
  * - hefei-basic.json: every scenario truck breaks its rule on every trip (per-vehicle injections);
  *   NO_PERMIT and OFF_HOURS through the permits (world.ts); the demo trucks stay compliant.
  * - hefei-fleet.yaml: the same world with 2 x 10 generated trucks and injections by rate instead.
+ * - hefei-faults.json: the mixed-fault scenario of issue 17: hefei-basic's trucks and injections, 2 x 6
+ *   generated trucks with twists by rate, and every fault class at once: load-sensor flicker, weight
+ *   glitches, multipath strays (into the school zone when in reach), urban-canyon bias, drift, blind
+ *   areas uploaded late as one batch, terminals asleep with the ignition off, a clock 90 s ahead, a
+ *   permit revoked mid-trip through the API, and the protocol faults.
  */
 
 const position = (p: { lat: number; lon: number }): Position => [
@@ -165,6 +170,49 @@ export function hefeiFleetScenario(): ScenarioFile {
       { type: 'DUPLICATE', rate: 0.01 },
       { type: 'OUT_OF_ORDER', rate: 0.005 },
       { type: 'MALFORMED', rate: 0.002 },
+    ],
+  };
+}
+
+export function hefeiFaultsScenario(): ScenarioFile {
+  const basic = hefeiBasicScenario();
+  const fleet = hefeiFleetScenario().fleet.muckTrucks.map((f) => ({
+    ...f,
+    count: 6,
+    idPrefix: f.idPrefix.replace('veh-hf-', 'veh-hf-f'),
+  }));
+  return {
+    ...basic,
+    name: 'hefei-faults',
+    description:
+      'The mixed-fault scenario (issue 17): hefei-basic (12 scenario trucks breaking one rule each) with 2 x 6 generated trucks (twists by rate), and every real GPS and sensor fault at once: load-sensor flicker, weight glitches, multipath strays, urban-canyon bias, drift, blind-area backfill, ignition-off sleep, a device clock 90 s ahead, a permit revoked mid-trip (through the API, during the run), and protocol faults. The ground truth holds what a fair officer would charge: no glitch, stray or sleep is a violation.',
+    fleet: { muckTrucks: fleet },
+    injections: [
+      ...basic.injections,
+      // a compliant demo truck whose permit the city revokes while it hauls; another whose clock runs ahead
+      { type: 'REVOKE', vehicle: 'veh-d5678' },
+      { type: 'CLOCK_SKEW', vehicle: 'veh-f2468' },
+      // the generated trucks: twists by rate (per trip)
+      { type: 'OFF_ROUTE', rate: 0.08 },
+      { type: 'ILLEGAL_DUMP', rate: 0.04 },
+      { type: 'SPILLAGE', rate: 0.06 },
+      { type: 'OVERSPEED', rate: 0.06 },
+      { type: 'RESTRICTED_ZONE', rate: 0.04 },
+      { type: 'OVERLOAD', rate: 0.05 },
+      { type: 'OFFLINE', rate: 0.05 },
+      { type: 'TRACK_GAP', rate: 0.03 },
+      // faults
+      { type: 'FLICKER', rate: 0.004 },
+      { type: 'WEIGHT_GLITCH', rate: 0.004 },
+      { type: 'MULTIPATH', rate: 0.003 },
+      { type: 'CANYON', rate: 0.002 },
+      { type: 'DRIFT', rate: 0.002 },
+      { type: 'BLIND_AREA', rate: 0.15 },
+      { type: 'SLEEP', rate: 0.1 },
+      { type: 'DUPLICATE', rate: 0.01 },
+      { type: 'OUT_OF_ORDER', rate: 0.005 },
+      { type: 'MALFORMED', rate: 0.002 },
+      { type: 'DROPOUT', rate: 0.005 },
     ],
   };
 }

@@ -598,7 +598,7 @@ function overloadTrack(): Fix[] {
   return tr
     .roll(2, 30)
     .roll(12, 30, 10_000, () => ({ weight: 33 }))
-    .roll(3, 30, 10_000, () => ({ weight: 29 })).fixes;
+    .roll(8, 30, 10_000, () => ({ weight: 29 })).fixes;
 }
 
 /** an empty truck parked by the road with the ignition on, silent for 11 min (over the 10 min allowance) */
