@@ -1,10 +1,15 @@
 /**
  * The tester's one command against the real platform (issue 5): `sim evaluate` provisions the
- * hefei-basic world through the API, drives 90 simulated minutes of the whole fleet at 120x over MQTT
+ * hefei-basic world through the API, drives 90 simulated minutes of the whole fleet at 60x over MQTT
  * (real aedes, real TCP, each device with its own secret) with 15 m GNSS noise, drift, dropouts,
  * duplicates, reordering and malformed payloads, waits until the platform has judged the run, and
  * scores the platform's violations against the ground truth. The issue's goal is asserted per type:
  * precision >= 0.99 and recall >= 0.98 for every type the run includes (it includes all twelve).
+ *
+ * Independent of the machine's load (issue 10 item 18): OFFLINE is judged on the fleet's own clock, and
+ * a device is OFFLINE only after max(3 x its interval, 10 min) of silence, which at 60x is 10 s of wall
+ * time: a stall of the loaded machine (a delayed publish, a slow event loop) must last that long to make a
+ * device look silent. At 120x with the old 30 s allowance it was 0.25 s, and one run in two failed.
  */
 import { spawn } from 'node:child_process';
 import { mkdtemp } from 'node:fs/promises';
@@ -22,7 +27,7 @@ import { ADMIN_TOKEN, adminGet, startTestPlatform } from './support/platform.ts'
 
 const MIN = 60_000;
 const SCENARIO = 'simulators/scenarios/hefei-basic.json';
-const SPEEDUP = 120;
+const SPEEDUP = 60;
 const DURATION_MS = 90 * MIN;
 const FAULTS = 'DUPLICATE:0.02,OUT_OF_ORDER:0.01,MALFORMED:0.01,DROPOUT:0.01,DRIFT:0.002';
 
@@ -52,10 +57,10 @@ function sim(args: string[]): Promise<{ status: number | null; stdout: string; s
 }
 
 test.serial(
-  'sim evaluate: hefei-basic at 120x with 15 m noise and faults, every type at precision >= 0.99 and recall >= 0.98',
+  'sim evaluate: hefei-basic at 60x with 15 m noise and faults, every type at precision >= 0.99 and recall >= 0.98',
   async (t) => {
-    t.timeout(300_000);
-    // The platform judges silence (OFFLINE) by the fleet's own time: a 120x run's fixes are hours old
+    t.timeout(400_000);
+    // The platform judges silence (OFFLINE) by the fleet's own time: a 60x run's fixes are hours old
     // by the wall clock. Extrapolation between fixes stays at 1x (the default): the fleet never falls
     // silent as a whole, and an ingest stall then reads as a stall, not as every device being offline.
     const tp = await startTestPlatform({ COMPLIANCE_CLOCK: 'fleet' });
