@@ -121,8 +121,12 @@ export const WORLD_HELP = `  -s, --scenario <file>   scenario file, JSON or YAML
                             SPILLAGE/cover:RATE, SPILLAGE/weight:RATE choose the kind of spillage
                           violation types: OFF_ROUTE OFF_HOURS NO_PERMIT ILLEGAL_DUMP SUSPECTED_DUMP
                             SPILLAGE WRONG_SITE OVERSPEED RESTRICTED_ZONE OVERLOAD OFFLINE TRACK_GAP
-                          faults: DUPLICATE OUT_OF_ORDER MALFORMED DROPOUT (per message) and DRIFT
-                            (per fix: chance a drift episode of 1-3 min starts)`;
+                          per vehicle: REVOKE (its own permit, revoked through the API mid-trip:
+                            run needs --api/--token), share of the trucks by rate
+                          faults: DUPLICATE OUT_OF_ORDER MALFORMED DROPOUT (per message); DRIFT
+                            FLICKER WEIGHT_GLITCH MULTIPATH CANYON (per fix: chance an episode
+                            starts); BLIND_AREA SLEEP (per trip); CLOCK_SKEW (share of the devices,
+                            or VEHICLE=CLOCK_SKEW: its clock 90 s ahead)`;
 
 /**
  * The start every subcommand shares: its arguments parsed, or the exit code it is already done with
