@@ -90,6 +90,8 @@ export function createEngine(
   const nextHints: RouteHints = { hint: -1, more: NO_ROUTE_HINTS.more };
   const n = rules.length;
   const appliesTo = rules.map((r) => r.appliesTo);
+  // the load detector's working space (read at once: scratch, not state)
+  const loadScratch: LoadTrack = { ...LOAD_TRACK_INITIAL };
 
   function initial(vehicle: string): VehicleState {
     return {
@@ -154,7 +156,7 @@ export function createEngine(
       }
     }
     const thresholds = world.thresholds(covering ?? valid[0]);
-    const detected = stepLoad(state.load, fix, prev, thresholds);
+    const detected = stepLoad(state.load, fix, prev, thresholds, loadScratch);
     const facts: FixFacts = {
       pos,
       loaded: detected.track.lc === 1,
@@ -205,6 +207,7 @@ export function createEngine(
       ign: fix.ign,
       lift: fix.lift,
       load: fix.load,
+      weight: fix.weight,
       kind: fix.kind,
       firm: fix.firm,
     };

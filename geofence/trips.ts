@@ -42,6 +42,9 @@ export interface TripState extends LoadTrack {
   /** lift and load of the last in-order fix ('' unknown) */
   plift: string;
   pload: string;
+  /** speed and weight of the last in-order fix (-1 unknown) */
+  pspeed: number;
+  pweight: number;
   /** start of the open trip, -1 when none */
   ts0: number;
   origin: string;
@@ -103,6 +106,8 @@ export function initialTrips(): TripState {
     pts: -1,
     plift: '',
     pload: '',
+    pspeed: -1,
+    pweight: -1,
     ts0: -1,
     origin: '',
     originV: 0,
@@ -202,6 +207,8 @@ export function stepTrips(
       : {
           lift: (state.plift || undefined) as Fix['lift'],
           load: (state.pload || undefined) as Fix['load'],
+          ...(state.pspeed >= 0 ? { speed: state.pspeed } : {}),
+          ...(state.pweight >= 0 ? { weight: state.pweight } : {}),
         };
   const { track, event } = stepLoad(state, fix, prev, input.thresholds);
   const s: TripState = {
@@ -210,6 +217,8 @@ export function stepTrips(
     pts: fix.ts,
     plift: fix.lift ?? '',
     pload: fix.load ?? '',
+    pspeed: fix.speed ?? -1,
+    pweight: fix.weight ?? -1,
   };
   const events: TripEvent[] = [];
 

@@ -76,7 +76,7 @@ export interface Calendar {
  */
 export type LastFix = Pick<
   Fix,
-  'ts' | 'lon' | 'lat' | 'valid' | 'accuracy' | 'speed' | 'ign' | 'lift' | 'load' | 'kind' | 'firm'
+  'ts' | 'lon' | 'lat' | 'valid' | 'accuracy' | 'speed' | 'ign' | 'lift' | 'load' | 'weight' | 'kind' | 'firm'
 >;
 
 /** Facts about the current fix that several rules need, computed once per fix by the engine core. */

@@ -53,9 +53,9 @@ export interface LoadTrack {
   lc: number;
   /** onset of the latch's current value (the transition's onset, or the raw reading's), -1 unknown */
   lt: number;
-  /** highest weight (t) in the current stopped run, -1 unknown */
+  /** highest weight (t) in the current stopped run (from the last moving fix's), -1 none or moving */
   lhi: number;
-  /** lowest weight (t) in the current stopped run, -1 unknown */
+  /** lowest weight (t) in the current stopped run, -1 none or moving */
   llo: number;
   /** the raw cargo reading of the last fix that had one (-1 none yet, 0, 1), since when, and 1 when a run of the other reading came before */
   cv: number;
@@ -174,38 +174,95 @@ const NOTHING = { event: null, weightLoss: null };
 export function stepLoad(
   track: LoadTrack,
   fix: Fix,
-  prev: Pick<Fix, 'lift' | 'load'> | undefined,
+  prev: Pick<Fix, 'lift' | 'load' | 'speed' | 'weight'> | undefined,
   t: Thresholds,
+  /** working space the caller owns (the engine keeps one): no object is made when nothing changes */
+  scratch?: LoadTrack,
 ): LoadStep {
-  const o: LoadTrack = { ...track };
+  const o = copyTrack(track, scratch ?? { ...LOAD_TRACK_INITIAL });
   const r = stepInto(o, fix, prev, t);
-  let same = true;
-  for (const k in o) {
-    if (o[k as keyof LoadTrack] !== track[k as keyof LoadTrack]) {
-      same = false;
-      break;
-    }
-  }
+  const same = sameTrack(o, track);
+  const next = same ? track : scratch === undefined ? o : copyTrack(o, { ...LOAD_TRACK_INITIAL });
   if (same && r === NOTHING) return { track, event: null, weightLoss: null };
-  return { track: same ? track : o, event: r.event, weightLoss: r.weightLoss };
+  return { track: next, event: r.event, weightLoss: r.weightLoss };
+}
+
+function copyTrack(a: LoadTrack, b: LoadTrack): LoadTrack {
+  b.lc = a.lc;
+  b.lt = a.lt;
+  b.lhi = a.lhi;
+  b.llo = a.llo;
+  b.cv = a.cv;
+  b.ct = a.ct;
+  b.cp = a.cp;
+  b.pk = a.pk;
+  b.ptr = a.ptr;
+  b.pt = a.pt;
+  b.plon = a.plon;
+  b.plat = a.plat;
+  b.pv = a.pv;
+  b.pref = a.pref;
+  b.wr = a.wr;
+  b.wt = a.wt;
+  b.wlon = a.wlon;
+  b.wlat = a.wlat;
+  b.wd = a.wd;
+  b.wc = a.wc;
+  b.gl = a.gl;
+  return b;
+}
+
+function sameTrack(a: LoadTrack, b: LoadTrack): boolean {
+  return (
+    a.lc === b.lc &&
+    a.lt === b.lt &&
+    a.lhi === b.lhi &&
+    a.llo === b.llo &&
+    a.cv === b.cv &&
+    a.ct === b.ct &&
+    a.cp === b.cp &&
+    a.pk === b.pk &&
+    a.ptr === b.ptr &&
+    a.pt === b.pt &&
+    a.plon === b.plon &&
+    a.plat === b.plat &&
+    a.pv === b.pv &&
+    a.pref === b.pref &&
+    a.wr === b.wr &&
+    a.wt === b.wt &&
+    a.wlon === b.wlon &&
+    a.wlat === b.wlat &&
+    a.wd === b.wd &&
+    a.wc === b.wc &&
+    a.gl === b.gl
+  );
 }
 
 function stepInto(
   o: LoadTrack,
   fix: Fix,
-  prev: Pick<Fix, 'lift' | 'load'> | undefined,
+  prev: Pick<Fix, 'lift' | 'load' | 'speed' | 'weight'> | undefined,
   t: Thresholds,
 ): { event: LoadEvent | null; weightLoss: WeightLoss | null } {
   const w = fix.weight ?? -1;
   const stopped = (fix.speed ?? 0) < t.suspectedDumpSpeedKmh;
   const confirmMs = t.sensorConfirmMs;
   const drop = t.dumpWeightDropT;
+  // the weight extremes of the stopped run, from the weight of the last moving fix (kept only while
+  // stopped, so that a moving truck's track does not change with every weight reading)
   if (!stopped) {
-    o.lhi = w;
-    o.llo = w;
+    o.lhi = -1;
+    o.llo = -1;
   } else if (w >= 0) {
-    o.lhi = o.lhi < 0 ? w : Math.max(o.lhi, w);
-    o.llo = o.llo < 0 ? w : Math.min(o.llo, w);
+    if (o.lhi < 0) {
+      const pw = prev?.weight ?? -1;
+      const base = pw >= 0 && (prev?.speed ?? 0) >= t.suspectedDumpSpeedKmh ? pw : w;
+      o.lhi = Math.max(base, w);
+      o.llo = Math.min(base, w);
+    } else {
+      o.lhi = Math.max(o.lhi, w);
+      o.llo = Math.min(o.llo, w);
+    }
   }
   const c = cargoReading(fix, t);
 
@@ -237,64 +294,11 @@ function stepInto(
 
   let event: LoadEvent | null = null;
   let glitch = false;
-  const onset = (kind: number, trigger: number, ref: number) => {
-    o.pk = kind;
-    o.ptr = trigger;
-    o.pt = fix.ts;
-    o.plon = fix.lon;
-    o.plat = fix.lat;
-    o.pv = fix.valid ? 1 : 0;
-    o.pref = ref;
-  };
-  const judgePending = (): void => {
-    const loading = o.pk === 1;
-    const byLoad = o.ptr === 0;
-    // whether this fix still shows the change, and whether it has the reading at all
-    let has: boolean;
-    let still: boolean;
-    if (byLoad) {
-      has = fix.load !== undefined;
-      still = loading ? fix.load !== 'empty' : fix.load === 'empty';
-    } else {
-      has = w >= 0;
-      still = loading ? w - o.pref > drop / 2 : o.pref - w > drop / 2;
-    }
-    // the other signal
-    let corroborated: boolean;
-    if (loading) {
-      corroborated = byLoad
-        ? w >= 0 && o.pref >= 0 && w - o.pref > drop
-        : fix.load !== undefined && fix.load !== 'empty';
-    } else {
-      corroborated =
-        fix.lift === 'up' || (byLoad ? w >= 0 && o.pref >= 0 && o.pref - w > drop : fix.load === 'empty');
-    }
-    const v = has
-      ? verdict(o.pt, fix.ts, still, corroborated, confirmMs)
-      : corroborated
-        ? 'confirmed'
-        : 'pending';
-    if (v === 'glitch') {
-      glitch = true;
-      o.pk = 0;
-    } else if (v === 'confirmed') {
-      const change = w >= 0 && o.pref >= 0 ? round2(Math.abs(w - o.pref)) : 0;
-      event = {
-        kind: loading ? 'loading' : 'unloading',
-        trigger: byLoad ? 'load' : 'weight',
-        weightChangeT: change,
-        ts: o.pt,
-        lon: o.plon,
-        lat: o.plat,
-        valid: o.pv === 1,
-      };
-      o.lc = loading ? 1 : 0;
-      o.lt = o.pt;
-      o.pk = 0;
-    }
-  };
-
-  if (o.pk !== 0) judgePending();
+  if (o.pk !== 0) {
+    const j = judgePending(o, fix, w, drop, confirmMs);
+    if (j === GLITCH) glitch = true;
+    else event = j;
+  }
   if (event === null && o.pk === 0 && !glitch) {
     if (o.lc === 1) {
       if (prev.lift === 'down' && fix.lift === 'up') {
@@ -310,24 +314,26 @@ function stepInto(
         o.lc = 0;
         o.lt = fix.ts;
       } else if (stopped && prev.load !== undefined && prev.load !== 'empty' && fix.load === 'empty') {
-        onset(2, 0, o.lhi);
-        judgePending();
+        startPending(o, fix, 2, 0, o.lhi);
       } else if (stopped && w >= 0 && o.lhi >= 0 && o.lhi - w > drop) {
-        onset(2, 1, o.lhi);
-        judgePending();
+        startPending(o, fix, 2, 1, o.lhi);
       }
     } else if (prev.load === 'empty' && fix.load !== undefined && fix.load !== 'empty') {
-      onset(1, 0, o.llo);
-      judgePending();
+      startPending(o, fix, 1, 0, o.llo);
     } else if (stopped && w >= 0 && o.llo >= 0 && w - o.llo > drop) {
-      onset(1, 1, o.llo);
-      judgePending();
+      startPending(o, fix, 1, 1, o.llo);
+    }
+    // a change corroborated at its first fix is confirmed at once
+    if (o.pk !== 0) {
+      const j = judgePending(o, fix, w, drop, confirmMs);
+      if (j === GLITCH) glitch = true;
+      else event = j;
     }
   }
   if (event !== null) {
     // a new stopped run of weights starts from here
-    o.lhi = w;
-    o.llo = w;
+    o.lhi = stopped ? w : -1;
+    o.llo = stopped ? w : -1;
   } else if (o.pk === 0 && o.cv >= 0 && fix.ts - o.ct >= confirmMs) {
     // the raw reading has persisted with no transition pending: the latch follows it
     if (o.lc === 0 && o.cv === 1 && !stopped && fix.lift !== 'up') {
@@ -342,6 +348,70 @@ function stepInto(
 
   const weightLoss = stepWeightLoss(o, fix, t);
   return event === null && weightLoss === null ? NOTHING : { event, weightLoss };
+}
+
+const GLITCH = 'glitch';
+
+/** A transition pending from this fix (its onset): kind 1 loading, 2 unloading; trigger 0 load, 1 weight. */
+function startPending(o: LoadTrack, fix: Fix, kind: number, trigger: number, ref: number): void {
+  o.pk = kind;
+  o.ptr = trigger;
+  o.pt = fix.ts;
+  o.plon = fix.lon;
+  o.plat = fix.lat;
+  o.pv = fix.valid ? 1 : 0;
+  o.pref = ref;
+}
+
+/** The pending transition at this fix: the confirmed event, GLITCH, or null while still pending. */
+function judgePending(
+  o: LoadTrack,
+  fix: Fix,
+  w: number,
+  drop: number,
+  confirmMs: number,
+): LoadEvent | typeof GLITCH | null {
+  const loading = o.pk === 1;
+  const byLoad = o.ptr === 0;
+  // whether this fix still shows the change, and whether it has the reading at all
+  let has: boolean;
+  let still: boolean;
+  if (byLoad) {
+    has = fix.load !== undefined;
+    still = loading ? fix.load !== 'empty' : fix.load === 'empty';
+  } else {
+    has = w >= 0;
+    still = loading ? w - o.pref > drop / 2 : o.pref - w > drop / 2;
+  }
+  // the other signal
+  let corroborated: boolean;
+  if (loading) {
+    corroborated = byLoad
+      ? w >= 0 && o.pref >= 0 && w - o.pref > drop
+      : fix.load !== undefined && fix.load !== 'empty';
+  } else {
+    corroborated =
+      fix.lift === 'up' || (byLoad ? w >= 0 && o.pref >= 0 && o.pref - w > drop : fix.load === 'empty');
+  }
+  const v = has
+    ? verdict(o.pt, fix.ts, still, corroborated, confirmMs)
+    : corroborated
+      ? 'confirmed'
+      : 'pending';
+  if (v === 'pending') return null;
+  o.pk = 0;
+  if (v === 'glitch') return GLITCH;
+  o.lc = loading ? 1 : 0;
+  o.lt = o.pt;
+  return {
+    kind: loading ? 'loading' : 'unloading',
+    trigger: byLoad ? 'load' : 'weight',
+    weightChangeT: w >= 0 && o.pref >= 0 ? round2(Math.abs(w - o.pref)) : 0,
+    ts: o.pt,
+    lon: o.plon,
+    lat: o.plat,
+    valid: o.pv === 1,
+  };
 }
 
 /** The weight-loss part of the detector (see the header); returns the loss in force at this fix. */
