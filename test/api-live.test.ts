@@ -276,13 +276,14 @@ test.serial(
 
     // veh-v2 (firm-b): a 6 min silence between two fixes is a TRACK_GAP, opened and closed at once
     await send('veh-v2', fixes('veh-v2', 2, {}, 6 * 60_000));
-    // veh-v1 (firm-a): loads with no permit (NO_PERMIT), then falls silent for 6 min (TRACK_GAP)
+    // veh-v1 (firm-a): loads with no permit (NO_PERMIT, once the load reading has persisted a minute),
+    // then drives off and falls silent for 6 min while moving (TRACK_GAP)
     const loading = [
       ...fixes('veh-v1', 1, { load: 'empty', speed: 0 }),
       ...fixes('veh-v1', 1, { load: 'full', speed: 0 }),
     ];
     await send('veh-v1', loading);
-    await send('veh-v1', fixes('veh-v1', 2, { load: 'full', speed: 0 }, 6 * 60_000));
+    await send('veh-v1', fixes('veh-v1', 2, { load: 'full', speed: 20 }, 6 * 60_000));
 
     const events: SseEvent[] = [];
     const has = (vehicle: string, code: string, phase: string) =>

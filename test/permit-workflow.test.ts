@@ -377,9 +377,12 @@ test('an admin PUT that changes the state is a transition too; an update without
 // ---------------------------------------------------------------------------------------------------
 // The engine enforces only approved permits
 
-/** veh-1 parked empty inside site-o, then loaded there: a loading at 12:01 local on 15 November. */
+/**
+ * veh-1 parked empty inside site-o, then loaded there: a loading at 12:01 local on 15 November (the load
+ * reading stays full for 80 s: a change counts once it persisted a minute, geofence/rules/confirm.ts).
+ */
 function loadingAtOrigin(): Fix[] {
-  return Array.from({ length: 8 }, (_, i) => ({
+  return Array.from({ length: 12 }, (_, i) => ({
     vehicle: 'veh-1',
     device: 'dev-1',
     kind: 'muck_truck' as const,
