@@ -113,7 +113,7 @@ function mqttLink(client: MqttClient): DeviceLink {
 
 /**
  * A muck truck as a JT/T 808 terminal: a fix becomes 0x0200, a batch 0x0704 (type 1 when the simulator
- * sends it late: blind-area backfill), a malformed payload a frame with a wrong check code (refused
+ * sends it late or it is a BLIND_AREA buffer: blind-area backfill), a malformed payload a frame with a wrong check code (refused
  * and dead-lettered, never answered: acknowledged here at once, as the MQTT path's dead letter is).
  */
 async function jt808Link(
@@ -149,7 +149,8 @@ async function jt808Link(
       }
       const answer = Array.isArray(parsed)
         ? term.batch(
-            m.kind === 'late' ? 1 : 0,
+            // a BLIND_AREA buffer is blind-area data (type 1) whether it goes out before or after the live fix
+            m.kind === 'late' || m.kind === 'backfill' ? 1 : 0,
             parsed.map((p) => payloadToLocation(p as Record<string, unknown>)),
           )
         : term.report(payloadToLocation(parsed as Record<string, unknown>));
