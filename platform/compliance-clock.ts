@@ -7,8 +7,8 @@ import type { Fix } from '../ingest/fix.ts';
  *   (IntakeLag below: a fix waiting in its queue is not silence). A device is silent when that clock is
  *   more than its allowance past its last fix.
  * - `fleet` (simulations and replays only): the fleet's own time, read from the fixes it sends: the
- *   newest fix timestamp accepted so far, plus the wall time elapsed since it was accepted, scaled by
- *   `speedup`. A fleet simulated at 60x (or a day of recorded fixes replayed in minutes) carries
+ *   median over the devices heard from recently of their newest fix timestamp, each carried forward by
+ *   the wall time elapsed since it was accepted, scaled by `speedup` (FleetTime below). A fleet simulated at 60x (or a day of recorded fixes replayed in minutes) carries
  *   timestamps that run ahead of or behind the wall clock; judged by the wall clock every device of it
  *   looks silent (or none does), so OFFLINE cannot be scored. Judged by the fleet's time, a device is
  *   silent when the rest of the fleet has moved on without it. The elapsed-time term keeps the clock
@@ -16,8 +16,9 @@ import type { Fix } from '../ingest/fix.ts';
  *   rate of the fleet's time to wall time in that case (the simulator's --speedup).
  *   Before the first fix there is no fleet time: `now()` is NaN and the service judges nothing.
  *
- * Why not in production: one device with a clock set in the future would move everyone's time forward
- * (ingest refuses fixes beyond MAX_FUTURE_SKEW_S, which bounds but does not remove that).
+ * Why not in production: the fleet's time is only as good as the fleet's clocks (the median takes out a
+ * minority of wrong ones, not a fleet whose clocks are all wrong), and a whole fleet replaying the past
+ * is not a present to judge by.
  */
 
 export const COMPLIANCE_CLOCKS = ['wall', 'fleet'] as const;
@@ -68,6 +69,84 @@ export class IntakeLag {
     return Math.min(MAX_LAG_COMPENSATION_MS, Math.max(0, median));
   }
 }
+/** devices heard from within this much wall time make up the fleet's time */
+export const FLEET_RECENT_MS = 10_000;
+/** above this many recent devices the median is recomputed at most every FLEET_RECOMPUTE_MS of wall time */
+const FLEET_RECOMPUTE_DEVICES = 1024;
+const FLEET_RECOMPUTE_MS = 100;
+
+/**
+ * The fleet's time for COMPLIANCE_CLOCK=fleet: the MEDIAN over the devices heard from recently (within
+ * FLEET_RECENT_MS of wall time) of each one's newest fix timestamp, each carried forward by the wall time
+ * since it arrived (times `speedup`). Why a median over devices, not the newest timestamp of any device:
+ * one device whose clock ran 90 s ahead moved the whole fleet's time 90 s ahead, and every other truck
+ * whose allowance was shorter than that looked silent (issue 17: 342 zero-length OFFLINEs on 14 trucks).
+ * A median follows the bulk of the fleet: a minority of skewed clocks (ahead or behind) does not move it,
+ * and each device counts once however often it reports. Devices not heard from for FLEET_RECENT_MS drop
+ * out, so trucks asleep at the depot do not hold the time back; with none recent, the last time found
+ * runs on at `speedup` (a fleet-wide silence is still judged). With two devices the upper one counts
+ * (the median of an even count is taken at n/2, as the intake lag's is): one reporting truck and one
+ * silent one, the silent one is judged by the other's time.
+ *
+ * Each device's estimate at wall instant W is ts + (W - at) * speedup = (ts - at * speedup) + W * speedup,
+ * so only the offsets k = ts - at * speedup are kept: their median plus W * speedup is the fleet's time,
+ * and it changes only when a fix arrives (for a large fleet recomputed at most every FLEET_RECOMPUTE_MS).
+ */
+export class FleetTime {
+  /** device → its newest fix timestamp and the wall instant it was last heard from */
+  private readonly devices = new Map<string, { ts: number; at: number }>();
+  private medianK = Number.NaN;
+  private dirty = false;
+  private computedAt = Number.NEGATIVE_INFINITY;
+
+  constructor(
+    private readonly wallNow: () => number,
+    private readonly speedup: number,
+  ) {}
+
+  observe(fixes: readonly Fix[]): void {
+    if (fixes.length === 0) return;
+    const at = this.wallNow();
+    for (const fix of fixes) {
+      const d = this.devices.get(fix.device);
+      if (d === undefined) this.devices.set(fix.device, { ts: fix.ts, at });
+      else if (fix.ts > d.ts) {
+        d.ts = fix.ts;
+        d.at = at;
+      }
+      // a backfilled (older) fix neither moves the device's time back nor counts as hearing it now
+    }
+    this.dirty = true;
+  }
+
+  /** the fleet's time (NaN before the first fix) */
+  now(): number {
+    const wall = this.wallNow();
+    if (
+      this.dirty &&
+      (this.devices.size <= FLEET_RECOMPUTE_DEVICES ||
+        wall - this.computedAt >= FLEET_RECOMPUTE_MS ||
+        Number.isNaN(this.medianK))
+    ) {
+      this.recompute(wall);
+    }
+    return this.medianK + wall * this.speedup;
+  }
+
+  private recompute(wall: number): void {
+    const ks: number[] = [];
+    for (const [device, d] of this.devices) {
+      if (wall - d.at > FLEET_RECENT_MS) this.devices.delete(device);
+      else ks.push(d.ts - d.at * this.speedup);
+    }
+    this.computedAt = wall;
+    this.dirty = false;
+    if (ks.length === 0) return; // nobody recent: the last median runs on
+    ks.sort((a, b) => a - b);
+    this.medianK = ks[ks.length >> 1]!;
+  }
+}
+
 export type ComplianceClockMode = (typeof COMPLIANCE_CLOCKS)[number];
 
 export interface ComplianceClock {
@@ -96,20 +175,12 @@ export function createComplianceClock(
   }
   const speedup = opts.speedup ?? 1;
   if (!(speedup > 0)) throw new Error(`fleet clock speed-up must be > 0, got ${speedup}`);
-  let newestTs = Number.NaN;
-  let newestAt = 0;
+  const fleet = new FleetTime(wallNow, speedup);
   return {
     mode,
     // Never ahead of the wall clock: a sped-up fleet that has caught up with the present (the demo's
     // catch-up mode) runs at 1x from then on, and its time must not run ahead between its fixes.
-    now: () => Math.min(wallNow(), newestTs + (wallNow() - newestAt) * speedup),
-    observe(fixes) {
-      let max = newestTs;
-      for (const fix of fixes) if (!(fix.ts <= max)) max = fix.ts;
-      if (max !== newestTs) {
-        newestTs = max;
-        newestAt = wallNow();
-      }
-    },
+    now: () => Math.min(wallNow(), fleet.now()),
+    observe: (fixes) => fleet.observe(fixes),
   };
 }

@@ -12,9 +12,9 @@ import { createComplianceClock, MAX_LAG_COMPENSATION_MS } from '../platform/comp
 import { ConfigError, loadConfig } from '../platform/config.ts';
 import { connectClient, endClient, eventually, publishQos1, startTestPlatform } from './support/platform.ts';
 
-const fix = (ts: number) => ({ ts }) as Fix;
+const fix = (ts: number, device = 'dev-1') => ({ ts, device }) as Fix;
 
-test('fleet clock: the newest fix accepted plus the wall time since, scaled; no time before the first fix', (t) => {
+test("fleet clock: a device's newest fix accepted plus the wall time since, scaled; no time before the first fix", (t) => {
   let wall = 1_000_000;
   const clock = createComplianceClock('fleet', { speedup: 60, wallNow: () => wall });
   t.true(Number.isNaN(clock.now()));
@@ -39,6 +39,44 @@ test('fleet clock never runs ahead of the wall clock (a sped-up demo that caught
   t.is(clock.now(), wall);
   clock.observe([fix(wall - 5000)]); // older than the newest: no change
   t.is(clock.now(), wall);
+});
+
+test('fleet clock: one device whose clock runs 90 s ahead does not move the fleet time (issue 17)', (t) => {
+  const T = 1_800_000_000_000;
+  let wall = T + 3_600_000; // a replay of an hour ago
+  const clock = createComplianceClock('fleet', { speedup: 120, wallNow: () => wall });
+  // 15 trucks every 10 s, one of them (dev-skew) stamping its fixes 90 s ahead
+  for (let s = 0; s <= 60; s += 10) {
+    const fixes = Array.from({ length: 14 }, (_, i) => fix(T + s * 1000 + i * 100, `dev-${i}`));
+    fixes.push(fix(T + s * 1000 + 90_000, 'dev-skew'));
+    clock.observe(fixes);
+    const now = clock.now();
+    wall += 10_000 / 120; // a 120x replay
+    // the bulk of the fleet: within the spread of the 14 honest clocks, never 90 s ahead
+    t.true(
+      now >= T + s * 1000 && now <= T + s * 1000 + 2_000,
+      `at +${s} s the fleet time is +${now - T - s * 1000} ms`,
+    );
+  }
+  // the newest timestamp of any device would have been 90 s ahead: every truck with a shorter allowance
+  // (30 s at 10 s reports) would have looked silent
+});
+
+test('fleet clock: devices not heard from recently (asleep) drop out; a fleet-wide silence still runs on', (t) => {
+  const T = 1_800_000_000_000;
+  let wall = T + 86_400_000; // a replay of yesterday, sped up 60x
+  const clock = createComplianceClock('fleet', { speedup: 60, wallNow: () => wall });
+  // three trucks park and fall silent at T; two go on reporting for a minute of wall time
+  clock.observe([fix(T, 'a'), fix(T, 'b'), fix(T, 'c'), fix(T, 'd'), fix(T, 'e')]);
+  for (let w = 1; w <= 60; w++) {
+    wall += 1000;
+    clock.observe([fix(T + w * 60_000, 'd'), fix(T + w * 60_000, 'e')]);
+  }
+  // a, b and c (silent since 60 s of wall) no longer count: the fleet's time is d's and e's
+  t.is(clock.now(), T + 60 * 60_000);
+  // then nobody reports: the time runs on at the speed-up from the last value
+  wall += 30_000;
+  t.is(clock.now(), T + 60 * 60_000 + 30 * 60_000);
 });
 
 test('wall clock: the machine time, held back by the intake lag (median, capped, only while fresh)', (t) => {
