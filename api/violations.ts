@@ -2,6 +2,7 @@ import type { FastifyBaseLogger } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { VIOLATION_CODES } from '../geofence/model.ts';
+import { VIOLATION_PHASES, WITHDRAWAL_REASONS } from '../geofence/types.ts';
 import { type EventStore, EventStoreQueryError, VIOLATION_PHASE_FILTERS } from '../store/events-port.ts';
 import {
   UnknownViolationError,
@@ -37,6 +38,27 @@ export interface ViolationRoutesOptions {
 const id = z.string().min(1).max(256);
 const position = z.tuple([z.number(), z.number()]).describe('[lon, lat], WGS-84 degrees');
 const figure = z.union([z.number(), z.string(), z.boolean()]);
+
+const WithdrawalSchema = z
+  .object({
+    reason: z
+      .enum(WITHDRAWAL_REASONS)
+      .describe(
+        'backfill: fixes that arrived late (older than the vehicle’s newest), judged in the vehicle’s time order, showed it did not happen so',
+      ),
+    lateTs: z.number().int().describe('epoch ms of the earliest of those late fixes'),
+    supersededBy: z
+      .string()
+      .optional()
+      .describe(
+        'the violation that replaced it, when the late fixes moved its onset (a new onset is a new id)',
+      ),
+  })
+  .meta({
+    id: 'ViolationWithdrawal',
+    description:
+      'why the engine withdrew a violation it had raised (phase withdrawn): not counted against the firm',
+  });
 
 /** epoch ms, or an ISO 8601 date-time */
 const instant = z
@@ -120,9 +142,12 @@ export const ViolationSchema = z
     thresholds: z.record(z.string(), z.unknown()),
     ruleVersion: z.number().int(),
     details: z.record(z.string(), figure),
+    withdrawal: WithdrawalSchema.optional().describe('set when the phase is withdrawn'),
     phase: z
-      .enum(['opened', 'updated', 'closed'])
-      .describe('engine lifecycle: the latest phase recorded (closed = the behaviour has ended)'),
+      .enum(VIOLATION_PHASES)
+      .describe(
+        'engine lifecycle: the latest phase recorded (closed = the behaviour has ended; withdrawn = a re-judging with late fixes found it did not happen as raised: kept for the record, never counted against the firm)',
+      ),
     status: z
       .enum(VIOLATION_STATUSES)
       .describe('enforcement status: what the city did about it (POST /violations/{id}/status)'),
@@ -172,7 +197,13 @@ const ViolationDetailSchema = z.object({
   phases: z.array(
     z.object({
       seq: z.number().int(),
-      phase: z.enum(['opened', 'updated', 'closed']),
+      phase: z.enum(VIOLATION_PHASES),
+      rejudged: z
+        .object({ reason: z.enum(WITHDRAWAL_REASONS), lateTs: z.number().int() })
+        .optional()
+        .describe(
+          'set on the events of a re-judging with late fixes (they correct what was recorded before)',
+        ),
       violation: ViolationSchema.omit({ phase: true, status: true }).describe(
         'the engine’s violation as of this event',
       ),
@@ -182,7 +213,11 @@ const ViolationDetailSchema = z.object({
 
 const TripSchema = z
   .object({
-    status: z.enum(['started', 'completed']),
+    status: z
+      .enum(['started', 'completed', 'withdrawn'])
+      .describe(
+        'withdrawn: a re-judging with late fixes found the trip did not happen as recorded (never counted)',
+      ),
     id: z.string(),
     vehicle: z.string(),
     firm: z.string(),

@@ -3,7 +3,7 @@ import type { Calendar } from './engine.ts';
 import { permitsAt } from './facts.ts';
 import type { Permit, Position, Site, Thresholds } from './model.ts';
 import { LOAD_TRACK_INITIAL, type LoadEvent, type LoadTrack, stepLoad } from './rules/load-events.ts';
-import type { FixFacts, ViolationEvent, World } from './types.ts';
+import type { FixFacts, Rejudged, ViolationEvent, World } from './types.ts';
 
 /**
  * The trip tracker (两点一线: load inside the origin, travel, unload). Pure, shaped like a rule:
@@ -89,7 +89,17 @@ export interface Trip extends TripStart {
   violations: string[];
 }
 
-export type TripEvent = { kind: 'started'; trip: TripStart } | { kind: 'completed'; trip: Trip };
+/**
+ * `withdrawn`: a re-judging with late fixes (geofence/backfill.ts) found the trip did not happen as
+ * published (its loading or unloading was elsewhere in time): kept, never counted. Events of a
+ * re-judging carry `rejudged` (see types.ts Rejudged): stores apply them even where `completed` would
+ * otherwise never be replaced.
+ */
+export type TripEvent = (
+  | { kind: 'started'; trip: TripStart }
+  | { kind: 'completed'; trip: Trip }
+  | { kind: 'withdrawn'; trip: TripStart | Trip }
+) & { rejudged?: Rejudged };
 
 /** What a step reads: a subset of the rule context. */
 export interface TripInput {

@@ -140,7 +140,42 @@ export interface TickContext {
   thresholds: Thresholds;
 }
 
-export type ViolationPhase = 'opened' | 'updated' | 'closed';
+/**
+ * The engine's lifecycle of a violation: opened (first evidence) → updated (escalation, new maximum) →
+ * closed (duration), or withdrawn: a later judgement of the same vehicle (late fixes re-judged in time
+ * order, geofence/backfill.ts) found it did not happen as raised. A withdrawn violation is kept, with its
+ * `withdrawal`, but is not a violation of the firm (never in a scorecard). The same id may be opened
+ * again by a later re-judging (further late fixes) or by the fixes that follow.
+ */
+export const VIOLATION_PHASES = ['opened', 'updated', 'closed', 'withdrawn'] as const;
+export type ViolationPhase = (typeof VIOLATION_PHASES)[number];
+
+/** Why a violation was withdrawn. */
+export const WITHDRAWAL_REASONS = ['backfill'] as const;
+export type WithdrawalReason = (typeof WITHDRAWAL_REASONS)[number];
+
+export interface Withdrawal {
+  /** backfill: fixes that arrived late (older than the vehicle's newest), judged in time order, showed it did not happen so */
+  reason: WithdrawalReason;
+  /** the earliest of those late fixes (epoch ms) */
+  lateTs: number;
+  /**
+   * the violation that replaced it, when the late fixes moved its onset: ids are `vehicle:code:startTs`,
+   * so a new onset is a new id (the same fixes in any order give the same ids)
+   */
+  supersededBy?: string;
+}
+
+/**
+ * Set on every event a re-judging publishes (withdrawals, violations it opened, changed or reopened):
+ * the event corrects what was published before, so stores apply it even where the lifecycle order
+ * (opened < updated < closed) would refuse it, and it is not a duplicate of an earlier identical event.
+ */
+export interface Rejudged {
+  reason: WithdrawalReason;
+  /** the earliest late fix of the re-judging (epoch ms): one re-judging of a vehicle per late fix at most */
+  lateTs: number;
+}
 
 export interface Violation {
   /** deterministic: `${vehicle}:${code}:${startTs}` */
@@ -170,11 +205,15 @@ export interface Violation {
   ruleVersion: number;
   /** rule-specific figures (max deviation m, max speed km/h, weight drop t, ...) */
   details: Record<string, number | string | boolean>;
+  /** set when withdrawn (phase `withdrawn`) */
+  withdrawal?: Withdrawal;
 }
 
 export interface ViolationEvent {
   phase: ViolationPhase;
   violation: Violation;
+  /** present on the events of a re-judging (see Rejudged) */
+  rejudged?: Rejudged;
 }
 
 export interface StepResult<S> {

@@ -87,7 +87,10 @@ export interface ViolationPhaseRecord {
 }
 
 /** A stored trip: the start while it is open, the whole trip once completed. */
-export type TripRecord = ({ status: 'started' } & TripStart) | ({ status: 'completed' } & Trip);
+export type TripRecord =
+  | ({ status: 'started' } & TripStart)
+  | ({ status: 'completed' } & Trip)
+  | ({ status: 'withdrawn' } & (TripStart | Trip));
 
 export interface EventStore {
   /** 'embedded' | 'influxdb-v1' | 'influxdb-v2' */
@@ -125,14 +128,20 @@ export interface EventStore {
 export const DEFAULT_PAGE_LIMIT = 100;
 export const MAX_PAGE_LIMIT = 10_000;
 
-const PHASE_RANK: Readonly<Record<ViolationPhase, number>> = { opened: 0, updated: 1, closed: 2 };
+/** withdrawn ranks below everything: the violation may be opened again (see the header) */
+const PHASE_RANK: Readonly<Record<ViolationPhase, number>> = {
+  withdrawn: -1,
+  opened: 0,
+  updated: 1,
+  closed: 2,
+};
 
 export function phaseRank(phase: ViolationPhase): number {
   return PHASE_RANK[phase];
 }
 
 export function tripRank(status: TripRecord['status']): number {
-  return status === 'completed' ? 1 : 0;
+  return status === 'completed' ? 1 : status === 'withdrawn' ? -1 : 0;
 }
 
 /** Content identity of a violation event in the phase history: sha256 of canonicalJson({phase, violation}). */
@@ -154,9 +163,9 @@ export function lifecycleFilter(phase: ViolationPhaseFilter | undefined): 'open'
 }
 
 export function tripRecordOf(event: TripEvent): TripRecord {
-  return event.kind === 'completed'
-    ? { status: 'completed', ...event.trip }
-    : { status: 'started', ...event.trip };
+  if (event.kind === 'completed') return { status: 'completed', ...event.trip };
+  if (event.kind === 'withdrawn') return { status: 'withdrawn', ...event.trip };
+  return { status: 'started', ...event.trip };
 }
 
 export class EventStoreQueryError extends Error {

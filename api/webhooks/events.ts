@@ -13,8 +13,10 @@ export const WEBHOOK_EVENT_TYPES = [
   'violation.opened',
   'violation.updated',
   'violation.closed',
+  'violation.withdrawn',
   'trip.started',
   'trip.completed',
+  'trip.withdrawn',
 ] as const;
 export type WebhookEventType = (typeof WEBHOOK_EVENT_TYPES)[number];
 

@@ -1,0 +1,317 @@
+/**
+ * Late fixes judged in the vehicle's time order (issue 17, geofence/backfill.ts): the same fixes in any
+ * arrival order and batching give the same final violations and trips, and the differences a re-judging
+ * publishes are withdrawals, openings with true times and updates.
+ *
+ * The property: the demo scenario fleet (20 muck trucks, one rule broken per truck, 90 minutes of real
+ * simulated tracks with 15 m noise) judged once in time order, then again with each truck's fixes cut
+ * into random batches delivered in a random order (seeded), must leave the consumers (a store keeping
+ * the latest event per id) with the same standing violations and trips. `detectedTs` (the instant the
+ * engine raised a violation) is left out of the comparison: a violation found at its third outside fix
+ * in time order may be raised at a later fix when that third one arrives late, and a re-judging does not
+ * republish a violation for that alone.
+ */
+import test from 'ava';
+import { rejudge } from '../geofence/backfill.ts';
+import { chinaCalendar } from '../geofence/calendar.ts';
+import { compileWorld } from '../geofence/compile.ts';
+import { createEngine } from '../geofence/engine.ts';
+import { createJudge } from '../geofence/judge.ts';
+import { DEFAULT_THRESHOLDS } from '../geofence/model.ts';
+import { ALL_RULES } from '../geofence/rules/index.ts';
+import type { World } from '../geofence/types.ts';
+import type { Fix } from '../ingest/fix.ts';
+import { normalizeFix } from '../ingest/normalize.ts';
+import type { Device } from '../registry/types.ts';
+import {
+  DEMO_COMPLIANCE_IDS,
+  demoComplianceSeed,
+  demoVehicleProfiles,
+} from '../simulators/demo-compliance.ts';
+import { createRng, type Rng } from '../simulators/rng.ts';
+import { demoScenarioFleet, generateScenarioFixes } from '../simulators/scenarios.ts';
+import { VehicleHarness } from './support/backfill-harness.ts';
+import { FULL, local, WORLD as MATRIX, Trk } from './support/tracks-matrix.ts';
+
+const START = Date.UTC(2025, 5, 2, 0, 0, 0); // 08:00 in Hefei
+const DURATION_MS = 90 * 60_000;
+
+function scenario(): { world: World; tracks: Map<string, Fix[]> } {
+  const seed = demoComplianceSeed(START);
+  const world = compileWorld({
+    ...seed,
+    vehicles: demoVehicleProfiles(),
+    thresholds: { id: DEMO_COMPLIANCE_IDS.thresholds, version: 1, values: DEFAULT_THRESHOLDS },
+  });
+  const fleet = demoScenarioFleet();
+  const devices = new Map(fleet.devices.map((d) => [d.id, d]));
+  const tracks = new Map<string, Fix[]>();
+  for (const m of generateScenarioFixes({
+    seed: 1,
+    startTs: START,
+    durationMs: DURATION_MS,
+    devices: fleet.devices,
+  })) {
+    const d = devices.get(m.device)!;
+    const device: Device = {
+      id: d.id,
+      kind: d.kind,
+      unit: d.vehicle ?? d.id,
+      firm: d.firm,
+      reportIntervalS: d.reportIntervalS ?? 10,
+      enabled: true,
+    };
+    const fix = normalizeFix(m.payload, device, m.ts);
+    const list = tracks.get(fix.vehicle) ?? [];
+    list.push(fix);
+    tracks.set(fix.vehicle, list);
+  }
+  return { world, tracks };
+}
+
+const { world, tracks } = scenario();
+const judge = createJudge(createEngine(ALL_RULES, chinaCalendar), chinaCalendar);
+const matrixJudge = judge;
+
+function inOrder(vehicle: string, fixes: readonly Fix[]): VehicleHarness {
+  const h = new VehicleHarness(judge, vehicle, world);
+  for (const f of fixes) h.deliver([f]);
+  return h;
+}
+
+/** Cuts the track into batches of 1..maxBatch consecutive fixes and delivers them in a random order. */
+function shuffled(vehicle: string, fixes: readonly Fix[], rng: Rng, maxBatch: number): VehicleHarness {
+  const batches: Fix[][] = [];
+  for (let i = 0; i < fixes.length; ) {
+    const n = rng.int(1, maxBatch);
+    batches.push(fixes.slice(i, i + n));
+    i += n;
+  }
+  for (let i = batches.length - 1; i > 0; i--) {
+    const j = rng.int(0, i);
+    [batches[i], batches[j]] = [batches[j]!, batches[i]!];
+  }
+  const h = new VehicleHarness(judge, vehicle, world);
+  for (const b of batches) h.deliver(b);
+  return h;
+}
+
+/** Blind areas: every so often the live fix arrives first, then the minutes before it as one batch. */
+function blindAreas(vehicle: string, fixes: readonly Fix[], rng: Rng): VehicleHarness {
+  const h = new VehicleHarness(judge, vehicle, world);
+  let i = 0;
+  while (i < fixes.length) {
+    if (rng.chance(0.1) && i + 3 < fixes.length) {
+      const n = Math.min(rng.int(3, 60), fixes.length - i - 1); // 30 s to 10 min without coverage
+      h.deliver([fixes[i + n]!]); // out of the blind area: the current position first
+      h.deliver(fixes.slice(i, i + n)); // then the buffered ones (JT/T 808 0x0704 type 1)
+      i += n + 1;
+    } else {
+      h.deliver([fixes[i]!]);
+      i++;
+    }
+  }
+  return h;
+}
+
+const reference = new Map([...tracks].map(([v, fixes]) => [v, inOrder(v, fixes)]));
+
+test('the scenario tracks exercise the rules (or the permutations below prove nothing)', (t) => {
+  const codes = new Set<string>();
+  let trips = 0;
+  for (const h of reference.values()) {
+    for (const e of h.view.values()) codes.add(e.violation.code);
+    trips += h.finalTrips().length;
+  }
+  t.true(codes.size >= 8, `violation codes: ${[...codes].join(', ')}`);
+  t.log(`codes ${[...codes].join(' ')}, trips ${trips}`);
+  t.true(trips >= 10, `trips: ${trips}`);
+});
+
+for (const seed of [1, 2, 3, 4]) {
+  test(`random batches in random order (seed ${seed}): the same final violations and trips as in time order`, (t) => {
+    const rng = createRng(seed);
+    let rejudgings = 0;
+    let withdrawn = 0;
+    for (const [vehicle, fixes] of tracks) {
+      const h = shuffled(vehicle, fixes, rng.fork(vehicle), seed % 2 === 0 ? 5 : 40);
+      const ref = reference.get(vehicle)!;
+      t.deepEqual(h.finalViolations(), ref.finalViolations(), `violations of ${vehicle}`);
+      t.deepEqual(h.finalTrips(), ref.finalTrips(), `trips of ${vehicle}`);
+      rejudgings += h.rejudgings;
+      withdrawn += h.published.filter((e) => e.phase === 'withdrawn').length;
+    }
+    // the arrival order mattered along the way: partial views raised verdicts that were withdrawn
+    t.log(`re-judgings ${rejudgings}, withdrawn ${withdrawn}`);
+    t.true(rejudgings > 100, `re-judgings: ${rejudgings}`);
+    t.true(withdrawn > 0, `withdrawn along the way: ${withdrawn}`);
+  });
+}
+
+for (const seed of [11, 12]) {
+  test(`blind areas delivered after the live fix (seed ${seed}): the same final violations and trips`, (t) => {
+    const rng = createRng(seed);
+    let withdrawnGaps = 0;
+    for (const [vehicle, fixes] of tracks) {
+      const h = blindAreas(vehicle, fixes, rng.fork(vehicle));
+      const ref = reference.get(vehicle)!;
+      t.deepEqual(h.finalViolations(), ref.finalViolations(), `violations of ${vehicle}`);
+      t.deepEqual(h.finalTrips(), ref.finalTrips(), `trips of ${vehicle}`);
+      withdrawnGaps += h.published.filter(
+        (e) => e.phase === 'withdrawn' && e.violation.code === 'TRACK_GAP',
+      ).length;
+    }
+    // a blind area over 5 minutes while moving was a TRACK_GAP until its batch filled it
+    t.true(withdrawnGaps > 0, `TRACK_GAPs withdrawn by backfill: ${withdrawnGaps}`);
+  });
+}
+
+test('duplicates in a late batch change nothing; a batch of nothing new publishes nothing', (t) => {
+  const [vehicle, fixes] = [...tracks][0]!;
+  const h = inOrder(vehicle, fixes);
+  const before = h.published.length;
+  h.deliver(fixes.slice(100, 160));
+  t.is(h.duplicates, 60);
+  t.is(h.published.length, before);
+  t.deepEqual(h.finalViolations(), reference.get(vehicle)!.finalViolations());
+});
+
+test('a re-judging with no late fix at all returns the same history and publishes nothing', (t) => {
+  const [vehicle, fixes] = [...tracks][3]!;
+  const h = inOrder(vehicle, fixes);
+  const r = rejudge(judge, {
+    vehicle,
+    base: undefined,
+    judged: fixes,
+    emitted: h.emitted,
+    late: [],
+    world,
+  });
+  t.deepEqual(r.events, []);
+  t.deepEqual(r.trips, []);
+  t.deepEqual(r.emitted, h.emitted);
+  t.deepEqual(r.state, h.state);
+});
+
+// ---------------------------------------------------------------------------------------------------
+// The classes of issue 17 item 1, on the rule-matrix world (route R1 east from the origin, permit P1
+// 22:00-06:00 for V1): a detour driven inside a blind area, the gap and silence a batch fills.
+
+/** V1 loaded on R1 at 23:00, 10 s reports: 2 min east, 2 min 300 m north of the route, back, 2 min east. */
+function detourTrack(): Fix[] {
+  const tr = new Trk('V1', local(23), 300, 0, FULL);
+  tr.roll(12, 30); // on the route
+  tr.drive(tr.x + 100, 300, 30); // off it, north
+  tr.roll(12, 30, 10_000, () => ({ y: 300 }) as never); // 2 minutes 300 m off the corridor
+  tr.drive(tr.x + 100, 0, 30); // back
+  tr.roll(12, 30);
+  return tr.fixes;
+}
+
+test('a detour inside a blind area, the batch arriving after the live fix: OFF_ROUTE with its true times, the TRACK_GAP withdrawn', (t) => {
+  const fixes = detourTrack();
+  const ref = new VehicleHarness(matrixJudge, 'V1', MATRIX);
+  for (const f of fixes) ref.deliver([f]);
+  const offRoute = [...ref.view.values()].filter((e) => e.violation.code === 'OFF_ROUTE');
+  t.is(offRoute.length, 1, 'in time order the detour is an OFF_ROUTE');
+
+  // coverage lost from fix 10 to fix 40 (5 minutes): the live fix after it first, then the batch
+  const h = new VehicleHarness(matrixJudge, 'V1', MATRIX);
+  for (const f of fixes.slice(0, 10)) h.deliver([f]);
+  h.deliver([fixes[40]!]);
+  t.deepEqual(
+    [...h.view.values()].map((e) => e.violation.code).sort(),
+    ['OFFLINE', 'TRACK_GAP'],
+    'before the batch: 5 minutes without a fix while moving, ignition on',
+  );
+  t.false(
+    [...h.view.values()].some((e) => e.violation.code === 'OFF_ROUTE'),
+    'and no detour seen',
+  );
+  const published = h.published.length;
+  h.deliver(fixes.slice(10, 40)); // JT/T 808 0x0704 type 1: the buffered minutes as one batch
+  const diff = h.published.slice(published);
+  t.deepEqual(
+    diff.map((e) => [e.phase, e.violation.code, e.rejudged?.lateTs]),
+    [
+      ['withdrawn', 'OFFLINE', fixes[10]!.ts],
+      ['withdrawn', 'TRACK_GAP', fixes[10]!.ts],
+      ['opened', 'OFF_ROUTE', fixes[10]!.ts],
+      ['closed', 'OFF_ROUTE', fixes[10]!.ts],
+    ],
+  );
+  t.deepEqual(diff[1]!.violation.withdrawal, { reason: 'backfill', lateTs: fixes[10]!.ts });
+  const closed = diff[3]!.violation;
+  t.is(closed.startTs, offRoute[0]!.violation.startTs, 'the true onset');
+  t.is(closed.endTs, offRoute[0]!.violation.endTs, 'the true end');
+  for (const f of fixes.slice(41)) h.deliver([f]);
+  t.deepEqual(h.finalViolations(), ref.finalViolations());
+});
+
+test('an OFFLINE a live tick raised is withdrawn when the batch fills the silence; one it leaves is re-dated', (t) => {
+  const tr = new Trk('V1', local(23), 300, 0, FULL);
+  tr.roll(30, 30); // 5 minutes on the route
+  const fixes = tr.fixes;
+  const h = new VehicleHarness(matrixJudge, 'V1', MATRIX);
+  for (const f of fixes.slice(0, 6)) h.deliver([f]);
+  // silent: the tick 2 minutes after the last fix finds it OFFLINE (ignition on, 30 s allowed)
+  h.tick(fixes[5]!.ts + 120_000);
+  const offline = [...h.view.values()].filter((e) => e.violation.code === 'OFFLINE');
+  t.deepEqual(
+    offline.map((e) => [e.phase, e.violation.startTs]),
+    [['opened', fixes[5]!.ts + 30_000]],
+  );
+  // the live fix comes back first (closing it), then the buffered fixes of the silence, all but one
+  // stretch of 40 s (a real silence of more than 30 s)
+  h.deliver([fixes[20]!]);
+  h.deliver([...fixes.slice(6, 12), ...fixes.slice(16, 20)]);
+  const after = [...h.view.values()].filter((e) => e.violation.code === 'OFFLINE');
+  t.deepEqual(
+    after.map((e) => [e.phase, e.violation.startTs, e.violation.endTs, e.violation.withdrawal?.supersededBy]),
+    [
+      // withdrawn as it was last published: closed by the live fix
+      ['withdrawn', fixes[5]!.ts + 30_000, fixes[20]!.ts, `V1:OFFLINE:${fixes[11]!.ts + 30_000}`],
+      ['closed', fixes[11]!.ts + 30_000, fixes[16]!.ts, undefined],
+    ].sort((a, b) => (a[1] as number) - (b[1] as number)),
+  );
+});
+
+test('platform outages: a silence over the outage is a platform gap, not a violation; one whose allowance ran out before it stands', (t) => {
+  const tr = new Trk('V1', local(23), 300, 0, FULL);
+  tr.roll(6, 30);
+  const before = tr.fixes.length;
+  tr.t += 11 * 60_000; // 11 minutes without a fix
+  tr.roll(6, 30);
+  const fixes = tr.fixes;
+  const lastBefore = fixes[before - 1]!.ts;
+  // the platform was stopped for those 11 minutes
+  const outage = { start: lastBefore + 5_000, end: lastBefore + 11 * 60_000 };
+  const h = new VehicleHarness(matrixJudge, 'V1', MATRIX, [outage]);
+  for (const f of fixes) h.deliver([f]);
+  t.deepEqual(
+    [...h.view.values()].map((e) => e.violation.code),
+    [],
+    'no TRACK_GAP and no OFFLINE against the firm',
+  );
+  t.deepEqual(h.gaps.map((g) => [g.code, g.fromTs, g.outageStart]).sort(), [
+    ['OFFLINE', lastBefore, outage.start],
+    ['TRACK_GAP', lastBefore, outage.start],
+  ]);
+  // the same silence, the platform down only from 5 minutes into it: the device had been silent past
+  // its 30 s allowance while the platform was up, so OFFLINE stands; the gap overlaps the outage
+  const late = { start: lastBefore + 5 * 60_000, end: lastBefore + 11 * 60_000 };
+  const h2 = new VehicleHarness(matrixJudge, 'V1', MATRIX, [late]);
+  for (const f of fixes) h2.deliver([f]);
+  t.deepEqual(
+    [...h2.view.values()].map((e) => [e.violation.code, e.violation.startTs]),
+    [['OFFLINE', lastBefore + 30_000]],
+  );
+  t.deepEqual(
+    h2.gaps.map((g) => g.code),
+    ['TRACK_GAP'],
+  );
+  // without an outage: both charged
+  const h3 = new VehicleHarness(matrixJudge, 'V1', MATRIX);
+  for (const f of fixes) h3.deliver([f]);
+  t.deepEqual([...h3.view.values()].map((e) => e.violation.code).sort(), ['OFFLINE', 'TRACK_GAP']);
+});
