@@ -89,7 +89,9 @@ export const ViolationsQuerySchema = z.strictObject({
   phase: z
     .enum(VIOLATION_PHASE_FILTERS)
     .optional()
-    .describe('engine lifecycle: ongoing (no endTs yet) or closed (the behaviour has ended)'),
+    .describe(
+      'engine lifecycle: ongoing (no endTs yet), closed (the behaviour has ended), withdrawn (a re-judging with late fixes found it did not happen as raised), or any; without it, every violation but the withdrawn ones',
+    ),
   from: instant.optional().describe('startTs at or after this instant (epoch ms or ISO 8601)'),
   to: instant.optional().describe('startTs at or before this instant (epoch ms or ISO 8601)'),
   limit: limit.optional().describe('page size (default 100, max 10,000)'),

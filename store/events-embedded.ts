@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import type Database from 'better-sqlite3';
 import { canonicalJson, type EvidencePackage, verifyEvidence } from '../geofence/evidence.ts';
 import type { TripEvent } from '../geofence/trips.ts';
-import type { Violation, ViolationEvent, ViolationPhase } from '../geofence/types.ts';
+import type { Rejudged, Violation, ViolationEvent, ViolationPhase } from '../geofence/types.ts';
 import {
   type CursorKey,
   decodeCursor,
@@ -13,6 +13,8 @@ import {
   type Page,
   pageLimit,
   phaseRank,
+  replacesLatest,
+  replacesTrip,
   type TripQuery,
   type TripRecord,
   tripRank,
@@ -79,6 +81,7 @@ CREATE TABLE IF NOT EXISTS violation_phases (
   phase TEXT NOT NULL,
   hash TEXT NOT NULL,
   body TEXT NOT NULL,
+  rejudged TEXT,
   PRIMARY KEY (id, seq),
   UNIQUE (id, hash)
 ) WITHOUT ROWID;
@@ -125,14 +128,22 @@ interface Statements {
 
 type Filter = { where: string[]; args: unknown[] };
 
-/** 1: the enforcement status (`status`, `status_seq`, violation_status_log); the engine's column renamed. */
-const SCHEMA_VERSION = 1;
+/**
+ * 1: the enforcement status (`status`, `status_seq`, violation_status_log); the engine's column renamed.
+ * 2: `violation_phases.rejudged` (events of a re-judging with late fixes); lifecycle 'withdrawn'.
+ */
+const SCHEMA_VERSION = 2;
 
 /**
  * Files written before the enforcement status had the engine's open/closed in a column called `status`:
  * it becomes `lifecycle`, and every existing violation gets the status `open` (nobody had decided yet).
  */
 function migrate(db: Database.Database): void {
+  const phaseColumns = (
+    db.prepare("SELECT name FROM pragma_table_info('violation_phases')").all() as { name: string }[]
+  ).map((c) => c.name);
+  if (phaseColumns.length > 0 && !phaseColumns.includes('rejudged'))
+    db.exec('ALTER TABLE violation_phases ADD COLUMN rejudged TEXT');
   const columns = (
     db.prepare("SELECT name FROM pragma_table_info('violations')").all() as { name: string }[]
   ).map((c) => c.name);
@@ -187,7 +198,7 @@ export class EmbeddedEventStore implements EventStore {
     const phaseByHash = db.prepare('SELECT seq FROM violation_phases WHERE id = ? AND hash = ?');
     const maxSeq = db.prepare('SELECT coalesce(max(seq), 0) AS n FROM violation_phases WHERE id = ?');
     const insertPhase = db.prepare(
-      'INSERT INTO violation_phases (id, seq, phase, hash, body) VALUES (?, ?, ?, ?, ?)',
+      'INSERT INTO violation_phases (id, seq, phase, hash, body, rejudged) VALUES (?, ?, ?, ?, ?, ?)',
     );
     const currentRank = db.prepare('SELECT rank FROM violations WHERE id = ?');
     const upsertViolation = db.prepare(
@@ -212,10 +223,12 @@ export class EmbeddedEventStore implements EventStore {
       if (phaseByHash.get(v.id, hash)) return; // a replay: already in the history
       const seq = (maxSeq.get(v.id) as { n: number }).n + 1;
       const body = canonicalJson(v);
-      insertPhase.run(v.id, seq, event.phase, hash, body);
+      const rejudged = event.rejudged === undefined ? null : canonicalJson(event.rejudged);
+      insertPhase.run(v.id, seq, event.phase, hash, body, rejudged);
       const rank = phaseRank(event.phase);
       const current = currentRank.get(v.id) as { rank: number } | undefined;
-      if (current && current.rank > rank) return; // never reopen a closed violation
+      // never reopen a closed violation, unless a re-judging says so (events-port.ts)
+      if (!replacesLatest(event, current?.rank)) return;
       upsertViolation.run({
         id: v.id,
         firm: v.firm,
@@ -223,7 +236,7 @@ export class EmbeddedEventStore implements EventStore {
         code: v.code,
         start_ts: v.startTs,
         end_ts: v.endTs ?? null,
-        lifecycle: lifecycleOf(v),
+        lifecycle: lifecycleOf(event),
         phase: event.phase,
         rank,
         level: v.level,
@@ -235,7 +248,7 @@ export class EmbeddedEventStore implements EventStore {
       const body = canonicalJson(rec);
       const rank = tripRank(rec.status);
       const current = tripRankSt.get(rec.id) as { rank: number; body: string } | undefined;
-      if (current && (current.rank > rank || current.body === body)) return;
+      if (current && (current.body === body || !replacesTrip(event, current.rank))) return;
       upsertTrip.run({
         id: rec.id,
         firm: rec.firm,
@@ -281,7 +294,7 @@ export class EmbeddedEventStore implements EventStore {
       currentRank,
       upsertViolation,
       violation: violationRow,
-      phases: db.prepare('SELECT seq, phase, body FROM violation_phases WHERE id = ? ORDER BY seq'),
+      phases: db.prepare('SELECT seq, phase, body, rejudged FROM violation_phases WHERE id = ? ORDER BY seq'),
       tripRank: tripRankSt,
       upsertTrip,
       trip: db.prepare('SELECT body FROM trips WHERE id = ?'),
@@ -325,7 +338,9 @@ export class EmbeddedEventStore implements EventStore {
     addFilter(f, 'vehicle', query.vehicle);
     addFilter(f, 'code', query.code);
     addFilter(f, 'status', query.status);
-    addFilter(f, 'lifecycle', lifecycleFilter(query.phase));
+    const lifecycle = lifecycleFilter(query.phase);
+    if (lifecycle !== undefined && 'is' in lifecycle) addFilter(f, 'lifecycle', lifecycle.is);
+    else if (lifecycle !== undefined) addFilter(f, 'lifecycle', lifecycle.not, '<>');
     return this.page<ViolationRecord>('violations', f, query);
   }
 
@@ -361,11 +376,17 @@ export class EmbeddedEventStore implements EventStore {
   }
 
   async violationPhases(id: string): Promise<ViolationPhaseRecord[]> {
-    const rows = this.handles().st.phases.all(id) as { seq: number; phase: string; body: string }[];
+    const rows = this.handles().st.phases.all(id) as {
+      seq: number;
+      phase: string;
+      body: string;
+      rejudged: string | null;
+    }[];
     return rows.map((r) => ({
       seq: r.seq,
       phase: r.phase as ViolationPhase,
       violation: JSON.parse(r.body) as Violation,
+      ...(r.rejudged !== null ? { rejudged: JSON.parse(r.rejudged) as Rejudged } : {}),
     }));
   }
 

@@ -1,7 +1,7 @@
 import { canonicalJson, type EvidencePackage, sha256Hex } from '../geofence/evidence.ts';
 import type { ViolationCode } from '../geofence/model.ts';
 import type { Trip, TripEvent, TripStart } from '../geofence/trips.ts';
-import type { Violation, ViolationEvent, ViolationPhase } from '../geofence/types.ts';
+import type { Rejudged, Violation, ViolationEvent, ViolationPhase } from '../geofence/types.ts';
 import type { StoreHealth } from './port.ts';
 import type { ViolationStatus, ViolationStatusChange, ViolationStatusRequest } from './violation-status.ts';
 
@@ -17,11 +17,16 @@ export type { ViolationStatus, ViolationStatusChange, ViolationStatusRequest } f
  *    (opened → updated → closed: is the behaviour still going on); its `status` is the enforcement
  *    workflow of store/violation-status.ts (open → acknowledged → disputed/confirmed → closed: what the
  *    city did about it). Engine events never change the status; status changes never touch the phase.
- *  - Violations. Every distinct event (same id, phase and content = same event) is kept once in the
- *    phase history, in the order it was first recorded (`seq` 1, 2, ...). A replayed event changes
- *    nothing. The latest state of a violation is the last recorded event whose phase rank
- *    (opened < updated < closed) is at least the highest rank recorded before it: an `opened` or
- *    `updated` arriving after `closed` goes into the history but never reopens the violation.
+ *  - Violations. Every distinct event (same id, phase, content and `rejudged` = same event) is kept once
+ *    in the phase history, in the order it was first recorded (`seq` 1, 2, ...). A replayed event
+ *    changes nothing. The latest state of a violation is the last recorded event whose phase rank
+ *    (withdrawn < opened < updated < closed) is at least the rank of the latest state before it: an
+ *    `opened` or `updated` arriving after `closed` goes into the history but never reopens the
+ *    violation. Two exceptions: an event of a re-judging (`rejudged` set: it corrects what was recorded,
+ *    geofence/backfill.ts) always becomes the latest state, and a `withdrawn` violation is replaced by
+ *    any later event (the same id may be opened again).
+ *  - Withdrawn violations are kept (detail, history) but left out of lists unless asked for
+ *    (`phase: 'withdrawn'` or `'any'`): they are not violations of the firm.
  *  - Trips. One record per trip id; `completed` replaces `started`, never the other way round.
  *  - Evidence. One package per violation id, the last one put wins; a package whose sha256 does not
  *    verify is refused. Read back byte-exact: `canonicalJson(evidence(id))` equals what was put.
@@ -36,8 +41,11 @@ export type { ViolationStatus, ViolationStatusChange, ViolationStatusRequest } f
  *  - Writes reject when the backend is unreachable; they are idempotent, so the caller retries the batch.
  */
 
-/** The engine lifecycle as a filter: ongoing (latest phase opened or updated, no endTs) or closed. */
-export const VIOLATION_PHASE_FILTERS = ['ongoing', 'closed'] as const;
+/**
+ * The engine lifecycle as a filter: ongoing (latest phase opened or updated, no endTs), closed,
+ * withdrawn, or any. Without a filter lists leave withdrawn violations out.
+ */
+export const VIOLATION_PHASE_FILTERS = ['ongoing', 'closed', 'withdrawn', 'any'] as const;
 export type ViolationPhaseFilter = (typeof VIOLATION_PHASE_FILTERS)[number];
 
 export interface ViolationQuery {
@@ -46,7 +54,7 @@ export interface ViolationQuery {
   code?: ViolationCode;
   /** enforcement status */
   status?: ViolationStatus;
-  /** engine lifecycle */
+  /** engine lifecycle (default: all but withdrawn) */
   phase?: ViolationPhaseFilter;
   /** startTs >= from (epoch ms) */
   from?: number;
@@ -84,6 +92,8 @@ export interface ViolationPhaseRecord {
   seq: number;
   phase: ViolationPhase;
   violation: Violation;
+  /** set on the events of a re-judging */
+  rejudged?: Rejudged;
 }
 
 /** A stored trip: the start while it is open, the whole trip once completed. */
@@ -140,26 +150,61 @@ export function phaseRank(phase: ViolationPhase): number {
   return PHASE_RANK[phase];
 }
 
+/** withdrawn below everything (a later event replaces it), then started, completed */
 export function tripRank(status: TripRecord['status']): number {
   return status === 'completed' ? 1 : status === 'withdrawn' ? -1 : 0;
 }
 
-/** Content identity of a violation event in the phase history: sha256 of canonicalJson({phase, violation}). */
+/**
+ * Content identity of a violation event in the phase history: sha256 of canonicalJson({phase, violation})
+ * (with `rejudged` when set: a violation withdrawn and opened again by later late fixes is a new event
+ * even when its content is that of the first opening).
+ */
 export function violationEventHash(event: ViolationEvent): string {
-  return sha256Hex(canonicalJson({ phase: event.phase, violation: event.violation }));
+  const { phase, violation, rejudged } = event;
+  return sha256Hex(
+    canonicalJson(rejudged === undefined ? { phase, violation } : { phase, violation, rejudged }),
+  );
 }
+
+export type Lifecycle = 'open' | 'closed' | 'withdrawn';
 
 /**
- * The engine lifecycle as the adapters index it: 'open' until the engine closes the violation (endTs set).
- * The value names predate the enforcement status; they are kept so existing files and points stay valid.
+ * The engine lifecycle as the adapters index it: 'open' until the engine closes the violation (endTs set),
+ * 'withdrawn' once withdrawn. The value names predate the enforcement status; they are kept so existing
+ * files and points stay valid.
  */
-export function lifecycleOf(violation: Violation): 'open' | 'closed' {
-  return violation.endTs === undefined ? 'open' : 'closed';
+export function lifecycleOf(event: ViolationEvent): Lifecycle {
+  if (event.phase === 'withdrawn') return 'withdrawn';
+  return event.violation.endTs === undefined ? 'open' : 'closed';
 }
 
-/** The lifecycle value a phase filter selects. */
-export function lifecycleFilter(phase: ViolationPhaseFilter | undefined): 'open' | 'closed' | undefined {
-  return phase === undefined ? undefined : phase === 'ongoing' ? 'open' : 'closed';
+/** The lifecycle a phase filter selects: one value, or all but withdrawn (`not`), or everything. */
+export function lifecycleFilter(
+  phase: ViolationPhaseFilter | undefined,
+): { is: Lifecycle } | { not: Lifecycle } | undefined {
+  switch (phase) {
+    case undefined:
+      return { not: 'withdrawn' };
+    case 'any':
+      return undefined;
+    case 'ongoing':
+      return { is: 'open' };
+    default:
+      return { is: phase };
+  }
+}
+
+/** Does a recorded event become the latest state over one of rank `current` (undefined: none yet)? */
+export function replacesLatest(event: ViolationEvent, current: number | undefined): boolean {
+  return current === undefined || event.rejudged !== undefined || phaseRank(event.phase) >= current;
+}
+
+/** The same for trips (`current`: the rank of the stored record; same body: nothing to do). */
+export function replacesTrip(event: TripEvent, current: number | undefined): boolean {
+  return (
+    current === undefined || event.rejudged !== undefined || tripRank(tripRecordOf(event).status) >= current
+  );
 }
 
 export function tripRecordOf(event: TripEvent): TripRecord {

@@ -301,6 +301,104 @@ function contract(name: string, adapter: StoreAdapter<EventStore>): void {
     await store.recordViolations([]);
   });
 
+  test(
+    title('re-judged events: withdrawn, reopened, corrected; withdrawn left out of lists unless asked for'),
+    async (t) => {
+      const store = await h().fresh();
+      const [opened, , closed] = lifecycle({ vehicle: 'truck-1', code: 'TRACK_GAP', startTs: T0 });
+      const id = opened.violation.id;
+      await store.recordViolations([opened, closed]);
+      const rejudged = { reason: 'backfill' as const, lateTs: T0 + 10 };
+      const withdrawn: ViolationEvent = {
+        phase: 'withdrawn',
+        violation: { ...closed.violation, withdrawal: { reason: 'backfill', lateTs: T0 + 10 } },
+        rejudged,
+      };
+      // a violation kept by another vehicle, to see what the lists leave out
+      const [other] = lifecycle({ vehicle: 'truck-2', code: 'OFF_ROUTE', startTs: T0 + 1 });
+      await store.recordViolations([withdrawn, other]);
+      t.deepEqual(await store.violation(id), rec(withdrawn.violation, 'withdrawn'));
+      t.deepEqual(ids((await store.violations()).items), [other.violation.id], 'not listed by default');
+      t.deepEqual(ids((await store.violations({ phase: 'closed' })).items), []);
+      t.deepEqual(ids((await store.violations({ phase: 'withdrawn' })).items), [id]);
+      t.deepEqual(ids((await store.violations({ phase: 'any' })).items), [id, other.violation.id]);
+      t.deepEqual(ids((await store.violations({ vehicle: 'truck-1', phase: 'any' })).items), [id]);
+      t.deepEqual((await store.violationPhases(id)).at(-1), {
+        seq: 3,
+        phase: 'withdrawn',
+        violation: withdrawn.violation,
+        rejudged,
+      });
+      await store.recordViolation(withdrawn); // a replay
+      t.is((await store.violationPhases(id)).length, 3);
+
+      // opened again by a later re-judging with the very content of the first opening: a new event
+      const again = { lateTs: T0 + 20, reason: 'backfill' as const };
+      await store.recordViolation({ ...opened, rejudged: again });
+      t.deepEqual(await store.violation(id), rec(opened.violation, 'opened'));
+      t.deepEqual(ids((await store.violations({ phase: 'ongoing' })).items), [id, other.violation.id]);
+      // closed by the live fixes (a plain event), then corrected by a re-judging: an ongoing verdict again
+      const closedLater: ViolationEvent = {
+        phase: 'closed',
+        violation: { ...closed.violation, endTs: T0 + 200_000, durationMs: 200_000 },
+      };
+      await store.recordViolation(closedLater);
+      t.deepEqual(await store.violation(id), rec(closedLater.violation, 'closed'));
+      const reopened: ViolationEvent = {
+        phase: 'updated',
+        violation: { ...opened.violation, level: 2 },
+        rejudged: { reason: 'backfill', lateTs: T0 + 30 },
+      };
+      await store.recordViolation(reopened);
+      t.deepEqual(await store.violation(id), rec(reopened.violation, 'updated'));
+      t.deepEqual(
+        (await store.violationPhases(id)).map((p) => [p.phase, p.rejudged?.lateTs]),
+        [
+          ['opened', undefined],
+          ['closed', undefined],
+          ['withdrawn', T0 + 10],
+          ['opened', T0 + 20],
+          ['closed', undefined],
+          ['updated', T0 + 30],
+        ],
+      );
+      // a plain event after a withdrawal opens it again (the same onset found by later fixes)
+      const [o3] = lifecycle({ vehicle: 'truck-3', code: 'OFFLINE', startTs: T0 + 2 });
+      await store.recordViolations([
+        o3,
+        { phase: 'withdrawn', violation: o3.violation, rejudged },
+        { ...o3, violation: { ...o3.violation, detectedTs: T0 + 99 } },
+      ]);
+      t.deepEqual(
+        await store.violation(o3.violation.id),
+        rec({ ...o3.violation, detectedTs: T0 + 99 }, 'opened'),
+      );
+
+      // trips: a completed trip withdrawn by a re-judging, then started again (another re-judging)
+      const s1 = tripStart('truck-1', T0);
+      const d1 = tripDone(s1);
+      await store.recordTrips([
+        { kind: 'started', trip: s1 },
+        { kind: 'completed', trip: d1 },
+      ]);
+      await store.recordTrip({ kind: 'withdrawn', trip: d1, rejudged });
+      t.deepEqual(await store.trip(s1.id), { status: 'withdrawn', ...d1 });
+      // a later plain event (the live fixes found the trip again) replaces a withdrawn trip
+      await store.recordTrip({ kind: 'completed', trip: d1 });
+      t.deepEqual(
+        await store.trip(s1.id),
+        { status: 'completed', ...d1 },
+        'any event replaces a withdrawn trip (like a violation)',
+      );
+      await store.recordTrip({ kind: 'started', trip: s1, rejudged: again });
+      t.deepEqual(
+        await store.trip(s1.id),
+        { status: 'started', ...s1 },
+        'a re-judging may undo a completion',
+      );
+    },
+  );
+
   test(title('violations filter by firm, vehicle, code, status and startTs range'), async (t) => {
     const store = await h().fresh();
     const events: ViolationEvent[] = [];

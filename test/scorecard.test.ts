@@ -115,6 +115,14 @@ const VIOLATIONS: [Violation, ViolationStatus][] = [
   [violation('cam-1', 'dept-1', 'OFFLINE', nov(9)), 'open'],
 ];
 
+/** withdrawn by a re-judging (opened, then withdrawn): in no figure and no rank */
+const WITHDRAWN: Violation[] = [
+  violation('veh-1', 'firm-a', 'TRACK_GAP', nov(11)),
+  violation('veh-e', 'firm-e', 'OFFLINE', nov(11)),
+  violation('veh-d', 'firm-d', 'OFF_ROUTE', nov(11)),
+];
+const WITHDRAWN_TRIP = trip('veh-d', 'firm-d', nov(11), 30, false);
+
 const PATH: Record<ViolationStatus, ViolationStatus[]> = {
   open: [],
   acknowledged: ['acknowledged'],
@@ -145,6 +153,22 @@ async function api(t: ExecutionContext) {
   ];
   await events.recordTrips(tripEvents);
   await events.recordViolations(VIOLATIONS.map(([v]): ViolationEvent => ({ phase: 'opened', violation: v })));
+  // withdrawn by a re-judging with late fixes (issue 17): kept, never counted
+  const rejudged = { reason: 'backfill' as const, lateTs: nov(12) };
+  await events.recordViolations(
+    WITHDRAWN.flatMap((v): ViolationEvent[] => [
+      { phase: 'opened', violation: v },
+      {
+        phase: 'withdrawn',
+        violation: { ...v, withdrawal: { reason: 'backfill', lateTs: nov(12) } },
+        rejudged,
+      },
+    ]),
+  );
+  await events.recordTrips([
+    { kind: 'completed', trip: WITHDRAWN_TRIP },
+    { kind: 'withdrawn', trip: WITHDRAWN_TRIP, rejudged },
+  ]);
   for (const [v, status] of VIOLATIONS) {
     for (const to of PATH[status])
       await events.setViolationStatus({ id: v.id, to, actor: 'key-monitor', at: nov(29) });

@@ -7,7 +7,9 @@
  *                      is counted in the month it started once it completes
  *  - km:               the distance of those trips (loaded legs: origin to disposal)
  *  - compliantTrips:   those the engine judged compliant; compliantShare = compliantTrips / trips
- *  - violations:       violations whose startTs falls in the month, in total and by code
+ *  - violations:       violations whose startTs falls in the month, in total and by code; a violation
+ *                      the engine withdrew (phase `withdrawn`: late fixes showed it did not happen so)
+ *                      is not one, nor is a platform gap (never a violation: geofence/platform-gaps.ts)
  *  - per100Trips:      violations / trips × 100;  per1000Km: violations / km × 1,000 (null without trips/km)
  *  - openViolations:   the month's violations whose enforcement status is not yet `closed` (unresolved)
  *
@@ -33,8 +35,9 @@ export interface ScorecardInput {
   firms: readonly string[];
   /** trips of the month (others, and trips not completed, are ignored) */
   trips: readonly TripRecord[];
-  /** violations of the month (others, and violations of firms not scored, are ignored) */
-  violations: readonly Pick<ViolationRecord, 'firm' | 'code' | 'startTs' | 'status'>[];
+  /** violations of the month (others, withdrawn ones, and violations of firms not scored, are ignored) */
+  violations: readonly (Pick<ViolationRecord, 'firm' | 'code' | 'startTs' | 'status'> &
+    Partial<Pick<ViolationRecord, 'phase'>>)[];
 }
 
 export interface FirmScorecard {
@@ -118,7 +121,7 @@ export function computeScorecards(input: ScorecardInput): FirmScorecard[] {
   }
   for (const v of input.violations) {
     const t = tallies.get(v.firm);
-    if (t === undefined || !inMonth(v.startTs)) continue;
+    if (t === undefined || !inMonth(v.startTs) || v.phase === 'withdrawn') continue;
     t.violations += 1;
     t.byCode[v.code] += 1;
     if (v.status !== 'closed') t.open += 1;

@@ -10,8 +10,8 @@
  *                    `${vehicle}:${code}:${startTs}`, so (series code+firm+vehicle, time = startTs) IS the
  *                    id: rewriting the point replaces the state in place.
  *                    tags   code, firm, vehicle
- *                    fields id, phase, status ('open'|'closed': the ENGINE lifecycle; the name predates
- *                           the enforcement status and is kept for existing points), level (int), seq (int,
+ *                    fields id, phase, status ('open'|'closed'|'withdrawn': the ENGINE lifecycle; the name
+ *                           predates the enforcement status and is kept for existing points), level (int), seq (int,
  *                           history length when written), startTs (int), endTs (int), durationMs (int) (both
  *                           only once closed), lat, lon (float: startPos), permit ('' when none), route
  *                           (the first route the judgement names, '' when none: dashboards group by it), body
@@ -30,8 +30,9 @@
  *                    time   startTs ms + seq ns
  *   violation_phase  the phase HISTORY, one point per distinct event.
  *                    tags   code, firm, phase, vehicle
- *                    fields id, seq (int), level (int), hash (sha256 of canonicalJson({phase, violation})),
- *                           body (canonical JSON of the Violation as of that event)
+ *                    fields id, seq (int), level (int), hash (events-port.ts violationEventHash),
+ *                           body (canonical JSON of the Violation as of that event), rejudged (canonical
+ *                           JSON, only on the events of a re-judging with late fixes)
  *                    time   startTs ms + seq ns: every event of a violation has its own point (several
  *                           `updated` events included), history order = time order, and no two
  *                           violations of one series collide (their startTs differ by >= 1 ms)
@@ -68,7 +69,7 @@
  */
 import { canonicalJson, type EvidencePackage, verifyEvidence } from '../../geofence/evidence.ts';
 import type { TripEvent } from '../../geofence/trips.ts';
-import type { Violation, ViolationEvent, ViolationPhase } from '../../geofence/types.ts';
+import type { Rejudged, Violation, ViolationEvent, ViolationPhase } from '../../geofence/types.ts';
 import {
   type CursorKey,
   compareIds,
@@ -81,6 +82,8 @@ import {
   type Page,
   pageLimit,
   phaseRank,
+  replacesLatest,
+  replacesTrip,
   type TripQuery,
   type TripRecord,
   tripRank,
@@ -206,12 +209,21 @@ function idsCondition(ids: readonly string[]): string {
 interface PhaseState {
   hashes: Set<string>;
   maxSeq: number;
-  maxRank: number;
+  /** phase rank of the latest-state point (undefined: none yet) */
+  rank: number | undefined;
+  /** seq of that point */
+  rankSeq: number;
   /** the latest-state point already has an enforcement status */
   hasStatus: boolean;
 }
 
-const newPhaseState = (): PhaseState => ({ hashes: new Set(), maxSeq: 0, maxRank: -1, hasStatus: false });
+const newPhaseState = (): PhaseState => ({
+  hashes: new Set(),
+  maxSeq: 0,
+  rank: undefined,
+  rankSeq: -1,
+  hasStatus: false,
+});
 
 function recordOf(row: Row): ViolationRecord {
   const v = JSON.parse(String(row.body)) as Violation;
@@ -359,14 +371,16 @@ export class InfluxEventStore implements EventStore {
       if (s.hashes.has(hash)) continue; // a replay
       const seq = s.maxSeq + 1;
       if (seq > MAX_SEQ) throw new InfluxError(`violation ${JSON.stringify(v.id)} has too many phases`);
-      const rank = phaseRank(event.phase);
       const body = canonicalJson(v);
       history.push(this.phaseLine(event, seq, hash, body));
-      if (rank >= s.maxRank) latest.push(this.violationLine(event, seq, body, !s.hasStatus));
+      if (replacesLatest(event, s.rank)) {
+        latest.push(this.violationLine(event, seq, body, !s.hasStatus));
+        s.rank = phaseRank(event.phase);
+        s.rankSeq = seq;
+      }
       s.hasStatus = true;
       s.hashes.add(hash);
       s.maxSeq = seq;
-      s.maxRank = Math.max(s.maxRank, rank);
     }
     // Latest states first: if the write is cut short, the events missing from the history are recorded
     // again on the retry, which also rewrites their latest state.
@@ -378,7 +392,7 @@ export class InfluxEventStore implements EventStore {
     const fields: [string, PointField][] = [
       ['id', str(v.id)],
       ['phase', str(event.phase)],
-      ['status', str(lifecycleOf(v))],
+      ['status', str(lifecycleOf(event))],
       ['level', int(v.level)],
       ['seq', int(seq)],
       ['startTs', int(v.startTs)],
@@ -421,6 +435,9 @@ export class InfluxEventStore implements EventStore {
         ['level', int(v.level)],
         ['hash', str(hash)],
         ['body', str(body)],
+        ...(event.rejudged !== undefined
+          ? ([['rejudged', str(canonicalJson(event.rejudged))]] as [string, PointField][])
+          : []),
       ],
       ns(v.startTs, seq),
     );
@@ -464,8 +481,8 @@ export class InfluxEventStore implements EventStore {
       const request = wheres
         .slice(i, i + GROUPS_PER_REQUEST)
         .flatMap((where) => [
-          `SELECT "id", "seq", "hash", "phase" FROM ${this.from(VIOLATION_PHASE_MEASUREMENT)} ${where}`,
-          `SELECT "id", "enforcement" FROM ${this.from(VIOLATION_MEASUREMENT)} ${where}`,
+          `SELECT "id", "seq", "hash" FROM ${this.from(VIOLATION_PHASE_MEASUREMENT)} ${where}`,
+          `SELECT "id", "enforcement", "phase", "seq" FROM ${this.from(VIOLATION_MEASUREMENT)} ${where}`,
         ]);
       const results = await runQuery(this.target, request.join('; '));
       for (let r = 0; r < results.length; r += 2) {
@@ -474,11 +491,16 @@ export class InfluxEventStore implements EventStore {
           const s = of(String(row.id));
           s.hashes.add(String(row.hash));
           s.maxSeq = Math.max(s.maxSeq, Number(row.seq));
-          s.maxRank = Math.max(s.maxRank, phaseRank(String(row.phase) as ViolationPhase));
         }
         for (const row of rowsOf(results[r + 1] ?? [])) {
-          if (wanted.has(String(row.id)) && typeof row.enforcement === 'string')
-            of(String(row.id)).hasStatus = true;
+          if (!wanted.has(String(row.id))) continue;
+          const s = of(String(row.id));
+          if (typeof row.enforcement === 'string') s.hasStatus = true;
+          // the latest state's rank (the point with the highest seq when a firm change left two)
+          if (typeof row.phase === 'string' && Number(row.seq) > s.rankSeq) {
+            s.rank = phaseRank(row.phase as ViolationPhase);
+            s.rankSeq = Number(row.seq);
+          }
         }
       }
     }
@@ -494,7 +516,8 @@ export class InfluxEventStore implements EventStore {
     if (query.code !== undefined) conds.push(`"code" = ${quoteString(query.code)}`);
     if (query.status !== undefined) conds.push(`"enforcement" = ${quoteString(query.status)}`);
     const lifecycle = lifecycleFilter(query.phase);
-    if (lifecycle !== undefined) conds.push(`"status" = ${quoteString(lifecycle)}`);
+    if (lifecycle !== undefined && 'is' in lifecycle) conds.push(`"status" = ${quoteString(lifecycle.is)}`);
+    else if (lifecycle !== undefined) conds.push(`"status" != ${quoteString(lifecycle.not)}`);
     return this.page<ViolationRecord>(
       VIOLATION_MEASUREMENT,
       conds,
@@ -584,7 +607,7 @@ export class InfluxEventStore implements EventStore {
       VIOLATION_PHASE_MEASUREMENT,
       id,
       parseViolationId(id),
-      '"seq", "phase", "body"',
+      '"seq", "phase", "body", "rejudged"',
     );
     const bySeq = new Map<number, ViolationPhaseRecord>();
     for (const row of rows) {
@@ -593,6 +616,7 @@ export class InfluxEventStore implements EventStore {
         seq,
         phase: String(row.phase) as ViolationPhase,
         violation: JSON.parse(String(row.body)) as Violation,
+        ...(typeof row.rejudged === 'string' ? { rejudged: JSON.parse(row.rejudged) as Rejudged } : {}),
       });
     }
     return [...bySeq.values()].sort((a, b) => a.seq - b.seq);
@@ -646,14 +670,14 @@ export class InfluxEventStore implements EventStore {
       }
     }
     const lines: string[] = [];
-    for (const rec of records) {
+    events.forEach((event, i) => {
+      const rec = records[i]!;
       const body = canonicalJson(rec);
-      const rank = tripRank(rec.status);
       const prev = current.get(rec.id);
-      if (prev && (prev.rank > rank || prev.body === body)) continue;
-      current.set(rec.id, { rank, body });
+      if (prev && (prev.body === body || !replacesTrip(event, prev.rank))) return;
+      current.set(rec.id, { rank: tripRank(rec.status), body });
       lines.push(this.tripLine(rec, body));
-    }
+    });
     await this.write(lines);
   }
 
