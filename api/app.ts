@@ -23,6 +23,7 @@ import { type ApiKeyStore, keyRoutes } from './keys.ts';
 import { liveRoutes } from './live.ts';
 import type { LiveStreams } from './live-hub.ts';
 import { instrumentHttp, metricsRoutes } from './metrics.ts';
+import { type PlatformOutageSource, platformOutageRoutes } from './platform-outages.ts';
 import { positionRoutes } from './positions.ts';
 import type { ApiKeyResolver } from './principal.ts';
 import { problemErrorHandler, problemNotFoundHandler } from './problem.ts';
@@ -66,6 +67,8 @@ export interface ApiDeps {
   idempotency?: IdempotencyStore;
   /** the audit log of changes (DATA_DIR/audit.sqlite); in memory if absent */
   audit?: AuditLog;
+  /** the platform's own outages and the silences they voided (GET /platform/outages); served only when given */
+  outages?: PlatformOutageSource;
 }
 
 export interface ApiOptions {
@@ -189,6 +192,7 @@ export async function buildApi(deps: ApiDeps, opts: ApiOptions = {}): Promise<Fa
       if (keyStore) await v1.register(keyRoutes, { keys: keyStore, registry: deps.registry });
       if (deps.resources) await v1.register(resourceRoutes, deps.resources);
       if (deps.webhooks) await v1.register(webhookRoutes, { webhooks: deps.webhooks });
+      if (deps.outages) await v1.register(platformOutageRoutes, { outages: deps.outages });
       await v1.register(auditRoutes, { log: auditLog });
     },
     { prefix: API_PREFIX },

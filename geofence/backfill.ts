@@ -81,6 +81,8 @@ export interface RejudgeInput {
 }
 
 export interface RejudgeOutput {
+  /** the base it started from (undefined: the initial state): the history after it is replaced */
+  baseTs: number | undefined;
   /** the judge's state after the newest fix and the final tick */
   state: JudgeState;
   /** the new history after the base: every fix (old and late), checkpoints at CHECKPOINT_EVERY_MS */
@@ -118,6 +120,21 @@ export function rejudge(judge: Judge, input: RejudgeInput): RejudgeOutput {
       late.push(f);
     }
   }
+  if (late.length === 0) {
+    // nothing new: the history stands as it is (the caller changes nothing)
+    return {
+      baseTs: base?.ts,
+      state: baseState,
+      entries: [],
+      emitted: [],
+      events: [],
+      trips: [],
+      gaps: [],
+      duplicates,
+      beforeBase,
+      judgedLate: 0,
+    };
+  }
   const all = mergeByTs(input.judged, late);
   let s = baseState;
   let prevTs = base?.ts;
@@ -142,6 +159,7 @@ export function rejudge(judge: Judge, input: RejudgeInput): RejudgeOutput {
   const rejudged: Rejudged = { reason: 'backfill', lateTs: late[0]?.ts ?? Number.NaN };
   const changed = late.length > 0;
   return {
+    baseTs: base?.ts,
     state: s,
     entries,
     emitted,
@@ -340,4 +358,47 @@ export function rejudgeWith(
     judged: source.fixesAfter(args.vehicle, base?.ts),
     emitted: source.emittedAfter(args.vehicle, base?.ts),
   });
+}
+
+/**
+ * What one flush publishes, without what it would take back at once: every event of a violation (or
+ * trip) whose first event here is `opened` (`started`) and whose last is `withdrawn`. Consumers never
+ * knew of it and need not (a zero-length violation, or a verdict a batch in the same flush undid).
+ */
+export function withoutRetracted(
+  violations: readonly ViolationEvent[],
+  trips: readonly TripEvent[],
+): { violations: ViolationEvent[]; trips: TripEvent[] } {
+  const retracted = <E>(
+    events: readonly E[],
+    id: (e: E) => string,
+    first: (e: E) => boolean,
+    gone: (e: E) => boolean,
+  ) => {
+    const firstOf = new Map<string, E>();
+    const lastOf = new Map<string, E>();
+    for (const e of events) {
+      if (!firstOf.has(id(e))) firstOf.set(id(e), e);
+      lastOf.set(id(e), e);
+    }
+    const out = new Set<string>();
+    for (const [key, e] of firstOf) if (first(e) && gone(lastOf.get(key)!)) out.add(key);
+    return out;
+  };
+  const v = retracted(
+    violations,
+    (e) => e.violation.id,
+    (e) => e.phase === 'opened',
+    (e) => e.phase === 'withdrawn',
+  );
+  const t = retracted(
+    trips,
+    (e) => e.trip.id,
+    (e) => e.kind === 'started',
+    (e) => e.kind === 'withdrawn',
+  );
+  return {
+    violations: v.size === 0 ? [...violations] : violations.filter((e) => !v.has(e.violation.id)),
+    trips: t.size === 0 ? [...trips] : trips.filter((e) => !t.has(e.trip.id)),
+  };
 }

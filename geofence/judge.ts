@@ -17,10 +17,12 @@ import type { ViolationEvent, World } from './types.ts';
  *   silence the ticks missed (the platform was busy) is still judged.
  * - Outages of the platform (platform-gaps.ts) void the silence verdicts they overlap: they are returned
  *   as `gaps`, never as violations. A tick that would open such an OFFLINE leaves the state as it was
- *   (tried again at the next tick, recorded once: `gap` holds the last id noted).
- * - No zero-length violation: a violation closed at (or before) its own start is dropped when it was
- *   opened in the same step, else withdrawn (the fix that ended the silence was recorded before the
- *   onset and arrived late).
+ *   (tried again at the next tick, recorded once: `gap` holds the last id noted). Once an outage has
+ *   ended, a silence that began before it is counted from its end: a device that stays silent after
+ *   the platform is back is OFFLINE after its allowance, as if its last fix were the outage's end.
+ * - No zero-length violation: one published open and then closed at (or before) its own start is
+ *   withdrawn (the fix that ended the silence was recorded before the onset and arrived late). An
+ *   instant by design (opened and closed by one fix: a tip at the roadside) is not zero-length.
  * - The ledger (`open`, `trip`): the latest event of every violation still open and the started trip, so
  *   that a re-judging from a checkpoint knows what consumers had been told was going on at that point.
  */
@@ -74,7 +76,11 @@ export function createJudge(engine: Engine, calendar: Calendar) {
     return { open, trip };
   }
 
-  /** Voids the silence verdicts the outages cover; the state is left as it was when any is voided. */
+  /**
+   * Voids the silence verdicts the outages cover; the state is left as it was when any is voided. A
+   * silence that began before an outage that has ended is counted from that outage's end (the device
+   * gets its whole allowance again once the platform is back, and is judged on it).
+   */
   function tick(
     s: JudgeState,
     nowMs: number,
@@ -84,16 +90,30 @@ export function createJudge(engine: Engine, calendar: Calendar) {
     const r = engine.tick(s.engine, nowMs, world);
     if (r.state === s.engine && r.events.length === 0)
       return { state: s, events: NONE, trips: NONE, gaps: NONE };
-    const lastTs = s.engine.last?.ts;
-    for (const e of r.events) {
-      const gap = platformGapOf(e, lastTs, nowMs, outages);
-      if (gap === undefined) continue;
-      // the platform's silence: the rule is asked again at the next tick (the outage may end first)
-      if (gap.id === s.gap) return { state: s, events: NONE, trips: NONE, gaps: NONE };
-      return { state: { ...s, gap: gap.id }, events: NONE, trips: NONE, gaps: [gap] };
+    const last = s.engine.last;
+    const gap = voided(r.events, last?.ts, nowMs, outages);
+    if (gap === undefined) {
+      const ledger = fold(s, r.events, NONE);
+      return { state: { ...s, engine: r.state, ...ledger }, events: r.events, trips: NONE, gaps: NONE };
     }
-    const ledger = fold(s, r.events, NONE);
-    return { state: { ...s, engine: r.state, ...ledger }, events: r.events, trips: NONE, gaps: NONE };
+    // the platform's silence, recorded once (the rule is asked again at every tick: the outage may end)
+    const noted: JudgeState = gap.id === s.gap ? s : { ...s, gap: gap.id };
+    const gaps: readonly PlatformGap[] = gap.id === s.gap ? NONE : [gap];
+    const quiet: JudgeOutput = { state: noted, events: NONE, trips: NONE, gaps };
+    // once the outage has ended, the silence is judged again from its end: a whole allowance after it
+    const resume = last === undefined ? undefined : resumedAt(outages, last.ts, nowMs);
+    if (last === undefined || resume === undefined) return quiet;
+    const shifted: VehicleState = { ...s.engine, last: { ...last, ts: resume } };
+    const again = engine.tick(shifted, nowMs, world);
+    if (again.events.length === 0 || voided(again.events, resume, nowMs, outages) !== undefined) return quiet;
+    const ledger = fold(noted, again.events, NONE);
+    // the silence rules changed their slices; `last` stays the vehicle's real last fix
+    return {
+      state: { ...noted, engine: { ...again.state, last }, ...ledger },
+      events: again.events,
+      trips: NONE,
+      gaps,
+    };
   }
 
   function step(s: JudgeState, fix: Fix, world: World, outages: readonly Outage[] = NO_OUTAGES): JudgeOutput {
@@ -149,26 +169,56 @@ export function createJudge(engine: Engine, calendar: Calendar) {
 export type Judge = ReturnType<typeof createJudge>;
 
 /**
- * A violation closed at or before its start: dropped with its opening when both are in these events,
- * else withdrawn (it was published open; the fix that closed it was recorded before its onset).
+ * The instant of the newest fix the vehicle's judge has stepped: a suspect the outlier screen holds back
+ * (geofence/outliers.ts) is newer than the last judged fix. A fix at or before it is late (or a duplicate).
+ */
+export function newestStepped(s: JudgeState): number | undefined {
+  return s.engine.held?.ts ?? s.engine.last?.ts;
+}
+
+/** The first of these events an outage voids, as the platform gap it is. */
+function voided(
+  events: readonly ViolationEvent[],
+  lastTs: number | undefined,
+  atTs: number,
+  outages: readonly Outage[],
+): PlatformGap | undefined {
+  for (const e of events) {
+    const gap = platformGapOf(e, lastTs, atTs, outages);
+    if (gap !== undefined) return gap;
+  }
+  return undefined;
+}
+
+/** The end of the latest outage that has ended before `nowMs` and overlaps the silence since `lastTs`. */
+function resumedAt(outages: readonly Outage[], lastTs: number, nowMs: number): number | undefined {
+  let resume: number | undefined;
+  for (const o of outages) {
+    if (o.end > lastTs && o.end < nowMs && o.start < nowMs && (resume === undefined || o.end > resume))
+      resume = o.end;
+  }
+  return resume;
+}
+
+/**
+ * A violation published open and now closed at or before its own start (the fix that closed it was
+ * recorded before its onset and arrived late: an OFFLINE whose silence that fix fills) is withdrawn: it
+ * never lasted. A violation opened and closed by the same step is an instant by design (a roadside tip,
+ * an unloading at the wrong site) and stays as it is.
  */
 function dropZeroLength(events: ViolationEvent[], atTs: number): readonly ViolationEvent[] {
   let out = events;
   for (const e of events) {
     const v = e.violation;
     if (e.phase !== 'closed' || v.endTs === undefined || v.endTs > v.startTs) continue;
-    const openedHere = events.some((o) => o.phase === 'opened' && o.violation.id === v.id);
-    if (openedHere) {
-      out = out.filter((o) => o.violation.id !== v.id);
-    } else {
-      const { endTs: _e, durationMs: _d, ...rest } = v;
-      const withdrawn: ViolationEvent = {
-        phase: 'withdrawn',
-        violation: { ...rest, withdrawal: { reason: 'backfill', lateTs: atTs } },
-        rejudged: { reason: 'backfill', lateTs: atTs },
-      };
-      out = out.map((o) => (o === e ? withdrawn : o));
-    }
+    if (events.some((o) => o.phase === 'opened' && o.violation.id === v.id)) continue;
+    const { endTs: _e, durationMs: _d, ...rest } = v;
+    const withdrawn: ViolationEvent = {
+      phase: 'withdrawn',
+      violation: { ...rest, withdrawal: { reason: 'backfill', lateTs: atTs } },
+      rejudged: { reason: 'backfill', lateTs: atTs },
+    };
+    out = out.map((o) => (o === e ? withdrawn : o));
   }
   return out;
 }

@@ -21,11 +21,19 @@ export interface PumpOptions {
   quarantineFile?: string;
   /** called after a batch is stored (tests and the benchmark use it) */
   onStored?: (fixes: readonly Fix[]) => void;
+  /**
+   * The compliance engine's judgement gate: `mark()` when a batch is read, and the checkpoint moves past
+   * the batch only once `judged(mark)` resolves (its fixes' judgement is committed), so that after a
+   * crash the fixes past the checkpoint are all the ones to judge again (platform/compliance.ts replay).
+   */
+  judgement?: { mark(): number; judged(mark: number): Promise<void> };
 }
 
 interface InFlight {
   batch: SpoolBatch;
   fixes: Fix[];
+  /** the judgement mark when it was read */
+  mark: number;
   /** true once written (or quarantined); false when stopping cut the retries short */
   stored: Promise<boolean>;
 }
@@ -163,7 +171,8 @@ export class StorePump {
         const batch = await spool.read(this.batchSize);
         if (batch === undefined) break;
         const fixes = this.parse(batch);
-        inflight.push({ batch, fixes, stored: this.writeWithRetry(fixes) });
+        const mark = this.opts.judgement?.mark() ?? 0;
+        inflight.push({ batch, fixes, mark, stored: this.writeWithRetry(fixes) });
       }
       const head = inflight[0];
       if (head === undefined) {
@@ -180,6 +189,7 @@ export class StorePump {
         spool.rewind();
         return;
       }
+      if (this.opts.judgement) await this.opts.judgement.judged(head.mark);
       await spool.commit(head.batch.end, head.batch.records.length);
       inflight.shift();
       this.spoolRecovered();

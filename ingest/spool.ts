@@ -522,6 +522,52 @@ export class Spool {
     }
   }
 
+  /**
+   * The durable records after the checkpoint, oldest first, read apart from the pump's cursor (a
+   * descriptor of its own per segment). At a start, before intake, the compliance engine judges them
+   * again: the pump moves the checkpoint only past fixes whose judgement is committed, so whatever a
+   * crash left unjudged is here (what was judged is recognised and skipped).
+   */
+  async *replay(maxRecords = 5000): AsyncGenerator<string[]> {
+    let pos: SpoolPosition = { ...this.checkpoint };
+    let fd: fs.promises.FileHandle | undefined;
+    let fdSegment = -1;
+    try {
+      for (;;) {
+        const seg = pos.segment;
+        const end = seg === this.activeSegment ? this.durableSize : this.sizes.get(seg);
+        if (end === undefined || pos.offset >= end) {
+          if (end !== undefined && seg >= this.activeSegment) return;
+          const next = this.nextSegmentAfter(seg);
+          if (next === undefined) return;
+          pos = { segment: next, offset: 0 };
+          continue;
+        }
+        if (fdSegment !== seg) {
+          await fd?.close();
+          fd = await fsp.open(this.file(seg), 'r');
+          fdSegment = seg;
+        }
+        const buf = Buffer.allocUnsafe(Math.min(end - pos.offset, READ_CHUNK_BYTES));
+        const { bytesRead } = await fd!.read(buf, 0, buf.length, pos.offset);
+        const chunk = buf.subarray(0, bytesRead);
+        const records: string[] = [];
+        let start = 0;
+        while (records.length < maxRecords) {
+          const nl = chunk.indexOf(NEWLINE, start);
+          if (nl < 0) break;
+          if (nl > start) records.push(chunk.toString('utf8', start, nl));
+          start = nl + 1;
+        }
+        // an incomplete tail of a sealed segment (see read): skip it
+        pos = { segment: seg, offset: start === 0 ? end : pos.offset + start };
+        if (records.length > 0) yield records;
+      }
+    } finally {
+      await fd?.close();
+    }
+  }
+
   /** Makes `pos` the durable checkpoint and deletes the segments it has consumed wholly. */
   async commit(pos: SpoolPosition, records: number): Promise<void> {
     this.checkpoint = { ...pos };

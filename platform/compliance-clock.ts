@@ -27,6 +27,8 @@ export const COMPLIANCE_CLOCKS = ['wall', 'fleet'] as const;
 const LAG_SAMPLES = 512;
 /** the most the wall clock is held back: the platform's own queues, not a fleet's clocks, are meant */
 export const MAX_LAG_COMPENSATION_MS = 60_000;
+/** devices that must lag past the cap before the platform counts as behind its own queues */
+export const BEHIND_MIN_DEVICES = 10;
 /** samples older than this (no fix accepted since) say nothing about the intake now */
 const LAG_SAMPLES_FRESH_MS = 10_000;
 
@@ -45,6 +47,7 @@ const LAG_SAMPLES_FRESH_MS = 10_000;
  */
 export class IntakeLag {
   private readonly samples = new Float64Array(LAG_SAMPLES);
+  private readonly devices: string[] = new Array<string>(LAG_SAMPLES).fill('');
   private count = 0;
   private next = 0;
   private lastAt = Number.NEGATIVE_INFINITY;
@@ -55,6 +58,7 @@ export class IntakeLag {
     for (const fix of fixes) {
       if (fix.late) continue;
       this.samples[this.next] = fix.received - fix.ts;
+      this.devices[this.next] = fix.device;
       this.next = (this.next + 1) % LAG_SAMPLES;
       if (this.count < LAG_SAMPLES) this.count++;
       this.lastAt = this.wallNow();
@@ -63,10 +67,31 @@ export class IntakeLag {
 
   /** the median lag, between 0 and MAX_LAG_COMPENSATION_MS; 0 without fresh samples */
   compensationMs(): number {
+    return Math.min(MAX_LAG_COMPENSATION_MS, this.medianMs());
+  }
+
+  /** the median lag, uncapped (0 without fresh samples) */
+  medianMs(): number {
     if (this.count === 0 || this.wallNow() - this.lastAt > LAG_SAMPLES_FRESH_MS) return 0;
     const sorted = this.samples.slice(0, this.count).sort();
-    const median = sorted[this.count >> 1] ?? 0;
-    return Math.min(MAX_LAG_COMPENSATION_MS, Math.max(0, median));
+    return Math.max(0, sorted[this.count >> 1] ?? 0);
+  }
+
+  /**
+   * The lag when the platform is behind its own queues: the median past MAX_LAG_COMPENSATION_MS, seen on
+   * at least BEHIND_MIN_DEVICES devices (undefined otherwise). One device sending its old fixes in order
+   * (a backlog after a coverage gap, with no live fix first) lags too, but that is the device's age, not
+   * the platform's: a platform that is behind is behind for every device.
+   */
+  behindMs(): number | undefined {
+    const median = this.medianMs();
+    if (median <= MAX_LAG_COMPENSATION_MS) return undefined;
+    const behind = new Set<string>();
+    for (let i = 0; i < this.count; i++) {
+      if (this.samples[i]! > MAX_LAG_COMPENSATION_MS) behind.add(this.devices[i]!);
+      if (behind.size >= BEHIND_MIN_DEVICES) return median;
+    }
+    return undefined;
   }
 }
 /** devices heard from within this much wall time make up the fleet's time */
@@ -155,6 +180,14 @@ export interface ComplianceClock {
   now(): number;
   /** accepted fixes, in order (IngestCore.onFixes): the fleet clock's time, the wall clock's intake lag */
   observe(fixes: readonly Fix[]): void;
+  /**
+   * While the intake lags its devices by more than MAX_LAG_COMPENSATION_MS (the wall clock's median of
+   * received - ts, on BEHIND_MIN_DEVICES devices at least): the fix time it has caught up to (the wall
+   * time less the lag), from which the
+   * silence it sees is its own (platform/platform-outages.ts); undefined otherwise, and always for the
+   * fleet clock (its fixes are not meant to be recent).
+   */
+  behindSince(): number | undefined;
 }
 
 export interface ComplianceClockOptions {
@@ -171,7 +204,15 @@ export function createComplianceClock(
   const wallNow = opts.wallNow ?? Date.now;
   if (mode === 'wall') {
     const lag = new IntakeLag(wallNow);
-    return { mode, now: () => wallNow() - lag.compensationMs(), observe: (fixes) => lag.observe(fixes) };
+    return {
+      mode,
+      now: () => wallNow() - lag.compensationMs(),
+      observe: (fixes) => lag.observe(fixes),
+      behindSince: () => {
+        const lagMs = lag.behindMs();
+        return lagMs === undefined ? undefined : wallNow() - lagMs;
+      },
+    };
   }
   const speedup = opts.speedup ?? 1;
   if (!(speedup > 0)) throw new Error(`fleet clock speed-up must be > 0, got ${speedup}`);
@@ -182,5 +223,6 @@ export function createComplianceClock(
     // catch-up mode) runs at 1x from then on, and its time must not run ahead between its fixes.
     now: () => Math.min(wallNow(), fleet.now()),
     observe: (fixes) => fleet.observe(fixes),
+    behindSince: () => undefined,
   };
 }

@@ -2,26 +2,46 @@ import { EventEmitter } from 'node:events';
 import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
 import type { Registry as MetricsRegistry } from 'prom-client';
+import type { PlatformOutageRecord } from '../api/platform-outages.ts';
+import { withoutRetracted } from '../geofence/backfill.ts';
 import { chinaCalendar } from '../geofence/calendar.ts';
 import { compileWorld } from '../geofence/compile.ts';
-import { type Calendar, createEngine, type Engine, type VehicleState } from '../geofence/engine.ts';
+import { type Calendar, createEngine, type Engine } from '../geofence/engine.ts';
+import { createJudge, type Judge, type JudgeState, newestStepped } from '../geofence/judge.ts';
 import type { RegistrySnapshot } from '../geofence/model.ts';
+import type { PlatformGap } from '../geofence/platform-gaps.ts';
 import { ALL_RULES } from '../geofence/rules/index.ts';
-import { initialTrips, stepTrips, type TripEvent, type TripState, tripInput } from '../geofence/trips.ts';
+import type { TripEvent } from '../geofence/trips.ts';
 import type { ViolationEvent, World } from '../geofence/types.ts';
 import type { Fix } from '../ingest/fix.ts';
 import type { EventStore } from '../store/events-port.ts';
 import type { FixStore } from '../store/port.ts';
+import type { PlatformOutage, SqliteHistory } from './backfill-history.ts';
 import {
   type ComplianceMetrics,
   createComplianceMetrics,
   firmKindOf,
   STEP_SAMPLE_EVERY,
 } from './compliance-metrics.ts';
-import { decodeTripState, decodeVehicleState, encodeState, engineFingerprint } from './engine-state-codec.ts';
-import { EngineStateStore, type EvidenceDueRow, type SavedVehicle } from './engine-state-store.ts';
+import {
+  decodeJudgeExtras,
+  decodeTripState,
+  decodeVehicleState,
+  encodeJudgeExtras,
+  encodeState,
+  engineFingerprint,
+} from './engine-state-codec.ts';
+import {
+  EngineStateStore,
+  type EvidenceDone,
+  type EvidenceDueRow,
+  type SavedVehicle,
+  type StateBatch,
+} from './engine-state-store.ts';
 import { EventOutbox } from './event-outbox.ts';
 import { EvidenceQueue, type EvidenceStatus, type FixProgress } from './evidence-queue.ts';
+import { type LateFigures, LateFixes, type Rejudgings } from './late-fixes.ts';
+import { PlatformOutages } from './platform-outages.ts';
 
 /**
  * The imperative shell around the pure engine (geofence/engine.ts): keeps the compiled world (recompiled
@@ -39,8 +59,24 @@ import { EvidenceQueue, type EvidenceStatus, type FixProgress } from './evidence
  * an open violation is closed by the first fix after a restart (same id), a trip in progress completes,
  * and events the EventStore never got are replayed (its writes are idempotent: a replay duplicates
  * nothing). The hot path (onFixes) only marks vehicles dirty.
- * What a crash (not a stop) can still lose: the judgement of fixes accepted in the last flush interval
- * (they are stored; the engine resumes from the state saved before them).
+ * A crash loses no judgement either: the store pump moves the spool's checkpoint only past fixes whose
+ * judgement is committed (`judgedMark` / `whenJudged`), and at a start the fixes after that checkpoint
+ * are handed to `onFixes` again (`replay`); those already judged are found in the history and skipped.
+ *
+ * Events are published (MQTT alerts, the live bus, the outbox) once the commit that produced them is
+ * done, a flush's worth at a time, and a violation opened and withdrawn within one flush is not
+ * published at all (geofence/backfill.ts withoutRetracted).
+ *
+ * Late fixes (issue 17: blind-area backfill arriving after the live fix; geofence/backfill.ts): a fix at
+ * or before its vehicle's newest is held until the next flush, which re-judges the vehicle from the
+ * newest checkpoint before it, inside the commit's transaction, and publishes the difference
+ * (withdrawn, opened with true times, updated). The history it reads (platform/backfill-history.ts) is
+ * written at every commit and kept for `backfillHorizonMs` (platform/late-fixes.ts).
+ *
+ * The platform's own outages (issue 10 item 6; platform/platform-outages.ts): the instant of the last
+ * commit before a start (its judgement clock) opens a `stopped` outage that ends with the restart grace;
+ * an intake behind by more than the clock can hold back opens a `behind` one. Silence verdicts they
+ * overlap are platform gaps, recorded beside the outage, never violations (geofence/platform-gaps.ts).
  */
 
 export interface ComplianceSource {
@@ -79,13 +115,22 @@ export interface ComplianceServiceOptions {
    */
   state?: EngineStateStore;
   /**
-   * after a restart, how long restored vehicles that have not reported again are spared silence
-   * detection: the platform was down, not the device (it reconnects and backfills). Default 120 s.
+   * after a restart, how long the platform's `stopped` outage lasts past the start (devices reconnect
+   * and backfill meanwhile; their silence until then is the platform's). Default 120 s (wall time).
    */
   restoreGraceMs?: number;
   /** registry for citywatch_violations_*, citywatch_engine_* (platform/compliance-metrics.ts) */
   metrics?: MetricsRegistry;
+  /** how far back late fixes are re-judged (BACKFILL_HISTORY_HOURS, else MAX_FIX_AGE_DAYS); default 7 days */
+  backfillHorizonMs?: number;
+  /**
+   * while the intake is behind its devices by more than the clock can hold back, the fix time from which
+   * it has not caught up (compliance-clock.ts `behindSince`); undefined otherwise. Opens `behind` outages.
+   */
+  behindSince?: () => number | undefined;
 }
+
+export type { LateFigures } from './late-fixes.ts';
 
 export interface ComplianceStatus {
   /** not yet in the EventStore (in the outbox or about to be) */
@@ -102,10 +147,16 @@ export interface ComplianceStatus {
   stateSaved: boolean;
   stateError?: string;
   vehicles: number;
+  /** fixes the engine did not judge: duplicates of a vehicle's newest, and late ones past its history */
   skippedLate: number;
   /** sensor glitches (load state, weight) and outlier fixes found, over all vehicles: data quality, not violations */
   sensorGlitches: number;
   outlierFixes: number;
+  late: LateFigures;
+  /** silences the platform's own outages voided (never violations) since the start */
+  platformGaps: number;
+  /** the platform's outage going on (stopped: restart grace; behind: intake lagging), if any */
+  outage?: PlatformOutage;
   /** judgement-clock instant of the last silence tick (ms; -Infinity before the first): a client that
    * drove a fleet up to instant T knows silence up to T has been judged once this is >= T */
   lastTickAt: number;
@@ -120,6 +171,17 @@ export interface PersistStats {
   maxMs: number;
 }
 
+/** a commit at least this often (wall ms), to keep the saved `aliveAt` fresh when nothing happens */
+const ALIVE_EVERY_MS = 5_000;
+
+interface CommitWork {
+  batch: StateBatch;
+  late: Rejudgings;
+  violations: ViolationEvent[];
+  trips: TripEvent[];
+  gaps: number;
+}
+
 /** Topic of a violation alert. */
 export function alertTopic(firm: string, vehicle: string): string {
   const safe = (s: string) => s.replace(/[+#/]/g, '_') || '_';
@@ -130,11 +192,26 @@ export class ComplianceService {
   /** live bus: 'violation' (ViolationEvent), 'trip' (TripEvent) */
   readonly bus = new EventEmitter();
   private readonly engine: Engine;
+  private readonly judge: Judge;
   private readonly calendar: Calendar;
   private readonly now: () => number;
   private world: World;
-  private readonly states = new Map<string, VehicleState>();
-  private readonly trips = new Map<string, TripState>();
+  /** per vehicle: the engine, trip tracker and ledger (geofence/judge.ts) */
+  private readonly states = new Map<string, JudgeState>();
+  /** late fixes and the history they are re-judged from (platform/late-fixes.ts) */
+  private readonly late: LateFixes;
+  /** silences the outages voided since the last commit */
+  private pendingGaps: PlatformGap[] = [];
+  private outages = new PlatformOutages([]);
+  private platformGaps = 0;
+  /** the pump gate: onFixes calls so far, and how many of them the last commit covered */
+  private delivered = 0;
+  private judgedThrough = 0;
+  private judgedWaiters: { mark: number; resolve: () => void }[] = [];
+  /** the judgement clock's instant of the last commit before this start (the platform was down since) */
+  private downSince: number | undefined;
+  /** wall clock of the last commit (one every ALIVE_EVERY_MS at least: `aliveAt` stays fresh) */
+  private lastCommitAt = 0;
   /** vehicles whose state changed since the last commit */
   private readonly dirty = new Set<string>();
   /** produced since the last commit (not durable yet) */
@@ -146,9 +223,7 @@ export class ComplianceService {
   /** closed violations' evidence packages */
   private readonly evidence: EvidenceQueue;
   private readonly state: EngineStateStore;
-  /** restored vehicles not heard from since the restart (spared silence detection for a while) */
-  private readonly awaitingFirstFix = new Set<string>();
-  /** wall clock: the end of the restart grace */
+  /** wall clock: the end of the restart grace (the stopped outage ends at the first tick after it) */
   private graceUntil = 0;
   /** alert publishes failed since the last warning about them, and when that was (wall clock) */
   private alertFailures = 0;
@@ -178,6 +253,8 @@ export class ComplianceService {
   constructor(private readonly opts: ComplianceServiceOptions) {
     this.calendar = opts.calendar ?? chinaCalendar;
     this.engine = createEngine(ALL_RULES, this.calendar);
+    this.judge = createJudge(this.engine, this.calendar);
+    this.late = new LateFixes(this.judge, opts.logger);
     this.now = opts.now ?? Date.now;
     this.world = compileWorld(opts.registry.snapshot());
     this.bus.setMaxListeners(0);
@@ -214,7 +291,7 @@ export class ComplianceService {
       if (typeof code === 'string') out.set(code, (out.get(code) ?? 0) + 1);
     };
     for (const state of this.states.values()) {
-      for (const slice of state.slices) {
+      for (const slice of state.engine.slices) {
         const open = (slice as { open?: unknown } | null)?.open;
         if (Array.isArray(open)) for (const v of open) add(v);
         else if (open) add(open);
@@ -227,16 +304,28 @@ export class ComplianceService {
   private restore(store: EngineStateStore): void {
     const restored = store.open(engineFingerprint(this.engine));
     const log = this.opts.logger;
+    let newestFix = Number.NEGATIVE_INFINITY;
     for (const v of restored.vehicles) {
       try {
-        this.states.set(v.vehicle, decodeVehicleState(v.engine));
-        if (v.trips !== undefined) this.trips.set(v.vehicle, decodeTripState(v.trips));
-        this.awaitingFirstFix.add(v.vehicle);
+        const engine = decodeVehicleState(v.engine);
+        const trips = v.trips !== undefined ? decodeTripState(v.trips) : undefined;
+        this.states.set(v.vehicle, {
+          engine,
+          ...(trips !== undefined ? { trips } : {}),
+          ...decodeJudgeExtras(v.judge),
+        });
+        if (engine.last !== undefined && engine.last.ts > newestFix) newestFix = engine.last.ts;
       } catch (err) {
         log.error({ err: (err as Error).message, vehicle: v.vehicle }, 'compliance: unreadable saved state');
       }
     }
     this.outbox.restored(restored.outbox);
+    this.late.restored(restored.historyVehicles);
+    this.outages = new PlatformOutages(store.history().outages(Date.now() - this.horizonMs()));
+    // down since the last commit before this start (a state saved by an older version has no such
+    // instant: the newest fix of a restored vehicle is the best guess of when the platform stopped)
+    this.downSince =
+      restored.aliveAt ?? (this.states.size > 0 && Number.isFinite(newestFix) ? newestFix : undefined);
     if (restored.discardedVehicles > 0)
       log.warn(
         { discarded: restored.discardedVehicles, file: store.file },
@@ -245,6 +334,8 @@ export class ComplianceService {
     log.info(
       {
         vehicles: this.states.size,
+        withHistory: this.late.withHistory,
+        downSince: this.downSince,
         outboxViolations: restored.outbox.violation,
         outboxTrips: restored.outbox.trip,
         evidenceDue: restored.evidenceDue,
@@ -261,6 +352,8 @@ export class ComplianceService {
     const flushMs = this.opts.flushIntervalMs ?? 200;
     const tickMs = this.opts.tickIntervalMs ?? 5000;
     this.graceUntil = Date.now() + (this.opts.restoreGraceMs ?? 120_000);
+    // the platform was not running since its last commit: silence in that time is the platform's
+    this.outages.started(this.downSince);
     const clockAtStart = this.now();
     if (Number.isFinite(clockAtStart)) this.lastTickAt = clockAtStart;
     this.flushTimer = setInterval(() => void this.flush(), flushMs);
@@ -270,7 +363,9 @@ export class ComplianceService {
     // of a minute is not skipped over between two wall-clock ticks. On the wall clock: every tickMs.
     this.tickTimer = setInterval(
       () => {
-        if (this.now() - this.lastTickAt >= tickMs) this.tick();
+        // (and at once when the clock went back: the wall clock held back by a growing intake lag)
+        const now = this.now();
+        if (now - this.lastTickAt >= tickMs || now < this.lastTickAt) this.tick();
       },
       Math.min(tickMs, 25),
     );
@@ -301,6 +396,7 @@ export class ComplianceService {
   /** Accepted fixes, in order, after they are durable (IngestCore.onFixes). */
   onFixes(fixes: readonly Fix[]): void {
     if (this.stopped) return;
+    this.delivered++;
     const timed = this.metrics?.stepSeconds;
     for (const fix of fixes) {
       try {
@@ -329,26 +425,22 @@ export class ComplianceService {
       }
     }
     const world = this.world;
-    const state = this.states.get(fix.vehicle) ?? this.engine.initial(fix.vehicle);
-    const result = this.engine.step(state, fix, world);
-    this.states.set(fix.vehicle, result.state);
-    this.dirty.add(fix.vehicle);
-    if (this.awaitingFirstFix.size > 0) this.awaitingFirstFix.delete(fix.vehicle);
-    if (fix.kind === 'muck_truck') {
-      // the fixes the engine judged (none for a suspect held back or an outlier; a released suspect first)
-      let tstate = this.trips.get(fix.vehicle) ?? initialTrips();
-      result.judged.forEach((f, i, all) => {
-        const tr = stepTrips(
-          tstate,
-          tripInput(f, world, this.calendar),
-          i === all.length - 1 ? result.events : [],
-        );
-        tstate = tr.state;
-        for (const e of tr.events) this.emitTrip(e);
-      });
-      this.trips.set(fix.vehicle, tstate);
+    const vehicle = fix.vehicle;
+    const state = this.states.get(vehicle) ?? this.judge.initial(vehicle);
+    // the newest fix stepped: a suspect held back by the outlier screen (geofence/outliers.ts) counts
+    const prevTs = newestStepped(state);
+    if (prevTs !== undefined && fix.ts <= prevTs) {
+      // late (or a duplicate of the newest): judged in time order at the next flush
+      this.late.queue(fix);
+      return;
     }
-    for (const e of result.events) this.emitViolation(e);
+    const out = this.judge.step(state, fix, world, this.outages.current());
+    this.states.set(vehicle, out.state);
+    this.dirty.add(vehicle);
+    this.late.stepped(fix, prevTs, out);
+    for (const g of out.gaps) this.pendingGaps.push(g);
+    for (const e of out.trips) this.freshTrips.push(e);
+    for (const e of out.events) this.freshViolations.push(e);
   }
 
   /** the judgement clock's current instant (diagnostics, tests; NaN when it has no time yet) */
@@ -364,17 +456,20 @@ export class ComplianceService {
     this.lastTickAt = now;
     const t0 = performance.now();
     const world = this.world;
-    const inGrace = Date.now() < this.graceUntil;
-    if (!inGrace) this.awaitingFirstFix.clear();
+    if (Date.now() >= this.graceUntil) this.outages.resumed(now);
+    this.outages.observeLag(this.opts.behindSince?.(), now);
+    const outages = this.outages.current();
     for (const [vehicle, state] of this.states) {
-      if (inGrace && this.awaitingFirstFix.has(vehicle)) continue;
       try {
-        const result = this.engine.tick(state, now, world);
-        if (result.state !== state) {
-          this.states.set(vehicle, result.state);
+        const out = this.judge.tick(state, now, world, outages);
+        if (out.state !== state) {
+          this.states.set(vehicle, out.state);
           this.dirty.add(vehicle);
         }
-        for (const e of result.events) this.emitViolation(e);
+        for (const g of out.gaps) this.pendingGaps.push(g);
+        const afterTs = state.engine.last?.ts;
+        if (out.events.length > 0 && afterTs !== undefined) this.late.ticked(vehicle, afterTs, out.events);
+        for (const e of out.events) this.freshViolations.push(e);
       } catch (err) {
         this.opts.logger.error({ err: (err as Error).message, vehicle }, 'compliance: engine tick failed');
       }
@@ -399,10 +494,11 @@ export class ComplianceService {
     this.alertFailureLoggedAt = now;
   }
 
-  private emitViolation(event: ViolationEvent): void {
+  /** After the commit: the MQTT alert and the live bus. */
+  private publishViolation(event: ViolationEvent): void {
     const v = event.violation;
     if (event.phase === 'opened' && this.metrics) {
-      const kind = this.states.get(v.vehicle)?.last?.kind ?? this.world.vehicle(v.vehicle)?.kind;
+      const kind = this.states.get(v.vehicle)?.engine.last?.kind ?? this.world.vehicle(v.vehicle)?.kind;
       this.metrics.violations.labels(v.code, firmKindOf(kind)).inc();
     }
     this.opts
@@ -413,64 +509,59 @@ export class ComplianceService {
     } catch (err) {
       this.opts.logger.warn({ err: (err as Error).message }, 'compliance: live bus listener failed');
     }
-    this.freshViolations.push(event);
-    // its evidence is due from the commit that stores this event on (evidence-queue.ts picks it up)
-    if (event.phase === 'closed') this.freshEvidence.push({ violationId: v.id, body: JSON.stringify(event) });
   }
 
-  private emitTrip(event: TripEvent): void {
+  private publishTrip(event: TripEvent): void {
     try {
       this.bus.emit('trip', event);
     } catch (err) {
       this.opts.logger.warn({ err: (err as Error).message }, 'compliance: live bus listener failed');
     }
-    this.freshTrips.push(event);
+  }
+
+  private horizonMs(): number {
+    return this.opts.backfillHorizonMs ?? 7 * 86_400_000;
   }
 
   /**
-   * Commits what changed since the last commit in one transaction: the dirty states, the new events
-   * (outbox), the evidence now due, and the outbox and evidence rows the stores took meanwhile.
-   * Synchronous: run once per flush. When the commit fails (disk full, ...) the events go on to the
-   * EventStore from memory (delivery matters more than crash safety), the states stay dirty and the
-   * evidence waits for the next try (its packages are built from committed rows only).
+   * Commits what changed since the last commit in one transaction: the history of the fixes judged
+   * since (and the re-judging of the vehicles with late fixes, which reads it back), the dirty states,
+   * the new events (outbox), the evidence now due, the outbox and evidence rows the stores took
+   * meanwhile, the platform's outages and gaps. Then publishes the events. Synchronous: run once per
+   * flush. When the commit fails (disk full, ...) the events of in-order fixes go on to the EventStore
+   * and the live consumers from memory (delivery matters more than crash safety), the states stay dirty,
+   * the evidence waits for the next try (its packages are built from committed rows only), and so do
+   * the history and the late fixes.
    */
   private persist(): void {
     const store = this.state;
+    const through = this.delivered;
     const acked = this.outbox.takeAcked();
     const evidenceDone = this.evidence.takeDone();
     const hasWork =
       this.dirty.size > 0 ||
       this.freshViolations.length > 0 ||
       this.freshTrips.length > 0 ||
-      this.freshEvidence.length > 0 ||
+      this.late.pending ||
+      this.pendingGaps.length > 0 ||
       acked.length > 0 ||
-      evidenceDone.length > 0;
+      evidenceDone.length > 0 ||
+      // the instant a start after a crash takes the platform to have been down since stays fresh
+      Date.now() - this.lastCommitAt >= ALIVE_EVERY_MS;
     if (!hasWork || !store.isOpen) {
       this.outbox.ackedNotCommitted(acked);
       this.evidence.doneNotCommitted(evidenceDone);
+      this.judged(through);
       return;
     }
     const t0 = performance.now();
-    const states: SavedVehicle[] = [];
-    for (const vehicle of this.dirty) {
-      const engine = this.states.get(vehicle);
-      if (engine === undefined) continue;
-      const trips = this.trips.get(vehicle);
-      states.push({ vehicle, engine: encodeState(engine), trips: trips ? encodeState(trips) : undefined });
-    }
-    const outbox = [
-      ...this.freshViolations.map((e) => ({ kind: 'violation' as const, body: JSON.stringify(e) })),
-      ...this.freshTrips.map((e) => ({ kind: 'trip' as const, body: JSON.stringify(e) })),
-    ];
-    const newEvidence = this.freshEvidence.length > 0;
+    const outages = this.outages.takeChanged();
+    let work: CommitWork | undefined;
     let seqs: number[];
     try {
-      seqs = store.commit({
-        states,
-        outbox,
-        acked,
-        evidenceDue: this.freshEvidence,
-        evidenceDone,
+      seqs = store.commit((history) => {
+        work = this.commitWork(history, outages, acked, evidenceDone);
+        return work.batch;
       });
     } catch (err) {
       this.stateSaved = false;
@@ -483,14 +574,27 @@ export class ComplianceService {
         );
       this.outbox.ackedNotCommitted(acked);
       this.evidence.doneNotCommitted(evidenceDone);
-      this.queueFresh(undefined);
+      this.outages.notSaved(outages);
+      this.late.failed();
+      const { violations, trips } = withoutRetracted(this.freshViolations, this.freshTrips);
+      this.publish(violations, trips, undefined);
+      this.judged(through);
       return;
     }
+    const done = work!;
+    this.lastCommitAt = Date.now();
+    this.platformGaps += done.gaps;
+    // the commit holds them: apply the re-judged states and let the history and the late fixes go
+    for (const [vehicle, state] of done.late.states) this.states.set(vehicle, state);
+    this.late.committed(done.late);
+    this.pendingGaps = [];
     this.dirty.clear();
+    const newEvidence = done.batch.evidenceDue.length > 0;
     this.freshEvidence = [];
-    this.queueFresh(seqs);
+    this.publish(done.violations, done.trips, seqs);
     this.evidence.doneCommitted(evidenceDone);
     if (newEvidence) this.evidence.rowsCommitted();
+    this.judged(through);
     if (!this.stateSaved) this.opts.logger.info('compliance: engine state saved again');
     this.stateSaved = true;
     this.stateError = undefined;
@@ -498,17 +602,135 @@ export class ComplianceService {
     const ms = performance.now() - t0;
     const ps = this.persistStats;
     ps.commits++;
-    ps.vehiclesSaved += states.length;
-    ps.eventsSaved += outbox.length;
+    ps.vehiclesSaved += done.batch.states.length;
+    ps.eventsSaved += done.batch.outbox.length;
     ps.totalMs += ms;
     if (ms > ps.maxMs) ps.maxMs = ms;
   }
 
-  /** Hands the fresh events to the outbox, with their outbox seqs (violations first). */
-  private queueFresh(seqs: readonly number[] | undefined): void {
-    this.outbox.add(this.freshViolations, this.freshTrips, seqs);
+  /**
+   * Inside the commit's transaction: the history of this flush, the re-judgings, the batch. Changes no
+   * field of the service (the transaction may still fail): what it found is returned.
+   */
+  private commitWork(
+    history: SqliteHistory,
+    outages: readonly PlatformOutage[],
+    acked: readonly number[],
+    evidenceDone: readonly EvidenceDone[],
+  ): CommitWork {
+    const late = this.late.write(history, {
+      world: this.world,
+      outages: this.outages.current(),
+      ...(Number.isFinite(this.lastTickAt) ? { tickedTo: this.lastTickAt } : {}),
+    });
+    const gaps = [...this.pendingGaps, ...late.gaps];
+    const { violations, trips } = withoutRetracted(
+      [...this.freshViolations, ...late.violations],
+      [...this.freshTrips, ...late.trips],
+    );
+    const states: SavedVehicle[] = [];
+    for (const vehicle of new Set([...this.dirty, ...late.states.keys()])) {
+      const state = late.states.get(vehicle) ?? this.states.get(vehicle);
+      if (state === undefined) continue;
+      states.push({
+        vehicle,
+        engine: encodeState(state.engine),
+        trips: state.trips ? encodeState(state.trips) : undefined,
+        judge: encodeJudgeExtras(state),
+      });
+    }
+    // a closed violation's evidence is due from this commit on (evidence-queue.ts picks it up), and a
+    // withdrawn one's again: its package says so (a due row holds the violation's latest event)
+    const evidenceDue: EvidenceDueRow[] = [...this.freshEvidence];
+    for (const e of violations) {
+      if (e.phase === 'closed' || e.phase === 'withdrawn')
+        evidenceDue.push({ violationId: e.violation.id, body: JSON.stringify(e) });
+    }
+    const now = this.now();
+    const batch: StateBatch = {
+      states,
+      outbox: [
+        ...violations.map((e) => ({ kind: 'violation' as const, body: JSON.stringify(e) })),
+        ...trips.map((e) => ({ kind: 'trip' as const, body: JSON.stringify(e) })),
+      ],
+      acked,
+      evidenceDue,
+      evidenceDone,
+      // the judgement clock now: a start after this commit knows the platform was up until here
+      aliveAt: Number.isFinite(now) ? now : this.lastTickAt,
+      outages,
+      gaps,
+      prune: { vehicles: this.late.pruneBatch(), cutoff: Date.now() - this.horizonMs() },
+    };
+    // counted only once the transaction is through (see persist)
+    return { batch, late, violations, trips, gaps: gaps.length };
+  }
+
+  /** Publishes what a commit produced and hands it to the outbox (its seqs: violations first). */
+  private publish(
+    violations: readonly ViolationEvent[],
+    trips: readonly TripEvent[],
+    seqs: readonly number[] | undefined,
+  ): void {
+    this.outbox.add(violations, trips, seqs);
     this.freshViolations = [];
     this.freshTrips = [];
+    for (const event of violations) this.publishViolation(event);
+    for (const event of trips) this.publishTrip(event);
+  }
+
+  /** the commit covering the first `through` deliveries is done (or failed): the pump may move on */
+  private judged(through: number): void {
+    this.judgedThrough = through;
+    if (this.judgedWaiters.length === 0) return;
+    const waiting: typeof this.judgedWaiters = [];
+    for (const w of this.judgedWaiters) {
+      if (w.mark <= through) w.resolve();
+      else waiting.push(w);
+    }
+    this.judgedWaiters = waiting;
+  }
+
+  /** how many deliveries (onFixes calls) so far: the pump notes it when it reads a batch */
+  judgedMark(): number {
+    return this.delivered;
+  }
+
+  /**
+   * Resolves once the judgement of the first `mark` deliveries is committed (or could not be: a failed
+   * commit does not hold the pump). The pump moves the spool's checkpoint only then, so a crash never
+   * leaves a fix stored but not judged: the fixes after the checkpoint are replayed at the next start.
+   */
+  whenJudged(mark: number): Promise<void> {
+    if (mark <= this.judgedThrough || this.stopped) return Promise.resolve();
+    // commit now rather than wait for the flush timer (unref'd: a stopping process must not hang on it)
+    this.persist();
+    if (mark <= this.judgedThrough) return Promise.resolve();
+    return new Promise((resolve) => this.judgedWaiters.push({ mark, resolve }));
+  }
+
+  /**
+   * At a start, before intake: the fixes the spool holds past the pump's checkpoint, judged again.
+   * Those judged before the crash are in the history (nothing to do); the others are judged now, in
+   * time order (a commit per batch keeps memory bounded).
+   */
+  async replay(batches: AsyncIterable<Fix[]>): Promise<number> {
+    let n = 0;
+    for await (const fixes of batches) {
+      this.onFixes(fixes);
+      this.persist();
+      n += fixes.length;
+    }
+    return n;
+  }
+
+  /** The platform's outages kept (within the backfill horizon), each with the gaps it voided. */
+  outageRecords(gapLimit: number): PlatformOutageRecord[] {
+    const store = this.state;
+    return this.outages.all().map((o) => {
+      const g = store.isOpen ? store.history().gapsOf(o.start, gapLimit) : { gaps: [], count: 0 };
+      return { ...o, gaps: g.count, gapList: g.gaps };
+    });
   }
 
   /**
@@ -522,14 +744,15 @@ export class ComplianceService {
   }
 
   status(): ComplianceStatus {
-    let skippedLate = 0;
+    let skippedLate = this.late.figures.beyondHistory;
     let sensorGlitches = 0;
     let outlierFixes = 0;
     for (const s of this.states.values()) {
-      skippedLate += s.skippedLate;
-      sensorGlitches += s.load.gl;
-      outlierFixes += s.outliers;
+      skippedLate += s.engine.skippedLate;
+      sensorGlitches += s.engine.load.gl;
+      outlierFixes += s.engine.outliers;
     }
+    const outage = this.outages.all().find((o) => o.end === Number.POSITIVE_INFINITY);
     const evidence = this.evidence.status();
     const lastError = this.outbox.error;
     return {
@@ -546,6 +769,9 @@ export class ComplianceService {
       skippedLate,
       sensorGlitches,
       outlierFixes,
+      late: { ...this.late.figures },
+      platformGaps: this.platformGaps,
+      ...(outage ? { outage } : {}),
       lastTickAt: this.lastTickAt,
     };
   }
@@ -563,6 +789,9 @@ export class ComplianceService {
     if (this.flushTimer) clearInterval(this.flushTimer);
     if (this.tickTimer) clearInterval(this.tickTimer);
     this.persist();
+    // a pump waiting for judgements must not wait for a service that has stopped judging
+    for (const w of this.judgedWaiters) w.resolve();
+    this.judgedWaiters = [];
     // The budget timers are ref'd: once the servers are closed they are what keeps the process alive
     // (the jobs' own timers are unref'd), else the loop empties and the process quits mid-stop.
     await this.evidence.stop(Date.now() + budgetMs / 2);

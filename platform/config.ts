@@ -156,11 +156,21 @@ const envObject = z.object({
   MAX_FUTURE_SKEW_S: z.coerce.number().min(0).default(300),
   /** backfill horizon for late (blind-area) uploads */
   MAX_FIX_AGE_DAYS: z.coerce.number().min(0).default(7),
+  /**
+   * how far back late fixes are re-judged in time order: the compliance engine's history on disk
+   * (platform/backfill-history.ts) is kept this long; unset: the whole backfill horizon (MAX_FIX_AGE_DAYS)
+   */
+  BACKFILL_HISTORY_HOURS: z.coerce
+    .number()
+    .gt(0)
+    .max(24 * 366)
+    .optional(),
   /** speed-up of the demo fleet's clock */
   SIMULATE_SPEEDUP: z.coerce.number().min(0.1).max(1000).default(1),
   /**
    * the clock silence (OFFLINE) is judged by: `wall` (production), or `fleet` for simulations and
-   * replays only: the newest accepted fix's time plus the wall time since (platform/compliance-clock.ts)
+   * replays only: the median over recent devices of their newest fix's time plus the wall time since
+   * (platform/compliance-clock.ts)
    */
   COMPLIANCE_CLOCK: z.enum(COMPLIANCE_CLOCKS).default('wall'),
   /** fleet clock: fleet time per wall time while no newer fix arrives (the simulator's --speedup) */

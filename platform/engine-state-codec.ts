@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { Engine, VehicleState } from '../geofence/engine.ts';
+import type { JudgeState } from '../geofence/judge.ts';
 import { initialTrips, type TripState } from '../geofence/trips.ts';
 
 /**
@@ -41,4 +42,16 @@ export function decodeVehicleState(text: string): VehicleState {
 
 export function decodeTripState(text: string): TripState {
   return JSON.parse(text) as TripState;
+}
+
+/** The rest of the judge's state (geofence/judge.ts): the ledger of open violations and trip, the last gap. */
+export function encodeJudgeExtras(state: Pick<JudgeState, 'open' | 'trip' | 'gap'>): string | undefined {
+  if (state.open.length === 0 && state.trip === undefined && state.gap === '') return undefined;
+  return JSON.stringify({ open: state.open, trip: state.trip, gap: state.gap });
+}
+
+export function decodeJudgeExtras(text: string | undefined): Pick<JudgeState, 'open' | 'trip' | 'gap'> {
+  if (text === undefined) return { open: [], gap: '' };
+  const x = JSON.parse(text) as Partial<JudgeState>;
+  return { open: x.open ?? [], ...(x.trip !== undefined ? { trip: x.trip } : {}), gap: x.gap ?? '' };
 }

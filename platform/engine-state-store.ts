@@ -1,5 +1,7 @@
 import type Database from 'better-sqlite3';
+import type { PlatformGap } from '../geofence/platform-gaps.ts';
 import { openSqlite } from '../store/sqlite-file.ts';
+import { HISTORY_SCHEMA, type PlatformOutage, SqliteHistory } from './backfill-history.ts';
 
 export type OutboxKind = 'violation' | 'trip';
 
@@ -9,12 +11,20 @@ export interface SavedVehicle {
   engine: string;
   /** JSON text of the trip state, undefined when the vehicle has none */
   trips: string | undefined;
+  /** JSON text of the rest of the judge's state (geofence/judge.ts: the ledger), undefined: none */
+  judge?: string | undefined;
 }
 
 export interface OutboxRow {
   seq: number;
   kind: OutboxKind;
   /** JSON text of the event */
+  body: string;
+}
+
+/** A package stored, from the due row with this body (a withdrawal may have replaced the row since). */
+export interface EvidenceDone {
+  violationId: string;
   body: string;
 }
 
@@ -27,6 +37,10 @@ export interface EvidenceDueRow {
 export interface RestoredState {
   /** empty when the saved states were written by an engine with another fingerprint */
   vehicles: SavedVehicle[];
+  /** vehicles with a history (late fixes can be re-judged) */
+  historyVehicles: string[];
+  /** the judgement clock's instant at the last commit before this start (undefined: first start) */
+  aliveAt: number | undefined;
   /** saved vehicle states dropped because the fingerprint changed */
   discardedVehicles: number;
   /**
@@ -39,13 +53,19 @@ export interface RestoredState {
 
 export interface StateBatch {
   states: readonly SavedVehicle[];
+  /** the judgement clock now: a start after a crash knows when the platform went down */
+  aliveAt?: number;
+  outages?: readonly PlatformOutage[];
+  gaps?: readonly PlatformGap[];
+  /** vehicles to prune the history of, and the instant before which it goes */
+  prune?: { vehicles: readonly string[]; cutoff: number };
   /** new outbox rows, in production order */
   outbox: readonly { kind: OutboxKind; body: string }[];
   /** outbox rows the EventStore accepted since the last batch */
   acked: readonly number[];
   evidenceDue: readonly EvidenceDueRow[];
-  /** violation ids whose evidence is now stored */
-  evidenceDone: readonly string[];
+  /** packages now stored: their due rows go, unless a later event of the violation replaced the row */
+  evidenceDone: readonly EvidenceDone[];
 }
 
 export interface EngineStateStoreOptions {
@@ -58,7 +78,8 @@ CREATE TABLE IF NOT EXISTS meta (key TEXT NOT NULL PRIMARY KEY, value TEXT NOT N
 CREATE TABLE IF NOT EXISTS vehicles (
   vehicle TEXT NOT NULL PRIMARY KEY,
   engine TEXT NOT NULL,
-  trips TEXT
+  trips TEXT,
+  judge TEXT
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS outbox (
   seq INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -81,13 +102,14 @@ interface Statements {
   outboxPage: Database.Statement;
   evidenceDuePage: Database.Statement;
   evidenceDueCount: Database.Statement;
-  commit: (batch: StateBatch) => number[];
+  commit: (work: (history: SqliteHistory) => StateBatch) => number[];
 }
 
 export class EngineStateStore {
   readonly file: string;
   private db: Database.Database | undefined;
   private st: Statements | undefined;
+  private hist: SqliteHistory | undefined;
 
   constructor(options: EngineStateStoreOptions) {
     this.file = options.file;
@@ -100,62 +122,105 @@ export class EngineStateStore {
    */
   open(fingerprint: string): RestoredState {
     if (this.db) throw new Error(`${this.file} is already open`);
-    const { db, value } = openSqlite(this.file, {}, (db): RestoredState & { st: Statements } => {
-      db.exec(SCHEMA);
-      const saved = db.prepare("SELECT value FROM meta WHERE key = 'fingerprint'").get() as
-        | { value: string }
-        | undefined;
-      let discardedVehicles = 0;
-      if (saved?.value !== fingerprint) {
-        discardedVehicles = (db.prepare('SELECT count(*) AS n FROM vehicles').get() as { n: number }).n;
-        db.transaction(() => {
-          db.exec('DELETE FROM vehicles');
-          db.prepare(
-            "INSERT INTO meta (key, value) VALUES ('fingerprint', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-          ).run(fingerprint);
-        })();
-      }
-      const vehicles = (
-        db.prepare('SELECT vehicle, engine, trips FROM vehicles').all() as {
-          vehicle: string;
-          engine: string;
-          trips: string | null;
-        }[]
-      ).map((r) => ({ vehicle: r.vehicle, engine: r.engine, trips: r.trips ?? undefined }));
-      const outbox: Record<OutboxKind, number> = { violation: 0, trip: 0 };
-      for (const r of db.prepare('SELECT kind, count(*) AS n FROM outbox GROUP BY kind').all() as {
-        kind: OutboxKind;
-        n: number;
-      }[])
-        outbox[r.kind] = r.n;
-      const st = this.prepare(db);
-      const evidenceDue = (st.evidenceDueCount.get() as { n: number }).n;
-      return { vehicles, discardedVehicles, outbox, evidenceDue, st };
-    });
-    const { st, ...restored } = value;
+    const { db, value } = openSqlite(
+      this.file,
+      {},
+      (db): RestoredState & { st: Statements; history: SqliteHistory } => {
+        db.exec(SCHEMA);
+        db.exec(HISTORY_SCHEMA);
+        const vehicleColumns = (
+          db.prepare("SELECT name FROM pragma_table_info('vehicles')").all() as { name: string }[]
+        ).map((c) => c.name);
+        if (!vehicleColumns.includes('judge')) db.exec('ALTER TABLE vehicles ADD COLUMN judge TEXT');
+        const saved = db.prepare("SELECT value FROM meta WHERE key = 'fingerprint'").get() as
+          | { value: string }
+          | undefined;
+        let discardedVehicles = 0;
+        if (saved?.value !== fingerprint) {
+          discardedVehicles = (db.prepare('SELECT count(*) AS n FROM vehicles').get() as { n: number }).n;
+          db.transaction(() => {
+            db.exec('DELETE FROM vehicles');
+            // the checkpoints are states of the same engine: they go too (the outages and gaps stay)
+            db.exec('DELETE FROM history; DELETE FROM emitted;');
+            db.prepare(
+              "INSERT INTO meta (key, value) VALUES ('fingerprint', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            ).run(fingerprint);
+          })();
+        }
+        const vehicles = (
+          db.prepare('SELECT vehicle, engine, trips, judge FROM vehicles').all() as {
+            vehicle: string;
+            engine: string;
+            trips: string | null;
+            judge: string | null;
+          }[]
+        ).map((r) => ({
+          vehicle: r.vehicle,
+          engine: r.engine,
+          trips: r.trips ?? undefined,
+          judge: r.judge ?? undefined,
+        }));
+        const alive = db.prepare("SELECT value FROM meta WHERE key = 'alive_at'").get() as
+          | { value: string }
+          | undefined;
+        const aliveAt =
+          alive !== undefined && Number.isFinite(Number(alive.value)) ? Number(alive.value) : undefined;
+        const history = new SqliteHistory(db);
+        const outbox: Record<OutboxKind, number> = { violation: 0, trip: 0 };
+        for (const r of db.prepare('SELECT kind, count(*) AS n FROM outbox GROUP BY kind').all() as {
+          kind: OutboxKind;
+          n: number;
+        }[])
+          outbox[r.kind] = r.n;
+        const st = this.prepare(db, history);
+        const evidenceDue = (st.evidenceDueCount.get() as { n: number }).n;
+        return {
+          vehicles,
+          historyVehicles: history.vehicles(),
+          aliveAt,
+          discardedVehicles,
+          outbox,
+          evidenceDue,
+          st,
+          history,
+        };
+      },
+    );
+    const { st, history, ...restored } = value;
     this.st = st;
+    this.hist = history;
     this.db = db;
     return restored;
   }
 
-  private prepare(db: Database.Database): Statements {
+  private prepare(db: Database.Database, history: SqliteHistory): Statements {
     const upsertVehicle = db.prepare(
-      'INSERT INTO vehicles (vehicle, engine, trips) VALUES (?, ?, ?) ON CONFLICT (vehicle) DO UPDATE SET engine = excluded.engine, trips = excluded.trips',
+      'INSERT INTO vehicles (vehicle, engine, trips, judge) VALUES (?, ?, ?, ?) ON CONFLICT (vehicle) DO UPDATE SET engine = excluded.engine, trips = excluded.trips, judge = excluded.judge',
+    );
+    const putAlive = db.prepare(
+      "INSERT INTO meta (key, value) VALUES ('alive_at', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
     );
     const insertOutbox = db.prepare('INSERT INTO outbox (kind, body) VALUES (?, ?)');
     const deleteOutbox = db.prepare('DELETE FROM outbox WHERE seq = ?');
     const upsertEvidenceDue = db.prepare(
       'INSERT INTO evidence_due (violation_id, body) VALUES (?, ?) ON CONFLICT (violation_id) DO UPDATE SET body = excluded.body',
     );
-    const deleteEvidenceDue = db.prepare('DELETE FROM evidence_due WHERE violation_id = ?');
-    const commit = db.transaction((batch: StateBatch): number[] => {
+    // only the row the package was built from: a later event (a withdrawal) replaced it, and is due
+    const deleteEvidenceDue = db.prepare('DELETE FROM evidence_due WHERE violation_id = ? AND body = ?');
+    const commit = db.transaction((work: (history: SqliteHistory) => StateBatch): number[] => {
+      // the history first: a re-judging in `work` reads it back within this transaction
+      const batch = work(history);
+      if (batch.aliveAt !== undefined && Number.isFinite(batch.aliveAt)) putAlive.run(String(batch.aliveAt));
+      for (const o of batch.outages ?? []) history.putOutage(o);
+      for (const g of batch.gaps ?? []) history.putGap(g);
+      if (batch.prune) for (const v of batch.prune.vehicles) history.prune(v, batch.prune.cutoff);
       for (const seq of batch.acked) deleteOutbox.run(seq);
-      for (const s of batch.states) upsertVehicle.run(s.vehicle, s.engine, s.trips ?? null);
+      for (const s of batch.states) upsertVehicle.run(s.vehicle, s.engine, s.trips ?? null, s.judge ?? null);
       const seqs: number[] = [];
       for (const o of batch.outbox) seqs.push(Number(insertOutbox.run(o.kind, o.body).lastInsertRowid));
       for (const e of batch.evidenceDue) upsertEvidenceDue.run(e.violationId, e.body);
       // after the inserts: an evidence job can finish before the row that announced it was committed
-      for (const id of batch.evidenceDone) deleteEvidenceDue.run(id);
+      for (const d of batch.evidenceDone) deleteEvidenceDue.run(d.violationId, d.body);
       return seqs;
     });
     return {
@@ -185,9 +250,19 @@ export class EngineStateStore {
     return this.db !== undefined;
   }
 
-  /** One transaction: all of the batch is durable when this returns, or none of it (it throws). */
-  commit(batch: StateBatch): number[] {
-    return this.statements().commit(batch);
+  /**
+   * One transaction: all of the batch is durable when this returns, or none of it (it throws). With a
+   * function, it runs inside the transaction first (writing and re-judging the history) and returns
+   * the batch.
+   */
+  commit(batch: StateBatch | ((history: SqliteHistory) => StateBatch)): number[] {
+    return this.statements().commit(typeof batch === 'function' ? batch : () => batch);
+  }
+
+  /** the history late fixes are re-judged from (read outside a commit: the API's outage list) */
+  history(): SqliteHistory {
+    if (!this.hist) throw new Error(`${this.file} is not open (call open() first)`);
+    return this.hist;
   }
 
   /** rows in the outbox (diagnostics, tests) */
@@ -215,6 +290,7 @@ export class EngineStateStore {
     const db = this.db;
     this.db = undefined;
     this.st = undefined;
+    this.hist = undefined;
     db?.close();
   }
 }

@@ -4,7 +4,7 @@ import type { ViolationEvent, World } from '../geofence/types.ts';
 import type { Fix } from '../ingest/fix.ts';
 import type { EventStore } from '../store/events-port.ts';
 import type { FixStore } from '../store/port.ts';
-import type { EvidenceDueRow } from './engine-state-store.ts';
+import type { EvidenceDone, EvidenceDueRow } from './engine-state-store.ts';
 
 /**
  * Builds and stores the evidence package of every closed violation, at the store's pace.
@@ -83,6 +83,8 @@ export interface EvidenceStatus {
 
 interface Job {
   id: string;
+  /** the due row's body: its row is deleted only while it still holds this (engine-state-store.ts) */
+  body: string;
   vehicle: string;
   event: ViolationEvent;
   from: number;
@@ -109,7 +111,7 @@ export class EvidenceQueue {
   /** stored, their rows not yet deleted (the next commit does it) */
   private readonly doneUncommitted = new Set<string>();
   /** stored since the last takeDone() */
-  private doneFresh: string[] = [];
+  private doneFresh: EvidenceDone[] = [];
   /** sweep: last id looked at, the commit generation the current pass started in, rows to look at */
   private cursor = '';
   private passStartedAt = -1;
@@ -155,21 +157,31 @@ export class EvidenceQueue {
     this.kick();
   }
 
-  /** Ids stored since the last call: their rows go in the next commit (then call doneCommitted). */
-  takeDone(): string[] {
-    const ids = this.doneFresh;
+  /**
+   * Rows stored since the last call (with the body each package was built from): they go in the next
+   * commit (then call doneCommitted), unless a later event replaced the row meanwhile.
+   */
+  takeDone(): EvidenceDone[] {
+    const done = this.doneFresh;
     this.doneFresh = [];
-    return ids;
+    return done;
   }
 
-  /** The commit that deleted these rows succeeded. */
-  doneCommitted(ids: readonly string[]): void {
-    for (const id of ids) this.doneUncommitted.delete(id);
+  /**
+   * The commit that deleted these rows succeeded. A row a later event replaced (a withdrawal after the
+   * close) was not deleted: the next sweep finds it and builds its package.
+   */
+  doneCommitted(done: readonly EvidenceDone[]): void {
+    for (const d of done) this.doneUncommitted.delete(d.violationId);
+    if (done.length > 0) {
+      this.dirty = true;
+      this.kick();
+    }
   }
 
   /** The commit failed: these rows stay; hand them back to the next takeDone(). */
-  doneNotCommitted(ids: readonly string[]): void {
-    this.doneFresh.push(...ids);
+  doneNotCommitted(done: readonly EvidenceDone[]): void {
+    this.doneFresh.push(...done);
   }
 
   status(): EvidenceStatus {
@@ -294,13 +306,14 @@ export class EvidenceQueue {
         { err: (err as Error).message, violation: row.violationId },
         'evidence: unreadable due row; dropped',
       );
-      this.markDone(row.violationId, false);
+      this.markDone(row.violationId, row.body, false);
       return undefined;
     }
     const v = event.violation;
     const endTs = v.endTs ?? v.startTs;
     return {
       id: row.violationId,
+      body: row.body,
       vehicle: v.vehicle,
       event,
       from: v.startTs - EVIDENCE_MARGIN_MS,
@@ -384,21 +397,21 @@ export class EvidenceQueue {
             { violation: job.id, err: (err as Error).message },
             'evidence: the store refused the package for good; dropped',
           );
-          this.markDone(job.id, false);
+          this.markDone(job.id, job.body, false);
           continue;
         }
         this.noteFailure(err as Error, 'evidence: storing a package failed; retrying');
         return;
       }
-      this.markDone(job.id, true);
+      this.markDone(job.id, job.body, true);
     }
     this.recovered();
   }
 
-  private markDone(id: string, stored: boolean): void {
+  private markDone(id: string, body: string, stored: boolean): void {
     this.window.delete(id);
     this.doneUncommitted.add(id);
-    this.doneFresh.push(id);
+    this.doneFresh.push({ violationId: id, body });
     if (stored) this.stored++;
   }
 

@@ -22,7 +22,7 @@ import { Jt808Server } from '../gateway/jt808/server.ts';
 import { Backpressure, SLOW_AT, spoolPressure } from '../ingest/backpressure.ts';
 import { IngestCore } from '../ingest/core.ts';
 import { type ExternalIngest, startExternalIngest } from '../ingest/external.ts';
-import type { Fix } from '../ingest/fix.ts';
+import { type Fix, upgradeSpooledFix } from '../ingest/fix.ts';
 import { LatestPositions } from '../ingest/latest-cache.ts';
 import { createIngestMetrics, type IngestMetrics } from '../ingest/metrics.ts';
 import { DEAD_LETTER_TOPIC } from '../ingest/payload.ts';
@@ -120,6 +120,21 @@ export interface StartOptions {
   onStored?: (fixes: readonly Fix[]) => void;
   /** flush budget on stop; default SHUTDOWN_FLUSH_MS */
   drainMs?: number;
+}
+
+/** The spool's records past its checkpoint, as fixes (a spooled fix of an older version upgraded). */
+async function* spooledFixes(spool: Spool): AsyncGenerator<Fix[]> {
+  for await (const records of spool.replay()) {
+    const fixes: Fix[] = [];
+    for (const record of records) {
+      try {
+        fixes.push(upgradeSpooledFix(JSON.parse(record) as Fix));
+      } catch {
+        // a corrupt record: the pump counts it (spoolCorrupt) when it reads it
+      }
+    }
+    if (fixes.length > 0) yield fixes;
+  }
 }
 
 /** What a stop left on disk, written at the next start. */
@@ -333,6 +348,10 @@ export async function startPlatform(config: Config, options: StartOptions): Prom
     },
     // engine states and the outbox of events not yet in the event store survive a restart
     state: new EngineStateStore({ file: path.join(config.dataDir, 'compliance-state.sqlite') }),
+    // late fixes are re-judged as far back as ingest accepts them (or BACKFILL_HISTORY_HOURS)
+    backfillHorizonMs: (env.BACKFILL_HISTORY_HOURS ?? env.MAX_FIX_AGE_DAYS * 24) * 3_600_000,
+    // an intake far behind its devices is the platform's outage, not their silence
+    behindSince: complianceClock.behindSince,
     logger,
     metrics,
   });
@@ -368,6 +387,11 @@ export async function startPlatform(config: Config, options: StartOptions): Prom
   registerLiveMetrics(metrics, live);
   core.onFixes((fixes) => live.publishFixes(fixes));
   complianceService.bus.on('violation', (event) => live.publishViolation(event));
+  // What a crash left unjudged (the spool past the pump's checkpoint), judged again before intake and
+  // before the pump starts (every consumer of the bus is subscribed by now).
+  const replayed = await complianceService.replay(spooledFixes(spool));
+  if (replayed > 0)
+    logger.info({ fixes: replayed }, 'compliance: spooled fixes past the checkpoint judged again');
 
   const pump = new StorePump({
     spool,
@@ -378,6 +402,11 @@ export async function startPlatform(config: Config, options: StartOptions): Prom
     quarantineFile: path.join(config.dataDir, 'quarantine.jsonl'),
     logger,
     ...(options.onStored ? { onStored: options.onStored } : {}),
+    // the checkpoint moves only past fixes whose judgement is committed (a crash then loses none)
+    judgement: {
+      mark: () => complianceService.judgedMark(),
+      judged: (mark) => complianceService.whenJudged(mark),
+    },
   });
   let storeOpened = false;
   let eventsOpened = false;
@@ -607,6 +636,11 @@ export async function startPlatform(config: Config, options: StartOptions): Prom
       // data quality (issue 17): sensor readings that flickered back, fixes rejected as outliers
       sensorGlitches: cs.sensorGlitches,
       outlierFixes: cs.outlierFixes,
+      // late fixes judged in time order (received, re-judgings, duplicates, beyond the history, published)
+      late: { ...cs.late },
+      // silences the platform's own outages voided, and the outage going on (GET /api/v1/platform/outages)
+      platformGaps: cs.platformGaps,
+      outage: cs.outage ? cs.outage.cause : null,
       // what silence is judged by, and up to when: the simulator's evaluate command waits on these
       clock: clockMode,
       lastTickAt: Number.isFinite(cs.lastTickAt) ? new Date(cs.lastTickAt).toISOString() : null,
@@ -699,6 +733,7 @@ export async function startPlatform(config: Config, options: StartOptions): Prom
         webhooks,
         idempotency,
         audit,
+        outages: { outages: (gapLimit) => complianceService.outageRecords(gapLimit) },
         keys: apiKeys,
         resources: {
           registry,

@@ -13,10 +13,10 @@ export { type CheapFleet, seedCheapFleet };
 export const STORM_GAP_MS = 6 * 60_000;
 
 /**
- * A storm track: `count` fixes STORM_GAP_MS apart, the last at `endTs`, ignition on, empty, moving east
+ * A storm track: `count` fixes STORM_GAP_MS apart, the last at `endTs`, ignition off, empty, moving east
  * at 30 km/h (a plausible position at every fix: a gap, never an outlier). Every fix after the first
- * opens and closes a TRACK_GAP; nothing else (no permit needed when empty, speed under every limit; the
- * last fix at about the time of publishing, so no OFFLINE for 10 minutes).
+ * opens and closes a TRACK_GAP; nothing else (no permit needed when empty, speed under every limit;
+ * ignition off: a silence with the ignition on is an OFFLINE too, judged at the fix that ends it).
  */
 export function stormTrack(count: number, endTs: number, lat: number): Record<string, unknown>[] {
   return Array.from({ length: count }, (_, i) => ({
@@ -25,7 +25,7 @@ export function stormTrack(count: number, endTs: number, lat: number): Record<st
     lon: 117.1 + i * 0.03, // ~2.8 km in 6 minutes
     speed: 30,
     heading: 90,
-    ign: true,
+    ign: false,
     load: 'empty',
   }));
 }

@@ -188,3 +188,33 @@ test.serial('COMPLIANCE_CLOCK=wall (the default) on the same replay: both trucks
   await eventually(() => (offline.length >= 2 ? true : undefined), 'OFFLINE of both trucks', 40_000);
   t.deepEqual(offline.map((e) => e.violation.vehicle).sort(), ['veh-a', 'veh-b']);
 });
+
+test('wall clock: behind its own queues only when the lag past a minute is seen on many devices', (t) => {
+  const wall = 5_000_000;
+  const clock = createComplianceClock('wall', { wallNow: () => wall });
+  const at = (device: string, lagMs: number) =>
+    ({ device, ts: wall - lagMs, received: wall, late: false }) as Fix;
+  t.is(clock.behindSince(), undefined, 'no fixes: not behind');
+  // one device sending its 20-minute backlog in order (no live fix first): the device's age, not ours
+  clock.observe(Array.from({ length: 100 }, () => at('dev-backlog', 20 * 60_000)));
+  t.is(clock.behindSince(), undefined);
+  // ninety seconds behind on a dozen devices: the platform is behind from the fixes it has not seen
+  clock.observe(Array.from({ length: 200 }, (_, i) => at(`dev-${i % 12}`, 90_000)));
+  t.is(clock.behindSince(), wall - 90_000);
+  t.is(clock.now(), wall - MAX_LAG_COMPENSATION_MS, 'the clock itself holds back a minute at most');
+  // caught up
+  clock.observe(Array.from({ length: 512 }, (_, i) => at(`dev-${i % 12}`, 200)));
+  t.is(clock.behindSince(), undefined);
+  t.is(
+    createComplianceClock('fleet', { wallNow: () => wall }).behindSince(),
+    undefined,
+    'never for the fleet clock',
+  );
+});
+
+test('BACKFILL_HISTORY_HOURS: unset by default (the whole MAX_FIX_AGE_DAYS), bad values named', (t) => {
+  t.is(loadConfig({}).env.BACKFILL_HISTORY_HOURS, undefined);
+  t.is(loadConfig({ BACKFILL_HISTORY_HOURS: '24' }).env.BACKFILL_HISTORY_HOURS, 24);
+  const bad = t.throws(() => loadConfig({ BACKFILL_HISTORY_HOURS: '0' }), { instanceOf: ConfigError });
+  t.regex(bad?.message ?? '', /BACKFILL_HISTORY_HOURS: /);
+});

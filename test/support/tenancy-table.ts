@@ -202,6 +202,9 @@ export const TENANCY: Record<string, RouteSpec> = {
   },
 
   // ---- the audit log: admins only (api/audit/) ----
+  // ---- the platform's own outages: operators only (api/platform-outages.ts) ----
+  'GET /api/v1/platform/outages': { expect: [200, 200, 403, 403] },
+
   'GET /api/v1/audit': { expect: [200, 403, 403, 403] },
   'GET /api/v1/audit/verify': { expect: [200, 403, 403, 403] },
 
