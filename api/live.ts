@@ -152,8 +152,10 @@ export const liveRoutes: FastifyPluginAsyncZod<LiveRoutesOptions> = async (app, 
         summary: 'Live violations (Server-Sent Events)',
         description:
           'Every violation event of the compliance engine as `event: violation` with data ' +
-          '`{ phase: opened|updated|closed, violation: Violation }` (the MQTT alert payload, with the ISO-8601 ' +
-          '`startAt`/`endAt` beside the epoch-ms `startTs`/`endTs`, as in GET /violations). ' +
+          '`{ phase: opened|updated|closed|withdrawn, violation: Violation, rejudged? }` (the MQTT alert payload, ' +
+          'with the ISO-8601 `startAt`/`endAt` beside the epoch-ms `startTs`/`endTs`, as in GET /violations). ' +
+          'Late fixes judged in time order correct what was sent: `withdrawn` (with `violation.withdrawal`), and ' +
+          'events of a re-judging carry `rejudged: {reason, lateTs}`. ' +
           `${STREAM_DESCRIPTION} A firm key receives its own violations only.`,
         tags: ['live'],
         security: bearerSecurity,

@@ -236,7 +236,7 @@ export class WebhookDispatcher {
 
   /** Bus listener for ComplianceService 'trip'. */
   readonly onTrip = (event: TripEvent): void => {
-    this.publishSafely(() => tripWebhookEvent(event));
+    this.publishSafely(() => tripWebhookEvent(event, this.now()));
   };
 
   private publishSafely(build: () => WebhookEvent): void {

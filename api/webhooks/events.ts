@@ -45,22 +45,35 @@ export function eventId(type: WebhookEventType, data: unknown): string {
   return `evt_${digest.slice(0, 32)}`;
 }
 
+/**
+ * `violation.withdrawn` (a re-judging with late fixes found it did not happen as raised: data.withdrawal
+ * says why) occurred when it was withdrawn. Events of a re-judging carry `data.rejudged`, which also
+ * enters the id: a violation withdrawn and opened again by later late fixes is a new event, not a
+ * duplicate of its first opening.
+ */
 export function violationWebhookEvent(event: ViolationEvent, nowMs: number): WebhookEvent {
   const v = event.violation;
   const type = `violation.${event.phase}` as const;
   const occurredAt =
     event.phase === 'opened' ? v.startTs : event.phase === 'closed' ? (v.endTs ?? nowMs) : nowMs;
   // data as GET /violations serves it: with the ISO instants beside the epoch-ms ones.
-  const data = withInstants(v);
-  return { id: eventId(type, v), type, occurredAt, firm: v.firm, vehicle: v.vehicle, code: v.code, data };
+  const data = event.rejudged ? { ...withInstants(v), rejudged: event.rejudged } : withInstants(v);
+  const id = eventId(type, event.rejudged ? { ...v, rejudged: event.rejudged } : v);
+  return { id, type, occurredAt, firm: v.firm, vehicle: v.vehicle, code: v.code, data };
 }
 
-export function tripWebhookEvent(event: TripEvent): WebhookEvent {
+export function tripWebhookEvent(event: TripEvent, nowMs?: number): WebhookEvent {
   const trip = event.trip;
   const type = `trip.${event.kind}` as const;
-  const occurredAt = event.kind === 'completed' ? event.trip.endTs : trip.startTs;
-  const data = withInstants(trip);
-  return { id: eventId(type, trip), type, occurredAt, firm: trip.firm, vehicle: trip.vehicle, data };
+  const occurredAt =
+    event.kind === 'completed' && 'endTs' in trip
+      ? trip.endTs
+      : event.kind === 'withdrawn'
+        ? (nowMs ?? trip.startTs)
+        : trip.startTs;
+  const data = event.rejudged ? { ...withInstants(trip), rejudged: event.rejudged } : withInstants(trip);
+  const id = eventId(type, event.rejudged ? { ...trip, rejudged: event.rejudged } : trip);
+  return { id, type, occurredAt, firm: trip.firm, vehicle: trip.vehicle, data };
 }
 
 /**
