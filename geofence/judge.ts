@@ -91,7 +91,10 @@ export function createJudge(engine: Engine, calendar: Calendar) {
     if (r.state === s.engine && r.events.length === 0)
       return { state: s, events: NONE, trips: NONE, gaps: NONE };
     const last = s.engine.last;
-    const gap = voided(r.events, last?.ts, nowMs, outages);
+    const held = s.engine.held;
+    // the device was last heard at its newest fix, a suspect held back by the outlier screen included
+    const heardTs = newestStepped(s);
+    const gap = voided(r.events, heardTs, nowMs, outages);
     if (gap === undefined) {
       const ledger = fold(s, r.events, NONE);
       return { state: { ...s, engine: r.state, ...ledger }, events: r.events, trips: NONE, gaps: NONE };
@@ -101,15 +104,20 @@ export function createJudge(engine: Engine, calendar: Calendar) {
     const gaps: readonly PlatformGap[] = gap.id === s.gap ? NONE : [gap];
     const quiet: JudgeOutput = { state: noted, events: NONE, trips: NONE, gaps };
     // once the outage has ended, the silence is judged again from its end: a whole allowance after it
-    const resume = last === undefined ? undefined : resumedAt(outages, last.ts, nowMs);
+    const resume =
+      last === undefined || heardTs === undefined ? undefined : resumedAt(outages, heardTs, nowMs);
     if (last === undefined || resume === undefined) return quiet;
-    const shifted: VehicleState = { ...s.engine, last: { ...last, ts: resume } };
+    const shifted: VehicleState = {
+      ...s.engine,
+      last: { ...last, ts: resume },
+      held: held === undefined ? undefined : { ...held, ts: resume },
+    };
     const again = engine.tick(shifted, nowMs, world);
     if (again.events.length === 0 || voided(again.events, resume, nowMs, outages) !== undefined) return quiet;
     const ledger = fold(noted, again.events, NONE);
-    // the silence rules changed their slices; `last` stays the vehicle's real last fix
+    // the silence rules changed their slices; `last` and `held` stay the vehicle's real fixes
     return {
-      state: { ...noted, engine: { ...again.state, last }, ...ledger },
+      state: { ...noted, engine: { ...again.state, last, held }, ...ledger },
       events: again.events,
       trips: NONE,
       gaps,
@@ -117,11 +125,11 @@ export function createJudge(engine: Engine, calendar: Calendar) {
   }
 
   function step(s: JudgeState, fix: Fix, world: World, outages: readonly Outage[] = NO_OUTAGES): JudgeOutput {
-    const prev = s.engine.last;
+    const heardTs = newestStepped(s);
     let before = s;
     let events: ViolationEvent[] | readonly ViolationEvent[] = NONE;
     let gaps: PlatformGap[] | readonly PlatformGap[] = NONE;
-    if (prev !== undefined && fix.ts > prev.ts) {
+    if (heardTs !== undefined && fix.ts > heardTs) {
       // the silence this fix ends, judged as a tick at its instant would have
       const t = tick(s, fix.ts, world, outages);
       before = t.state;
@@ -133,7 +141,7 @@ export function createJudge(engine: Engine, calendar: Calendar) {
       const out: ViolationEvent[] = events.slice();
       let dropped: Set<string> | undefined;
       for (const e of r.events) {
-        const gap = platformGapOf(e, prev?.ts, fix.ts, outages);
+        const gap = platformGapOf(e, heardTs, fix.ts, outages);
         if (gap !== undefined) {
           if (dropped === undefined) dropped = new Set();
           dropped.add(e.violation.id);
@@ -148,9 +156,19 @@ export function createJudge(engine: Engine, calendar: Calendar) {
     let trips: readonly TripEvent[] = NONE;
     let tripState = before.trips;
     if (fix.kind === 'muck_truck') {
-      const tr = stepTrips(before.trips ?? initialTrips(), tripInput(fix, world, calendar), events);
-      tripState = tr.state;
-      if (tr.events.length > 0) trips = tr.events;
+      // the trip tracker steps the fixes the engine judged: none while a suspect is held back or for an
+      // outlier, a released suspect before the fix (outliers.ts); this step's events go with the last one
+      const judged = r.judged;
+      for (let i = 0; i < judged.length; i++) {
+        const f = judged[i]!;
+        const tr = stepTrips(
+          tripState ?? initialTrips(),
+          tripInput(f, world, calendar),
+          i === judged.length - 1 ? events : NONE,
+        );
+        tripState = tr.state;
+        if (tr.events.length > 0) trips = trips.length === 0 ? tr.events : [...trips, ...tr.events];
+      }
     }
     const ledger = events.length === 0 && trips.length === 0 ? before : fold(before, events, trips);
     const state: JudgeState = {

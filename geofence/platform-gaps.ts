@@ -65,8 +65,10 @@ export function silenceOf(
   const v = event.violation;
   if (event.phase !== 'opened' || lastFixTs === undefined) return undefined;
   if (v.code === 'OFFLINE') return { code: v.code, from: lastFixTs, to: v.startTs };
+  // the gap is between the two fixes the rule names (with the outlier screen these need not be the last
+  // fix heard and the fix stepped: a suspect held back is judged with the fix after it)
   if (v.code === 'TRACK_GAP' && v.details.reason !== 'speed')
-    return { code: v.code, from: lastFixTs, to: atTs };
+    return { code: v.code, from: v.startTs, to: v.endTs ?? atTs };
   return undefined;
 }
 

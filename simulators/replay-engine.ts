@@ -1,10 +1,13 @@
+import { InMemoryLine } from '../geofence/backfill-memory.ts';
 import { chinaCalendar } from '../geofence/calendar.ts';
 import { compileWorld } from '../geofence/compile.ts';
 import { createEngine, type VehicleState } from '../geofence/engine.ts';
+import { createJudge } from '../geofence/judge.ts';
 import type { RegistrySnapshot, VehicleProfile } from '../geofence/model.ts';
 import { ALL_RULES } from '../geofence/rules/index.ts';
 import type { ViolationEvent, World } from '../geofence/types.ts';
 import { decodeTelemetry } from '../ingest/decode.ts';
+import type { Fix } from '../ingest/fix.ts';
 import type { Device } from '../registry/types.ts';
 import type { SimMessage } from './fleet-sim.ts';
 import type { Detection } from './score.ts';
@@ -14,10 +17,12 @@ import { type SimWorld, unitOf } from './world.ts';
  * A run's messages through the real engine without the platform: every message decoded by ingest's own
  * decoder (as the broker receives it), stepped through the engine in delivery order, silence ticked every
  * 5 s of the run's time (the fleet clock: the newest message), registry changes (`action` messages)
- * applied where they are in the stream. What the platform would judge, minus MQTT, storage and the shell;
- * fast and deterministic, so tests can score a whole scenario in seconds. Late fixes are handled as the
- * engine handles them (a shell that re-judges late fixes is the platform's business); violations the
- * engine closes as withdrawn (`details.withdrawn`) are not detections.
+ * applied where they are in the stream. What the platform would judge, minus MQTT and storage: each
+ * unit's fixes go through the same judge and late-fix re-judging as the shell's (geofence/judge.ts,
+ * geofence/backfill.ts), with the history in memory (geofence/backfill-memory.ts), so a BLIND_AREA batch
+ * that arrives after the live fix is judged in time order, as the platform judges it. Fast and
+ * deterministic, so tests can score a whole scenario in seconds. A detection is the latest event of each
+ * violation id as consumers keep it; withdrawn violations are not detections.
  */
 
 export interface ReplayResult {
@@ -60,7 +65,7 @@ export function replayThroughEngine(
   messages: Iterable<SimMessage>,
   endTs: number,
 ): ReplayResult {
-  const engine = createEngine(ALL_RULES, chinaCalendar);
+  const judge = createJudge(createEngine(ALL_RULES, chinaCalendar), chinaCalendar);
   const revoked = new Set<string>();
   let compiled: World = compileWorld(snapshotOf(world, revoked));
   const devices = new Map<string, Device>(
@@ -77,8 +82,7 @@ export function replayThroughEngine(
       },
     ]),
   );
-  const states = new Map<string, VehicleState>();
-  const events: ViolationEvent[] = [];
+  const lines = new Map<string, InMemoryLine>();
   const rejected: Record<string, number> = {};
   let fixes = 0;
   let clock = Number.NEGATIVE_INFINITY;
@@ -86,11 +90,7 @@ export function replayThroughEngine(
   const tickTo = (now: number) => {
     if (!Number.isFinite(nextTick)) nextTick = now;
     while (nextTick <= now) {
-      for (const [unit, state] of states) {
-        const r = engine.tick(state, nextTick, compiled);
-        states.set(unit, r.state);
-        events.push(...r.events);
-      }
+      for (const line of lines.values()) line.tick(nextTick);
       nextTick += TICK_MS;
     }
   };
@@ -99,6 +99,7 @@ export function replayThroughEngine(
       if (m.action?.type === 'revoke_permit') {
         revoked.add(m.action.permit);
         compiled = compileWorld(snapshotOf(world, revoked));
+        for (const line of lines.values()) line.world = compiled;
       }
       continue;
     }
@@ -110,33 +111,51 @@ export function replayThroughEngine(
       device,
     });
     for (const x of r.rejections) rejected[x.reason] = (rejected[x.reason] ?? 0) + 1;
+    // one delivery per message, as ingest hands a batch over: its late fixes re-judged at its end
+    const byUnit = new Map<string, Fix[]>();
     for (const fix of r.fixes) {
       fixes++;
-      const state = states.get(fix.vehicle) ?? engine.initial(fix.vehicle);
-      const s = engine.step(state, fix, compiled);
-      states.set(fix.vehicle, s.state);
-      events.push(...s.events);
+      const list = byUnit.get(fix.vehicle);
+      if (list === undefined) byUnit.set(fix.vehicle, [fix]);
+      else list.push(fix);
       clock = Math.max(clock, fix.ts);
+    }
+    for (const [unit, batch] of byUnit) {
+      let line = lines.get(unit);
+      if (line === undefined) {
+        line = new InMemoryLine(judge, unit, compiled);
+        lines.set(unit, line);
+      }
+      line.deliver(batch);
     }
     if (Number.isFinite(clock)) tickTo(Math.min(clock, m.ts + 300_000));
   }
   tickTo(endTs);
-  const byId = new Map<string, Detection>();
-  const withdrawn = new Set<string>();
-  for (const e of events) {
-    const v = e.violation;
-    if (v.details.withdrawn === true) withdrawn.add(v.id);
-    byId.set(v.id, {
-      id: v.id,
-      vehicle: v.vehicle,
-      code: v.code,
-      startTs: v.startTs,
-      ...(v.endTs !== undefined ? { endTs: v.endTs } : {}),
-      ...(v.detectedTs !== undefined ? { detectedTs: byId.get(v.id)?.detectedTs ?? v.detectedTs } : {}),
-    });
+  const events: ViolationEvent[] = [];
+  const detections: Detection[] = [];
+  const states = new Map<string, VehicleState>();
+  for (const [unit, line] of lines) {
+    states.set(unit, line.state.engine);
+    events.push(...line.published);
+    const first = new Map<string, number>();
+    for (const e of line.published) {
+      const v = e.violation;
+      if (v.detectedTs !== undefined && !first.has(v.id)) first.set(v.id, v.detectedTs);
+    }
+    for (const e of line.view.values()) {
+      // a violation found never to have happened (a silence its batch filled, a verdict a late fix undid)
+      if (e.phase === 'withdrawn') continue;
+      const v = e.violation;
+      const detectedTs = first.get(v.id);
+      detections.push({
+        id: v.id,
+        vehicle: v.vehicle,
+        code: v.code,
+        startTs: v.startTs,
+        ...(v.endTs !== undefined ? { endTs: v.endTs } : {}),
+        ...(detectedTs !== undefined ? { detectedTs } : {}),
+      });
+    }
   }
-  // a violation found never to have happened (OFFLINE closed at its start by fixes recorded in the
-  // silence) is withdrawn: not a detection
-  const detections = [...byId.values()].filter((d) => !withdrawn.has(d.id ?? ''));
   return { detections, events, states, fixes, rejected };
 }

@@ -32,7 +32,7 @@ import {
 import { createRng, type Rng } from '../simulators/rng.ts';
 import { demoScenarioFleet, generateScenarioFixes } from '../simulators/scenarios.ts';
 import { VehicleHarness } from './support/backfill-harness.ts';
-import { FULL, local, WORLD as MATRIX, Trk } from './support/tracks-matrix.ts';
+import { EMPTY, FULL, loadAt, local, WORLD as MATRIX, Trk, tip } from './support/tracks-matrix.ts';
 
 const START = Date.UTC(2025, 5, 2, 0, 0, 0); // 08:00 in Hefei
 const DURATION_MS = 90 * 60_000;
@@ -219,8 +219,8 @@ test('a detour inside a blind area, the batch arriving after the live fix: OFF_R
   h.deliver([fixes[40]!]);
   t.deepEqual(
     [...h.view.values()].map((e) => e.violation.code).sort(),
-    ['OFFLINE', 'TRACK_GAP'],
-    'before the batch: 5 minutes without a fix while moving, ignition on',
+    ['TRACK_GAP'],
+    "before the batch: 5 minutes without a fix while moving (within OFFLINE's 10 minutes)",
   );
   t.false(
     [...h.view.values()].some((e) => e.violation.code === 'OFF_ROUTE'),
@@ -232,14 +232,13 @@ test('a detour inside a blind area, the batch arriving after the live fix: OFF_R
   t.deepEqual(
     diff.map((e) => [e.phase, e.violation.code, e.rejudged?.lateTs]),
     [
-      ['withdrawn', 'OFFLINE', fixes[10]!.ts],
       ['withdrawn', 'TRACK_GAP', fixes[10]!.ts],
       ['opened', 'OFF_ROUTE', fixes[10]!.ts],
       ['closed', 'OFF_ROUTE', fixes[10]!.ts],
     ],
   );
-  t.deepEqual(diff[1]!.violation.withdrawal, { reason: 'backfill', lateTs: fixes[10]!.ts });
-  const closed = diff[3]!.violation;
+  t.deepEqual(diff[0]!.violation.withdrawal, { reason: 'backfill', lateTs: fixes[10]!.ts });
+  const closed = diff[2]!.violation;
   t.is(closed.startTs, offRoute[0]!.violation.startTs, 'the true onset');
   t.is(closed.endTs, offRoute[0]!.violation.endTs, 'the true end');
   for (const f of fixes.slice(41)) h.deliver([f]);
@@ -248,28 +247,28 @@ test('a detour inside a blind area, the batch arriving after the live fix: OFF_R
 
 test('an OFFLINE a live tick raised is withdrawn when the batch fills the silence; one it leaves is re-dated', (t) => {
   const tr = new Trk('V1', local(23), 300, 0, FULL);
-  tr.roll(30, 30); // 5 minutes on the route
+  tr.roll(150, 30); // 25 minutes on the route
   const fixes = tr.fixes;
   const h = new VehicleHarness(matrixJudge, 'V1', MATRIX);
   for (const f of fixes.slice(0, 6)) h.deliver([f]);
-  // silent: the tick 2 minutes after the last fix finds it OFFLINE (ignition on, 30 s allowed)
-  h.tick(fixes[5]!.ts + 120_000);
+  // silent: the tick 11 minutes after the last fix finds it OFFLINE (ignition on, 10 minutes allowed)
+  h.tick(fixes[5]!.ts + 11 * 60_000);
   const offline = [...h.view.values()].filter((e) => e.violation.code === 'OFFLINE');
   t.deepEqual(
     offline.map((e) => [e.phase, e.violation.startTs]),
-    [['opened', fixes[5]!.ts + 30_000]],
+    [['opened', fixes[5]!.ts + 600_000]],
   );
   // the live fix comes back first (closing it), then the buffered fixes of the silence, all but one
-  // stretch of 40 s (a real silence of more than 30 s)
-  h.deliver([fixes[20]!]);
-  h.deliver([...fixes.slice(6, 12), ...fixes.slice(16, 20)]);
+  // stretch of 640 s (a real silence of more than 10 minutes)
+  h.deliver([fixes[100]!]);
+  h.deliver([...fixes.slice(6, 12), ...fixes.slice(75, 100)]);
   const after = [...h.view.values()].filter((e) => e.violation.code === 'OFFLINE');
   t.deepEqual(
     after.map((e) => [e.phase, e.violation.startTs, e.violation.endTs, e.violation.withdrawal?.supersededBy]),
     [
       // withdrawn as it was last published: closed by the live fix
-      ['withdrawn', fixes[5]!.ts + 30_000, fixes[20]!.ts, `V1:OFFLINE:${fixes[11]!.ts + 30_000}`],
-      ['closed', fixes[11]!.ts + 30_000, fixes[16]!.ts, undefined],
+      ['withdrawn', fixes[5]!.ts + 600_000, fixes[100]!.ts, `V1:OFFLINE:${fixes[11]!.ts + 600_000}`],
+      ['closed', fixes[11]!.ts + 600_000, fixes[75]!.ts, undefined],
     ].sort((a, b) => (a[1] as number) - (b[1] as number)),
   );
 });
@@ -298,14 +297,14 @@ test('platform outages: a silence over the outage is a platform gap, not a viola
     ['OFFLINE', lastBefore, outage.start],
     ['TRACK_GAP', lastBefore, outage.start],
   ]);
-  // the same silence, the platform down only from 5 minutes into it: the device had been silent past
-  // its 30 s allowance while the platform was up, so OFFLINE stands; the gap overlaps the outage
-  const late = { start: lastBefore + 5 * 60_000, end: lastBefore + 11 * 60_000 };
+  // the same silence, the platform down only from 10.5 minutes into it: the device had been silent past
+  // its 10 minute allowance while the platform was up, so OFFLINE stands; the gap overlaps the outage
+  const late = { start: lastBefore + 630_000, end: lastBefore + 660_000 };
   const h2 = new VehicleHarness(matrixJudge, 'V1', MATRIX, [late]);
   for (const f of fixes) h2.deliver([f]);
   t.deepEqual(
     [...h2.view.values()].map((e) => [e.violation.code, e.violation.startTs]),
-    [['OFFLINE', lastBefore + 30_000]],
+    [['OFFLINE', lastBefore + 600_000]],
   );
   t.deepEqual(
     h2.gaps.map((g) => g.code),
@@ -315,15 +314,15 @@ test('platform outages: a silence over the outage is a platform gap, not a viola
   const h3 = new VehicleHarness(matrixJudge, 'V1', MATRIX);
   for (const f of fixes) h3.deliver([f]);
   t.deepEqual([...h3.view.values()].map((e) => e.violation.code).sort(), ['OFFLINE', 'TRACK_GAP']);
-  // silent on after the platform is back: OFFLINE once its allowance (30 s) has run from the outage's end
+  // silent on after the platform is back: OFFLINE once its allowance (10 min) has run from the outage's end
   const h4 = new VehicleHarness(matrixJudge, 'V1', MATRIX, [outage]);
   for (const f of fixes.slice(0, before)) h4.deliver([f]);
-  h4.tick(outage.end + 20_000);
+  h4.tick(outage.end + 590_000);
   t.deepEqual([...h4.view.values()], [], 'within the allowance after the outage');
-  h4.tick(outage.end + 40_000);
+  h4.tick(outage.end + 610_000);
   t.deepEqual(
     [...h4.view.values()].map((e) => [e.phase, e.violation.code, e.violation.startTs]),
-    [['opened', 'OFFLINE', outage.end + 30_000]],
+    [['opened', 'OFFLINE', outage.end + 600_000]],
   );
 });
 
@@ -355,4 +354,33 @@ test('an instant violation (opened and closed by one fix: a tip at the roadside)
   t.is(dumps.length, 1, `codes: ${[...h.view.values()].map((e) => e.violation.code).join(', ')}`);
   t.is(dumps[0]!.phase, 'closed');
   t.is(dumps[0]!.violation.endTs, dumps[0]!.violation.startTs, 'an instant');
+});
+
+test('a multipath stray in a trip is an outlier for the judge too: the trip and the violations are those of the track without it, whether the stray arrives live or in a late batch', (t) => {
+  // V1 loads at O1, drives east then north to the disposal site and tips (the trip of rules-matrix-faults)
+  const tr = new Trk('V1', local(23), 0, 0, EMPTY);
+  loadAt(tr);
+  tr.drive(4000, 0, 30).drive(4000, 3000, 30).stay(60_000);
+  const clean = tip(tr).fixes;
+  // one fix of the drive replaced by a stray 1.5 km north of the road (~500 km/h from both neighbours)
+  const i = clean.findIndex((f) => f.ts > clean[0]!.ts + 9 * 60_000);
+  const stray = { ...clean[i]!, lat: clean[i]!.lat + 0.0135 };
+  const strayed = [...clean.slice(0, i), stray, ...clean.slice(i + 1)];
+  const ref = new VehicleHarness(matrixJudge, 'V1', MATRIX);
+  for (const f of clean.filter((_, j) => j !== i)) ref.deliver([f]);
+  t.is(ref.finalTrips().length, 1, 'the clean track is one trip');
+  const live = new VehicleHarness(matrixJudge, 'V1', MATRIX);
+  for (const f of strayed) live.deliver([f]);
+  t.is(live.state.engine.outliers, 1);
+  t.deepEqual(live.finalTrips(), ref.finalTrips(), 'the stray adds no distance to the trip');
+  t.deepEqual(live.finalViolations(), ref.finalViolations(), 'and no TRACK_GAP');
+  // the minutes around the stray in a late batch after the live fix: the same
+  const late = new VehicleHarness(matrixJudge, 'V1', MATRIX);
+  for (const f of strayed.slice(0, i - 5)) late.deliver([f]);
+  late.deliver([strayed[i + 6]!]);
+  late.deliver(strayed.slice(i - 5, i + 6));
+  for (const f of strayed.slice(i + 7)) late.deliver([f]);
+  t.is(late.rejudgings, 1);
+  t.deepEqual(late.finalTrips(), ref.finalTrips());
+  t.deepEqual(late.finalViolations(), ref.finalViolations());
 });

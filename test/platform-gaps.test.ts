@@ -4,7 +4,7 @@
  *
  * The platform runs as its own process and judges silence by the fleet's clock (COMPLIANCE_CLOCK=fleet),
  * so the verdicts follow the fixes' timestamps, not how fast this machine runs. Four trucks report every
- * 10 s (ignition on, moving: after 30 s of silence a device is OFFLINE, after 5 minutes a TRACK_GAP):
+ * 10 s (ignition on, moving: after 10 minutes of silence a device is OFFLINE, after 5 minutes a TRACK_GAP):
  *  - control: truck X (another firm) falls silent for 11 minutes while the platform runs: its firm IS
  *    charged (OFFLINE and TRACK_GAP), which shows the silence would have been judged;
  *  - then the platform is stopped (SIGTERM) while the fleet's time moves 11 minutes on (their fixes in
@@ -167,7 +167,7 @@ test.serial(
       .map((v) => `${v.code} ${(v.startTs - t0) / 1000}`);
     t.deepEqual(
       control.sort(),
-      ['OFFLINE 150', 'TRACK_GAP 120'],
+      ['OFFLINE 720', 'TRACK_GAP 120'],
       'the control truck’s own silence is charged',
     );
 

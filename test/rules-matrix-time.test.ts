@@ -226,26 +226,30 @@ test('OFFLINE exactly once: repeated ticks change nothing; a late fix does not c
   t.is(ofCode(r.log, 'OFFLINE')[1]!.at, T + 930_000);
 });
 
-test('OFFLINE backfill in order after the tick: a fix recorded before the onset closes it at its start, marked withdrawn (no silence that long)', (t) => {
+test('OFFLINE backfill in order after the tick: a fix recorded before the onset withdraws it (no silence that long)', (t) => {
   // the device kept recording while out of coverage and uploads the buffer (JT/T 808 0x0704) after the
   // tick judged it silent; the buffered fixes are still newer than the last judged one
   const T = local(23, 10);
   const items: Item[] = [loaded(T, 0), { tick: T + 11 * MIN }];
   for (let s = 10; s <= 700; s += 10) items.push(loaded(T + s * 1000, s / 10));
   const r = run(items);
-  t.deepEqual(phases(r.events), ['OFFLINE:opened', 'OFFLINE:closed']);
+  t.deepEqual(phases(r.events), ['OFFLINE:opened', 'OFFLINE:withdrawn']);
   t.deepEqual(lifecycleProblems(r.events), []);
-  const closed = r.events[1]!.violation;
-  t.is(closed.startTs, T + 10 * MIN);
-  t.is(closed.endTs, T + 10 * MIN, 'the first backfilled fix (T + 10 s) is older than the onset');
-  t.is(closed.details.withdrawn, true);
+  const withdrawn = r.events[1]!.violation;
+  t.is(withdrawn.startTs, T + 10 * MIN);
+  t.is(withdrawn.endTs, undefined, 'never closed: it never lasted');
+  t.deepEqual(
+    withdrawn.withdrawal,
+    { reason: 'backfill', lateTs: T + 10_000 },
+    'the first backfilled fix (T + 10 s) is older than the onset',
+  );
   // a later silence is a new violation with its own id, closed normally
   const later = run([...items, { tick: T + 700_000 + 11 * MIN }, loaded(T + 700_000 + 12 * MIN, 80)]);
   t.deepEqual(summary(later.events).slice(2, 4), [
     `OFFLINE:opened:${T + 700_000 + 10 * MIN}-:L0`,
     `OFFLINE:closed:${T + 700_000 + 10 * MIN}-${T + 700_000 + 12 * MIN}:L0`,
   ]);
-  t.is(later.events[3]!.violation.details.withdrawn, undefined);
+  t.is(later.events[3]!.phase, 'closed');
 });
 
 test('OFFLINE per unit: max(3 x its report interval, 10 min): a 5 min interval allows 15 min; 10 min without a profile', (t) => {

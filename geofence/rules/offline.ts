@@ -25,8 +25,8 @@ import { close, quietResult, unchanged, violationId } from './lifecycle.ts';
  *
  * A fix recorded before the onset but delivered after the tick proves the device was not silent that
  * long: the silence was never there. Closing it at startTs would list a zero-length OFFLINE; the
- * violation is withdrawn instead where the event lifecycle has the transition (the late-fix re-judging,
- * issue 17), and until then closed with `details.withdrawn` set so that it can be told apart.
+ * violation is withdrawn instead (phase `withdrawn`, reason backfill, the fix's instant as `lateTs`:
+ * types.ts Withdrawal), which no scorecard counts.
  */
 
 export const DEFAULT_REPORT_INTERVAL_S = 30;
@@ -64,8 +64,11 @@ export const offline: RuleModule<OfflineState> = {
     const v = state.open;
     if (ctx.fix.ts <= v.startTs) {
       // recorded before the onset: the device was not silent that long (see the header)
-      const withdrawn = close({ ...v, details: { ...v.details, withdrawn: true } }, v.startTs);
-      return { state: next, events: [withdrawn] };
+      const withdrawal = { reason: 'backfill', lateTs: ctx.fix.ts } as const;
+      return {
+        state: next,
+        events: [{ phase: 'withdrawn', violation: { ...v, withdrawal }, rejudged: withdrawal }],
+      };
     }
     return { state: next, events: [close(v, ctx.fix.ts, [ctx.fix.lon, ctx.fix.lat])] };
   },

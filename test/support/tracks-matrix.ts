@@ -496,6 +496,9 @@ export function lifecycleProblems(events: readonly ViolationEvent[]): string[] {
       stage.set(v.id, 'open');
     } else if (s !== 'open') {
       problems.push(`${v.id}: ${e.phase} while ${s ?? 'never opened'}`);
+    } else if (e.phase === 'withdrawn') {
+      // it never happened: the id may be opened again
+      stage.delete(v.id);
     } else if (e.phase === 'closed') {
       stage.set(v.id, 'closed');
       if (v.endTs === undefined || v.endTs < v.startTs) problems.push(`${v.id}: endTs ${v.endTs} < startTs`);
