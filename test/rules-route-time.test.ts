@@ -724,6 +724,20 @@ test('TRACK_GAP: an implied speed over 150 km/h; 120 km/h is fine; a parked vehi
   t.is(ofCode(run(silentDriving).log, 'TRACK_GAP').length, 2);
 });
 
+test('TRACK_GAP: a truck standing still at both ends of a 12 min silence, ignition on, its two noisy fixes 73 m apart, is no gap; 150 m apart it moved', (t) => {
+  // hefei-faults seed 3: parked at the disposal site, the terminal silent 12.7 min, accuracy 18.2 and
+  // 16.4 m, the two positions 73 m apart (more than the 69 m allowance of 2 x (18.2 + 16.4))
+  const at = (dx: number, dy: number, ts: number, accuracy: number) =>
+    fixAt(ts, offset(onRoute(0), dx, dy), { speed: 0, ign: true, accuracy });
+  const noisy = [at(0, 0, NIGHT, 18.2), at(29, 67, NIGHT + 760_000, 16.4)];
+  t.deepEqual(ofCode(run(noisy).log, 'TRACK_GAP'), []);
+  const moved = [at(0, 0, NIGHT, 18.2), at(60, 138, NIGHT + 760_000, 16.4)];
+  t.is(ofCode(run(moved).log, 'TRACK_GAP').length, 2);
+  // speed reported above 5 km/h at either end: moving, whatever the displacement
+  const rolling = [at(0, 0, NIGHT, 18.2), { ...at(29, 67, NIGHT + 760_000, 16.4), speed: 20 }];
+  t.is(ofCode(run(rolling).log, 'TRACK_GAP').length, 2);
+});
+
 // ---------------------------------------------------------------------------------------------- OFFLINE
 
 test('OFFLINE: silent for more than max(3 x the report interval, 10 min) with the ignition on; closed by the next fix', (t) => {
