@@ -105,8 +105,8 @@ export const WORLD_OPTIONS = {
 export const OFFLINE_SCORING_HELP = `Scoring OFFLINE from a sped-up run: by default the platform judges silence by its own wall clock,
 and the fixes of a --speedup 60 run are hours behind it, so every device looks silent. Start the
 platform with COMPLIANCE_CLOCK=fleet (for simulations and replays only): silence is then judged by the
-fleet's own time, the newest fix accepted plus the wall time since, and OFFLINE scores like any other
-type. Otherwise score OFFLINE from runs at --speedup 1, or leave it out (score --exclude OFFLINE).`;
+fleet's own time (the median over the devices heard from recently of their newest fix time, plus the
+wall time since), and OFFLINE scores like any other type. Otherwise score OFFLINE from runs at --speedup 1, or leave it out (score --exclude OFFLINE).`;
 
 export const WORLD_HELP = `  -s, --scenario <file>   scenario file, JSON or YAML (.yaml/.yml), e.g.
                           simulators/scenarios/hefei-basic.json (required)
