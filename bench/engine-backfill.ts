@@ -11,7 +11,7 @@ import {
 } from '../geofence/backfill.ts';
 import { chinaCalendar } from '../geofence/calendar.ts';
 import { createEngine } from '../geofence/engine.ts';
-import { createJudge, type Judge, type JudgeState } from '../geofence/judge.ts';
+import { createJudge, type Judge, type JudgeState, newestStepped } from '../geofence/judge.ts';
 import { ALL_RULES } from '../geofence/rules/index.ts';
 import type { World } from '../geofence/types.ts';
 import type { Fix } from '../ingest/fix.ts';
@@ -274,7 +274,7 @@ function shellRun(
         const s = states.get(v) ?? judge.initial(v);
         const out = judge.step(s, fix, world);
         states.set(v, out.state);
-        late.stepped(fix, s.engine.last?.ts, out);
+        late.stepped(fix, newestStepped(s), out);
         if (++n % 4_000 === 0) commit(); // a 200 ms flush at 20,000 fixes/s
       }
     }

@@ -69,7 +69,7 @@ export class InMemoryLine implements HistorySource {
     if (this.tickedTo === undefined || nowMs > this.tickedTo) this.tickedTo = nowMs;
     const out = this.judge.tick(this.state, nowMs, this.world, this.outages);
     this.state = out.state;
-    const afterTs = this.state.engine.last?.ts ?? Number.NEGATIVE_INFINITY;
+    const afterTs = newestStepped(this.state) ?? Number.NEGATIVE_INFINITY;
     for (const event of out.events) this.emitted.push({ afterTs, tick: true, kind: 'violation', event });
     this.gaps.push(...out.gaps);
     this.publish(out.events, []);

@@ -467,7 +467,8 @@ export class ComplianceService {
           this.dirty.add(vehicle);
         }
         for (const g of out.gaps) this.pendingGaps.push(g);
-        const afterTs = state.engine.last?.ts;
+        // the newest fix stepped (a held suspect included): the history's checkpoints are taken at it
+        const afterTs = newestStepped(state);
         if (out.events.length > 0 && afterTs !== undefined) this.late.ticked(vehicle, afterTs, out.events);
         for (const e of out.events) this.freshViolations.push(e);
       } catch (err) {

@@ -60,6 +60,11 @@ function snapshotOf(world: SimWorld, revoked: ReadonlySet<string>): RegistrySnap
   };
 }
 
+/** The scenario's world as the engine sees it at the start of the run (before any revocation). */
+export function compiledWorldOf(world: SimWorld): World {
+  return compileWorld(snapshotOf(world, new Set()));
+}
+
 export function replayThroughEngine(
   world: SimWorld,
   messages: Iterable<SimMessage>,

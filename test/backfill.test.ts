@@ -20,17 +20,22 @@ import { createJudge } from '../geofence/judge.ts';
 import { DEFAULT_THRESHOLDS } from '../geofence/model.ts';
 import { ALL_RULES } from '../geofence/rules/index.ts';
 import type { World } from '../geofence/types.ts';
+import { decodeTelemetry } from '../ingest/decode.ts';
 import type { Fix } from '../ingest/fix.ts';
 import { normalizeFix } from '../ingest/normalize.ts';
 import { decodeHistoryFix, encodeHistoryFix } from '../platform/history-fix-codec.ts';
 import type { Device } from '../registry/types.ts';
+import { loadWorld } from '../simulators/cli-common.ts';
 import {
   DEMO_COMPLIANCE_IDS,
   demoComplianceSeed,
   demoVehicleProfiles,
 } from '../simulators/demo-compliance.ts';
+import { FleetSim } from '../simulators/fleet-sim.ts';
+import { compiledWorldOf } from '../simulators/replay-engine.ts';
 import { createRng, type Rng } from '../simulators/rng.ts';
 import { demoScenarioFleet, generateScenarioFixes } from '../simulators/scenarios.ts';
+import { unitOf } from '../simulators/world.ts';
 import { VehicleHarness } from './support/backfill-harness.ts';
 import { EMPTY, FULL, loadAt, local, WORLD as MATRIX, Trk, tip } from './support/tracks-matrix.ts';
 
@@ -383,4 +388,109 @@ test('a multipath stray in a trip is an outlier for the judge too: the trip and 
   t.is(late.rejudgings, 1);
   t.deepEqual(late.finalTrips(), ref.finalTrips());
   t.deepEqual(late.finalViolations(), ref.finalViolations());
+});
+
+// ---------------------------------------------------------------------------------------------------
+// The property on the mixed-fault scenario (issue 17): load-sensor flicker, weight glitches, multipath
+// strays (held back by the outlier screen), canyon bias, blind areas, sleep, a clock 90 s ahead.
+
+async function faultTracks(seed: number): Promise<{ world: World; tracks: Map<string, Fix[]> }> {
+  const { world: sim, injections } = await loadWorld({
+    scenario: 'simulators/scenarios/hefei-faults.json',
+    seed,
+    startTs: Date.parse('2026-11-30T06:00:00+08:00'),
+    durationMs: 2 * 3_600_000,
+  });
+  // the fixes as the terminals recorded them (the batches in time order), decoded by ingest's decoder
+  const tracks = new Map<string, Fix[]>();
+  const byId = new Map<string, Device>();
+  for (const d of sim.devices)
+    byId.set(d.id, {
+      id: d.id,
+      kind: d.kind,
+      unit: unitOf(d),
+      firm: d.firm,
+      reportIntervalS: d.reportIntervalS ?? 10,
+      enabled: true,
+    });
+  for (const m of new FleetSim(sim, { seed, injections, noiseM: 15, batchOrder: 'before-live' }).messages()) {
+    if (m.kind === 'action' || m.kind === 'malformed') continue;
+    const r = decodeTelemetry({
+      deviceId: m.device,
+      payload: Buffer.from(m.payload),
+      receivedMs: m.ts,
+      device: byId.get(m.device),
+    });
+    for (const fix of r.fixes) {
+      const list = tracks.get(fix.vehicle) ?? [];
+      list.push(fix);
+      tracks.set(fix.vehicle, list);
+    }
+  }
+  // in time order, each instant once (duplicates and reordered messages are ingest's to sort out)
+  for (const [v, list] of tracks) {
+    const seen = new Set<number>();
+    tracks.set(
+      v,
+      list.sort((a, b) => a.ts - b.ts).filter((f) => !seen.has(f.ts) && seen.add(f.ts) !== undefined),
+    );
+  }
+  // the world without the revocation (a registry change is not part of the arrival-order property)
+  return { world: compiledWorldOf(sim), tracks };
+}
+
+test('mixed faults (hefei-faults, seed 4): random batches in random order, and blind areas after the live fix, give the same final violations and trips as time order', async (t) => {
+  t.timeout(300_000);
+  const { world: fw, tracks: ft } = await faultTracks(4);
+  const fj = createJudge(createEngine(ALL_RULES, chinaCalendar), chinaCalendar);
+  const rng = createRng(4);
+  let outliers = 0;
+  let glitches = 0;
+  let rejudgings = 0;
+  let codes = 0;
+  for (const [vehicle, fixes] of ft) {
+    const ref = new VehicleHarness(fj, vehicle, fw);
+    for (const f of fixes) ref.deliver([f]);
+    outliers += ref.state.engine.outliers;
+    glitches += ref.state.engine.load.gl;
+    codes += ref.finalViolations().length;
+    const r = rng.fork(vehicle);
+    for (const maxBatch of [5, 40]) {
+      const batches: Fix[][] = [];
+      for (let i = 0; i < fixes.length; ) {
+        const n = r.int(1, maxBatch);
+        batches.push(fixes.slice(i, i + n));
+        i += n;
+      }
+      for (let i = batches.length - 1; i > 0; i--) {
+        const j = r.int(0, i);
+        [batches[i], batches[j]] = [batches[j]!, batches[i]!];
+      }
+      const h = new VehicleHarness(fj, vehicle, fw);
+      for (const b of batches) h.deliver(b);
+      rejudgings += h.rejudgings;
+      t.deepEqual(
+        h.finalViolations(),
+        ref.finalViolations(),
+        `violations of ${vehicle} (batches of ${maxBatch})`,
+      );
+      t.deepEqual(h.finalTrips(), ref.finalTrips(), `trips of ${vehicle} (batches of ${maxBatch})`);
+    }
+    const b = new VehicleHarness(fj, vehicle, fw);
+    let i = 0;
+    while (i < fixes.length) {
+      if (r.chance(0.05) && i + 3 < fixes.length) {
+        const n = Math.min(r.int(3, 72), fixes.length - i - 1); // up to 12 minutes
+        b.deliver([fixes[i + n]!]);
+        b.deliver(fixes.slice(i, i + n));
+        i += n + 1;
+      } else b.deliver([fixes[i++]!]);
+    }
+    t.deepEqual(b.finalViolations(), ref.finalViolations(), `violations of ${vehicle} (blind areas)`);
+    t.deepEqual(b.finalTrips(), ref.finalTrips(), `trips of ${vehicle} (blind areas)`);
+  }
+  t.log(
+    `${ft.size} units, ${codes} violations, ${outliers} outliers, ${glitches} glitches, ${rejudgings} re-judgings`,
+  );
+  t.true(outliers > 0 && glitches > 0 && codes > 30);
 });
