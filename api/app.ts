@@ -22,6 +22,7 @@ import { IdempotencyStore } from './idempotency/store.ts';
 import { type ApiKeyStore, keyRoutes } from './keys.ts';
 import { liveRoutes } from './live.ts';
 import type { LiveStreams } from './live-hub.ts';
+import { liveTicketRoutes, StreamTicketStore } from './live-tickets.ts';
 import { instrumentHttp, metricsRoutes } from './metrics.ts';
 import { type PlatformOutageSource, platformOutageRoutes } from './platform-outages.ts';
 import { positionRoutes } from './positions.ts';
@@ -88,7 +89,14 @@ export interface ApiOptions {
   authFailuresPerMinute?: number;
   /** origins allowed to call the API from a browser (CORS), or ['*'] */
   corsOrigins?: readonly string[];
+  /** how long a stream ticket (POST /live/tickets) may wait to be used; 30 s by default */
+  streamTicketTtlMs?: number;
+  /** the clock stream tickets expire by (tests move it instead of waiting); Date.now by default */
+  streamTicketNow?: () => number;
 }
+
+/** How long a stream ticket may wait to be used (LIVE_TICKET_TTL_S). */
+export const DEFAULT_STREAM_TICKET_TTL_MS = 30_000;
 
 export const API_PREFIX = '/api/v1';
 /** failed authentications per minute per address and per token prefix (API_AUTH_FAILURE_LIMIT) */
@@ -138,6 +146,13 @@ export async function buildApi(deps: ApiDeps, opts: ApiOptions = {}): Promise<Fa
   const auditLog = deps.audit ?? new AuditLog({ file: ':memory:' });
   if (deps.audit === undefined) app.addHook('onClose', async () => auditLog.close());
   const keyStore = isKeyStore(deps.keys) ? deps.keys : undefined;
+  // Browsers open the live streams with a ticket (api/live-tickets.ts), never with a key in the URL.
+  const tickets = deps.live
+    ? new StreamTicketStore({
+        ttlMs: opts.streamTicketTtlMs ?? DEFAULT_STREAM_TICKET_TTL_MS,
+        ...(opts.streamTicketNow ? { now: opts.streamTicketNow } : {}),
+      })
+    : undefined;
 
   await registerDocs(app);
   await app.register(healthRoutes, { health: deps.health });
@@ -155,6 +170,7 @@ export async function buildApi(deps: ApiDeps, opts: ApiOptions = {}): Promise<Fa
           ? { failureThrottle: new AuthFailureThrottle({ perMinute: authFailures }) }
           : {}),
         metrics: deps.metrics,
+        ...(tickets ? { tickets } : {}),
       });
       // The conventions of every /api/v1 route: idempotency keys on POST and PATCH, ETags on reads.
       await v1.register(idempotency, {
@@ -185,6 +201,7 @@ export async function buildApi(deps: ApiDeps, opts: ApiOptions = {}): Promise<Fa
         ...(deps.tracks ? { tracks: deps.tracks } : {}),
       });
       if (deps.live) await v1.register(liveRoutes, { live: deps.live });
+      if (tickets) await v1.register(liveTicketRoutes, { tickets });
       if (deps.compliance) await v1.register(complianceRoutes, { registry: deps.compliance });
       if (deps.events) await v1.register(violationRoutes, { events: deps.events });
       if (deps.events) await v1.register(evidenceRoutes, { events: deps.events });

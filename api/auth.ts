@@ -3,12 +3,14 @@ import type { FastifyPluginAsync, FastifyReply, FastifyRequest, RouteOptions } f
 import { Counter, type Registry as MetricsRegistry } from 'prom-client';
 import { KEY_PREFIX } from '../registry/api-keys.ts';
 import type { AuthFailureThrottle } from './auth-throttle.ts';
+import type { StreamTicketStore } from './live-tickets.ts';
 import {
   type AccessConfig,
   ADMIN_PRINCIPAL,
   type ApiKeyResolver,
   enforceAccess,
   type KeyAuthentication,
+  type Principal,
   SCOPES,
 } from './principal.ts';
 import { HttpProblem } from './problem.ts';
@@ -32,6 +34,11 @@ export interface BearerAuthOptions {
   failureThrottle?: AuthFailureThrottle;
   /** for citywatch_api_auth_failures_total and citywatch_api_auth_throttled_total */
   metrics?: MetricsRegistry;
+  /**
+   * stream tickets (api/live-tickets.ts): accepted as `?ticket=` instead of the header, and only on the
+   * routes that declare `config.streamTicket` (the live streams, which EventSource opens)
+   */
+  tickets?: StreamTicketStore;
 }
 
 export const AUTH_PROBLEM_TYPES = {
@@ -39,6 +46,7 @@ export const AUTH_PROBLEM_TYPES = {
   authThrottled: 'urn:citywatch:problem:authentication-throttled',
   keyExpired: 'urn:citywatch:problem:key-expired',
   keyRotated: 'urn:citywatch:problem:key-rotated',
+  ticketRefused: 'urn:citywatch:problem:stream-ticket-refused',
 } as const;
 
 function counter<L extends string>(
@@ -81,8 +89,73 @@ export function bearerAuthHook(options: BearerAuthOptions) {
     'API requests answered 429 because too many authentications failed from their address (by="address") or with their token prefix (by="prefix")',
     'by',
   );
+  /** The caller is known: rate limit, then the route's declared scope and roles. */
+  const admit = (request: FastifyRequest, reply: FastifyReply, principal: Principal) => {
+    request.principal = principal;
+    // Every later log line of the request says which key made it (never the secret).
+    request.log = request.log.child({ keyId: principal.keyId });
+    if (options.rateLimit) {
+      const decision = options.rateLimit.take(principal.keyId);
+      reply.header('x-ratelimit-limit', String(decision.limit));
+      reply.header('x-ratelimit-remaining', String(decision.remaining));
+      if (!decision.ok) {
+        throw new HttpProblem({
+          status: 429,
+          type: AUTH_PROBLEM_TYPES.rateLimited,
+          title: 'Too many requests',
+          detail: `This key may make ${decision.limit} requests per minute; retry in ${decision.retryAfterS} s.`,
+          headers: { 'retry-after': String(decision.retryAfterS) },
+        });
+      }
+    }
+    enforceAccess(request);
+  };
+
+  /**
+   * `?ticket=` on a live stream route, without an Authorization header: the browser's EventSource. Only
+   * the ticket store is asked, so an API key or the admin token in a URL is never accepted.
+   */
+  const ticketAuth = (request: FastifyRequest, reply: FastifyReply, ticket: string) => {
+    const blocked = throttle?.check(request.ip, undefined);
+    if (blocked) {
+      throttled?.inc({ by: blocked.by });
+      throw new HttpProblem({
+        status: 429,
+        type: AUTH_PROBLEM_TYPES.authThrottled,
+        title: 'Too many failed authentications',
+        detail: `Too many failed authentications from this address; retry in ${blocked.retryAfterS} s.`,
+        headers: { 'retry-after': String(blocked.retryAfterS) },
+      });
+    }
+    const redeemed = options.tickets!.redeem(ticket);
+    if (!redeemed.ok) {
+      throttle?.fail(request.ip, undefined);
+      failures?.inc({ reason: `ticket_${redeemed.reason}` });
+      request.log.info({ authFailure: `ticket_${redeemed.reason}`, ip: request.ip }, 'stream ticket refused');
+      throw new HttpProblem({
+        status: 401,
+        type: AUTH_PROBLEM_TYPES.ticketRefused,
+        title: 'Stream ticket refused',
+        detail:
+          redeemed.reason === 'expired'
+            ? 'The stream ticket expired before it was used; request a new one (POST /api/v1/live/tickets).'
+            : 'The stream ticket is not valid or was already used (a ticket opens one connection); request a new one (POST /api/v1/live/tickets).',
+        headers: { 'www-authenticate': `Bearer realm="${REALM}", error="invalid_token"` },
+      });
+    }
+    admit(request, reply, redeemed.principal);
+  };
+
   return async function bearerAuth(request: FastifyRequest, reply: FastifyReply) {
     const header = request.headers.authorization;
+    if (
+      (header === undefined || header.length === 0) &&
+      options.tickets !== undefined &&
+      (request.routeOptions.config as AccessConfig | undefined)?.streamTicket === true
+    ) {
+      const ticket = (request.query as { ticket?: unknown } | undefined)?.ticket;
+      if (typeof ticket === 'string' && ticket.length > 0) return ticketAuth(request, reply, ticket);
+    }
     if (header === undefined || header.length === 0) {
       throw new HttpProblem({
         status: 401,
@@ -151,28 +224,10 @@ export function bearerAuthHook(options: BearerAuthOptions) {
         },
       });
     }
-    const principal = auth.principal;
-    request.principal = principal;
-    // Every later log line of the request says which key made it (never the secret).
-    request.log = request.log.child({ keyId: principal.keyId });
     // The previous secret of a rotated key: say until when it works (RFC 8594's Sunset field).
     if (auth.previousValidUntil !== undefined)
       reply.header('sunset', new Date(auth.previousValidUntil).toUTCString());
-    if (options.rateLimit) {
-      const decision = options.rateLimit.take(principal.keyId);
-      reply.header('x-ratelimit-limit', String(decision.limit));
-      reply.header('x-ratelimit-remaining', String(decision.remaining));
-      if (!decision.ok) {
-        throw new HttpProblem({
-          status: 429,
-          type: AUTH_PROBLEM_TYPES.rateLimited,
-          title: 'Too many requests',
-          detail: `This key may make ${decision.limit} requests per minute; retry in ${decision.retryAfterS} s.`,
-          headers: { 'retry-after': String(decision.retryAfterS) },
-        });
-      }
-    }
-    enforceAccess(request);
+    admit(request, reply, auth.principal);
   };
 }
 

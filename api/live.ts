@@ -46,9 +46,27 @@ const filterFields = {
     ),
 };
 
-export const LivePositionsQuerySchema = z.strictObject(filterFields);
+/** How a browser gets in and resumes: EventSource sends neither an Authorization header nor, on a new connection, Last-Event-ID. */
+const browserFields = {
+  ticket: z
+    .string()
+    .min(1)
+    .max(128)
+    .optional()
+    .describe(
+      'a stream ticket (POST /live/tickets) instead of the Authorization header, for EventSource; single use, short-lived. Never an API key',
+    ),
+  lastEventId: z
+    .string()
+    .max(64)
+    .optional()
+    .describe('as the Last-Event-ID header, for a new EventSource resuming a lost stream; the header wins'),
+};
+
+export const LivePositionsQuerySchema = z.strictObject({ ...filterFields, ...browserFields });
 export const LiveViolationsQuerySchema = z.strictObject({
   ...filterFields,
+  ...browserFields,
   code: codeList.optional().describe('only these violation codes: repeat the parameter or give a comma list'),
 });
 
@@ -92,18 +110,19 @@ export const liveRoutes: FastifyPluginAsyncZod<LiveRoutesOptions> = async (app, 
   const stream = (
     name: LiveStreamName,
     request: { principal: Principal; headers: Record<string, unknown> },
-    query: Partial<LiveQuery>,
+    query: Partial<LiveQuery> & { lastEventId?: string | undefined },
     reply: FastifyReply,
   ) => {
     const sink = new PassThrough({ highWaterMark: live.clientBufferBytes });
     // Written before subscribing so the headers and this line reach the client at once: once the client
     // has the response head, its subscription exists and it misses nothing published afterwards.
     sink.write(`retry: ${LIVE_RETRY_MS}\n: connected\n\n`);
-    const lastEventId = request.headers['last-event-id'];
+    const header = request.headers['last-event-id'];
+    const lastEventId = typeof header === 'string' ? header : query.lastEventId;
     const sub = live.subscribe(name, {
       filter: liveFilter(request.principal, query),
       sink,
-      lastEventId: typeof lastEventId === 'string' ? lastEventId : undefined,
+      lastEventId,
     });
     open.add(sub);
     sink.once('close', () => open.delete(sub));
@@ -128,7 +147,7 @@ export const liveRoutes: FastifyPluginAsyncZod<LiveRoutesOptions> = async (app, 
   app.get(
     '/live/positions',
     {
-      config: { scope: 'positions:read' },
+      config: { scope: 'positions:read', streamTicket: true },
       schema: {
         summary: 'Live positions (Server-Sent Events)',
         description:
@@ -147,7 +166,7 @@ export const liveRoutes: FastifyPluginAsyncZod<LiveRoutesOptions> = async (app, 
   app.get(
     '/live/violations',
     {
-      config: { scope: 'violations:read' },
+      config: { scope: 'violations:read', streamTicket: true },
       schema: {
         summary: 'Live violations (Server-Sent Events)',
         description:

@@ -85,6 +85,11 @@ export interface AccessConfig {
   scope?: Scope;
   /** the roles that may call the route at all (use only where no other firm's resource is named) */
   roles?: readonly Role[];
+  /**
+   * the route also accepts a stream ticket as `?ticket=` instead of the Authorization header: only the
+   * live streams, which a browser opens with EventSource (api/live-tickets.ts)
+   */
+  streamTicket?: boolean;
 }
 
 declare module 'fastify' {

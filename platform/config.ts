@@ -1,6 +1,7 @@
 import path from 'node:path';
 import { z } from 'zod';
 import { CORS_ORIGIN_PATTERN } from '../api/security.ts';
+import { parseTileUrls, TILE_CRS } from '../console/client-config.ts';
 import { VIOLATION_CODES } from '../geofence/model.ts';
 import { AllowlistError, parseAllowlist } from '../outbound/address-policy.ts';
 import { COMPLIANCE_CLOCKS } from './compliance-clock.ts';
@@ -190,6 +191,30 @@ const envObject = z.object({
   LIVE_CLIENT_MAX_LAG: z.coerce.number().int().min(1).default(10_000),
   /** live streams: seconds between heartbeat comments; 0 disables them */
   LIVE_HEARTBEAT_S: z.coerce.number().min(0).max(3600).default(15),
+  /** live streams: how long a stream ticket (POST /api/v1/live/tickets, for browsers) may wait to be used */
+  LIVE_TICKET_TTL_S: z.coerce.number().int().min(5).max(600).default(30),
+  /**
+   * console: raster basemap tile URL template(s), comma list ({z}, {x}, {y}); unset: the city's own
+   * layers from the registry are the basemap
+   */
+  CONSOLE_TILE_URL: z
+    .string()
+    .optional()
+    .transform((s, ctx) => {
+      if (s === undefined) return undefined;
+      const parsed = parseTileUrls(s);
+      if (typeof parsed === 'string') {
+        ctx.addIssue({ code: 'custom', message: parsed });
+        return z.NEVER;
+      }
+      return parsed;
+    }),
+  /** console: coordinate system of those tiles; GCJ02 (AMap, Tencent) makes the console draw everything in GCJ-02 */
+  CONSOLE_TILE_CRS: z.enum(TILE_CRS).default('WGS84'),
+  /** console: attribution shown for the tiles */
+  CONSOLE_TILE_ATTRIBUTION: z.string().max(500).optional(),
+  /** console: the tiles' highest zoom level */
+  CONSOLE_TILE_MAX_ZOOM: z.coerce.number().int().min(1).max(22).default(18),
   /** webhook attempts in all before a delivery is dead-lettered */
   WEBHOOK_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(50).default(8),
   /** first retry delay; each next one 4x longer, with jitter, up to WEBHOOK_RETRY_MAX_MS */

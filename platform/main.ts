@@ -29,6 +29,7 @@ async function main(): Promise<void> {
     'citywatch platform running',
     ...(ports.http !== undefined
       ? [
+          `  console      ${httpScheme}://${host}:${ports.http}/  (sign in with an API key or the admin token)`,
           `  API          ${httpScheme}://${host}:${ports.http}/api/v1/positions  (Authorization: Bearer ${config.env.ADMIN_TOKEN ? '<ADMIN_TOKEN>' : `${platform.adminToken}, saved in ${config.dataDir}/admin-token`})`,
           `  API docs     ${httpScheme}://${host}:${ports.http}/docs`,
           `  health       ${httpScheme}://${host}:${ports.http}/healthz`,

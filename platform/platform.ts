@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { FastifyInstance } from 'fastify';
@@ -18,6 +19,7 @@ import { WebhookStore } from '../api/webhooks/store.ts';
 import { type BrokerHandle, createBroker } from '../broker/broker.ts';
 import { capacityHealth } from '../broker/capacity.ts';
 import { createBrokerCluster } from '../broker/cluster/hub.ts';
+import { consoleRoutes } from '../console/server.ts';
 import { Jt808Server } from '../gateway/jt808/server.ts';
 import { Backpressure, SLOW_AT, spoolPressure } from '../ingest/backpressure.ts';
 import { IngestCore } from '../ingest/core.ts';
@@ -68,6 +70,11 @@ async function within(work: Promise<unknown>, ms: number): Promise<void> {
     clearTimeout(timer);
   }
 }
+
+/** package.json's version, shown in the console's footer. */
+const PLATFORM_VERSION = (
+  JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }
+).version;
 
 /** How far back a sped-up demo (SIMULATE_SPEEDUP > 1) starts before catching up with the present. */
 const DEMO_CATCH_UP_MS = 2 * 3_600_000;
@@ -754,8 +761,25 @@ export async function startPlatform(config: Config, options: StartOptions): Prom
         rateLimitPerMinute: env.API_RATE_LIMIT,
         authFailuresPerMinute: env.API_AUTH_FAILURE_LIMIT,
         corsOrigins: env.API_CORS_ORIGINS,
+        streamTicketTtlMs: env.LIVE_TICKET_TTL_S * 1000,
       },
     );
+    // The monitor console at / and /console: a page over the public API (console/).
+    await api.register(consoleRoutes, {
+      config: {
+        displayCrs: env.CONSOLE_TILE_URL ? env.CONSOLE_TILE_CRS : 'WGS84',
+        ...(env.CONSOLE_TILE_URL
+          ? {
+              tiles: {
+                urls: env.CONSOLE_TILE_URL,
+                maxZoom: env.CONSOLE_TILE_MAX_ZOOM,
+                ...(env.CONSOLE_TILE_ATTRIBUTION ? { attribution: env.CONSOLE_TILE_ATTRIBUTION } : {}),
+              },
+            }
+          : {}),
+        version: PLATFORM_VERSION,
+      },
+    });
     await api.listen({ host: env.BIND_HOST, port: env.HTTP_PORT });
     const address = api.server.address();
     if (address && typeof address === 'object') ports.http = address.port;

@@ -17,6 +17,9 @@ command -v mosquitto_pub >/dev/null 2>&1 || missing+=(mosquitto-clients)
 [ -x /usr/bin/prometheus ] || missing+=(prometheus)
 command -v docker-compose >/dev/null 2>&1 || missing+=(docker-compose)
 command -v openssl >/dev/null 2>&1 || missing+=(openssl)
+# The console's browser tests and screenshots: Debian's chromium driven by playwright-core, and a CJK font
+[ -x /usr/bin/chromium ] || missing+=(chromium)
+fc-list :lang=zh 2>/dev/null | grep -q . || missing+=(fonts-wqy-zenhei)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "installing Debian packages: ${missing[*]}"
   SUDO=""
@@ -34,6 +37,7 @@ fi
 # 3. Type check and lint/format check.
 echo "== type check"
 npx tsc --noEmit
+npx tsc --noEmit -p console
 echo "== lint and format"
 npx biome check .
 

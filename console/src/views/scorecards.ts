@@ -1,0 +1,202 @@
+import uPlot from 'uplot';
+import { get, request } from '../api.ts';
+import type { Ctx, View } from '../app.ts';
+import { download, fill, h } from '../dom.ts';
+import { named, t, VIOLATION_CODES } from '../i18n.ts';
+import { cstMonth } from '../time.ts';
+
+/**
+ * The monthly firm scorecards (月度考核, GET /scorecards?month=): the ranking table, a chart per firm of
+ * its violations by type, and the CSV download (RFC 4180 with a byte order mark, which Excel opens as
+ * UTF-8). A firm key sees its own card, with its rank among all firms.
+ */
+
+interface Card {
+  month: string;
+  firm: string;
+  firmName?: string;
+  rank: number | null;
+  rankedFirms: number;
+  trips: number;
+  compliantTrips: number;
+  compliantShare: number | null;
+  km: number;
+  violations: number;
+  violationsByCode: Record<string, number>;
+  per100Trips: number | null;
+  per1000Km: number | null;
+  openViolations: number;
+}
+
+const num = (v: number | null, digits = 2) => (v === null ? '—' : v.toFixed(digits));
+
+/** A chart card; the chart is drawn once the card is in the page and its width is known. */
+function barChart(card: Card): { el: HTMLElement; draw(): void } {
+  const codes = VIOLATION_CODES.filter((c) => (card.violationsByCode[c] ?? 0) > 0);
+  const el = h('div', { class: 'chart-card', 'data-firm': card.firm });
+  el.append(h('h3', {}, `${card.firmName ?? card.firm} · ${t('score.byCode')}`));
+  if (codes.length === 0) {
+    el.append(h('p', { class: 'muted' }, t('card.none')));
+    return { el, draw: () => undefined };
+  }
+  const holder = h('div');
+  el.append(holder);
+  const xs = codes.map((_, i) => i);
+  const bars = uPlot.paths.bars!({ size: [0.6, 60] });
+  const draw = () =>
+    new uPlot(
+      {
+        width: Math.max(300, holder.clientWidth),
+        height: 180,
+        legend: { show: false },
+        scales: {
+          x: { time: false, range: [-0.5, codes.length - 0.5] },
+          y: { range: (_u, _min, max) => [0, Math.max(1, max)] },
+        },
+        axes: [
+          {
+            values: (_u, vals) => vals.map((v) => (Number.isInteger(v) ? named('code', codes[v] ?? '') : '')),
+            size: 40,
+            gap: 4,
+          },
+          // counts: whole numbers only
+          { size: 36, incrs: [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000] },
+        ],
+        series: [
+          {},
+          {
+            label: t('score.violations'),
+            fill: 'rgba(224,49,49,0.6)',
+            stroke: '#c92a2a',
+            paths: bars,
+            points: { show: false },
+          },
+        ],
+        cursor: { show: false },
+      },
+      [xs, codes.map((c) => card.violationsByCode[c] ?? 0)],
+      holder,
+    );
+  return { el, draw };
+}
+
+export function scorecardView(ctx: Ctx): View {
+  let month = cstMonth(Date.now());
+  const body = h('div', { id: 'score-body' });
+
+  const load = async () => {
+    fill(body, h('p', { class: 'muted' }, t('common.loading')));
+    let cards: Card[];
+    try {
+      cards = (await get<{ items: Card[] }>('/scorecards', { month })).items;
+    } catch (err) {
+      fill(body, h('p', { class: 'error' }, (err as Error).message));
+      return;
+    }
+    if (cards.length === 0) {
+      fill(body, h('p', { class: 'muted' }, t('score.empty')));
+      return;
+    }
+    const charts = cards.map(barChart);
+    fill(
+      body,
+      h(
+        'table',
+        { class: 'score', id: 'score-table' },
+        h(
+          'thead',
+          {},
+          h(
+            'tr',
+            {},
+            [
+              t('score.rank'),
+              t('score.firm'),
+              t('score.trips'),
+              t('score.compliant'),
+              t('score.km'),
+              t('score.violations'),
+              t('score.per100'),
+              t('score.per1000km'),
+              t('score.open'),
+            ].map((c) => h('th', {}, c)),
+          ),
+        ),
+        h(
+          'tbody',
+          {},
+          cards.map((c) =>
+            h(
+              'tr',
+              { 'data-firm': c.firm },
+              h('td', {}, c.rank === null ? '—' : `${c.rank} / ${c.rankedFirms}`),
+              h('td', {}, c.firmName ?? c.firm),
+              h('td', {}, String(c.trips)),
+              h('td', {}, c.compliantShare === null ? '—' : `${(c.compliantShare * 100).toFixed(1)} %`),
+              h('td', {}, c.km.toFixed(1)),
+              h('td', {}, String(c.violations)),
+              h('td', {}, num(c.per100Trips)),
+              h('td', {}, num(c.per1000Km)),
+              h('td', {}, String(c.openViolations)),
+            ),
+          ),
+        ),
+      ),
+      h(
+        'div',
+        { class: 'score-charts' },
+        charts.map((c) => c.el),
+      ),
+    );
+    for (const c of charts) c.draw();
+  };
+
+  const downloadCsv = async () => {
+    const res = await request('/scorecards', { query: { month, format: 'csv' }, accept: 'text/csv' });
+    download(await res.blob(), `scorecards-${month}.csv`);
+  };
+
+  return {
+    usesMap: false,
+    enter() {
+      fill(
+        ctx.side,
+        h('h2', {}, t('nav.scorecards')),
+        h('p', { class: 'muted' }, `${t('score.month')}: ${month} (${t('tz.label')})`),
+      );
+      fill(
+        ctx.page,
+        h(
+          'div',
+          { class: 'page-head' },
+          h('h2', {}, t('nav.scorecards')),
+          h(
+            'label',
+            { class: 'field' },
+            h('span', {}, t('score.month')),
+            h('input', {
+              type: 'month',
+              id: 'score-month',
+              value: month,
+              onchange: (e: Event) => {
+                const v = (e.target as HTMLInputElement).value;
+                if (/^\d{4}-\d{2}$/.test(v)) {
+                  month = v;
+                  void load();
+                }
+              },
+            }),
+          ),
+          h(
+            'button',
+            { type: 'button', class: 'secondary', id: 'score-csv', onclick: () => void downloadCsv() },
+            t('score.download'),
+          ),
+        ),
+        body,
+      );
+      return load();
+    },
+    leave() {},
+  };
+}
