@@ -81,9 +81,13 @@ export class LiveStream {
     const source = new EventSource(url);
     this.source = source;
     this.connections++;
+    const resumable = this.lastEventId !== undefined;
     source.onopen = () => {
       this.backoffMs = 1000;
       this.setState('live');
+      // A reconnection with no event received before it has no id to resume from: what was published
+      // meanwhile is not replayed, so the current state is loaded again instead.
+      if (this.connections > 1 && !resumable) this.handlers.reset();
     };
     source.addEventListener(EVENT_NAMES[this.name], (e) => {
       const m = e as MessageEvent<string>;
