@@ -114,6 +114,9 @@ export class FocusLayer {
   }
 }
 
+/** Room for the card on the map's right when something is framed beside it. */
+export const CARD_PADDING = { top: 80, bottom: 80, left: 80, right: 480 };
+
 /** Bounds of some WGS-84 coordinates, in display coordinates. */
 export function boundsOf(coords: number[][]): [[number, number], [number, number]] | undefined {
   if (coords.length === 0) return undefined;

@@ -2,7 +2,7 @@ import { ApiError, request, send } from '../api.ts';
 import type { Ctx, View } from '../app.ts';
 import { download, fill, h } from '../dom.ts';
 import { named, t } from '../i18n.ts';
-import { boundsOf, type FocusFeature } from '../map/focus-layer.ts';
+import { boundsOf, CARD_PADDING, type FocusFeature } from '../map/focus-layer.ts';
 import { cstZ, duration } from '../time.ts';
 
 /**
@@ -149,7 +149,7 @@ export function evidenceView(ctx: Ctx): View {
     features.push({ role: 'violation-point', geometry: { type: 'Point', coordinates: v.lastPos } });
     ctx.focus.set(features);
     const b = boundsOf(line.length > 0 ? line : [v.startPos, v.lastPos]);
-    if (b) ctx.map.fitBounds(b, { padding: 80, duration: 0, maxZoom: 16 });
+    if (b) ctx.map.fitBounds(b, { padding: CARD_PADDING, duration: 0, maxZoom: 16 });
 
     ctx.card.hidden = false;
     fill(

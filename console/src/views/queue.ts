@@ -3,7 +3,7 @@ import type { Ctx, View } from '../app.ts';
 import { toDisplay } from '../crs.ts';
 import { fill, h } from '../dom.ts';
 import { named, t, VIOLATION_CODES } from '../i18n.ts';
-import { boundsOf } from '../map/focus-layer.ts';
+import { boundsOf, CARD_PADDING } from '../map/focus-layer.ts';
 import type { Violation } from '../store.ts';
 import { cst, cstZ, duration, fromLocalInput, toLocalInput, ZONE_SUFFIX } from '../time.ts';
 
@@ -190,7 +190,7 @@ export function queueView(ctx: Ctx): View {
           zoom: Math.max(ctx.map.getZoom(), 14),
           duration: 300,
         });
-      else ctx.map.fitBounds(b, { padding: 120, duration: 300, maxZoom: 15 });
+      else ctx.map.fitBounds(b, { padding: CARD_PADDING, duration: 300, maxZoom: 15 });
     }
   };
 

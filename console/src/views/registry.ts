@@ -6,7 +6,7 @@ import type { Ctx, View } from '../app.ts';
 import { coordsToDisplay, displayCrs } from '../crs.ts';
 import { fill, h } from '../dom.ts';
 import { named, t } from '../i18n.ts';
-import { boundsOf } from '../map/focus-layer.ts';
+import { boundsOf, CARD_PADDING } from '../map/focus-layer.ts';
 import type { Feature } from '../map/registry-layers.ts';
 import { cstZ } from '../time.ts';
 
@@ -143,6 +143,8 @@ export function registryView(ctx: Ctx): View {
     d.setMode('select');
     d.selectFeature(shapeId);
     editing = { kind, existing: feature, shapeId };
+    // the shape's vertices must be free to drag: the card goes, the editor is in the side panel
+    ctx.card.hidden = true;
     renderEditor();
   };
 
@@ -392,7 +394,7 @@ export function registryView(ctx: Ctx): View {
     };
     for (const f of [...sites, ...routes]) walk(f.geometry.coordinates);
     const b = boundsOf(coords);
-    if (b) ctx.map.fitBounds(b, { padding: 80, duration: 300, maxZoom: 15 });
+    if (b) ctx.map.fitBounds(b, { padding: CARD_PADDING, duration: 300, maxZoom: 15 });
     const name = (kind: 'site' | 'route', rid: string) =>
       String(ctx.registry.byId(kind, rid)?.properties.name ?? rid);
     ctx.card.hidden = false;
@@ -428,7 +430,7 @@ export function registryView(ctx: Ctx): View {
     };
     walk(f.geometry.coordinates);
     const b = boundsOf(coords);
-    if (b) ctx.map.fitBounds(b, { padding: 120, duration: 300, maxZoom: 16 });
+    if (b) ctx.map.fitBounds(b, { padding: CARD_PADDING, duration: 300, maxZoom: 16 });
     ctx.card.hidden = false;
     fill(
       ctx.card,
