@@ -199,7 +199,7 @@ test.serial(
 /** The published GCJ-02 transform (Krasovsky 1940 ellipsoid), written out here as an independent oracle. */
 export function gcj02Of(lon: number, lat: number): [number, number] {
   const a = 6378245.0;
-  const ee = 0.00669342162296594323;
+  const ee = 0.006693421622965943;
   const x = lon - 105;
   const y = lat - 35;
   const s = (v: number) => Math.sin(v * Math.PI);
