@@ -51,6 +51,7 @@ export class RegistryLayers {
   install(): void {
     const m = this.map;
     const empty = { type: 'FeatureCollection', features: [] } as GeoJSON.FeatureCollection;
+    m.on('moveend', () => this.declutter());
     for (const id of ['reg-zones', 'reg-sites', 'reg-routes', 'reg-highlight'])
       m.addSource(id, { type: 'geojson', data: empty });
     m.addLayer({
@@ -182,6 +183,7 @@ export class RegistryLayers {
     this.visible[group] = on;
     if (group === 'labels') {
       for (const m of this.labels) m.getElement().hidden = !on;
+      this.declutter();
       return;
     }
     for (const id of GROUP_LAYERS[group])
@@ -207,6 +209,27 @@ export class RegistryLayers {
     if (this.visible.zones) for (const f of this.zones) add(f, `zone ${f.properties.kind}`);
     if (this.visible.sites) for (const f of this.sites) add(f, `site ${f.properties.kind}`);
     if (this.visible.routes) for (const f of this.routes) add(f, 'route');
+    this.declutter();
+  }
+
+  /**
+   * HTML labels do not take part in MapLibre's collision detection: a label that would cover one placed
+   * before it (zones first, then sites, then the routes' long names) is hidden until the map moves or
+   * zooms so that it fits, as map text would be.
+   */
+  private declutter(): void {
+    const placed: DOMRect[] = [];
+    for (const m of this.labels) {
+      const el = m.getElement();
+      el.classList.remove('collides');
+      if (el.hidden) continue;
+      const r = el.getBoundingClientRect();
+      const hit = placed.some(
+        (p) => r.left < p.right && r.right > p.left && r.top < p.bottom && r.bottom > p.top,
+      );
+      if (hit) el.classList.add('collides');
+      else placed.push(r);
+    }
   }
 
   bounds(): [[number, number], [number, number]] | undefined {

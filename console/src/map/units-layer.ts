@@ -11,7 +11,7 @@ import { drawn } from './map.ts';
 
 /**
  * Every unit on the map, on the GPU: one GeoJSON source drawn by a circle layer (colour by state, ring
- * by kind) and a symbol layer for the heading of moving units. MapLibre tiles the source in its worker
+ * by kind), a symbol layer for the heading of moving units and one for the kind's mark inside the circle. MapLibre tiles the source in its worker
  * and the GPU draws the tiles, so 10,000 units cost the main thread almost nothing to draw.
  *
  * Updates are batched: the store reports each changed unit; the layer collects them and, once the
@@ -75,6 +75,14 @@ export class UnitsLayer {
       tolerance: 0,
     });
     m.addImage('cw-heading', headingIcon(), { pixelRatio: 2 });
+    for (const kind of Object.keys(KIND_COLORS) as UnitKind[])
+      m.addImage(
+        `cw-kind-${kind}`,
+        kindMark(kind, KIND_MARK_PX * 2)
+          .getContext('2d')!
+          .getImageData(0, 0, KIND_MARK_PX * 2, KIND_MARK_PX * 2),
+        { pixelRatio: 2 },
+      );
     const stateColor: ExpressionSpecification = [
       'match',
       ['get', 'state'],
@@ -91,12 +99,14 @@ export class UnitsLayer {
       id: 'units-heading',
       type: 'symbol',
       source: 'units',
-      minzoom: 12,
+      minzoom: 10,
       filter: ['==', ['get', 'state'], 'moving'],
       layout: {
         'icon-image': 'cw-heading',
         'icon-rotate': ['coalesce', ['get', 'heading'], 0],
         'icon-rotation-alignment': 'map',
+        // follows the circle's radius, so that the arrow stays just outside it
+        'icon-size': ['interpolate', ['linear'], ['zoom'], 10, 0.6, 12, 0.75, 16, 1.1],
         'icon-allow-overlap': true,
         'icon-ignore-placement': true,
       },
@@ -110,6 +120,20 @@ export class UnitsLayer {
         'circle-radius': ['interpolate', ['linear'], ['zoom'], 8, 2.5, 12, 5, 16, 8],
         'circle-stroke-color': kindColor,
         'circle-stroke-width': ['interpolate', ['linear'], ['zoom'], 8, 0.5, 12, 1.5, 16, 2.5],
+      },
+    });
+    // the kind as a white mark inside the circle (none for a muck truck), once the circles are big enough
+    m.addLayer({
+      id: 'units-kind',
+      type: 'symbol',
+      source: 'units',
+      minzoom: 10,
+      filter: ['!=', ['get', 'kind'], 'muck_truck'],
+      layout: {
+        'icon-image': ['concat', 'cw-kind-', ['get', 'kind']],
+        'icon-size': ['interpolate', ['linear'], ['zoom'], 10, 0.5, 12, 0.7, 16, 1],
+        'icon-allow-overlap': true,
+        'icon-ignore-placement': true,
       },
     });
     m.addSource('unit-selected', { type: 'geojson', data: { type: 'FeatureCollection', features: [] } });
@@ -137,6 +161,12 @@ export class UnitsLayer {
     const filter = (all.length > 1 ? all : null) as FilterSpecification | null;
     this.map.setFilter('units-circle', filter);
     this.map.setFilter(
+      'units-kind',
+      (filter
+        ? ['all', ['!=', ['get', 'kind'], 'muck_truck'], filter]
+        : ['!=', ['get', 'kind'], 'muck_truck']) as FilterSpecification,
+    );
+    this.map.setFilter(
       'units-heading',
       (filter
         ? ['all', ['==', ['get', 'state'], 'moving'], filter]
@@ -145,7 +175,7 @@ export class UnitsLayer {
   }
 
   setVisible(on: boolean): void {
-    for (const id of ['units-circle', 'units-heading'])
+    for (const id of ['units-circle', 'units-heading', 'units-kind'])
       this.map.setLayoutProperty(id, 'visibility', on ? 'visible' : 'none');
   }
 
@@ -256,22 +286,49 @@ export class UnitsLayer {
   }
 }
 
-/** A small arrow pointing north (rotated by the unit's heading), drawn on a canvas: no sprite server. */
+/**
+ * A small arrow pointing north (rotated by the unit's heading), drawn on a canvas: no sprite server. The
+ * icon is centred on the unit and the arrow sits in its top quarter, outside the unit's circle.
+ */
 function headingIcon(): ImageData {
-  const size = 40;
+  const size = 64;
   const c = document.createElement('canvas');
   c.width = size;
   c.height = size;
   const g = c.getContext('2d')!;
-  g.fillStyle = '#1b5e20';
+  g.fillStyle = '#212529';
   g.strokeStyle = '#ffffff';
-  g.lineWidth = 2;
+  g.lineWidth = 2.5;
   g.beginPath();
-  g.moveTo(size / 2, 1);
-  g.lineTo(size / 2 + 7, 13);
-  g.lineTo(size / 2 - 7, 13);
+  g.moveTo(size / 2, 2);
+  g.lineTo(size / 2 + 9, 17);
+  g.lineTo(size / 2 - 9, 17);
   g.closePath();
-  g.fill();
   g.stroke();
+  g.fill();
   return g.getImageData(0, 0, size, size);
+}
+
+/** Size of a kind mark, CSS pixels. */
+export const KIND_MARK_PX = 8;
+
+/**
+ * The mark drawn inside a unit's circle for its kind (white on the state colour): a sanitation vehicle a
+ * bar (its brush), a body camera a ring (a lens), a muck truck nothing. The legend draws the same marks.
+ */
+export function kindMark(kind: UnitKind, px: number): HTMLCanvasElement {
+  const c = document.createElement('canvas');
+  c.width = px;
+  c.height = px;
+  const g = c.getContext('2d')!;
+  g.fillStyle = '#ffffff';
+  g.strokeStyle = '#ffffff';
+  if (kind === 'sanitation') g.fillRect(px * 0.1, px * 0.36, px * 0.8, px * 0.28);
+  if (kind === 'body_camera') {
+    g.lineWidth = px * 0.16;
+    g.beginPath();
+    g.arc(px / 2, px / 2, px * 0.3, 0, 2 * Math.PI);
+    g.stroke();
+  }
+  return c;
 }

@@ -3,7 +3,7 @@ import type { Ctx, View } from '../app.ts';
 import { toDisplay } from '../crs.ts';
 import { fill, h } from '../dom.ts';
 import { named, t } from '../i18n.ts';
-import { KIND_COLORS, type LayerFilter, STATE_COLORS } from '../map/units-layer.ts';
+import { KIND_COLORS, kindMark, type LayerFilter, STATE_COLORS } from '../map/units-layer.ts';
 import type { Unit, UnitKind, UnitState } from '../store.ts';
 import { cstClock } from '../time.ts';
 import { UnitCard } from './unit-card.ts';
@@ -143,7 +143,11 @@ export function liveView(ctx: Ctx): View {
             h(
               'span',
               {},
-              h('span', { class: 'dot ring', style: `border-color:${KIND_COLORS[k]}` }),
+              // the unit's look on the map: the kind's ring and mark on a moving unit's colour
+              h('span', {
+                class: 'dot kind',
+                style: `border-color:${KIND_COLORS[k]};background:${STATE_COLORS.moving} url(${kindMark(k, 20).toDataURL()}) center/8px no-repeat`,
+              }),
               named('kind', k),
             ),
           ),
