@@ -160,7 +160,7 @@ export function evidenceView(ctx: Ctx): View {
         'dl',
         { class: 'facts' },
         [
-          [t('card.plate'), String(v.vehicle)],
+          [t('card.plate'), plateOf(ctx, String(v.vehicle))],
           [t('card.firm'), ctx.firms.get(v.firm) ?? String(v.firm)],
           [t('card.permit'), String(v.permit ?? '—')],
           [t('queue.start'), cstZ(v.startTs)],
@@ -282,4 +282,10 @@ export function evidenceView(ctx: Ctx): View {
       ctx.card.hidden = true;
     },
   };
+}
+
+/** The unit's plate with its id, or the id alone when the live store has no plate for it. */
+function plateOf(ctx: Ctx, unit: string): string {
+  const plate = ctx.store.units.get(unit)?.pos.plate;
+  return plate ? `${plate} (${unit})` : unit;
 }

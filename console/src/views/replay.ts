@@ -197,7 +197,15 @@ export function replayView(ctx: Ctx): View {
         tzDate: (ts) => uPlot.tzDate(new Date(ts * 1000), TZ),
         scales: { x: { time: true }, state: { range: [-0.1, 1.1] }, pct: { range: [0, 100] } },
         axes: [
-          {},
+          {
+            // 24-hour China Standard Time (uPlot's default is the browser's 12-hour style)
+            values: (_u, splits, _i, _space, incr) =>
+              splits.map((s) =>
+                uPlot.fmtDate(incr < 60 ? '{HH}:{mm}:{ss}' : '{HH}:{mm}')(
+                  uPlot.tzDate(new Date(s * 1000), TZ),
+                ),
+              ),
+          },
           { scale: 'kmh', label: 'km/h', size: 50 },
           {
             scale: 'state',
@@ -207,7 +215,7 @@ export function replayView(ctx: Ctx): View {
           },
         ],
         series: [
-          { label: ZONE_SUFFIX },
+          { label: ZONE_SUFFIX, value: '{YYYY}-{MM}-{DD} {HH}:{mm}:{ss}' },
           ...chans.map((c) => ({
             label: c.label,
             stroke: c.stroke,
