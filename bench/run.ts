@@ -2,6 +2,7 @@ import { availableParallelism } from 'node:os';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { api } from './api.ts';
+import { consoleBench } from './console.ts';
 import { e2e } from './e2e.ts';
 import { engine } from './engine.ts';
 import { jt808 } from './jt808.ts';
@@ -18,7 +19,16 @@ export type { BenchContext, Benchmark, Figure } from './types.ts';
  * ctx.figures: e2e its baseline raw_broker_puback_msgs_per_s, so it comes after raw-broker). Figure
  * names must be unique across benchmarks.
  */
-export const benchmarks: Benchmark[] = [rawBroker, simSend, e2e, jt808, engine, api, loginFlood];
+export const benchmarks: Benchmark[] = [
+  rawBroker,
+  simSend,
+  e2e,
+  jt808,
+  engine,
+  api,
+  loginFlood,
+  consoleBench,
+];
 
 const HELP = `Usage: npm run bench -- [--quick] [--only name,...] [--list]
 
