@@ -47,7 +47,7 @@ function barChart(card: Card): { el: HTMLElement; draw(): void } {
     new uPlot(
       {
         width: Math.max(300, holder.clientWidth),
-        height: 180,
+        height: codes.length > 3 ? 220 : 180,
         legend: { show: false },
         scales: {
           x: { time: false, range: [-0.5, codes.length - 0.5] },
@@ -56,7 +56,9 @@ function barChart(card: Card): { el: HTMLElement; draw(): void } {
         axes: [
           {
             values: (_u, vals) => vals.map((v) => (Number.isInteger(v) ? named('code', codes[v] ?? '') : '')),
-            size: 40,
+            // the names slanted: side by side, more than three types' names ran into each other
+            rotate: codes.length > 3 ? -30 : 0,
+            size: codes.length > 3 ? 80 : 40,
             gap: 4,
           },
           // counts: whole numbers only
