@@ -302,7 +302,6 @@ export function replayView(ctx: Ctx): View {
     }
     ctx.focus.set(features);
     const b = boundsOf(line);
-    if (b) ctx.map.fitBounds(b, { padding: 80, duration: 0, maxZoom: 16 });
     slider.max = String(Math.max(0, items.length - 1));
     fill(
       info,
@@ -355,6 +354,8 @@ export function replayView(ctx: Ctx): View {
     );
     ctx.bottom.hidden = items.length === 0;
     ctx.map.resize();
+    // framed once the timeline strip has taken its height (framed before, the track's end lay under it)
+    if (b) ctx.map.fitBounds(b, { padding: 80, duration: 0, maxZoom: 16 });
     drawChart();
     if (items.length > 0) seek(times[0]!);
   };
