@@ -177,6 +177,9 @@ export class App {
     if (name !== this.viewName) {
       this.view?.leave();
       this.resetPanels();
+      // the panels may have changed the map's size (the replay strip hidden): the map's own resize
+      // observer would see it only after the new view framed its shapes for the old size
+      this.ctx.map.resize();
       this.viewName = name;
       this.view = this.views[name]!(this.ctx);
       this.renderHeader();

@@ -147,6 +147,7 @@ const zh = {
   'evidence.verifyFile': '校验文件…',
   'evidence.download': '下载证据包',
   'evidence.valid': '有效',
+  'evidence.validReason': '哈希值与内容一致，内容即平台封存的证据包。',
   'evidence.tampered': '已篡改',
   'evidence.unknown': '哈希一致，但平台无此记录',
   'evidence.notReady': '证据包在违规结束后生成，尚未就绪',
@@ -361,6 +362,8 @@ const en: Record<Key, string> = {
   'evidence.verifyFile': 'Verify a file…',
   'evidence.download': 'Download package',
   'evidence.valid': 'valid',
+  'evidence.validReason':
+    'The hash matches the contents, and the contents are the package the platform sealed.',
   'evidence.tampered': 'tampered',
   'evidence.unknown': 'hash matches, but the platform has no record of it',
   'evidence.notReady': 'The package is built once the violation has ended; not ready yet',

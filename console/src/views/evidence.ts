@@ -62,7 +62,8 @@ export function evidenceView(ctx: Ctx): View {
               ? `✘ ${t('evidence.tampered')}`
               : `? ${t('evidence.unknown')}`,
         ),
-        h('div', { class: 'reason' }, v.reason),
+        // the API's reason is English; a valid package's is always the same and said in the console's words
+        h('div', { class: 'reason' }, verdict === 'valid' ? t('evidence.validReason') : v.reason),
         v.differences.length > 0
           ? [
               h('div', { class: 'reason' }, `${t('evidence.differences')}:`),
