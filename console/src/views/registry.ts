@@ -367,7 +367,7 @@ export function registryView(ctx: Ctx): View {
           item(
             `#/registry/permit/${encodeURIComponent(p.id)}`,
             p.id,
-            `${ctx.firms.get(p.firm) ?? p.firm} · ${p.windows.join(', ')} · ${p.status}`,
+            `${ctx.firms.get(p.firm) ?? p.firm} · ${p.windows.join(', ')} · ${named('permitStatus', p.status)}`,
           ),
         ),
       ),
@@ -412,7 +412,7 @@ export function registryView(ctx: Ctx): View {
           [t('registry.hours'), `${p.windows.join(', ')} (${t('tz.label')})`],
           [t('registry.valid'), `${p.validFrom} – ${p.validTo}`],
           [t('registry.vehicles'), p.vehicles.map((v) => ctx.store.units.get(v)?.pos.plate ?? v).join('、')],
-          ['status', p.status],
+          [t('permitStatus.label'), named('permitStatus', p.status)],
           [t('registry.version'), `${p.version}${p.updatedAt ? ` · ${cstZ(p.updatedAt)}` : ''}`],
         ].map(([k, v]) => [h('dt', {}, k!), h('dd', {}, v!)]),
       ),
