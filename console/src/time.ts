@@ -70,3 +70,19 @@ export function duration(ms: number): string {
   if (m < 60) return `${m} min ${pad(s % 60)} s`;
   return `${Math.floor(m / 60)} h ${pad(m % 60)} min`;
 }
+
+/**
+ * A threshold's or a detail's value with the unit its name ends in (the engine's convention: ...Ms,
+ * ...Kmh, ...T, ...M): 90000 under coverOpenMs reads "1 min 30 s". Anything else as it is.
+ */
+export function withUnit(name: string, value: unknown): string {
+  if (typeof value === 'number') {
+    if (name.endsWith('Ms')) return duration(value);
+    if (name.endsWith('Kmh')) return `${value} km/h`;
+    if (name.endsWith('T')) return `${value} t`;
+    if (name.endsWith('M')) return `${value} m`;
+  }
+  if (Array.isArray(value) && name.endsWith('Ms') && value.every((v) => typeof v === 'number'))
+    return value.map((v) => duration(v as number)).join(', ');
+  return typeof value === 'object' && value !== null ? JSON.stringify(value) : String(value);
+}

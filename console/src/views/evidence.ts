@@ -3,7 +3,7 @@ import type { Ctx, View } from '../app.ts';
 import { download, fill, h } from '../dom.ts';
 import { named, t } from '../i18n.ts';
 import { boundsOf, CARD_PADDING, type FocusFeature } from '../map/focus-layer.ts';
-import { cstZ, duration } from '../time.ts';
+import { cstZ, duration, withUnit } from '../time.ts';
 
 /**
  * A violation's evidence package (`#/evidence/<violation>`, GET /violations/{id}/evidence, the sealed
@@ -179,16 +179,13 @@ export function evidenceView(ctx: Ctx): View {
       h(
         'dl',
         { class: 'facts' },
-        Object.entries(v.thresholds ?? {}).map(([k, val]) => [
-          h('dt', {}, k),
-          h('dd', {}, typeof val === 'object' ? JSON.stringify(val) : String(val)),
-        ]),
+        Object.entries(v.thresholds ?? {}).map(([k, val]) => [h('dt', {}, k), h('dd', {}, withUnit(k, val))]),
       ),
       h('h3', {}, t('evidence.details')),
       h(
         'dl',
         { class: 'facts' },
-        Object.entries(v.details ?? {}).map(([k, val]) => [h('dt', {}, k), h('dd', {}, String(val))]),
+        Object.entries(v.details ?? {}).map(([k, val]) => [h('dt', {}, k), h('dd', {}, withUnit(k, val))]),
       ),
       h('h3', {}, t('evidence.entities')),
       h(

@@ -5,7 +5,7 @@ import { fill, h } from '../dom.ts';
 import { named, t, VIOLATION_CODES } from '../i18n.ts';
 import { boundsOf, CARD_PADDING } from '../map/focus-layer.ts';
 import type { Violation } from '../store.ts';
-import { cst, cstZ, duration, fromLocalInput, toLocalInput, ZONE_SUFFIX } from '../time.ts';
+import { cst, cstZ, duration, fromLocalInput, toLocalInput, withUnit, ZONE_SUFFIX } from '../time.ts';
 
 /**
  * The violation queue: violations from GET /violations (type, firm, status, time), new ones arriving on
@@ -275,7 +275,7 @@ export function queueView(ctx: Ctx): View {
       h(
         'dl',
         { class: 'facts' },
-        Object.entries(v.details).map(([k, val]) => [h('dt', {}, k), h('dd', {}, String(val))]),
+        Object.entries(v.details).map(([k, val]) => [h('dt', {}, k), h('dd', {}, withUnit(k, val))]),
       ),
       h(
         'ul',
