@@ -48,6 +48,9 @@ export interface LayerFilter {
 
 /** Lag samples kept (a ring): the benchmark reads them. */
 const MAX_SAMPLES = 200_000;
+/** Over this many units the heading and kind symbols wait for a closer zoom (fitSymbols). */
+const LARGE_FLEET = 2000;
+const SYMBOLS_MIN_ZOOM = { small: 10, large: 13 };
 
 export class UnitsLayer {
   /** event received -> drawn, ms, per live event drawn */
@@ -104,7 +107,7 @@ export class UnitsLayer {
       id: 'units-heading',
       type: 'symbol',
       source: 'units',
-      minzoom: 10,
+      minzoom: SYMBOLS_MIN_ZOOM.small,
       filter: ['==', ['get', 'state'], 'moving'],
       layout: {
         'icon-image': 'cw-heading',
@@ -132,7 +135,7 @@ export class UnitsLayer {
       id: 'units-kind',
       type: 'symbol',
       source: 'units',
-      minzoom: 10,
+      minzoom: SYMBOLS_MIN_ZOOM.small,
       filter: ['!=', ['get', 'kind'], 'muck_truck'],
       layout: {
         'icon-image': ['concat', 'cw-kind-', ['get', 'kind']],
@@ -266,6 +269,7 @@ export class UnitsLayer {
       await (this.map.getSource('units') as GeoJSONSource).updateData(diff);
       await drawn(this.map, 'units');
       this.drawnUnits = this.onSource.size;
+      this.fitSymbols(this.onSource.size);
       this.record(stamps);
     } finally {
       this.busy = false;
@@ -282,10 +286,27 @@ export class UnitsLayer {
       await (this.map.getSource('units') as GeoJSONSource).setData({ type: 'FeatureCollection', features });
       await drawn(this.map, 'units');
       this.drawnUnits = features.length;
+      this.fitSymbols(features.length);
       this.record(stamps);
     } finally {
       this.sending--;
     }
+  }
+
+  private largeFleet = false;
+
+  /**
+   * The heading arrows and kind marks are symbols, laid out by MapLibre's worker for every tile of the
+   * source each time a batch changes it: drawn from the city-wide zoom for a fleet of up to
+   * LARGE_FLEET units, only once zoomed in to a district for a larger one (10,000 arrows over a city
+   * are clutter, and their layout is paid on every batch).
+   */
+  private fitSymbols(units: number): void {
+    const large = units > LARGE_FLEET;
+    if (large === this.largeFleet) return;
+    this.largeFleet = large;
+    const min = large ? SYMBOLS_MIN_ZOOM.large : SYMBOLS_MIN_ZOOM.small;
+    for (const id of ['units-heading', 'units-kind']) this.map.setLayerZoomRange(id, min, 24);
   }
 
   /** Nothing waiting to be sent or drawn: the map shows the store. */
