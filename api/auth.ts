@@ -237,12 +237,16 @@ export function bearerAuthHook(options: BearerAuthOptions) {
  */
 export function documentAccess(route: RouteOptions): void {
   const config = route.config as AccessConfig | undefined;
-  if (config?.scope === undefined && config?.roles === undefined) return;
+  if (config?.scope === undefined && config?.anyScope === undefined && config?.roles === undefined) return;
   const schema = { ...(route.schema ?? {}) } as Record<string, unknown>;
   const notes: string[] = [];
   if (config.scope !== undefined) {
     schema['x-scope'] = config.scope;
     notes.push(`Needs the scope \`${config.scope}\` (${SCOPES[config.scope]}).`);
+  }
+  if (config.anyScope !== undefined) {
+    schema['x-scope'] = config.anyScope.join(' | ');
+    notes.push(`Needs one of the scopes ${config.anyScope.map((s) => `\`${s}\``).join(', ')}.`);
   }
   if (config.roles !== undefined) {
     schema['x-roles'] = [...config.roles];

@@ -148,8 +148,9 @@ export const liveTicketRoutes: FastifyPluginAsyncZod<LiveTicketRoutesOptions> = 
   app.post(
     '/live/tickets',
     {
-      // Any key may ask; what it may ask for is checked against its scopes below. Nothing is changed.
-      config: { audit: false },
+      // A key that may read a live stream may ask; which streams is checked against its scopes below.
+      // Nothing is changed.
+      config: { audit: false, anyScope: ['positions:read', 'violations:read'] },
       schema: {
         summary: 'A stream ticket for a browser (EventSource)',
         description:

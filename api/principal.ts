@@ -83,6 +83,8 @@ export interface Principal {
 export interface AccessConfig {
   /** the scope the key must hold */
   scope?: Scope;
+  /** or: the key must hold at least one of these scopes (a route that serves what the key may read) */
+  anyScope?: readonly Scope[];
   /** the roles that may call the route at all (use only where no other firm's resource is named) */
   roles?: readonly Role[];
   /**
@@ -183,6 +185,18 @@ export function requireScope(request: FastifyRequest, scope: Scope): void {
   }
 }
 
+/** Throws 403 naming the scopes unless the key has at least one of them. */
+export function requireAnyScope(request: FastifyRequest, scopes: readonly Scope[]): void {
+  if (!scopes.some((scope) => hasScope(request.principal, scope))) {
+    throw new HttpProblem({
+      status: 403,
+      type: ACCESS_PROBLEM_TYPES.missingScope,
+      title: 'Missing scope',
+      detail: `This operation needs one of the scopes ${scopes.join(', ')}; the key has none of them.`,
+    });
+  }
+}
+
 export const ACCESS_PROBLEM_TYPES = {
   missingScope: 'urn:citywatch:problem:missing-scope',
   forbiddenRole: 'urn:citywatch:problem:forbidden-role',
@@ -204,6 +218,7 @@ export function requireRole(request: FastifyRequest, ...roles: Role[]): void {
 export function enforceAccess(request: FastifyRequest): void {
   const config = request.routeOptions.config as AccessConfig | undefined;
   if (config?.scope !== undefined) requireScope(request, config.scope);
+  if (config?.anyScope !== undefined) requireAnyScope(request, config.anyScope);
   if (config?.roles !== undefined) requireRole(request, ...config.roles);
 }
 

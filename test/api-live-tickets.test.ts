@@ -25,10 +25,15 @@ const UNITS: FleetUnit[] = [
 let tp: TestPlatform;
 const devices = new Map<string, TestDevice>();
 let ts = Date.now() - 3_600_000;
-const keys: Record<'monitor' | 'firmA' | 'positionsOnly', { authorization: string }> = {
+const keys: Record<
+  'monitor' | 'firmA' | 'positionsOnly' | 'violationsOnly' | 'registryOnly',
+  { authorization: string }
+> = {
   monitor: { authorization: '' },
   firmA: { authorization: '' },
   positionsOnly: { authorization: '' },
+  violationsOnly: { authorization: '' },
+  registryOnly: { authorization: '' },
 };
 
 test.before(async () => {
@@ -38,6 +43,8 @@ test.before(async () => {
   keys.monitor = await createKey(tp, { role: 'monitor' });
   keys.firmA = await createKey(tp, { role: 'firm', firm: 'firm-ta' });
   keys.positionsOnly = await createKey(tp, { role: 'monitor', scopes: ['positions:read'] });
+  keys.violationsOnly = await createKey(tp, { role: 'monitor', scopes: ['violations:read'] });
+  keys.registryOnly = await createKey(tp, { role: 'monitor', scopes: ['registry:read'] });
 });
 
 test.after.always(async () => {
@@ -142,6 +149,18 @@ test.serial('a key may not get a ticket for a stream its scopes do not allow', a
   t.deepEqual(own.json.streams, ['positions']);
   t.is((await ticket({ authorization: 'Bearer not-a-key-0123456789' })).status, 401);
 });
+
+test.serial(
+  'either live scope gets a ticket for its own stream; a key with neither is refused naming both',
+  async (t) => {
+    const own = await ticket(keys.violationsOnly);
+    t.is(own.status, 201);
+    t.deepEqual(own.json.streams, ['violations']);
+    const none = await ticket(keys.registryOnly);
+    t.is(none.status, 403);
+    t.regex(String(none.json.detail), /positions:read, violations:read/);
+  },
+);
 
 test.serial('a firm’s ticket streams its own units only', async (t) => {
   const firmTicket = await newTicket(keys.firmA);

@@ -87,6 +87,11 @@ export const TENANCY: Record<string, RouteSpec> = {
   // ---- live streams (api/live.ts) ----
   'GET /api/v1/live/positions': { expect: [200, 200, 200, 200], req: firmFilter, stream: true },
   'GET /api/v1/live/violations': { expect: [200, 200, 200, 200], req: firmFilter, stream: true },
+  // a ticket names no firm's resource: every key gets one for its own streams (its firm's units only)
+  'POST /api/v1/live/tickets': {
+    expect: [201, 201, 201, 201],
+    req: () => ({ body: { streams: ['positions'] } }),
+  },
 
   // ---- city data: firms read it, only admins change it (api/compliance.ts) ----
   'POST /api/v1/sites': {
