@@ -293,6 +293,59 @@ test.serial('replay: the stored track is drawn and the slider moves the marker t
 });
 
 test.serial(
+  'queue: a violation withdrawn by backfill (late fixes judged in time order) leaves the queue and its truck’s state',
+  async (t) => {
+    // truck C comes out of a blind area: its live fix first (a gap while moving: a TRACK_GAP in the queue),
+    // then the buffered fixes, which fill the gap and show the detour (issue 17's withdrawn transition)
+    const C = {
+      firm: 'firm-cc',
+      firmName: '丙方运输有限公司',
+      vehicle: 'veh-cc1',
+      plate: '皖A·CC003',
+      device: 'dev-cc1',
+      secret: 'secret-dev-cc1-0123',
+      origin: { id: 'site-cc-o', name: '丙工地' },
+      disposal: { id: 'site-cc-d', name: '丙消纳场' },
+      route: { id: 'route-cc', name: '丙线路' },
+      permit: 'permit-cc',
+      lat: LAT - 0.03,
+      originLon: 117.1,
+      disposalLon: 117.4,
+    };
+    await seedHaulWorld(tp.platform, C);
+    tp.platform.complianceService.recompile();
+    const page = await openPage(t, browser);
+    await signIn(page, tp.httpUrl, keys.monitor, '#/violations');
+    await page.waitForSelector('#queue-list');
+    const fixes = offRouteHaulFixes(Date.now() - 20 * 60_000, {
+      lat: C.lat,
+      lon0: 117.12,
+      count: 48,
+      offFrom: 12,
+      offTo: 24,
+    });
+    await publishFixes(tp.mqttUrl, C, [...fixes.slice(0, 8), fixes[41]!]);
+    const gapId = `${C.vehicle}:TRACK_GAP:${fixes[7]!.ts}`;
+    await page.waitForSelector(`li[data-violation="${gapId}"]`, { timeout: 30_000 });
+    await publishFixes(tp.mqttUrl, C, fixes.slice(8, 41));
+    // the detour with its true onset arrives, and the withdrawn gap is gone from the queue
+    await page.waitForSelector(`li[data-violation="${C.vehicle}:OFF_ROUTE:${fixes[12]!.ts}"]`, {
+      timeout: 30_000,
+    });
+    await page.waitForSelector(`li[data-violation="${gapId}"]`, { state: 'detached', timeout: 30_000 });
+    t.is((await api(`/violations/${encodeURIComponent(gapId)}`)).json.violation.phase, 'withdrawn');
+    // the page's store no longer holds it, nor counts it as ongoing against the truck
+    const held = await page.evaluate((id: string) => {
+      const store = (window as unknown as { __cw: { store: { violations: Map<string, unknown> } } }).__cw
+        .store;
+      return store.violations.has(id);
+    }, gapId);
+    t.false(held);
+    t.deepEqual(pageErrors(page), []);
+  },
+);
+
+test.serial(
   'evidence: verify shows "valid" for the platform’s package and "tampered" for a modified one',
   async (t) => {
     await eventually(

@@ -56,7 +56,8 @@ export interface Violation {
   level: number;
   startPos: [number, number];
   lastPos: [number, number];
-  phase: 'opened' | 'updated' | 'closed';
+  /** the engine's lifecycle; `withdrawn`: late fixes judged in time order showed it did not happen as raised */
+  phase: 'opened' | 'updated' | 'closed' | 'withdrawn';
   status: 'open' | 'acknowledged' | 'disputed' | 'confirmed' | 'closed';
   refs: Array<{ kind: string; id: string; version: number }>;
   thresholds: Record<string, unknown>;
@@ -201,9 +202,13 @@ export class LiveStore {
 
   applyViolation(v: Violation, fresh: boolean): void {
     const known = this.violations.get(v.id);
-    this.violations.set(v.id, known ? { ...known, ...v } : v);
+    const merged = known ? { ...known, ...v } : v;
+    // A withdrawn violation is no longer held against anyone: it leaves the store (the API's lists leave it
+    // out too); the listeners still hear of it so that views drop it.
+    if (v.phase === 'withdrawn') this.violations.delete(v.id);
+    else this.violations.set(v.id, merged);
     const set = this.ongoing.get(v.vehicle) ?? new Set<string>();
-    if (v.phase === 'closed') set.delete(v.id);
+    if (v.phase === 'closed' || v.phase === 'withdrawn') set.delete(v.id);
     else set.add(v.id);
     if (set.size > 0) this.ongoing.set(v.vehicle, set);
     else this.ongoing.delete(v.vehicle);
@@ -215,7 +220,7 @@ export class LiveStore {
         for (const l of this.unitListeners) l(new Set([unit.id]), []);
       }
     }
-    for (const l of this.violationListeners) l(this.violations.get(v.id)!, v.phase, fresh);
+    for (const l of this.violationListeners) l(merged, v.phase, fresh);
   }
 
   /** A status change made through the API (the live stream carries the engine's phases only). */

@@ -430,7 +430,15 @@ export function queueView(ctx: Ctx): View {
           summary,
           list,
         );
-        unsubscribe = ctx.store.onViolation((v, _phase, isFresh) => {
+        unsubscribe = ctx.store.onViolation((v, phase, isFresh) => {
+          if (phase === 'withdrawn') {
+            // withdrawn by a re-judging (late fixes): out of the queue, as out of the API's default list
+            if (items.delete(v.id)) {
+              fresh.delete(v.id);
+              scheduleRender();
+            }
+            return;
+          }
           const known = items.get(v.id);
           const merged = known ? { ...known, ...v, status: known.status } : v;
           if (!known && !matches(merged, true)) return;
