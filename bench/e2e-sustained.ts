@@ -14,7 +14,7 @@ import type { BenchContext, Figure } from './types.ts';
  * the trucks driving on (--steps-ipc; e2e.ts runs the generator, this class decides each next step). A
  * short search (bisection) looks for the highest rate that holds, each step measured
  * after a warm-up that is not counted and the spool drained between steps; then that rate is held for
- * the final window (3 minutes; --quick: 15 s, the same criteria). A window holds when
+ * the final window (3 minutes; --quick: 10 s, the same criteria). A window holds when
  *
  *   - the platform acknowledged what was offered: PUBACKs >= 98 % of the slots of the window, and at
  *     most 1 % of the slots missed (a device's window full: acknowledgements too slow) or given up (the
@@ -173,7 +173,7 @@ export class SustainedSearch {
     this.searchWarmupS = ctx.quick ? 2 : 5;
     this.searchWindowS = ctx.quick ? 4 : 20;
     this.holdWarmupS = ctx.quick ? 3 : 10;
-    this.holdWindowS = ctx.quick ? 15 : 180;
+    this.holdWindowS = ctx.quick ? 10 : 180;
     this.retries = ctx.quick ? 0 : 1;
   }
 

@@ -83,58 +83,61 @@ export function seedE2eWorld(
   const now = opts.now ?? Date.now();
   const day = 86_400_000;
   let offRouteTrucks = 0;
-  for (const truck of trucks) {
-    const { a, b } = pathOf(seed, truck.index);
-    const steps = TURN_FIXES - 2;
-    const step: Position = [(b[0] - a[0]) / steps, (b[1] - a[1]) / steps];
-    const offRoute = every > 0 && truck.index % every === every - 1;
-    if (offRoute) offRouteTrucks++;
-    // sideways = perpendicular to the direction of travel, in metres, back to degrees
-    const kx = M_PER_DEG_LAT * Math.cos((a[1] * Math.PI) / 180);
-    const ex = step[0] * kx;
-    const ny = step[1] * M_PER_DEG_LAT;
-    const len = Math.hypot(ex, ny) || 1;
-    const shift: Position = offRoute
-      ? [((-ny / len) * SIDE_SHIFT_M) / kx, ((ex / len) * SIDE_SHIFT_M) / M_PER_DEG_LAT]
-      : [0, 0];
-    const line: Position[] = [];
-    const span = steps + 2 * MARGIN_STEPS;
-    for (let k = 0; k < ROUTE_VERTICES; k++) {
-      const s = -MARGIN_STEPS + (span * k) / (ROUTE_VERTICES - 1);
-      line.push([a[0] + step[0] * s + shift[0], a[1] + step[1] * s + shift[1]]);
+  // one transaction for the whole world (one fsync, not 4 per truck)
+  compliance.batch(() => {
+    for (const truck of trucks) {
+      const { a, b } = pathOf(seed, truck.index);
+      const steps = TURN_FIXES - 2;
+      const step: Position = [(b[0] - a[0]) / steps, (b[1] - a[1]) / steps];
+      const offRoute = every > 0 && truck.index % every === every - 1;
+      if (offRoute) offRouteTrucks++;
+      // sideways = perpendicular to the direction of travel, in metres, back to degrees
+      const kx = M_PER_DEG_LAT * Math.cos((a[1] * Math.PI) / 180);
+      const ex = step[0] * kx;
+      const ny = step[1] * M_PER_DEG_LAT;
+      const len = Math.hypot(ex, ny) || 1;
+      const shift: Position = offRoute
+        ? [((-ny / len) * SIDE_SHIFT_M) / kx, ((ex / len) * SIDE_SHIFT_M) / M_PER_DEG_LAT]
+        : [0, 0];
+      const line: Position[] = [];
+      const span = steps + 2 * MARGIN_STEPS;
+      for (let k = 0; k < ROUTE_VERTICES; k++) {
+        const s = -MARGIN_STEPS + (span * k) / (ROUTE_VERTICES - 1);
+        line.push([a[0] + step[0] * s + shift[0], a[1] + step[1] * s + shift[1]]);
+      }
+      const id = truck.vehicle;
+      compliance.put('site', {
+        id: `site-o-${id}`,
+        kind: 'origin',
+        name: `工地 ${id}`,
+        polygons: [square(a, 150)],
+      });
+      compliance.put('site', {
+        id: `site-d-${id}`,
+        kind: 'disposal',
+        name: `消纳场 ${id}`,
+        polygons: [square(b, 150)],
+      });
+      compliance.put('route', {
+        id: `route-${id}`,
+        name: `线路 ${id}`,
+        line,
+        limits: [{ from: 0, to: ROUTE_VERTICES - 1, speedLimitKmh: 40 }],
+      });
+      compliance.put('permit', {
+        id: `permit-${id}`,
+        firm: truck.firm,
+        vehicles: [truck.vehicle],
+        origins: [`site-o-${id}`],
+        disposals: [`site-d-${id}`],
+        routes: [`route-${id}`],
+        validFrom: localDate(now - day),
+        validTo: localDate(now + day),
+        windows: ['00:00-24:00'],
+        cargo: '建筑垃圾',
+        state: 'active',
+      });
     }
-    const id = truck.vehicle;
-    compliance.put('site', {
-      id: `site-o-${id}`,
-      kind: 'origin',
-      name: `工地 ${id}`,
-      polygons: [square(a, 150)],
-    });
-    compliance.put('site', {
-      id: `site-d-${id}`,
-      kind: 'disposal',
-      name: `消纳场 ${id}`,
-      polygons: [square(b, 150)],
-    });
-    compliance.put('route', {
-      id: `route-${id}`,
-      name: `线路 ${id}`,
-      line,
-      limits: [{ from: 0, to: ROUTE_VERTICES - 1, speedLimitKmh: 40 }],
-    });
-    compliance.put('permit', {
-      id: `permit-${id}`,
-      firm: truck.firm,
-      vehicles: [truck.vehicle],
-      origins: [`site-o-${id}`],
-      disposals: [`site-d-${id}`],
-      routes: [`route-${id}`],
-      validFrom: localDate(now - day),
-      validTo: localDate(now + day),
-      windows: ['00:00-24:00'],
-      cargo: '建筑垃圾',
-      state: 'active',
-    });
-  }
+  });
   return { permits: trucks.length, routes: trucks.length, sites: 2 * trucks.length, offRouteTrucks };
 }

@@ -523,6 +523,8 @@ export class ComplianceRegistry {
   private readonly latest = new Map<ComplianceKind, Map<string, EntityVersion>>();
   private readonly listeners = new Set<(change: ComplianceChange) => void>();
   private cached: Omit<RegistrySnapshot, 'vehicles'> | undefined;
+  /** changes written inside batch(), told to the listeners once it has committed */
+  private batchChanges: ComplianceChange[] | undefined;
   private readonly stmt: {
     insert: Database.Statement;
     maxVersion: Database.Statement;
@@ -696,6 +698,32 @@ export class ComplianceRegistry {
   }
 
   /** Called after every committed change (the platform recompiles the World). Returns an unsubscribe. */
+  /**
+   * Runs `fn` (puts and deletes) as one transaction: all of it or nothing, and one fsync instead of one
+   * per write (seeding 4,000 entities took 10 s one write at a time, synchronous=FULL). Inside, each write
+   * is checked against the ones before it; the listeners hear of the changes once the whole has
+   * committed. When `fn` throws, nothing is stored, the latest versions are read back from the file and
+   * the listeners hear nothing. A batch inside a batch is part of it.
+   */
+  batch<T>(fn: () => T): T {
+    if (this.batchChanges !== undefined) return fn();
+    this.batchChanges = [];
+    let out: T;
+    try {
+      out = this.db.transaction(fn).immediate();
+    } catch (err) {
+      this.batchChanges = undefined;
+      for (const byId of this.latest.values()) byId.clear();
+      this.load();
+      this.cached = undefined;
+      throw err;
+    }
+    const changes = this.batchChanges;
+    this.batchChanges = undefined;
+    for (const change of changes) this.notify(change);
+    return out;
+  }
+
   onChange(listener: (change: ComplianceChange) => void): () => void {
     this.listeners.add(listener);
     return () => {
@@ -855,6 +883,12 @@ export class ComplianceRegistry {
     this.latest.get(kind)!.set(id, rec);
     this.cached = undefined;
     const change: ComplianceChange = { kind, id, version: rec.version, deleted: rec.deleted };
+    if (this.batchChanges !== undefined) this.batchChanges.push(change);
+    else this.notify(change);
+    return rec;
+  }
+
+  private notify(change: ComplianceChange): void {
     for (const listener of [...this.listeners]) {
       try {
         listener(change);
@@ -862,7 +896,6 @@ export class ComplianceRegistry {
         this.onListenerError(err);
       }
     }
-    return rec;
   }
 }
 

@@ -286,6 +286,54 @@ test('onChange: called after each committed change with kind, id and version; un
   t.is(errors.length, 3, 'a failing listener neither stops the write nor the other listeners');
 });
 
+test('batch: one transaction; listeners hear after the commit; a throw stores nothing and restores the latest versions', (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'citywatch-compliance-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const registry = new ComplianceRegistry({ dir, vehicles: () => VEHICLES });
+  const seen: Array<[string, string, number, number]> = [];
+  registry.onChange((c) => seen.push([c.kind, c.id, c.version, registry.list('site').length]));
+  registry.batch(() => {
+    seed(registry);
+    // checked against the writes before it in the same batch
+    registry.put('permit', PERMIT);
+    t.deepEqual(seen, [], 'nothing told before the commit');
+  });
+  t.deepEqual(
+    seen.map(([kind, id, version]) => [kind, id, version]),
+    [
+      ['site', 'site-o', 1],
+      ['site', 'site-d', 1],
+      ['route', 'route-1', 1],
+      ['permit', 'permit-1', 1],
+    ],
+  );
+  t.true(
+    seen.every(([, , , sites]) => sites === 2),
+    'each listener call sees the whole batch committed',
+  );
+  seen.length = 0;
+  const before = registry.snapshot();
+  t.throws(
+    () =>
+      registry.batch(() => {
+        registry.put('site', { ...ORIGIN, name: 'renamed' });
+        registry.put('route', { id: 'route-1', name: 'bad', line: [LINE[0]!] });
+      }),
+    { instanceOf: ValidationError },
+  );
+  t.deepEqual(registry.snapshot(), before, 'the first write of the failed batch is undone in memory');
+  t.is(registry.get('site', 'site-o')?.name, ORIGIN.name);
+  t.deepEqual(seen, [], 'no listener heard of the failed batch');
+  registry.close();
+  const again = open(t, { dir }).registry;
+  t.deepEqual(
+    again.history('site', 'site-o').map((h) => h.version),
+    [1],
+    'nothing of the failed batch in the file',
+  );
+  t.is(again.get('permit', 'permit-1')?.version, 1);
+});
+
 test('optimistic concurrency: ifVersion 0 refuses an existing id, ifVersion n a stale version', (t) => {
   const { registry } = open(t);
   registry.put('site', ORIGIN);
