@@ -20,7 +20,7 @@ export function burstShape(ctx: BenchContext): {
   durationS: number;
   warmupS: number;
 } {
-  return { connections: 1000, window: 8, durationS: ctx.quick ? 6 : 30, warmupS: ctx.quick ? 3 : 5 };
+  return { connections: 1000, window: 8, durationS: ctx.quick ? 6 : 30, warmupS: ctx.quick ? 2 : 5 };
 }
 
 export type LoadEvent = 'ramp_done' | 'window_start' | 'window_end';

@@ -82,7 +82,7 @@ export const loginFlood: Benchmark = {
   name: 'login-flood',
   description: `healthy device PUBACK p50/p99 during a ${FLOOD_CONNECTIONS}-connection wrong-password login flood, and without it`,
   async run(ctx) {
-    const durationMs = ctx.quick ? 5_000 : 15_000;
+    const durationMs = ctx.quick ? 4_000 : 15_000;
     const tmp = await mkdtemp(join(tmpdir(), 'citywatch-bench-flood-'));
     let platform: ChildPlatform | undefined;
     let healthy: MqttClient | undefined;

@@ -81,7 +81,7 @@ export const rawBroker: Benchmark = {
         connections,
         window,
         // not a baseline of anything: a shorter window in a quick run
-        durationS: ctx.quick ? 5 : durationS,
+        durationS: ctx.quick ? 3 : durationS,
         warmupS,
         label: '[fan-out]',
         onEvent: (event) => {

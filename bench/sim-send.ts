@@ -17,7 +17,7 @@ export const simSend: Benchmark = {
   description: 'load generator send rate: QoS 0 publishes (1 process) -> plain TCP sink (another process)',
   async run(ctx) {
     const connections = 1000;
-    const durationS = ctx.quick ? 6 : 30;
+    const durationS = ctx.quick ? 4 : 30;
     const warmupS = ctx.quick ? 2 : 5;
 
     const sink = spawnTs('bench/tcp-sink.ts', [], {
