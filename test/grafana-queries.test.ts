@@ -952,12 +952,22 @@ serial(
       Object.keys(PROM_EXPECT).filter((k) => !keys.has(k)),
       [],
     );
-    // what the run did shows: webhooks delivered and dead, the SSE client, the refused login, the bad message
+    // what the run did shows: webhooks delivered and dead, the SSE client, the refused login, the bad message.
+    // The peak over every scrape since the start (a subquery at the scrape interval): a range query's steps
+    // (Grafana's $__interval, seconds apart on this long window) can fall on both sides of a short-lived
+    // value, such as the 808 terminal connected only at the end.
     const last = async (expr: string) => {
-      const r = await runPromQL(w, expr, range);
+      const seconds = Math.ceil((Date.now() - w.promStart) / 1000) + 60;
+      const res = await fetch(
+        `${w.prometheus.url}/api/v1/query?query=${encodeURIComponent(`max_over_time((${expr})[${seconds}s:${SCRAPE}])`)}`,
+      );
+      const body = (await res.json()) as Json;
+      if (body.status !== 'success') throw new Error(`${expr}: ${body.errorType}: ${body.error}`);
       return Math.max(
         0,
-        ...r.series.flatMap((s) => s.values.map(([, v]) => Number(v))).filter(Number.isFinite),
+        ...(body.data.result as Array<{ value: [number, string] }>)
+          .map((s) => Number(s.value[1]))
+          .filter(Number.isFinite),
       );
     };
     t.true((await last('sum(citywatch_webhook_deliveries_total{outcome="delivered"})')) > 0);
