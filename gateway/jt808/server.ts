@@ -57,6 +57,13 @@ interface Connection {
   assembler: SubPackageAssembler;
   garbage: number;
   paused: { write: boolean; inflight: boolean };
+  /** the socket is corked until the next tick: the replies written in one tick leave in one writev */
+  corked: boolean;
+}
+
+function uncork(c: Connection): void {
+  c.corked = false;
+  c.socket.uncork();
 }
 
 export class Jt808Server {
@@ -155,6 +162,7 @@ export class Jt808Server {
       assembler: new SubPackageAssembler(opts.subpackages ?? DEFAULT_ASSEMBLER_LIMITS),
       garbage: 0,
       paused: { write: false, inflight: false },
+      corked: false,
       session: undefined as unknown as Session,
     };
     c.session = new Session({
@@ -248,6 +256,15 @@ export class Jt808Server {
 
   private write(c: Connection, frame: Buffer): void {
     if (c.socket.destroyed) return;
+    // A spool commit makes many locations durable at once, so up to the window's 8 replies of one
+    // terminal are written in the same tick: corked, they leave in one writev instead of 8 writes (as
+    // mqtt-packet does for aedes's PUBACKs). The write syscalls were 5.7 % of the platform's CPU in the
+    // jt808 benchmark before.
+    if (!c.corked) {
+      c.corked = true;
+      c.socket.cork();
+      process.nextTick(uncork, c);
+    }
     c.socket.write(frame);
     if (c.socket.writableLength > (this.opts.maxWriteBufferBytes ?? 64 * 1024) && !c.paused.write) {
       c.paused.write = true;
