@@ -5,8 +5,8 @@ cd "$(dirname "$0")/.."
 
 # 1. Real servers the tests start: InfluxDB 1.x, Mosquitto, VictoriaMetrics (InfluxDB 2.x write API),
 #    Prometheus (runs the Grafana dashboards' PromQL against a scraped platform; promtool checks
-#    prometheus/prometheus.yml), docker-compose (validates docker-compose.yml), and the Mosquitto clients
-#    for the README's example.
+#    prometheus/prometheus.yml), NATS with JetStream (a 3-node cluster for the cluster mode's tests),
+#    docker-compose (validates docker-compose.yml), and the Mosquitto clients for the README's example.
 #    Debian packages, installed only when missing.
 missing=()
 [ -x /usr/bin/influxd ] || missing+=(influxdb)
@@ -15,6 +15,7 @@ missing=()
 command -v mosquitto_pub >/dev/null 2>&1 || missing+=(mosquitto-clients)
 [ -x /usr/bin/victoria-metrics ] || missing+=(victoria-metrics)
 [ -x /usr/bin/prometheus ] || missing+=(prometheus)
+[ -x /usr/sbin/nats-server ] || missing+=(nats-server)
 command -v docker-compose >/dev/null 2>&1 || missing+=(docker-compose)
 command -v openssl >/dev/null 2>&1 || missing+=(openssl)
 # The console's browser tests and screenshots: Debian's chromium driven by playwright-core, and a CJK font

@@ -1,0 +1,119 @@
+/**
+ * The cluster's JetStream resources, declared in one place and created idempotently by whichever
+ * process starts first (an edge or a worker; both call `openCluster`):
+ *  - the fix stream CITYWATCH_FIXES, subjects `citywatch.fix.<partition>`, file storage, R3 by default:
+ *    a publish is acknowledged once a quorum of the replicas has it, so the PUBACK an edge sends after it
+ *    survives any one node's loss. Its duplicate window drops a fix published again with the same
+ *    Nats-Msg-Id (partitions.ts fixMsgId) within the window: a device's retransmission through another
+ *    edge stores nothing twice.
+ *  - KV `citywatch_leases`: one key per partition naming its worker; the bucket's max age is the lease
+ *    time, so a lease its worker stopped renewing disappears by itself, and a claim is a KV create
+ *    (fails when the key exists) or update at a revision (fails when anyone wrote since): leases.ts.
+ *  - KV `citywatch_workers`: one key per live worker, renewed like a lease: how many workers share the
+ *    partitions.
+ *  - KV `citywatch_checkpoints`: per partition the engine and trip states with the stream sequence they
+ *    cover, written at a revision (a worker that lost its partition cannot overwrite its successor's).
+ */
+import { type JetStreamClient, type JetStreamManager, jetstream, jetstreamManager } from '@nats-io/jetstream';
+import { type KV, Kvm } from '@nats-io/kv';
+import { connect, type NatsConnection, nanos } from '@nats-io/transport-node';
+import { FIX_SUBJECT_PREFIX } from './partitions.ts';
+
+export const FIX_STREAM = 'CITYWATCH_FIXES';
+export const LEASE_BUCKET = 'citywatch_leases';
+export const WORKER_BUCKET = 'citywatch_workers';
+export const CHECKPOINT_BUCKET = 'citywatch_checkpoints';
+
+export interface ClusterSettings {
+  /** client URLs of the NATS nodes (CLUSTER_NATS_URLS) */
+  urls: readonly string[];
+  /** fixed partition count (CLUSTER_PARTITIONS) */
+  partitions: number;
+  /** replicas of the stream and the buckets (CLUSTER_REPLICAS; 3 in a 3-node cluster) */
+  replicas: number;
+  /** a lease not renewed for this long is gone and its partition is free (CLUSTER_LEASE_MS) */
+  leaseMs: number;
+  /** the stream's duplicate window (CLUSTER_DEDUPE_WINDOW_MS) */
+  dedupeWindowMs: number;
+  /** how long the stream keeps fixes (CLUSTER_STREAM_MAX_AGE_MS): longer than any worker outage */
+  streamMaxAgeMs: number;
+  /** a name for this process in the servers' connection list */
+  name: string;
+}
+
+export interface ClusterConnection {
+  readonly nc: NatsConnection;
+  readonly js: JetStreamClient;
+  readonly jsm: JetStreamManager;
+  readonly leases: KV;
+  readonly workers: KV;
+  readonly checkpoints: KV;
+  close(): Promise<void>;
+}
+
+/**
+ * Connects (to any node; the client fails over between them and reconnects for ever) and makes sure the
+ * stream and buckets exist. Safe to run from many processes at once: creating what exists with the same
+ * configuration is a no-op in JetStream.
+ */
+export async function openCluster(settings: ClusterSettings): Promise<ClusterConnection> {
+  const nc = await connect({
+    servers: [...settings.urls],
+    name: settings.name,
+    maxReconnectAttempts: -1,
+    reconnectTimeWait: 250,
+  });
+  try {
+    const jsm = await jetstreamManager(nc);
+    await ensureFixStream(jsm, settings);
+    const js = jetstream(nc);
+    const kvm = new Kvm(js);
+    const replicas = settings.replicas;
+    const leases = await kvm.create(LEASE_BUCKET, { history: 1, replicas, ttl: settings.leaseMs });
+    const workers = await kvm.create(WORKER_BUCKET, { history: 1, replicas, ttl: settings.leaseMs });
+    const checkpoints = await kvm.create(CHECKPOINT_BUCKET, {
+      history: 1,
+      replicas,
+      // a partition's whole state in one value (bounded by the servers' max_payload, 1 MiB by default)
+      maxValueSize: -1,
+    });
+    return {
+      nc,
+      js,
+      jsm,
+      leases,
+      workers,
+      checkpoints,
+      close: () => nc.drain().catch(() => nc.close()),
+    };
+  } catch (err) {
+    await nc.close();
+    throw err;
+  }
+}
+
+async function ensureFixStream(jsm: JetStreamManager, settings: ClusterSettings): Promise<void> {
+  const config = {
+    name: FIX_STREAM,
+    subjects: [`${FIX_SUBJECT_PREFIX}.>`],
+    num_replicas: settings.replicas,
+    duplicate_window: nanos(settings.dedupeWindowMs),
+    max_age: nanos(settings.streamMaxAgeMs),
+  };
+  try {
+    await jsm.streams.info(FIX_STREAM);
+    await jsm.streams.update(FIX_STREAM, config);
+  } catch (err) {
+    if (!isNotFound(err)) throw err;
+    try {
+      await jsm.streams.add(config);
+    } catch (addErr) {
+      // another process created it in between
+      if (!/already in use|exists/i.test((addErr as Error).message)) throw addErr;
+    }
+  }
+}
+
+function isNotFound(err: unknown): boolean {
+  return /not found/i.test((err as Error).message ?? '');
+}
