@@ -46,7 +46,8 @@ export interface FixObjects {
 
 export interface IngestCoreOptions {
   registry: Pick<Registry, 'device'>;
-  spool: Spool;
+  /** where accepted fixes are made durable: the local spool, or the cluster's replicated stream (cluster/edge.ts) */
+  spool: Pick<Spool, 'append'>;
   limits: DecodeLimits;
   metrics: IngestMetrics;
   /** where dead letters go (the embedded broker, or the external broker's client) */

@@ -15,6 +15,8 @@ import { placeholderReason, SECRET_SETTINGS } from './placeholder-secrets.ts';
 const port = (fallback: number) => z.coerce.number().int().min(0).max(65535).default(fallback);
 const nonEmpty = z.string().min(1);
 const PARTS = ['broker', 'ingest', 'api'] as const;
+/** the cluster mode's parts (cluster/): an MQTT edge publishing to the NATS stream, a judging worker */
+const CLUSTER_PARTS = ['edge', 'worker'] as const;
 
 const envObject = z.object({
   HTTP_PORT: port(8080),
@@ -81,7 +83,10 @@ const envObject = z.object({
       const on = ['1', 'true', 'yes', 'on'].includes(v);
       return { seed: on || v === 'seed', fleet: on };
     }),
-  /** comma list of parts to run in this process: broker (embedded MQTT + in-process ingest), ingest, api */
+  /**
+   * comma list of parts to run in this process: broker (embedded MQTT + in-process ingest), ingest, api;
+   * in cluster mode edge and/or worker (cluster/, with CLUSTER_NATS_URLS)
+   */
   PARTS: z
     .string()
     .default(PARTS.join(','))
@@ -91,7 +96,30 @@ const envObject = z.object({
         .map((p) => p.trim())
         .filter(Boolean),
     )
-    .pipe(z.array(z.enum(PARTS)).min(1)),
+    .pipe(z.array(z.enum([...PARTS, ...CLUSTER_PARTS])).min(1)),
+  /** cluster mode: the NATS nodes (JetStream), comma list of nats:// URLs; needed by PARTS edge and worker */
+  CLUSTER_NATS_URLS: z
+    .string()
+    .transform((s) =>
+      s
+        .split(',')
+        .map((u) => u.trim())
+        .filter(Boolean),
+    )
+    .pipe(z.array(z.string().regex(/^(nats|tls):\/\/[^\s/]+$/, 'a nats://host:port URL')).min(1))
+    .optional(),
+  /** partitions of the fix stream; fixed for the life of the stream (changing it moves units) */
+  CLUSTER_PARTITIONS: z.coerce.number().int().min(1).max(4096).default(64),
+  /** replicas of the fix stream and the KV buckets (3 on a 3-node cluster: one node may fail) */
+  CLUSTER_REPLICAS: z.coerce.number().int().min(1).max(5).default(3),
+  /** a worker's partition lease lasts this long unrenewed; its partitions move to the others after it */
+  CLUSTER_LEASE_S: z.coerce.number().int().min(2).max(300).default(10),
+  /** how often a worker checkpoints its partitions' engine state and stream position */
+  CLUSTER_CHECKPOINT_S: z.coerce.number().min(0.1).max(3600).default(5),
+  /** the fix stream drops a message id (device@ts) seen within this window: retransmissions */
+  CLUSTER_DEDUPE_WINDOW_S: z.coerce.number().int().min(1).max(86_400).default(600),
+  /** how long the fix stream keeps fixes (longer than any worker outage: they are replayed from it) */
+  CLUSTER_STREAM_MAX_AGE_H: z.coerce.number().min(1).max(8760).default(72),
   /** external broker for ingest, e.g. mqtt://mosquitto:1883; when set, ingest subscribes there */
   INGEST_MQTT_URL: z.url().optional(),
   INGEST_MQTT_USERNAME: z.string().optional(),
@@ -320,6 +348,21 @@ export const envSchema = envObject.superRefine((env, ctx) => {
           message: `${reason}: set a secret of your own (e.g. openssl rand -base64 32) in .env, or run the demo with SIMULATE=1 or seed`,
         });
     }
+  }
+  const clusterParts = env.PARTS.filter((p) => p === 'edge' || p === 'worker');
+  if (clusterParts.length > 0 && env.CLUSTER_NATS_URLS === undefined) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['CLUSTER_NATS_URLS'],
+      message: `required when PARTS has ${clusterParts.join(' and ')} (the cluster mode's NATS nodes)`,
+    });
+  }
+  if (clusterParts.length > 0 && clusterParts.length < env.PARTS.length) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['PARTS'],
+      message: 'edge and worker (cluster mode) run in a process of their own: not with broker, ingest or api',
+    });
   }
   if (env.PARTS.includes('ingest') && !env.PARTS.includes('broker') && env.INGEST_MQTT_URL === undefined) {
     ctx.addIssue({

@@ -20,6 +20,12 @@ async function main(): Promise<void> {
     }
     throw err;
   }
+  if (config.env.PARTS.some((part) => part === 'edge' || part === 'worker')) {
+    // cluster mode (cluster/): loaded only then, so the single process never loads the NATS client
+    const { clusterMain } = await import('../cluster/main.ts');
+    await clusterMain(config);
+    return;
+  }
   const logger = pino({ level: config.env.LOG_LEVEL, base: undefined });
   const platform = await startPlatform(config, { logger });
   const { ports } = platform;

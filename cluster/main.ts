@@ -1,0 +1,159 @@
+/**
+ * The cluster mode's process: `PARTS=edge` and/or `PARTS=worker` with `CLUSTER_NATS_URLS` (platform/
+ * config.ts validates both). `npm start` (platform/main.ts) hands over to here when PARTS names them. The registry is read from DATA_DIR as in the single
+ * process; the store is the configured one (InfluxDB with INFLUX_URL: every worker writes to it).
+ *
+ * Prints one line per part when it runs (`citywatch edge mqtt://HOST:PORT`, `citywatch worker ID`), and
+ * on SIGINT/SIGTERM stops cleanly: an edge stops taking messages and lets the publishes under way be
+ * acknowledged; a worker checkpoints its partitions and gives their leases back.
+ */
+import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
+import path from 'node:path';
+import { type Logger, pino } from 'pino';
+import type { Config } from '../platform/config.ts';
+import { ComplianceRegistry, vehicleProfilesFrom } from '../registry/compliance.ts';
+import { SqliteRegistry } from '../registry/sqlite.ts';
+import { EmbeddedEventStore } from '../store/events-embedded.ts';
+import type { EventStore } from '../store/events-port.ts';
+import { createStore } from '../store/index.ts';
+import { InfluxEventStore } from '../store/influx/events.ts';
+import { InfluxConnection } from '../store/influx/http.ts';
+import type { FixStore } from '../store/port.ts';
+import { type Edge, startEdge } from './edge.ts';
+import { type ClusterSettings, openCluster } from './jetstream.ts';
+import { Worker } from './worker.ts';
+
+export function clusterSettings(config: Config, name: string): ClusterSettings {
+  const { env } = config;
+  return {
+    urls: env.CLUSTER_NATS_URLS ?? [],
+    partitions: env.CLUSTER_PARTITIONS,
+    replicas: env.CLUSTER_REPLICAS,
+    leaseMs: env.CLUSTER_LEASE_S * 1000,
+    dedupeWindowMs: env.CLUSTER_DEDUPE_WINDOW_S * 1000,
+    streamMaxAgeMs: env.CLUSTER_STREAM_MAX_AGE_H * 3_600_000,
+    name,
+  };
+}
+
+async function openWhenReachable(store: Pick<FixStore, 'open' | 'name'>, logger: Logger): Promise<void> {
+  for (let delay = 500; ; delay = Math.min(delay * 2, 15_000)) {
+    try {
+      await store.open();
+      return;
+    } catch (err) {
+      logger.warn(
+        { store: store.name, err: (err as Error).message, retryInMs: delay },
+        'store not reachable yet',
+      );
+      await new Promise((r) => setTimeout(r, delay));
+    }
+  }
+}
+
+function createStores(config: Config): { fixes: FixStore; events: EventStore } {
+  if (config.store.kind === 'embedded') {
+    return {
+      fixes: createStore({ kind: 'embedded', dir: config.store.dir }),
+      events: new EmbeddedEventStore({ dir: config.store.dir }),
+    };
+  }
+  const connection = new InfluxConnection(config.store.url, config.store.maxSockets);
+  const { kind: _kind, ...influx } = config.store;
+  return {
+    fixes: createStore({ ...config.store, connection }),
+    events: new InfluxEventStore({ ...influx, connection }),
+  };
+}
+
+export interface ClusterProcess {
+  edge?: Edge;
+  worker?: Worker;
+  workerId?: string;
+  stop(): Promise<void>;
+}
+
+export async function startClusterParts(config: Config, logger: Logger): Promise<ClusterProcess> {
+  const { env } = config;
+  const workerId = `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
+  const cluster = await openCluster(clusterSettings(config, `citywatch ${env.PARTS.join('+')} ${workerId}`));
+  const registry = new SqliteRegistry({ dir: path.join(config.dataDir, 'registry') });
+  const stops: (() => Promise<void>)[] = [];
+  const result: ClusterProcess = {
+    async stop() {
+      for (const stop of stops.reverse())
+        await stop().catch((err: Error) => logger.error({ err }, 'stop failed'));
+      await cluster.close();
+    },
+  };
+  if (env.PARTS.includes('worker')) {
+    const compliance = new ComplianceRegistry({
+      dir: path.join(config.dataDir, 'compliance'),
+      vehicles: () => vehicleProfilesFrom(registry),
+    });
+    const { fixes, events } = createStores(config);
+    await Promise.all([openWhenReachable(fixes, logger), openWhenReachable(events, logger)]);
+    const worker = new Worker({
+      cluster,
+      workerId,
+      partitions: env.CLUSTER_PARTITIONS,
+      registry: compliance,
+      fixes,
+      events,
+      leaseMs: env.CLUSTER_LEASE_S * 1000,
+      checkpointMs: env.CLUSTER_CHECKPOINT_S * 1000,
+      logger,
+    });
+    worker.start();
+    result.worker = worker;
+    result.workerId = workerId;
+    stops.push(async () => {
+      await worker.stop();
+      await fixes.close();
+      await events.close();
+    });
+  }
+  if (env.PARTS.includes('edge')) {
+    const edge = await startEdge({
+      js: cluster.js,
+      registry,
+      partitions: env.CLUSTER_PARTITIONS,
+      host: env.BIND_HOST,
+      port: env.MQTT_PORT,
+      limits: {
+        maxPayloadBytes: env.MAX_PAYLOAD_BYTES,
+        maxFixesPerMessage: env.MAX_FIXES_PER_MESSAGE,
+        maxFutureSkewMs: env.MAX_FUTURE_SKEW_S * 1000,
+        maxFixAgeMs: env.MAX_FIX_AGE_DAYS * 86_400_000,
+      },
+      logger,
+    });
+    result.edge = edge;
+    stops.push(() => edge.close());
+  }
+  return result;
+}
+
+/** the process shell: configuration, the parts, the lines saying what runs, the signals */
+export async function clusterMain(config: Config): Promise<void> {
+  const logger = pino({ level: config.env.LOG_LEVEL, base: undefined });
+  const parts = await startClusterParts(config, logger);
+  const lines: string[] = [];
+  if (parts.edge) lines.push(`citywatch edge mqtt://${config.env.BIND_HOST}:${parts.edge.ports.tcpPort}`);
+  if (parts.worker) lines.push(`citywatch worker ${parts.workerId}`);
+  process.stdout.write(`${lines.join('\n')}\n`);
+  let stopping = false;
+  const shutdown = () => {
+    if (stopping) process.exit(130);
+    stopping = true;
+    // a hung step must not hold the process: everything it holds is in the stream or a checkpoint
+    setTimeout(() => process.exit(1), config.env.SHUTDOWN_FLUSH_MS + 10_000).unref();
+    parts.stop().then(
+      () => process.exit(0),
+      () => process.exit(1),
+    );
+  };
+  process.on('SIGINT', shutdown);
+  process.on('SIGTERM', shutdown);
+}

@@ -1,0 +1,283 @@
+/**
+ * A cluster worker: judges the partitions it holds a lease on (leases.ts). For each one a runner
+ *  1. reads the partition's checkpoint (KV citywatch_checkpoints: engine and trip states, and the stream
+ *     sequence S they cover) and restores the states;
+ *  2. reads the partition's subject of the fix stream from S + 1 with an ordered consumer (the server
+ *     delivers in stream order, the client checks the sequence and recreates the consumer on a gap or
+ *     a lost node) in batches;
+ *  3. steps each batch through the engine (partition-state.ts), writes the batch's fixes to the fix
+ *     store and its events to the event store, retrying until both took them (both are idempotent: a
+ *     fix is keyed by unit and time, an event by its id and phase, so a batch written again after a
+ *     crash duplicates nothing);
+ *  4. every CLUSTER_CHECKPOINT_S writes the checkpoint at the revision it read (KV update): a runner
+ *     that lost its partition cannot overwrite its successor's checkpoint; when its own write is refused
+ *     it starts again from the newest checkpoint.
+ * A crash loses at most the work since the last checkpoint, which the next owner redoes from the stream:
+ * same fixes, same states, same events, same ids. Nothing is acknowledged to anyone here: the stream
+ * keeps every fix for CLUSTER_STREAM_MAX_AGE_H whatever the workers do.
+ */
+import type { Consumer } from '@nats-io/jetstream';
+import type { KV } from '@nats-io/kv';
+import type { Logger } from 'pino';
+import { chinaCalendar } from '../geofence/calendar.ts';
+import { compileWorld } from '../geofence/compile.ts';
+import { createEngine, type Engine } from '../geofence/engine.ts';
+import { ALL_RULES } from '../geofence/rules/index.ts';
+import type { World } from '../geofence/types.ts';
+import type { Fix } from '../ingest/fix.ts';
+import type { ComplianceSource } from '../platform/compliance.ts';
+import { engineFingerprint } from '../platform/engine-state-codec.ts';
+import type { EventStore } from '../store/events-port.ts';
+import type { FixStore } from '../store/port.ts';
+import { type ClusterConnection, FIX_STREAM } from './jetstream.ts';
+import { PartitionLeases } from './leases.ts';
+import { PartitionState, type StepOutput } from './partition-state.ts';
+import { fixSubject } from './partitions.ts';
+
+export interface WorkerOptions {
+  cluster: ClusterConnection;
+  workerId: string;
+  partitions: number;
+  registry: ComplianceSource;
+  fixes: Pick<FixStore, 'writeFixes'>;
+  events: Pick<EventStore, 'recordViolations' | 'recordTrips'>;
+  leaseMs: number;
+  checkpointMs: number;
+  /** fixes per batch read from a partition (bounded memory per runner) */
+  batchSize?: number;
+  logger: Logger;
+}
+
+/** per-worker figures (tests, the benchmark, logs) */
+export interface WorkerStats {
+  fixesJudged: number;
+  violations: number;
+  checkpoints: number;
+  /** checkpoints refused because another runner wrote since (the partition moved meanwhile) */
+  checkpointConflicts: number;
+  /** runners started from a checkpoint (a partition taken over or restarted) */
+  restored: number;
+}
+
+const checkpointKey = (partition: number): string => `p.${partition}`;
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+class PartitionRunner {
+  private stopped = false;
+  private readonly done: Promise<void>;
+
+  constructor(
+    readonly partition: number,
+    private readonly worker: Worker,
+  ) {
+    this.done = this.run();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    await this.done;
+  }
+
+  private async run(): Promise<void> {
+    const log = this.worker.logger.child({ partition: this.partition });
+    while (!this.stopped) {
+      try {
+        await this.judge(log);
+      } catch (err) {
+        if (this.stopped) break;
+        log.warn({ err: (err as Error).message }, 'cluster worker: partition runner failed; starting again');
+        await sleep(500);
+      }
+    }
+  }
+
+  /** one life of the runner: restore, then read and judge until stopped or a checkpoint is refused */
+  private async judge(log: Logger): Promise<void> {
+    const w = this.worker;
+    const state = w.newPartitionState();
+    const key = checkpointKey(this.partition);
+    const entry = await w.checkpoints.get(key);
+    // revision 0: no checkpoint yet (the first write is a create)
+    let revision = 0;
+    if (entry !== null && entry.operation === 'PUT' && entry.length > 0) {
+      revision = entry.revision;
+      if (state.restore(entry.value).stale)
+        log.warn(
+          { seq: state.seq },
+          'cluster worker: checkpoint of another engine version; units start afresh',
+        );
+      w.stats.restored++;
+    }
+    let checkpointedSeq = state.seq;
+    let lastCheckpointAt = Date.now();
+    let consumer: Consumer | undefined;
+    while (!this.stopped) {
+      consumer ??= await w.cluster.js.consumers.get(FIX_STREAM, {
+        filter_subjects: [fixSubject(this.partition)],
+        opt_start_seq: state.seq + 1,
+      });
+      const fixes: Fix[] = [];
+      const out: StepOutput = { violations: [], trips: [] };
+      try {
+        const batch = await consumer.fetch({ max_messages: w.batchSize, expires: 1000 });
+        const world = w.currentWorld();
+        for await (const m of batch) {
+          if (m.seq <= state.seq) continue; // already judged (a consumer recreated behind us)
+          const fix = m.json<Fix>();
+          state.step(fix, m.seq, world, out);
+          fixes.push(fix);
+        }
+      } catch (err) {
+        // a node lost under the consumer, a timeout: read again from the last judged sequence
+        log.debug({ err: (err as Error).message }, 'cluster worker: fetch failed; recreating the consumer');
+        consumer = undefined;
+        if (fixes.length === 0) {
+          await sleep(250);
+          continue;
+        }
+      }
+      if (fixes.length > 0) {
+        await w.store(fixes, out, () => this.stopped);
+        w.stats.fixesJudged += fixes.length;
+        w.stats.violations += out.violations.length;
+      }
+      const due = Date.now() - lastCheckpointAt >= w.checkpointMs;
+      if ((due || this.stopped) && state.seq > checkpointedSeq) {
+        const value = state.encode();
+        try {
+          revision =
+            revision === 0
+              ? await w.checkpoints.create(key, value)
+              : await w.checkpoints.update(key, value, revision);
+        } catch (err) {
+          w.stats.checkpointConflicts++;
+          log.warn(
+            { err: (err as Error).message, seq: state.seq },
+            'cluster worker: checkpoint refused (written by another runner since); starting again from it',
+          );
+          return;
+        }
+        checkpointedSeq = state.seq;
+        lastCheckpointAt = Date.now();
+        w.stats.checkpoints++;
+      }
+    }
+  }
+}
+
+export class Worker {
+  readonly stats: WorkerStats = {
+    fixesJudged: 0,
+    violations: 0,
+    checkpoints: 0,
+    checkpointConflicts: 0,
+    restored: 0,
+  };
+  readonly logger: Logger;
+  readonly cluster: ClusterConnection;
+  readonly checkpoints: KV;
+  readonly checkpointMs: number;
+  readonly batchSize: number;
+  private readonly engine: Engine;
+  private readonly fingerprint: string;
+  private world: World;
+  private readonly runners = new Map<number, PartitionRunner>();
+  private readonly leases: PartitionLeases;
+  private timer: NodeJS.Timeout | undefined;
+  private rounds: Promise<void> = Promise.resolve();
+  private stopping = false;
+  private readonly unsubscribe: () => void;
+
+  constructor(private readonly opts: WorkerOptions) {
+    this.logger = opts.logger;
+    this.cluster = opts.cluster;
+    this.checkpoints = opts.cluster.checkpoints;
+    this.checkpointMs = opts.checkpointMs;
+    this.batchSize = opts.batchSize ?? 500;
+    this.engine = createEngine(ALL_RULES, chinaCalendar);
+    this.fingerprint = engineFingerprint(this.engine);
+    this.world = compileWorld(opts.registry.snapshot());
+    this.unsubscribe = opts.registry.onChange(() => this.recompile());
+    this.leases = new PartitionLeases({
+      leases: opts.cluster.leases,
+      workers: opts.cluster.workers,
+      workerId: opts.workerId,
+      partitions: opts.partitions,
+      handlers: {
+        acquired: (p) => {
+          this.logger.info({ partition: p }, 'cluster worker: partition acquired');
+          this.runners.set(p, new PartitionRunner(p, this));
+        },
+        released: async (p) => {
+          const runner = this.runners.get(p);
+          this.runners.delete(p);
+          await runner?.stop();
+          this.logger.info({ partition: p }, 'cluster worker: partition released');
+        },
+      },
+    });
+  }
+
+  /** partitions judged here now */
+  ownedPartitions(): number[] {
+    return this.leases.ownedPartitions();
+  }
+
+  start(): void {
+    // three renewals per lease time: one lost or late renewal does not lose the lease
+    const every = Math.max(200, Math.floor(this.opts.leaseMs / 3));
+    const round = () => {
+      this.rounds = this.rounds
+        .then(() => (this.stopping ? undefined : this.leases.round()))
+        .catch((err: Error) => this.logger.warn({ err: err.message }, 'cluster worker: lease round failed'));
+    };
+    round();
+    this.timer = setInterval(round, every);
+  }
+
+  newPartitionState(): PartitionState {
+    return new PartitionState(this.engine, chinaCalendar, this.fingerprint);
+  }
+
+  currentWorld(): World {
+    return this.world;
+  }
+
+  private recompile(): void {
+    try {
+      this.world = compileWorld(this.opts.registry.snapshot());
+    } catch (err) {
+      this.logger.error({ err: (err as Error).message }, 'cluster worker: could not compile the registry');
+    }
+  }
+
+  /** writes a judged batch: fixes, then its events; retried (idempotent writes) until taken or stopped */
+  async store(fixes: readonly Fix[], out: StepOutput, stopped: () => boolean): Promise<void> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await this.opts.fixes.writeFixes(fixes);
+        if (out.violations.length > 0) await this.opts.events.recordViolations(out.violations);
+        if (out.trips.length > 0) await this.opts.events.recordTrips(out.trips);
+        return;
+      } catch (err) {
+        // stopping with the batch unwritten: the checkpoint does not cover it, the next owner redoes it
+        if (stopped()) throw err;
+        if (attempt % 20 === 0)
+          this.logger.warn(
+            { err: (err as Error).message, attempt },
+            'cluster worker: store write failed; retrying',
+          );
+        await sleep(Math.min(5000, 100 * 2 ** Math.min(attempt, 6)));
+      }
+    }
+  }
+
+  /** a clean stop: every runner checkpoints and stops, the leases are given back */
+  async stop(): Promise<void> {
+    this.stopping = true;
+    if (this.timer) clearInterval(this.timer);
+    await this.rounds;
+    this.unsubscribe();
+    await this.leases.releaseAll();
+  }
+}

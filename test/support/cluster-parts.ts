@@ -1,0 +1,82 @@
+/**
+ * The cluster mode's processes for tests: `node --import tsx platform/main.ts` with PARTS=edge or
+ * PARTS=worker (what an operator runs), on a shared DATA_DIR (the registry) and the test's NATS cluster.
+ * Each can be killed with SIGKILL (a crash) or stopped with SIGTERM.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import path from 'node:path';
+
+const ROOT = path.resolve(import.meta.dirname, '../..');
+
+export interface ClusterPart {
+  readonly child: ChildProcess;
+  /** the edge's MQTT port (0 for a worker) */
+  readonly mqttPort: number;
+  /** the worker's id (empty for an edge) */
+  readonly workerId: string;
+  output(): string;
+  readonly exited: Promise<number | null>;
+  kill9(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export function spawnClusterPart(
+  part: 'edge' | 'worker',
+  env: Record<string, string>,
+  timeoutMs = 60_000,
+): Promise<ClusterPart> {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'platform/main.ts'], {
+    cwd: ROOT,
+    env: {
+      PATH: process.env.PATH ?? '',
+      HOME: process.env.HOME ?? '/tmp',
+      MQTT_PORT: '0',
+      LOG_LEVEL: 'warn',
+      PARTS: part,
+      ...env,
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  const keep = (d: Buffer) => {
+    out = (out + d.toString()).slice(-64 * 1024);
+  };
+  child.stdout?.on('data', keep);
+  child.stderr?.on('data', keep);
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  process.once('exit', () => child.kill('SIGKILL'));
+  return new Promise((resolve, reject) => {
+    const deadline = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`${part} did not start within ${timeoutMs} ms:\n${out}`));
+    }, timeoutMs);
+    const check = () => {
+      const edge = /citywatch edge mqtt:\/\/[^:]+:(\d+)/.exec(out);
+      const worker = /citywatch worker (\S+)/.exec(out);
+      if ((part === 'edge' && edge) || (part === 'worker' && worker)) {
+        clearTimeout(deadline);
+        child.stdout?.off('data', check);
+        resolve({
+          child,
+          mqttPort: edge ? Number(edge[1]) : 0,
+          workerId: worker ? worker[1]! : '',
+          output: () => out,
+          exited,
+          async kill9() {
+            if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+            await exited;
+          },
+          async stop() {
+            if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+            await exited;
+          },
+        });
+      }
+    };
+    child.stdout?.on('data', check);
+    void exited.then((code) => {
+      clearTimeout(deadline);
+      reject(new Error(`${part} exited (${code}) before it was ready:\n${out}`));
+    });
+  });
+}
