@@ -63,33 +63,49 @@ export async function openCluster(settings: ClusterSettings): Promise<ClusterCon
     maxReconnectAttempts: -1,
     reconnectTimeWait: 250,
   });
-  try {
-    const jsm = await jetstreamManager(nc);
-    await ensureFixStream(jsm, settings);
-    const js = jetstream(nc);
-    const kvm = new Kvm(js);
-    const replicas = settings.replicas;
-    const leases = await kvm.create(LEASE_BUCKET, { history: 1, replicas, ttl: settings.leaseMs });
-    const workers = await kvm.create(WORKER_BUCKET, { history: 1, replicas, ttl: settings.leaseMs });
-    const checkpoints = await kvm.create(CHECKPOINT_BUCKET, {
-      history: 1,
-      replicas,
-      // a partition's whole state in one value (bounded by the servers' max_payload, 1 MiB by default)
-      maxValueSize: -1,
-    });
-    return {
-      nc,
-      js,
-      jsm,
-      leases,
-      workers,
-      checkpoints,
-      close: () => nc.drain().catch(() => nc.close()),
-    };
-  } catch (err) {
-    await nc.close();
-    throw err;
+  // Several processes start at once on a cluster that may still be electing leaders: a JetStream API
+  // request that times out or finds no leader yet is asked again, for at most SETUP_DEADLINE_MS.
+  const deadline = Date.now() + SETUP_DEADLINE_MS;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await setUp(nc, settings);
+    } catch (err) {
+      if (Date.now() > deadline) {
+        await nc.close();
+        throw new Error(`the cluster's JetStream resources could not be set up: ${(err as Error).message}`);
+      }
+      await new Promise((r) => setTimeout(r, Math.min(2000, 200 * attempt)));
+    }
   }
+}
+
+const SETUP_DEADLINE_MS = 60_000;
+/** JetStream API requests (stream, consumer and KV administration, publish acknowledgements) */
+const API_TIMEOUT_MS = 10_000;
+
+async function setUp(nc: NatsConnection, settings: ClusterSettings): Promise<ClusterConnection> {
+  const jsm = await jetstreamManager(nc, { timeout: API_TIMEOUT_MS });
+  await ensureFixStream(jsm, settings);
+  const js = jetstream(nc, { timeout: API_TIMEOUT_MS });
+  const kvm = new Kvm(js);
+  const replicas = settings.replicas;
+  const leases = await kvm.create(LEASE_BUCKET, { history: 1, replicas, ttl: settings.leaseMs });
+  const workers = await kvm.create(WORKER_BUCKET, { history: 1, replicas, ttl: settings.leaseMs });
+  const checkpoints = await kvm.create(CHECKPOINT_BUCKET, {
+    history: 1,
+    replicas,
+    // a partition's whole state in one value (bounded by the servers' max_payload, 1 MiB by default)
+    maxValueSize: -1,
+  });
+  return {
+    nc,
+    js,
+    jsm,
+    leases,
+    workers,
+    checkpoints,
+    close: () => nc.drain().catch(() => nc.close()),
+  };
 }
 
 async function ensureFixStream(jsm: JetStreamManager, settings: ClusterSettings): Promise<void> {

@@ -113,8 +113,11 @@ class PartitionRunner {
     let consumer: Consumer | undefined;
     while (!this.stopped) {
       consumer ??= await w.cluster.js.consumers.get(FIX_STREAM, {
-        filter_subjects: [fixSubject(this.partition)],
+        // one subject as a string: a list needs nats-server 2.10, Debian 12 has 2.9
+        filter_subjects: fixSubject(this.partition),
         opt_start_seq: state.seq + 1,
+        // a consumer left behind (by a runner that died or was restarted) is removed by the server
+        inactive_threshold: 30_000,
       });
       const fixes: Fix[] = [];
       const out: StepOutput = { violations: [], trips: [] };

@@ -31,7 +31,7 @@ export function spawnClusterPart(
       PATH: process.env.PATH ?? '',
       HOME: process.env.HOME ?? '/tmp',
       MQTT_PORT: '0',
-      LOG_LEVEL: 'warn',
+      LOG_LEVEL: process.env.CLUSTER_TEST_LOG_LEVEL ?? 'warn',
       PARTS: part,
       ...env,
     },
