@@ -107,6 +107,10 @@ class PartitionRunner {
           'cluster worker: checkpoint of another engine version; units start afresh',
         );
       w.stats.restored++;
+      log.info(
+        { seq: state.seq, units: state.units },
+        'cluster worker: partition restored from its checkpoint',
+      );
     }
     let checkpointedSeq = state.seq;
     let lastCheckpointAt = Date.now();

@@ -14,6 +14,7 @@ import path from 'node:path';
 import mqtt, { type MqttClient } from 'mqtt';
 import { pino } from 'pino';
 import { openCluster } from '../cluster/jetstream.ts';
+import { partitionOf } from '../cluster/partitions.ts';
 import type { Fix } from '../ingest/fix.ts';
 import { ComplianceService } from '../platform/compliance.ts';
 import { ComplianceRegistry, vehicleProfilesFrom } from '../registry/compliance.ts';
@@ -152,10 +153,16 @@ serial(
       durationMs,
       devices: fleet.devices,
     }).filter((m) => !m.silent);
+    // phase 1: the first 70 minutes, with the failures; phase 2 (after the whole cluster restarted): the rest
+    const cut = start + 70 * 60_000;
     const byDevice = new Map<string, typeof messages>();
-    for (const m of messages) byDevice.set(m.device, [...(byDevice.get(m.device) ?? []), m]);
+    const later = new Map<string, typeof messages>();
+    for (const m of messages) {
+      const into = m.ts < cut ? byDevice : later;
+      into.set(m.device, [...(into.get(m.device) ?? []), m]);
+    }
     const acked: { device: string; ts: number }[] = [];
-    const total = messages.length;
+    const total = messages.filter((m) => m.ts < cut).length;
     // the failures, each started (not awaited) by the publish that crosses its share of the fixes
     const milestones: { share: number; action: () => Promise<void>; done?: Promise<void> }[] = [
       {
@@ -223,6 +230,58 @@ serial(
     t.is(acked.length, total);
     for (const milestone of milestones) await milestone.done;
     await cluster.nodes[2]!.restart();
+
+    // phase 2: the whole cluster restarts (kill -9 every process and every NATS node); a new edge and
+    // worker resume from the checkpoints, and the devices send the rest of their fixes
+    await Promise.all([...clients.map((c) => c.endAsync(true)), edgeB!.kill9(), worker2!.kill9()]);
+    await Promise.all(cluster.nodes.map((n) => n.kill9()));
+    await Promise.all(cluster.nodes.map((n) => n.restart()));
+    const [edgeC, worker3] = await Promise.all([
+      spawnClusterPart('edge', env),
+      spawnClusterPart('worker', { ...env, LOG_LEVEL: 'info' }),
+    ]);
+    parts.push(edgeC!, worker3!);
+    await Promise.all(
+      fleet.devices.map(async (d) => {
+        const client = await mqtt.connectAsync(`mqtt://127.0.0.1:${edgeC!.mqttPort}`, {
+          clientId: d.id,
+          username: d.id,
+          password: d.secret,
+          reconnectPeriod: 250,
+          connectTimeout: 10_000,
+        });
+        clients.push(client);
+        for (const m of later.get(d.id) ?? []) {
+          await client.publishAsync(m.topic, JSON.stringify(m.payload), { qos: 1 });
+          acked.push({ device: m.device, ts: m.ts });
+        }
+      }),
+    );
+    t.is(acked.length, messages.length);
+    // every partition that has units has a checkpoint (the empty ones have none)
+    const used = new Set(fleet.vehicles.map((v) => partitionOf(v.id, PARTITIONS)));
+    const restored = () =>
+      [
+        ...worker3!
+          .output()
+          .matchAll(/"partition":(\d+),"seq":(\d+),"units":\d+,"msg":"cluster worker: partition restored/g),
+      ].map((m) => ({ partition: Number(m[1]), seq: Number(m[2]) }));
+    await waitFor(
+      'worker 3 restoring every partition with units',
+      () => restored().length >= used.size,
+      60_000,
+    ).catch((err: Error) => {
+      t.log(worker3!.output().slice(-4000));
+      throw err;
+    });
+    t.deepEqual(
+      [...new Set(restored().map((r) => r.partition))].sort((a, b) => a - b),
+      [...used].sort((a, b) => a - b),
+    );
+    t.true(
+      restored().every((r) => r.seq > 0),
+      `worker 3 resumed from checkpoints past the start: ${JSON.stringify(restored())}`,
+    );
 
     // in the stream: every acknowledged fix, once
     const stream = await readFixStream(conn);
