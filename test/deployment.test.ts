@@ -43,6 +43,11 @@ async function exampleEnv(): Promise<Map<string, string>> {
   return out;
 }
 
+/** docker-compose.yml as docker-compose reads it: YAML 1.1 merge keys (`<<: *nats`) applied */
+async function readCompose(): Promise<Json> {
+  return parse(await read('docker-compose.yml'), { merge: true });
+}
+
 const SECRET_NAME = /PASSWORD|TOKEN|SECRET/;
 
 async function dockerCompose(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
@@ -70,16 +75,39 @@ test('docker-compose config passes with the secrets of .env.example and refuses 
 });
 
 test('compose: healthchecks, depends_on service_healthy, the demo profile, only the ports a deployment needs', async (t) => {
-  const compose = parse(await read('docker-compose.yml'));
+  const compose = await readCompose();
   const s = compose.services;
-  t.deepEqual(Object.keys(s).sort(), ['grafana', 'influxdb', 'platform', 'prometheus', 'simulator']);
+  const healthy = { condition: 'service_healthy' };
+  const cluster = ['edge-1', 'edge-2', 'nats-1', 'nats-2', 'nats-3', 'worker-1', 'worker-2'];
+  t.deepEqual(
+    Object.keys(s).sort(),
+    ['grafana', 'influxdb', 'platform', 'prometheus', 'simulator', ...cluster].sort(),
+  );
+  // the cluster mode only with --profile cluster; its edges publish MQTT on ports of their own
+  for (const name of cluster)
+    t.deepEqual(s[name].profiles, ['cluster'], `${name} only in the cluster profile`);
+  for (const name of ['nats-1', 'nats-2', 'nats-3', 'edge-1', 'edge-2'])
+    t.true(
+      Array.isArray(s[name].healthcheck?.test) && s[name].healthcheck.test.length > 1,
+      `${name} healthcheck`,
+    );
+  for (const name of ['nats-1', 'nats-2', 'nats-3']) t.is(s[name].ports, undefined, `${name} not published`);
+  t.deepEqual(
+    ['edge-1', 'edge-2'].map((name) => s[name].ports),
+    [['1884:1883'], ['1885:1883']],
+  );
+  t.deepEqual(s['worker-1'].depends_on, {
+    influxdb: healthy,
+    'nats-1': healthy,
+    'nats-2': healthy,
+    'nats-3': healthy,
+  });
   for (const name of ['influxdb', 'platform', 'prometheus', 'grafana']) {
     t.true(
       Array.isArray(s[name].healthcheck?.test) && s[name].healthcheck.test.length > 1,
       `${name} healthcheck`,
     );
   }
-  const healthy = { condition: 'service_healthy' };
   t.deepEqual(s.platform.depends_on, { influxdb: healthy });
   t.deepEqual(s.grafana.depends_on, { influxdb: healthy, prometheus: healthy });
   t.deepEqual(s.simulator.depends_on, { platform: healthy });
@@ -99,7 +127,7 @@ test('compose: healthchecks, depends_on service_healthy, the demo profile, only 
 });
 
 test('compose: Grafana is provisioned from grafana/, anonymous access off, every variable its provisioning reads is set', async (t) => {
-  const compose = parse(await read('docker-compose.yml'));
+  const compose = await readCompose();
   const g = compose.services.grafana;
   const mounts = new Map<string, string>(
     g.volumes.map((v: string) => {
@@ -140,7 +168,7 @@ test('compose: Grafana is provisioned from grafana/, anonymous access off, every
 
 test('no secret has a default value; every secret is listed in .env.example and every .env.example entry is used', async (t) => {
   const text = await read('docker-compose.yml');
-  const compose = parse(text);
+  const compose = parse(text, { merge: true });
   const example = await exampleEnv();
   // every ${NAME} anywhere in the file (environment, command, ...)
   const used = new Set<string>(references(text).map((r) => r.name));

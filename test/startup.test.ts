@@ -78,6 +78,21 @@ test('docker-compose.yml validates with docker-compose config (the secrets from 
   t.regex(stdout, /DOCKER_INFLUXDB_INIT_BUCKET/);
   t.regex(stdout, /simulator:/);
   t.regex(stdout, /PARTS: broker,ingest,api/);
+  // the cluster profile: three NATS nodes, two edges, two workers
+  const cluster = await run(
+    'docker-compose',
+    ['--env-file', '.env.example', '--profile', 'cluster', 'config'],
+    {
+      cwd: ROOT,
+    },
+  );
+  for (const service of ['nats-1', 'nats-2', 'nats-3', 'edge-1', 'edge-2', 'worker-1', 'worker-2'])
+    t.regex(cluster.stdout, new RegExp(`^  ${service}:`, 'm'));
+  t.regex(cluster.stdout, /PARTS: worker/);
+  t.regex(
+    cluster.stdout,
+    /CLUSTER_NATS_URLS: nats:\/\/nats-1:4222,nats:\/\/nats-2:4222,nats:\/\/nats-3:4222/,
+  );
 });
 
 test('with certificate files configured, MQTTS, WSS and HTTPS serve with that certificate', async (t) => {
