@@ -1,13 +1,22 @@
 /**
- * One partition's judgement, without I/O: the engine and trip states of the partition's units, stepped
- * by the fixes of the partition in stream order, and the checkpoint that saves them together with the
- * stream sequence they cover. The same engine and the same steps as the single process
- * (platform/compliance.ts stepFix), so the same fixes give the same events with the same ids; restored
- * from a checkpoint at sequence S and fed the stream after S, it gives what an uninterrupted run gives.
+ * One partition's judgement, without I/O: the judge states (geofence/judge.ts: engine, trip tracker and
+ * the ledger of what is open) of the partition's units, stepped by the fixes of the partition in stream
+ * order, and the checkpoint that saves them together with the stream sequence they cover. The same judge
+ * and the same step as the single process (platform/compliance.ts stepFix: silence judged at the fix
+ * that ends it, the outlier screen, trips from the fixes the engine judged), so the same fixes give the
+ * same events with the same ids; restored from a checkpoint at sequence S and fed the stream after S, it
+ * gives what an uninterrupted run gives.
+ *
+ * Not judged here (yet): a late fix (at or before its unit's newest stepped fix: blind-area backfill
+ * arriving after the live fix). The single process re-judges its unit from a history
+ * (platform/late-fixes.ts); a worker has no such history yet, so it counts the fix (`late`) and leaves
+ * the judgement as it was. The fix itself is still stored. Nor are the platform's own outages known
+ * here: no silence verdict is voided as a platform gap.
  */
 import { gunzipSync, gzipSync } from 'node:zlib';
-import type { Calendar, Engine, VehicleState } from '../geofence/engine.ts';
-import { initialTrips, stepTrips, type TripEvent, type TripState, tripInput } from '../geofence/trips.ts';
+import type { VehicleState } from '../geofence/engine.ts';
+import { type Judge, type JudgeState, newestStepped } from '../geofence/judge.ts';
+import type { TripEvent } from '../geofence/trips.ts';
 import type { ViolationEvent, World } from '../geofence/types.ts';
 import type { Fix } from '../ingest/fix.ts';
 import { decodeVehicleState } from '../platform/engine-state-codec.ts';
@@ -18,24 +27,23 @@ export interface PartitionCheckpoint {
   engine: string;
   /** the last stream sequence whose fix is in these states (0: none) */
   seq: number;
-  vehicles: [string, VehicleState][];
-  trips: [string, TripState][];
+  units: [string, JudgeState][];
 }
 
 export interface StepOutput {
   violations: ViolationEvent[];
   trips: TripEvent[];
+  /** late fixes left unjudged (see above) */
+  late: number;
 }
 
 export class PartitionState {
-  private readonly states = new Map<string, VehicleState>();
-  private readonly tripStates = new Map<string, TripState>();
+  private readonly states = new Map<string, JudgeState>();
   /** the last stream sequence stepped */
   seq = 0;
 
   constructor(
-    private readonly engine: Engine,
-    private readonly calendar: Calendar,
+    private readonly judge: Judge,
     private readonly fingerprint: string,
   ) {}
 
@@ -46,15 +54,15 @@ export class PartitionState {
   /** steps one fix taken from stream sequence `seq`, appending its events to `out` */
   step(fix: Fix, seq: number, world: World, out: StepOutput): void {
     this.seq = seq;
-    const state = this.states.get(fix.vehicle) ?? this.engine.initial(fix.vehicle);
-    const result = this.engine.step(state, fix, world);
-    this.states.set(fix.vehicle, result.state);
-    if (fix.kind === 'muck_truck') {
-      const trips = this.tripStates.get(fix.vehicle) ?? initialTrips();
-      const tr = stepTrips(trips, tripInput(fix, world, this.calendar), result.events);
-      this.tripStates.set(fix.vehicle, tr.state);
-      for (const e of tr.events) out.trips.push(e);
+    const state = this.states.get(fix.vehicle) ?? this.judge.initial(fix.vehicle);
+    const newest = newestStepped(state);
+    if (newest !== undefined && fix.ts <= newest) {
+      out.late++;
+      return;
     }
+    const result = this.judge.step(state, fix, world);
+    this.states.set(fix.vehicle, result.state);
+    for (const e of result.trips) out.trips.push(e);
     for (const e of result.events) out.violations.push(e);
   }
 
@@ -62,25 +70,25 @@ export class PartitionState {
     const checkpoint: PartitionCheckpoint = {
       engine: this.fingerprint,
       seq: this.seq,
-      vehicles: [...this.states],
-      trips: [...this.tripStates],
+      units: [...this.states],
     };
     return gzipSync(JSON.stringify(checkpoint));
   }
 
   /**
-   * Reads a checkpoint back. One written by another engine version gives its sequence but no states
-   * (the units start afresh, as the single process does with such saved states): `stale` says so.
+   * Reads a checkpoint back. One written by another engine version (or by the worker before the judge
+   * carried the ledger) gives its sequence but no states: the units start afresh, as the single process
+   * does with such saved states; `stale` says so.
    */
   restore(bytes: Uint8Array): { stale: boolean } {
-    const checkpoint = JSON.parse(gunzipSync(bytes).toString('utf8')) as PartitionCheckpoint;
+    const checkpoint = JSON.parse(gunzipSync(bytes).toString('utf8')) as Partial<PartitionCheckpoint>;
     this.states.clear();
-    this.tripStates.clear();
-    this.seq = checkpoint.seq;
-    if (checkpoint.engine !== this.fingerprint) return { stale: true };
-    for (const [unit, state] of checkpoint.vehicles)
-      this.states.set(unit, decodeVehicleState(JSON.stringify(state)));
-    for (const [unit, trips] of checkpoint.trips) this.tripStates.set(unit, trips);
+    this.seq = checkpoint.seq ?? 0;
+    if (checkpoint.engine !== this.fingerprint || !Array.isArray(checkpoint.units)) return { stale: true };
+    for (const [unit, state] of checkpoint.units) {
+      const engine: VehicleState = decodeVehicleState(JSON.stringify(state.engine));
+      this.states.set(unit, { ...state, engine });
+    }
     return { stale: false };
   }
 }

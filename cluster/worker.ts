@@ -1,11 +1,11 @@
 /**
  * A cluster worker: judges the partitions it holds a lease on (leases.ts). For each one a runner
- *  1. reads the partition's checkpoint (KV citywatch_checkpoints: engine and trip states, and the stream
- *     sequence S they cover) and restores the states;
+ *  1. reads the partition's checkpoint (KV citywatch_checkpoints: the judge states of its units, i.e.
+ *     engine, trip tracker and ledger, and the stream sequence S they cover) and restores them;
  *  2. reads the partition's subject of the fix stream from S + 1 with an ordered consumer (the server
  *     delivers in stream order, the client checks the sequence and recreates the consumer on a gap or
  *     a lost node) in batches;
- *  3. steps each batch through the engine (partition-state.ts), writes the batch's fixes to the fix
+ *  3. steps each batch through the judge as the single process does (partition-state.ts), writes the batch's fixes to the fix
  *     store and its events to the event store, retrying until both took them (both are idempotent: a
  *     fix is keyed by unit and time, an event by its id and phase, so a batch written again after a
  *     crash duplicates nothing);
@@ -21,7 +21,8 @@ import type { KV } from '@nats-io/kv';
 import type { Logger } from 'pino';
 import { chinaCalendar } from '../geofence/calendar.ts';
 import { compileWorld } from '../geofence/compile.ts';
-import { createEngine, type Engine } from '../geofence/engine.ts';
+import { createEngine } from '../geofence/engine.ts';
+import { createJudge, type Judge } from '../geofence/judge.ts';
 import { ALL_RULES } from '../geofence/rules/index.ts';
 import type { World } from '../geofence/types.ts';
 import type { Fix } from '../ingest/fix.ts';
@@ -57,6 +58,8 @@ export interface WorkerStats {
   checkpointConflicts: number;
   /** runners started from a checkpoint (a partition taken over or restarted) */
   restored: number;
+  /** late fixes stored but not judged (partition-state.ts: no re-judging in the cluster yet) */
+  lateUnjudged: number;
 }
 
 const checkpointKey = (partition: number): string => `p.${partition}`;
@@ -124,7 +127,7 @@ class PartitionRunner {
         inactive_threshold: 30_000,
       });
       const fixes: Fix[] = [];
-      const out: StepOutput = { violations: [], trips: [] };
+      const out: StepOutput = { violations: [], trips: [], late: 0 };
       try {
         const batch = await consumer.fetch({ max_messages: w.batchSize, expires: 1000 });
         const world = w.currentWorld();
@@ -147,6 +150,7 @@ class PartitionRunner {
         await w.store(fixes, out, () => this.stopped);
         w.stats.fixesJudged += fixes.length;
         w.stats.violations += out.violations.length;
+        w.stats.lateUnjudged += out.late;
       }
       const due = Date.now() - lastCheckpointAt >= w.checkpointMs;
       if ((due || this.stopped) && state.seq > checkpointedSeq) {
@@ -179,13 +183,14 @@ export class Worker {
     checkpoints: 0,
     checkpointConflicts: 0,
     restored: 0,
+    lateUnjudged: 0,
   };
   readonly logger: Logger;
   readonly cluster: ClusterConnection;
   readonly checkpoints: KV;
   readonly checkpointMs: number;
   readonly batchSize: number;
-  private readonly engine: Engine;
+  private readonly judge: Judge;
   private readonly fingerprint: string;
   private world: World;
   private readonly runners = new Map<number, PartitionRunner>();
@@ -201,8 +206,9 @@ export class Worker {
     this.checkpoints = opts.cluster.checkpoints;
     this.checkpointMs = opts.checkpointMs;
     this.batchSize = opts.batchSize ?? 500;
-    this.engine = createEngine(ALL_RULES, chinaCalendar);
-    this.fingerprint = engineFingerprint(this.engine);
+    const engine = createEngine(ALL_RULES, chinaCalendar);
+    this.judge = createJudge(engine, chinaCalendar);
+    this.fingerprint = engineFingerprint(engine);
     this.world = compileWorld(opts.registry.snapshot());
     this.unsubscribe = opts.registry.onChange(() => this.recompile());
     this.leases = new PartitionLeases({
@@ -243,7 +249,7 @@ export class Worker {
   }
 
   newPartitionState(): PartitionState {
-    return new PartitionState(this.engine, chinaCalendar, this.fingerprint);
+    return new PartitionState(this.judge, this.fingerprint);
   }
 
   currentWorld(): World {
