@@ -69,7 +69,8 @@ export async function startNatsCluster(
   options: { binary?: string; startTimeoutMs?: number } = {},
 ): Promise<NatsCluster> {
   const binary = options.binary ?? NATS_SERVER_BIN;
-  const startTimeoutMs = options.startTimeoutMs ?? 30_000;
+  // generous: on a loaded machine three servers electing a JetStream meta leader can take long
+  const startTimeoutMs = options.startTimeoutMs ?? 120_000;
   if (!binaryAvailable(binary)) {
     throw new Error(
       `nats-server not found at ${binary} (apt-get install -y nats-server, or set NATS_SERVER_BIN)`,

@@ -23,7 +23,8 @@ export interface ClusterPart {
 export function spawnClusterPart(
   part: 'edge' | 'worker',
   env: Record<string, string>,
-  timeoutMs = 60_000,
+  // a cold tsx start took more than 30 s on a loaded machine
+  timeoutMs = 180_000,
 ): Promise<ClusterPart> {
   const child = spawn(process.execPath, ['--import', 'tsx', 'platform/main.ts'], {
     cwd: ROOT,
