@@ -23,6 +23,8 @@ import type { BenchContext } from './types.ts';
 
 const ADMIN_TOKEN = 'bench-admin-token-0123456789';
 const SHARED_SECRET = 'bench-device-secret-0123456789';
+/** every bench truck's device secret (one scrypt hash for all) */
+export const BENCH_DEVICE_SECRET = SHARED_SECRET;
 export const E2E_DATABASE = 'bench';
 
 export interface E2ePlatform {
@@ -56,59 +58,10 @@ export async function startE2ePlatform(
 
     // provisioning, before the platform starts (so the engine compiles the world once)
     const dataDir = join(tmp, 'data');
-    let t = performance.now();
-    const secretHash = await hashSecret(SHARED_SECRET);
-    const devices = Array.from({ length: connections }, (_, i) => {
-      const n = String(i + 1).padStart(5, '0');
-      return {
-        id: `bench-truck-${n}`,
-        kind: 'muck_truck' as const,
-        vehicle: `bench-veh-${n}`,
-        firm: 'bench-firm',
-        // the nominal interval of a real terminal: OFFLINE allows 3x it. With 1 s, the publish ->
-        // PUBACK queueing of an overloaded run (seconds) alone read as device silence.
-        reportIntervalS: 10,
-        secretHash,
-      };
-    });
-    const registry = new SqliteRegistry({ dir: join(dataDir, 'registry') });
-    const complianceRegistry = new ComplianceRegistry({
-      dir: join(dataDir, 'compliance'),
-      vehicles: () => vehicleProfilesFrom(registry),
-    });
-    let world: E2eWorldSummary;
-    try {
-      registry.upsertFirm({ id: 'bench-firm', name: 'Bench Transport Co.' });
-      registry.importVehicles(
-        devices.map((d) => ({
-          id: d.vehicle,
-          plate: `皖A·B${d.vehicle.slice(-5)}`,
-          kind: 'muck_truck' as const,
-          firm: d.firm,
-          ratedLoadT: 18,
-        })),
-      );
-      registry.importDevices(devices);
-      ctx.progress(
-        `${label} provisioned ${connections} muck trucks in ${(performance.now() - t).toFixed(0)} ms ` +
-          '(1 scrypt hash, 2 transactions); connecting verifies each with scrypt',
-      );
-      t = performance.now();
-      world = seedE2eWorld(
-        complianceRegistry,
-        devices.map((d, index) => ({ index, vehicle: d.vehicle, firm: d.firm })),
-        { offRouteEvery: 20 },
-      );
-    } finally {
-      complianceRegistry.close();
-      registry.close();
-    }
-    ctx.progress(
-      `${label} compliance world: ${world.permits} permits, ${world.routes} routes, ${world.sites} sites ` +
-        `(${world.offRouteTrucks} trucks outside their corridor) in ${(performance.now() - t).toFixed(0)} ms`,
-    );
+    const fleet = await provisionE2eFleet(ctx, label, dataDir, connections);
+    const world = fleet.world;
     const idsFile = join(tmp, 'devices.json');
-    await writeFile(idsFile, JSON.stringify(devices.map((d) => ({ id: d.id, secret: SHARED_SECRET }))));
+    await writeFile(idsFile, JSON.stringify(fleet.generators[0]));
 
     let fixes = 0;
     let writes = 0;
@@ -164,10 +117,98 @@ export async function startE2ePlatform(
   }
 }
 
+export interface E2eFleet {
+  world: E2eWorldSummary;
+  /** per load generator, the credentials of its trucks (its --ids-file), and its --seed is index + 1 */
+  generators: { id: string; secret: string }[][];
+  /** every truck's device and vehicle ids, in provisioning order */
+  trucks: { device: string; vehicle: string }[];
+}
+
+/**
+ * Provisions `connections` muck trucks (devices sharing one scrypt hash) into DATA_DIR's registry and
+ * their permits into its compliance world, for `generators` load generators: generator g drives a
+ * contiguous share of the trucks with --seed g + 1, and each truck's permit is built around the line
+ * that generator will drive it on (its index in that generator's credentials). Call before the
+ * platform (or the cluster's workers) start, so the engine compiles the world once.
+ */
+export async function provisionE2eFleet(
+  ctx: BenchContext,
+  label: string,
+  dataDir: string,
+  connections: number,
+  generators = 1,
+): Promise<E2eFleet> {
+  let t = performance.now();
+  const secretHash = await hashSecret(SHARED_SECRET);
+  const devices = Array.from({ length: connections }, (_, i) => {
+    const n = String(i + 1).padStart(5, '0');
+    return {
+      id: `bench-truck-${n}`,
+      kind: 'muck_truck' as const,
+      vehicle: `bench-veh-${n}`,
+      firm: 'bench-firm',
+      // the nominal interval of a real terminal: OFFLINE allows 3x it. With 1 s, the publish ->
+      // PUBACK queueing of an overloaded run (seconds) alone read as device silence.
+      reportIntervalS: 10,
+      secretHash,
+    };
+  });
+  const per = Math.ceil(connections / generators);
+  const groups = Array.from({ length: generators }, (_, g) => devices.slice(g * per, (g + 1) * per));
+  const registry = new SqliteRegistry({ dir: join(dataDir, 'registry') });
+  const complianceRegistry = new ComplianceRegistry({
+    dir: join(dataDir, 'compliance'),
+    vehicles: () => vehicleProfilesFrom(registry),
+  });
+  const world: E2eWorldSummary = { permits: 0, routes: 0, sites: 0, offRouteTrucks: 0 };
+  try {
+    registry.upsertFirm({ id: 'bench-firm', name: 'Bench Transport Co.' });
+    registry.importVehicles(
+      devices.map((d) => ({
+        id: d.vehicle,
+        plate: `皖A·B${d.vehicle.slice(-5)}`,
+        kind: 'muck_truck' as const,
+        firm: d.firm,
+        ratedLoadT: 18,
+      })),
+    );
+    registry.importDevices(devices);
+    ctx.progress(
+      `${label} provisioned ${connections} muck trucks in ${(performance.now() - t).toFixed(0)} ms ` +
+        '(1 scrypt hash, 2 transactions); connecting verifies each with scrypt',
+    );
+    t = performance.now();
+    for (const [g, group] of groups.entries()) {
+      const summary = seedE2eWorld(
+        complianceRegistry,
+        group.map((d, index) => ({ index, vehicle: d.vehicle, firm: d.firm })),
+        { offRouteEvery: 20, seed: g + 1 },
+      );
+      world.permits += summary.permits;
+      world.routes += summary.routes;
+      world.sites += summary.sites;
+      world.offRouteTrucks += summary.offRouteTrucks;
+    }
+  } finally {
+    complianceRegistry.close();
+    registry.close();
+  }
+  ctx.progress(
+    `${label} compliance world: ${world.permits} permits, ${world.routes} routes, ${world.sites} sites ` +
+      `(${world.offRouteTrucks} trucks outside their corridor) in ${(performance.now() - t).toFixed(0)} ms`,
+  );
+  return {
+    world,
+    generators: groups.map((group) => group.map((d) => ({ id: d.id, secret: SHARED_SECRET }))),
+    trucks: devices.map((d) => ({ device: d.id, vehicle: d.vehicle })),
+  };
+}
+
 /** count(lat) of the fix measurement in the bench database: what InfluxDB really holds. */
-export async function influxCount(url: string): Promise<number> {
+export async function influxCount(url: string, database = E2E_DATABASE): Promise<number> {
   const q = encodeURIComponent('SELECT count(lat) FROM fix');
-  const res = await fetch(`${url}/query?db=${encodeURIComponent(E2E_DATABASE)}&q=${q}`);
+  const res = await fetch(`${url}/query?db=${encodeURIComponent(database)}&q=${q}`);
   const body = (await res.json()) as {
     results?: { series?: { values?: [string, number][] }[]; error?: string }[];
   };

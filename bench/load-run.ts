@@ -38,6 +38,8 @@ export interface GeneratorRun {
   idsFile?: string;
   /** wait for outstanding PUBACKs after the window, ms (the generator's default otherwise) */
   drainMs?: number;
+  /** the generator's --seed (start positions; bench/e2e-world.ts builds the permits from it) */
+  seed?: number;
   /** prefix of the progress lines */
   label: string;
   /** called in this process when the generator reports a phase (window marks are taken here) */
@@ -65,6 +67,7 @@ export async function runGenerator(ctx: BenchContext, run: GeneratorRun): Promis
   if (run.rate !== undefined) args.push('--rate', String(run.rate));
   if (run.idsFile !== undefined) args.push('--ids-file', run.idsFile);
   if (run.drainMs !== undefined) args.push('--drain', String(run.drainMs));
+  if (run.seed !== undefined) args.push('--seed', String(run.seed));
   const child = spawnTs('simulators/load-cli.ts', args, {
     onStdoutLine: (line) => {
       if (!line.startsWith('{"event"')) return;

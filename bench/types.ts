@@ -23,5 +23,7 @@ export interface Benchmark {
   /** short name used by --only, e.g. raw-broker */
   name: string;
   description: string;
+  /** why it cannot fit the 3-minute quick run: then `--quick` leaves it out unless `--only` names it */
+  notInQuickRun?: string;
   run(ctx: BenchContext): Promise<Figure[]>;
 }

@@ -1,0 +1,304 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import mqtt from 'mqtt';
+import { type ClusterConnection, FIX_STREAM, openCluster } from '../cluster/jetstream.ts';
+import { partitionOf } from '../cluster/partitions.ts';
+import type { LoadSummary } from '../simulators/load.ts';
+import { type InfluxdServer, startInfluxd } from '../test/servers/influxd.ts';
+import { type NatsCluster, startNatsCluster } from '../test/servers/nats.ts';
+import { type ClusterPart, spawnClusterPart } from '../test/support/cluster-parts.ts';
+import { BENCH_DEVICE_SECRET, E2E_DATABASE, influxCount, provisionE2eFleet } from './e2e-platform.ts';
+import { burstShape, runGenerator } from './load-run.ts';
+import type { Benchmark, Figure } from './types.ts';
+
+/**
+ * The cluster mode (issue 16) on this machine: a real 3-node NATS JetStream cluster (nats-server), a
+ * real InfluxDB 1.x, 2 edges and 2 workers as processes of their own (`PARTS=edge` / `PARTS=worker`,
+ * as an operator starts them, default settings: 64 partitions, R3, lease 10 s, checkpoint 5 s), and the
+ * e2e benchmark's load: the same 1,000 QoS 1 muck-truck devices, window 8, warm-up and measured window
+ * (load-run.ts burstShape), each truck with its permit (e2e-world.ts), split over the two edges by two
+ * load generators (500 devices each; generator g drives with --seed g + 1, the permits follow).
+ *
+ * - cluster_msgs_per_s: PUBACKs counted at the publishers over the window (both generators' windows,
+ *   summed). A PUBACK means the R3 stream acknowledged the fix (on a quorum of the NATS nodes), as
+ *   e2e's means fdatasync'ed in the local spool; cluster_ratio divides it by the same run's
+ *   e2e_msgs_per_s: the cost of the replicated path on one machine (every part shares the 2 cores).
+ * - cluster_stored_per_s: what the workers judged and InfluxDB took during the window; the rest of the
+ *   acknowledged fixes wait in the stream.
+ * - cluster_drain_ms: from the end of the load until InfluxDB holds every fix of the stream (the
+ *   workers judged and stored them all); cluster_stored_matches_stream says it holds exactly those.
+ * - failover_s: kill -9 one worker, then at once publish one fix to each partition it held (through an
+ *   edge, as its device); seconds from the kill until every one of them is in InfluxDB, i.e. judged and
+ *   stored by the other worker after it took the partitions over (lease expiry, restore from the
+ *   checkpoint, replay of the stream after it).
+ */
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+const PARTITIONS = 64;
+const LEASE_S = 10;
+const GENERATORS = 2;
+
+async function until(what: string, ok: () => Promise<boolean>, timeoutMs: number): Promise<void> {
+  const deadline = performance.now() + timeoutMs;
+  for (;;) {
+    if (await ok().catch(() => false)) return;
+    if (performance.now() > deadline) throw new Error(`${what}: not within ${timeoutMs / 1000} s`);
+    await sleep(100);
+  }
+}
+
+/** partition -> worker id, from the lease bucket */
+async function leaseOwners(conn: ClusterConnection): Promise<Map<number, string>> {
+  const owners = new Map<number, string>();
+  for (let p = 0; p < PARTITIONS; p++) {
+    const e = await conn.leases.get(`p.${p}`);
+    if (e?.operation === 'PUT') owners.set(p, e.string());
+  }
+  return owners;
+}
+
+/** count(lat) of the fixes at or after `fromTs` (ms) */
+async function influxCountSince(url: string, fromTs: number): Promise<number> {
+  const q = encodeURIComponent(`SELECT count(lat) FROM fix WHERE time >= ${BigInt(fromTs) * 1_000_000n}`);
+  const res = await fetch(`${url}/query?db=${encodeURIComponent(E2E_DATABASE)}&q=${q}`);
+  const body = (await res.json()) as { results?: { series?: { values?: [string, number][] }[] }[] };
+  return body.results?.[0]?.series?.[0]?.values?.[0]?.[1] ?? 0;
+}
+
+export const cluster: Benchmark = {
+  name: 'cluster',
+  description:
+    'cluster mode: 3 NATS JetStream nodes (R3), 2 edges and 2 workers (processes), real InfluxDB; the e2e load over both edges (PUBACK once the stream has the fix); then kill -9 a worker: seconds until its partitions are judged again',
+  notInQuickRun:
+    'starting 3 NATS nodes, influxd and 4 tsx processes and a 10 s lease expiry take about a minute (--only e2e,cluster --quick for the ratio)',
+  async run(ctx) {
+    const { connections, window, durationS, warmupS } = burstShape(ctx);
+    const tmp = await mkdtemp(join(tmpdir(), 'citywatch-bench-cluster-'));
+    let nats: NatsCluster | undefined;
+    let influx: InfluxdServer | undefined;
+    let conn: ClusterConnection | undefined;
+    const parts: ClusterPart[] = [];
+    try {
+      ctx.progress('[cluster] starting 3 nats-server nodes and influxd');
+      [nats, influx] = await Promise.all([startNatsCluster({ startTimeoutMs: 120_000 }), startInfluxd()]);
+      const dataDir = join(tmp, 'data');
+      const fleet = await provisionE2eFleet(ctx, '[cluster]', dataDir, connections, GENERATORS);
+      const idsFiles: string[] = [];
+      for (const [g, creds] of fleet.generators.entries()) {
+        const file = join(tmp, `devices-${g + 1}.json`);
+        await writeFile(file, JSON.stringify(creds));
+        idsFiles.push(file);
+      }
+      const env = {
+        DATA_DIR: dataDir,
+        SIMULATE: '0',
+        CLUSTER_NATS_URLS: nats.urls.join(','),
+        CLUSTER_PARTITIONS: String(PARTITIONS),
+        CLUSTER_LEASE_S: String(LEASE_S),
+        INFLUX_URL: influx.url,
+        INFLUX_DATABASE: E2E_DATABASE,
+        LOG_LEVEL: 'warn',
+      };
+      const t0 = performance.now();
+      const started = await Promise.all(
+        (['edge', 'edge', 'worker', 'worker'] as const).map((part) =>
+          spawnClusterPart(part, env, 180_000).then((p) => {
+            parts.push(p);
+            return p;
+          }),
+        ),
+      );
+      const [edge1, edge2, worker1, worker2] = started as [
+        ClusterPart,
+        ClusterPart,
+        ClusterPart,
+        ClusterPart,
+      ];
+      conn = await openCluster({
+        urls: nats.urls,
+        partitions: PARTITIONS,
+        replicas: 3,
+        leaseMs: LEASE_S * 1000,
+        dedupeWindowMs: 600_000,
+        streamMaxAgeMs: 72 * 3_600_000,
+        name: 'bench-cluster',
+      });
+      const c = conn;
+      await until(
+        'both workers holding partitions',
+        async () => {
+          const owners = await leaseOwners(c);
+          const held = new Set(owners.values());
+          return owners.size === PARTITIONS && held.has(worker1.workerId) && held.has(worker2.workerId);
+        },
+        120_000,
+      );
+      ctx.progress(
+        `[cluster] 2 edges (MQTT ${edge1.mqttPort}, ${edge2.mqttPort}) and 2 workers sharing ${PARTITIONS} partitions after ${((performance.now() - t0) / 1000).toFixed(1)} s`,
+      );
+
+      // ---- load: the e2e shape, half the devices on each edge
+      ctx.progress(
+        `[cluster] ${GENERATORS} load generators, ${connections} connections in all, QoS 1, window ${window}, warm-up ${warmupS} s, ${durationS} s measured`,
+      );
+      // InfluxDB's count at the first generator's window marks: what the workers judged and stored meanwhile
+      const marks: Partial<Record<'window_start' | 'window_end', Promise<{ t: number; n: number }>>> = {};
+      const mark = () => {
+        const t = performance.now();
+        return influxCount(influx!.url).then((n) => ({ t, n }));
+      };
+      const summaries: LoadSummary[] = await Promise.all(
+        [edge1, edge2].map((edge, g) =>
+          runGenerator(ctx, {
+            url: `mqtt://127.0.0.1:${edge.mqttPort}`,
+            connections: fleet.generators[g]!.length,
+            window,
+            durationS,
+            warmupS,
+            idsFile: idsFiles[g]!,
+            seed: g + 1,
+            drainMs: 10_000,
+            label: `[cluster g${g + 1}]`,
+            ...(g === 0
+              ? {
+                  onEvent: (event: string) => {
+                    if (event === 'window_start' || event === 'window_end') marks[event] = mark();
+                  },
+                }
+              : {}),
+          }),
+        ),
+      );
+      const loadEnd = performance.now();
+      const acked = summaries.reduce((n, s) => n + s.acked, 0);
+      const ackedPerS = summaries.reduce((n, s) => n + s.ackedPerS, 0);
+      const unacked = summaries.reduce((n, s) => n + s.unacked, 0);
+      const errors = summaries.reduce((n, s) => n + s.errors, 0);
+      const p99 = Math.max(...summaries.map((s) => s.latencyMs?.p99 ?? 0));
+      const p50 = Math.max(...summaries.map((s) => s.latencyMs?.p50 ?? 0));
+      const [w0, w1] = await Promise.all([marks.window_start, marks.window_end]);
+      const storedPerS = w0 && w1 && w1.t > w0.t ? ((w1.n - w0.n) * 1000) / (w1.t - w0.t) : Number.NaN;
+
+      // ---- drain: every fix of the stream judged and in InfluxDB
+      const streamed = (await c.jsm.streams.info(FIX_STREAM)).state.messages;
+      let stored = 0;
+      await until(
+        'InfluxDB holding every fix of the stream',
+        async () => {
+          stored = await influxCount(influx!.url);
+          return stored >= streamed;
+        },
+        ctx.quick ? 120_000 : 300_000,
+      ).catch((err: Error) => ctx.progress(`[cluster] warning: ${err.message} (${stored} of ${streamed})`));
+      const drainMs = Math.round(performance.now() - loadEnd);
+      ctx.progress(
+        `[cluster] acked ${acked} (unacked ${unacked}, errors ${errors}), ${streamed} fixes in the stream, ${stored} in InfluxDB after ${drainMs} ms`,
+      );
+
+      // ---- failover: kill -9 worker 1; one fix to each of its partitions; until all are stored
+      const owners = await leaseOwners(c);
+      const theirs = new Set([...owners].filter(([, w]) => w === worker1.workerId).map(([p]) => p));
+      const probes = new Map<number, { device: string; vehicle: string }>();
+      for (const truck of fleet.trucks) {
+        const p = partitionOf(truck.vehicle, PARTITIONS);
+        if (theirs.has(p) && !probes.has(p)) probes.set(p, truck);
+      }
+      // the probe devices connect (scrypt) before the kill, so the clock measures the takeover only
+      const probeTs = Date.now() + 2_000;
+      const clients = await Promise.all(
+        [...probes.values()].map((truck) =>
+          mqtt.connectAsync(`mqtt://127.0.0.1:${edge1.mqttPort}`, {
+            clientId: truck.device,
+            username: truck.device,
+            password: BENCH_DEVICE_SECRET,
+            reconnectPeriod: 250,
+            connectTimeout: 30_000,
+          }),
+        ),
+      );
+      let failoverS = Number.NaN;
+      try {
+        const killedAt = performance.now();
+        await worker1.kill9();
+        await Promise.all(
+          clients.map((client, i) =>
+            client.publishAsync(
+              `devices/${[...probes.values()][i]!.device}/telemetry`,
+              JSON.stringify({ ts: probeTs, lat: 31.82, lon: 117.23, speed: 20 }),
+              { qos: 1 },
+            ),
+          ),
+        );
+        await until(
+          "the killed worker's partitions judged again",
+          async () => (await influxCountSince(influx!.url, probeTs)) >= probes.size,
+          120_000,
+        );
+        failoverS = (performance.now() - killedAt) / 1000;
+        ctx.progress(
+          `[cluster] worker 1 (${theirs.size} partitions) killed: a fix in each judged and stored again after ${failoverS.toFixed(1)} s`,
+        );
+      } finally {
+        await Promise.all(clients.map((client) => client.endAsync(true)));
+      }
+
+      const figures: Figure[] = [
+        {
+          name: 'cluster_msgs_per_s',
+          value: Math.round(ackedPerS),
+          unit: 'msg/s',
+          note:
+            `PUBACKed fixes (each in the R3 stream on a quorum of 3 NATS nodes) over ${durationS} s, ${connections} devices over 2 edges, QoS 1, window ${window}; ` +
+            `2 workers judging (64 partitions); every part on this machine's ${ctx.figures?.machine_cores ?? '?'} cores`,
+        },
+        {
+          name: 'cluster_p99_ms',
+          value: p99,
+          unit: 'ms',
+          note: `publish -> PUBACK, the worse generator; p50 ${p50}`,
+        },
+        {
+          name: 'cluster_stored_per_s',
+          value: Math.round(storedPerS),
+          unit: 'fixes/s',
+          note: "fixes the 2 workers judged and InfluxDB took during the first generator's window (the workers' pace; the rest waits in the stream)",
+        },
+        {
+          name: 'cluster_drain_ms',
+          value: drainMs,
+          unit: 'ms',
+          note: 'end of the load -> InfluxDB holds every fix of the stream (the workers caught up)',
+        },
+        {
+          name: 'cluster_stored_matches_stream',
+          value: stored === streamed && streamed >= acked ? 1 : 0,
+          unit: 'bool',
+          note: `${stored} in InfluxDB, ${streamed} in the stream, ${acked} acknowledged`,
+        },
+        {
+          name: 'failover_s',
+          value: Math.round(failoverS * 10) / 10,
+          unit: 's',
+          note: `kill -9 of a worker -> a fix in each of its ${theirs.size} partitions judged and stored by the other (lease ${LEASE_S} s, checkpoint every 5 s; goal < 30 s)`,
+        },
+      ];
+      const e2e = ctx.figures?.e2e_msgs_per_s;
+      if (e2e !== undefined && e2e > 0)
+        figures.push({
+          name: 'cluster_ratio',
+          value: Math.round((ackedPerS / e2e) * 1000) / 1000,
+          unit: 'x',
+          note: `cluster_msgs_per_s / e2e_msgs_per_s (${e2e}) of this run: the cost of the replicated path on one machine`,
+        });
+      return figures;
+    } finally {
+      await conn?.close().catch(() => undefined);
+      await Promise.all(parts.map((p) => p.kill9()));
+      await nats?.destroy().catch(() => undefined);
+      await influx?.destroy().catch(() => undefined);
+      await rm(tmp, { recursive: true, force: true });
+    }
+  },
+};
