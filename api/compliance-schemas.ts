@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import type { Thresholds } from '../geofence/model.ts';
+import { PLAN_RULE_THRESHOLD_OVERRIDES } from '../geofence/rules/plan-thresholds.ts';
 import { PERMIT_STATES } from '../registry/compliance.ts';
 import { CRS_NAMES } from '../registry/geojson.ts';
 import { EntityIdSchema, ID_GRAMMAR } from '../registry/ids.ts';
@@ -231,6 +232,8 @@ export const ThresholdValuesSchema = z
       .optional()
       .describe('city default limits by unit kind, where no stricter route or zone limit applies'),
     defaultNightSpeedLimitKmh: speedLimitsByKind.optional().describe('the same inside nightWindows'),
+    // the sanitation and body-camera rules' own (each declared once, in its rule module)
+    ...PLAN_RULE_THRESHOLD_OVERRIDES.shape,
   })
   .meta({
     id: 'ThresholdValues',

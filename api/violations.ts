@@ -1,7 +1,7 @@
 import type { FastifyBaseLogger } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { VIOLATION_CODES } from '../geofence/model.ts';
+import { ENTITY_REF_KINDS, VIOLATION_CODES } from '../geofence/model.ts';
 import { VIOLATION_PHASES, WITHDRAWAL_REASONS } from '../geofence/types.ts';
 import { type EventStore, EventStoreQueryError, VIOLATION_PHASE_FILTERS } from '../store/events-port.ts';
 import {
@@ -135,7 +135,7 @@ export const ViolationSchema = z
     refs: z
       .array(
         z.object({
-          kind: z.enum(['permit', 'site', 'route', 'zone', 'vehicle', 'thresholds']),
+          kind: z.enum(ENTITY_REF_KINDS),
           id: z.string(),
           version: z.number().int(),
         }),

@@ -1,3 +1,4 @@
+import { compilePlans } from './compile-plans.ts';
 import { PolygonIndex } from './geo/polygon-index.ts';
 import { PolylineIndex } from './geo/polyline-index.ts';
 import {
@@ -161,7 +162,10 @@ export function compileWorld(snapshot: RegistrySnapshot): World {
     version: snapshot.thresholds.version,
   };
 
+  const plans = compilePlans(snapshot);
+
   return {
+    ...plans,
     sitesAt(pos: Position): readonly Site[] {
       return siteIndex ? siteIndex.containingOf(pos, siteList, noSites) : noSites;
     },

@@ -65,6 +65,14 @@ function resolve(ref: EntityRef, world: World): EvidenceEntity {
       };
     case 'thresholds':
       return { ref, entity: { ...world.thresholds() } };
+    default:
+      // the plans (issue 15): collection points, sweep and duty plans, upload stations
+      return {
+        ref,
+        entity: (world.planEntity(ref.kind, ref.id) as unknown as Record<string, unknown>) ?? {
+          missing: true,
+        },
+      };
   }
 }
 

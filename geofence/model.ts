@@ -1,3 +1,6 @@
+import type { PlanSnapshot } from './plans.ts';
+import { DEFAULT_PLAN_RULE_THRESHOLDS, type PlanRuleThresholds } from './rules/plan-thresholds.ts';
+
 /**
  * The compliance engine's view of the world (issue 3): what a rule reads. Plain data, WGS-84 `[lon, lat]`
  * positions, versioned registry entities. Nothing here does I/O; the registry (durable, versioned) and
@@ -16,8 +19,22 @@ export interface Versioned {
   version: number;
 }
 
+/** Kinds of registry entity a violation can rest on (the plans of issue 15 after the 两点一线 ones). */
+export const ENTITY_REF_KINDS = [
+  'permit',
+  'site',
+  'route',
+  'zone',
+  'vehicle',
+  'thresholds',
+  'collection_point',
+  'sweep_plan',
+  'duty_plan',
+  'upload_station',
+] as const;
+
 export interface EntityRef {
-  kind: 'permit' | 'site' | 'route' | 'zone' | 'vehicle' | 'thresholds';
+  kind: (typeof ENTITY_REF_KINDS)[number];
   id: string;
   version: number;
 }
@@ -99,7 +116,7 @@ export interface VehicleProfile extends Versioned {
  * Thresholds in force (domain.md defaults), city-wide and overridable per permit. Durations in ms,
  * distances in metres, speeds in km/h, weights in tonnes.
  */
-export interface Thresholds {
+export interface Thresholds extends PlanRuleThresholds {
   /** GNSS accuracy floor: a fix is never judged closer than this to a boundary */
   accuracyFloorM: number;
   offRouteMinMs: number;
@@ -197,7 +214,25 @@ export const DEFAULT_THRESHOLDS: Thresholds = {
   nightWindows: ['22:00-06:00'],
   defaultSpeedLimitKmh: { muck_truck: 60, sanitation: 60 },
   defaultNightSpeedLimitKmh: { muck_truck: 50, sanitation: 50 },
+  // the sanitation and body-camera rules declare theirs as zod schemas (rules/plan-thresholds.ts)
+  ...DEFAULT_PLAN_RULE_THRESHOLDS,
 };
+
+/** The codes of the sanitation and body-camera rules (issue 15), judged against plans, not permits. */
+export const PLAN_VIOLATION_CODES = [
+  'MISSED_COLLECTION',
+  'LATE_COLLECTION',
+  'SWEEP_OVERSPEED',
+  'SWEEP_COVERAGE',
+  'OUT_OF_AREA',
+  'SOS',
+  'NOT_RECORDING',
+  'OUT_OF_GRID',
+  'LOW_BATTERY',
+  'LOW_STORAGE',
+  'NOT_UPLOADED',
+] as const;
+export type PlanViolationCode = (typeof PLAN_VIOLATION_CODES)[number];
 
 export const VIOLATION_CODES = [
   'OFF_ROUTE',
@@ -212,6 +247,7 @@ export const VIOLATION_CODES = [
   'OVERLOAD',
   'OFFLINE',
   'TRACK_GAP',
+  ...PLAN_VIOLATION_CODES,
 ] as const;
 export type ViolationCode = (typeof VIOLATION_CODES)[number];
 
@@ -224,7 +260,7 @@ export interface CityThresholds extends Versioned {
  * Everything the engine judges against, as one immutable snapshot of the registry: only active permits.
  * `compileWorld` (geofence/compile.ts) indexes it once per registry change.
  */
-export interface RegistrySnapshot {
+export interface RegistrySnapshot extends PlanSnapshot {
   sites: Site[];
   routes: Route[];
   zones: Zone[];

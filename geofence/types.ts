@@ -1,3 +1,4 @@
+import type { z } from 'zod';
 import type { Fix } from '../ingest/fix.ts';
 import type {
   EntityRef,
@@ -10,6 +11,14 @@ import type {
   ViolationCode,
   Zone,
 } from './model.ts';
+import type {
+  CollectionPoint,
+  DutyPlan,
+  SweepLayout,
+  SweepMatch,
+  SweepPlan,
+  UploadStation,
+} from './plans.ts';
 import type { LoadEvent, WeightLoss } from './rules/load-events.ts';
 
 /**
@@ -40,7 +49,29 @@ export interface World {
   thresholds(permit?: Permit): Thresholds;
   /** the references of the city thresholds themselves (their version) */
   thresholdsRef: EntityRef;
+  // ---- plans (issue 15; empty lists when the city has none) ----
+  /** collection points assigned to the vehicle, by id */
+  collectionPointsOf(vehicle: string): readonly CollectionPoint[];
+  /** sweep plans naming the vehicle, by id */
+  sweepPlansOf(vehicle: string): readonly SweepPlan[];
+  /** the nearest road stretch of a sweep plan to the position */
+  sweepMatch(planId: string, pos: Position): SweepMatch | undefined;
+  /** a sweep plan cut into coverage pieces */
+  sweepLayout(planId: string): SweepLayout | undefined;
+  /** duty plans naming the camera, or the officer wearing it, by id */
+  dutyPlansOf(unit: string, officer: string | undefined): readonly DutyPlan[];
+  /** metres from the position to a duty plan's grid boundary: negative inside, positive outside */
+  gridDistance(planId: string, pos: Position): number;
+  /** the nearest upload station whose radius contains the position, if any */
+  uploadStationAt(pos: Position): UploadStation | undefined;
+  /** a plan entity by kind and id (evidence) */
+  planEntity(
+    kind: PlanRefKind,
+    id: string,
+  ): CollectionPoint | SweepPlan | DutyPlan | UploadStation | undefined;
 }
+
+export type PlanRefKind = 'collection_point' | 'sweep_plan' | 'duty_plan' | 'upload_station';
 
 export interface RouteMatch {
   distanceM: number;
@@ -228,6 +259,12 @@ export interface RuleModule<S> {
   code: ViolationCode;
   /** recorded in every violation and evidence package; bump when the logic changes */
   version: number;
+  /**
+   * the rule's own thresholds as a zod object with defaults and descriptions (issue 11, "one schema per
+   * contract"): the registry, the API and the README table are built from it. Rules written before it
+   * keep theirs in model.ts for now.
+   */
+  thresholds?: z.ZodObject;
   /** unit kinds the rule judges (all when absent); the engine leaves the slice untouched for others */
   appliesTo?: readonly Fix['kind'][];
   initial(): S;

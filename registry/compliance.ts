@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import type Database from 'better-sqlite3';
+import type { z } from 'zod';
 import { localDate } from '../geofence/geo/windows.ts';
 import {
   type CityThresholds,
@@ -14,6 +15,7 @@ import {
   type VehicleProfile,
   type Zone,
 } from '../geofence/model.ts';
+import { PLAN_RULE_THRESHOLDS } from '../geofence/rules/plan-thresholds.ts';
 import { openSqlite } from '../store/sqlite-file.ts';
 import {
   DEFAULT_CORRIDOR_M,
@@ -328,6 +330,13 @@ export function validateThresholdValues(values: unknown, path: string, partial: 
       continue;
     }
     const model = DEFAULT_THRESHOLDS[key];
+    const own = (PLAN_RULE_THRESHOLDS.shape as Record<string, z.ZodType>)[key];
+    if (own !== undefined) {
+      // a rule that declares its thresholds as a zod schema is validated by it (issue 11)
+      const r = own.safeParse(v);
+      if (!r.success) issues.push({ path: at, message: r.error.issues.map((i) => i.message).join('; ') });
+      continue;
+    }
     if (key === 'nightWindows') {
       issues.push(...validateWindows(v, at));
     } else if (isObject(model)) {

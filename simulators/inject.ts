@@ -1,4 +1,11 @@
-import { type Site, VIOLATION_CODES, type ViolationCode, type Zone } from '../geofence/model.ts';
+import {
+  PLAN_VIOLATION_CODES,
+  type PlanViolationCode,
+  type Site,
+  VIOLATION_CODES,
+  type ViolationCode,
+  type Zone,
+} from '../geofence/model.ts';
 import type { Rng } from './rng.ts';
 import {
   FAULT_TYPES,
@@ -38,9 +45,10 @@ import type { Haul, SimWorld } from './world.ts';
  */
 
 /** Rules broken by changing a trip (NO_PERMIT and OFF_HOURS change the permit instead: world.ts). */
-export type TripTwistType = Exclude<ViolationCode, 'NO_PERMIT' | 'OFF_HOURS'>;
+export type TripTwistType = Exclude<ViolationCode, 'NO_PERMIT' | 'OFF_HOURS' | PlanViolationCode>;
 export const TRIP_TWISTS: readonly TripTwistType[] = VIOLATION_CODES.filter(
-  (c): c is TripTwistType => c !== 'NO_PERMIT' && c !== 'OFF_HOURS',
+  (c): c is TripTwistType =>
+    c !== 'NO_PERMIT' && c !== 'OFF_HOURS' && !(PLAN_VIOLATION_CODES as readonly string[]).includes(c),
 );
 
 export interface Twist {

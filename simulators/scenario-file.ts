@@ -3,6 +3,7 @@ import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { parseWindow } from '../geofence/geo/windows.ts';
 import { VIOLATION_CODES } from '../geofence/model.ts';
+import { PLAN_RULE_THRESHOLD_OVERRIDES } from '../geofence/rules/plan-thresholds.ts';
 import { EntityIdSchema } from '../registry/ids.ts';
 
 /**
@@ -269,6 +270,8 @@ const ThresholdsSchema = z
     nightWindows: z.array(timeWindow),
     defaultSpeedLimitKmh: speedLimitsByKind,
     defaultNightSpeedLimitKmh: speedLimitsByKind,
+    // the sanitation and body-camera rules' own, from their rule modules
+    ...PLAN_RULE_THRESHOLD_OVERRIDES.shape,
   })
   .partial();
 

@@ -4,10 +4,19 @@ import { compileWorld } from '../geofence/compile.ts';
 import { createEngine } from '../geofence/engine.ts';
 import { DEFAULT_THRESHOLDS, VIOLATION_CODES } from '../geofence/model.ts';
 import { ALL_RULES } from '../geofence/rules/index.ts';
-import type { Fix } from '../ingest/fix.ts';
+import { type Fix, UNIT_KINDS } from '../ingest/fix.ts';
 
-test('the registry holds exactly one rule per violation code', (t) => {
-  t.deepEqual(ALL_RULES.map((r) => r.code).sort(), [...VIOLATION_CODES].sort());
+test('the registry holds a rule for every violation code, and one per code for each unit kind', (t) => {
+  t.deepEqual([...new Set(ALL_RULES.map((r) => r.code))].sort(), [...VIOLATION_CODES].sort());
+  // OFFLINE has two modules for body cameras: ignition/permit hours (offline.ts) and duty
+  // (duty-offline.ts), disjoint by condition (duty-offline leaves an ignition-on silence to offline.ts)
+  for (const kind of UNIT_KINDS) {
+    const codes = ALL_RULES.filter((r) => r.appliesTo === undefined || r.appliesTo.includes(kind)).map(
+      (r) => r.code,
+    );
+    const extra = kind === 'body_camera' ? 1 : 0;
+    t.is(new Set(codes).size + extra, codes.length, `${kind}: ${codes.join(', ')}`);
+  }
 });
 
 test('all rules together: late and duplicate fixes do not move state; state stays under 1 KiB per idle vehicle', (t) => {

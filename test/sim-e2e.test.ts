@@ -16,7 +16,7 @@ import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test from 'ava';
-import { VIOLATION_CODES } from '../geofence/model.ts';
+import { PLAN_VIOLATION_CODES, VIOLATION_CODES } from '../geofence/model.ts';
 import { parseStart } from '../simulators/cli-common.ts';
 import { mergeInjections, parseInjectSpec } from '../simulators/inject.ts';
 import { provisionApi } from '../simulators/provision.ts';
@@ -126,7 +126,8 @@ test.serial(
         .filter((s) => s.truths > 0)
         .map((s) => s.type)
         .sort(),
-      [...VIOLATION_CODES].sort(),
+      // every type but the plans' (issue 15), which have no simulated fleet nor oracle yet
+      VIOLATION_CODES.filter((c) => !(PLAN_VIOLATION_CODES as readonly string[]).includes(c)).sort(),
       'the run includes every type',
     );
     for (const s of result.byType) {

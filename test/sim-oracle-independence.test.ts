@@ -9,7 +9,7 @@
 import { readdir, readFile } from 'node:fs/promises';
 import { dirname, join, relative, resolve } from 'node:path';
 import test from 'ava';
-import { VIOLATION_CODES } from '../geofence/model.ts';
+import { PLAN_VIOLATION_CODES, VIOLATION_CODES } from '../geofence/model.ts';
 import { TRUTH_TYPES } from '../simulators/oracle.ts';
 import {
   coveredOnDates,
@@ -77,7 +77,9 @@ test('the scan finds a geofence/ import when there is one (it cannot pass empty)
 });
 
 test("the oracle's violation types are the engine's", (t) => {
-  t.deepEqual([...TRUTH_TYPES], [...VIOLATION_CODES]);
+  // the plans' codes (issue 15: sanitation, body cameras) have no simulated fleet nor oracle yet
+  const simulated = VIOLATION_CODES.filter((c) => !(PLAN_VIOLATION_CODES as readonly string[]).includes(c));
+  t.deepEqual([...TRUTH_TYPES], simulated);
 });
 
 // China Standard Time by hand: 2026-11-10T14:00Z is 22:00 local on the 10th; 2026-11-10T22:30Z is 06:30

@@ -1,14 +1,26 @@
 import type { RuleModule } from '../types.ts';
+import { dutyOffline } from './duty-offline.ts';
 import { illegalDump } from './illegal-dump.ts';
+import { lateCollection } from './late-collection.ts';
+import { lowBattery } from './low-battery.ts';
+import { lowStorage } from './low-storage.ts';
+import { missedCollection } from './missed-collection.ts';
 import { noPermit } from './no-permit.ts';
+import { notRecording } from './not-recording.ts';
+import { notUploaded } from './not-uploaded.ts';
 import { offHours } from './off-hours.ts';
 import { offRoute } from './off-route.ts';
 import { offline } from './offline.ts';
+import { outOfArea } from './out-of-area.ts';
+import { outOfGrid } from './out-of-grid.ts';
 import { overload } from './overload.ts';
 import { overspeed } from './overspeed.ts';
 import { restrictedZone } from './restricted-zone.ts';
+import { sos } from './sos.ts';
 import { spillage } from './spillage.ts';
 import { suspectedDump } from './suspected-dump.ts';
+import { sweepCoverage } from './sweep-coverage.ts';
+import { sweepOverspeed } from './sweep-overspeed.ts';
 import { trackGap } from './track-gap.ts';
 import { wrongSite } from './wrong-site.ts';
 
@@ -37,6 +49,22 @@ export const ALL_RULES: readonly RuleModule<any>[] = [
   overspeed,
   restrictedZone,
   muckTrucksOnly(overload),
+  // ignition on or permit hours; a body camera's silence on duty is duty-offline.ts (never both: it
+  // leaves a camera whose last fix had the ignition on to this one)
   offline,
   trackGap,
+  // sanitation (issue 15): judged against the plans in the registry; each declares appliesTo
+  missedCollection,
+  lateCollection,
+  sweepOverspeed,
+  sweepCoverage,
+  outOfArea,
+  // body cameras (issue 15)
+  sos,
+  notRecording,
+  outOfGrid,
+  lowBattery,
+  lowStorage,
+  notUploaded,
+  dutyOffline,
 ];

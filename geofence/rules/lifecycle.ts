@@ -1,5 +1,5 @@
 import type { EntityRef, Thresholds, ViolationCode } from '../model.ts';
-import type { RuleContext, StepResult, Violation, ViolationEvent } from '../types.ts';
+import type { RuleContext, RuleModule, StepResult, Violation, ViolationEvent } from '../types.ts';
 
 /**
  * The violation lifecycle every rule shares: opened (first evidence) → updated (escalation, new
@@ -93,4 +93,24 @@ export function close(violation: Violation, endTs: number, lastPos?: [number, nu
     ...(lastPos ? { lastPos } : {}),
   };
   return { phase: 'closed', violation: closed };
+}
+
+/**
+ * A rule whose idle slice is one shared constant, stored as `null` instead: every unit's state holds a
+ * slice of every rule, and a muck truck's would otherwise carry the sanitation and camera rules' idle
+ * objects (issue 3: an idle vehicle's state under 1 KiB). The rule itself still sees its idle object.
+ */
+export function idleAsNull<S>(rule: RuleModule<S>, idle: S): RuleModule<S | null> {
+  const quiet: StepResult<S | null> = Object.freeze({ state: null, events: NO_EVENTS });
+  const out = (r: StepResult<S>): StepResult<S | null> => {
+    if (r.state !== idle) return r;
+    return r.events === NO_EVENTS ? quiet : { state: null, events: r.events };
+  };
+  const { tick } = rule;
+  return {
+    ...rule,
+    initial: () => null,
+    step: (state, ctx) => out(rule.step(state ?? idle, ctx)),
+    ...(tick === undefined ? {} : { tick: (state, ctx) => out(tick.call(rule, state ?? idle, ctx)) }),
+  };
 }
