@@ -24,6 +24,7 @@ import { liveRoutes } from './live.ts';
 import type { LiveStreams } from './live-hub.ts';
 import { liveTicketRoutes, StreamTicketStore } from './live-tickets.ts';
 import { instrumentHttp, metricsRoutes } from './metrics.ts';
+import { planRoutes } from './plans.ts';
 import { type PlatformOutageSource, platformOutageRoutes } from './platform-outages.ts';
 import { positionRoutes } from './positions.ts';
 import type { ApiKeyResolver } from './principal.ts';
@@ -203,6 +204,7 @@ export async function buildApi(deps: ApiDeps, opts: ApiOptions = {}): Promise<Fa
       if (deps.live) await v1.register(liveRoutes, { live: deps.live });
       if (tickets) await v1.register(liveTicketRoutes, { tickets });
       if (deps.compliance) await v1.register(complianceRoutes, { registry: deps.compliance });
+      if (deps.compliance) await v1.register(planRoutes, { registry: deps.compliance });
       if (deps.events) await v1.register(violationRoutes, { events: deps.events });
       if (deps.events) await v1.register(evidenceRoutes, { events: deps.events });
       if (deps.events) await v1.register(scorecardRoutes, { events: deps.events, registry: deps.registry });

@@ -42,7 +42,10 @@ export const LineStringGeometrySchema = z
   })
   .meta({ id: 'LineStringGeometry' });
 
-const AreaGeometrySchema = z.discriminatedUnion('type', [PolygonGeometrySchema, MultiPolygonGeometrySchema]);
+export const AreaGeometrySchema = z.discriminatedUnion('type', [
+  PolygonGeometrySchema,
+  MultiPolygonGeometrySchema,
+]);
 
 export const CrsSchema = z.enum(CRS_NAMES);
 
@@ -54,14 +57,16 @@ const LegacyCrsSchema = z
 const featureIdIn = z
   .union([EntityIdSchema, z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER)])
   .describe(`entity id (${ID_GRAMMAR}; a GeoJSON number id is its decimal string); generated when absent`);
-const versionIn = z
+export const versionIn = z
   .number()
   .int()
   .positive()
   .optional()
   .describe('the version this body was based on: when given and not the current version, 409 Conflict');
-const updatedAtIn = z.string().optional().describe('output field; ignored on input');
-const crsIn = CrsSchema.optional().describe('coordinate system of the geometry: WGS84 (default) or GCJ02');
+export const updatedAtIn = z.string().optional().describe('output field; ignored on input');
+export const crsIn = CrsSchema.optional().describe(
+  'coordinate system of the geometry: WGS84 (default) or GCJ02',
+);
 const windowsSchema = z
   .array(z.string())
   .describe('daily windows "HH:MM-HH:MM" in China Standard Time; may cross midnight');
@@ -75,7 +80,7 @@ const RouteLimitSchema = z
   })
   .meta({ id: 'RouteLimit' });
 
-const featureIn = <G extends z.ZodType, P extends z.ZodType>(geometry: G, properties: P) =>
+export const featureIn = <G extends z.ZodType, P extends z.ZodType>(geometry: G, properties: P) =>
   z.object({
     type: z.literal('Feature'),
     id: featureIdIn.optional(),
@@ -127,8 +132,8 @@ export const RouteFeatureInSchema = featureIn(
   }),
 ).meta({ id: 'RouteFeatureBody', description: 'a permitted route as a GeoJSON LineString Feature' });
 
-const versionOut = z.number().int().positive().describe('increases by one on every change');
-const updatedAtOut = z.string().optional().describe('when this version was written, ISO-8601 UTC');
+export const versionOut = z.number().int().positive().describe('increases by one on every change');
+export const updatedAtOut = z.string().optional().describe('when this version was written, ISO-8601 UTC');
 
 export const SiteFeatureSchema = z
   .object({
@@ -177,7 +182,7 @@ export const RouteFeatureSchema = z
   .meta({ id: 'RouteFeature', description: 'a permitted route, WGS-84' });
 
 /** `nextCursor` is a foreign member (RFC 7946 section 6.1): GeoJSON readers ignore it. */
-const collection = <F extends z.ZodType>(feature: F, id: string) =>
+export const collection = <F extends z.ZodType>(feature: F, id: string) =>
   z
     .object({ type: z.literal('FeatureCollection'), features: z.array(feature), nextCursor: nextCursorField })
     .meta({ id });

@@ -119,7 +119,7 @@ function problemOf(err: unknown, part = 'body'): unknown {
   return err;
 }
 
-function attempt<T>(fn: () => T): T {
+export function attempt<T>(fn: () => T): T {
   try {
     return fn();
   } catch (err) {
@@ -127,11 +127,11 @@ function attempt<T>(fn: () => T): T {
   }
 }
 
-function notFound(kind: ComplianceKind, id: string, version?: number): never {
+export function notFound(kind: ComplianceKind, id: string, version?: number): never {
   throw problemOf(new NotFoundError(kind, id, version));
 }
 
-function idMismatch(bodyId: string, id: string): never {
+export function idMismatch(bodyId: string, id: string): never {
   throw problemOf(
     new ValidationError([{ path: 'id', message: `'${bodyId}' does not match the URL id '${id}'` }]),
   );
@@ -190,7 +190,7 @@ const ZONES: GeoKind<'zone'> = {
 
 type App = Parameters<FastifyPluginAsyncZod>[0];
 
-function versionsOf<K extends ComplianceKind, B>(
+export function versionsOf<K extends ComplianceKind, B>(
   kind: K,
   id: string,
   records: EntityVersion<K>[],

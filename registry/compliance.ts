@@ -15,6 +15,7 @@ import {
   type VehicleProfile,
   type Zone,
 } from '../geofence/model.ts';
+import type { CollectionPoint, DutyPlan, SweepPlan, UploadStation } from '../geofence/plans.ts';
 import { PLAN_RULE_THRESHOLDS } from '../geofence/rules/plan-thresholds.ts';
 import { openSqlite } from '../store/sqlite-file.ts';
 import {
@@ -41,12 +42,13 @@ import {
   permitTransitionRefusal,
   permitStatus as statusOn,
 } from './permit-workflow.ts';
+import { normalizePlan, PLAN_KINDS } from './plan-schemas.ts';
 import { DEFAULT_REPORT_INTERVAL_S } from './sqlite.ts';
 import type { Registry } from './types.ts';
 
 /**
  * The compliance registry (issue 3): sites, routes, zones, permits and the city thresholds, durable and
- * versioned. Every change appends a version row and never rewrites one (a trigger refuses UPDATE and
+ * versioned; and (issue 15) the plans: collection points, sweep plans, duty plans, upload stations. Every change appends a version row and never rewrites one (a trigger refuses UPDATE and
  * DELETE), so a violation judged by `site s1 v3` can always be re-read as it was. A deletion is a
  * tombstone version. `snapshot()` is what the engine compiles (geofence/compile.ts compileWorld): the
  * latest live version of everything, and only the permits the city approved (state `approved`, or the
@@ -60,7 +62,7 @@ import type { Registry } from './types.ts';
  * cut). The latest versions are held in memory; history and older versions are read from the file.
  */
 
-export const COMPLIANCE_KINDS = ['site', 'route', 'zone', 'permit', 'thresholds'] as const;
+export const COMPLIANCE_KINDS = ['site', 'route', 'zone', 'permit', 'thresholds', ...PLAN_KINDS] as const;
 export type ComplianceKind = (typeof COMPLIANCE_KINDS)[number];
 
 export const PERMIT_STATES = ['submitted', 'approved', 'active', 'rejected', 'revoked', 'expired'] as const;
@@ -82,6 +84,11 @@ export interface EntityMap {
   zone: Zone;
   permit: RegistryPermit;
   thresholds: CityThresholds;
+  // the plans of issue 15 (registry/plan-schemas.ts)
+  collection_point: CollectionPoint;
+  sweep_plan: SweepPlan;
+  duty_plan: DutyPlan;
+  upload_station: UploadStation;
 }
 export type EntityOf<K extends ComplianceKind> = EntityMap[K];
 
@@ -104,12 +111,18 @@ export interface ThresholdsInput {
   id?: string;
   values: Partial<Thresholds>;
 }
+/** A plan as written: defaults (radius, corridor, cameras/officers lists) may be left out. */
+export type PlanInput<T> = Partial<Omit<T, 'id' | 'version'>> & { id?: string };
 export interface InputMap {
   site: SiteInput;
   route: RouteInput;
   zone: ZoneInput;
   permit: PermitInput;
   thresholds: ThresholdsInput;
+  collection_point: PlanInput<CollectionPoint>;
+  sweep_plan: PlanInput<SweepPlan>;
+  duty_plan: PlanInput<DutyPlan>;
+  upload_station: PlanInput<UploadStation>;
 }
 export type InputOf<K extends ComplianceKind> = InputMap[K];
 
@@ -482,6 +495,15 @@ export function normalizeInput<K extends ComplianceKind>(
       };
       break;
     }
+    case 'collection_point':
+    case 'sweep_plan':
+    case 'duty_plan':
+    case 'upload_station': {
+      const plan = normalizePlan(kind, b);
+      issues.push(...plan.issues);
+      value = withId(plan.value);
+      break;
+    }
     default:
       throw new Error(`unknown compliance kind ${String(kind)}`);
   }
@@ -644,6 +666,10 @@ export class ComplianceRegistry {
           .filter((p) => isEnforcedState(p.state))
           .map(({ state: _state, ...permit }) => deepFreeze(permit)),
         thresholds: this.thresholds(),
+        collectionPoints: this.list('collection_point'),
+        sweepPlans: this.list('sweep_plan'),
+        dutyPlans: this.list('duty_plan'),
+        uploadStations: this.list('upload_station'),
       };
     }
     return { ...this.cached, vehicles: this.vehicles() };

@@ -90,6 +90,12 @@ function toFeaturePaths(issues: readonly ValidationIssue[], geometryType: string
       out = `geometry.coordinates${rest}`;
     } else if (/^line(?=$|\[)/.test(path)) {
       out = `geometry.coordinates${path.slice('line'.length)}`;
+    } else if (/^lines(?=$|\[)/.test(path)) {
+      let rest = path.slice('lines'.length);
+      if (geometryType === 'LineString') rest = rest.replace(/^\[0\]/, '');
+      out = `geometry.coordinates${rest}`;
+    } else if (/^position(?=$|\[)/.test(path)) {
+      out = `geometry.coordinates${path.slice('position'.length)}`;
     } else if (path === 'id' || path === '') {
       out = path;
     } else {
@@ -155,14 +161,14 @@ function convert(coords: unknown, depth: number): unknown {
   return (coords as unknown[]).map((c) => convert(c, depth - 1));
 }
 
-interface Spec<K extends ComplianceKind> {
+export interface Spec<K extends ComplianceKind> {
   kind: K;
   geometryTypes: readonly string[];
   /** the entity's fields from the geometry (already in WGS-84) and the properties */
   build(geometryType: string, coordinates: unknown, props: Record<string, unknown>): Record<string, unknown>;
 }
 
-function fromFeature<K extends 'site' | 'zone' | 'route'>(
+export function fromFeature<K extends ComplianceKind>(
   spec: Spec<K>,
   feature: unknown,
   opts: FromFeatureOptions,
@@ -187,7 +193,14 @@ function fromFeature<K extends 'site' | 'zone' | 'route'>(
   if (issues.length > 0) throw new ValidationError(issues, what);
 
   const type = (geometry as Record<string, unknown>).type as string;
-  const depth = type === 'MultiPolygon' ? 3 : type === 'Polygon' ? 2 : 1;
+  const depth =
+    type === 'MultiPolygon'
+      ? 3
+      : type === 'Polygon' || type === 'MultiLineString'
+        ? 2
+        : type === 'Point'
+          ? 0
+          : 1;
   const props = feature.properties as Record<string, unknown>;
   const input = (coords: unknown) => {
     const body = spec.build(type, coords, props);
@@ -205,9 +218,9 @@ function fromFeature<K extends 'site' | 'zone' | 'route'>(
   return result.value;
 }
 
-const polygonsOf = (type: string, coords: unknown) => (type === 'Polygon' ? [coords] : coords);
+export const polygonsOf = (type: string, coords: unknown) => (type === 'Polygon' ? [coords] : coords);
 
-function pick(props: Record<string, unknown>, keys: readonly string[]): Record<string, unknown> {
+export function pick(props: Record<string, unknown>, keys: readonly string[]): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const k of keys) if (props[k] !== undefined) out[k] = props[k];
   return out;
@@ -249,13 +262,13 @@ export function routeFromFeature(feature: unknown, opts: FromFeatureOptions = {}
 
 // ---- out ----
 
-function polygonGeometry(polygons: Site['polygons']): PolygonGeometry | MultiPolygonGeometry {
+export function polygonGeometry(polygons: Site['polygons']): PolygonGeometry | MultiPolygonGeometry {
   return polygons.length === 1
     ? { type: 'Polygon', coordinates: structuredClone(polygons[0]!) }
     : { type: 'MultiPolygon', coordinates: structuredClone(polygons) };
 }
 
-const meta = (version: number, updatedAt: string | undefined): OutputMeta =>
+export const meta = (version: number, updatedAt: string | undefined): OutputMeta =>
   updatedAt === undefined ? { version } : { version, updatedAt };
 
 /** A site as a WGS-84 Feature (Polygon for one polygon, MultiPolygon otherwise). */

@@ -34,7 +34,12 @@ export type AuditEntityKind =
   | 'violation'
   | 'key'
   | 'webhook'
-  | 'device_model';
+  | 'device_model'
+  // plans (issue 15)
+  | 'collection_point'
+  | 'sweep_plan'
+  | 'duty_plan'
+  | 'upload_station';
 
 export interface AuditRouteConfig {
   entity: AuditEntityKind;

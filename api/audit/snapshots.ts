@@ -37,7 +37,11 @@ export function auditSnapshots(sources: SnapshotSources): AuditSnapshot {
       case 'route':
       case 'zone':
       case 'permit':
-      case 'thresholds': {
+      case 'thresholds':
+      case 'collection_point':
+      case 'sweep_plan':
+      case 'duty_plan':
+      case 'upload_station': {
         const record = sources.compliance?.record(kind, id);
         // the version that is in force; a deletion leaves none
         return record === undefined || record.deleted

@@ -1,4 +1,5 @@
 import type { TenantData, World } from './identity-world.ts';
+import { PLAN_TENANCY } from './tenancy-plans.ts';
 
 /**
  * The tenancy matrix: EVERY operation of the OpenAPI document under /api/v1, with the status each kind
@@ -139,6 +140,9 @@ export const TENANCY: Record<string, RouteSpec> = {
     expect: [200, 200, 200, 200],
     req: async (t, w) => cityId(await w.fresh.zone())(t),
   },
+  // ---- plans (api/plans.ts, issue 15): rows in support/tenancy-plans.ts ----
+  ...PLAN_TENANCY,
+
   'GET /api/v1/thresholds': { expect: [200, 200, 200, 200] },
   'PUT /api/v1/thresholds': { expect: [200, 403, 403, 403], req: () => ({ body: { values: {} } }) },
   'GET /api/v1/thresholds/versions': { expect: [200, 200, 200, 200] },
