@@ -40,3 +40,23 @@ export const PLAN_RULE_THRESHOLD_OVERRIDES = z.object(
     ]),
   ) as { [K in keyof PlanRuleThresholds]: z.ZodOptional<z.ZodType<PlanRuleThresholds[K]>> },
 );
+
+/** A default as the README shows it: durations in ms also in minutes or hours. */
+function shown(key: string, v: unknown): string {
+  if (typeof v === 'number' && key.endsWith('Ms') && v >= 60_000) {
+    return v % 3_600_000 === 0 ? `${v} (${v / 3_600_000} h)` : `${v} (${v / 60_000} min)`;
+  }
+  return String(v);
+}
+
+/**
+ * The README's table of these thresholds, rendered from the schema (test/readme-plans.test.ts checks
+ * that the README holds exactly this, so the two cannot drift).
+ */
+export function planThresholdsTable(): string {
+  const rows = Object.entries(PLAN_RULE_THRESHOLDS.shape).map(([key, schema]) => {
+    const v = (DEFAULT_PLAN_RULE_THRESHOLDS as Record<string, unknown>)[key];
+    return `| \`${key}\` | ${shown(key, v)} | ${schema.description ?? ''} |`;
+  });
+  return ['| threshold | default | what |', '|---|---|---|', ...rows].join('\n');
+}
