@@ -2,6 +2,7 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyServ
 import { serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
 import type { LoggerOptions } from 'pino';
 import type { Registry as MetricsRegistry } from 'prom-client';
+import type { LiveUnits } from '../dispatch/live-units.ts';
 import type { ComplianceRegistry } from '../registry/compliance.ts';
 import type { Registry } from '../registry/types.ts';
 import type { EventStore } from '../store/events-port.ts';
@@ -13,6 +14,7 @@ import { auditSnapshots } from './audit/snapshots.ts';
 import { bearerAuth } from './auth.ts';
 import { AuthFailureThrottle } from './auth-throttle.ts';
 import { complianceRoutes } from './compliance.ts';
+import { dispatchRoutes } from './dispatch.ts';
 import { registerDocs } from './docs.ts';
 import { registerEtags } from './etag.ts';
 import { evidenceRoutes } from './evidence.ts';
@@ -71,6 +73,8 @@ export interface ApiDeps {
   audit?: AuditLog;
   /** the platform's own outages and the silences they voided (GET /platform/outages); served only when given */
   outages?: PlatformOutageSource;
+  /** live units for nearest-unit dispatch (dispatch/live-units.ts); GET /dispatch/nearest served only when given */
+  dispatch?: LiveUnits;
 }
 
 export interface ApiOptions {
@@ -205,6 +209,7 @@ export async function buildApi(deps: ApiDeps, opts: ApiOptions = {}): Promise<Fa
       if (tickets) await v1.register(liveTicketRoutes, { tickets });
       if (deps.compliance) await v1.register(complianceRoutes, { registry: deps.compliance });
       if (deps.compliance) await v1.register(planRoutes, { registry: deps.compliance });
+      if (deps.dispatch) await v1.register(dispatchRoutes, { units: deps.dispatch });
       if (deps.events) await v1.register(violationRoutes, { events: deps.events });
       if (deps.events) await v1.register(evidenceRoutes, { events: deps.events });
       if (deps.events) await v1.register(scorecardRoutes, { events: deps.events, registry: deps.registry });

@@ -20,6 +20,7 @@ import { type BrokerHandle, createBroker } from '../broker/broker.ts';
 import { capacityHealth } from '../broker/capacity.ts';
 import { createBrokerCluster } from '../broker/cluster/hub.ts';
 import { consoleRoutes } from '../console/server.ts';
+import { LiveUnits } from '../dispatch/live-units.ts';
 import { Jt808Server } from '../gateway/jt808/server.ts';
 import { Backpressure, SLOW_AT, spoolPressure } from '../ingest/backpressure.ts';
 import { IngestCore } from '../ingest/core.ts';
@@ -393,6 +394,16 @@ export async function startPlatform(config: Config, options: StartOptions): Prom
   });
   registerLiveMetrics(metrics, live);
   core.onFixes((fixes) => live.publishFixes(fixes));
+  // nearest-unit dispatch (issue 15): the live index of every unit, on the judgement clock
+  const liveUnits = new LiveUnits({
+    world: () => complianceService.currentWorld(),
+    now: () => {
+      const now = complianceClock.now();
+      return Number.isFinite(now) ? now : Date.now();
+    },
+    intervalS: (unit) => complianceService.currentWorld().vehicle(unit)?.reportIntervalS ?? 30,
+  });
+  core.onFixes((fixes) => liveUnits.onFixes(fixes));
   complianceService.bus.on('violation', (event) => live.publishViolation(event));
   // What a crash left unjudged (the spool past the pump's checkpoint), judged again before intake and
   // before the pump starts (every consumer of the bus is subscribed by now).
@@ -741,6 +752,7 @@ export async function startPlatform(config: Config, options: StartOptions): Prom
         idempotency,
         audit,
         outages: { outages: (gapLimit) => complianceService.outageRecords(gapLimit) },
+        dispatch: liveUnits,
         keys: apiKeys,
         resources: {
           registry,

@@ -416,9 +416,11 @@ test.serial(
     for (const [path, item] of Object.entries<Json>(doc.paths)) {
       const op = item.get;
       if (!path.startsWith('/api/v1/') || !op) continue;
-      // an entity's versions or audit trail, the month's scorecards (one per firm, ranked together) and a
-      // unit's track (a time range, bounded by from/to, maxPoints and 100,000 fixes)
+      // an entity's versions or audit trail, the month's scorecards (one per firm, ranked together), a
+      // unit's track (a time range, bounded by from/to, maxPoints and 100,000 fixes) and the nearest units
+      // to a point (a top-k search: `limit` is k, at most 100)
       if (/\/(versions|audit|track)$/.test(path) || path.startsWith('/api/v1/scorecards')) continue;
+      if (path === '/api/v1/dispatch/nearest') continue;
       const content = op.responses['200']?.content ?? {};
       const schema = resolve(content['application/json']?.schema);
       const props = schema?.properties ?? {};

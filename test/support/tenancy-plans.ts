@@ -119,6 +119,12 @@ function ownedRows(path: Owned): Record<string, RouteSpec> {
 }
 
 export const PLAN_TENANCY: Record<string, RouteSpec> = {
+  // nearest-unit dispatch (api/dispatch.ts): both firms' trucks reported at (117.23, 31.82)
+  'GET /api/v1/dispatch/nearest': {
+    expect: [200, 200, 200, 200],
+    lists: true,
+    req: () => ({ query: { lat: '31.8201', lon: '117.2301', limit: '50' } }),
+  },
   ...ownedRows('collection-points'),
   ...ownedRows('sweep-plans'),
   ...ownedRows('duty-plans'),
