@@ -4,6 +4,7 @@ import { parseArgs } from 'node:util';
 import { api } from './api.ts';
 import { cluster } from './cluster.ts';
 import { consoleBench } from './console.ts';
+import { dispatch } from './dispatch.ts';
 import { e2e } from './e2e.ts';
 import { engine } from './engine.ts';
 import { jt808 } from './jt808.ts';
@@ -31,6 +32,7 @@ export const benchmarks: Benchmark[] = [
   api,
   loginFlood,
   consoleBench,
+  dispatch,
 ];
 
 const HELP = `Usage: npm run bench -- [--quick] [--only name,...] [--list]

@@ -135,8 +135,9 @@ export class LiveUnits {
   }
 
   /**
-   * The same answer by a scan of every unit of the kinds asked: the baseline of bench/dispatch.ts and
-   * the tests' oracle (same filter, same distances, same top-k; only the search differs).
+   * The same answer by a linear scan of every live unit, the kind checked per unit as the other filters
+   * are: the baseline of bench/dispatch.ts (same filter, same distances, same top-k; only the search
+   * differs).
    */
   scan(q: NearestQuery): NearestUnit[] {
     return this.answer(q, 'scan');
@@ -150,16 +151,17 @@ export class LiveUnits {
       if (!q.available) return true;
       return this.online(u.id, u.data, now) && this.onDuty(u.id, u.data, now, world);
     };
-    const kinds = q.kind === undefined ? [...this.byKind.keys()] : [q.kind];
-    // k nearest of each kind asked, merged: the k nearest of them all
-    const found = kinds
-      .flatMap((kind) => {
-        const index = this.byKind.get(kind);
-        if (index === undefined) return [];
-        return how === 'grid'
-          ? index.nearest(q.lon, q.lat, q.limit, accept)
-          : index.scan(q.lon, q.lat, q.limit, accept);
-      })
+    const ofKind = (u: UnitPoint<UnitState>) => u.data.kind === q.kind && accept(u);
+    // grid: the k nearest of each kind asked, merged; scan: every unit, the k nearest of the kind asked
+    const found = (
+      how === 'grid'
+        ? (q.kind === undefined ? [...this.byKind.keys()] : [q.kind]).flatMap(
+            (kind) => this.byKind.get(kind)?.nearest(q.lon, q.lat, q.limit, accept) ?? [],
+          )
+        : [...this.byKind.values()].flatMap((index) =>
+            index.scan(q.lon, q.lat, q.limit, q.kind === undefined ? accept : ofKind),
+          )
+    )
       .sort((a, b) => a.distanceM - b.distanceM || (a.unit.id < b.unit.id ? -1 : 1))
       .slice(0, q.limit);
     return found.map(({ unit: u, distanceM }) => {
