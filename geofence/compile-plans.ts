@@ -5,6 +5,7 @@ import type { Position, RegistrySnapshot } from './model.ts';
 import {
   type CollectionPoint,
   type DutyPlan,
+  type Incident,
   SWEEP_PIECE_M,
   type SweepLayout,
   type SweepMatch,
@@ -29,6 +30,7 @@ type PlanWorld = Pick<
   | 'gridDistance'
   | 'uploadStationAt'
   | 'planEntity'
+  | 'incidentsOf'
 >;
 
 const byId = <T extends { id: string }>(a: T, b: T) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
@@ -52,15 +54,25 @@ export function compilePlans(snapshot: RegistrySnapshot): PlanWorld {
   const sweeps = snapshot.sweepPlans ?? [];
   const duties = snapshot.dutyPlans ?? [];
   const stations = snapshot.uploadStations ?? [];
+  const incidents = snapshot.incidents ?? [];
+  // by unit, in assignment order (incidentAt takes the first that holds an instant)
+  const incidentsOf = new Map<string, Incident[]>();
+  for (const i of [...incidents].sort((a, b) => (a.assignedAt ?? 0) - (b.assignedAt ?? 0) || byId(a, b))) {
+    if (i.unit === undefined || i.assignedAt === undefined) continue;
+    const list = incidentsOf.get(i.unit);
+    if (list === undefined) incidentsOf.set(i.unit, [i]);
+    else list.push(i);
+  }
   const pointsOf = byUnit(points, (p) => p.vehicles);
   const sweepsOf = byUnit(sweeps, (p) => p.vehicles);
   const dutiesOfCamera = byUnit(duties, (p) => p.cameras);
   const dutiesOfOfficer = byUnit(duties, (p) => p.officers);
-  const entities = new Map<string, CollectionPoint | SweepPlan | DutyPlan | UploadStation>();
+  const entities = new Map<string, CollectionPoint | SweepPlan | DutyPlan | UploadStation | Incident>();
   for (const p of points) entities.set(`collection_point:${p.id}`, p);
   for (const p of sweeps) entities.set(`sweep_plan:${p.id}`, p);
   for (const p of duties) entities.set(`duty_plan:${p.id}`, p);
   for (const p of stations) entities.set(`upload_station:${p.id}`, p);
+  for (const i of incidents) entities.set(`incident:${i.id}`, i);
 
   // every stretch of every sweep plan in one index; a plan's stretches are entries first..first+n-1
   const stretches = sweeps.flatMap((p) =>
@@ -137,5 +149,6 @@ export function compilePlans(snapshot: RegistrySnapshot): PlanWorld {
       return best;
     },
     planEntity: (kind: PlanRefKind, id: string) => entities.get(`${kind}:${id}`),
+    incidentsOf: (unit) => incidentsOf.get(unit) ?? NONE,
   };
 }

@@ -31,6 +31,7 @@ export const ENTITY_REF_KINDS = [
   'sweep_plan',
   'duty_plan',
   'upload_station',
+  'incident',
 ] as const;
 
 export interface EntityRef {

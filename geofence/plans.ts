@@ -65,12 +65,45 @@ export interface UploadStation extends Versioned {
   radiusM: number;
 }
 
+/**
+ * An incident (事件) the command centre dispatches a unit to (issue 15, item 5; 精准化综合指挥): created at
+ * a point, assigned to one unit, its arrival (the first fix within `radiusM`) and its closing recorded as
+ * new versions. Instants are epoch ms on the platform's judgement clock (the fixes' time base). While a
+ * body camera is assigned to an open incident, NOT_RECORDING judges it on the incident's policy.
+ */
+export interface Incident extends Versioned {
+  /** what happened, for the officer and the record */
+  title: string;
+  position: Position;
+  /** the unit has arrived at its first fix within this radius; default 50 m */
+  radiusM: number;
+  openedAt: number;
+  /** the unit assigned; undefined until assigned */
+  unit?: string;
+  assignedAt?: number;
+  /** first fix of the assigned unit within the radius (the fix's instant) */
+  arrivedAt?: number;
+  closedAt?: number;
+}
+
+/** The incident a unit is assigned to at an instant (assigned at or before it, not closed by then). */
+export function incidentAt(incidents: readonly Incident[], ts: number): Incident | undefined {
+  for (const i of incidents) {
+    if (i.assignedAt !== undefined && i.assignedAt <= ts && (i.closedAt === undefined || ts < i.closedAt)) {
+      return i;
+    }
+  }
+  return undefined;
+}
+
 /** The plans of a registry snapshot (all optional: a city without plans judges trucks only). */
 export interface PlanSnapshot {
   collectionPoints?: CollectionPoint[];
   sweepPlans?: SweepPlan[];
   dutyPlans?: DutyPlan[];
   uploadStations?: UploadStation[];
+  /** the open incidents and the most recently closed ones (registry/compliance.ts snapshot) */
+  incidents?: Incident[];
 }
 
 /** Where a position lies against a sweep plan: its nearest road stretch. */

@@ -14,6 +14,7 @@ import type {
 import type {
   CollectionPoint,
   DutyPlan,
+  Incident,
   SweepLayout,
   SweepMatch,
   SweepPlan,
@@ -68,10 +69,12 @@ export interface World {
   planEntity(
     kind: PlanRefKind,
     id: string,
-  ): CollectionPoint | SweepPlan | DutyPlan | UploadStation | undefined;
+  ): CollectionPoint | SweepPlan | DutyPlan | UploadStation | Incident | undefined;
+  /** the incidents assigned to a unit (item 5 of issue 15), by assignment instant */
+  incidentsOf(unit: string): readonly Incident[];
 }
 
-export type PlanRefKind = 'collection_point' | 'sweep_plan' | 'duty_plan' | 'upload_station';
+export type PlanRefKind = 'collection_point' | 'sweep_plan' | 'duty_plan' | 'upload_station' | 'incident';
 
 export interface RouteMatch {
   distanceM: number;

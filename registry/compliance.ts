@@ -15,7 +15,7 @@ import {
   type VehicleProfile,
   type Zone,
 } from '../geofence/model.ts';
-import type { CollectionPoint, DutyPlan, SweepPlan, UploadStation } from '../geofence/plans.ts';
+import type { CollectionPoint, DutyPlan, Incident, SweepPlan, UploadStation } from '../geofence/plans.ts';
 import { PLAN_RULE_THRESHOLDS } from '../geofence/rules/plan-thresholds.ts';
 import { openSqlite } from '../store/sqlite-file.ts';
 import {
@@ -31,6 +31,7 @@ import {
   validateWindows,
 } from './geometry.ts';
 import { ID_GRAMMAR, isValidId } from './ids.ts';
+import { CLOSED_INCIDENTS_IN_SNAPSHOT, normalizeIncident } from './incident-schema.ts';
 import {
   decisionOf,
   isEnforcedState,
@@ -62,7 +63,15 @@ import type { Registry } from './types.ts';
  * cut). The latest versions are held in memory; history and older versions are read from the file.
  */
 
-export const COMPLIANCE_KINDS = ['site', 'route', 'zone', 'permit', 'thresholds', ...PLAN_KINDS] as const;
+export const COMPLIANCE_KINDS = [
+  'site',
+  'route',
+  'zone',
+  'permit',
+  'thresholds',
+  ...PLAN_KINDS,
+  'incident',
+] as const;
 export type ComplianceKind = (typeof COMPLIANCE_KINDS)[number];
 
 export const PERMIT_STATES = ['submitted', 'approved', 'active', 'rejected', 'revoked', 'expired'] as const;
@@ -89,6 +98,8 @@ export interface EntityMap {
   sweep_plan: SweepPlan;
   duty_plan: DutyPlan;
   upload_station: UploadStation;
+  // dispatch (issue 15, item 5): written by the dispatch desk, one version per event
+  incident: Incident;
 }
 export type EntityOf<K extends ComplianceKind> = EntityMap[K];
 
@@ -123,6 +134,7 @@ export interface InputMap {
   sweep_plan: PlanInput<SweepPlan>;
   duty_plan: PlanInput<DutyPlan>;
   upload_station: PlanInput<UploadStation>;
+  incident: PlanInput<Incident>;
 }
 export type InputOf<K extends ComplianceKind> = InputMap[K];
 
@@ -504,6 +516,12 @@ export function normalizeInput<K extends ComplianceKind>(
       value = withId(plan.value);
       break;
     }
+    case 'incident': {
+      const incident = normalizeIncident(b);
+      issues.push(...incident.issues);
+      value = withId(incident.value);
+      break;
+    }
     default:
       throw new Error(`unknown compliance kind ${String(kind)}`);
   }
@@ -670,9 +688,24 @@ export class ComplianceRegistry {
         sweepPlans: this.list('sweep_plan'),
         dutyPlans: this.list('duty_plan'),
         uploadStations: this.list('upload_station'),
+        incidents: this.incidentsForEngine(),
       };
     }
     return { ...this.cached, vehicles: this.vehicles() };
+  }
+
+  /**
+   * The incidents the engine judges against: every open one and the CLOSED_INCIDENTS_IN_SNAPSHOT most
+   * recently closed (bounded; chosen by the registry's own data, not the clock).
+   */
+  private incidentsForEngine(): Incident[] {
+    const all = this.list('incident');
+    const closed = all
+      .filter((i) => i.closedAt !== undefined)
+      .sort((a, b) => b.closedAt! - a.closedAt!)
+      .slice(0, CLOSED_INCIDENTS_IN_SNAPSHOT);
+    const keep = new Set(closed);
+    return all.filter((i) => i.closedAt === undefined || keep.has(i));
   }
 
   /** The workflow status of a permit at an instant (default now): approved/active/expired follow its dates. */

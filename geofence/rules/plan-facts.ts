@@ -2,7 +2,7 @@ import type { Fix } from '../../ingest/fix.ts';
 import type { EntityRef, Thresholds } from '../model.ts';
 import { containing, type Occurrence } from '../plan-windows.ts';
 import type { DutyPlan } from '../plans.ts';
-import type { World } from '../types.ts';
+import type { PlanRefKind, World } from '../types.ts';
 
 /**
  * Small facts the sanitation and body-camera rules share (issue 15). Pure functions of the fix and the
@@ -49,7 +49,7 @@ export function dutyAt(
 /** The city thresholds and the plan a violation rests on, with their versions. */
 export function planRefs(
   world: World,
-  kind: 'collection_point' | 'sweep_plan' | 'duty_plan' | 'upload_station',
+  kind: PlanRefKind,
   plan: { id: string; version: number } | undefined,
 ): EntityRef[] {
   const refs: EntityRef[] = [world.thresholdsRef];
