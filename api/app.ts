@@ -2,6 +2,7 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyServ
 import { serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
 import type { LoggerOptions } from 'pino';
 import type { Registry as MetricsRegistry } from 'prom-client';
+import type { IncidentDesk } from '../dispatch/incidents.ts';
 import type { LiveUnits } from '../dispatch/live-units.ts';
 import type { ComplianceRegistry } from '../registry/compliance.ts';
 import type { Registry } from '../registry/types.ts';
@@ -21,6 +22,7 @@ import { evidenceRoutes } from './evidence.ts';
 import { healthRoutes } from './health.ts';
 import { idempotency } from './idempotency/plugin.ts';
 import { IdempotencyStore } from './idempotency/store.ts';
+import { incidentRoutes } from './incidents.ts';
 import { type ApiKeyStore, keyRoutes } from './keys.ts';
 import { liveRoutes } from './live.ts';
 import type { LiveStreams } from './live-hub.ts';
@@ -75,6 +77,8 @@ export interface ApiDeps {
   outages?: PlatformOutageSource;
   /** live units for nearest-unit dispatch (dispatch/live-units.ts); GET /dispatch/nearest served only when given */
   dispatch?: LiveUnits;
+  /** the incident desk (dispatch/incidents.ts); /incidents served only when given with `compliance` */
+  incidents?: IncidentDesk;
 }
 
 export interface ApiOptions {
@@ -210,6 +214,9 @@ export async function buildApi(deps: ApiDeps, opts: ApiOptions = {}): Promise<Fa
       if (deps.compliance) await v1.register(complianceRoutes, { registry: deps.compliance });
       if (deps.compliance) await v1.register(planRoutes, { registry: deps.compliance });
       if (deps.dispatch) await v1.register(dispatchRoutes, { units: deps.dispatch });
+      if (deps.incidents && deps.compliance) {
+        await v1.register(incidentRoutes, { desk: deps.incidents, registry: deps.compliance });
+      }
       if (deps.events) await v1.register(violationRoutes, { events: deps.events });
       if (deps.events) await v1.register(evidenceRoutes, { events: deps.events });
       if (deps.events) await v1.register(scorecardRoutes, { events: deps.events, registry: deps.registry });

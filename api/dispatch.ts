@@ -20,7 +20,7 @@ const NearestQuerySchema = z.strictObject({
     .enum(['true', 'false'])
     .default('false')
     .transform((v) => v === 'true')
-    .describe('true: only units online and on duty'),
+    .describe('true: only units online, on duty and not assigned to an open incident'),
 });
 
 const NearestUnitSchema = z
@@ -41,6 +41,7 @@ const NearestUnitSchema = z
     onDuty: z
       .boolean()
       .describe('in a shift of its duty or sweep plan, a window of its collection points, or no plan'),
+    incident: z.string().optional().describe('the open incident the unit is assigned to'),
     officer: z.string().optional(),
   })
   .meta({ id: 'NearestUnit' });
@@ -63,7 +64,7 @@ export const dispatchRoutes: FastifyPluginAsyncZod<DispatchRoutesOptions> = asyn
         description:
           'The `limit` nearest units (of `kind`) to the point, closest first, with the straight-line distance ' +
           'and an ETA from the recent speed, from the live index every fix updates. `available=true`: only ' +
-          "units online and on duty. A firm key sees its own firm's units only.",
+          "units online, on duty and not assigned to an open incident. A firm key sees its own firm's units only.",
         tags: ['dispatch'],
         security: bearerSecurity,
         querystring: NearestQuerySchema,

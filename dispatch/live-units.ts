@@ -11,7 +11,7 @@ import type { Fix, UnitKind } from '../ingest/fix.ts';
  * recent speed. "Available" = online (heard within max(3 x its report interval, 10 min) of now) and on
  * duty (a body camera in a shift of its duty plan; a sanitation vehicle in a shift of one of its sweep
  * plans or a window of one of its collection points, or any time when it has no plan; a muck truck when
- * online). Incidents are not modelled yet, so "not in an open incident" is not judged.
+ * online), and not assigned to an open incident (dispatch/incidents.ts; the world's incidents).
  *
  * One grid per unit kind, its reference latitude the first fix's (the city's).
  *
@@ -40,6 +40,8 @@ export interface NearestUnit {
   speedKmh: number;
   online: boolean;
   onDuty: boolean;
+  /** the open incident the unit is assigned to */
+  incident?: string;
   officer?: string;
 }
 
@@ -58,6 +60,12 @@ export interface NearestQuery {
 const DEFAULT_SPEED_KMH: Record<UnitKind, number> = { body_camera: 5, sanitation: 20, muck_truck: 25 };
 const MIN_MOVING_KMH = 3;
 const OFFLINE_MIN_MS = 10 * 60_000;
+
+/** The open incident a unit is assigned to in the world, if any. */
+function openIncidentOf(world: World, unit: string): string | undefined {
+  for (const i of world.incidentsOf(unit)) if (i.closedAt === undefined) return i.id;
+  return undefined;
+}
 
 export class LiveUnits {
   /** one index per kind (a query by kind never filters the other kinds out one by one) */
@@ -149,7 +157,11 @@ export class LiveUnits {
     const accept = (u: UnitPoint<UnitState>) => {
       if (q.firm !== undefined && u.data.firm !== q.firm) return false;
       if (!q.available) return true;
-      return this.online(u.id, u.data, now) && this.onDuty(u.id, u.data, now, world);
+      return (
+        this.online(u.id, u.data, now) &&
+        this.onDuty(u.id, u.data, now, world) &&
+        openIncidentOf(world, u.id) === undefined
+      );
     };
     const ofKind = (u: UnitPoint<UnitState>) => u.data.kind === q.kind && accept(u);
     // grid: the k nearest of each kind asked, merged; scan: every unit, the k nearest of the kind asked
@@ -180,6 +192,8 @@ export class LiveUnits {
         online: this.online(u.id, s, now),
         onDuty: this.onDuty(u.id, s, now, world),
       };
+      const incident = openIncidentOf(world, u.id);
+      if (incident !== undefined) out.incident = incident;
       if (s.officer !== undefined) out.officer = s.officer;
       return out;
     });

@@ -20,6 +20,7 @@ import { type BrokerHandle, createBroker } from '../broker/broker.ts';
 import { capacityHealth } from '../broker/capacity.ts';
 import { createBrokerCluster } from '../broker/cluster/hub.ts';
 import { consoleRoutes } from '../console/server.ts';
+import { IncidentDesk } from '../dispatch/incidents.ts';
 import { LiveUnits } from '../dispatch/live-units.ts';
 import { Jt808Server } from '../gateway/jt808/server.ts';
 import { Backpressure, SLOW_AT, spoolPressure } from '../ingest/backpressure.ts';
@@ -395,15 +396,24 @@ export async function startPlatform(config: Config, options: StartOptions): Prom
   registerLiveMetrics(metrics, live);
   core.onFixes((fixes) => live.publishFixes(fixes));
   // nearest-unit dispatch (issue 15): the live index of every unit, on the judgement clock
+  const judgementNow = () => {
+    const now = complianceClock.now();
+    return Number.isFinite(now) ? now : Date.now();
+  };
   const liveUnits = new LiveUnits({
     world: () => complianceService.currentWorld(),
-    now: () => {
-      const now = complianceClock.now();
-      return Number.isFinite(now) ? now : Date.now();
-    },
+    now: judgementNow,
     intervalS: (unit) => complianceService.currentWorld().vehicle(unit)?.reportIntervalS ?? 30,
   });
   core.onFixes((fixes) => liveUnits.onFixes(fixes));
+  // incidents: created, assigned, reached (watched on the fixes) and closed, in the compliance registry
+  const incidents = new IncidentDesk({
+    registry: compliance,
+    now: judgementNow,
+    known: (unit) => liveUnits.get(unit) !== undefined,
+    onError: (err) => logger.warn({ err: String(err) }, 'incident arrival not recorded'),
+  });
+  core.onFixes((fixes) => incidents.onFixes(fixes));
   complianceService.bus.on('violation', (event) => live.publishViolation(event));
   // What a crash left unjudged (the spool past the pump's checkpoint), judged again before intake and
   // before the pump starts (every consumer of the bus is subscribed by now).
@@ -753,6 +763,7 @@ export async function startPlatform(config: Config, options: StartOptions): Prom
         audit,
         outages: { outages: (gapLimit) => complianceService.outageRecords(gapLimit) },
         dispatch: liveUnits,
+        incidents,
         keys: apiKeys,
         resources: {
           registry,

@@ -39,7 +39,9 @@ export type AuditEntityKind =
   | 'collection_point'
   | 'sweep_plan'
   | 'duty_plan'
-  | 'upload_station';
+  | 'upload_station'
+  // dispatch (issue 15, item 5)
+  | 'incident';
 
 export interface AuditRouteConfig {
   entity: AuditEntityKind;

@@ -41,7 +41,8 @@ export function auditSnapshots(sources: SnapshotSources): AuditSnapshot {
       case 'collection_point':
       case 'sweep_plan':
       case 'duty_plan':
-      case 'upload_station': {
+      case 'upload_station':
+      case 'incident': {
         const record = sources.compliance?.record(kind, id);
         // the version that is in force; a deletion leaves none
         return record === undefined || record.deleted

@@ -118,7 +118,39 @@ function ownedRows(path: Owned): Record<string, RouteSpec> {
   };
 }
 
+/** A fresh incident made by the admin (city data: firm keys have no access, so no 'other'). */
+async function incident(w: World): Promise<string> {
+  const made = await w.admin('POST', '/api/v1/incidents', { lat: 31.82, lon: 117.231, title: '占道经营' });
+  return String((made as { id: string }).id);
+}
+const incidentId = async (t: Target, w: World): Promise<RouteRequest> => ({
+  params: { id: t === 'missing' ? MISSING : await incident(w) },
+});
+
 export const PLAN_TENANCY: Record<string, RouteSpec> = {
+  // incidents (api/incidents.ts): the admin writes, admin and monitor read, firm keys have no access
+  'POST /api/v1/incidents': {
+    expect: [201, 403, 403, 403],
+    req: () => ({ body: { lat: 31.82, lon: 117.231, title: '渣土撒漏' } }),
+  },
+  'GET /api/v1/incidents': {
+    expect: [200, 200, 403, 403],
+    req: async (_t, w) => {
+      await incident(w);
+      return {};
+    },
+  },
+  'GET /api/v1/incidents/{id}': { expect: [200, 200, 403, 403], req: incidentId },
+  'GET /api/v1/incidents/{id}/versions': { expect: [200, 200, 403, 403], req: incidentId },
+  // veh-a1 reported a position; each case its own incident (the admin's alone is answered)
+  'POST /api/v1/incidents/{id}/assign': {
+    expect: [200, 403, 403, 403],
+    req: async (t, w) => ({ ...(await incidentId(t, w)), body: { unit: 'veh-a1' } }),
+  },
+  'POST /api/v1/incidents/{id}/close': {
+    expect: [200, 403, 403, 403],
+    req: async (t, w) => ({ ...(await incidentId(t, w)), body: {} }),
+  },
   // nearest-unit dispatch (api/dispatch.ts): both firms' trucks reported at (117.23, 31.82)
   'GET /api/v1/dispatch/nearest': {
     expect: [200, 200, 200, 200],
