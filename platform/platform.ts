@@ -450,6 +450,8 @@ export async function startPlatform(config: Config, options: StartOptions): Prom
       const stored = await store.latest();
       latest.seed(stored);
       core.prime(stored);
+      // dispatch answers after a restart from the units' last stored positions (a newer fix wins)
+      liveUnits.onFixes(stored);
     } catch (err) {
       logger.warn({ err: (err as Error).message }, 'could not seed latest positions from the store');
     }
