@@ -4,6 +4,7 @@ import type { LoggerOptions } from 'pino';
 import type { Registry as MetricsRegistry } from 'prom-client';
 import type { IncidentDesk } from '../dispatch/incidents.ts';
 import type { LiveUnits } from '../dispatch/live-units.ts';
+import type { World } from '../geofence/types.ts';
 import type { ComplianceRegistry } from '../registry/compliance.ts';
 import type { Registry } from '../registry/types.ts';
 import type { EventStore } from '../store/events-port.ts';
@@ -17,6 +18,7 @@ import { AuthFailureThrottle } from './auth-throttle.ts';
 import { complianceRoutes } from './compliance.ts';
 import { dispatchRoutes } from './dispatch.ts';
 import { registerDocs } from './docs.ts';
+import { dutyReportRoutes } from './duty-report.ts';
 import { registerEtags } from './etag.ts';
 import { evidenceRoutes } from './evidence.ts';
 import { healthRoutes } from './health.ts';
@@ -79,6 +81,8 @@ export interface ApiDeps {
   dispatch?: LiveUnits;
   /** the incident desk (dispatch/incidents.ts); /incidents served only when given with `compliance` */
   incidents?: IncidentDesk;
+  /** the compiled world for the duty report (GET /reports/duty, with `compliance` and `tracks`) */
+  reportWorld?: () => World;
 }
 
 export interface ApiOptions {
@@ -216,6 +220,10 @@ export async function buildApi(deps: ApiDeps, opts: ApiOptions = {}): Promise<Fa
       if (deps.dispatch) await v1.register(dispatchRoutes, { units: deps.dispatch });
       if (deps.incidents && deps.compliance) {
         await v1.register(incidentRoutes, { desk: deps.incidents, registry: deps.compliance });
+      }
+      if (deps.reportWorld && deps.compliance && deps.tracks) {
+        const opts = { registry: deps.compliance, world: deps.reportWorld, tracks: deps.tracks };
+        await v1.register(dutyReportRoutes, opts);
       }
       if (deps.events) await v1.register(violationRoutes, { events: deps.events });
       if (deps.events) await v1.register(evidenceRoutes, { events: deps.events });

@@ -74,7 +74,8 @@ export const CSV_COLUMNS: readonly string[] = (() => {
   return ['ts', ...fields.slice(0, at), 'plate', ...fields.slice(at), 'received'];
 })();
 
-function csvField(value: unknown): string {
+/** One RFC 4180 field. */
+export function csvField(value: unknown): string {
   if (value === undefined || value === null) return '';
   const text = String(value);
   return /[",\r\n]/.test(text) ? `"${text.replaceAll('"', '""')}"` : text;

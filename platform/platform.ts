@@ -766,6 +766,7 @@ export async function startPlatform(config: Config, options: StartOptions): Prom
         outages: { outages: (gapLimit) => complianceService.outageRecords(gapLimit) },
         dispatch: liveUnits,
         incidents,
+        reportWorld: () => complianceService.currentWorld(),
         keys: apiKeys,
         resources: {
           registry,

@@ -128,6 +128,11 @@ const incidentId = async (t: Target, w: World): Promise<RouteRequest> => ({
 });
 
 export const PLAN_TENANCY: Record<string, RouteSpec> = {
+  // the duty report (api/duty-report.ts): a firm key gets its own plans' rows, asking for another's: none
+  'GET /api/v1/reports/duty': {
+    expect: [200, 200, 200, 200],
+    req: (t) => ({ query: { date: '2026-12-07', ...(t === 'other' ? { firm: 'firm-b' } : {}) } }),
+  },
   // incidents (api/incidents.ts): the admin writes, admin and monitor read, firm keys have no access
   'POST /api/v1/incidents': {
     expect: [201, 403, 403, 403],
