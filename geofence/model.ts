@@ -219,37 +219,13 @@ export const DEFAULT_THRESHOLDS: Thresholds = {
   ...DEFAULT_PLAN_RULE_THRESHOLDS,
 };
 
-/** The codes of the sanitation and body-camera rules (issue 15), judged against plans, not permits. */
-export const PLAN_VIOLATION_CODES = [
-  'MISSED_COLLECTION',
-  'LATE_COLLECTION',
-  'SWEEP_OVERSPEED',
-  'SWEEP_COVERAGE',
-  'OUT_OF_AREA',
-  'SOS',
-  'NOT_RECORDING',
-  'OUT_OF_GRID',
-  'LOW_BATTERY',
-  'LOW_STORAGE',
-  'NOT_UPLOADED',
-] as const;
-export type PlanViolationCode = (typeof PLAN_VIOLATION_CODES)[number];
+// The violation codes live in a module of their own, with no imports, so that the console's bundle
+// takes the same list (console/src/i18n.ts) instead of a copy of it.
+export { PLAN_VIOLATION_CODES, VIOLATION_CODES } from './codes.ts';
 
-export const VIOLATION_CODES = [
-  'OFF_ROUTE',
-  'OFF_HOURS',
-  'NO_PERMIT',
-  'ILLEGAL_DUMP',
-  'SUSPECTED_DUMP',
-  'SPILLAGE',
-  'WRONG_SITE',
-  'OVERSPEED',
-  'RESTRICTED_ZONE',
-  'OVERLOAD',
-  'OFFLINE',
-  'TRACK_GAP',
-  ...PLAN_VIOLATION_CODES,
-] as const;
+import type { PLAN_VIOLATION_CODES, VIOLATION_CODES } from './codes.ts';
+
+export type PlanViolationCode = (typeof PLAN_VIOLATION_CODES)[number];
 export type ViolationCode = (typeof VIOLATION_CODES)[number];
 
 /** City-wide thresholds as a versioned registry entity. */

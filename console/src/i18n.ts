@@ -224,6 +224,17 @@ const zh = {
   'code.OVERLOAD': '超载',
   'code.OFFLINE': '离线',
   'code.TRACK_GAP': '轨迹不连续',
+  'code.MISSED_COLLECTION': '漏收运',
+  'code.LATE_COLLECTION': '收运超时',
+  'code.SWEEP_OVERSPEED': '作业超速',
+  'code.SWEEP_COVERAGE': '清扫覆盖不足',
+  'code.OUT_OF_AREA': '越界作业',
+  'code.SOS': '紧急求助',
+  'code.NOT_RECORDING': '未开启记录',
+  'code.OUT_OF_GRID': '离开网格',
+  'code.LOW_BATTERY': '电量低',
+  'code.LOW_STORAGE': '存储不足',
+  'code.NOT_UPLOADED': '未按时上传',
 } as const;
 
 export type Key = keyof typeof zh;
@@ -449,22 +460,21 @@ const en: Record<Key, string> = {
   'code.OVERLOAD': 'overload',
   'code.OFFLINE': 'offline',
   'code.TRACK_GAP': 'track gap',
+  'code.MISSED_COLLECTION': 'missed collection',
+  'code.LATE_COLLECTION': 'late collection',
+  'code.SWEEP_OVERSPEED': 'sweeping too fast',
+  'code.SWEEP_COVERAGE': 'sweep coverage',
+  'code.OUT_OF_AREA': 'out of area',
+  'code.SOS': 'SOS',
+  'code.NOT_RECORDING': 'not recording',
+  'code.OUT_OF_GRID': 'out of grid',
+  'code.LOW_BATTERY': 'low battery',
+  'code.LOW_STORAGE': 'low storage',
+  'code.NOT_UPLOADED': 'not uploaded',
 };
 
-export const VIOLATION_CODES = [
-  'OFF_ROUTE',
-  'OFF_HOURS',
-  'NO_PERMIT',
-  'ILLEGAL_DUMP',
-  'SUSPECTED_DUMP',
-  'SPILLAGE',
-  'WRONG_SITE',
-  'OVERSPEED',
-  'RESTRICTED_ZONE',
-  'OVERLOAD',
-  'OFFLINE',
-  'TRACK_GAP',
-] as const;
+// the engine's own list (a copy here had missed the sanitation and camera codes)
+export { VIOLATION_CODES } from '../../geofence/codes.ts';
 
 const STORAGE_KEY = 'citywatch.lang';
 let lang: Lang = localStorage.getItem(STORAGE_KEY) === 'en' ? 'en' : 'zh-CN';
