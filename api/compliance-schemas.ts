@@ -1,6 +1,5 @@
 import { z } from 'zod';
-import type { Thresholds } from '../geofence/model.ts';
-import { PLAN_RULE_THRESHOLD_OVERRIDES } from '../geofence/rules/plan-thresholds.ts';
+import { THRESHOLD_OVERRIDES } from '../geofence/thresholds.ts';
 import { PERMIT_STATES } from '../registry/compliance.ts';
 import { CRS_NAMES } from '../registry/geojson.ts';
 import { EntityIdSchema, ID_GRAMMAR } from '../registry/ids.ts';
@@ -197,58 +196,14 @@ export const RouteCollectionSchema = collection(RouteFeatureSchema, 'RouteCollec
 // ---------------------------------------------------------------------------------------------------
 // Thresholds
 
-const ms = z.number().nonnegative();
-const speedLimitsByKind = z.strictObject({
-  muck_truck: z.number().positive().optional(),
-  sanitation: z.number().positive().optional(),
+/**
+ * Every threshold, all optional (overrides, or a PUT that keeps the defaults for the rest): the rules' own
+ * schemas (geofence/thresholds.ts), so the OpenAPI document lists each with its rule's description.
+ */
+export const ThresholdValuesSchema = THRESHOLD_OVERRIDES.meta({
+  id: 'ThresholdValues',
+  description: 'thresholds: durations ms, distances m, speeds km/h, weights t',
 });
-/** Every threshold, all optional (overrides, or a PUT that keeps the defaults for the rest). */
-export const ThresholdValuesSchema = z
-  .strictObject({
-    accuracyFloorM: z.number().nonnegative().optional().describe('metres'),
-    offRouteMinMs: ms.optional(),
-    offRouteMinFixes: z.number().int().positive().optional(),
-    offRouteEndInsideMs: ms.optional(),
-    offRouteEscalationMs: z.array(ms).optional(),
-    restrictedZoneMinFixes: z.number().int().positive().optional(),
-    restrictedZoneMinMs: ms.optional(),
-    restrictedZoneExitMs: ms.optional(),
-    offHoursSpeedKmh: z.number().nonnegative().optional(),
-    offHoursMinMs: ms.optional(),
-    dumpWeightDropT: z.number().nonnegative().optional(),
-    suspectedDumpSpeedKmh: z.number().nonnegative().optional(),
-    suspectedDumpMinMs: ms.optional(),
-    spillageSpeedKmh: z.number().nonnegative().optional(),
-    spillageMinMs: ms.optional(),
-    spillageWeightDropT: z.number().nonnegative().optional(),
-    overspeedMinMs: ms.optional(),
-    overspeedGrades: z.array(z.number().nonnegative()).optional().describe('fractions over the limit'),
-    overspeedEscalationMs: z.array(ms).optional(),
-    overloadMinMs: ms.optional(),
-    noPermitMovingMinMs: ms.optional(),
-    sensorConfirmMs: ms.optional().describe('a sensor change is acted on once it persisted this long'),
-    outlierSpeedKmh: z.number().positive().optional(),
-    offlineFactor: z.number().nonnegative().optional(),
-    offlineMinMs: ms.optional(),
-    trackGapMs: ms.optional(),
-    trackGapSpeedKmh: z.number().nonnegative().optional(),
-    nightWindows: windowsSchema.optional(),
-    defaultSpeedLimitKmh: speedLimitsByKind
-      .optional()
-      .describe('city default limits by unit kind, where no stricter route or zone limit applies'),
-    defaultNightSpeedLimitKmh: speedLimitsByKind.optional().describe('the same inside nightWindows'),
-    // the sanitation and body-camera rules' own (each declared once, in its rule module)
-    ...PLAN_RULE_THRESHOLD_OVERRIDES.shape,
-  })
-  .meta({
-    id: 'ThresholdValues',
-    description: 'thresholds: durations ms, distances m, speeds km/h, weights t',
-  });
-
-// Compile-time: the schema names exactly the keys of Thresholds.
-type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
-const thresholdKeysMatch: Same<keyof z.infer<typeof ThresholdValuesSchema>, keyof Thresholds> = true;
-void thresholdKeysMatch;
 
 export const ThresholdsPutSchema = z
   .strictObject({

@@ -1,7 +1,7 @@
 import { LiveUnits } from '../dispatch/live-units.ts';
 import { compileWorld } from '../geofence/compile.ts';
 import { Ruler } from '../geofence/geo/ruler.ts';
-import { DEFAULT_THRESHOLDS } from '../geofence/model.ts';
+import { DEFAULT_THRESHOLDS } from '../geofence/thresholds.ts';
 import { type Fix, UNIT_KINDS } from '../ingest/fix.ts';
 import type { Benchmark, Figure } from './types.ts';
 

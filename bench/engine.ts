@@ -8,18 +8,18 @@ import { compileWorld } from '../geofence/compile.ts';
 import { createEngine, type VehicleState } from '../geofence/engine.ts';
 import { type LonLat, Ruler } from '../geofence/geo/ruler.ts';
 import { createJudge, type JudgeState } from '../geofence/judge.ts';
-import {
-  DEFAULT_THRESHOLDS,
-  type Permit,
-  type PolygonCoords,
-  type Position,
-  type RegistrySnapshot,
-  type Route,
-  type Site,
-  type VehicleProfile,
-  type Zone,
+import type {
+  Permit,
+  PolygonCoords,
+  Position,
+  RegistrySnapshot,
+  Route,
+  Site,
+  VehicleProfile,
+  Zone,
 } from '../geofence/model.ts';
 import { ALL_RULES } from '../geofence/rules/index.ts';
+import { DEFAULT_THRESHOLDS } from '../geofence/thresholds.ts';
 import type { RuleContext, RuleModule, World } from '../geofence/types.ts';
 import type { Fix } from '../ingest/fix.ts';
 import { REPO_ROOT } from './child.ts';

@@ -1,18 +1,18 @@
 import { compilePlans } from './compile-plans.ts';
 import { PolygonIndex } from './geo/polygon-index.ts';
 import { PolylineIndex } from './geo/polyline-index.ts';
-import {
-  DEFAULT_THRESHOLDS,
-  type EntityRef,
-  type Permit,
-  type Position,
-  type RegistrySnapshot,
-  type Route,
-  type Site,
-  type Thresholds,
-  type VehicleProfile,
-  type Zone,
+import type {
+  EntityRef,
+  Permit,
+  Position,
+  RegistrySnapshot,
+  Route,
+  Site,
+  Thresholds,
+  VehicleProfile,
+  Zone,
 } from './model.ts';
+import { DEFAULT_THRESHOLDS } from './thresholds.ts';
 import type { RouteMatch, World } from './types.ts';
 
 function copyZone(z: Zone): Zone {

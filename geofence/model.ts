@@ -1,5 +1,4 @@
 import type { PlanSnapshot } from './plans.ts';
-import { DEFAULT_PLAN_RULE_THRESHOLDS, type PlanRuleThresholds } from './rules/plan-thresholds.ts';
 
 /**
  * The compliance engine's view of the world (issue 3): what a rule reads. Plain data, WGS-84 `[lon, lat]`
@@ -113,111 +112,11 @@ export interface VehicleProfile extends Versioned {
   reportIntervalS: number;
 }
 
-/**
- * Thresholds in force (domain.md defaults), city-wide and overridable per permit. Durations in ms,
- * distances in metres, speeds in km/h, weights in tonnes.
- */
-export interface Thresholds extends PlanRuleThresholds {
-  /** GNSS accuracy floor: a fix is never judged closer than this to a boundary */
-  accuracyFloorM: number;
-  offRouteMinMs: number;
-  offRouteMinFixes: number;
-  offRouteEndInsideMs: number;
-  offRouteEscalationMs: number[];
-  /**
-   * RESTRICTED_ZONE opens once the unit has been inside for this many consecutive plausible fixes, or
-   * for restrictedZoneMinMs (domain.md: a single fix inside proves nothing)
-   */
-  restrictedZoneMinFixes: number;
-  restrictedZoneMinMs: number;
-  /** RESTRICTED_ZONE ends only after the unit has been clearly outside (beyond the accuracy margin) this long */
-  restrictedZoneExitMs: number;
-  offHoursSpeedKmh: number;
-  offHoursMinMs: number;
-  dumpWeightDropT: number;
-  suspectedDumpSpeedKmh: number;
-  suspectedDumpMinMs: number;
-  spillageSpeedKmh: number;
-  spillageMinMs: number;
-  spillageWeightDropT: number;
-  overspeedMinMs: number;
-  /** grades: fraction over the limit */
-  overspeedGrades: number[];
-  overspeedEscalationMs: number[];
-  overloadMinMs: number;
-  /**
-   * NO_PERMIT also covers loaded movement (> offHoursSpeedKmh) with no valid permit (revoked, or after
-   * its last window) lasting this long
-   */
-  noPermitMovingMinMs: number;
-  /**
-   * A change of a sensor reading (load state, weight) is acted on once it has persisted this long (or is
-   * corroborated by lift, stop or weight); a reading that returns sooner is a glitch, counted, not judged
-   */
-  sensorConfirmMs: number;
-  /**
-   * A fix implying more than this speed from both of its neighbours (positions less their accuracy
-   * allowance), while the neighbours agree with each other, is an outlier: stored, not judged
-   */
-  outlierSpeedKmh: number;
-  /** OFFLINE: silence allowed = max(offlineFactor x the report interval, offlineMinMs) */
-  offlineFactor: number;
-  offlineMinMs: number;
-  trackGapMs: number;
-  trackGapSpeedKmh: number;
-  /** night windows for route night limits and the default night limits, China Standard Time */
-  nightWindows: string[];
-  /**
-   * City default speed limits by unit kind (day, and inside nightWindows): judged wherever no stricter
-   * route stretch or speed zone limit applies; a kind left out has no default limit
-   */
-  defaultSpeedLimitKmh: SpeedLimitsByKind;
-  defaultNightSpeedLimitKmh: SpeedLimitsByKind;
-}
+// The thresholds are declared in the rules' own modules, as zod schemas, and gathered in thresholds.ts
+// (issue 11): the type is re-exported here for the many modules that read it beside the model.
+export type { Thresholds } from './thresholds.ts';
 
-/** km/h per unit kind (body cameras are never judged for speed). */
-export interface SpeedLimitsByKind {
-  muck_truck?: number;
-  sanitation?: number;
-}
-
-export const DEFAULT_THRESHOLDS: Thresholds = {
-  accuracyFloorM: 15,
-  offRouteMinMs: 60_000,
-  offRouteMinFixes: 3,
-  offRouteEndInsideMs: 30_000,
-  offRouteEscalationMs: [10 * 60_000, 15 * 60_000],
-  // the same 30 s as OFF_ROUTE's return run: with 15 m GNSS noise (JT/T 794) a truck parked just inside
-  // a zone's edge shows single fixes well outside it, never three clear ones in a row
-  restrictedZoneMinFixes: 2,
-  restrictedZoneMinMs: 20_000,
-  restrictedZoneExitMs: 30_000,
-  offHoursSpeedKmh: 5,
-  offHoursMinMs: 60_000,
-  dumpWeightDropT: 2,
-  suspectedDumpSpeedKmh: 3,
-  suspectedDumpMinMs: 5 * 60_000,
-  spillageSpeedKmh: 5,
-  spillageMinMs: 30_000,
-  spillageWeightDropT: 0.5,
-  overspeedMinMs: 10_000,
-  overspeedGrades: [0.2, 0.5],
-  overspeedEscalationMs: [5 * 60_000, 10 * 60_000],
-  overloadMinMs: 60_000,
-  noPermitMovingMinMs: 60_000,
-  sensorConfirmMs: 60_000,
-  // the TRACK_GAP speed: a fix that would make a jump with both neighbours, while they agree, is the outlier
-  outlierSpeedKmh: 150,
-  offlineFactor: 3,
-  offlineMinMs: 10 * 60_000,
-  trackGapMs: 5 * 60_000,
-  trackGapSpeedKmh: 150,
-  nightWindows: ['22:00-06:00'],
-  defaultSpeedLimitKmh: { muck_truck: 60, sanitation: 60 },
-  defaultNightSpeedLimitKmh: { muck_truck: 50, sanitation: 50 },
-  // the sanitation and body-camera rules declare theirs as zod schemas (rules/plan-thresholds.ts)
-  ...DEFAULT_PLAN_RULE_THRESHOLDS,
-};
+import type { Thresholds } from './thresholds.ts';
 
 // The violation codes live in a module of their own, with no imports, so that the console's bundle
 // takes the same list (console/src/i18n.ts) instead of a copy of it.

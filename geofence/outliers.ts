@@ -1,6 +1,8 @@
+import { z } from 'zod';
 import type { Fix } from '../ingest/fix.ts';
 import { metresPerDegree } from './geo/ruler.ts';
 import type { Thresholds } from './model.ts';
+import { speedKmh } from './rules/threshold-kinds.ts';
 import type { LastFix } from './types.ts';
 
 /**
@@ -27,6 +29,14 @@ import type { LastFix } from './types.ts';
  * noise allowance TRACK_GAP uses), covered at no more than `outlierSpeedKmh` (150 km/h, the TRACK_GAP
  * speed: an outlier is a fix that would make a jump with both neighbours while removing it leaves none).
  */
+
+/** The outlier screen's threshold, declared once (issue 11): geofence/thresholds.ts gathers every rule's. */
+export const thresholds = z.object({
+  outlierSpeedKmh: speedKmh(
+    150,
+    'every rule: a fix implying more than this speed (km/h) from both neighbours, while they agree, is an outlier: stored, never judged',
+  ),
+});
 
 export interface Screened {
   /** the suspect to hold back now (the fix itself), or undefined */

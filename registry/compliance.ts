@@ -1,22 +1,20 @@
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import type Database from 'better-sqlite3';
-import type { z } from 'zod';
 import { localDate } from '../geofence/geo/windows.ts';
-import {
-  type CityThresholds,
-  DEFAULT_THRESHOLDS,
-  type Permit,
-  type RegistrySnapshot,
-  type Route,
-  type RouteSegmentLimit,
-  type Site,
-  type Thresholds,
-  type VehicleProfile,
-  type Zone,
+import type {
+  CityThresholds,
+  Permit,
+  RegistrySnapshot,
+  Route,
+  RouteSegmentLimit,
+  Site,
+  Thresholds,
+  VehicleProfile,
+  Zone,
 } from '../geofence/model.ts';
 import type { CollectionPoint, DutyPlan, Incident, SweepPlan, UploadStation } from '../geofence/plans.ts';
-import { PLAN_RULE_THRESHOLDS } from '../geofence/rules/plan-thresholds.ts';
+import { DEFAULT_THRESHOLDS, THRESHOLD_OVERRIDES } from '../geofence/thresholds.ts';
 import { openSqlite } from '../store/sqlite-file.ts';
 import {
   DEFAULT_CORRIDOR_M,
@@ -46,6 +44,7 @@ import {
 import { normalizePlan, PLAN_KINDS } from './plan-schemas.ts';
 import { DEFAULT_REPORT_INTERVAL_S } from './sqlite.ts';
 import type { Registry } from './types.ts';
+import { zodIssues } from './zod-issues.ts';
 
 /**
  * The compliance registry (issue 3): sites, routes, zones, permits and the city thresholds, durable and
@@ -333,58 +332,13 @@ function oneOf<T extends string>(issues: ValidationIssue[], v: unknown, allowed:
   }
 }
 
-const THRESHOLD_KEYS = Object.keys(DEFAULT_THRESHOLDS) as (keyof Thresholds)[];
-const INTEGER_THRESHOLDS = new Set<keyof Thresholds>(['offRouteMinFixes', 'restrictedZoneMinFixes']);
-/** unit kinds a by-kind threshold (the default speed limits) may name */
-const LIMIT_KINDS = ['muck_truck', 'sanitation'];
-
-/** Threshold values (all of them, or a partial set of overrides). */
-export function validateThresholdValues(values: unknown, path: string, partial: boolean): ValidationIssue[] {
-  if (!isObject(values)) return [{ path, message: 'thresholds must be an object' }];
-  const issues: ValidationIssue[] = [];
-  for (const key of Object.keys(values)) {
-    if (!(THRESHOLD_KEYS as string[]).includes(key)) {
-      issues.push({ path: `${path}.${key}`, message: 'unknown threshold' });
-    }
-  }
-  for (const key of THRESHOLD_KEYS) {
-    const v = values[key];
-    const at = `${path}.${key}`;
-    if (v === undefined) {
-      if (!partial) issues.push({ path: at, message: 'required' });
-      continue;
-    }
-    const model = DEFAULT_THRESHOLDS[key];
-    const own = (PLAN_RULE_THRESHOLDS.shape as Record<string, z.ZodType>)[key];
-    if (own !== undefined) {
-      // a rule that declares its thresholds as a zod schema is validated by it (issue 11)
-      const r = own.safeParse(v);
-      if (!r.success) issues.push({ path: at, message: r.error.issues.map((i) => i.message).join('; ') });
-      continue;
-    }
-    if (key === 'nightWindows') {
-      issues.push(...validateWindows(v, at));
-    } else if (isObject(model)) {
-      if (!isObject(v)) {
-        issues.push({ path: at, message: `must be an object with ${LIMIT_KINDS.join(' and/or ')}` });
-        continue;
-      }
-      for (const [kind, x] of Object.entries(v)) {
-        if (!LIMIT_KINDS.includes(kind)) issues.push({ path: `${at}.${kind}`, message: 'unknown unit kind' });
-        else if (typeof x !== 'number' || !Number.isFinite(x) || x <= 0)
-          issues.push({ path: `${at}.${kind}`, message: 'must be a positive number (km/h)' });
-      }
-    } else if (Array.isArray(model)) {
-      if (!Array.isArray(v) || v.some((x) => typeof x !== 'number' || !Number.isFinite(x) || x < 0)) {
-        issues.push({ path: at, message: 'must be a list of non-negative numbers' });
-      }
-    } else if (typeof v !== 'number' || !Number.isFinite(v) || v < 0) {
-      issues.push({ path: at, message: 'must be a non-negative number' });
-    } else if (INTEGER_THRESHOLDS.has(key) && (!Number.isInteger(v) || v < 1)) {
-      issues.push({ path: at, message: 'must be a positive integer' });
-    }
-  }
-  return issues;
+/**
+ * Threshold overrides (a PUT's values, a permit's), validated by the rules' own schemas
+ * (geofence/thresholds.ts), the same ones the API's request schemas are (issue 11).
+ */
+export function validateThresholdValues(values: unknown, path: string): ValidationIssue[] {
+  const parsed = THRESHOLD_OVERRIDES.safeParse(values);
+  return parsed.success ? [] : zodIssues(parsed.error, path);
 }
 
 const copyPolygons = (p: unknown) => structuredClone(p) as Site['polygons'];
@@ -478,8 +432,7 @@ export function normalizeInput<K extends ComplianceKind>(
       issues.push(...validateWindows(b.windows, 'windows', { min: 1 }));
       text(issues, b.cargo, 'cargo', { empty: true });
       oneOf(issues, b.state, PERMIT_STATES, 'state');
-      if (b.thresholds !== undefined)
-        issues.push(...validateThresholdValues(b.thresholds, 'thresholds', true));
+      if (b.thresholds !== undefined) issues.push(...validateThresholdValues(b.thresholds, 'thresholds'));
       const permit: Record<string, unknown> = {
         firm: b.firm,
         vehicles: structuredClone(b.vehicles),
@@ -500,7 +453,7 @@ export function normalizeInput<K extends ComplianceKind>(
       if (b.id !== undefined && b.id !== CITY_THRESHOLDS_ID) {
         issues.push({ path: 'id', message: `the city thresholds have the id '${CITY_THRESHOLDS_ID}'` });
       }
-      issues.push(...validateThresholdValues(b.values, 'values', true));
+      issues.push(...validateThresholdValues(b.values, 'values'));
       value = {
         id: CITY_THRESHOLDS_ID,
         values: { ...DEFAULT_THRESHOLDS, ...(isObject(b.values) ? structuredClone(b.values) : {}) },

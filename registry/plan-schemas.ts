@@ -7,6 +7,7 @@ import {
   validateWindows,
 } from './geometry.ts';
 import { IdReferenceSchema } from './ids.ts';
+import { zodIssues } from './zod-issues.ts';
 
 /**
  * The plans of issue 15 as the registry stores them (the engine's shapes: geofence/plans.ts), one zod
@@ -98,16 +99,6 @@ export const PLAN_BODY_SCHEMAS = {
   upload_station: UploadStationBodySchema,
 } as const;
 
-/** zod issues as registry issues (`lines[0][3]`, `windows[1]`). */
-function issuesOf(error: z.ZodError): ValidationIssue[] {
-  return error.issues.map((i) => ({
-    path: i.path
-      .map((p, k) => (typeof p === 'number' ? `[${p}]` : k === 0 ? String(p) : `.${String(p)}`))
-      .join(''),
-    message: i.message,
-  }));
-}
-
 /**
  * The stored shape of a plan input (defaults filled, unknown fields refused, `id` left to the caller)
  * and what is wrong with it.
@@ -118,7 +109,7 @@ export function normalizePlan(
 ): { value: Record<string, unknown>; issues: ValidationIssue[] } {
   const { id: _id, ...body } = input;
   const parsed = PLAN_BODY_SCHEMAS[kind].safeParse(body);
-  if (!parsed.success) return { value: {}, issues: issuesOf(parsed.error) };
+  if (!parsed.success) return { value: {}, issues: zodIssues(parsed.error) };
   const value = structuredClone(parsed.data) as Record<string, unknown>;
   const issues: ValidationIssue[] = [];
   if ('position' in value) issues.push(...validatePosition(value.position, 'position'));

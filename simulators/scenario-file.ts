@@ -3,7 +3,7 @@ import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { parseWindow } from '../geofence/geo/windows.ts';
 import { VIOLATION_CODES } from '../geofence/model.ts';
-import { PLAN_RULE_THRESHOLD_OVERRIDES } from '../geofence/rules/plan-thresholds.ts';
+import { THRESHOLD_OVERRIDES } from '../geofence/thresholds.ts';
 import { EntityIdSchema } from '../registry/ids.ts';
 
 /**
@@ -237,43 +237,8 @@ const InjectionSchema = z
       });
   });
 
-const speedLimitsByKind = z.strictObject({
-  muck_truck: z.number().positive().optional(),
-  sanitation: z.number().positive().optional(),
-});
-
-const ThresholdsSchema = z
-  .strictObject({
-    accuracyFloorM: z.number().nonnegative(),
-    offRouteMinMs: z.number().nonnegative(),
-    offRouteMinFixes: z.number().int().positive(),
-    offRouteEndInsideMs: z.number().nonnegative(),
-    offHoursSpeedKmh: z.number().nonnegative(),
-    offHoursMinMs: z.number().nonnegative(),
-    dumpWeightDropT: z.number().nonnegative(),
-    suspectedDumpSpeedKmh: z.number().nonnegative(),
-    suspectedDumpMinMs: z.number().nonnegative(),
-    spillageSpeedKmh: z.number().nonnegative(),
-    spillageMinMs: z.number().nonnegative(),
-    spillageWeightDropT: z.number().nonnegative(),
-    overspeedMinMs: z.number().nonnegative(),
-    overloadMinMs: z.number().nonnegative(),
-    restrictedZoneMinFixes: z.number().int().positive(),
-    restrictedZoneMinMs: z.number().nonnegative(),
-    noPermitMovingMinMs: z.number().nonnegative(),
-    sensorConfirmMs: z.number().nonnegative(),
-    outlierSpeedKmh: z.number().positive(),
-    offlineFactor: z.number().positive(),
-    offlineMinMs: z.number().nonnegative(),
-    trackGapMs: z.number().positive(),
-    trackGapSpeedKmh: z.number().positive(),
-    nightWindows: z.array(timeWindow),
-    defaultSpeedLimitKmh: speedLimitsByKind,
-    defaultNightSpeedLimitKmh: speedLimitsByKind,
-    // the sanitation and body-camera rules' own, from their rule modules
-    ...PLAN_RULE_THRESHOLD_OVERRIDES.shape,
-  })
-  .partial();
+/** The city thresholds a scenario sets: the rules' own schemas, every key optional (geofence/thresholds.ts). */
+const ThresholdsSchema = THRESHOLD_OVERRIDES;
 
 export const ScenarioFileSchema = z
   .strictObject({

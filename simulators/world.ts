@@ -1,13 +1,6 @@
 import { localDate, localMsOfDay } from '../geofence/geo/windows.ts';
-import {
-  DEFAULT_THRESHOLDS,
-  type Permit,
-  type PolygonCoords,
-  type Route,
-  type Site,
-  type Thresholds,
-  type Zone,
-} from '../geofence/model.ts';
+import type { Permit, PolygonCoords, Route, Site, Thresholds, Zone } from '../geofence/model.ts';
+import { DEFAULT_THRESHOLDS } from '../geofence/thresholds.ts';
 import { SHIPPED_MODEL } from '../registry/device-models.ts';
 import type { Firm, NewDevice, Officer, Vehicle } from '../registry/types.ts';
 import { DEFAULT_INTERVAL_S } from './demo-fleet.ts';

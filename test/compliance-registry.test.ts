@@ -6,7 +6,8 @@ import Database from 'better-sqlite3';
 import { compileWorld } from '../geofence/compile.ts';
 import { wgs84ToGcj02 } from '../geofence/geo/gcj02.ts';
 import { Ruler } from '../geofence/geo/ruler.ts';
-import { DEFAULT_THRESHOLDS, type Position, type VehicleProfile } from '../geofence/model.ts';
+import type { Position, VehicleProfile } from '../geofence/model.ts';
+import { DEFAULT_THRESHOLDS } from '../geofence/thresholds.ts';
 import {
   type ComplianceChange,
   ComplianceRegistry,

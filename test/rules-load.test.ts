@@ -3,14 +3,7 @@ import { chinaCalendar } from '../geofence/calendar.ts';
 import { compileWorld } from '../geofence/compile.ts';
 import { type Calendar, createEngine, type VehicleState } from '../geofence/engine.ts';
 import { localMidnightUtcMs } from '../geofence/geo/windows.ts';
-import type { ViolationCode } from '../geofence/model.ts';
-import {
-  DEFAULT_THRESHOLDS,
-  type Permit,
-  type PolygonCoords,
-  type Position,
-  type RegistrySnapshot,
-} from '../geofence/model.ts';
+import type { Permit, PolygonCoords, Position, RegistrySnapshot, ViolationCode } from '../geofence/model.ts';
 import { illegalDump } from '../geofence/rules/illegal-dump.ts';
 import { LOAD_TRACK_INITIAL, stepLoad } from '../geofence/rules/load-events.ts';
 import { noPermit } from '../geofence/rules/no-permit.ts';
@@ -18,6 +11,7 @@ import { overload } from '../geofence/rules/overload.ts';
 import { spillage } from '../geofence/rules/spillage.ts';
 import { suspectedDump } from '../geofence/rules/suspected-dump.ts';
 import { wrongSite } from '../geofence/rules/wrong-site.ts';
+import { DEFAULT_THRESHOLDS } from '../geofence/thresholds.ts';
 import { initialTrips, stepTrips, type TripEvent, tripInput } from '../geofence/trips.ts';
 import type { ViolationEvent, World } from '../geofence/types.ts';
 import type { Fix } from '../ingest/fix.ts';

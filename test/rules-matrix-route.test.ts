@@ -1,7 +1,8 @@
 import test from 'ava';
 import { compileWorld } from '../geofence/compile.ts';
 import { buildEvidence } from '../geofence/evidence.ts';
-import { DEFAULT_THRESHOLDS, type Route, type Zone } from '../geofence/model.ts';
+import type { Route, Zone } from '../geofence/model.ts';
+import { DEFAULT_THRESHOLDS } from '../geofence/thresholds.ts';
 import type { Fix } from '../ingest/fix.ts';
 import {
   EMPTY,

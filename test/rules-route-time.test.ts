@@ -4,21 +4,14 @@ import { compileWorld } from '../geofence/compile.ts';
 import { type Calendar, createEngine, type VehicleState } from '../geofence/engine.ts';
 import { metresPerDegree } from '../geofence/geo/ruler.ts';
 import { localMidnightUtcMs } from '../geofence/geo/windows.ts';
-import {
-  DEFAULT_THRESHOLDS,
-  type Permit,
-  type PolygonCoords,
-  type Position,
-  type RegistrySnapshot,
-  type Route,
-  type Zone,
-} from '../geofence/model.ts';
+import type { Permit, PolygonCoords, Position, RegistrySnapshot, Route, Zone } from '../geofence/model.ts';
 import { offHours } from '../geofence/rules/off-hours.ts';
 import { offRoute } from '../geofence/rules/off-route.ts';
 import { offline } from '../geofence/rules/offline.ts';
 import { overspeed } from '../geofence/rules/overspeed.ts';
 import { restrictedZone } from '../geofence/rules/restricted-zone.ts';
 import { trackGap } from '../geofence/rules/track-gap.ts';
+import { DEFAULT_THRESHOLDS } from '../geofence/thresholds.ts';
 import type { ViolationEvent, World } from '../geofence/types.ts';
 import type { Fix } from '../ingest/fix.ts';
 

@@ -1,3 +1,6 @@
+import { z } from 'zod';
+import { durationMs } from './threshold-kinds.ts';
+
 /**
  * Signal confirmation (domain.md, "Sensors glitch"): load state, weight and cover switches flicker for
  * seconds, and a violation here becomes a fine, so a rule acts on a change of a sensor reading only once
@@ -18,6 +21,14 @@
  *
  * Pure: the caller keeps the onset in its own state and asks at every fix with a reading.
  */
+
+/** Signal confirmation's threshold, declared once (issue 11): geofence/thresholds.ts gathers every rule's. */
+export const thresholds = z.object({
+  sensorConfirmMs: durationMs(
+    60_000,
+    'every rule reading a sensor: a change of the load state or the weight counts once it persisted this long (ms) or another signal corroborates it; one that returns sooner is a glitch, counted, never judged',
+  ),
+});
 
 export type Verdict = 'pending' | 'confirmed' | 'glitch';
 

@@ -1,6 +1,8 @@
+import { z } from 'zod';
 import type { RuleModule } from '../types.ts';
 import { close, open, quietResult, unchanged } from './lifecycle.ts';
 import { loadThresholds, namedSites, nearestSite, onsetOf, refsWith } from './load-events.ts';
+import { tonnes } from './threshold-kinds.ts';
 
 /**
  * ILLEGAL_DUMP (乱倒/偷倒): a confirmed unloading (load-events.ts: lift up, moving or not; or, while
@@ -31,9 +33,18 @@ const QUIET = quietResult<IllegalDumpState>(null);
 
 const RULE_VERSION = 2;
 
+/** illegalDump's thresholds, declared once (issue 11): geofence/thresholds.ts gathers every rule's. */
+export const thresholds = z.object({
+  dumpWeightDropT: tonnes(
+    2,
+    'ILLEGAL_DUMP: a confirmed weight drop of more than this (t) while stopped is an unloading',
+  ),
+});
+
 export const illegalDump: RuleModule<IllegalDumpState> = {
   code: 'ILLEGAL_DUMP',
   version: RULE_VERSION,
+  thresholds,
   initial: () => null,
   step(state, ctx) {
     // the transition is detected once per fix by the engine core (load-events.ts)

@@ -1,7 +1,9 @@
+import { z } from 'zod';
 import type { RuleModule, Violation } from '../types.ts';
 import { verdict } from './confirm.ts';
 import { close, NO_EVENTS, open, quietResult, unchanged } from './lifecycle.ts';
 import { refsWith } from './load-events.ts';
+import { durationMs } from './threshold-kinds.ts';
 
 /**
  * OVERLOAD (超载): weight above the vehicle's rated load (`ctx.vehicle.ratedLoadT`) for >=
@@ -39,9 +41,15 @@ const QUIET = quietResult(IDLE);
 
 const pct = (w: number, rated: number) => Math.round(((w - rated) / rated) * 1000) / 10;
 
+/** overload's thresholds, declared once (issue 11): geofence/thresholds.ts gathers every rule's. */
+export const thresholds = z.object({
+  overloadMinMs: durationMs(60_000, 'OVERLOAD: the weight over the rated load this long (ms)'),
+});
+
 export const overload: RuleModule<OverloadState> = {
   code: 'OVERLOAD',
   version: RULE_VERSION,
+  thresholds,
   initial: () => IDLE,
   step(state, ctx) {
     const { fix, thresholds: t } = ctx;

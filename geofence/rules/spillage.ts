@@ -1,6 +1,8 @@
+import { z } from 'zod';
 import type { RuleModule, Violation } from '../types.ts';
 import { close, NO_EVENTS, open, update } from './lifecycle.ts';
 import { refsWith } from './load-events.ts';
+import { durationMs, speedKmh, tonnes } from './threshold-kinds.ts';
 
 /**
  * SPILLAGE (抛洒滴漏): load escaping on the road. Two triggers, one violation:
@@ -43,9 +45,20 @@ const INITIAL: SpillageState = Object.freeze({ cs: -1, cLon: 0, cLat: 0, open: n
 
 const RULE_VERSION = 2;
 
+/** spillage's thresholds, declared once (issue 11): geofence/thresholds.ts gathers every rule's. */
+export const thresholds = z.object({
+  spillageSpeedKmh: speedKmh(5, 'SPILLAGE: loaded with the cover open faster than this (km/h)'),
+  spillageMinMs: durationMs(30_000, 'SPILLAGE: for this long (ms)'),
+  spillageWeightDropT: tonnes(
+    0.5,
+    'SPILLAGE: or, while moving, the weight down more than this (t) and not back within sensorConfirmMs',
+  ),
+});
+
 export const spillage: RuleModule<SpillageState> = {
   code: 'SPILLAGE',
   version: RULE_VERSION,
+  thresholds,
   initial: () => INITIAL,
   step(state, ctx) {
     const { fix, thresholds: t } = ctx;

@@ -1,6 +1,8 @@
+import { z } from 'zod';
 import type { RuleContext, RuleModule, Violation } from '../types.ts';
 import { close, NO_EVENTS, open, quietResult, unchanged } from './lifecycle.ts';
 import { namedSites, nearestSite, refsWith, unloadedAt } from './load-events.ts';
+import { durationMs, speedKmh } from './threshold-kinds.ts';
 
 /**
  * SUSPECTED_DUMP (疑似偷倒): a loaded truck (`facts.loaded`) slower than `suspectedDumpSpeedKmh` for MORE
@@ -45,9 +47,19 @@ function atSite(ctx: RuleContext): boolean {
  */
 const RULE_VERSION = 2;
 
+/** suspectedDump's thresholds, declared once (issue 11): geofence/thresholds.ts gathers every rule's. */
+export const thresholds = z.object({
+  suspectedDumpSpeedKmh: speedKmh(3, 'SUSPECTED_DUMP, ILLEGAL_DUMP: slower than this (km/h) is stopped'),
+  suspectedDumpMinMs: durationMs(
+    5 * 60_000,
+    'SUSPECTED_DUMP: loaded and stopped outside every site longer than this (ms)',
+  ),
+});
+
 export const suspectedDump: RuleModule<SuspectedDumpState> = {
   code: 'SUSPECTED_DUMP',
   version: RULE_VERSION,
+  thresholds,
   initial: () => IDLE,
   step(state, ctx) {
     const { fix, thresholds: t } = ctx;

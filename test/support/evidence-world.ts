@@ -3,7 +3,8 @@
  * one permit for vehicle v1, a track near the route and an OFF_ROUTE violation on it. Shared by
  * evidence.test.ts and events-store-contract.test.ts, which store the packages it builds.
  */
-import { DEFAULT_THRESHOLDS, type RegistrySnapshot } from '../../geofence/model.ts';
+import type { RegistrySnapshot } from '../../geofence/model.ts';
+import { DEFAULT_THRESHOLDS } from '../../geofence/thresholds.ts';
 import type { Violation } from '../../geofence/types.ts';
 import type { Fix } from '../../ingest/fix.ts';
 

@@ -4,18 +4,18 @@ import { createEngine, type VehicleState } from '../../geofence/engine.ts';
 import { buildEvidence } from '../../geofence/evidence.ts';
 import { metresPerDegree } from '../../geofence/geo/ruler.ts';
 import { localMidnightUtcMs } from '../../geofence/geo/windows.ts';
-import {
-  DEFAULT_THRESHOLDS,
-  type Permit,
-  type PolygonCoords,
-  type Position,
-  type RegistrySnapshot,
-  type Route,
-  type Site,
-  type ViolationCode,
-  type Zone,
+import type {
+  Permit,
+  PolygonCoords,
+  Position,
+  RegistrySnapshot,
+  Route,
+  Site,
+  ViolationCode,
+  Zone,
 } from '../../geofence/model.ts';
 import { ALL_RULES } from '../../geofence/rules/index.ts';
+import { DEFAULT_THRESHOLDS } from '../../geofence/thresholds.ts';
 import {
   initialTrips,
   stepTrips,

@@ -1,0 +1,114 @@
+import { z } from 'zod';
+import { thresholds as outliers } from './outliers.ts';
+import { thresholds as accuracy } from './rules/accuracy.ts';
+import { thresholds as collection } from './rules/collection-visits.ts';
+import { thresholds as confirm } from './rules/confirm.ts';
+import { thresholds as illegalDump } from './rules/illegal-dump.ts';
+import { thresholds as lowBattery } from './rules/low-battery.ts';
+import { thresholds as lowStorage } from './rules/low-storage.ts';
+import { thresholds as noPermit } from './rules/no-permit.ts';
+import { thresholds as notRecording } from './rules/not-recording.ts';
+import { thresholds as notUploaded } from './rules/not-uploaded.ts';
+import { thresholds as offHours } from './rules/off-hours.ts';
+import { thresholds as offRoute } from './rules/off-route.ts';
+import { thresholds as offline } from './rules/offline.ts';
+import { thresholds as outOfArea } from './rules/out-of-area.ts';
+import { thresholds as outOfGrid } from './rules/out-of-grid.ts';
+import { thresholds as overload } from './rules/overload.ts';
+import { thresholds as overspeed } from './rules/overspeed.ts';
+import { thresholds as restrictedZone } from './rules/restricted-zone.ts';
+import { thresholds as spillage } from './rules/spillage.ts';
+import { thresholds as suspectedDump } from './rules/suspected-dump.ts';
+import { thresholds as sweepCoverage } from './rules/sweep-coverage.ts';
+import { thresholds as sweepOverspeed } from './rules/sweep-overspeed.ts';
+import { thresholds as trackGap } from './rules/track-gap.ts';
+
+/**
+ * Every threshold of the engine, each declared ONCE, as a zod schema with its default and description in
+ * the module of the rule that reads it (issue 11, "one schema per contract"; the shared ones in
+ * rules/accuracy.ts, rules/confirm.ts and outliers.ts). This is their union, and everything else is
+ * derived from it: the engine's `Thresholds` type and defaults, the registry's validation of a PUT or a
+ * permit's overrides (registry/compliance.ts), the API's threshold schemas and so the OpenAPI document
+ * (api/compliance-schemas.ts), the scenario file's schema (simulators/scenario-file.ts) and the README's
+ * table (test/readme-thresholds.test.ts). A new rule adds its schema here, and nowhere else.
+ */
+export const THRESHOLDS = z.object({
+  ...accuracy.shape,
+  ...offRoute.shape,
+  ...restrictedZone.shape,
+  ...offHours.shape,
+  ...illegalDump.shape,
+  ...suspectedDump.shape,
+  ...spillage.shape,
+  ...overspeed.shape,
+  ...overload.shape,
+  ...noPermit.shape,
+  ...confirm.shape,
+  ...outliers.shape,
+  ...offline.shape,
+  ...trackGap.shape,
+  ...sweepOverspeed.shape,
+  ...collection.shape,
+  ...sweepCoverage.shape,
+  ...outOfArea.shape,
+  ...notRecording.shape,
+  ...outOfGrid.shape,
+  ...lowBattery.shape,
+  ...lowStorage.shape,
+  ...notUploaded.shape,
+});
+
+/**
+ * Thresholds in force, city-wide and overridable per permit. Durations in ms, distances in metres,
+ * speeds in km/h, weights in tonnes (the key's suffix says which).
+ */
+export type Thresholds = z.infer<typeof THRESHOLDS>;
+
+/** The defaults of the domain brief (shared/domain.md), as the schemas declare them. */
+export const DEFAULT_THRESHOLDS: Thresholds = Object.freeze(THRESHOLDS.parse({}));
+
+/** A map of threshold schemas (THRESHOLDS.shape, or a test's extension of it). */
+export type ThresholdShape = Record<string, z.ZodType>;
+
+/**
+ * The same keys, each optional and without its default, and no other key: overrides (a permit's, or a
+ * PUT that keeps the defaults for what it leaves out). Built by a function so that a test can show that
+ * a threshold added to any rule's schema reaches every derived contract.
+ */
+export function overridesSchema<S extends ThresholdShape>(shape: S) {
+  return z.strictObject(
+    Object.fromEntries(
+      Object.entries(shape).map(([key, schema]) => {
+        const bare = schema instanceof z.ZodDefault ? (schema.unwrap() as z.ZodType) : schema;
+        return [key, bare.optional().describe(schema.description ?? key)];
+      }),
+    ) as { [K in keyof S]: z.ZodOptional<z.ZodType<z.output<S[K]>>> },
+    {
+      error: (issue) =>
+        issue.code === 'unrecognized_keys' ? 'unknown threshold' : 'thresholds must be an object',
+    },
+  );
+}
+
+export const THRESHOLD_OVERRIDES = overridesSchema(THRESHOLDS.shape);
+
+/** A default as the README shows it: durations in ms also in minutes or hours, lists and maps as JSON. */
+function shown(key: string, v: unknown): string {
+  if (typeof v === 'number' && key.endsWith('Ms') && v >= 60_000) {
+    return v % 3_600_000 === 0 ? `${v} (${v / 3_600_000} h)` : `${v} (${v / 60_000} min)`;
+  }
+  return typeof v === 'object' ? `\`${JSON.stringify(v)}\`` : String(v);
+}
+
+/**
+ * The README's table of every threshold, rendered from the schemas (test/readme-thresholds.test.ts checks
+ * that the README holds exactly this, so the two cannot drift).
+ */
+export function thresholdsTable(shape: ThresholdShape = THRESHOLDS.shape): string {
+  const rows = Object.entries(shape).map(([key, schema]) => {
+    const parsed = schema.safeParse(undefined);
+    const value = parsed.success ? shown(key, parsed.data) : '(required)';
+    return `| \`${key}\` | ${value} | ${schema.description ?? ''} |`;
+  });
+  return ['| threshold | default | what |', '|---|---|---|', ...rows].join('\n');
+}
