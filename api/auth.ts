@@ -16,10 +16,8 @@ import {
 import { HttpProblem } from './problem.ts';
 import type { RateLimiter } from './rate-limit.ts';
 
-/** Name of the OpenAPI security scheme (`components.securitySchemes`) the protected routes declare. */
-export const BEARER_SCHEME = 'bearerAuth';
-/** `schema.security` of a protected route. */
-export const bearerSecurity = [{ [BEARER_SCHEME]: [] as string[] }];
+// The OpenAPI security scheme is declared in security-scheme.ts (the live tickets need it too).
+export { BEARER_SCHEME, bearerSecurity } from './security-scheme.ts';
 
 const REALM = 'citywatch';
 

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { THRESHOLD_OVERRIDES } from '../geofence/thresholds.ts';
+import { THRESHOLD_OVERRIDES } from '../geofence/thresholds/index.ts';
 import { PERMIT_STATES } from '../registry/compliance.ts';
 import { CRS_NAMES } from '../registry/geojson.ts';
 import { EntityIdSchema, ID_GRAMMAR } from '../registry/ids.ts';
@@ -198,7 +198,7 @@ export const RouteCollectionSchema = collection(RouteFeatureSchema, 'RouteCollec
 
 /**
  * Every threshold, all optional (overrides, or a PUT that keeps the defaults for the rest): the rules' own
- * schemas (geofence/thresholds.ts), so the OpenAPI document lists each with its rule's description.
+ * schemas (geofence/thresholds/), so the OpenAPI document lists each with its rule's description.
  */
 export const ThresholdValuesSchema = THRESHOLD_OVERRIDES.meta({
   id: 'ThresholdValues',

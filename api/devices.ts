@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { UNIT_KINDS } from '../ingest/fix.ts';
+import { UNIT_KINDS } from '../core/fix.ts';
 import { HashingBusyError } from '../registry/hash-gate.ts';
 import { EntityIdSchema } from '../registry/ids.ts';
 import { RegistryConflictError } from '../registry/sqlite.ts';

@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
+import { UNIT_KINDS } from '../core/fix.ts';
 import type { LiveUnits } from '../dispatch/live-units.ts';
-import { UNIT_KINDS } from '../ingest/fix.ts';
 import { bearerSecurity } from './auth.ts';
 import { visibleFirm } from './principal.ts';
 import { jsonResponse, problemResponse } from './schemas.ts';

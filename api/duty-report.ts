@@ -1,8 +1,8 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
+import type { Fix } from '../core/fix.ts';
 import { dutyDaySpan, dutyShiftRow, shiftsStartingOn } from '../geofence/duty-report.ts';
 import type { World } from '../geofence/types.ts';
-import type { Fix } from '../ingest/fix.ts';
 import type { ComplianceRegistry } from '../registry/compliance.ts';
 import type { FixStore } from '../store/port.ts';
 import { bearerSecurity } from './auth.ts';

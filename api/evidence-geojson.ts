@@ -1,6 +1,6 @@
+import type { Fix } from '../core/fix.ts';
 import type { EvidenceEntity, EvidencePackage } from '../geofence/evidence.ts';
 import type { Route, Site, Zone } from '../geofence/model.ts';
-import type { Fix } from '../ingest/fix.ts';
 import { routeToFeature, siteToFeature, zoneToFeature } from '../registry/geojson.ts';
 import { iso, withInstants } from './instants.ts';
 

@@ -1,5 +1,5 @@
+import type { Fix, UnitKind } from '../core/fix.ts';
 import type { ViolationEvent } from '../geofence/types.ts';
-import type { Fix, UnitKind } from '../ingest/fix.ts';
 import type { Registry } from '../registry/types.ts';
 import { withInstants } from './instants.ts';
 import { LiveChannel, type SubscribeOptions, type Subscription } from './live-channel.ts';

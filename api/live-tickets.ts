@@ -1,11 +1,11 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { bearerSecurity } from './auth.ts';
 import type { LiveStreamName } from './live-hub.ts';
 import { effectiveScopes, hasScope, type Principal, ROLES, type Scope } from './principal.ts';
 import { HttpProblem } from './problem.ts';
 import { jsonResponse, problemResponse } from './schemas.ts';
+import { bearerSecurity } from './security-scheme.ts';
 
 /**
  * Stream tickets: the browser-safe way into the live streams. A browser's EventSource cannot send an

@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
+import type { PlatformOutageRecord } from '../compliance/platform-outages.ts';
 import { VIOLATION_CODES } from '../geofence/model.ts';
-import type { PlatformGap } from '../geofence/platform-gaps.ts';
 import { bearerSecurity } from './auth.ts';
 import { iso } from './instants.ts';
 import { nextCursorField, pageQueryFields, paginate } from './paging.ts';
@@ -14,16 +14,6 @@ import { jsonResponse, problemResponse } from './schemas.ts';
  * platform gap, never as a violation of the firm, and never in a scorecard (geofence/platform-gaps.ts).
  * Admin and monitor keys only: the outages are the platform's, not a firm's.
  */
-
-export interface PlatformOutageRecord {
-  start: number;
-  /** +Infinity while it lasts */
-  end: number;
-  cause: 'stopped' | 'behind';
-  gaps: number;
-  /** the first `limit` gaps, by vehicle */
-  gapList: PlatformGap[];
-}
 
 export interface PlatformOutageSource {
   /** the outages kept (within the backfill horizon), oldest first, each with its first `gapLimit` gaps */

@@ -1,6 +1,6 @@
 import type { FastifyBaseLogger } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
-import type { Fix, UnitKind } from '../ingest/fix.ts';
+import type { Fix, UnitKind } from '../core/fix.ts';
 import type { Registry } from '../registry/types.ts';
 import type { FixStore } from '../store/port.ts';
 import { bearerSecurity } from './auth.ts';

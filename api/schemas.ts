@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { type Fix, LOAD_STATES, SANITATION_TASKS, UNIT_KINDS } from '../ingest/fix.ts';
+import { type Fix, LOAD_STATES, SANITATION_TASKS, UNIT_KINDS } from '../core/fix.ts';
 import { bboxParam } from './live-filter.ts';
 
 /**
@@ -103,7 +103,7 @@ export function worstState(states: Iterable<HealthState>): HealthState {
 const finite = z.number().finite();
 
 /**
- * The Fix, field for field (ingest/fix.ts). The compile-time check below keeps the two in step: adding a
+ * The Fix, field for field (core/fix.ts). The compile-time check below keeps the two in step: adding a
  * field to Fix without adding it here fails `tsc`.
  */
 export const FixSchema = z.object({

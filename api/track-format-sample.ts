@@ -1,4 +1,4 @@
-import type { Fix } from '../ingest/fix.ts';
+import type { Fix } from '../core/fix.ts';
 
 /**
  * Downsampling of a track (oldest first), pure and deterministic so that the same query always returns

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { UNIT_KINDS } from '../ingest/fix.ts';
+import { UNIT_KINDS } from '../core/fix.ts';
 import { TimeZoneSchema } from './instants.ts';
 import { PositionDtoSchema } from './schemas.ts';
 import { TRACK_FORMATS } from './track-format-negotiate.ts';

@@ -1,4 +1,4 @@
-import type { Fix, UnitKind } from '../ingest/fix.ts';
+import type { Fix, UnitKind } from '../core/fix.ts';
 import { DEFAULT_FILE_TIME_ZONE, zonedIso } from './instants.ts';
 import { FixSchema, toPositionDto } from './schemas.ts';
 

@@ -4,19 +4,19 @@ import { Agent, request as httpRequest } from 'node:http';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Fix } from '../ingest/fix.ts';
+import type { Fix } from '../core/fix.ts';
 import { SqliteApiKeys } from '../registry/api-keys.ts';
 import { SqliteRegistry } from '../registry/sqlite.ts';
 import { InfluxStore } from '../store/influx/adapter.ts';
-import { type InfluxdServer, startInfluxd } from '../test/servers/influxd.ts';
-import { freePort } from '../test/servers/ports.ts';
+import { type InfluxdServer, startInfluxd } from '../testkit/servers/influxd.ts';
+import { freePort } from '../testkit/servers/ports.ts';
 import { spawnTs, type TsChild } from './child.ts';
 import type { Benchmark, Figure } from './types.ts';
 
 /**
  * The HTTP API on the InfluxDB store, as deployed: `platform/main.ts` (the process `npm start` runs:
  * embedded broker, ingest, compliance engine, API) in its own process, with INFLUX_URL pointing at a
- * real influxd started here (test/servers/influxd.ts). The data goes in before the platform starts,
+ * real influxd started here (testkit/servers/influxd.ts). The data goes in before the platform starts,
  * through the store's write path (InfluxStore.writeFixes: line protocol, POST /write):
  *   - 10,000 muck trucks in the registry, 10 firms of 1,000 each;
  *   - one recent fix for every truck;

@@ -7,9 +7,9 @@ import { Registry as MetricsRegistry } from 'prom-client';
 import { buildApi } from '../api/app.ts';
 import { LiveHub } from '../api/live-hub.ts';
 import { consoleRoutes } from '../console/server.ts';
-import type { Fix } from '../ingest/fix.ts';
+import type { Fix } from '../core/fix.ts';
 import { EmbeddedEventStore } from '../store/events-embedded.ts';
-import { type Browser, launchBrowser } from '../test/support/browser.ts';
+import { type Browser, launchBrowser } from '../testkit/browser.ts';
 import type { Benchmark, Figure } from './types.ts';
 
 /**

@@ -1,8 +1,8 @@
+import { type Fix, UNIT_KINDS } from '../core/fix.ts';
 import { LiveUnits } from '../dispatch/live-units.ts';
 import { compileWorld } from '../geofence/compile.ts';
 import { Ruler } from '../geofence/geo/ruler.ts';
-import { DEFAULT_THRESHOLDS } from '../geofence/thresholds.ts';
-import { type Fix, UNIT_KINDS } from '../ingest/fix.ts';
+import { DEFAULT_THRESHOLDS } from '../geofence/thresholds/index.ts';
 import type { Benchmark, Figure } from './types.ts';
 
 /**

@@ -8,7 +8,7 @@ import { type Platform, startPlatform } from '../platform/platform.ts';
 import { ComplianceRegistry, vehicleProfilesFrom } from '../registry/compliance.ts';
 import { hashSecret } from '../registry/secrets.ts';
 import { SqliteRegistry } from '../registry/sqlite.ts';
-import { type InfluxdServer, startInfluxd } from '../test/servers/influxd.ts';
+import { type InfluxdServer, startInfluxd } from '../testkit/servers/influxd.ts';
 import { type E2eWorldSummary, seedE2eWorld } from './e2e-world.ts';
 import { findChildPid } from './proc-stat.ts';
 import type { BenchContext } from './types.ts';

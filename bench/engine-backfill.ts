@@ -2,6 +2,9 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
+import { EngineStateStore } from '../compliance/engine-state-store.ts';
+import { LateFixes } from '../compliance/late-fixes.ts';
+import type { Fix } from '../core/fix.ts';
 import {
   type Emitted,
   type HistoryEntry,
@@ -14,9 +17,6 @@ import { createEngine } from '../geofence/engine.ts';
 import { createJudge, type Judge, type JudgeState, newestStepped } from '../geofence/judge.ts';
 import { ALL_RULES } from '../geofence/rules/index.ts';
 import type { World } from '../geofence/types.ts';
-import type { Fix } from '../ingest/fix.ts';
-import { EngineStateStore } from '../platform/engine-state-store.ts';
-import { LateFixes } from '../platform/late-fixes.ts';
 import type { Figure } from './types.ts';
 
 /**
@@ -29,7 +29,7 @@ import type { Figure } from './types.ts';
  * - engine_backfill_fixes_per_s: the 1,000 late batches re-judged (`rejudgeWith`: from the newest
  *   checkpoint before the batch, old and late fixes merged, the difference computed) over the same
  *   in-memory history: late fixes judged per second. engine_backfill_ratio = it / the baseline.
- * - shell_backfill_fixes_per_s: the same through the shell's SQLite history (platform/late-fixes.ts on a
+ * - shell_backfill_fixes_per_s: the same through the shell's SQLite history (compliance/late-fixes.ts on a
  *   real EngineStateStore file): the in-order history written in 4,000-fix commits first, then the batches
  *   re-judged 50 vehicles per commit, reading and writing the history inside the transactions.
  * - shell_in_order_fixes_per_s: the in-order part of that run (judging and writing the history), the
@@ -170,7 +170,7 @@ export function backfillFigures(opts: BackfillBenchOptions): Figure[] {
       name: 'shell_backfill_fixes_per_s',
       value: Math.round(shell.rate),
       unit: 'fixes/s',
-      note: `the same batches through the SQLite history (platform/late-fixes.ts, 50 vehicles per commit, reads and writes in the transaction)`,
+      note: `the same batches through the SQLite history (compliance/late-fixes.ts, 50 vehicles per commit, reads and writes in the transaction)`,
     },
     {
       name: 'backfill_history_bytes_per_vehicle_hour',

@@ -3,6 +3,7 @@ import { performance } from 'node:perf_hooks';
 import { createInterface } from 'node:readline';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import * as turf from '@turf/turf';
+import type { Fix } from '../core/fix.ts';
 import { chinaCalendar } from '../geofence/calendar.ts';
 import { compileWorld } from '../geofence/compile.ts';
 import { createEngine, type VehicleState } from '../geofence/engine.ts';
@@ -19,9 +20,8 @@ import type {
   Zone,
 } from '../geofence/model.ts';
 import { ALL_RULES } from '../geofence/rules/index.ts';
-import { DEFAULT_THRESHOLDS } from '../geofence/thresholds.ts';
+import { DEFAULT_THRESHOLDS } from '../geofence/thresholds/index.ts';
 import type { RuleContext, RuleModule, World } from '../geofence/types.ts';
-import type { Fix } from '../ingest/fix.ts';
 import { REPO_ROOT } from './child.ts';
 import { backfillFigures } from './engine-backfill.ts';
 import type { BenchContext, Benchmark, Figure } from './types.ts';
@@ -614,7 +614,7 @@ async function stateChild(vehicles: number, rounds: number): Promise<StateChildR
     else if (key.endsWith(':closed')) closed += n;
   }
   // the shell's state per vehicle: the judge's (engine + trips + ledger) and the id in the set of
-  // vehicles with a history; the history itself is on disk (platform/backfill-history.ts)
+  // vehicles with a history; the history itself is on disk (compliance/backfill-history.ts)
   const engineVehicles = states.size;
   const engineBytes = (heapAfter - heapBefore) / engineVehicles;
   states.clear();

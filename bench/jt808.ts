@@ -10,8 +10,8 @@ import { ComplianceRegistry, vehicleProfilesFrom } from '../registry/compliance.
 import { hashSecret } from '../registry/secrets.ts';
 import { SqliteRegistry } from '../registry/sqlite.ts';
 import { type Jt808LoadSummary, loadPhone } from '../simulators/jt808-load.ts';
-import { type InfluxdServer, startInfluxd } from '../test/servers/influxd.ts';
-import { freePort } from '../test/servers/ports.ts';
+import { type InfluxdServer, startInfluxd } from '../testkit/servers/influxd.ts';
+import { freePort } from '../testkit/servers/ports.ts';
 import { lastJson, spawnTs } from './child.ts';
 import { seedE2eWorld } from './e2e-world.ts';
 import type { BenchContext, Benchmark, Figure } from './types.ts';

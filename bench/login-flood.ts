@@ -5,7 +5,7 @@ import { performance } from 'node:perf_hooks';
 import mqtt, { type MqttClient } from 'mqtt';
 import { hashSecret } from '../registry/secrets.ts';
 import { SqliteRegistry } from '../registry/sqlite.ts';
-import { type ChildPlatform, spawnPlatform } from '../test/support/child-platform.ts';
+import { type ChildPlatform, spawnPlatform } from '../testkit/child-platform.ts';
 import { lastJson, spawnTs } from './child.ts';
 import type { Benchmark, Figure } from './types.ts';
 

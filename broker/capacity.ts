@@ -7,7 +7,7 @@ import type { BrokerCounters, BrokerStats } from './metrics.ts';
 /**
  * The broker's connection cap (MQTT_MAX_CONNECTIONS): every connection is a file descriptor, and a
  * process out of descriptors fails everywhere at once (spool, SQLite, API), so the broker refuses
- * connections beyond its share instead (platform/open-files.ts derives the default).
+ * connections beyond its share instead (broker/open-files.ts derives the default).
  *
  * A connection counts from its CONNECT until its socket closes, whatever its outcome (refused
  * credentials included, until aedes has closed it). Over the cap its CONNECT is answered with CONNACK

@@ -11,4 +11,4 @@ export { type Identity, identityOf } from './identity.ts';
 export type { ListeningPorts, TlsFiles } from './listeners.ts';
 export { WS_PATH } from './listeners.ts';
 export type { AuthFailureReason, BrokerStats } from './metrics.ts';
-export { type TelemetryHook, telemetryDevice } from './publish.ts';
+export type { TelemetryHook } from './publish.ts';

@@ -1,5 +1,6 @@
 import type { Client, PublishPacket } from 'aedes';
 import type { Logger } from 'pino';
+import { deviceIdFromTelemetryTopic } from '../core/topics.ts';
 import { LogThrottle } from '../ingest/log-throttle.ts';
 import { statusTopic, telemetryTopic } from '../ingest/payload.ts';
 import type { Registry } from '../registry/types.ts';
@@ -31,13 +32,6 @@ export interface PublishDeps {
   inflight: Set<Promise<unknown>>;
   /** true once the broker is closing: new telemetry is refused (closes the connection, no PUBACK) */
   isClosing?: () => boolean;
-}
-
-/** `devices/{id}/telemetry` → id; undefined for any other topic */
-export function telemetryDevice(topic: string): string | undefined {
-  if (!topic.startsWith('devices/') || !topic.endsWith('/telemetry')) return undefined;
-  const id = topic.slice('devices/'.length, -'/telemetry'.length);
-  return id.length > 0 && !id.includes('/') ? id : undefined;
 }
 
 /**
@@ -98,7 +92,7 @@ export function createAuthorizePublish(deps: PublishDeps): AuthorizePublishHandl
       }
       if (topic !== telemetryTopic(deviceId)) deviceId = undefined;
     } else {
-      deviceId = telemetryDevice(topic);
+      deviceId = deviceIdFromTelemetryTopic(topic);
     }
 
     const qos = packet.qos;

@@ -2,24 +2,24 @@
  * One partition's judgement, without I/O: the judge states (geofence/judge.ts: engine, trip tracker and
  * the ledger of what is open) of the partition's units, stepped by the fixes of the partition in stream
  * order, and the checkpoint that saves them together with the stream sequence they cover. The same judge
- * and the same step as the single process (platform/compliance.ts stepFix: silence judged at the fix
+ * and the same step as the single process (compliance/service.ts stepFix: silence judged at the fix
  * that ends it, the outlier screen, trips from the fixes the engine judged), so the same fixes give the
  * same events with the same ids; restored from a checkpoint at sequence S and fed the stream after S, it
  * gives what an uninterrupted run gives.
  *
  * Not judged here (yet): a late fix (at or before its unit's newest stepped fix: blind-area backfill
  * arriving after the live fix). The single process re-judges its unit from a history
- * (platform/late-fixes.ts); a worker has no such history yet, so it counts the fix (`late`) and leaves
+ * (compliance/late-fixes.ts); a worker has no such history yet, so it counts the fix (`late`) and leaves
  * the judgement as it was. The fix itself is still stored. Nor are the platform's own outages known
  * here: no silence verdict is voided as a platform gap.
  */
 import { gunzipSync, gzipSync } from 'node:zlib';
+import { decodeVehicleState } from '../compliance/engine-state-codec.ts';
+import type { Fix } from '../core/fix.ts';
 import type { VehicleState } from '../geofence/engine.ts';
 import { type Judge, type JudgeState, newestStepped } from '../geofence/judge.ts';
 import type { TripEvent } from '../geofence/trips.ts';
 import type { ViolationEvent, World } from '../geofence/types.ts';
-import type { Fix } from '../ingest/fix.ts';
-import { decodeVehicleState } from '../platform/engine-state-codec.ts';
 
 /** what a checkpoint holds (JSON, gzipped in the KV bucket) */
 export interface PartitionCheckpoint {

@@ -19,15 +19,15 @@
 import type { Consumer } from '@nats-io/jetstream';
 import type { KV } from '@nats-io/kv';
 import type { Logger } from 'pino';
+import { engineFingerprint } from '../compliance/engine-state-codec.ts';
+import type { ComplianceSource } from '../compliance/service.ts';
+import type { Fix } from '../core/fix.ts';
 import { chinaCalendar } from '../geofence/calendar.ts';
 import { compileWorld } from '../geofence/compile.ts';
 import { createEngine } from '../geofence/engine.ts';
 import { createJudge, type Judge } from '../geofence/judge.ts';
 import { ALL_RULES } from '../geofence/rules/index.ts';
 import type { World } from '../geofence/types.ts';
-import type { Fix } from '../ingest/fix.ts';
-import type { ComplianceSource } from '../platform/compliance.ts';
-import { engineFingerprint } from '../platform/engine-state-codec.ts';
 import type { EventStore } from '../store/events-port.ts';
 import type { FixStore } from '../store/port.ts';
 import { type ClusterConnection, FIX_STREAM } from './jetstream.ts';

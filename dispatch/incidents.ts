@@ -1,6 +1,6 @@
+import type { Fix } from '../core/fix.ts';
 import { metresPerDegree } from '../geofence/geo/ruler.ts';
 import type { Incident } from '../geofence/plans.ts';
-import type { Fix } from '../ingest/fix.ts';
 import { type ComplianceRegistry, ConflictError, NotFoundError } from '../registry/compliance.ts';
 import { ValidationError } from '../registry/geometry.ts';
 

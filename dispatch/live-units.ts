@@ -1,8 +1,8 @@
+import type { Fix, UnitKind } from '../core/fix.ts';
 import { UnitIndex, type UnitPoint } from '../geofence/geo/unit-index.ts';
 import { containing } from '../geofence/plan-windows.ts';
 import { dutyAt } from '../geofence/rules/plan-facts.ts';
 import type { World } from '../geofence/types.ts';
-import type { Fix, UnitKind } from '../ingest/fix.ts';
 
 /**
  * Nearest-unit dispatch (issue 15, item 5; 精准化综合指挥): the live position of every unit in a spatial

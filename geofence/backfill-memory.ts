@@ -1,4 +1,4 @@
-import type { Fix } from '../ingest/fix.ts';
+import type { Fix } from '../core/fix.ts';
 import {
   type Emitted,
   type HistoryEntry,
@@ -13,7 +13,7 @@ import type { TripEvent } from './trips.ts';
 import type { ViolationEvent, World } from './types.ts';
 
 /**
- * The compliance shell's late-fix machinery in memory (platform/compliance.ts keeps the same history in
+ * The compliance shell's late-fix machinery in memory (compliance/service.ts keeps the same history in
  * SQLite): one vehicle's judge state, history (fixes, checkpoints, emitted events), and what consumers
  * were told (`view`: the latest event per violation or trip id, as an event store keeps it). Fixes are
  * delivered in batches, as ingest hands them over; a batch's fixes newer than the vehicle's newest

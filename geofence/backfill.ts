@@ -1,4 +1,4 @@
-import type { Fix } from '../ingest/fix.ts';
+import type { Fix } from '../core/fix.ts';
 import { canonicalJson } from './evidence.ts';
 import type { Judge, JudgeState } from './judge.ts';
 import { NO_OUTAGES, type Outage, type PlatformGap } from './platform-gaps.ts';
@@ -8,7 +8,7 @@ import type { Rejudged, Violation, ViolationEvent, World } from './types.ts';
 /**
  * Late fixes judged in the vehicle's time order (issue 17; domain.md: blind-area backfill, JT/T 808
  * 0x0704 type 1, arrives minutes to days late, often after the live fix). Pure: the shell keeps the
- * history (platform/backfill-history.ts) and hands it in; this module re-judges and says what changed.
+ * history (compliance/backfill-history.ts) and hands it in; this module re-judges and says what changed.
  *
  * History. Per vehicle the shell keeps every judged fix within the backfill horizon, a checkpoint (the
  * judge's state right after a fix, before any tick) at the first fix of every CHECKPOINT_EVERY_MS of

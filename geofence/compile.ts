@@ -12,7 +12,7 @@ import type {
   VehicleProfile,
   Zone,
 } from './model.ts';
-import { DEFAULT_THRESHOLDS } from './thresholds.ts';
+import { DEFAULT_THRESHOLDS } from './thresholds/index.ts';
 import type { RouteMatch, World } from './types.ts';
 
 function copyZone(z: Zone): Zone {

@@ -1,4 +1,4 @@
-import type { Fix } from '../ingest/fix.ts';
+import type { Fix } from '../core/fix.ts';
 import { CST_OFFSET_MS, parseWindow } from './geo/windows.ts';
 import type { Thresholds } from './model.ts';
 import type { Occurrence } from './plan-windows.ts';

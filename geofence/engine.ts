@@ -1,4 +1,4 @@
-import type { Fix } from '../ingest/fix.ts';
+import type { Fix } from '../core/fix.ts';
 import { matchRoutes, NO_ROUTE_HINTS, permitsInForce, type RouteHints } from './facts.ts';
 import type { Position } from './model.ts';
 import { screenFix } from './outliers.ts';

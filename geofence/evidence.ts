@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { Fix } from '../ingest/fix.ts';
+import type { Fix } from '../core/fix.ts';
 import type { EntityRef, Permit, Route, Site, Zone } from './model.ts';
 import type { Violation, World } from './types.ts';
 

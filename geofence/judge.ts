@@ -1,4 +1,4 @@
-import type { Fix } from '../ingest/fix.ts';
+import type { Fix } from '../core/fix.ts';
 import type { Calendar, Engine, VehicleState } from './engine.ts';
 import { NO_OUTAGES, type Outage, type PlatformGap, platformGapOf } from './platform-gaps.ts';
 import { initialTrips, stepTrips, type TripEvent, type TripState, tripInput } from './trips.ts';

@@ -7,16 +7,10 @@ import type { PlanSnapshot } from './plans.ts';
  * indexed `RulesInForce` once per registry change, never per fix.
  */
 
-export type Position = [lon: number, lat: number];
-/** GeoJSON Polygon coordinates: outer ring first, then holes; rings closed. */
-export type PolygonCoords = Position[][];
+// Positions, polygons and versions are shared with the plans (plans.ts): declared in entity.ts.
+export type { PolygonCoords, Position, Versioned } from './entity.ts';
 
-/** Every registry entity carries an id and a version; a violation records the versions it was judged by. */
-export interface Versioned {
-  id: string;
-  /** increases by one on every change */
-  version: number;
-}
+import type { PolygonCoords, Position, Versioned } from './entity.ts';
 
 /** Kinds of registry entity a violation can rest on (the plans of issue 15 after the 两点一线 ones). */
 export const ENTITY_REF_KINDS = [
@@ -114,9 +108,9 @@ export interface VehicleProfile extends Versioned {
 
 // The thresholds are declared in the rules' own modules, as zod schemas, and gathered in thresholds.ts
 // (issue 11): the type is re-exported here for the many modules that read it beside the model.
-export type { Thresholds } from './thresholds.ts';
+export type { Thresholds } from './thresholds/index.ts';
 
-import type { Thresholds } from './thresholds.ts';
+import type { Thresholds } from './thresholds/index.ts';
 
 // The violation codes live in a module of their own, with no imports, so that the console's bundle
 // takes the same list (console/src/i18n.ts) instead of a copy of it.

@@ -1,8 +1,7 @@
-import { z } from 'zod';
-import type { Fix } from '../ingest/fix.ts';
+import type { Fix } from '../core/fix.ts';
 import { metresPerDegree } from './geo/ruler.ts';
 import type { Thresholds } from './model.ts';
-import { speedKmh } from './rules/threshold-kinds.ts';
+import { thresholds } from './thresholds/outliers.ts';
 import type { LastFix } from './types.ts';
 
 /**
@@ -30,13 +29,9 @@ import type { LastFix } from './types.ts';
  * speed: an outlier is a fix that would make a jump with both neighbours while removing it leaves none).
  */
 
-/** The outlier screen's threshold, declared once (issue 11): geofence/thresholds.ts gathers every rule's. */
-export const thresholds = z.object({
-  outlierSpeedKmh: speedKmh(
-    150,
-    'every rule: a fix implying more than this speed (km/h) from both neighbours, while they agree, is an outlier: stored, never judged',
-  ),
-});
+// Declared in a module of its own, which imports nothing of the engine, so that the engine's
+// Thresholds type (thresholds/index.ts) can be built from every rule's without an import cycle.
+export { thresholds };
 
 export interface Screened {
   /** the suspect to hold back now (the fix itself), or undefined */

@@ -1,4 +1,4 @@
-import type { PolygonCoords, Position, Versioned } from './model.ts';
+import type { PolygonCoords, Position, Versioned } from './entity.ts';
 
 /**
  * Work plans (issue 15), the registry entities the sanitation and body-camera rules judge against, as

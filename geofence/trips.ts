@@ -1,4 +1,4 @@
-import type { Fix } from '../ingest/fix.ts';
+import type { Fix } from '../core/fix.ts';
 import type { Calendar } from './engine.ts';
 import { permitsAt } from './facts.ts';
 import type { Permit, Position, Site, Thresholds } from './model.ts';

@@ -1,5 +1,5 @@
 import type { z } from 'zod';
-import type { Fix } from '../ingest/fix.ts';
+import type { Fix } from '../core/fix.ts';
 import type {
   EntityRef,
   Permit,
@@ -20,13 +20,38 @@ import type {
   SweepPlan,
   UploadStation,
 } from './plans.ts';
-import type { LoadEvent, WeightLoss } from './rules/load-events.ts';
 
 /**
  * The engine's contracts (architecture.md, principles 1 and 2): a rule is a module with its defaults,
  * its slice of per-vehicle state and a pure step. No I/O, no clock (time comes from the fix, silence
  * from an explicit tick), no globals. Same fixes in, same events out, byte for byte.
  */
+
+/** What the load detector (rules/load-events.ts) says about a fix, read by the loaded-truck rules. */
+export type LoadTrigger = 'lift' | 'load' | 'weight';
+
+export interface LoadEvent {
+  kind: 'loading' | 'unloading';
+  trigger: LoadTrigger;
+  /** weight change over the stopped run at confirmation (t, >= 0, 2 decimals); 0 without a weight reading */
+  weightChangeT: number;
+  /** the onset: the first fix that showed the change (the current fix for a lift or a corroborated change) */
+  ts: number;
+  lon: number;
+  lat: number;
+  /** whether the onset fix's position was valid */
+  valid: boolean;
+}
+
+/** A confirmed loss of weight on the road (SPILLAGE), reported while it lasts. */
+export interface WeightLoss {
+  /** onset: the first fix past the threshold */
+  ts: number;
+  lon: number;
+  lat: number;
+  /** largest drop below the run's first weight so far, t */
+  dropT: number;
+}
 
 /** What the compiled registry answers per fix, in O(1)-ish time (indexes built by compile.ts). */
 export interface World {

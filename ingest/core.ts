@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import type { Fix } from '../core/fix.ts';
 import type { Device, Registry } from '../registry/types.ts';
 import type { Backpressure } from './backpressure.ts';
 import { buildDeadLetter } from './dead-letter.ts';
@@ -9,7 +10,6 @@ import {
   validateFixObjects,
 } from './decode.ts';
 import { DeprecationNotices } from './deprecation.ts';
-import type { Fix } from './fix.ts';
 import { LogThrottle } from './log-throttle.ts';
 import type { IngestMetrics } from './metrics.ts';
 import { DEAD_LETTER_TOPIC } from './payload.ts';

@@ -1,7 +1,7 @@
 import { isUtf8 } from 'node:buffer';
 import type { z } from 'zod';
+import type { Fix } from '../core/fix.ts';
 import type { Device } from '../registry/types.ts';
-import type { Fix } from './fix.ts';
 import { normalizeFix, toEpochMs } from './normalize.ts';
 import { fixSchemaByKind } from './payload.ts';
 import type { Rejection } from './reasons.ts';
@@ -47,16 +47,7 @@ export interface DecodeResult {
   deprecatedNumericAcc: number;
 }
 
-const TOPIC_PREFIX = 'devices/';
-const TOPIC_SUFFIX = '/telemetry';
-
-/** `devices/{id}/telemetry` → id; anything else → undefined. */
-export function deviceIdFromTelemetryTopic(topic: string): string | undefined {
-  if (!topic.startsWith(TOPIC_PREFIX) || !topic.endsWith(TOPIC_SUFFIX)) return undefined;
-  const id = topic.slice(TOPIC_PREFIX.length, topic.length - TOPIC_SUFFIX.length);
-  if (id.length === 0 || id.includes('/')) return undefined;
-  return id;
-}
+export { deviceIdFromTelemetryTopic } from '../core/topics.ts';
 
 function reject(reason: Rejection['reason'], detail: string, index?: number): Rejection {
   return index === undefined ? { reason, detail } : { reason, detail, index };

@@ -1,5 +1,5 @@
+import type { Fix } from '../core/fix.ts';
 import type { LatestFilter } from '../store/port.ts';
-import type { Fix } from './fix.ts';
 
 /**
  * Latest fix per unit, in memory, fed by ingest after each durable append and seeded from the store at

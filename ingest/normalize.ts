@@ -1,6 +1,6 @@
 import gcoordModule from 'gcoord';
+import type { Fix } from '../core/fix.ts';
 import type { Device } from '../registry/types.ts';
-import type { Fix } from './fix.ts';
 import type {
   BodyCameraFixPayload,
   FixPayload,

@@ -1,6 +1,6 @@
 import { z } from 'zod';
+import { LOAD_STATES, SANITATION_TASKS, TERMINAL_ALARMS } from '../core/fix.ts';
 import { EntityIdSchema } from '../registry/ids.ts';
-import { LOAD_STATES, SANITATION_TASKS, TERMINAL_ALARMS } from './fix.ts';
 
 /**
  * The device contract: the JSON a device publishes to `devices/{id}/telemetry`, one fix object or an
@@ -54,7 +54,7 @@ export const commonFixSchema = z.object({
   device: z.string().max(64).optional(),
   /** SOS / emergency button pressed (a vehicle terminal's emergency alarm too) */
   sos: z.boolean().optional(),
-  /** the terminal's own alarms (JT/T 808 alarm flags by name, ingest/fix.ts TERMINAL_ALARMS) */
+  /** the terminal's own alarms (JT/T 808 alarm flags by name, core/fix.ts TERMINAL_ALARMS) */
   alarms: z.array(z.enum(TERMINAL_ALARMS)).max(TERMINAL_ALARMS.length).optional(),
   /** odometer, km */
   mileage: finite.min(0).max(100_000_000).optional(),
@@ -115,13 +115,14 @@ export const fixSchemaByKind = {
   body_camera: bodyCameraFixSchema,
 } as const;
 
-/** Topic layout. */
-export const TELEMETRY_TOPIC_FILTER = 'devices/+/telemetry';
-export const telemetryTopic = (deviceId: string): string => `devices/${deviceId}/telemetry`;
-export const statusTopic = (deviceId: string): string => `devices/${deviceId}/status`;
-export const commandsTopicFilter = (deviceId: string): string => `devices/${deviceId}/commands/#`;
-/** Rejected input, readable by platform services only. */
-export const DEAD_LETTER_TOPIC = 'platform/deadletter';
+// The topic layout is the device contract's too, declared once in core/topics.ts.
+export {
+  commandsTopicFilter,
+  DEAD_LETTER_TOPIC,
+  statusTopic,
+  TELEMETRY_TOPIC_FILTER,
+  telemetryTopic,
+} from '../core/topics.ts';
 
 /** Retained payload of `devices/{id}/status`. */
 export interface DeviceStatus {

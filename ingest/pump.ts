@@ -1,7 +1,7 @@
 import fs from 'node:fs/promises';
 import type { Logger } from 'pino';
+import { type Fix, upgradeSpooledFix } from '../core/fix.ts';
 import type { FixStore } from '../store/port.ts';
-import { type Fix, upgradeSpooledFix } from './fix.ts';
 import type { IngestMetrics } from './metrics.ts';
 import type { Spool, SpoolBatch } from './spool.ts';
 
@@ -24,7 +24,7 @@ export interface PumpOptions {
   /**
    * The compliance engine's judgement gate: `mark()` when a batch is read, and the checkpoint moves past
    * the batch only once `judged(mark)` resolves (its fixes' judgement is committed), so that after a
-   * crash the fixes past the checkpoint are all the ones to judge again (platform/compliance.ts replay).
+   * crash the fixes past the checkpoint are all the ones to judge again (compliance/service.ts replay).
    */
   judgement?: { mark(): number; judged(mark: number): Promise<void> };
 }

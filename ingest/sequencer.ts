@@ -1,4 +1,4 @@
-import type { Fix } from './fix.ts';
+import type { Fix } from '../core/fix.ts';
 
 /**
  * Per-device duplicate suppression and late marking.

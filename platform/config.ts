@@ -1,10 +1,10 @@
 import path from 'node:path';
 import { z } from 'zod';
 import { CORS_ORIGIN_PATTERN } from '../api/security.ts';
+import { COMPLIANCE_CLOCKS } from '../compliance/clock.ts';
 import { parseTileUrls, TILE_CRS } from '../console/client-config.ts';
 import { VIOLATION_CODES } from '../geofence/model.ts';
 import { AllowlistError, parseAllowlist } from '../outbound/address-policy.ts';
-import { COMPLIANCE_CLOCKS } from './compliance-clock.ts';
 import { placeholderReason, SECRET_SETTINGS } from './placeholder-secrets.ts';
 
 /**
@@ -35,7 +35,7 @@ const envObject = z.object({
   MQTT_PROCESSES: z.coerce.number().int().min(1).max(64).default(1),
   /**
    * most MQTT connections at once; over it a CONNECT gets CONNACK 3 (server unavailable). Unset: the
-   * open-files limit minus a reserve for everything else (platform/open-files.ts)
+   * open-files limit minus a reserve for everything else (broker/open-files.ts)
    */
   MQTT_MAX_CONNECTIONS: z.coerce.number().int().min(1).max(10_000_000).optional(),
   /** JT/T 808 terminals over TCP (gateway/jt808/); 0 turns the gateway off */
@@ -147,7 +147,7 @@ const envObject = z.object({
   INFLUX_MAX_SOCKETS: z.coerce.number().int().min(1).max(1024).default(16),
   /**
    * evidence packages: store calls at once (a track query for one vehicle's due violations, then their
-   * packages' writes); the rest wait in the durable queue (platform/evidence-queue.ts)
+   * packages' writes); the rest wait in the durable queue (compliance/evidence-queue.ts)
    */
   EVIDENCE_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(4),
   /**
@@ -187,7 +187,7 @@ const envObject = z.object({
   MAX_FIX_AGE_DAYS: z.coerce.number().min(0).default(7),
   /**
    * how far back late fixes are re-judged in time order: the compliance engine's history on disk
-   * (platform/backfill-history.ts) is kept this long; unset: the whole backfill horizon (MAX_FIX_AGE_DAYS)
+   * (compliance/backfill-history.ts) is kept this long; unset: the whole backfill horizon (MAX_FIX_AGE_DAYS)
    */
   BACKFILL_HISTORY_HOURS: z.coerce
     .number()
@@ -199,7 +199,7 @@ const envObject = z.object({
   /**
    * the clock silence (OFFLINE) is judged by: `wall` (production), or `fleet` for simulations and
    * replays only: the median over recent devices of their newest fix's time plus the wall time since
-   * (platform/compliance-clock.ts)
+   * (compliance/clock.ts)
    */
   COMPLIANCE_CLOCK: z.enum(COMPLIANCE_CLOCKS).default('wall'),
   /** fleet clock: fleet time per wall time while no newer fix arrives (the simulator's --speedup) */

@@ -22,7 +22,7 @@ async function main(): Promise<void> {
   }
   if (config.env.PARTS.some((part) => part === 'edge' || part === 'worker')) {
     // cluster mode (cluster/): loaded only then, so the single process never loads the NATS client
-    const { clusterMain } = await import('../cluster/main.ts');
+    const { clusterMain } = await import('./cluster.ts');
     await clusterMain(config);
     return;
   }

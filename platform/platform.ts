@@ -19,14 +19,18 @@ import { WebhookStore } from '../api/webhooks/store.ts';
 import { type BrokerHandle, createBroker } from '../broker/broker.ts';
 import { capacityHealth } from '../broker/capacity.ts';
 import { createBrokerCluster } from '../broker/cluster/hub.ts';
+import { defaultMaxConnections, readOpenFilesLimit } from '../broker/open-files.ts';
+import { createComplianceClock } from '../compliance/clock.ts';
+import { EngineStateStore } from '../compliance/engine-state-store.ts';
+import { ComplianceService } from '../compliance/service.ts';
 import { consoleRoutes } from '../console/server.ts';
+import { type Fix, upgradeSpooledFix } from '../core/fix.ts';
 import { IncidentDesk } from '../dispatch/incidents.ts';
 import { LiveUnits } from '../dispatch/live-units.ts';
 import { Jt808Server } from '../gateway/jt808/server.ts';
 import { Backpressure, SLOW_AT, spoolPressure } from '../ingest/backpressure.ts';
 import { IngestCore } from '../ingest/core.ts';
 import { type ExternalIngest, startExternalIngest } from '../ingest/external.ts';
-import { type Fix, upgradeSpooledFix } from '../ingest/fix.ts';
 import { LatestPositions } from '../ingest/latest-cache.ts';
 import { createIngestMetrics, type IngestMetrics } from '../ingest/metrics.ts';
 import { DEAD_LETTER_TOPIC } from '../ingest/payload.ts';
@@ -47,12 +51,8 @@ import { createStore } from '../store/index.ts';
 import { InfluxEventStore } from '../store/influx/events.ts';
 import { InfluxConnection } from '../store/influx/http.ts';
 import type { FixStore } from '../store/port.ts';
-import { ComplianceService } from './compliance.ts';
-import { createComplianceClock } from './compliance-clock.ts';
 import type { Config } from './config.ts';
-import { EngineStateStore } from './engine-state-store.ts';
 import { wireJt808Triggers } from './jt808.ts';
-import { defaultMaxConnections, readOpenFilesLimit } from './open-files.ts';
 
 /**
  * The composition root: builds broker, ingest, store, API and the demo fleet from a Config and wires

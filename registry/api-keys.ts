@@ -1,7 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import type Database from 'better-sqlite3';
-import type { ApiKeyResolver, KeyAuthentication, Principal, Role } from '../api/principal.ts';
+import type { ApiKeyResolver, KeyAuthentication, Principal, Role } from '../core/principal.ts';
 import { openSqlite } from '../store/sqlite-file.ts';
 
 /**

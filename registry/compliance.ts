@@ -14,7 +14,7 @@ import type {
   Zone,
 } from '../geofence/model.ts';
 import type { CollectionPoint, DutyPlan, Incident, SweepPlan, UploadStation } from '../geofence/plans.ts';
-import { DEFAULT_THRESHOLDS, THRESHOLD_OVERRIDES } from '../geofence/thresholds.ts';
+import { DEFAULT_THRESHOLDS, THRESHOLD_OVERRIDES } from '../geofence/thresholds/index.ts';
 import { openSqlite } from '../store/sqlite-file.ts';
 import {
   DEFAULT_CORRIDOR_M,
@@ -73,8 +73,11 @@ export const COMPLIANCE_KINDS = [
 ] as const;
 export type ComplianceKind = (typeof COMPLIANCE_KINDS)[number];
 
-export const PERMIT_STATES = ['submitted', 'approved', 'active', 'rejected', 'revoked', 'expired'] as const;
-export type PermitState = (typeof PERMIT_STATES)[number];
+// The permit states belong to the workflow (permit-workflow.ts); re-exported for the registry's users.
+export { PERMIT_STATES, type PermitState } from './permit-workflow.ts';
+
+import { PERMIT_STATES, type PermitState } from './permit-workflow.ts';
+
 /** States in which a permit still counts on its sites and routes (they cannot be deleted under it). */
 const LIVE_PERMIT_STATES: ReadonlySet<PermitState> = new Set(['submitted', 'approved', 'active']);
 
@@ -334,7 +337,7 @@ function oneOf<T extends string>(issues: ValidationIssue[], v: unknown, allowed:
 
 /**
  * Threshold overrides (a PUT's values, a permit's), validated by the rules' own schemas
- * (geofence/thresholds.ts), the same ones the API's request schemas are (issue 11).
+ * (geofence/thresholds/), the same ones the API's request schemas are (issue 11).
  */
 export function validateThresholdValues(values: unknown, path: string): ValidationIssue[] {
   const parsed = THRESHOLD_OVERRIDES.safeParse(values);

@@ -1,3 +1,6 @@
+/** A permit's states (issue 4, the workflow); the registry stores one on every permit version. */
+export const PERMIT_STATES = ['submitted', 'approved', 'active', 'rejected', 'revoked', 'expired'] as const;
+export type PermitState = (typeof PERMIT_STATES)[number];
 /**
  * The permit approval workflow (建筑垃圾处置核准), as pure functions: no I/O, no clock (the caller gives
  * the local date). The registry stores a permit's `state` (the last decision taken on it) in every version;
@@ -22,8 +25,6 @@
  *   approved | active -> revoked              (the city, with a reason)
  *   expired, revoked: final
  */
-
-import type { PermitState } from './compliance.ts';
 
 export const PERMIT_STATUSES = ['submitted', 'approved', 'active', 'expired', 'rejected', 'revoked'] as const;
 export type PermitStatus = (typeof PERMIT_STATUSES)[number];

@@ -1,7 +1,7 @@
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { join } from 'node:path';
 import type Database from 'better-sqlite3';
-import { UNIT_KINDS, type UnitKind } from '../ingest/fix.ts';
+import { UNIT_KINDS, type UnitKind } from '../core/fix.ts';
 import { openSqlite } from '../store/sqlite-file.ts';
 import { checkNewId } from './ids.ts';
 import { hashSecret, verifySecret } from './secrets.ts';

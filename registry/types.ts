@@ -1,4 +1,4 @@
-import type { UnitKind } from '../ingest/fix.ts';
+import type { UnitKind } from '../core/fix.ts';
 
 /** A transport firm (运输企业), a sanitation contractor, or a city department that owns body cameras. */
 export interface Firm {

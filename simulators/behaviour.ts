@@ -1,4 +1,4 @@
-import type { UnitKind } from '../ingest/fix.ts';
+import type { UnitKind } from '../core/fix.ts';
 import type { BodyCameraFixPayload, MuckTruckFixPayload, SanitationFixPayload } from '../ingest/payload.ts';
 import type { Rng } from './rng.ts';
 import { gpsNoise, type LatLon, type Polyline } from './tracks.ts';

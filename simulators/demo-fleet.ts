@@ -1,5 +1,5 @@
 import mqtt, { type MqttClient } from 'mqtt';
-import type { UnitKind } from '../ingest/fix.ts';
+import type { UnitKind } from '../core/fix.ts';
 import { type FixPayload, statusTopic, telemetryTopic } from '../ingest/payload.ts';
 import type { Firm, NewDevice, Officer, Vehicle } from '../registry/types.ts';
 import {

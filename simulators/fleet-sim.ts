@@ -1,5 +1,5 @@
+import type { UnitKind } from '../core/fix.ts';
 import type { ViolationCode } from '../geofence/model.ts';
-import type { UnitKind } from '../ingest/fix.ts';
 import type { FixPayload } from '../ingest/payload.ts';
 import { telemetryTopic } from '../ingest/payload.ts';
 import type { NewDevice } from '../registry/types.ts';

@@ -1,5 +1,5 @@
+import { TERMINAL_ALARMS } from '../core/fix.ts';
 import type { LocationInput } from '../gateway/jt808/codec/msg-0200.ts';
-import { TERMINAL_ALARMS } from '../ingest/fix.ts';
 import { toEpochMs } from '../ingest/normalize.ts';
 import { SHIPPED_MODEL } from '../registry/device-models.ts';
 

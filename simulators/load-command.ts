@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { defaultMaxConnections } from '../platform/open-files.ts';
+import { defaultMaxConnections } from '../broker/open-files.ts';
 import { loadPhone, runJt808Load } from './jt808-load.ts';
 import {
   generateCredentials,

@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { readOpenFilesLimit } from '../platform/open-files.ts';
+import { readOpenFilesLimit } from '../broker/open-files.ts';
 
 /**
  * What bounds the connections one machine can open, read where Linux shows it, so the load command can

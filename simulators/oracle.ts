@@ -1,4 +1,4 @@
-import type { UnitKind } from '../ingest/fix.ts';
+import type { UnitKind } from '../core/fix.ts';
 import {
   coveredOnDates,
   inLocalWindows,

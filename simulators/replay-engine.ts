@@ -1,3 +1,4 @@
+import type { Fix } from '../core/fix.ts';
 import { InMemoryLine } from '../geofence/backfill-memory.ts';
 import { chinaCalendar } from '../geofence/calendar.ts';
 import { compileWorld } from '../geofence/compile.ts';
@@ -7,7 +8,6 @@ import type { RegistrySnapshot, VehicleProfile } from '../geofence/model.ts';
 import { ALL_RULES } from '../geofence/rules/index.ts';
 import type { ViolationEvent, World } from '../geofence/types.ts';
 import { decodeTelemetry } from '../ingest/decode.ts';
-import type { Fix } from '../ingest/fix.ts';
 import type { Device } from '../registry/types.ts';
 import type { SimMessage } from './fleet-sim.ts';
 import type { Detection } from './score.ts';

@@ -3,7 +3,7 @@ import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { parseWindow } from '../geofence/geo/windows.ts';
 import { VIOLATION_CODES } from '../geofence/model.ts';
-import { THRESHOLD_OVERRIDES } from '../geofence/thresholds.ts';
+import { THRESHOLD_OVERRIDES } from '../geofence/thresholds/index.ts';
 import { EntityIdSchema } from '../registry/ids.ts';
 
 /**
@@ -237,7 +237,7 @@ const InjectionSchema = z
       });
   });
 
-/** The city thresholds a scenario sets: the rules' own schemas, every key optional (geofence/thresholds.ts). */
+/** The city thresholds a scenario sets: the rules' own schemas, every key optional (geofence/thresholds/). */
 const ThresholdsSchema = THRESHOLD_OVERRIDES;
 
 export const ScenarioFileSchema = z

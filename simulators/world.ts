@@ -1,6 +1,6 @@
 import { localDate, localMsOfDay } from '../geofence/geo/windows.ts';
 import type { Permit, PolygonCoords, Route, Site, Thresholds, Zone } from '../geofence/model.ts';
-import { DEFAULT_THRESHOLDS } from '../geofence/thresholds.ts';
+import { DEFAULT_THRESHOLDS } from '../geofence/thresholds/index.ts';
 import { SHIPPED_MODEL } from '../registry/device-models.ts';
 import type { Firm, NewDevice, Officer, Vehicle } from '../registry/types.ts';
 import { DEFAULT_INTERVAL_S } from './demo-fleet.ts';

@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import type Database from 'better-sqlite3';
-import { BOOLEAN_FIELDS, type Fix, NUMERIC_FIELDS, STRING_FIELDS } from '../ingest/fix.ts';
+import { BOOLEAN_FIELDS, type Fix, NUMERIC_FIELDS, STRING_FIELDS } from '../core/fix.ts';
 import type { FixStore, LatestFilter, StoreHealth, TrackQuery } from './port.ts';
 import { openSqlite } from './sqlite-file.ts';
 

@@ -1,4 +1,4 @@
-import type { Fix, UnitKind } from '../ingest/fix.ts';
+import type { Fix, UnitKind } from '../core/fix.ts';
 
 /**
  * The storage port. Two adapters implement it (InfluxDB in store/influx/, the embedded SQLite default in

@@ -1,12 +1,12 @@
 /**
  * Watches a platform process from outside while a stress scenario runs: GET /healthz at a fixed rate
  * (open loop: a slow answer does not delay the next request, so a stall shows in the latencies instead
- * of thinning the samples), the sockets it holds to a port (from /proc, test/support/proc-sockets.ts)
+ * of thinning the samples), the sockets it holds to a port (from /proc, testkit/proc-sockets.ts)
  * and its peak resident memory (VmHWM in /proc/PID/status, the kernel's high-water mark).
  */
 import { readFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
-import { sampleSockets } from '../test/support/proc-sockets.ts';
+import { sampleSockets } from '../testkit/proc-sockets.ts';
 import type { Health } from './storm-world.ts';
 
 export interface MonitorFigures {

@@ -92,7 +92,7 @@ async function main(): Promise<number> {
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
   // exit through process.exit, so the servers and platforms a scenario started are killed on the way
-  // (test/servers/process.ts and test/support/child-platform.ts do it on 'exit')
+  // (testkit/servers/process.ts and testkit/child-platform.ts do it on 'exit')
   process.once('SIGINT', () => process.exit(130));
   process.once('SIGTERM', () => process.exit(143));
   main().then(

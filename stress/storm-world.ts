@@ -5,7 +5,7 @@
  * as the devices themselves, and what the platform and InfluxDB say about them.
  */
 import mqtt from 'mqtt';
-import { type CheapFleet, seedCheapFleet } from '../test/support/cheap-fleet.ts';
+import { type CheapFleet, seedCheapFleet } from '../testkit/cheap-fleet.ts';
 
 export { type CheapFleet, seedCheapFleet };
 

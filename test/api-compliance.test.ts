@@ -7,7 +7,7 @@ import { ProblemSchema } from '../api/schemas.ts';
 import { wgs84ToGcj02 } from '../geofence/geo/gcj02.ts';
 import { Ruler } from '../geofence/geo/ruler.ts';
 import type { Position } from '../geofence/model.ts';
-import { DEFAULT_THRESHOLDS } from '../geofence/thresholds.ts';
+import { DEFAULT_THRESHOLDS } from '../geofence/thresholds/index.ts';
 import { ComplianceRegistry } from '../registry/compliance.ts';
 import { ADMIN_TOKEN, AUTH, testApi } from './support/api-fixtures.ts';
 import { squareFrom } from './support/geometry.ts';

@@ -11,7 +11,7 @@ import { serializerCompiler } from 'fastify-type-provider-zod';
 import type { ZodType } from 'zod';
 import { PositionDtoSchema, PositionListSchema, ProblemSchema, toPositionDto } from '../api/schemas.ts';
 import { TrackSchema } from '../api/track-format-schemas.ts';
-import type { Fix } from '../ingest/fix.ts';
+import type { Fix } from '../core/fix.ts';
 import { rowToFix } from '../store/influx/schema.ts';
 import type { LatestFilter } from '../store/port.ts';
 import { AUTH, fleetFixes, T0, testApi } from './support/api-fixtures.ts';

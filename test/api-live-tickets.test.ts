@@ -11,7 +11,7 @@ import { Registry as MetricsRegistry } from 'prom-client';
 import { buildApi } from '../api/app.ts';
 import { LiveHub } from '../api/live-hub.ts';
 import { StreamTicketStore } from '../api/live-tickets.ts';
-import type { Fix } from '../ingest/fix.ts';
+import type { Fix } from '../core/fix.ts';
 import { ADMIN_TOKEN as FIXTURE_TOKEN, fleetRegistry, OK_HEALTH } from './support/api-fixtures.ts';
 import { createKey, type FleetUnit, registerFleet, TestDevice } from './support/live-fleet.ts';
 import { ADMIN_TOKEN, startTestPlatform, type TestPlatform } from './support/platform.ts';

@@ -26,8 +26,8 @@ import { muckTruckFixSchema } from '../ingest/payload.ts';
 import { ComplianceRegistry, vehicleProfilesFrom } from '../registry/compliance.ts';
 import { SqliteRegistry } from '../registry/sqlite.ts';
 import type { Device } from '../registry/types.ts';
+import { type ChildPlatform, spawnPlatform } from '../testkit/child-platform.ts';
 import { VehicleHarness } from './support/backfill-harness.ts';
-import { type ChildPlatform, spawnPlatform } from './support/child-platform.ts';
 import { type HaulWorld, offRouteHaulFixes, seedHaulWorld } from './support/haul-world.ts';
 import { connectClient, endClient, eventually, publishQos1 } from './support/platform.ts';
 

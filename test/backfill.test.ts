@@ -12,18 +12,18 @@
  * republish a violation for that alone.
  */
 import test from 'ava';
+import { decodeHistoryFix, encodeHistoryFix } from '../compliance/history-fix-codec.ts';
+import type { Fix } from '../core/fix.ts';
 import { rejudge } from '../geofence/backfill.ts';
 import { chinaCalendar } from '../geofence/calendar.ts';
 import { compileWorld } from '../geofence/compile.ts';
 import { createEngine } from '../geofence/engine.ts';
 import { createJudge } from '../geofence/judge.ts';
 import { ALL_RULES } from '../geofence/rules/index.ts';
-import { DEFAULT_THRESHOLDS } from '../geofence/thresholds.ts';
+import { DEFAULT_THRESHOLDS } from '../geofence/thresholds/index.ts';
 import type { World } from '../geofence/types.ts';
 import { decodeTelemetry } from '../ingest/decode.ts';
-import type { Fix } from '../ingest/fix.ts';
 import { normalizeFix } from '../ingest/normalize.ts';
-import { decodeHistoryFix, encodeHistoryFix } from '../platform/history-fix-codec.ts';
 import type { Device } from '../registry/types.ts';
 import { loadWorld } from '../simulators/cli-common.ts';
 import {

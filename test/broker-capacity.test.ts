@@ -11,17 +11,17 @@ import path from 'node:path';
 import test from 'ava';
 import type { MqttClient } from 'mqtt';
 import { socketMargin } from '../broker/capacity.ts';
-import { ConfigError, loadConfig } from '../platform/config.ts';
 import {
   defaultMaxConnections,
   descriptorReserve,
   FALLBACK_MAX_CONNECTIONS,
   parseOpenFilesLimit,
   readOpenFilesLimit,
-} from '../platform/open-files.ts';
+} from '../broker/open-files.ts';
+import { ConfigError, loadConfig } from '../platform/config.ts';
+import { seedCheapFleet } from '../testkit/cheap-fleet.ts';
+import { spawnPlatform } from '../testkit/child-platform.ts';
 import { closed, deferred, SECRETS, startFixture } from './broker-fixture.ts';
-import { seedCheapFleet } from './support/cheap-fleet.ts';
-import { spawnPlatform } from './support/child-platform.ts';
 import {
   connectClient,
   endClient,

@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test from 'ava';
 import type { MqttClient } from 'mqtt';
-import { type ChildPlatform, spawnPlatform } from './support/child-platform.ts';
+import { type ChildPlatform, spawnPlatform } from '../testkit/child-platform.ts';
 import { connectClient, endClient, eventually, publishQos1 } from './support/platform.ts';
 
 const TOKEN = 'cluster-admin-token-0123456789';

@@ -1,7 +1,7 @@
 import { rm } from 'node:fs/promises';
 import test from 'ava';
+import { type SelfSignedCert, selfSignedCert } from '../testkit/servers/tls.ts';
 import { type Fixture, SECRETS, startFixture, until } from './broker-fixture.ts';
-import { type SelfSignedCert, selfSignedCert } from './servers/tls.ts';
 
 const fix = JSON.stringify({ ts: 1_700_000_000_000, lat: 31.82, lon: 117.23 });
 

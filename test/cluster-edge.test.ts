@@ -8,9 +8,9 @@ import fs from 'node:fs/promises';
 import mqtt from 'mqtt';
 import { openCluster } from '../cluster/jetstream.ts';
 import { fixMsgId, partitionOf } from '../cluster/partitions.ts';
-import { NATS_SERVER_BIN, startNatsCluster } from './servers/nats.ts';
-import { testsNeeding } from './servers/required.ts';
-import { spawnClusterPart } from './support/cluster-parts.ts';
+import { spawnClusterPart } from '../testkit/cluster-parts.ts';
+import { NATS_SERVER_BIN, startNatsCluster } from '../testkit/servers/nats.ts';
+import { testsNeeding } from '../testkit/servers/required.ts';
 import { readFixStream, seedDataDir } from './support/cluster-world.ts';
 
 const { serial } = testsNeeding(NATS_SERVER_BIN, 'cluster-edge');

@@ -5,7 +5,7 @@
  * the other and send their unacknowledged fix again), kill -9 a worker (its partitions move to the
  * other, which restores their checkpoints and replays the stream from there), kill -9 a NATS node.
  * Then: every PUBACKed fix is in the stream once and in InfluxDB once, and the violations and trips in
- * InfluxDB are those of the single-process compliance service (platform/compliance.ts) judging the same
+ * InfluxDB are those of the single-process compliance service (compliance/service.ts) judging the same
  * fixes, same ids, same phases.
  */
 import fs from 'node:fs/promises';
@@ -15,8 +15,8 @@ import mqtt, { type MqttClient } from 'mqtt';
 import { pino } from 'pino';
 import { openCluster } from '../cluster/jetstream.ts';
 import { partitionOf } from '../cluster/partitions.ts';
-import type { Fix } from '../ingest/fix.ts';
-import { ComplianceService } from '../platform/compliance.ts';
+import { ComplianceService } from '../compliance/service.ts';
+import type { Fix } from '../core/fix.ts';
 import { ComplianceRegistry, vehicleProfilesFrom } from '../registry/compliance.ts';
 import { SqliteRegistry } from '../registry/sqlite.ts';
 import { demoComplianceSeed } from '../simulators/demo-compliance.ts';
@@ -25,10 +25,10 @@ import { EmbeddedEventStore } from '../store/events-embedded.ts';
 import type { EventStore } from '../store/events-port.ts';
 import { InfluxStore } from '../store/influx/adapter.ts';
 import { InfluxEventStore } from '../store/influx/events.ts';
-import { INFLUXD_BIN, startInfluxd } from './servers/influxd.ts';
-import { NATS_SERVER_BIN, startNatsCluster } from './servers/nats.ts';
-import { testsNeeding } from './servers/required.ts';
-import { type ClusterPart, spawnClusterPart } from './support/cluster-parts.ts';
+import { type ClusterPart, spawnClusterPart } from '../testkit/cluster-parts.ts';
+import { INFLUXD_BIN, startInfluxd } from '../testkit/servers/influxd.ts';
+import { NATS_SERVER_BIN, startNatsCluster } from '../testkit/servers/nats.ts';
+import { testsNeeding } from '../testkit/servers/required.ts';
 import { readFixStream, seedDataDir } from './support/cluster-world.ts';
 
 const nats = testsNeeding(NATS_SERVER_BIN, 'cluster-failover');

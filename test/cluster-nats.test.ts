@@ -6,8 +6,8 @@
  */
 import { openCluster } from '../cluster/jetstream.ts';
 import { fixMsgId, fixSubject } from '../cluster/partitions.ts';
-import { NATS_SERVER_BIN, startNatsCluster } from './servers/nats.ts';
-import { testsNeeding } from './servers/required.ts';
+import { NATS_SERVER_BIN, startNatsCluster } from '../testkit/servers/nats.ts';
+import { testsNeeding } from '../testkit/servers/required.ts';
 
 const { serial } = testsNeeding(NATS_SERVER_BIN, 'cluster-nats');
 

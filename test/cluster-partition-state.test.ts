@@ -2,7 +2,7 @@
  * A cluster worker's judgement of one partition (cluster/partition-state.ts), without servers: the demo
  * scenario fleet (90 minutes, every rule exercised) split over partitions as the edges split it.
  *  - Stepped as the stream delivers it, the partitions give the violations and trips the single-process
- *    compliance service (platform/compliance.ts) gives for the same fixes: same ids, phases and times.
+ *    compliance service (compliance/service.ts) gives for the same fixes: same ids, phases and times.
  *  - A checkpoint taken anywhere and restored by another runner, fed the rest of the partition, gives
  *    the same events as the uninterrupted run, byte for byte (a takeover judges as if nothing happened).
  *  - A checkpoint of another engine version keeps its sequence but no states; a late fix is counted
@@ -16,6 +16,9 @@ import test from 'ava';
 import { pino } from 'pino';
 import { PartitionState, type StepOutput } from '../cluster/partition-state.ts';
 import { partitionOf } from '../cluster/partitions.ts';
+import { engineFingerprint } from '../compliance/engine-state-codec.ts';
+import { ComplianceService } from '../compliance/service.ts';
+import type { Fix } from '../core/fix.ts';
 import { chinaCalendar } from '../geofence/calendar.ts';
 import { compileWorld } from '../geofence/compile.ts';
 import { createEngine } from '../geofence/engine.ts';
@@ -23,11 +26,8 @@ import { canonicalJson } from '../geofence/evidence.ts';
 import { createJudge } from '../geofence/judge.ts';
 import type { RegistrySnapshot } from '../geofence/model.ts';
 import { ALL_RULES } from '../geofence/rules/index.ts';
-import { DEFAULT_THRESHOLDS } from '../geofence/thresholds.ts';
-import type { Fix } from '../ingest/fix.ts';
+import { DEFAULT_THRESHOLDS } from '../geofence/thresholds/index.ts';
 import { normalizeFix } from '../ingest/normalize.ts';
-import { ComplianceService } from '../platform/compliance.ts';
-import { engineFingerprint } from '../platform/engine-state-codec.ts';
 import type { Device } from '../registry/types.ts';
 import {
   DEMO_COMPLIANCE_IDS,

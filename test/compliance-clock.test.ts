@@ -1,14 +1,14 @@
 /**
- * COMPLIANCE_CLOCK (platform/compliance-clock.ts): silence (OFFLINE) judged by the wall clock, or, for
+ * COMPLIANCE_CLOCK (compliance/clock.ts): silence (OFFLINE) judged by the wall clock, or, for
  * simulations and replays, by the fleet's own time read from its fixes. The clock alone (pure, with an
  * injected wall clock), the setting's validation, and the real platform judging a replayed fleet two
  * hours in the past both ways: over MQTT with device credentials, fixes through ingest and the engine.
  */
 import test from 'ava';
+import { createComplianceClock, MAX_LAG_COMPENSATION_MS } from '../compliance/clock.ts';
+import type { Fix } from '../core/fix.ts';
 import type { ViolationEvent } from '../geofence/types.ts';
-import type { Fix } from '../ingest/fix.ts';
 import { telemetryTopic } from '../ingest/payload.ts';
-import { createComplianceClock, MAX_LAG_COMPENSATION_MS } from '../platform/compliance-clock.ts';
 import { ConfigError, loadConfig } from '../platform/config.ts';
 import { connectClient, endClient, eventually, publishQos1, startTestPlatform } from './support/platform.ts';
 

@@ -1,6 +1,6 @@
 /**
  * The compliance output when things fail (issue 3: nothing valid is lost across an outage or a crash),
- * against a REAL InfluxDB 1.x (test/servers/influxd.ts) holding both the fixes and the events:
+ * against a REAL InfluxDB 1.x (testkit/servers/influxd.ts) holding both the fixes and the events:
  *
  *  - outage: influxd stopped while a truck leaves its corridor and comes back. Health says compliance
  *    is degraded and how many events wait in the outbox; once influxd is back, every event is stored
@@ -17,9 +17,9 @@ import test from 'ava';
 import Database from 'better-sqlite3';
 import { ComplianceRegistry, vehicleProfilesFrom } from '../registry/compliance.ts';
 import { SqliteRegistry } from '../registry/sqlite.ts';
-import { INFLUXD_BIN, type InfluxdServer, startInfluxd } from './servers/influxd.ts';
-import { testsNeeding } from './servers/required.ts';
-import { spawnPlatform } from './support/child-platform.ts';
+import { spawnPlatform } from '../testkit/child-platform.ts';
+import { INFLUXD_BIN, type InfluxdServer, startInfluxd } from '../testkit/servers/influxd.ts';
+import { testsNeeding } from '../testkit/servers/required.ts';
 import { type HaulWorld, offRouteHaulFixes, publishFixes, seedHaulWorld } from './support/haul-world.ts';
 import { eventually, startTestPlatform } from './support/platform.ts';
 

@@ -7,7 +7,7 @@ import { compileWorld } from '../geofence/compile.ts';
 import { wgs84ToGcj02 } from '../geofence/geo/gcj02.ts';
 import { Ruler } from '../geofence/geo/ruler.ts';
 import type { Position, VehicleProfile } from '../geofence/model.ts';
-import { DEFAULT_THRESHOLDS } from '../geofence/thresholds.ts';
+import { DEFAULT_THRESHOLDS } from '../geofence/thresholds/index.ts';
 import {
   type ComplianceChange,
   ComplianceRegistry,

@@ -11,21 +11,21 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import test from 'ava';
-import { chinaCalendar } from '../geofence/calendar.ts';
-import { compileWorld } from '../geofence/compile.ts';
-import { createEngine, type VehicleState } from '../geofence/engine.ts';
-import { canonicalJson, type EvidencePackage, verifyEvidence } from '../geofence/evidence.ts';
-import { ALL_RULES } from '../geofence/rules/index.ts';
-import { DEFAULT_THRESHOLDS } from '../geofence/thresholds.ts';
-import { initialTrips, stepTrips, type TripEvent, type TripState, tripInput } from '../geofence/trips.ts';
-import type { ViolationEvent } from '../geofence/types.ts';
-import { normalizeFix } from '../ingest/normalize.ts';
 import {
   decodeTripState,
   decodeVehicleState,
   encodeState,
   engineFingerprint,
-} from '../platform/engine-state-codec.ts';
+} from '../compliance/engine-state-codec.ts';
+import { chinaCalendar } from '../geofence/calendar.ts';
+import { compileWorld } from '../geofence/compile.ts';
+import { createEngine, type VehicleState } from '../geofence/engine.ts';
+import { canonicalJson, type EvidencePackage, verifyEvidence } from '../geofence/evidence.ts';
+import { ALL_RULES } from '../geofence/rules/index.ts';
+import { DEFAULT_THRESHOLDS } from '../geofence/thresholds/index.ts';
+import { initialTrips, stepTrips, type TripEvent, type TripState, tripInput } from '../geofence/trips.ts';
+import type { ViolationEvent } from '../geofence/types.ts';
+import { normalizeFix } from '../ingest/normalize.ts';
 import type { Device, NewDevice } from '../registry/types.ts';
 import {
   DEMO_COMPLIANCE_IDS,

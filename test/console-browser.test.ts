@@ -23,7 +23,7 @@ import {
   screenshotFailures,
   signIn,
   until,
-} from './support/browser.ts';
+} from '../testkit/browser.ts';
 import { offRouteHaulFixes, publishFixes, seedHaulFleet, seedHaulWorld } from './support/haul-world.ts';
 import { createKey } from './support/live-fleet.ts';
 import { ADMIN_TOKEN, eventually, startTestPlatform, type TestPlatform } from './support/platform.ts';

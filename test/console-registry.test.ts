@@ -21,7 +21,7 @@ import {
   screenshotFailures,
   signIn,
   until,
-} from './support/browser.ts';
+} from '../testkit/browser.ts';
 import { publishFixes, seedHaulWorld } from './support/haul-world.ts';
 import { ADMIN_TOKEN, startTestPlatform, type TestPlatform } from './support/platform.ts';
 

@@ -13,7 +13,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import type { Page } from 'playwright-core';
-import { launchBrowser, signIn } from './support/browser.ts';
+import { launchBrowser, signIn } from '../testkit/browser.ts';
 
 // page.evaluate callbacks run in the page (this file compiles without the DOM library)
 // biome-ignore lint/suspicious/noExplicitAny: browser globals

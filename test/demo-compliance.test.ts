@@ -4,7 +4,7 @@ import { compileWorld } from '../geofence/compile.ts';
 import { createEngine } from '../geofence/engine.ts';
 import type { ViolationCode } from '../geofence/model.ts';
 import { ALL_RULES } from '../geofence/rules/index.ts';
-import { DEFAULT_THRESHOLDS } from '../geofence/thresholds.ts';
+import { DEFAULT_THRESHOLDS } from '../geofence/thresholds/index.ts';
 import type { ViolationEvent } from '../geofence/types.ts';
 import { normalizeFix } from '../ingest/normalize.ts';
 import { fixSchemaByKind } from '../ingest/payload.ts';

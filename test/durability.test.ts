@@ -9,7 +9,7 @@ import test from 'ava';
 import type { MqttClient } from 'mqtt';
 import { SqliteRegistry } from '../registry/sqlite.ts';
 import { EmbeddedStore } from '../store/embedded.ts';
-import { spawnPlatform } from './support/child-platform.ts';
+import { spawnPlatform } from '../testkit/child-platform.ts';
 import { connectClient, eventually } from './support/platform.ts';
 
 const DEVICES = 20;

@@ -1,11 +1,11 @@
 import test from 'ava';
+import { type Fix, UNIT_KINDS } from '../core/fix.ts';
 import { chinaCalendar } from '../geofence/calendar.ts';
 import { compileWorld } from '../geofence/compile.ts';
 import { createEngine } from '../geofence/engine.ts';
 import { VIOLATION_CODES } from '../geofence/model.ts';
 import { ALL_RULES } from '../geofence/rules/index.ts';
-import { DEFAULT_THRESHOLDS } from '../geofence/thresholds.ts';
-import { type Fix, UNIT_KINDS } from '../ingest/fix.ts';
+import { DEFAULT_THRESHOLDS } from '../geofence/thresholds/index.ts';
 
 test('the registry holds a rule for every violation code, and one per code for each unit kind', (t) => {
   t.deepEqual([...new Set(ALL_RULES.map((r) => r.code))].sort(), [...VIOLATION_CODES].sort());

@@ -1,5 +1,5 @@
 /**
- * The event outbox (platform/event-outbox.ts) with real parts: the outbox rows in a real engine-state
+ * The event outbox (compliance/event-outbox.ts) with real parts: the outbox rows in a real engine-state
  * SQLite file, the events in the embedded event store. Issue 10 had 43,098 violation events in memory
  * during a storm and read the whole outbox back at the next start: here memory holds at most a window
  * per kind, the rest is read back page by page, in order, nothing lost or written twice, and a failing
@@ -10,10 +10,10 @@ import os from 'node:os';
 import path from 'node:path';
 import test from 'ava';
 import { pino } from 'pino';
+import { EngineStateStore } from '../compliance/engine-state-store.ts';
+import { EventOutbox } from '../compliance/event-outbox.ts';
 import type { TripEvent } from '../geofence/trips.ts';
 import type { ViolationEvent } from '../geofence/types.ts';
-import { EngineStateStore } from '../platform/engine-state-store.ts';
-import { EventOutbox } from '../platform/event-outbox.ts';
 import { EmbeddedEventStore } from '../store/events-embedded.ts';
 import type { EventStore } from '../store/events-port.ts';
 

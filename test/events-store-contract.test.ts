@@ -1,7 +1,7 @@
 /**
  * The EventStore contract (store/events-port.ts): ONE set of cases (`contract()`), run against
  *   - embedded (SQLite in a temporary folder)
- *   - influxdb-v1 against a real influxd 1.x started for it (test/servers/influxd.ts)
+ *   - influxdb-v1 against a real influxd 1.x started for it (testkit/servers/influxd.ts)
  *   - influxdb-v2: the same adapter with v2 settings (`/api/v2/write`, `Authorization: Token`, db =
  *     bucket) against a real influxd 1.6 behind a small proxy that checks the token and maps
  *     `/api/v2/write?bucket=` onto `/write?db=` (influxd 1.6 has no v2 endpoint; the proxy changes nothing
@@ -31,7 +31,7 @@ import type {
 import { InfluxEventStore, splitText } from '../store/influx/events.ts';
 import { pointToLine } from '../store/influx/lineprotocol.ts';
 import { UnknownViolationError, ViolationTransitionError } from '../store/violation-status.ts';
-import { type InfluxdServer, startInfluxd } from './servers/influxd.ts';
+import { type InfluxdServer, startInfluxd } from '../testkit/servers/influxd.ts';
 import { evidenceSnapshot, offRoute, T0, trackFix } from './support/evidence-world.ts';
 import { startV2Front } from './support/influx-v2-front.ts';
 import {

@@ -1,5 +1,5 @@
 /**
- * The evidence queue (platform/evidence-queue.ts) on its own, with real parts: the engine's own closed
+ * The evidence queue (compliance/evidence-queue.ts) on its own, with real parts: the engine's own closed
  * TRACK_GAP violations, their due rows in a real engine-state SQLite file, the tracks in the embedded
  * fix store, the packages in the embedded event store. The stores are wrapped only to count the calls
  * and how many run at once.
@@ -14,6 +14,9 @@ import os from 'node:os';
 import path from 'node:path';
 import test from 'ava';
 import { pino } from 'pino';
+import { EngineStateStore } from '../compliance/engine-state-store.ts';
+import { EvidenceQueue, type EvidenceQueueOptions, type FixProgress } from '../compliance/evidence-queue.ts';
+import type { Fix } from '../core/fix.ts';
 import { chinaCalendar } from '../geofence/calendar.ts';
 import { compileWorld } from '../geofence/compile.ts';
 import { createEngine } from '../geofence/engine.ts';
@@ -21,11 +24,8 @@ import type { EvidencePackage } from '../geofence/evidence.ts';
 import { buildEvidence, canonicalJson } from '../geofence/evidence.ts';
 import type { RegistrySnapshot } from '../geofence/model.ts';
 import { ALL_RULES } from '../geofence/rules/index.ts';
-import { DEFAULT_THRESHOLDS } from '../geofence/thresholds.ts';
+import { DEFAULT_THRESHOLDS } from '../geofence/thresholds/index.ts';
 import type { ViolationEvent, World } from '../geofence/types.ts';
-import type { Fix } from '../ingest/fix.ts';
-import { EngineStateStore } from '../platform/engine-state-store.ts';
-import { EvidenceQueue, type EvidenceQueueOptions, type FixProgress } from '../platform/evidence-queue.ts';
 import { EmbeddedStore } from '../store/embedded.ts';
 import { EmbeddedEventStore } from '../store/events-embedded.ts';
 import type { TrackQuery } from '../store/port.ts';

@@ -25,11 +25,11 @@ import {
   stormCounts,
   stormTrack,
 } from '../stress/storm-world.ts';
-import { INFLUXD_BIN, type InfluxdServer, startInfluxd } from './servers/influxd.ts';
-import { binaryAvailable } from './servers/process.ts';
-import { type ChildPlatform, spawnPlatform } from './support/child-platform.ts';
+import { type ChildPlatform, spawnPlatform } from '../testkit/child-platform.ts';
+import { sampleSockets } from '../testkit/proc-sockets.ts';
+import { INFLUXD_BIN, type InfluxdServer, startInfluxd } from '../testkit/servers/influxd.ts';
+import { binaryAvailable } from '../testkit/servers/process.ts';
 import { eventually } from './support/platform.ts';
-import { sampleSockets } from './support/proc-sockets.ts';
 
 const VEHICLES = 200;
 const FIXES_EACH = 11;

@@ -6,7 +6,7 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import test from 'ava';
-import { startMosquitto } from './servers/mosquitto.ts';
+import { startMosquitto } from '../testkit/servers/mosquitto.ts';
 import { connectClient, endClient, eventually, publishQos1, startTestPlatform } from './support/platform.ts';
 
 const fix = (ts: number, extra: Record<string, unknown> = {}) =>

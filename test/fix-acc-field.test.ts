@@ -14,12 +14,12 @@ import test from 'ava';
 import Database from 'better-sqlite3';
 import { pino } from 'pino';
 import { Registry } from 'prom-client';
+import { decodeVehicleState, encodeState } from '../compliance/engine-state-codec.ts';
+import type { Fix } from '../core/fix.ts';
 import { DeprecationNotices } from '../ingest/deprecation.ts';
-import type { Fix } from '../ingest/fix.ts';
 import { createIngestMetrics } from '../ingest/metrics.ts';
 import { StorePump } from '../ingest/pump.ts';
 import { Spool } from '../ingest/spool.ts';
-import { decodeVehicleState, encodeState } from '../platform/engine-state-codec.ts';
 import { createStore } from '../store/index.ts';
 import {
   adminGet,

@@ -20,20 +20,20 @@
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import test, { type ExecutionContext } from 'ava';
+import type { UnitKind } from '../core/fix.ts';
 import { MSG } from '../gateway/jt808/codec/ids.ts';
 import { INFLUX_UID } from '../grafana/lib/datasources.ts';
-import type { UnitKind } from '../ingest/fix.ts';
 import type { NewDevice } from '../registry/types.ts';
 import { demoRegistrySeed } from '../simulators/demo-fleet.ts';
 import type { SimMessage } from '../simulators/fleet-sim.ts';
 import { Jt808Terminal } from '../simulators/jt808-terminal.ts';
 import { startPublisher } from '../simulators/publisher.ts';
 import { demoScenarioFleet, generateScenarioFixes, scenarioVehicle } from '../simulators/scenarios.ts';
-import { INFLUXD_BIN, type InfluxdServer, startInfluxd } from './servers/influxd.ts';
-import type { LaunchedServer } from './servers/launch.ts';
-import { freePort } from './servers/ports.ts';
-import { PROMETHEUS_BIN, startPrometheus } from './servers/prometheus.ts';
-import { testsNeeding } from './servers/required.ts';
+import { INFLUXD_BIN, type InfluxdServer, startInfluxd } from '../testkit/servers/influxd.ts';
+import type { LaunchedServer } from '../testkit/servers/launch.ts';
+import { freePort } from '../testkit/servers/ports.ts';
+import { PROMETHEUS_BIN, startPrometheus } from '../testkit/servers/prometheus.ts';
+import { testsNeeding } from '../testkit/servers/required.ts';
 import { committedDashboards, type Json, type QueryRef, queriesOf } from './support/dashboards.ts';
 import {
   escapeRegex,

@@ -13,7 +13,7 @@ import Database from 'better-sqlite3';
 import { ComplianceRegistry } from '../registry/compliance.ts';
 import { ID_GRAMMAR, InvalidIdError, idsOutsideGrammar, isValidId } from '../registry/ids.ts';
 import { SqliteRegistry } from '../registry/sqlite.ts';
-import { startInfluxd } from './servers/influxd.ts';
+import { startInfluxd } from '../testkit/servers/influxd.ts';
 import { call } from './support/identity-world.ts';
 import {
   ADMIN_TOKEN,

@@ -1,18 +1,18 @@
 /**
  * The InfluxDB adapters' socket pool (store/influx/http.ts, issue 10: an evidence storm held 8,192
  * sockets to influxd): however many calls run at once, the process holds at most `maxSockets` sockets
- * to the server, counted from /proc (test/support/proc-sockets.ts), and calls waiting for a socket keep
+ * to the server, counted from /proc (testkit/proc-sockets.ts), and calls waiting for a socket keep
  * their deadline. A file of its own: its worker process holds no other store's sockets.
  */
 import test from 'ava';
-import type { Fix } from '../ingest/fix.ts';
+import type { Fix } from '../core/fix.ts';
 import { InfluxStore } from '../store/index.ts';
 import { InfluxEventStore } from '../store/influx/events.ts';
 import { InfluxConnection } from '../store/influx/http.ts';
-import { INFLUXD_BIN, type InfluxdServer, startInfluxd } from './servers/influxd.ts';
-import { binaryAvailable } from './servers/process.ts';
+import { sampleSockets, socketsTo } from '../testkit/proc-sockets.ts';
+import { INFLUXD_BIN, type InfluxdServer, startInfluxd } from '../testkit/servers/influxd.ts';
+import { binaryAvailable } from '../testkit/servers/process.ts';
 import { eventually } from './support/platform.ts';
-import { sampleSockets, socketsTo } from './support/proc-sockets.ts';
 
 const T0 = Date.UTC(2024, 4, 20, 1, 30, 0);
 const fix: Fix = {

@@ -7,7 +7,7 @@ import { decode8606 } from '../gateway/jt808/codec/msg-8606.ts';
 import { dwordId } from '../gateway/jt808/permit-push.ts';
 import { payloadToLocation } from '../simulators/jt808-fix.ts';
 import { Jt808Terminal } from '../simulators/jt808-terminal.ts';
-import { freePort } from './servers/ports.ts';
+import { freePort } from '../testkit/servers/ports.ts';
 import { offRouteHaulFixes, seedHaulWorld } from './support/haul-world.ts';
 import { ADMIN_TOKEN, eventually, startTestPlatform, type TestPlatform } from './support/platform.ts';
 

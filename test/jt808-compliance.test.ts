@@ -16,7 +16,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test from 'ava';
 import { parseStart } from '../simulators/cli-common.ts';
-import { freePort } from './servers/ports.ts';
+import { freePort } from '../testkit/servers/ports.ts';
 import { ADMIN_TOKEN, adminGet, startTestPlatform } from './support/platform.ts';
 
 const MIN = 60_000;

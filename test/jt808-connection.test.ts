@@ -3,7 +3,7 @@ import test from 'ava';
 import { MSG } from '../gateway/jt808/codec/ids.ts';
 import { encodeFrame } from '../gateway/jt808/codec/packet.ts';
 import { Jt808Terminal } from '../simulators/jt808-terminal.ts';
-import { freePort } from './servers/ports.ts';
+import { freePort } from '../testkit/servers/ports.ts';
 import { eventually, startTestPlatform } from './support/platform.ts';
 
 /** Connection handling of the running gateway: backpressure per connection and the idle timeout. */

@@ -5,7 +5,7 @@ import { encodeLocation } from '../gateway/jt808/codec/msg-0200.ts';
 import { encodeFrame } from '../gateway/jt808/codec/packet.ts';
 import { Jt808Terminal } from '../simulators/jt808-terminal.ts';
 import { createRng } from '../simulators/rng.ts';
-import { freePort } from './servers/ports.ts';
+import { freePort } from '../testkit/servers/ports.ts';
 import { adminGet, startTestPlatform } from './support/platform.ts';
 
 /**

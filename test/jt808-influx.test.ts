@@ -5,8 +5,8 @@
  */
 import test from 'ava';
 import { Jt808Terminal } from '../simulators/jt808-terminal.ts';
-import { type InfluxdServer, startInfluxd } from './servers/influxd.ts';
-import { freePort } from './servers/ports.ts';
+import { type InfluxdServer, startInfluxd } from '../testkit/servers/influxd.ts';
+import { freePort } from '../testkit/servers/ports.ts';
 import { adminGet, eventually, startTestPlatform } from './support/platform.ts';
 
 let influx: InfluxdServer;

@@ -9,7 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import test from 'ava';
 import type { Jt808LoadSummary } from '../simulators/jt808-load.ts';
-import { freePort } from './servers/ports.ts';
+import { freePort } from '../testkit/servers/ports.ts';
 import { startTestPlatform } from './support/platform.ts';
 
 function sim(args: string[]): Promise<{ status: number | null; stdout: string; stderr: string }> {

@@ -12,8 +12,8 @@ import test from 'ava';
 import { Registry } from 'prom-client';
 import { LiveHub } from '../api/live-hub.ts';
 import { registerLiveMetrics } from '../api/live-metrics.ts';
-import type { Fix } from '../ingest/fix.ts';
-import { STEP_SAMPLE_EVERY } from '../platform/compliance-metrics.ts';
+import { STEP_SAMPLE_EVERY } from '../compliance/metrics.ts';
+import type { Fix } from '../core/fix.ts';
 import { type HaulWorld, offRouteHaulFixes, publishFixes, seedHaulWorld } from './support/haul-world.ts';
 import {
   ADMIN_TOKEN,

@@ -4,7 +4,7 @@
  */
 import test from 'ava';
 import type { MqttClient } from 'mqtt';
-import { startInfluxd } from './servers/influxd.ts';
+import { startInfluxd } from '../testkit/servers/influxd.ts';
 import {
   adminGet,
   connectClient,

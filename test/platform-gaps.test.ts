@@ -17,9 +17,9 @@ import os from 'node:os';
 import path from 'node:path';
 import test from 'ava';
 import type { MqttClient } from 'mqtt';
-import { DEFAULT_THRESHOLDS } from '../geofence/thresholds.ts';
+import { DEFAULT_THRESHOLDS } from '../geofence/thresholds/index.ts';
 import { SqliteRegistry } from '../registry/sqlite.ts';
-import { type ChildPlatform, spawnPlatform } from './support/child-platform.ts';
+import { type ChildPlatform, spawnPlatform } from '../testkit/child-platform.ts';
 import { connectClient, endClient, eventually, publishQos1, startTestPlatform } from './support/platform.ts';
 
 const ADMIN = 'platform-gaps-admin-0123456789';

@@ -7,12 +7,12 @@ import os from 'node:os';
 import path from 'node:path';
 import test from 'ava';
 import { Registry } from 'prom-client';
-import type { Fix } from '../ingest/fix.ts';
+import type { Fix } from '../core/fix.ts';
 import { createIngestMetrics } from '../ingest/metrics.ts';
 import { StorePump } from '../ingest/pump.ts';
 import { Spool } from '../ingest/spool.ts';
 import { createStore } from '../store/index.ts';
-import { startInfluxd } from './servers/influxd.ts';
+import { startInfluxd } from '../testkit/servers/influxd.ts';
 import { eventually } from './support/platform.ts';
 
 const T0 = Date.UTC(2026, 10, 20, 0, 0, 0);

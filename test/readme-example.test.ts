@@ -12,7 +12,7 @@ import { chinaCalendar } from '../geofence/calendar.ts';
 import { compileWorld } from '../geofence/compile.ts';
 import { createEngine } from '../geofence/engine.ts';
 import { ALL_RULES } from '../geofence/rules/index.ts';
-import { DEFAULT_THRESHOLDS } from '../geofence/thresholds.ts';
+import { DEFAULT_THRESHOLDS } from '../geofence/thresholds/index.ts';
 import { normalizeFix } from '../ingest/normalize.ts';
 import { fixSchemaByKind } from '../ingest/payload.ts';
 import { demoComplianceSeed } from '../simulators/demo-compliance.ts';

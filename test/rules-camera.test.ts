@@ -1,5 +1,5 @@
 import test from 'ava';
-import type { Fix } from '../ingest/fix.ts';
+import type { Fix } from '../core/fix.ts';
 import { codes, runPlans, runWithRestarts, stay, uf, walk } from './support/plans-matrix.ts';
 import {
   type Item,

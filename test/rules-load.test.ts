@@ -1,4 +1,5 @@
 import test from 'ava';
+import type { Fix } from '../core/fix.ts';
 import { chinaCalendar } from '../geofence/calendar.ts';
 import { compileWorld } from '../geofence/compile.ts';
 import { type Calendar, createEngine, type VehicleState } from '../geofence/engine.ts';
@@ -11,10 +12,9 @@ import { overload } from '../geofence/rules/overload.ts';
 import { spillage } from '../geofence/rules/spillage.ts';
 import { suspectedDump } from '../geofence/rules/suspected-dump.ts';
 import { wrongSite } from '../geofence/rules/wrong-site.ts';
-import { DEFAULT_THRESHOLDS } from '../geofence/thresholds.ts';
+import { DEFAULT_THRESHOLDS } from '../geofence/thresholds/index.ts';
 import { initialTrips, stepTrips, type TripEvent, tripInput } from '../geofence/trips.ts';
 import type { ViolationEvent, World } from '../geofence/types.ts';
-import type { Fix } from '../ingest/fix.ts';
 
 // ---------------------------------------------------------------------------------------------------
 // The world: around Hefei (31.82 N, 117.23 E), positions built in local metres east (x) / north (y).

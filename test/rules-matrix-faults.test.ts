@@ -1,7 +1,7 @@
 import test from 'ava';
+import type { Fix } from '../core/fix.ts';
 import { compileWorld } from '../geofence/compile.ts';
 import { verdict } from '../geofence/rules/confirm.ts';
-import type { Fix } from '../ingest/fix.ts';
 import {
   completedTrips,
   EMPTY,

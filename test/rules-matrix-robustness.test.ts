@@ -1,7 +1,7 @@
 import test from 'ava';
+import type { Fix } from '../core/fix.ts';
 import { buildEvidence, verifyEvidence } from '../geofence/evidence.ts';
 import { PLAN_VIOLATION_CODES, VIOLATION_CODES } from '../geofence/model.ts';
-import type { Fix } from '../ingest/fix.ts';
 import {
   completedTrips,
   evidenceHashes,

@@ -1,9 +1,9 @@
 import test from 'ava';
+import type { Fix } from '../core/fix.ts';
 import { compileWorld } from '../geofence/compile.ts';
 import { buildEvidence } from '../geofence/evidence.ts';
 import type { Route, Zone } from '../geofence/model.ts';
-import { DEFAULT_THRESHOLDS } from '../geofence/thresholds.ts';
-import type { Fix } from '../ingest/fix.ts';
+import { DEFAULT_THRESHOLDS } from '../geofence/thresholds/index.ts';
 import {
   EMPTY,
   FULL,

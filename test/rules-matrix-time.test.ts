@@ -1,6 +1,6 @@
 import test from 'ava';
+import type { Fix } from '../core/fix.ts';
 import { compileWorld } from '../geofence/compile.ts';
-import type { Fix } from '../ingest/fix.ts';
 import {
   cleanTrip,
   completedTrips,

@@ -1,4 +1,5 @@
 import test from 'ava';
+import type { Fix } from '../core/fix.ts';
 import { chinaCalendar } from '../geofence/calendar.ts';
 import { compileWorld } from '../geofence/compile.ts';
 import { type Calendar, createEngine, type VehicleState } from '../geofence/engine.ts';
@@ -11,9 +12,8 @@ import { offline } from '../geofence/rules/offline.ts';
 import { overspeed } from '../geofence/rules/overspeed.ts';
 import { restrictedZone } from '../geofence/rules/restricted-zone.ts';
 import { trackGap } from '../geofence/rules/track-gap.ts';
-import { DEFAULT_THRESHOLDS } from '../geofence/thresholds.ts';
+import { DEFAULT_THRESHOLDS } from '../geofence/thresholds/index.ts';
 import type { ViolationEvent, World } from '../geofence/types.ts';
-import type { Fix } from '../ingest/fix.ts';
 
 /*
  * Route and time rules (OFF_ROUTE, OFF_HOURS, OVERSPEED, RESTRICTED_ZONE, TRACK_GAP, OFFLINE) through the

@@ -1,5 +1,5 @@
 import test from 'ava';
-import type { Fix } from '../ingest/fix.ts';
+import type { Fix } from '../core/fix.ts';
 import { codes, PLAN_WORLD, runPlans, runWithRestarts, SP1, stay, uf, walk } from './support/plans-matrix.ts';
 import {
   type Item,

@@ -41,6 +41,8 @@ npx tsc --noEmit
 npx tsc --noEmit -p console
 echo "== lint and format"
 npx biome check .
+echo "== layers (no import upward, no import cycle: .dependency-cruiser.cjs)"
+npx depcruise --config .dependency-cruiser.cjs .
 
 # 4. Tests (ava, real servers).
 echo "== tests"

@@ -1,5 +1,5 @@
 import test from 'ava';
-import type { Fix } from '../ingest/fix.ts';
+import type { Fix } from '../core/fix.ts';
 import { Sequencer } from '../ingest/sequencer.ts';
 
 const fix = (device: string, ts: number): Fix => ({

@@ -21,9 +21,9 @@ import {
   seedCheapFleet,
   stopReport,
 } from '../stress/storm-world.ts';
-import { INFLUXD_BIN, type InfluxdServer, startInfluxd } from './servers/influxd.ts';
-import { binaryAvailable } from './servers/process.ts';
-import { type ChildPlatform, spawnPlatform } from './support/child-platform.ts';
+import { type ChildPlatform, spawnPlatform } from '../testkit/child-platform.ts';
+import { INFLUXD_BIN, type InfluxdServer, startInfluxd } from '../testkit/servers/influxd.ts';
+import { binaryAvailable } from '../testkit/servers/process.ts';
 import { eventually } from './support/platform.ts';
 
 const ADMIN_TOKEN = 'shutdown-admin-token-0123456789';

@@ -26,7 +26,7 @@ import {
 } from '../simulators/scenario-file.ts';
 import { BUNDLED } from '../simulators/scenarios/build.ts';
 import { buildWorld, unitOf } from '../simulators/world.ts';
-import { freePort } from './servers/ports.ts';
+import { freePort } from '../testkit/servers/ports.ts';
 import { ADMIN_TOKEN, startTestPlatform } from './support/platform.ts';
 
 const BASIC = 'simulators/scenarios/hefei-basic.json';

@@ -44,7 +44,7 @@ async function reach(start: string): Promise<Map<string, string[]>> {
       const target = resolve(dirname(file), spec);
       if (seen.has(target)) continue;
       seen.set(target, [...seen.get(file)!, relative(ROOT, target)]);
-      // files outside simulators/ are not followed (ingest/fix.ts and the like are reported if they are geofence/)
+      // files outside simulators/ are not followed (core/fix.ts and the like are reported if they are geofence/)
       if (target.startsWith(SIM)) queue.push(target);
     }
   }

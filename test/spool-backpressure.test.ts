@@ -15,7 +15,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import test from 'ava';
 import type { MqttClient } from 'mqtt';
-import { startInfluxd } from './servers/influxd.ts';
+import { startInfluxd } from '../testkit/servers/influxd.ts';
 import { connectClient, endClient, eventually, startTestPlatform } from './support/platform.ts';
 
 const LIMIT = 1024 * 1024;

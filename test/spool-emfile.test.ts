@@ -14,8 +14,8 @@ import path from 'node:path';
 import test from 'ava';
 import mqtt, { type MqttClient } from 'mqtt';
 import { EmbeddedStore } from '../store/embedded.ts';
-import { seedCheapFleet } from './support/cheap-fleet.ts';
-import { spawnPlatform } from './support/child-platform.ts';
+import { seedCheapFleet } from '../testkit/cheap-fleet.ts';
+import { spawnPlatform } from '../testkit/child-platform.ts';
 import { eventually } from './support/platform.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '..');

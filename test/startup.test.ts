@@ -10,8 +10,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import test from 'ava';
-import { selfSignedCert } from './servers/tls.ts';
-import { spawnPlatform } from './support/child-platform.ts';
+import { spawnPlatform } from '../testkit/child-platform.ts';
+import { selfSignedCert } from '../testkit/servers/tls.ts';
 import { connectClient, endClient, eventually, publishQos1, startTestPlatform } from './support/platform.ts';
 
 const run = promisify(execFile);

@@ -1,13 +1,13 @@
 /**
  * The FixStore contract: ONE set of cases (`contract()`), run against every adapter that can run here:
  *   - embedded (SQLite in a temporary folder)
- *   - influxdb-v1 against a real influxd 1.x started for this file (test/servers/influxd.ts)
+ *   - influxdb-v1 against a real influxd 1.x started for this file (testkit/servers/influxd.ts)
  * Every case gets a fresh, empty store (a new folder, or a new InfluxDB database).
  * Cases that stop or restart the backend are serial; ava runs serial cases before the concurrent ones,
  * so they never overlap with other cases of the same server.
  */
 import test from 'ava';
-import type { Fix } from '../ingest/fix.ts';
+import type { Fix } from '../core/fix.ts';
 import type { EmbeddedStore } from '../store/embedded.ts';
 import { createStore } from '../store/index.ts';
 import { PRESENCE_BITS } from '../store/influx/schema.ts';

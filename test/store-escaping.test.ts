@@ -12,14 +12,14 @@
  * CJK, surrogate pairs and lone surrogates, at every position including the ends.
  */
 import test from 'ava';
-import type { Fix } from '../ingest/fix.ts';
+import type { Fix } from '../core/fix.ts';
 import { ID_MAX_LENGTH, isValidId } from '../registry/ids.ts';
 import { createRng, type Rng } from '../simulators/rng.ts';
 import { InfluxStore } from '../store/index.ts';
 import { InfluxError } from '../store/influx/http.ts';
 import { quoteString } from '../store/influx/influxql.ts';
 import { escapeKey, fixToLine, LineProtocolError, quoteStringField } from '../store/influx/lineprotocol.ts';
-import { startInfluxd } from './servers/influxd.ts';
+import { startInfluxd } from '../testkit/servers/influxd.ts';
 
 const SEED = 20261201;
 const CASES = 1500;

@@ -6,10 +6,10 @@
  * The v2 InfluxQL read path is covered in store-influx.test.ts.
  */
 import test from 'ava';
-import type { Fix } from '../ingest/fix.ts';
+import type { Fix } from '../core/fix.ts';
 import { InfluxStore } from '../store/index.ts';
-import { testsNeeding } from './servers/required.ts';
-import { startVictoria, VICTORIA_BIN, type VictoriaServer } from './servers/victoria.ts';
+import { testsNeeding } from '../testkit/servers/required.ts';
+import { startVictoria, VICTORIA_BIN, type VictoriaServer } from '../testkit/servers/victoria.ts';
 
 // victoria-metrics missing fails these tests (startVictoria throws), unless CITYWATCH_SKIP_MISSING_SERVERS=1
 const needs = testsNeeding(VICTORIA_BIN, 'store-influx-v2');

@@ -4,7 +4,7 @@
  * settings (db = bucket, Token header). Everything that talks to a server talks to a real influxd 1.x.
  */
 import test from 'ava';
-import type { Fix } from '../ingest/fix.ts';
+import type { Fix } from '../core/fix.ts';
 import { createStore, InfluxStore } from '../store/index.ts';
 import { InfluxError } from '../store/influx/http.ts';
 import { quoteIdent, quoteString, timeLiteral } from '../store/influx/influxql.ts';
@@ -15,7 +15,7 @@ import {
   LineProtocolError,
   quoteStringField,
 } from '../store/influx/lineprotocol.ts';
-import { type InfluxdServer, startInfluxd } from './servers/influxd.ts';
+import { type InfluxdServer, startInfluxd } from '../testkit/servers/influxd.ts';
 
 const T0 = Date.UTC(2024, 4, 20, 1, 30, 0);
 

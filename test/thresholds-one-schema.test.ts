@@ -2,7 +2,7 @@ import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { promisify } from 'node:util';
 import test from 'ava';
-import { DEFAULT_THRESHOLDS, THRESHOLDS, thresholdsTable } from '../geofence/thresholds.ts';
+import { DEFAULT_THRESHOLDS, THRESHOLDS, thresholdsTable } from '../geofence/thresholds/index.ts';
 
 /**
  * Issue 11, "every threshold is declared once": each rule declares its thresholds as a zod schema in its
@@ -13,7 +13,7 @@ import { DEFAULT_THRESHOLDS, THRESHOLDS, thresholdsTable } from '../geofence/thr
 const run = promisify(execFile);
 
 test('a threshold added to one rule schema reaches the engine, the registry, the API, OpenAPI, the scenario schema and the README table', async (t) => {
-  // A loader hook adds `fakeRuleDelayMs` to OFF_ROUTE's schema (geofence/rules/off-route.ts) as the module
+  // A loader hook adds `fakeRuleDelayMs` to OFF_ROUTE's schema (geofence/thresholds/off-route.ts) as the module
   // loads; nothing else is told about it.
   const { stdout } = await run(
     process.execPath,

@@ -6,8 +6,8 @@
  */
 import { pino } from 'pino';
 import { AggregatorRegistry, Registry as MetricsRegistry } from 'prom-client';
-import { defaultMaxConnections, readOpenFilesLimit } from '../../platform/open-files.ts';
 import { createBroker } from '../broker.ts';
+import { defaultMaxConnections, readOpenFilesLimit } from '../open-files.ts';
 import { dropDeviceSessions } from '../sessions.ts';
 import { EdgeMq } from './edge-mq.ts';
 import { FollowerRegistry } from './follower-registry.ts';

@@ -1,4 +1,4 @@
-import type { UnitKind } from '../../ingest/fix.ts';
+import type { UnitKind } from '../../core/fix.ts';
 import type { ModelMapping } from '../../registry/device-models.ts';
 import { alarmNames, type Location, STATUS } from './codec/msg-0200.ts';
 import { vendorFields } from './model-mapping.ts';

@@ -1,9 +1,9 @@
-import { z } from 'zod';
-import type { Fix } from '../../ingest/fix.ts';
+import type { Fix } from '../../core/fix.ts';
 import { metresPerDegree } from '../geo/ruler.ts';
 import type { Thresholds } from '../model.ts';
 import { firstStartingAt } from '../plan-windows.ts';
 import type { CollectionPoint } from '../plans.ts';
+import { thresholds } from '../thresholds/collection-visits.ts';
 import type {
   RuleContext,
   RuleModule,
@@ -36,20 +36,9 @@ import { allowanceM } from './plan-facts.ts';
  * Both are instantaneous (opened and closed at once) with id `vehicle:CODE:startTs:point`.
  */
 
-export const thresholds = z.object({
-  collectionStopSpeedKmh: z
-    .number()
-    .nonnegative()
-    .default(5)
-    .describe('MISSED/LATE_COLLECTION: a visit is a stop (at most this speed, km/h) at the point'),
-  collectionLateGraceMs: z
-    .number()
-    .nonnegative()
-    .default(60 * 60_000)
-    .describe(
-      'MISSED/LATE_COLLECTION: a first visit this long (ms) after the window is late; none is missed',
-    ),
-});
+// Declared in a module of its own, which imports nothing of the engine, so that the engine's
+// Thresholds type (thresholds/index.ts) is built from every rule's without an import cycle.
+export { thresholds };
 
 /** Per point: the window occurrence watched [s, e), the first visit in it (v, -1 none) and where. */
 interface Watch {

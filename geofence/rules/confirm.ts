@@ -1,5 +1,4 @@
-import { z } from 'zod';
-import { durationMs } from './threshold-kinds.ts';
+import { thresholds } from '../thresholds/confirm.ts';
 
 /**
  * Signal confirmation (domain.md, "Sensors glitch"): load state, weight and cover switches flicker for
@@ -22,13 +21,9 @@ import { durationMs } from './threshold-kinds.ts';
  * Pure: the caller keeps the onset in its own state and asks at every fix with a reading.
  */
 
-/** Signal confirmation's threshold, declared once (issue 11): geofence/thresholds.ts gathers every rule's. */
-export const thresholds = z.object({
-  sensorConfirmMs: durationMs(
-    60_000,
-    'every rule reading a sensor: a change of the load state or the weight counts once it persisted this long (ms) or another signal corroborates it; one that returns sooner is a glitch, counted, never judged',
-  ),
-});
+// Declared in a module of its own, which imports nothing of the engine, so that the engine's
+// Thresholds type (thresholds/index.ts) is built from every rule's without an import cycle.
+export { thresholds };
 
 export type Verdict = 'pending' | 'confirmed' | 'glitch';
 

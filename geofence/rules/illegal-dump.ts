@@ -1,8 +1,7 @@
-import { z } from 'zod';
+import { thresholds } from '../thresholds/illegal-dump.ts';
 import type { RuleModule } from '../types.ts';
 import { close, open, quietResult, unchanged } from './lifecycle.ts';
 import { loadThresholds, namedSites, nearestSite, onsetOf, refsWith } from './load-events.ts';
-import { tonnes } from './threshold-kinds.ts';
 
 /**
  * ILLEGAL_DUMP (乱倒/偷倒): a confirmed unloading (load-events.ts: lift up, moving or not; or, while
@@ -33,13 +32,9 @@ const QUIET = quietResult<IllegalDumpState>(null);
 
 const RULE_VERSION = 2;
 
-/** illegalDump's thresholds, declared once (issue 11): geofence/thresholds.ts gathers every rule's. */
-export const thresholds = z.object({
-  dumpWeightDropT: tonnes(
-    2,
-    'ILLEGAL_DUMP: a confirmed weight drop of more than this (t) while stopped is an unloading',
-  ),
-});
+// Declared in a module of its own, which imports nothing of the engine, so that the engine's
+// Thresholds type (thresholds/index.ts) is built from every rule's without an import cycle.
+export { thresholds };
 
 export const illegalDump: RuleModule<IllegalDumpState> = {
   code: 'ILLEGAL_DUMP',

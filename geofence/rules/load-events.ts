@@ -1,4 +1,4 @@
-import type { Fix } from '../../ingest/fix.ts';
+import type { Fix } from '../../core/fix.ts';
 import type { EntityRef, Permit, Position, Site, Thresholds } from '../model.ts';
 import type { RuleContext } from '../types.ts';
 import { verdict } from './confirm.ts';
@@ -107,30 +107,10 @@ export const LOAD_TRACK_INITIAL: Readonly<LoadTrack> = Object.freeze({
   gl: 0,
 });
 
-export type LoadTrigger = 'lift' | 'load' | 'weight';
+// The load detector's outputs are engine contract types (FixFacts carries them): declared in types.ts.
+export type { LoadEvent, LoadTrigger, WeightLoss } from '../types.ts';
 
-export interface LoadEvent {
-  kind: 'loading' | 'unloading';
-  trigger: LoadTrigger;
-  /** weight change over the stopped run at confirmation (t, >= 0, 2 decimals); 0 without a weight reading */
-  weightChangeT: number;
-  /** the onset: the first fix that showed the change (the current fix for a lift or a corroborated change) */
-  ts: number;
-  lon: number;
-  lat: number;
-  /** whether the onset fix's position was valid */
-  valid: boolean;
-}
-
-/** A confirmed loss of weight on the road (SPILLAGE), reported while it lasts. */
-export interface WeightLoss {
-  /** onset: the first fix past the threshold */
-  ts: number;
-  lon: number;
-  lat: number;
-  /** largest drop below the run's first weight so far, t */
-  dropT: number;
-}
+import type { LoadEvent, WeightLoss } from '../types.ts';
 
 /** Cargo on board for the latch: load state when reported, else weight above `dumpWeightDropT`. */
 export function hasCargo(fix: Fix, t: Pick<Thresholds, 'dumpWeightDropT'>): boolean {

@@ -1,4 +1,4 @@
-import type { Fix } from '../../ingest/fix.ts';
+import type { Fix } from '../../core/fix.ts';
 import type { Thresholds, ViolationCode } from '../model.ts';
 import type { RuleModule } from '../types.ts';
 import { dutyAt, planRefs } from './plan-facts.ts';

@@ -1,8 +1,7 @@
-import { z } from 'zod';
+import { thresholds } from '../thresholds/no-permit.ts';
 import type { RuleModule, Violation } from '../types.ts';
 import { close, NO_EVENTS, open, quietResult, unchanged } from './lifecycle.ts';
 import { loadThresholds, onsetOf, refsWith } from './load-events.ts';
-import { durationMs } from './threshold-kinds.ts';
 
 /**
  * NO_PERMIT (无证运输): a loaded trip with no valid permit for the vehicle and the time (domain.md):
@@ -41,13 +40,9 @@ const QUIET = quietResult(IDLE);
 
 const RULE_VERSION = 2;
 
-/** noPermit's thresholds, declared once (issue 11): geofence/thresholds.ts gathers every rule's. */
-export const thresholds = z.object({
-  noPermitMovingMinMs: durationMs(
-    60_000,
-    'NO_PERMIT: loaded movement (faster than offHoursSpeedKmh) with no permit in force this long (ms): revoked, or after the last window',
-  ),
-});
+// Declared in a module of its own, which imports nothing of the engine, so that the engine's
+// Thresholds type (thresholds/index.ts) is built from every rule's without an import cycle.
+export { thresholds };
 
 export const noPermit: RuleModule<NoPermitState> = {
   code: 'NO_PERMIT',

@@ -1,5 +1,5 @@
-import { z } from 'zod';
 import { incidentAt } from '../plans.ts';
+import { thresholds } from '../thresholds/not-recording.ts';
 import type { RuleModule } from '../types.ts';
 import { dutyAt, planRefs } from './plan-facts.ts';
 import { RUN_QUIET, type RunSlot, stepRun } from './sustained.ts';
@@ -15,18 +15,9 @@ import { RUN_QUIET, type RunSlot, stepRun } from './sustained.ts';
  * fixes against the same registry versions gives the same violations.
  */
 
-export const thresholds = z.object({
-  notRecordingMinMs: z
-    .number()
-    .nonnegative()
-    .default(5 * 60_000)
-    .describe('NOT_RECORDING: on duty and not recording for longer than this (ms)'),
-  notRecordingIncidentMinMs: z
-    .number()
-    .nonnegative()
-    .default(60_000)
-    .describe('NOT_RECORDING: assigned to an open incident and not recording for longer than this (ms)'),
-});
+// Declared in a module of its own, which imports nothing of the engine, so that the engine's
+// Thresholds type (thresholds/index.ts) is built from every rule's without an import cycle.
+export { thresholds };
 
 const VERSION = 2;
 

@@ -1,5 +1,5 @@
-import { z } from 'zod';
 import type { EntityRef } from '../model.ts';
+import { thresholds } from '../thresholds/not-uploaded.ts';
 import type { RuleModule, TickContext, Violation } from '../types.ts';
 import { close, idleAsNull, NO_EVENTS, quietResult, unchanged, violationId } from './lifecycle.ts';
 
@@ -13,13 +13,9 @@ import { close, idleAsNull, NO_EVENTS, quietResult, unchanged, violationId } fro
  * named in refs when the docking fix lies within one's radius. details: recordedSince.
  */
 
-export const thresholds = z.object({
-  uploadMaxMs: z
-    .number()
-    .positive()
-    .default(24 * 3_600_000)
-    .describe('NOT_UPLOADED: footage must be docked at an upload station within this time of recording (ms)'),
-});
+// Declared in a module of its own, which imports nothing of the engine, so that the engine's
+// Thresholds type (thresholds/index.ts) is built from every rule's without an import cycle.
+export { thresholds };
 
 export interface NotUploadedState {
   /** first recording fix since the last docking, -1 none */

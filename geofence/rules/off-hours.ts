@@ -1,9 +1,8 @@
-import { z } from 'zod';
 import type { Position } from '../model.ts';
+import { thresholds } from '../thresholds/off-hours.ts';
 import type { RuleContext, RuleModule, Violation, ViolationEvent } from '../types.ts';
 import { baseRefs, close, NO_EVENTS, open, quietResult, unchanged } from './lifecycle.ts';
 import { unloadedAt } from './load-events.ts';
-import { durationMs, speedKmh } from './threshold-kinds.ts';
 
 /**
  * OFF_HOURS (时间违规): a loaded truck moving (> offHoursSpeedKmh) while it holds a permit valid on the
@@ -57,11 +56,9 @@ function closeWith(v: Violation, endTs: number, reason: string): ViolationEvent 
  */
 const RULE_VERSION = 2;
 
-/** offHours's thresholds, declared once (issue 11): geofence/thresholds.ts gathers every rule's. */
-export const thresholds = z.object({
-  offHoursSpeedKmh: speedKmh(5, 'OFF_HOURS, NO_PERMIT: a loaded truck faster than this (km/h) is moving'),
-  offHoursMinMs: durationMs(60_000, 'OFF_HOURS: loaded and moving outside the permit windows this long (ms)'),
-});
+// Declared in a module of its own, which imports nothing of the engine, so that the engine's
+// Thresholds type (thresholds/index.ts) is built from every rule's without an import cycle.
+export { thresholds };
 
 export const offHours: RuleModule<OffHoursState> = {
   code: 'OFF_HOURS',

@@ -1,10 +1,9 @@
-import { z } from 'zod';
 import type { EntityRef, Permit, Thresholds } from '../model.ts';
+import { thresholds } from '../thresholds/off-route.ts';
 import type { FixFacts, RuleContext, RuleModule, Violation, ViolationEvent } from '../types.ts';
 import { baseRefs, close, NO_EVENTS, open, quietResult, unchanged, update } from './lifecycle.ts';
 import { unloadedAt } from './load-events.ts';
 import { round1 } from './off-hours.ts';
-import { count, durationMs, figures } from './threshold-kinds.ts';
 
 export { MAX_ROUTE_HINTS } from '../facts.ts';
 
@@ -112,19 +111,9 @@ function closeWith(v: Violation, endTs: number, reason: string): ViolationEvent 
  */
 const RULE_VERSION = 2;
 
-/** offRoute's thresholds, declared once (issue 11): geofence/thresholds.ts gathers every rule's. */
-export const thresholds = z.object({
-  offRouteMinFixes: count(
-    3,
-    'OFF_ROUTE: loaded and outside every permitted corridor for this many consecutive fixes',
-  ),
-  offRouteMinMs: durationMs(60_000, 'OFF_ROUTE: or for this long (ms), whichever comes first'),
-  offRouteEndInsideMs: durationMs(30_000, 'OFF_ROUTE: ends after back inside a corridor this long (ms)'),
-  offRouteEscalationMs: figures(
-    [10 * 60_000, 15 * 60_000],
-    'OFF_ROUTE: the level rises after this long off the route (ms, one per level)',
-  ),
-});
+// Declared in a module of its own, which imports nothing of the engine, so that the engine's
+// Thresholds type (thresholds/index.ts) is built from every rule's without an import cycle.
+export { thresholds };
 
 export const offRoute: RuleModule<OffRouteState> = {
   code: 'OFF_ROUTE',

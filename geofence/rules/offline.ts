@@ -1,8 +1,7 @@
-import { z } from 'zod';
 import type { EntityRef } from '../model.ts';
+import { thresholds } from '../thresholds/offline.ts';
 import type { RuleModule, TickContext, Violation } from '../types.ts';
 import { close, quietResult, unchanged, violationId } from './lifecycle.ts';
-import { durationMs, figure } from './threshold-kinds.ts';
 
 /**
  * OFFLINE (离线): the device is silent while it should report (domain.md: no fix for more than
@@ -55,11 +54,9 @@ export function allowedSilenceMs(
   return Math.max(th.offlineFactor * reportIntervalS * 1000, th.offlineMinMs);
 }
 
-/** offline's thresholds, declared once (issue 11): geofence/thresholds.ts gathers every rule's. */
-export const thresholds = z.object({
-  offlineFactor: figure(3, 'OFFLINE: the silence allowed is max(this x the report interval, offlineMinMs)'),
-  offlineMinMs: durationMs(10 * 60_000, 'OFFLINE: and at least this long (ms)'),
-});
+// Declared in a module of its own, which imports nothing of the engine, so that the engine's
+// Thresholds type (thresholds/index.ts) is built from every rule's without an import cycle.
+export { thresholds };
 
 export const offline: RuleModule<OfflineState> = {
   code: 'OFFLINE',

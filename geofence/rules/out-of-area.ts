@@ -1,6 +1,6 @@
-import { z } from 'zod';
 import { containing } from '../plan-windows.ts';
 import type { SweepPlan } from '../plans.ts';
+import { thresholds } from '../thresholds/out-of-area.ts';
 import type { RuleModule } from '../types.ts';
 import { allowanceM, isRoadWork, planRefs, r1 } from './plan-facts.ts';
 import { type Reading, RUN_QUIET, type RunSlot, stepRun } from './sustained.ts';
@@ -15,24 +15,9 @@ import { type Reading, RUN_QUIET, type RunSlot, stepRun } from './sustained.ts';
  * the corridor at close.
  */
 
-export const thresholds = z.object({
-  outOfAreaMinMs: z
-    .number()
-    .nonnegative()
-    .default(60_000)
-    .describe('OUT_OF_AREA: working clearly outside the plan this long (ms)'),
-  outOfAreaMinFixes: z
-    .number()
-    .int()
-    .positive()
-    .default(3)
-    .describe('OUT_OF_AREA: and for at least this many consecutive fixes'),
-  outOfAreaEndInsideMs: z
-    .number()
-    .nonnegative()
-    .default(30_000)
-    .describe('OUT_OF_AREA: ends after back on the plan this long (ms)'),
-});
+// Declared in a module of its own, which imports nothing of the engine, so that the engine's
+// Thresholds type (thresholds/index.ts) is built from every rule's without an import cycle.
+export { thresholds };
 
 const VERSION = 1;
 

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import { thresholds } from '../thresholds/out-of-grid.ts';
 import type { RuleModule } from '../types.ts';
 import { allowanceM, dutyAt, planRefs, r1 } from './plan-facts.ts';
 import { type Reading, RUN_QUIET, type RunSlot, stepRun } from './sustained.ts';
@@ -11,24 +11,9 @@ import { type Reading, RUN_QUIET, type RunSlot, stepRun } from './sustained.ts';
  * position says nothing. details: outsideM at open, maxOutsideM beyond the grid boundary at close.
  */
 
-export const thresholds = z.object({
-  outOfGridMinMs: z
-    .number()
-    .nonnegative()
-    .default(3 * 60_000)
-    .describe('OUT_OF_GRID: clearly outside the grid on duty this long (ms)'),
-  outOfGridMinFixes: z
-    .number()
-    .int()
-    .positive()
-    .default(3)
-    .describe('OUT_OF_GRID: and for at least this many consecutive fixes'),
-  outOfGridEndInsideMs: z
-    .number()
-    .nonnegative()
-    .default(30_000)
-    .describe('OUT_OF_GRID: ends after back inside this long (ms)'),
-});
+// Declared in a module of its own, which imports nothing of the engine, so that the engine's
+// Thresholds type (thresholds/index.ts) is built from every rule's without an import cycle.
+export { thresholds };
 
 const VERSION = 1;
 

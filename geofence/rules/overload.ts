@@ -1,9 +1,8 @@
-import { z } from 'zod';
+import { thresholds } from '../thresholds/overload.ts';
 import type { RuleModule, Violation } from '../types.ts';
 import { verdict } from './confirm.ts';
 import { close, NO_EVENTS, open, quietResult, unchanged } from './lifecycle.ts';
 import { refsWith } from './load-events.ts';
-import { durationMs } from './threshold-kinds.ts';
 
 /**
  * OVERLOAD (超载): weight above the vehicle's rated load (`ctx.vehicle.ratedLoadT`) for >=
@@ -41,10 +40,9 @@ const QUIET = quietResult(IDLE);
 
 const pct = (w: number, rated: number) => Math.round(((w - rated) / rated) * 1000) / 10;
 
-/** overload's thresholds, declared once (issue 11): geofence/thresholds.ts gathers every rule's. */
-export const thresholds = z.object({
-  overloadMinMs: durationMs(60_000, 'OVERLOAD: the weight over the rated load this long (ms)'),
-});
+// Declared in a module of its own, which imports nothing of the engine, so that the engine's
+// Thresholds type (thresholds/index.ts) is built from every rule's without an import cycle.
+export { thresholds };
 
 export const overload: RuleModule<OverloadState> = {
   code: 'OVERLOAD',

@@ -1,11 +1,10 @@
-import { z } from 'zod';
 import { inLocalWindows } from '../calendar.ts';
 import type { EntityRef, Position, Route, Thresholds, Zone } from '../model.ts';
+import { thresholds } from '../thresholds/overspeed.ts';
 import type { RuleContext, RuleModule, Violation } from '../types.ts';
 import { baseRefs, close, NO_EVENTS, open, quietResult, unchanged, update } from './lifecycle.ts';
 import { round1 } from './off-hours.ts';
 import { levelFor } from './off-route.ts';
-import { dailyWindows, durationMs, figures, speedLimitsByKind } from './threshold-kinds.ts';
 
 /**
  * OVERSPEED (超速): faster than the lowest limit that applies to the fix, for >= overspeedMinMs
@@ -110,27 +109,9 @@ function withRef(refs: EntityRef[], ref: EntityRef | undefined): EntityRef[] {
 /** 2: the city default limits (version 1 judged only route stretch and zone limits). */
 const RULE_VERSION = 2;
 
-/** overspeed's thresholds, declared once (issue 11): geofence/thresholds.ts gathers every rule's. */
-export const thresholds = z.object({
-  overspeedMinMs: durationMs(10_000, 'OVERSPEED: over the lowest limit that applies this long (ms)'),
-  overspeedGrades: figures([0.2, 0.5], 'OVERSPEED: grades, as the fraction over the limit'),
-  overspeedEscalationMs: figures(
-    [5 * 60_000, 10 * 60_000],
-    'OVERSPEED: the level rises after this long over (ms, one per level)',
-  ),
-  nightWindows: dailyWindows(
-    ['22:00-06:00'],
-    'OVERSPEED: the night windows (China Standard Time) of route night limits and the default night limits',
-  ),
-  defaultSpeedLimitKmh: speedLimitsByKind(
-    { muck_truck: 60, sanitation: 60 },
-    'OVERSPEED: the city default limit by unit kind (km/h) wherever no route stretch or speed zone limit applies; a kind left out has none',
-  ),
-  defaultNightSpeedLimitKmh: speedLimitsByKind(
-    { muck_truck: 50, sanitation: 50 },
-    'OVERSPEED: the same inside the night windows (km/h)',
-  ),
-});
+// Declared in a module of its own, which imports nothing of the engine, so that the engine's
+// Thresholds type (thresholds/index.ts) is built from every rule's without an import cycle.
+export { thresholds };
 
 export const overspeed: RuleModule<OverspeedState> = {
   code: 'OVERSPEED',

@@ -1,4 +1,4 @@
-import type { Fix } from '../../ingest/fix.ts';
+import type { Fix } from '../../core/fix.ts';
 import type { EntityRef, Thresholds } from '../model.ts';
 import { containing, type Occurrence } from '../plan-windows.ts';
 import type { DutyPlan } from '../plans.ts';

@@ -1,11 +1,10 @@
-import { z } from 'zod';
 import { inLocalWindows } from '../calendar.ts';
 import { metresPerDegree } from '../geo/ruler.ts';
 import type { PolygonCoords, Position, Zone } from '../model.ts';
+import { thresholds } from '../thresholds/restricted-zone.ts';
 import type { RuleContext, RuleModule, Violation, ViolationEvent } from '../types.ts';
 import { baseRefs, close, open, quietResult, unchanged } from './lifecycle.ts';
 import { round1 } from './off-hours.ts';
-import { count, durationMs } from './threshold-kinds.ts';
 
 /**
  * RESTRICTED_ZONE (禁行区): inside a zone of kind 'restricted' during its closed hours, for a unit kind
@@ -104,18 +103,9 @@ function zoneOf(v: Violation): string {
 /** The rule's version, recorded in every violation (2: exit hysteresis; 3: two fixes or 20 s to open). */
 const RULE_VERSION = 3;
 
-/** restrictedZone's thresholds, declared once (issue 11): geofence/thresholds.ts gathers every rule's. */
-export const thresholds = z.object({
-  restrictedZoneMinFixes: count(
-    2,
-    'RESTRICTED_ZONE: inside a closed zone for this many consecutive plausible fixes (a single fix inside proves nothing)',
-  ),
-  restrictedZoneMinMs: durationMs(20_000, 'RESTRICTED_ZONE: or inside this long (ms) from the first'),
-  restrictedZoneExitMs: durationMs(
-    30_000,
-    'RESTRICTED_ZONE: ends after clearly outside (beyond the GNSS allowance) this long (ms)',
-  ),
-});
+// Declared in a module of its own, which imports nothing of the engine, so that the engine's
+// Thresholds type (thresholds/index.ts) is built from every rule's without an import cycle.
+export { thresholds };
 
 export const restrictedZone: RuleModule<RestrictedZoneState> = {
   code: 'RESTRICTED_ZONE',

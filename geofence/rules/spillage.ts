@@ -1,8 +1,7 @@
-import { z } from 'zod';
+import { thresholds } from '../thresholds/spillage.ts';
 import type { RuleModule, Violation } from '../types.ts';
 import { close, NO_EVENTS, open, update } from './lifecycle.ts';
 import { refsWith } from './load-events.ts';
-import { durationMs, speedKmh, tonnes } from './threshold-kinds.ts';
 
 /**
  * SPILLAGE (抛洒滴漏): load escaping on the road. Two triggers, one violation:
@@ -45,15 +44,9 @@ const INITIAL: SpillageState = Object.freeze({ cs: -1, cLon: 0, cLat: 0, open: n
 
 const RULE_VERSION = 2;
 
-/** spillage's thresholds, declared once (issue 11): geofence/thresholds.ts gathers every rule's. */
-export const thresholds = z.object({
-  spillageSpeedKmh: speedKmh(5, 'SPILLAGE: loaded with the cover open faster than this (km/h)'),
-  spillageMinMs: durationMs(30_000, 'SPILLAGE: for this long (ms)'),
-  spillageWeightDropT: tonnes(
-    0.5,
-    'SPILLAGE: or, while moving, the weight down more than this (t) and not back within sensorConfirmMs',
-  ),
-});
+// Declared in a module of its own, which imports nothing of the engine, so that the engine's
+// Thresholds type (thresholds/index.ts) is built from every rule's without an import cycle.
+export { thresholds };
 
 export const spillage: RuleModule<SpillageState> = {
   code: 'SPILLAGE',

@@ -1,8 +1,7 @@
-import { z } from 'zod';
+import { thresholds } from '../thresholds/suspected-dump.ts';
 import type { RuleContext, RuleModule, Violation } from '../types.ts';
 import { close, NO_EVENTS, open, quietResult, unchanged } from './lifecycle.ts';
 import { namedSites, nearestSite, refsWith, unloadedAt } from './load-events.ts';
-import { durationMs, speedKmh } from './threshold-kinds.ts';
 
 /**
  * SUSPECTED_DUMP (疑似偷倒): a loaded truck (`facts.loaded`) slower than `suspectedDumpSpeedKmh` for MORE
@@ -47,14 +46,9 @@ function atSite(ctx: RuleContext): boolean {
  */
 const RULE_VERSION = 2;
 
-/** suspectedDump's thresholds, declared once (issue 11): geofence/thresholds.ts gathers every rule's. */
-export const thresholds = z.object({
-  suspectedDumpSpeedKmh: speedKmh(3, 'SUSPECTED_DUMP, ILLEGAL_DUMP: slower than this (km/h) is stopped'),
-  suspectedDumpMinMs: durationMs(
-    5 * 60_000,
-    'SUSPECTED_DUMP: loaded and stopped outside every site longer than this (ms)',
-  ),
-});
+// Declared in a module of its own, which imports nothing of the engine, so that the engine's
+// Thresholds type (thresholds/index.ts) is built from every rule's without an import cycle.
+export { thresholds };
 
 export const suspectedDump: RuleModule<SuspectedDumpState> = {
   code: 'SUSPECTED_DUMP',

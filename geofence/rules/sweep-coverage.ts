@@ -1,9 +1,9 @@
-import { z } from 'zod';
-import type { Fix } from '../../ingest/fix.ts';
+import type { Fix } from '../../core/fix.ts';
 import { metresPerDegree } from '../geo/ruler.ts';
 import type { Position, Thresholds } from '../model.ts';
 import { firstStartingAt } from '../plan-windows.ts';
 import { SWEEP_PIECE_M, type SweepLayout, type SweepPlan } from '../plans.ts';
+import { thresholds } from '../thresholds/sweep-coverage.ts';
 import type { RuleModule, StepResult, Violation, ViolationEvent, World } from '../types.ts';
 import { idleAsNull, NO_EVENTS, quietResult, unchanged, violationId } from './lifecycle.ts';
 import { allowanceM, isSweeping, r1 } from './plan-facts.ts';
@@ -26,19 +26,9 @@ import { allowanceM, isSweeping, r1 } from './plan-facts.ts';
  * MultiLineString geometry in a JSON string, WGS-84, 6 decimals).
  */
 
-export const thresholds = z.object({
-  sweepCoverageMin: z
-    .number()
-    .min(0)
-    .max(1)
-    .default(0.8)
-    .describe('SWEEP_COVERAGE: the share of the planned road length to sweep in a shift (0..1)'),
-  sweepLinkMaxMs: z
-    .number()
-    .nonnegative()
-    .default(60_000)
-    .describe('SWEEP_COVERAGE: two sweeping fixes this close in time (ms) sweep the road between them'),
-});
+// Declared in a module of its own, which imports nothing of the engine, so that the engine's
+// Thresholds type (thresholds/index.ts) is built from every rule's without an import cycle.
+export { thresholds };
 
 /** Per plan: the shift watched [s, e), the swept pieces (32 per number) and the last sweeping match. */
 interface Shift {

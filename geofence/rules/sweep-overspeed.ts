@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import { thresholds } from '../thresholds/sweep-overspeed.ts';
 import type { RuleModule, Violation } from '../types.ts';
 import { close, NO_EVENTS, open, quietResult } from './lifecycle.ts';
 import { isSweeping, r1 } from './plan-facts.ts';
@@ -13,18 +13,9 @@ import { isSweeping, r1 } from './plan-facts.ts';
  * close: of the whole run), limitKmh.
  */
 
-export const thresholds = z.object({
-  sweepSpeedLimitKmh: z
-    .number()
-    .positive()
-    .default(15)
-    .describe('SWEEP_OVERSPEED: the working speed limit while sweeping, km/h'),
-  sweepOverspeedMinMs: z
-    .number()
-    .nonnegative()
-    .default(30_000)
-    .describe('SWEEP_OVERSPEED: sweeping over the limit this long (ms) is a violation'),
-});
+// Declared in a module of its own, which imports nothing of the engine, so that the engine's
+// Thresholds type (thresholds/index.ts) is built from every rule's without an import cycle.
+export { thresholds };
 
 export interface SweepOverspeedState {
   /** first fix of the run over the limit */

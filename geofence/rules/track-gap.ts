@@ -1,9 +1,8 @@
-import { z } from 'zod';
 import { metresPerDegree } from '../geo/ruler.ts';
+import { thresholds } from '../thresholds/track-gap.ts';
 import type { RuleContext, RuleModule } from '../types.ts';
 import { baseRefs, close, open, quietResult, unchanged } from './lifecycle.ts';
 import { round1 } from './off-hours.ts';
-import { durationMs, speedKmh } from './threshold-kinds.ts';
 
 /**
  * TRACK_GAP (轨迹不连续): a jump between two consecutive in-order fixes of the vehicle (`ctx.prev`):
@@ -40,14 +39,9 @@ const QUIET = quietResult<TrackGapState>(null);
 /** 2: a long gap counts only when the vehicle moved; 3: standing still at both ends, twice the allowance (see the header). */
 const RULE_VERSION = 3;
 
-/** trackGap's thresholds, declared once (issue 11): geofence/thresholds.ts gathers every rule's. */
-export const thresholds = z.object({
-  trackGapMs: durationMs(
-    5 * 60_000,
-    'TRACK_GAP: two consecutive fixes further apart than this (ms) while moving',
-  ),
-  trackGapSpeedKmh: speedKmh(150, 'TRACK_GAP: or implying more than this speed (km/h)'),
-});
+// Declared in a module of its own, which imports nothing of the engine, so that the engine's
+// Thresholds type (thresholds/index.ts) is built from every rule's without an import cycle.
+export { thresholds };
 
 export const trackGap: RuleModule<TrackGapState> = {
   code: 'TRACK_GAP',

@@ -18,7 +18,7 @@ import {
 } from '@grafana/grafana-foundation-sdk/geomap';
 import { PanelBuilder as TablePanel } from '@grafana/grafana-foundation-sdk/table';
 import { PanelBuilder as TimeseriesPanel } from '@grafana/grafana-foundation-sdk/timeseries';
-import type { UnitKind } from '../../ingest/fix.ts';
+import type { UnitKind } from '../../core/fix.ts';
 import { MEASUREMENT as FIX } from '../../store/influx/schema.ts';
 import { citywatchDashboard, legend, linkTo, named, panelIds, thresholds } from '../lib/common.ts';
 import { influxql, regexMatch } from '../lib/influxql.ts';

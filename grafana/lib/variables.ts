@@ -6,7 +6,7 @@ import {
   VariableRefresh,
   VariableSort,
 } from '@grafana/grafana-foundation-sdk/dashboard';
-import { UNIT_KINDS } from '../../ingest/fix.ts';
+import { UNIT_KINDS } from '../../core/fix.ts';
 import { MEASUREMENT as FIX_MEASUREMENT } from '../../store/influx/schema.ts';
 import { INFLUX, PROMETHEUS } from './datasources.ts';
 

@@ -8,7 +8,7 @@
  * Known limit: a point's series is (kind, firm, vehicle). If a vehicle changes firm or kind, a rewrite
  * of an old (vehicle, ts) under the new tags creates a second point instead of replacing the first.
  */
-import type { Fix } from '../../ingest/fix.ts';
+import type { Fix } from '../../core/fix.ts';
 import type { FixStore, LatestFilter, StoredIds, StoreHealth, TrackQuery } from '../port.ts';
 import { DEFAULT_MAX_SOCKETS, InfluxConnection, InfluxError, serverErrorText } from './http.ts';
 import {

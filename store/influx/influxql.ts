@@ -7,7 +7,7 @@
  * "error parsing query"): a newline, a carriage return, U+0000; nor a lone UTF-16 surrogate (the query
  * travels as UTF-8). test/store-escaping.test.ts proves every other string finds its tag again.
  */
-import type { Fix } from '../../ingest/fix.ts';
+import type { Fix } from '../../core/fix.ts';
 import { type InfluxConnection, InfluxError, serverErrorText } from './http.ts';
 import { LONE_SURROGATE } from './lineprotocol.ts';
 import { rowToFix } from './schema.ts';

@@ -19,7 +19,7 @@
  * test/store-escaping.test.ts proves the rest: every string these functions accept, written as a tag and
  * as a string field to a real influxd, reads back equal (and every id of the registry's grammar is one).
  */
-import type { Fix } from '../../ingest/fix.ts';
+import type { Fix } from '../../core/fix.ts';
 import { FIELD_SPECS, MEASUREMENT, PRESENT_FIELD, presenceMask } from './schema.ts';
 
 export class LineProtocolError extends Error {

@@ -13,7 +13,7 @@
  * port's "the later write wins". Points without `present` (written by something else) are read by
  * taking every non-null column.
  */
-import { BOOLEAN_FIELDS, type Fix, NUMERIC_FIELDS, STRING_FIELDS } from '../../ingest/fix.ts';
+import { BOOLEAN_FIELDS, type Fix, NUMERIC_FIELDS, STRING_FIELDS } from '../../core/fix.ts';
 
 export const MEASUREMENT = 'fix';
 export const TAG_KEYS = ['kind', 'firm', 'vehicle'] as const;

@@ -16,8 +16,8 @@
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { type InfluxdServer, startInfluxd } from '../../test/servers/influxd.ts';
-import { type ChildPlatform, spawnPlatform } from '../../test/support/child-platform.ts';
+import { type ChildPlatform, spawnPlatform } from '../../testkit/child-platform.ts';
+import { type InfluxdServer, startInfluxd } from '../../testkit/servers/influxd.ts';
 import { type MonitorFigures, monitorPlatform, type PlatformMonitor, percentile } from '../monitor.ts';
 import {
   type CheapFleet,

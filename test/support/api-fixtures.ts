@@ -5,7 +5,7 @@ import type { FastifyInstance } from 'fastify';
 import { Registry as MetricsRegistry } from 'prom-client';
 import { type ApiDeps, buildApi } from '../../api/app.ts';
 import type { HealthReport } from '../../api/schemas.ts';
-import type { Fix } from '../../ingest/fix.ts';
+import type { Fix } from '../../core/fix.ts';
 import type { Device, Firm, Vehicle } from '../../registry/types.ts';
 import { EmbeddedStore } from '../../store/embedded.ts';
 

@@ -7,7 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { type ClusterConnection, FIX_STREAM } from '../../cluster/jetstream.ts';
 import { partitionOfSubject } from '../../cluster/partitions.ts';
-import type { Fix } from '../../ingest/fix.ts';
+import type { Fix } from '../../core/fix.ts';
 import { ComplianceRegistry, vehicleProfilesFrom } from '../../registry/compliance.ts';
 import { SqliteRegistry } from '../../registry/sqlite.ts';
 import type { NewDevice, Vehicle } from '../../registry/types.ts';

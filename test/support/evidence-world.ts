@@ -3,10 +3,11 @@
  * one permit for vehicle v1, a track near the route and an OFF_ROUTE violation on it. Shared by
  * evidence.test.ts and events-store-contract.test.ts, which store the packages it builds.
  */
+
+import type { Fix } from '../../core/fix.ts';
 import type { RegistrySnapshot } from '../../geofence/model.ts';
-import { DEFAULT_THRESHOLDS } from '../../geofence/thresholds.ts';
+import { DEFAULT_THRESHOLDS } from '../../geofence/thresholds/index.ts';
 import type { Violation } from '../../geofence/types.ts';
-import type { Fix } from '../../ingest/fix.ts';
 
 /** 22:00 China Standard Time, inside the permit's night window */
 export const T0 = Date.UTC(2026, 10, 20, 14, 0, 0);

@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { z } from 'zod';
-import { DEFAULT_THRESHOLDS, thresholdsTable } from '../../geofence/thresholds.ts';
+import { DEFAULT_THRESHOLDS, thresholdsTable } from '../../geofence/thresholds/index.ts';
 import { ComplianceRegistry } from '../../registry/compliance.ts';
 import { ScenarioFileSchema } from '../../simulators/scenario-file.ts';
 import { ADMIN_TOKEN, testApi } from './api-fixtures.ts';

@@ -1,7 +1,7 @@
 // A module loader hook for test/thresholds-one-schema.test.ts: adds one fake threshold to OFF_ROUTE's
-// own schema (geofence/rules/off-route.ts) as the module is loaded, as a developer adding a threshold
+// own schema (geofence/thresholds/off-route.ts) as the module is loaded, as a developer adding a threshold
 // to a rule would, so that the test can look for it in every contract derived from the rules' schemas.
-const RULE = '/geofence/rules/off-route.ts';
+const RULE = '/geofence/thresholds/off-route.ts';
 // tsx hands over the module compiled (minified): match the declaration in either form
 const DECLARATION = /const thresholds\s*=\s*z\.object\(\{/;
 

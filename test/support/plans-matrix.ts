@@ -1,7 +1,7 @@
+import type { Fix } from '../../core/fix.ts';
 import { compileWorld } from '../../geofence/compile.ts';
 import type { VehicleState } from '../../geofence/engine.ts';
 import type { CollectionPoint, DutyPlan, SweepPlan, UploadStation } from '../../geofence/plans.ts';
-import type { Fix } from '../../ingest/fix.ts';
 import { ENGINE, fixAt, type Item, isFix, type Logged, pt, run, snapshot, square } from './tracks-matrix.ts';
 
 /*

@@ -11,7 +11,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { Registry as MetricsRegistry } from 'prom-client';
-import type { Fix } from '../../ingest/fix.ts';
+import type { Fix } from '../../core/fix.ts';
 import { createIngestMetrics } from '../../ingest/metrics.ts';
 import { StorePump } from '../../ingest/pump.ts';
 import { Spool } from '../../ingest/spool.ts';

@@ -10,9 +10,9 @@
  */
 import path from 'node:path';
 import { Registry as MetricsRegistry } from 'prom-client';
+import type { Fix } from '../../core/fix.ts';
 import { IngestCore } from '../../ingest/core.ts';
 import { DEFAULT_LIMITS } from '../../ingest/decode.ts';
-import type { Fix } from '../../ingest/fix.ts';
 import { createIngestMetrics } from '../../ingest/metrics.ts';
 import { telemetryTopic } from '../../ingest/payload.ts';
 import { Spool } from '../../ingest/spool.ts';

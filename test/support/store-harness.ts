@@ -8,7 +8,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test from 'ava';
-import { type InfluxdServer, startInfluxd } from '../servers/influxd.ts';
+import { type InfluxdServer, startInfluxd } from '../../testkit/servers/influxd.ts';
 
 /** what both store ports have in common */
 export interface OpenableStore {

@@ -1,6 +1,6 @@
 import { squareFrom } from './geometry.ts';
 import type { World } from './identity-world.ts';
-import type { RouteRequest, RouteSpec, Target } from './tenancy-table.ts';
+import type { RouteRequest, RouteSpec, Target } from './tenancy-types.ts';
 
 /**
  * Tenancy rows of the plans (issue 15, api/plans.ts), spread into the table of tenancy-table.ts:

@@ -25,20 +25,9 @@ import { PLAN_TENANCY } from './tenancy-plans.ts';
  * may appear.
  */
 
-export type Target = 'own' | 'other' | 'missing';
+export type { RouteRequest, RouteSpec, Target } from './tenancy-types.ts';
 
-export interface RouteRequest {
-  params?: Record<string, string>;
-  query?: Record<string, string>;
-  body?: unknown;
-}
-
-export interface RouteSpec {
-  expect: readonly [admin: number, monitor: number, firmOwn: number, firmOther: number];
-  req?: (target: Target, w: World) => RouteRequest | Promise<RouteRequest>;
-  lists?: boolean;
-  stream?: boolean;
-}
+import type { RouteRequest, RouteSpec, Target } from './tenancy-types.ts';
 
 const MISSING = 'no-such-id';
 

@@ -1,3 +1,4 @@
+import type { Fix } from '../../core/fix.ts';
 import { chinaCalendar } from '../../geofence/calendar.ts';
 import { compileWorld } from '../../geofence/compile.ts';
 import { createEngine, type VehicleState } from '../../geofence/engine.ts';
@@ -15,7 +16,7 @@ import type {
   Zone,
 } from '../../geofence/model.ts';
 import { ALL_RULES } from '../../geofence/rules/index.ts';
-import { DEFAULT_THRESHOLDS } from '../../geofence/thresholds.ts';
+import { DEFAULT_THRESHOLDS } from '../../geofence/thresholds/index.ts';
 import {
   initialTrips,
   stepTrips,
@@ -25,7 +26,6 @@ import {
   tripInput,
 } from '../../geofence/trips.ts';
 import type { Violation, ViolationEvent, World } from '../../geofence/types.ts';
-import type { Fix } from '../../ingest/fix.ts';
 
 /*
  * The rule-matrix world (issue 3 test matrix): the REAL engine with ALL_RULES and the REAL compiled world,

@@ -1,4 +1,4 @@
-import { TERMINAL_ALARMS, type TerminalAlarm } from '../../../ingest/fix.ts';
+import { TERMINAL_ALARMS, type TerminalAlarm } from '../../../core/fix.ts';
 import { BodyError, decodeBcdTime, encodeBcdTime, Reader, Writer } from './bytes.ts';
 
 /**
@@ -31,7 +31,7 @@ export const STATUS = {
 } as const;
 
 /**
- * Alarm bits (table 24) by position: the names are the domain's (ingest/fix.ts TERMINAL_ALARMS), with
+ * Alarm bits (table 24) by position: the names are the domain's (core/fix.ts TERMINAL_ALARMS), with
  * the table's Chinese names beside them there.
  */
 export const ALARM_BITS = TERMINAL_ALARMS;

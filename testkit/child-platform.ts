@@ -14,7 +14,7 @@ export interface SpawnOptions {
   openFilesLimit?: number;
 }
 
-const ROOT = path.resolve(import.meta.dirname, '../..');
+const ROOT = path.resolve(import.meta.dirname, '..');
 
 /**
  * Runs the platform as its own process (`node --import tsx platform/main.ts`, what `npm start` runs)

@@ -1,15 +1,15 @@
 import type Database from 'better-sqlite3';
+import type { Fix } from '../core/fix.ts';
 import type { Emitted, HistoryEntry, HistorySource } from '../geofence/backfill.ts';
 import type { JudgeState } from '../geofence/judge.ts';
 import type { Outage, PlatformGap } from '../geofence/platform-gaps.ts';
-import type { Fix } from '../ingest/fix.ts';
 import { decodeHistoryFix, encodeHistoryFix } from './history-fix-codec.ts';
 
 /**
  * The per-vehicle history late fixes are re-judged from (geofence/backfill.ts), in the engine state file
  * (DATA_DIR/compliance-state.sqlite) beside the states and the outbox, written in the same transaction:
  *
- *   history  (vehicle, ts) → the judged fix (platform/history-fix-codec.ts), the judge's state after it
+ *   history  (vehicle, ts) → the judged fix (compliance/history-fix-codec.ts), the judge's state after it
  *            at checkpoints, and
  *            `floor` = 1 on the oldest row when nothing before it can be re-judged (pruned past the
  *            backfill horizon, or the vehicle's state predates its history)

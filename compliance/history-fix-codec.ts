@@ -1,7 +1,7 @@
-import type { Fix } from '../ingest/fix.ts';
+import type { Fix } from '../core/fix.ts';
 
 /**
- * How the backfill history (platform/backfill-history.ts) stores a judged fix: a JSON array of the
+ * How the backfill history (compliance/backfill-history.ts) stores a judged fix: a JSON array of the
  * fields' values in a fixed order, without the names, and without the vehicle and the instant (the row's
  * key). A fix as JSON with its names is ~330 bytes, this ~150: the history keeps every fix of every
  * vehicle for the backfill horizon, so the names would be most of the file. Nothing is rounded: a

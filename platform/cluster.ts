@@ -11,7 +11,9 @@ import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import path from 'node:path';
 import { type Logger, pino } from 'pino';
-import type { Config } from '../platform/config.ts';
+import { type Edge, startEdge } from '../cluster/edge.ts';
+import { type ClusterSettings, openCluster } from '../cluster/jetstream.ts';
+import { Worker } from '../cluster/worker.ts';
 import { ComplianceRegistry, vehicleProfilesFrom } from '../registry/compliance.ts';
 import { SqliteRegistry } from '../registry/sqlite.ts';
 import { EmbeddedEventStore } from '../store/events-embedded.ts';
@@ -20,9 +22,7 @@ import { createStore } from '../store/index.ts';
 import { InfluxEventStore } from '../store/influx/events.ts';
 import { InfluxConnection } from '../store/influx/http.ts';
 import type { FixStore } from '../store/port.ts';
-import { type Edge, startEdge } from './edge.ts';
-import { type ClusterSettings, openCluster } from './jetstream.ts';
-import { Worker } from './worker.ts';
+import type { Config } from './config.ts';
 
 export function clusterSettings(config: Config, name: string): ClusterSettings {
   const { env } = config;

@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
+import type { Fix } from '../core/fix.ts';
 import { buildEvidence, EVIDENCE_MARGIN_MS } from '../geofence/evidence.ts';
 import type { ViolationEvent, World } from '../geofence/types.ts';
-import type { Fix } from '../ingest/fix.ts';
 import type { EventStore } from '../store/events-port.ts';
 import type { FixStore } from '../store/port.ts';
 import type { EvidenceDone, EvidenceDueRow } from './engine-state-store.ts';
@@ -9,7 +9,7 @@ import type { EvidenceDone, EvidenceDueRow } from './engine-state-store.ts';
 /**
  * Builds and stores the evidence package of every closed violation, at the store's pace.
  *
- * The durable queue is the `evidence_due` rows of the engine state (platform/engine-state-store.ts): a
+ * The durable queue is the `evidence_due` rows of the engine state (compliance/engine-state-store.ts): a
  * closed violation's row is committed with the event that closed it and deleted in the commit after its
  * package is stored. This module keeps only a window of those rows in memory (`windowSize`), refilled by
  * sweeping the rows in id order, and runs at most `maxRunning` store calls at once. A violation id starts

@@ -2,7 +2,7 @@ import { EventEmitter } from 'node:events';
 import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
 import type { Registry as MetricsRegistry } from 'prom-client';
-import type { PlatformOutageRecord } from '../api/platform-outages.ts';
+import type { Fix } from '../core/fix.ts';
 import { withoutRetracted } from '../geofence/backfill.ts';
 import { chinaCalendar } from '../geofence/calendar.ts';
 import { compileWorld } from '../geofence/compile.ts';
@@ -13,16 +13,9 @@ import type { PlatformGap } from '../geofence/platform-gaps.ts';
 import { ALL_RULES } from '../geofence/rules/index.ts';
 import type { TripEvent } from '../geofence/trips.ts';
 import type { ViolationEvent, World } from '../geofence/types.ts';
-import type { Fix } from '../ingest/fix.ts';
 import type { EventStore } from '../store/events-port.ts';
 import type { FixStore } from '../store/port.ts';
 import type { PlatformOutage, SqliteHistory } from './backfill-history.ts';
-import {
-  type ComplianceMetrics,
-  createComplianceMetrics,
-  firmKindOf,
-  STEP_SAMPLE_EVERY,
-} from './compliance-metrics.ts';
 import {
   decodeJudgeExtras,
   decodeTripState,
@@ -41,18 +34,19 @@ import {
 import { EventOutbox } from './event-outbox.ts';
 import { EvidenceQueue, type EvidenceStatus, type FixProgress } from './evidence-queue.ts';
 import { type LateFigures, LateFixes, type Rejudgings } from './late-fixes.ts';
-import { PlatformOutages } from './platform-outages.ts';
+import { type ComplianceMetrics, createComplianceMetrics, firmKindOf, STEP_SAMPLE_EVERY } from './metrics.ts';
+import { type PlatformOutageRecord, PlatformOutages } from './platform-outages.ts';
 
 /**
  * The imperative shell around the pure engine (geofence/engine.ts): keeps the compiled world (recompiled
  * on every registry change), the per-vehicle engine and trip states, and fans the engine's output out:
  *  - every violation event as JSON on MQTT `alerts/{firm}/{vehicle}` (QoS 1),
  *  - on the in-process live bus (`bus`, events 'violation' and 'trip'),
- *  - into the EventStore, batched, retried until stored (never dropped): platform/event-outbox.ts,
+ *  - into the EventStore, batched, retried until stored (never dropped): compliance/event-outbox.ts,
  *  - for every closed violation, the evidence package, once the fix store holds the track:
- *    platform/evidence-queue.ts (bounded concurrency, durable queue, one track query per vehicle batch).
+ *    compliance/evidence-queue.ts (bounded concurrency, durable queue, one track query per vehicle batch).
  *
- * Restarts and outages (with `state`, platform/engine-state-store.ts): every flush commits, in ONE
+ * Restarts and outages (with `state`, compliance/engine-state-store.ts): every flush commits, in ONE
  * SQLite transaction, the states of the vehicles that changed and the events they produced (the
  * outbox); events leave the outbox once the EventStore accepted them. At construction the states and
  * the outbox are read back (the outbox and the due evidence page by page, as the store takes them), so
@@ -70,10 +64,10 @@ import { PlatformOutages } from './platform-outages.ts';
  * Late fixes (issue 17: blind-area backfill arriving after the live fix; geofence/backfill.ts): a fix at
  * or before its vehicle's newest is held until the next flush, which re-judges the vehicle from the
  * newest checkpoint before it, inside the commit's transaction, and publishes the difference
- * (withdrawn, opened with true times, updated). The history it reads (platform/backfill-history.ts) is
- * written at every commit and kept for `backfillHorizonMs` (platform/late-fixes.ts).
+ * (withdrawn, opened with true times, updated). The history it reads (compliance/backfill-history.ts) is
+ * written at every commit and kept for `backfillHorizonMs` (compliance/late-fixes.ts).
  *
- * The platform's own outages (issue 10 item 6; platform/platform-outages.ts): the instant of the last
+ * The platform's own outages (issue 10 item 6; compliance/platform-outages.ts): the instant of the last
  * commit before a start (its judgement clock) opens a `stopped` outage that ends with the restart grace;
  * an intake behind by more than the clock can hold back opens a `behind` one. Silence verdicts they
  * overlap are platform gaps, recorded beside the outage, never violations (geofence/platform-gaps.ts).
@@ -97,7 +91,7 @@ export interface ComplianceServiceOptions {
   calendar?: Calendar;
   /**
    * the judgement clock: the instant silence (OFFLINE) is measured against at each tick. Default: the
-   * wall clock; platform/compliance-clock.ts has the fleet clock for sped-up simulations and replays. A
+   * wall clock; compliance/clock.ts has the fleet clock for sped-up simulations and replays. A
    * non-finite value (a fleet clock before its first fix) skips the tick. Restart grace and the
    * recompile rate limit stay on the wall clock: they are about the platform's own downtime and CPU.
    */
@@ -119,7 +113,7 @@ export interface ComplianceServiceOptions {
    * and backfill meanwhile; their silence until then is the platform's). Default 120 s (wall time).
    */
   restoreGraceMs?: number;
-  /** registry for citywatch_violations_*, citywatch_engine_* (platform/compliance-metrics.ts) */
+  /** registry for citywatch_violations_*, citywatch_engine_* (compliance/metrics.ts) */
   metrics?: MetricsRegistry;
   /** how far back late fixes are re-judged (BACKFILL_HISTORY_HOURS, else MAX_FIX_AGE_DAYS); default 7 days */
   backfillHorizonMs?: number;
@@ -198,7 +192,7 @@ export class ComplianceService {
   private world: World;
   /** per vehicle: the engine, trip tracker and ledger (geofence/judge.ts) */
   private readonly states = new Map<string, JudgeState>();
-  /** late fixes and the history they are re-judged from (platform/late-fixes.ts) */
+  /** late fixes and the history they are re-judged from (compliance/late-fixes.ts) */
   private readonly late: LateFixes;
   /** silences the outages voided since the last commit */
   private pendingGaps: PlatformGap[] = [];

@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { ExecutionContext } from 'ava';
 import { type BrowserContext, chromium, type Page } from 'playwright-core';
-import { ensureConsoleBuilt } from '../../console/build.ts';
+import { ensureConsoleBuilt } from '../console/build.ts';
 
 /**
  * Debian's chromium driven by playwright-core, for the console's browser tests, the README's screenshots

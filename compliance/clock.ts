@@ -1,4 +1,4 @@
-import type { Fix } from '../ingest/fix.ts';
+import type { Fix } from '../core/fix.ts';
 
 /**
  * The clock the compliance tick judges silence (OFFLINE) against, chosen by COMPLIANCE_CLOCK:
@@ -184,7 +184,7 @@ export interface ComplianceClock {
    * While the intake lags its devices by more than MAX_LAG_COMPENSATION_MS (the wall clock's median of
    * received - ts, on BEHIND_MIN_DEVICES devices at least): the fix time it has caught up to (the wall
    * time less the lag), from which the
-   * silence it sees is its own (platform/platform-outages.ts); undefined otherwise, and always for the
+   * silence it sees is its own (compliance/platform-outages.ts); undefined otherwise, and always for the
    * fleet clock (its fixes are not meant to be recent).
    */
   behindSince(): number | undefined;

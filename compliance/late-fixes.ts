@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import type { Fix } from '../core/fix.ts';
 import {
   type Emitted,
   type HistoryEntry,
@@ -11,7 +12,6 @@ import type { Judge, JudgeOutput, JudgeState } from '../geofence/judge.ts';
 import type { PlatformGap } from '../geofence/platform-gaps.ts';
 import type { TripEvent } from '../geofence/trips.ts';
 import type { ViolationEvent } from '../geofence/types.ts';
-import type { Fix } from '../ingest/fix.ts';
 import type { SqliteHistory } from './backfill-history.ts';
 
 /**
@@ -19,7 +19,7 @@ import type { SqliteHistory } from './backfill-history.ts';
  * history needs from every judged fix, the late fixes waiting for the next flush, and, inside that
  * flush's commit transaction, the history written and the vehicles with late fixes re-judged from it.
  * Memory: the fixes of one flush interval (bounded by MAX_PENDING_HISTORY when commits fail) and a set
- * of the vehicle ids with a history; everything else is in platform/backfill-history.ts on disk.
+ * of the vehicle ids with a history; everything else is in compliance/backfill-history.ts on disk.
  */
 
 /** Late fixes judged in time order (the figures of GET /healthz `compliance.late`). */

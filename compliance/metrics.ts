@@ -1,10 +1,10 @@
 import { Counter, Gauge, Histogram, type Registry as MetricsRegistry } from 'prom-client';
+import { UNIT_KINDS, type UnitKind } from '../core/fix.ts';
 import type { ViolationCode } from '../geofence/model.ts';
 import { ALL_RULES } from '../geofence/rules/index.ts';
-import { UNIT_KINDS, type UnitKind } from '../ingest/fix.ts';
 
 /**
- * Prometheus metrics of the compliance engine's shell (platform/compliance.ts). Labels stay bounded:
+ * Prometheus metrics of the compliance engine's shell (compliance/service.ts). Labels stay bounded:
  * the violation type (12 codes) and the kind of organisation the unit belongs to (3 kinds), never a
  * vehicle, firm or permit id: a city has thousands of vehicles and tens to hundreds of firms, and the
  * per-firm and per-vehicle figures are in InfluxDB (the Compliance dashboard), not in Prometheus.

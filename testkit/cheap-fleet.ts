@@ -1,6 +1,6 @@
 import { randomBytes, scryptSync } from 'node:crypto';
 import path from 'node:path';
-import { SqliteRegistry } from '../../registry/sqlite.ts';
+import { SqliteRegistry } from '../registry/sqlite.ts';
 
 export interface CheapFleet {
   /** device ids, `${prefix}0001`…; each device's vehicle is `veh-${id}` */

@@ -1,5 +1,16 @@
-import type { Outage } from '../geofence/platform-gaps.ts';
+import type { Outage, PlatformGap } from '../geofence/platform-gaps.ts';
 import type { PlatformOutage } from './backfill-history.ts';
+
+/** An outage as the API shows it (GET /platform/outages), with its first gaps. */
+export interface PlatformOutageRecord {
+  start: number;
+  /** +Infinity while it lasts */
+  end: number;
+  cause: 'stopped' | 'behind';
+  gaps: number;
+  /** the first `limit` gaps, by vehicle */
+  gapList: PlatformGap[];
+}
 
 /**
  * The platform's own outages (issue 10 item 6: the platform never charges a firm for its own downtime),

@@ -8,7 +8,7 @@ import type { OutboxKind, OutboxRow } from './engine-state-store.ts';
  * The engine's events on their way to the EventStore: violations first, then trips, in order, one
  * batch write at a time (`batchSize` events), with a backoff after a failure.
  *
- * The events are durable in the outbox of the engine state (platform/engine-state-store.ts) before
+ * The events are durable in the outbox of the engine state (compliance/engine-state-store.ts) before
  * they get here; memory holds at most `windowSize` of each kind. When more arrive (an outage, a storm:
  * issue 10 had 43,098 violation events in memory) the rest stay only in the outbox and are read back
  * page by page as the window empties, in outbox order. A restart reads nothing up front either.

@@ -5,7 +5,7 @@ import { parseWindow } from '../geo/windows.ts';
  * The kinds of value a rule threshold takes, as zod schemas with one error message per kind (issue 11,
  * "one schema per contract"). Every rule module declares its thresholds with these, once, with the
  * default and a description; the registry, the API (and its OpenAPI document), the scenario file and
- * the README table are all built from those declarations (geofence/thresholds.ts). The messages are the
+ * the README table are all built from those declarations (geofence/thresholds/). The messages are the
  * ones the registry gave before the schemas existed, so a client reading them sees no change.
  */
 
