@@ -1,6 +1,8 @@
 import { Popup } from 'maplibre-gl';
 import { TerraDraw, TerraDrawLineStringMode, TerraDrawPolygonMode, TerraDrawSelectMode } from 'terra-draw';
 import { TerraDrawMapLibreGLAdapter } from 'terra-draw-maplibre-gl-adapter';
+import type { z } from 'zod';
+import type { PermitSchema } from '../../../api/compliance-schemas.ts';
 import { ApiError, allPages, send } from '../api.ts';
 import type { Ctx, View } from '../app.ts';
 import { coordsToDisplay, displayCrs } from '../crs.ts';
@@ -23,21 +25,11 @@ type GeoKind = 'site' | 'zone' | 'route';
 const PLURAL: Record<GeoKind, string> = { site: 'sites', zone: 'zones', route: 'routes' };
 const KIND_TITLE = { site: 'registry.sites', zone: 'registry.zones', route: 'registry.routes' } as const;
 
-interface Permit {
-  id: string;
-  firm: string;
-  vehicles: string[];
-  origins: string[];
-  disposals: string[];
-  routes: string[];
-  validFrom: string;
-  validTo: string;
-  windows: string[];
-  cargo: string;
-  status: string;
-  version: number;
-  updatedAt?: string;
-}
+/**
+ * A permit as GET /api/v1/permits answers it: the API's own response schema, imported as a type only, so
+ * it costs the bundle nothing and cannot drift from what the API sends.
+ */
+type Permit = z.output<typeof PermitSchema>;
 
 interface Editing {
   kind: GeoKind;
