@@ -77,7 +77,11 @@ export async function loadWorld(a: WorldArgs): Promise<{ world: SimWorld; inject
   } catch (err) {
     throw new UsageError((err as Error).message);
   }
-  const known = new Set([...scenario.vehicles.map((v) => v.id)]);
+  // vehicles, and body cameras (their own units: issue 15's twists name them)
+  const known = new Set([
+    ...scenario.vehicles.map((v) => v.id),
+    ...scenario.devices.filter((d) => d.kind === 'body_camera').map((d) => d.id),
+  ]);
   for (const i of cli)
     if (i.vehicle !== undefined && !known.has(i.vehicle))
       throw new UsageError(`--inject: unknown vehicle '${i.vehicle}'`);

@@ -7,6 +7,13 @@ import { type Behaviour, type FixBody, OfficerBehaviour, SweeperBehaviour } from
 import { faultRates, TripPlanner, type Twist } from './inject.ts';
 import { MinHeap } from './min-heap.ts';
 import { OracleWorld, type TrueState, type TruthViolation, UnitOracle } from './oracle.ts';
+import { type PlanTrueState, PlanUnitOracle } from './oracle-plans.ts';
+import {
+  CollectionRoundBehaviour,
+  PatrolCameraBehaviour,
+  PlanSweeperBehaviour,
+  type TwistTest,
+} from './plan-behaviour.ts';
 import { createRng, hashString, type Rng } from './rng.ts';
 import type { FaultType, ScenarioInjection } from './scenario-file.ts';
 import { centroidOf, inAnyPolygon, towards } from './sim-geo.ts';
@@ -104,6 +111,8 @@ interface SimDevice {
   behaviour: Behaviour<FixPayload>;
   planner?: TripPlanner;
   oracle: UnitOracle;
+  /** sanitation vehicles and body cameras: the plans' truths (oracle-plans.ts) */
+  planOracle?: PlanUnitOracle;
   faults: Rng;
   noise: Rng;
   intervalMs: number;
@@ -230,11 +239,35 @@ export class FleetSim {
           nextCycle: (trip) => p.cycleFor(trip),
           gnssNoiseSdM: 0,
         });
-      } else if (device.kind === 'sanitation') {
-        behaviour = new SweeperBehaviour(rng, world.rounds.get(unit)!, rng.range(0, 1), 0);
       } else {
-        const officer = device.officer ?? 'officer';
-        behaviour = new OfficerBehaviour(rng, world.patrols.get(device.id)!, officer, rng.range(0, 1), 0);
+        // a unit a plan names works by it (issue 15); the others sweep their round / walk their loop
+        const role = world.roles.get(unit);
+        const twist: TwistTest = (type, k) =>
+          opts.injections.some(
+            (i) => i.vehicle === unit && i.type === type && (i.trips === undefined || i.trips.includes(k)),
+          );
+        const th = world.thresholds;
+        const allowanceMs = Math.max(th.offlineFactor * nominalS * 1000, th.offlineMinMs);
+        const planRng = stream('plan');
+        if (role?.kind === 'collection')
+          behaviour = new CollectionRoundBehaviour(planRng, world.startTs, role, twist);
+        else if (role?.kind === 'sweep')
+          behaviour = new PlanSweeperBehaviour(planRng, world.startTs, role, twist, allowanceMs);
+        else if (role?.kind === 'patrol')
+          behaviour = new PatrolCameraBehaviour(
+            planRng,
+            world.startTs,
+            device.officer ?? 'officer',
+            role,
+            twist,
+            allowanceMs,
+          );
+        else if (device.kind === 'sanitation')
+          behaviour = new SweeperBehaviour(rng, world.rounds.get(unit)!, rng.range(0, 1), 0);
+        else {
+          const officer = device.officer ?? 'officer';
+          behaviour = new OfficerBehaviour(rng, world.patrols.get(device.id)!, officer, rng.range(0, 1), 0);
+        }
       }
       const oracle = new UnitOracle(this.oracleWorld, {
         id: unit,
@@ -242,6 +275,14 @@ export class FleetSim {
         ...(vehicle?.ratedLoadT !== undefined ? { ratedLoadT: vehicle.ratedLoadT } : {}),
         reportIntervalS: nominalS,
       });
+      const planOracle =
+        device.kind === 'muck_truck'
+          ? undefined
+          : new PlanUnitOracle(
+              world.plans,
+              { id: unit, kind: device.kind, reportIntervalS: nominalS },
+              world.thresholds,
+            );
       const first = world.startTs + rng.int(0, intervalMs - 1);
       const skewRate = this.rates.CLOCK_SKEW;
       const skew = skewed.has(unit) || (skewRate > 0 && stream('clock').chance(skewRate));
@@ -261,6 +302,7 @@ export class FleetSim {
         behaviour,
         ...(planner ? { planner } : {}),
         oracle,
+        ...(planOracle ? { planOracle } : {}),
         faults: rng.fork('faults'),
         noise: rng.fork('noise'),
         intervalMs,
@@ -313,6 +355,7 @@ export class FleetSim {
     if (silent) this.counts.silent++;
     if (dropped) this.counts.dropped++;
     d.oracle.observe(trueState(ts, body), sent);
+    d.planOracle?.observe(planTrueState(ts, body), sent);
     const emit = (payload: string, kind: MessageKind) => {
       this.counts[kind]++;
       out.push({ ts, device: d.device.id, topic: telemetryTopic(d.device.id), payload, kind });
@@ -527,7 +570,10 @@ export class FleetSim {
   private finish(): void {
     if (this.finished) return;
     this.finished = true;
-    for (const d of this.devices) d.oracle.finish(this.endTs);
+    for (const d of this.devices) {
+      d.oracle.finish(this.endTs);
+      d.planOracle?.finish(this.endTs);
+    }
   }
 
   private flushHeld(): SimMessage[] {
@@ -577,11 +623,18 @@ export class FleetSim {
     for (const t of this.tripLog) trips.set(t.vehicle, [...(trips.get(t.vehicle) ?? []), t]);
     const out: GroundTruth[] = [];
     for (const d of this.devices) {
-      for (const v of d.oracle.truths) {
+      const named = new Set(
+        this.opts.injections.flatMap((i) =>
+          i.vehicle === d.unit && d.kind !== 'muck_truck' ? [i.type] : [],
+        ),
+      );
+      for (const v of [...d.oracle.truths, ...(d.planOracle?.truths ?? [])]) {
         const list = trips.get(d.unit) ?? [];
         const trip = [...list].reverse().find((t) => t.start <= v.start);
         const level = this.world.vehicleInjections.get(d.unit);
-        const vehicleLevel = level === v.type || (level === 'REVOKE' && v.type === 'NO_PERMIT');
+        // a sanitation vehicle's or camera's twist is named by its unit (plan-behaviour.ts)
+        const vehicleLevel =
+          level === v.type || (level === 'REVOKE' && v.type === 'NO_PERMIT') || named.has(v.type);
         const injected = vehicleLevel || trip?.twist?.type === (v.type as ViolationCode);
         // a clock running ahead stamps everything the platform sees (and judges) that much later
         const shifted =
@@ -604,5 +657,24 @@ function trueState(ts: number, b: Record<string, unknown>): TrueState {
   if (typeof b.weight === 'number') s.weight = b.weight;
   if (typeof b.cover === 'string') s.cover = b.cover as TrueState['cover'];
   if (typeof b.lift === 'string') s.lift = b.lift as TrueState['lift'];
+  return s;
+}
+
+function planTrueState(ts: number, b: Record<string, unknown>): PlanTrueState {
+  const s: PlanTrueState = {
+    ts,
+    lat: b.lat as number,
+    lon: b.lon as number,
+    speed: (b.speed as number) ?? 0,
+  };
+  if (typeof b.task === 'string') s.task = b.task as PlanTrueState['task'];
+  if (typeof b.brush === 'boolean') s.brush = b.brush;
+  if (typeof b.binLifts === 'number') s.binLifts = b.binLifts;
+  if (typeof b.recording === 'boolean') s.recording = b.recording;
+  if (typeof b.battery === 'number') s.battery = b.battery;
+  if (typeof b.storageFree === 'number') s.storageFree = b.storageFree;
+  if (typeof b.docked === 'boolean') s.docked = b.docked;
+  if (typeof b.sos === 'boolean') s.sos = b.sos;
+  if (typeof b.officer === 'string') s.officer = b.officer;
   return s;
 }

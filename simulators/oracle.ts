@@ -78,6 +78,18 @@ export const TRUTH_TYPES = [
   'OVERLOAD',
   'OFFLINE',
   'TRACK_GAP',
+  // sanitation and body cameras (issue 15): oracle-plans.ts
+  'MISSED_COLLECTION',
+  'LATE_COLLECTION',
+  'SWEEP_OVERSPEED',
+  'SWEEP_COVERAGE',
+  'OUT_OF_AREA',
+  'SOS',
+  'NOT_RECORDING',
+  'OUT_OF_GRID',
+  'LOW_BATTERY',
+  'LOW_STORAGE',
+  'NOT_UPLOADED',
 ] as const;
 export type TruthType = (typeof TRUTH_TYPES)[number];
 

@@ -1,6 +1,7 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Permit, PolygonCoords, Route, Site, Thresholds, Zone } from '../geofence/model.ts';
+import type { CollectionPoint, DutyPlan, SweepPlan, UploadStation } from '../geofence/plans.ts';
 import type { Firm, NewDevice, Officer, Vehicle } from '../registry/types.ts';
 import type { SimWorld } from './world.ts';
 
@@ -48,6 +49,48 @@ export const permitBody = (p: Permit) => {
   return { ...rest, state: 'approved' as const };
 };
 
+/** The plans of issue 15 as the API's GeoJSON Features (api/plans.ts). */
+export const collectionPointBody = (p: CollectionPoint) => ({
+  type: 'Feature' as const,
+  id: p.id,
+  geometry: { type: 'Point' as const, coordinates: p.position },
+  properties: {
+    firm: p.firm,
+    name: p.name,
+    radiusM: p.radiusM,
+    windows: p.windows,
+    vehicles: p.vehicles,
+    ...(p.binsExpected !== undefined ? { binsExpected: p.binsExpected } : {}),
+  },
+});
+export const sweepPlanBody = (p: SweepPlan) => ({
+  type: 'Feature' as const,
+  id: p.id,
+  geometry:
+    p.lines.length === 1
+      ? { type: 'LineString' as const, coordinates: p.lines[0]! }
+      : { type: 'MultiLineString' as const, coordinates: p.lines },
+  properties: {
+    firm: p.firm,
+    name: p.name,
+    corridorM: p.corridorM,
+    windows: p.windows,
+    vehicles: p.vehicles,
+  },
+});
+export const dutyPlanBody = (p: DutyPlan) => ({
+  type: 'Feature' as const,
+  id: p.id,
+  geometry: geometry(p.polygons),
+  properties: { firm: p.firm, name: p.name, windows: p.windows, cameras: p.cameras, officers: p.officers },
+});
+export const uploadStationBody = (u: UploadStation) => ({
+  type: 'Feature' as const,
+  id: u.id,
+  geometry: { type: 'Point' as const, coordinates: u.position },
+  properties: { name: u.name, radiusM: u.radiusM },
+});
+
 /** Everything a platform needs for the run, as the API's request bodies. */
 export function worldBodies(w: SimWorld) {
   return {
@@ -60,6 +103,10 @@ export function worldBodies(w: SimWorld) {
     zones: w.zones.map(zoneBody),
     permits: w.permits.map(permitBody),
     thresholds: { values: w.thresholds },
+    collectionPoints: w.plans.collectionPoints.map(collectionPointBody),
+    sweepPlans: w.plans.sweepPlans.map(sweepPlanBody),
+    dutyPlans: w.plans.dutyPlans.map(dutyPlanBody),
+    uploadStations: w.plans.uploadStations.map(uploadStationBody),
   };
 }
 
@@ -117,7 +164,19 @@ export interface RegistryTarget {
 
 /** The platform's compliance registry, as far as seeding needs it (ComplianceRegistry). */
 export interface ComplianceTarget {
-  put(kind: 'site' | 'route' | 'zone' | 'permit' | 'thresholds', input: never): unknown;
+  put(
+    kind:
+      | 'site'
+      | 'route'
+      | 'zone'
+      | 'permit'
+      | 'thresholds'
+      | 'collection_point'
+      | 'sweep_plan'
+      | 'duty_plan'
+      | 'upload_station',
+    input: never,
+  ): unknown;
 }
 
 export async function seedRegistry(w: SimWorld, registry: RegistryTarget): Promise<void> {
@@ -139,6 +198,14 @@ export function seedCompliance(w: SimWorld, compliance: ComplianceTarget): void 
     put('zone', rest);
   }
   for (const p of w.permits) put('permit', permitBody(p));
+  const plain = <T extends { version: number }>(x: T) => {
+    const { version: _v, ...rest } = x;
+    return rest;
+  };
+  for (const p of w.plans.collectionPoints) put('collection_point', plain(p));
+  for (const p of w.plans.sweepPlans) put('sweep_plan', plain(p));
+  for (const p of w.plans.dutyPlans) put('duty_plan', plain(p));
+  for (const u of w.plans.uploadStations) put('upload_station', plain(u));
 }
 
 /** Both registries of an in-process platform (tests, and embedding the simulator in a platform). */
@@ -260,5 +327,9 @@ export async function provisionApi(w: SimWorld, o: ApiProvisionOptions): Promise
   await kind('routes', w.routes, routeBody);
   await kind('zones', w.zones, zoneBody);
   await kind('permits', w.permits, permitBody);
+  await kind('upload-stations', w.plans.uploadStations, uploadStationBody);
+  await kind('collection-points', w.plans.collectionPoints, collectionPointBody);
+  await kind('sweep-plans', w.plans.sweepPlans, sweepPlanBody);
+  await kind('duty-plans', w.plans.dutyPlans, dutyPlanBody);
   return report;
 }

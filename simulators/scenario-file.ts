@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { parseWindow } from '../geofence/geo/windows.ts';
-import { VIOLATION_CODES } from '../geofence/model.ts';
+import { PLAN_VIOLATION_CODES, VIOLATION_CODES } from '../geofence/model.ts';
 import { THRESHOLD_OVERRIDES } from '../geofence/thresholds/index.ts';
 import { EntityIdSchema } from '../registry/ids.ts';
 
@@ -60,6 +60,31 @@ export type InjectionType = (typeof INJECTION_TYPES)[number];
 export const VEHICLE_LEVEL_TYPES = ['NO_PERMIT', 'OFF_HOURS', 'REVOKE'] as const;
 export type VehicleLevelType = (typeof VEHICLE_LEVEL_TYPES)[number];
 
+/**
+ * What a sanitation vehicle or a body camera may be given by name (issue 15): the plans' twists, on the
+ * occurrences listed in `trips` (its collection visits in window order, or its shifts; default all), and
+ * OFFLINE (silent for the allowance + 2-4 min while working or on duty).
+ */
+export const PLAN_TWISTS: Record<'sanitation' | 'body_camera', readonly string[]> = {
+  sanitation: [
+    'MISSED_COLLECTION',
+    'LATE_COLLECTION',
+    'SWEEP_OVERSPEED',
+    'SWEEP_COVERAGE',
+    'OUT_OF_AREA',
+    'OFFLINE',
+  ],
+  body_camera: [
+    'NOT_RECORDING',
+    'OUT_OF_GRID',
+    'LOW_BATTERY',
+    'LOW_STORAGE',
+    'NOT_UPLOADED',
+    'SOS',
+    'OFFLINE',
+  ],
+};
+
 /** Whether a type may name a vehicle (trip twists, vehicle-level types, device faults) or takes a rate only. */
 export function takesVehicle(type: string): boolean {
   return (
@@ -104,6 +129,39 @@ const lineString = z.strictObject({
 const timeWindow = z.string().check((ctx) => {
   if (!/^\d{2}:\d{2}-\d{2}:\d{2}$/.test(ctx.value)) {
     ctx.issues.push({ code: 'custom', input: ctx.value, message: 'expected HH:MM-HH:MM' });
+    return;
+  }
+  try {
+    parseWindow(ctx.value);
+  } catch (err) {
+    ctx.issues.push({
+      code: 'custom',
+      input: ctx.value,
+      message: `expected HH:MM-HH:MM: ${(err as Error).message}`,
+    });
+  }
+});
+/**
+ * A plan window (issue 15): a daily "HH:MM-HH:MM" in China Standard Time, or one relative to the run's
+ * start, "+H:MM-+H:MM" (minutes after the first whole minute of the run; world.ts turns it into the
+ * daily window the registry stores), so that a scenario's shifts fall inside a run started at any hour.
+ */
+export const RELATIVE_WINDOW = /^\+(\d{1,2}):(\d{2})-\+(\d{1,2}):(\d{2})$/;
+const planWindow = z.string().check((ctx) => {
+  const rel = RELATIVE_WINDOW.exec(ctx.value);
+  if (rel) {
+    const from = Number(rel[1]) * 60 + Number(rel[2]);
+    const to = Number(rel[3]) * 60 + Number(rel[4]);
+    if (Number(rel[2]) > 59 || Number(rel[4]) > 59 || to <= from || to - from >= 24 * 60)
+      ctx.issues.push({
+        code: 'custom',
+        input: ctx.value,
+        message: 'expected +H:MM-+H:MM with the end after the start, less than 24 h later',
+      });
+    return;
+  }
+  if (!/^\d{2}:\d{2}-\d{2}:\d{2}$/.test(ctx.value)) {
+    ctx.issues.push({ code: 'custom', input: ctx.value, message: 'expected HH:MM-HH:MM or +H:MM-+H:MM' });
     return;
   }
   try {
@@ -189,6 +247,65 @@ const PermitSchema = z.strictObject({
   windows: z.array(timeWindow).min(1),
   cargo: z.string().min(1).default('建筑垃圾'),
 });
+/**
+ * The plans of issue 15 (the registry's shapes, geometry as GeoJSON, windows as above). The simulator
+ * drives the units they name by them: a sanitation vehicle named by collection points visits them in
+ * their windows (a collection round), one named by a sweep plan sweeps its stretches in its shifts, a
+ * body camera named by a duty plan patrols the grid in its shifts and docks at the nearest upload station
+ * after each.
+ */
+const PlansSchema = z.strictObject({
+  collectionPoints: z
+    .array(
+      z.strictObject({
+        id,
+        firm: id,
+        name: z.string().min(1),
+        position,
+        radiusM: z.number().positive().max(1000).optional(),
+        windows: z.array(planWindow).min(1),
+        vehicles: z.array(id).min(1),
+        binsExpected: z.number().int().nonnegative().optional(),
+      }),
+    )
+    .default([]),
+  sweepPlans: z
+    .array(
+      z.strictObject({
+        id,
+        firm: id,
+        name: z.string().min(1),
+        geometry: lineString,
+        corridorM: z.number().positive().max(200).optional(),
+        windows: z.array(planWindow).min(1),
+        vehicles: z.array(id).min(1),
+      }),
+    )
+    .default([]),
+  dutyPlans: z
+    .array(
+      z.strictObject({
+        id,
+        firm: id,
+        name: z.string().min(1),
+        geometry: area,
+        windows: z.array(planWindow).min(1),
+        cameras: z.array(id).default([]),
+        officers: z.array(id).default([]),
+      }),
+    )
+    .default([]),
+  uploadStations: z
+    .array(
+      z.strictObject({
+        id,
+        name: z.string().min(1),
+        position,
+        radiusM: z.number().positive().max(1000).optional(),
+      }),
+    )
+    .default([]),
+});
 const FleetSchema = z.strictObject({
   /** generated muck trucks hauling under a permit (added to its vehicles) */
   muckTrucks: z
@@ -255,6 +372,8 @@ export const ScenarioFileSchema = z
     routes: z.array(RouteSchema).default([]),
     zones: z.array(ZoneSchema).default([]),
     permits: z.array(PermitSchema).default([]),
+    /** the plans of issue 15 (sanitation and body cameras); absent: none */
+    plans: PlansSchema.optional(),
     fleet: FleetSchema.default({ muckTrucks: [] }),
     injections: z.array(InjectionSchema).default([]),
   })
@@ -364,17 +483,67 @@ function crossCheck(s: ScenarioFile, issues: Issues): void {
   for (const [i, f] of s.fleet.muckTrucks.entries())
     need(permits, f.permit, ['fleet', 'muckTrucks', i, 'permit'], 'permit');
   let tripRates = 0;
+  const cameras = new Map(s.devices.filter((d) => d.kind === 'body_camera').map((d) => [d.id, d]));
+  const plans = s.plans ?? { collectionPoints: [], sweepPlans: [], dutyPlans: [], uploadStations: [] };
+  plans.collectionPoints.forEach((p, i) => {
+    need(firms, p.firm, ['plans', 'collectionPoints', i, 'firm'], 'firm');
+    p.vehicles.forEach((v, j) => {
+      if (vehicles.get(v)?.kind !== 'sanitation')
+        fail(
+          ['plans', 'collectionPoints', i, 'vehicles', j],
+          `'${v}' is not a sanitation vehicle of the scenario`,
+        );
+    });
+  });
+  plans.sweepPlans.forEach((p, i) => {
+    need(firms, p.firm, ['plans', 'sweepPlans', i, 'firm'], 'firm');
+    p.vehicles.forEach((v, j) => {
+      if (vehicles.get(v)?.kind !== 'sanitation')
+        fail(['plans', 'sweepPlans', i, 'vehicles', j], `'${v}' is not a sanitation vehicle of the scenario`);
+      else if (plans.collectionPoints.some((c) => c.vehicles.includes(v)))
+        fail(
+          ['plans', 'sweepPlans', i, 'vehicles', j],
+          `'${v}' collects (a vehicle either sweeps or collects)`,
+        );
+    });
+  });
+  plans.dutyPlans.forEach((p, i) => {
+    need(firms, p.firm, ['plans', 'dutyPlans', i, 'firm'], 'firm');
+    p.cameras.forEach((c, j) => {
+      if (!cameras.has(c))
+        fail(['plans', 'dutyPlans', i, 'cameras', j], `'${c}' is not a body camera of the scenario`);
+    });
+    for (const [j, o] of p.officers.entries())
+      need(officers, o, ['plans', 'dutyPlans', i, 'officers', j], 'officer');
+    if (p.cameras.length + p.officers.length === 0)
+      fail(['plans', 'dutyPlans', i, 'cameras'], 'a duty plan names cameras or officers');
+  });
+  if (plans.dutyPlans.length > 0 && plans.uploadStations.length === 0)
+    fail(['plans', 'uploadStations'], 'cameras on duty dock at an upload station: give at least one');
   s.injections.forEach((inj, i) => {
     if (inj.vehicle !== undefined) {
       const v = vehicles.get(inj.vehicle);
+      const camera = cameras.get(inj.vehicle);
       const deviceFault = (DEVICE_FAULT_TYPES as readonly string[]).includes(inj.type);
-      if (!v) fail(['injections', i, 'vehicle'], `unknown vehicle '${inj.vehicle}'`);
-      else if (v.kind !== 'muck_truck' && !deviceFault)
-        fail(['injections', i, 'vehicle'], `'${v.id}' is not a muck truck`);
+      const kind = v?.kind ?? (camera ? 'body_camera' : undefined);
+      if (kind === undefined) fail(['injections', i, 'vehicle'], `unknown vehicle '${inj.vehicle}'`);
+      else if (kind !== 'muck_truck' && !deviceFault && !PLAN_TWISTS[kind].includes(inj.type))
+        fail(
+          ['injections', i, 'vehicle'],
+          `'${inj.vehicle}' is a ${kind}: it takes ${PLAN_TWISTS[kind].join(', ')} (or a device fault)`,
+        );
+      else if (kind === 'muck_truck' && (PLAN_VIOLATION_CODES as readonly string[]).includes(inj.type))
+        fail(
+          ['injections', i, 'type'],
+          `${inj.type} is a sanitation or body-camera violation, not a muck truck's`,
+        );
     }
     const tripTwist =
       !(FAULT_TYPES as readonly string[]).includes(inj.type) &&
-      !(VEHICLE_LEVEL_TYPES as readonly string[]).includes(inj.type);
+      !(VEHICLE_LEVEL_TYPES as readonly string[]).includes(inj.type) &&
+      !(PLAN_VIOLATION_CODES as readonly string[]).includes(inj.type);
+    if (inj.rate !== undefined && (PLAN_VIOLATION_CODES as readonly string[]).includes(inj.type))
+      fail(['injections', i, 'rate'], `${inj.type} is injected per unit (vehicle), not by rate`);
     if (inj.rate !== undefined && tripTwist) tripRates += inj.rate;
   });
   if (tripRates > 1 + 1e-9)

@@ -5,6 +5,7 @@ import { SHIPPED_MODEL } from '../registry/device-models.ts';
 import type { Firm, NewDevice, Officer, Vehicle } from '../registry/types.ts';
 import { DEFAULT_INTERVAL_S } from './demo-fleet.ts';
 import { phoneForDevice } from './jt808-fix.ts';
+import { buildPlans, type PlanRole, type SimPlans } from './plan-world.ts';
 import { createRng, hashString } from './rng.ts';
 import type { ScenarioFile, ScenarioInjection, VehicleLevelType } from './scenario-file.ts';
 import { centroidOf, edgeDistanceM, inAnyPolygon, toLatLon } from './sim-geo.ts';
@@ -52,6 +53,10 @@ export interface SimWorld {
   hauls: Map<string, Haul>;
   rounds: Map<string, Polyline>;
   patrols: Map<string, Polyline>;
+  /** the plans of issue 15 to provision (windows resolved for this run) */
+  plans: SimPlans;
+  /** what each unit a plan names does in the run (collection round, sweeping, patrol) */
+  roles: Map<string, PlanRole>;
   /** vehicles whose permits the run changed, and how */
   vehicleInjections: Map<string, VehicleLevelType>;
   /** REVOKE: the permit of each such vehicle that the run revokes */
@@ -319,6 +324,8 @@ export function buildWorld(s: ScenarioFile, opts: WorldOptions): SimWorld {
     patrols.set(d.id, line);
   });
 
+  const { plans, roles } = buildPlans(s, opts.startTs, opts.durationMs);
+
   return {
     name: s.name,
     startTs: opts.startTs,
@@ -335,6 +342,8 @@ export function buildWorld(s: ScenarioFile, opts: WorldOptions): SimWorld {
     hauls,
     rounds,
     patrols,
+    plans,
+    roles,
     vehicleInjections,
     revocable,
   };

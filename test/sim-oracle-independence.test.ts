@@ -77,9 +77,15 @@ test('the scan finds a geofence/ import when there is one (it cannot pass empty)
 });
 
 test("the oracle's violation types are the engine's", (t) => {
-  // the plans' codes (issue 15: sanitation, body cameras) have no simulated fleet nor oracle yet
-  const simulated = VIOLATION_CODES.filter((c) => !(PLAN_VIOLATION_CODES as readonly string[]).includes(c));
-  t.deepEqual([...TRUTH_TYPES], simulated);
+  // every code, the plans' (issue 15: sanitation, body cameras; oracle-plans.ts) included
+  t.deepEqual([...TRUTH_TYPES].sort(), [...VIOLATION_CODES].sort());
+  t.true(PLAN_VIOLATION_CODES.every((c) => (TRUTH_TYPES as readonly string[]).includes(c)));
+});
+
+test('the scan covers the plans oracle and the simulator files it imports', async (t) => {
+  const reached = [...(await reach(join(SIM, 'oracle-plans.ts'))).keys()].map((f) => relative(ROOT, f));
+  t.true(reached.includes('simulators/oracle-time.ts'), reached.join(', '));
+  t.true(reached.includes('simulators/oracle.ts'), reached.join(', '));
 });
 
 // China Standard Time by hand: 2026-11-10T14:00Z is 22:00 local on the 10th; 2026-11-10T22:30Z is 06:30

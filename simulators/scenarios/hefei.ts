@@ -1,9 +1,10 @@
 import type { Position } from '../../geofence/model.ts';
 import { DEMO_COMPLIANCE_IDS, demoComplianceSeed } from '../demo-compliance.ts';
-import { demoPlan, demoRegistrySeed } from '../demo-fleet.ts';
+import { demoPlan, demoRegistrySeed, HEFEI } from '../demo-fleet.ts';
+import { createRng, hashString } from '../rng.ts';
 import type { ScenarioFile } from '../scenario-file.ts';
 import { demoScenarioFleet, type ScenarioName } from '../scenarios.ts';
-import type { Polyline } from '../tracks.ts';
+import { blockLoop, offsetM, type Polyline, patrolLoop } from '../tracks.ts';
 
 /**
  * The bundled scenario files, derived from the demo world (demo-fleet.ts, scenarios.ts,
@@ -214,5 +215,160 @@ export function hefeiFaultsScenario(): ScenarioFile {
       { type: 'MALFORMED', rate: 0.002 },
       { type: 'DROPOUT', rate: 0.005 },
     ],
+  };
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Sanitation and body cameras (issue 15)
+
+/** The square of side 2 x halfM round a centre, as a closed GeoJSON ring. */
+function squareRing(c: { lat: number; lon: number }, halfM: number): Position[] {
+  const corner = (e: number, n: number) => position(offsetM(c, e * halfM, n * halfM));
+  const first = corner(-1, -1);
+  return [first, corner(1, -1), corner(1, 1), corner(-1, 1), first];
+}
+
+const SANITATION_FIRM = 'firm-hf-qingyuan';
+const ENFORCEMENT = 'dept-hf-shushan-cg';
+/** the sweepers' two shifts and the officers' two duty shifts, relative to the run's start (2 h) */
+const SWEEP_SHIFTS = ['+0:10-+0:55', '+1:05-+1:50'];
+const DUTY_SHIFTS = ['+0:10-+0:50', '+1:00-+1:40'];
+/** the collection windows of a truck's three points, in its visiting order */
+const COLLECTION_WINDOWS = ['+0:12-+0:30', '+0:45-+1:03', '+1:18-+1:36'];
+
+/**
+ * hefei-sanitation.json: the sanitation and body-camera scenario of issue 15, a 2 h run south-east of the
+ * demo city's centre. Five sweepers each with a sweep plan (a 500 x 300 m block, two shifts), three
+ * collection trucks with three points each (one window each), eight officers each with a duty plan (a
+ * 900 m square grid, two shifts) and an upload station in the grid. One unit per rule breaks it (both
+ * shifts, or the first and last stop), the first of each kind stays compliant. Thresholds: the grace for
+ * a late collection 15 min and the upload time 60 min, so that every decision falls inside the 2 h run.
+ */
+export function hefeiSanitationScenario(): ScenarioFile {
+  const demo = demoRegistrySeed();
+  const rng = createRng(hashString('hefei-sanitation'));
+  const base = offsetM(HEFEI, 2500, -2500);
+  const sweepers: Array<[string, ScenarioFile['injections'][number]['type'] | undefined]> = [
+    ['veh-h0621', undefined],
+    ['veh-h0622', 'SWEEP_OVERSPEED'],
+    ['veh-h0623', 'SWEEP_COVERAGE'],
+    ['veh-h0624', 'OUT_OF_AREA'],
+    ['veh-h0625', 'OFFLINE'],
+  ];
+  const collectors: Array<[string, ScenarioFile['injections'][number]['type'] | undefined]> = [
+    ['veh-h0631', undefined],
+    ['veh-h0632', 'MISSED_COLLECTION'],
+    ['veh-h0633', 'LATE_COLLECTION'],
+  ];
+  const cameras: Array<[string, ScenarioFile['injections'][number]['type'] | undefined]> = [
+    ['cam-sc-0001', undefined],
+    ['cam-sc-0002', 'NOT_RECORDING'],
+    ['cam-sc-0003', 'OUT_OF_GRID'],
+    ['cam-sc-0004', 'LOW_BATTERY'],
+    ['cam-sc-0005', 'LOW_STORAGE'],
+    ['cam-sc-0006', 'NOT_UPLOADED'],
+    ['cam-sc-0007', 'SOS'],
+    ['cam-sc-0008', 'OFFLINE'],
+  ];
+  const plate = (id: string) => `皖A·${id.slice(4).toUpperCase()}`;
+  const secret = (id: string) => `sim-secret-${id}`;
+  const vehicles: ScenarioFile['vehicles'] = [...sweepers, ...collectors].map(([id]) => ({
+    id,
+    plate: plate(id),
+    kind: 'sanitation' as const,
+    firm: SANITATION_FIRM,
+  }));
+  const officers = cameras.map((_, i) => ({
+    id: `officer-${String(i + 1).padStart(3, '0')}`,
+    name: demo.officers[i]?.name ?? `执法队员${i + 1}`,
+    firm: ENFORCEMENT,
+  }));
+  const devices: ScenarioFile['devices'] = [
+    ...[...sweepers, ...collectors].map(([id]) => ({
+      id: `dev-${id.slice(4)}`,
+      secret: secret(`dev-${id.slice(4)}`),
+      kind: 'sanitation' as const,
+      vehicle: id,
+      firm: SANITATION_FIRM,
+      reportIntervalS: 10,
+    })),
+    ...cameras.map(([id], i) => ({
+      id,
+      secret: secret(id),
+      kind: 'body_camera' as const,
+      firm: ENFORCEMENT,
+      officer: officers[i]!.id,
+      reportIntervalS: 15,
+    })),
+  ];
+  // sweep plans: a block each, in a row 900 m apart
+  const sweepPlans = sweepers.map(([id], i) => {
+    const loop = blockLoop(rng, offsetM(base, i * 900, 0), 500, 300);
+    return {
+      id: `sweep-${id.slice(4)}`,
+      firm: SANITATION_FIRM,
+      name: `清扫作业计划 ${plate(id)}`,
+      geometry: line(loop),
+      corridorM: 20,
+      windows: SWEEP_SHIFTS,
+      vehicles: [id],
+    };
+  });
+  // collection points: three per truck, 800 m apart, on a row 1.2 km south of the sweepers
+  const collectionPoints = collectors.flatMap(([id], i) =>
+    COLLECTION_WINDOWS.map((w, k) => ({
+      id: `cp-${id.slice(4)}-${k + 1}`,
+      firm: SANITATION_FIRM,
+      name: `收运点 ${i + 1}-${k + 1}`,
+      position: position(offsetM(base, i * 1500 + k * 500, -1200 - (k % 2) * 400)),
+      radiusM: 30,
+      windows: [w],
+      vehicles: [id],
+      binsExpected: 6,
+    })),
+  );
+  // duty plans: a 900 m square grid each with an upload station in its middle, two rows north
+  const centres = cameras.map((_, i) => offsetM(base, (i % 4) * 1100, 1000 + Math.floor(i / 4) * 1100));
+  const dutyPlans = cameras.map(([id], i) => ({
+    id: `duty-${id.slice(4)}`,
+    firm: ENFORCEMENT,
+    name: `网格 ${i + 1}`,
+    geometry: { type: 'Polygon' as const, coordinates: [squareRing(centres[i]!, 450)] },
+    windows: DUTY_SHIFTS,
+    cameras: [id],
+    officers: [],
+  }));
+  const uploadStations = cameras.map(([id], i) => ({
+    id: `station-${id.slice(4)}`,
+    name: `采集站 ${i + 1}`,
+    position: position(centres[i]!),
+    radiusM: 50,
+  }));
+  const camerasWithPatrol = devices.map((d) => {
+    const i = cameras.findIndex(([id]) => id === d.id);
+    return i < 0 ? d : { ...d, patrol: line(patrolLoop(rng, centres[i]!, 250)) };
+  });
+  const injections: ScenarioFile['injections'] = [
+    ...sweepers.flatMap(([vehicle, type]) => (type ? [{ type, vehicle }] : [])),
+    ...collectors.flatMap(([vehicle, type]) => (type ? [{ type, vehicle, trips: [0, 2] }] : [])),
+    ...cameras.flatMap(([vehicle, type]) => (type ? [{ type, vehicle }] : [])),
+  ];
+  return {
+    version: 1,
+    name: 'hefei-sanitation',
+    description:
+      'Sanitation and body-camera compliance (issue 15) in Hefei, a 2 h run: 5 sweepers on their sweep plans (two shifts), 3 collection trucks with 3 collection points each, 8 officers with body cameras on duty in their grids (two shifts) docking at an upload station; one unit per rule breaks it: SWEEP_OVERSPEED, SWEEP_COVERAGE, OUT_OF_AREA, OFFLINE (a sweeper), MISSED_COLLECTION, LATE_COLLECTION (first and last stop), NOT_RECORDING, OUT_OF_GRID, LOW_BATTERY, LOW_STORAGE, NOT_UPLOADED, SOS, OFFLINE (a camera). Plan windows are relative to the run start (+H:MM).',
+    thresholds: { collectionLateGraceMs: 15 * 60_000, uploadMaxMs: 60 * 60_000 },
+    firms: demo.firms.filter((f) => f.id === SANITATION_FIRM || f.id === ENFORCEMENT),
+    officers,
+    vehicles,
+    devices: camerasWithPatrol,
+    sites: [],
+    routes: [],
+    zones: [],
+    permits: [],
+    plans: { collectionPoints, sweepPlans, dutyPlans, uploadStations },
+    fleet: { muckTrucks: [] },
+    injections,
   };
 }
