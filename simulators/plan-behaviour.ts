@@ -3,7 +3,15 @@ import type { Behaviour, FixBody } from './behaviour.ts';
 import type { CollectionRole, PatrolRole, Span, SweepRole } from './plan-world.ts';
 import type { Rng } from './rng.ts';
 import { centroidOf, inAnyPolygon } from './sim-geo.ts';
-import { bearingDeg, haversineM, type LatLon, offsetM, Polyline, roadRoute } from './tracks.ts';
+import {
+  bearingDeg,
+  distanceToPolylineM,
+  haversineM,
+  type LatLon,
+  offsetM,
+  Polyline,
+  roadRoute,
+} from './tracks.ts';
 
 /**
  * The units of the plans (issue 15) as pure behaviours on the simulated clock (fleet-sim.ts adds GNSS
@@ -317,13 +325,22 @@ export class PlanSweeperBehaviour implements Behaviour<SanitationFixPayload> {
     };
   }
 
-  /** Out 250 m square to the road, 150 m along, and back the same way, brush on (a street off the plan). */
+  /**
+   * Out 250 m square to the road, 150 m along, and back the same way, brush on (a street off the plan):
+   * to the side away from the plan (a block's inside would bring it near the far side of the block,
+   * within the GNSS allowance of the plan: not clearly outside).
+   */
   private detourFrom(p: LatLon, heading: number): Walker {
-    const rad = ((heading + 90) * Math.PI) / 180;
-    const out = offsetM(p, 250 * Math.sin(rad), 250 * Math.cos(rad));
     const h = (heading * Math.PI) / 180;
-    const along = offsetM(out, 150 * Math.sin(h), 150 * Math.cos(h));
-    return new Walker(this.rng, new Polyline([p, out, along, out, p]), 6, 11, false);
+    let best: { path: LatLon[]; clearM: number } | undefined;
+    for (const side of [90, -90]) {
+      const rad = ((heading + side) * Math.PI) / 180;
+      const out = offsetM(p, 250 * Math.sin(rad), 250 * Math.cos(rad));
+      const along = offsetM(out, 150 * Math.sin(h), 150 * Math.cos(h));
+      const clearM = Math.min(distanceToPolylineM(out, this.track), distanceToPolylineM(along, this.track));
+      if (best === undefined || clearM > best.clearM) best = { path: [p, out, along, out, p], clearM };
+    }
+    return new Walker(this.rng, new Polyline(best!.path), 6, 11, false);
   }
 }
 
