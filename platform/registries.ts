@@ -5,7 +5,13 @@ import { SHIPPED_MODEL } from '../registry/device-models.ts';
 import { ID_GRAMMAR, idsOutsideGrammar } from '../registry/ids.ts';
 import { SqliteRegistry } from '../registry/sqlite.ts';
 import type { Config } from './config.ts';
-import { isComplianceEmpty, seedDemoCompliance, seedDemoRegistry } from './demo.ts';
+import {
+  isComplianceEmpty,
+  isPlansEmpty,
+  seedDemoCompliance,
+  seedDemoPlans,
+  seedDemoRegistry,
+} from './demo.ts';
 
 /** The two registries in DATA_DIR: devices, firms, vehicles, officers; and the compliance world. */
 export interface Registries {
@@ -29,6 +35,8 @@ export async function openRegistries(config: Config, logger: Logger): Promise<Re
       logger.error({ err: (err as Error).message }, 'compliance registry change listener failed'),
   });
   if (env.SIMULATE.seed && isComplianceEmpty(compliance)) await seedDemoCompliance(registry, compliance);
+  // the demo's sanitation and camera plans (issue 15), also into a demo registry seeded before they existed
+  if (env.SIMULATE.seed && isPlansEmpty(compliance)) seedDemoPlans(compliance);
   warnIdsOutsideGrammar(logger, registry, compliance);
   return { registry, compliance };
 }
