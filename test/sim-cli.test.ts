@@ -289,11 +289,109 @@ test('the bundled scenarios are valid and match the demo world they are built fr
       `${path} is stale: run node --import tsx simulators/scenarios/build.ts`,
     );
     const s: ScenarioFile = await readScenario(path);
+    if (name === 'hefei-sanitation.json') {
+      // issue 15: no 两点一线 world, the plans instead, and a unit per plan
+      t.true(s.sites.length === 0 && s.permits.length === 0, name);
+      t.is(s.plans?.sweepPlans.length, s.vehicles.filter((v) => v.id.startsWith('veh-h062')).length);
+      t.is(s.plans?.dutyPlans.length, s.devices.filter((d) => d.kind === 'body_camera').length);
+      t.is(
+        s.plans?.collectionPoints.length,
+        3 * s.vehicles.filter((v) => v.id.startsWith('veh-h063')).length,
+      );
+      continue;
+    }
     t.true(
       s.sites.length === 5 && s.routes.length === 2 && s.zones.length === 2 && s.permits.length === 2,
       name,
     );
   }
+});
+
+test('a scenario file: plan windows relative to the run, plans naming what the scenario has, twists per unit', (t) => {
+  const base = {
+    version: 1,
+    name: 'plans',
+    firms: [{ id: 'firm-s', name: 'S' }],
+    vehicles: [{ id: 'veh-s1', plate: 'A1', kind: 'sanitation', firm: 'firm-s' }],
+    devices: [
+      { id: 'dev-s1', secret: 'sixteen-chars-secret', kind: 'sanitation', vehicle: 'veh-s1', firm: 'firm-s' },
+      { id: 'cam-s1', secret: 'sixteen-chars-secret', kind: 'body_camera', firm: 'firm-s' },
+    ],
+  };
+  const line = {
+    type: 'LineString',
+    coordinates: [
+      [117.2, 31.8],
+      [117.21, 31.8],
+    ],
+  };
+  const ok = validateScenario({
+    ...base,
+    plans: {
+      sweepPlans: [
+        {
+          id: 'sp-1',
+          firm: 'firm-s',
+          name: 'p',
+          geometry: line,
+          windows: ['+0:10-+0:55', '06:00-08:00'],
+          vehicles: ['veh-s1'],
+        },
+      ],
+    },
+    injections: [
+      { type: 'SWEEP_OVERSPEED', vehicle: 'veh-s1', trips: [1] },
+      { type: 'SOS', vehicle: 'cam-s1' },
+    ],
+  });
+  t.is(ok.plans?.sweepPlans[0]?.windows[0], '+0:10-+0:55');
+  const err = t.throws(() =>
+    validateScenario({
+      ...base,
+      plans: {
+        sweepPlans: [
+          {
+            id: 'sp-1',
+            firm: 'firm-s',
+            name: 'p',
+            geometry: line,
+            windows: ['+0:55-+0:10'],
+            vehicles: ['veh-x'],
+          },
+        ],
+        dutyPlans: [],
+      },
+      injections: [
+        { type: 'OUT_OF_GRID', vehicle: 'veh-s1' },
+        { type: 'SOS', rate: 0.1 },
+      ],
+    }),
+  );
+  t.regex(err.message, /plans\.sweepPlans\[0\]\.windows\[0\]: expected \+H:MM-\+H:MM/);
+  const err2 = t.throws(() =>
+    validateScenario({
+      ...base,
+      plans: {
+        sweepPlans: [
+          {
+            id: 'sp-1',
+            firm: 'firm-s',
+            name: 'p',
+            geometry: line,
+            windows: ['+0:10-+0:55'],
+            vehicles: ['veh-x'],
+          },
+        ],
+      },
+      injections: [
+        { type: 'OUT_OF_GRID', vehicle: 'veh-s1' },
+        { type: 'SOS', rate: 0.1 },
+      ],
+    }),
+  );
+  t.regex(err2.message, /plans\.sweepPlans\[0\]\.vehicles\[0\]: 'veh-x' is not a sanitation vehicle/);
+  t.regex(err2.message, /injections\[0\]\.vehicle: 'veh-s1' is a sanitation: it takes MISSED_COLLECTION/);
+  t.regex(err2.message, /injections\[1\]\.rate: SOS is injected per unit/);
 });
 
 // ---- the command line ----

@@ -1,7 +1,7 @@
 /**
  * Issue 15's "Done when" for the sanitation and body-camera rules: `sim evaluate` on hefei-sanitation
- * (5 sweepers on sweep plans, 3 collection trucks with 3 points each, 8 officers with body cameras on duty
- * in their grids, one unit per rule breaking it) against the real platform: provisioned through the API
+ * (9 sweepers on sweep plans, 5 collection trucks with 3 points each, 15 officers with body cameras on duty
+ * in their grids, two units per rule breaking it) against the real platform: provisioned through the API
  * (plans included), 2 simulated hours at 60x over MQTT (real aedes, real TCP, each device with its own
  * secret) with 15 m GNSS noise, drift, dropouts, duplicates, reordering and malformed payloads; scored
  * against the ground truth of simulators/oracle-plans.ts. Asserted: precision >= 0.99 and recall >= 0.98
@@ -90,8 +90,8 @@ test.serial(
     t.is(run.status, 0, run.stderr);
     const sent = /(\d+)\/(\d+) devices connected, (\d+) published, (\d+) acknowledged/.exec(run.stderr);
     t.truthy(sent, 'the run reports its publishing');
-    t.is(sent![1], '16');
-    t.is(sent![2], '16');
+    t.is(sent![1], '29');
+    t.is(sent![2], '29');
     t.is(sent![3], sent![4]);
 
     const result = JSON.parse(run.stdout) as {
@@ -124,7 +124,7 @@ test.serial(
     // the plans were provisioned through the API and the violations name them
     const plans = await adminGet(tp, '/api/v1/duty-plans?limit=100');
     t.is(plans.status, 200);
-    t.is((plans.body.features as unknown[]).length, 8);
+    t.is((plans.body.features as unknown[]).length, 15);
     const missed = await adminGet(tp, '/api/v1/violations?code=MISSED_COLLECTION&limit=10');
     t.is(missed.status, 200);
     for (const v of missed.body.items as Array<{ refs: Array<{ kind: string }> }>)

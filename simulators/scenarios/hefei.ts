@@ -238,10 +238,10 @@ const COLLECTION_WINDOWS = ['+0:12-+0:30', '+0:45-+1:03', '+1:18-+1:36'];
 
 /**
  * hefei-sanitation.json: the sanitation and body-camera scenario of issue 15, a 2 h run south-east of the
- * demo city's centre. Five sweepers each with a sweep plan (a 500 x 300 m block, two shifts), three
- * collection trucks with three points each (one window each), eight officers each with a duty plan (a
- * 900 m square grid, two shifts) and an upload station in the grid. One unit per rule breaks it (both
- * shifts, or the first and last stop), the first of each kind stays compliant. Thresholds: the grace for
+ * demo city's centre. Nine sweepers each with a sweep plan (a 500 x 300 m block, two shifts), five
+ * collection trucks with three points each (one window each), fifteen officers each with a duty plan (a
+ * 900 m square grid, two shifts) and an upload station in the grid. Two units per rule break it (both
+ * shifts; or the first and last stop, and the middle one), the first of each kind stays compliant. Thresholds: the grace for
  * a late collection 15 min and the upload time 60 min, so that every decision falls inside the 2 h run.
  */
 export function hefeiSanitationScenario(): ScenarioFile {
@@ -254,11 +254,17 @@ export function hefeiSanitationScenario(): ScenarioFile {
     ['veh-h0623', 'SWEEP_COVERAGE'],
     ['veh-h0624', 'OUT_OF_AREA'],
     ['veh-h0625', 'OFFLINE'],
+    ['veh-h0626', 'SWEEP_OVERSPEED'],
+    ['veh-h0627', 'SWEEP_COVERAGE'],
+    ['veh-h0628', 'OUT_OF_AREA'],
+    ['veh-h0629', 'OFFLINE'],
   ];
   const collectors: Array<[string, ScenarioFile['injections'][number]['type'] | undefined]> = [
     ['veh-h0631', undefined],
     ['veh-h0632', 'MISSED_COLLECTION'],
     ['veh-h0633', 'LATE_COLLECTION'],
+    ['veh-h0634', 'MISSED_COLLECTION'],
+    ['veh-h0635', 'LATE_COLLECTION'],
   ];
   const cameras: Array<[string, ScenarioFile['injections'][number]['type'] | undefined]> = [
     ['cam-sc-0001', undefined],
@@ -269,6 +275,13 @@ export function hefeiSanitationScenario(): ScenarioFile {
     ['cam-sc-0006', 'NOT_UPLOADED'],
     ['cam-sc-0007', 'SOS'],
     ['cam-sc-0008', 'OFFLINE'],
+    ['cam-sc-0009', 'NOT_RECORDING'],
+    ['cam-sc-0010', 'OUT_OF_GRID'],
+    ['cam-sc-0011', 'LOW_BATTERY'],
+    ['cam-sc-0012', 'LOW_STORAGE'],
+    ['cam-sc-0013', 'NOT_UPLOADED'],
+    ['cam-sc-0014', 'SOS'],
+    ['cam-sc-0015', 'OFFLINE'],
   ];
   const plate = (id: string) => `皖A·${id.slice(4).toUpperCase()}`;
   const secret = (id: string) => `sim-secret-${id}`;
@@ -303,7 +316,7 @@ export function hefeiSanitationScenario(): ScenarioFile {
   ];
   // sweep plans: a block each, in a row 900 m apart
   const sweepPlans = sweepers.map(([id], i) => {
-    const loop = blockLoop(rng, offsetM(base, i * 900, 0), 500, 300);
+    const loop = blockLoop(rng, offsetM(base, (i % 5) * 900, -Math.floor(i / 5) * 600), 500, 300);
     return {
       id: `sweep-${id.slice(4)}`,
       firm: SANITATION_FIRM,
@@ -320,7 +333,7 @@ export function hefeiSanitationScenario(): ScenarioFile {
       id: `cp-${id.slice(4)}-${k + 1}`,
       firm: SANITATION_FIRM,
       name: `收运点 ${i + 1}-${k + 1}`,
-      position: position(offsetM(base, i * 1500 + k * 500, -1200 - (k % 2) * 400)),
+      position: position(offsetM(base, i * 1500 + k * 500, -2000 - (k % 2) * 400)),
       radiusM: 30,
       windows: [w],
       vehicles: [id],
@@ -328,7 +341,7 @@ export function hefeiSanitationScenario(): ScenarioFile {
     })),
   );
   // duty plans: a 900 m square grid each with an upload station in its middle, two rows north
-  const centres = cameras.map((_, i) => offsetM(base, (i % 4) * 1100, 1000 + Math.floor(i / 4) * 1100));
+  const centres = cameras.map((_, i) => offsetM(base, (i % 5) * 1100, 1000 + Math.floor(i / 5) * 1100));
   const dutyPlans = cameras.map(([id], i) => ({
     id: `duty-${id.slice(4)}`,
     firm: ENFORCEMENT,
@@ -350,14 +363,17 @@ export function hefeiSanitationScenario(): ScenarioFile {
   });
   const injections: ScenarioFile['injections'] = [
     ...sweepers.flatMap(([vehicle, type]) => (type ? [{ type, vehicle }] : [])),
-    ...collectors.flatMap(([vehicle, type]) => (type ? [{ type, vehicle, trips: [0, 2] }] : [])),
+    // the first truck of a type misses (or is late for) its first and last stops, the second its middle one
+    ...collectors.flatMap(([vehicle, type], i) =>
+      type ? [{ type, vehicle, trips: i <= 2 ? [0, 2] : [1] }] : [],
+    ),
     ...cameras.flatMap(([vehicle, type]) => (type ? [{ type, vehicle }] : [])),
   ];
   return {
     version: 1,
     name: 'hefei-sanitation',
     description:
-      'Sanitation and body-camera compliance (issue 15) in Hefei, a 2 h run: 5 sweepers on their sweep plans (two shifts), 3 collection trucks with 3 collection points each, 8 officers with body cameras on duty in their grids (two shifts) docking at an upload station; one unit per rule breaks it: SWEEP_OVERSPEED, SWEEP_COVERAGE, OUT_OF_AREA, OFFLINE (a sweeper), MISSED_COLLECTION, LATE_COLLECTION (first and last stop), NOT_RECORDING, OUT_OF_GRID, LOW_BATTERY, LOW_STORAGE, NOT_UPLOADED, SOS, OFFLINE (a camera). Plan windows are relative to the run start (+H:MM).',
+      'Sanitation and body-camera compliance (issue 15) in Hefei, a 2 h run: 9 sweepers on their sweep plans (two shifts), 5 collection trucks with 3 collection points each, 15 officers with body cameras on duty in their grids (two shifts) docking at an upload station; the first unit of each kind is compliant, two units per rule break it: SWEEP_OVERSPEED, SWEEP_COVERAGE, OUT_OF_AREA, OFFLINE (sweepers), MISSED_COLLECTION, LATE_COLLECTION, NOT_RECORDING, OUT_OF_GRID, LOW_BATTERY, LOW_STORAGE, NOT_UPLOADED, SOS, OFFLINE (cameras). Plan windows are relative to the run start (+H:MM).',
     thresholds: { collectionLateGraceMs: 15 * 60_000, uploadMaxMs: 60 * 60_000 },
     firms: demo.firms.filter((f) => f.id === SANITATION_FIRM || f.id === ENFORCEMENT),
     officers,
