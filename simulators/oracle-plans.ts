@@ -1,4 +1,4 @@
-import type { UnitKind } from '../ingest/fix.ts';
+import type { UnitKind } from '../core/fix.ts';
 import type { TruthType, TruthViolation } from './oracle.ts';
 import { type LocalWindow, localCalendar, parseLocalWindow } from './oracle-time.ts';
 import { inAnyPolygon, type PolygonCoords, type Position } from './sim-geo.ts';
