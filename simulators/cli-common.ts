@@ -127,6 +127,11 @@ export const WORLD_HELP = `  -s, --scenario <file>   scenario file, JSON or YAML
                             SPILLAGE WRONG_SITE OVERSPEED RESTRICTED_ZONE OVERLOAD OFFLINE TRACK_GAP
                           per vehicle: REVOKE (its own permit, revoked through the API mid-trip:
                             run needs --api/--token), share of the trucks by rate
+                          sanitation vehicles and body cameras of the scenario's plans, by name
+                            (VEHICLE=TYPE, every stop or shift): MISSED_COLLECTION LATE_COLLECTION
+                            SWEEP_OVERSPEED SWEEP_COVERAGE OUT_OF_AREA OFFLINE (sanitation);
+                            NOT_RECORDING OUT_OF_GRID LOW_BATTERY LOW_STORAGE NOT_UPLOADED SOS
+                            OFFLINE (cameras, by their id)
                           faults: DUPLICATE OUT_OF_ORDER MALFORMED DROPOUT (per message); DRIFT
                             FLICKER WEIGHT_GLITCH MULTIPATH CANYON (per fix: chance an episode
                             starts); BLIND_AREA SLEEP (per trip); CLOCK_SKEW (share of the devices,

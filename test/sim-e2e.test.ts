@@ -126,7 +126,7 @@ test.serial(
         .filter((s) => s.truths > 0)
         .map((s) => s.type)
         .sort(),
-      // every type but the plans' (issue 15), which have no simulated fleet nor oracle yet
+      // every type but the plans' (issue 15): hefei-basic has no plans (test/sim-sanitation.test.ts has them)
       VIOLATION_CODES.filter((c) => !(PLAN_VIOLATION_CODES as readonly string[]).includes(c)).sort(),
       'the run includes every type',
     );
