@@ -261,15 +261,17 @@ export class PlanSweeperBehaviour implements Behaviour<SanitationFixPayload> {
       : new Polyline([...role.line.points, ...[...role.line.points].reverse().slice(1)]);
     this.walker = new Walker(rng, line, 6, 11, true);
     this.shifts = role.shifts.map((s, k) => {
-      const len = s.end - s.start;
+      // a shift already running at the start (the demo): its twists in the time left
+      const from = Math.max(s.start, startTs);
+      const len = s.end - from;
       const out: SweepShift = { ...s };
       if (twist('SWEEP_OVERSPEED', k)) {
-        const at = s.start + rng.range(0.3, 0.5) * len;
+        const at = from + rng.range(0.3, 0.5) * len;
         out.overspeed = { start: at, end: at + rng.range(70, 110) * 1000 };
       }
       if (twist('SWEEP_COVERAGE', k)) out.stopAfterM = 0.45 * role.line.lengthM;
-      if (twist('OUT_OF_AREA', k)) out.detourAt = s.start + rng.range(0.35, 0.5) * len;
-      if (twist('OFFLINE', k)) out.offline = silence(rng, s.start + 0.3 * len, allowanceMs);
+      if (twist('OUT_OF_AREA', k)) out.detourAt = from + rng.range(0.35, 0.5) * len;
+      if (twist('OFFLINE', k)) out.offline = silence(rng, from + 0.3 * len, allowanceMs);
       return out;
     });
   }
@@ -397,18 +399,20 @@ export class PatrolCameraBehaviour implements Behaviour<BodyCameraFixPayload> {
     this.capacityMb = Math.round(rng.range(20_000, 60_000));
     this.storageMb = this.capacityMb;
     this.shifts = role.shifts.map((s, k) => {
-      const len = s.end - s.start;
+      // a shift already running at the start (the demo): its twists in the time left
+      const from = Math.max(s.start, startTs);
+      const len = s.end - from;
       const out: DutyShift = { ...s };
       if (twist('NOT_RECORDING', k)) {
-        const at = s.start + rng.range(0.3, 0.45) * len;
+        const at = from + rng.range(0.3, 0.45) * len;
         out.notRecording = { start: at, end: at + rng.range(7, 9) * MIN };
       }
-      if (twist('OUT_OF_GRID', k)) out.excursionAt = s.start + rng.range(0.25, 0.35) * len;
+      if (twist('OUT_OF_GRID', k)) out.excursionAt = from + rng.range(0.25, 0.35) * len;
       if (twist('SOS', k)) {
-        const at = s.start + rng.range(0.4, 0.6) * len;
+        const at = from + rng.range(0.4, 0.6) * len;
         out.sos = { start: at, end: at + rng.range(60, 90) * 1000 };
       }
-      if (twist('OFFLINE', k)) out.offline = silence(rng, s.start + 0.35 * len, allowanceMs);
+      if (twist('OFFLINE', k)) out.offline = silence(rng, from + 0.35 * len, allowanceMs);
       if (twist('LOW_BATTERY', k)) out.lowBattery = true;
       if (twist('LOW_STORAGE', k)) out.lowStorage = true;
       return out;

@@ -34,11 +34,11 @@ const world = compileWorld({
 const engine = createEngine(ALL_RULES, chinaCalendar);
 const devices = demoRegistrySeed().devices.filter((d) => d.kind !== 'muck_truck');
 
-function judge(): Map<string, ViolationEvent[]> {
+function judge(start: number, end: number): Map<string, ViolationEvent[]> {
   const sims = createDeviceSims(devices, {
     seed: 1,
-    startTs: START,
-    behaviourFor: demoPlanBehaviourFor(START),
+    startTs: start,
+    behaviourFor: demoPlanBehaviourFor(start),
   });
   const out = new Map<string, ViolationEvent[]>();
   sims.forEach((sim, i) => {
@@ -54,7 +54,7 @@ function judge(): Map<string, ViolationEvent[]> {
     };
     let state = engine.initial(device.unit);
     const events: ViolationEvent[] = [];
-    let tick = START;
+    let tick = start;
     const advance = (to: number) => {
       while (tick + 5_000 <= to) {
         tick += 5_000;
@@ -63,7 +63,7 @@ function judge(): Map<string, ViolationEvent[]> {
         events.push(...r.events);
       }
     };
-    while (sim.nextTs <= END) {
+    while (sim.nextTs <= end) {
       const m = sim.next();
       if (m.silent === true) continue;
       advance(m.ts - 1);
@@ -71,13 +71,13 @@ function judge(): Map<string, ViolationEvent[]> {
       state = r.state;
       events.push(...r.events);
     }
-    advance(END);
+    advance(end);
     out.set(device.unit, events);
   });
   return out;
 }
 
-const judged = judge();
+const judged = judge(START, END);
 const opened = (unit: string) => (judged.get(unit) ?? []).filter((e) => e.phase === 'opened');
 
 const EXPECTED: Record<string, ViolationCode[]> = {
@@ -126,4 +126,16 @@ test('the first of them comes within 30 min of the start (a sped-up demo replays
     ),
   );
   t.true(first - START <= 30 * 60_000, `first at +${((first - START) / 60_000).toFixed(1)} min`);
+});
+
+test('a demo started in the middle of a shift breaks the rules in the time left of it', (t) => {
+  // 08:35: the officers' shift began at 08:00 and ends at 08:50; cam-sc-0001's recording pause comes
+  // in the 15 min left (placed from the shift's start, it would have been over before the demo began)
+  const start = START + 35 * 60_000;
+  const shiftEnd = START + 50 * 60_000;
+  const late = judge(start, shiftEnd);
+  const codes = (late.get('cam-sc-0001') ?? [])
+    .filter((e) => e.phase === 'opened' && e.violation.startTs < shiftEnd)
+    .map((e) => e.violation.code);
+  t.true(codes.includes('NOT_RECORDING'), codes.join(', '));
 });
