@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import canonicalize from 'canonicalize';
 import type { Fix } from '../core/fix.ts';
 import type { EntityRef, Permit, Route, Site, Zone } from './model.ts';
 import type { Violation, World } from './types.ts';
@@ -29,22 +30,45 @@ export interface EvidencePackage {
   sha256: string;
 }
 
+/** Strings with a lone surrogate: UTF-16 halves without their other half. */
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
 /**
- * RFC 8785-style canonical JSON: object keys sorted by UTF-16 code units, no whitespace, numbers as
- * JavaScript prints them (shortest round-trip form), `undefined` members omitted.
+ * RFC 8785 canonical JSON (JCS), by the `canonicalize` package: object keys sorted by UTF-16 code
+ * units, no whitespace, numbers as ECMAScript prints them (shortest round-trip form), `undefined`
+ * members omitted. Its bytes are the ones evidence and the audit chain were sealed with before it, by
+ * a hand-written copy (test/evidence.test.ts checks packages sealed then), so old seals verify.
+ *
+ * One difference, kept out: JCS refuses strings with lone surrogates (I-JSON, RFC 7493 section 2.1),
+ * and a JSON body can carry one into the registry (a site's name) and so into a violation's evidence.
+ * Sealing must not fail, and a package sealed before must still verify, so such a value is written
+ * as it always was: the library's form with each string as JSON.stringify escapes it (`\ud800`).
  */
 export function canonicalJson(value: unknown): string {
-  if (value === null || typeof value !== 'object') {
-    if (typeof value === 'number' && !Number.isFinite(value))
-      throw new Error(`not a finite number: ${value}`);
-    return JSON.stringify(value);
+  try {
+    return canonicalize(value) ?? 'null';
+  } catch (err) {
+    if (!hasLoneSurrogate(value)) throw err;
+    return escapedCanonicalJson(value);
   }
+}
+
+function hasLoneSurrogate(value: unknown): boolean {
+  if (typeof value === 'string') return LONE_SURROGATE.test(value);
+  if (value === null || typeof value !== 'object') return false;
+  return Object.entries(value).some(([k, v]) => LONE_SURROGATE.test(k) || hasLoneSurrogate(v));
+}
+
+/** The fallback above: JCS's order and numbers, JSON.stringify's escapes for every string. */
+function escapedCanonicalJson(value: unknown): string {
+  if (typeof value === 'string') return JSON.stringify(value);
+  if (value === null || typeof value !== 'object') return canonicalize(value) ?? 'null';
   if (Array.isArray(value))
-    return `[${value.map((v) => (v === undefined ? 'null' : canonicalJson(v))).join(',')}]`;
+    return `[${value.map((v) => (v === undefined ? 'null' : escapedCanonicalJson(v))).join(',')}]`;
   const entries = Object.entries(value as Record<string, unknown>)
     .filter(([, v]) => v !== undefined)
     .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-  return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
+  return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${escapedCanonicalJson(v)}`).join(',')}}`;
 }
 
 function resolve(ref: EntityRef, world: World): EvidenceEntity {

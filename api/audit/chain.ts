@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { canonicalJson } from '../../geofence/evidence.ts';
 
 /**
  * The tamper evidence of the audit log, pure: each record's hash is SHA-256 over its canonical JSON,
@@ -6,21 +7,14 @@ import { createHash } from 'node:crypto';
  * every hash after it. What a chain cannot show by itself is a cut at its end (the newest records
  * removed): GET /audit/verify answers the head (last seq and hash) for an operator to keep elsewhere.
  *
- * Canonical JSON here: object keys sorted, no whitespace, `undefined` members left out (as
- * JSON.stringify does), so the same value always gives the same bytes and digests compare.
+ * Canonical JSON is the evidence seal's (RFC 8785, geofence/evidence.ts): object keys sorted, no
+ * whitespace, `undefined` members left out, so the same value always gives the same bytes and digests
+ * compare; the records chained before it took the library verify unchanged.
  */
 
-export const GENESIS_HASH = '0'.repeat(64);
+export { canonicalJson };
 
-export function canonicalJson(value: unknown): string {
-  if (value === null || typeof value !== 'object') return JSON.stringify(value) ?? 'null';
-  if (Array.isArray(value))
-    return `[${value.map((v) => (v === undefined ? 'null' : canonicalJson(v))).join(',')}]`;
-  const entries = Object.entries(value as Record<string, unknown>)
-    .filter(([, v]) => v !== undefined && typeof v !== 'function')
-    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-  return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
-}
+export const GENESIS_HASH = '0'.repeat(64);
 
 const sha256 = (text: string) => createHash('sha256').update(text, 'utf8').digest('hex');
 
