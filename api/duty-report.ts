@@ -6,10 +6,10 @@ import type { World } from '../geofence/types.ts';
 import type { ComplianceRegistry } from '../registry/compliance.ts';
 import type { FixStore } from '../store/port.ts';
 import { bearerSecurity } from './auth.ts';
+import { csvText } from './csv.ts';
 import { nextCursorField, pageQueryFields, paginate } from './paging.ts';
 import { listFirm } from './principal.ts';
 import { problemResponse } from './schemas.ts';
-import { csvField } from './track-format.ts';
 
 /**
  * GET /api/v1/reports/duty (issue 15, item 4, the officers' part): per body camera per shift of its duty
@@ -159,15 +159,11 @@ export const dutyReportRoutes: FastifyPluginAsyncZod<DutyReportOptions> = async 
         });
       }
       if (format === 'csv') {
-        const lines = [COLUMNS.join(',')];
-        for (const r of items) {
-          const cells: Record<string, unknown> = { ...r, date, officers: r.officers.join(' ') };
-          lines.push(COLUMNS.map((c) => csvField(cells[c])).join(','));
-        }
+        const rows = items.map((r) => ({ ...r, date, officers: r.officers.join(' ') }));
         return reply
           .type('text/csv; charset=utf-8; header=present')
           .header('content-disposition', `attachment; filename="duty-${date}.csv"`)
-          .send(`${lines.join('\r\n')}\r\n`);
+          .send(csvText(COLUMNS, rows));
       }
       const body = { date, items, count: items.length };
       return reply

@@ -1,6 +1,10 @@
 import type { Fix, UnitKind } from '../core/fix.ts';
+import { csvText } from './csv.ts';
 import { DEFAULT_FILE_TIME_ZONE, zonedIso } from './instants.ts';
 import { FixSchema, toPositionDto } from './schemas.ts';
+
+/** One RFC 4180 field (api/csv.ts); kept here for the callers that import it from this module. */
+export { csvField } from './csv.ts';
 
 /**
  * A vehicle's track in the formats GET /api/v1/vehicles/{id}/track serves: JSON, GeoJSON (RFC 7946),
@@ -65,7 +69,7 @@ export function trackGeoJson(meta: TrackMeta, fixes: readonly Fix[]) {
 }
 
 // ---------------------------------------------------------------------------------------------------
-// CSV (RFC 4180): CRLF line ends, a header line, fields quoted when they hold a comma, a quote, CR or LF.
+// CSV (RFC 4180, api/csv.ts): CRLF line ends, a header line, fields quoted when they hold a comma, a quote, CR or LF.
 
 /** Every Fix field (derived from the schema, so a new field becomes a column), plate after vehicle. */
 export const CSV_COLUMNS: readonly string[] = (() => {
@@ -74,23 +78,16 @@ export const CSV_COLUMNS: readonly string[] = (() => {
   return ['ts', ...fields.slice(0, at), 'plate', ...fields.slice(at), 'received'];
 })();
 
-/** One RFC 4180 field. */
-export function csvField(value: unknown): string {
-  if (value === undefined || value === null) return '';
-  const text = String(value);
-  return /[",\r\n]/.test(text) ? `"${text.replaceAll('"', '""')}"` : text;
-}
-
 /** `tz`: the zone of the ts and received columns (people open CSV files: the city's local time by default) */
 export function trackCsv(meta: TrackMeta, fixes: readonly Fix[], tz = DEFAULT_FILE_TIME_ZONE): string {
   const local = zonedIso(tz);
-  const lines = [CSV_COLUMNS.join(',')];
-  for (const fix of fixes) {
-    const row: Record<string, unknown> = { ...fix, ts: local(fix.ts), received: local(fix.received) };
-    row.plate = meta.plate;
-    lines.push(CSV_COLUMNS.map((c) => csvField(row[c])).join(','));
-  }
-  return `${lines.join('\r\n')}\r\n`;
+  const rows = fixes.map((fix) => ({
+    ...fix,
+    ts: local(fix.ts),
+    received: local(fix.received),
+    plate: meta.plate,
+  }));
+  return csvText(CSV_COLUMNS, rows);
 }
 
 // ---------------------------------------------------------------------------------------------------

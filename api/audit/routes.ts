@@ -1,7 +1,7 @@
-import { Readable } from 'node:stream';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { bearerSecurity } from '../auth.ts';
+import { csvTextStream } from '../csv.ts';
 import { HttpProblem, PROBLEM_TYPES } from '../problem.ts';
 import { ACCESS_RESPONSES } from '../resource-kit.ts';
 import { jsonResponse, problemResponse } from '../schemas.ts';
@@ -78,16 +78,6 @@ const CSV_COLUMNS = [
   'hash',
 ] as const satisfies ReadonlyArray<keyof AuditRecord>;
 
-/**
- * One RFC 4180 field. A value a spreadsheet would run as a formula (= + - @ tab CR first: OWASP "CSV
- * injection") gets a leading apostrophe; key names and ids are chosen by API users.
- */
-function csvField(value: unknown): string {
-  let text = value === null || value === undefined ? '' : String(value);
-  if (/^[=+\-@\t\r]/.test(text)) text = `'${text}`;
-  return /[",\r\n]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
-}
-
 export const auditRoutes: FastifyPluginAsyncZod<AuditRoutesOptions> = async (app, { log }) => {
   const tags = ['audit'];
 
@@ -134,16 +124,13 @@ export const auditRoutes: FastifyPluginAsyncZod<AuditRoutesOptions> = async (app
             cursor !== undefined ? '/cursor' : '/limit',
             'a CSV export has every matching record: no limit or cursor',
           );
-        const lines = function* () {
-          yield `${CSV_COLUMNS.join(',')}\r\n`;
-          for (const record of log.each(query))
-            yield `${CSV_COLUMNS.map((c) => csvField(record[c])).join(',')}\r\n`;
-        };
         reply
           .type('text/csv; charset=utf-8')
           .header('content-disposition', 'attachment; filename="citywatch-audit.csv"');
-        // a stream is sent as it is read, never serialised: the export is not held in memory
-        return reply.send(Readable.from(lines()) as unknown as string);
+        // a stream is sent as it is read, never serialised: the export is not held in memory. Key
+        // names and ids are chosen by API users: cells a spreadsheet would run as formulas are defused.
+        const rows = log.each(query) as Iterable<Record<string, unknown>>;
+        return reply.send(csvTextStream(CSV_COLUMNS, rows, { defuseFormulas: true }) as unknown as string);
       }
       try {
         return log.page({ ...query, limit, cursor });

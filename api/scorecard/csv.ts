@@ -1,10 +1,11 @@
 /**
- * Scorecards as CSV (RFC 4180): CRLF line ends, a header line, fields quoted when they hold a comma, a
+ * Scorecards as CSV (RFC 4180, api/csv.ts): CRLF line ends, a header line, fields quoted when they hold a comma, a
  * quote, CR or LF; one firm per row, in rank order. The text starts with a UTF-8 byte order mark because
  * the people who open it are in city offices, with spreadsheet software that reads a CSV without one
  * in the local code page (GBK) and garbles the firm names; parsers that know UTF-8 skip it.
  */
 import { VIOLATION_CODES } from '../../geofence/model.ts';
+import { csvText } from '../csv.ts';
 import { DEFAULT_FILE_TIME_ZONE, zonedIso } from '../instants.ts';
 import type { FirmScorecard } from './compute.ts';
 import type { MonthRange } from './month.ts';
@@ -28,12 +29,6 @@ export const SCORECARD_CSV_COLUMNS: readonly string[] = [
   ...VIOLATION_CODES,
 ];
 
-function field(value: unknown): string {
-  if (value === undefined || value === null) return '';
-  const text = String(value);
-  return /[",\r\n]/.test(text) ? `"${text.replaceAll('"', '""')}"` : text;
-}
-
 /**
  * `names` gives each firm's display name (empty when unknown); `range` the month's instants, written as
  * local times of `tz` (the city's by default: people open these files).
@@ -46,17 +41,13 @@ export function scorecardsCsv(
 ): string {
   const local = zonedIso(tz);
   const span = { from: local(range.fromMs), to: local(range.toMs) };
-  const lines = [SCORECARD_CSV_COLUMNS.join(',')];
-  for (const card of cards) {
-    const row: Record<string, unknown> = {
-      ...card,
-      ...card.violationsByCode,
-      ...span,
-      firmName: names(card.firm),
-    };
-    lines.push(SCORECARD_CSV_COLUMNS.map((c) => field(row[c])).join(','));
-  }
-  return `\uFEFF${lines.join('\r\n')}\r\n`;
+  const rows = cards.map((card) => ({
+    ...card,
+    ...card.violationsByCode,
+    ...span,
+    firmName: names(card.firm),
+  }));
+  return `\uFEFF${csvText(SCORECARD_CSV_COLUMNS, rows)}`;
 }
 
 /**
