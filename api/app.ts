@@ -146,7 +146,7 @@ export async function buildApi(deps: ApiDeps, opts: ApiOptions = {}): Promise<Fa
   app.setNotFoundHandler(problemNotFoundHandler);
   registerRequestId(app);
   instrumentHttp(app, deps.metrics);
-  registerSecurity(app, {
+  await registerSecurity(app, {
     apiPrefix: API_PREFIX,
     ...(opts.corsOrigins ? { corsOrigins: opts.corsOrigins } : {}),
     https: opts.https !== undefined,

@@ -9,6 +9,11 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
  * (section 13.1.2). Streams (Server-Sent Events) and bodies above the limit (big track exports) are left
  * alone: hashing them would cost more than sending them. Answers keep `Cache-Control: no-store`: the tag
  * is for clients that poll (send the last ETag, get a 304 while nothing changed), not for shared caches.
+ *
+ * Not @fastify/etag (6.2), which does not do what the API's tests ask of an ETag: it tags every
+ * answer of every method and status (POST answers, errors), hashes bodies of any size, and compares
+ * If-None-Match as one exact string, so neither a list (`"a", "b"`) nor `*` gives a 304 (RFC 9110
+ * section 13.1.2). Wrapping it would leave nothing of it in use.
  */
 
 /**

@@ -1,10 +1,16 @@
+import cors from '@fastify/cors';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import helmet, { type HelmetOptions } from 'helmet';
 
 /**
- * Response headers that keep browsers from misusing the API's answers, and CORS for the origins the
- * operator allows. Small hooks rather than @fastify/helmet and @fastify/cors: a JSON API needs a handful
- * of fixed headers, and a preflight must be answered before the bearer check (browsers never send
- * credentials on a preflight), which an onRequest hook on the root does.
+ * Response headers that keep browsers from misusing the API's answers (helmet), and CORS for the
+ * origins the operator allows (@fastify/cors).
+ *
+ * helmet is called directly rather than through @fastify/helmet: the plugin picks a policy per route
+ * (route config) and builds helmet's middleware again for every request, while the API's policy goes
+ * by path prefix (so that the 404 of an unknown /api/v1 path gets it too) and is built once here.
+ * Only the headers the platform sent before are switched on; the API answers JSON to programs, and
+ * the docs page is the one document it serves.
  */
 
 export interface SecurityOptions {
@@ -26,56 +32,94 @@ const EXPOSED = [
   'etag',
   'repr-digest',
   'idempotent-replayed',
-].join(', ');
-const METHODS = 'GET, POST, PUT, PATCH, DELETE';
+];
+const METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'];
 /**
  * Last-Event-ID: an EventSource reconnecting to a live stream sends it; the others are the API's
  * conventions (api/idempotency/, api/etag.ts, api/request-id.ts).
  */
-const ALLOWED_HEADERS =
-  'authorization, content-type, last-event-id, idempotency-key, if-none-match, x-request-id';
+const ALLOWED_HEADERS = [
+  'authorization',
+  'content-type',
+  'last-event-id',
+  'idempotency-key',
+  'if-none-match',
+  'x-request-id',
+];
 /** How long a browser may reuse a preflight answer, seconds. */
 const PREFLIGHT_MAX_AGE_S = 600;
 
-export function registerSecurity(app: FastifyInstance, options: SecurityOptions): void {
-  const origins = new Set(options.corsOrigins ?? []);
-  const anyOrigin = origins.has('*');
-  const prefix = options.apiPrefix;
+/** helmet with every header off but nosniff, framing denied, no referrer, HSTS over HTTPS and this CSP. */
+function headers(https: boolean, csp: NonNullable<HelmetOptions['contentSecurityPolicy']>) {
+  return helmet({
+    contentSecurityPolicy: csp,
+    crossOriginEmbedderPolicy: false,
+    crossOriginOpenerPolicy: false,
+    crossOriginResourcePolicy: false,
+    originAgentCluster: false,
+    referrerPolicy: { policy: 'no-referrer' },
+    strictTransportSecurity: https ? { maxAge: 31_536_000, includeSubDomains: false } : false,
+    xContentTypeOptions: true,
+    xDnsPrefetchControl: false,
+    xDownloadOptions: false,
+    xFrameOptions: { action: 'deny' },
+    xPermittedCrossDomainPolicies: false,
+    xPoweredBy: false,
+    xXssProtection: false,
+  });
+}
 
-  app.addHook('onRequest', async (request: FastifyRequest, reply: FastifyReply) => {
-    // Set first, so that every answer has them: errors, 404s and answers hijacked by a stream route
-    // (which start from reply.getHeaders()).
-    reply.header('x-content-type-options', 'nosniff');
-    reply.header('x-frame-options', 'DENY');
-    reply.header('referrer-policy', 'no-referrer');
+export async function registerSecurity(app: FastifyInstance, options: SecurityOptions): Promise<void> {
+  const prefix = options.apiPrefix;
+  const https = options.https === true;
+  // The API answers data, never documents: nothing may load from it or frame it. The docs page needs
+  // its scripts and styles, so it only gets the framing ban.
+  const apiHeaders = headers(https, {
+    useDefaults: false,
+    directives: { defaultSrc: ["'none'"], frameAncestors: ["'none'"] },
+  });
+  // helmet insists on a default-src; the docs page (Swagger UI) loads its own scripts and styles and
+  // had only the framing ban before, which it keeps.
+  const pageHeaders = headers(https, {
+    useDefaults: false,
+    directives: {
+      defaultSrc: helmet.contentSecurityPolicy.dangerouslyDisableDefaultSrc,
+      frameAncestors: ["'none'"],
+    },
+  });
+  const failed = (err?: unknown) => {
+    if (err) throw err;
+  };
+
+  app.addHook('onRequest', (request: FastifyRequest, reply: FastifyReply, done) => {
+    // Set first, so that every answer has them: errors, 404s and answers hijacked by a stream route.
     const path = request.url.split('?', 1)[0] ?? '';
     const api = path === prefix || path.startsWith(`${prefix}/`);
-    // The API answers data, never documents: nothing may load from it or frame it. The docs page needs
-    // its scripts and styles, so it only gets the framing ban.
-    reply.header(
-      'content-security-policy',
-      api ? "default-src 'none'; frame-ancestors 'none'" : "frame-ancestors 'none'",
-    );
+    (api ? apiHeaders : pageHeaders)(request.raw, reply.raw, failed);
     // Tenant data must not stay in shared or browser caches; a route may still set its own policy.
     if (api) reply.header('cache-control', 'no-store');
-    if (options.https) reply.header('strict-transport-security', 'max-age=31536000');
+    done();
+  });
 
-    const origin = request.headers.origin;
-    // The answer depends on the Origin whenever some origins are allowed and others not.
-    if (origins.size > 0 && !anyOrigin) reply.header('vary', 'Origin');
-    if (origin === undefined || !(anyOrigin || origins.has(origin))) return;
-    reply.header('access-control-allow-origin', anyOrigin ? '*' : origin);
-    const preflight =
-      request.method === 'OPTIONS' && request.headers['access-control-request-method'] !== undefined;
-    if (!preflight) {
-      reply.header('access-control-expose-headers', EXPOSED);
-      return;
-    }
+  const origins = new Set(options.corsOrigins ?? []);
+  if (origins.size === 0) return;
+  const anyOrigin = origins.has('*');
+  // Registered on the root, its onRequest hook answers a preflight before the bearer check of
+  // /api/v1 (browsers never send credentials on a preflight). A preflight from another origin gets
+  // no CORS headers and is not answered as one (404).
+  await app.register(cors, {
+    // a function answers per request and sets Vary: Origin (the answer depends on the Origin)
+    origin: anyOrigin
+      ? '*'
+      : (origin, callback) => callback(null, origin !== undefined && origins.has(origin)),
+    methods: METHODS,
+    allowedHeaders: ALLOWED_HEADERS,
+    exposedHeaders: EXPOSED,
     // The API authenticates with a bearer header, never cookies: no Allow-Credentials.
-    reply.header('access-control-allow-methods', METHODS);
-    reply.header('access-control-allow-headers', ALLOWED_HEADERS);
-    reply.header('access-control-max-age', String(PREFLIGHT_MAX_AGE_S));
-    return reply.code(204).send();
+    credentials: false,
+    maxAge: PREFLIGHT_MAX_AGE_S,
+    // an OPTIONS request without Access-Control-Request-Method is not refused with a bare text 400
+    strictPreflight: false,
   });
 }
 
