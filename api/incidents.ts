@@ -5,7 +5,7 @@ import type { Incident } from '../geofence/plans.ts';
 import type { ComplianceRegistry } from '../registry/compliance.ts';
 import { IdReferenceSchema } from '../registry/ids.ts';
 import { bearerSecurity } from './auth.ts';
-import { attempt, notFound, versionsOf } from './compliance.ts';
+import { attempt, notFound, versionsOf } from './compliance-problems.ts';
 import { EntityParamsSchema } from './compliance-schemas.ts';
 import { byIdKey, pageQueryFields, paginate } from './paging.ts';
 import { listSchema, replyCreated } from './resource-kit.ts';
