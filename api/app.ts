@@ -35,7 +35,7 @@ import { type PlatformOutageSource, platformOutageRoutes } from './platform-outa
 import { positionRoutes } from './positions.ts';
 import type { ApiKeyResolver } from './principal.ts';
 import { problemErrorHandler, problemNotFoundHandler } from './problem.ts';
-import { keyRateLimit } from './rate-limit.ts';
+import { RateLimiter } from './rate-limit.ts';
 import { genReqId, registerRequestId } from './request-id.ts';
 import { type ResourceRoutesOptions, resourceRoutes } from './resources.ts';
 import type { HealthReport } from './schemas.ts';
@@ -178,7 +178,7 @@ export async function buildApi(deps: ApiDeps, opts: ApiOptions = {}): Promise<Fa
       await v1.register(bearerAuth, {
         token: deps.adminToken,
         ...(deps.keys ? { keys: deps.keys } : {}),
-        ...(opts.rateLimitPerMinute ? { rateLimit: await keyRateLimit(v1, opts.rateLimitPerMinute) } : {}),
+        ...(opts.rateLimitPerMinute ? { rateLimit: new RateLimiter(opts.rateLimitPerMinute) } : {}),
         ...(authFailures > 0
           ? { failureThrottle: new AuthFailureThrottle({ perMinute: authFailures }) }
           : {}),

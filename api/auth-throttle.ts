@@ -14,11 +14,10 @@ import ipaddr from 'ipaddr.js';
  * buckets live in memory and are bounded (`maxEntries`, full buckets go first, then the oldest), since
  * their keys come from the attacker.
  *
- * Not @fastify/rate-limit (which limits the requests per key, api/rate-limit.ts): it counts every
- * request it sees, where this counts failures only, checked before and counted after the bearer
- * check; it keeps one counter per request, where this keeps two (address and prefix) and refuses on
- * either; and a throttled address must still be served with a valid API key (api/auth.ts), which a
- * limiter in front of authentication cannot know.
+ * Not @fastify/rate-limit: it counts every request it sees, where this counts failures only,
+ * checked before and counted after the bearer check; it keeps one counter per request, where this
+ * keeps two (address and prefix) and refuses on either; and a throttled address must still be served
+ * with a valid API key (api/auth.ts), which a limiter in front of authentication cannot know.
  */
 
 export interface ThrottleDecision {

@@ -14,6 +14,7 @@ import {
   SCOPES,
 } from './principal.ts';
 import { HttpProblem } from './problem.ts';
+import type { RateLimiter } from './rate-limit.ts';
 
 // The OpenAPI security scheme is declared in security-scheme.ts (the live tickets need it too).
 export { BEARER_SCHEME, bearerSecurity } from './security-scheme.ts';
@@ -25,8 +26,8 @@ export interface BearerAuthOptions {
   token: string;
   /** API keys (admin, monitor, firm); when absent only the admin token is accepted */
   keys?: ApiKeyResolver;
-  /** per-key request budget (api/rate-limit.ts); 429 with Retry-After once a key has spent it */
-  rateLimit?: KeyRateLimit;
+  /** per-key request budget; 429 with Retry-After once a key has spent it */
+  rateLimit?: RateLimiter;
   /** failed authentications per source address and token prefix; 429 with Retry-After beyond */
   failureThrottle?: AuthFailureThrottle;
   /** for citywatch_api_auth_failures_total and citywatch_api_auth_throttled_total */
@@ -37,9 +38,6 @@ export interface BearerAuthOptions {
    */
   tickets?: StreamTicketStore;
 }
-
-/** Counts a request of the key it was admitted as; throws the 429 problem beyond the key's budget. */
-export type KeyRateLimit = (request: FastifyRequest, reply: FastifyReply) => Promise<void>;
 
 export const AUTH_PROBLEM_TYPES = {
   rateLimited: 'urn:citywatch:problem:rate-limited',
@@ -90,11 +88,24 @@ export function bearerAuthHook(options: BearerAuthOptions) {
     'by',
   );
   /** The caller is known: rate limit, then the route's declared scope and roles. */
-  const admit = async (request: FastifyRequest, reply: FastifyReply, principal: Principal) => {
+  const admit = (request: FastifyRequest, reply: FastifyReply, principal: Principal) => {
     request.principal = principal;
     // Every later log line of the request says which key made it (never the secret).
     request.log = request.log.child({ keyId: principal.keyId });
-    if (options.rateLimit) await options.rateLimit(request, reply);
+    if (options.rateLimit) {
+      const decision = options.rateLimit.take(principal.keyId);
+      reply.header('x-ratelimit-limit', String(decision.limit));
+      reply.header('x-ratelimit-remaining', String(decision.remaining));
+      if (!decision.ok) {
+        throw new HttpProblem({
+          status: 429,
+          type: AUTH_PROBLEM_TYPES.rateLimited,
+          title: 'Too many requests',
+          detail: `This key may make ${decision.limit} requests per minute; retry in ${decision.retryAfterS} s.`,
+          headers: { 'retry-after': String(decision.retryAfterS) },
+        });
+      }
+    }
     enforceAccess(request);
   };
 
@@ -130,7 +141,7 @@ export function bearerAuthHook(options: BearerAuthOptions) {
         headers: { 'www-authenticate': `Bearer realm="${REALM}", error="invalid_token"` },
       });
     }
-    return admit(request, reply, redeemed.principal);
+    admit(request, reply, redeemed.principal);
   };
 
   return async function bearerAuth(request: FastifyRequest, reply: FastifyReply) {
@@ -214,7 +225,7 @@ export function bearerAuthHook(options: BearerAuthOptions) {
     // The previous secret of a rotated key: say until when it works (RFC 8594's Sunset field).
     if (auth.previousValidUntil !== undefined)
       reply.header('sunset', new Date(auth.previousValidUntil).toUTCString());
-    return admit(request, reply, auth.principal);
+    admit(request, reply, auth.principal);
   };
 }
 
