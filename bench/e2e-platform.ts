@@ -70,6 +70,9 @@ export async function startE2ePlatform(
       HTTP_PORT: '0',
       MQTT_PORT: '0',
       MQTT_WS_PORT: '0',
+      // no JT/T 808 gateway: its default port 6808 is taken whenever a platform runs on the machine
+      // (the benchmark then failed with EADDRINUSE), and the MQTT figures need no 808 listener
+      JT808_PORT: '0',
       SIMULATE: '0',
       DATA_DIR: dataDir,
       ADMIN_TOKEN,
