@@ -7,6 +7,7 @@ import { SustainedSearch } from './e2e-sustained.ts';
 import { burstShape, runSteppedGenerator } from './load-run.ts';
 import { cpuSeconds, machineCpu } from './proc-stat.ts';
 import type { Benchmark, Figure } from './types.ts';
+import { WindowProfiler } from './window-profile.ts';
 
 /**
  * The platform end to end, flat out: a real InfluxDB 1.x (influxd child process), the whole platform in
@@ -103,6 +104,7 @@ export const e2e: Benchmark = {
       // drive on from where they were: a second generator would start every truck's line again, a jump
       // of kilometres in seconds that the engine would rightly judge (and build evidence for).
       const search = new SustainedSearch(ctx, e);
+      const profiler = new WindowProfiler('e2e');
       let figures: Figure[] | undefined;
       await runSteppedGenerator(ctx, {
         url: e.url,
@@ -117,8 +119,16 @@ export const e2e: Benchmark = {
           search.publishers = c;
         },
         onEvent: (event) => {
-          if (figures === undefined) marks[event] = mark();
-          else search.onEvent(event);
+          if (figures === undefined) {
+            marks[event] = mark();
+            // BENCH_CPU_PROFILE: the burst's measured window alone (window-profile.ts)
+            if (event === 'window_start') profiler.start();
+            if (event === 'window_end')
+              profiler.stop().then(
+                (path) => path && ctx.progress(`[e2e] CPU profile of the window: ${path}`),
+                (err: Error) => ctx.progress(`[e2e] CPU profile failed: ${err.message}`),
+              );
+          } else search.onEvent(event);
         },
         onWindow: async (result) => {
           if (figures !== undefined) return search.onWindow(result);

@@ -1,0 +1,48 @@
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { Session } from 'node:inspector';
+import { join } from 'node:path';
+
+/**
+ * CPU profile of a benchmark's measured window alone, in the process that runs the platform (the
+ * benchmark's own): set BENCH_CPU_PROFILE=<dir> and the window's profile is written there as
+ * <name>.cpuprofile (open it in Chrome's DevTools, or summarize it with bench/profile-summary.ts).
+ * `node --cpu-prof` profiles the whole run instead: start-up, provisioning, the connections' ramp and the
+ * drain, which hide what one message costs. Off (no inspector session) unless the variable is set.
+ */
+export class WindowProfiler {
+  private session: Session | undefined;
+  private readonly dir = process.env.BENCH_CPU_PROFILE;
+
+  constructor(private readonly name: string) {}
+
+  start(): void {
+    if (this.dir === undefined || this.dir === '' || this.session !== undefined) return;
+    const session = new Session();
+    session.connect();
+    this.session = session;
+    session.post('Profiler.enable', () =>
+      session.post('Profiler.setSamplingInterval', { interval: 500 }, () => session.post('Profiler.start')),
+    );
+  }
+
+  /** stops the profiler and writes the profile; resolves with its path (undefined when off) */
+  stop(): Promise<string | undefined> {
+    const session = this.session;
+    const dir = this.dir;
+    if (session === undefined || dir === undefined) return Promise.resolve(undefined);
+    this.session = undefined;
+    return new Promise((resolve, reject) => {
+      session.post('Profiler.stop', (err, result) => {
+        session.disconnect();
+        if (err) {
+          reject(err);
+          return;
+        }
+        mkdirSync(dir, { recursive: true });
+        const path = join(dir, `${this.name}.cpuprofile`);
+        writeFileSync(path, JSON.stringify(result.profile));
+        resolve(path);
+      });
+    });
+  }
+}
