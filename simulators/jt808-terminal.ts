@@ -58,6 +58,8 @@ export class Jt808Terminal {
   /** answer commands with 0x0001 success (and 0x8201 with 0x0201) */
   autoAnswer = true;
   closed: Promise<void> = Promise.resolve();
+  /** the socket is corked until the next tick (send) */
+  private corked = false;
 
   constructor(private readonly opts: TerminalOptions) {
     this.edition = opts.edition ?? '2013';
@@ -108,6 +110,18 @@ export class Jt808Terminal {
   send(msgId: number, body: Buffer): number {
     const serial = this.serial;
     this.serial = (this.serial + 1) & 0xffff;
+    const socket = this.socket;
+    // The frames sent in one tick leave in one writev, as mqtt.js's publishes do (mqtt-packet corks the
+    // socket until the next tick): a terminal answering 8 replies with 8 reports costs the platform one
+    // read, not 8, the same as the MQTT devices it is compared with in the benchmark.
+    if (socket !== undefined && !this.corked && !socket.destroyed) {
+      this.corked = true;
+      socket.cork();
+      process.nextTick(() => {
+        this.corked = false;
+        socket.uncork();
+      });
+    }
     this.write(encodeFrame({ msgId, edition: this.edition, phone: this.opts.phone, serial, body }));
     return serial;
   }
