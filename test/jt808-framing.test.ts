@@ -1,4 +1,5 @@
 import test from 'ava';
+import { Writer } from '../gateway/jt808/codec/bytes.ts';
 import {
   escapeFrame,
   FrameSplitter,
@@ -235,4 +236,38 @@ test('sub-packages: an incomplete message times out, and the memory cap drops a 
   t.is(over.kind, 'overflow');
   t.is(asm.heldBytes, 0, 'nothing of the dropped message is kept');
   t.is(asm.pendingMessages, 0);
+});
+
+test('the body writer: every kind of field, across its growth, lands where the tables put it', (t) => {
+  // 40 rounds of 15 bytes: the writer's first buffer (64 bytes) grows several times under them
+  const w = new Writer();
+  const expected: number[] = [];
+  for (let i = 0; i < 40; i++) {
+    w.byte(i)
+      .word(0x1234 + i)
+      .dword(0xa0b0c0d0 + i)
+      .bytes(Uint8Array.of(0x7e, i))
+      .bcd('123', 2)
+      .fixed(Buffer.from('A'), 3, 'f');
+    expected.push(
+      i,
+      0x12,
+      (0x34 + i) & 0xff,
+      0xa0,
+      0xb0,
+      0xc0,
+      (0xd0 + i) & 0xff,
+      0x7e,
+      i,
+      0x01,
+      0x23,
+      0x41,
+      0,
+      0,
+    );
+  }
+  t.deepEqual([...w.toBuffer()], expected);
+  t.throws(() => new Writer().fixed(Buffer.from('ABCD'), 3, 'plate'), { message: /plate is 4 bytes/ });
+  t.throws(() => new Writer().bcd('12a', 2), { message: /digits only/ });
+  t.throws(() => new Writer().bcd('12345', 2), { message: /more than the 4 digits/ });
 });

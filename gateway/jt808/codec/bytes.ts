@@ -76,8 +76,14 @@ function badBcd(b: number): BodyError {
 
 /** BCD[n] → its decimal digits; a nibble above 9 is not BCD. */
 export function decodeBcd(bytes: Uint8Array): string {
+  return decodeBcdAt(bytes, 0, bytes.length);
+}
+
+/** BCD[n] at `offset` of `bytes` → its decimal digits (a header's phone, read without a view of it). */
+export function decodeBcdAt(bytes: Uint8Array, offset: number, n: number): string {
   let out = '';
-  for (const b of bytes) {
+  for (let i = offset; i < offset + n; i++) {
+    const b = bytes[i]!;
     const two = BCD_DIGITS[b];
     if (two === undefined) throw badBcd(b);
     out += two;
@@ -97,14 +103,28 @@ const DAYS_IN_MONTH = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
 
 /** digits → BCD[n], left-padded with 0 (a phone number shorter than the field, §4.4.2 note). */
 export function encodeBcd(digits: string, n: number): Buffer {
-  if (!/^\d*$/.test(digits)) throw new Error(`BCD takes digits only, got ${JSON.stringify(digits)}`);
-  if (digits.length > 2 * n) throw new Error(`${digits} has more than the ${2 * n} digits of BCD[${n}]`);
-  const padded = digits.padStart(2 * n, '0');
-  const out = Buffer.alloc(n);
-  for (let i = 0; i < n; i++) {
-    out[i] = ((padded.charCodeAt(2 * i) - 48) << 4) | (padded.charCodeAt(2 * i + 1) - 48);
-  }
+  const out = Buffer.allocUnsafe(n);
+  writeBcd(out, 0, digits, n);
   return out;
+}
+
+/**
+ * digits → BCD[n] written into `out` at `offset`, left-padded with 0: every byte of the field is written
+ * (a reply's header is encoded into one buffer, no BCD buffer of its own).
+ */
+export function writeBcd(out: Uint8Array, offset: number, digits: string, n: number): void {
+  if (digits.length > 2 * n) throw new Error(`${digits} has more than the ${2 * n} digits of BCD[${n}]`);
+  const pad = 2 * n - digits.length;
+  for (let i = 0; i < 2 * n; i += 2)
+    out[offset + i / 2] = (bcdDigit(digits, i - pad) << 4) | bcdDigit(digits, i + 1 - pad);
+}
+
+/** the digit at `i` of `digits` (0 before its start: the padding) */
+function bcdDigit(digits: string, i: number): number {
+  if (i < 0) return 0;
+  const d = digits.charCodeAt(i) - 48;
+  if (!(d >= 0 && d <= 9)) throw new Error(`BCD takes digits only, got ${JSON.stringify(digits)}`);
+  return d;
 }
 
 /**
@@ -113,16 +133,21 @@ export function encodeBcd(digits: string, n: number): Buffer {
  */
 export function decodeBcdTime(bytes: Uint8Array): number {
   if (bytes.length !== 6) throw new BodyError(`time: ${bytes.length} bytes, BCD[6] expected`);
-  const year = 2000 + bcdByte(bytes[0]!);
-  const month = bcdByte(bytes[1]!);
-  const day = bcdByte(bytes[2]!);
-  const hour = bcdByte(bytes[3]!);
-  const minute = bcdByte(bytes[4]!);
-  const second = bcdByte(bytes[5]!);
+  return bcdTimeAt(bytes, 0);
+}
+
+/** decodeBcdTime of the six bytes at `offset` (Reader.bcdTime: no view of them) */
+function bcdTimeAt(bytes: Uint8Array, offset: number): number {
+  const year = 2000 + bcdByte(bytes[offset]!);
+  const month = bcdByte(bytes[offset + 1]!);
+  const day = bcdByte(bytes[offset + 2]!);
+  const hour = bcdByte(bytes[offset + 3]!);
+  const minute = bcdByte(bytes[offset + 4]!);
+  const second = bcdByte(bytes[offset + 5]!);
   const leap = year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0);
   const days = month === 2 && leap ? 29 : (DAYS_IN_MONTH[month - 1] ?? 0);
   if (month < 1 || month > 12 || day < 1 || day > days || hour > 23 || minute > 59 || second > 59) {
-    throw new BodyError(`time ${decodeBcd(bytes)} is not a valid YYMMDDhhmmss`);
+    throw new BodyError(`time ${decodeBcdAt(bytes, offset, 6)} is not a valid YYMMDDhhmmss`);
   }
   return Date.UTC(year, month - 1, day, hour, minute, second) - 8 * 3_600_000;
 }
@@ -189,6 +214,13 @@ export class Reader {
   bcd(n: number, field: string): string {
     return decodeBcd(this.bytes(n, field));
   }
+  /** BCD[6] time (decodeBcdTime) */
+  bcdTime(field: string): number {
+    this.need(6, field);
+    const v = bcdTimeAt(this.buf, this.pos);
+    this.pos += 6;
+    return v;
+  }
   /** fixed-width STRING field (BYTE[n] holding GBK text, NUL padded) */
   gbk(n: number, field: string): string {
     return decodeGbk(this.bytes(n, field));
@@ -207,42 +239,61 @@ export class Reader {
   }
 }
 
-/** Sequential writes of a message body. */
+/**
+ * Sequential writes of a message body, into one buffer that grows as needed (a field is not a buffer of
+ * its own: a reply per location report is encoded on the hot path).
+ */
 export class Writer {
-  private readonly parts: Buffer[] = [];
+  private buf = Buffer.allocUnsafe(64);
+  private length = 0;
+
+  /** reserves n bytes at the end (growing the buffer first); returns their offset */
+  private room(n: number): number {
+    const at = this.length;
+    if (at + n > this.buf.length) {
+      const bigger = Buffer.allocUnsafe(Math.max(2 * this.buf.length, at + n));
+      this.buf.copy(bigger, 0, 0, at);
+      this.buf = bigger;
+    }
+    this.length = at + n;
+    return at;
+  }
+  // each write reserves its room before it reads this.buf: room() may replace it
   byte(v: number): this {
-    this.parts.push(Buffer.of(v & 0xff));
+    const at = this.room(1);
+    this.buf[at] = v & 0xff;
     return this;
   }
   word(v: number): this {
-    const b = Buffer.alloc(2);
-    b.writeUInt16BE(v & 0xffff);
-    this.parts.push(b);
+    const at = this.room(2);
+    this.buf.writeUInt16BE(v & 0xffff, at);
     return this;
   }
   dword(v: number): this {
-    const b = Buffer.alloc(4);
-    b.writeUInt32BE(v >>> 0);
-    this.parts.push(b);
+    const at = this.room(4);
+    this.buf.writeUInt32BE(v >>> 0, at);
     return this;
   }
   bytes(b: Uint8Array): this {
-    this.parts.push(Buffer.from(b));
+    const at = this.room(b.length);
+    this.buf.set(b, at);
     return this;
   }
   bcd(digits: string, n: number): this {
-    this.parts.push(encodeBcd(digits, n));
+    const at = this.room(n);
+    writeBcd(this.buf, at, digits, n);
     return this;
   }
   /** BYTE[n] field: the bytes, NUL-padded; longer input is an error (never silently cut) */
   fixed(b: Uint8Array, n: number, field: string): this {
     if (b.length > n) throw new Error(`${field} is ${b.length} bytes, the field holds ${n}`);
-    const out = Buffer.alloc(n);
-    out.set(b);
-    this.parts.push(out);
+    const at = this.room(n);
+    this.buf.set(b, at);
+    this.buf.fill(0, at + b.length, at + n);
     return this;
   }
+  /** the body written (the writer's own bytes, not a copy: write nothing more after this) */
   toBuffer(): Buffer {
-    return Buffer.concat(this.parts);
+    return this.buf.subarray(0, this.length);
   }
 }

@@ -45,12 +45,17 @@ export function escapeFrame(raw: Uint8Array): Buffer {
   return out;
 }
 
+/** a Buffer over the same bytes (the same object when it is one already) */
+function asBuffer(bytes: Uint8Array): Buffer {
+  return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length);
+}
+
 /**
  * Undoes escapeFrame(); undefined when a 0x7d is not followed by 0x01 or 0x02 (not a valid frame). A
- * frame without any 0x7d (most) comes back as a view of the same bytes, not a copy.
+ * frame without any 0x7d (most) comes back as the same bytes, not a copy.
  */
 export function unescapeFrame(escaped: Uint8Array): Buffer | undefined {
-  if (escaped.indexOf(ESC) === -1) return Buffer.from(escaped.buffer, escaped.byteOffset, escaped.length);
+  if (escaped.indexOf(ESC) === -1) return asBuffer(escaped);
   const out = Buffer.allocUnsafe(escaped.length);
   let j = 0;
   for (let i = 0; i < escaped.length; i++) {
@@ -72,32 +77,44 @@ export function frame(...parts: Uint8Array[]): Buffer {
   let check = 0;
   let size = 3;
   for (const part of parts) {
-    for (const b of part) {
+    for (let i = 0; i < part.length; i++) {
+      const b = part[i]!;
       check ^= b;
       size += b === FLAG || b === ESC ? 2 : 1;
     }
   }
   if (check === FLAG || check === ESC) size++;
   const out = Buffer.allocUnsafe(size);
-  let j = 0;
-  out[j++] = FLAG;
-  const put = (b: number) => {
-    if (b === FLAG) {
-      out[j++] = ESC;
-      out[j++] = 0x02;
-    } else if (b === ESC) {
-      out[j++] = ESC;
-      out[j++] = 0x01;
-    } else out[j++] = b;
-  };
-  for (const part of parts) for (const b of part) put(b);
-  put(check);
+  out[0] = FLAG;
+  let j = 1;
+  for (const part of parts) for (let i = 0; i < part.length; i++) j = putEscaped(out, j, part[i]!);
+  j = putEscaped(out, j, check);
   out[j] = FLAG;
   return out;
 }
 
+/** writes one byte escaped (§4.4.1) at `j`; returns the next position */
+function putEscaped(out: Buffer, j: number, b: number): number {
+  if (b === FLAG) {
+    out[j] = ESC;
+    out[j + 1] = 0x02;
+    return j + 2;
+  }
+  if (b === ESC) {
+    out[j] = ESC;
+    out[j + 1] = 0x01;
+    return j + 2;
+  }
+  out[j] = b;
+  return j + 1;
+}
+
 export type SplitEvent =
-  /** the escaped content between two delimiters (not yet unescaped or checked) */
+  /**
+   * the escaped content between two delimiters (not yet unescaped or checked): a view of the pushed
+   * chunk when the frame lies within it (so a caller must not reuse a chunk's memory once pushed, as a
+   * socket's 'data' chunks never are), a copy when it came in pieces
+   */
   | { kind: 'frame'; content: Buffer }
   /** bytes outside any frame (before a 0x7e), dropped */
   | { kind: 'garbage'; bytes: number }
@@ -148,12 +165,16 @@ export class FrameSplitter {
       const end = chunk.indexOf(FLAG, i);
       const stop = end === -1 ? chunk.length : end;
       const n = stop - i;
+      /** the whole frame, when it lies within this chunk: no copy */
+      let whole: Buffer | undefined;
       if (this.overflowing) {
         this.overflowBytes += n;
       } else if (this.length + n > this.maxContent) {
         this.overflowing = true;
         this.overflowBytes = this.length + n;
         this.length = 0;
+      } else if (end !== -1 && this.length === 0) {
+        if (n > 0) whole = asBuffer(chunk).subarray(i, stop);
       } else {
         this.held.set(chunk.subarray(i, stop), this.length);
         this.length += n;
@@ -169,9 +190,10 @@ export class FrameSplitter {
         this.overflowing = false;
         this.overflowBytes = 0;
         this.open = false;
-      } else if (this.length > 0) {
-        const accepted = emit({ kind: 'frame', content: Buffer.from(this.held.subarray(0, this.length)) });
+      } else if (whole !== undefined || this.length > 0) {
+        const content = whole ?? Buffer.from(this.held.subarray(0, this.length));
         this.length = 0;
+        const accepted = emit({ kind: 'frame', content });
         this.open = accepted === false;
       }
       i = end + 1;

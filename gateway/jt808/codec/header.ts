@@ -1,4 +1,4 @@
-import { BodyError, decodeBcd, encodeBcd } from './bytes.ts';
+import { BodyError, decodeBcdAt, writeBcd } from './bytes.ts';
 
 /**
  * Message header, JT/T 808-2013 §4.4.2 消息头 (table 2, figure 2 消息体属性) and its 2019 form (§4.4.3,
@@ -37,18 +37,21 @@ export function headerLength(attributes: number): number {
   return attributes & SUBPACKAGE_FLAG ? base + 4 : base;
 }
 
-/** Decodes the header at the start of an unescaped frame (without the check code). */
-export function decodeHeader(raw: Buffer): Header {
-  if (raw.length < 4) throw new BodyError(`header: ${raw.length} bytes, at least 12 needed`);
+/**
+ * Decodes the header at the start of an unescaped frame whose header and body end at `end` (before the
+ * check code; default: `raw` holds header and body only).
+ */
+export function decodeHeader(raw: Buffer, end = raw.length): Header {
+  if (end < 4) throw new BodyError(`header: ${end} bytes, at least 12 needed`);
   const msgId = raw.readUInt16BE(0);
   const attributes = raw.readUInt16BE(2);
   const size = headerLength(attributes);
-  if (raw.length < size) throw new BodyError(`header: ${raw.length} bytes, ${size} needed`);
+  if (end < size) throw new BodyError(`header: ${end} bytes, ${size} needed`);
   const is2019 = (attributes & VERSION_FLAG) !== 0;
   let pos = 4;
   const protocolVersion = is2019 ? raw[pos++]! : 0;
   const phoneBytes = is2019 ? 10 : 6;
-  const phone = decodeBcd(raw.subarray(pos, pos + phoneBytes));
+  const phone = decodeBcdAt(raw, pos, phoneBytes);
   pos += phoneBytes;
   const serial = raw.readUInt16BE(pos);
   pos += 2;
@@ -90,13 +93,14 @@ export function encodeHeader(h: HeaderInput): Buffer {
   let attributes = h.bodyLength;
   if (is2019) attributes |= VERSION_FLAG;
   if (h.packet) attributes |= SUBPACKAGE_FLAG;
-  const out = Buffer.alloc(headerLength(attributes));
+  // every byte is written below
+  const out = Buffer.allocUnsafe(headerLength(attributes));
   out.writeUInt16BE(h.msgId, 0);
   out.writeUInt16BE(attributes, 2);
   let pos = 4;
   if (is2019) out[pos++] = h.protocolVersion ?? 1;
   const phoneBytes = is2019 ? 10 : 6;
-  encodeBcd(h.phone.slice(-2 * phoneBytes), phoneBytes).copy(out, pos);
+  writeBcd(out, pos, h.phone.length > 2 * phoneBytes ? h.phone.slice(-2 * phoneBytes) : h.phone, phoneBytes);
   pos += phoneBytes;
   out.writeUInt16BE(h.serial & 0xffff, pos);
   pos += 2;

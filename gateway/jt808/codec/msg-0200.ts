@@ -1,5 +1,5 @@
 import { TERMINAL_ALARMS, type TerminalAlarm } from '../../../core/fix.ts';
-import { BodyError, decodeBcdTime, encodeBcdTime, Reader, Writer } from './bytes.ts';
+import { BodyError, encodeBcdTime, Reader, Writer } from './bytes.ts';
 
 /**
  * 0x0200 位置信息汇报, location report (JT/T 808-2013 §8.18; 2019 §8.18, the same layout):
@@ -77,7 +77,7 @@ export function readLocation(r: Reader, end: number): Location {
   const alt = altWord >= 0x8000 ? altWord - 0x10000 : altWord;
   const speed = r.word('speed') / 10;
   const heading = r.word('direction');
-  const ts = decodeBcdTime(r.bytes(6, 'time'));
+  const ts = r.bcdTime('time');
   const extras = new Map<number, Buffer>();
   while (r.offset < end) {
     const id = r.byte('additional item id');

@@ -33,19 +33,20 @@ export function decodeFrame(content: Uint8Array): FrameResult {
       detail: `check code 0x${hex2(check)}, computed 0x${hex2(computed)}`,
     };
   }
-  const headerAndBody = raw.subarray(0, raw.length - 1);
+  // header and body: everything before the check code
+  const end = raw.length - 1;
   let header: Header;
   try {
-    header = decodeHeader(headerAndBody);
+    header = decodeHeader(raw, end);
   } catch (err) {
     if (!(err instanceof BodyError)) throw err;
-    const attributes = headerAndBody.readUInt16BE(2);
-    return headerAndBody.length < headerLength(attributes)
+    const attributes = raw.readUInt16BE(2);
+    return end < headerLength(attributes)
       ? { ok: false, reason: 'truncated', detail: err.message }
       : { ok: false, reason: 'malformed_body', detail: err.message };
   }
-  const size = headerLength(headerAndBody.readUInt16BE(2));
-  const body = headerAndBody.subarray(size);
+  const size = headerLength(raw.readUInt16BE(2));
+  const body = raw.subarray(size, end);
   if (body.length !== header.bodyLength) {
     return {
       ok: false,
