@@ -4,7 +4,7 @@ import { Registry as MetricsRegistry } from 'prom-client';
 import type { AcceptOutcome, FixObjects } from '../../ingest/core.ts';
 import { LogThrottle } from '../../ingest/log-throttle.ts';
 import type { Device } from '../../registry/types.ts';
-import { FLAG, FrameSplitter } from './codec/frame.ts';
+import { FLAG, FrameSplitter, type SplitEvent } from './codec/frame.ts';
 import type { Header } from './codec/header.ts';
 import { decodeFrame } from './codec/packet.ts';
 import type { Jt808Refusal } from './codec/refusals.ts';
@@ -54,6 +54,8 @@ interface Connection {
   socket: net.Socket;
   session: Session;
   splitter: FrameSplitter;
+  /** the splitter's receiver for this connection (made once, not per chunk) */
+  onSplit: (event: SplitEvent) => boolean | undefined;
   assembler: SubPackageAssembler;
   garbage: number;
   paused: { write: boolean; inflight: boolean };
@@ -73,7 +75,10 @@ export class Jt808Server {
   private readonly server: net.Server;
   private readonly connections = new Set<Connection>();
   private readonly byDevice = new Map<string, Connection>();
-  private readonly inflightAll = new Set<Promise<void>>();
+  /** messages handed to a session and not yet settled (close() lets them finish) */
+  private underWay = 0;
+  /** close() waiting for underWay to reach 0 */
+  private onDrained: (() => void) | undefined;
   private readonly refusalLog = new LogThrottle();
   private readonly now: () => number;
   private expiryTimer: NodeJS.Timeout | undefined;
@@ -136,15 +141,14 @@ export class Jt808Server {
     this.closing = true;
     if (this.expiryTimer) clearInterval(this.expiryTimer);
     const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
-    if (this.inflightAll.size > 0) {
+    if (this.underWay > 0) {
       let timer: NodeJS.Timeout | undefined;
-      await Promise.race([
-        Promise.allSettled([...this.inflightAll]),
-        new Promise<void>((resolve) => {
-          timer = setTimeout(resolve, graceMs);
-        }),
-      ]);
+      await new Promise<void>((resolve) => {
+        this.onDrained = resolve;
+        timer = setTimeout(resolve, graceMs);
+      });
       clearTimeout(timer);
+      this.onDrained = undefined;
     }
     for (const c of this.connections) c.socket.destroy();
     await closed;
@@ -159,6 +163,7 @@ export class Jt808Server {
     const c: Connection = {
       socket,
       splitter: new FrameSplitter(),
+      onSplit: (event) => this.onSplit(c, event),
       assembler: new SubPackageAssembler(opts.subpackages ?? DEFAULT_ASSEMBLER_LIMITS),
       garbage: 0,
       paused: { write: false, inflight: false },
@@ -176,6 +181,7 @@ export class Jt808Server {
       allowUnauthenticated: opts.allowUnauthenticated ?? false,
       closing: () => this.closing,
       end: (cause) => this.end(c, cause),
+      settled: () => this.settled(c),
       logger: opts.logger,
     });
     this.connections.add(c);
@@ -194,64 +200,69 @@ export class Jt808Server {
   }
 
   private onData(c: Connection, chunk: Buffer): void {
-    c.splitter.push(chunk, (event) => {
-      if (event.kind === 'garbage') {
-        this.refuse(
-          c,
-          { reason: 'garbage', detail: `${event.bytes} byte(s) outside a frame` },
-          undefined,
-          Buffer.alloc(0),
-        );
-        return undefined;
-      }
-      if (event.kind === 'too_long') {
-        this.refuse(
-          c,
-          { reason: 'frame_too_long', detail: `${event.bytes} bytes without a closing 0x7e` },
-          undefined,
-          Buffer.alloc(0),
-        );
-        return undefined;
-      }
-      // the escaped content; the dead letter puts the delimiters back
-      const frame = event.content;
-      const result = decodeFrame(event.content);
-      if (!result.ok) {
-        this.refuse(c, { reason: result.reason, detail: result.detail }, result.header, frame);
-        return false;
-      }
-      if (c.garbage > 0) c.garbage--;
-      const assembled = c.assembler.add(result.packet, this.now());
-      if (assembled.kind === 'pending') return true;
-      if (assembled.kind === 'overflow') {
-        this.refuse(
-          c,
-          { reason: 'subpackage_overflow', detail: assembled.detail },
-          result.packet.header,
-          frame,
-        );
-        return true;
-      }
-      const { packet, serials } = assembled.message;
-      const handled = c.session.handle(packet, frame, serials);
-      this.track(c, handled);
-      return true;
-    });
+    c.splitter.push(chunk, c.onSplit);
   }
 
-  /** location messages under way: counted per connection for backpressure, and for close() */
-  private track(c: Connection, handled: Promise<void>): void {
-    this.inflightAll.add(handled);
-    const max = this.opts.maxInflight ?? 64;
-    if (c.session.inflight >= max && !c.paused.inflight) {
+  private onSplit(c: Connection, event: SplitEvent): boolean | undefined {
+    if (event.kind === 'garbage') {
+      this.refuse(
+        c,
+        { reason: 'garbage', detail: `${event.bytes} byte(s) outside a frame` },
+        undefined,
+        Buffer.alloc(0),
+      );
+      return undefined;
+    }
+    if (event.kind === 'too_long') {
+      this.refuse(
+        c,
+        { reason: 'frame_too_long', detail: `${event.bytes} bytes without a closing 0x7e` },
+        undefined,
+        Buffer.alloc(0),
+      );
+      return undefined;
+    }
+    // the escaped content; the dead letter puts the delimiters back
+    const frame = event.content;
+    const result = decodeFrame(event.content);
+    if (!result.ok) {
+      this.refuse(c, { reason: result.reason, detail: result.detail }, result.header, frame);
+      return false;
+    }
+    if (c.garbage > 0) c.garbage--;
+    const assembled = c.assembler.add(result.packet, this.now());
+    if (assembled.kind === 'pending') return true;
+    if (assembled.kind === 'overflow') {
+      this.refuse(
+        c,
+        { reason: 'subpackage_overflow', detail: assembled.detail },
+        result.packet.header,
+        frame,
+      );
+      return true;
+    }
+    const { packet, serials } = assembled.message;
+    // settled() comes back for it once it is handled (never within handle(): it is asynchronous)
+    this.underWay++;
+    void c.session.handle(packet, frame, serials);
+    // location messages under way, per connection: backpressure
+    if (c.session.inflight >= this.maxInflight() && !c.paused.inflight) {
       c.paused.inflight = true;
       this.metrics.backpressure.labels('inflight').inc();
       c.socket.pause();
     }
-    handled.finally(() => {
-      this.inflightAll.delete(handled);
-      if (c.paused.inflight && c.session.inflight < max / 2) this.resume(c, 'inflight');
-    });
+    return true;
+  }
+
+  private maxInflight(): number {
+    return this.opts.maxInflight ?? 64;
+  }
+
+  /** a message of `c` is handled (Session deps.settled) */
+  private settled(c: Connection): void {
+    this.underWay--;
+    if (c.paused.inflight && c.session.inflight < this.maxInflight() / 2) this.resume(c, 'inflight');
+    if (this.underWay === 0) this.onDrained?.();
   }
 
   private write(c: Connection, frame: Buffer): void {

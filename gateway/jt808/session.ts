@@ -81,6 +81,11 @@ export interface SessionDeps {
   end: (cause: string) => void;
   /** true once the platform is closing: locations are not taken (no reply: the terminal resends) */
   closing: () => boolean;
+  /**
+   * a message given to handle() is done (answered, or left unanswered): called once for each, after
+   * `inflight` has dropped for a location (the server's backpressure and close() count them)
+   */
+  settled?: () => void;
   logger: Logger;
 }
 
@@ -113,6 +118,11 @@ function messageCounter(metrics: Jt808Metrics, msgId: number): { inc(): void } {
 }
 const KNOWN_IDS: ReadonlySet<number> = new Set(Object.values(MSG));
 
+/** a frame's escaped content as the dead letter's hex, delimiters put back */
+function frameAsHex(frame: Buffer): Buffer {
+  return Buffer.from(`7e${frame.toString('hex')}7e`);
+}
+
 /** parsed mappings by the registry's stored (frozen) object: parsed once per model version */
 const parsedModels = new WeakMap<object, ModelMapping | null>();
 
@@ -130,6 +140,7 @@ export class Session {
   /** locations handed to ingest and not yet answered */
   inflight = 0;
   private failedLogins = 0;
+  private lastTopic: { phone: string; msgId: number; topic: string } | undefined;
 
   constructor(private readonly deps: SessionDeps) {}
 
@@ -173,7 +184,7 @@ export class Session {
   /**
    * Handles one checked packet. `frame` is the raw frame for dead letters; `serials` the serials to
    * answer (every packet of a reassembled message). Resolves when the message is handled (a location:
-   * answered or left unanswered); never rejects.
+   * answered or left unanswered), after deps.settled(); never rejects.
    */
   handle(packet: Packet, frame: Buffer, serials: readonly number[] = [packet.header.serial]): Promise<void> {
     const { header } = packet;
@@ -186,18 +197,24 @@ export class Session {
       this.controlPending++;
       const step = this.control
         .then(() => this.guard(packet, frame, () => this.handleControl(packet)))
-        .finally(() => this.controlPending--);
+        .finally(() => {
+          this.controlPending--;
+          this.deps.settled?.();
+        });
       this.control = step;
       return step;
     }
     if (LOCATION.has(header.msgId)) {
       this.inflight++;
-      const run = () => this.guard(packet, frame, () => this.handleLocation(packet, frame, serials));
-      // the common case, an authenticated terminal reporting: no control message to wait for
-      const handled = this.controlPending === 0 ? run() : this.control.then(run);
-      return handled.finally(() => this.inflight--);
+      // the common case, an authenticated terminal reporting: no control message to wait for (and, per
+      // report, no closure: this is the path every 0x0200 takes)
+      return this.controlPending === 0
+        ? this.location(packet, frame, serials)
+        : this.control.then(() => this.location(packet, frame, serials));
     }
-    return this.guard(packet, frame, () => this.handleOther(packet, frame));
+    return this.guard(packet, frame, () => this.handleOther(packet, frame)).finally(() =>
+      this.deps.settled?.(),
+    );
   }
 
   /** runs a handler; a body that does not match its table is refused and answered "message error" */
@@ -205,15 +222,31 @@ export class Session {
     try {
       await run();
     } catch (err) {
-      if (err instanceof BodyError) {
-        this.deps.refuse({ reason: 'malformed_body', detail: err.message }, packet.header, frame);
-        // a reply to a reply would never end
-        if (packet.header.msgId !== MSG.TERMINAL_REPLY)
-          this.reply(packet.header, PLATFORM_RESULT.messageError);
-        return;
-      }
-      this.deps.logger.error({ err, msg: msgName(packet.header.msgId) }, 'jt808 message handler failed');
+      this.failed(err, packet, frame);
     }
+  }
+
+  /** a location message, answered once durable (guarded as guard() does); never rejects */
+  private async location(packet: Packet, frame: Buffer, serials: readonly number[]): Promise<void> {
+    try {
+      await this.handleLocation(packet, frame, serials);
+    } catch (err) {
+      this.failed(err, packet, frame);
+    } finally {
+      this.inflight--;
+      this.deps.settled?.();
+    }
+  }
+
+  /** a handler threw: a body that does not match its table is refused and answered "message error" */
+  private failed(err: unknown, packet: Packet, frame: Buffer): void {
+    if (err instanceof BodyError) {
+      this.deps.refuse({ reason: 'malformed_body', detail: err.message }, packet.header, frame);
+      // a reply to a reply would never end
+      if (packet.header.msgId !== MSG.TERMINAL_REPLY) this.reply(packet.header, PLATFORM_RESULT.messageError);
+      return;
+    }
+    this.deps.logger.error({ err, msg: msgName(packet.header.msgId) }, 'jt808 message handler failed');
   }
 
   private async handleControl({ header, body }: Packet): Promise<void> {
@@ -367,15 +400,17 @@ export class Session {
       return;
     }
     const mapping = this.mappingOf(device);
-    const items = locations.map((l) => locationToFixObject(l, device.kind, mapping));
+    const items: Record<string, unknown>[] = [];
+    for (const l of locations) items.push(locationToFixObject(l, device.kind, mapping));
     let outcome: AcceptOutcome;
     try {
       outcome = await this.deps.ingest({
         device,
         items,
         batch,
-        topic: jt808Topic(header.phone, header.msgId),
-        raw: () => Buffer.from(`7e${frame.toString('hex')}7e`),
+        topic: this.topicOf(header),
+        // bound, not a closure: one per report otherwise (only a dead letter calls it)
+        raw: frameAsHex.bind(undefined, frame),
       });
     } catch {
       // not durable, so not answered: the terminal sends it again (its reply timeout, 0x8103 0x0002)
@@ -387,6 +422,15 @@ export class Session {
     const result =
       outcome.accepted + outcome.duplicates > 0 ? PLATFORM_RESULT.success : PLATFORM_RESULT.messageError;
     for (const s of serials) this.reply(header, result, s);
+  }
+
+  /** jt808Topic of a message, made once per phone and message id (every report names its topic) */
+  private topicOf(header: Header): string {
+    const last = this.lastTopic;
+    if (last !== undefined && last.msgId === header.msgId && last.phone === header.phone) return last.topic;
+    const topic = jt808Topic(header.phone, header.msgId);
+    this.lastTopic = { phone: header.phone, msgId: header.msgId, topic };
+    return topic;
   }
 
   private handleOther({ header, body }: Packet, frame: Buffer): void {
