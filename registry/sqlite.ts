@@ -192,6 +192,11 @@ export class SqliteRegistry implements Registry {
   private readonly jt808Map = new Map<string, Jt808Binding>();
   /** devices whose JT/T 808 registration is closed: when (epoch ms) their code was first used */
   private readonly jt808ClosedMap = new Map<string, number>();
+  /** closings of jt808ClosedMap not yet in the file: written together at the next turn (one fsync) */
+  private readonly closingsPending = new Map<string, number>();
+  private closingsBatch:
+    | { written: Promise<void>; resolve: () => void; reject: (err: Error) => void }
+    | undefined;
   private readonly phoneMap = new Map<string, string>();
   /** device models (vendor mappings) as stored: id → JSON text */
   private readonly modelMap = new Map<string, unknown>();
@@ -439,7 +444,7 @@ export class SqliteRegistry implements Registry {
       // a new secret: the terminal's old authentication code is void, it may register again
       this.stmt.openJt808Registration.run(row.id);
     })();
-    this.jt808ClosedMap.delete(row.id);
+    this.reopenJt808Registration(row.id);
     this.rememberBinding(row.id, binding);
     const device = freezeDevice(row, binding);
     this.deviceMap.set(row.id, { device, hash, generation: ++this.generation });
@@ -552,7 +557,7 @@ export class SqliteRegistry implements Registry {
       // the terminal's old authentication code is void with the secret: it may register again
       this.stmt.openJt808Registration.run(id);
     })();
-    this.jt808ClosedMap.delete(id);
+    this.reopenJt808Registration(id);
     this.deviceMap.set(id, { device: entry.device, hash, generation: ++this.generation });
     this.forgetVerdicts(id);
   }
@@ -583,7 +588,7 @@ export class SqliteRegistry implements Registry {
       this.stmt.deleteJt808.run(id);
       this.stmt.openJt808Registration.run(id);
     })();
-    this.jt808ClosedMap.delete(id);
+    this.reopenJt808Registration(id);
     this.rememberBinding(id, undefined);
     this.deviceMap.delete(id);
     this.forgetVerdicts(id);
@@ -628,7 +633,7 @@ export class SqliteRegistry implements Registry {
       else this.stmt.deleteJt808.run(id);
       if (!sameTerminal) this.stmt.openJt808Registration.run(id);
     })();
-    if (!sameTerminal) this.jt808ClosedMap.delete(id);
+    if (!sameTerminal) this.reopenJt808Registration(id);
     this.rememberBinding(id, b);
     const { jt808: _old, ...rest } = entry.device;
     const device: Device = { ...rest };
@@ -646,11 +651,59 @@ export class SqliteRegistry implements Registry {
     return this.jt808ClosedMap.get(id);
   }
 
-  /** Closes the device's JT/T 808 registration (its terminal authenticated); the first time counts. */
-  closeJt808Registration(id: string, at: number): void {
-    if (this.jt808ClosedMap.has(id) || !this.deviceMap.has(id)) return;
-    this.stmt.closeJt808Registration.run(id, at);
+  /**
+   * Closes the device's JT/T 808 registration (its terminal authenticated); the first time counts. A
+   * 0x0100 is refused from this call on; the closing is durable when the promise resolves (the terminal
+   * is answered then). The closings asked for in one turn of the event loop are written in one
+   * transaction at the next: a fleet authenticating after a restart made one fsync per terminal on the
+   * main thread before. A failed write leaves them open (as the file has them) and rejects.
+   */
+  closeJt808Registration(id: string, at: number): Promise<void> {
+    if (!this.deviceMap.has(id)) return Promise.resolve();
+    if (this.jt808ClosedMap.has(id)) {
+      // closed already, or about to be written: durable with that write
+      return this.closingsPending.has(id) && this.closingsBatch
+        ? this.closingsBatch.written
+        : Promise.resolve();
+    }
     this.jt808ClosedMap.set(id, at);
+    this.closingsPending.set(id, at);
+    if (this.closingsBatch === undefined) {
+      let resolve!: () => void;
+      let reject!: (err: Error) => void;
+      const written = new Promise<void>((res, rej) => {
+        resolve = res;
+        reject = rej;
+      });
+      this.closingsBatch = { written, resolve, reject };
+      setImmediate(() => this.writeClosings());
+    }
+    return this.closingsBatch.written;
+  }
+
+  /** writes the pending closings in one transaction (at the next turn, or at close()) */
+  private writeClosings(): void {
+    const batch = this.closingsBatch;
+    if (batch === undefined) return;
+    this.closingsBatch = undefined;
+    const rows = [...this.closingsPending];
+    this.closingsPending.clear();
+    try {
+      this.db.transaction(() => {
+        for (const [id, at] of rows) this.stmt.closeJt808Registration.run(id, at);
+      })();
+      batch.resolve();
+    } catch (err) {
+      for (const [id, at] of rows) if (this.jt808ClosedMap.get(id) === at) this.jt808ClosedMap.delete(id);
+      batch.reject(err as Error);
+    }
+  }
+
+  /** the device's registration is open again (its secret, terminal or binding changed, or it is gone) */
+  private reopenJt808Registration(id: string): void {
+    this.jt808ClosedMap.delete(id);
+    // a closing not written yet must not be written after the reopening
+    this.closingsPending.delete(id);
   }
 
   /** The device bound to a terminal phone number (any number of leading zeros). */
@@ -893,6 +946,8 @@ export class SqliteRegistry implements Registry {
   }
 
   close(): void {
+    // closings asked for in this turn are written before the file closes
+    if (this.db.open) this.writeClosings();
     this.deviceVerified.clear();
     this.deviceRefused.clear();
     this.serviceVerified.clear();

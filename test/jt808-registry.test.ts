@@ -2,8 +2,9 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import test from 'ava';
+import Database from 'better-sqlite3';
 import { ModelMappingSchema, SHIPPED_MODEL } from '../registry/device-models.ts';
-import { RegistryConflictError, SqliteRegistry } from '../registry/sqlite.ts';
+import { canonicalPhone, RegistryConflictError, SqliteRegistry } from '../registry/sqlite.ts';
 
 async function registry() {
   const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'citywatch-jt808-reg-'));
@@ -88,4 +89,60 @@ test('the model schema names the field at fault', (t) => {
   t.false(
     ModelMappingSchema.safeParse({ id: 'x', lift: { item: 1, status: true, bit: 0, set: 'up' } }).success,
   );
+});
+
+test('registration closings of one turn are written together, durable when they resolve; a reopening before the write is not undone by it', async (t) => {
+  const { dir, reg } = await registry();
+  for (const n of [1, 2, 3]) {
+    await reg.putDevice({
+      id: `term-${n}`,
+      secret: `secret-secret-0${n}`,
+      kind: 'muck_truck',
+      vehicle: n === 1 ? 'veh-1' : 'veh-2',
+      firm: 'firm-a',
+      jt808: { phone: `1390000000${n}` },
+    });
+  }
+  const inFile = () => {
+    const db = new Database(path.join(dir, 'registry.db'), { readonly: true });
+    try {
+      return (
+        db.prepare('SELECT device FROM jt808_registrations ORDER BY device').all() as { device: string }[]
+      ).map((r) => r.device);
+    } finally {
+      db.close();
+    }
+  };
+  const first = reg.closeJt808Registration('term-1', 1000);
+  const second = reg.closeJt808Registration('term-2', 2000);
+  const third = reg.closeJt808Registration('term-3', 3000);
+  // refused at once (in memory), one write for the three
+  t.is(reg.jt808RegistrationClosedAt('term-1'), 1000);
+  t.is(first, second);
+  t.is(second, third);
+  t.deepEqual(inFile(), []);
+  // term-3's secret changes before the write: its registration is open again and stays so
+  await reg.setDeviceSecret('term-3', 'secret-secret-33');
+  t.is(reg.jt808RegistrationClosedAt('term-3'), undefined);
+  await Promise.all([first, second, third]);
+  t.deepEqual(inFile(), ['term-1', 'term-2']);
+  // a closing asked again waits for nothing; the first one counts
+  await reg.closeJt808Registration('term-1', 5000);
+  t.is(reg.jt808RegistrationClosedAt('term-1'), 1000);
+  // a closing asked right before close() is written by it
+  void reg.closeJt808Registration('term-3', 4000);
+  reg.close();
+  const again = new SqliteRegistry({ dir });
+  t.is(again.jt808RegistrationClosedAt('term-1'), 1000);
+  t.is(again.jt808RegistrationClosedAt('term-2'), 2000);
+  t.is(again.jt808RegistrationClosedAt('term-3'), 4000);
+  again.close();
+});
+
+test('canonicalPhone drops leading zeros only', (t) => {
+  t.is(canonicalPhone('013912345678'), '13912345678');
+  t.is(canonicalPhone('13912345678'), '13912345678');
+  t.is(canonicalPhone('1390'), '1390');
+  t.is(canonicalPhone('000'), '0');
+  t.is(canonicalPhone(''), '0');
 });

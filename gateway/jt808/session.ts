@@ -53,7 +53,8 @@ export interface SessionRegistry {
   verifyDevice(id: string, secret: string): Promise<boolean>;
   setDeviceSecret(id: string, secret: string): Promise<void>;
   jt808RegistrationClosedAt(id: string): number | undefined;
-  closeJt808Registration(id: string, at: number): void;
+  /** durable when it resolves */
+  closeJt808Registration(id: string, at: number): Promise<void>;
 }
 
 export interface SessionDeps {
@@ -300,8 +301,9 @@ export class Session {
         this.failedLogin();
         return;
       }
-      // the code is in use: no one can register as this terminal any more (see Credentials above)
-      registry.closeJt808Registration(device.id, Date.now());
+      // the code is in use: no one can register as this terminal any more (see Credentials above); the
+      // closing is durable before the answer (written with the other terminals' of this turn)
+      await registry.closeJt808Registration(device.id, Date.now());
       this.device = device;
       this.phone = header.phone;
       this.deps.bound(this, device);
