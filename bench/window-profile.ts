@@ -8,6 +8,8 @@ import { join } from 'node:path';
  * <name>.cpuprofile (open it in Chrome's DevTools, or summarize it with bench/profile-summary.ts).
  * `node --cpu-prof` profiles the whole run instead: start-up, provisioning, the connections' ramp and the
  * drain, which hide what one message costs. Off (no inspector session) unless the variable is set.
+ * With BENCH_HEAP_PROFILE=1 as well, it samples allocations instead (every 1 KiB, those collected since
+ * included): <name>.heapprofile, bytes allocated by function over the window.
  */
 export class WindowProfiler {
   private session: Session | undefined;
@@ -20,6 +22,15 @@ export class WindowProfiler {
     const session = new Session();
     session.connect();
     this.session = session;
+    if (process.env.BENCH_HEAP_PROFILE === '1') {
+      // allocations instead of CPU: every allocation sampled, also those collected since
+      session.post('HeapProfiler.startSampling', {
+        samplingInterval: 1024,
+        includeObjectsCollectedByMajorGC: true,
+        includeObjectsCollectedByMinorGC: true,
+      } as never);
+      return;
+    }
     session.post('Profiler.enable', () =>
       session.post('Profiler.setSamplingInterval', { interval: 500 }, () => session.post('Profiler.start')),
     );
@@ -31,6 +42,22 @@ export class WindowProfiler {
     const dir = this.dir;
     if (session === undefined || dir === undefined) return Promise.resolve(undefined);
     this.session = undefined;
+    if (process.env.BENCH_HEAP_PROFILE === '1') {
+      return new Promise((resolve, reject) => {
+        session.post('HeapProfiler.getSamplingProfile', (err, result) => {
+          session.post('HeapProfiler.stopSampling');
+          session.disconnect();
+          if (err) {
+            reject(err);
+            return;
+          }
+          mkdirSync(dir, { recursive: true });
+          const path = join(dir, `${this.name}.heapprofile`);
+          writeFileSync(path, JSON.stringify(result.profile));
+          resolve(path);
+        });
+      });
+    }
     return new Promise((resolve, reject) => {
       session.post('Profiler.stop', (err, result) => {
         session.disconnect();
