@@ -333,6 +333,16 @@ export const e2e: Benchmark = {
           w1.cpuPlatform,
           `bench process = platform (+ a few ms bench) ${over}`,
         );
+        if (w0.cpuPlatform !== undefined && w1.cpuPlatform !== undefined && summary.windowAcked > 0) {
+          // the platform's CPU per acknowledged message: what a message costs, whatever share of the
+          // machine the run got (jt808 compares its own with it: jt808_cpu_ratio)
+          figures.push({
+            name: 'e2e_cpu_us_per_msg',
+            value: Math.round(((w1.cpuPlatform - w0.cpuPlatform) * 1e6) / summary.windowAcked),
+            unit: 'µs',
+            note: `platform CPU ${over} / the ${summary.windowAcked} PUBACKs of the window`,
+          });
+        }
         cpu('e2e_cpu_publishers_s', w0.cpuPublishers, w1.cpuPublishers, `load generator child ${over}`);
         cpu('e2e_cpu_influxd_s', w0.cpuInfluxd, w1.cpuInfluxd, `influxd ${over}`);
         cpu('e2e_cpu_machine_busy_s', w0.machine?.busy, w1.machine?.busy, `all cores, all processes ${over}`);

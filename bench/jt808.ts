@@ -276,6 +276,27 @@ export const jt808: Benchmark = {
           },
         );
       }
+      const cpuUsPerMsg =
+        w0?.platform !== undefined && w1?.platform !== undefined && summary.windowAcked > 0
+          ? Math.round(((w1.platform - w0.platform) * 1e6) / summary.windowAcked)
+          : undefined;
+      if (cpuUsPerMsg !== undefined) {
+        figures.push({
+          name: 'jt808_cpu_us_per_msg',
+          value: cpuUsPerMsg,
+          unit: 'µs',
+          note: `platform CPU in the window / the ${summary.windowAcked} answers of the window`,
+        });
+        const mqttUs = earlierFigure(ctx, 'e2e_cpu_us_per_msg');
+        if (mqttUs !== undefined && cpuUsPerMsg > 0) {
+          figures.push({
+            name: 'jt808_cpu_ratio',
+            value: Math.round((mqttUs / cpuUsPerMsg) * 1000) / 1000,
+            unit: 'ratio',
+            note: `e2e_cpu_us_per_msg (${mqttUs}) / jt808_cpu_us_per_msg: above 1 a report costs the platform less CPU than an MQTT message; unlike jt808_ratio, it does not move with the share of the machine each run got`,
+          });
+        }
+      }
       if (w0 !== undefined && w1 !== undefined) {
         figures.push({
           name: 'jt808_platform_event_loop_util',
