@@ -161,6 +161,8 @@ export interface ComplianceChange {
   id: string;
   version: number;
   deleted: boolean;
+  /** written by applyVersion: a version carried from another node (cluster/registry-sync.ts) */
+  replicated?: boolean;
 }
 
 export interface WriteOptions {
@@ -792,6 +794,63 @@ export class ComplianceRegistry {
       }
     }
     return this.write(kind, id, undefined, opts);
+  }
+
+  // ---- the versions a cluster carries between nodes (cluster/registry-sync.ts) ----
+
+  /** Every version row held, oldest first per entity (what a node offers a cluster it joins). */
+  *allVersions(): Generator<EntityVersion> {
+    const rows = this.db
+      .prepare('SELECT * FROM entity_versions ORDER BY kind, id, version')
+      .iterate() as IterableIterator<VersionRow>;
+    for (const row of rows) yield fromRow(row);
+  }
+
+  /**
+   * Stores a version row written by another node, as it was written there (the node that wrote it made
+   * the checks). Rows are immutable, so a node holds a (kind, id, version) once: 'same' when it holds
+   * it already with the same content (its own write coming back, or a version seen before; the time of
+   * writing may differ, as for the city thresholds each node creates at its first start), 'conflict'
+   * when it holds a different one (two nodes wrote that version at once: nothing is written, the caller
+   * says so), 'applied' otherwise. A newer version than the latest becomes the latest, and the listeners
+   * hear of it with `replicated: true`.
+   */
+  applyVersion(rec: EntityVersion): 'applied' | 'same' | 'conflict' {
+    const existing = this.record(rec.kind, rec.id, rec.version);
+    if (existing !== undefined && existing.version === rec.version) {
+      const same =
+        existing.deleted === rec.deleted &&
+        (existing.actor ?? null) === (rec.actor ?? null) &&
+        (existing.note ?? null) === (rec.note ?? null) &&
+        JSON.stringify(existing.entity ?? null) === JSON.stringify(rec.entity ?? null);
+      return same ? 'same' : 'conflict';
+    }
+    const row: VersionRow = {
+      kind: rec.kind,
+      id: rec.id,
+      version: rec.version,
+      deleted: rec.deleted ? 1 : 0,
+      body: rec.entity === undefined ? null : JSON.stringify(rec.entity),
+      created_at: Date.parse(rec.createdAt),
+      actor: rec.actor ?? null,
+      note: rec.note ?? null,
+    };
+    this.stmt.insert.run(row);
+    const latest = this.latest.get(rec.kind)?.get(rec.id);
+    if (latest === undefined || latest.version < rec.version) {
+      this.latest.get(rec.kind)!.set(rec.id, fromRow(row));
+      this.cached = undefined;
+      const change: ComplianceChange = {
+        kind: rec.kind,
+        id: rec.id,
+        version: rec.version,
+        deleted: rec.deleted,
+        replicated: true,
+      };
+      if (this.batchChanges !== undefined) this.batchChanges.push(change);
+      else this.notify(change);
+    }
+    return 'applied';
   }
 
   close(): void {

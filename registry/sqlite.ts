@@ -136,6 +136,17 @@ interface DeviceEntry {
   generation: number;
 }
 
+/**
+ * The tables a cluster carries between nodes (cluster/registry-sync.ts): each change is the whole record
+ * after it (or null: deleted), so applying the changes in one order on every node gives every node the
+ * same rows. Service credentials are each process's own, and a JT/T 808 registration's closing is the
+ * gateway's own state: neither is carried.
+ */
+export const REPLICATED_TABLES = ['firm', 'vehicle', 'officer', 'device', 'device_model'] as const;
+export type ReplicatedTable = (typeof REPLICATED_TABLES)[number];
+/** a record as carried: a device holds its secret's scrypt hash (never the secret) and its JT/T 808 binding */
+export type ReplicatedRecord = Record<string, unknown>;
+
 /** A change the registry refuses because of other entries (a vehicle that still carries devices). */
 export class RegistryConflictError extends Error {
   override name = 'RegistryConflictError';
@@ -220,6 +231,7 @@ export class SqliteRegistry implements Registry {
   /** scrypt verifications run (diagnostics, tests) */
   private scryptRuns = 0;
   private generation = 0;
+  private readonly recordListeners = new Set<(table: ReplicatedTable, id: string) => void>();
 
   private readonly stmt: {
     upsertFirm: Database.Statement;
@@ -368,12 +380,14 @@ export class SqliteRegistry implements Registry {
     const row = { id, name: nonEmpty(firm.name, 'firm name') };
     this.stmt.upsertFirm.run(row);
     this.firmMap.set(row.id, Object.freeze(row));
+    this.changed('firm', row.id);
   }
 
   upsertVehicle(vehicle: Vehicle): void {
     const row = checkedVehicleRow(vehicle, (id) => this.vehicleMap.has(id));
     this.stmt.upsertVehicle.run(row);
     this.vehicleMap.set(vehicle.id, frozenVehicle(vehicle));
+    this.changed('vehicle', vehicle.id);
   }
 
   /**
@@ -387,6 +401,7 @@ export class SqliteRegistry implements Registry {
       for (const row of all) this.stmt.upsertVehicle.run(row);
     })(rows);
     for (const v of vehicles) this.vehicleMap.set(v.id, frozenVehicle(v));
+    for (const v of vehicles) this.changed('vehicle', v.id);
     return rows.length;
   }
 
@@ -398,6 +413,7 @@ export class SqliteRegistry implements Registry {
     };
     this.stmt.upsertOfficer.run(row);
     this.officerMap.set(row.id, Object.freeze(row));
+    this.changed('officer', row.id);
   }
 
   async putDevice(input: NewDevice): Promise<Device> {
@@ -449,6 +465,7 @@ export class SqliteRegistry implements Registry {
     const device = freezeDevice(row, binding);
     this.deviceMap.set(row.id, { device, hash, generation: ++this.generation });
     this.forgetVerdicts(row.id);
+    this.changed('device', row.id);
     return { ...device };
   }
 
@@ -526,6 +543,7 @@ export class SqliteRegistry implements Registry {
         generation: ++this.generation,
       });
       this.forgetVerdicts(row.id);
+      this.changed('device', row.id);
     }
     return rows.length;
   }
@@ -540,6 +558,7 @@ export class SqliteRegistry implements Registry {
       generation: ++this.generation,
     });
     this.forgetVerdicts(id);
+    this.changed('device', id);
   }
 
   /**
@@ -560,6 +579,7 @@ export class SqliteRegistry implements Registry {
     this.reopenJt808Registration(id);
     this.deviceMap.set(id, { device: entry.device, hash, generation: ++this.generation });
     this.forgetVerdicts(id);
+    this.changed('device', id);
   }
 
   /** Changes the officer (null: none) and the report interval of a device; its secret stays. */
@@ -577,6 +597,7 @@ export class SqliteRegistry implements Registry {
     const device: Device = { ...rest, reportIntervalS };
     if (officer !== null) device.officer = officer;
     this.deviceMap.set(id, { device: Object.freeze(device), hash: entry.hash, generation: entry.generation });
+    this.changed('device', id);
     return device;
   }
 
@@ -593,6 +614,7 @@ export class SqliteRegistry implements Registry {
     this.deviceMap.delete(id);
     this.forgetVerdicts(id);
     this.generation++;
+    this.changed('device', id);
     return true;
   }
 
@@ -605,6 +627,7 @@ export class SqliteRegistry implements Registry {
     }
     this.stmt.deleteVehicle.run(id);
     this.vehicleMap.delete(id);
+    this.changed('vehicle', id);
     return true;
   }
 
@@ -613,6 +636,7 @@ export class SqliteRegistry implements Registry {
     if (!this.officerMap.has(id)) return false;
     this.stmt.deleteOfficer.run(id);
     this.officerMap.delete(id);
+    this.changed('officer', id);
     return true;
   }
 
@@ -639,6 +663,7 @@ export class SqliteRegistry implements Registry {
     const device: Device = { ...rest };
     if (b !== undefined) device.jt808 = Object.freeze({ ...b });
     this.deviceMap.set(id, { device: Object.freeze(device), hash: entry.hash, generation: entry.generation });
+    this.changed('device', id);
     return device;
   }
 
@@ -718,6 +743,7 @@ export class SqliteRegistry implements Registry {
     const text = JSON.stringify(mapping);
     this.stmt.upsertModel.run(id, text);
     this.modelMap.set(id, Object.freeze(JSON.parse(text)));
+    this.changed('device_model', id);
   }
 
   deleteDeviceModel(id: string): boolean {
@@ -730,6 +756,7 @@ export class SqliteRegistry implements Registry {
     }
     this.stmt.deleteModel.run(id);
     this.modelMap.delete(id);
+    this.changed('device_model', id);
     return true;
   }
 
@@ -771,6 +798,140 @@ export class SqliteRegistry implements Registry {
     this.stmt.upsertService.run(username, hash);
     this.serviceMap.set(username, { hash, generation: ++this.generation });
     this.serviceVerified.delete(username);
+  }
+
+  // ---- the records a cluster carries between nodes (cluster/registry-sync.ts) ----
+
+  /** Called after every write made here (not after applyRecord), with the table and id it changed. */
+  onRecordChange(listener: (table: ReplicatedTable, id: string) => void): () => void {
+    this.recordListeners.add(listener);
+    return () => {
+      this.recordListeners.delete(listener);
+    };
+  }
+
+  private changed(table: ReplicatedTable, id: string): void {
+    for (const listener of [...this.recordListeners]) listener(table, id);
+  }
+
+  /** the ids of a table (every record the node holds) */
+  recordIds(table: ReplicatedTable): string[] {
+    switch (table) {
+      case 'firm':
+        return [...this.firmMap.keys()];
+      case 'vehicle':
+        return [...this.vehicleMap.keys()];
+      case 'officer':
+        return [...this.officerMap.keys()];
+      case 'device':
+        return [...this.deviceMap.keys()];
+      case 'device_model':
+        return [...this.modelMap.keys()];
+    }
+  }
+
+  /** The whole record as stored (null: none), in the form applyRecord takes. */
+  exportRecord(table: ReplicatedTable, id: string): ReplicatedRecord | null {
+    switch (table) {
+      case 'firm': {
+        const f = this.firmMap.get(id);
+        return f === undefined ? null : { ...f };
+      }
+      case 'vehicle': {
+        const v = this.vehicleMap.get(id);
+        return v === undefined ? null : { ...v };
+      }
+      case 'officer': {
+        const o = this.officerMap.get(id);
+        return o === undefined ? null : { ...o };
+      }
+      case 'device': {
+        const row = this.stmt.selectDevice.get(id) as DeviceRow | undefined;
+        if (row === undefined) return null;
+        const jt808 = this.stmt.selectJt808.get(id) as Jt808Row | undefined;
+        return { ...row, jt808: jt808 === undefined ? null : bindingOfRow(jt808) };
+      }
+      case 'device_model': {
+        const m = this.modelMap.get(id);
+        return m === undefined ? null : { mapping: m };
+      }
+    }
+  }
+
+  /**
+   * Writes a record carried from another node (as exportRecord gave it there; null deletes), without the
+   * checks of the write methods (the node that wrote it made them) and without telling onRecordChange.
+   * A device whose secret or enabled flag changed forgets its remembered verifications, as a local
+   * write would. Returns false when the record equals the one held (nothing written).
+   */
+  applyRecord(table: ReplicatedTable, id: string, record: ReplicatedRecord | null): boolean {
+    if (JSON.stringify(this.exportRecord(table, id)) === JSON.stringify(record)) return false;
+    const r = record ?? {};
+    switch (table) {
+      case 'firm':
+        if (record === null) {
+          this.db.prepare('DELETE FROM firms WHERE id = ?').run(id);
+          this.firmMap.delete(id);
+        } else {
+          const row = { id, name: String(r.name) };
+          this.stmt.upsertFirm.run(row);
+          this.firmMap.set(id, Object.freeze(row));
+        }
+        return true;
+      case 'vehicle':
+        if (record === null) {
+          this.stmt.deleteVehicle.run(id);
+          this.vehicleMap.delete(id);
+        } else {
+          const vehicle = { ...(r as unknown as Vehicle), id };
+          this.stmt.upsertVehicle.run({ ...vehicle, ratedLoadT: vehicle.ratedLoadT ?? null });
+          this.vehicleMap.set(id, frozenVehicle(vehicle));
+        }
+        return true;
+      case 'officer':
+        if (record === null) {
+          this.stmt.deleteOfficer.run(id);
+          this.officerMap.delete(id);
+        } else {
+          const row = { id, name: String(r.name), firm: String(r.firm) };
+          this.stmt.upsertOfficer.run(row);
+          this.officerMap.set(id, Object.freeze(row));
+        }
+        return true;
+      case 'device_model':
+        if (record === null) {
+          this.stmt.deleteModel.run(id);
+          this.modelMap.delete(id);
+        } else {
+          const text = JSON.stringify(r.mapping);
+          this.stmt.upsertModel.run(id, text);
+          this.modelMap.set(id, Object.freeze(JSON.parse(text)));
+        }
+        return true;
+      case 'device': {
+        const old = this.stmt.selectDevice.get(id) as DeviceRow | undefined;
+        this.db.transaction(() => {
+          if (record === null) {
+            this.stmt.deleteDevice.run(id);
+            this.stmt.deleteJt808.run(id);
+            this.stmt.openJt808Registration.run(id);
+            return;
+          }
+          const { jt808, ...fields } = r as unknown as DeviceRow & { jt808: Jt808Binding | null };
+          this.stmt.upsertDevice.run({ ...fields, id });
+          if (jt808 === null) this.stmt.deleteJt808.run(id);
+          else this.stmt.upsertJt808.run(bindingRow(id, jt808));
+          // a new secret voids the terminal's old authentication code, as setDeviceSecret does
+          if (old?.secret_hash !== fields.secret_hash) this.stmt.openJt808Registration.run(id);
+        })();
+        if (record === null || old?.secret_hash !== (r as { secret_hash?: string }).secret_hash)
+          this.jt808ClosedMap.delete(id);
+        if (record === null) this.rememberBinding(id, undefined);
+        // the maps from the file, as for a device written by another process
+        this.refreshDevice(id);
+        return true;
+      }
+    }
   }
 
   // ---- re-reads, for a process that shares the file with the one writing it ----
