@@ -130,11 +130,12 @@ class PartitionRunner {
       const out: StepOutput = { violations: [], trips: [], late: 0 };
       try {
         const batch = await consumer.fetch({ max_messages: w.batchSize, expires: 1000 });
-        const world = w.currentWorld();
         for await (const m of batch) {
           if (m.seq <= state.seq) continue; // already judged (a consumer recreated behind us)
           const fix = m.json<Fix>();
-          state.step(fix, m.seq, world, out);
+          // the world as of this fix: a fetch waits up to its expiry for messages, and a registry
+          // change applied meanwhile holds for every fix that arrives after it
+          state.step(fix, m.seq, w.currentWorld(), out);
           fixes.push(fix);
         }
       } catch (err) {
@@ -256,7 +257,8 @@ export class Worker {
     return this.world;
   }
 
-  private recompile(): void {
+  /** compiles the world again (a registry change applied from another node) */
+  recompile(): void {
     try {
       this.world = compileWorld(this.opts.registry.snapshot());
     } catch (err) {
