@@ -23,6 +23,9 @@ export const FIX_STREAM = 'CITYWATCH_FIXES';
 export const LEASE_BUCKET = 'citywatch_leases';
 export const WORKER_BUCKET = 'citywatch_workers';
 export const CHECKPOINT_BUCKET = 'citywatch_checkpoints';
+/** the registry's changes (cluster/registry-sync.ts), subjects `citywatch.registry.>` */
+export const REGISTRY_STREAM = 'CITYWATCH_REGISTRY';
+export const REGISTRY_SUBJECT_PREFIX = 'citywatch.registry';
 
 export interface ClusterSettings {
   /** client URLs of the NATS nodes (CLUSTER_NATS_URLS) */
@@ -86,6 +89,13 @@ const API_TIMEOUT_MS = 10_000;
 async function setUp(nc: NatsConnection, settings: ClusterSettings): Promise<ClusterConnection> {
   const jsm = await jetstreamManager(nc, { timeout: API_TIMEOUT_MS });
   await ensureFixStream(jsm, settings);
+  await ensureStream(jsm, {
+    name: REGISTRY_STREAM,
+    subjects: [`${REGISTRY_SUBJECT_PREFIX}.>`],
+    num_replicas: settings.replicas,
+    duplicate_window: nanos(settings.dedupeWindowMs),
+    // no max age: the registry's whole history, which a node joining with an empty DATA_DIR reads
+  });
   const js = jetstream(nc, { timeout: API_TIMEOUT_MS });
   const kvm = new Kvm(js);
   const replicas = settings.replicas;
@@ -109,16 +119,28 @@ async function setUp(nc: NatsConnection, settings: ClusterSettings): Promise<Clu
 }
 
 async function ensureFixStream(jsm: JetStreamManager, settings: ClusterSettings): Promise<void> {
-  const config = {
+  await ensureStream(jsm, {
     name: FIX_STREAM,
     subjects: [`${FIX_SUBJECT_PREFIX}.>`],
     num_replicas: settings.replicas,
     duplicate_window: nanos(settings.dedupeWindowMs),
     max_age: nanos(settings.streamMaxAgeMs),
-  };
+  });
+}
+
+async function ensureStream(
+  jsm: JetStreamManager,
+  config: {
+    name: string;
+    subjects: string[];
+    num_replicas: number;
+    duplicate_window: number;
+    max_age?: number;
+  },
+): Promise<void> {
   try {
-    await jsm.streams.info(FIX_STREAM);
-    await jsm.streams.update(FIX_STREAM, config);
+    await jsm.streams.info(config.name);
+    await jsm.streams.update(config.name, config);
   } catch (err) {
     if (!isNotFound(err)) throw err;
     try {

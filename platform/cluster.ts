@@ -1,7 +1,9 @@
 /**
  * The cluster mode's process: `PARTS=edge` and/or `PARTS=worker` with `CLUSTER_NATS_URLS` (platform/
  * config.ts validates both). `npm start` (platform/main.ts) hands over to here when PARTS names them. The registry is read from DATA_DIR as in the single
- * process; the store is the configured one (InfluxDB with INFLUX_URL: every worker writes to it).
+ * process and kept up to date from the cluster's registry stream (registry-sync.ts): the parts start
+ * once it has been read to its end. The store is the configured one (InfluxDB with INFLUX_URL: every
+ * worker writes to it).
  *
  * Prints one line per part when it runs (`citywatch edge mqtt://HOST:PORT`, `citywatch worker ID`), and
  * on SIGINT/SIGTERM stops cleanly: an edge stops taking messages and lets the publishes under way be
@@ -13,6 +15,7 @@ import path from 'node:path';
 import { type Logger, pino } from 'pino';
 import { type Edge, startEdge } from '../cluster/edge.ts';
 import { type ClusterSettings, openCluster } from '../cluster/jetstream.ts';
+import { RegistrySync } from '../cluster/registry-sync.ts';
 import { Worker } from '../cluster/worker.ts';
 import { ComplianceRegistry, vehicleProfilesFrom } from '../registry/compliance.ts';
 import { SqliteRegistry } from '../registry/sqlite.ts';
@@ -68,6 +71,7 @@ function createStores(config: Config): { fixes: FixStore; events: EventStore } {
 }
 
 export interface ClusterProcess {
+  sync: RegistrySync;
   edge?: Edge;
   worker?: Worker;
   workerId?: string;
@@ -79,19 +83,43 @@ export async function startClusterParts(config: Config, logger: Logger): Promise
   const workerId = `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
   const cluster = await openCluster(clusterSettings(config, `citywatch ${env.PARTS.join('+')} ${workerId}`));
   const registry = new SqliteRegistry({ dir: path.join(config.dataDir, 'registry') });
-  const stops: (() => Promise<void>)[] = [];
+  const compliance = new ComplianceRegistry({
+    dir: path.join(config.dataDir, 'compliance'),
+    vehicles: () => vehicleProfilesFrom(registry),
+  });
+  // the registry's changes from every node: applied before the parts start, then as they come
+  const sync = new RegistrySync({
+    cluster,
+    node: workerId,
+    devices: registry,
+    compliance,
+    onRecordApplied: (table, id, record, before) => {
+      result.worker?.recompile();
+      // a device disabled, deleted or given a new secret elsewhere: its connections here end (as the
+      // single process's API ends them)
+      const ended = record === null || record.enabled !== 1 || record.secret_hash !== before?.secret_hash;
+      if (table === 'device' && before !== null && ended) result.edge?.broker.dropDeviceSessions(id);
+    },
+    logger,
+  });
+  const stops: (() => Promise<void>)[] = [
+    async () => {
+      await sync.stop();
+      compliance.close();
+      registry.close();
+    },
+  ];
   const result: ClusterProcess = {
+    sync,
     async stop() {
       for (const stop of stops.reverse())
         await stop().catch((err: Error) => logger.error({ err }, 'stop failed'));
       await cluster.close();
     },
   };
+  sync.start();
+  await sync.caughtUp;
   if (env.PARTS.includes('worker')) {
-    const compliance = new ComplianceRegistry({
-      dir: path.join(config.dataDir, 'compliance'),
-      vehicles: () => vehicleProfilesFrom(registry),
-    });
     const { fixes, events } = createStores(config);
     await Promise.all([openWhenReachable(fixes, logger), openWhenReachable(events, logger)]);
     const worker = new Worker({

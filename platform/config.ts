@@ -97,7 +97,10 @@ const envObject = z.object({
         .filter(Boolean),
     )
     .pipe(z.array(z.enum([...PARTS, ...CLUSTER_PARTS])).min(1)),
-  /** cluster mode: the NATS nodes (JetStream), comma list of nats:// URLs; needed by PARTS edge and worker */
+  /**
+   * cluster mode: the NATS nodes (JetStream), comma list of nats:// URLs; needed by PARTS edge and worker;
+   * with PARTS=api the process is a cluster API node (its registry joins the cluster's)
+   */
   CLUSTER_NATS_URLS: z
     .string()
     .transform((s) =>
@@ -362,6 +365,18 @@ export const envSchema = envObject.superRefine((env, ctx) => {
       code: 'custom',
       path: ['PARTS'],
       message: 'edge and worker (cluster mode) run in a process of their own: not with broker, ingest or api',
+    });
+  }
+  if (
+    clusterParts.length === 0 &&
+    env.CLUSTER_NATS_URLS !== undefined &&
+    (env.PARTS.includes('broker') || env.PARTS.includes('ingest'))
+  ) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['PARTS'],
+      message:
+        'with CLUSTER_NATS_URLS a process is a cluster part: edge, worker, or api alone (an API node whose registry joins the cluster); broker and ingest are the single process',
     });
   }
   if (env.PARTS.includes('ingest') && !env.PARTS.includes('broker') && env.INGEST_MQTT_URL === undefined) {

@@ -28,6 +28,19 @@ async function main(): Promise<void> {
   }
   const logger = pino({ level: config.env.LOG_LEVEL, base: undefined });
   const platform = await startPlatform(config, { logger });
+  // a cluster API node (PARTS=api with CLUSTER_NATS_URLS): its registry joins the cluster's (platform/cluster-api-node.ts)
+  const clusterRegistry =
+    config.env.CLUSTER_NATS_URLS === undefined
+      ? undefined
+      : await (await import('./cluster-api-node.ts')).joinRegistryStream(
+          config,
+          {
+            registry: platform.registry,
+            compliance: platform.compliance,
+            recompile: () => platform.complianceService.recompile(),
+          },
+          logger,
+        );
   const { ports } = platform;
   const host = config.env.BIND_HOST;
   const httpScheme = config.tls ? 'https' : 'http';
@@ -50,6 +63,7 @@ async function main(): Promise<void> {
     `  store        ${platform.store.name}${config.store.kind === 'embedded' ? ` (${config.store.dir})` : ` (${config.store.url})`}`,
     `  data dir     ${config.dataDir}`,
     `  demo fleet   ${config.env.SIMULATE.fleet ? 'on (SIMULATE=0 turns it off)' : 'off'}`,
+    ...(clusterRegistry ? [`  registry     the cluster's (${config.env.CLUSTER_NATS_URLS?.join(',')})`] : []),
   ];
   process.stdout.write(`${lines.join('\n')}\n`);
 
@@ -71,13 +85,16 @@ async function main(): Promise<void> {
       );
       process.exit(1);
     }, flushMs + SHUTDOWN_OVERRUN_MS);
-    platform.stop().then(
-      () => process.exit(0),
-      (err: Error) => {
-        logger.error({ err }, 'shutdown failed');
-        process.exit(1);
-      },
-    );
+    (clusterRegistry?.stop() ?? Promise.resolve())
+      .catch((err: Error) => logger.error({ err }, 'registry sync stop failed'))
+      .then(() => platform.stop())
+      .then(
+        () => process.exit(0),
+        (err: Error) => {
+          logger.error({ err }, 'shutdown failed');
+          process.exit(1);
+        },
+      );
   };
   process.on('SIGINT', () => shutdown('SIGINT'));
   process.on('SIGTERM', () => shutdown('SIGTERM'));

@@ -19,6 +19,12 @@ test('PARTS=edge or worker needs CLUSTER_NATS_URLS, runs alone, and the URLs are
   t.regex(problems({ PARTS: 'edge' }), /CLUSTER_NATS_URLS: required when PARTS has edge/);
   t.regex(problems({ PARTS: 'worker,edge' }), /CLUSTER_NATS_URLS: required when PARTS has worker and edge/);
   t.regex(problems({ PARTS: 'edge,api', CLUSTER_NATS_URLS: 'nats://a:4222' }), /^PARTS: edge and worker/m);
+  // an API node is api alone; the single process's intake does not join a cluster
+  t.regex(
+    problems({ CLUSTER_NATS_URLS: 'nats://a:4222' }),
+    /^PARTS: with CLUSTER_NATS_URLS a process is a cluster part/m,
+  );
+  t.deepEqual(loadConfig({ PARTS: 'api', CLUSTER_NATS_URLS: 'nats://a:4222' }).env.PARTS, ['api']);
   t.regex(
     problems({ PARTS: 'worker', CLUSTER_NATS_URLS: 'http://a:4222' }),
     /CLUSTER_NATS_URLS: a nats:\/\/host:port URL/,

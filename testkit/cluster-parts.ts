@@ -1,6 +1,6 @@
 /**
- * The cluster mode's processes for tests: `node --import tsx platform/main.ts` with PARTS=edge or
- * PARTS=worker (what an operator runs), on a shared DATA_DIR (the registry) and the test's NATS cluster.
+ * The cluster mode's processes for tests: `node --import tsx platform/main.ts` with PARTS=edge,
+ * PARTS=worker or PARTS=api (an API node; what an operator runs), on a DATA_DIR and the test's NATS cluster.
  * Each can be killed with SIGKILL (a crash) or stopped with SIGTERM.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
@@ -14,6 +14,8 @@ export interface ClusterPart {
   readonly mqttPort: number;
   /** the worker's id (empty for an edge) */
   readonly workerId: string;
+  /** an API node's http://127.0.0.1:PORT (empty for the others) */
+  readonly apiUrl: string;
   output(): string;
   readonly exited: Promise<number | null>;
   kill9(): Promise<void>;
@@ -21,7 +23,7 @@ export interface ClusterPart {
 }
 
 export function spawnClusterPart(
-  part: 'edge' | 'worker',
+  part: 'edge' | 'worker' | 'api',
   env: Record<string, string>,
   // a cold tsx start took more than 30 s on a loaded machine
   timeoutMs = 180_000,
@@ -32,6 +34,7 @@ export function spawnClusterPart(
       PATH: process.env.PATH ?? '',
       HOME: process.env.HOME ?? '/tmp',
       MQTT_PORT: '0',
+      HTTP_PORT: '0',
       LOG_LEVEL: process.env.CLUSTER_TEST_LOG_LEVEL ?? 'warn',
       PARTS: part,
       ...env,
@@ -54,13 +57,15 @@ export function spawnClusterPart(
     const check = () => {
       const edge = /citywatch edge mqtt:\/\/[^:]+:(\d+)/.exec(out);
       const worker = /citywatch worker (\S+)/.exec(out);
-      if ((part === 'edge' && edge) || (part === 'worker' && worker)) {
+      const api = /API +(https?:\/\/[^/]+)\/api\/v1/.exec(out);
+      if ((part === 'edge' && edge) || (part === 'worker' && worker) || (part === 'api' && api)) {
         clearTimeout(deadline);
         child.stdout?.off('data', check);
         resolve({
           child,
           mqttPort: edge ? Number(edge[1]) : 0,
           workerId: worker ? worker[1]! : '',
+          apiUrl: api ? api[1]! : '',
           output: () => out,
           exited,
           async kill9() {
