@@ -7,6 +7,11 @@
  * (broker/publish.ts), so an acknowledged fix is on a quorum of the NATS nodes and an edge can die at
  * any moment: it holds nothing. Any number of edges on any machines; a device may reconnect to another.
  *
+ * With `jt808` the edge also serves JT/T 808 terminals (gateway/jt808/server.ts, unchanged): their
+ * location messages go through the same ingest core, so the platform's general response (0x8001, JT/T
+ * 808-2013 §8.2) that tells the terminal its report was taken is sent once the stream acknowledged it,
+ * as the PUBACK is; a terminal may reconnect to any edge.
+ *
  * Each fix goes to the subject of its unit's partition (partitions.ts), with the message id device@ts:
  * the stream's duplicate window drops a retransmission that reaches it twice (through a new connection,
  * another edge, or a publish retried after an ack that got lost).
@@ -18,6 +23,9 @@ import { Registry as MetricsRegistry } from 'prom-client';
 import { type Broker, createBroker } from '../broker/index.ts';
 import type { ListeningPorts } from '../broker/listeners.ts';
 import type { Fix } from '../core/fix.ts';
+import { DEAD_LETTER_TOPIC } from '../core/topics.ts';
+import { Jt808Server } from '../gateway/jt808/server.ts';
+import type { SessionRegistry } from '../gateway/jt808/session.ts';
 import { IngestCore } from '../ingest/core.ts';
 import type { DecodeLimits } from '../ingest/decode.ts';
 import { createIngestMetrics } from '../ingest/metrics.ts';
@@ -81,12 +89,25 @@ export interface EdgeOptions {
   limits: DecodeLimits;
   logger: Logger;
   metrics?: MetricsRegistry;
+  /** serve JT/T 808 terminals too (JT808_PORT; 0 picks a free port) */
+  jt808?: {
+    port: number;
+    /** the registry with the terminals' bindings and registrations (the edge's SqliteRegistry) */
+    registry: SessionRegistry;
+    allowUnauthenticated?: boolean;
+    idleTimeoutMs?: number;
+    commandTimeoutMs?: number;
+  };
 }
 
 export interface Edge {
   readonly ports: ListeningPorts;
   readonly broker: Broker;
   readonly stats: EdgeStats;
+  /** the JT/T 808 gateway's port, when it serves one */
+  readonly jt808Port?: number;
+  /** ends a device's connections, MQTT and JT/T 808 (disabled, deleted or given a new secret) */
+  dropDeviceSessions(deviceId: string): void;
   close(): Promise<void>;
 }
 
@@ -115,10 +136,40 @@ export async function startEdge(opts: EdgeOptions): Promise<Edge> {
   });
   const ports = await broker.listen();
   const b = broker;
+  let jt808: Jt808Server | undefined;
+  let jt808Port: number | undefined;
+  if (opts.jt808 !== undefined) {
+    jt808 = new Jt808Server({
+      host: opts.host ?? '127.0.0.1',
+      port: opts.jt808.port,
+      registry: opts.jt808.registry,
+      ingest: (objects) => core.acceptFixObjects(objects, 'jt808'),
+      deadLetter: (payload) => {
+        void b.publish(DEAD_LETTER_TOPIC, payload, { qos: 0, retain: false }).catch(() => undefined);
+      },
+      metrics,
+      logger: opts.logger,
+      ...(opts.jt808.allowUnauthenticated !== undefined
+        ? { allowUnauthenticated: opts.jt808.allowUnauthenticated }
+        : {}),
+      ...(opts.jt808.idleTimeoutMs !== undefined ? { idleTimeoutMs: opts.jt808.idleTimeoutMs } : {}),
+      ...(opts.jt808.commandTimeoutMs !== undefined ? { commandTimeoutMs: opts.jt808.commandTimeoutMs } : {}),
+    });
+    jt808Port = await jt808.listen();
+  }
+  const gateway = jt808;
   return {
     ports,
     broker: b,
     stats: appender.stats,
-    close: () => b.close(),
+    ...(jt808Port !== undefined ? { jt808Port } : {}),
+    dropDeviceSessions(deviceId) {
+      b.dropDeviceSessions(deviceId);
+      gateway?.dropDeviceSessions(deviceId);
+    },
+    async close() {
+      await gateway?.close();
+      await b.close();
+    },
   };
 }

@@ -211,7 +211,7 @@ export class RegistrySync {
           let event: RegistryEvent | undefined;
           try {
             event = m.json<RegistryEvent>();
-            this.apply(event, seen);
+            this.apply(event, m.seq, seen);
           } catch (err) {
             this.log.error(
               { seq: m.seq, err: (err as Error).message },
@@ -229,7 +229,11 @@ export class RegistrySync {
     }
   }
 
-  private apply(event: RegistryEvent, seen: { versions: Set<string>; records: Set<string> } | undefined) {
+  private apply(
+    event: RegistryEvent,
+    seq: number,
+    seen: { versions: Set<string>; records: Set<string> } | undefined,
+  ) {
     const { change } = event;
     const mine = event.origin === this.opts.node;
     let applied = false;
@@ -259,7 +263,7 @@ export class RegistrySync {
     const latencyMs = Math.max(0, Date.now() - event.at);
     this.stats.lastLatencyMs = latencyMs;
     this.stats.maxLatencyMs = Math.max(this.stats.maxLatencyMs, latencyMs);
-    this.log.info({ ...what, origin: event.origin, latencyMs }, 'registry change applied');
+    this.log.info({ ...what, seq, origin: event.origin, latencyMs }, 'registry change applied');
   }
 
   /** after the first read to the end: what this node holds and the stream never named */

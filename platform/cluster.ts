@@ -98,7 +98,7 @@ export async function startClusterParts(config: Config, logger: Logger): Promise
       // a device disabled, deleted or given a new secret elsewhere: its connections here end (as the
       // single process's API ends them)
       const ended = record === null || record.enabled !== 1 || record.secret_hash !== before?.secret_hash;
-      if (table === 'device' && before !== null && ended) result.edge?.broker.dropDeviceSessions(id);
+      if (table === 'device' && before !== null && ended) result.edge?.dropDeviceSessions(id);
     },
     logger,
   });
@@ -155,6 +155,18 @@ export async function startClusterParts(config: Config, logger: Logger): Promise
         maxFutureSkewMs: env.MAX_FUTURE_SKEW_S * 1000,
         maxFixAgeMs: env.MAX_FIX_AGE_DAYS * 86_400_000,
       },
+      // JT/T 808 terminals on JT808_PORT as in the single process (0: none)
+      ...(env.JT808_PORT > 0
+        ? {
+            jt808: {
+              port: env.JT808_PORT,
+              registry,
+              allowUnauthenticated: env.JT808_ALLOW_UNAUTHENTICATED,
+              idleTimeoutMs: env.JT808_IDLE_TIMEOUT_S * 1000,
+              commandTimeoutMs: env.JT808_COMMAND_TIMEOUT_S * 1000,
+            },
+          }
+        : {}),
       logger,
     });
     result.edge = edge;
@@ -169,6 +181,8 @@ export async function clusterMain(config: Config): Promise<void> {
   const parts = await startClusterParts(config, logger);
   const lines: string[] = [];
   if (parts.edge) lines.push(`citywatch edge mqtt://${config.env.BIND_HOST}:${parts.edge.ports.tcpPort}`);
+  if (parts.edge?.jt808Port !== undefined)
+    lines.push(`citywatch edge jt808://${config.env.BIND_HOST}:${parts.edge.jt808Port}`);
   if (parts.worker) lines.push(`citywatch worker ${parts.workerId}`);
   process.stdout.write(`${lines.join('\n')}\n`);
   let stopping = false;

@@ -718,6 +718,9 @@ export class SqliteRegistry implements Registry {
         for (const [id, at] of rows) this.stmt.closeJt808Registration.run(id, at);
       })();
       batch.resolve();
+      // durable: carried to the cluster's other nodes (a terminal that authenticated at one edge cannot
+      // register again at another)
+      for (const [id] of rows) this.changed('device', id);
     } catch (err) {
       for (const [id, at] of rows) if (this.jt808ClosedMap.get(id) === at) this.jt808ClosedMap.delete(id);
       batch.reject(err as Error);
@@ -849,7 +852,12 @@ export class SqliteRegistry implements Registry {
         const row = this.stmt.selectDevice.get(id) as DeviceRow | undefined;
         if (row === undefined) return null;
         const jt808 = this.stmt.selectJt808.get(id) as Jt808Row | undefined;
-        return { ...row, jt808: jt808 === undefined ? null : bindingOfRow(jt808) };
+        return {
+          ...row,
+          jt808: jt808 === undefined ? null : bindingOfRow(jt808),
+          // closed on one edge: closed on all (a terminal registering again elsewhere would void its code)
+          jt808ClosedAt: this.jt808ClosedMap.get(id) ?? null,
+        };
       }
       case 'device_model': {
         const m = this.modelMap.get(id);
@@ -909,7 +917,6 @@ export class SqliteRegistry implements Registry {
         }
         return true;
       case 'device': {
-        const old = this.stmt.selectDevice.get(id) as DeviceRow | undefined;
         this.db.transaction(() => {
           if (record === null) {
             this.stmt.deleteDevice.run(id);
@@ -917,15 +924,19 @@ export class SqliteRegistry implements Registry {
             this.stmt.openJt808Registration.run(id);
             return;
           }
-          const { jt808, ...fields } = r as unknown as DeviceRow & { jt808: Jt808Binding | null };
+          const { jt808, jt808ClosedAt, ...fields } = r as unknown as DeviceRow & {
+            jt808: Jt808Binding | null;
+            jt808ClosedAt: number | null;
+          };
           this.stmt.upsertDevice.run({ ...fields, id });
           if (jt808 === null) this.stmt.deleteJt808.run(id);
           else this.stmt.upsertJt808.run(bindingRow(id, jt808));
-          // a new secret voids the terminal's old authentication code, as setDeviceSecret does
-          if (old?.secret_hash !== fields.secret_hash) this.stmt.openJt808Registration.run(id);
+          this.stmt.openJt808Registration.run(id);
+          if (typeof jt808ClosedAt === 'number') this.stmt.closeJt808Registration.run(id, jt808ClosedAt);
         })();
-        if (record === null || old?.secret_hash !== (r as { secret_hash?: string }).secret_hash)
-          this.jt808ClosedMap.delete(id);
+        const closedAt = (r as { jt808ClosedAt?: number | null }).jt808ClosedAt;
+        if (record !== null && typeof closedAt === 'number') this.jt808ClosedMap.set(id, closedAt);
+        else this.reopenJt808Registration(id);
         if (record === null) this.rememberBinding(id, undefined);
         // the maps from the file, as for a device written by another process
         this.refreshDevice(id);

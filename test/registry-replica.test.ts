@@ -115,6 +115,11 @@ test('a device-registry record from another node is the state there: secret, ena
   );
   t.true(await b.verifyDevice('dev-1', 'secret-two-long-enough'));
 
+  // its JT/T 808 terminal authenticated through one edge: its registration is closed on every node
+  await a.closeJt808Registration('dev-1', 1_234);
+  t.true(carry('device', 'dev-1'));
+  t.is(b.jt808RegistrationClosedAt('dev-1'), 1_234);
+
   a.deleteDevice('dev-1');
   t.true(carry('device', 'dev-1'));
   t.is(b.device('dev-1'), undefined);
@@ -131,6 +136,7 @@ test('a device-registry record from another node is the state there: secret, ena
   t.deepEqual(local, [
     'firm firm-a',
     'vehicle veh-1',
+    'device dev-1',
     'device dev-1',
     'device dev-1',
     'device dev-1',

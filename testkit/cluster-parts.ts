@@ -16,6 +16,8 @@ export interface ClusterPart {
   readonly workerId: string;
   /** an API node's http://127.0.0.1:PORT (empty for the others) */
   readonly apiUrl: string;
+  /** an edge's JT/T 808 port (0: none) */
+  readonly jt808Port: number;
   output(): string;
   readonly exited: Promise<number | null>;
   kill9(): Promise<void>;
@@ -35,6 +37,8 @@ export function spawnClusterPart(
       HOME: process.env.HOME ?? '/tmp',
       MQTT_PORT: '0',
       HTTP_PORT: '0',
+      // JT/T 808 off unless a test gives a port (its default, 6808, would be taken twice by two edges)
+      JT808_PORT: '0',
       LOG_LEVEL: process.env.CLUSTER_TEST_LOG_LEVEL ?? 'warn',
       PARTS: part,
       ...env,
@@ -66,6 +70,7 @@ export function spawnClusterPart(
           mqttPort: edge ? Number(edge[1]) : 0,
           workerId: worker ? worker[1]! : '',
           apiUrl: api ? api[1]! : '',
+          jt808Port: Number(/citywatch edge jt808:\/\/[^:]+:(\d+)/.exec(out)?.[1] ?? 0),
           output: () => out,
           exited,
           async kill9() {
