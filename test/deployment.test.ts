@@ -78,7 +78,7 @@ test('compose: healthchecks, depends_on service_healthy, the demo profile, only 
   const compose = await readCompose();
   const s = compose.services;
   const healthy = { condition: 'service_healthy' };
-  const cluster = ['edge-1', 'edge-2', 'nats-1', 'nats-2', 'nats-3', 'worker-1', 'worker-2'];
+  const cluster = ['api-node', 'edge-1', 'edge-2', 'nats-1', 'nats-2', 'nats-3', 'worker-1', 'worker-2'];
   t.deepEqual(
     Object.keys(s).sort(),
     ['grafana', 'influxdb', 'platform', 'prometheus', 'simulator', ...cluster].sort(),
@@ -86,7 +86,7 @@ test('compose: healthchecks, depends_on service_healthy, the demo profile, only 
   // the cluster mode only with --profile cluster; its edges publish MQTT on ports of their own
   for (const name of cluster)
     t.deepEqual(s[name].profiles, ['cluster'], `${name} only in the cluster profile`);
-  for (const name of ['nats-1', 'nats-2', 'nats-3', 'edge-1', 'edge-2'])
+  for (const name of ['nats-1', 'nats-2', 'nats-3', 'edge-1', 'edge-2', 'api-node'])
     t.true(
       Array.isArray(s[name].healthcheck?.test) && s[name].healthcheck.test.length > 1,
       `${name} healthcheck`,
@@ -94,8 +94,13 @@ test('compose: healthchecks, depends_on service_healthy, the demo profile, only 
   for (const name of ['nats-1', 'nats-2', 'nats-3']) t.is(s[name].ports, undefined, `${name} not published`);
   t.deepEqual(
     ['edge-1', 'edge-2'].map((name) => s[name].ports),
-    [['1884:1883'], ['1885:1883']],
+    [
+      ['1884:1883', '6809:6808'],
+      ['1885:1883', '6810:6808'],
+    ],
   );
+  t.deepEqual(s['api-node'].environment.PARTS, 'api');
+  t.deepEqual(s['api-node'].ports, ['8081:8080']);
   t.deepEqual(s['worker-1'].depends_on, {
     influxdb: healthy,
     'nats-1': healthy,
