@@ -66,6 +66,20 @@ export class PartitionState {
     for (const e of result.events) out.violations.push(e);
   }
 
+  /**
+   * The live silence tick (the single process's ComplianceService.tick): every unit judged at `nowMs`,
+   * so OFFLINE opens while the device is still silent, not when its next fix comes. The events have the
+   * ids a replay gives (an OFFLINE starts at the last fix plus the allowance, whenever it is seen), so a
+   * takeover that replays the fix ending the silence finds the same violation.
+   */
+  tick(nowMs: number, world: World, out: StepOutput): void {
+    for (const [unit, state] of this.states) {
+      const result = this.judge.tick(state, nowMs, world);
+      if (result.state !== state) this.states.set(unit, result.state);
+      for (const e of result.events) out.violations.push(e);
+    }
+  }
+
   encode(): Uint8Array {
     const checkpoint: PartitionCheckpoint = {
       engine: this.fingerprint,

@@ -19,6 +19,7 @@
 import type { Consumer } from '@nats-io/jetstream';
 import type { KV } from '@nats-io/kv';
 import type { Logger } from 'pino';
+import { IntakeLag } from '../compliance/clock.ts';
 import { engineFingerprint } from '../compliance/engine-state-codec.ts';
 import type { ComplianceSource } from '../compliance/service.ts';
 import type { Fix } from '../core/fix.ts';
@@ -44,6 +45,10 @@ export interface WorkerOptions {
   events: Pick<EventStore, 'recordViolations' | 'recordTrips'>;
   leaseMs: number;
   checkpointMs: number;
+  /** how often a partition's units are judged for silence (CLUSTER_TICK_S); 0: only at the fix that ends it */
+  tickMs?: number;
+  /** the clock of the silence ticks (epoch ms; Date.now by default) */
+  now?: () => number;
   /** fixes per batch read from a partition (bounded memory per runner) */
   batchSize?: number;
   logger: Logger;
@@ -60,6 +65,8 @@ export interface WorkerStats {
   restored: number;
   /** late fixes stored but not judged (partition-state.ts: no re-judging in the cluster yet) */
   lateUnjudged: number;
+  /** silence ticks run over a partition */
+  ticks: number;
 }
 
 const checkpointKey = (partition: number): string => `p.${partition}`;
@@ -117,6 +124,9 @@ class PartitionRunner {
     }
     let checkpointedSeq = state.seq;
     let lastCheckpointAt = Date.now();
+    let lastTickAt = Date.now();
+    /** the last fetch read the partition to its end (a fix waiting in the stream is not silence) */
+    let caughtUp = false;
     let consumer: Consumer | undefined;
     while (!this.stopped) {
       consumer ??= await w.cluster.js.consumers.get(FIX_STREAM, {
@@ -130,7 +140,9 @@ class PartitionRunner {
       const out: StepOutput = { violations: [], trips: [], late: 0 };
       try {
         const batch = await consumer.fetch({ max_messages: w.batchSize, expires: 1000 });
+        let read = 0;
         for await (const m of batch) {
+          read++;
           if (m.seq <= state.seq) continue; // already judged (a consumer recreated behind us)
           const fix = m.json<Fix>();
           // the world as of this fix: a fetch waits up to its expiry for messages, and a registry
@@ -138,7 +150,9 @@ class PartitionRunner {
           state.step(fix, m.seq, w.currentWorld(), out);
           fixes.push(fix);
         }
+        caughtUp = read < w.batchSize;
       } catch (err) {
+        caughtUp = false;
         // a node lost under the consumer, a timeout: read again from the last judged sequence
         log.debug({ err: (err as Error).message }, 'cluster worker: fetch failed; recreating the consumer');
         consumer = undefined;
@@ -147,7 +161,15 @@ class PartitionRunner {
           continue;
         }
       }
-      if (fixes.length > 0) {
+      // live silence: only while this runner reads the stream to its end (a partition behind, or a
+      // stream out of reach, is the platform's delay, not the devices' silence)
+      if (w.tickMs > 0 && caughtUp && Date.now() - lastTickAt >= w.tickMs) {
+        lastTickAt = Date.now();
+        state.tick(w.tickNow(), w.currentWorld(), out);
+        w.stats.ticks++;
+      }
+      if (fixes.length > 0 || out.violations.length > 0) {
+        w.intakeLag.observe(fixes);
         await w.store(fixes, out, () => this.stopped);
         w.stats.fixesJudged += fixes.length;
         w.stats.violations += out.violations.length;
@@ -185,12 +207,16 @@ export class Worker {
     checkpointConflicts: 0,
     restored: 0,
     lateUnjudged: 0,
+    ticks: 0,
   };
   readonly logger: Logger;
   readonly cluster: ClusterConnection;
   readonly checkpoints: KV;
   readonly checkpointMs: number;
   readonly batchSize: number;
+  readonly tickMs: number;
+  /** how far behind its devices the intake runs (received - ts of the fixes read): not silence */
+  readonly intakeLag: IntakeLag;
   private readonly judge: Judge;
   private readonly fingerprint: string;
   private world: World;
@@ -207,6 +233,8 @@ export class Worker {
     this.checkpoints = opts.cluster.checkpoints;
     this.checkpointMs = opts.checkpointMs;
     this.batchSize = opts.batchSize ?? 500;
+    this.tickMs = opts.tickMs ?? 0;
+    this.intakeLag = new IntakeLag(opts.now ?? Date.now);
     const engine = createEngine(ALL_RULES, chinaCalendar);
     this.judge = createJudge(engine, chinaCalendar);
     this.fingerprint = engineFingerprint(engine);
@@ -249,6 +277,15 @@ export class Worker {
     this.timer = setInterval(round, every);
   }
 
+  /**
+   * The instant silence is judged at: the clock held back by the intake's lag (capped at 60 s), as the
+   * single process's wall clock is (platform/compliance-clock.ts): a fix waiting in an overloaded edge
+   * is not silence.
+   */
+  tickNow(): number {
+    return (this.opts.now ?? Date.now)() - this.intakeLag.compensationMs();
+  }
+
   newPartitionState(): PartitionState {
     return new PartitionState(this.judge, this.fingerprint);
   }
@@ -270,7 +307,7 @@ export class Worker {
   async store(fixes: readonly Fix[], out: StepOutput, stopped: () => boolean): Promise<void> {
     for (let attempt = 0; ; attempt++) {
       try {
-        await this.opts.fixes.writeFixes(fixes);
+        if (fixes.length > 0) await this.opts.fixes.writeFixes(fixes);
         if (out.violations.length > 0) await this.opts.events.recordViolations(out.violations);
         if (out.trips.length > 0) await this.opts.events.recordTrips(out.trips);
         return;

@@ -131,6 +131,7 @@ export async function startClusterParts(config: Config, logger: Logger): Promise
       events,
       leaseMs: env.CLUSTER_LEASE_S * 1000,
       checkpointMs: env.CLUSTER_CHECKPOINT_S * 1000,
+      tickMs: env.CLUSTER_TICK_S * 1000,
       logger,
     });
     worker.start();

@@ -119,6 +119,8 @@ const envObject = z.object({
   CLUSTER_LEASE_S: z.coerce.number().int().min(2).max(300).default(10),
   /** how often a worker checkpoints its partitions' engine state and stream position */
   CLUSTER_CHECKPOINT_S: z.coerce.number().min(0.1).max(3600).default(5),
+  /** how often a worker judges its units for silence (OFFLINE while the device is silent); 0: only at the fix that ends it */
+  CLUSTER_TICK_S: z.coerce.number().min(0).max(3600).default(10),
   /** the fix stream drops a message id (device@ts) seen within this window: retransmissions */
   CLUSTER_DEDUPE_WINDOW_S: z.coerce.number().int().min(1).max(86_400).default(600),
   /** how long the fix stream keeps fixes (longer than any worker outage: they are replayed from it) */
