@@ -33,6 +33,7 @@ import type { EventStore } from '../store/events-port.ts';
 import type { FixStore } from '../store/port.ts';
 import { type ClusterConnection, FIX_STREAM } from './jetstream.ts';
 import { PartitionLeases } from './leases.ts';
+import { publishLiveViolations } from './live-feed.ts';
 import { PartitionState, type StepOutput } from './partition-state.ts';
 import { fixSubject } from './partitions.ts';
 
@@ -171,6 +172,8 @@ class PartitionRunner {
       if (fixes.length > 0 || out.violations.length > 0) {
         w.intakeLag.observe(fixes);
         await w.store(fixes, out, () => this.stopped);
+        // stored: to the API nodes' live streams (cluster/live-feed.ts)
+        if (out.violations.length > 0) publishLiveViolations(w.cluster, out.violations);
         w.stats.fixesJudged += fixes.length;
         w.stats.violations += out.violations.length;
         w.stats.lateUnjudged += out.late;

@@ -3,12 +3,14 @@
  * (platform/platform.ts without broker and ingest: registry, compliance registry, stores, live streams,
  * webhooks) whose registry joins the cluster's registry stream (registry-sync.ts): what its API writes
  * reaches every edge and worker, and what another node writes reaches it. It reads fixes, violations
- * and trips from the store the workers write (INFLUX_URL).
+ * and trips from the store the workers write (INFLUX_URL), and its live streams show the cluster's
+ * fixes and the violations the workers stored (cluster/live-feed.ts).
  */
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { Logger } from 'pino';
 import { openCluster } from '../cluster/jetstream.ts';
+import { feedLive, type LiveSink } from '../cluster/live-feed.ts';
 import { RegistrySync } from '../cluster/registry-sync.ts';
 import type { ComplianceRegistry } from '../registry/compliance.ts';
 import type { SqliteRegistry } from '../registry/sqlite.ts';
@@ -27,6 +29,8 @@ export async function joinRegistryStream(
     compliance: ComplianceRegistry;
     /** after a device-registry record from another node was applied (vehicles and intervals: recompile) */
     recompile: () => void;
+    /** the live hub behind GET /api/v1/live/*: fed with the cluster's fixes and violations */
+    live: LiveSink;
   },
   logger: Logger,
 ): Promise<ApiNodeRegistry> {
@@ -42,9 +46,11 @@ export async function joinRegistryStream(
   });
   sync.start();
   await sync.caughtUp;
+  const live = feedLive(cluster, platform.live, logger);
   return {
     sync,
     async stop() {
+      await live.stop();
       await sync.stop();
       await cluster.close();
     },

@@ -38,6 +38,7 @@ async function main(): Promise<void> {
             registry: platform.registry,
             compliance: platform.compliance,
             recompile: () => platform.complianceService.recompile(),
+            live: platform.live,
           },
           logger,
         );

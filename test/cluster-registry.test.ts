@@ -19,6 +19,7 @@ import { INFLUXD_BIN, startInfluxd } from '../testkit/servers/influxd.ts';
 import { NATS_SERVER_BIN, startNatsCluster } from '../testkit/servers/nats.ts';
 import { testsNeeding } from '../testkit/servers/required.ts';
 import { seedDataDir } from './support/cluster-world.ts';
+import { SseClient } from './support/sse.ts';
 
 const nats = testsNeeding(NATS_SERVER_BIN, 'cluster-registry');
 const { serial } = nats.skipped ? nats : testsNeeding(INFLUXD_BIN, 'cluster-registry');
@@ -151,6 +152,15 @@ serial(
     const stored = (vehicle: string, n: number) => async () =>
       (await fixes.count(vehicle, base - 60_000, base + 3_600_000)) >= n;
 
+    // the API node's live streams, fed from the cluster (cluster/live-feed.ts)
+    const auth = { authorization: `Bearer ${ADMIN_TOKEN}` };
+    const livePositions = await SseClient.connect(`${apiNode!.apiUrl}/api/v1/live/positions`, auth);
+    const liveViolations = await SseClient.connect(`${apiNode!.apiUrl}/api/v1/live/violations`, auth);
+    t.teardown(() => {
+      livePositions.close();
+      liveViolations.close();
+    });
+
     // 1. the truck stands where no zone is yet: judged, stored, no violation
     const truck = await connect('dev-r1', SECRET);
     for (let i = 0; i < 4; i++) await send(truck, 'dev-r1', i);
@@ -187,6 +197,14 @@ serial(
     t.deepEqual(
       [...new Set(zoneViolations.map((v) => `${v.id} ${v.startTs}`))],
       [`veh-r1:RESTRICTED_ZONE:${ts(4)} ${ts(4)}`],
+    );
+    // on the API node's live streams: the truck's positions (taken by the edge) and the violation (judged
+    // by the worker)
+    await waitFor('the violation on the live stream', () =>
+      liveViolations.events.some((e) => e.data.includes(`"veh-r1:RESTRICTED_ZONE:${ts(4)}"`)),
+    );
+    await waitFor('the positions on the live stream', () =>
+      livePositions.events.some((e) => e.data.includes('"veh-r1"')),
     );
 
     // 3. the device disabled through the API node: the edge ends its connection and refuses it
