@@ -7,6 +7,8 @@
  *    LIVE_VIOLATION_SUBJECT (at most once, like the single process's MQTT alerts: the event store and the
  *    webhooks are the durable paths). A partition replayed after a takeover publishes its events again,
  *    so a live client may see an event twice then (same id and phase).
+ * An edge publishes the same violation events as the MQTT alerts `alerts/{firm}/{vehicle}` on its broker
+ * (platform/cluster.ts), so a service subscribed to any edge gets every unit's alerts.
  * Nothing is kept here: a live client that falls behind is dropped by the hub (api/live-channel.ts).
  */
 import { DeliverPolicy } from '@nats-io/jetstream';
@@ -30,6 +32,25 @@ export interface LiveSink {
   publishViolation(event: ViolationEvent): void;
 }
 
+/** every violation event the workers store, from now on, until stop() */
+export function subscribeLiveViolations(
+  cluster: Pick<ClusterConnection, 'nc'>,
+  onEvent: (event: ViolationEvent) => void,
+  logger: Logger,
+): { stop(): void } {
+  const sub = cluster.nc.subscribe(LIVE_VIOLATION_SUBJECT, {
+    callback: (err, msg) => {
+      if (err) return;
+      try {
+        onEvent(msg.json<ViolationEvent>());
+      } catch (e) {
+        logger.warn({ err: (e as Error).message }, 'live feed: a violation event could not be read');
+      }
+    },
+  });
+  return { stop: () => sub.unsubscribe() };
+}
+
 /** an API node's side: the cluster's fixes and violations into its live hub, until stop() */
 export function feedLive(
   cluster: Pick<ClusterConnection, 'nc' | 'js'>,
@@ -37,16 +58,7 @@ export function feedLive(
   logger: Logger,
 ): { stop(): Promise<void> } {
   let stopped = false;
-  const violations = cluster.nc.subscribe(LIVE_VIOLATION_SUBJECT, {
-    callback: (err, msg) => {
-      if (err) return;
-      try {
-        live.publishViolation(msg.json<ViolationEvent>());
-      } catch (e) {
-        logger.warn({ err: (e as Error).message }, 'live feed: a violation event could not be read');
-      }
-    },
-  });
+  const violations = subscribeLiveViolations(cluster, (e) => live.publishViolation(e), logger);
   let stopConsumer: (() => void) | undefined;
   const positions = (async () => {
     while (!stopped) {
@@ -66,7 +78,7 @@ export function feedLive(
   return {
     async stop() {
       stopped = true;
-      violations.unsubscribe();
+      violations.stop();
       stopConsumer?.();
       await positions;
     },

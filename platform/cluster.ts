@@ -15,8 +15,10 @@ import path from 'node:path';
 import { type Logger, pino } from 'pino';
 import { type Edge, startEdge } from '../cluster/edge.ts';
 import { type ClusterSettings, openCluster } from '../cluster/jetstream.ts';
+import { subscribeLiveViolations } from '../cluster/live-feed.ts';
 import { RegistrySync } from '../cluster/registry-sync.ts';
 import { Worker } from '../cluster/worker.ts';
+import { alertTopic } from '../compliance/service.ts';
 import { ComplianceRegistry, vehicleProfilesFrom } from '../registry/compliance.ts';
 import { SqliteRegistry } from '../registry/sqlite.ts';
 import { EmbeddedEventStore } from '../store/events-embedded.ts';
@@ -144,6 +146,8 @@ export async function startClusterParts(config: Config, logger: Logger): Promise
     });
   }
   if (env.PARTS.includes('edge')) {
+    // the platform's MQTT service account on this edge (each process's own, as in the single process)
+    if (env.SERVICE_PASSWORD) await registry.putServiceCredential('platform', env.SERVICE_PASSWORD);
     const edge = await startEdge({
       js: cluster.js,
       registry,
@@ -172,6 +176,18 @@ export async function startClusterParts(config: Config, logger: Logger): Promise
     });
     result.edge = edge;
     stops.push(() => edge.close());
+    // the MQTT alerts alerts/{firm}/{vehicle}: every violation the workers store, on every edge
+    const alerts = subscribeLiveViolations(
+      cluster,
+      (event) => {
+        const v = event.violation;
+        edge.broker
+          .publish(alertTopic(v.firm, v.vehicle), JSON.stringify(event), { qos: 1, retain: false })
+          .catch(() => undefined);
+      },
+      logger,
+    );
+    stops.push(async () => alerts.stop());
   }
   return result;
 }

@@ -54,6 +54,18 @@ function appliedLines(part: ClusterPart, match: Record<string, unknown>): { late
   return out;
 }
 
+/**
+ * A change's lines: a node may have applied an earlier event of the same record (its seed, offered by
+ * another node at the start), so the change's own line is the first after the count taken before it.
+ */
+function marker(part: ClusterPart, id: string) {
+  const before = appliedLines(part, { id }).length;
+  return {
+    applied: () => appliedLines(part, { id }).length > before,
+    latencyMs: () => appliedLines(part, { id })[before]?.latencyMs,
+  };
+}
+
 async function violationsOf(events: EventStore, vehicle: string) {
   const page = await events.violations({ limit: 1000, vehicle });
   return page.items;
@@ -91,7 +103,7 @@ serial(
     t.teardown(() => Promise.all(parts.map((p) => p.kill9())).then(() => undefined));
     const [apiNode, edge, worker] = await Promise.all([
       spawnClusterPart('api', { ...env, DATA_DIR: dirs[0]!, ADMIN_TOKEN, PARTS: 'api' }),
-      spawnClusterPart('edge', { ...env, DATA_DIR: dirs[1]! }),
+      spawnClusterPart('edge', { ...env, DATA_DIR: dirs[1]!, SERVICE_PASSWORD: 'edge-service-password' }),
       spawnClusterPart('worker', { ...env, DATA_DIR: dirs[2]! }),
     ]);
     parts.push(apiNode!, edge!, worker!);
@@ -161,6 +173,17 @@ serial(
       liveViolations.close();
     });
 
+    // the MQTT alerts on the edge, as a service subscribed to its broker gets them
+    const alerts: { topic: string; payload: string }[] = [];
+    const service = await mqtt.connectAsync(`mqtt://127.0.0.1:${edge!.mqttPort}`, {
+      username: 'platform',
+      password: 'edge-service-password',
+      reconnectPeriod: 0,
+    });
+    t.teardown(() => service.endAsync(true));
+    service.on('message', (topic, payload) => alerts.push({ topic, payload: payload.toString() }));
+    await service.subscribeAsync('alerts/#', { qos: 1 });
+
     // 1. the truck stands where no zone is yet: judged, stored, no violation
     const truck = await connect('dev-r1', SECRET);
     for (let i = 0; i < 4; i++) await send(truck, 'dev-r1', i);
@@ -179,13 +202,14 @@ serial(
       [AT.lon - half, AT.lat + half],
       [AT.lon - half, AT.lat - half],
     ];
+    const zoneAt = { worker: marker(worker!, 'zone-r1'), edge: marker(edge!, 'zone-r1') };
     await api('POST', '/zones', {
       type: 'Feature',
       id: 'zone-r1',
       geometry: { type: 'Polygon', coordinates: [ring] },
       properties: { kind: 'restricted', name: '禁行区 r1' },
     });
-    await waitFor('the worker applying the zone', () => appliedLines(worker!, { id: 'zone-r1' }).length > 0);
+    await waitFor('the worker applying the zone', zoneAt.worker.applied);
     // the next fixes inside are judged against it: the violation starts at the first of them, so the
     // four before were judged without it and every one after with it
     for (let i = 4; i < 8; i++) await send(truck, 'dev-r1', i);
@@ -206,11 +230,17 @@ serial(
     await waitFor('the positions on the live stream', () =>
       livePositions.events.some((e) => e.data.includes('"veh-r1"')),
     );
+    await waitFor('the MQTT alert on the edge', () =>
+      alerts.some(
+        (a) => a.topic === `alerts/${FIRM}/veh-r1` && a.payload.includes(`"veh-r1:RESTRICTED_ZONE:${ts(4)}"`),
+      ),
+    );
 
     // 3. the device disabled through the API node: the edge ends its connection and refuses it
     const closed = new Promise<void>((resolve) => truck.once('close', () => resolve()));
+    const disableAt = { worker: marker(worker!, 'dev-r1'), edge: marker(edge!, 'dev-r1') };
     await api('PATCH', '/devices/dev-r1', { enabled: false });
-    await waitFor('the edge applying the disable', () => appliedLines(edge!, { id: 'dev-r1' }).length > 0);
+    await waitFor('the edge applying the disable', disableAt.edge.applied);
     await closed;
     const refused = await connect('dev-r1', SECRET).then(
       () => 'connected',
@@ -220,6 +250,7 @@ serial(
 
     // 4. a truck and its terminal provisioned through the API node: the edge lets it in, the worker
     //    judges and stores its fixes
+    const newDeviceAt = marker(edge!, 'dev-r2');
     await api('POST', '/vehicles', { id: 'veh-r2', plate: '皖A·R0002', kind: 'muck_truck', firm: FIRM });
     await api('POST', '/devices', {
       id: 'dev-r2',
@@ -227,7 +258,7 @@ serial(
       vehicle: 'veh-r2',
       secret: 'secret-r2-long-enough',
     });
-    await waitFor('the edge applying the new device', () => appliedLines(edge!, { id: 'dev-r2' }).length > 0);
+    await waitFor('the edge applying the new device', newDeviceAt.applied);
     const second = await connect('dev-r2', 'secret-r2-long-enough');
     for (let i = 0; i < 3; i++) await send(second, 'dev-r2', i);
     await waitFor("the new truck's fixes judged and stored", stored('veh-r2', 3));
@@ -238,11 +269,9 @@ serial(
 
     // 5. the city's silence allowance lowered through the API node to 3 s; the new truck reports with the
     //    ignition on, then falls silent: the worker's live tick opens OFFLINE without a fix ending it
+    const thresholdsAt = marker(worker!, 'city');
     await api('PUT', '/thresholds', { values: { offlineFactor: 0, offlineMinMs: 3000 } });
-    await waitFor(
-      'the worker applying the thresholds',
-      () => appliedLines(worker!, { id: 'city' }).length > 0,
-    );
+    await waitFor('the worker applying the thresholds', thresholdsAt.applied);
     const lastTs = Date.now();
     for (const at of [lastTs - 1000, lastTs])
       await second.publishAsync(
@@ -260,14 +289,17 @@ serial(
       [[lastTs + 3000, null]],
     );
 
+    // every node applies every change (the edge the zone too, the worker the disable)
+    const markers = [zoneAt.worker, zoneAt.edge, disableAt.edge, disableAt.worker, newDeviceAt, thresholdsAt];
+    await waitFor('every node applying every change', () => markers.every((m) => m.applied()));
     // how long each change took to reach each node (logged: the goal is 2 s, not a verdict here)
     const latencies = {
-      zoneAtWorker: appliedLines(worker!, { id: 'zone-r1' })[0]?.latencyMs,
-      zoneAtEdge: appliedLines(edge!, { id: 'zone-r1' })[0]?.latencyMs,
-      disableAtEdge: appliedLines(edge!, { id: 'dev-r1' })[0]?.latencyMs,
-      disableAtWorker: appliedLines(worker!, { id: 'dev-r1' })[0]?.latencyMs,
-      newDeviceAtEdge: appliedLines(edge!, { id: 'dev-r2' })[0]?.latencyMs,
-      thresholdsAtWorker: appliedLines(worker!, { id: 'city' })[0]?.latencyMs,
+      zoneAtWorker: zoneAt.worker.latencyMs(),
+      zoneAtEdge: zoneAt.edge.latencyMs(),
+      disableAtEdge: disableAt.edge.latencyMs(),
+      disableAtWorker: disableAt.worker.latencyMs(),
+      newDeviceAtEdge: newDeviceAt.latencyMs(),
+      thresholdsAtWorker: thresholdsAt.latencyMs(),
     };
     t.log(`registry change published -> applied (ms): ${JSON.stringify(latencies)}`);
     t.true(Object.values(latencies).every((ms) => typeof ms === 'number'));
