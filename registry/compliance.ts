@@ -813,17 +813,20 @@ export class ComplianceRegistry {
    * writing may differ, as for the city thresholds each node creates at its first start), 'conflict'
    * when it holds a different one (two nodes wrote that version at once: nothing is written, the caller
    * says so), 'applied' otherwise. A newer version than the latest becomes the latest, and the listeners
-   * hear of it with `replicated: true`.
+   * hear of it with `replicated: true`. A row the file holds and memory does not (another process sharing
+   * the DATA_DIR stored it) is taken into memory the same way.
    */
   applyVersion(rec: EntityVersion): 'applied' | 'same' | 'conflict' {
-    const existing = this.record(rec.kind, rec.id, rec.version);
-    if (existing !== undefined && existing.version === rec.version) {
+    const stored = this.stmt.one.get(rec.kind, rec.id, rec.version) as VersionRow | undefined;
+    if (stored !== undefined) {
+      const existing = fromRow(stored);
       const same =
         existing.deleted === rec.deleted &&
         (existing.actor ?? null) === (rec.actor ?? null) &&
         (existing.note ?? null) === (rec.note ?? null) &&
         JSON.stringify(existing.entity ?? null) === JSON.stringify(rec.entity ?? null);
-      return same ? 'same' : 'conflict';
+      if (!same) return 'conflict';
+      return this.takeLatest(existing) ? 'applied' : 'same';
     }
     const row: VersionRow = {
       kind: rec.kind,
@@ -836,21 +839,26 @@ export class ComplianceRegistry {
       note: rec.note ?? null,
     };
     this.stmt.insert.run(row);
-    const latest = this.latest.get(rec.kind)?.get(rec.id);
-    if (latest === undefined || latest.version < rec.version) {
-      this.latest.get(rec.kind)!.set(rec.id, fromRow(row));
-      this.cached = undefined;
-      const change: ComplianceChange = {
-        kind: rec.kind,
-        id: rec.id,
-        version: rec.version,
-        deleted: rec.deleted,
-        replicated: true,
-      };
-      if (this.batchChanges !== undefined) this.batchChanges.push(change);
-      else this.notify(change);
-    }
+    this.takeLatest(fromRow(row));
     return 'applied';
+  }
+
+  /** a replicated version newer than the latest in memory becomes the latest; true when it did */
+  private takeLatest(rec: EntityVersion): boolean {
+    const latest = this.latest.get(rec.kind)?.get(rec.id);
+    if (latest !== undefined && latest.version >= rec.version) return false;
+    this.latest.get(rec.kind)!.set(rec.id, rec);
+    this.cached = undefined;
+    const change: ComplianceChange = {
+      kind: rec.kind,
+      id: rec.id,
+      version: rec.version,
+      deleted: rec.deleted,
+      replicated: true,
+    };
+    if (this.batchChanges !== undefined) this.batchChanges.push(change);
+    else this.notify(change);
+    return true;
   }
 
   close(): void {

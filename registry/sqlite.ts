@@ -873,7 +873,11 @@ export class SqliteRegistry implements Registry {
    * write would. Returns false when the record equals the one held (nothing written).
    */
   applyRecord(table: ReplicatedTable, id: string, record: ReplicatedRecord | null): boolean {
-    if (JSON.stringify(this.exportRecord(table, id)) === JSON.stringify(record)) return false;
+    if (JSON.stringify(this.exportRecord(table, id)) === JSON.stringify(record)) {
+      // a device is exported from the file: another process sharing the DATA_DIR may have written it
+      // there already, and this one's maps are then read from the file
+      return table === 'device' && this.reloadDevice(id);
+    }
     const r = record ?? {};
     switch (table) {
       case 'firm':
@@ -943,6 +947,20 @@ export class SqliteRegistry implements Registry {
         return true;
       }
     }
+  }
+
+  /** the device's maps from the file; true when they changed */
+  private reloadDevice(id: string): boolean {
+    const entry = this.deviceMap.get(id);
+    const before = JSON.stringify([entry?.device, entry?.hash, this.jt808ClosedMap.get(id)]);
+    const closed = this.db.prepare('SELECT closed_at FROM jt808_registrations WHERE device = ?').get(id) as
+      | { closed_at: number }
+      | undefined;
+    if (closed === undefined) this.jt808ClosedMap.delete(id);
+    else this.jt808ClosedMap.set(id, closed.closed_at);
+    if (this.refreshDevice(id) === undefined) this.rememberBinding(id, undefined);
+    const after = this.deviceMap.get(id);
+    return before !== JSON.stringify([after?.device, after?.hash, this.jt808ClosedMap.get(id)]);
   }
 
   // ---- re-reads, for a process that shares the file with the one writing it ----

@@ -144,3 +144,44 @@ test('a device-registry record from another node is the state there: secret, ena
     'device dev-1',
   ]);
 });
+
+test('nodes sharing one DATA_DIR: a change another process stored in the file is taken into memory, once', async (t) => {
+  // two processes of one machine on one folder (the benchmark's parts, the compose profile's shared volume)
+  const dir = tmp();
+  const writer = new ComplianceRegistry({ dir });
+  const reader = new ComplianceRegistry({ dir });
+  const source = new ComplianceRegistry({ dir: tmp() });
+  t.teardown(() => {
+    writer.close();
+    reader.close();
+    source.close();
+  });
+  source.put('zone', { id: 'zone-s', kind: 'restricted', name: 's', polygons: square(117.2, 31.8) } as never);
+  const v1 = carried(source.record('zone', 'zone-s')!);
+  const heard: ComplianceChange[] = [];
+  reader.onChange((c) => heard.push(c));
+  t.is(writer.applyVersion(v1), 'applied');
+  t.is(reader.applyVersion(v1), 'applied', 'the row is in the file already; memory takes it');
+  t.is(reader.get('zone', 'zone-s')?.name, 's');
+  t.is(heard.length, 1);
+  t.is(reader.applyVersion(v1), 'same');
+
+  const devicesDir = tmp();
+  const a = new SqliteRegistry({ dir: devicesDir });
+  const b = new SqliteRegistry({ dir: devicesDir });
+  const origin = new SqliteRegistry({ dir: tmp() });
+  t.teardown(() => {
+    a.close();
+    b.close();
+    origin.close();
+  });
+  await origin.putDevice({ id: 'dev-s', secret: 'secret-s-long-enough', kind: 'body_camera', firm: 'f' });
+  t.true(a.applyRecord('device', 'dev-s', carried(origin.exportRecord('device', 'dev-s'))));
+  t.true(b.applyRecord('device', 'dev-s', carried(origin.exportRecord('device', 'dev-s'))));
+  t.true(await b.verifyDevice('dev-s', 'secret-s-long-enough'));
+  origin.setDeviceEnabled('dev-s', false);
+  t.true(a.applyRecord('device', 'dev-s', carried(origin.exportRecord('device', 'dev-s'))));
+  t.true(b.applyRecord('device', 'dev-s', carried(origin.exportRecord('device', 'dev-s'))));
+  t.false(await b.verifyDevice('dev-s', 'secret-s-long-enough'), 'disabled in memory too');
+  t.false(b.applyRecord('device', 'dev-s', carried(origin.exportRecord('device', 'dev-s'))));
+});
