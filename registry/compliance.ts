@@ -817,6 +817,16 @@ export class ComplianceRegistry {
    * the DATA_DIR stored it) is taken into memory the same way.
    */
   applyVersion(rec: EntityVersion): 'applied' | 'same' | 'conflict' {
+    try {
+      return this.applyVersionOnce(rec);
+    } catch (err) {
+      // another process sharing the file stored the row between the read and the insert: read it again
+      if (!/UNIQUE constraint failed/.test((err as Error).message)) throw err;
+      return this.applyVersionOnce(rec);
+    }
+  }
+
+  private applyVersionOnce(rec: EntityVersion): 'applied' | 'same' | 'conflict' {
     const stored = this.stmt.one.get(rec.kind, rec.id, rec.version) as VersionRow | undefined;
     if (stored !== undefined) {
       const existing = fromRow(stored);
