@@ -956,8 +956,9 @@ export class SqliteRegistry implements Registry {
     const closed = this.db.prepare('SELECT closed_at FROM jt808_registrations WHERE device = ?').get(id) as
       | { closed_at: number }
       | undefined;
-    if (closed === undefined) this.jt808ClosedMap.delete(id);
-    else this.jt808ClosedMap.set(id, closed.closed_at);
+    // a closing of this process not written yet stays
+    if (closed !== undefined) this.jt808ClosedMap.set(id, closed.closed_at);
+    else if (!this.closingsPending.has(id)) this.jt808ClosedMap.delete(id);
     if (this.refreshDevice(id) === undefined) this.rememberBinding(id, undefined);
     const after = this.deviceMap.get(id);
     return before !== JSON.stringify([after?.device, after?.hash, this.jt808ClosedMap.get(id)]);
