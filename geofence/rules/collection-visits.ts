@@ -63,7 +63,7 @@ const MAX_WINDOWS_PER_STEP = 64;
 
 type Outcome = { point: CollectionPoint; watch: Watch; late: boolean };
 
-function isVisit(fix: Fix, point: CollectionPoint, th: Thresholds, binsUp: boolean): boolean {
+export function isVisit(fix: Fix, point: CollectionPoint, th: Thresholds, binsUp: boolean): boolean {
   if (!fix.valid || (fix.speed ?? 0) > th.collectionStopSpeedKmh) return false;
   if (fix.task !== 'collecting' && !binsUp) return false;
   const { kx, ky } = metresPerDegree(fix.lat);

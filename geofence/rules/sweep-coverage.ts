@@ -31,7 +31,7 @@ import { allowanceM, isSweeping, r1 } from './plan-facts.ts';
 export { thresholds };
 
 /** Per plan: the shift watched [s, e), the swept pieces (32 per number) and the last sweeping match. */
-interface Shift {
+export interface SweepShift {
   s: number;
   e: number;
   bits: readonly number[];
@@ -42,7 +42,7 @@ interface Shift {
 }
 
 export interface SweepCoverageState {
-  p: Readonly<Record<string, Shift>>;
+  p: Readonly<Record<string, SweepShift>>;
 }
 
 const IDLE: SweepCoverageState = Object.freeze({ p: Object.freeze({}) });
@@ -50,7 +50,7 @@ const QUIET = quietResult(IDLE);
 const VERSION = 1;
 const MAX_SHIFTS_PER_STEP = 64;
 
-function fresh(s: number, e: number): Shift {
+export function freshShift(s: number, e: number): SweepShift {
   return { s, e, bits: [], l: -1, a: 0, t: 0 };
 }
 
@@ -104,16 +104,12 @@ function slice(line: readonly Position[], fromM: number, toM: number): Position[
   return out;
 }
 
-function judge(
+/** The swept length of a shift's pieces and the unswept stretches (the rule and the coverage report). */
+export function sweptOf(
   plan: SweepPlan,
   layout: SweepLayout,
-  shift: Shift,
-  vehicle: string,
-  firm: string,
-  at: number,
-  world: World,
-  th: Thresholds,
-): ViolationEvent[] {
+  bits: readonly number[],
+): { sweptM: number; unswept: Position[][] } {
   let sweptM = 0;
   const unswept: Position[][] = [];
   for (let line = 0; line < layout.offsets.length; line++) {
@@ -121,7 +117,7 @@ function judge(
     const len = layout.lengthsM[line]!;
     let runFrom = -1;
     for (let k = 0; k <= n; k++) {
-      const swept = k < n && isSet(shift.bits, layout.offsets[line]! + k);
+      const swept = k < n && isSet(bits, layout.offsets[line]! + k);
       const pieceM = k < n ? Math.min(SWEEP_PIECE_M, len - k * SWEEP_PIECE_M) : 0;
       if (swept) sweptM += pieceM;
       if (k < n && !swept && runFrom < 0) runFrom = k;
@@ -132,6 +128,20 @@ function judge(
       }
     }
   }
+  return { sweptM, unswept };
+}
+
+function judge(
+  plan: SweepPlan,
+  layout: SweepLayout,
+  shift: SweepShift,
+  vehicle: string,
+  firm: string,
+  at: number,
+  world: World,
+  th: Thresholds,
+): ViolationEvent[] {
+  const { sweptM, unswept } = sweptOf(plan, layout, shift.bits);
   const coverage = layout.totalM > 0 ? sweptM / layout.totalM : 1;
   if (coverage >= th.sweepCoverageMin) return [];
   const pos: [number, number] = [plan.lines[0]![0]![0], plan.lines[0]![0]![1]];
@@ -163,6 +173,33 @@ function judge(
   ];
 }
 
+/**
+ * A shift's pieces after one sweeping fix with a valid position (the caller checks both): the piece the
+ * fix marks, linked to the previous sweeping fix (see the header); the same object when nothing changed.
+ * Shared by the rule and the coverage report (geofence/coverage-report.ts).
+ */
+export function sweepShiftStep(
+  shift: SweepShift,
+  plan: SweepPlan,
+  layout: SweepLayout,
+  fix: Fix,
+  world: World,
+  th: Thresholds,
+): SweepShift {
+  if (fix.ts < shift.s || fix.ts >= shift.e) return shift;
+  const m = world.sweepMatch(plan.id, [fix.lon, fix.lat]);
+  if (m !== undefined && m.distanceM <= plan.corridorM + allowanceM(fix, th)) {
+    const k = pieceOf(layout, m.line, m.alongM);
+    // linked: the same stretch, soon after, and no farther along than a sweeper could have gone
+    const dt = fix.ts - shift.t;
+    const reachM = (dt / 3_600_000) * th.sweepSpeedLimitKmh * 1000 * 2 + 2 * SWEEP_PIECE_M;
+    const linked = shift.l === m.line && dt <= th.sweepLinkMaxMs && Math.abs(m.alongM - shift.a) <= reachM;
+    const bits = mark(shift.bits, linked ? pieceOf(layout, m.line, shift.a) : k, k);
+    return { ...shift, bits, l: m.line, a: m.alongM, t: fix.ts };
+  }
+  return shift.l === -1 ? shift : { ...shift, l: -1 };
+}
+
 function advance(
   state: SweepCoverageState,
   world: World,
@@ -176,16 +213,16 @@ function advance(
   if (plans.length === 0) return state === IDLE ? QUIET : { state: IDLE, events: NO_EVENTS };
   let events: ViolationEvent[] | undefined;
   let changed = Object.keys(state.p).length !== plans.length;
-  const out: Record<string, Shift> = {};
+  const out: Record<string, SweepShift> = {};
   const sweeping = fix?.valid === true && isSweeping(fix);
   for (const plan of plans) {
     const layout = world.sweepLayout(plan.id);
     if (layout === undefined) continue;
-    let shift: Shift | undefined = state.p[plan.id];
+    let shift: SweepShift | undefined = state.p[plan.id];
     if (shift === undefined) {
       const o = firstStartingAt(plan.windows, t);
       if (o === undefined) continue;
-      shift = fresh(o.start, o.end);
+      shift = freshShift(o.start, o.end);
       changed = true;
     }
     for (let i = 0; i < MAX_SHIFTS_PER_STEP && t >= shift.e; i++) {
@@ -197,23 +234,13 @@ function advance(
         shift = undefined;
         break;
       }
-      shift = fresh(o.start, o.end);
+      shift = freshShift(o.start, o.end);
     }
     if (shift === undefined) continue;
-    if (sweeping && fix !== undefined && fix.ts >= shift.s && fix.ts < shift.e) {
-      const m = world.sweepMatch(plan.id, [fix.lon, fix.lat]);
-      if (m !== undefined && m.distanceM <= plan.corridorM + allowanceM(fix, th)) {
-        const k = pieceOf(layout, m.line, m.alongM);
-        // linked: the same stretch, soon after, and no farther along than a sweeper could have gone
-        const dt = fix.ts - shift.t;
-        const reachM = (dt / 3_600_000) * th.sweepSpeedLimitKmh * 1000 * 2 + 2 * SWEEP_PIECE_M;
-        const linked =
-          shift.l === m.line && dt <= th.sweepLinkMaxMs && Math.abs(m.alongM - shift.a) <= reachM;
-        const bits = mark(shift.bits, linked ? pieceOf(layout, m.line, shift.a) : k, k);
-        shift = { ...shift, bits, l: m.line, a: m.alongM, t: fix.ts };
-        changed = true;
-      } else if (shift.l !== -1) {
-        shift = { ...shift, l: -1 };
+    if (sweeping && fix !== undefined) {
+      const next = sweepShiftStep(shift, plan, layout, fix, world, th);
+      if (next !== shift) {
+        shift = next;
         changed = true;
       }
     }
