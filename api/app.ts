@@ -16,6 +16,7 @@ import { auditSnapshots } from './audit/snapshots.ts';
 import { bearerAuth } from './auth.ts';
 import { AuthFailureThrottle } from './auth-throttle.ts';
 import { complianceRoutes } from './compliance.ts';
+import { coverageReportRoutes } from './coverage-report.ts';
 import { dispatchRoutes } from './dispatch.ts';
 import { registerDocs } from './docs.ts';
 import { dutyReportRoutes } from './duty-report.ts';
@@ -83,6 +84,8 @@ export interface ApiDeps {
   incidents?: IncidentDesk;
   /** the compiled world for the duty report (GET /reports/duty, with `compliance` and `tracks`) */
   reportWorld?: () => World;
+  /** the judgement clock for the reports (GET /reports/coverage: pending windows); default Date.now */
+  reportNow?: () => number;
 }
 
 export interface ApiOptions {
@@ -224,6 +227,7 @@ export async function buildApi(deps: ApiDeps, opts: ApiOptions = {}): Promise<Fa
       if (deps.reportWorld && deps.compliance && deps.tracks) {
         const opts = { registry: deps.compliance, world: deps.reportWorld, tracks: deps.tracks };
         await v1.register(dutyReportRoutes, opts);
+        await v1.register(coverageReportRoutes, { ...opts, now: deps.reportNow ?? Date.now });
       }
       if (deps.events) await v1.register(violationRoutes, { events: deps.events });
       if (deps.events) await v1.register(evidenceRoutes, { events: deps.events });

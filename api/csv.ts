@@ -42,7 +42,7 @@ export function csvText(
  */
 export function csvTextStream(
   columns: readonly string[],
-  rows: Iterable<Record<string, unknown>>,
+  rows: Iterable<Record<string, unknown>> | AsyncIterable<Record<string, unknown>>,
   opts: CsvOptions = {},
 ): Readable {
   return pipeline(Readable.from(rows), csvStream(options(columns, opts)), () => {});

@@ -6,9 +6,9 @@ import type { World } from '../geofence/types.ts';
 import type { ComplianceRegistry } from '../registry/compliance.ts';
 import type { FixStore } from '../store/port.ts';
 import { bearerSecurity } from './auth.ts';
-import { csvText } from './csv.ts';
 import { nextCursorField, pageQueryFields, paginate } from './paging.ts';
 import { listFirm } from './principal.ts';
+import { csvStream, type ReportColumn, XLSX_MEDIA_TYPE, xlsxStream } from './report-export.ts';
 import { problemResponse } from './schemas.ts';
 
 /**
@@ -28,9 +28,11 @@ const QuerySchema = z.strictObject({
   date: z.iso.date().describe('the local (China Standard Time) date whose shifts are reported, YYYY-MM-DD'),
   firm: z.string().min(1).max(256).optional().describe('only this firm’s plans'),
   format: z
-    .enum(['json', 'csv'])
+    .enum(['json', 'csv', 'xlsx'])
     .default('json')
-    .describe('json (default) or csv (RFC 4180, every row: limit and cursor page the JSON)'),
+    .describe(
+      'json (default), csv (RFC 4180) or xlsx (Excel): the downloads hold every row, limit and cursor page the JSON',
+    ),
   ...pageQueryFields,
 });
 
@@ -64,22 +66,23 @@ const ReportSchema = z
   })
   .meta({ id: 'DutyReport' });
 
-const COLUMNS = [
-  'date',
-  'plan',
-  'planVersion',
-  'firm',
-  'camera',
-  'officers',
-  'shiftStart',
-  'shiftEnd',
-  'fixes',
-  'heardMs',
-  'recordingMs',
-  'inGridMs',
-  'recordingShare',
-  'inGridShare',
-] as const;
+/** The CSV and Excel columns (instants: epoch ms in CSV, China Standard Time dates in Excel). */
+export const DUTY_COLUMNS: readonly ReportColumn[] = [
+  { key: 'date', kind: 'text', width: 12 },
+  { key: 'plan', kind: 'text', width: 14 },
+  { key: 'planVersion', kind: 'int' },
+  { key: 'firm', kind: 'text', width: 16 },
+  { key: 'camera', kind: 'text', width: 14 },
+  { key: 'officers', kind: 'text', width: 16 },
+  { key: 'shiftStart', kind: 'instant' },
+  { key: 'shiftEnd', kind: 'instant' },
+  { key: 'fixes', kind: 'int' },
+  { key: 'heardMs', kind: 'int' },
+  { key: 'recordingMs', kind: 'int' },
+  { key: 'inGridMs', kind: 'int' },
+  { key: 'recordingShare', kind: 'share' },
+  { key: 'inGridShare', kind: 'share' },
+];
 
 const MAX_FIXES_PER_CAMERA = 100_000;
 const OFFLINE_MIN_MS = 10 * 60_000;
@@ -98,7 +101,8 @@ export const dutyReportRoutes: FastifyPluginAsyncZod<DutyReportOptions> = async 
           'For every duty plan (a firm key: its own firm’s), every shift starting on `date` and every camera ' +
           'the plan names: fixes, time heard, time recording and time inside the grid, from the stored track ' +
           '(each fix holds until the next, at most max(3 x the report interval, 10 min)). JSON, or CSV with ' +
-          '`format=csv` (instants in epoch ms, shares 0..1).',
+          '`format=csv` (instants in epoch ms, shares 0..1), or an Excel workbook with `format=xlsx` (sheet ' +
+          'Duty, the CSV’s columns; instants as China Standard Time dates).',
         tags: ['reports'],
         security: bearerSecurity,
         querystring: QuerySchema,
@@ -108,6 +112,7 @@ export const dutyReportRoutes: FastifyPluginAsyncZod<DutyReportOptions> = async 
             content: {
               'application/json': { schema: ReportSchema },
               'text/csv': { schema: z.string().describe('RFC 4180, a header line, CRLF line ends') },
+              [XLSX_MEDIA_TYPE]: { schema: z.string().describe('an Excel workbook (binary), sheet Duty') },
             },
           },
           400: problemResponse('invalid query: every field at fault is named'),
@@ -131,40 +136,56 @@ export const dutyReportRoutes: FastifyPluginAsyncZod<DutyReportOptions> = async 
       const keyOf = (r: (typeof wanted)[number]) =>
         `${r.plan.id}\u0000${r.camera}\u0000${String(r.shift.start).padStart(16, '0')}`;
       const page =
-        format === 'csv'
-          ? paginate(wanted, keyOf, {})
-          : paginate(wanted, keyOf, { limit: request.query.limit, cursor: request.query.cursor });
-      const tracksRead = new Map<string, Promise<Fix[]>>();
-      const items: z.infer<typeof RowSchema>[] = [];
-      for (const { plan, camera, shift } of page.items) {
-        const gapMs = Math.max(3 * (w.vehicle(camera)?.reportIntervalS ?? 15) * 1000, OFFLINE_MIN_MS);
-        const span = dutyDaySpan([plan], date, gapMs);
-        const read = `${plan.id}\u0000${camera}`;
-        let fixes = tracksRead.get(read);
-        if (fixes === undefined) {
-          fixes = tracks.track({
-            vehicle: camera,
-            from: span.start,
-            to: span.end,
-            limit: MAX_FIXES_PER_CAMERA,
-          });
-          tracksRead.set(read, fixes);
+        format === 'json'
+          ? paginate(wanted, keyOf, { limit: request.query.limit, cursor: request.query.cursor })
+          : paginate(wanted, keyOf, {});
+      // one camera's track at a time (its rows are consecutive: ordered by plan, camera, shift)
+      async function* rows(): AsyncGenerator<z.infer<typeof RowSchema>> {
+        let read = '';
+        let fixes: Fix[] = [];
+        for (const { plan, camera, shift } of page.items) {
+          const gapMs = Math.max(3 * (w.vehicle(camera)?.reportIntervalS ?? 15) * 1000, OFFLINE_MIN_MS);
+          if (read !== `${plan.id}\u0000${camera}`) {
+            read = `${plan.id}\u0000${camera}`;
+            const span = dutyDaySpan([plan], date, gapMs);
+            fixes = await tracks.track({
+              vehicle: camera,
+              from: span.start,
+              to: span.end,
+              limit: MAX_FIXES_PER_CAMERA,
+            });
+          }
+          const row = dutyShiftRow(w, plan, shift, camera, fixes, gapMs);
+          const len = shift.end - shift.start;
+          yield {
+            ...row,
+            recordingShare: Math.round((row.recordingMs / len) * 1000) / 1000,
+            inGridShare: Math.round((row.inGridMs / len) * 1000) / 1000,
+          };
         }
-        const row = dutyShiftRow(w, plan, shift, camera, await fixes, gapMs);
-        const len = shift.end - shift.start;
-        items.push({
-          ...row,
-          recordingShare: Math.round((row.recordingMs / len) * 1000) / 1000,
-          inGridShare: Math.round((row.inGridMs / len) * 1000) / 1000,
-        });
       }
+      async function* lines() {
+        for await (const r of rows()) yield { ...r, date, officers: r.officers.join(' ') };
+      }
+      // (a stream is sent as it is; the typed reply only knows the schemas' JSON and string bodies: `as never`)
       if (format === 'csv') {
-        const rows = items.map((r) => ({ ...r, date, officers: r.officers.join(' ') }));
         return reply
           .type('text/csv; charset=utf-8; header=present')
           .header('content-disposition', `attachment; filename="duty-${date}.csv"`)
-          .send(csvText(COLUMNS, rows));
+          .send(csvStream({ name: 'Duty', columns: DUTY_COLUMNS, rows: lines() }) as never);
       }
+      if (format === 'xlsx') {
+        return reply
+          .type(XLSX_MEDIA_TYPE)
+          .header('content-disposition', `attachment; filename="duty-${date}.xlsx"`)
+          .send(
+            xlsxStream([{ name: 'Duty', columns: DUTY_COLUMNS, rows: lines() }], (err) =>
+              request.log.error({ err }, 'duty report: the Excel download failed'),
+            ) as never,
+          );
+      }
+      const items: z.infer<typeof RowSchema>[] = [];
+      for await (const r of rows()) items.push(r);
       const body = { date, items, count: items.length };
       return reply
         .type('application/json')

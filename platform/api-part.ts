@@ -57,7 +57,7 @@ export interface ApiDeps {
 export async function startApi(config: Config, deps: ApiDeps): Promise<ApiPart> {
   const { env } = config;
   const { registry, compliance, store, events, latest, health, tls, metrics, logger } = deps;
-  const { complianceService, webhooks, live, liveUnits, incidents } = deps.judgement;
+  const { complianceService, webhooks, live, liveUnits, incidents, judgementNow } = deps.judgement;
   const { ports, broker, jt808 } = deps.entry;
   // One append-only, hash-chained record of every change made through the API (api/audit/), and of the
   // platform's own stops of webhook subscriptions.
@@ -112,6 +112,7 @@ export async function startApi(config: Config, deps: ApiDeps): Promise<ApiPart> 
         dispatch: liveUnits,
         incidents,
         reportWorld: () => complianceService.currentWorld(),
+        reportNow: judgementNow,
         keys: apiKeys,
         resources: {
           registry,

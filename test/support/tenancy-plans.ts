@@ -133,6 +133,11 @@ export const PLAN_TENANCY: Record<string, RouteSpec> = {
     expect: [200, 200, 200, 200],
     req: (t) => ({ query: { date: '2026-12-07', ...(t === 'other' ? { firm: 'firm-b' } : {}) } }),
   },
+  // the coverage report (api/coverage-report.ts): the same: its own plans' rows, another firm's: none
+  'GET /api/v1/reports/coverage': {
+    expect: [200, 200, 200, 200],
+    req: (t) => ({ query: { date: '2026-12-07', ...(t === 'other' ? { firm: 'firm-b' } : {}) } }),
+  },
   // incidents (api/incidents.ts): the admin writes, admin and monitor read, firm keys have no access
   'POST /api/v1/incidents': {
     expect: [201, 403, 403, 403],

@@ -1,0 +1,288 @@
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import {
+  type CoverageDayRow,
+  coverageDayRow,
+  coverageDaySpan,
+  coveragePlansOf,
+} from '../geofence/coverage-report.ts';
+import type { World } from '../geofence/types.ts';
+import type { ComplianceRegistry } from '../registry/compliance.ts';
+import type { FixStore } from '../store/port.ts';
+import { bearerSecurity } from './auth.ts';
+import { nextCursorField, pageQueryFields, paginate } from './paging.ts';
+import { listFirm } from './principal.ts';
+import { csvStream, type ReportColumn, XLSX_MEDIA_TYPE, xlsxStream } from './report-export.ts';
+import { problemResponse } from './schemas.ts';
+
+/**
+ * GET /api/v1/reports/coverage (issue 15, item 4, the sanitation part): per vehicle per local day, each
+ * sweep plan's shifts (planned length, swept, the unswept stretches) and each collection window (on
+ * time, late, missed, pending), from the stored track (geofence/coverage-report.ts: the rules' own
+ * judgement replayed). JSON paged like the duty report, CSV and Excel streamed one vehicle at a time.
+ * A firm key (a sanitation company) gets its own plans' rows; a vehicle serving two firms' plans is a
+ * row per firm, each with that firm's plans only.
+ */
+
+export interface CoverageReportOptions {
+  registry: Pick<ComplianceRegistry, 'list'>;
+  world: () => World;
+  tracks: Pick<FixStore, 'track'>;
+  /** the judgement clock: windows whose grace has not passed by now are pending */
+  now: () => number;
+}
+
+const QuerySchema = z.strictObject({
+  date: z.iso.date().describe('the local (China Standard Time) date whose shifts and windows are reported'),
+  firm: z.string().min(1).max(256).optional().describe('only this firm’s plans'),
+  vehicle: z.string().min(1).max(256).optional().describe('only this vehicle'),
+  format: z
+    .enum(['json', 'csv', 'xlsx'])
+    .default('json')
+    .describe('json (default, paged), csv (RFC 4180) or xlsx (Excel): the downloads hold every row'),
+  ...pageQueryFields,
+});
+
+const Geometry = z.object({
+  type: z.literal('MultiLineString'),
+  coordinates: z.array(z.array(z.tuple([z.number(), z.number()]))),
+});
+
+const SweepSchema = z.object({
+  plan: z.string(),
+  planVersion: z.number().int(),
+  shiftStart: z.number().int(),
+  shiftEnd: z.number().int(),
+  ended: z.boolean().describe('false: the shift is still on, the figures are so far'),
+  plannedM: z.number(),
+  sweptM: z.number(),
+  unsweptM: z.number(),
+  coverage: z.number().describe('sweptM / plannedM, 0..1'),
+  unswept: Geometry.describe('the unswept stretches, WGS-84'),
+});
+
+const CollectionSchema = z.object({
+  point: z.string(),
+  pointVersion: z.number().int(),
+  windowStart: z.number().int(),
+  windowEnd: z.number().int(),
+  status: z
+    .enum(['on_time', 'late', 'missed', 'pending'])
+    .describe('pending: no visit yet and the late grace has not passed'),
+  visitTs: z.number().int().optional(),
+  lateByMs: z.number().int().optional(),
+});
+
+const RowSchema = z
+  .object({
+    date: z.string(),
+    firm: z.string(),
+    vehicle: z.string(),
+    fixes: z.number().int().describe('valid fixes read for the day'),
+    plannedM: z.number().describe('planned road length of the day’s shifts, m'),
+    sweptM: z.number(),
+    coverage: z.number().nullable().describe('sweptM / plannedM; null without a shift'),
+    onTime: z.number().int(),
+    late: z.number().int(),
+    missed: z.number().int(),
+    pending: z.number().int(),
+    sweeps: z.array(SweepSchema),
+    collections: z.array(CollectionSchema),
+  })
+  .meta({ id: 'CoverageDayRow' });
+
+const ReportSchema = z
+  .object({
+    date: z.string(),
+    items: z.array(RowSchema),
+    count: z.number().int().describe('rows on this page'),
+    nextCursor: nextCursorField,
+  })
+  .meta({ id: 'CoverageReport' });
+
+/** The detail lines: one per sweep shift and per collection window (CSV, the first Excel sheet). */
+export const COVERAGE_DETAIL_COLUMNS: readonly ReportColumn[] = [
+  { key: 'date', kind: 'text', width: 12 },
+  { key: 'firm', kind: 'text', width: 16 },
+  { key: 'vehicle', kind: 'text', width: 14 },
+  { key: 'kind', kind: 'text' },
+  { key: 'plan', kind: 'text', width: 14 },
+  { key: 'version', kind: 'int' },
+  { key: 'start', kind: 'instant' },
+  { key: 'end', kind: 'instant' },
+  { key: 'status', kind: 'text', width: 12 },
+  { key: 'plannedM', kind: 'number' },
+  { key: 'sweptM', kind: 'number' },
+  { key: 'unsweptM', kind: 'number' },
+  { key: 'coverage', kind: 'share' },
+  { key: 'visitTs', kind: 'instant' },
+  { key: 'lateByMs', kind: 'int' },
+  { key: 'unswept', kind: 'text', width: 40 },
+];
+
+/** One line per vehicle and day (the second Excel sheet). */
+export const COVERAGE_SUMMARY_COLUMNS: readonly ReportColumn[] = [
+  { key: 'date', kind: 'text', width: 12 },
+  { key: 'firm', kind: 'text', width: 16 },
+  { key: 'vehicle', kind: 'text', width: 14 },
+  { key: 'fixes', kind: 'int' },
+  { key: 'plannedM', kind: 'number' },
+  { key: 'sweptM', kind: 'number' },
+  { key: 'coverage', kind: 'share' },
+  { key: 'onTime', kind: 'int' },
+  { key: 'late', kind: 'int' },
+  { key: 'missed', kind: 'int' },
+  { key: 'pending', kind: 'int' },
+];
+
+function* detailLines(r: CoverageDayRow): Generator<Record<string, unknown>> {
+  const base = { date: r.date, firm: r.firm, vehicle: r.vehicle };
+  for (const s of r.sweeps) {
+    yield {
+      ...base,
+      kind: 'sweep',
+      plan: s.plan,
+      version: s.planVersion,
+      start: s.shiftStart,
+      end: s.shiftEnd,
+      status: s.ended ? 'ended' : 'in_progress',
+      plannedM: s.plannedM,
+      sweptM: s.sweptM,
+      unsweptM: s.unsweptM,
+      coverage: s.coverage,
+      unswept: JSON.stringify(s.unswept),
+    };
+  }
+  for (const c of r.collections) {
+    yield {
+      ...base,
+      kind: 'collection',
+      plan: c.point,
+      version: c.pointVersion,
+      start: c.windowStart,
+      end: c.windowEnd,
+      status: c.status,
+      visitTs: c.visitTs,
+      lateByMs: c.lateByMs,
+    };
+  }
+}
+
+const MAX_FIXES_PER_VEHICLE = 100_000;
+
+export const coverageReportRoutes: FastifyPluginAsyncZod<CoverageReportOptions> = async (
+  app,
+  { registry, world, tracks, now },
+) => {
+  app.get(
+    '/reports/coverage',
+    {
+      config: { scope: 'violations:read' },
+      schema: {
+        summary: 'Coverage report: per sanitation vehicle per day, swept length and collection windows',
+        description:
+          'For every sanitation vehicle a sweep plan or collection point names (a firm key: its own firm’s ' +
+          'plans), on `date`: each shift of its sweep plans (planned length, swept length, coverage, the ' +
+          'unswept stretches as a MultiLineString) and each collection window (on time, late, missed, or ' +
+          'pending while the late grace runs), judged as SWEEP_COVERAGE and MISSED/LATE_COLLECTION judge, ' +
+          'from the stored track. JSON paged with `limit` and `cursor`; `format=csv` one line per shift or ' +
+          'window (instants in epoch ms); `format=xlsx` an Excel workbook: sheet Coverage as the CSV ' +
+          '(instants as China Standard Time dates), sheet Vehicles one line per vehicle.',
+        tags: ['reports'],
+        security: bearerSecurity,
+        querystring: QuerySchema,
+        response: {
+          200: {
+            description: 'rows by firm, vehicle',
+            content: {
+              'application/json': { schema: ReportSchema },
+              'text/csv': { schema: z.string().describe('RFC 4180, a header line, CRLF line ends') },
+              [XLSX_MEDIA_TYPE]: { schema: z.string().describe('an Excel workbook (binary)') },
+            },
+          },
+          400: problemResponse('invalid query: every field at fault is named'),
+          401: problemResponse('missing or invalid bearer token'),
+        },
+      },
+    },
+    async (request, reply) => {
+      const { date, format, vehicle: onlyVehicle } = request.query;
+      const firm = listFirm(request.principal, request.query.firm);
+      const w = world();
+      const th = w.thresholds();
+      const asOf = now();
+      // the rows to report, (firm, vehicle), without reading a track
+      const keys = new Set<string>();
+      if (firm !== null) {
+        for (const p of [...registry.list('sweep_plan'), ...registry.list('collection_point')]) {
+          if (firm !== undefined && p.firm !== firm) continue;
+          for (const v of p.vehicles) {
+            if (onlyVehicle === undefined || v === onlyVehicle) keys.add(`${p.firm}\u0000${v}`);
+          }
+        }
+      }
+      const wanted = [...keys].sort().map((k) => {
+        const [f, v] = k.split('\u0000') as [string, string];
+        return { key: k, firm: f, vehicle: v };
+      });
+      const page =
+        format === 'json'
+          ? paginate(wanted, (r) => r.key, { limit: request.query.limit, cursor: request.query.cursor })
+          : paginate(wanted, (r) => r.key, {});
+      async function* rows(): AsyncGenerator<CoverageDayRow> {
+        for (const { firm: f, vehicle: v } of page.items) {
+          const span = coverageDaySpan(coveragePlansOf(w, v, f), date, th);
+          const fixes = await tracks.track({
+            vehicle: v,
+            from: span.start,
+            to: span.end,
+            limit: MAX_FIXES_PER_VEHICLE,
+          });
+          yield coverageDayRow(w, f, v, date, fixes, asOf, th);
+        }
+      }
+      if (format === 'json') {
+        const items: CoverageDayRow[] = [];
+        for await (const r of rows()) items.push(r);
+        const body = { date, items, count: items.length };
+        return reply
+          .type('application/json')
+          .send(page.nextCursor === undefined ? body : { ...body, nextCursor: page.nextCursor });
+      }
+      async function* details() {
+        for await (const r of rows()) yield* detailLines(r);
+      }
+      // (a stream is sent as it is; the typed reply only knows the schemas' JSON and string bodies: `as never`)
+      if (format === 'csv') {
+        return reply
+          .type('text/csv; charset=utf-8; header=present')
+          .header('content-disposition', `attachment; filename="coverage-${date}.csv"`)
+          .send(csvStream({ name: 'Coverage', columns: COVERAGE_DETAIL_COLUMNS, rows: details() }) as never);
+      }
+      // Excel: the detail sheet streamed first; the summary (one small line per vehicle) kept for the second
+      const summaries: Record<string, unknown>[] = [];
+      async function* detailsKeepingSummaries() {
+        for await (const r of rows()) {
+          const { sweeps: _s, collections: _c, ...summary } = r;
+          summaries.push(summary);
+          yield* detailLines(r);
+        }
+      }
+      async function* summaryRows() {
+        yield* summaries;
+      }
+      return reply
+        .type(XLSX_MEDIA_TYPE)
+        .header('content-disposition', `attachment; filename="coverage-${date}.xlsx"`)
+        .send(
+          xlsxStream(
+            [
+              { name: 'Coverage', columns: COVERAGE_DETAIL_COLUMNS, rows: detailsKeepingSummaries() },
+              { name: 'Vehicles', columns: COVERAGE_SUMMARY_COLUMNS, rows: summaryRows() },
+            ],
+            (err) => request.log.error({ err }, 'coverage report: the Excel download failed'),
+          ) as never,
+        );
+    },
+  );
+};
