@@ -1,6 +1,14 @@
 import type { Fix } from '../core/fix.ts';
 import type { Calendar, Engine, VehicleState } from './engine.ts';
-import { NO_OUTAGES, type Outage, type PlatformGap, platformGapOf } from './platform-gaps.ts';
+import type { ViolationCode } from './model.ts';
+import {
+  NO_OUTAGES,
+  type Outage,
+  type PlatformGap,
+  platformGapOf,
+  RESTARTED_RUNS,
+  RETRIED_SILENCES,
+} from './platform-gaps.ts';
 import { initialTrips, stepTrips, type TripEvent, type TripState, tripInput } from './trips.ts';
 import type { ViolationEvent, World } from './types.ts';
 
@@ -16,7 +24,11 @@ import type { ViolationEvent, World } from './types.ts';
  *   onset from the last fix), so a re-judging finds the same silences the live ticks found, and a
  *   silence the ticks missed (the platform was busy) is still judged.
  * - Outages of the platform (platform-gaps.ts) void the silence verdicts they overlap: they are returned
- *   as `gaps`, never as violations. A tick that would open such an OFFLINE leaves the state as it was
+ *   as `gaps`, never as violations (with the events of the same violation in the batch: an instant's
+ *   closing). A voided plan verdict (a window, a shift, a run) is over: the rule's state moves on, and
+ *   a voided run (NOT_RECORDING, NOT_UPLOADED) is restarted: its rule's slice goes back to its initial
+ *   value, so the next run is counted from the next fix. A tick that would open an OFFLINE or a TRACK_GAP
+ *   that an outage voids leaves the state as it was
  *   (tried again at the next tick, recorded once: `gap` holds the last id noted). Once an outage has
  *   ended, a silence that began before it is counted from its end: a device that stays silent after
  *   the platform is back is OFFLINE after its allowance, as if its last fix were the outage's end.
@@ -87,17 +99,25 @@ export function createJudge(engine: Engine, calendar: Calendar) {
     world: World,
     outages: readonly Outage[] = NO_OUTAGES,
   ): JudgeOutput {
-    const r = engine.tick(s.engine, nowMs, world);
-    if (r.state === s.engine && r.events.length === 0)
+    const raw = engine.tick(s.engine, nowMs, world);
+    if (raw.state === s.engine && raw.events.length === 0)
       return { state: s, events: NONE, trips: NONE, gaps: NONE };
     const last = s.engine.last;
     const held = s.engine.held;
     // the device was last heard at its newest fix, a suspect held back by the outlier screen included
     const heardTs = newestStepped(s);
+    // the plans' verdicts an outage voids are over (their runs restarted); silences are asked again below
+    const r = settle(raw, heardTs, nowMs, outages, s.gap);
     const gap = voided(r.events, heardTs, nowMs, outages);
     if (gap === undefined) {
+      // (a settled verdict's gap is noted once: the rule has moved past it)
       const ledger = fold(s, r.events, NONE);
-      return { state: { ...s, engine: r.state, ...ledger }, events: r.events, trips: NONE, gaps: NONE };
+      return {
+        state: { ...s, engine: r.state, ...ledger },
+        events: r.events,
+        trips: NONE,
+        gaps: r.gaps,
+      };
     }
     // the platform's silence, recorded once (the rule is asked again at every tick: the outage may end)
     const noted: JudgeState = gap.id === s.gap ? s : { ...s, gap: gap.id };
@@ -112,7 +132,7 @@ export function createJudge(engine: Engine, calendar: Calendar) {
       last: { ...last, ts: resume },
       held: held === undefined ? undefined : { ...held, ts: resume },
     };
-    const again = engine.tick(shifted, nowMs, world);
+    const again = settle(engine.tick(shifted, nowMs, world), resume, nowMs, outages, noted.gap);
     if (again.events.length === 0 || voided(again.events, resume, nowMs, outages) !== undefined) return quiet;
     const ledger = fold(noted, again.events, NONE);
     // the silence rules changed their slices; `last` and `held` stay the vehicle's real fixes
@@ -120,8 +140,49 @@ export function createJudge(engine: Engine, calendar: Calendar) {
       state: { ...noted, engine: { ...again.state, last, held }, ...ledger },
       events: again.events,
       trips: NONE,
-      gaps,
+      gaps: again.gaps.length === 0 ? gaps : [...gaps, ...again.gaps],
     };
+  }
+
+  /**
+   * Drops the plan verdicts (not the retried silences) the outages void, with the other events of the
+   * same violations, and restarts the voided runs' rules; the gaps, less one already noted (`noted`).
+   */
+  function settle(
+    r: { state: VehicleState; events: readonly ViolationEvent[] },
+    lastTs: number | undefined,
+    atTs: number,
+    outages: readonly Outage[],
+    noted: string,
+  ): { state: VehicleState; events: readonly ViolationEvent[]; gaps: readonly PlatformGap[] } {
+    if (outages.length === 0 || r.events.length === 0) return { ...r, gaps: NONE };
+    let dropped: Set<string> | undefined;
+    let restart: Set<ViolationCode> | undefined;
+    const gaps: PlatformGap[] = [];
+    for (const e of r.events) {
+      if (RETRIED_SILENCES.has(e.violation.code)) continue;
+      const gap = platformGapOf(e, lastTs, atTs, outages);
+      if (gap === undefined) continue;
+      dropped ??= new Set();
+      dropped.add(e.violation.id);
+      if (gap.id !== noted) gaps.push(gap);
+      if (RESTARTED_RUNS.has(gap.code)) {
+        restart ??= new Set();
+        restart.add(gap.code);
+      }
+    }
+    if (dropped === undefined) return { ...r, gaps: NONE };
+    const events = r.events.filter((e) => !dropped.has(e.violation.id));
+    return { state: restart === undefined ? r.state : restarted(r.state, restart), events, gaps };
+  }
+
+  /** The state with the slices of these codes' rules back at their initial value (a run restarted). */
+  function restarted(state: VehicleState, codes: ReadonlySet<ViolationCode>): VehicleState {
+    const slices = state.slices.slice();
+    engine.rules.forEach((rule, i) => {
+      if (codes.has(rule.code)) slices[i] = rule.initial();
+    });
+    return { ...state, slices };
   }
 
   function step(s: JudgeState, fix: Fix, world: World, outages: readonly Outage[] = NO_OUTAGES): JudgeOutput {
@@ -136,7 +197,9 @@ export function createJudge(engine: Engine, calendar: Calendar) {
       events = t.events;
       gaps = t.gaps;
     }
-    const r = engine.step(before.engine, fix, world);
+    const stepped = engine.step(before.engine, fix, world);
+    const r = { ...stepped, ...settle(stepped, heardTs, fix.ts, outages, before.gap) };
+    if (r.gaps.length > 0) gaps = [...gaps, ...r.gaps];
     if (r.events.length > 0) {
       const out: ViolationEvent[] = events.slice();
       let dropped: Set<string> | undefined;

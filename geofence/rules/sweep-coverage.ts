@@ -22,7 +22,7 @@ import { allowanceM, isSweeping, r1 } from './plan-facts.ts';
  * shift already running when the platform first hears of the vehicle is not judged). The judgement is
  * made at the first fix or silence tick at or after the shift's end: a sweeper that never came out
  * swept nothing. Instantaneous: startTs = the shift's start, endTs = its end, id `vehicle:CODE:start:plan`.
- * details: coveragePct, plannedM, sweptM, unsweptM, unswept (the unswept stretches as a GeoJSON
+ * details: shiftEnd (the platform's outages in the shift void it: platform-gaps.ts), coveragePct, plannedM, sweptM, unsweptM, unswept (the unswept stretches as a GeoJSON
  * MultiLineString geometry in a JSON string, WGS-84, 6 decimals).
  */
 
@@ -160,6 +160,7 @@ function judge(
     ruleVersion: VERSION,
     details: {
       plan: plan.id,
+      shiftEnd: shift.e,
       coveragePct: r1(coverage * 100),
       plannedM: r1(layout.totalM),
       sweptM: r1(sweptM),
