@@ -231,7 +231,20 @@ export async function buildApi(deps: ApiDeps, opts: ApiOptions = {}): Promise<Fa
       }
       if (deps.events) await v1.register(violationRoutes, { events: deps.events });
       if (deps.events) await v1.register(evidenceRoutes, { events: deps.events });
-      if (deps.events) await v1.register(scorecardRoutes, { events: deps.events, registry: deps.registry });
+      if (deps.events) {
+        const reports =
+          deps.reportWorld && deps.compliance && deps.tracks
+            ? {
+                plans: {
+                  registry: deps.compliance,
+                  world: deps.reportWorld,
+                  tracks: deps.tracks,
+                  now: deps.reportNow ?? Date.now,
+                },
+              }
+            : {};
+        await v1.register(scorecardRoutes, { events: deps.events, registry: deps.registry, ...reports });
+      }
       if (keyStore) await v1.register(keyRoutes, { keys: keyStore, registry: deps.registry });
       if (deps.resources) await v1.register(resourceRoutes, deps.resources);
       if (deps.webhooks) await v1.register(webhookRoutes, { webhooks: deps.webhooks });

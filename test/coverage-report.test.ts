@@ -6,8 +6,11 @@ import ExcelJS from 'exceljs';
 import type { Fix } from '../core/fix.ts';
 import { coverageDayRow } from '../geofence/coverage-report.ts';
 import { CST_OFFSET_MS } from '../geofence/geo/windows.ts';
+import type { ViolationCode } from '../geofence/model.ts';
+import type { ViolationEvent } from '../geofence/types.ts';
 import { ComplianceRegistry } from '../registry/compliance.ts';
 import { EmbeddedStore } from '../store/embedded.ts';
+import { EmbeddedEventStore } from '../store/events-embedded.ts';
 import { AUTH, testApi } from './support/api-fixtures.ts';
 import { CP1, CP2, PLAN_WORLD, runPlans, SP1, stay, uf, walk } from './support/plans-matrix.ts';
 import { DAY, type Item, local, withNoise } from './support/tracks-matrix.ts';
@@ -338,4 +341,104 @@ test('GET /reports/duty?format=xlsx: the duty report as a workbook exceljs opens
   t.is(row.getCell(6).value, null, 'no officer named');
   t.is(cstInstant(row.getCell(7).value), local(8));
   t.is(cstInstant(row.getCell(8).value), local(12));
+});
+
+test('the monthly scorecard: the sanitation team’s and enforcement squad’s sections from the daily reports’ rows', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'citywatch-scorecard-plans-'));
+  const registry = new ComplianceRegistry({ dir });
+  const store = new EmbeddedStore({ dir: join(dir, 'store') });
+  const events = new EmbeddedEventStore({ dir: join(dir, 'events') });
+  await store.open();
+  await events.open();
+  t.teardown(async () => {
+    await store.close();
+    await events.close();
+    registry.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  const { DP1 } = await import('./support/plans-matrix.ts');
+  for (const [kind, p] of [
+    ['collection_point', CP1],
+    ['collection_point', CP2],
+    ['sweep_plan', SP1],
+    ['duty_plan', DP1],
+  ] as const) {
+    const { version: _v, ...rest } = p;
+    registry.put(kind, rest as never);
+  }
+  // 10 November: S1 sweeps 400 m of 1,000, CP1 on time, CP2 20 min late; C1 on its 4 h shift, 24 min
+  // not recording; no other day has a fix
+  await store.writeFixes(day(390, local(8, 10), local(24, 40)));
+  await store.writeFixes(
+    Array.from({ length: 960 }, (_, i) => uf('C1', local(8) + i * 15_000, 0, -3000, { recording: i >= 96 })),
+  );
+  const v = (vehicle: string, code: ViolationCode, startTs: number): ViolationEvent => ({
+    phase: 'opened',
+    violation: {
+      id: `${vehicle}:${code}:${startTs}`,
+      code,
+      vehicle,
+      firm: 'F1',
+      startTs,
+      level: 0,
+      startPos: [117.23, 31.82],
+      lastPos: [117.23, 31.82],
+      refs: [],
+      thresholds: {},
+      ruleVersion: 1,
+      details: {},
+    },
+  });
+  await events.recordViolations([
+    v('S1', 'MISSED_COLLECTION', local(8, 0, 0, '2026-11-09')),
+    v('S1', 'SWEEP_COVERAGE', local(6)),
+    v('C1', 'NOT_RECORDING', local(8, 24)),
+  ]);
+  const asOf = local(16, 0, 0, '2026-11-11');
+  const { app } = await testApi(
+    { latest: async () => [], latestOf: async () => undefined },
+    { compliance: registry, tracks: store, events, reportWorld: () => PLAN_WORLD, reportNow: () => asOf },
+  );
+  t.teardown(() => app.close());
+  const res = await app.inject({ url: '/api/v1/scorecards?month=2026-11', headers: AUTH });
+  t.is(res.statusCode, 200, res.body);
+  const body = res.json();
+  const san = body.sanitationTeams.find((s: { firm: string }) => s.firm === 'F1');
+  /*
+   * 1 to 11 November (the 11th up to 16:00): 11 sweep shifts of 1,000 m (06:00-07:00), 400 m swept on the
+   * 10th; CP1's 11 windows (08:00-08:30) all decided, on time on the 10th; CP2's 11 (23:50-00:20), the
+   * 11th's still to come (pending, not decided), late on the 10th: 1 on time, 1 late, 10 + 9 missed.
+   */
+  t.like(san, {
+    vehicles: 1,
+    violations: 2,
+    sweepShifts: 11,
+    sweptKm: 0.4,
+    collectionWindows: 22,
+    onTime: 1,
+    late: 1,
+    missed: 19,
+    onTimeShare: Math.round((1 / 21) * 10_000) / 10_000,
+  });
+  t.true(Math.abs(san.plannedKm - 11) < 0.01, String(san.plannedKm));
+  t.is(san.coverage, Math.round((400 / (san.plannedKm * 1000)) * 10_000) / 10_000);
+  t.like(san.violationsByCode, { MISSED_COLLECTION: 1, SWEEP_COVERAGE: 1, NOT_RECORDING: 0 });
+  const enf = body.enforcementSquads.find((s: { firm: string }) => s.firm === 'F1');
+  // 11 shifts of 4 h (08:00-12:00, all over by the 11th at 16:00); heard 4 h, recording 4 h less 24 min
+  t.like(enf, {
+    cameras: 1,
+    violations: 1,
+    shifts: 11,
+    dutyHours: 44,
+    heardShare: Math.round((4 / 44) * 10_000) / 10_000,
+    recordingShare: Math.round(((4 * 60 - 24) / (44 * 60)) * 10_000) / 10_000,
+    inGridShare: Math.round((4 / 44) * 10_000) / 10_000,
+  });
+  t.like(enf.violationsByCode, { NOT_RECORDING: 1 });
+  // the one-firm card carries both sections
+  const one = await app.inject({ url: '/api/v1/scorecards/F1?month=2026-11', headers: AUTH });
+  t.is(one.statusCode, 200, one.body);
+  const { firm: _f, firmName: _n, ...sanitation } = san;
+  t.deepEqual(one.json().sanitation, sanitation);
+  t.is(one.json().enforcement.shifts, 11);
 });

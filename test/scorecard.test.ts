@@ -285,6 +285,31 @@ const EXPECTED = [
   },
 ].map((card) => ({ month: '2026-11', rankedFirms: 5, ...card }));
 
+const SAN_A = {
+  vehicles: 1,
+  violations: 1,
+  violationsByCode: codes({ OVERSPEED: 1 }),
+  sweepShifts: 0,
+  plannedKm: 0,
+  sweptKm: 0,
+  coverage: null,
+  collectionWindows: 0,
+  onTime: 0,
+  late: 0,
+  missed: 0,
+  onTimeShare: null,
+};
+const ENF_DEPT1 = {
+  cameras: 1,
+  violations: 1,
+  violationsByCode: codes({ OFFLINE: 1 }),
+  shifts: 0,
+  dutyHours: 0,
+  heardShare: null,
+  recordingShare: null,
+  inGridShare: null,
+};
+
 test('the November scorecards of the fixture, as worked out by hand', async (t) => {
   const app = await api(t);
   const res = await app.inject({ url: '/api/v1/scorecards?month=2026-11', headers: as('monitor') });
@@ -295,6 +320,10 @@ test('the November scorecards of the fixture, as worked out by hand', async (t) 
     from: '2026-10-31T16:00:00.000Z',
     to: '2026-11-30T16:00:00.000Z',
     items: EXPECTED,
+    // veh-s1 (a sanitation vehicle of firm-a) and cam-1 (a camera of dept-1): not in the 考核 cards, in
+    // the sections (no plans nor tracks in this fixture: their violations only)
+    sanitationTeams: [{ firm: 'firm-a', firmName: '合肥甲运输有限公司', ...SAN_A }],
+    enforcementSquads: [{ firm: 'dept-1', firmName: '蜀山区城管局', ...ENF_DEPT1 }],
   });
 
   const one = await app.inject({ url: '/api/v1/scorecards/firm-b?month=2026-11', headers: as('admin') });
@@ -317,9 +346,12 @@ test('tenancy: a firm key gets its own card only, with its rank among all firms'
   const own = await app.inject({ url: '/api/v1/scorecards?month=2026-11', headers: as('firmA') });
   t.is(own.statusCode, 200, own.body);
   t.deepEqual(own.json().items, [EXPECTED[3]]);
+  // its own sections only: its sweeper, not the department's cameras
+  t.deepEqual(own.json().sanitationTeams, [{ firm: 'firm-a', firmName: '合肥甲运输有限公司', ...SAN_A }]);
+  t.deepEqual(own.json().enforcementSquads, []);
   t.deepEqual(
     (await app.inject({ url: '/api/v1/scorecards/firm-a?month=2026-11', headers: as('firmA') })).json(),
-    EXPECTED[3],
+    { ...EXPECTED[3], sanitation: SAN_A },
   );
   for (const firm of ['firm-b', 'firm-zzz']) {
     const other = await app.inject({ url: `/api/v1/scorecards/${firm}?month=2026-11`, headers: as('firmA') });
