@@ -387,6 +387,65 @@ test.serial(
 );
 
 test.serial(
+  'scorecards: firm A’s sanitation team and enforcement squad are shown beside the 考核 table, with their shares',
+  async (t) => {
+    // firm A gains a sweeper with a collection point and a duty plan for a camera (written by the city)
+    const sweeper = { id: 'veh-cas1', plate: '皖A·CS001', kind: 'sanitation', firm: A.firm };
+    t.is((await api('/vehicles', { method: 'POST', body: JSON.stringify(sweeper) })).status, 201);
+    const point = {
+      type: 'Feature',
+      id: 'cp-ca1',
+      geometry: { type: 'Point', coordinates: [117.21, LAT] },
+      properties: { firm: A.firm, name: '甲收运点', windows: ['00:00-00:30'], vehicles: [sweeper.id] },
+    };
+    t.is((await api('/collection-points', { method: 'POST', body: JSON.stringify(point) })).status, 201);
+    const duty = {
+      type: 'Feature',
+      id: 'dp-ca1',
+      geometry: {
+        type: 'Polygon',
+        coordinates: [
+          [
+            [117.2, LAT - 0.01],
+            [117.22, LAT - 0.01],
+            [117.22, LAT + 0.01],
+            [117.2, LAT + 0.01],
+            [117.2, LAT - 0.01],
+          ],
+        ],
+      },
+      properties: { firm: A.firm, name: '甲网格', windows: ['00:00-00:30'], cameras: ['cam-ca1'] },
+    };
+    t.is((await api('/duty-plans', { method: 'POST', body: JSON.stringify(duty) })).status, 201);
+    const month = (await api('/scorecards')).json;
+    const team = month.sanitationTeams.find((s: { firm: string }) => s.firm === A.firm);
+    const squad = month.enforcementSquads.find((s: { firm: string }) => s.firm === A.firm);
+    t.like(team, { vehicles: 1, onTime: 0, late: 0 });
+    t.like(squad, { cameras: 1, heardShare: squad.shifts > 0 ? 0 : null });
+
+    const page = await openPage(t, browser);
+    await signIn(page, tp.httpUrl, keys.monitor, '#/scorecards');
+    await page.waitForSelector(`#score-sanitation tr[data-firm="${A.firm}"]`);
+    await page.waitForSelector(`#score-enforcement tr[data-firm="${A.firm}"]`);
+    const cells = (table: string) =>
+      page.evaluate(
+        ([sel]) =>
+          [...document.querySelectorAll(`${sel} td`)].map((td: { textContent: string }) => td.textContent),
+        [`#${table} tr[data-firm="${A.firm}"]`],
+      );
+    const san: string[] = await cells('score-sanitation');
+    t.is(san[0], A.firmName);
+    t.is(san[1], '1', 'one vehicle');
+    t.is(san[5], `${team.onTime} / ${team.late} / ${team.missed}`);
+    t.is(san[4], team.onTimeShare === null ? '—' : `${(team.onTimeShare * 100).toFixed(1)} %`);
+    const enf: string[] = await cells('score-enforcement');
+    t.deepEqual(enf.slice(0, 3), [A.firmName, '1', String(squad.shifts)]);
+    t.regex((await page.textContent('#score-body')) ?? '', /环卫作业考核[\s\S]*执法中队考核/);
+    t.deepEqual(pageErrors(page), []);
+  },
+);
+
+test.serial(
   'tenancy: a firm key sees none of another firm’s units or violations, in the page or in what it requested',
   async (t) => {
     const page = await openPage(t, browser);

@@ -6,8 +6,9 @@ import { named, t, VIOLATION_CODES } from '../i18n.ts';
 import { cstMonth } from '../time.ts';
 
 /**
- * The monthly firm scorecards (月度考核, GET /scorecards?month=): the ranking table, a chart per firm of
- * its violations by type, and the CSV download (RFC 4180 with a byte order mark, which Excel opens as
+ * The monthly firm scorecards (月度考核, GET /scorecards?month=): the ranking table, the sanitation teams'
+ * and enforcement squads' tables (coverage, collections on time, recording, in the grid), a chart per
+ * firm of its violations by type, and the CSV download (RFC 4180 with a byte order mark, which Excel opens as
  * UTF-8). A firm key sees its own card, with its rank among all firms.
  */
 
@@ -28,7 +29,113 @@ interface Card {
   openViolations: number;
 }
 
+interface SanitationTeam {
+  firm: string;
+  firmName?: string;
+  vehicles: number;
+  violations: number;
+  sweepShifts: number;
+  plannedKm: number;
+  sweptKm: number;
+  coverage: number | null;
+  collectionWindows: number;
+  onTime: number;
+  late: number;
+  missed: number;
+  onTimeShare: number | null;
+}
+
+interface EnforcementSquad {
+  firm: string;
+  firmName?: string;
+  cameras: number;
+  violations: number;
+  shifts: number;
+  dutyHours: number;
+  heardShare: number | null;
+  recordingShare: number | null;
+  inGridShare: number | null;
+}
+
+interface Scorecards {
+  items: Card[];
+  sanitationTeams?: SanitationTeam[];
+  enforcementSquads?: EnforcementSquad[];
+}
+
 const num = (v: number | null, digits = 2) => (v === null ? '—' : v.toFixed(digits));
+const pct = (v: number | null) => (v === null ? '—' : `${(v * 100).toFixed(1)} %`);
+
+/** A plain table: a heading, the column names, one row per firm (its `data-firm`). */
+function sectionTable<T extends { firm: string; firmName?: string }>(
+  id: string,
+  title: string,
+  columns: readonly [string, (row: T) => string][],
+  rows: readonly T[],
+): HTMLElement[] {
+  if (rows.length === 0) return [];
+  return [
+    h('h3', { class: 'score-section' }, title),
+    h(
+      'table',
+      { class: 'score section', id },
+      h(
+        'thead',
+        {},
+        h(
+          'tr',
+          {},
+          [t('score.firm'), ...columns.map(([name]) => name)].map((c) => h('th', {}, c)),
+        ),
+      ),
+      h(
+        'tbody',
+        {},
+        rows.map((r) =>
+          h(
+            'tr',
+            { 'data-firm': r.firm },
+            h('td', {}, r.firmName ?? r.firm),
+            ...columns.map(([, cell]) => h('td', {}, cell(r))),
+          ),
+        ),
+      ),
+    ),
+  ];
+}
+
+/** The sanitation teams' and enforcement squads' months (issue 15): not ranked, shares of their plans. */
+function sections(data: Scorecards): HTMLElement[] {
+  return [
+    ...sectionTable<SanitationTeam>(
+      'score-sanitation',
+      t('score.sanitation'),
+      [
+        [t('score.vehicles'), (r) => String(r.vehicles)],
+        [t('score.coverage'), (r) => pct(r.coverage)],
+        [t('score.planned'), (r) => `${r.plannedKm.toFixed(1)} / ${r.sweptKm.toFixed(1)}`],
+        [t('score.onTime'), (r) => pct(r.onTimeShare)],
+        [t('score.collections'), (r) => `${r.onTime} / ${r.late} / ${r.missed}`],
+        [t('score.violations'), (r) => String(r.violations)],
+      ],
+      data.sanitationTeams ?? [],
+    ),
+    ...sectionTable<EnforcementSquad>(
+      'score-enforcement',
+      t('score.enforcement'),
+      [
+        [t('score.cameras'), (r) => String(r.cameras)],
+        [t('score.shifts'), (r) => String(r.shifts)],
+        [t('score.dutyHours'), (r) => r.dutyHours.toFixed(1)],
+        [t('score.heard'), (r) => pct(r.heardShare)],
+        [t('score.recording'), (r) => pct(r.recordingShare)],
+        [t('score.inGrid'), (r) => pct(r.inGridShare)],
+        [t('score.violations'), (r) => String(r.violations)],
+      ],
+      data.enforcementSquads ?? [],
+    ),
+  ];
+}
 
 /** A chart card; the chart is drawn once the card is in the page and its width is known. */
 function barChart(card: Card): { el: HTMLElement; draw(): void } {
@@ -88,15 +195,17 @@ export function scorecardView(ctx: Ctx): View {
 
   const load = async () => {
     fill(body, h('p', { class: 'muted' }, t('common.loading')));
-    let cards: Card[];
+    let data: Scorecards;
     try {
-      cards = (await get<{ items: Card[] }>('/scorecards', { month })).items;
+      data = await get<Scorecards>('/scorecards', { month });
     } catch (err) {
       fill(body, h('p', { class: 'error' }, (err as Error).message));
       return;
     }
+    const cards = data.items;
     if (cards.length === 0) {
-      fill(body, h('p', { class: 'muted' }, t('score.empty')));
+      const more = sections(data);
+      fill(body, ...(more.length > 0 ? more : [h('p', { class: 'muted' }, t('score.empty'))]));
       return;
     }
     const charts = cards.map(barChart);
@@ -144,6 +253,7 @@ export function scorecardView(ctx: Ctx): View {
           ),
         ),
       ),
+      ...sections(data),
       h(
         'div',
         { class: 'score-charts' },
