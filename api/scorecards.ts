@@ -50,7 +50,7 @@ export interface ScorecardRoutesOptions {
   registry: Pick<Registry, 'firm' | 'vehicles' | 'devices'>;
   /** the plans and tracks behind the sections' coverage and duty figures (without: violations only) */
   plans?: {
-    registry: Pick<ComplianceRegistry, 'list'>;
+    registry: Pick<ComplianceRegistry, 'list' | 'record'>;
     world: () => World;
     tracks: Pick<FixStore, 'track'>;
     now: () => number;
@@ -290,6 +290,11 @@ export const scorecardRoutes: FastifyPluginAsyncZod<ScorecardRoutesOptions> = as
     for (const p of [...plans.registry.list('sweep_plan'), ...plans.registry.list('collection_point')]) {
       if (p.firm === firm) for (const v of p.vehicles) vehicles.add(v);
     }
+    // a plan counts from its first version: the windows and shifts of the days before it are not its
+    const since = (kind: 'sweep_plan' | 'collection_point', id: string) => {
+      const created = plans.registry.record(kind, id, 1)?.createdAt;
+      return created === undefined ? Number.NEGATIVE_INFINITY : Date.parse(created);
+    };
     const rows: CoverageDayRow[] = [];
     for (const vehicle of [...vehicles].sort()) {
       const own = {
@@ -304,7 +309,12 @@ export const scorecardRoutes: FastifyPluginAsyncZod<ScorecardRoutesOptions> = as
           to: span.end,
           limit: MAX_FIXES_PER_DAY,
         });
-        rows.push(coverageDayRow(w, firm, vehicle, date, fixes, asOf, th));
+        const row = coverageDayRow(w, firm, vehicle, date, fixes, asOf, th);
+        rows.push({
+          ...row,
+          sweeps: row.sweeps.filter((x) => x.shiftStart >= since('sweep_plan', x.plan)),
+          collections: row.collections.filter((x) => x.windowStart >= since('collection_point', x.point)),
+        });
       }
     }
     return rows;
@@ -319,10 +329,15 @@ export const scorecardRoutes: FastifyPluginAsyncZod<ScorecardRoutesOptions> = as
     const rows: DutyShiftRow[] = [];
     for (const plan of plans.registry.list('duty_plan')) {
       if (plan.firm !== firm) continue;
+      // counted from its first version, as the coverage
+      const first = plans.registry.record('duty_plan', plan.id, 1)?.createdAt;
+      const created = first === undefined ? Number.NEGATIVE_INFINITY : Date.parse(first);
       for (const camera of [...new Set(plan.cameras)].sort()) {
         const gapMs = Math.max(3 * (w.vehicle(camera)?.reportIntervalS ?? 15) * 1000, OFFLINE_MIN_MS);
         for (const date of datesOf(range, asOf)) {
-          const shifts = shiftsStartingOn(plan.windows, date).filter((s) => s.end <= asOf);
+          const shifts = shiftsStartingOn(plan.windows, date).filter(
+            (s) => s.end <= asOf && s.start >= created,
+          );
           if (shifts.length === 0) continue;
           const span = dutyDaySpan([plan], date, gapMs);
           const fixes = await plans.tracks.track({

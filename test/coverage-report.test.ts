@@ -345,7 +345,9 @@ test('GET /reports/duty?format=xlsx: the duty report as a workbook exceljs opens
 
 test('the monthly scorecard: the sanitation team’s and enforcement squad’s sections from the daily reports’ rows', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'citywatch-scorecard-plans-'));
-  const registry = new ComplianceRegistry({ dir });
+  // the plans are written on 1 November 00:00, the duty plan on 10 November 00:00 (local)
+  let writtenAt = Date.parse('2026-10-31T16:00:00Z');
+  const registry = new ComplianceRegistry({ dir, now: () => writtenAt });
   const store = new EmbeddedStore({ dir: join(dir, 'store') });
   const events = new EmbeddedEventStore({ dir: join(dir, 'events') });
   await store.open();
@@ -364,6 +366,7 @@ test('the monthly scorecard: the sanitation team’s and enforcement squad’s s
     ['duty_plan', DP1],
   ] as const) {
     const { version: _v, ...rest } = p;
+    if (kind === 'duty_plan') writtenAt = local(0);
     registry.put(kind, rest as never);
   }
   // 10 November: S1 sweeps 400 m of 1,000, CP1 on time, CP2 20 min late; C1 on its 4 h shift, 24 min
@@ -424,15 +427,16 @@ test('the monthly scorecard: the sanitation team’s and enforcement squad’s s
   t.is(san.coverage, Math.round((400 / (san.plannedKm * 1000)) * 10_000) / 10_000);
   t.like(san.violationsByCode, { MISSED_COLLECTION: 1, SWEEP_COVERAGE: 1, NOT_RECORDING: 0 });
   const enf = body.enforcementSquads.find((s: { firm: string }) => s.firm === 'F1');
-  // 11 shifts of 4 h (08:00-12:00, all over by the 11th at 16:00); heard 4 h, recording 4 h less 24 min
+  // the duty plan counts from the 10th (its first version): 2 shifts of 4 h (08:00-12:00, both over by
+  // the 11th at 16:00); heard 4 h, recording 4 h less 24 min
   t.like(enf, {
     cameras: 1,
     violations: 1,
-    shifts: 11,
-    dutyHours: 44,
-    heardShare: Math.round((4 / 44) * 10_000) / 10_000,
-    recordingShare: Math.round(((4 * 60 - 24) / (44 * 60)) * 10_000) / 10_000,
-    inGridShare: Math.round((4 / 44) * 10_000) / 10_000,
+    shifts: 2,
+    dutyHours: 8,
+    heardShare: 0.5,
+    recordingShare: Math.round(((4 * 60 - 24) / (8 * 60)) * 10_000) / 10_000,
+    inGridShare: 0.5,
   });
   t.like(enf.violationsByCode, { NOT_RECORDING: 1 });
   // the one-firm card carries both sections
@@ -440,5 +444,5 @@ test('the monthly scorecard: the sanitation team’s and enforcement squad’s s
   t.is(one.statusCode, 200, one.body);
   const { firm: _f, firmName: _n, ...sanitation } = san;
   t.deepEqual(one.json().sanitation, sanitation);
-  t.is(one.json().enforcement.shifts, 11);
+  t.is(one.json().enforcement.shifts, 2);
 });

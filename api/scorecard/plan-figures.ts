@@ -88,6 +88,11 @@ export function sanitationSection(
   let late = 0;
   let missed = 0;
   for (const r of rows) {
+    for (const c of r.collections) {
+      if (c.status === 'on_time') onTime++;
+      else if (c.status === 'late') late++;
+      else if (c.status === 'missed') missed++;
+    }
     for (const s of r.sweeps) {
       // a shift still on is not scored (its figures are so far)
       if (!s.ended) continue;
@@ -96,9 +101,6 @@ export function sanitationSection(
       swept += s.sweptM;
     }
     windows += r.collections.length;
-    onTime += r.onTime;
-    late += r.late;
-    missed += r.missed;
   }
   const decided = onTime + late + missed;
   return {
