@@ -107,7 +107,11 @@ test('over MQTT: acc true is ignition, accuracy is the accuracy, a numeric acc i
   }, 'veh-2 position');
   t.is(p2.accuracy, 8);
   t.is(p2.ign, undefined, 'a numeric acc says nothing about ignition');
-  const track = await adminGet(tp, `/api/v1/vehicles/veh-2/track?from=${ts}&to=${ts + 2000}&format=json`);
+  // the latest position is ingest's (in memory); the track is the store's, which the pump fills after it
+  const track = await eventually(async () => {
+    const res = await adminGet(tp, `/api/v1/vehicles/veh-2/track?from=${ts}&to=${ts + 2000}&format=json`);
+    return res.status === 200 && res.body.items.length === 3 ? res : undefined;
+  }, 'the three fixes of veh-2 in the store');
   t.deepEqual(
     track.body.items.map((f: { accuracy?: number; ign?: boolean }) => [f.accuracy, f.ign]),
     [
