@@ -976,7 +976,9 @@ serial(
     t.true((await last('sum(citywatch_mqtt_auth_failures_total{reason="bad_secret"})')) >= 1);
     t.true((await last('sum(citywatch_ingest_dead_letters_total)')) >= 1);
     t.true((await last('sum(citywatch_violations_total{firm_kind="transport"})')) > 0);
-    t.is(await last('sum(citywatch_jt808_connections)'), 1);
+    // the peak over the run: the terminal, and for as long as it lasted the stranger sending garbage (a
+    // scrape may catch both; after the run the gauge reads 1, checked before the world was kept)
+    t.true((await last('sum(citywatch_jt808_connections)')) >= 1);
     t.true((await last('sum(citywatch_jt808_refused_total{reason="garbage"})')) >= 1);
     // the run never took the spool near its limits (4 GiB by default): no acknowledgement slowed or held
     const fill = await last('max(citywatch_spool_fill_ratio)');
