@@ -12,7 +12,7 @@ import { serializerCompiler as zodSerializerCompiler } from 'fastify-type-provid
  * every item) found nothing to do, and cost more than the rest of the request: 1,000 positions took
  * ~3 ms to validate, an 8,640-fix track ~40 ms, against ~1 ms and ~10 ms to stringify (bench/api.ts).
  * fast-json-stringify was tried as well: as fast as JSON.stringify for one position, 5x slower for a
- * track (it builds the 3 MB answer by string concatenation). test/api-fast-serializer.test.ts checks that
+ * track (it builds the 3 MB answer by string concatenation). test/api/fast-serializer.test.ts checks that
  * these answers still parse to exactly their schema.
  */
 export const fastJsonSerializerCompiler: FastifySerializerCompiler<unknown> = (route) => {

@@ -6,7 +6,7 @@ import { initialTrips, type TripState } from '../geofence/trips.ts';
 /**
  * How the compliance shell writes the engine's per-vehicle state to disk and reads it back: plain JSON
  * (the engine's state is plain data by contract: geofence/ holds no classes, Maps or clocks in state;
- * test/compliance-restart.test.ts replays the demo scenarios through a JSON round trip after every fix
+ * test/compliance/restart.test.ts replays the demo scenarios through a JSON round trip after every fix
  * and checks the events are the same, so a state that stops being JSON-safe fails there, not in the field).
  *
  * The codec does not look inside the rule slices: they belong to the engine and change with it. What it

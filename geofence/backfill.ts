@@ -32,7 +32,7 @@ import type { Rejudged, Violation, ViolationEvent, World } from './types.ts';
  * Times that change. A violation's id is `vehicle:code:startTs`, so a new onset is a new id: the old id
  * is withdrawn (supersededBy the new one) and the new one opened, rather than an update that would keep
  * an id the in-order judgement never gives. That is what makes the final violations of the same fixes the
- * same whatever their arrival order and batching (test/backfill.test.ts: random permutations and batches
+ * same whatever their arrival order and batching (test/geofence/backfill.test.ts: random permutations and batches
  * of the scenario tracks). A change of end, level or figures keeps the id and is an update. The instant
  * a violation was raised (`detectedTs`) is not a difference: a live tick raises OFFLINE earlier than the
  * fix after the silence does.

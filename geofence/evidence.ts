@@ -37,7 +37,7 @@ const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[
  * RFC 8785 canonical JSON (JCS), by the `canonicalize` package: object keys sorted by UTF-16 code
  * units, no whitespace, numbers as ECMAScript prints them (shortest round-trip form), `undefined`
  * members omitted. Its bytes are the ones evidence and the audit chain were sealed with before it, by
- * a hand-written copy (test/evidence.test.ts checks packages sealed then), so old seals verify.
+ * a hand-written copy (test/geofence/evidence.test.ts checks packages sealed then), so old seals verify.
  *
  * One difference, kept out: JCS refuses strings with lone surrogates (I-JSON, RFC 7493 section 2.1),
  * and a JSON body can carry one into the registry (a site's name) and so into a violation's evidence.

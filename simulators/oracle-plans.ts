@@ -9,7 +9,7 @@ import { haversineM, type LatLon } from './tracks.ts';
  * the domain brief's definitions (shared/domain.md, the issue's text, the thresholds in force) applied to
  * what a unit REALLY did at every step of the simulation (true position, speed, task, brush, bin lifts,
  * recording, battery, storage, docking, SOS; which fixes reached the platform). It imports nothing from
- * geofence/ (test/sim-oracle-independence.test.ts scans every oracle*.ts and what it imports): its window
+ * geofence/ (test/simulators/oracle-independence.test.ts scans every oracle*.ts and what it imports): its window
  * occurrences come from oracle-time.ts, its distances from tracks.ts, and it keeps no noise allowance
  * (true positions have no noise). A truth starts at the first step its condition holds, for an episode
  * that goes on to meet the rule's minimum (duration, steps).

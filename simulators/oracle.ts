@@ -15,7 +15,7 @@ import { haversineM, type LatLon, Polyline } from './tracks.ts';
  * multipath), true speed, load, weight, cover and lift (no sensor glitch), which fixes really reached
  * the platform (live or backfilled later), and the permits really in force (a revocation during the run
  * included). It is deliberately simple and written independently of geofence/: it imports nothing from
- * it, not even types (test/sim-oracle-independence.test.ts scans this file and what it imports), keeps
+ * it, not even types (test/simulators/oracle-independence.test.ts scans this file and what it imports), keeps
  * its own local-time code (oracle-time.ts), and has no hysteresis, no noise allowances, no indexes. Its
  * job is to say what a perfect and fair detector should report, so the engine's detections can be scored.
  *
@@ -64,7 +64,7 @@ import { haversineM, type LatLon, Polyline } from './tracks.ts';
  *   start = the earlier fix, end = the later one.
  */
 
-/** The violation types (the engine's list, written out: test/sim-oracle-independence checks they match). */
+/** The violation types (the engine's list, written out: test/simulators/oracle-independence checks they match). */
 export const TRUTH_TYPES = [
   'OFF_ROUTE',
   'OFF_HOURS',

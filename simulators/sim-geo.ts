@@ -5,7 +5,7 @@ import { distanceToPolylineM, haversineM, type LatLon, type Polyline } from './t
  * and the injection builders): containment in GeoJSON polygons, depth inside them, the nearest point of
  * a line. Planar at city scale, on true (noise-free) positions. Kept apart from geofence/ on purpose,
  * types included: the truth must not be computed by the code it is there to check (the oracle and what
- * it imports never import geofence/; test/sim-oracle-independence.test.ts checks it).
+ * it imports never import geofence/; test/simulators/oracle-independence.test.ts checks it).
  */
 
 /** [longitude, latitude], WGS-84 (the GeoJSON order the scenario files and the registry use) */

@@ -1,6 +1,6 @@
 /**
  * The world of the evidence-storm and shutdown cases (issue 10, defects 1 and 5), shared by their
- * regression tests (test/evidence-storm.test.ts, test/shutdown.test.ts) and `npm run stress`: a fleet of
+ * regression tests (test/compliance/evidence-storm.test.ts, test/platform/shutdown.test.ts) and `npm run stress`: a fleet of
  * cheap-secret muck trucks written into a stopped platform's DATA_DIR, their fixes published over MQTT
  * as the devices themselves, and what the platform and InfluxDB say about them.
  */

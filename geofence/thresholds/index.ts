@@ -32,7 +32,7 @@ import { thresholds as trackGap } from './track-gap.ts';
  * derived from it: the engine's `Thresholds` type and defaults, the registry's validation of a PUT or a
  * permit's overrides (registry/compliance.ts), the API's threshold schemas and so the OpenAPI document
  * (api/compliance-schemas.ts), the scenario file's schema (simulators/scenario-file.ts) and the README's
- * table (test/thresholds-one-schema.test.ts). A new rule adds its module here and one line below.
+ * table (test/geofence/thresholds-one-schema.test.ts). A new rule adds its module here and one line below.
  */
 export const THRESHOLDS = z.object({
   ...accuracy.shape,
@@ -103,7 +103,7 @@ function shown(key: string, v: unknown): string {
 }
 
 /**
- * The README's table of every threshold, rendered from the schemas (test/readme-thresholds.test.ts checks
+ * The README's table of every threshold, rendered from the schemas (test/geofence/thresholds-one-schema.test.ts checks
  * that the README holds exactly this, so the two cannot drift).
  */
 export function thresholdsTable(shape: ThresholdShape = THRESHOLDS.shape): string {

@@ -5,7 +5,7 @@
  *   string literals  single-quoted, `'` and `\` escaped with a backslash
  * so no id can end a literal early (no injection). Not representable in a literal (influxd 1.6.7 answers
  * "error parsing query"): a newline, a carriage return, U+0000; nor a lone UTF-16 surrogate (the query
- * travels as UTF-8). test/store-escaping.test.ts proves every other string finds its tag again.
+ * travels as UTF-8). test/store/escaping.test.ts proves every other string finds its tag again.
  */
 import type { Fix } from '../../core/fix.ts';
 import { type InfluxConnection, InfluxError, serverErrorText } from './http.ts';

@@ -16,7 +16,7 @@
  * `\\` in tags, so such a value cannot be written unambiguously); a lone UTF-16 surrogate (the request
  * body is UTF-8, which has no encoding for it). Other backslashes are written as is.
  *
- * test/store-escaping.test.ts proves the rest: every string these functions accept, written as a tag and
+ * test/store/escaping.test.ts proves the rest: every string these functions accept, written as a tag and
  * as a string field to a real influxd, reads back equal (and every id of the registry's grammar is one).
  */
 import type { Fix } from '../../core/fix.ts';

@@ -139,7 +139,7 @@ export const evidenceStorm: Scenario = {
         LOG_LEVEL: 'info',
         // the fleet replays its last hour in order: on the wall clock minutes of received - ts on every
         // device read as the platform behind its own queues, and the gaps of that hour would become
-        // platform gaps at random (test/evidence-storm.test.ts says more); a replay runs on the fleet clock
+        // platform gaps at random (test/compliance/evidence-storm.test.ts says more); a replay runs on the fleet clock
         COMPLIANCE_CLOCK: 'fleet',
       };
       const first = await start(env, server.port);

@@ -1,5 +1,5 @@
 /**
- * Run by test/thresholds-one-schema.test.ts with test/support/fake-threshold-hook.mjs, which adds the
+ * Run by test/geofence/thresholds-one-schema.test.ts with test/support/fake-threshold-hook.mjs, which adds the
  * threshold `fakeRuleDelayMs` to OFF_ROUTE's schema at load: prints, as one JSON line, where that
  * threshold shows up in the contracts derived from the rules' schemas.
  */

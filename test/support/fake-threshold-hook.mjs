@@ -1,4 +1,4 @@
-// A module loader hook for test/thresholds-one-schema.test.ts: adds one fake threshold to OFF_ROUTE's
+// A module loader hook for test/geofence/thresholds-one-schema.test.ts: adds one fake threshold to OFF_ROUTE's
 // own schema (geofence/thresholds/off-route.ts) as the module is loaded, as a developer adding a threshold
 // to a rule would, so that the test can look for it in every contract derived from the rules' schemas.
 const RULE = '/geofence/thresholds/off-route.ts';

@@ -1,5 +1,5 @@
 /**
- * Child of test/spool-emfile.test.ts, run under a small `ulimit -n`: the real Spool, StorePump and
+ * Child of test/ingest/spool-emfile.test.ts, run under a small `ulimit -n`: the real Spool, StorePump and
  * embedded store, in a process that then uses up its own file descriptors (opening /dev/null until
  * open() fails with EMFILE). Appends still succeed (the spool's files are open already); the pump's
  * first read of the spool cannot open it. Then the descriptors are given back and the pump must catch

@@ -1,5 +1,5 @@
 /**
- * Child of test/spool-emfile.test.ts, run under `ulimit -f` (RLIMIT_FSIZE): spool writes past the
+ * Child of test/ingest/spool-emfile.test.ts, run under `ulimit -f` (RLIMIT_FSIZE): spool writes past the
  * file-size limit fail for real (a short write, then EFBIG; Node ignores SIGXFSZ). Feeds one-fix
  * messages through the real IngestCore and Spool, resends each refused message once (what a device
  * does after its connection was closed without PUBACK), then reads the spool back and prints one JSON

@@ -3,7 +3,7 @@ import { PLAN_TENANCY } from './tenancy-plans.ts';
 
 /**
  * The tenancy matrix: EVERY operation of the OpenAPI document under /api/v1, with the status each kind
- * of key must get. test/api-tenancy.test.ts fails for an operation of the document missing here (so a
+ * of key must get. test/api/tenancy.test.ts fails for an operation of the document missing here (so a
  * new route cannot ship without its row), for a row whose operation is gone, and for any answer that
  * differs from its row.
  *

@@ -1,0 +1,187 @@
+/**
+ * What a cluster node does with another node's registry changes (cluster/registry-sync.ts carries them):
+ * ComplianceRegistry.applyVersion stores a version row as written elsewhere (once; a different row of
+ * the same number is a conflict, refused), SqliteRegistry.applyRecord writes a whole record (the last
+ * one applied is the state). Real SQLite files, no servers.
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import test from 'ava';
+import { type ComplianceChange, ComplianceRegistry } from '../../registry/compliance.ts';
+import { type ReplicatedTable, SqliteRegistry } from '../../registry/sqlite.ts';
+
+const square = (lon: number, lat: number) => [
+  [
+    [
+      [lon, lat],
+      [lon + 0.01, lat],
+      [lon + 0.01, lat + 0.01],
+      [lon, lat + 0.01],
+      [lon, lat],
+    ],
+  ],
+];
+const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), 'citywatch-replica-'));
+/** a version as it travels: JSON */
+const carried = <T>(v: T): T => JSON.parse(JSON.stringify(v));
+
+test('a compliance version from another node is stored once, heard as replicated, and a different one of the same number is a conflict', (t) => {
+  let clock = 1_000;
+  const a = new ComplianceRegistry({ dir: tmp(), now: () => clock });
+  clock = 2_000;
+  const b = new ComplianceRegistry({ dir: tmp(), now: () => clock });
+  t.teardown(() => {
+    a.close();
+    b.close();
+  });
+  // both created the city thresholds v1 at their first start, at different times: the same version
+  t.is(b.applyVersion(carried(a.record('thresholds', 'city')!)), 'same');
+
+  const heard: ComplianceChange[] = [];
+  b.onChange((c) => heard.push(c));
+  a.put('zone', { id: 'zone-1', kind: 'restricted', name: 'z', polygons: square(117.2, 31.8) } as never, {
+    actor: 'key-a',
+  });
+  const v1 = carried(a.record('zone', 'zone-1')!);
+  t.is(b.applyVersion(v1), 'applied');
+  t.deepEqual(b.record('zone', 'zone-1'), a.record('zone', 'zone-1'));
+  t.deepEqual(heard, [{ kind: 'zone', id: 'zone-1', version: 1, deleted: false, replicated: true }]);
+  t.is(b.snapshot().zones.length, 1, 'the engine sees it');
+  t.is(b.applyVersion(v1), 'same', 'its own write coming back, or seen before');
+
+  // both nodes write version 2 of the zone at once
+  a.put('zone', { id: 'zone-1', kind: 'restricted', name: 'from a', polygons: square(117.2, 31.8) } as never);
+  b.put('zone', { id: 'zone-1', kind: 'restricted', name: 'from b', polygons: square(117.2, 31.8) } as never);
+  t.is(b.applyVersion(carried(a.record('zone', 'zone-1')!)), 'conflict');
+  t.is(b.get('zone', 'zone-1')?.name, 'from b', 'nothing written: the node keeps its own');
+
+  // an older version arriving after a newer one is stored in the history, the latest stays
+  a.delete('zone', 'zone-1');
+  const c = new ComplianceRegistry({ dir: tmp() });
+  t.teardown(() => c.close());
+  const history = a.history('zone', 'zone-1').map(carried);
+  t.is(c.applyVersion(history[2]!), 'applied');
+  t.is(c.applyVersion(history[0]!), 'applied');
+  t.is(c.get('zone', 'zone-1'), undefined, 'v3, the deletion, is the latest');
+  t.deepEqual(
+    c.history('zone', 'zone-1').map((r) => r.version),
+    [1, 3],
+  );
+});
+
+test('a device-registry record from another node is the state there: secret, enabled flag, deletion', async (t) => {
+  const a = new SqliteRegistry({ dir: tmp() });
+  const b = new SqliteRegistry({ dir: tmp() });
+  t.teardown(() => {
+    a.close();
+    b.close();
+  });
+  const local: string[] = [];
+  a.onRecordChange((table, id) => local.push(`${table} ${id}`));
+  b.onRecordChange((table, id) => local.push(`b ${table} ${id}`));
+  const carry = (table: ReplicatedTable, id: string) =>
+    b.applyRecord(table, id, carried(a.exportRecord(table, id)));
+
+  a.upsertFirm({ id: 'firm-a', name: 'A 公司' });
+  a.upsertVehicle({ id: 'veh-1', plate: '皖A·00001', kind: 'muck_truck', firm: 'firm-a', ratedLoadT: 18 });
+  await a.putDevice({
+    id: 'dev-1',
+    secret: 'secret-one-long-enough',
+    kind: 'muck_truck',
+    vehicle: 'veh-1',
+    firm: 'firm-a',
+    jt808: { phone: '13900000001' },
+  });
+  t.true(carry('firm', 'firm-a'));
+  t.true(carry('vehicle', 'veh-1'));
+  t.true(carry('device', 'dev-1'));
+  t.false(carry('device', 'dev-1'), 'the same record again writes nothing');
+  t.deepEqual(b.vehicle('veh-1'), a.vehicle('veh-1'));
+  t.deepEqual(b.device('dev-1'), a.device('dev-1'));
+  t.is(b.deviceByJt808Phone('013900000001')?.id, 'dev-1');
+  t.true(await b.verifyDevice('dev-1', 'secret-one-long-enough'));
+
+  a.setDeviceEnabled('dev-1', false);
+  t.true(carry('device', 'dev-1'));
+  t.false(await b.verifyDevice('dev-1', 'secret-one-long-enough'), 'disabled there, refused here');
+
+  a.setDeviceEnabled('dev-1', true);
+  await a.setDeviceSecret('dev-1', 'secret-two-long-enough');
+  t.true(carry('device', 'dev-1'));
+  t.false(
+    await b.verifyDevice('dev-1', 'secret-one-long-enough'),
+    'the old secret, remembered before, stops',
+  );
+  t.true(await b.verifyDevice('dev-1', 'secret-two-long-enough'));
+
+  // its JT/T 808 terminal authenticated through one edge: its registration is closed on every node
+  await a.closeJt808Registration('dev-1', 1_234);
+  t.true(carry('device', 'dev-1'));
+  t.is(b.jt808RegistrationClosedAt('dev-1'), 1_234);
+
+  a.deleteDevice('dev-1');
+  t.true(carry('device', 'dev-1'));
+  t.is(b.device('dev-1'), undefined);
+  t.is(b.deviceByJt808Phone('13900000001'), undefined);
+
+  // the file holds what the maps hold: a restart reads it back
+  b.close();
+  const again = new SqliteRegistry({ dir: path.dirname(b.path) });
+  t.teardown(() => again.close());
+  t.deepEqual(again.vehicle('veh-1'), a.vehicle('veh-1'));
+  t.is(again.device('dev-1'), undefined);
+
+  // local writes are told (they are published), applied ones are not (they came from the stream)
+  t.deepEqual(local, [
+    'firm firm-a',
+    'vehicle veh-1',
+    'device dev-1',
+    'device dev-1',
+    'device dev-1',
+    'device dev-1',
+    'device dev-1',
+    'device dev-1',
+  ]);
+});
+
+test('nodes sharing one DATA_DIR: a change another process stored in the file is taken into memory, once', async (t) => {
+  // two processes of one machine on one folder (the benchmark's parts, the compose profile's shared volume)
+  const dir = tmp();
+  const writer = new ComplianceRegistry({ dir });
+  const reader = new ComplianceRegistry({ dir });
+  const source = new ComplianceRegistry({ dir: tmp() });
+  t.teardown(() => {
+    writer.close();
+    reader.close();
+    source.close();
+  });
+  source.put('zone', { id: 'zone-s', kind: 'restricted', name: 's', polygons: square(117.2, 31.8) } as never);
+  const v1 = carried(source.record('zone', 'zone-s')!);
+  const heard: ComplianceChange[] = [];
+  reader.onChange((c) => heard.push(c));
+  t.is(writer.applyVersion(v1), 'applied');
+  t.is(reader.applyVersion(v1), 'applied', 'the row is in the file already; memory takes it');
+  t.is(reader.get('zone', 'zone-s')?.name, 's');
+  t.is(heard.length, 1);
+  t.is(reader.applyVersion(v1), 'same');
+
+  const devicesDir = tmp();
+  const a = new SqliteRegistry({ dir: devicesDir });
+  const b = new SqliteRegistry({ dir: devicesDir });
+  const origin = new SqliteRegistry({ dir: tmp() });
+  t.teardown(() => {
+    a.close();
+    b.close();
+    origin.close();
+  });
+  await origin.putDevice({ id: 'dev-s', secret: 'secret-s-long-enough', kind: 'body_camera', firm: 'f' });
+  t.true(a.applyRecord('device', 'dev-s', carried(origin.exportRecord('device', 'dev-s'))));
+  t.true(b.applyRecord('device', 'dev-s', carried(origin.exportRecord('device', 'dev-s'))));
+  t.true(await b.verifyDevice('dev-s', 'secret-s-long-enough'));
+  origin.setDeviceEnabled('dev-s', false);
+  t.true(a.applyRecord('device', 'dev-s', carried(origin.exportRecord('device', 'dev-s'))));
+  t.true(b.applyRecord('device', 'dev-s', carried(origin.exportRecord('device', 'dev-s'))));
+  t.false(await b.verifyDevice('dev-s', 'secret-s-long-enough'), 'disabled in memory too');
+  t.false(b.applyRecord('device', 'dev-s', carried(origin.exportRecord('device', 'dev-s'))));
+});
