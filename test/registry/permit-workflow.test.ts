@@ -1,97 +1,19 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import test, { type ExecutionContext } from 'ava';
-import Database from 'better-sqlite3';
-import type { FastifyInstance } from 'fastify';
-import { ProblemSchema } from '../../api/schemas.ts';
-import type { Fix } from '../../core/fix.ts';
-import { chinaCalendar } from '../../geofence/calendar.ts';
-import { compileWorld } from '../../geofence/compile.ts';
-import { createEngine } from '../../geofence/engine.ts';
-import { ALL_RULES } from '../../geofence/rules/index.ts';
-import type { ViolationEvent } from '../../geofence/types.ts';
-import { ComplianceRegistry, type PermitInput } from '../../registry/compliance.ts';
-import { permitStatus, permitTransitionRefusal } from '../../registry/permit-workflow.ts';
-import { testApi } from '../support/api-fixtures.ts';
-import { squareFrom } from '../support/geometry.ts';
-import { as, KEYS, keyIdOf } from '../support/role-keys.ts';
-
 /**
- * The permit approval workflow (registry/permit-workflow.ts) through the API with one key per role, on a
- * real registry; and the engine's view of it: only approved permits are enforced.
+ * The rest of the tests (their world: test/support/registry/permit-workflow.ts).
  */
-
-const NO_POSITIONS = { latest: async () => [], latestOf: async () => undefined };
-/** 12:00 local (04:00Z) on 15 November 2026, inside the permits' validity */
-const NOV_15 = Date.parse('2026-11-15T04:00:00Z');
-
-const PERMIT = {
-  id: 'permit-1',
-  firm: 'firm-a',
-  vehicles: ['veh-1'],
-  origins: ['site-o'],
-  disposals: ['site-d'],
-  routes: ['route-1'],
-  validFrom: '2026-11-01',
-  validTo: '2026-11-30',
-  windows: ['00:00-24:00'],
-  cargo: '建筑垃圾',
-};
-
-function world(t: ExecutionContext) {
-  const dir = mkdtempSync(join(tmpdir(), 'citywatch-permit-workflow-'));
-  const clock = { now: NOV_15 };
-  const registry = new ComplianceRegistry({
-    dir,
-    now: () => clock.now,
-    vehicles: () => [{ id: 'veh-1', version: 1, firm: 'firm-a', kind: 'muck_truck', reportIntervalS: 10 }],
-  });
-  t.teardown(() => {
-    registry.close();
-    rmSync(dir, { recursive: true, force: true });
-  });
-  registry.put('site', {
-    id: 'site-o',
-    kind: 'origin',
-    name: '蜀山工地',
-    polygons: [squareFrom(117.2, 31.8)],
-  });
-  registry.put('site', {
-    id: 'site-d',
-    kind: 'disposal',
-    name: '肥西消纳场',
-    polygons: [squareFrom(117.3, 31.85)],
-  });
-  registry.put('route', {
-    id: 'route-1',
-    name: '繁华大道',
-    line: [
-      [117.2025, 31.8025],
-      [117.3025, 31.8525],
-    ],
-  });
-  return { registry, clock };
-}
-
-async function api(t: ExecutionContext) {
-  const w = world(t);
-  const { app } = await testApi(NO_POSITIONS, { compliance: w.registry, keys: KEYS });
-  t.teardown(() => app.close());
-  return { app, ...w };
-}
-
-type Res = { statusCode: number; headers: Record<string, unknown>; body: string };
-
-function problem(res: Res) {
-  if (!String(res.headers['content-type']).startsWith('application/problem+json')) {
-    throw new Error(`not a problem: ${String(res.headers['content-type'])} ${res.body}`);
-  }
-  return ProblemSchema.parse(JSON.parse(res.body));
-}
-
-const decide = (app: FastifyInstance, who: Parameters<typeof as>[0], id: string, body: object) =>
-  app.inject({ method: 'POST', url: `/api/v1/permits/${id}/status`, headers: as(who), payload: body });
+import test from 'ava';
+import type { PermitInput } from '../../registry/compliance.ts';
+import { permitStatus, permitTransitionRefusal } from '../../registry/permit-workflow.ts';
+import {
+  api,
+  decide,
+  NOV_15,
+  noPermitEvents,
+  PERMIT,
+  problem,
+  world,
+} from '../support/registry/permit-workflow.ts';
+import { as, keyIdOf } from '../support/role-keys.ts';
 
 test('the transition table, judged on the status of the day', (t) => {
   const p = { validFrom: '2026-11-01', validTo: '2026-11-30' };
@@ -274,144 +196,6 @@ test('a firm applies, the city rejects, the firm resubmits, the city approves th
   t.is(v4.json().status, undefined, 'a past version has no status of today');
 });
 
-test('an admin issues a permit approved; the calendar activates and expires it', async (t) => {
-  const { app, registry, clock } = await api(t);
-  const issued = await app.inject({
-    method: 'POST',
-    url: '/api/v1/permits',
-    headers: as('admin'),
-    payload: { ...PERMIT, validTo: '2026-11-20' },
-  });
-  t.is(issued.statusCode, 201, issued.body);
-  t.like(issued.json(), { state: 'approved', status: 'active' });
-  t.deepEqual(
-    registry.permitAudit('permit-1').map((e) => [e.action, e.to, e.actor]),
-    [['create', 'active', 'key-admin']],
-  );
-  const later = await app.inject({
-    method: 'POST',
-    url: '/api/v1/permits',
-    headers: as('admin'),
-    payload: { ...PERMIT, id: 'permit-2', validFrom: '2026-12-01', validTo: '2026-12-31' },
-  });
-  t.like(later.json(), { state: 'approved', status: 'approved' }, 'approved, not yet valid');
-  const born = await app.inject({
-    method: 'POST',
-    url: '/api/v1/permits',
-    headers: as('admin'),
-    payload: { ...PERMIT, id: 'permit-3', state: 'revoked', reason: 'x' },
-  });
-  t.is(born.statusCode, 409, 'a permit starts submitted or approved');
-  t.regex(
-    problem(born).detail ?? '',
-    /a new permit starts submitted \(or approved by the city\), not revoked/,
-  );
-  // Clients of the first release said 'active' to issue an enforced permit: still an approval.
-  const legacy = await app.inject({
-    method: 'POST',
-    url: '/api/v1/permits',
-    headers: as('admin'),
-    payload: { ...PERMIT, id: 'permit-4', validTo: '2026-11-20', state: 'active' },
-  });
-  t.like(legacy.json(), { state: 'active', status: 'active' });
-  const monitor = await app.inject({
-    method: 'POST',
-    url: '/api/v1/permits',
-    headers: as('monitor'),
-    payload: { ...PERMIT, id: 'permit-5' },
-  });
-  t.is(monitor.statusCode, 403, 'a monitor neither applies nor issues');
-
-  // 00:30 local on 21 November: permits 1 and 4 have expired (validTo is the 20th, inclusive).
-  clock.now = Date.parse('2026-11-20T16:30:00Z');
-  const list = await app.inject({ url: '/api/v1/permits?status=expired', headers: as('monitor') });
-  t.deepEqual(
-    list.json().items.map((p: { id: string; status: string }) => [p.id, p.status]),
-    [
-      ['permit-1', 'expired'],
-      ['permit-4', 'expired'],
-    ],
-  );
-  const revoke = await decide(app, 'admin', 'permit-1', { status: 'revoked', reason: '过期后不能撤销' });
-  t.is(revoke.statusCode, 409);
-  t.regex(problem(revoke).detail ?? '', /the permit is expired and cannot become revoked/);
-  t.is((await app.inject({ url: '/api/v1/permits?status=approved', headers: as('admin') })).json().count, 1);
-  // Expiry needs no write: the snapshot keeps it, the engine compares the dates itself.
-  t.deepEqual(
-    registry.snapshot().permits.map((p) => p.id),
-    ['permit-1', 'permit-2', 'permit-4'],
-  );
-});
-
-test('an admin PUT that changes the state is a transition too; an update without state keeps it', async (t) => {
-  const { app } = await api(t);
-  await app.inject({ method: 'POST', url: '/api/v1/permits', headers: as('firmA'), payload: PERMIT });
-  const bad = await app.inject({
-    method: 'PUT',
-    url: '/api/v1/permits/permit-1',
-    headers: as('admin'),
-    payload: { ...PERMIT, state: 'revoked', reason: '—' },
-  });
-  t.is(bad.statusCode, 409);
-  t.regex(problem(bad).detail ?? '', /is submitted and cannot become revoked/);
-  const ok = await app.inject({
-    method: 'PUT',
-    url: '/api/v1/permits/permit-1',
-    headers: as('admin'),
-    payload: { ...PERMIT, state: 'approved', cargo: '工程渣土' },
-  });
-  t.like(ok.json(), { version: 2, state: 'approved', status: 'active', cargo: '工程渣土' });
-  // a GET result sent back unchanged (with its output fields) is an amendment, not a transition
-  const got = (await app.inject({ url: '/api/v1/permits/permit-1', headers: as('admin') })).json();
-  const back = await app.inject({
-    method: 'PUT',
-    url: '/api/v1/permits/permit-1',
-    headers: as('admin'),
-    payload: got,
-  });
-  t.is(back.statusCode, 200, back.body);
-  t.like(back.json(), { version: 3, state: 'approved' });
-  t.is((await decide(app, 'monitor', 'permit-1', { status: 'revoked', reason: 'x' })).statusCode, 403);
-});
-
-// ---------------------------------------------------------------------------------------------------
-// The engine enforces only approved permits
-
-/**
- * veh-1 parked empty inside site-o, then loaded there: a loading at 12:01 local on 15 November (the load
- * reading stays full for 80 s: a change counts once it persisted a minute, geofence/rules/confirm.ts).
- */
-function loadingAtOrigin(): Fix[] {
-  return Array.from({ length: 12 }, (_, i) => ({
-    vehicle: 'veh-1',
-    device: 'dev-1',
-    kind: 'muck_truck' as const,
-    firm: 'firm-a',
-    ts: NOV_15 + i * 10_000,
-    received: NOV_15 + i * 10_000,
-    lat: 31.8025,
-    lon: 117.2025,
-    speed: 0,
-    valid: true,
-    crsIn: 'WGS84' as const,
-    late: false,
-    load: i < 4 ? ('empty' as const) : ('full' as const),
-  }));
-}
-
-function noPermitEvents(registry: ComplianceRegistry): ViolationEvent[] {
-  const engine = createEngine(ALL_RULES, chinaCalendar);
-  const w = compileWorld(registry.snapshot());
-  let state = engine.initial('veh-1');
-  const out: ViolationEvent[] = [];
-  for (const fix of loadingAtOrigin()) {
-    const r = engine.step(state, fix, w);
-    state = r.state;
-    out.push(...r.events.filter((e) => e.violation.code === 'NO_PERMIT'));
-  }
-  return out;
-}
-
 test('the engine: a loading under an approved permit is fine; submitted, rejected or revoked is NO_PERMIT', (t) => {
   const { registry } = world(t);
   const input: PermitInput = { ...PERMIT, state: 'submitted' };
@@ -446,36 +230,4 @@ test('the engine: a loading under an approved permit is fine; submitted, rejecte
   // judged under it.
   t.is(revoked.version, 5);
   t.is(registry.get('permit', 'permit-1', 4)?.state, 'approved');
-});
-
-test('a registry file of schema 1 (no reasons yet) opens; its permits join the workflow', (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'citywatch-permit-schema1-'));
-  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
-  const old = new Database(join(dir, 'compliance.db'));
-  old.exec(`CREATE TABLE entity_versions (
-    kind TEXT NOT NULL, id TEXT NOT NULL, version INTEGER NOT NULL, deleted INTEGER NOT NULL, body TEXT,
-    created_at INTEGER NOT NULL, actor TEXT, PRIMARY KEY (kind, id, version)) STRICT, WITHOUT ROWID;
-    PRAGMA user_version = 1;`);
-  const permit = { ...PERMIT, id: 'permit-1', version: 1, state: 'active' };
-  old
-    .prepare('INSERT INTO entity_versions VALUES (?, ?, ?, ?, ?, ?, ?)')
-    .run('permit', 'permit-1', 1, 0, JSON.stringify(permit), NOV_15, 'api:admin');
-  old.close();
-
-  const registry = new ComplianceRegistry({ dir, now: () => NOV_15 });
-  t.teardown(() => registry.close());
-  t.deepEqual(
-    registry.snapshot().permits.map((p) => [p.id, p.version]),
-    [['permit-1', 1]],
-    "a legacy 'active' permit is enforced",
-  );
-  registry.transitionPermit('permit-1', 'revoked', { actor: 'key-admin', reason: '迁移后撤销' });
-  t.deepEqual(
-    registry.permitAudit('permit-1').map((e) => [e.version, e.action, e.from, e.to, e.actor, e.reason]),
-    [
-      [1, 'create', undefined, 'active', 'api:admin', undefined],
-      [2, 'revoke', 'active', 'revoked', 'key-admin', '迁移后撤销'],
-    ],
-  );
-  t.deepEqual(registry.snapshot().permits, []);
 });
