@@ -1,5 +1,6 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
+import { FirmFields } from '../registry/model/fleet.ts';
 import type { Registry } from '../registry/types.ts';
 import { byIdKey, pageQueryFields, paginate } from './paging.ts';
 import { requireRole, visibleFirm } from './principal.ts';
@@ -20,10 +21,10 @@ export const FirmSchema = z
 
 const FirmCreateSchema = z.strictObject({
   id: ResourceIdSchema.describe('firm id (an MQTT topic level of its alerts)'),
-  name: z.string().trim().min(1).max(200),
+  ...FirmFields,
 });
 const FirmsQuerySchema = z.strictObject(pageQueryFields);
-const FirmUpdateSchema = replaceBodySchema({ name: z.string().trim().min(1).max(200) });
+const FirmUpdateSchema = replaceBodySchema(FirmFields);
 
 export interface FirmRoutesOptions {
   registry: Pick<Registry, 'firm' | 'firms' | 'upsertFirm'>;

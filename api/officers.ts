@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { IdReferenceSchema } from '../registry/ids.ts';
+import { OfficerFields } from '../registry/model/fleet.ts';
 import type { Officer, Registry } from '../registry/types.ts';
 import { pageQueryFields } from './paging.ts';
 import {
@@ -27,11 +27,12 @@ export const OfficerSchema = z
   })
   .meta({ id: 'Officer' });
 
+/** The registry's officer (registry/model/fleet.ts); a firm key may leave out its department. */
 const fields = {
-  name: z.string().trim().min(1).max(100),
-  firm: IdReferenceSchema.optional().describe(
-    'department; a firm key may omit it (its own) or name only its own',
-  ),
+  ...OfficerFields,
+  firm: OfficerFields.firm
+    .optional()
+    .describe('department; a firm key may omit it (its own) or name only its own'),
 };
 const OfficerCreateSchema = createBodySchema(fields);
 const OfficerUpdateSchema = replaceBodySchema(fields);

@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { IdReferenceSchema } from '../registry/ids.ts';
+import { VEHICLE_KINDS, VehicleFields } from '../registry/model/fleet.ts';
 import { RegistryConflictError } from '../registry/sqlite.ts';
 import type { Registry, Vehicle } from '../registry/types.ts';
 import { pageQueryFields } from './paging.ts';
@@ -20,8 +20,6 @@ import { registryRouteOptions } from './resource-route-options.ts';
  * changes and deletes its own (the domain's firms "register their trucks and devices"); monitors read.
  */
 
-const VEHICLE_KINDS = ['muck_truck', 'sanitation'] as const;
-
 export const VehicleSchema = z
   .object({
     id: z.string(),
@@ -33,13 +31,12 @@ export const VehicleSchema = z
   })
   .meta({ id: 'Vehicle' });
 
+/** The registry's vehicle (registry/model/fleet.ts); a firm key may leave out its firm. */
 const fields = {
-  plate: z.string().trim().min(1).max(32),
-  kind: z.enum(VEHICLE_KINDS),
-  firm: IdReferenceSchema.optional().describe(
-    'owning firm; a firm key may omit it (its own) or name only its own',
-  ),
-  ratedLoadT: z.number().positive().max(200).optional().describe('tonnes'),
+  ...VehicleFields,
+  firm: VehicleFields.firm
+    .optional()
+    .describe('owning firm; a firm key may omit it (its own) or name only its own'),
 };
 const VehicleCreateSchema = createBodySchema(fields);
 const VehicleUpdateSchema = replaceBodySchema(fields);

@@ -1,6 +1,7 @@
 import { booleanPointInPolygon, kinks, polygon as turfPolygon } from '@turf/turf';
 import { dayNumberOf, parseWindow } from '../geofence/geo/windows.ts';
 import type { Position } from '../geofence/model.ts';
+import type { ValidationIssue } from './model/issues.ts';
 
 /**
  * Validation of compliance-registry geometry and times, at registry time only (turf is never used per
@@ -10,26 +11,8 @@ import type { Position } from '../geofence/model.ts';
  * paths (registry/geojson.ts).
  */
 
-export interface ValidationIssue {
-  /** where in the body: `geometry.coordinates[0][3]`, `properties.windows[1]`, `origins[0]` */
-  path: string;
-  message: string;
-}
-
-/** Invalid input, with every issue found. */
-export class ValidationError extends Error {
-  readonly issues: readonly ValidationIssue[];
-  constructor(issues: readonly ValidationIssue[], what = 'invalid input') {
-    super(`${what}: ${issues.map((i) => (i.path ? `${i.path}: ${i.message}` : i.message)).join('; ')}`);
-    this.name = 'ValidationError';
-    this.issues = issues;
-  }
-}
-
-/** Throws a ValidationError when there are issues. */
-export function assertValid(issues: readonly ValidationIssue[], what?: string): void {
-  if (issues.length > 0) throw new ValidationError(issues, what);
-}
+// The issue type and error live with the registry's schemas; re-exported for the validators' users.
+export { assertValid, ValidationError, type ValidationIssue } from './model/issues.ts';
 
 export const DEFAULT_CORRIDOR_M = 50;
 export const MAX_CORRIDOR_M = 1000;

@@ -7,7 +7,7 @@ import {
   validateWindows,
 } from './geometry.ts';
 import { IdReferenceSchema } from './ids.ts';
-import { zodIssues } from './zod-issues.ts';
+import { zodIssues } from './model/issues.ts';
 
 /**
  * The plans of issue 15 as the registry stores them (the engine's shapes: geofence/plans.ts), one zod

@@ -13,9 +13,9 @@ import {
 } from '../geometry.ts';
 import { ID_GRAMMAR, isValidId } from '../ids.ts';
 import { normalizeIncident } from '../incident-schema.ts';
+import { zodIssues } from '../model/issues.ts';
 import { PERMIT_STATES } from '../permit-workflow.ts';
 import { normalizePlan } from '../plan-schemas.ts';
-import { zodIssues } from '../zod-issues.ts';
 import { CITY_THRESHOLDS_ID, type ComplianceKind, type EntityOf } from './types.ts';
 
 /** a reference to another entity: it must exist (referenceIssues), so ids from before the grammar count */

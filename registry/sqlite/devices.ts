@@ -1,9 +1,14 @@
-import { UNIT_KINDS } from '../../core/fix.ts';
 import { checkNewId } from '../ids.ts';
+import {
+  DEFAULT_REPORT_INTERVAL_S,
+  DeviceChangeSchema,
+  Jt808BindingSchema,
+  NewDeviceSchema,
+} from '../model/fleet.ts';
+import { parseEntity } from '../model/issues.ts';
 import { hashSecret } from '../secrets.ts';
 import type { Device, Jt808Binding, NewDevice } from '../types.ts';
 import { RegistryConflictError } from './errors.ts';
-import { nonEmpty } from './fleet.ts';
 import { canonicalPhone } from './jt808-terminals.ts';
 import type { RegistryState } from './state.ts';
 import { bindingOfRow, bindingRow, type DeviceRow, freezeDevice, type Jt808Row } from './tables.ts';
@@ -15,54 +20,42 @@ import { bindingOfRow, bindingRow, type DeviceRow, freezeDevice, type Jt808Row }
  * enabled flag bumps the device's generation and forgets its remembered verifications.
  */
 
-/** Default nominal report interval of a device, seconds. */
-export const DEFAULT_REPORT_INTERVAL_S = 30;
+export { DEFAULT_REPORT_INTERVAL_S };
 
-/** Checks a JT/T 808 binding; returns it canonical (phone without leading zeros). */
-export function checkJt808Binding(b: Jt808Binding): Jt808Binding {
-  if (typeof b.phone !== 'string' || !/^\d{1,20}$/.test(b.phone)) {
-    throw new Error('jt808.phone must be 1-20 digits (the terminal phone number, 终端手机号)');
-  }
+function nonEmpty(value: unknown, what: string): string {
+  if (typeof value !== 'string' || value.length === 0) throw new Error(`${what} must be a non-empty string`);
+  return value;
+}
+
+/** A binding as kept: its schema's (registry/model/fleet.ts), the phone without leading zeros. */
+function canonicalBinding(b: Jt808Binding): Jt808Binding {
   const out: Jt808Binding = { phone: canonicalPhone(b.phone) };
-  if (b.terminalId !== undefined) {
-    if (typeof b.terminalId !== 'string' || !/^[\x21-\x7e]{1,30}$/.test(b.terminalId)) {
-      throw new Error('jt808.terminalId must be 1-30 printable ASCII characters');
-    }
-    out.terminalId = b.terminalId;
-  }
-  if (b.model !== undefined) out.model = nonEmpty(b.model, 'jt808.model');
+  if (b.terminalId !== undefined) out.terminalId = b.terminalId;
+  if (b.model !== undefined) out.model = b.model;
   return out;
+}
+
+/** Checks a JT/T 808 binding (throws naming the field); returns it canonical. */
+export function checkJt808Binding(b: Jt808Binding): Jt808Binding {
+  return canonicalBinding(parseEntity('jt808', Jt808BindingSchema, b));
 }
 
 /** The row of a device, after the checks every write of one makes (throws naming the field). */
 function checkedDeviceRow(s: RegistryState, input: Omit<NewDevice, 'secret'>, secretHash: string): DeviceRow {
   checkNewId('device', input.id, (id) => s.devices.has(id));
-  if (!(UNIT_KINDS as readonly string[]).includes(input.kind)) {
-    throw new Error(`unknown device kind ${String(input.kind)} (device ${input.id})`);
+  const device = parseEntity('device', NewDeviceSchema, input);
+  const unit = device.vehicle ?? input.id;
+  const vehicle = device.vehicle === undefined ? undefined : s.vehicles.get(unit);
+  if (vehicle !== undefined && vehicle.kind !== device.kind) {
+    throw new Error(`device kind ${device.kind} does not match vehicle ${unit} (${vehicle.kind})`);
   }
-  nonEmpty(input.firm, `firm of device ${input.id}`);
-  let unit: string;
-  if (input.kind === 'body_camera') {
-    if (input.vehicle !== undefined) throw new Error(`body camera ${input.id} is not mounted on a vehicle`);
-    unit = input.id;
-  } else {
-    unit = nonEmpty(input.vehicle, `vehicle of ${input.kind} device ${input.id}`);
-    const vehicle = s.vehicles.get(unit);
-    if (vehicle !== undefined && vehicle.kind !== input.kind) {
-      throw new Error(`device kind ${input.kind} does not match vehicle ${unit} (${vehicle.kind})`);
-    }
-  }
-  if (input.officer !== undefined) nonEmpty(input.officer, `officer of device ${input.id}`);
-  const reportIntervalS = input.reportIntervalS ?? DEFAULT_REPORT_INTERVAL_S;
-  if (!Number.isInteger(reportIntervalS) || reportIntervalS < 1) {
-    throw new Error(`reportIntervalS of device ${input.id} must be a positive integer`);
-  }
+  const reportIntervalS = device.reportIntervalS ?? DEFAULT_REPORT_INTERVAL_S;
   return {
     id: input.id,
-    kind: input.kind,
+    kind: device.kind,
     unit,
-    firm: input.firm,
-    officer: input.officer ?? null,
+    firm: device.firm,
+    officer: device.officer ?? null,
     report_interval_s: reportIntervalS,
     enabled: 1,
     secret_hash: secretHash,
@@ -176,12 +169,9 @@ export function updateDevice(
   patch: { officer?: string | null; reportIntervalS?: number },
 ): Device {
   const entry = entryOf(s, id);
-  const officer = patch.officer === undefined ? (entry.device.officer ?? null) : patch.officer;
-  if (officer !== null) nonEmpty(officer, 'officer');
-  const reportIntervalS = patch.reportIntervalS ?? entry.device.reportIntervalS;
-  if (!Number.isInteger(reportIntervalS) || reportIntervalS < 1) {
-    throw new Error('reportIntervalS must be a positive integer');
-  }
+  const change = parseEntity('device', DeviceChangeSchema, patch);
+  const officer = change.officer === undefined ? (entry.device.officer ?? null) : change.officer;
+  const reportIntervalS = change.reportIntervalS ?? entry.device.reportIntervalS;
   s.stmt.setDeviceFields.run({ id, officer, report_interval_s: reportIntervalS });
   const { officer: _old, ...rest } = entry.device;
   const device: Device = { ...rest, reportIntervalS };

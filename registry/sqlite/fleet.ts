@@ -1,47 +1,46 @@
 import { checkNewId } from '../ids.ts';
+import { FirmSchema, OfficerSchema, VehicleSchema } from '../model/fleet.ts';
+import { parseEntity } from '../model/issues.ts';
 import type { Firm, Officer, Vehicle } from '../types.ts';
 import { RegistryConflictError } from './errors.ts';
 import type { RegistryState } from './state.ts';
-import { frozenVehicle, type VehicleRow } from './tables.ts';
+import { frozenVehicle, vehicleRow } from './tables.ts';
 
-/** Firms, vehicles and officers of the device registry (registry/sqlite.ts): writes, file first. */
-
-export function nonEmpty(value: unknown, what: string): string {
-  if (typeof value !== 'string' || value.length === 0) throw new Error(`${what} must be a non-empty string`);
-  return value;
-}
+/**
+ * Firms, vehicles and officers of the device registry (registry/sqlite.ts): writes, file first, each
+ * checked by its schema (registry/model/fleet.ts, the API's too).
+ */
 
 export function upsertFirm(s: RegistryState, firm: Firm): void {
   const id = checkNewId('firm', firm.id, (id) => s.firms.has(id));
-  const row = { id, name: nonEmpty(firm.name, 'firm name') };
+  const row = { id, ...parseEntity('firm', FirmSchema, firm) };
   s.stmt.upsertFirm.run(row);
   s.firms.set(row.id, Object.freeze(row));
   s.changed('firm', row.id);
 }
 
-export function upsertVehicle(s: RegistryState, vehicle: Vehicle): void {
-  const row = checkedVehicleRow(vehicle, (id) => s.vehicles.has(id));
-  s.stmt.upsertVehicle.run(row);
+export function upsertVehicle(s: RegistryState, input: Vehicle): void {
+  const vehicle = checkedVehicle(input, (id) => s.vehicles.has(id));
+  s.stmt.upsertVehicle.run(vehicleRow(vehicle));
   s.vehicles.set(vehicle.id, frozenVehicle(vehicle));
   s.changed('vehicle', vehicle.id);
 }
 
 /** upsertVehicle for many: every check first, then one transaction (all or nothing, one fsync). */
-export function importVehicles(s: RegistryState, vehicles: readonly Vehicle[]): number {
-  const rows = vehicles.map((v) => checkedVehicleRow(v, (id) => s.vehicles.has(id)));
-  s.db.transaction((all: typeof rows) => {
-    for (const row of all) s.stmt.upsertVehicle.run(row);
-  })(rows);
+export function importVehicles(s: RegistryState, input: readonly Vehicle[]): number {
+  const vehicles = input.map((v) => checkedVehicle(v, (id) => s.vehicles.has(id)));
+  s.db.transaction((all: Vehicle[]) => {
+    for (const v of all) s.stmt.upsertVehicle.run(vehicleRow(v));
+  })(vehicles);
   for (const v of vehicles) s.vehicles.set(v.id, frozenVehicle(v));
   for (const v of vehicles) s.changed('vehicle', v.id);
-  return rows.length;
+  return vehicles.length;
 }
 
 export function upsertOfficer(s: RegistryState, officer: Officer): void {
   const row = {
     id: checkNewId('officer', officer.id, (id) => s.officers.has(id)),
-    name: nonEmpty(officer.name, 'officer name'),
-    firm: nonEmpty(officer.firm, 'officer firm'),
+    ...parseEntity('officer', OfficerSchema, officer),
   };
   s.stmt.upsertOfficer.run(row);
   s.officers.set(row.id, Object.freeze(row));
@@ -75,24 +74,9 @@ export function deleteOfficer(s: RegistryState, id: string): boolean {
   return true;
 }
 
-/** The row of a vehicle, after the checks every write of one makes (throws naming the field). */
-function checkedVehicleRow(vehicle: Vehicle, exists: (id: string) => boolean): VehicleRow {
+/** A vehicle as stored, after the checks every write of one makes (throws naming the field). */
+function checkedVehicle(vehicle: Vehicle, exists: (id: string) => boolean): Vehicle {
   // a new id follows the grammar (registry/ids.ts); an existing one may predate it
-  checkNewId('vehicle', vehicle.id, exists);
-  nonEmpty(vehicle.plate, 'vehicle plate');
-  nonEmpty(vehicle.firm, 'vehicle firm');
-  const kind: string = vehicle.kind;
-  if (kind !== 'muck_truck' && kind !== 'sanitation') {
-    throw new Error(`vehicle kind must be muck_truck or sanitation, got ${String(vehicle.kind)}`);
-  }
-  if (vehicle.ratedLoadT !== undefined && !(Number.isFinite(vehicle.ratedLoadT) && vehicle.ratedLoadT > 0)) {
-    throw new Error('ratedLoadT must be a positive number');
-  }
-  return {
-    id: vehicle.id,
-    plate: vehicle.plate,
-    kind: vehicle.kind,
-    firm: vehicle.firm,
-    ratedLoadT: vehicle.ratedLoadT ?? null,
-  };
+  const id = checkNewId('vehicle', vehicle.id, exists);
+  return { id, ...parseEntity('vehicle', VehicleSchema, vehicle) };
 }
