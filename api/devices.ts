@@ -1,13 +1,18 @@
 import { randomBytes } from 'node:crypto';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
-import { z } from 'zod';
-import { UNIT_KINDS } from '../core/fix.ts';
+import type { z } from 'zod';
 import { HashingBusyError } from '../registry/hash-gate.ts';
-import { EntityIdSchema } from '../registry/ids.ts';
+import type { Jt808BindingSchema } from '../registry/model/fleet.ts';
 import { RegistryConflictError } from '../registry/sqlite.ts';
 import type { Device, NewDevice, Registry } from '../registry/types.ts';
 import { bearerSecurity } from './auth.ts';
-import { pageQueryFields } from './paging.ts';
+import {
+  DeviceCreateSchema,
+  DevicePatchSchema,
+  DeviceSchema,
+  DevicesQuerySchema,
+  ProvisionedSchema,
+} from './device-schemas.ts';
 import { type Principal, visible } from './principal.ts';
 import { HttpProblem } from './problem.ts';
 import {
@@ -50,104 +55,6 @@ async function whenHashed<T>(work: () => Promise<T>): Promise<T> {
     });
   }
 }
-
-const DeviceIdSchema = EntityIdSchema.describe(
-  'device id, the MQTT username (e.g. the terminal serial number): the id grammar of every entity',
-);
-
-const Jt808BindingSchema = z
-  .strictObject({
-    phone: z
-      .string()
-      .regex(/^\d{1,20}$/, '1-20 digits')
-      .describe(
-        'terminal phone number (终端手机号, the SIM number in every JT/T 808 header); leading zeros are dropped',
-      ),
-    terminalId: z
-      .string()
-      .regex(/^[\x21-\x7e]{1,30}$/, '1-30 printable ASCII characters')
-      .optional()
-      .describe('terminal id of its 0x0100 registration (终端 ID); any is accepted when absent'),
-    model: z
-      .string()
-      .min(1)
-      .max(64)
-      .optional()
-      .describe('device model whose vendor mapping reads cover, tipper and weight (GET /device-models)'),
-  })
-  .meta({ id: 'Jt808Binding' });
-
-export const DeviceSchema = z
-  .object({
-    id: z.string().describe('device id = MQTT username'),
-    kind: z.enum(UNIT_KINDS),
-    unit: z.string().describe('what its fixes are filed under: the vehicle id, or the camera’s own id'),
-    firm: z.string(),
-    officer: z.string().optional().describe('body cameras: the officer it is issued to'),
-    reportIntervalS: z.number().int().describe('nominal report interval, s (OFFLINE waits 3x this)'),
-    enabled: z.boolean().describe('false: its MQTT connections are refused (CONNACK 5)'),
-    jt808: Jt808BindingSchema.optional().describe('set for a JT/T 808 terminal: how the gateway binds it'),
-    telemetryTopic: z.string().describe('where it publishes its fixes'),
-  })
-  .meta({ id: 'Device' });
-
-const CredentialsSchema = z
-  .object({
-    username: z.string().describe('MQTT username (the device id)'),
-    password: z.string().describe('MQTT password: shown this once, stored only as a hash'),
-  })
-  .meta({ id: 'DeviceCredentials' });
-
-const ProvisionedSchema = z
-  .object({ device: DeviceSchema, credentials: CredentialsSchema })
-  .meta({ id: 'ProvisionedDevice' });
-
-const reportIntervalS = z.number().int().min(1).max(86_400);
-
-const DeviceCreateSchema = z.strictObject({
-  id: DeviceIdSchema.optional().describe('device id; generated when omitted'),
-  kind: z.enum(UNIT_KINDS),
-  vehicle: z
-    .string()
-    .min(1)
-    .max(128)
-    .optional()
-    .describe('the vehicle it is mounted on (not for body cameras)'),
-  firm: z
-    .string()
-    .min(1)
-    .max(128)
-    .optional()
-    .describe('body cameras: the department; vehicle terminals take the vehicle’s firm'),
-  officer: z.string().min(1).max(128).optional().describe('body cameras: the officer it is issued to'),
-  reportIntervalS: reportIntervalS.optional().describe('default 30'),
-  jt808: Jt808BindingSchema.optional().describe(
-    'a JT/T 808 terminal: its phone number (and terminal id, model); its authentication code is the secret',
-  ),
-  secret: z
-    .string()
-    .min(16)
-    .max(256)
-    .optional()
-    .describe(
-      'the MQTT password, for terminals that ship with one (at least 16 characters); omit to have a random one generated (recommended)',
-    ),
-});
-
-const DevicePatchSchema = z.strictObject({
-  enabled: z.boolean().optional().describe('false refuses its MQTT connections and ends the open ones'),
-  officer: z.string().min(1).max(128).nullable().optional().describe('null: issued to nobody'),
-  reportIntervalS: reportIntervalS.optional(),
-  jt808: Jt808BindingSchema.nullable().optional().describe('null: no longer a JT/T 808 terminal'),
-});
-
-const DevicesQuerySchema = z.strictObject({
-  firm: z.string().min(1).max(128).optional(),
-  vehicle: z.string().min(1).max(128).optional().describe('only devices mounted on this vehicle'),
-  kind: z.enum(UNIT_KINDS).optional(),
-  enabled: z.enum(['true', 'false']).optional(),
-  ...pageQueryFields,
-});
 
 export interface DeviceRoutesOptions {
   registry: Pick<
@@ -237,13 +144,10 @@ export const deviceRoutes: FastifyPluginAsyncZod<DeviceRoutesOptions> = async (a
       const id = body.id ?? `dev-${randomBytes(6).toString('hex')}`;
       let firm: string;
       let vehicle: string | undefined;
-      if (body.kind === 'body_camera') {
-        if (body.vehicle !== undefined)
-          throw fieldProblem('/vehicle', 'a body camera is not mounted on a vehicle');
+      // a body camera on a vehicle, a terminal without one: refused by the schema (checkDeviceMount)
+      if (body.kind === 'body_camera' || body.vehicle === undefined) {
         firm = owningFirm(request, registry, body.firm);
       } else {
-        if (body.vehicle === undefined)
-          throw fieldProblem('/vehicle', `required for a ${body.kind} terminal`);
         const v = visible(request.principal, registry.vehicle(body.vehicle));
         if (v === undefined)
           throw fieldProblem('/vehicle', `unknown vehicle ${JSON.stringify(body.vehicle)}`);
