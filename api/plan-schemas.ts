@@ -5,7 +5,7 @@ import {
   type PlanKind,
   SweepPlanBodySchema,
   UploadStationBodySchema,
-} from '../registry/plan-schemas.ts';
+} from '../registry/model/plans.ts';
 import {
   AreaGeometrySchema,
   collection,
@@ -21,7 +21,7 @@ import {
 
 /**
  * The plans of issue 15 as GeoJSON Features in the API. The properties are the registry's own zod
- * schemas (registry/plan-schemas.ts: defaults and descriptions declared once) less the geometry field,
+ * schemas (registry/model/plans.ts: defaults and descriptions declared once) less the geometry field,
  * plus the usual version / updatedAt / crs members; the registry validates the geometry and windows and
  * names each vertex at fault.
  */

@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import type { ComplianceRegistry, EntityOf } from '../registry/compliance.ts';
+import type { PlanKind } from '../registry/model/plans.ts';
 import { planFromFeature, planToFeature } from '../registry/plan-geojson.ts';
-import type { PlanKind } from '../registry/plan-schemas.ts';
 import { featureRoutes } from './feature-routes.ts';
 import { PLAN_API } from './plan-schemas.ts';
 

@@ -4,7 +4,7 @@ import type { PolygonCoords, Position, Versioned } from './entity.ts';
  * Work plans (issue 15), the registry entities the sanitation and body-camera rules judge against, as
  * the engine reads them: plain data, WGS-84 `[lon, lat]`, versioned like sites and routes. Windows are
  * daily "HH:MM-HH:MM" in China Standard Time and may cross midnight (a window belongs to the date it
- * starts). The registry validates them (registry/plan-schemas.ts); compile.ts indexes them once per
+ * starts). The registry validates them (registry/model/plans.ts); compile.ts indexes them once per
  * registry change.
  *
  * Assignment is by unit: a plan lists the vehicles (or, for duty plans, the cameras and officers) it

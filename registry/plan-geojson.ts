@@ -9,7 +9,7 @@ import {
   polygonsOf,
   type Spec,
 } from './geojson.ts';
-import type { PlanKind } from './plan-schemas.ts';
+import type { PlanKind } from './model/plans.ts';
 
 /**
  * The plans (issue 15) as GeoJSON Features, like sites and routes (registry/geojson.ts, whose CRS

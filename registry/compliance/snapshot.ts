@@ -1,6 +1,6 @@
 import type { CityThresholds, RegistrySnapshot } from '../../geofence/model.ts';
 import type { Incident } from '../../geofence/plans.ts';
-import { CLOSED_INCIDENTS_IN_SNAPSHOT } from '../incident-schema.ts';
+import { CLOSED_INCIDENTS_IN_SNAPSHOT } from '../model/incident.ts';
 import { isEnforcedState } from '../permit-workflow.ts';
 import type { ComplianceKind, EntityOf } from './types.ts';
 import { deepFreeze } from './versions.ts';

@@ -9,8 +9,8 @@ import type {
   Zone,
 } from '../../geofence/model.ts';
 import type { CollectionPoint, DutyPlan, Incident, SweepPlan, UploadStation } from '../../geofence/plans.ts';
+import { PLAN_KINDS } from '../model/plans.ts';
 import type { PermitAction, PermitStatus } from '../permit-workflow.ts';
-import { PLAN_KINDS } from '../plan-schemas.ts';
 
 /** The kinds, inputs, versions, options and errors of the compliance registry (registry/compliance.ts). */
 
@@ -44,7 +44,7 @@ export interface EntityMap {
   zone: Zone;
   permit: RegistryPermit;
   thresholds: CityThresholds;
-  // the plans of issue 15 (registry/plan-schemas.ts)
+  // the plans of issue 15 (registry/model/plans.ts)
   collection_point: CollectionPoint;
   sweep_plan: SweepPlan;
   duty_plan: DutyPlan;

@@ -1,7 +1,7 @@
 import { z } from 'zod';
-import type { ValidationIssue } from './geometry.ts';
-import { validatePosition } from './geometry.ts';
-import { IdReferenceSchema } from './ids.ts';
+import type { ValidationIssue } from '../geometry.ts';
+import { validatePosition } from '../geometry.ts';
+import { IdReferenceSchema } from '../ids.ts';
 
 /**
  * Incidents (issue 15, item 5) as the compliance registry stores them (the engine's shape:

@@ -5,9 +5,9 @@ import {
   validatePolygons,
   validatePosition,
   validateWindows,
-} from './geometry.ts';
-import { IdReferenceSchema } from './ids.ts';
-import { zodIssues } from './model/issues.ts';
+} from '../geometry.ts';
+import { IdReferenceSchema } from '../ids.ts';
+import { zodIssues } from './issues.ts';
 
 /**
  * The plans of issue 15 as the registry stores them (the engine's shapes: geofence/plans.ts), one zod
