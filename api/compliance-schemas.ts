@@ -3,14 +3,23 @@ import { THRESHOLD_OVERRIDES } from '../geofence/thresholds/index.ts';
 import { PERMIT_STATES } from '../registry/compliance.ts';
 import { CRS_NAMES } from '../registry/geojson.ts';
 import { EntityIdSchema, ID_GRAMMAR } from '../registry/ids.ts';
+import { checkPermitDates, PermitFields } from '../registry/model/permit.ts';
+import {
+  checkZone,
+  RouteFields,
+  RouteLimitSchema,
+  SiteFields,
+  ZoneFields,
+} from '../registry/model/places.ts';
 import { PERMIT_STATUSES, PERMIT_TARGETS } from '../registry/permit-workflow.ts';
 import { nextCursorField, pageQueryFields } from './paging.ts';
 
 /**
  * zod schemas of the compliance registry API (api/compliance.ts): sites, routes and zones as GeoJSON
- * Features, permits and the city thresholds as JSON. These check the shape; the registry checks the
- * geometry and the rules (closed rings, no self-intersection, windows, dates, references) and reports
- * each problem with its path (registry/geometry.ts).
+ * Features, permits and the city thresholds as JSON. A request body's fields are the registry's own
+ * schemas (registry/model/places.ts, permit.ts: one declaration, the same checks and messages); the
+ * registry checks the geometry (closed rings, no self-intersection) and the references, and reports each
+ * problem with its path (registry/geometry.ts).
  */
 
 // ---------------------------------------------------------------------------------------------------
@@ -70,14 +79,6 @@ const windowsSchema = z
   .array(z.string())
   .describe('daily windows "HH:MM-HH:MM" in China Standard Time; may cross midnight');
 const appliesToSchema = z.array(z.enum(['muck_truck', 'sanitation']));
-const RouteLimitSchema = z
-  .strictObject({
-    from: z.number().int().describe('index of the first vertex of the stretch (inclusive)'),
-    to: z.number().int().describe('index of the last vertex of the stretch (inclusive)'),
-    speedLimitKmh: z.number().optional().describe('day limit, km/h'),
-    nightLimitKmh: z.number().optional().describe('limit inside the night windows of the thresholds, km/h'),
-  })
-  .meta({ id: 'RouteLimit' });
 
 export const featureIn = <G extends z.ZodType, P extends z.ZodType>(geometry: G, properties: P) =>
   z.object({
@@ -92,8 +93,8 @@ export const featureIn = <G extends z.ZodType, P extends z.ZodType>(geometry: G,
 export const SiteFeatureInSchema = featureIn(
   AreaGeometrySchema,
   z.strictObject({
-    kind: z.enum(['origin', 'disposal']).describe('origin: construction site (工地); disposal: 消纳场'),
-    name: z.string(),
+    kind: SiteFields.kind,
+    name: SiteFields.name,
     crs: crsIn,
     version: versionIn,
     updatedAt: updatedAtIn,
@@ -102,29 +103,26 @@ export const SiteFeatureInSchema = featureIn(
 
 export const ZoneFeatureInSchema = featureIn(
   AreaGeometrySchema,
-  z.strictObject({
-    kind: z.enum(['restricted', 'speed']).describe('restricted: 禁行区; speed: a speed limit'),
-    name: z.string(),
-    windows: windowsSchema
-      .optional()
-      .describe('when it applies; empty or absent: all day (restricted: a permanent ban)'),
-    speedLimitKmh: z.number().optional().describe('speed zones: km/h'),
-    appliesTo: appliesToSchema.optional().describe('unit kinds it applies to (default muck trucks)'),
-    crs: crsIn,
-    version: versionIn,
-    updatedAt: updatedAtIn,
-  }),
+  z
+    .strictObject({
+      kind: ZoneFields.kind,
+      name: ZoneFields.name,
+      windows: ZoneFields.windows,
+      speedLimitKmh: ZoneFields.speedLimitKmh,
+      appliesTo: ZoneFields.appliesTo,
+      crs: crsIn,
+      version: versionIn,
+      updatedAt: updatedAtIn,
+    })
+    .superRefine(checkZone),
 ).meta({ id: 'ZoneFeatureBody', description: 'a restricted or speed zone as a GeoJSON Feature' });
 
 export const RouteFeatureInSchema = featureIn(
   LineStringGeometrySchema,
   z.strictObject({
-    name: z.string(),
-    corridorM: z
-      .number()
-      .optional()
-      .describe('corridor half-width each side, metres (default 50, at most 1000)'),
-    limits: z.array(RouteLimitSchema).optional().describe('speed limits of stretches of the line'),
+    name: RouteFields.name,
+    corridorM: RouteFields.corridorM,
+    limits: RouteFields.limits,
     crs: crsIn,
     version: versionIn,
     updatedAt: updatedAtIn,
@@ -257,7 +255,8 @@ const permitFields = {
 export const PermitInputSchema = z
   .strictObject({
     id: EntityIdSchema.optional().describe(`permit id (${ID_GRAMMAR}); generated when absent`),
-    ...permitFields,
+    ...PermitFields,
+    thresholds: permitFields.thresholds,
     state: PermitStateSchema.optional().describe(
       "admin keys: the state to store (a new permit defaults to 'approved', an update keeps its state; a change must be an allowed transition). Firm keys: absent or 'submitted' (a firm's permit is always submitted, and an amended rejected permit is resubmitted)",
     ),
@@ -266,6 +265,7 @@ export const PermitInputSchema = z
     version: versionIn,
     updatedAt: updatedAtIn,
   })
+  .superRefine(checkPermitDates)
   .meta({ id: 'PermitBody', description: '建筑垃圾处置核准: a disposal permit' });
 
 export const PermitSchema = z
