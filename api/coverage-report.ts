@@ -9,11 +9,8 @@ import {
 import type { World } from '../geofence/types.ts';
 import type { ComplianceRegistry } from '../registry/compliance.ts';
 import type { FixStore } from '../store/port.ts';
-import { bearerSecurity } from './auth.ts';
-import { nextCursorField, pageQueryFields, paginate } from './paging.ts';
-import { listFirm } from './principal.ts';
-import { csvStream, type ReportColumn, XLSX_MEDIA_TYPE, xlsxStream } from './report-export.ts';
-import { problemResponse } from './schemas.ts';
+import { dailyReportRoute } from './daily-report-route.ts';
+import type { ReportColumn } from './report-export.ts';
 
 /**
  * GET /api/v1/reports/coverage (issue 15, item 4, the sanitation part): per vehicle per local day, each
@@ -31,17 +28,6 @@ export interface CoverageReportOptions {
   /** the judgement clock: windows whose grace has not passed by now are pending */
   now: () => number;
 }
-
-const QuerySchema = z.strictObject({
-  date: z.iso.date().describe('the local (China Standard Time) date whose shifts and windows are reported'),
-  firm: z.string().min(1).max(256).optional().describe('only this firm’s plans'),
-  vehicle: z.string().min(1).max(256).optional().describe('only this vehicle'),
-  format: z
-    .enum(['json', 'csv', 'xlsx'])
-    .default('json')
-    .describe('json (default, paged), csv (RFC 4180) or xlsx (Excel): the downloads hold every row'),
-  ...pageQueryFields,
-});
 
 const Geometry = z.object({
   type: z.literal('MultiLineString'),
@@ -91,15 +77,6 @@ const RowSchema = z
   })
   .meta({ id: 'CoverageDayRow' });
 
-const ReportSchema = z
-  .object({
-    date: z.string(),
-    items: z.array(RowSchema),
-    count: z.number().int().describe('rows on this page'),
-    nextCursor: nextCursorField,
-  })
-  .meta({ id: 'CoverageReport' });
-
 /** The detail lines: one per sweep shift and per collection window (CSV, the first Excel sheet). */
 export const COVERAGE_DETAIL_COLUMNS: readonly ReportColumn[] = [
   { key: 'date', kind: 'text', width: 12 },
@@ -134,6 +111,11 @@ export const COVERAGE_SUMMARY_COLUMNS: readonly ReportColumn[] = [
   { key: 'missed', kind: 'int' },
   { key: 'pending', kind: 'int' },
 ];
+
+function* summaryLine(r: CoverageDayRow): Generator<Record<string, unknown>> {
+  const { sweeps: _s, collections: _c, ...summary } = r;
+  yield summary;
+}
 
 function* detailLines(r: CoverageDayRow): Generator<Record<string, unknown>> {
   const base = { date: r.date, firm: r.firm, vehicle: r.vehicle };
@@ -170,119 +152,71 @@ function* detailLines(r: CoverageDayRow): Generator<Record<string, unknown>> {
 
 const MAX_FIXES_PER_VEHICLE = 100_000;
 
+interface Unit {
+  key: string;
+  firm: string;
+  vehicle: string;
+}
+
 export const coverageReportRoutes: FastifyPluginAsyncZod<CoverageReportOptions> = async (
   app,
   { registry, world, tracks, now },
 ) => {
-  app.get(
-    '/reports/coverage',
-    {
-      config: { scope: 'violations:read' },
-      schema: {
-        summary: 'Coverage report: per sanitation vehicle per day, swept length and collection windows',
-        description:
-          'For every sanitation vehicle a sweep plan or collection point names (a firm key: its own firm’s ' +
-          'plans), on `date`: each shift of its sweep plans (planned length, swept length, coverage, the ' +
-          'unswept stretches as a MultiLineString) and each collection window (on time, late, missed, or ' +
-          'pending while the late grace runs), judged as SWEEP_COVERAGE and MISSED/LATE_COLLECTION judge, ' +
-          'from the stored track. JSON paged with `limit` and `cursor`; `format=csv` one line per shift or ' +
-          'window (instants in epoch ms); `format=xlsx` an Excel workbook: sheet Coverage as the CSV ' +
-          '(instants as China Standard Time dates), sheet Vehicles one line per vehicle.',
-        tags: ['reports'],
-        security: bearerSecurity,
-        querystring: QuerySchema,
-        response: {
-          200: {
-            description: 'rows by firm, vehicle',
-            content: {
-              'application/json': { schema: ReportSchema },
-              'text/csv': { schema: z.string().describe('RFC 4180, a header line, CRLF line ends') },
-              [XLSX_MEDIA_TYPE]: { schema: z.string().describe('an Excel workbook (binary)') },
-            },
-          },
-          400: problemResponse('invalid query: every field at fault is named'),
-          401: problemResponse('missing or invalid bearer token'),
-        },
-      },
-    },
-    async (request, reply) => {
-      const { date, format, vehicle: onlyVehicle } = request.query;
-      const firm = listFirm(request.principal, request.query.firm);
+  dailyReportRoute(app, {
+    path: '/reports/coverage',
+    fileName: 'coverage',
+    summary: 'Coverage report: per sanitation vehicle per day, swept length and collection windows',
+    description:
+      'For every sanitation vehicle a sweep plan or collection point names (a firm key: its own firm’s ' +
+      'plans), on `date`: each shift of its sweep plans (planned length, swept length, coverage, the ' +
+      'unswept stretches as a MultiLineString) and each collection window (on time, late, missed, or ' +
+      'pending while the late grace runs), judged as SWEEP_COVERAGE and MISSED/LATE_COLLECTION judge, ' +
+      'from the stored track. JSON paged with `limit` and `cursor`; `format=csv` one line per shift or ' +
+      'window (instants in epoch ms); `format=xlsx` an Excel workbook: sheet Coverage as the CSV ' +
+      '(instants as China Standard Time dates), sheet Vehicles one line per vehicle.',
+    answer: 'rows by firm, vehicle',
+    workbook: 'an Excel workbook (binary)',
+    dateWords: 'the local (China Standard Time) date whose shifts and windows are reported',
+    formatWords: 'json (default, paged), csv (RFC 4180) or xlsx (Excel): the downloads hold every row',
+    query: { vehicle: z.string().min(1).max(256).optional().describe('only this vehicle') },
+    row: RowSchema,
+    reportId: 'CoverageReport',
+    select({ date, firm, query }) {
       const w = world();
       const th = w.thresholds();
       const asOf = now();
       // the rows to report, (firm, vehicle), without reading a track
       const keys = new Set<string>();
-      if (firm !== null) {
-        for (const p of [...registry.list('sweep_plan'), ...registry.list('collection_point')]) {
-          if (firm !== undefined && p.firm !== firm) continue;
-          for (const v of p.vehicles) {
-            if (onlyVehicle === undefined || v === onlyVehicle) keys.add(`${p.firm}\u0000${v}`);
-          }
+      for (const p of [...registry.list('sweep_plan'), ...registry.list('collection_point')]) {
+        if (firm !== undefined && p.firm !== firm) continue;
+        for (const v of p.vehicles) {
+          if (query.vehicle === undefined || v === query.vehicle) keys.add(`${p.firm}\u0000${v}`);
         }
       }
-      const wanted = [...keys].sort().map((k) => {
+      const units = [...keys].sort().map((k): Unit => {
         const [f, v] = k.split('\u0000') as [string, string];
         return { key: k, firm: f, vehicle: v };
       });
-      const page =
-        format === 'json'
-          ? paginate(wanted, (r) => r.key, { limit: request.query.limit, cursor: request.query.cursor })
-          : paginate(wanted, (r) => r.key, {});
-      async function* rows(): AsyncGenerator<CoverageDayRow> {
-        for (const { firm: f, vehicle: v } of page.items) {
-          const span = coverageDaySpan(coveragePlansOf(w, v, f), date, th);
-          const fixes = await tracks.track({
-            vehicle: v,
-            from: span.start,
-            to: span.end,
-            limit: MAX_FIXES_PER_VEHICLE,
-          });
-          yield coverageDayRow(w, f, v, date, fixes, asOf, th);
-        }
-      }
-      if (format === 'json') {
-        const items: CoverageDayRow[] = [];
-        for await (const r of rows()) items.push(r);
-        const body = { date, items, count: items.length };
-        return reply
-          .type('application/json')
-          .send(page.nextCursor === undefined ? body : { ...body, nextCursor: page.nextCursor });
-      }
-      async function* details() {
-        for await (const r of rows()) yield* detailLines(r);
-      }
-      // (a stream is sent as it is; the typed reply only knows the schemas' JSON and string bodies: `as never`)
-      if (format === 'csv') {
-        return reply
-          .type('text/csv; charset=utf-8; header=present')
-          .header('content-disposition', `attachment; filename="coverage-${date}.csv"`)
-          .send(csvStream({ name: 'Coverage', columns: COVERAGE_DETAIL_COLUMNS, rows: details() }) as never);
-      }
-      // Excel: the detail sheet streamed first; the summary (one small line per vehicle) kept for the second
-      const summaries: Record<string, unknown>[] = [];
-      async function* detailsKeepingSummaries() {
-        for await (const r of rows()) {
-          const { sweeps: _s, collections: _c, ...summary } = r;
-          summaries.push(summary);
-          yield* detailLines(r);
-        }
-      }
-      async function* summaryRows() {
-        yield* summaries;
-      }
-      return reply
-        .type(XLSX_MEDIA_TYPE)
-        .header('content-disposition', `attachment; filename="coverage-${date}.xlsx"`)
-        .send(
-          xlsxStream(
-            [
-              { name: 'Coverage', columns: COVERAGE_DETAIL_COLUMNS, rows: detailsKeepingSummaries() },
-              { name: 'Vehicles', columns: COVERAGE_SUMMARY_COLUMNS, rows: summaryRows() },
-            ],
-            (err) => request.log.error({ err }, 'coverage report: the Excel download failed'),
-          ) as never,
-        );
+      return {
+        units,
+        keyOf: (u: Unit) => u.key,
+        async *rows(page: readonly Unit[]) {
+          for (const { firm: f, vehicle: v } of page) {
+            const span = coverageDaySpan(coveragePlansOf(w, v, f), date, th);
+            const fixes = await tracks.track({
+              vehicle: v,
+              from: span.start,
+              to: span.end,
+              limit: MAX_FIXES_PER_VEHICLE,
+            });
+            yield coverageDayRow(w, f, v, date, fixes, asOf, th);
+          }
+        },
+      };
     },
-  );
+    sheets: [
+      { name: 'Coverage', columns: COVERAGE_DETAIL_COLUMNS, lines: detailLines },
+      { name: 'Vehicles', columns: COVERAGE_SUMMARY_COLUMNS, lines: summaryLine },
+    ],
+  });
 };
