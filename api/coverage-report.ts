@@ -10,7 +10,7 @@ import type { World } from '../geofence/types.ts';
 import type { ComplianceRegistry } from '../registry/compliance.ts';
 import type { FixStore } from '../store/port.ts';
 import { dailyReportRoute } from './daily-report-route.ts';
-import type { ReportColumn } from './report-export.ts';
+import { type ReportColumn, reportColumns } from './report-export.ts';
 
 /**
  * GET /api/v1/reports/coverage (issue 15, item 4, the sanitation part): per vehicle per local day, each
@@ -77,40 +77,39 @@ const RowSchema = z
   })
   .meta({ id: 'CoverageDayRow' });
 
+/** the columns naming a row: its date, firm, vehicle */
+const DAY_COLUMNS = { date: ['text', 12], firm: ['text', 16], vehicle: ['text', 14] } as const;
+
 /** The detail lines: one per sweep shift and per collection window (CSV, the first Excel sheet). */
-export const COVERAGE_DETAIL_COLUMNS: readonly ReportColumn[] = [
-  { key: 'date', kind: 'text', width: 12 },
-  { key: 'firm', kind: 'text', width: 16 },
-  { key: 'vehicle', kind: 'text', width: 14 },
-  { key: 'kind', kind: 'text' },
-  { key: 'plan', kind: 'text', width: 14 },
-  { key: 'version', kind: 'int' },
-  { key: 'start', kind: 'instant' },
-  { key: 'end', kind: 'instant' },
-  { key: 'status', kind: 'text', width: 12 },
-  { key: 'plannedM', kind: 'number' },
-  { key: 'sweptM', kind: 'number' },
-  { key: 'unsweptM', kind: 'number' },
-  { key: 'coverage', kind: 'share' },
-  { key: 'visitTs', kind: 'instant' },
-  { key: 'lateByMs', kind: 'int' },
-  { key: 'unswept', kind: 'text', width: 40 },
-];
+export const COVERAGE_DETAIL_COLUMNS: readonly ReportColumn[] = reportColumns({
+  ...DAY_COLUMNS,
+  kind: 'text',
+  plan: ['text', 14],
+  version: 'int',
+  start: 'instant',
+  end: 'instant',
+  status: ['text', 12],
+  plannedM: 'number',
+  sweptM: 'number',
+  unsweptM: 'number',
+  coverage: 'share',
+  visitTs: 'instant',
+  lateByMs: 'int',
+  unswept: ['text', 40],
+});
 
 /** One line per vehicle and day (the second Excel sheet). */
-export const COVERAGE_SUMMARY_COLUMNS: readonly ReportColumn[] = [
-  { key: 'date', kind: 'text', width: 12 },
-  { key: 'firm', kind: 'text', width: 16 },
-  { key: 'vehicle', kind: 'text', width: 14 },
-  { key: 'fixes', kind: 'int' },
-  { key: 'plannedM', kind: 'number' },
-  { key: 'sweptM', kind: 'number' },
-  { key: 'coverage', kind: 'share' },
-  { key: 'onTime', kind: 'int' },
-  { key: 'late', kind: 'int' },
-  { key: 'missed', kind: 'int' },
-  { key: 'pending', kind: 'int' },
-];
+export const COVERAGE_SUMMARY_COLUMNS: readonly ReportColumn[] = reportColumns({
+  ...DAY_COLUMNS,
+  fixes: 'int',
+  plannedM: 'number',
+  sweptM: 'number',
+  coverage: 'share',
+  onTime: 'int',
+  late: 'int',
+  missed: 'int',
+  pending: 'int',
+});
 
 function* summaryLine(r: CoverageDayRow): Generator<Record<string, unknown>> {
   const { sweeps: _s, collections: _c, ...summary } = r;

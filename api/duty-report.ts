@@ -8,7 +8,7 @@ import type { World } from '../geofence/types.ts';
 import type { ComplianceRegistry } from '../registry/compliance.ts';
 import type { FixStore } from '../store/port.ts';
 import { dailyReportRoute } from './daily-report-route.ts';
-import type { ReportColumn } from './report-export.ts';
+import { type ReportColumn, reportColumns } from './report-export.ts';
 
 /**
  * GET /api/v1/reports/duty (issue 15, item 4, the officers' part): per body camera per shift of its duty
@@ -45,22 +45,22 @@ const RowSchema = z
   .meta({ id: 'DutyShiftRow' });
 
 /** The CSV and Excel columns (instants: epoch ms in CSV, China Standard Time dates in Excel). */
-export const DUTY_COLUMNS: readonly ReportColumn[] = [
-  { key: 'date', kind: 'text', width: 12 },
-  { key: 'plan', kind: 'text', width: 14 },
-  { key: 'planVersion', kind: 'int' },
-  { key: 'firm', kind: 'text', width: 16 },
-  { key: 'camera', kind: 'text', width: 14 },
-  { key: 'officers', kind: 'text', width: 16 },
-  { key: 'shiftStart', kind: 'instant' },
-  { key: 'shiftEnd', kind: 'instant' },
-  { key: 'fixes', kind: 'int' },
-  { key: 'heardMs', kind: 'int' },
-  { key: 'recordingMs', kind: 'int' },
-  { key: 'inGridMs', kind: 'int' },
-  { key: 'recordingShare', kind: 'share' },
-  { key: 'inGridShare', kind: 'share' },
-];
+export const DUTY_COLUMNS: readonly ReportColumn[] = reportColumns({
+  date: ['text', 12],
+  plan: ['text', 14],
+  planVersion: 'int',
+  firm: ['text', 16],
+  camera: ['text', 14],
+  officers: ['text', 16],
+  shiftStart: 'instant',
+  shiftEnd: 'instant',
+  fixes: 'int',
+  heardMs: 'int',
+  recordingMs: 'int',
+  inGridMs: 'int',
+  recordingShare: 'share',
+  inGridShare: 'share',
+});
 
 const MAX_FIXES_PER_CAMERA = 100_000;
 const OFFLINE_MIN_MS = 10 * 60_000;

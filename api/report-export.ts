@@ -25,6 +25,15 @@ export interface ReportColumn {
   width?: number;
 }
 
+/** Columns written compactly, in order: `{ date: ['text', 12], fixes: 'int' }` (a width after the kind). */
+export function reportColumns(
+  spec: Record<string, ColumnKind | readonly [ColumnKind, number]>,
+): ReportColumn[] {
+  return Object.entries(spec).map(([key, c]) =>
+    typeof c === 'string' ? { key, kind: c } : { key, kind: c[0], width: c[1] },
+  );
+}
+
 export interface ReportSheet {
   name: string;
   columns: readonly ReportColumn[];
