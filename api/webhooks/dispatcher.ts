@@ -1,18 +1,16 @@
-import { performance } from 'node:perf_hooks';
-import { Counter, Gauge, Histogram, type Registry as MetricsRegistry } from 'prom-client';
+import type { Counter, Histogram, Registry as MetricsRegistry } from 'prom-client';
 import type { TripEvent } from '../../geofence/trips.ts';
 import type { ViolationEvent } from '../../geofence/types.ts';
 import {
   checkUrl,
-  guardedRequest,
   type OutboundPolicy,
-  OutboundRefusedError,
+  type OutboundRefusedError,
   STRICT_POLICY,
 } from '../../outbound/guarded-request.ts';
 import { tripWebhookEvent, violationWebhookEvent, type WebhookEvent } from './events.ts';
 import { matches } from './match.ts';
-import { DEFAULT_RETRY_POLICY, nextStep, parseRetryAfter, type RetryPolicy } from './schedule.ts';
-import { signedHeaders } from './signature.ts';
+import { attemptResult, webhookMetrics } from './metrics.ts';
+import { ABANDONED, postDelivery, SHUTDOWN } from './post.ts';
 import type {
   DeliveryWithLog,
   DueDelivery,
@@ -20,8 +18,9 @@ import type {
   StateChange,
   Subscription,
   SubscriptionState,
-  WebhookStore,
-} from './store.ts';
+} from './records.ts';
+import { DEFAULT_RETRY_POLICY, nextStep, type RetryPolicy } from './schedule.ts';
+import type { WebhookStore } from './store.ts';
 
 /**
  * The I/O half of the webhooks: takes the compliance engine's events off the live bus, matches them to
@@ -93,32 +92,6 @@ const MAX_SLEEP_MS = 30_000;
 const PRUNE_EVERY_MS = 3_600_000;
 /** Matched events held in memory while the store cannot be written; beyond this they are dropped (logged). */
 const MAX_BUFFERED = 100_000;
-/**
- * What an attempt came to, for citywatch_webhook_attempt_seconds{result}: a 2xx (`ok`), the receiver's
- * other answers by class, or no answer (`timeout`, `network`: refused connection, reset, DNS), or the
- * outbound guard's refusal (`refused`, never sent).
- */
-export const ATTEMPT_RESULTS = [
-  'ok',
-  'redirect',
-  'client_error',
-  'server_error',
-  'timeout',
-  'network',
-  'refused',
-] as const;
-export type AttemptResult = (typeof ATTEMPT_RESULTS)[number];
-
-function attemptResult(statusCode: number | undefined, timedOut: boolean, refused: boolean): AttemptResult {
-  if (refused) return 'refused';
-  if (statusCode === undefined) return timedOut ? 'timeout' : 'network';
-  if (statusCode >= 200 && statusCode < 300) return 'ok';
-  if (statusCode >= 300 && statusCode < 400) return 'redirect';
-  return statusCode >= 500 ? 'server_error' : 'client_error';
-}
-
-const SHUTDOWN = Symbol('shutdown');
-const TIMEOUT = Symbol('timeout');
 
 export class WebhookDispatcher {
   readonly store: WebhookStore;
@@ -167,60 +140,11 @@ export class WebhookDispatcher {
     this.pauseAfterDead = options.pauseAfterDead ?? 5;
     this.onStateChange = options.onStateChange;
     if (options.metrics) {
-      this.refused = new Counter({
-        name: 'citywatch_webhook_refused_total',
-        help: 'webhook attempts refused by the outbound guard (scheme, loopback, private and other special-purpose addresses), by reason',
-        labelNames: ['reason'],
-        registers: [options.metrics],
-      });
-      this.stops = new Counter({
-        name: 'citywatch_webhook_subscription_stops_total',
-        help: 'subscriptions the platform stopped: disabled (the receiver answered 410 Gone) or paused (dead letters in a row)',
-        labelNames: ['state'],
-        registers: [options.metrics],
-      });
-      this.attemptSeconds = new Histogram({
-        name: 'citywatch_webhook_attempt_seconds',
-        help: "webhook delivery attempts: time to the receiver's answer (or the timeout), by result (ok = 2xx; redirect, client_error, server_error; timeout; network; refused by the outbound guard)",
-        labelNames: ['result'],
-        buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
-        registers: [options.metrics],
-      });
-      this.finished = new Counter({
-        name: 'citywatch_webhook_deliveries_total',
-        help: 'webhook deliveries finished, by outcome: delivered (a 2xx) or dead (dead-lettered: attempts used up, 410 Gone, or refused)',
-        labelNames: ['outcome'],
-        registers: [options.metrics],
-      });
-      for (const result of ATTEMPT_RESULTS) this.attemptSeconds.zero({ result });
-      for (const outcome of ['delivered', 'dead']) this.finished.labels(outcome).inc(0);
-      // Read from the store at scrape time: they survive restarts and include replays and prunes.
-      const counts = (): { pending: number; dead: number } | undefined => {
-        if (this.stopped) return undefined;
-        try {
-          return this.store.counts();
-        } catch {
-          return undefined;
-        }
-      };
-      new Gauge({
-        name: 'citywatch_webhook_deliveries_pending',
-        help: 'webhook deliveries waiting for their next attempt (or in flight)',
-        registers: [options.metrics],
-        collect() {
-          const c = counts();
-          if (c) this.set(c.pending);
-        },
-      });
-      new Gauge({
-        name: 'citywatch_webhook_dead_letters',
-        help: 'dead-lettered webhook deliveries kept in the store (GET /api/v1/webhooks/dead-letters; each can be replayed)',
-        registers: [options.metrics],
-        collect() {
-          const c = counts();
-          if (c) this.set(c.dead);
-        },
-      });
+      const m = webhookMetrics(options.metrics, () => (this.stopped ? undefined : this.store.counts()));
+      this.refused = m.refused;
+      this.stops = m.stops;
+      this.attemptSeconds = m.attemptSeconds;
+      this.finished = m.finished;
     }
   }
 
@@ -402,45 +326,12 @@ export class WebhookDispatcher {
   private async attempt(d: DueDelivery, controller: AbortController): Promise<void> {
     const n = d.attempts + 1;
     const at = this.now();
-    const t0 = performance.now();
-    const timer = setTimeout(() => controller.abort(TIMEOUT), this.timeoutMs);
-    let statusCode: number | undefined;
-    let error: string | undefined;
-    let retryAfterMs: number | undefined;
-    let refusal: OutboundRefusedError | undefined;
-    try {
-      const res = await guardedRequest(this.outbound, d.url, {
-        method: 'POST',
-        headers: {
-          'content-type': 'application/json',
-          'user-agent': 'citywatch-webhooks/1',
-          ...signedHeaders(d.secret, d.eventId, Math.floor(at / 1000), d.body),
-        },
-        body: d.body,
-        signal: controller.signal,
-      });
-      // Standard Webhooks, "Delivery success and failure": a 3xx is a failure; it is never followed.
-      statusCode = res.status;
-      const retryAfter = res.headers['retry-after'];
-      retryAfterMs = parseRetryAfter(Array.isArray(retryAfter) ? retryAfter[0] : retryAfter, at);
-    } catch (err) {
-      if (controller.signal.reason === SHUTDOWN) return; // abandoned: stop() makes it due again
-      if (err instanceof OutboundRefusedError) {
-        refusal = err;
-        error = `refused: ${err.message}`;
-      } else
-        error =
-          controller.signal.reason === TIMEOUT
-            ? `timeout after ${this.timeoutMs} ms`
-            : describeRequestError(err as Error);
-    } finally {
-      clearTimeout(timer);
-    }
-    if (this.stopped && controller.signal.reason === SHUTDOWN) return;
-    const elapsedMs = performance.now() - t0;
+    const sent = await postDelivery(this.outbound, d, at, this.timeoutMs, controller);
+    if (sent === ABANDONED || (this.stopped && controller.signal.reason === SHUTDOWN)) return;
+    const { statusCode, error, retryAfterMs, refusal, elapsedMs } = sent;
     const durationMs = Math.round(elapsedMs * 10) / 10;
     this.attemptSeconds
-      ?.labels(attemptResult(statusCode, controller.signal.reason === TIMEOUT, refusal !== undefined))
+      ?.labels(attemptResult(statusCode, sent.timedOut, refusal !== undefined))
       .observe(elapsedMs / 1000);
     const ok = statusCode !== undefined && statusCode >= 200 && statusCode < 300;
     const gone = statusCode === 410;
@@ -522,9 +413,4 @@ export class WebhookDispatcher {
       this.log.warn({ buffered: this.buffer.length }, 'webhooks: events not stored at shutdown');
     this.store.close();
   }
-}
-
-/** The system error's code (ECONNREFUSED, ENOTFOUND, ...) or, failing that, its message. */
-function describeRequestError(err: Error): string {
-  return (err as NodeJS.ErrnoException).code ?? err.message;
 }
