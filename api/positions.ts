@@ -7,7 +7,7 @@ import { bearerSecurity } from './auth.ts';
 import { fastJsonSerializerCompiler } from './fast-serializer.ts';
 import { inBbox } from './live-filter.ts';
 import { canSee, listFirm, type Principal } from './principal.ts';
-import { HttpProblem, PROBLEM_TYPES } from './problem.ts';
+import { HttpProblem, PROBLEM_TYPES, storeUnavailable } from './problem.ts';
 import {
   jsonResponse,
   PositionDtoSchema,
@@ -56,14 +56,7 @@ async function fromStore<T>(log: FastifyBaseLogger, read: () => Promise<T>): Pro
   try {
     return await read();
   } catch (cause) {
-    log.error({ err: cause }, 'position store read failed');
-    throw new HttpProblem({
-      status: 503,
-      type: PROBLEM_TYPES.storeUnavailable,
-      title: 'Position store unavailable',
-      detail: 'The position store could not be read; try again shortly.',
-      cause,
-    });
+    throw storeUnavailable(log, 'position', cause);
   }
 }
 

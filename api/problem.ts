@@ -1,5 +1,5 @@
 import { STATUS_CODES } from 'node:http';
-import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyBaseLogger, FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
 import type { Problem } from './schemas.ts';
 
@@ -16,6 +16,22 @@ export const PROBLEM_TYPES = {
   noPosition: 'urn:citywatch:problem:no-position',
   storeUnavailable: 'urn:citywatch:problem:store-unavailable',
 } as const;
+
+/**
+ * A store that could not be read: the backend's failure, not the request's. The cause is logged, never
+ * sent; the answer is a 503 naming the store ("event", "position").
+ */
+export function storeUnavailable(log: FastifyBaseLogger, store: string, cause: unknown): HttpProblem {
+  log.error({ err: cause }, `${store} store read failed`);
+  const name = `${store[0]?.toUpperCase() ?? ''}${store.slice(1)}`;
+  return new HttpProblem({
+    status: 503,
+    type: PROBLEM_TYPES.storeUnavailable,
+    title: `${name} store unavailable`,
+    detail: `The ${store} store could not be read; try again shortly.`,
+    cause,
+  });
+}
 
 export interface HttpProblemInit {
   status: number;

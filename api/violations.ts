@@ -9,7 +9,7 @@ import {
 import { bearerSecurity } from './auth.ts';
 import { withInstants } from './instants.ts';
 import { authorizeViolationChange, listFirm, requireRole, visible } from './principal.ts';
-import { HttpProblem, PROBLEM_TYPES } from './problem.ts';
+import { HttpProblem, PROBLEM_TYPES, storeUnavailable } from './problem.ts';
 import { jsonResponse, problemResponse } from './schemas.ts';
 import {
   StatusAuditSchema,
@@ -61,14 +61,7 @@ export async function fromEvents<T>(log: FastifyBaseLogger, read: () => Promise<
         detail: cause.message,
         cause,
       });
-    log.error({ err: cause }, 'event store read failed');
-    throw new HttpProblem({
-      status: 503,
-      type: PROBLEM_TYPES.storeUnavailable,
-      title: 'Event store unavailable',
-      detail: 'The event store could not be read; try again shortly.',
-      cause,
-    });
+    throw storeUnavailable(log, 'event', cause);
   }
 }
 
