@@ -13,6 +13,7 @@ import { EmbeddedStore } from '../../store/embedded.ts';
 import { EmbeddedEventStore } from '../../store/events-embedded.ts';
 import { AUTH, testApi } from '../support/api-fixtures.ts';
 import { CP1, CP2, PLAN_WORLD, runPlans, SP1, stay, uf, walk } from '../support/plans-matrix.ts';
+import { reportApi, reportStores, twoPagesOfOne } from '../support/report-api.ts';
 import { DAY, type Item, local, withNoise } from '../support/tracks-matrix.ts';
 
 /*
@@ -150,16 +151,9 @@ test('another firm’s plans are not in a firm’s row; a vehicle without plans 
   t.deepEqual([row.sweeps, row.collections, row.coverage], [[], [], null]);
 });
 
-async function reportApi(t: import('ava').ExecutionContext, now = LATER) {
-  const dir = mkdtempSync(join(tmpdir(), 'citywatch-coverage-report-'));
-  const registry = new ComplianceRegistry({ dir });
-  const store = new EmbeddedStore({ dir: join(dir, 'store') });
-  await store.open();
-  t.teardown(async () => {
-    await store.close();
-    registry.close();
-    rmSync(dir, { recursive: true, force: true });
-  });
+async function coverageApi(t: import('ava').ExecutionContext, now = LATER) {
+  const stores = await reportStores(t, 'coverage-report');
+  const { registry, store } = stores;
   for (const p of [CP1, CP2]) {
     const { version: _v, ...rest } = p;
     registry.put('collection_point', rest);
@@ -167,16 +161,11 @@ async function reportApi(t: import('ava').ExecutionContext, now = LATER) {
   const { version: _v, ...sp } = SP1;
   registry.put('sweep_plan', { ...sp, vehicles: ['S1', 'S2'] }); // S2 never heard
   await store.writeFixes(day(390, local(8, 10), local(24, 40)));
-  const { app } = await testApi(
-    { latest: async () => [], latestOf: async () => undefined },
-    { compliance: registry, tracks: store, reportWorld: () => PLAN_WORLD, reportNow: () => now },
-  );
-  t.teardown(() => app.close());
-  return app;
+  return reportApi(t, stores, { reportNow: () => now });
 }
 
 test('GET /reports/coverage: JSON pages, CSV lines; a bad format is named', async (t) => {
-  const app = await reportApi(t);
+  const app = await coverageApi(t);
   const json = await app.inject({ url: `/api/v1/reports/coverage?date=${DAY}`, headers: AUTH });
   t.is(json.statusCode, 200, json.body);
   const body = json.json();
@@ -194,21 +183,10 @@ test('GET /reports/coverage: JSON pages, CSV lines; a bad format is named', asyn
   // PLAN_WORLD names S1 only: S2 has no plans there, and no fixes
   t.like(body.items[1], { vehicle: 'S2', fixes: 0 });
 
-  const first = await app.inject({ url: `/api/v1/reports/coverage?date=${DAY}&limit=1`, headers: AUTH });
-  t.deepEqual(
-    first.json().items.map((r: { vehicle: string }) => r.vehicle),
-    ['S1'],
-  );
-  const cursor = encodeURIComponent(first.json().nextCursor);
-  const second = await app.inject({
-    url: `/api/v1/reports/coverage?date=${DAY}&limit=1&cursor=${cursor}`,
-    headers: AUTH,
-  });
-  t.deepEqual(
-    second.json().items.map((r: { vehicle: string }) => r.vehicle),
-    ['S2'],
-  );
-  t.is(second.json().nextCursor, undefined);
+  const pages = await twoPagesOfOne(app, `/api/v1/reports/coverage?date=${DAY}`, 'vehicle');
+  t.deepEqual(pages.first, ['S1']);
+  t.deepEqual(pages.second, ['S2']);
+  t.is(pages.after, undefined);
   const other = await app.inject({ url: `/api/v1/reports/coverage?date=${DAY}&firm=F2`, headers: AUTH });
   t.is(other.json().count, 0);
   const one = await app.inject({ url: `/api/v1/reports/coverage?date=${DAY}&vehicle=S1`, headers: AUTH });
@@ -246,7 +224,7 @@ test('GET /reports/coverage: JSON pages, CSV lines; a bad format is named', asyn
 const cstInstant = (d: unknown) => (d as Date).getTime() - CST_OFFSET_MS;
 
 test('GET /reports/coverage?format=xlsx: a workbook exceljs opens, with the CSV’s cells and a sheet per vehicle', async (t) => {
-  const app = await reportApi(t);
+  const app = await coverageApi(t);
   const res = await app.inject({ url: `/api/v1/reports/coverage?date=${DAY}&format=xlsx`, headers: AUTH });
   t.is(res.statusCode, 200);
   t.is(res.headers['content-type'], 'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet');
@@ -289,15 +267,8 @@ test('GET /reports/coverage?format=xlsx: a workbook exceljs opens, with the CSV�
 });
 
 test('GET /reports/duty?format=xlsx: the duty report as a workbook exceljs opens', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'citywatch-duty-xlsx-'));
-  const registry = new ComplianceRegistry({ dir });
-  const store = new EmbeddedStore({ dir: join(dir, 'store') });
-  await store.open();
-  t.teardown(async () => {
-    await store.close();
-    registry.close();
-    rmSync(dir, { recursive: true, force: true });
-  });
+  const stores = await reportStores(t, 'duty-xlsx');
+  const { registry, store } = stores;
   const { DP1 } = await import('../support/plans-matrix.ts');
   const { version: _v, ...plan } = DP1;
   registry.put('duty_plan', plan);
@@ -306,11 +277,7 @@ test('GET /reports/duty?format=xlsx: the duty report as a workbook exceljs opens
     uf('C1', local(8) + i * 15_000, 0, -3000, { recording: i >= 96 }),
   );
   await store.writeFixes(fixes);
-  const { app } = await testApi(
-    { latest: async () => [], latestOf: async () => undefined },
-    { compliance: registry, tracks: store, reportWorld: () => PLAN_WORLD },
-  );
-  t.teardown(() => app.close());
+  const app = await reportApi(t, stores);
   const res = await app.inject({ url: `/api/v1/reports/duty?date=${DAY}&format=xlsx`, headers: AUTH });
   t.is(res.statusCode, 200);
   const wb = new ExcelJS.Workbook();

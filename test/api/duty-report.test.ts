@@ -1,13 +1,9 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import test from 'ava';
 import type { Fix } from '../../core/fix.ts';
 import { dutyShiftRow, shiftsStartingOn } from '../../geofence/duty-report.ts';
-import { ComplianceRegistry } from '../../registry/compliance.ts';
-import { EmbeddedStore } from '../../store/embedded.ts';
-import { AUTH, testApi } from '../support/api-fixtures.ts';
+import { AUTH } from '../support/api-fixtures.ts';
 import { DP1, PLAN_WORLD, uf } from '../support/plans-matrix.ts';
+import { reportApi, reportStores, twoPagesOfOne } from '../support/report-api.ts';
 import { DAY, local } from '../support/tracks-matrix.ts';
 
 /*
@@ -79,23 +75,12 @@ test('shifts starting on a date, one crossing midnight; the officer named by the
 });
 
 test('GET /reports/duty from the stored track: JSON and CSV; a bad date is named', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'citywatch-duty-report-'));
-  const registry = new ComplianceRegistry({ dir });
-  const store = new EmbeddedStore({ dir: join(dir, 'store') });
-  await store.open();
-  t.teardown(async () => {
-    await store.close();
-    registry.close();
-    rmSync(dir, { recursive: true, force: true });
-  });
+  const stores = await reportStores(t, 'duty-report');
+  const { registry, store } = stores;
   const { version: _v, id, ...plan } = DP1;
   registry.put('duty_plan', { id, ...plan, cameras: ['C2', 'C1'] }); // C2 never heard
   await store.writeFixes(fixes(local(8), 240, (i) => ({ recording: i >= 96 }))); // 24 min not recording
-  const { app } = await testApi(
-    { latest: async () => [], latestOf: async () => undefined },
-    { compliance: registry, tracks: store, reportWorld: () => PLAN_WORLD },
-  );
-  t.teardown(() => app.close());
+  const app = await reportApi(t, stores);
   const json = await app.inject({ url: `/api/v1/reports/duty?date=${DAY}`, headers: AUTH });
   t.is(json.statusCode, 200, json.body);
   t.is(json.json().count, 2);
@@ -122,21 +107,10 @@ test('GET /reports/duty from the stored track: JSON and CSV; a bad date is named
   );
   t.is(lines.length, 3);
   // pages of one row: C1, then C2
-  const first = await app.inject({ url: `/api/v1/reports/duty?date=${DAY}&limit=1`, headers: AUTH });
-  t.deepEqual(
-    first.json().items.map((r: { camera: string }) => r.camera),
-    ['C1'],
-  );
-  const cursor = encodeURIComponent(first.json().nextCursor);
-  const second = await app.inject({
-    url: `/api/v1/reports/duty?date=${DAY}&limit=1&cursor=${cursor}`,
-    headers: AUTH,
-  });
-  t.deepEqual(
-    second.json().items.map((r: { camera: string }) => r.camera),
-    ['C2'],
-  );
-  t.is(second.json().nextCursor, undefined);
+  const pages = await twoPagesOfOne(app, `/api/v1/reports/duty?date=${DAY}`, 'camera');
+  t.deepEqual(pages.first, ['C1']);
+  t.deepEqual(pages.second, ['C2']);
+  t.is(pages.after, undefined);
   const bad = await app.inject({ url: '/api/v1/reports/duty?date=2026-13-01', headers: AUTH });
   t.is(bad.statusCode, 400);
   t.regex(bad.body, /date/);
