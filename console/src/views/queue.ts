@@ -1,11 +1,12 @@
-import { ApiError, allPages, get, send } from '../api.ts';
+import { ApiError, allPages, get } from '../api.ts';
 import type { Ctx, View } from '../app.ts';
 import { toDisplay } from '../crs.ts';
 import { fill, h } from '../dom.ts';
 import { named, t, VIOLATION_CODES } from '../i18n.ts';
 import { boundsOf, CARD_PADDING } from '../map/focus-layer.ts';
 import type { Violation } from '../store.ts';
-import { cst, cstZ, duration, fromLocalInput, toLocalInput, withUnit, ZONE_SUFFIX } from '../time.ts';
+import { cst, fromLocalInput, toLocalInput, ZONE_SUFFIX } from '../time.ts';
+import { plateOf, renderViolationCard, STATUSES, type Status } from './violation-card.ts';
 
 /**
  * The violation queue: violations from GET /violations (type, firm, status, time), new ones arriving on
@@ -15,23 +16,6 @@ import { cst, cstZ, duration, fromLocalInput, toLocalInput, withUnit, ZONE_SUFFI
  * role and the violation's status allow.
  */
 
-const STATUSES = ['open', 'acknowledged', 'disputed', 'confirmed', 'closed'] as const;
-type Status = (typeof STATUSES)[number];
-/** store/violation-status.ts, as the API documents it */
-const TRANSITIONS: Record<Status, Status[]> = {
-  open: ['acknowledged'],
-  acknowledged: ['disputed', 'confirmed'],
-  disputed: ['confirmed', 'closed'],
-  confirmed: ['closed'],
-  closed: [],
-};
-/** who may make a violation `to`: monitors and admins judge, the firm (or an admin) disputes */
-const MAY: Record<Exclude<Status, 'open'>, ReadonlyArray<'admin' | 'monitor' | 'firm'>> = {
-  acknowledged: ['admin', 'monitor'],
-  disputed: ['admin', 'firm'],
-  confirmed: ['admin', 'monitor'],
-  closed: ['admin', 'monitor'],
-};
 const DEFAULT_SPAN_MS = 24 * 3_600_000;
 const MAX_ITEMS = 2000;
 
@@ -162,7 +146,7 @@ export function queueView(ctx: Ctx): View {
     if (selected !== id) return;
     items.set(id, detail.violation);
     render();
-    renderDetail(detail.violation, detail.phases);
+    renderViolationCard(ctx, detail.violation, detail.phases, select);
     showOnMap(detail.violation);
   };
 
@@ -192,144 +176,6 @@ export function queueView(ctx: Ctx): View {
         });
       else ctx.map.fitBounds(b, { padding: CARD_PADDING, duration: 300, maxZoom: 15 });
     }
-  };
-
-  const renderDetail = (
-    v: Violation,
-    phases: Array<{ seq: number; phase: string; violation: Violation }>,
-  ) => {
-    const role = ctx.session.principal.role;
-    const next = TRANSITIONS[v.status].filter((to) =>
-      (MAY[to as Exclude<Status, 'open'>] ?? []).includes(role),
-    );
-    const note = h('textarea', {
-      id: 'wf-note',
-      placeholder: t('queue.reasonHint'),
-      'aria-label': t('queue.reason'),
-    });
-    const message = h('div', { id: 'wf-message', role: 'status' });
-    const change = async (to: Status) => {
-      for (const b of card.querySelectorAll<HTMLButtonElement>('.workflow button')) b.disabled = true;
-      try {
-        const updated = await send<Violation>('POST', `/violations/${encodeURIComponent(v.id)}/status`, {
-          status: to,
-          ...(note.value.trim() ? { note: note.value.trim() } : {}),
-        });
-        ctx.store.setStatus(v.id, updated.status);
-        ctx.toast(t('queue.changed', { status: named('status', updated.status) }));
-        await select(v.id);
-      } catch (err) {
-        fill(
-          message,
-          h('p', { class: 'error' }, err instanceof ApiError ? err.detail || err.title : String(err)),
-        );
-        for (const b of card.querySelectorAll<HTMLButtonElement>('.workflow button')) b.disabled = false;
-      }
-    };
-    const card = ctx.card;
-    fill(
-      card,
-      h(
-        'header',
-        {},
-        h('h2', { id: 'card-title' }, named('code', v.code)),
-        h(
-          'button',
-          {
-            type: 'button',
-            class: 'close',
-            'aria-label': t('card.close'),
-            onclick: () => ctx.navigate('#/violations'),
-          },
-          '×',
-        ),
-      ),
-      h(
-        'div',
-        {},
-        h(
-          'span',
-          { class: `status-tag ${v.status}`, id: 'violation-status', 'data-status': v.status },
-          named('status', v.status),
-        ),
-      ),
-      h(
-        'dl',
-        { class: 'facts' },
-        [
-          [t('card.plate'), `${plateOf(ctx, v.vehicle)} (${v.vehicle})`],
-          [t('card.firm'), ctx.firms.get(v.firm) ?? v.firm],
-          [t('card.permit'), v.permit ?? '—'],
-          [t('queue.start'), cstZ(v.startTs)],
-          [
-            t('queue.end'),
-            v.endTs === undefined
-              ? t('queue.ongoing')
-              : `${cstZ(v.endTs)} (${duration(v.endTs - v.startTs)})`,
-          ],
-          [t('queue.detectedAt'), v.detectedTs === undefined ? '—' : cstZ(v.detectedTs)],
-          [t('queue.level'), String(v.level)],
-        ].map(([k, val]) => [h('dt', {}, k!), h('dd', {}, val!)]),
-      ),
-      h('h3', {}, t('evidence.details')),
-      h(
-        'dl',
-        { class: 'facts' },
-        Object.entries(v.details).map(([k, val]) => [h('dt', {}, k), h('dd', {}, withUnit(k, val))]),
-      ),
-      h(
-        'ul',
-        { class: 'plain' },
-        phases.map((p) =>
-          h(
-            'li',
-            { class: 'muted' },
-            `${named('phase', p.phase)} · ${cstZ(p.violation.endTs ?? p.violation.startTs)}`,
-          ),
-        ),
-      ),
-      next.length > 0
-        ? h(
-            'div',
-            { class: 'workflow' },
-            note,
-            h(
-              'div',
-              { class: 'buttons' },
-              next.map((to) =>
-                h(
-                  'button',
-                  {
-                    type: 'button',
-                    'data-action': to,
-                    class: to === 'disputed' ? 'secondary' : '',
-                    onclick: () => void change(to),
-                  },
-                  t(`action.${to}` as 'action.acknowledged'),
-                ),
-              ),
-            ),
-            message,
-          )
-        : null,
-      h(
-        'div',
-        { class: 'actions' },
-        h(
-          'a',
-          { class: 'button secondary', href: `#/evidence/${encodeURIComponent(v.id)}`, id: 'to-evidence' },
-          t('queue.evidence'),
-        ),
-        h(
-          'a',
-          {
-            class: 'button secondary',
-            href: `#/replay/${encodeURIComponent(v.vehicle)}?from=${v.startTs - 10 * 60_000}&to=${(v.endTs ?? Date.now()) + 10 * 60_000}`,
-          },
-          t('card.replay'),
-        ),
-      ),
-    );
   };
 
   const dateInput = (id: string, value: number | undefined, set: (ms: number | undefined) => void) =>
@@ -466,8 +312,4 @@ export function queueView(ctx: Ctx): View {
       delete ctx.card.dataset.violation;
     },
   };
-}
-
-function plateOf(ctx: Ctx, unit: string): string {
-  return ctx.store.units.get(unit)?.pos.plate ?? unit;
 }

@@ -11,6 +11,16 @@ import { named, t } from '../i18n.ts';
 import { boundsOf, CARD_PADDING } from '../map/focus-layer.ts';
 import type { Feature } from '../map/registry-layers.ts';
 import { cstZ } from '../time.ts';
+import {
+  type Editing,
+  editorForm,
+  errorPosition,
+  featureBody,
+  type GeoKind,
+  KIND_TITLE,
+  PLURAL,
+  positionsOf,
+} from './registry-editor.ts';
 
 /**
  * Permits and the registry on the map (`#/registry`, `#/registry/permit/<id>`, `#/registry/site/<id>`):
@@ -21,39 +31,11 @@ import { cstZ } from '../time.ts';
  * shown on the shape, at the coordinate they point at when they name one.
  */
 
-type GeoKind = 'site' | 'zone' | 'route';
-const PLURAL: Record<GeoKind, string> = { site: 'sites', zone: 'zones', route: 'routes' };
-const KIND_TITLE = { site: 'registry.sites', zone: 'registry.zones', route: 'registry.routes' } as const;
-
 /**
  * A permit as GET /api/v1/permits answers it: the API's own response schema, imported as a type only, so
  * it costs the bundle nothing and cannot drift from what the API sends.
  */
 type Permit = z.output<typeof PermitSchema>;
-
-interface Editing {
-  kind: GeoKind;
-  /** the entity edited, or undefined for a new one */
-  existing?: Feature;
-  /** Terra Draw's id of the shape */
-  shapeId?: string | number;
-}
-
-/** The position a JSON pointer into a Feature names (`/geometry/coordinates/0/3`), if it names one. */
-export function positionAt(
-  feature: { geometry: { coordinates: unknown } },
-  pointer: string,
-): [number, number] | undefined {
-  const parts = pointer.split('/').slice(1);
-  // biome-ignore lint/suspicious/noExplicitAny: walking a JSON document by pointer
-  let at: any = feature;
-  for (const p of parts) {
-    if (at === undefined || at === null) return undefined;
-    at = at[p.replaceAll('~1', '/').replaceAll('~0', '~')];
-  }
-  while (Array.isArray(at) && Array.isArray(at[0])) at = at[0];
-  return Array.isArray(at) && typeof at[0] === 'number' ? [at[0], at[1]] : undefined;
-}
 
 export function registryView(ctx: Ctx): View {
   let permits: Permit[] = [];
@@ -153,19 +135,7 @@ export function registryView(ctx: Ctx): View {
       err.errors.length > 0
         ? err.errors.map((e) => `${e.pointer || '/'}: ${e.message}`)
         : [err.detail || err.title];
-    const first = err.errors.find((e) => e.pointer.startsWith('/geometry'));
-    let at =
-      first && geometry
-        ? positionAt({ geometry }, first.pointer.replace(/^\/geometry/, '/geometry'))
-        : undefined;
-    if (!at && geometry) {
-      const ring =
-        (geometry.type === 'Polygon'
-          ? (geometry.coordinates as number[][][])[0]
-          : (geometry.coordinates as number[][])) ?? [];
-      const p = ring[0];
-      if (p) at = [p[0]!, p[1]!];
-    }
+    const at = errorPosition(err, geometry);
     const message = h(
       'div',
       { class: 'shape-error-text', id: 'reg-error' },
@@ -184,24 +154,7 @@ export function registryView(ctx: Ctx): View {
   const save = async (form: HTMLFormElement) => {
     if (!editing) return;
     const geometry = shape();
-    const data = new FormData(form);
-    const id = String(data.get('id') ?? '').trim();
-    const name = String(data.get('name') ?? '').trim();
-    const properties: Record<string, unknown> = { name };
-    if (editing.kind === 'site') properties.kind = data.get('kind');
-    if (editing.kind === 'zone') {
-      properties.kind = data.get('kind');
-      const windows = String(data.get('windows') ?? '')
-        .split(/[,，\s]+/)
-        .filter(Boolean);
-      if (windows.length > 0) properties.windows = windows;
-    }
-    if (editing.kind === 'route') {
-      const corridor = Number(data.get('corridorM'));
-      if (Number.isFinite(corridor) && corridor > 0) properties.corridorM = corridor;
-    }
-    if (editing.existing) properties.version = editing.existing.properties.version;
-    const body = { type: 'Feature', id, geometry: geometry ?? null, properties };
+    const body = featureBody(editing, new FormData(form), geometry);
     const query = displayCrs() === 'GCJ02' ? { crs: 'GCJ02' } : undefined;
     const button = form.querySelector<HTMLButtonElement>('button[type=submit]');
     if (button) button.disabled = true;
@@ -237,90 +190,13 @@ export function registryView(ctx: Ctx): View {
 
   const renderEditor = () => {
     if (!editing) return fill(editorEl);
-    const e = editing;
-    const p = e.existing?.properties ?? {};
-    const field = (label: string, input: HTMLElement) =>
-      h('label', { class: 'field' }, h('span', {}, label), input);
-    const form = h(
-      'form',
-      {
-        class: 'editor',
-        id: 'reg-form',
-        onsubmit: (ev: Event) => {
-          ev.preventDefault();
-          void save(ev.target as HTMLFormElement);
-        },
-      },
-      h('p', { class: 'muted' }, e.existing ? t('registry.editHint') : t('registry.drawHint')),
-      field(
-        t('registry.id'),
-        h('input', {
-          name: 'id',
-          id: 'reg-id',
-          required: true,
-          value: e.existing?.id ?? `${e.kind}-${Date.now().toString(36)}`,
-          readonly: e.existing !== undefined,
-        }),
-      ),
-      field(
-        t('registry.name'),
-        h('input', { name: 'name', id: 'reg-name', required: true, value: String(p.name ?? '') }),
-      ),
-      e.kind === 'site'
-        ? field(
-            t('registry.kind'),
-            h(
-              'select',
-              { name: 'kind', id: 'reg-kind' },
-              ['origin', 'disposal'].map((k) =>
-                h('option', { value: k, selected: p.kind === k }, named('registry', k)),
-              ),
-            ),
-          )
-        : null,
-      e.kind === 'zone'
-        ? [
-            field(
-              t('registry.kind'),
-              h(
-                'select',
-                { name: 'kind', id: 'reg-kind' },
-                ['restricted', 'speed'].map((k) =>
-                  h('option', { value: k, selected: p.kind === k }, named('registry', k)),
-                ),
-              ),
-            ),
-            field(
-              t('registry.windows'),
-              h('input', { name: 'windows', value: ((p.windows as string[] | undefined) ?? []).join(', ') }),
-            ),
-          ]
-        : null,
-      e.kind === 'route'
-        ? field(
-            t('registry.corridor'),
-            h('input', {
-              name: 'corridorM',
-              type: 'number',
-              min: '1',
-              max: '1000',
-              value: String(p.corridorM ?? 50),
-            }),
-          )
-        : null,
-      h('div', { class: 'errors' }),
-      h(
-        'div',
-        { class: 'tools' },
-        h(
-          'button',
-          { type: 'submit', id: 'reg-save', disabled: e.shapeId === undefined },
-          t('registry.save'),
-        ),
-        h('button', { type: 'button', class: 'secondary', onclick: stopEditing }, t('registry.cancel')),
-      ),
+    fill(
+      editorEl,
+      editorForm(editing, {
+        save: (form) => void save(form),
+        cancel: stopEditing,
+      }),
     );
-    fill(editorEl, form);
   };
 
   const renderLists = () => {
@@ -379,13 +255,7 @@ export function registryView(ctx: Ctx): View {
       .map((r) => ctx.registry.byId('route', r))
       .filter((f): f is Feature => f !== undefined);
     ctx.registry.highlight([...sites, ...routes]);
-    const coords: number[][] = [];
-    const walk = (c: unknown) => {
-      if (Array.isArray(c) && typeof c[0] === 'number') coords.push(c as number[]);
-      else if (Array.isArray(c)) c.forEach(walk);
-    };
-    for (const f of [...sites, ...routes]) walk(f.geometry.coordinates);
-    const b = boundsOf(coords);
+    const b = boundsOf(positionsOf([...sites, ...routes]));
     if (b) ctx.map.fitBounds(b, { padding: CARD_PADDING, duration: 300, maxZoom: 15 });
     const name = (kind: 'site' | 'route', rid: string) =>
       String(ctx.registry.byId(kind, rid)?.properties.name ?? rid);
@@ -415,13 +285,7 @@ export function registryView(ctx: Ctx): View {
     const f = ctx.registry.byId(kind, id);
     if (!f) return;
     ctx.registry.highlight([f]);
-    const coords: number[][] = [];
-    const walk = (c: unknown) => {
-      if (Array.isArray(c) && typeof c[0] === 'number') coords.push(c as number[]);
-      else if (Array.isArray(c)) c.forEach(walk);
-    };
-    walk(f.geometry.coordinates);
-    const b = boundsOf(coords);
+    const b = boundsOf(positionsOf([f]));
     if (b) ctx.map.fitBounds(b, { padding: CARD_PADDING, duration: 300, maxZoom: 16 });
     ctx.card.hidden = false;
     fill(
