@@ -3,6 +3,7 @@ import { LiveUnits } from '../dispatch/live-units.ts';
 import { compileWorld } from '../geofence/compile.ts';
 import { Ruler } from '../geofence/geo/ruler.ts';
 import { DEFAULT_THRESHOLDS } from '../geofence/thresholds/index.ts';
+import { mulberry32 } from '../simulators/rng.ts';
 import type { Benchmark, Figure } from './types.ts';
 
 /**
@@ -16,17 +17,6 @@ import type { Benchmark, Figure } from './types.ts';
  * medians (a p99 on a loaded machine is the scheduler's more than the search's; the means are in the
  * note). Both answers are compared for every query: a wrong fast answer would be no figure.
  */
-
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const quantile = (xs: number[], q: number) => {
   const s = [...xs].sort((a, b) => a - b);
@@ -42,7 +32,7 @@ export const dispatch: Benchmark = {
     const units = 100_000;
     const queries = ctx.quick ? 300 : 1500;
     const movesPerQuery = 100;
-    const rnd = prng(15);
+    const rnd = mulberry32(15);
     const ruler = new Ruler(CENTRE[1], CENTRE[0]);
     // no plans: every online unit is on duty, so `available` costs the online check of each candidate
     const world = compileWorld({

@@ -12,21 +12,11 @@ import * as turf from '@turf/turf';
 import { PolygonIndex, type PolygonRings } from '../geofence/geo/polygon-index.ts';
 import { PolylineIndex, type RouteInput } from '../geofence/geo/polyline-index.ts';
 import { type LonLat, Ruler } from '../geofence/geo/ruler.ts';
-
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { mulberry32 } from '../simulators/rng.ts';
 
 const HEFEI: LonLat = [117.23, 31.82];
 const ruler = new Ruler(HEFEI[1], HEFEI[0]);
-const rnd = prng(2026);
+const rnd = mulberry32(2026);
 const near = (c: LonLat, r: number) => ruler.offset(c, (rnd() * 2 - 1) * r, (rnd() * 2 - 1) * r);
 
 // --- world -------------------------------------------------------------------------------------------
