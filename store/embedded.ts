@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import type Database from 'better-sqlite3';
 import { BOOLEAN_FIELDS, type Fix, NUMERIC_FIELDS, STRING_FIELDS } from '../core/fix.ts';
 import type { FixStore, LatestFilter, StoreHealth, TrackQuery } from './port.ts';
-import { openSqlite } from './sqlite-file.ts';
+import { openSqlite, sqliteHealth } from './sqlite-file.ts';
 
 export interface EmbeddedStoreOptions {
   /** data directory; the database is `${dir}/fixes.db` (the directory is created if needed) */
@@ -230,13 +230,7 @@ export class EmbeddedStore implements FixStore {
   }
 
   async health(): Promise<StoreHealth> {
-    if (!this.db) return { ok: false, detail: 'embedded store is not open' };
-    try {
-      this.db.prepare('SELECT 1').get();
-      return { ok: true };
-    } catch (err) {
-      return { ok: false, detail: (err as Error).message };
-    }
+    return sqliteHealth(this.db, 'embedded store is not open');
   }
 
   async close(): Promise<void> {

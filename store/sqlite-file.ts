@@ -1,6 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
+import type { StoreHealth } from './port.ts';
 
 export interface OpenSqliteOptions {
   /**
@@ -45,5 +46,19 @@ export function openSqlite<T>(
   } catch (err) {
     db.close();
     throw err;
+  }
+}
+
+/**
+ * The health of a store kept in one SQLite file (the embedded fix and event stores): can the open file
+ * answer a query. One function so that both stores answer /healthz alike.
+ */
+export function sqliteHealth(db: Database.Database | undefined, notOpen: string): StoreHealth {
+  if (!db) return { ok: false, detail: notOpen };
+  try {
+    db.prepare('SELECT 1').get();
+    return { ok: true };
+  } catch (err) {
+    return { ok: false, detail: (err as Error).message };
   }
 }
