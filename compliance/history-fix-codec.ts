@@ -1,4 +1,4 @@
-import type { Fix } from '../core/fix.ts';
+import { FIX_KEYS, type Fix } from '../core/fix.ts';
 
 /**
  * How the backfill history (compliance/backfill-history.ts) stores a judged fix: a JSON array of the
@@ -10,37 +10,17 @@ import type { Fix } from '../core/fix.ts';
  * newer field is never lost; values absent from the fix are `null` (trailing ones left out).
  */
 
-const FIELDS = [
-  'device',
-  'kind',
-  'firm',
-  'received',
-  'lat',
-  'lon',
-  'speed',
-  'heading',
-  'alt',
-  'sats',
-  'accuracy',
-  'valid',
-  'crsIn',
-  'late',
-  'ign',
-  'load',
-  'weight',
-  'cover',
-  'lift',
-  'doors',
-  'task',
-  'brush',
-  'binLifts',
-  'recording',
-  'battery',
-  'storageFree',
-  'officer',
-  'sos',
-  'docked',
-] as const satisfies readonly (keyof Fix)[];
+/**
+ * The properties a history row holds by position: every Fix property but the row's key (vehicle, ts), in
+ * the order of core/fix.ts FIX_KEYS (append only), as many as there were when this format was set. The
+ * count never grows: an old row's trailing object stands at position HISTORY_POSITIONS, and properties
+ * added to the Fix since go into that object.
+ */
+const HISTORY_POSITIONS = 29;
+const FIELDS: readonly (keyof Fix)[] = FIX_KEYS.filter((k) => k !== 'vehicle' && k !== 'ts').slice(
+  0,
+  HISTORY_POSITIONS,
+);
 
 const KNOWN = new Set<string>(['vehicle', 'ts', ...FIELDS]);
 

@@ -135,38 +135,93 @@ export interface Fix {
   rssi?: number;
 }
 
-/** Optional measurement fields of a Fix, in a fixed order (used by the store adapters). */
-export const NUMERIC_FIELDS = [
-  'speed',
-  'heading',
-  'alt',
-  'sats',
-  'accuracy',
-  'weight',
-  'binLifts',
-  'battery',
-  'storageFree',
-  'mileage',
-  'fuel',
-  'tachoSpeed',
-  'vehicleSignals',
-  'ioStatus',
-  'analog0',
-  'analog1',
-  'rssi',
-] as const;
-export const BOOLEAN_FIELDS = ['valid', 'late', 'ign', 'brush', 'recording', 'sos', 'docked'] as const;
-export const STRING_FIELDS = [
-  'device',
-  'crsIn',
-  'load',
-  'cover',
-  'lift',
-  'doors',
-  'task',
-  'officer',
-  'alarms',
-] as const;
+/**
+ * Every property of a Fix: the kind of value it holds (as the stores write it) and whether every Fix has
+ * it, in the order the interface declares them. One table for the store adapters and the codecs, so that
+ * a new property is declared here once; the type check refuses a property missing from it or a
+ * `required` that disagrees with the interface.
+ *
+ * APPEND ONLY: two stored formats number the properties by their place here, so a property inserted or
+ * moved would make stored data read back wrong: the InfluxDB `present` bitmask (store/influx/schema.ts
+ * PRESENCE_BITS, the optional ones) and the backfill history's JSON arrays
+ * (compliance/history-fix-codec.ts); test/core/fix-keys.test.ts pins both.
+ */
+export const FIX_PROPERTIES = {
+  vehicle: { type: 'string', required: true },
+  device: { type: 'string', required: true },
+  kind: { type: 'string', required: true },
+  firm: { type: 'string', required: true },
+  ts: { type: 'integer', required: true },
+  received: { type: 'integer', required: true },
+  lat: { type: 'float', required: true },
+  lon: { type: 'float', required: true },
+  speed: { type: 'float', required: false },
+  heading: { type: 'float', required: false },
+  alt: { type: 'float', required: false },
+  sats: { type: 'integer', required: false },
+  accuracy: { type: 'float', required: false },
+  valid: { type: 'boolean', required: true },
+  crsIn: { type: 'string', required: true },
+  late: { type: 'boolean', required: true },
+  ign: { type: 'boolean', required: false },
+  load: { type: 'string', required: false },
+  weight: { type: 'float', required: false },
+  cover: { type: 'string', required: false },
+  lift: { type: 'string', required: false },
+  doors: { type: 'string', required: false },
+  task: { type: 'string', required: false },
+  brush: { type: 'boolean', required: false },
+  binLifts: { type: 'integer', required: false },
+  recording: { type: 'boolean', required: false },
+  battery: { type: 'float', required: false },
+  storageFree: { type: 'float', required: false },
+  officer: { type: 'string', required: false },
+  sos: { type: 'boolean', required: false },
+  docked: { type: 'boolean', required: false },
+  alarms: { type: 'string', required: false },
+  mileage: { type: 'float', required: false },
+  fuel: { type: 'float', required: false },
+  tachoSpeed: { type: 'float', required: false },
+  vehicleSignals: { type: 'float', required: false },
+  ioStatus: { type: 'float', required: false },
+  analog0: { type: 'float', required: false },
+  analog1: { type: 'float', required: false },
+  rssi: { type: 'float', required: false },
+} as const satisfies {
+  [K in keyof Fix]-?: { type: FixValueType; required: K extends OptionalKey ? false : true };
+};
+
+export type FixValueType = 'integer' | 'float' | 'boolean' | 'string';
+type OptionalKey = { [K in keyof Fix]-?: Record<never, never> extends Pick<Fix, K> ? K : never }[keyof Fix];
+
+/** Every property of a Fix, in FIX_PROPERTIES order (append only). */
+export const FIX_KEYS = Object.keys(FIX_PROPERTIES) as (keyof Fix)[];
+
+/** The properties every Fix has (the stores' NOT NULL columns and required fields). */
+export const REQUIRED_FIX_KEYS: ReadonlySet<keyof Fix> = new Set(
+  FIX_KEYS.filter((k) => FIX_PROPERTIES[k].required),
+);
+
+/** The optional properties of a Fix, in FIX_KEYS order (append only, as it is). */
+export const OPTIONAL_FIX_KEYS: readonly (keyof Fix)[] = FIX_KEYS.filter((k) => !FIX_PROPERTIES[k].required);
+
+/** What the stores write first and by name: the unit, its kind and firm, the instants and the position. */
+const LEADING_KEYS: ReadonlySet<keyof Fix> = new Set([
+  'vehicle',
+  'kind',
+  'firm',
+  'ts',
+  'received',
+  'lat',
+  'lon',
+]);
+const fieldsOf = (types: readonly FixValueType[]): readonly (keyof Fix)[] =>
+  FIX_KEYS.filter((k) => types.includes(FIX_PROPERTIES[k].type) && !LEADING_KEYS.has(k));
+
+/** The measurement fields of a Fix (all but the leading ones) by type, in FIX_KEYS order (the store adapters). */
+export const NUMERIC_FIELDS = fieldsOf(['float', 'integer']);
+export const BOOLEAN_FIELDS = fieldsOf(['boolean']);
+export const STRING_FIELDS = fieldsOf(['string']);
 
 /**
  * A Fix spooled by an earlier version, brought to today's shape: its accuracy was `acc` (a number) until

@@ -1,6 +1,13 @@
 import { join } from 'node:path';
 import type Database from 'better-sqlite3';
-import { BOOLEAN_FIELDS, type Fix, NUMERIC_FIELDS, STRING_FIELDS } from '../core/fix.ts';
+import {
+  BOOLEAN_FIELDS,
+  FIX_PROPERTIES,
+  type Fix,
+  type FixValueType,
+  NUMERIC_FIELDS,
+  STRING_FIELDS,
+} from '../core/fix.ts';
 import type { FixStore, LatestFilter, StoreHealth, TrackQuery } from './port.ts';
 import { openSqlite, sqliteHealth } from './sqlite-file.ts';
 
@@ -16,39 +23,32 @@ interface Column {
   required: boolean;
 }
 
-const REQUIRED: ReadonlySet<string> = new Set([
-  'vehicle',
-  'ts',
-  'device',
-  'kind',
-  'firm',
-  'received',
-  'lat',
-  'lon',
-  'valid',
-  'crsIn',
-  'late',
-]);
-const INTEGER_KEYS: ReadonlySet<string> = new Set(['ts', 'received', 'sats', 'binLifts']);
+/** SQLite's type for each kind of Fix value (core/fix.ts FIX_PROPERTIES); BOOL is an INTEGER 0/1. */
+const COLUMN_TYPE: Readonly<Record<FixValueType, ColumnType>> = {
+  integer: 'INTEGER',
+  float: 'REAL',
+  boolean: 'BOOL',
+  string: 'TEXT',
+};
 
-const col = (key: keyof Fix, type: ColumnType): Column => ({
+const col = (key: keyof Fix): Column => ({
   key,
-  type: type === 'REAL' && INTEGER_KEYS.has(key) ? 'INTEGER' : type,
-  required: REQUIRED.has(key),
+  type: COLUMN_TYPE[FIX_PROPERTIES[key].type],
+  required: FIX_PROPERTIES[key].required,
 });
 
 /** Column order = Fix property order of the shared lists; new Fix fields become new nullable columns. */
 const COLUMNS: readonly Column[] = [
-  col('vehicle', 'TEXT'),
-  col('ts', 'INTEGER'),
-  col('kind', 'TEXT'),
-  col('firm', 'TEXT'),
-  col('received', 'INTEGER'),
-  col('lat', 'REAL'),
-  col('lon', 'REAL'),
-  ...NUMERIC_FIELDS.map((k) => col(k, 'REAL')),
-  ...BOOLEAN_FIELDS.map((k) => col(k, 'BOOL')),
-  ...STRING_FIELDS.map((k) => col(k, 'TEXT')),
+  col('vehicle'),
+  col('ts'),
+  col('kind'),
+  col('firm'),
+  col('received'),
+  col('lat'),
+  col('lon'),
+  ...NUMERIC_FIELDS.map(col),
+  ...BOOLEAN_FIELDS.map(col),
+  ...STRING_FIELDS.map(col),
 ];
 
 /** old column → Fix property it holds: `acc` was the accuracy until `acc` came to mean ignition (2026-12) */

@@ -13,13 +13,21 @@
  * port's "the later write wins". Points without `present` (written by something else) are read by
  * taking every non-null column.
  */
-import { BOOLEAN_FIELDS, type Fix, NUMERIC_FIELDS, STRING_FIELDS } from '../../core/fix.ts';
+import {
+  BOOLEAN_FIELDS,
+  FIX_PROPERTIES,
+  type Fix,
+  type FixValueType,
+  NUMERIC_FIELDS,
+  OPTIONAL_FIX_KEYS,
+  STRING_FIELDS,
+} from '../../core/fix.ts';
 
 export const MEASUREMENT = 'fix';
 export const TAG_KEYS = ['kind', 'firm', 'vehicle'] as const;
 export const PRESENT_FIELD = 'present';
 
-export type FieldType = 'float' | 'integer' | 'boolean' | 'string';
+export type FieldType = FixValueType;
 
 export interface FieldSpec {
   key: keyof Fix;
@@ -27,68 +35,31 @@ export interface FieldSpec {
   required: boolean;
 }
 
-const INTEGER_KEYS: ReadonlySet<string> = new Set(['received', 'sats', 'binLifts']);
-const REQUIRED_KEYS: ReadonlySet<string> = new Set([
-  'device',
-  'received',
-  'lat',
-  'lon',
-  'valid',
-  'crsIn',
-  'late',
-]);
-
-const spec = (key: keyof Fix, type: FieldType): FieldSpec => ({
+/** A Fix property as a field: its type and whether every point has it come from core/fix.ts FIX_PROPERTIES. */
+const spec = (key: keyof Fix): FieldSpec => ({
   key,
-  type: type === 'float' && INTEGER_KEYS.has(key) ? 'integer' : type,
-  required: REQUIRED_KEYS.has(key),
+  type: FIX_PROPERTIES[key].type,
+  required: FIX_PROPERTIES[key].required,
 });
 
 /** Every Fix property written as a field, in the order it appears in a line. */
 export const FIELD_SPECS: readonly FieldSpec[] = [
-  spec('received', 'integer'),
-  spec('lat', 'float'),
-  spec('lon', 'float'),
-  ...NUMERIC_FIELDS.map((k) => spec(k, 'float')),
-  ...BOOLEAN_FIELDS.map((k) => spec(k, 'boolean')),
-  ...STRING_FIELDS.map((k) => spec(k, 'string')),
+  spec('received'),
+  spec('lat'),
+  spec('lon'),
+  ...NUMERIC_FIELDS.map(spec),
+  ...BOOLEAN_FIELDS.map(spec),
+  ...STRING_FIELDS.map(spec),
 ];
 
 /**
- * Bit i of `present` is set when the fix carried PRESENCE_BITS[i]. APPEND ONLY: stored data depends on
- * these positions. An optional property missing from this list is read back whenever it is non-null.
+ * Bit i of `present` is set when the fix carried PRESENCE_BITS[i]: the optional properties in the order
+ * of core/fix.ts FIX_KEYS, which is APPEND ONLY because stored data depends on these positions (the
+ * backfill history's codec numbers the properties by the same list). `accuracy` was written as `acc`
+ * before 2026-12: read back from that field too (LEGACY_FIELD_KEYS). An optional property missing from
+ * this list is read back whenever it is non-null.
  */
-export const PRESENCE_BITS: readonly (keyof Fix)[] = [
-  'speed',
-  'heading',
-  'alt',
-  'sats',
-  'accuracy', // written as `acc` before 2026-12: read back from that field too (LEGACY_FIELDS)
-  'ign',
-  'load',
-  'weight',
-  'cover',
-  'lift',
-  'doors',
-  'task',
-  'brush',
-  'binLifts',
-  'recording',
-  'battery',
-  'storageFree',
-  'officer',
-  'sos',
-  'docked',
-  'alarms',
-  'mileage',
-  'fuel',
-  'tachoSpeed',
-  'vehicleSignals',
-  'ioStatus',
-  'analog0',
-  'analog1',
-  'rssi',
-];
+export const PRESENCE_BITS: readonly (keyof Fix)[] = OPTIONAL_FIX_KEYS;
 const BIT_OF: ReadonlyMap<string, number> = new Map(PRESENCE_BITS.map((k, i) => [k, i]));
 
 /**
