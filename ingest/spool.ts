@@ -1,4 +1,3 @@
-import fsp from 'node:fs/promises';
 /**
  * The spool: an append-only write-ahead log of accepted fixes on local disk.
  *
@@ -20,6 +19,7 @@ import fsp from 'node:fs/promises';
  * comes to this (backpressure.ts); the wait in the writer is what makes the bound exact. Failures of a
  * flush refuse its appends and the spool carries on (spool/writer.ts).
  */
+import fsp from 'node:fs/promises';
 import { saveCheckpoint } from './spool/checkpoint.ts';
 import { type SpoolBatch, SpoolReader } from './spool/reader.ts';
 import { backlogAppendedAt, recoverBacklog, recoverSegments } from './spool/recovery.ts';
