@@ -20,7 +20,7 @@ import type { World } from '../geofence/types.ts';
 import type { Figure } from './types.ts';
 
 /**
- * Late fixes judged in time order (issue 17), in the engine benchmark's world: 1,000 trucks report every
+ * Late fixes judged in time order (issue 17), in the engine benchmark's world: 1,000 trucks (500 quick) report every
  * 10 s for `minutes`; each loses coverage for 10 minutes (60 fixes) in the middle, sends its live fix
  * after the blind area first, then the 60 buffered fixes as one batch (JT/T 808 0x0704 type 1).
  *

@@ -36,7 +36,7 @@ import type { BenchContext, Benchmark, Figure } from './types.ts';
  *   (a nearest-route search); kept under its own name only, it is not a baseline (the engine checks the
  *   permit's routes, never all of them).
  * - engine_bytes_per_vehicle: a child process started with --expose-gc compiles a world with 100,000
- *   vehicles (20,000 quick; the same 1,000 permits, more vehicles each), steps each vehicle through a few
+ *   vehicles (10,000 quick; the same 1,000 permits, more vehicles each), steps each vehicle through a few
  *   fixes, and divides the heap growth after gc() (Map, keys, states, last fixes) by the vehicle count.
  *
  * A rule that throws is not hidden: the fix is counted in engine_step_errors, the state is left as it
@@ -114,13 +114,15 @@ export const engine: Benchmark = {
     'compliance engine alone, one core: 1,000 permits/routes, 500 zones, 10,000 vehicles; vs naive turf; state bytes',
   async run(ctx: BenchContext): Promise<Figure[]> {
     const VEHICLES = 10_000;
-    const WARM_ROUNDS = ctx.quick ? 5 : 10;
-    const TIMED_ROUNDS = ctx.quick ? 20 : 50;
+    // quick: 100,000 timed fixes (2 to 3 s of stepping), enough for a stable rate; the quick run has
+    // to leave room for the cluster benchmark in its 3 minutes
+    const WARM_ROUNDS = ctx.quick ? 3 : 10;
+    const TIMED_ROUNDS = ctx.quick ? 10 : 50;
     // own route + bbox-prefiltered zones and sites: a few ms per fix
-    const NAIVE_SAMPLE = ctx.quick ? 300 : 2000;
+    const NAIVE_SAMPLE = ctx.quick ? 200 : 2000;
     // all routes: about 2 s per fix (~500,000 turf segment distances); not a baseline, full runs only
     const ALL_ROUTES_SAMPLE = ctx.quick ? 0 : 3;
-    const STATE_VEHICLES = ctx.quick ? 20_000 : 100_000;
+    const STATE_VEHICLES = ctx.quick ? 10_000 : 100_000;
     const STATE_ROUNDS = 6;
 
     let t = performance.now();
@@ -177,7 +179,8 @@ export const engine: Benchmark = {
     const ratio = engineRate / naive.perS;
 
     // late fixes (issue 17): 1,000 trucks, a 10-minute blind area each, re-judged vs in-order stepping
-    const BACKFILL_TRUCKS = 1_000;
+    // (per-fix rates: half the trucks in a quick run measure the same thing)
+    const BACKFILL_TRUCKS = ctx.quick ? 500 : 1_000;
     const backfillRounds = ctx.quick ? 120 : 240;
     const bs = new FixStream(world, compiled, BACKFILL_TRUCKS, backfillRounds, 23);
     const tracks = Array.from({ length: BACKFILL_TRUCKS }, (_, v) => ({

@@ -40,8 +40,9 @@ const HELP = `Usage: npm run bench -- [--quick] [--only name,...] [--list]
 Runs the benchmarks in sequence. Each figure is printed as a line on stdout as it is measured; progress
 goes to stderr; the LAST line of stdout is one JSON object with every figure ({"name": value, ...}).
 
-  --quick        reduced sizes (the whole run fits in about 3 minutes; a benchmark that cannot fit,
-                 such as cluster, is left out unless named with --only)
+  --quick        reduced sizes: every benchmark (cluster included) over shorter windows, the whole run
+                 in under 3 minutes on a quiet machine (a benchmark marked as unable to fit would be
+                 left out unless named with --only; none is now)
   --only <list>  comma-separated benchmark names
   --list         list the benchmarks and exit
   -h, --help     this text`;
