@@ -12,6 +12,9 @@
  * (compliance/late-fixes.ts); a worker has no such history yet, so it counts the fix (`late`) and leaves
  * the judgement as it was. The fix itself is still stored. Nor are the platform's own outages known
  * here: no silence verdict is voided as a platform gap.
+ *
+ * The evidence due (violations closed or withdrawn whose package is not stored yet) is part of the
+ * checkpoint, so a package a crash cut off is built by the next owner (cluster/worker.ts).
  */
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { decodeVehicleState } from '../compliance/engine-state-codec.ts';
@@ -28,6 +31,12 @@ export interface PartitionCheckpoint {
   /** the last stream sequence whose fix is in these states (0: none) */
   seq: number;
   units: [string, JudgeState][];
+  /**
+   * the sealed evidence still to build: violation id -> its closing (or withdrawal) event as JSON, as
+   * the single process's `evidence_due` rows (compliance/evidence-queue.ts); absent in checkpoints
+   * written before the workers built evidence
+   */
+  evidence?: [string, string][];
 }
 
 export interface StepOutput {
@@ -39,6 +48,8 @@ export interface StepOutput {
 
 export class PartitionState {
   private readonly states = new Map<string, JudgeState>();
+  /** violations closed or withdrawn whose evidence package is not stored yet (id -> event JSON) */
+  private readonly due = new Map<string, string>();
   /** the last stream sequence stepped */
   seq = 0;
 
@@ -80,11 +91,43 @@ export class PartitionState {
     }
   }
 
+  /**
+   * Stored events (their batch's fixes are in the fix store): the evidence of each violation they close
+   * or withdraw is due, as the single process's commit makes it (compliance/service.ts); a withdrawn
+   * violation's package says so. Returns how many became due.
+   */
+  evidenceDue(events: readonly ViolationEvent[]): number {
+    let n = 0;
+    for (const e of events) {
+      if (e.phase !== 'closed' && e.phase !== 'withdrawn') continue;
+      this.due.set(e.violation.id, JSON.stringify(e));
+      n++;
+    }
+    return n;
+  }
+
+  /** the evidence still to build (violation id, event JSON) */
+  dueEvidence(): IterableIterator<[string, string]> {
+    return this.due.entries();
+  }
+
+  get dueCount(): number {
+    return this.due.size;
+  }
+
+  /** The package built from `body` is stored: no longer due, unless a later event replaced the row. */
+  evidenceStored(violationId: string, body: string): boolean {
+    if (this.due.get(violationId) !== body) return false;
+    this.due.delete(violationId);
+    return true;
+  }
+
   encode(): Uint8Array {
     const checkpoint: PartitionCheckpoint = {
       engine: this.fingerprint,
       seq: this.seq,
       units: [...this.states],
+      evidence: [...this.due],
     };
     return gzipSync(JSON.stringify(checkpoint));
   }
@@ -97,7 +140,10 @@ export class PartitionState {
   restore(bytes: Uint8Array): { stale: boolean } {
     const checkpoint = JSON.parse(gunzipSync(bytes).toString('utf8')) as Partial<PartitionCheckpoint>;
     this.states.clear();
+    this.due.clear();
     this.seq = checkpoint.seq ?? 0;
+    // (evidence does not depend on the engine's version: what was due stays due)
+    for (const [id, body] of checkpoint.evidence ?? []) this.due.set(id, body);
     if (checkpoint.engine !== this.fingerprint || !Array.isArray(checkpoint.units)) return { stale: true };
     for (const [unit, state] of checkpoint.units) {
       const engine: VehicleState = decodeVehicleState(JSON.stringify(state.engine));

@@ -9,7 +9,10 @@
  *     store and its events to the event store, retrying until both took them (both are idempotent: a
  *     fix is keyed by unit and time, an event by its id and phase, so a batch written again after a
  *     crash duplicates nothing);
- *  4. every CLUSTER_CHECKPOINT_S writes the checkpoint at the revision it read (KV update): a runner
+ *  4. hands the violations the batch closed or withdrew to the evidence queue (the single process's,
+ *     compliance/evidence-queue.ts), which builds and stores their sealed packages from the fix store's
+ *     track; the ones not stored yet are part of the checkpoint, so the next owner builds them;
+ *  5. every CLUSTER_CHECKPOINT_S writes the checkpoint at the revision it read (KV update): a runner
  *     that lost its partition cannot overwrite its successor's checkpoint; when its own write is refused
  *     it starts again from the newest checkpoint.
  * A crash loses at most the work since the last checkpoint, which the next owner redoes from the stream:
@@ -21,6 +24,8 @@ import type { KV } from '@nats-io/kv';
 import type { Logger } from 'pino';
 import { IntakeLag } from '../compliance/clock.ts';
 import { engineFingerprint } from '../compliance/engine-state-codec.ts';
+import type { EvidenceDueRow } from '../compliance/engine-state-store.ts';
+import { EvidenceQueue, type EvidenceStatus } from '../compliance/evidence-queue.ts';
 import type { ComplianceSource } from '../compliance/service.ts';
 import type { Fix } from '../core/fix.ts';
 import { chinaCalendar } from '../geofence/calendar.ts';
@@ -42,8 +47,11 @@ export interface WorkerOptions {
   workerId: string;
   partitions: number;
   registry: ComplianceSource;
-  fixes: Pick<FixStore, 'writeFixes'>;
-  events: Pick<EventStore, 'recordViolations' | 'recordTrips'>;
+  /** the fix store (writes; the tracks of evidence packages) */
+  fixes: Pick<FixStore, 'writeFixes' | 'track'>;
+  events: Pick<EventStore, 'recordViolations' | 'recordTrips' | 'putEvidence'>;
+  /** evidence store calls at once (EVIDENCE_CONCURRENCY), default 4 */
+  evidenceConcurrency?: number;
   leaseMs: number;
   checkpointMs: number;
   /** how often a partition's units are judged for silence (CLUSTER_TICK_S); 0: only at the fix that ends it */
@@ -76,6 +84,8 @@ const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 class PartitionRunner {
   private stopped = false;
   private readonly done: Promise<void>;
+  /** the partition's judgement in this life of the runner (its evidence due is read by the worker) */
+  state: PartitionState | undefined;
 
   constructor(
     readonly partition: number,
@@ -106,6 +116,7 @@ class PartitionRunner {
   private async judge(log: Logger): Promise<void> {
     const w = this.worker;
     const state = w.newPartitionState();
+    this.state = state;
     const key = checkpointKey(this.partition);
     const entry = await w.checkpoints.get(key);
     // revision 0: no checkpoint yet (the first write is a create)
@@ -172,12 +183,18 @@ class PartitionRunner {
       if (fixes.length > 0 || out.violations.length > 0) {
         w.intakeLag.observe(fixes);
         await w.store(fixes, out, () => this.stopped);
-        // stored: to the API nodes' live streams (cluster/live-feed.ts)
-        if (out.violations.length > 0) publishLiveViolations(w.cluster, out.violations);
+        // stored: to the API nodes' live streams (cluster/live-feed.ts), and the evidence of what
+        // closed is due (the batch's fixes, the track's end, are in the fix store now)
+        if (out.violations.length > 0) {
+          publishLiveViolations(w.cluster, out.violations);
+          if (state.evidenceDue(out.violations) > 0) w.evidenceRowsAdded();
+        }
         w.stats.fixesJudged += fixes.length;
         w.stats.violations += out.violations.length;
         w.stats.lateUnjudged += out.late;
       }
+      // packages stored since: no longer due, so the next checkpoint leaves them out
+      w.settleEvidence();
       const due = Date.now() - lastCheckpointAt >= w.checkpointMs;
       if ((due || this.stopped) && state.seq > checkpointedSeq) {
         const value = state.encode();
@@ -229,6 +246,12 @@ export class Worker {
   private rounds: Promise<void> = Promise.resolve();
   private stopping = false;
   private readonly unsubscribe: () => void;
+  /**
+   * closed violations' evidence packages, by the single process's queue (compliance/evidence-queue.ts:
+   * one track query per vehicle batch, bounded concurrency, back-off when the store fails); its due rows
+   * are the runners' (partition-state.ts), saved in their checkpoints
+   */
+  private readonly evidence: EvidenceQueue;
 
   constructor(private readonly opts: WorkerOptions) {
     this.logger = opts.logger;
@@ -243,6 +266,21 @@ export class Worker {
     this.fingerprint = engineFingerprint(engine);
     this.world = compileWorld(opts.registry.snapshot());
     this.unsubscribe = opts.registry.onChange(() => this.recompile());
+    this.evidence = new EvidenceQueue({
+      source: {
+        evidenceDuePage: (afterId, limit) => this.evidenceDuePage(afterId, limit),
+        evidenceDueCount: () => {
+          let n = 0;
+          for (const r of this.runners.values()) n += r.state?.dueCount ?? 0;
+          return n;
+        },
+      },
+      fixes: opts.fixes,
+      events: opts.events,
+      world: () => this.world,
+      maxRunning: opts.evidenceConcurrency ?? 4,
+      logger: opts.logger,
+    });
     this.leases = new PartitionLeases({
       leases: opts.cluster.leases,
       workers: opts.cluster.workers,
@@ -278,6 +316,39 @@ export class Worker {
     };
     round();
     this.timer = setInterval(round, every);
+    this.evidence.start();
+  }
+
+  /** the evidence packages (GET /healthz-like figures; tests) */
+  evidenceStatus(): EvidenceStatus {
+    return this.evidence.status();
+  }
+
+  /** a runner stored events that made evidence due */
+  evidenceRowsAdded(): void {
+    this.evidence.rowsCommitted();
+  }
+
+  /**
+   * The packages stored since the last call leave their partitions' due rows (the next checkpoints
+   * leave them out). A partition that moved meanwhile keeps its row in its checkpoint: its next owner
+   * builds the package again (putEvidence: the last one put wins, the same bytes).
+   */
+  settleEvidence(): void {
+    const done = this.evidence.takeDone();
+    if (done.length === 0) return;
+    for (const d of done)
+      for (const r of this.runners.values()) if (r.state?.evidenceStored(d.violationId, d.body)) break;
+    this.evidence.doneCommitted(done);
+  }
+
+  /** the due rows of the partitions judged here, in violation-id order after `afterId` */
+  private evidenceDuePage(afterId: string, limit: number): EvidenceDueRow[] {
+    const rows: [string, string][] = [];
+    for (const r of this.runners.values())
+      for (const row of r.state?.dueEvidence() ?? []) if (row[0] > afterId) rows.push(row);
+    rows.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
+    return rows.slice(0, limit).map(([violationId, body]) => ({ violationId, body }));
   }
 
   /**
@@ -334,5 +405,7 @@ export class Worker {
     await this.rounds;
     this.unsubscribe();
     await this.leases.releaseAll();
+    // the packages under way may finish (briefly); what is not stored is in the checkpoints
+    await this.evidence.stop(Date.now() + 2000);
   }
 }

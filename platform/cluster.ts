@@ -134,6 +134,7 @@ export async function startClusterParts(config: Config, logger: Logger): Promise
       leaseMs: env.CLUSTER_LEASE_S * 1000,
       checkpointMs: env.CLUSTER_CHECKPOINT_S * 1000,
       tickMs: env.CLUSTER_TICK_S * 1000,
+      evidenceConcurrency: env.EVIDENCE_CONCURRENCY,
       logger,
     });
     worker.start();

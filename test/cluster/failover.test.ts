@@ -332,6 +332,36 @@ serial(
     ).catch(() => undefined);
     t.deepEqual(await allViolations(events), reference.violations);
     t.deepEqual(await allTrips(events), reference.trips);
+
+    // sealed evidence, as the single process builds it: every violation closed or withdrawn has its
+    // package (the worker that judged it built it, or, after the kill -9s, the next owner from the
+    // checkpoint's due rows or the replay), with the violation's final times and the track around it
+    const ended = reference.violations
+      .map((line) => line.split(' '))
+      .filter(([, , , phase]) => phase === 'closed' || phase === 'withdrawn');
+    t.true(ended.length >= 5, `${ended.length} violations closed`);
+    const missing = async () => {
+      const out: string[] = [];
+      for (const [id] of ended) if ((await events.evidence(id!)) === undefined) out.push(id!);
+      return out;
+    };
+    await waitFor(
+      'every closed violation with its evidence',
+      async () => (await missing()).length === 0,
+      120_000,
+    ).catch(() => undefined);
+    t.deepEqual(await missing(), []);
+    for (const [id = '', , vehicle = '', , , endTs = ''] of ended) {
+      const pkg = (await events.evidence(id))!;
+      t.is(pkg.violation.id, id);
+      t.is(String(pkg.violation.endTs ?? '-'), endTs);
+      // the track around it, the vehicle's own fixes
+      t.true(pkg.fixes.length > 0, `${id}: fixes in its package`);
+      t.true(
+        pkg.fixes.every((f) => f.vehicle === vehicle),
+        `${id}: the vehicle's fixes only`,
+      );
+    }
   },
 );
 

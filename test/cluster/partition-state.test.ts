@@ -205,3 +205,37 @@ test('a checkpoint of another engine version keeps its sequence, not its states;
   t.is(other.seq, 4242);
   t.is(other.units, 0);
 });
+
+test('the evidence due is part of the checkpoint: a package not stored before a takeover is built by the next runner', (t) => {
+  const streams = partitioned(scenarioFixes());
+  const runner = new PartitionState(judge, fingerprint);
+  const closing = new Map<string, string>();
+  for (const [, stream] of streams) {
+    const out = newOut();
+    for (const { seq, fix } of stream) runner.step(fix, seq, world, out);
+    // as the worker does once the batch is stored
+    runner.evidenceDue(out.violations);
+    for (const e of out.violations)
+      if (e.phase === 'closed' || e.phase === 'withdrawn') closing.set(e.violation.id, JSON.stringify(e));
+  }
+  t.true(closing.size >= 5, `${closing.size} violations closed`);
+  t.deepEqual(new Map(runner.dueEvidence()), closing);
+  // half of the packages stored; a done report for an older event of a violation leaves its row
+  const ids = [...closing.keys()].sort();
+  const stored = ids.filter((_, i) => i % 2 === 0);
+  for (const id of stored) t.true(runner.evidenceStored(id, closing.get(id)!));
+  const kept = ids.find((_, i) => i % 2 === 1)!;
+  t.false(runner.evidenceStored(kept, '{"an":"older event"}'));
+  const next = new PartitionState(judge, fingerprint);
+  t.deepEqual(next.restore(runner.encode()), { stale: false });
+  t.deepEqual(
+    [...next.dueEvidence()].map(([id]) => id).sort(),
+    ids.filter((_, i) => i % 2 === 1),
+  );
+  t.is(next.dueCount, ids.length - stored.length);
+  // a checkpoint written before the workers built evidence: nothing due
+  const older = gzipSync(JSON.stringify({ engine: fingerprint, seq: 7, units: [] }));
+  const fromOlder = new PartitionState(judge, fingerprint);
+  t.deepEqual(fromOlder.restore(older), { stale: false });
+  t.is(fromOlder.dueCount, 0);
+});
