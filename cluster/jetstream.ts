@@ -13,6 +13,9 @@
  *    partitions.
  *  - KV `citywatch_checkpoints`: per partition the engine and trip states with the stream sequence they
  *    cover, written at a revision (a worker that lost its partition cannot overwrite its successor's).
+ *  - the event stream CITYWATCH_EVENTS, subjects `citywatch.events.<violation|trip>`: every event a
+ *    worker stored, for the consumers that must not miss one (an API node's webhooks: event-feed.ts);
+ *    kept as long as the fixes.
  */
 import { type JetStreamClient, type JetStreamManager, jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { type KV, Kvm } from '@nats-io/kv';
@@ -26,6 +29,9 @@ export const CHECKPOINT_BUCKET = 'citywatch_checkpoints';
 /** the registry's changes (cluster/registry-sync.ts), subjects `citywatch.registry.>` */
 export const REGISTRY_STREAM = 'CITYWATCH_REGISTRY';
 export const REGISTRY_SUBJECT_PREFIX = 'citywatch.registry';
+/** the events the workers stored (cluster/event-feed.ts), subjects `citywatch.events.>` */
+export const EVENT_STREAM = 'CITYWATCH_EVENTS';
+export const EVENT_SUBJECT_PREFIX = 'citywatch.events';
 
 export interface ClusterSettings {
   /** client URLs of the NATS nodes (CLUSTER_NATS_URLS) */
@@ -95,6 +101,14 @@ async function setUp(nc: NatsConnection, settings: ClusterSettings): Promise<Clu
     num_replicas: settings.replicas,
     duplicate_window: nanos(settings.dedupeWindowMs),
     // no max age: the registry's whole history, which a node joining with an empty DATA_DIR reads
+  });
+  await ensureStream(jsm, {
+    name: EVENT_STREAM,
+    subjects: [`${EVENT_SUBJECT_PREFIX}.>`],
+    num_replicas: settings.replicas,
+    // a partition replayed after a takeover publishes its events again: dropped here
+    duplicate_window: nanos(settings.dedupeWindowMs),
+    max_age: nanos(settings.streamMaxAgeMs),
   });
   const js = jetstream(nc, { timeout: API_TIMEOUT_MS });
   const kvm = new Kvm(js);

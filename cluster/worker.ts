@@ -36,6 +36,7 @@ import { ALL_RULES } from '../geofence/rules/index.ts';
 import type { World } from '../geofence/types.ts';
 import type { EventStore } from '../store/events-port.ts';
 import type { FixStore } from '../store/port.ts';
+import { publishStoredEvents } from './event-feed.ts';
 import { type ClusterConnection, FIX_STREAM } from './jetstream.ts';
 import { PartitionLeases } from './leases.ts';
 import { publishLiveViolations } from './live-feed.ts';
@@ -377,13 +378,20 @@ export class Worker {
     }
   }
 
-  /** writes a judged batch: fixes, then its events; retried (idempotent writes) until taken or stopped */
+  /**
+   * writes a judged batch: fixes, then its events, then the events to the event stream; retried
+   * (idempotent writes, a duplicate window on the stream) until taken or stopped
+   */
   async store(fixes: readonly Fix[], out: StepOutput, stopped: () => boolean): Promise<void> {
     for (let attempt = 0; ; attempt++) {
       try {
         if (fixes.length > 0) await this.opts.fixes.writeFixes(fixes);
         if (out.violations.length > 0) await this.opts.events.recordViolations(out.violations);
         if (out.trips.length > 0) await this.opts.events.recordTrips(out.trips);
+        // stored: on the event stream for the API nodes' webhooks (event-feed.ts), before the
+        // checkpoint moves past the batch
+        if (out.violations.length > 0 || out.trips.length > 0)
+          await publishStoredEvents(this.cluster.js, out.violations, out.trips);
         return;
       } catch (err) {
         // stopping with the batch unwritten: the checkpoint does not cover it, the next owner redoes it

@@ -7,8 +7,11 @@
  * fixes and the violations the workers stored (cluster/live-feed.ts).
  */
 import { randomBytes } from 'node:crypto';
+import fs from 'node:fs';
 import { hostname } from 'node:os';
+import path from 'node:path';
 import type { Logger } from 'pino';
+import { consumeStoredEvents, type StoredEventSink } from '../cluster/event-feed.ts';
 import { openCluster } from '../cluster/jetstream.ts';
 import { feedLive, type LiveSink } from '../cluster/live-feed.ts';
 import { RegistrySync } from '../cluster/registry-sync.ts';
@@ -31,6 +34,8 @@ export async function joinRegistryStream(
     recompile: () => void;
     /** the live hub behind GET /api/v1/live/*: fed with the cluster's fixes and violations */
     live: LiveSink;
+    /** the webhook dispatcher: fed with every event the workers stored (cluster/event-feed.ts) */
+    webhooks: StoredEventSink;
   },
   logger: Logger,
 ): Promise<ApiNodeRegistry> {
@@ -47,12 +52,35 @@ export async function joinRegistryStream(
   sync.start();
   await sync.caughtUp;
   const live = feedLive(cluster, platform.live, logger);
+  // this node's own durable consumer of the event stream, by a name kept in its DATA_DIR: a restart
+  // goes on where it stopped
+  const events = consumeStoredEvents(
+    cluster,
+    `webhooks-${persistentNodeId(config.dataDir)}`,
+    platform.webhooks,
+    logger,
+    config.env.CLUSTER_STREAM_MAX_AGE_H * 3_600_000,
+  );
   return {
     sync,
     async stop() {
+      await events.stop();
       await live.stop();
       await sync.stop();
       await cluster.close();
     },
   };
+}
+
+/** an id for this node that outlives its process (DATA_DIR/cluster-node-id, written once) */
+function persistentNodeId(dataDir: string): string {
+  const file = path.join(dataDir, 'cluster-node-id');
+  try {
+    return fs.readFileSync(file, 'utf8').trim();
+  } catch {
+    const id = randomBytes(6).toString('hex');
+    fs.mkdirSync(dataDir, { recursive: true });
+    fs.writeFileSync(file, `${id}\n`);
+    return id;
+  }
 }

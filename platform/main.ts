@@ -39,6 +39,7 @@ async function main(): Promise<void> {
             compliance: platform.compliance,
             recompile: () => platform.complianceService.recompile(),
             live: platform.live,
+            webhooks: platform.webhooks,
           },
           logger,
         );

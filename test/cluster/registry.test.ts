@@ -7,9 +7,12 @@
  * The verdicts rest on sequencing, not on speed: each change is made through the API node, the test
  * waits until the node that enforces it logs that it applied it, then sends the fix that shows it.
  * How long a change took to reach each node (publish -> applied) is logged, not asserted: a loaded
- * machine must not fail a test on wall-clock speed (the goal is 2 s).
+ * machine must not fail a test on wall-clock speed (the goal is 2 s). On the way, what follows a
+ * judgement on the other nodes: the API node's live streams and webhooks, the edge's MQTT alerts.
  */
 import fs from 'node:fs/promises';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import mqtt, { type MqttClient } from 'mqtt';
 import type { EventStore } from '../../store/events-port.ts';
 import { InfluxStore } from '../../store/influx/adapter.ts';
@@ -102,7 +105,15 @@ serial(
     const parts: ClusterPart[] = [];
     t.teardown(() => Promise.all(parts.map((p) => p.kill9())).then(() => undefined));
     const [apiNode, edge, worker] = await Promise.all([
-      spawnClusterPart('api', { ...env, DATA_DIR: dirs[0]!, ADMIN_TOKEN, PARTS: 'api' }),
+      spawnClusterPart('api', {
+        ...env,
+        DATA_DIR: dirs[0]!,
+        ADMIN_TOKEN,
+        PARTS: 'api',
+        // the webhook receiver below is on loopback, over http
+        WEBHOOK_ALLOW_HTTP: '1',
+        WEBHOOK_ALLOW_HOSTS: '127.0.0.1',
+      }),
       spawnClusterPart('edge', { ...env, DATA_DIR: dirs[1]!, SERVICE_PASSWORD: 'edge-service-password' }),
       spawnClusterPart('worker', { ...env, DATA_DIR: dirs[2]! }),
     ]);
@@ -184,6 +195,27 @@ serial(
     service.on('message', (topic, payload) => alerts.push({ topic, payload: payload.toString() }));
     await service.subscribeAsync('alerts/#', { qos: 1 });
 
+    // a webhook subscription made through the API node: it gets the events the worker stores
+    // (cluster/event-feed.ts), as the single process's subscribers get its compliance service's
+    const hooks: { id: string; type: string; body: string }[] = [];
+    const receiver = createServer((req, res) => {
+      let body = '';
+      req.on('data', (d: Buffer) => {
+        body += d.toString();
+      });
+      req.on('end', () => {
+        const parsed = JSON.parse(body) as { type: string };
+        hooks.push({ id: String(req.headers['webhook-id']), type: parsed.type, body });
+        res.writeHead(204).end();
+      });
+    });
+    await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
+    t.teardown(() => new Promise<void>((resolve) => receiver.close(() => resolve())));
+    await api('POST', '/webhooks', {
+      url: `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hook`,
+      events: ['violation.opened'],
+    });
+
     // 1. the truck stands where no zone is yet: judged, stored, no violation
     const truck = await connect('dev-r1', SECRET);
     for (let i = 0; i < 4; i++) await send(truck, 'dev-r1', i);
@@ -230,6 +262,12 @@ serial(
     await waitFor('the positions on the live stream', () =>
       livePositions.events.some((e) => e.data.includes('"veh-r1"')),
     );
+    await waitFor('the webhook from the API node', () =>
+      hooks.some((h) => h.body.includes(`"veh-r1:RESTRICTED_ZONE:${ts(4)}"`)),
+    );
+    const hook = hooks.find((h) => h.body.includes(`"veh-r1:RESTRICTED_ZONE:${ts(4)}"`))!;
+    t.is(hook.type, 'violation.opened');
+    t.regex(hook.id, /^evt_[0-9a-f]{32}$/);
     await waitFor('the MQTT alert on the edge', () =>
       alerts.some(
         (a) => a.topic === `alerts/${FIRM}/veh-r1` && a.payload.includes(`"veh-r1:RESTRICTED_ZONE:${ts(4)}"`),
