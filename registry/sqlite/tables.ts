@@ -47,7 +47,7 @@ CREATE TABLE IF NOT EXISTS jt808_terminals (
   model       TEXT
 ) STRICT;
 -- A JT/T 808 terminal whose authentication code has been used: a new 0x0100 registration is refused
--- (gateway/jt808/session.ts) until the device's secret changes again.
+-- (gateway/jt808/session-login.ts) until the device's secret changes again.
 CREATE TABLE IF NOT EXISTS jt808_registrations (
   device    TEXT PRIMARY KEY NOT NULL,
   closed_at INTEGER NOT NULL
