@@ -2,6 +2,7 @@ import { performance } from 'node:perf_hooks';
 import type { ViolationEvent } from '../geofence/types.ts';
 import type { LoadStepResult } from '../simulators/load.ts';
 import type { TsChild } from './child.ts';
+import { CycleMeter } from './cycle-meter.ts';
 import { influxCount, startE2ePlatform } from './e2e-platform.ts';
 import { SustainedSearch } from './e2e-sustained.ts';
 import { burstShape, runSteppedGenerator } from './load-run.ts';
@@ -105,6 +106,9 @@ export const e2e: Benchmark = {
       // of kilometres in seconds that the engine would rightly judge (and build evidence for).
       const search = new SustainedSearch(ctx, e);
       const profiler = new WindowProfiler('e2e');
+      // the burst's rate and CPU per fix over whole intake cycles (cycle-meter.ts)
+      const cycles = new CycleMeter();
+      const unsubscribeCycles = p.core.onFixes(cycles.onFixes);
       let figures: Figure[] | undefined;
       await runSteppedGenerator(ctx, {
         url: e.url,
@@ -122,7 +126,14 @@ export const e2e: Benchmark = {
           if (figures === undefined) {
             marks[event] = mark();
             // BENCH_CPU_PROFILE: the burst's measured window alone (window-profile.ts)
-            if (event === 'window_start') profiler.start();
+            if (event === 'window_start') {
+              cycles.start();
+              profiler.start();
+            }
+            if (event === 'window_end') {
+              cycles.stop();
+              unsubscribeCycles();
+            }
             if (event === 'window_end')
               profiler.stop().then(
                 (path) => path && ctx.progress(`[e2e] CPU profile of the window: ${path}`),
@@ -191,7 +202,7 @@ export const e2e: Benchmark = {
           `[e2e] compliance: ${cs.vehicles} vehicles judged, ${violationEvents} violation events, ` +
             `${storedViolations.length} violations in InfluxDB (${offRouteStored} OFF_ROUTE; expected ${world.offRouteTrucks}), ` +
             `${cs.queuedViolations} still queued, ${p.complianceService.persistStats.commits} state commits; ` +
-            `opened by code: ${JSON.stringify(Object.fromEntries(openedByCode))}`,
+            `opened by code: ${JSON.stringify(Object.fromEntries(openedByCode))}; late fixes: ${JSON.stringify(cs.late)}`,
         );
 
         // ---- figures
@@ -291,6 +302,23 @@ export const e2e: Benchmark = {
           },
         );
         const commits = w1.stateCommits - w0.stateCommits;
+        const cycle = cycles.figures();
+        if (cycle !== undefined) {
+          figures.push(
+            {
+              name: 'e2e_cycle_fixes_per_s',
+              value: Math.round(cycle.fixesPerS),
+              unit: 'fix/s',
+              note: `fixes made durable and judged over the whole intake cycles of the window (${cycle.fixes} fixes, ${cycle.bursts - 1} cycles, ${cycle.seconds.toFixed(2)} s; bench/cycle-meter.ts)`,
+            },
+            {
+              name: 'e2e_cycle_cpu_us_per_fix',
+              value: Math.round(cycle.cpuUsPerFix),
+              unit: 'µs',
+              note: 'platform CPU per fix over the same whole cycles',
+            },
+          );
+        } else ctx.progress('[e2e] fewer than two intake cycles in the window: no e2e_cycle_* figures');
         figures.push(
           {
             name: 'e2e_engine_violation_events',

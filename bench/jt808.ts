@@ -14,6 +14,7 @@ import { type Jt808LoadSummary, loadPhone } from '../simulators/jt808-load.ts';
 import { type InfluxdServer, startInfluxd } from '../testkit/servers/influxd.ts';
 import { freePort } from '../testkit/servers/ports.ts';
 import { lastJson, spawnTs } from './child.ts';
+import { CycleMeter } from './cycle-meter.ts';
 import { seedE2eWorld } from './e2e-world.ts';
 import type { BenchContext, Benchmark, Figure } from './types.ts';
 import { WindowProfiler } from './window-profile.ts';
@@ -47,6 +48,19 @@ function cpuSeconds(pid: number | undefined): number | undefined {
   } catch {
     return undefined;
   }
+}
+
+/** the platform's work counts a window mark takes (the same as e2e's marks) */
+function platformWork(p: Platform) {
+  const spool = p.spool.stats();
+  const ps = p.complianceService.persistStats;
+  return {
+    appended: spool.appendedRecords,
+    flushes: spool.flushes,
+    stateCommits: ps.commits,
+    stateVehicles: ps.vehiclesSaved,
+    stateMs: ps.totalMs,
+  };
 }
 
 async function influxCount(url: string, db: string): Promise<number> {
@@ -164,11 +178,21 @@ export const jt808: Benchmark = {
         generator: number | undefined;
         t: number;
         elu: ReturnType<typeof performance.eventLoopUtilization>;
+        /** the platform's own counts at the mark (e2e takes the same): fixes made durable, spool flushes */
+        appended: number;
+        flushes: number;
+        /** engine-state commits to compliance-state.sqlite, the vehicles they saved, their time */
+        stateCommits: number;
+        stateVehicles: number;
+        stateMs: number;
       };
       let w0: Cpu | undefined;
       let w1: Cpu | undefined;
       // BENCH_CPU_PROFILE: the measured window alone (window-profile.ts)
       const profiler = new WindowProfiler('jt808');
+      // the rate and CPU per fix over whole intake cycles, as e2e measures its own (cycle-meter.ts)
+      const cycles = new CycleMeter();
+      p.core.onFixes(cycles.onFixes);
       const child = spawnTs(
         'simulators/load-cli.ts',
         [
@@ -192,18 +216,21 @@ export const jt808: Benchmark = {
           onStdoutLine: (line) => {
             if (!line.startsWith('{"event"')) return;
             const event = (JSON.parse(line) as { event: string }).event;
-            const at = {
+            const at: Cpu = {
               platform: cpuSeconds(process.pid),
               generator: cpuSeconds(child.child.pid),
               t: performance.now(),
               elu: performance.eventLoopUtilization(),
+              ...platformWork(p),
             };
             if (event === 'window_start') {
               w0 = at;
+              cycles.start();
               profiler.start();
             }
             if (event === 'window_end') {
               w1 = at;
+              cycles.stop();
               profiler.stop().then(
                 (path) => path && ctx.progress(`[jt808] CPU profile of the window: ${path}`),
                 (err: Error) => ctx.progress(`[jt808] CPU profile failed: ${err.message}`),
@@ -223,7 +250,7 @@ export const jt808: Benchmark = {
       while (p.spool.stats().depthRecords > 0 && Date.now() < drainDeadline) await sleep(100);
       const inInflux = await influxCount(influx.url, database);
       ctx.progress(
-        `[jt808] compliance: ${violationEvents} violation events; opened by code: ${JSON.stringify(Object.fromEntries(openedByCode))}`,
+        `[jt808] compliance: ${violationEvents} violation events; opened by code: ${JSON.stringify(Object.fromEntries(openedByCode))}; late fixes: ${JSON.stringify(p.complianceService.status().late)}`,
       );
 
       const figures: Figure[] = [
@@ -297,7 +324,48 @@ export const jt808: Benchmark = {
           });
         }
       }
+      const cycle = cycles.figures();
+      if (cycle !== undefined) {
+        figures.push(
+          {
+            name: 'jt808_cycle_fixes_per_s',
+            value: Math.round(cycle.fixesPerS),
+            unit: 'fix/s',
+            note: `0x0200 fixes made durable and judged over the whole intake cycles of the window (${cycle.fixes} fixes, ${cycle.bursts - 1} cycles, ${cycle.seconds.toFixed(2)} s; bench/cycle-meter.ts)`,
+          },
+          {
+            name: 'jt808_cycle_cpu_us_per_fix',
+            value: Math.round(cycle.cpuUsPerFix),
+            unit: 'µs',
+            note: 'platform CPU per fix over the same whole cycles',
+          },
+        );
+        const mqttRate = earlierFigure(ctx, 'e2e_cycle_fixes_per_s');
+        const mqttUs = earlierFigure(ctx, 'e2e_cycle_cpu_us_per_fix');
+        if (mqttRate !== undefined && mqttRate > 0)
+          figures.push({
+            name: 'jt808_cycle_ratio',
+            value: Math.round((cycle.fixesPerS / mqttRate) * 1000) / 1000,
+            unit: 'ratio',
+            note: `jt808_cycle_fixes_per_s / e2e_cycle_fixes_per_s (${mqttRate}): the rate ratio over whole cycles, which the window's count of answers quantizes (goal >= 0.8, as jt808_ratio)`,
+          });
+        if (mqttUs !== undefined && cycle.cpuUsPerFix > 0)
+          figures.push({
+            name: 'jt808_cycle_cpu_ratio',
+            value: Math.round((mqttUs / cycle.cpuUsPerFix) * 1000) / 1000,
+            unit: 'ratio',
+            note: `e2e_cycle_cpu_us_per_fix (${mqttUs}) / jt808_cycle_cpu_us_per_fix: above 1 a report costs the platform less CPU than an MQTT message, counted over whole cycles on both sides`,
+          });
+      } else ctx.progress('[jt808] fewer than two intake cycles in the window: no jt808_cycle_* figures');
       if (w0 !== undefined && w1 !== undefined) {
+        const fixes = w1.appended - w0.appended;
+        const commits = w1.stateCommits - w0.stateCommits;
+        ctx.progress(
+          `[jt808] window (platform side): ${fixes} fixes made durable in ${((w1.t - w0.t) / 1000).toFixed(2)} s, ` +
+            `${w1.flushes - w0.flushes} spool flushes, cpu ${w1.platform !== undefined && w0.platform !== undefined ? Math.round(((w1.platform - w0.platform) * 1e6) / Math.max(1, fixes)) : '?'} µs per durable fix; ` +
+            `${commits} state commits, ${w1.stateVehicles - w0.stateVehicles} vehicle states saved (${((w1.stateVehicles - w0.stateVehicles) / Math.max(1, fixes)).toFixed(3)} per fix), ` +
+            `${(w1.stateMs - w0.stateMs).toFixed(0)} ms committing`,
+        );
         figures.push({
           name: 'jt808_platform_event_loop_util',
           value: Math.round(performance.eventLoopUtilization(w1.elu, w0.elu).utilization * 1000) / 1000,
