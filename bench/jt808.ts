@@ -1,4 +1,3 @@
-import { readFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -16,6 +15,7 @@ import { freePort } from '../testkit/servers/ports.ts';
 import { lastJson, spawnTs } from './child.ts';
 import { CycleMeter } from './cycle-meter.ts';
 import { seedE2eWorld } from './e2e-world.ts';
+import { cpuSeconds } from './proc-stat.ts';
 import type { BenchContext, Benchmark, Figure } from './types.ts';
 import { WindowProfiler } from './window-profile.ts';
 
@@ -36,18 +36,6 @@ const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 /** an earlier benchmark's figure of this run: ctx.figures where the runner shares them */
 function earlierFigure(ctx: BenchContext, name: string): number | undefined {
   return (ctx as BenchContext & { figures?: Readonly<Record<string, number>> }).figures?.[name];
-}
-
-/** utime + stime of a process in seconds (/proc; undefined elsewhere) */
-function cpuSeconds(pid: number | undefined): number | undefined {
-  if (pid === undefined) return undefined;
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(rest[11]) + Number(rest[12])) / 100;
-  } catch {
-    return undefined;
-  }
 }
 
 /** the platform's work counts a window mark takes (the same as e2e's marks) */
