@@ -1,6 +1,5 @@
 import { availableParallelism } from 'node:os';
 import { pathToFileURL } from 'node:url';
-import { parseArgs } from 'node:util';
 import { api } from './api.ts';
 import { cluster } from './cluster.ts';
 import { consoleBench } from './console.ts';
@@ -12,7 +11,8 @@ import { loginFlood } from './login-flood.ts';
 import { loadAverage } from './proc-stat.ts';
 import { rawBroker } from './raw-broker.ts';
 import { simSend } from './sim-send.ts';
-import type { BenchContext, Benchmark, Figure } from './types.ts';
+import { parseSuiteArgs, runSuiteItem } from './suite-cli.ts';
+import type { BenchContext, Benchmark } from './types.ts';
 
 export type { BenchContext, Benchmark, Figure } from './types.ts';
 
@@ -69,17 +69,7 @@ export async function runBenchmarks(
   for (const b of list) {
     const t0 = process.hrtime.bigint();
     ctx.progress(`[bench] ${b.name}: ${b.description}`);
-    try {
-      const result: Figure[] = await b.run(shared);
-      for (const f of result) {
-        if (f.name in figures) throw new Error(`duplicate figure name ${f.name}`);
-        figures[f.name] = f.value;
-        out(`${f.name} = ${f.value} ${f.unit}${f.note ? `  (${f.note})` : ''}`);
-      }
-    } catch (err) {
-      failed.push(`${b.name}: ${(err as Error).message}`);
-      out(`${b.name} FAILED: ${(err as Error).message}`);
-    }
+    await runSuiteItem(b, shared, figures, failed, out);
     const s = Number(process.hrtime.bigint() - t0) / 1e9;
     ctx.progress(`[bench] ${b.name} done in ${s.toFixed(1)} s`);
     load(`load_avg_1m_after_${b.name.replaceAll('-', '_')}`, `at the end of ${b.name}`);
@@ -88,44 +78,21 @@ export async function runBenchmarks(
 }
 
 async function main(): Promise<number> {
-  const { values } = parseArgs({
-    options: {
-      quick: { type: 'boolean', default: false },
-      only: { type: 'string' },
-      list: { type: 'boolean', default: false },
-      help: { type: 'boolean', short: 'h', default: false },
-    },
-  });
-  if (values.help) {
-    process.stdout.write(`${HELP}\n`);
-    return 0;
-  }
-  if (values.list) {
-    for (const b of benchmarks) process.stdout.write(`${b.name.padEnd(14)} ${b.description}\n`);
-    return 0;
-  }
-  let list = benchmarks;
-  if (values.only) {
-    const names = values.only.split(',').map((s) => s.trim());
-    const unknown = names.filter((n) => !benchmarks.some((b) => b.name === n));
-    if (unknown.length > 0) {
-      process.stderr.write(`unknown benchmark(s): ${unknown.join(', ')} (see --list)\n`);
-      return 2;
-    }
-    list = benchmarks.filter((b) => names.includes(b.name));
-  }
+  const args = parseSuiteArgs(benchmarks, { help: HELP, noun: 'benchmark', namePad: 14 });
+  if ('exit' in args) return args.exit;
+  let list = args.list;
   const ctx: BenchContext = {
-    quick: values.quick,
+    quick: args.quick,
     progress: (line) => process.stderr.write(`${line}\n`),
   };
-  if (values.quick && !values.only) {
+  if (args.quick && !args.only) {
     // the quick run must stay under 3 minutes: what cannot fit is run by name (--only) instead
     for (const b of list.filter((b) => b.notInQuickRun))
       ctx.progress(`[bench] ${b.name} left out of the quick run: ${b.notInQuickRun} (run it with --only)`);
     list = list.filter((b) => !b.notInQuickRun);
   }
   const t0 = process.hrtime.bigint();
-  ctx.progress(`[bench] ${values.quick ? 'quick' : 'full'} run: ${list.map((b) => b.name).join(', ')}`);
+  ctx.progress(`[bench] ${args.quick ? 'quick' : 'full'} run: ${list.map((b) => b.name).join(', ')}`);
   const { figures, failed } = await runBenchmarks(list, ctx);
   ctx.progress(`[bench] total ${(Number(process.hrtime.bigint() - t0) / 1e9).toFixed(1)} s`);
   const result: Record<string, unknown> = { ...figures };

@@ -1,9 +1,9 @@
 import { cpus, loadavg } from 'node:os';
 import { pathToFileURL } from 'node:url';
-import { parseArgs } from 'node:util';
+import { parseSuiteArgs, runSuiteItem } from '../bench/suite-cli.ts';
 import { sampleLoad } from './monitor.ts';
 import { evidenceStorm } from './scenarios/evidence-storm.ts';
-import type { Figure, Scenario, StressContext } from './types.ts';
+import type { Scenario, StressContext } from './types.ts';
 
 /**
  * `npm run stress`: the platform under conditions a city can meet and a benchmark does not (an outage
@@ -26,34 +26,11 @@ load average ({"name": value, ..., "loadavg_1m_start": ..., "loadavg_1m_max": ..
   -h, --help     this text`;
 
 async function main(): Promise<number> {
-  const { values } = parseArgs({
-    options: {
-      quick: { type: 'boolean', default: false },
-      only: { type: 'string' },
-      list: { type: 'boolean', default: false },
-      help: { type: 'boolean', short: 'h', default: false },
-    },
-  });
-  if (values.help) {
-    process.stdout.write(`${HELP}\n`);
-    return 0;
-  }
-  if (values.list) {
-    for (const s of scenarios) process.stdout.write(`${s.name.padEnd(16)} ${s.description}\n`);
-    return 0;
-  }
-  let list = scenarios;
-  if (values.only) {
-    const names = values.only.split(',').map((s) => s.trim());
-    const unknown = names.filter((n) => !scenarios.some((s) => s.name === n));
-    if (unknown.length > 0) {
-      process.stderr.write(`unknown scenario(s): ${unknown.join(', ')} (see --list)\n`);
-      return 2;
-    }
-    list = scenarios.filter((s) => names.includes(s.name));
-  }
+  const args = parseSuiteArgs(scenarios, { help: HELP, noun: 'scenario', namePad: 16 });
+  if ('exit' in args) return args.exit;
+  const list = args.list;
   const ctx: StressContext = {
-    quick: values.quick,
+    quick: args.quick,
     progress: (line) => process.stderr.write(`${line}\n`),
   };
   const load = sampleLoad();
@@ -62,17 +39,7 @@ async function main(): Promise<number> {
   for (const s of list) {
     const t0 = Date.now();
     ctx.progress(`[stress] ${s.name}: ${s.description}${ctx.quick ? ' (quick)' : ''}`);
-    try {
-      const result: Figure[] = await s.run(ctx);
-      for (const f of result) {
-        if (f.name in figures) throw new Error(`duplicate figure name ${f.name}`);
-        figures[f.name] = f.value;
-        process.stdout.write(`${f.name} = ${f.value} ${f.unit}${f.note ? `  (${f.note})` : ''}\n`);
-      }
-    } catch (err) {
-      failed.push(`${s.name}: ${(err as Error).message}`);
-      process.stdout.write(`${s.name} FAILED: ${(err as Error).message}\n`);
-    }
+    await runSuiteItem(s, ctx, figures, failed, (line) => process.stdout.write(`${line}\n`));
     ctx.progress(`[stress] ${s.name} done in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
   }
   const l = load.stop();
