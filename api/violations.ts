@@ -1,4 +1,4 @@
-import type { FastifyBaseLogger } from 'fastify';
+import type { FastifyBaseLogger, FastifyRequest } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { type EventStore, EventStoreQueryError } from '../store/events-port.ts';
 import {
@@ -83,6 +83,24 @@ export const violationRoutes: FastifyPluginAsyncZod<ViolationRoutesOptions> = as
   const unauthorized = problemResponse('missing or invalid bearer token');
   const invalid = problemResponse('invalid query');
   const unavailable = problemResponse('event store unavailable');
+  /**
+   * A violation and something of it, read together. Another firm's violation is unknown to a firm key,
+   * exactly like one that does not exist: 404.
+   */
+  const readVisible = async <T>(request: FastifyRequest, vid: string, more: () => Promise<T>) => {
+    const [violation, also] = await fromEvents(request.log, () =>
+      Promise.all([events.violation(vid), more()]),
+    );
+    if (violation === undefined || !visible(request.principal, violation)) throw unknownViolation(vid);
+    return [violation, also] as const;
+  };
+  /** the error answers of a read of one violation */
+  const oneViolationErrors = {
+    400: invalid,
+    401: unauthorized,
+    404: problemResponse('unknown violation'),
+    503: unavailable,
+  };
 
   app.get(
     '/violations',
@@ -123,22 +141,15 @@ export const violationRoutes: FastifyPluginAsyncZod<ViolationRoutesOptions> = as
         params: ViolationParamsSchema,
         response: {
           200: jsonResponse('the violation and its phases, oldest first', ViolationDetailSchema),
-          400: invalid,
-          401: unauthorized,
-          404: problemResponse('unknown violation'),
-          503: unavailable,
+          ...oneViolationErrors,
         },
       },
     },
     async (request) => {
       const vid = request.params.id;
-      const [violation, phases] = await fromEvents(request.log, () =>
-        Promise.all([events.violation(vid), events.violationPhases(vid)]),
-      );
-      // Another firm's violation is unknown to a firm key, exactly like one that does not exist.
-      if (!visible(request.principal, violation)) throw unknownViolation(vid);
+      const [violation, phases] = await readVisible(request, vid, () => events.violationPhases(vid));
       return {
-        violation: withInstants(violation!),
+        violation: withInstants(violation),
         phases: phases.map((p) => ({ ...p, violation: withInstants(p.violation) })),
       };
     },
@@ -229,19 +240,13 @@ export const violationRoutes: FastifyPluginAsyncZod<ViolationRoutesOptions> = as
         params: ViolationParamsSchema,
         response: {
           200: jsonResponse('the status changes', StatusAuditSchema),
-          400: invalid,
-          401: unauthorized,
-          404: problemResponse('unknown violation'),
-          503: unavailable,
+          ...oneViolationErrors,
         },
       },
     },
     async (request) => {
       const vid = request.params.id;
-      const [violation, changes] = await fromEvents(request.log, () =>
-        Promise.all([events.violation(vid), events.violationStatusHistory(vid)]),
-      );
-      if (!visible(request.principal, violation)) throw unknownViolation(vid);
+      const [, changes] = await readVisible(request, vid, () => events.violationStatusHistory(vid));
       const items = changes.map((c) => ({ ...c, at: new Date(c.at).toISOString() }));
       return { id: vid, items, count: items.length };
     },
