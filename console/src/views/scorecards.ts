@@ -1,4 +1,6 @@
 import uPlot from 'uplot';
+import type { z } from 'zod';
+import type { ScorecardListSchema } from '../../../api/scorecard/schemas.ts';
 import { get, request } from '../api.ts';
 import type { Ctx, View } from '../app.ts';
 import { download, fill, h } from '../dom.ts';
@@ -12,56 +14,14 @@ import { cstMonth } from '../time.ts';
  * UTF-8). A firm key sees its own card, with its rank among all firms.
  */
 
-interface Card {
-  month: string;
-  firm: string;
-  firmName?: string;
-  rank: number | null;
-  rankedFirms: number;
-  trips: number;
-  compliantTrips: number;
-  compliantShare: number | null;
-  km: number;
-  violations: number;
-  violationsByCode: Record<string, number>;
-  per100Trips: number | null;
-  per1000Km: number | null;
-  openViolations: number;
-}
-
-interface SanitationTeam {
-  firm: string;
-  firmName?: string;
-  vehicles: number;
-  violations: number;
-  sweepShifts: number;
-  plannedKm: number;
-  sweptKm: number;
-  coverage: number | null;
-  collectionWindows: number;
-  onTime: number;
-  late: number;
-  missed: number;
-  onTimeShare: number | null;
-}
-
-interface EnforcementSquad {
-  firm: string;
-  firmName?: string;
-  cameras: number;
-  violations: number;
-  shifts: number;
-  dutyHours: number;
-  heardShare: number | null;
-  recordingShare: number | null;
-  inGridShare: number | null;
-}
-
-interface Scorecards {
-  items: Card[];
-  sanitationTeams?: SanitationTeam[];
-  enforcementSquads?: EnforcementSquad[];
-}
+/**
+ * The answer of GET /scorecards: the API's own response schema, imported as a type only (it costs the
+ * bundle nothing and cannot drift from what the API sends).
+ */
+type Scorecards = z.output<typeof ScorecardListSchema>;
+type Card = Scorecards['items'][number];
+type SanitationTeam = Scorecards['sanitationTeams'][number];
+type EnforcementSquad = Scorecards['enforcementSquads'][number];
 
 const num = (v: number | null, digits = 2) => (v === null ? '—' : v.toFixed(digits));
 const pct = (v: number | null) => (v === null ? '—' : `${(v * 100).toFixed(1)} %`);
