@@ -19,19 +19,40 @@ import { INFLUX, PROMETHEUS } from './datasources.ts';
 
 const ALL = { text: 'All', value: '$__all' };
 
+/**
+ * A query variable of several values, All included, sorted: the shape of each one here. `words` sets its
+ * label and the like first (the dashboards' JSON keeps its key order).
+ */
+function multiQueryVariable(
+  name: string,
+  words: (b: QueryVariableBuilder) => QueryVariableBuilder,
+  datasource: typeof INFLUX | typeof PROMETHEUS,
+  query: string,
+  refresh: VariableRefresh,
+): QueryVariableBuilder {
+  return words(new QueryVariableBuilder(name))
+    .datasource(datasource)
+    .query(query)
+    .definition(query)
+    .refresh(refresh)
+    .sort(VariableSort.AlphabeticalAsc)
+    .multi(true)
+    .includeAll(true);
+}
+
 /** Firms (or departments) that have reported fixes. */
 export function firmVariable(): QueryVariableBuilder {
   const query = `SHOW TAG VALUES FROM "${FIX_MEASUREMENT}" WITH KEY = "firm"`;
-  return new QueryVariableBuilder('firm')
-    .label('Firm 企业')
-    .description('Transport firm, sanitation contractor or enforcement department owning the units')
-    .datasource(INFLUX)
-    .query(query)
-    .definition(query)
-    .refresh(VariableRefresh.OnDashboardLoad)
-    .sort(VariableSort.AlphabeticalAsc)
-    .multi(true)
-    .includeAll(true)
+  return multiQueryVariable(
+    'firm',
+    (b) =>
+      b
+        .label('Firm 企业')
+        .description('Transport firm, sanitation contractor or enforcement department owning the units'),
+    INFLUX,
+    query,
+    VariableRefresh.OnDashboardLoad,
+  )
     .allValue('.*')
     .current(ALL);
 }
@@ -44,18 +65,17 @@ export function firmVariable(): QueryVariableBuilder {
  */
 export function transportFirmVariable(): QueryVariableBuilder {
   const query = `SHOW TAG VALUES FROM "${FIX_MEASUREMENT}" WITH KEY = "firm" WHERE "kind" = 'muck_truck'`;
-  return new QueryVariableBuilder('transport')
-    .label('Transport firms')
-    .description('Firms with muck trucks: the firms the monthly assessment ranks')
-    .hide(VariableHide.HideVariable)
-    .datasource(INFLUX)
-    .query(query)
-    .definition(query)
-    .refresh(VariableRefresh.OnDashboardLoad)
-    .sort(VariableSort.AlphabeticalAsc)
-    .multi(true)
-    .includeAll(true)
-    .current(ALL);
+  return multiQueryVariable(
+    'transport',
+    (b) =>
+      b
+        .label('Transport firms')
+        .description('Firms with muck trucks: the firms the monthly assessment ranks')
+        .hide(VariableHide.HideVariable),
+    INFLUX,
+    query,
+    VariableRefresh.OnDashboardLoad,
+  ).current(ALL);
 }
 
 /** The three unit kinds: All expands to every value, `(muck_truck|sanitation|body_camera)`. */
@@ -72,15 +92,13 @@ export function kindVariable(): CustomVariableBuilder {
 /** Violation types (codes) seen so far. */
 export function codeVariable(measurement: string): QueryVariableBuilder {
   const query = `SHOW TAG VALUES FROM "${measurement}" WITH KEY = "code"`;
-  return new QueryVariableBuilder('code')
-    .label('Type 违规类型')
-    .datasource(INFLUX)
-    .query(query)
-    .definition(query)
-    .refresh(VariableRefresh.OnDashboardLoad)
-    .sort(VariableSort.AlphabeticalAsc)
-    .multi(true)
-    .includeAll(true)
+  return multiQueryVariable(
+    'code',
+    (b) => b.label('Type 违规类型'),
+    INFLUX,
+    query,
+    VariableRefresh.OnDashboardLoad,
+  )
     .allValue('.*')
     .current(ALL);
 }
@@ -100,14 +118,11 @@ export function consoleVariable(): TextBoxVariableBuilder {
 /** Platform processes scraped by Prometheus (one per instance; several when PARTS splits them). */
 export function instanceVariable(): QueryVariableBuilder {
   const query = 'label_values(citywatch_ingest_messages_total, instance)';
-  return new QueryVariableBuilder('instance')
-    .label('Instance')
-    .datasource(PROMETHEUS)
-    .query(query)
-    .definition(query)
-    .refresh(VariableRefresh.OnTimeRangeChanged)
-    .sort(VariableSort.AlphabeticalAsc)
-    .multi(true)
-    .includeAll(true)
-    .current(ALL);
+  return multiQueryVariable(
+    'instance',
+    (b) => b.label('Instance'),
+    PROMETHEUS,
+    query,
+    VariableRefresh.OnTimeRangeChanged,
+  ).current(ALL);
 }
