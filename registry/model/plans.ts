@@ -32,17 +32,15 @@ const windows = z
   .describe('daily windows "HH:MM-HH:MM", China Standard Time; may cross midnight (22:00-06:00)');
 const units = (what: string) => z.array(IdReferenceSchema).max(10_000).describe(what);
 const position = z.array(z.number()).describe('[longitude, latitude]');
+/** a distance in metres, positive and at most `max` */
+const metres = (max: number, byDefault: number, what: string) =>
+  z.number().positive().max(max).default(byDefault).describe(what);
 
 export const CollectionPointBodySchema = z.strictObject({
   firm,
   name,
   position,
-  radiusM: z
-    .number()
-    .positive()
-    .max(1000)
-    .default(30)
-    .describe('a stop within this radius is at the point (m)'),
+  radiusM: metres(1000, 30, 'a stop within this radius is at the point (m)'),
   windows: windows.describe('collection windows (定时): each must see a visit'),
   vehicles: units('the vehicles assigned (a team: several, each judged on its own track)').min(1),
   binsExpected: z
@@ -62,12 +60,7 @@ export const SweepPlanBodySchema = z.strictObject({
     .min(1)
     .max(1000)
     .describe('the road stretches (MultiLineString)'),
-  corridorM: z
-    .number()
-    .positive()
-    .max(200)
-    .default(20)
-    .describe('half-width of the swept road each side (m)'),
+  corridorM: metres(200, 20, 'half-width of the swept road each side (m)'),
   windows: windows.describe('shift windows'),
   vehicles: units('the vehicles (or the team) that sweep it').min(1),
 });
@@ -84,12 +77,7 @@ export const DutyPlanBodySchema = z.strictObject({
 export const UploadStationBodySchema = z.strictObject({
   name,
   position,
-  radiusM: z
-    .number()
-    .positive()
-    .max(1000)
-    .default(50)
-    .describe('a camera docked within this radius is at the station (m)'),
+  radiusM: metres(1000, 50, 'a camera docked within this radius is at the station (m)'),
 });
 
 export const PLAN_BODY_SCHEMAS = {

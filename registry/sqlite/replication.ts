@@ -55,23 +55,53 @@ export function exportRecord(s: RegistryState, table: ReplicatedTable, id: strin
 }
 
 /**
- * A row of a simple table (firm, officer, device model) as carried: deleted (null) or written, in the
- * file and then in memory.
+ * The tables whose record is one row and one map entry, and how a record carried from another node is
+ * written to each (the file, then the value its map holds).
  */
-function applySimple<T>(
-  record: ReplicatedRecord | null,
-  remove: () => void,
-  write: () => T,
-  map: Map<string, T>,
-  id: string,
-): void {
-  if (record === null) {
-    remove();
-    map.delete(id);
-  } else {
-    map.set(id, write());
-  }
-}
+const SIMPLE_TABLES: {
+  [T in Exclude<ReplicatedTable, 'device'>]: {
+    map(s: RegistryState): Map<string, unknown>;
+    remove(s: RegistryState, id: string): void;
+    write(s: RegistryState, id: string, r: ReplicatedRecord): unknown;
+  };
+} = {
+  firm: {
+    map: (s) => s.firms,
+    remove: (s, id) => s.stmt.deleteFirm.run(id),
+    write(s, id, r) {
+      const row = { id, name: String(r.name) };
+      s.stmt.upsertFirm.run(row);
+      return Object.freeze(row);
+    },
+  },
+  vehicle: {
+    map: (s) => s.vehicles,
+    remove: (s, id) => s.stmt.deleteVehicle.run(id),
+    write(s, id, r) {
+      const vehicle = { ...(r as unknown as Vehicle), id };
+      s.stmt.upsertVehicle.run({ ...vehicle, ratedLoadT: vehicle.ratedLoadT ?? null });
+      return frozenVehicle(vehicle);
+    },
+  },
+  officer: {
+    map: (s) => s.officers,
+    remove: (s, id) => s.stmt.deleteOfficer.run(id),
+    write(s, id, r) {
+      const row = { id, name: String(r.name), firm: String(r.firm) };
+      s.stmt.upsertOfficer.run(row);
+      return Object.freeze(row);
+    },
+  },
+  device_model: {
+    map: (s) => s.models,
+    remove: (s, id) => s.stmt.deleteModel.run(id),
+    write(s, id, r) {
+      const text = JSON.stringify(r.mapping);
+      s.stmt.upsertModel.run(id, text);
+      return Object.freeze(JSON.parse(text));
+    },
+  },
+};
 
 /** Writes a record carried from another node (see SqliteRegistry.applyRecord). */
 export function applyRecord(
@@ -85,87 +115,41 @@ export function applyRecord(
     // there already, and this one's maps are then read from the file
     return table === 'device' && reloadDevice(s, id);
   }
-  const r = record ?? {};
-  switch (table) {
-    case 'firm':
-      applySimple(
-        record,
-        () => s.stmt.deleteFirm.run(id),
-        () => {
-          const row = { id, name: String(r.name) };
-          s.stmt.upsertFirm.run(row);
-          return Object.freeze(row);
-        },
-        s.firms,
-        id,
-      );
-      return true;
-    case 'vehicle':
-      applySimple(
-        record,
-        () => s.stmt.deleteVehicle.run(id),
-        () => {
-          const vehicle = { ...(r as unknown as Vehicle), id };
-          s.stmt.upsertVehicle.run({ ...vehicle, ratedLoadT: vehicle.ratedLoadT ?? null });
-          return frozenVehicle(vehicle);
-        },
-        s.vehicles,
-        id,
-      );
-      return true;
-    case 'officer':
-      applySimple(
-        record,
-        () => s.stmt.deleteOfficer.run(id),
-        () => {
-          const row = { id, name: String(r.name), firm: String(r.firm) };
-          s.stmt.upsertOfficer.run(row);
-          return Object.freeze(row);
-        },
-        s.officers,
-        id,
-      );
-      return true;
-    case 'device_model':
-      applySimple(
-        record,
-        () => s.stmt.deleteModel.run(id),
-        () => {
-          const text = JSON.stringify(r.mapping);
-          s.stmt.upsertModel.run(id, text);
-          return Object.freeze(JSON.parse(text)) as unknown;
-        },
-        s.models,
-        id,
-      );
-      return true;
-    case 'device': {
-      s.db.transaction(() => {
-        if (record === null) {
-          s.stmt.deleteDevice.run(id);
-          s.stmt.deleteJt808.run(id);
-          s.stmt.openJt808Registration.run(id);
-          return;
-        }
-        const { jt808, jt808ClosedAt, ...fields } = r as unknown as DeviceRow & {
-          jt808: Jt808Binding | null;
-          jt808ClosedAt: number | null;
-        };
-        s.stmt.upsertDevice.run({ ...fields, id });
-        if (jt808 === null) s.stmt.deleteJt808.run(id);
-        else s.stmt.upsertJt808.run(bindingRow(id, jt808));
-        s.stmt.openJt808Registration.run(id);
-        if (typeof jt808ClosedAt === 'number') s.stmt.closeJt808Registration.run(id, jt808ClosedAt);
-      })();
-      const closedAt = (r as { jt808ClosedAt?: number | null }).jt808ClosedAt;
-      if (record !== null && typeof closedAt === 'number') s.terminals.closed.set(id, closedAt);
-      else s.terminals.reopen(id);
-      if (record === null) s.terminals.remember(id, undefined);
-      // the maps from the file, as for a device written by another process
-      refreshDevice(s, id);
-      return true;
+  if (table !== 'device') {
+    const simple = SIMPLE_TABLES[table];
+    if (record === null) {
+      simple.remove(s, id);
+      simple.map(s).delete(id);
+    } else {
+      simple.map(s).set(id, simple.write(s, id, record));
     }
+    return true;
   }
+  const r = record ?? {};
+  s.db.transaction(() => {
+    if (record === null) {
+      s.stmt.deleteDevice.run(id);
+      s.stmt.deleteJt808.run(id);
+      s.stmt.openJt808Registration.run(id);
+      return;
+    }
+    const { jt808, jt808ClosedAt, ...fields } = r as unknown as DeviceRow & {
+      jt808: Jt808Binding | null;
+      jt808ClosedAt: number | null;
+    };
+    s.stmt.upsertDevice.run({ ...fields, id });
+    if (jt808 === null) s.stmt.deleteJt808.run(id);
+    else s.stmt.upsertJt808.run(bindingRow(id, jt808));
+    s.stmt.openJt808Registration.run(id);
+    if (typeof jt808ClosedAt === 'number') s.stmt.closeJt808Registration.run(id, jt808ClosedAt);
+  })();
+  const closedAt = (r as { jt808ClosedAt?: number | null }).jt808ClosedAt;
+  if (record !== null && typeof closedAt === 'number') s.terminals.closed.set(id, closedAt);
+  else s.terminals.reopen(id);
+  if (record === null) s.terminals.remember(id, undefined);
+  // the maps from the file, as for a device written by another process
+  refreshDevice(s, id);
+  return true;
 }
 
 /** the device's maps from the file; true when they changed */

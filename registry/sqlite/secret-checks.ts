@@ -84,56 +84,77 @@ export class SecretChecks {
     return this.verdictOf(id, entry, this.mac(secret));
   }
 
-  /** `entryOf` is read again after scrypt: a change of secret or enabled flag meanwhile makes the result stale */
-  async verifyDevice(
+  /**
+   * A secret checked against an entry's hash: the remembered answer when there is one, else scrypt, whose
+   * answer is remembered unless the entry changed meanwhile (`entryOf` is read again after it: a change
+   * of secret or enabled flag while scrypt runs makes the result stale, and the check starts over).
+   */
+  private async check<E extends ServiceEntry>(
     id: string,
     secret: string,
-    entryOf: (id: string) => DeviceEntry | undefined,
+    entryOf: (id: string) => E | undefined,
+    remembered: (entry: E, mac: Buffer) => boolean | undefined,
+    remember: (entry: E, mac: Buffer, ok: boolean) => void,
   ): Promise<boolean> {
     if (typeof secret !== 'string' || secret.length === 0) return false;
     const mac = this.mac(secret);
-    // A change of secret or enabled flag while scrypt runs makes the result stale: check again.
     for (;;) {
       const entry = entryOf(id);
       if (entry === undefined) return false;
-      const remembered = this.verdictOf(id, entry, mac);
-      if (remembered !== undefined) return remembered;
+      const known = remembered(entry, mac);
+      if (known !== undefined) return known;
       this.scryptRuns++;
       const ok = await verifySecret(secret, entry.hash);
       if (entryOf(id)?.generation !== entry.generation) continue;
-      if (ok) {
-        this.deviceVerified.set(id, mac);
-        if (this.hashVerified.size >= HASH_CACHE_MAX) this.hashVerified.clear();
-        this.hashVerified.set(entry.hash, mac);
-      } else {
-        const refused = this.deviceRefused.get(id) ?? [];
-        if (refused.length === 0 && this.deviceRefused.size >= REFUSED_CACHE_MAX) this.deviceRefused.clear();
-        refused.unshift(mac);
-        refused.length = Math.min(refused.length, REFUSED_PER_DEVICE);
-        this.deviceRefused.set(id, refused);
-      }
+      remember(entry, mac, ok);
       return ok;
     }
   }
 
-  async verifyService(
+  verifyDevice(
+    id: string,
+    secret: string,
+    entryOf: (id: string) => DeviceEntry | undefined,
+  ): Promise<boolean> {
+    return this.check(
+      id,
+      secret,
+      entryOf,
+      (entry, mac) => this.verdictOf(id, entry, mac),
+      (entry, mac, ok) => {
+        if (ok) {
+          this.deviceVerified.set(id, mac);
+          if (this.hashVerified.size >= HASH_CACHE_MAX) this.hashVerified.clear();
+          this.hashVerified.set(entry.hash, mac);
+        } else {
+          const refused = this.deviceRefused.get(id) ?? [];
+          if (refused.length === 0 && this.deviceRefused.size >= REFUSED_CACHE_MAX)
+            this.deviceRefused.clear();
+          refused.unshift(mac);
+          refused.length = Math.min(refused.length, REFUSED_PER_DEVICE);
+          this.deviceRefused.set(id, refused);
+        }
+      },
+    );
+  }
+
+  verifyService(
     username: string,
     secret: string,
     entryOf: (username: string) => ServiceEntry | undefined,
   ): Promise<boolean> {
-    if (typeof secret !== 'string' || secret.length === 0) return false;
-    const mac = this.mac(secret);
-    for (;;) {
-      const entry = entryOf(username);
-      if (entry === undefined) return false;
-      const cached = this.serviceVerified.get(username);
-      if (cached !== undefined && timingSafeEqual(cached, mac)) return true;
-      this.scryptRuns++;
-      const ok = await verifySecret(secret, entry.hash);
-      if (entryOf(username)?.generation !== entry.generation) continue;
-      if (ok) this.serviceVerified.set(username, mac);
-      return ok;
-    }
+    return this.check(
+      username,
+      secret,
+      entryOf,
+      (_entry, mac) => {
+        const cached = this.serviceVerified.get(username);
+        return cached !== undefined && timingSafeEqual(cached, mac) ? true : undefined;
+      },
+      (_entry, mac, ok) => {
+        if (ok) this.serviceVerified.set(username, mac);
+      },
+    );
   }
 
   /** Number of successful verifications currently remembered. */
