@@ -6,10 +6,9 @@ import { pageQueryFields } from './paging.ts';
 import {
   checkBodyId,
   conflict,
-  createBodySchema,
+  firmOwnedBodySchemas,
   firmPage,
   owningFirm,
-  replaceBodySchema,
   replyCreated,
 } from './resource-kit.ts';
 import { registryRouteOptions } from './resource-route-options.ts';
@@ -27,15 +26,11 @@ export const OfficerSchema = z
   })
   .meta({ id: 'Officer' });
 
-/** The registry's officer (registry/model/fleet.ts); a firm key may leave out its department. */
-const fields = {
-  ...OfficerFields,
-  firm: OfficerFields.firm
-    .optional()
-    .describe('department; a firm key may omit it (its own) or name only its own'),
-};
-const OfficerCreateSchema = createBodySchema(fields);
-const OfficerUpdateSchema = replaceBodySchema(fields);
+/** The registry's officer (registry/model/fleet.ts). */
+const { create: OfficerCreateSchema, replace: OfficerUpdateSchema } = firmOwnedBodySchemas(
+  OfficerFields,
+  'department',
+);
 const OfficersQuerySchema = z.strictObject({
   firm: z.string().min(1).max(128).optional().describe('only officers of this department'),
   ...pageQueryFields,

@@ -33,6 +33,18 @@ export function replaceBodySchema<F extends z.ZodRawShape>(fields: F) {
   });
 }
 
+/**
+ * The POST and PUT bodies of a resource a firm owns (vehicles, officers): the registry's fields
+ * (registry/model/fleet.ts) with the firm optional, since a firm key may omit it (its own).
+ */
+export function firmOwnedBodySchemas<F extends z.ZodRawShape & { firm: z.ZodType }>(fields: F, firm: string) {
+  const body = {
+    ...fields,
+    firm: fields.firm.optional().describe(`${firm}; a firm key may omit it (its own) or name only its own`),
+  };
+  return { create: createBodySchema(body), replace: replaceBodySchema(body) };
+}
+
 export const IdParamsSchema = z.object({ id: z.string().min(1).max(256).describe('resource id') });
 
 /** Responses every protected route can give besides its own. */

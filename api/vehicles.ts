@@ -7,10 +7,9 @@ import { pageQueryFields } from './paging.ts';
 import {
   checkBodyId,
   conflict,
-  createBodySchema,
+  firmOwnedBodySchemas,
   firmPage,
   owningFirm,
-  replaceBodySchema,
   replyCreated,
 } from './resource-kit.ts';
 import { registryRouteOptions } from './resource-route-options.ts';
@@ -31,15 +30,11 @@ export const VehicleSchema = z
   })
   .meta({ id: 'Vehicle' });
 
-/** The registry's vehicle (registry/model/fleet.ts); a firm key may leave out its firm. */
-const fields = {
-  ...VehicleFields,
-  firm: VehicleFields.firm
-    .optional()
-    .describe('owning firm; a firm key may omit it (its own) or name only its own'),
-};
-const VehicleCreateSchema = createBodySchema(fields);
-const VehicleUpdateSchema = replaceBodySchema(fields);
+/** The registry's vehicle (registry/model/fleet.ts). */
+const { create: VehicleCreateSchema, replace: VehicleUpdateSchema } = firmOwnedBodySchemas(
+  VehicleFields,
+  'owning firm',
+);
 const VehiclesQuerySchema = z.strictObject({
   firm: z.string().min(1).max(128).optional().describe('only vehicles of this firm'),
   kind: z.enum(VEHICLE_KINDS).optional(),
