@@ -1,7 +1,7 @@
 import { thresholds } from '../thresholds/illegal-dump.ts';
 import type { RuleModule } from '../types.ts';
 import { close, open, quietResult, unchanged } from './lifecycle.ts';
-import { loadThresholds, namedSites, nearestSite, onsetOf, refsWith } from './load-events.ts';
+import { loadThresholds, namedSites, nearestSite, onsetOf, refsWith } from './load-refs.ts';
 
 /**
  * ILLEGAL_DUMP (乱倒/偷倒): a confirmed unloading (load-events.ts: lift up, moving or not; or, while

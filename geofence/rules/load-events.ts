@@ -1,8 +1,9 @@
 import type { Fix } from '../../core/fix.ts';
-import type { EntityRef, Permit, Position, Site, Thresholds } from '../model.ts';
-import type { RuleContext } from '../types.ts';
+import type { Thresholds } from '../model.ts';
+import type { LoadEvent, WeightLoss } from '../types.ts';
 import { verdict } from './confirm.ts';
-import { baseRefs } from './lifecycle.ts';
+import { copyTrack, LOAD_TRACK_INITIAL, type LoadTrack, round2, sameTrack } from './load-track.ts';
+import { stepWeightLoss } from './weight-loss.ts';
 
 /**
  * Loading and unloading transitions, the confirmed load and the confirmed weight loss on the road
@@ -40,101 +41,21 @@ import { baseRefs } from './lifecycle.ts';
  * dump elsewhere is two unloadings), to empty at any speed. Known limit: a top-up loading of a truck
  * already latched loaded is not reported.
  *
- * Weight loss on the road (SPILLAGE): in a moving run (speed > `spillageSpeedKmh`, lift not up) that
- * began loaded, the weight falls more than `spillageWeightDropT` below its weight at the run's first
- * fix: the onset. Confirmed at the first fix `sensorConfirmMs` later still that far down (it survives
- * stops; the lift going up drops it: unloading explains it); a glitch when it comes back sooner (within
- * half the threshold). `weightLoss` is reported from the confirming fix on, while the run goes on (and at
- * the confirming fix itself when it is a stopped one), with the largest drop so far.
+ * Weight loss on the road (SPILLAGE, `weightLoss`): weight-loss.ts, run at every fix after the transitions.
+ *
+ * Split by job: the state (load-track.ts), the transitions (here), the weight loss on the road
+ * (weight-loss.ts), and what the load-driven rules share around the verdicts (load-refs.ts).
  */
-
-export interface LoadTrack {
-  /** cargo latch, the confirmed load: -1 before the first fix, 0 empty, 1 loaded */
-  lc: number;
-  /** onset of the latch's current value (the transition's onset, or the raw reading's), -1 unknown */
-  lt: number;
-  /** highest weight (t) in the current stopped run (from the last moving fix's), -1 none or moving */
-  lhi: number;
-  /** lowest weight (t) in the current stopped run, -1 none or moving */
-  llo: number;
-  /** the raw cargo reading of the last fix that had one (-1 none yet, 0, 1), since when, and 1 when a run of the other reading came before */
-  cv: number;
-  ct: number;
-  cp: number;
-  /** pending transition: 0 none, 1 loading, 2 unloading; its trigger: 0 load state, 1 weight */
-  pk: number;
-  ptr: number;
-  /** its onset: instant, position, position valid (1/0) */
-  pt: number;
-  plon: number;
-  plat: number;
-  pv: number;
-  /** the weight it is judged against (the stopped run's low for a loading, high for an unloading), -1 none */
-  pref: number;
-  /** weight loss on the road: the weight at the first fix of the moving run that began loaded (-1 none) */
-  wr: number;
-  /** its onset (-1 none) and position, the largest drop so far (t), confirmed (1/0) */
-  wt: number;
-  wlon: number;
-  wlat: number;
-  wd: number;
-  wc: number;
-  /** sensor glitches counted (load state and weight changes that returned before they were confirmed) */
-  gl: number;
-}
-
-export const LOAD_TRACK_INITIAL: Readonly<LoadTrack> = Object.freeze({
-  lc: -1,
-  lt: -1,
-  lhi: -1,
-  llo: -1,
-  cv: -1,
-  ct: -1,
-  cp: 0,
-  pk: 0,
-  ptr: 0,
-  pt: -1,
-  plon: 0,
-  plat: 0,
-  pv: 1,
-  pref: -1,
-  wr: -1,
-  wt: -1,
-  wlon: 0,
-  wlat: 0,
-  wd: 0,
-  wc: 0,
-  gl: 0,
-});
 
 // The load detector's outputs are engine contract types (FixFacts carries them): declared in types.ts.
 export type { LoadEvent, LoadTrigger, WeightLoss } from '../types.ts';
-
-import type { LoadEvent, WeightLoss } from '../types.ts';
-
-/** Cargo on board for the latch: load state when reported, else weight above `dumpWeightDropT`. */
-export function hasCargo(fix: Fix, t: Pick<Thresholds, 'dumpWeightDropT'>): boolean {
-  return cargoReading(fix, t) === 1;
-}
+export { LOAD_TRACK_INITIAL, type LoadTrack } from './load-track.ts';
 
 /** The raw cargo reading of a fix: 1 loaded, 0 empty, -1 no reading (neither load state nor weight). */
 function cargoReading(fix: Fix, t: Pick<Thresholds, 'dumpWeightDropT'>): number {
   if (fix.load !== undefined) return fix.load !== 'empty' ? 1 : 0;
   if (fix.weight !== undefined) return fix.weight > t.dumpWeightDropT ? 1 : 0;
   return -1;
-}
-
-/** The thresholds the detection applies, recorded in every violation that rests on a transition. */
-export function loadThresholds(t: Thresholds): Partial<Thresholds> {
-  return {
-    dumpWeightDropT: t.dumpWeightDropT,
-    suspectedDumpSpeedKmh: t.suspectedDumpSpeedKmh,
-    sensorConfirmMs: t.sensorConfirmMs,
-  };
-}
-
-function round2(x: number): number {
-  return Math.round(x * 100) / 100;
 }
 
 export interface LoadStep {
@@ -165,57 +86,6 @@ export function stepLoad(
   const next = same ? track : scratch === undefined ? o : copyTrack(o, { ...LOAD_TRACK_INITIAL });
   if (same && r === NOTHING) return { track, event: null, weightLoss: null };
   return { track: next, event: r.event, weightLoss: r.weightLoss };
-}
-
-function copyTrack(a: LoadTrack, b: LoadTrack): LoadTrack {
-  b.lc = a.lc;
-  b.lt = a.lt;
-  b.lhi = a.lhi;
-  b.llo = a.llo;
-  b.cv = a.cv;
-  b.ct = a.ct;
-  b.cp = a.cp;
-  b.pk = a.pk;
-  b.ptr = a.ptr;
-  b.pt = a.pt;
-  b.plon = a.plon;
-  b.plat = a.plat;
-  b.pv = a.pv;
-  b.pref = a.pref;
-  b.wr = a.wr;
-  b.wt = a.wt;
-  b.wlon = a.wlon;
-  b.wlat = a.wlat;
-  b.wd = a.wd;
-  b.wc = a.wc;
-  b.gl = a.gl;
-  return b;
-}
-
-function sameTrack(a: LoadTrack, b: LoadTrack): boolean {
-  return (
-    a.lc === b.lc &&
-    a.lt === b.lt &&
-    a.lhi === b.lhi &&
-    a.llo === b.llo &&
-    a.cv === b.cv &&
-    a.ct === b.ct &&
-    a.cp === b.cp &&
-    a.pk === b.pk &&
-    a.ptr === b.ptr &&
-    a.pt === b.pt &&
-    a.plon === b.plon &&
-    a.plat === b.plat &&
-    a.pv === b.pv &&
-    a.pref === b.pref &&
-    a.wr === b.wr &&
-    a.wt === b.wt &&
-    a.wlon === b.wlon &&
-    a.wlat === b.wlat &&
-    a.wd === b.wd &&
-    a.wc === b.wc &&
-    a.gl === b.gl
-  );
 }
 
 function stepInto(
@@ -392,136 +262,4 @@ function judgePending(
     lat: o.plat,
     valid: o.pv === 1,
   };
-}
-
-/** The weight-loss part of the detector (see the header); returns the loss in force at this fix. */
-function stepWeightLoss(o: LoadTrack, fix: Fix, t: Thresholds): WeightLoss | null {
-  if (fix.lift === 'up') {
-    // unloading explains any change of weight
-    o.wr = -1;
-    o.wt = -1;
-    o.wd = 0;
-    o.wc = 0;
-    return null;
-  }
-  const w = fix.weight ?? -1;
-  const moving = (fix.speed ?? 0) > t.spillageSpeedKmh;
-  const limit = t.spillageWeightDropT;
-  let confirmedNow = false;
-  if (o.wt >= 0 && w >= 0) {
-    const d = round2(o.wr - w);
-    if (o.wc === 0) {
-      const v = verdict(o.wt, fix.ts, d > limit / 2, false, t.sensorConfirmMs);
-      if (v === 'glitch') {
-        o.gl += 1;
-        o.wt = -1;
-        o.wd = 0;
-      } else {
-        o.wd = Math.max(o.wd, d);
-        if (v === 'confirmed') {
-          o.wc = 1;
-          confirmedNow = true;
-        }
-      }
-    } else {
-      o.wd = Math.max(o.wd, d);
-    }
-  }
-  const loss =
-    o.wc === 1 && (moving || confirmedNow) ? { ts: o.wt, lon: o.wlon, lat: o.wlat, dropT: o.wd } : null;
-  if (!moving) {
-    if (o.wc === 1) {
-      o.wt = -1;
-      o.wd = 0;
-      o.wc = 0;
-    }
-    // a pending loss keeps the reference of its run; otherwise the next moving run takes its own
-    if (o.wt < 0) o.wr = -1;
-  } else if (w >= 0 && o.wt < 0) {
-    if (o.wr < 0) {
-      if (o.lc === 1) o.wr = w;
-    } else if (round2(o.wr - w) > limit) {
-      o.wt = fix.ts;
-      o.wlon = fix.lon;
-      o.wlat = fix.lat;
-      o.wd = round2(o.wr - w);
-      if (t.sensorConfirmMs <= 0) {
-        o.wc = 1;
-        return { ts: o.wt, lon: o.wlon, lat: o.wlat, dropT: o.wd };
-      }
-    }
-  }
-  return loss;
-}
-
-// ---- shared helpers of the load-driven rules (references, site lookups) ----
-
-export function siteRef(site: Pick<Site, 'id' | 'version'>): EntityRef {
-  return { kind: 'site', id: site.id, version: site.version };
-}
-
-/**
- * The base references (city thresholds, permit in force) plus every other permit the judgement used and
- * the sites involved, each once, in a stable order.
- */
-export function refsWith(
-  ctx: Pick<RuleContext, 'facts' | 'world'>,
-  permits: readonly Permit[],
-  sites: readonly Pick<Site, 'id' | 'version'>[],
-): EntityRef[] {
-  const refs = baseRefs(ctx);
-  const seen = new Set(refs.map((r) => `${r.kind}:${r.id}`));
-  const add = (r: EntityRef) => {
-    const key = `${r.kind}:${r.id}`;
-    if (seen.has(key)) return;
-    seen.add(key);
-    refs.push(r);
-  };
-  for (const p of permits) add({ kind: 'permit', id: p.id, version: p.version });
-  for (const s of sites) add(siteRef(s));
-  return refs;
-}
-
-/** Site ids named by the permits for one role, deduplicated, in permit order. */
-export function namedSites(permits: readonly Permit[], role: 'origins' | 'disposals'): string[] {
-  const out: string[] = [];
-  for (const p of permits) for (const id of p[role]) if (!out.includes(id)) out.push(id);
-  return out;
-}
-
-/**
- * Whether the position is within the GNSS accuracy floor of (or inside) one of the given sites: the
- * benefit of the doubt for a fix next to a boundary. Returns the nearest such site id and distance.
- */
-export function nearestSite(
-  ctx: Pick<RuleContext, 'world' | 'facts'>,
-  siteIds: readonly string[],
-  pos: Position = ctx.facts.pos,
-): { id: string; distanceM: number } | null {
-  let best: { id: string; distanceM: number } | null = null;
-  for (const id of siteIds) {
-    const d = ctx.world.siteBoundaryDistance(id, pos);
-    if (!Number.isFinite(d)) continue;
-    if (best === null || d < best.distanceM) best = { id, distanceM: d };
-  }
-  return best;
-}
-
-/** Where a transition began (its onset), and the sites there (the fix's own when it is the onset). */
-export function onsetOf(
-  ctx: Pick<RuleContext, 'world' | 'facts' | 'fix'>,
-  event: LoadEvent,
-): { pos: Position; sites: readonly Site[] } {
-  if (event.ts === ctx.fix.ts) return { pos: ctx.facts.pos, sites: ctx.facts.sites };
-  const pos: Position = [event.lon, event.lat];
-  return { pos, sites: ctx.world.sitesAt(pos) };
-}
-
-/**
- * Where a violation that ends because the truck is no longer loaded ends: at the onset of the confirmed
- * change (`facts.loadChangeTs`), not before `startTs`, not after the fix.
- */
-export function unloadedAt(ctx: Pick<RuleContext, 'facts' | 'fix'>, startTs: number): number {
-  const at = ctx.facts.loadChangeTs;
-  return Math.max(startTs, at >= 0 ? Math.min(at, ctx.fix.ts) : ctx.fix.ts);
 }

@@ -1,7 +1,7 @@
 import { thresholds } from '../thresholds/no-permit.ts';
 import type { RuleModule, Violation } from '../types.ts';
 import { close, NO_EVENTS, open, quietResult, unchanged } from './lifecycle.ts';
-import { loadThresholds, onsetOf, refsWith } from './load-events.ts';
+import { loadThresholds, onsetOf, refsWith } from './load-refs.ts';
 
 /**
  * NO_PERMIT (无证运输): a loaded trip with no valid permit for the vehicle and the time (domain.md):

@@ -2,7 +2,7 @@ import type { Position } from '../model.ts';
 import { thresholds } from '../thresholds/off-hours.ts';
 import type { RuleContext, RuleModule, Violation, ViolationEvent } from '../types.ts';
 import { baseRefs, close, NO_EVENTS, open, quietResult, unchanged } from './lifecycle.ts';
-import { unloadedAt } from './load-events.ts';
+import { unloadedAt } from './load-refs.ts';
 
 /**
  * OFF_HOURS (时间违规): a loaded truck moving (> offHoursSpeedKmh) while it holds a permit valid on the

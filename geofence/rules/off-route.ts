@@ -2,7 +2,7 @@ import type { EntityRef, Permit, Thresholds } from '../model.ts';
 import { thresholds } from '../thresholds/off-route.ts';
 import type { FixFacts, RuleContext, RuleModule, Violation, ViolationEvent } from '../types.ts';
 import { baseRefs, close, NO_EVENTS, open, quietResult, unchanged, update } from './lifecycle.ts';
-import { unloadedAt } from './load-events.ts';
+import { unloadedAt } from './load-refs.ts';
 import { round1 } from './off-hours.ts';
 
 export { MAX_ROUTE_HINTS } from '../facts.ts';

@@ -2,7 +2,7 @@ import { thresholds } from '../thresholds/overload.ts';
 import type { RuleModule, Violation } from '../types.ts';
 import { verdict } from './confirm.ts';
 import { close, NO_EVENTS, open, quietResult, unchanged } from './lifecycle.ts';
-import { refsWith } from './load-events.ts';
+import { refsWith } from './load-refs.ts';
 
 /**
  * OVERLOAD (超载): weight above the vehicle's rated load (`ctx.vehicle.ratedLoadT`) for >=

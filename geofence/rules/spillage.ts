@@ -1,7 +1,7 @@
 import { thresholds } from '../thresholds/spillage.ts';
 import type { RuleModule, Violation } from '../types.ts';
 import { close, NO_EVENTS, open, update } from './lifecycle.ts';
-import { refsWith } from './load-events.ts';
+import { refsWith } from './load-refs.ts';
 
 /**
  * SPILLAGE (抛洒滴漏): load escaping on the road. Two triggers, one violation:

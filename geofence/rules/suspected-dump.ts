@@ -1,7 +1,7 @@
 import { thresholds } from '../thresholds/suspected-dump.ts';
 import type { RuleContext, RuleModule, Violation } from '../types.ts';
 import { close, NO_EVENTS, open, quietResult, unchanged } from './lifecycle.ts';
-import { namedSites, nearestSite, refsWith, unloadedAt } from './load-events.ts';
+import { namedSites, nearestSite, refsWith, unloadedAt } from './load-refs.ts';
 
 /**
  * SUSPECTED_DUMP (疑似偷倒): a loaded truck (`facts.loaded`) slower than `suspectedDumpSpeedKmh` for MORE

@@ -1,7 +1,7 @@
 import type { Site } from '../model.ts';
 import type { RuleModule } from '../types.ts';
 import { close, open, quietResult, unchanged } from './lifecycle.ts';
-import { loadThresholds, namedSites, nearestSite, onsetOf, refsWith } from './load-events.ts';
+import { loadThresholds, namedSites, nearestSite, onsetOf, refsWith } from './load-refs.ts';
 
 /**
  * WRONG_SITE (违规进出场): a loading inside a known ORIGIN site that none of the vehicle's valid permits
