@@ -99,7 +99,7 @@ export interface BackfillBenchOptions {
 }
 
 export function backfillFigures(opts: BackfillBenchOptions): Figure[] {
-  const judge = createJudge(createEngine(ALL_RULES, chinaCalendar), chinaCalendar);
+  const judge = createJudge(createEngine(ALL_RULES, chinaCalendar));
   const trucks: Truck[] = opts.tracks.map((t) => ({
     vehicle: t.vehicle,
     fixes: t.fixes,

@@ -76,7 +76,7 @@ async function stateChild(vehicles: number, rounds: number): Promise<StateChildR
   const engineBytes = (heapAfter - heapBefore) / engineVehicles;
   states.clear();
   for (let i = 0; i < 4; i++) gc();
-  const judge = createJudge(engine, chinaCalendar);
+  const judge = createJudge(engine);
   const judgeBefore = process.memoryUsage().heapUsed;
   const judged = new Map<string, JudgeState>();
   const withHistory = new Set<string>();

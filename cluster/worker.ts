@@ -263,7 +263,7 @@ export class Worker {
     this.tickMs = opts.tickMs ?? 0;
     this.intakeLag = new IntakeLag(opts.now ?? Date.now);
     const engine = createEngine(ALL_RULES, chinaCalendar);
-    this.judge = createJudge(engine, chinaCalendar);
+    this.judge = createJudge(engine);
     this.fingerprint = engineFingerprint(engine);
     this.world = compileWorld(opts.registry.snapshot());
     this.unsubscribe = opts.registry.onChange(() => this.recompile());

@@ -247,7 +247,7 @@ export class ComplianceService {
   constructor(private readonly opts: ComplianceServiceOptions) {
     this.calendar = opts.calendar ?? chinaCalendar;
     this.engine = createEngine(ALL_RULES, this.calendar);
-    this.judge = createJudge(this.engine, this.calendar);
+    this.judge = createJudge(this.engine);
     this.late = new LateFixes(this.judge, opts.logger);
     this.now = opts.now ?? Date.now;
     this.world = compileWorld(opts.registry.snapshot());

@@ -70,11 +70,18 @@ export interface EngineResult extends TickResult {
    * suspect or skipped as late; a released suspect and the fix (the trip tracker steps the same fixes)
    */
   judged: readonly Fix[];
+  /**
+   * the facts of each judged fix, in the same order: what the rules read, the load detector's verdict
+   * among them (`load`, `loaded`, `weightLoss`). The trip tracker (trips.ts) consumes these, so that
+   * the detector runs once per fix and a trip starts and ends exactly where the rules see it.
+   */
+  facts: readonly FixFacts[];
   /** the fix this step found to be an outlier, if any (for the shell to mark in the track) */
   outlier?: Fix;
 }
 
 const NO_FIXES: readonly Fix[] = Object.freeze([]);
+const NO_FACTS: readonly FixFacts[] = Object.freeze([]);
 
 const NO_EVENTS: readonly ViolationEvent[] = Object.freeze([]);
 const NO_ROUTES: readonly RouteFact[] = Object.freeze([]);
@@ -121,15 +128,22 @@ export function createEngine(
   function step(state: VehicleState, fix: Fix, world: World): EngineResult {
     const newest = state.held?.ts ?? state.last?.ts;
     if (newest !== undefined && fix.ts <= newest) {
-      return { state: { ...state, skippedLate: state.skippedLate + 1 }, events: NO_EVENTS, judged: NO_FIXES };
+      return {
+        state: { ...state, skippedLate: state.skippedLate + 1 },
+        events: NO_EVENTS,
+        judged: NO_FIXES,
+        facts: NO_FACTS,
+      };
     }
     const screened = screenFix(state.last, state.held, fix, world.thresholds());
     let next = state;
     let events = NO_EVENTS;
+    let facts = NO_FACTS;
     for (const f of screened.judge) {
       const r = judge(next, f, world);
       next = r.state;
       if (r.events.length > 0) events = events === NO_EVENTS ? r.events : [...events, ...r.events];
+      facts = facts === NO_FACTS ? [r.facts] : [...facts, r.facts];
     }
     if (screened.held !== next.held || screened.outlier !== undefined) {
       next = {
@@ -140,12 +154,12 @@ export function createEngine(
     }
     const judged = screened.judge;
     return screened.outlier === undefined
-      ? { state: next, events, judged }
-      : { state: next, events, judged, outlier: screened.outlier };
+      ? { state: next, events, judged, facts }
+      : { state: next, events, judged, facts, outlier: screened.outlier };
   }
 
   /** One plausible in-order fix through the facts and the rules. */
-  function judge(state: VehicleState, fix: Fix, world: World): TickResult {
+  function judge(state: VehicleState, fix: Fix, world: World): TickResult & { facts: FixFacts } {
     const prev = state.last;
     const pos: Position = [fix.lon, fix.lat];
     const inForce = permitsAt(world.permitsOf(fix.vehicle), fix.ts);
@@ -235,6 +249,7 @@ export function createEngine(
         outliers: state.outliers,
       },
       events,
+      facts,
     };
   }
 

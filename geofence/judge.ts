@@ -1,5 +1,5 @@
 import type { Fix } from '../core/fix.ts';
-import type { Calendar, Engine, VehicleState } from './engine.ts';
+import type { Engine, VehicleState } from './engine.ts';
 import type { ViolationCode } from './model.ts';
 import {
   NO_OUTAGES,
@@ -60,7 +60,7 @@ export interface JudgeOutput {
 
 const NONE: readonly never[] = Object.freeze([]);
 
-export function createJudge(engine: Engine, calendar: Calendar) {
+export function createJudge(engine: Engine) {
   function initial(vehicle: string): JudgeState {
     return { engine: engine.initial(vehicle), open: NONE, gap: '' };
   }
@@ -219,14 +219,14 @@ export function createJudge(engine: Engine, calendar: Calendar) {
     let trips: readonly TripEvent[] = NONE;
     let tripState = before.trips;
     if (fix.kind === 'muck_truck') {
-      // the trip tracker steps the fixes the engine judged: none while a suspect is held back or for an
-      // outlier, a released suspect before the fix (outliers.ts); this step's events go with the last one
+      // the trip tracker steps the fixes the engine judged, with the facts (and the load transition) the
+      // engine found at each: none while a suspect is held back or for an outlier, a released suspect
+      // before the fix (outliers.ts); this step's events go with the last one
       const judged = r.judged;
       for (let i = 0; i < judged.length; i++) {
-        const f = judged[i]!;
         const tr = stepTrips(
           tripState ?? initialTrips(),
-          tripInput(f, world, calendar),
+          tripInput(judged[i]!, r.facts[i]!, world),
           i === judged.length - 1 ? events : NONE,
         );
         tripState = tr.state;

@@ -1,15 +1,15 @@
 import type { Fix } from '../core/fix.ts';
-import type { Calendar } from './engine.ts';
-import { permitsAt } from './facts.ts';
 import type { Permit, Position, Site, Thresholds } from './model.ts';
-import { LOAD_TRACK_INITIAL, type LoadEvent, type LoadTrack, stepLoad } from './rules/load-events.ts';
-import type { FixFacts, Rejudged, ViolationEvent, World } from './types.ts';
+import type { FixFacts, LoadEvent, Rejudged, ViolationEvent, World } from './types.ts';
 
 /**
  * The trip tracker (两点一线: load inside the origin, travel, unload). Pure, shaped like a rule:
  * `initialTrips()` / `stepTrips(state, input, violations)` -> `{ state, events }`. No I/O, no clock: time
- * comes from the fix. It uses the same transition detector as the rules (rules/load-events.ts), so a
- * trip starts and ends on exactly the fixes where NO_PERMIT, WRONG_SITE and ILLEGAL_DUMP see them.
+ * comes from the fix. It is an output of the engine's load detection: the engine runs the detector
+ * (rules/load-events.ts) once per judged fix and returns the facts of each judged fix
+ * (`EngineResult.facts`); the tracker reads the transition there (`facts.load`) and runs no detector of
+ * its own, so a trip starts and ends on exactly the fixes where NO_PERMIT, WRONG_SITE and ILLEGAL_DUMP
+ * see them. Step it with the fixes the engine judged, each with its facts (`tripInput`).
  *
  * - started:   at a loading whose onset lies inside an ORIGIN site (a loading elsewhere starts no trip).
  * - completed: at the next unloading, wherever it is (`disposalSite` is the disposal site containing the
@@ -36,15 +36,9 @@ import type { FixFacts, Rejudged, ViolationEvent, World } from './types.ts';
 
 export const MAX_TRIP_VIOLATION_IDS = 8;
 
-export interface TripState extends LoadTrack {
+export interface TripState {
   /** ts of the last in-order fix, -1 none */
   pts: number;
-  /** lift and load of the last in-order fix ('' unknown) */
-  plift: string;
-  pload: string;
-  /** speed and weight of the last in-order fix (-1 unknown) */
-  pspeed: number;
-  pweight: number;
   /** start of the open trip, -1 when none */
   ts0: number;
   origin: string;
@@ -101,10 +95,10 @@ export type TripEvent = (
   | { kind: 'withdrawn'; trip: TripStart | Trip }
 ) & { rejudged?: Rejudged };
 
-/** What a step reads: a subset of the rule context. */
+/** What a step reads: a subset of the rule context (the engine's facts of the fix, its transition among them). */
 export interface TripInput {
   fix: Fix;
-  facts: Pick<FixFacts, 'sites' | 'validPermits' | 'coveringPermit'>;
+  facts: Pick<FixFacts, 'sites' | 'validPermits' | 'coveringPermit' | 'load'>;
   thresholds: Thresholds;
   /** the sites at a position (a transition's onset before this fix); without it, the fix's own sites */
   sitesAt?: (pos: Position) => readonly Site[];
@@ -112,12 +106,7 @@ export interface TripInput {
 
 export function initialTrips(): TripState {
   return {
-    ...LOAD_TRACK_INITIAL,
     pts: -1,
-    plift: '',
-    pload: '',
-    pspeed: -1,
-    pweight: -1,
     ts0: -1,
     origin: '',
     originV: 0,
@@ -133,19 +122,15 @@ export function initialTrips(): TripState {
   };
 }
 
-/** Builds the input from the compiled world the way the engine builds its facts (for shells without a ctx). */
-export function tripInput(fix: Fix, world: World, calendar: Calendar): TripInput {
-  const pos: Position = [fix.lon, fix.lat];
-  // the engine's own rule (facts.ts): a night window counts for the date it started
-  const { valid: validPermits, covering: coveringPermit } = permitsAt(
-    calendar,
-    world.permitsOf(fix.vehicle),
-    fix.ts,
-  );
+/**
+ * The input of one judged fix: the fix and the facts the engine returned with it (`EngineResult.judged`
+ * and `EngineResult.facts`, same index), with the thresholds the engine applied to it.
+ */
+export function tripInput(fix: Fix, facts: TripInput['facts'], world: World): TripInput {
   return {
     fix,
-    facts: { sites: world.sitesAt(pos), validPermits, coveringPermit },
-    thresholds: world.thresholds(coveringPermit ?? validPermits[0]),
+    facts,
+    thresholds: world.thresholds(facts.coveringPermit ?? facts.validPermits[0]),
     sitesAt: (p) => world.sitesAt(p),
   };
 }
@@ -211,25 +196,9 @@ export function stepTrips(
 ): { state: TripState; events: TripEvent[] } {
   const { fix } = input;
   if (state.pts >= 0 && fix.ts <= state.pts) return { state, events: [] };
-  const prev =
-    state.pts < 0
-      ? undefined
-      : {
-          lift: (state.plift || undefined) as Fix['lift'],
-          load: (state.pload || undefined) as Fix['load'],
-          ...(state.pspeed >= 0 ? { speed: state.pspeed } : {}),
-          ...(state.pweight >= 0 ? { weight: state.pweight } : {}),
-        };
-  const { track, event } = stepLoad(state, fix, prev, input.thresholds);
-  const s: TripState = {
-    ...state,
-    ...track,
-    pts: fix.ts,
-    plift: fix.lift ?? '',
-    pload: fix.load ?? '',
-    pspeed: fix.speed ?? -1,
-    pweight: fix.weight ?? -1,
-  };
+  // the transition the engine's load detector confirmed at this fix
+  const event = input.facts.load;
+  const s: TripState = { ...state, pts: fix.ts };
   const events: TripEvent[] = [];
 
   if (s.ts0 >= 0) {

@@ -70,7 +70,7 @@ export function replayThroughEngine(
   messages: Iterable<SimMessage>,
   endTs: number,
 ): ReplayResult {
-  const judge = createJudge(createEngine(ALL_RULES, chinaCalendar), chinaCalendar);
+  const judge = createJudge(createEngine(ALL_RULES, chinaCalendar));
   const revoked = new Set<string>();
   let compiled: World = compileWorld(snapshotOf(world, revoked));
   const devices = new Map<string, Device>(

@@ -11,8 +11,10 @@ import { stepWeightLoss } from './weight-loss.ts';
  * that NO_PERMIT, ILLEGAL_DUMP, WRONG_SITE, SPILLAGE, every rule reading `facts.loaded`, and the trip
  * tracker agree on when a truck loaded, unloaded or lost load. Pure: the caller keeps the small
  * `LoadTrack` (plain numbers) in its own state and passes it back with the next fix; the same fixes give
- * the same answers in every caller. The engine core runs it once per fix (`facts.load`, `facts.loaded`,
- * `facts.weightLoss`, the track in the vehicle state); the trip tracker runs its own.
+ * the same answers in every caller. The engine core runs it once per judged fix (`facts.load`,
+ * `facts.loaded`, `facts.weightLoss`, the track in the vehicle state) and returns those facts with each
+ * judged fix (engine.ts `EngineResult.facts`): the trip tracker (trips.ts) reads the engine's verdict
+ * there and does not run a detector of its own.
  *
  * Every sensor change is confirmed before it counts (confirm.ts: it persists `sensorConfirmMs`, or
  * another signal corroborates it; a reading that returns sooner is a glitch, counted in `gl`, never

@@ -49,7 +49,7 @@ const snapshot: RegistrySnapshot = {
 };
 const world = compileWorld(snapshot);
 const engine = createEngine(ALL_RULES, chinaCalendar);
-const judge = createJudge(engine, chinaCalendar);
+const judge = createJudge(engine);
 const fingerprint = engineFingerprint(engine);
 
 /** the fleet's fixes as ingest normalizes them, in time order */

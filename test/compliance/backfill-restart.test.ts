@@ -137,7 +137,7 @@ test.serial('SIGKILL in the middle of a late batch: nothing lost, nothing double
     enabled: true,
   };
   const reference = new VehicleHarness(
-    createJudge(createEngine(ALL_RULES, chinaCalendar), chinaCalendar),
+    createJudge(createEngine(ALL_RULES, chinaCalendar)),
     WORLD.vehicle,
     world,
   );

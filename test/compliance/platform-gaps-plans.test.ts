@@ -22,7 +22,7 @@ import { local } from '../support/tracks-matrix.ts';
  * for C1).
  */
 
-const judge = createJudge(createEngine(ALL_RULES, chinaCalendar), chinaCalendar);
+const judge = createJudge(createEngine(ALL_RULES, chinaCalendar));
 const MIN = 60_000;
 
 /** Delivers the fixes the platform heard (none inside an outage) and ticks every minute of [from, to]. */

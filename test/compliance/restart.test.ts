@@ -88,13 +88,14 @@ test('the engine and trip states survive a JSON round trip after every fix: same
       let tr: TripState | undefined;
       const tripEvents: TripEvent[] = [];
       if (fix.kind === 'muck_truck') {
-        const step = stepTrips(
-          trips.get(device.unit) ?? initialTrips(),
-          tripInput(fix, world, chinaCalendar),
-          r.events,
-        );
-        tr = step.state;
-        tripEvents.push(...step.events);
+        // the fixes the engine judged, with the facts it found at each (its load transition among them)
+        tr = trips.get(device.unit) ?? initialTrips();
+        for (let i = 0; i < r.judged.length; i++) {
+          const last = i === r.judged.length - 1;
+          const step = stepTrips(tr, tripInput(r.judged[i]!, r.facts[i]!, world), last ? r.events : []);
+          tr = step.state;
+          tripEvents.push(...step.events);
+        }
       }
       keep(device.unit, r.state, tr);
       for (const e of r.events) out.push(canonicalJson(e));

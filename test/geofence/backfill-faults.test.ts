@@ -111,7 +111,7 @@ test('a multipath stray in a trip is an outlier for the judge too: the trip and 
 test('mixed faults (hefei-faults, seed 4): random batches in random order, and blind areas after the live fix, give the same final violations and trips as time order', async (t) => {
   t.timeout(300_000);
   const { world: fw, tracks: ft } = await faultTracks(4);
-  const fj = createJudge(createEngine(ALL_RULES, chinaCalendar), chinaCalendar);
+  const fj = createJudge(createEngine(ALL_RULES, chinaCalendar));
   const rng = createRng(4);
   let outliers = 0;
   let glitches = 0;

@@ -438,7 +438,7 @@ export function run(items: readonly Item[], opts: { world?: World; vehicle?: str
       const last = i === r.judged.length - 1;
       const t = stepTrips(
         tripState,
-        tripInput(f, world, chinaCalendar),
+        tripInput(f, r.facts[i]!, world),
         last ? [...pendingTick, ...r.events] : [],
       );
       if (last) pendingTick = [];

@@ -64,7 +64,7 @@ export function scenario(): { world: World; tracks: Map<string, Fix[]> } {
 }
 
 export const { world, tracks } = scenario();
-export const judge = createJudge(createEngine(ALL_RULES, chinaCalendar), chinaCalendar);
+export const judge = createJudge(createEngine(ALL_RULES, chinaCalendar));
 export const matrixJudge = judge;
 
 export function inOrder(vehicle: string, fixes: readonly Fix[]): VehicleHarness {

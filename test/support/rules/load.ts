@@ -19,7 +19,13 @@ import { spillage } from '../../../geofence/rules/spillage.ts';
 import { suspectedDump } from '../../../geofence/rules/suspected-dump.ts';
 import { wrongSite } from '../../../geofence/rules/wrong-site.ts';
 import { DEFAULT_THRESHOLDS } from '../../../geofence/thresholds/index.ts';
-import { initialTrips, stepTrips, type TripEvent, tripInput } from '../../../geofence/trips.ts';
+import {
+  initialTrips,
+  stepTrips,
+  type TripEvent,
+  type TripState,
+  tripInput,
+} from '../../../geofence/trips.ts';
 import type { ViolationEvent, World } from '../../../geofence/types.ts';
 
 // ---------------------------------------------------------------------------------------------------
@@ -206,6 +212,7 @@ export interface Run {
   violations: ViolationEvent[];
   trips: TripEvent[];
   state: VehicleState;
+  tripState: TripState;
 }
 
 export function run(fixes: readonly Fix[], opts: { roundTrip?: boolean } = {}): Run {
@@ -217,11 +224,15 @@ export function run(fixes: readonly Fix[], opts: { roundTrip?: boolean } = {}): 
     const r = engine.step(state, fix, world);
     state = opts.roundTrip ? JSON.parse(JSON.stringify(r.state)) : r.state;
     violations.push(...r.events);
-    const t = stepTrips(trips, tripInput(fix, world, calendar), r.events);
-    trips = opts.roundTrip ? JSON.parse(JSON.stringify(t.state)) : t.state;
-    tripEvents.push(...t.events);
+    // the trip tracker steps the fixes the engine judged, with the facts the engine found at each
+    r.judged.forEach((f, i) => {
+      const last = i === r.judged.length - 1;
+      const t = stepTrips(trips, tripInput(f, r.facts[i]!, world), last ? r.events : []);
+      trips = opts.roundTrip ? JSON.parse(JSON.stringify(t.state)) : t.state;
+      tripEvents.push(...t.events);
+    });
   }
-  return { violations, trips: tripEvents, state };
+  return { violations, trips: tripEvents, state, tripState: trips };
 }
 
 export const of = (r: Run, code: ViolationCode) => r.violations.filter((e) => e.violation.code === code);
