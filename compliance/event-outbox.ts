@@ -3,6 +3,7 @@ import type { TripEvent } from '../geofence/trips.ts';
 import type { ViolationEvent } from '../geofence/types.ts';
 import type { EventStore } from '../store/events-port.ts';
 import type { OutboxKind, OutboxRow } from './engine-state-store.ts';
+import { StoreBackoff } from './store-backoff.ts';
 
 /**
  * The engine's events on their way to the EventStore: violations first, then trips, in order, one
@@ -63,16 +64,11 @@ export class EventOutbox {
   private readonly trips = new Lane<TripEvent>('trip');
   private readonly batchSize: number;
   private readonly windowSize: number;
-  private readonly initialBackoffMs: number;
-  private readonly maxBackoffMs: number;
   /** outbox rows the EventStore accepted, to delete in the next commit */
   private acked: number[] = [];
   private flushing: Promise<void> | undefined;
-  private retryAt = 0;
-  private backoffMs = 0;
-  private storeOk = true;
-  private lastError: string | undefined;
-  private failures = 0;
+  /** the EventStore's health and the wait before the next write after a failure */
+  private readonly backoff: StoreBackoff;
   private peak = 0;
   /** events per write now: halved after a failure (a slow store answers a smaller batch in time), doubled back after a success */
   private batch: number;
@@ -81,8 +77,7 @@ export class EventOutbox {
     this.batchSize = opts.batchSize ?? 500;
     this.batch = this.batchSize;
     this.windowSize = Math.max(this.batchSize, opts.windowSize ?? 4 * this.batchSize);
-    this.initialBackoffMs = opts.initialBackoffMs ?? 250;
-    this.maxBackoffMs = opts.maxBackoffMs ?? 5_000;
+    this.backoff = new StoreBackoff(opts.initialBackoffMs ?? 250, opts.maxBackoffMs ?? 5_000);
   }
 
   /** After a restart: this many durable rows wait in the outbox (read back page by page). */
@@ -155,11 +150,11 @@ export class EventOutbox {
   }
 
   get ok(): boolean {
-    return this.storeOk;
+    return this.backoff.ok;
   }
 
   get error(): string | undefined {
-    return this.lastError;
+    return this.backoff.lastError;
   }
 
   /**
@@ -169,7 +164,7 @@ export class EventOutbox {
   flush(force = false): Promise<void> {
     if (this.flushing) return this.flushing;
     if (this.violations.pending === 0 && this.trips.pending === 0) return Promise.resolve();
-    if (!force && Date.now() < this.retryAt) return Promise.resolve();
+    if (!force && Date.now() < this.backoff.retryAt) return Promise.resolve();
     this.flushing = this.flushOnce().finally(() => {
       this.flushing = undefined;
     });
@@ -180,28 +175,15 @@ export class EventOutbox {
     try {
       await this.drain(this.violations, (batch) => this.opts.events.recordViolations(batch));
       await this.drain(this.trips, (batch) => this.opts.events.recordTrips(batch));
-      if (!this.storeOk) this.opts.logger.info('compliance: event store writes recovered');
-      this.storeOk = true;
-      this.lastError = undefined;
-      this.failures = 0;
-      this.backoffMs = 0;
-      this.retryAt = 0;
+      if (this.backoff.succeeded() > 0) this.opts.logger.info('compliance: event store writes recovered');
     } catch (err) {
-      this.storeOk = false;
-      this.lastError = (err as Error).message;
-      this.failures++;
       this.batch = Math.max(Math.min(MIN_BATCH, this.batchSize), this.batch >> 1);
-      this.backoffMs = Math.min(
-        this.backoffMs === 0 ? this.initialBackoffMs : this.backoffMs * 2,
-        this.maxBackoffMs,
-      );
-      this.retryAt = Date.now() + this.backoffMs;
       // bounded logging: the first failures, then every 50th
-      if (this.failures <= 3 || this.failures % 50 === 0)
+      if (this.backoff.failed(err as Error))
         this.opts.logger.warn(
           {
-            err: this.lastError,
-            failures: this.failures,
+            err: this.backoff.lastError,
+            failures: this.backoff.failures,
             queuedViolations: this.violations.pending,
             queuedTrips: this.trips.pending,
             nextBatch: this.batch,

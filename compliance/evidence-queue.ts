@@ -1,10 +1,14 @@
 import type { Logger } from 'pino';
 import type { Fix } from '../core/fix.ts';
-import { buildEvidence, EVIDENCE_MARGIN_MS } from '../geofence/evidence.ts';
-import type { ViolationEvent, World } from '../geofence/types.ts';
+import { buildEvidence } from '../geofence/evidence.ts';
+import type { World } from '../geofence/types.ts';
 import type { EventStore } from '../store/events-port.ts';
 import type { FixStore } from '../store/port.ts';
-import type { EvidenceDone, EvidenceDueRow } from './engine-state-store.ts';
+import type { EvidenceDone } from './engine-state-store.ts';
+import { type EvidenceDueSource, type EvidenceJob, EvidenceWindow } from './evidence-window.ts';
+import { StoreBackoff } from './store-backoff.ts';
+
+export type { EvidenceDueSource } from './evidence-window.ts';
 
 /**
  * Builds and stores the evidence package of every closed violation, at the store's pace.
@@ -23,14 +27,6 @@ import type { EvidenceDone, EvidenceDueRow } from './engine-state-store.ts';
  * A job waits until the fix store holds the fixes accepted before it was queued (`fixProgress`), so the
  * package has the fix that closed the violation.
  */
-
-/** The durable due rows, in violation-id order. */
-export interface EvidenceDueSource {
-  /** rows with violation id > afterId ('' for the first), in id order, at most `limit` */
-  evidenceDuePage(afterId: string, limit: number): EvidenceDueRow[];
-  /** rows in all */
-  evidenceDueCount(): number;
-}
 
 /** How far the pump has moved accepted fixes into the fix store (spool counts since the start). */
 export interface FixProgress {
@@ -81,51 +77,17 @@ export interface EvidenceStatus {
   lastError?: string;
 }
 
-interface Job {
-  id: string;
-  /** the due row's body: its row is deleted only while it still holds this (engine-state-store.ts) */
-  body: string;
-  vehicle: string;
-  event: ViolationEvent;
-  from: number;
-  to: number;
-  endTs: number;
-  /** ready once fixProgress().stored reaches this */
-  readyAt: number;
-  /** wall clock: not before */
-  notBefore: number;
-  incomplete: number;
-  running: boolean;
-}
-
 export class EvidenceQueue {
   private readonly maxRunning: number;
-  private readonly windowSize: number;
-  private readonly maxBatch: number;
-  private readonly maxSpanMs: number;
-  private readonly initialBackoffMs: number;
-  private readonly maxBackoffMs: number;
   private readonly incompleteTries: number;
-  /** loaded due jobs by id, in load order */
-  private readonly window = new Map<string, Job>();
-  /** stored, their rows not yet deleted (the next commit does it) */
-  private readonly doneUncommitted = new Set<string>();
-  /** stored since the last takeDone() */
-  private doneFresh: EvidenceDone[] = [];
-  /** sweep: last id looked at, the commit generation the current pass started in, rows to look at */
-  private cursor = '';
-  private passStartedAt = -1;
-  private commits = 0;
-  private dirty = true;
+  /** the due jobs in memory (evidence-window.ts) */
+  private readonly window: EvidenceWindow;
+  /** the stores' health: one backoff for the whole queue */
+  private readonly backoff: StoreBackoff;
   private running = 0;
   private peakRunning = 0;
   private stored = 0;
   private failed = 0;
-  private backoffMs = 0;
-  private pausedUntil = 0;
-  private storeOk = true;
-  private lastError: string | undefined;
-  private failures = 0;
   private started = false;
   private stopping = false;
   private readonly jobs = new Set<Promise<void>>();
@@ -133,12 +95,16 @@ export class EvidenceQueue {
 
   constructor(private readonly opts: EvidenceQueueOptions) {
     this.maxRunning = opts.maxRunning ?? 4;
-    this.windowSize = opts.windowSize ?? 256;
-    this.maxBatch = opts.maxBatch ?? 32;
-    this.maxSpanMs = opts.maxSpanMs ?? 3_600_000;
-    this.initialBackoffMs = opts.initialBackoffMs ?? 500;
-    this.maxBackoffMs = opts.maxBackoffMs ?? 15_000;
     this.incompleteTries = opts.incompleteTries ?? 3;
+    this.backoff = new StoreBackoff(opts.initialBackoffMs ?? 500, opts.maxBackoffMs ?? 15_000);
+    this.window = new EvidenceWindow({
+      source: opts.source,
+      size: opts.windowSize ?? 256,
+      maxBatch: opts.maxBatch ?? 32,
+      maxSpanMs: opts.maxSpanMs ?? 3_600_000,
+      unreadable: (violation, err) =>
+        opts.logger.error({ err: err.message, violation }, 'evidence: unreadable due row; dropped'),
+    });
     if (!Number.isInteger(this.maxRunning) || this.maxRunning < 1)
       throw new Error(`evidence maxRunning must be an integer >= 1: ${this.maxRunning}`);
   }
@@ -152,8 +118,7 @@ export class EvidenceQueue {
 
   /** New rows were committed: look for them at the next fill. */
   rowsCommitted(): void {
-    this.commits++;
-    this.dirty = true;
+    this.window.rowsCommitted();
     this.kick();
   }
 
@@ -162,9 +127,7 @@ export class EvidenceQueue {
    * commit (then call doneCommitted), unless a later event replaced the row meanwhile.
    */
   takeDone(): EvidenceDone[] {
-    const done = this.doneFresh;
-    this.doneFresh = [];
-    return done;
+    return this.window.takeDone();
   }
 
   /**
@@ -172,22 +135,18 @@ export class EvidenceQueue {
    * close) was not deleted: the next sweep finds it and builds its package.
    */
   doneCommitted(done: readonly EvidenceDone[]): void {
-    for (const d of done) this.doneUncommitted.delete(d.violationId);
-    if (done.length > 0) {
-      this.dirty = true;
-      this.kick();
-    }
+    if (this.window.doneCommitted(done)) this.kick();
   }
 
   /** The commit failed: these rows stay; hand them back to the next takeDone(). */
   doneNotCommitted(done: readonly EvidenceDone[]): void {
-    this.doneFresh.push(...done);
+    this.window.doneNotCommitted(done);
   }
 
   status(): EvidenceStatus {
     let due = 0;
     try {
-      due = Math.max(0, this.opts.source.evidenceDueCount() - this.doneUncommitted.size);
+      due = this.window.due();
     } catch {
       due = this.window.size;
     }
@@ -199,8 +158,8 @@ export class EvidenceQueue {
       maxRunning: this.maxRunning,
       stored: this.stored,
       failed: this.failed,
-      storeOk: this.storeOk,
-      ...(this.lastError !== undefined ? { lastError: this.lastError } : {}),
+      storeOk: this.backoff.ok,
+      ...(this.backoff.lastError !== undefined ? { lastError: this.backoff.lastError } : {}),
     };
   }
 
@@ -228,20 +187,20 @@ export class EvidenceQueue {
       this.timer = undefined;
     }
     const now = Date.now();
-    if (now < this.pausedUntil) {
-      this.wakeAt(this.pausedUntil);
+    if (now < this.backoff.retryAt) {
+      this.wakeAt(this.backoff.retryAt);
       return;
     }
     try {
-      this.fill();
+      this.window.fill(this.opts.fixProgress?.().accepted ?? 0);
     } catch (err) {
       this.noteFailure(err as Error, 'reading the due evidence rows failed');
-      this.wakeAt(this.pausedUntil);
+      this.wakeAt(this.backoff.retryAt);
       return;
     }
     const stored = this.opts.fixProgress?.().stored ?? Number.POSITIVE_INFINITY;
     let nextWake = Number.POSITIVE_INFINITY;
-    for (const job of this.window.values()) {
+    for (const job of this.window.jobs.values()) {
       if (this.running >= this.maxRunning) break;
       if (job.running) continue;
       if (job.readyAt > stored) {
@@ -252,7 +211,7 @@ export class EvidenceQueue {
         nextWake = Math.min(nextWake, job.notBefore);
         continue;
       }
-      this.launch(this.batchFrom(job, stored, now));
+      this.launch(this.window.batchFrom(job, stored, now));
     }
     if (this.running < this.maxRunning && Number.isFinite(nextWake)) this.wakeAt(nextWake);
   }
@@ -264,90 +223,7 @@ export class EvidenceQueue {
     this.timer.unref();
   }
 
-  /**
-   * Loads due rows into the window while it has room, sweeping them in id order from a cursor. Rows
-   * appear only through commits (counted by rowsCommitted), so the sweep is done once a pass has run from
-   * the first row to the end with no commit since the pass began: every row was then loaded (or is done).
-   * A pass stopped by a full window goes on from its cursor next time.
-   */
-  private fill(): void {
-    for (let passes = 0; this.dirty && passes < 3; ) {
-      let room = this.windowSize - this.window.size;
-      if (room <= 0) return;
-      if (this.cursor === '') this.passStartedAt = this.commits;
-      const limit = room + 64;
-      const rows = this.opts.source.evidenceDuePage(this.cursor, limit);
-      const accepted = this.opts.fixProgress?.().accepted ?? 0;
-      for (const row of rows) {
-        if (!this.window.has(row.violationId) && !this.doneUncommitted.has(row.violationId)) {
-          if (room <= 0) return; // full: the pass goes on from the cursor next time
-          const job = this.jobOf(row, accepted);
-          if (job) {
-            this.window.set(job.id, job);
-            room--;
-          }
-        }
-        this.cursor = row.violationId;
-      }
-      if (rows.length < limit) {
-        if (this.passStartedAt === this.commits) this.dirty = false;
-        this.cursor = '';
-        passes++;
-      }
-    }
-  }
-
-  private jobOf(row: EvidenceDueRow, accepted: number): Job | undefined {
-    let event: ViolationEvent;
-    try {
-      event = JSON.parse(row.body) as ViolationEvent;
-    } catch (err) {
-      this.opts.logger.error(
-        { err: (err as Error).message, violation: row.violationId },
-        'evidence: unreadable due row; dropped',
-      );
-      this.markDone(row.violationId, row.body, false);
-      return undefined;
-    }
-    const v = event.violation;
-    const endTs = v.endTs ?? v.startTs;
-    return {
-      id: row.violationId,
-      body: row.body,
-      vehicle: v.vehicle,
-      event,
-      from: v.startTs - EVIDENCE_MARGIN_MS,
-      to: endTs + EVIDENCE_MARGIN_MS,
-      endTs,
-      readyAt: accepted,
-      notBefore: 0,
-      incomplete: 0,
-      running: false,
-    };
-  }
-
-  /** `first` and the ready jobs of its vehicle in the window that one track query can cover with it. */
-  private batchFrom(first: Job, stored: number, now: number): Job[] {
-    const batch = [first];
-    first.running = true;
-    let from = first.from;
-    let to = first.to;
-    for (const job of this.window.values()) {
-      if (batch.length >= this.maxBatch) break;
-      if (job.running || job.vehicle !== first.vehicle || job.readyAt > stored || job.notBefore > now)
-        continue;
-      const f = Math.min(from, job.from);
-      const t = Math.max(to, job.to);
-      if (t - f > this.maxSpanMs) continue;
-      from = f;
-      to = t;
-      job.running = true;
-      batch.push(job);
-    }
-    return batch;
-  }
-
-  private launch(batch: Job[]): void {
+  private launch(batch: EvidenceJob[]): void {
     this.running++;
     if (this.running > this.peakRunning) this.peakRunning = this.running;
     const run = this.runBatch(batch)
@@ -361,7 +237,7 @@ export class EvidenceQueue {
     this.jobs.add(run);
   }
 
-  private async runBatch(batch: Job[]): Promise<void> {
+  private async runBatch(batch: EvidenceJob[]): Promise<void> {
     const first = batch[0]!;
     let from = first.from;
     let to = first.to;
@@ -397,46 +273,29 @@ export class EvidenceQueue {
             { violation: job.id, err: (err as Error).message },
             'evidence: the store refused the package for good; dropped',
           );
-          this.markDone(job.id, job.body, false);
+          this.window.markDone(job.id, job.body);
           continue;
         }
         this.noteFailure(err as Error, 'evidence: storing a package failed; retrying');
         return;
       }
-      this.markDone(job.id, job.body, true);
+      this.window.markDone(job.id, job.body);
+      this.stored++;
     }
     this.recovered();
   }
 
-  private markDone(id: string, body: string, stored: boolean): void {
-    this.window.delete(id);
-    this.doneUncommitted.add(id);
-    this.doneFresh.push({ violationId: id, body });
-    if (stored) this.stored++;
-  }
-
   private noteFailure(err: Error, message: string): void {
-    this.storeOk = false;
-    this.lastError = err.message;
-    this.failures++;
-    this.backoffMs = Math.min(
-      this.backoffMs === 0 ? this.initialBackoffMs : this.backoffMs * 2,
-      this.maxBackoffMs,
-    );
-    this.pausedUntil = Date.now() + this.backoffMs;
-    if (this.failures <= 3 || this.failures % 50 === 0)
+    const b = this.backoff;
+    if (b.failed(err))
       this.opts.logger.warn(
-        { err: err.message, failures: this.failures, retryInMs: this.backoffMs, window: this.window.size },
+        { err: err.message, failures: b.failures, retryInMs: b.waitMs, window: this.window.size },
         message,
       );
   }
 
   private recovered(): void {
-    if (!this.storeOk) this.opts.logger.info({ failures: this.failures }, 'evidence: store calls work again');
-    this.storeOk = true;
-    this.lastError = undefined;
-    this.failures = 0;
-    this.backoffMs = 0;
-    this.pausedUntil = 0;
+    const failures = this.backoff.succeeded();
+    if (failures > 0) this.opts.logger.info({ failures }, 'evidence: store calls work again');
   }
 }
