@@ -1,4 +1,6 @@
-import { CellListBuilder, type CellLists, colOf, fitGrid, type GridSpec, inGrid, rowOf } from './grid.ts';
+import { type CellLists, colOf, fitGrid, type GridSpec, inGrid, rowOf } from './grid.ts';
+import { classifyCells } from './polygon-cells.ts';
+import { buildPart, type PolygonPart, partContains } from './polygon-part.ts';
 import { type LonLat, Ruler } from './ruler.ts';
 import { type NearestOut, SegmentTree } from './segment-tree.ts';
 
@@ -49,24 +51,7 @@ export interface PolygonIndexOptions {
 
 const NONE: readonly number[] = Object.freeze([]);
 
-/** A point this close to an edge (metres) is on it. Rounding slack only: GPS noise is handled by rules. */
-export const EDGE_EPS_M = 1e-3;
-
-interface Part {
-  minX: number;
-  minY: number;
-  maxX: number;
-  maxY: number;
-  slabH: number;
-  nSlabs: number;
-  /** per slab, the range of its edges in slabXY (CSR offsets) */
-  slabOff: Int32Array;
-  /**
-   * The slabs' edges as [xi, yi, xj, yj], slab after slab: an exact test reads one contiguous run
-   * instead of chasing vertex indexes into the shared coordinate arrays.
-   */
-  slabXY: Float64Array;
-}
+export { EDGE_EPS_M } from './polygon-part.ts';
 
 export class PolygonIndex {
   readonly ruler: Ruler;
@@ -75,7 +60,7 @@ export class PolygonIndex {
   private readonly xs: Float64Array;
   private readonly ys: Float64Array;
   private readonly segA: Int32Array;
-  private readonly parts: Part[][] = [];
+  private readonly parts: PolygonPart[][] = [];
   private readonly trees: SegmentTree[] = [];
   private readonly grid: GridSpec;
   private readonly cells: CellLists;
@@ -131,7 +116,7 @@ export class PolygonIndex {
     const zoneSeg: Array<[number, number]> = [];
     for (const polys of closed) {
       const zs0 = s;
-      const parts: Part[] = [];
+      const parts: PolygonPart[] = [];
       for (const rings of polys) {
         const ps0 = s;
         for (const ring of rings) {
@@ -147,7 +132,7 @@ export class PolygonIndex {
             v++;
           }
         }
-        parts.push(this.buildPart(ps0, s));
+        parts.push(buildPart(this.xs, this.ys, this.segA, ps0, s));
       }
       this.parts.push(parts);
       zoneSeg.push([zs0, s]);
@@ -163,7 +148,13 @@ export class PolygonIndex {
       opts.cellM ?? 250,
       opts.maxCells ?? 4_000_000,
     );
-    this.cells = this.classifyCells(zoneSeg);
+    this.cells = classifyCells(this.grid, zoneSeg, {
+      xs: this.xs,
+      ys: this.ys,
+      segA: this.segA,
+      parts: this.parts,
+      centreInside: (z, x, y) => this.centreInside(z, x, y),
+    });
   }
 
   get size(): number {
@@ -251,159 +242,14 @@ export class PolygonIndex {
   /** Whether polygon z contains the point in `pt` (a scratch, so no doubles are passed: see `pt`). */
   private zoneContains(z: number): boolean {
     const parts = this.parts[z]!;
-    for (let i = 0; i < parts.length; i++) if (this.partContains(parts[i]!)) return true;
+    for (let i = 0; i < parts.length; i++) if (partContains(parts[i]!, this.pt)) return true;
     return false;
-  }
-
-  private partContains(part: Part): boolean {
-    const E = EDGE_EPS_M;
-    const px = this.pt[0]!;
-    const py = this.pt[1]!;
-    if (px < part.minX - E || px > part.maxX + E || py < part.minY - E || py > part.maxY + E) return false;
-    let slab = Math.floor((py - part.minY) / part.slabH);
-    if (slab < 0) slab = 0;
-    else if (slab >= part.nSlabs) slab = part.nSlabs - 1;
-    const xy = part.slabXY;
-    let inside = false;
-    const end = part.slabOff[slab + 1]!;
-    for (let i = part.slabOff[slab]!; i < end; i++) {
-      const xi = xy[4 * i]!;
-      const yi = xy[4 * i + 1]!;
-      const xj = xy[4 * i + 2]!;
-      const yj = xy[4 * i + 3]!;
-      // on the edge (within E): inside, whatever the parity says
-      if (
-        px >= Math.min(xi, xj) - E &&
-        px <= Math.max(xi, xj) + E &&
-        py >= Math.min(yi, yj) - E &&
-        py <= Math.max(yi, yj) + E
-      ) {
-        const dx = xj - xi;
-        const dy = yj - yi;
-        const len2 = dx * dx + dy * dy;
-        let t = len2 > 0 ? ((px - xi) * dx + (py - yi) * dy) / len2 : 0;
-        t = t < 0 ? 0 : t > 1 ? 1 : t;
-        const qx = xi + t * dx - px;
-        const qy = yi + t * dy - py;
-        if (qx * qx + qy * qy <= E * E) return true;
-      }
-      // the horizontal ray to +x crosses this edge (half-open in y, so a vertex is counted once)
-      if (yi > py !== yj > py && px < xi + ((py - yi) * (xj - xi)) / (yj - yi)) inside = !inside;
-    }
-    return inside;
   }
 
   private centreInside(z: number, x: number, y: number): boolean {
     this.pt[0] = x;
     this.pt[1] = y;
     return this.zoneContains(z);
-  }
-
-  /** Edges of one polygon (all its rings) bucketed into horizontal slabs, so ray casting scans ~sqrt(n). */
-  private buildPart(s0: number, s1: number): Part {
-    const E = EDGE_EPS_M;
-    let minX = Infinity;
-    let minY = Infinity;
-    let maxX = -Infinity;
-    let maxY = -Infinity;
-    for (let k = s0; k < s1; k++) {
-      const a = this.segA[k]!;
-      minX = Math.min(minX, this.xs[a]!, this.xs[a + 1]!);
-      maxX = Math.max(maxX, this.xs[a]!, this.xs[a + 1]!);
-      minY = Math.min(minY, this.ys[a]!, this.ys[a + 1]!);
-      maxY = Math.max(maxY, this.ys[a]!, this.ys[a + 1]!);
-    }
-    const nSlabs = Math.max(1, Math.min(4096, Math.ceil((s1 - s0) / 4)));
-    const slabH = maxY > minY ? (maxY - minY) / nSlabs : 1;
-    const slabOf = (y: number) => {
-      const i = Math.floor((y - minY) / slabH);
-      return i < 0 ? 0 : i >= nSlabs ? nSlabs - 1 : i;
-    };
-    const b = new CellListBuilder(nSlabs);
-    for (let k = s0; k < s1; k++) {
-      const a = this.segA[k]!;
-      const lo = slabOf(Math.min(this.ys[a]!, this.ys[a + 1]!) - E);
-      const hi = slabOf(Math.max(this.ys[a]!, this.ys[a + 1]!) + E);
-      for (let i = lo; i <= hi; i++) b.add(i, k);
-    }
-    const { offsets, values } = b.build();
-    const slabXY = new Float64Array(values.length * 4);
-    for (let i = 0; i < values.length; i++) {
-      const a = this.segA[values[i]!]!;
-      slabXY[4 * i] = this.xs[a]!;
-      slabXY[4 * i + 1] = this.ys[a]!;
-      slabXY[4 * i + 2] = this.xs[a + 1]!;
-      slabXY[4 * i + 3] = this.ys[a + 1]!;
-    }
-    return { minX, minY, maxX, maxY, slabH, nSlabs, slabOff: offsets, slabXY };
-  }
-
-  /**
-   * Grid entries: per polygon, cells touched by an edge (within EDGE_EPS_M) are "boundary" (value
-   * 2z); the other cells of its bounding box are uniformly inside or outside, decided by their centre:
-   * inside ones are listed as 2z + 1, outside ones not at all.
-   */
-  private classifyCells(zoneSeg: ReadonlyArray<readonly [number, number]>): CellLists {
-    const g = this.grid;
-    const E = EDGE_EPS_M;
-    const builder = new CellListBuilder(g.nx * g.ny);
-    for (let z = 0; z < zoneSeg.length; z++) {
-      const [s0, s1] = zoneSeg[z]!;
-      let minX = Infinity;
-      let minY = Infinity;
-      let maxX = -Infinity;
-      let maxY = -Infinity;
-      for (const p of this.parts[z]!) {
-        minX = Math.min(minX, p.minX);
-        minY = Math.min(minY, p.minY);
-        maxX = Math.max(maxX, p.maxX);
-        maxY = Math.max(maxY, p.maxY);
-      }
-      const c0 = colOf(g, minX - E);
-      const c1 = colOf(g, maxX + E);
-      const r0 = rowOf(g, minY - E);
-      const r1 = rowOf(g, maxY + E);
-      const w = c1 - c0 + 1;
-      const boundary = new Uint8Array(w * (r1 - r0 + 1));
-      for (let k = s0; k < s1; k++) {
-        const a = this.segA[k]!;
-        const x0 = this.xs[a]!;
-        const y0 = this.ys[a]!;
-        const x1 = this.xs[a + 1]!;
-        const y1 = this.ys[a + 1]!;
-        const ra = rowOf(g, Math.min(y0, y1) - E);
-        const rb = rowOf(g, Math.max(y0, y1) + E);
-        for (let row = ra; row <= rb; row++) {
-          // the part of the edge within this row's band (widened by E), as an x-range
-          const lo = Math.max(Math.min(y0, y1), g.y0 + row * g.cellM - E);
-          const hi = Math.min(Math.max(y0, y1), g.y0 + (row + 1) * g.cellM + E);
-          let xa: number;
-          let xb: number;
-          if (y1 === y0 || lo > hi) {
-            xa = Math.min(x0, x1);
-            xb = Math.max(x0, x1);
-          } else {
-            const ua = x0 + ((lo - y0) * (x1 - x0)) / (y1 - y0);
-            const ub = x0 + ((hi - y0) * (x1 - x0)) / (y1 - y0);
-            xa = Math.min(ua, ub);
-            xb = Math.max(ua, ub);
-          }
-          const ca = Math.max(c0, colOf(g, xa - E));
-          const cb = Math.min(c1, colOf(g, xb + E));
-          for (let col = ca; col <= cb; col++) boundary[(row - r0) * w + (col - c0)] = 1;
-        }
-      }
-      for (let row = r0; row <= r1; row++) {
-        for (let col = c0; col <= c1; col++) {
-          const cell = row * g.nx + col;
-          if (boundary[(row - r0) * w + (col - c0)] === 1) builder.add(cell, 2 * z);
-          else if (this.centreInside(z, g.x0 + (col + 0.5) * g.cellM, g.y0 + (row + 0.5) * g.cellM)) {
-            builder.add(cell, 2 * z + 1);
-          }
-        }
-      }
-    }
-    return builder.build();
   }
 }
 

@@ -154,14 +154,7 @@ export class UnitIndex<T> {
     };
     const visit = (list: Entry<T>[]) => {
       for (const e of list) {
-        const d = Math.hypot((e.lon - lon) * kx, (e.lat - lat) * ky);
-        if (d > maxM || (best.length === k && d >= best[k - 1]!.distanceM) || !accept(e)) continue;
-        let i = best.length === k ? k - 1 : best.length;
-        while (i > 0 && best[i - 1]!.distanceM > d) {
-          best[i] = best[i - 1]!;
-          i--;
-        }
-        best[i] = { unit: e, distanceM: d };
+        consider(best, k, e, Math.hypot((e.lon - lon) * kx, (e.lat - lat) * ky), maxM, accept);
       }
     };
     for (let r = 0; r <= lastRing; r++) {
@@ -212,15 +205,30 @@ export class UnitIndex<T> {
     const best: Nearest<T>[] = [];
     if (k <= 0) return best;
     for (const e of this.units.values()) {
-      const d = Math.hypot((e.lon - lon) * kx, (e.lat - lat) * ky);
-      if (d > maxM || (best.length === k && d >= best[k - 1]!.distanceM) || !accept(e)) continue;
-      let i = best.length === k ? k - 1 : best.length;
-      while (i > 0 && best[i - 1]!.distanceM > d) {
-        best[i] = best[i - 1]!;
-        i--;
-      }
-      best[i] = { unit: e, distanceM: d };
+      consider(best, k, e, Math.hypot((e.lon - lon) * kx, (e.lat - lat) * ky), maxM, accept);
     }
     return best;
   }
+}
+
+/**
+ * The bounded top-k insertion shared by the grid search and the scan: `unit` at `d` metres goes into
+ * `best` (nearest first, at most k) when it is within `maxM`, nearer than the k-th so far and accepted
+ * (`accept` is asked last: it may be the costliest test).
+ */
+function consider<T>(
+  best: Nearest<T>[],
+  k: number,
+  unit: UnitPoint<T>,
+  d: number,
+  maxM: number,
+  accept: (u: UnitPoint<T>) => boolean,
+): void {
+  if (d > maxM || (best.length === k && d >= best[k - 1]!.distanceM) || !accept(unit)) return;
+  let i = best.length === k ? k - 1 : best.length;
+  while (i > 0 && best[i - 1]!.distanceM > d) {
+    best[i] = best[i - 1]!;
+    i--;
+  }
+  best[i] = { unit, distanceM: d };
 }
