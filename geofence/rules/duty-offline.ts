@@ -1,8 +1,8 @@
 import type { EntityRef } from '../model.ts';
 import { containing } from '../plan-windows.ts';
 import type { RuleModule, Violation } from '../types.ts';
-import { close, idleAsNull, quietResult, unchanged, violationId } from './lifecycle.ts';
-import { DEFAULT_REPORT_INTERVAL_S } from './offline.ts';
+import { close, idleAsNull, quietResult, unchanged } from './lifecycle.ts';
+import { DEFAULT_REPORT_INTERVAL_S, offlineViolation } from './offline.ts';
 
 /**
  * OFFLINE for body cameras (issue 15: "OFFLINE during duty"): a camera silent for longer than
@@ -67,26 +67,10 @@ export const dutyOffline: RuleModule<DutyOfflineState | null> = idleAsNull<DutyO
       if (startTs > ctx.nowMs) return unchanged(state, QUIET);
       const refs: EntityRef[] = [ctx.world.thresholdsRef, planRef];
       if (profile) refs.push({ kind: 'vehicle', id: profile.id, version: profile.version });
-      const violation: Violation = {
-        id: violationId(ctx.vehicle, 'OFFLINE', startTs),
-        code: 'OFFLINE',
-        vehicle: ctx.vehicle,
-        firm: last.firm,
-        startTs,
-        detectedTs: ctx.nowMs,
-        level: 0,
-        startPos: [last.lon, last.lat],
-        lastPos: [last.lon, last.lat],
-        refs,
-        thresholds: { offlineFactor: th.offlineFactor, offlineMinMs: th.offlineMinMs },
-        ruleVersion: VERSION,
-        details: {
-          reason: 'on_duty',
-          lastFixTs: last.ts,
-          reportIntervalS: intervalS,
-          allowedSilenceMs: allowedMs,
-        },
-      };
+      const violation = offlineViolation(
+        { vehicle: ctx.vehicle, nowMs: ctx.nowMs, thresholds: th, last },
+        { startTs, refs, ruleVersion: VERSION, reason: 'on_duty', intervalS, allowedMs },
+      );
       return { state: { officer: state.officer, open: violation }, events: [{ phase: 'opened', violation }] };
     },
   },

@@ -94,22 +94,59 @@ export const offline: RuleModule<OfflineState> = {
     const refs: EntityRef[] = [ctx.world.thresholdsRef];
     if (permit) refs.push({ kind: 'permit', id: permit.id, version: permit.version });
     if (profile) refs.push({ kind: 'vehicle', id: profile.id, version: profile.version });
-    const violation: Violation = {
-      id: violationId(ctx.vehicle, 'OFFLINE', startTs),
-      code: 'OFFLINE',
-      vehicle: ctx.vehicle,
-      firm: last.firm,
-      ...(permit ? { permit: permit.id } : {}),
-      startTs,
-      detectedTs: ctx.nowMs,
-      level: 0,
-      startPos: [last.lon, last.lat],
-      lastPos: [last.lon, last.lat],
-      refs,
-      thresholds: { offlineFactor: ctx.thresholds.offlineFactor, offlineMinMs: ctx.thresholds.offlineMinMs },
-      ruleVersion: RULE_VERSION,
-      details: { reason, lastFixTs: last.ts, reportIntervalS: intervalS, allowedSilenceMs: allowedMs },
-    };
+    const violation = offlineViolation(
+      { vehicle: ctx.vehicle, nowMs: ctx.nowMs, thresholds: ctx.thresholds, last },
+      {
+        startTs,
+        refs,
+        ruleVersion: RULE_VERSION,
+        reason,
+        intervalS,
+        allowedMs,
+        ...(permit ? { permit: permit.id } : {}),
+      },
+    );
     return { state: { open: violation, lo: state.lo }, events: [{ phase: 'opened', violation }] };
   },
 };
+
+/**
+ * The OFFLINE violation a silence tick opens, for the vehicle rule here and the body cameras' duty rule
+ * (rules/duty-offline.ts): dated from `startTs` (the last fix, or the shift's start, plus the allowance),
+ * at the last fix's position, with the thresholds and the silence's figures.
+ */
+export function offlineViolation(
+  ctx: Pick<TickContext, 'vehicle' | 'nowMs' | 'thresholds'> & { last: NonNullable<TickContext['last']> },
+  o: {
+    startTs: number;
+    refs: EntityRef[];
+    ruleVersion: number;
+    reason: string;
+    intervalS: number;
+    allowedMs: number;
+    permit?: string;
+  },
+): Violation {
+  const { last } = ctx;
+  return {
+    id: violationId(ctx.vehicle, 'OFFLINE', o.startTs),
+    code: 'OFFLINE',
+    vehicle: ctx.vehicle,
+    firm: last.firm,
+    ...(o.permit !== undefined ? { permit: o.permit } : {}),
+    startTs: o.startTs,
+    detectedTs: ctx.nowMs,
+    level: 0,
+    startPos: [last.lon, last.lat],
+    lastPos: [last.lon, last.lat],
+    refs: o.refs,
+    thresholds: { offlineFactor: ctx.thresholds.offlineFactor, offlineMinMs: ctx.thresholds.offlineMinMs },
+    ruleVersion: o.ruleVersion,
+    details: {
+      reason: o.reason,
+      lastFixTs: last.ts,
+      reportIntervalS: o.intervalS,
+      allowedSilenceMs: o.allowedMs,
+    },
+  };
+}
