@@ -9,7 +9,7 @@ import { partitionOf } from '../cluster/partitions.ts';
 import { RegistrySync } from '../cluster/registry-sync.ts';
 import { ComplianceRegistry } from '../registry/compliance.ts';
 import { SqliteRegistry } from '../registry/sqlite.ts';
-import type { LoadSummary } from '../simulators/load.ts';
+import type { LoadSummary } from '../simulators/load/options.ts';
 import { type ClusterPart, spawnClusterPart } from '../testkit/cluster-parts.ts';
 import { type InfluxdServer, startInfluxd } from '../testkit/servers/influxd.ts';
 import { type NatsCluster, startNatsCluster } from '../testkit/servers/nats.ts';

@@ -1,5 +1,5 @@
 import { performance } from 'node:perf_hooks';
-import type { LoadStep, LoadStepResult } from '../simulators/load.ts';
+import type { LoadStep, LoadStepResult } from '../simulators/load/options.ts';
 import type { TsChild } from './child.ts';
 import type { E2ePlatform } from './e2e-platform.ts';
 import { cpuSeconds } from './proc-stat.ts';

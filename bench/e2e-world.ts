@@ -1,7 +1,7 @@
 import { localDate } from '../geofence/geo/windows.ts';
 import type { Position } from '../geofence/model.ts';
 import type { ComplianceRegistry } from '../registry/compliance.ts';
-import { FixFactory } from '../simulators/load.ts';
+import { FixFactory } from '../simulators/load/fix-factory.ts';
 
 /**
  * The compliance world of the e2e benchmark: one disposal permit per bench truck, built around the

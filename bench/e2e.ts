@@ -1,6 +1,6 @@
 import { performance } from 'node:perf_hooks';
 import type { ViolationEvent } from '../geofence/types.ts';
-import type { LoadStepResult } from '../simulators/load.ts';
+import type { LoadStepResult } from '../simulators/load/options.ts';
 import type { TsChild } from './child.ts';
 import { CycleMeter } from './cycle-meter.ts';
 import { influxCount, startE2ePlatform } from './e2e-platform.ts';

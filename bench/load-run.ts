@@ -1,4 +1,4 @@
-import type { LoadStep, LoadStepResult, LoadSummary } from '../simulators/load.ts';
+import type { LoadStep, LoadStepResult, LoadSummary } from '../simulators/load/options.ts';
 import { lastJson, spawnTs, type TsChild } from './child.ts';
 import type { BenchContext } from './types.ts';
 

@@ -1,4 +1,4 @@
-import type { LoadSummary } from '../simulators/load.ts';
+import type { LoadSummary } from '../simulators/load/options.ts';
 import { lastJson, spawnTs } from './child.ts';
 import type { SinkStats } from './tcp-sink.ts';
 import type { Benchmark } from './types.ts';

@@ -1,7 +1,8 @@
-import { LatencyHistogram, type LatencySummaryMs } from './histogram.ts';
+import { LatencyHistogram } from './histogram.ts';
 import { payloadToLocation } from './jt808-fix.ts';
 import { Jt808Terminal } from './jt808-terminal.ts';
-import { FixFactory } from './load.ts';
+import { FixFactory } from './load/fix-factory.ts';
+import type { LoadSummary } from './load/options.ts';
 
 /**
  * Load over JT/T 808: N terminal connections (one per vehicle), each authenticated (0x0102) and then
@@ -48,31 +49,36 @@ export interface Jt808LoadOptions {
   seed?: number;
 }
 
-export interface Jt808LoadSummary {
+/**
+ * The MQTT load summary's figures that mean the same over JT/T 808 (load/options.ts), with the 808
+ * meanings: latencyMs is 0x0200 -> 0x8001 of the reports sent in the window, unacked the reports never
+ * answered by the end of the drain, missed the report times lost to a full window (interval runs).
+ */
+export interface Jt808LoadSummary
+  extends Pick<
+    LoadSummary,
+    | 'connections'
+    | 'connected'
+    | 'connectFailures'
+    | 'rampS'
+    | 'warmupS'
+    | 'windowS'
+    | 'window'
+    | 'intervalS'
+    | 'sent'
+    | 'acked'
+    | 'windowSent'
+    | 'windowAcked'
+    | 'sentPerS'
+    | 'ackedPerS'
+    | 'latencyMs'
+    | 'unacked'
+    | 'errors'
+    | 'missed'
+  > {
   transport: 'jt808';
-  connections: number;
-  connected: number;
-  connectFailures: number;
-  rampS: number;
-  warmupS: number;
-  windowS: number;
-  window: number;
-  intervalS: number | null;
-  sent: number;
-  acked: number;
-  windowSent: number;
-  windowAcked: number;
-  sentPerS: number;
-  ackedPerS: number;
-  /** 0x0200 -> 0x8001 of the reports sent in the window */
-  latencyMs: LatencySummaryMs | null;
   /** answers other than 0 (success) */
   refused: number;
-  /** reports never answered by the end of the drain */
-  unacked: number;
-  errors: number;
-  /** report times missed because the connection's window was full (interval runs) */
-  missed: number;
 }
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));

@@ -2,16 +2,9 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { defaultMaxConnections } from '../broker/open-files.ts';
 import { loadPhone, runJt808Load } from './jt808-load.ts';
-import {
-  generateCredentials,
-  type LoadCredential,
-  type LoadOptions,
-  type LoadStep,
-  type LoadStepResult,
-  type LoadSummary,
-  readCredentialsFile,
-  runLoad,
-} from './load.ts';
+import { generateCredentials, readCredentialsFile } from './load/credentials.ts';
+import type { LoadCredential, LoadOptions, LoadStep, LoadStepResult, LoadSummary } from './load/options.ts';
+import { runLoad } from './load.ts';
 import { autoProcesses, capacityWarnings, localPortCount, openFilesLimit } from './load-limits.ts';
 import { runLoadProcesses } from './load-processes.ts';
 import { prepareLoadFleet } from './load-provision.ts';

@@ -1,14 +1,14 @@
 import { type ChildProcess, fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { type HistogramSnapshot, LatencyHistogram } from './histogram.ts';
+import { generateCredentials } from './load/credentials.ts';
 import {
-  generateCredentials,
   type LoadCredential,
   type LoadOptions,
   type LoadProgress,
   type LoadSummary,
   targetRateOf,
-} from './load.ts';
+} from './load/options.ts';
 import { mergeSummaries, type ProgressCounters, sumProgress } from './load-report.ts';
 
 /**

@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import { hashSecret } from '../registry/secrets.ts';
 import { SqliteRegistry } from '../registry/sqlite.ts';
 import { loadPhone } from './jt808-load.ts';
-import { generateCredentials, type LoadCredential } from './load.ts';
+import { generateCredentials } from './load/credentials.ts';
+import type { LoadCredential } from './load/options.ts';
 
 /**
  * A load-test fleet for the platform: N muck trucks with their terminals, written straight into the

@@ -1,5 +1,5 @@
 import { LatencyHistogram } from './histogram.ts';
-import type { LoadPhase, LoadProgress, LoadSummary } from './load.ts';
+import type { LoadPhase, LoadProgress, LoadSummary } from './load/options.ts';
 
 /**
  * The load generator's numbers for people and for a supervising process, pure: one progress line, the
@@ -164,4 +164,96 @@ export function summaryTable(total: LoadSummary, perProcess: readonly LoadSummar
   lines.push(line(body[body.length - 1] ?? []));
   if (total.errorSamples.length > 0) lines.push(`errors: ${total.errorSamples.join('; ')}`);
   return lines.join('\n');
+}
+
+/** One process's counters over a run (runLoad's). */
+export interface RunCounters {
+  sent: number;
+  acked: number;
+  failed: number;
+  windowSent: number;
+  windowAcked: number;
+  errors: number;
+  reconnects: number;
+  disconnects: number;
+  connectFailures: number;
+  missed: number;
+  lagged: number;
+  windowMissed: number;
+  windowLagged: number;
+}
+
+/** What one process's run measured, as its summary. */
+export interface RunFacts {
+  url: string;
+  qos: 0 | 1;
+  connections: number;
+  connectedAtWindow: number;
+  connectedAtEnd: number;
+  rampS: number;
+  rampComplete: boolean;
+  warmupMs: number;
+  windowS: number;
+  rate: number | null;
+  window: number;
+  payloadBytes: number;
+  latency: LatencyHistogram;
+  errorSamples: Iterable<string>;
+}
+
+/** Counters at the start of a run. */
+export function newRunCounters(): RunCounters {
+  return {
+    sent: 0,
+    acked: 0,
+    failed: 0,
+    windowSent: 0,
+    windowAcked: 0,
+    errors: 0,
+    reconnects: 0,
+    disconnects: 0,
+    connectFailures: 0,
+    missed: 0,
+    lagged: 0,
+    windowMissed: 0,
+    windowLagged: 0,
+  };
+}
+
+/** One process's summary of its run (of its last window, in a stepped run). */
+export function summarizeRun(r: RunFacts, c: RunCounters): LoadSummary {
+  const round = (v: number) => Math.round(v * 10) / 10;
+  const { rate, windowS, qos } = r;
+  return {
+    url: r.url,
+    qos,
+    connections: r.connections,
+    connected: r.connectedAtWindow,
+    connectedAtEnd: r.connectedAtEnd,
+    connectFailures: c.connectFailures,
+    rampS: round(r.rampS),
+    rampComplete: r.rampComplete,
+    warmupS: r.warmupMs / 1000,
+    windowS: Math.round(windowS * 1000) / 1000,
+    targetRate: rate,
+    intervalS: rate === null ? null : Math.round((r.connections / rate) * 1000) / 1000,
+    expected: rate === null ? null : Math.round(rate * windowS),
+    processes: 1,
+    window: r.window,
+    payloadBytes: r.payloadBytes,
+    sent: c.sent,
+    acked: c.acked,
+    windowSent: c.windowSent,
+    windowAcked: c.windowAcked,
+    sentPerS: windowS > 0 ? round(c.windowSent / windowS) : 0,
+    ackedPerS: windowS > 0 ? round(c.windowAcked / windowS) : 0,
+    latencyMs: qos === 1 ? r.latency.summary() : null,
+    unacked: qos === 1 ? c.sent - c.acked - c.failed : 0,
+    errors: c.errors,
+    reconnects: c.reconnects,
+    disconnects: c.disconnects,
+    missed: c.missed,
+    lagged: c.lagged,
+    errorSamples: [...r.errorSamples],
+  };
 }

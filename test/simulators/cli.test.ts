@@ -19,7 +19,7 @@ import { brokerUnreachable } from '../../simulators/broker-probe.ts';
 import { OFFLINE_SCORING_HELP } from '../../simulators/cli-common.ts';
 import { FleetSim, type SimMessage } from '../../simulators/fleet-sim.ts';
 import { mergeInjections, parseInjectSpec } from '../../simulators/inject.ts';
-import { readCredentialsFile } from '../../simulators/load.ts';
+import { readCredentialsFile } from '../../simulators/load/credentials.ts';
 import { brokerUrlOf, type HealthBody } from '../../simulators/platform-settle.ts';
 import { offlineFiles } from '../../simulators/provision.ts';
 import {

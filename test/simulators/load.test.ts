@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import test from 'ava';
 import { LatencyHistogram } from '../../simulators/histogram.ts';
-import type { LoadSummary } from '../../simulators/load.ts';
+import type { LoadSummary } from '../../simulators/load/options.ts';
 import { backoffDelayMs } from '../../simulators/load-backoff.ts';
 import { capacityWarnings } from '../../simulators/load-limits.ts';
 import { AttemptPacer } from '../../simulators/load-pacer.ts';

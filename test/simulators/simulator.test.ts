@@ -15,7 +15,9 @@ import {
   startDemoFleet,
 } from '../../simulators/demo-fleet.ts';
 import { LatencyHistogram } from '../../simulators/histogram.ts';
-import { FixFactory, generateCredentials, readCredentialsFile, runLoad } from '../../simulators/load.ts';
+import { generateCredentials, readCredentialsFile } from '../../simulators/load/credentials.ts';
+import { FixFactory } from '../../simulators/load/fix-factory.ts';
+import { runLoad } from '../../simulators/load.ts';
 import { createRng } from '../../simulators/rng.ts';
 import { distanceToPolylineM, haversineM } from '../../simulators/tracks.ts';
 
