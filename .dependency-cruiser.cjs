@@ -38,6 +38,14 @@ module.exports = {
       to: { circular: true },
     },
     {
+      name: 'oracle-independent',
+      comment:
+        'the ground-truth oracle scores the engine: it may not reach geofence/, directly or through what it imports (test/simulators/oracle-independence.test.ts)',
+      severity: 'error',
+      from: { path: '^simulators/scenario/oracle/' },
+      to: { path: '^geofence/', reachable: true },
+    },
+    {
       name: 'not-to-test',
       comment: 'production code and benchmarks do not import tests; shared harnesses live in testkit/',
       severity: 'error',

@@ -3,7 +3,7 @@ import { LiveUnits } from '../dispatch/live-units.ts';
 import { compileWorld } from '../geofence/compile.ts';
 import { Ruler } from '../geofence/geo/ruler.ts';
 import { DEFAULT_THRESHOLDS } from '../geofence/thresholds/index.ts';
-import { mulberry32 } from '../simulators/rng.ts';
+import { mulberry32 } from '../simulators/shared/rng.ts';
 import type { Benchmark, Figure } from './types.ts';
 
 /**

@@ -9,7 +9,7 @@ import { FixFactory } from '../simulators/load/fix-factory.ts';
  * real permit, route, corridor, segment speed limit and sites (the rules do little for a truck without
  * a permit).
  *
- * The load generator's trucks (simulators/load.ts FixFactory, seeded `seed * 100_003 + index`) drive a
+ * The load generator's trucks (simulators/load/run.ts FixFactory, seeded `seed * 100_003 + index`) drive a
  * straight line from their start, turning back every 600 fixes. Replaying the same factory gives that
  * line; the route follows it (with a margin at both ends), an origin site surrounds the start and a
  * disposal site the far end. Every `offRouteEvery`-th truck gets its route 300 m to the side: it runs
@@ -25,7 +25,7 @@ export interface BenchTruck {
 }
 
 export interface E2eWorldOptions {
-  /** the load generator's --seed (simulators/load.ts default 1) */
+  /** the load generator's --seed (simulators/load/run.ts default 1) */
   seed?: number;
   /** every n-th truck drives outside its corridor (0: none) */
   offRouteEvery?: number;

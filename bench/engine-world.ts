@@ -12,7 +12,7 @@ import type {
 } from '../geofence/model.ts';
 import { DEFAULT_THRESHOLDS } from '../geofence/thresholds/index.ts';
 import type { World } from '../geofence/types.ts';
-import { mulberry32 } from '../simulators/rng.ts';
+import { mulberry32 } from '../simulators/shared/rng.ts';
 
 /**
  * The engine benchmark's seeded world (bench/engine.ts): a registry snapshot around Hefei (routes, sites,

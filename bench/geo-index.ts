@@ -12,7 +12,7 @@ import * as turf from '@turf/turf';
 import { PolygonIndex, type PolygonRings } from '../geofence/geo/polygon-index.ts';
 import { PolylineIndex, type RouteInput } from '../geofence/geo/polyline-index.ts';
 import { type LonLat, Ruler } from '../geofence/geo/ruler.ts';
-import { mulberry32 } from '../simulators/rng.ts';
+import { mulberry32 } from '../simulators/shared/rng.ts';
 
 const HEFEI: LonLat = [117.23, 31.82];
 const ruler = new Ruler(HEFEI[1], HEFEI[0]);

@@ -9,7 +9,7 @@ import { type Platform, startPlatform } from '../platform/platform.ts';
 import { ComplianceRegistry, vehicleProfilesFrom } from '../registry/compliance.ts';
 import { hashSecret } from '../registry/secrets.ts';
 import { SqliteRegistry } from '../registry/sqlite.ts';
-import { type Jt808LoadSummary, loadPhone } from '../simulators/jt808-load.ts';
+import { type Jt808LoadSummary, loadPhone } from '../simulators/load/jt808.ts';
 import { type InfluxdServer, startInfluxd } from '../testkit/servers/influxd.ts';
 import { freePort } from '../testkit/servers/ports.ts';
 import { lastJson, spawnTs } from './child.ts';
@@ -21,7 +21,7 @@ import { WindowProfiler } from './window-profile.ts';
 
 /**
  * JT/T 808 end to end, the e2e benchmark's set-up with terminals instead of MQTT devices: 1,000
- * terminal connections (a child process, simulators/jt808-load.ts) authenticate and send 0x0200
+ * terminal connections (a child process, simulators/load/jt808.ts) authenticate and send 0x0200
  * reports, at most 8 unanswered each (e2e's window); the gateway decodes each, ingest validates it and
  * makes it durable (spool, fdatasync) before the 0x8001 reply; the pump writes to a real influxd and
  * the compliance engine judges every fix against a permit (the same world as e2e). jt808_msgs_per_s

@@ -6,12 +6,12 @@
  * would be. Prints one JSON line on exit: CONNACKs by return code, sockets closed without one, and the
  * time the first CONNACK came.
  *
- * Raw TCP with a hand-encoded CONNECT (simulators/raw-connect.ts) rather than mqtt.js: a flood costs the
+ * Raw TCP with a hand-encoded CONNECT (simulators/load/raw-connect.ts) rather than mqtt.js: a flood costs the
  * flooder next to nothing, as it would an attacker.
  */
 import { connect, type Socket } from 'node:net';
 import { parseArgs } from 'node:util';
-import { connectPacket } from '../simulators/raw-connect.ts';
+import { connectPacket } from '../simulators/load/raw-connect.ts';
 
 const { values } = parseArgs({
   options: {

@@ -19,7 +19,7 @@ import type { ViolationEvent, World } from './types.ts';
  * delivered in batches, as ingest hands them over; a batch's fixes newer than the vehicle's newest
  * stepped one (a suspect the outlier screen holds back included) are stepped, the others re-judged at
  * the end of the batch (the shell does it at its next flush). Pure data in memory, no clock: used by
- * the simulator's engine replay (simulators/replay-engine.ts) and the late-fix tests. The history is
+ * the simulator's engine replay (simulators/scenario/replay-engine.ts) and the late-fix tests. The history is
  * kept whole (no horizon): for runs of hours, not for a platform.
  */
 export class InMemoryLine implements HistorySource {

@@ -1,15 +1,15 @@
 import type { Logger } from 'pino';
 import type { ComplianceRegistry } from '../registry/compliance.ts';
 import type { SqliteRegistry } from '../registry/sqlite.ts';
-import { demoComplianceSeed } from '../simulators/demo-compliance.ts';
+import { demoComplianceSeed } from '../simulators/demo/compliance.ts';
 import {
   type DemoFleet,
   demoRegistrySeed,
   demoSandboxSeed,
   startDemoFleet,
-} from '../simulators/demo-fleet.ts';
-import { demoPlanBehaviourFor, demoPlansSeed, firstOf } from '../simulators/demo-plans.ts';
-import { demoScenarioFleet, scenarioBehaviourFor } from '../simulators/scenarios.ts';
+} from '../simulators/demo/fleet.ts';
+import { demoPlanBehaviourFor, demoPlansSeed, firstOf } from '../simulators/demo/plans.ts';
+import { demoScenarioFleet, scenarioBehaviourFor } from '../simulators/demo/scenario-trucks.ts';
 import type { Config } from './config.ts';
 
 /**
@@ -58,7 +58,7 @@ export function isPlansEmpty(compliance: ComplianceRegistry): boolean {
   );
 }
 
-/** The demo's plans (simulators/demo-plans.ts): a sweep plan, collection points, duty grids, stations. */
+/** The demo's plans (simulators/demo/plans.ts): a sweep plan, collection points, duty grids, stations. */
 export function seedDemoPlans(compliance: ComplianceRegistry): void {
   const plans = demoPlansSeed();
   const strip = <T extends { version: number }>({ version: _v, ...rest }: T) => rest;

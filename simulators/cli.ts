@@ -3,11 +3,11 @@
  *   npm run sim -- <evaluate|run|score|provision|load> [options]      (npm run sim -- help)
  */
 
-import { evaluateCommand } from './cli-evaluate.ts';
-import { provisionCommand } from './cli-provision.ts';
-import { runCommand } from './cli-run.ts';
-import { scoreCommand } from './cli-score.ts';
-import { runLoadCommand } from './load-command.ts';
+import { evaluateCommand } from './cli/evaluate.ts';
+import { provisionCommand } from './cli/provision.ts';
+import { runCommand } from './cli/run.ts';
+import { scoreCommand } from './cli/score.ts';
+import { runLoadCommand } from './load/command.ts';
 
 const PROG = 'npm run sim --';
 

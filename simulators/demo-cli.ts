@@ -5,7 +5,7 @@
  * (SIMULATE=seed): two fleets with the same devices take each other's connections over.
  */
 import { parseArgs } from 'node:util';
-import { startDemoFleet } from './demo-fleet.ts';
+import { startDemoFleet } from './demo/fleet.ts';
 
 const HELP = `usage: demo-cli --url mqtt://host:1883 [--speedup N] [--seed N]
 

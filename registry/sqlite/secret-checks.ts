@@ -43,7 +43,7 @@ export class SecretChecks {
   /**
    * Successful checks by stored hash (salt and parameters included): a secret that matched a hash once
    * matches it again, whichever device carries it. A load-test fleet provisioned with one shared
-   * secret (simulators/load-provision.ts) then costs one scrypt, not one per device. Bounded: cleared
+   * secret (simulators/load/provision.ts) then costs one scrypt, not one per device. Bounded: cleared
    * when it reaches HASH_CACHE_MAX (a fleet's worth), which only costs scrypt runs again.
    */
   private readonly hashVerified = new Map<string, Buffer>();

@@ -5,7 +5,7 @@ import type { LoadCredential } from './options.ts';
 
 /**
  * One vehicle's MQTT connection of a load run: the client (its reconnects are the caller's, with backoff:
- * load-backoff.ts), and the outcome of its first attempt.
+ * backoff.ts), and the outcome of its first attempt.
  */
 
 /** One vehicle of a run: its client, its fixes and its publishing state. */
@@ -26,7 +26,7 @@ export interface LoadConn {
 
 /**
  * An mqtt.js client for one vehicle, connecting at once. `localAddress`: the source address to connect
- * from (load-sources.ts; mqtt:// URLs only), or undefined for the one the OS picks.
+ * from (sources.ts; mqtt:// URLs only), or undefined for the one the OS picks.
  */
 export function connectClient(
   url: string,

@@ -1,4 +1,4 @@
-import { createRng } from '../rng.ts';
+import { createRng } from '../shared/rng.ts';
 
 /** Builds valid muck-truck fix payloads for one device: distinct, increasing ts; a slowly moving truck. */
 export class FixFactory {

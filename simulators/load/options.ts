@@ -1,4 +1,4 @@
-import type { LatencyHistogram, LatencySummaryMs } from '../histogram.ts';
+import type { LatencyHistogram, LatencySummaryMs } from './histogram.ts';
 
 /**
  * What a load run is given (LoadOptions), what it reports while it runs (LoadProgress) and what it
@@ -57,7 +57,7 @@ export interface LoadOptions {
   attemptsPerS?: number;
   /**
    * local addresses to connect from, vehicle i from the (i mod n)-th: each has its own ephemeral port
-   * range (load-sources.ts). mqtt:// URLs only. Default: the OS picks.
+   * range (sources.ts). mqtt:// URLs only. Default: the OS picks.
    */
   sourceAddresses?: readonly string[];
   /** awaited after the ramp, before publishing (a multi-process run starts all processes together) */

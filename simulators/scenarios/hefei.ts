@@ -1,20 +1,20 @@
 import type { Position } from '../../geofence/model.ts';
-import { DEMO_COMPLIANCE_IDS, demoComplianceSeed } from '../demo-compliance.ts';
-import { demoPlan, demoRegistrySeed, HEFEI } from '../demo-fleet.ts';
-import { createRng, hashString } from '../rng.ts';
-import type { ScenarioFile } from '../scenario-file.ts';
-import { demoScenarioFleet, type ScenarioName } from '../scenarios.ts';
-import { blockLoop, offsetM, type Polyline, patrolLoop } from '../tracks.ts';
+import { DEMO_COMPLIANCE_IDS, demoComplianceSeed } from '../demo/compliance.ts';
+import { demoPlan, demoRegistrySeed, HEFEI } from '../demo/fleet.ts';
+import { demoScenarioFleet, type ScenarioName } from '../demo/scenario-trucks.ts';
+import type { ScenarioFile } from '../scenario/file.ts';
+import { createRng, hashString } from '../shared/rng.ts';
+import { blockLoop, offsetM, type Polyline, patrolLoop } from '../shared/tracks.ts';
 
 /**
- * The bundled scenario files, derived from the demo world (demo-fleet.ts, scenarios.ts,
- * demo-compliance.ts) so that they stay the same Hefei: its two 两点一线 hauls, the unlicensed disposal
+ * The bundled scenario files, derived from the demo world (demo/fleet.ts, demo/scenario-trucks.ts,
+ * demo/compliance.ts) so that they stay the same Hefei: its two 两点一线 hauls, the unlicensed disposal
  * site, the school zone closed to muck trucks, the 30 km/h hospital zone, the demo fleet and the 13
  * scenario trucks. `node --import tsx simulators/scenarios/build.ts` writes them; a test checks the files
  * match.
  *
  * - hefei-basic.json: every scenario truck breaks its rule on every trip (per-vehicle injections);
- *   NO_PERMIT and OFF_HOURS through the permits (world.ts); the demo trucks stay compliant.
+ *   NO_PERMIT and OFF_HOURS through the permits (scenario/world.ts); the demo trucks stay compliant.
  * - hefei-fleet.yaml: the same world with 2 x 10 generated trucks and injections by rate instead.
  * - hefei-faults.json: the mixed-fault scenario of issue 17: hefei-basic's trucks and injections, 2 x 6
  *   generated trucks with twists by rate, and every fault class at once: load-sensor flicker, weight

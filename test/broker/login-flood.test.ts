@@ -13,7 +13,7 @@ import type { MqttClient } from 'mqtt';
 import { ADDRESS_THROTTLE, DEVICE_THROTTLE, LoginThrottle } from '../../broker/login-throttle.ts';
 import { BoundedConcurrency, HashingBusyError } from '../../registry/hash-gate.ts';
 import { hashSecret } from '../../registry/secrets.ts';
-import { rawConnect } from '../../simulators/raw-connect.ts';
+import { rawConnect } from '../../simulators/load/raw-connect.ts';
 import {
   connectClient,
   endClient,

@@ -11,7 +11,7 @@ import { openCluster, REGISTRY_STREAM, REGISTRY_SUBJECT_PREFIX } from '../../clu
 import { fixMsgId, partitionOf } from '../../cluster/partitions.ts';
 import type { RegistryEvent } from '../../cluster/registry-sync.ts';
 import { REGISTER_RESULT } from '../../gateway/jt808/codec/msg-8100.ts';
-import { Jt808Terminal } from '../../simulators/jt808-terminal.ts';
+import { Jt808Terminal } from '../../simulators/shared/jt808-terminal.ts';
 import { type ClusterPart, spawnClusterPart } from '../../testkit/cluster-parts.ts';
 import { NATS_SERVER_BIN, startNatsCluster } from '../../testkit/servers/nats.ts';
 import { freePort } from '../../testkit/servers/ports.ts';

@@ -33,8 +33,8 @@ import {
   DEMO_COMPLIANCE_IDS,
   demoComplianceSeed,
   demoVehicleProfiles,
-} from '../../simulators/demo-compliance.ts';
-import { demoScenarioFleet, generateScenarioFixes } from '../../simulators/scenarios.ts';
+} from '../../simulators/demo/compliance.ts';
+import { demoScenarioFleet, generateScenarioFixes } from '../../simulators/demo/scenario-trucks.ts';
 import { EmbeddedEventStore } from '../../store/events-embedded.ts';
 import type { EventStore } from '../../store/events-port.ts';
 

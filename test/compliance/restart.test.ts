@@ -31,8 +31,8 @@ import {
   DEMO_COMPLIANCE_IDS,
   demoComplianceSeed,
   demoVehicleProfiles,
-} from '../../simulators/demo-compliance.ts';
-import { demoScenarioFleet, generateScenarioFixes } from '../../simulators/scenarios.ts';
+} from '../../simulators/demo/compliance.ts';
+import { demoScenarioFleet, generateScenarioFixes } from '../../simulators/demo/scenario-trucks.ts';
 import { type HaulWorld, M_PER_DEG_LAT, publishFixes, seedHaulWorld } from '../support/haul-world.ts';
 import { adminGet, eventually, startTestPlatform, type TestPlatform } from '../support/platform.ts';
 

@@ -7,7 +7,7 @@ import { chinaCalendar } from '../../geofence/calendar.ts';
 import { createEngine } from '../../geofence/engine.ts';
 import { createJudge } from '../../geofence/judge.ts';
 import { ALL_RULES } from '../../geofence/rules/index.ts';
-import { createRng } from '../../simulators/rng.ts';
+import { createRng } from '../../simulators/shared/rng.ts';
 import { VehicleHarness } from '../support/backfill-harness.ts';
 import { faultTracks, matrixJudge } from '../support/geofence/backfill.ts';
 import { EMPTY, FULL, loadAt, local, WORLD as MATRIX, Trk, tip } from '../support/tracks-matrix.ts';

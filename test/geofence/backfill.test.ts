@@ -15,7 +15,7 @@ import test from 'ava';
 import { decodeHistoryFix, encodeHistoryFix } from '../../compliance/history-fix-codec.ts';
 import type { Fix } from '../../core/fix.ts';
 import { rejudge } from '../../geofence/backfill.ts';
-import { createRng } from '../../simulators/rng.ts';
+import { createRng } from '../../simulators/shared/rng.ts';
 import { VehicleHarness } from '../support/backfill-harness.ts';
 import {
   blindAreas,

@@ -24,11 +24,15 @@ import type { UnitKind } from '../../core/fix.ts';
 import { MSG } from '../../gateway/jt808/codec/ids.ts';
 import { INFLUX_UID } from '../../grafana/lib/datasources.ts';
 import type { NewDevice } from '../../registry/types.ts';
-import { demoRegistrySeed } from '../../simulators/demo-fleet.ts';
-import type { SimMessage } from '../../simulators/fleet-sim.ts';
-import { Jt808Terminal } from '../../simulators/jt808-terminal.ts';
-import { startPublisher } from '../../simulators/publisher.ts';
-import { demoScenarioFleet, generateScenarioFixes, scenarioVehicle } from '../../simulators/scenarios.ts';
+import { demoRegistrySeed } from '../../simulators/demo/fleet.ts';
+import {
+  demoScenarioFleet,
+  generateScenarioFixes,
+  scenarioVehicle,
+} from '../../simulators/demo/scenario-trucks.ts';
+import type { SimMessage } from '../../simulators/scenario/fleet-sim.ts';
+import { startPublisher } from '../../simulators/scenario/publisher.ts';
+import { Jt808Terminal } from '../../simulators/shared/jt808-terminal.ts';
 import { INFLUXD_BIN, type InfluxdServer, startInfluxd } from '../../testkit/servers/influxd.ts';
 import type { LaunchedServer } from '../../testkit/servers/launch.ts';
 import { freePort } from '../../testkit/servers/ports.ts';

@@ -15,21 +15,21 @@ import {
 } from '../../api/compliance-schemas.ts';
 import { startBareAedes } from '../../bench/aedes.ts';
 import { decodeTelemetry } from '../../ingest/decode.ts';
-import { brokerUnreachable } from '../../simulators/broker-probe.ts';
-import { OFFLINE_SCORING_HELP } from '../../simulators/cli-common.ts';
-import { FleetSim, type SimMessage } from '../../simulators/fleet-sim.ts';
-import { mergeInjections, parseInjectSpec } from '../../simulators/inject.ts';
+import { OFFLINE_SCORING_HELP } from '../../simulators/cli/common.ts';
+import { mergeInjections, parseInjectSpec } from '../../simulators/faults/inject.ts';
 import { readCredentialsFile } from '../../simulators/load/credentials.ts';
-import { brokerUrlOf, type HealthBody } from '../../simulators/platform-settle.ts';
-import { offlineFiles } from '../../simulators/provision.ts';
+import { brokerUnreachable } from '../../simulators/scenario/broker-probe.ts';
 import {
   parseScenario,
   readScenario,
   type ScenarioFile,
   validateScenario,
-} from '../../simulators/scenario-file.ts';
+} from '../../simulators/scenario/file.ts';
+import { FleetSim, type SimMessage } from '../../simulators/scenario/fleet-sim.ts';
+import { brokerUrlOf, type HealthBody } from '../../simulators/scenario/platform-settle.ts';
+import { offlineFiles } from '../../simulators/scenario/provision.ts';
+import { buildWorld, unitOf } from '../../simulators/scenario/world.ts';
 import { BUNDLED } from '../../simulators/scenarios/build.ts';
-import { buildWorld, unitOf } from '../../simulators/world.ts';
 import { freePort } from '../../testkit/servers/ports.ts';
 import { ADMIN_TOKEN, startTestPlatform } from '../support/platform.ts';
 

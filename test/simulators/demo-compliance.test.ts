@@ -14,13 +14,13 @@ import {
   demoComplianceSeed,
   demoVehicleProfiles,
   offHoursWindow,
-} from '../../simulators/demo-compliance.ts';
+} from '../../simulators/demo/compliance.ts';
 import {
   type DemoMessage,
   demoPlan,
   demoRegistrySeed,
   generateDemoFixes,
-} from '../../simulators/demo-fleet.ts';
+} from '../../simulators/demo/fleet.ts';
 import {
   demoScenarioFleet,
   generateScenarioFixes,
@@ -29,8 +29,8 @@ import {
   type ScenarioName,
   scenarioBehaviourFor,
   scenarioGeometry,
-} from '../../simulators/scenarios.ts';
-import { distanceToPolylineM, type LatLon } from '../../simulators/tracks.ts';
+} from '../../simulators/demo/scenario-trucks.ts';
+import { distanceToPolylineM, type LatLon } from '../../simulators/shared/tracks.ts';
 
 /**
  * The demo's 两点一线 world against the REAL engine (all rules, China calendar): the whole demo fleet plus

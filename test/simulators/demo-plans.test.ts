@@ -1,5 +1,5 @@
 /**
- * The demo city's plans (issue 15 item 6, simulators/demo-plans.ts) against the REAL engine: the demo's
+ * The demo city's plans (issue 15 item 6, simulators/demo/plans.ts) against the REAL engine: the demo's
  * sweeper, collection truck and three body cameras driven by demoPlanBehaviourFor() for 3 h, judged fix by
  * fix with silence ticks every 5 s against the demo plans, raise the sanitation and camera violations the
  * demo is there to show, each on the unit meant to break it, and nothing else of those codes.
@@ -18,9 +18,9 @@ import {
   DEMO_COMPLIANCE_IDS,
   demoComplianceSeed,
   demoVehicleProfiles,
-} from '../../simulators/demo-compliance.ts';
-import { createDeviceSims, demoRegistrySeed } from '../../simulators/demo-fleet.ts';
-import { DEMO_PLAN_IDS, demoPlanBehaviourFor, demoPlansSeed } from '../../simulators/demo-plans.ts';
+} from '../../simulators/demo/compliance.ts';
+import { createDeviceSims, demoRegistrySeed } from '../../simulators/demo/fleet.ts';
+import { DEMO_PLAN_IDS, demoPlanBehaviourFor, demoPlansSeed } from '../../simulators/demo/plans.ts';
 
 const START = Date.UTC(2025, 5, 2, 0, 0, 0); // 08:00 in Hefei
 const END = START + 3 * 3_600_000;

@@ -17,12 +17,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test from 'ava';
 import { PLAN_VIOLATION_CODES, VIOLATION_CODES } from '../../geofence/model.ts';
-import { parseStart } from '../../simulators/cli-common.ts';
-import { mergeInjections, parseInjectSpec } from '../../simulators/inject.ts';
-import { provisionApi } from '../../simulators/provision.ts';
-import { readScenario } from '../../simulators/scenario-file.ts';
-import { readTruth } from '../../simulators/truth.ts';
-import { buildWorld } from '../../simulators/world.ts';
+import { parseStart } from '../../simulators/cli/common.ts';
+import { mergeInjections, parseInjectSpec } from '../../simulators/faults/inject.ts';
+import { readScenario } from '../../simulators/scenario/file.ts';
+import { provisionApi } from '../../simulators/scenario/provision.ts';
+import { readTruth } from '../../simulators/scenario/truth.ts';
+import { buildWorld } from '../../simulators/scenario/world.ts';
 import { ADMIN_TOKEN, adminGet, startTestPlatform } from '../support/platform.ts';
 
 const MIN = 60_000;

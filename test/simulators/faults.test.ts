@@ -1,21 +1,21 @@
 /**
- * The mixed-fault scenario (issue 17) through the real engine, without MQTT (simulators/replay-engine.ts:
+ * The mixed-fault scenario (issue 17) through the real engine, without MQTT (simulators/scenario/replay-engine.ts:
  * ingest's decoder, the engine with ALL_RULES, silence ticked on the run's time, the permit revocation
  * where the run makes it): 2 simulated hours of 34 devices with 15 m GNSS noise, load-sensor flicker,
  * weight glitches, multipath strays, urban-canyon bias, drift, blind areas uploaded as one batch, ignition-
  * off sleep, a clock 90 s ahead, a permit revoked mid-trip, duplicates, reordering, malformed payloads and
- * dropouts. The ground truth is the independent oracle's (simulators/oracle.ts) on the true tracks.
+ * dropouts. The ground truth is the independent oracle's (simulators/scenario/oracle/oracle.ts) on the true tracks.
  *
  * The blind-area batches are delivered both in the vehicle's time order (`before-live`) and after the
  * live fix (`after-live`, as JT/T 808 terminals do): the replay re-judges late fixes in time order as the
  * shell does (geofence/backfill.ts), so both orders must score the same, every type at the bar.
  */
 import test from 'ava';
-import { loadWorld } from '../../simulators/cli-common.ts';
-import { FleetSim } from '../../simulators/fleet-sim.ts';
-import { replayThroughEngine } from '../../simulators/replay-engine.ts';
-import { score, scoreTable } from '../../simulators/score.ts';
-import { unitOf } from '../../simulators/world.ts';
+import { loadWorld } from '../../simulators/cli/common.ts';
+import { FleetSim } from '../../simulators/scenario/fleet-sim.ts';
+import { replayThroughEngine } from '../../simulators/scenario/replay-engine.ts';
+import { score, scoreTable } from '../../simulators/scenario/score.ts';
+import { unitOf } from '../../simulators/scenario/world.ts';
 
 const SCENARIO = 'simulators/scenarios/hefei-faults.json';
 const START = Date.parse('2026-11-30T06:00:00+08:00');

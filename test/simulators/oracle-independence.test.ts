@@ -1,7 +1,7 @@
 /**
  * The ground-truth oracle must be written independently of the engine it scores (issue 18 item 6): if it
  * imported geofence/ (its window and date helpers, once), an engine bug would be scored as correct. This
- * test reads simulators/oracle*.ts and every file they import (transitively, relative imports), and fails
+ * test reads simulators/scenario/oracle/*.ts and every file they import (transitively, relative imports), and fails
  * on any import that resolves into geofence/, types included. It also checks the oracle's own local-time
  * code on cases written out by hand from the domain brief, and that its list of violation types is the
  * engine's.
@@ -10,17 +10,18 @@ import { readdir, readFile } from 'node:fs/promises';
 import { dirname, join, relative, resolve } from 'node:path';
 import test from 'ava';
 import { PLAN_VIOLATION_CODES, VIOLATION_CODES } from '../../geofence/model.ts';
-import { TRUTH_TYPES } from '../../simulators/oracle.ts';
+import { TRUTH_TYPES } from '../../simulators/scenario/oracle/oracle.ts';
 import {
   coveredOnDates,
   inLocalWindows,
   localCalendar,
   parseLocalWindow,
   windowStartDate,
-} from '../../simulators/oracle-time.ts';
+} from '../../simulators/scenario/oracle/time.ts';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 const SIM = join(ROOT, 'simulators');
+const ORACLE = join(SIM, 'scenario', 'oracle');
 
 /** Module specifiers of a TypeScript source: import/export ... from '...', import('...'). */
 function specifiers(source: string): string[] {
@@ -52,7 +53,7 @@ async function reach(start: string): Promise<Map<string, string[]>> {
 }
 
 test('the oracle and everything it imports import nothing from geofence/ (types included)', async (t) => {
-  const oracles = (await readdir(SIM)).filter((f) => /^oracle.*\.ts$/.test(f)).map((f) => join(SIM, f));
+  const oracles = (await readdir(ORACLE)).filter((f) => f.endsWith('.ts')).map((f) => join(ORACLE, f));
   t.true(oracles.length >= 2, `oracle files: ${oracles.map((f) => relative(ROOT, f)).join(', ')}`);
   const offending: string[] = [];
   let files = 0;
@@ -77,15 +78,15 @@ test('the scan finds a geofence/ import when there is one (it cannot pass empty)
 });
 
 test("the oracle's violation types are the engine's", (t) => {
-  // every code, the plans' (issue 15: sanitation, body cameras; oracle-plans.ts) included
+  // every code, the plans' (issue 15: sanitation, body cameras; simulators/scenario/oracle/plans.ts) included
   t.deepEqual([...TRUTH_TYPES].sort(), [...VIOLATION_CODES].sort());
   t.true(PLAN_VIOLATION_CODES.every((c) => (TRUTH_TYPES as readonly string[]).includes(c)));
 });
 
 test('the scan covers the plans oracle and the simulator files it imports', async (t) => {
-  const reached = [...(await reach(join(SIM, 'oracle-plans.ts'))).keys()].map((f) => relative(ROOT, f));
-  t.true(reached.includes('simulators/oracle-time.ts'), reached.join(', '));
-  t.true(reached.includes('simulators/oracle.ts'), reached.join(', '));
+  const reached = [...(await reach(join(ORACLE, 'plans.ts'))).keys()].map((f) => relative(ROOT, f));
+  t.true(reached.includes('simulators/scenario/oracle/time.ts'), reached.join(', '));
+  t.true(reached.includes('simulators/scenario/oracle/oracle.ts'), reached.join(', '));
 });
 
 // China Standard Time by hand: 2026-11-10T14:00Z is 22:00 local on the 10th; 2026-11-10T22:30Z is 06:30

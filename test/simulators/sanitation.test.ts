@@ -4,7 +4,7 @@
  * in their grids, two units per rule breaking it) against the real platform: provisioned through the API
  * (plans included), 2 simulated hours at 60x over MQTT (real aedes, real TCP, each device with its own
  * secret) with 15 m GNSS noise, drift, dropouts, duplicates, reordering and malformed payloads; scored
- * against the ground truth of simulators/oracle-plans.ts. Asserted: precision >= 0.99 and recall >= 0.98
+ * against the ground truth of simulators/scenario/oracle/plans.ts. Asserted: precision >= 0.99 and recall >= 0.98
  * for every new type, and every new type present in the truth.
  *
  * Independent of the machine's load: the platform judges silence on the fleet's clock
@@ -18,7 +18,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test from 'ava';
 import { PLAN_VIOLATION_CODES } from '../../geofence/model.ts';
-import { readTruth } from '../../simulators/truth.ts';
+import { readTruth } from '../../simulators/scenario/truth.ts';
 import { ADMIN_TOKEN, adminGet, startTestPlatform } from '../support/platform.ts';
 
 const SCENARIO = 'simulators/scenarios/hefei-sanitation.json';

@@ -1,5 +1,5 @@
 /**
- * Detection scoring (simulators/score.ts), on hand-made truths and detections whose figures are worked
+ * Detection scoring (simulators/scenario/score.ts), on hand-made truths and detections whose figures are worked
  * out by hand in the comments; the truth file format; the detections file formats; `sim score`.
  */
 import { spawnSync } from 'node:child_process';
@@ -7,10 +7,10 @@ import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test from 'ava';
-import type { GroundTruth } from '../../simulators/fleet-sim.ts';
-import { type Detection, latencyOf, score, scoreJson, scoreTable } from '../../simulators/score.ts';
-import { parseDetections } from '../../simulators/score-io.ts';
-import { parseTruth, type Truth, truthJsonl } from '../../simulators/truth.ts';
+import type { GroundTruth } from '../../simulators/scenario/fleet-sim.ts';
+import { type Detection, latencyOf, score, scoreJson, scoreTable } from '../../simulators/scenario/score.ts';
+import { parseDetections } from '../../simulators/scenario/score-io.ts';
+import { parseTruth, type Truth, truthJsonl } from '../../simulators/scenario/truth.ts';
 
 const S = 1000;
 const T0 = Date.UTC(2025, 5, 2);

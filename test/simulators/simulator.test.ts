@@ -13,13 +13,13 @@ import {
   demoRegistrySeed,
   generateDemoFixes,
   startDemoFleet,
-} from '../../simulators/demo-fleet.ts';
-import { LatencyHistogram } from '../../simulators/histogram.ts';
+} from '../../simulators/demo/fleet.ts';
 import { generateCredentials, readCredentialsFile } from '../../simulators/load/credentials.ts';
 import { FixFactory } from '../../simulators/load/fix-factory.ts';
-import { runLoad } from '../../simulators/load.ts';
-import { createRng } from '../../simulators/rng.ts';
-import { distanceToPolylineM, haversineM } from '../../simulators/tracks.ts';
+import { LatencyHistogram } from '../../simulators/load/histogram.ts';
+import { runLoad } from '../../simulators/load/run.ts';
+import { createRng } from '../../simulators/shared/rng.ts';
+import { distanceToPolylineM, haversineM } from '../../simulators/shared/tracks.ts';
 
 const START = Date.UTC(2025, 5, 2, 0, 0, 0);
 

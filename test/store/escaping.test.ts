@@ -7,14 +7,14 @@
  * accepted. So no fix whose ids the grammar (or the adapter's unstorableIds) lets through can be refused
  * by the store.
  *
- * The strings come from a seeded generator (simulators/rng.ts) that favours the characters escaping is
+ * The strings come from a seeded generator (simulators/shared/rng.ts) that favours the characters escaping is
  * about: backslash, quotes, comma, equals sign, space, newline, carriage return, tab, NUL, "#", "$", "/",
  * CJK, surrogate pairs and lone surrogates, at every position including the ends.
  */
 import test from 'ava';
 import type { Fix } from '../../core/fix.ts';
 import { ID_MAX_LENGTH, isValidId } from '../../registry/ids.ts';
-import { createRng, type Rng } from '../../simulators/rng.ts';
+import { createRng, type Rng } from '../../simulators/shared/rng.ts';
 import { InfluxStore } from '../../store/index.ts';
 import { InfluxError } from '../../store/influx/http.ts';
 import { quoteString } from '../../store/influx/influxql.ts';

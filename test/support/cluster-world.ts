@@ -11,7 +11,7 @@ import type { Fix } from '../../core/fix.ts';
 import { ComplianceRegistry, vehicleProfilesFrom } from '../../registry/compliance.ts';
 import { SqliteRegistry } from '../../registry/sqlite.ts';
 import type { NewDevice, Vehicle } from '../../registry/types.ts';
-import type { DemoComplianceSeed } from '../../simulators/demo-compliance.ts';
+import type { DemoComplianceSeed } from '../../simulators/demo/compliance.ts';
 
 export interface StreamedFix {
   seq: number;

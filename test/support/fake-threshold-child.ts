@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { z } from 'zod';
 import { DEFAULT_THRESHOLDS, thresholdsTable } from '../../geofence/thresholds/index.ts';
 import { ComplianceRegistry } from '../../registry/compliance.ts';
-import { ScenarioFileSchema } from '../../simulators/scenario-file.ts';
+import { ScenarioFileSchema } from '../../simulators/scenario/file.ts';
 import { ADMIN_TOKEN, testApi } from './api-fixtures.ts';
 
 const KEY = 'fakeRuleDelayMs';

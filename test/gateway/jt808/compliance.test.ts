@@ -15,7 +15,7 @@ import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test from 'ava';
-import { parseStart } from '../../../simulators/cli-common.ts';
+import { parseStart } from '../../../simulators/cli/common.ts';
 import { freePort } from '../../../testkit/servers/ports.ts';
 import { ADMIN_TOKEN, adminGet, startTestPlatform } from '../../support/platform.ts';
 

@@ -2,7 +2,7 @@ import net from 'node:net';
 import test from 'ava';
 import { MSG } from '../../../gateway/jt808/codec/ids.ts';
 import { encodeFrame } from '../../../gateway/jt808/codec/packet.ts';
-import { Jt808Terminal } from '../../../simulators/jt808-terminal.ts';
+import { Jt808Terminal } from '../../../simulators/shared/jt808-terminal.ts';
 import { freePort } from '../../../testkit/servers/ports.ts';
 import { eventually, startTestPlatform } from '../../support/platform.ts';
 

@@ -3,8 +3,8 @@ import { escapeFrame, xorCheck } from '../../../gateway/jt808/codec/frame.ts';
 import { MSG } from '../../../gateway/jt808/codec/ids.ts';
 import { encodeLocation } from '../../../gateway/jt808/codec/msg-0200.ts';
 import { encodeFrame } from '../../../gateway/jt808/codec/packet.ts';
-import { Jt808Terminal } from '../../../simulators/jt808-terminal.ts';
-import { createRng } from '../../../simulators/rng.ts';
+import { Jt808Terminal } from '../../../simulators/shared/jt808-terminal.ts';
+import { createRng } from '../../../simulators/shared/rng.ts';
 import { freePort } from '../../../testkit/servers/ports.ts';
 import { adminGet, startTestPlatform } from '../../support/platform.ts';
 

@@ -4,7 +4,7 @@
  * API and the points in InfluxDB with the decoded fields.
  */
 import test from 'ava';
-import { Jt808Terminal } from '../../../simulators/jt808-terminal.ts';
+import { Jt808Terminal } from '../../../simulators/shared/jt808-terminal.ts';
 import { type InfluxdServer, startInfluxd } from '../../../testkit/servers/influxd.ts';
 import { freePort } from '../../../testkit/servers/ports.ts';
 import { adminGet, eventually, startTestPlatform } from '../../support/platform.ts';

@@ -8,7 +8,7 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import test from 'ava';
-import type { Jt808LoadSummary } from '../../../simulators/jt808-load.ts';
+import type { Jt808LoadSummary } from '../../../simulators/load/jt808.ts';
 import { freePort } from '../../../testkit/servers/ports.ts';
 import { startTestPlatform } from '../../support/platform.ts';
 

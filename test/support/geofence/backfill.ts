@@ -13,17 +13,17 @@ import type { World } from '../../../geofence/types.ts';
 import { decodeTelemetry } from '../../../ingest/decode.ts';
 import { normalizeFix } from '../../../ingest/normalize.ts';
 import type { Device } from '../../../registry/types.ts';
-import { loadWorld } from '../../../simulators/cli-common.ts';
+import { loadWorld } from '../../../simulators/cli/common.ts';
 import {
   DEMO_COMPLIANCE_IDS,
   demoComplianceSeed,
   demoVehicleProfiles,
-} from '../../../simulators/demo-compliance.ts';
-import { FleetSim } from '../../../simulators/fleet-sim.ts';
-import { compiledWorldOf } from '../../../simulators/replay-engine.ts';
-import type { Rng } from '../../../simulators/rng.ts';
-import { demoScenarioFleet, generateScenarioFixes } from '../../../simulators/scenarios.ts';
-import { unitOf } from '../../../simulators/world.ts';
+} from '../../../simulators/demo/compliance.ts';
+import { FleetSim } from '../../../simulators/scenario/fleet-sim.ts';
+import { compiledWorldOf } from '../../../simulators/scenario/replay-engine.ts';
+import type { Rng } from '../../../simulators/shared/rng.ts';
+import { demoScenarioFleet, generateScenarioFixes } from '../../../simulators/demo/scenario-trucks.ts';
+import { unitOf } from '../../../simulators/scenario/world.ts';
 import { VehicleHarness } from '../backfill-harness.ts';
 import { FULL, local, Trk } from '../tracks-matrix.ts';
 
