@@ -17,8 +17,11 @@ import { createRng, hashString, type Rng } from '../shared/rng.ts';
 import { haversineM, type LatLon, offsetM } from '../shared/tracks.ts';
 import type { FaultType, ScenarioInjection } from './file.ts';
 import { MinHeap } from './min-heap.ts';
-import { OracleWorld, type TrueState, type TruthViolation, UnitOracle } from './oracle/oracle.ts';
-import { type PlanTrueState, PlanUnitOracle } from './oracle/plans.ts';
+import { UnitOracle } from './oracle/oracle.ts';
+import type { PlanTrueState } from './oracle/plan-world.ts';
+import { PlanUnitOracle } from './oracle/plans.ts';
+import type { TruthViolation } from './oracle/truths.ts';
+import { OracleWorld, type TrueState } from './oracle/world.ts';
 import { type SimWorld, unitOf } from './world.ts';
 
 /**

@@ -10,7 +10,6 @@ import { readdir, readFile } from 'node:fs/promises';
 import { dirname, join, relative, resolve } from 'node:path';
 import test from 'ava';
 import { PLAN_VIOLATION_CODES, VIOLATION_CODES } from '../../geofence/model.ts';
-import { TRUTH_TYPES } from '../../simulators/scenario/oracle/oracle.ts';
 import {
   coveredOnDates,
   inLocalWindows,
@@ -18,6 +17,7 @@ import {
   parseLocalWindow,
   windowStartDate,
 } from '../../simulators/scenario/oracle/time.ts';
+import { TRUTH_TYPES } from '../../simulators/scenario/oracle/truths.ts';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 const SIM = join(ROOT, 'simulators');
@@ -86,7 +86,7 @@ test("the oracle's violation types are the engine's", (t) => {
 test('the scan covers the plans oracle and the simulator files it imports', async (t) => {
   const reached = [...(await reach(join(ORACLE, 'plans.ts'))).keys()].map((f) => relative(ROOT, f));
   t.true(reached.includes('simulators/scenario/oracle/time.ts'), reached.join(', '));
-  t.true(reached.includes('simulators/scenario/oracle/oracle.ts'), reached.join(', '));
+  t.true(reached.includes('simulators/scenario/oracle/truths.ts'), reached.join(', '));
 });
 
 // China Standard Time by hand: 2026-11-10T14:00Z is 22:00 local on the 10th; 2026-11-10T22:30Z is 06:30

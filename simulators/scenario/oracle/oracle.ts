@@ -1,13 +1,18 @@
-import type { UnitKind } from '../../../core/fix.ts';
+import { inAnyPolygon, nearestOnLine } from '../../shared/geo.ts';
+import { haversineM, type LatLon } from '../../shared/tracks.ts';
+import { CargoOracle } from './cargo.ts';
+import { inLocalWindows } from './time.ts';
+import { sortTruths, type TruthType, type TruthViolation, truthOf } from './truths.ts';
 import {
-  inAnyPolygon,
-  nearestOnLine,
-  type PolygonCoords,
-  type Position,
-  toLatLon,
-} from '../../shared/geo.ts';
-import { haversineM, type LatLon, Polyline } from '../../shared/tracks.ts';
-import { coveredOnDates, inLocalWindows, type LocalWindow, onDates, parseLocalWindow } from './time.ts';
+  type CompiledPermit,
+  covering,
+  inForce,
+  loadedOf,
+  type OracleThresholds,
+  type OracleUnit,
+  type OracleWorld,
+  type TrueState,
+} from './world.ts';
 
 /**
  * The ground-truth oracle: the domain brief's rule definitions (shared/domain.md, thresholds in force)
@@ -64,182 +69,10 @@ import { coveredOnDates, inLocalWindows, type LocalWindow, onDates, parseLocalWi
  *   start = the earlier fix, end = the later one.
  */
 
-/** The violation types (the engine's list, written out: test/simulators/oracle-independence checks they match). */
-export const TRUTH_TYPES = [
-  'OFF_ROUTE',
-  'OFF_HOURS',
-  'NO_PERMIT',
-  'ILLEGAL_DUMP',
-  'SUSPECTED_DUMP',
-  'SPILLAGE',
-  'WRONG_SITE',
-  'OVERSPEED',
-  'RESTRICTED_ZONE',
-  'OVERLOAD',
-  'OFFLINE',
-  'TRACK_GAP',
-  // sanitation and body cameras (issue 15): plans.ts
-  'MISSED_COLLECTION',
-  'LATE_COLLECTION',
-  'SWEEP_OVERSPEED',
-  'SWEEP_COVERAGE',
-  'OUT_OF_AREA',
-  'SOS',
-  'NOT_RECORDING',
-  'OUT_OF_GRID',
-  'LOW_BATTERY',
-  'LOW_STORAGE',
-  'NOT_UPLOADED',
-] as const;
-export type TruthType = (typeof TRUTH_TYPES)[number];
-
-/** The registry entities as the oracle reads them (the fields it needs, by shape). */
-export interface OracleSite {
-  id: string;
-  kind: 'origin' | 'disposal';
-  polygons: PolygonCoords[];
-}
-export interface OracleRoute {
-  id: string;
-  line: Position[];
-  corridorM: number;
-  limits: Array<{ from: number; to: number; speedLimitKmh?: number; nightLimitKmh?: number }>;
-}
-export interface OracleZone {
-  id: string;
-  kind: 'restricted' | 'speed';
-  polygons: PolygonCoords[];
-  windows: string[];
-  speedLimitKmh?: number;
-  appliesTo?: Array<'muck_truck' | 'sanitation'>;
-}
-export interface OraclePermit {
-  id: string;
-  vehicles: string[];
-  origins: string[];
-  disposals: string[];
-  routes: string[];
-  validFrom: string;
-  validTo: string;
-  windows: string[];
-}
-/** The thresholds the definitions use (domain.md defaults, or the scenario's). */
-export interface OracleThresholds {
-  offRouteMinMs: number;
-  offRouteMinFixes: number;
-  offRouteEndInsideMs: number;
-  offHoursSpeedKmh: number;
-  offHoursMinMs: number;
-  noPermitMovingMinMs: number;
-  dumpWeightDropT: number;
-  suspectedDumpSpeedKmh: number;
-  suspectedDumpMinMs: number;
-  spillageSpeedKmh: number;
-  spillageMinMs: number;
-  spillageWeightDropT: number;
-  sensorConfirmMs: number;
-  overspeedMinMs: number;
-  restrictedZoneMinFixes: number;
-  restrictedZoneMinMs: number;
-  overloadMinMs: number;
-  offlineFactor: number;
-  offlineMinMs: number;
-  trackGapMs: number;
-  trackGapSpeedKmh: number;
-  nightWindows: string[];
-  defaultSpeedLimitKmh: { muck_truck?: number; sanitation?: number };
-  defaultNightSpeedLimitKmh: { muck_truck?: number; sanitation?: number };
-}
-
-/** What the unit really did at one step (true values). */
-export interface TrueState {
-  ts: number;
-  lat: number;
-  lon: number;
-  speed: number;
-  ign?: boolean;
-  load?: 'empty' | 'half' | 'full';
-  weight?: number;
-  cover?: 'open' | 'closed';
-  lift?: 'up' | 'down';
-}
-
-export interface TruthViolation {
-  vehicle: string;
-  type: TruthType;
-  /** epoch ms */
-  start: number;
-  /** epoch ms; undefined while still going on at the end of the run */
-  end?: number;
-  details: Record<string, number | string>;
-}
-
-interface CompiledPermit {
-  permit: OraclePermit;
-  windows: LocalWindow[];
-  /** when it was revoked during the run (epoch ms), if it was */
-  revokedAt?: number;
-}
-
 /** A truck moving slower than this is not moving for TRACK_GAP (as for SPILLAGE: 5 km/h). */
 const MOVING_KMH = 5;
 /** A true displacement beyond this between two fixes is movement for TRACK_GAP. */
 const MOVED_M = 50;
-
-/** The world as the oracle reads it (compiled once per run). */
-export class OracleWorld {
-  readonly permits: CompiledPermit[];
-  readonly routes = new Map<string, { route: OracleRoute; line: Polyline }>();
-  readonly nightWindows: LocalWindow[];
-  private readonly zoneWindows = new Map<string, LocalWindow[]>();
-
-  constructor(
-    readonly sites: readonly OracleSite[],
-    routes: readonly OracleRoute[],
-    readonly zones: readonly OracleZone[],
-    permits: readonly OraclePermit[],
-    readonly thresholds: OracleThresholds,
-  ) {
-    this.permits = permits.map((p) => ({ permit: p, windows: p.windows.map(parseLocalWindow) }));
-    for (const r of routes) this.routes.set(r.id, { route: r, line: new Polyline(r.line.map(toLatLon)) });
-    for (const z of zones) this.zoneWindows.set(z.id, z.windows.map(parseLocalWindow));
-    this.nightWindows = thresholds.nightWindows.map(parseLocalWindow);
-  }
-
-  permitsOf(vehicle: string): CompiledPermit[] {
-    return this.permits.filter((p) => p.permit.vehicles.includes(vehicle));
-  }
-
-  /** The permit is revoked from this instant on (the run revokes it through the API then). */
-  revoke(permitId: string, ts: number): void {
-    for (const p of this.permits) if (p.permit.id === permitId) p.revokedAt = ts;
-  }
-
-  zoneOpen(z: OracleZone, ts: number): boolean {
-    const w = this.zoneWindows.get(z.id) ?? [];
-    return w.length === 0 || inLocalWindows(w, ts);
-  }
-}
-
-/** Not revoked by then. */
-const live = (p: CompiledPermit, ts: number): boolean => p.revokedAt === undefined || ts < p.revokedAt;
-/** In force: valid on the local date, or inside a window that started on a valid date; not revoked. */
-const inForce = (p: CompiledPermit, ts: number): boolean =>
-  live(p, ts) &&
-  (onDates(p.permit.validFrom, p.permit.validTo, ts) ||
-    coveredOnDates(p.windows, p.permit.validFrom, p.permit.validTo, ts));
-/** Inside one of its windows that started on a valid date; not revoked. */
-const covering = (p: CompiledPermit, ts: number): boolean =>
-  live(p, ts) && coveredOnDates(p.windows, p.permit.validFrom, p.permit.validTo, ts);
-
-export interface OracleUnit {
-  /** vehicle id (or the body camera's id) */
-  id: string;
-  kind: UnitKind;
-  ratedLoadT?: number;
-  /** nominal report interval, seconds (the registry's: OFFLINE allows max(offlineFactor x this, offlineMinMs)) */
-  reportIntervalS: number;
-}
 
 interface Run {
   start: number;
@@ -257,22 +90,9 @@ export class UnitOracle {
   private offRoute: (Run & { outSteps: number; inSince: number }) | undefined;
   // OFF_HOURS
   private offHours: (Run & { stopSince: number }) | undefined;
-  // cargo latch (-1 unknown, 0 empty, 1 loaded) and the open NO_PERMIT
-  private latch = -1;
-  /** lowest and highest weight since the truck last moved (-1 unknown) */
-  private stoppedLo = -1;
-  private stoppedHi = -1;
-  private noPermit: number | undefined;
-  /** a loaded movement without a permit in force, not yet long enough */
-  private noPermitRun: number | undefined;
   private suspected: Run | undefined;
-  // SPILLAGE
-  private coverSince = -1;
-  /** weight at the first step of the moving run that began loaded (-1 none), the loss's onset and state */
-  private weightRef = -1;
-  private lossSince = -1;
-  private lossOn = false;
-  private spill: { start: number } | undefined;
+  /** loadings and unloadings, NO_PERMIT, ILLEGAL_DUMP, WRONG_SITE, SPILLAGE */
+  private readonly cargo: CargoOracle;
   private overspeed: (Run & { maxKmh: number; limit: number }) | undefined;
   private readonly zonesIn = new Map<string, { start: number; steps: number }>();
   private overload: (Run & { max: number }) | undefined;
@@ -283,6 +103,9 @@ export class UnitOracle {
   ) {
     this.th = world.thresholds;
     this.permits = world.permitsOf(unit.id);
+    this.cargo = new CargoOracle(world, this.th, (type, start, end, details) =>
+      this.add(type, start, end, details),
+    );
   }
 
   /** True while some rule's condition holds (a device reports at its alarm interval then). */
@@ -290,11 +113,8 @@ export class UnitOracle {
     return (
       this.offRoute !== undefined ||
       this.offHours !== undefined ||
-      this.noPermit !== undefined ||
-      this.noPermitRun !== undefined ||
+      this.cargo.alarm() ||
       this.suspected !== undefined ||
-      this.coverSince >= 0 ||
-      this.spill !== undefined ||
       this.overspeed !== undefined ||
       this.zonesIn.size > 0 ||
       this.overload !== undefined
@@ -306,13 +126,13 @@ export class UnitOracle {
     const pos: LatLon = { lat: s.lat, lon: s.lon };
     const valid = this.permits.filter((p) => inForce(p, s.ts));
     if (muck) {
-      const loaded = this.loadedOf(s);
+      const loaded = loadedOf(s, this.th);
       this.offRouteStep(s, pos, loaded, valid);
       this.offHoursStep(s, loaded, valid);
-      this.loadEventsStep(s, pos, valid);
-      this.noPermitMovingStep(s, loaded, valid);
+      this.cargo.loadEvents(s, this.prev, pos, valid);
+      this.cargo.noPermitMoving(s, loaded, valid);
       this.suspectedStep(s, pos, loaded);
-      this.spillageStep(s, loaded);
+      this.cargo.spillage(s, this.prev, loaded);
       this.overloadStep(s);
     }
     if (this.unit.kind !== 'body_camera') this.overspeedStep(s, pos, valid);
@@ -328,9 +148,9 @@ export class UnitOracle {
     };
     openEnd('OFF_ROUTE', this.offRoute);
     openEnd('OFF_HOURS', this.offHours);
-    if (this.noPermit !== undefined) this.add('NO_PERMIT', this.noPermit, undefined);
+    this.cargo.finishNoPermit();
     openEnd('SUSPECTED_DUMP', this.suspected);
-    if (this.spill) this.add('SPILLAGE', this.spill.start, undefined);
+    this.cargo.finishSpill();
     openEnd('OVERSPEED', this.overspeed);
     for (const [zone, e] of this.zonesIn)
       if (this.zoneQualified(e, endTs)) this.add('RESTRICTED_ZONE', e.start, undefined, { zone });
@@ -340,7 +160,7 @@ export class UnitOracle {
       const allowed = this.allowedSilenceMs();
       if (endTs - last.ts > allowed) this.add('OFFLINE', last.ts + allowed, undefined);
     }
-    this.truths.sort((a, b) => a.start - b.start || a.type.localeCompare(b.type));
+    sortTruths(this.truths);
   }
 
   private add(
@@ -349,11 +169,7 @@ export class UnitOracle {
     end: number | undefined,
     details: Record<string, number | string> = {},
   ) {
-    this.truths.push({ vehicle: this.unit.id, type, start, ...(end !== undefined ? { end } : {}), details });
-  }
-
-  private loadedOf(s: TrueState): boolean {
-    return s.load !== undefined ? s.load !== 'empty' : (s.weight ?? 0) > this.th.dumpWeightDropT;
+    this.truths.push(truthOf(this.unit.id, type, start, end, details));
   }
 
   private offRouteStep(s: TrueState, pos: LatLon, loaded: boolean, valid: CompiledPermit[]): void {
@@ -426,95 +242,6 @@ export class UnitOracle {
     }
   }
 
-  /**
-   * Loadings and unloadings (domain.md): loading = load empty -> half/full, or the weight rising more than
-   * dumpWeightDropT while stopped; unloading = lift up, or, while stopped, load -> empty or the weight
-   * falling more than dumpWeightDropT. A cargo latch makes one unloading per load (and one loading per
-   * unloading), whichever signal comes first. "While stopped": against the lowest (highest) weight since
-   * the truck last moved.
-   */
-  private loadEventsStep(s: TrueState, pos: LatLon, valid: CompiledPermit[]): void {
-    const p = this.prev;
-    const hasCargo = this.loadedOf(s);
-    const stopped = s.speed < this.th.suspectedDumpSpeedKmh;
-    const w = s.weight;
-    if (!stopped || w === undefined) {
-      this.stoppedLo = stopped ? this.stoppedLo : (w ?? -1);
-      this.stoppedHi = stopped ? this.stoppedHi : (w ?? -1);
-    } else {
-      this.stoppedLo = this.stoppedLo < 0 ? w : Math.min(this.stoppedLo, w);
-      this.stoppedHi = this.stoppedHi < 0 ? w : Math.max(this.stoppedHi, w);
-    }
-    if (this.latch < 0 || p === undefined) {
-      this.latch = hasCargo ? 1 : 0;
-      return;
-    }
-    const drop =
-      stopped && w !== undefined && this.stoppedHi >= 0 && this.stoppedHi - w > this.th.dumpWeightDropT;
-    const rise =
-      stopped && w !== undefined && this.stoppedLo >= 0 && w - this.stoppedLo > this.th.dumpWeightDropT;
-    const liftUp = p.lift === 'down' && s.lift === 'up';
-    const emptied = stopped && p.load !== undefined && p.load !== 'empty' && s.load === 'empty';
-    let event: 'loading' | 'unloading' | undefined;
-    if (this.latch === 1 && (liftUp || emptied || drop)) {
-      event = 'unloading';
-      this.latch = 0;
-    } else if (
-      this.latch === 0 &&
-      ((p.load === 'empty' && s.load !== undefined && s.load !== 'empty') || rise)
-    ) {
-      event = 'loading';
-      this.latch = 1;
-    }
-    if (event !== undefined) {
-      this.stoppedLo = w ?? -1;
-      this.stoppedHi = w ?? -1;
-    }
-    if (this.noPermit !== undefined && (event === 'unloading' || valid.length > 0)) {
-      this.add('NO_PERMIT', this.noPermit, s.ts);
-      this.noPermit = undefined;
-    }
-    if (event === undefined) return;
-    const here = this.world.sites.filter((x) => inAnyPolygon(x.polygons, pos));
-    if (event === 'loading') {
-      if (valid.length === 0 && this.noPermit === undefined) {
-        this.noPermit = s.ts;
-        this.noPermitRun = undefined;
-      }
-      const origins = here.filter((x) => x.kind === 'origin');
-      const named = new Set(valid.flatMap((v) => v.permit.origins));
-      if (valid.length > 0 && origins.length > 0 && !origins.some((x) => named.has(x.id)))
-        this.add('WRONG_SITE', s.ts, s.ts, { action: 'loading', site: origins[0]!.id });
-      return;
-    }
-    const disposals = here.filter((x) => x.kind === 'disposal');
-    if (disposals.length === 0) {
-      this.add('ILLEGAL_DUMP', s.ts, s.ts);
-      return;
-    }
-    const named = new Set(valid.flatMap((v) => v.permit.disposals));
-    if (valid.length > 0 && !disposals.some((x) => named.has(x.id)))
-      this.add('WRONG_SITE', s.ts, s.ts, { action: 'unloading', site: disposals[0]!.id });
-  }
-
-  /** NO_PERMIT by loaded movement without a permit in force (after loadEventsStep at the same step). */
-  private noPermitMovingStep(s: TrueState, loaded: boolean, valid: CompiledPermit[]): void {
-    if (this.noPermit !== undefined) return;
-    if (!loaded || valid.length > 0 || this.latch !== 1) {
-      this.noPermitRun = undefined;
-      return;
-    }
-    const moving = s.speed > this.th.offHoursSpeedKmh;
-    if (this.noPermitRun === undefined) {
-      if (moving) this.noPermitRun = s.ts;
-      return;
-    }
-    if (moving && s.ts - this.noPermitRun >= this.th.noPermitMovingMinMs) {
-      this.noPermit = this.noPermitRun;
-      this.noPermitRun = undefined;
-    }
-  }
-
   private suspectedStep(s: TrueState, pos: LatLon, loaded: boolean): void {
     const cond =
       loaded &&
@@ -528,70 +255,6 @@ export class UnitOracle {
     }
     if (e === undefined) this.suspected = { start: s.ts, qualified: false };
     else if (s.ts - e.start > this.th.suspectedDumpMinMs) e.qualified = true;
-  }
-
-  private spillageStep(s: TrueState, loaded: boolean): void {
-    const moving = s.speed > this.th.spillageSpeedKmh;
-    if (loaded && moving && s.cover === 'open') {
-      if (this.coverSince < 0) this.coverSince = s.ts;
-    } else {
-      this.coverSince = -1;
-    }
-    const coverOn = this.coverSince >= 0 && s.ts - this.coverSince >= this.th.spillageMinMs;
-    const weightOn = this.weightLossStep(s, moving);
-    const active = coverOn || weightOn;
-    if (active && this.spill === undefined) {
-      const start =
-        coverOn && (!weightOn || this.coverSince <= this.lossSince) ? this.coverSince : this.lossSince;
-      this.spill = { start };
-    } else if (!active && this.spill !== undefined) {
-      this.add('SPILLAGE', this.spill.start, s.ts);
-      this.spill = undefined;
-    }
-    if (!moving && this.lossOn) {
-      // the run of a confirmed loss ended (after counting it at this step if it was confirmed here)
-      this.lossOn = false;
-      this.lossSince = -1;
-      this.weightRef = -1;
-    }
-  }
-
-  /** The weight-loss part of SPILLAGE: whether a confirmed loss is in force at this step. */
-  private weightLossStep(s: TrueState, moving: boolean): boolean {
-    const limit = this.th.spillageWeightDropT;
-    if (s.lift === 'up') {
-      this.weightRef = -1;
-      this.lossSince = -1;
-      this.lossOn = false;
-      return false;
-    }
-    const w = s.weight;
-    let confirmedNow = false;
-    if (this.lossSince >= 0 && !this.lossOn && w !== undefined) {
-      if (!(this.weightRef - w > limit / 2)) {
-        this.lossSince = -1; // back: not a loss
-      } else if (s.ts - this.lossSince >= this.th.sensorConfirmMs) {
-        this.lossOn = true;
-        confirmedNow = true;
-      }
-    }
-    const on = this.lossOn && (moving || confirmedNow);
-    if (!moving) {
-      if (this.lossSince < 0) this.weightRef = -1;
-    } else if (w !== undefined && this.lossSince < 0) {
-      if (this.weightRef < 0) {
-        if (this.latch === 1 && this.prevStopped()) this.weightRef = w;
-      } else if (this.weightRef - w > limit) {
-        this.lossSince = s.ts;
-      }
-    }
-    return on;
-  }
-
-  /** The weight reference is the first step of a moving run (the previous step was stopped or absent). */
-  private prevStopped(): boolean {
-    const p = this.prev;
-    return p === undefined || !(p.speed > this.th.spillageSpeedKmh) || p.lift === 'up';
   }
 
   private limitAt(s: TrueState, pos: LatLon, valid: CompiledPermit[]): number | undefined {
@@ -684,7 +347,7 @@ export class UnitOracle {
   /** The terminal should have reported: ignition on, or a muck truck loaded outside every site. */
   private offlineApplies(last: TrueState): boolean {
     if (last.ign === true) return true;
-    if (this.unit.kind !== 'muck_truck' || !this.loadedOf(last)) return false;
+    if (this.unit.kind !== 'muck_truck' || !loadedOf(last, this.th)) return false;
     const pos: LatLon = { lat: last.lat, lon: last.lon };
     return !this.world.sites.some((x) => inAnyPolygon(x.polygons, pos));
   }

@@ -1,16 +1,27 @@
-import type { UnitKind } from '../../../core/fix.ts';
-import { inAnyPolygon, type PolygonCoords, type Position } from '../../shared/geo.ts';
+import { inAnyPolygon } from '../../shared/geo.ts';
 import { haversineM, type LatLon } from '../../shared/tracks.ts';
-import type { TruthType, TruthViolation } from './oracle.ts';
-import { type LocalWindow, localCalendar, parseLocalWindow } from './time.ts';
+import { Episode, type Reading } from './episode.ts';
+import { lineDistanceM, samples, segmentDistanceM } from './plan-geometry.ts';
+import type {
+  OracleCollectionPoint,
+  OracleDutyPlan,
+  OraclePlanThresholds,
+  OraclePlanWorld,
+  OracleSweepPlan,
+  PlanOracleUnit,
+  PlanTrueState,
+} from './plan-world.ts';
+import { firstFrom, holding, type LocalWindow, parseLocalWindow, type Span } from './time.ts';
+import { sortTruths, type TruthType, type TruthViolation, truthOf } from './truths.ts';
 
 /**
  * The ground-truth oracle of the sanitation and body-camera rules (issue 15), written like oracle.ts:
  * the domain brief's definitions (shared/domain.md, the issue's text, the thresholds in force) applied to
  * what a unit REALLY did at every step of the simulation (true position, speed, task, brush, bin lifts,
  * recording, battery, storage, docking, SOS; which fixes reached the platform). It imports nothing from
- * geofence/ (test/simulators/oracle-independence.test.ts scans every file of this folder and what it imports): its window
- * occurrences come from time.ts, its distances from shared/tracks.ts, and it keeps no noise allowance
+ * geofence/ (test/simulators/oracle-independence.test.ts scans every file of this folder and what it
+ * imports): its window occurrences come from time.ts, its distances from plan-geometry.ts and
+ * shared/tracks.ts, its episodes from episode.ts, and it keeps no noise allowance
  * (true positions have no noise). A truth starts at the first step its condition holds, for an episode
  * that goes on to meet the rule's minimum (duration, steps).
  *
@@ -50,238 +61,6 @@ import { type LocalWindow, localCalendar, parseLocalWindow } from './time.ts';
  *   from the later of the last fix and the start of a shift it is silent in: start = that instant,
  *   end = the next fix.
  */
-
-export interface OracleCollectionPoint {
-  id: string;
-  position: Position;
-  radiusM: number;
-  windows: string[];
-  vehicles: string[];
-}
-export interface OracleSweepPlan {
-  id: string;
-  lines: Position[][];
-  corridorM: number;
-  windows: string[];
-  vehicles: string[];
-}
-export interface OracleDutyPlan {
-  id: string;
-  polygons: PolygonCoords[];
-  windows: string[];
-  cameras: string[];
-  officers: string[];
-}
-export interface OraclePlanWorld {
-  collectionPoints: readonly OracleCollectionPoint[];
-  sweepPlans: readonly OracleSweepPlan[];
-  dutyPlans: readonly OracleDutyPlan[];
-}
-
-/** The thresholds these definitions use (the issue's defaults, or the scenario's). */
-export interface OraclePlanThresholds {
-  collectionStopSpeedKmh: number;
-  collectionLateGraceMs: number;
-  sweepSpeedLimitKmh: number;
-  sweepOverspeedMinMs: number;
-  sweepCoverageMin: number;
-  outOfAreaMinMs: number;
-  outOfAreaMinFixes: number;
-  outOfAreaEndInsideMs: number;
-  notRecordingMinMs: number;
-  outOfGridMinMs: number;
-  outOfGridMinFixes: number;
-  outOfGridEndInsideMs: number;
-  lowBatteryPct: number;
-  lowStorageMB: number;
-  lowReadingMinMs: number;
-  uploadMaxMs: number;
-  offlineFactor: number;
-  offlineMinMs: number;
-}
-
-/** What the unit really did at one step (true values; the plan fields of the fix contract). */
-export interface PlanTrueState {
-  ts: number;
-  lat: number;
-  lon: number;
-  speed: number;
-  task?: 'idle' | 'sweeping' | 'spraying' | 'collecting';
-  brush?: boolean;
-  binLifts?: number;
-  recording?: boolean;
-  battery?: number;
-  storageFree?: number;
-  docked?: boolean;
-  sos?: boolean;
-  officer?: string;
-}
-
-// ---------------------------------------------------------------------------------------------------------
-// Window occurrences (local dates as strings, as time.ts does)
-
-interface Span {
-  start: number;
-  end: number;
-}
-
-const DAY_MS = 86_400_000;
-const MIN_MS = 60_000;
-
-function nextDate(date: string): string {
-  return new Date(Date.parse(`${date}T00:00:00Z`) + DAY_MS).toISOString().slice(0, 10);
-}
-function prevDate(date: string): string {
-  return new Date(Date.parse(`${date}T00:00:00Z`) - DAY_MS).toISOString().slice(0, 10);
-}
-
-/** The occurrence of a window on the local date it starts. */
-function occurrenceOn(w: LocalWindow, date: string): Span {
-  const midnight = Date.parse(`${date}T00:00:00+08:00`);
-  return {
-    start: midnight + w.from * MIN_MS,
-    end: midnight + (w.cross ? w.to + 24 * 60 : w.to) * MIN_MS,
-  };
-}
-
-/** The first occurrence starting at or after t. */
-function firstFrom(ws: readonly LocalWindow[], t: number): Span | undefined {
-  const today = localCalendar(t).date;
-  let best: Span | undefined;
-  for (const date of [today, nextDate(today)])
-    for (const w of ws) {
-      const o = occurrenceOn(w, date);
-      if (o.start >= t && (best === undefined || o.start < best.start)) best = o;
-    }
-  return best;
-}
-
-/** The occurrence containing t (the latest-starting when several do). */
-function holding(ws: readonly LocalWindow[], t: number): Span | undefined {
-  const today = localCalendar(t).date;
-  let best: Span | undefined;
-  for (const date of [prevDate(today), today])
-    for (const w of ws) {
-      const o = occurrenceOn(w, date);
-      if (o.start <= t && t < o.end && (best === undefined || o.start > best.start)) best = o;
-    }
-  return best;
-}
-
-// ---------------------------------------------------------------------------------------------------------
-// Planar metres around a point (the few hundred metres that matter here)
-
-function local(origin: LatLon, p: { lat: number; lon: number }): { x: number; y: number } {
-  const k = 111_320;
-  return {
-    x: (p.lon - origin.lon) * k * Math.cos((origin.lat * Math.PI) / 180),
-    y: (p.lat - origin.lat) * k,
-  };
-}
-
-function segmentDistanceM(p: LatLon, a: LatLon, b: LatLon): number {
-  const A = local(p, a);
-  const B = local(p, b);
-  const dx = B.x - A.x;
-  const dy = B.y - A.y;
-  const len2 = dx * dx + dy * dy;
-  const t = len2 > 0 ? Math.max(0, Math.min(1, -(A.x * dx + A.y * dy) / len2)) : 0;
-  return Math.hypot(A.x + t * dx, A.y + t * dy);
-}
-
-function lineDistanceM(p: LatLon, line: readonly Position[]): number {
-  let best = Number.POSITIVE_INFINITY;
-  for (let i = 0; i + 1 < line.length; i++) {
-    const a = { lon: line[i]![0], lat: line[i]![1] };
-    const b = { lon: line[i + 1]![0], lat: line[i + 1]![1] };
-    best = Math.min(best, segmentDistanceM(p, a, b));
-  }
-  return best;
-}
-
-/** Points every `stepM` metres along a line (both ends included), with the length each stands for. */
-function samples(line: readonly Position[], stepM: number): Array<{ p: LatLon; m: number }> {
-  const out: Array<{ p: LatLon; m: number }> = [];
-  for (let i = 0; i + 1 < line.length; i++) {
-    const a = { lon: line[i]![0], lat: line[i]![1] };
-    const b = { lon: line[i + 1]![0], lat: line[i + 1]![1] };
-    const len = haversineM(a, b);
-    const n = Math.max(1, Math.ceil(len / stepM));
-    for (let k = 0; k < n; k++) {
-      const f = (k + 0.5) / n;
-      out.push({ p: { lat: a.lat + (b.lat - a.lat) * f, lon: a.lon + (b.lon - a.lon) * f }, m: len / n });
-    }
-  }
-  return out;
-}
-
-// ---------------------------------------------------------------------------------------------------------
-// A condition sustained over steps (its own small state machine, not the engine's)
-
-type Reading = 'on' | 'off' | 'end' | 'skip';
-
-interface Rule {
-  minMs: number;
-  minSteps: number;
-  backMs: number;
-}
-
-class Episode {
-  private start = -1;
-  private steps = 0;
-  private qualified = false;
-  private back = -1;
-
-  constructor(
-    private readonly rule: () => Rule,
-    private readonly emit: (start: number, end: number | undefined) => void,
-  ) {}
-
-  get active(): boolean {
-    return this.start >= 0;
-  }
-
-  step(reading: Reading, ts: number): void {
-    if (reading === 'skip') return;
-    const r = this.rule();
-    if (reading === 'on') {
-      if (this.start < 0) {
-        this.start = ts;
-        this.steps = 0;
-        this.qualified = false;
-      }
-      this.steps++;
-      this.back = -1;
-      if (!this.qualified && this.steps >= r.minSteps && ts - this.start >= r.minMs) this.qualified = true;
-      return;
-    }
-    if (this.start < 0) return;
-    if (!this.qualified) {
-      this.start = -1;
-      return;
-    }
-    if (this.back < 0) this.back = ts;
-    if (reading === 'end' || ts - this.back >= r.backMs) {
-      this.emit(this.start, this.back);
-      this.start = -1;
-      this.back = -1;
-    }
-  }
-
-  finish(): void {
-    if (this.start >= 0 && this.qualified) this.emit(this.start, this.back >= 0 ? this.back : undefined);
-    this.start = -1;
-  }
-}
-
-// ---------------------------------------------------------------------------------------------------------
-
-export interface PlanOracleUnit {
-  id: string;
-  kind: UnitKind;
-  /** nominal report interval, seconds (camera OFFLINE's allowance) */
-  reportIntervalS: number;
-}
 
 interface PointWatch {
   point: OracleCollectionPoint;
@@ -392,7 +171,7 @@ export class PlanUnitOracle {
       if (this.notUploaded >= 0) this.add('NOT_UPLOADED', this.notUploaded, undefined);
       if (this.lastSentTs >= 0) this.silence(this.lastSentTs, endTs, false);
     }
-    this.truths.sort((a, b) => a.start - b.start || a.type.localeCompare(b.type));
+    sortTruths(this.truths);
   }
 
   private add(
@@ -401,7 +180,7 @@ export class PlanUnitOracle {
     end: number | undefined,
     details: Record<string, number | string> = {},
   ) {
-    this.truths.push({ vehicle: this.unit.id, type, start, ...(end !== undefined ? { end } : {}), details });
+    this.truths.push(truthOf(this.unit.id, type, start, end, details));
   }
 
   // --- sanitation ---------------------------------------------------------------------------------------

@@ -87,3 +87,54 @@ export function onDates(from: string, to: string, ts: number): boolean {
   const { date } = localCalendar(ts);
   return from <= date && date <= to;
 }
+
+// ---------------------------------------------------------------------------------------------------------
+// Window occurrences of the plans oracle (plans.ts): spans in epoch ms
+
+export interface Span {
+  start: number;
+  end: number;
+}
+
+const DAY_MS = 86_400_000;
+const MIN_MS = 60_000;
+
+function nextDate(date: string): string {
+  return new Date(Date.parse(`${date}T00:00:00Z`) + DAY_MS).toISOString().slice(0, 10);
+}
+function prevDate(date: string): string {
+  return new Date(Date.parse(`${date}T00:00:00Z`) - DAY_MS).toISOString().slice(0, 10);
+}
+
+/** The occurrence of a window on the local date it starts. */
+function occurrenceOn(w: LocalWindow, date: string): Span {
+  const midnight = Date.parse(`${date}T00:00:00+08:00`);
+  return {
+    start: midnight + w.from * MIN_MS,
+    end: midnight + (w.cross ? w.to + 24 * 60 : w.to) * MIN_MS,
+  };
+}
+
+/** The first occurrence starting at or after t. */
+export function firstFrom(ws: readonly LocalWindow[], t: number): Span | undefined {
+  const today = localCalendar(t).date;
+  let best: Span | undefined;
+  for (const date of [today, nextDate(today)])
+    for (const w of ws) {
+      const o = occurrenceOn(w, date);
+      if (o.start >= t && (best === undefined || o.start < best.start)) best = o;
+    }
+  return best;
+}
+
+/** The occurrence containing t (the latest-starting when several do). */
+export function holding(ws: readonly LocalWindow[], t: number): Span | undefined {
+  const today = localCalendar(t).date;
+  let best: Span | undefined;
+  for (const date of [prevDate(today), today])
+    for (const w of ws) {
+      const o = occurrenceOn(w, date);
+      if (o.start <= t && t < o.end && (best === undefined || o.start > best.start)) best = o;
+    }
+  return best;
+}
