@@ -1,28 +1,24 @@
-import type { UnitKind } from '../../core/fix.ts';
 import type { ViolationCode } from '../../geofence/model.ts';
 import type { FixPayload } from '../../ingest/payload.ts';
 import { telemetryTopic } from '../../ingest/payload.ts';
-import type { NewDevice } from '../../registry/types.ts';
-import { faultRates, TripPlanner, type Twist } from '../faults/inject.ts';
-import { type Behaviour, type FixBody, OfficerBehaviour, SweeperBehaviour } from '../motion/behaviour.ts';
+import { faultRates } from '../faults/inject.ts';
+import { malformed, TerminalFaults } from '../faults/terminal.ts';
+import type { FixBody } from '../motion/behaviour.ts';
 import { CycleTruckBehaviour } from '../motion/truck-cycle.ts';
-import {
-  CollectionRoundBehaviour,
-  PatrolCameraBehaviour,
-  PlanSweeperBehaviour,
-  type TwistTest,
-} from '../plans/behaviour.ts';
-import { centroidOf, inAnyPolygon, towards } from '../shared/geo.ts';
-import { createRng, hashString, type Rng } from '../shared/rng.ts';
-import { haversineM, type LatLon, offsetM } from '../shared/tracks.ts';
-import type { FaultType, ScenarioInjection } from './file.ts';
+import type { FaultType } from './file.ts';
+import { planTrueState, simDevices, trueState } from './fleet-devices.ts';
+import type {
+  GroundTruth,
+  MessageKind,
+  SimAction,
+  SimDevice,
+  SimMessage,
+  SimOptions,
+  TripRecord,
+} from './fleet-types.ts';
 import { MinHeap } from './min-heap.ts';
-import { UnitOracle } from './oracle/oracle.ts';
-import type { PlanTrueState } from './oracle/plan-world.ts';
-import { PlanUnitOracle } from './oracle/plans.ts';
-import type { TruthViolation } from './oracle/truths.ts';
-import { OracleWorld, type TrueState } from './oracle/world.ts';
-import { type SimWorld, unitOf } from './world.ts';
+import { OracleWorld } from './oracle/world.ts';
+import type { SimWorld } from './world.ts';
 
 /**
  * The fleet simulator's pure core: every device of a scenario world driven by the existing behaviours
@@ -41,125 +37,6 @@ import { type SimWorld, unitOf } from './world.ts';
  * sent: the platform gets them); a REVOKE truck's permit is revoked through the platform API during the
  * run by an `action` message the publisher carries out at its instant (the truth knows the instant).
  */
-
-export interface SimOptions {
-  seed: number;
-  /** per-axis GNSS error, metres (default 4) */
-  noiseM?: number;
-  /** peak of a drift episode, metres (default 2 x noiseM, at least 20) */
-  driftM?: number;
-  /** report interval of every device, seconds (default: each device's own) */
-  intervalS?: number;
-  /** interval while in alarm, seconds (default 5) */
-  alarmIntervalS?: number;
-  /** the run's injections (file and command line) */
-  injections: readonly ScenarioInjection[];
-  /**
-   * where a blind area's batch goes: after the first live fix (the terminal sends its current position
-   * first, then the buffer: JT/T 808 0x0704 type 1), or before it (in the vehicle's time order)
-   */
-  batchOrder?: 'after-live' | 'before-live';
-}
-
-export type MessageKind = 'fix' | 'duplicate' | 'late' | 'malformed' | 'backfill' | 'action';
-
-/** A registry change the run makes through the platform API at its instant (REVOKE). */
-export interface SimAction {
-  type: 'revoke_permit';
-  permit: string;
-  vehicle: string;
-}
-
-export interface SimMessage {
-  /** simulated send instant, epoch ms */
-  ts: number;
-  device: string;
-  topic: string;
-  payload: string;
-  kind: MessageKind;
-  /** kind 'action': what to do (the payload is its JSON) */
-  action?: SimAction;
-}
-
-export interface TripRecord {
-  vehicle: string;
-  trip: number;
-  /** epoch ms */
-  start: number;
-  twist?: Twist;
-  skipped?: string;
-  /** faults laid on the trip (BLIND_AREA, SLEEP) */
-  faults?: string[];
-}
-
-/** A truth with what caused it: the trip's twist, the vehicle's permit change, or neither. */
-export interface GroundTruth extends TruthViolation {
-  device: string;
-  injected: boolean;
-  trip?: number;
-}
-
-interface Drift {
-  leftMs: number;
-  totalMs: number;
-  peakM: number;
-  angle: number;
-}
-
-interface SimDevice {
-  index: number;
-  device: NewDevice;
-  unit: string;
-  kind: UnitKind;
-  behaviour: Behaviour<FixPayload>;
-  planner?: TripPlanner;
-  oracle: UnitOracle;
-  /** sanitation vehicles and body cameras: the plans' truths (scenario/oracle/plans.ts) */
-  planOracle?: PlanUnitOracle;
-  faults: Rng;
-  noise: Rng;
-  intervalMs: number;
-  nextTs: number;
-  lastTs: number;
-  drift?: Drift;
-  held?: string;
-  trip: number;
-  /** draws of the sensor and GNSS faults (their own stream: a run without them draws nothing here) */
-  sensor: Rng;
-  /** how far its clock runs ahead (CLOCK_SKEW), ms */
-  skewMs: number;
-  /** the load state reads the opposite until then (FLICKER) */
-  flickerUntil: number;
-  canyon?: { leftMs: number; east: number; north: number; accuracy: number };
-  /** fixes recorded in a blind area, not sent yet */
-  backlog: Array<Record<string, unknown>>;
-  /** instant of the last fix sent live and in order (-1 none), and whether it was a multipath fix */
-  lastSentTs: number;
-  lastMultipath: boolean;
-  /** REVOKE: the permit to revoke, until it is */
-  revoke?: string;
-}
-
-/** A clock running ahead (CLOCK_SKEW): the 90 s of issue 17. */
-export const CLOCK_SKEW_MS = 90_000;
-/** Multipath fixes need at least this speed from both neighbours (issue 17: ~200 km/h). */
-const MULTIPATH_KMH = 200;
-
-const round6 = (x: number) => Math.round(x * 1e6) / 1e6;
-
-/** A deliberately broken payload: bad JSON, a wrong type, a position off the globe (seeded choice). */
-function malformed(rng: Rng, ts: number): string {
-  switch (rng.int(0, 3)) {
-    case 0:
-      return `{"ts":${ts},"lat":31.8,"lon":117.2,"speed":`;
-    case 1:
-      return JSON.stringify({ ts, lat: 31.8, lon: 117.2, speed: 'fast' });
-    case 2:
-      return JSON.stringify({ ts, lat: 131.8, lon: 117.2, speed: 20 });
-    default:
-      return 'not json at all';
-  }
-}
 
 export class FleetSim {
   readonly endTs: number;
@@ -191,6 +68,7 @@ export class FleetSim {
   };
   private readonly batchOrder: 'after-live' | 'before-live';
   private finished = false;
+  private readonly terminal: TerminalFaults<SimWorld['zones'][number]>;
 
   constructor(
     readonly world: SimWorld,
@@ -202,9 +80,6 @@ export class FleetSim {
     this.driftM = opts.driftM ?? Math.max(20, 2 * this.noiseM);
     this.alarmMs = (opts.alarmIntervalS ?? 5) * 1000;
     this.batchOrder = opts.batchOrder ?? 'after-live';
-    const skewed = new Set(
-      opts.injections.flatMap((i) => (i.type === 'CLOCK_SKEW' && i.vehicle ? [i.vehicle] : [])),
-    );
     this.oracleWorld = new OracleWorld(
       world.sites,
       world.routes,
@@ -212,108 +87,15 @@ export class FleetSim {
       world.permits,
       world.thresholds,
     );
-    const vehicles = new Map(world.vehicles.map((v) => [v.id, v]));
-    this.devices = world.devices.map((device, index) => {
-      const rng = createRng((Math.imul(opts.seed, 0x9e3779b1) ^ hashString(device.id)) >>> 0);
-      const unit = unitOf(device);
-      const nominalS = device.reportIntervalS ?? 10;
-      const intervalMs = Math.round((opts.intervalS ?? nominalS) * 1000);
-      const vehicle = vehicles.get(unit);
-      let behaviour: Behaviour<FixPayload>;
-      let planner: TripPlanner | undefined;
-      const stream = (label: string) =>
-        createRng((Math.imul(opts.seed, 0x9e3779b1) ^ hashString(`${device.id}/${label}`)) >>> 0);
-      if (device.kind === 'muck_truck') {
-        const haul = world.hauls.get(unit)!;
-        planner = new TripPlanner({
-          world,
-          vehicle: unit,
-          haul,
-          intervalMs,
-          injections: opts.injections,
-          rng: rng.fork('trips'),
-          faultRng: stream('trip-faults'),
-        });
-        const p = planner;
-        behaviour = new CycleTruckBehaviour(rng, {
-          track: haul.line,
-          ratedLoadT: vehicle?.ratedLoadT ?? 18,
-          cycle: p.cycleFor(0),
-          nextCycle: (trip) => p.cycleFor(trip),
-          gnssNoiseSdM: 0,
-        });
-      } else {
-        // a unit a plan names works by it (issue 15); the others sweep their round / walk their loop
-        const role = world.roles.get(unit);
-        const twist: TwistTest = (type, k) =>
-          opts.injections.some(
-            (i) => i.vehicle === unit && i.type === type && (i.trips === undefined || i.trips.includes(k)),
-          );
-        const th = world.thresholds;
-        const allowanceMs = Math.max(th.offlineFactor * nominalS * 1000, th.offlineMinMs);
-        const planRng = stream('plan');
-        if (role?.kind === 'collection')
-          behaviour = new CollectionRoundBehaviour(planRng, world.startTs, role, twist);
-        else if (role?.kind === 'sweep')
-          behaviour = new PlanSweeperBehaviour(planRng, world.startTs, role, twist, allowanceMs);
-        else if (role?.kind === 'patrol')
-          behaviour = new PatrolCameraBehaviour(
-            planRng,
-            world.startTs,
-            device.officer ?? 'officer',
-            role,
-            twist,
-            allowanceMs,
-          );
-        else if (device.kind === 'sanitation')
-          behaviour = new SweeperBehaviour(rng, world.rounds.get(unit)!, rng.range(0, 1), 0);
-        else {
-          const officer = device.officer ?? 'officer';
-          behaviour = new OfficerBehaviour(rng, world.patrols.get(device.id)!, officer, rng.range(0, 1), 0);
-        }
-      }
-      const oracle = new UnitOracle(this.oracleWorld, {
-        id: unit,
-        kind: device.kind,
-        ...(vehicle?.ratedLoadT !== undefined ? { ratedLoadT: vehicle.ratedLoadT } : {}),
-        reportIntervalS: nominalS,
-      });
-      const planOracle =
-        device.kind === 'muck_truck'
-          ? undefined
-          : new PlanUnitOracle(
-              world.plans,
-              { id: unit, kind: device.kind, reportIntervalS: nominalS },
-              world.thresholds,
-            );
-      const first = world.startTs + rng.int(0, intervalMs - 1);
-      const skewRate = this.rates.CLOCK_SKEW;
-      const skew = skewed.has(unit) || (skewRate > 0 && stream('clock').chance(skewRate));
-      const revoke = world.revocable.get(unit);
-      return {
-        sensor: stream('sensor-faults'),
-        skewMs: skew ? CLOCK_SKEW_MS : 0,
-        flickerUntil: -1,
-        backlog: [],
-        lastSentTs: -1,
-        lastMultipath: false,
-        ...(revoke !== undefined ? { revoke } : {}),
-        index,
-        device,
-        unit,
-        kind: device.kind,
-        behaviour,
-        ...(planner ? { planner } : {}),
-        oracle,
-        ...(planOracle ? { planOracle } : {}),
-        faults: rng.fork('faults'),
-        noise: rng.fork('noise'),
-        intervalMs,
-        nextTs: first,
-        lastTs: world.startTs,
-        trip: -1,
-      };
-    });
+    this.devices = simDevices(world, opts, this.oracleWorld, this.rates);
+    this.terminal = new TerminalFaults(
+      this.rates,
+      this.noiseM,
+      this.driftM,
+      this.counts,
+      world.zones,
+      (z, ts) => this.oracleWorld.zoneOpen(z, ts),
+    );
     this.heap = new MinHeap<SimDevice>((a, b) => a.nextTs - b.nextTs || a.index - b.index);
     for (const d of this.devices) this.heap.push(d);
   }
@@ -364,7 +146,7 @@ export class FleetSim {
       out.push({ ts, device: d.device.id, topic: telemetryTopic(d.device.id), payload, kind });
     };
     if (sent) {
-      const fix = { ts: ts + d.skewMs, ...body, ...this.observed(d, body, ts) };
+      const fix = { ts: ts + d.skewMs, ...body, ...this.terminal.observe(d, body, ts) };
       if (blind) {
         d.backlog.push(fix);
         this.counts.buffered++;
@@ -422,136 +204,6 @@ export class FleetSim {
     d.revoke = undefined;
     this.counts.action++;
     return { ts, device: d.device.id, topic: '', payload: JSON.stringify(action), kind: 'action', action };
-  }
-
-  /**
-   * What the terminal reports: the true position plus GNSS error, drift, canyon bias or a multipath
-   * jump, and the sensor readings with their faults (flicker, weight glitch).
-   */
-  private observed(
-    d: SimDevice,
-    body: { lat: number; lon: number; speed?: unknown; load?: unknown; weight?: unknown },
-    ts: number,
-  ): { lat: number; lon: number; accuracy?: number; load?: string; weight?: number } {
-    const r = d.noise;
-    let east = r.normal(0, this.noiseM);
-    let north = r.normal(0, this.noiseM);
-    if (d.drift === undefined && this.rates.DRIFT > 0 && d.faults.chance(this.rates.DRIFT)) {
-      const totalMs = r.range(60_000, 180_000);
-      d.drift = {
-        leftMs: totalMs,
-        totalMs,
-        peakM: r.range(0.5, 1) * this.driftM,
-        angle: r.range(0, 2 * Math.PI),
-      };
-    }
-    if (d.drift) {
-      // rises and falls back (multipath near tall buildings): a half sine over the episode
-      const m = d.drift.peakM * Math.sin((Math.PI * (d.drift.totalMs - d.drift.leftMs)) / d.drift.totalMs);
-      east += m * Math.cos(d.drift.angle);
-      north += m * Math.sin(d.drift.angle);
-      d.drift.leftMs -= d.intervalMs;
-      if (d.drift.leftMs <= 0) d.drift = undefined;
-    }
-    let accuracy = this.noiseM > 0 ? Math.round(this.noiseM * r.range(0.8, 1.3) * 10) / 10 : undefined;
-    const f = d.sensor;
-    // urban canyon: a steady bias while it lasts, and the terminal knows its fix is worse (accuracy up)
-    if (d.canyon === undefined && this.rates.CANYON > 0 && f.chance(this.rates.CANYON)) {
-      const biasM = f.range(20, 40);
-      const angle = f.range(0, 2 * Math.PI);
-      d.canyon = {
-        leftMs: f.range(60_000, 180_000),
-        east: biasM * Math.cos(angle),
-        north: biasM * Math.sin(angle),
-        accuracy: Math.round(0.8 * biasM + (accuracy ?? 0)),
-      };
-      this.counts.canyon++;
-    }
-    if (d.canyon) {
-      east += d.canyon.east;
-      north += d.canyon.north;
-      accuracy = Math.max(accuracy ?? 0, d.canyon.accuracy);
-      d.canyon.leftMs -= d.intervalMs;
-      if (d.canyon.leftMs <= 0) d.canyon = undefined;
-    }
-    let p = offsetM(body, east, north);
-    const truck = d.behaviour instanceof CycleTruckBehaviour ? d.behaviour : undefined;
-    const driving = truck !== undefined && truck.currentLeg.type === 'drive' && truck.remainingM > 600;
-    const speed = Number(body.speed ?? 0);
-    // multipath: one fix far off, a live fix just before it (its two neighbours show it is a stray)
-    let multipath = false;
-    if (
-      this.rates.MULTIPATH > 0 &&
-      speed > 10 &&
-      !d.lastMultipath &&
-      d.lastSentTs >= 0 &&
-      ts - d.lastSentTs <= 1.5 * d.intervalMs &&
-      f.chance(this.rates.MULTIPATH)
-    ) {
-      const dtS = Math.max(ts - d.lastSentTs, d.intervalMs) / 1000;
-      // far enough that both neighbours need >= 200 km/h, the truck's own travel and noise allowed for
-      const minM = (MULTIPATH_KMH / 3.6 + 14) * dtS + 100;
-      const angle = f.range(0, 2 * Math.PI);
-      p =
-        this.multipathTarget(body, minM, ts) ?? offsetM(body, minM * Math.cos(angle), minM * Math.sin(angle));
-      multipath = true;
-      this.counts.multipath++;
-    }
-    d.lastMultipath = multipath;
-    const out: { lat: number; lon: number; accuracy?: number; load?: string; weight?: number } = {
-      lat: round6(p.lat),
-      lon: round6(p.lon),
-    };
-    if (accuracy !== undefined) out.accuracy = accuracy;
-    if (truck !== undefined) {
-      // a load sensor flickering to the opposite reading for 20-30 s while the truck drives
-      if (
-        d.flickerUntil < ts - 120_000 &&
-        driving &&
-        speed > 10 &&
-        this.rates.FLICKER > 0 &&
-        f.chance(this.rates.FLICKER)
-      ) {
-        d.flickerUntil = ts + f.range(20_000, 30_000);
-        this.counts.flicker++;
-      }
-      if (ts < d.flickerUntil) out.load = body.load === 'empty' ? 'full' : 'empty';
-      // one weight reading at a tenth of the truth (24 t -> 2.4 t)
-      const w = Number(body.weight ?? 0);
-      if (
-        driving &&
-        speed > 10 &&
-        w > 5 &&
-        this.rates.WEIGHT_GLITCH > 0 &&
-        f.chance(this.rates.WEIGHT_GLITCH)
-      ) {
-        out.weight = Math.round(w * 10) / 100;
-        this.counts.weightGlitch++;
-      }
-    }
-    return out;
-  }
-
-  /** A point 100 m inside a restricted zone closed to muck trucks now, at least `minM` away, if in reach. */
-  private multipathTarget(from: LatLon, minM: number, ts: number): LatLon | undefined {
-    for (const z of this.world.zones) {
-      if (z.kind !== 'restricted' || !(z.appliesTo ?? ['muck_truck']).includes('muck_truck')) continue;
-      if (!this.oracleWorld.zoneOpen(z, ts)) continue;
-      const c = centroidOf(z.polygons);
-      const dist = haversineM(from, c);
-      if (dist < minM || dist > minM + 800) continue;
-      let entry = -1;
-      for (let m = 0; m <= dist; m += 10) {
-        if (inAnyPolygon(z.polygons, towards(from, c, m))) {
-          entry = m;
-          break;
-        }
-      }
-      if (entry < 0) continue;
-      const at = Math.min(dist, entry + 100);
-      if (at >= minM) return towards(from, c, at);
-    }
-    return undefined;
   }
 
   private noteTrip(d: SimDevice, ts: number): void {
@@ -651,33 +303,4 @@ export class FleetSim {
       (a, b) => a.start - b.start || a.vehicle.localeCompare(b.vehicle) || a.type.localeCompare(b.type),
     );
   }
-}
-
-function trueState(ts: number, b: Record<string, unknown>): TrueState {
-  const s: TrueState = { ts, lat: b.lat as number, lon: b.lon as number, speed: (b.speed as number) ?? 0 };
-  if (typeof b.ign === 'boolean') s.ign = b.ign;
-  if (typeof b.load === 'string') s.load = b.load as TrueState['load'];
-  if (typeof b.weight === 'number') s.weight = b.weight;
-  if (typeof b.cover === 'string') s.cover = b.cover as TrueState['cover'];
-  if (typeof b.lift === 'string') s.lift = b.lift as TrueState['lift'];
-  return s;
-}
-
-function planTrueState(ts: number, b: Record<string, unknown>): PlanTrueState {
-  const s: PlanTrueState = {
-    ts,
-    lat: b.lat as number,
-    lon: b.lon as number,
-    speed: (b.speed as number) ?? 0,
-  };
-  if (typeof b.task === 'string') s.task = b.task as PlanTrueState['task'];
-  if (typeof b.brush === 'boolean') s.brush = b.brush;
-  if (typeof b.binLifts === 'number') s.binLifts = b.binLifts;
-  if (typeof b.recording === 'boolean') s.recording = b.recording;
-  if (typeof b.battery === 'number') s.battery = b.battery;
-  if (typeof b.storageFree === 'number') s.storageFree = b.storageFree;
-  if (typeof b.docked === 'boolean') s.docked = b.docked;
-  if (typeof b.sos === 'boolean') s.sos = b.sos;
-  if (typeof b.officer === 'string') s.officer = b.officer;
-  return s;
 }

@@ -3,7 +3,7 @@ import { statusTopic } from '../../ingest/payload.ts';
 import type { NewDevice } from '../../registry/types.ts';
 import { payloadToLocation } from '../shared/jt808-fix.ts';
 import { Jt808Terminal } from '../shared/jt808-terminal.ts';
-import type { SimMessage } from './fleet-sim.ts';
+import type { SimMessage } from './fleet-types.ts';
 
 /**
  * Puts a simulated fleet's messages on a broker: one MQTT connection per device (client id = user name

@@ -9,7 +9,7 @@ import { ALL_RULES } from '../../geofence/rules/index.ts';
 import type { ViolationEvent, World } from '../../geofence/types.ts';
 import { decodeTelemetry } from '../../ingest/decode.ts';
 import type { Device } from '../../registry/types.ts';
-import type { SimMessage } from './fleet-sim.ts';
+import type { SimMessage } from './fleet-types.ts';
 import type { Detection } from './score.ts';
 import { type SimWorld, unitOf } from './world.ts';
 

@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { VIOLATION_CODES, type ViolationCode } from '../../geofence/model.ts';
-import type { GroundTruth, TripRecord } from './fleet-sim.ts';
+import type { GroundTruth, TripRecord } from './fleet-types.ts';
 
 /**
  * The ground-truth file (JSON Lines). The first line describes the run; then one line per violation:

@@ -30,7 +30,7 @@ import {
   generateScenarioFixes,
   scenarioVehicle,
 } from '../../simulators/demo/scenario-trucks.ts';
-import type { SimMessage } from '../../simulators/scenario/fleet-sim.ts';
+import type { SimMessage } from '../../simulators/scenario/fleet-types.ts';
 import { startPublisher } from '../../simulators/scenario/publisher.ts';
 import { Jt808Terminal } from '../../simulators/shared/jt808-terminal.ts';
 import { INFLUXD_BIN, type InfluxdServer, startInfluxd } from '../../testkit/servers/influxd.ts';

@@ -25,7 +25,8 @@ import {
   type ScenarioFile,
   validateScenario,
 } from '../../simulators/scenario/file.ts';
-import { FleetSim, type SimMessage } from '../../simulators/scenario/fleet-sim.ts';
+import { FleetSim } from '../../simulators/scenario/fleet-sim.ts';
+import type { SimMessage } from '../../simulators/scenario/fleet-types.ts';
 import { brokerUrlOf, type HealthBody } from '../../simulators/scenario/platform-settle.ts';
 import { offlineFiles } from '../../simulators/scenario/provision.ts';
 import { buildWorld, unitOf } from '../../simulators/scenario/world.ts';

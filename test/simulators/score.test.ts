@@ -7,7 +7,7 @@ import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test from 'ava';
-import type { GroundTruth } from '../../simulators/scenario/fleet-sim.ts';
+import type { GroundTruth } from '../../simulators/scenario/fleet-types.ts';
 import { type Detection, latencyOf, score, scoreJson, scoreTable } from '../../simulators/scenario/score.ts';
 import { parseDetections } from '../../simulators/scenario/score-io.ts';
 import { parseTruth, type Truth, truthJsonl } from '../../simulators/scenario/truth.ts';
