@@ -2,13 +2,9 @@ import type { Logger } from 'pino';
 import type { ComplianceRegistry } from '../registry/compliance.ts';
 import type { SqliteRegistry } from '../registry/sqlite.ts';
 import { demoComplianceSeed } from '../simulators/demo/compliance.ts';
-import {
-  type DemoFleet,
-  demoRegistrySeed,
-  demoSandboxSeed,
-  startDemoFleet,
-} from '../simulators/demo/fleet.ts';
+import { type DemoFleet, startDemoFleet } from '../simulators/demo/fleet.ts';
 import { demoPlanBehaviourFor, demoPlansSeed, firstOf } from '../simulators/demo/plans.ts';
+import { demoRegistrySeed, demoSandboxSeed } from '../simulators/demo/registry.ts';
 import { demoScenarioFleet, scenarioBehaviourFor } from '../simulators/demo/scenario-trucks.ts';
 import type { Config } from './config.ts';
 

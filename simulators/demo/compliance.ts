@@ -9,8 +9,9 @@ import type {
   Zone,
 } from '../../geofence/model.ts';
 import type { LatLon } from '../shared/tracks.ts';
-import { DEFAULT_INTERVAL_S, type DemoSite, demoRegistrySeed } from './fleet.ts';
-import { demoScenarioFleet, type ScenarioName, scenarioGeometry } from './scenario-trucks.ts';
+import { type DemoSite, scenarioGeometry } from './geometry.ts';
+import { DEFAULT_INTERVAL_S, demoRegistrySeed } from './registry.ts';
+import { demoScenarioFleet, type ScenarioName } from './scenario-trucks.ts';
 
 /**
  * The demo's 两点一线 world (issue 3): the sites, routes, zones and permits the compliance engine judges

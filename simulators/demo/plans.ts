@@ -6,7 +6,9 @@ import { occurrencesIn, type SimPlans } from '../plans/world.ts';
 import { centroidOf } from '../shared/geo.ts';
 import type { Rng } from '../shared/rng.ts';
 import { haversineM, type LatLon, offsetM } from '../shared/tracks.ts';
-import { type BehaviourFactory, demoPlan, demoRegistrySeed } from './fleet.ts';
+import type { BehaviourFactory } from './device-sim.ts';
+import { demoPlan } from './geometry.ts';
+import { demoRegistrySeed } from './registry.ts';
 
 /**
  * The demo city's plans (issue 15, item 6): what `npm start` seeds for its sanitation vehicles and body

@@ -6,7 +6,7 @@ import {
   type ViolationCode,
   type Zone,
 } from '../../geofence/model.ts';
-import { spliceDetour, truncateLine } from '../demo/scenario-trucks.ts';
+import { spliceDetour, truncateLine } from '../demo/geometry.ts';
 import {
   type Drive,
   type Dwell,

@@ -3,7 +3,7 @@ import type { Permit, PolygonCoords, Route, Site, Thresholds, Zone } from '../..
 import { DEFAULT_THRESHOLDS } from '../../geofence/thresholds/index.ts';
 import { SHIPPED_MODEL } from '../../registry/device-models.ts';
 import type { Firm, NewDevice, Officer, Vehicle } from '../../registry/types.ts';
-import { DEFAULT_INTERVAL_S } from '../demo/fleet.ts';
+import { DEFAULT_INTERVAL_S } from '../demo/registry.ts';
 import { buildPlans, type PlanRole, type SimPlans } from '../plans/world.ts';
 import { centroidOf, edgeDistanceM, inAnyPolygon, toLatLon } from '../shared/geo.ts';
 import { phoneForDevice } from '../shared/jt808-fix.ts';

@@ -1,6 +1,7 @@
 import type { Position } from '../../geofence/model.ts';
 import { DEMO_COMPLIANCE_IDS, demoComplianceSeed } from '../demo/compliance.ts';
-import { demoPlan, demoRegistrySeed, HEFEI } from '../demo/fleet.ts';
+import { demoPlan } from '../demo/geometry.ts';
+import { demoRegistrySeed, HEFEI } from '../demo/registry.ts';
 import { demoScenarioFleet, type ScenarioName } from '../demo/scenario-trucks.ts';
 import type { ScenarioFile } from '../scenario/file.ts';
 import { createRng, hashString } from '../shared/rng.ts';

@@ -24,7 +24,7 @@ import type { UnitKind } from '../../core/fix.ts';
 import { MSG } from '../../gateway/jt808/codec/ids.ts';
 import { INFLUX_UID } from '../../grafana/lib/datasources.ts';
 import type { NewDevice } from '../../registry/types.ts';
-import { demoRegistrySeed } from '../../simulators/demo/fleet.ts';
+import { demoRegistrySeed } from '../../simulators/demo/registry.ts';
 import {
   demoScenarioFleet,
   generateScenarioFixes,

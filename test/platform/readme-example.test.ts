@@ -16,7 +16,7 @@ import { DEFAULT_THRESHOLDS } from '../../geofence/thresholds/index.ts';
 import { normalizeFix } from '../../ingest/normalize.ts';
 import { fixSchemaByKind } from '../../ingest/payload.ts';
 import { demoComplianceSeed } from '../../simulators/demo/compliance.ts';
-import { demoRegistrySeed, demoSandboxSeed, SANDBOX } from '../../simulators/demo/fleet.ts';
+import { demoRegistrySeed, demoSandboxSeed, SANDBOX } from '../../simulators/demo/registry.ts';
 import { demoScenarioFleet } from '../../simulators/demo/scenario-trucks.ts';
 
 async function readmeExample(): Promise<{

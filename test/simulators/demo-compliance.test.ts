@@ -15,12 +15,9 @@ import {
   demoVehicleProfiles,
   offHoursWindow,
 } from '../../simulators/demo/compliance.ts';
-import {
-  type DemoMessage,
-  demoPlan,
-  demoRegistrySeed,
-  generateDemoFixes,
-} from '../../simulators/demo/fleet.ts';
+import { type DemoMessage, generateDemoFixes } from '../../simulators/demo/device-sim.ts';
+import { demoPlan, scenarioGeometry } from '../../simulators/demo/geometry.ts';
+import { demoRegistrySeed } from '../../simulators/demo/registry.ts';
 import {
   demoScenarioFleet,
   generateScenarioFixes,
@@ -28,7 +25,6 @@ import {
   SCENARIOS,
   type ScenarioName,
   scenarioBehaviourFor,
-  scenarioGeometry,
 } from '../../simulators/demo/scenario-trucks.ts';
 import { distanceToPolylineM, type LatLon } from '../../simulators/shared/tracks.ts';
 

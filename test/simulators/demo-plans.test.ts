@@ -19,8 +19,9 @@ import {
   demoComplianceSeed,
   demoVehicleProfiles,
 } from '../../simulators/demo/compliance.ts';
-import { createDeviceSims, demoRegistrySeed } from '../../simulators/demo/fleet.ts';
+import { createDeviceSims } from '../../simulators/demo/device-sim.ts';
 import { DEMO_PLAN_IDS, demoPlanBehaviourFor, demoPlansSeed } from '../../simulators/demo/plans.ts';
+import { demoRegistrySeed } from '../../simulators/demo/registry.ts';
 
 const START = Date.UTC(2025, 5, 2, 0, 0, 0); // 08:00 in Hefei
 const END = START + 3 * 3_600_000;

@@ -6,14 +6,10 @@ import test from 'ava';
 import mqtt from 'mqtt';
 import { startBareAedes } from '../../bench/aedes.ts';
 import { fixSchemaByKind, statusTopic, TELEMETRY_TOPIC_FILTER } from '../../ingest/payload.ts';
-import {
-  createDeviceSims,
-  type DemoMessage,
-  demoPlan,
-  demoRegistrySeed,
-  generateDemoFixes,
-  startDemoFleet,
-} from '../../simulators/demo/fleet.ts';
+import { createDeviceSims, type DemoMessage, generateDemoFixes } from '../../simulators/demo/device-sim.ts';
+import { startDemoFleet } from '../../simulators/demo/fleet.ts';
+import { demoPlan } from '../../simulators/demo/geometry.ts';
+import { demoRegistrySeed } from '../../simulators/demo/registry.ts';
 import { generateCredentials, readCredentialsFile } from '../../simulators/load/credentials.ts';
 import { FixFactory } from '../../simulators/load/fix-factory.ts';
 import { LatencyHistogram } from '../../simulators/load/histogram.ts';
