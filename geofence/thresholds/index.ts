@@ -31,7 +31,7 @@ import { thresholds as trackGap } from './track-gap.ts';
  * types can be built from them without an import cycle. This is their union, and everything else is
  * derived from it: the engine's `Thresholds` type and defaults, the registry's validation of a PUT or a
  * permit's overrides (registry/compliance.ts), the API's threshold schemas and so the OpenAPI document
- * (api/compliance-schemas.ts), the scenario file's schema (simulators/scenario/file.ts) and the README's
+ * (api/compliance-schemas.ts), the scenario file's schema (simulators/scenario/file-schema.ts) and the README's
  * table (test/geofence/thresholds-one-schema.test.ts). A new rule adds its module here and one line below.
  */
 export const THRESHOLDS = z.object({

@@ -1,5 +1,6 @@
 import { mergeInjections, parseInjectSpec } from '../faults/inject.ts';
-import { readScenario, type ScenarioInjection } from '../scenario/file.ts';
+import { readScenario } from '../scenario/file.ts';
+import type { ScenarioInjection } from '../scenario/file-schema.ts';
 import { buildWorld, type SimWorld } from '../scenario/world.ts';
 
 /**

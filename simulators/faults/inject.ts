@@ -15,14 +15,14 @@ import {
   type TruckCycle,
   UNLOAD_DWELL,
 } from '../motion/truck-cycle.ts';
+import type { ScenarioInjection } from '../scenario/file-schema.ts';
 import {
   FAULT_TYPES,
   type FaultType,
   INJECTION_TYPES,
   type InjectionType,
-  type ScenarioInjection,
   takesVehicle,
-} from '../scenario/file.ts';
+} from '../scenario/injection-types.ts';
 import type { Haul, SimWorld } from '../scenario/world.ts';
 import {
   centroidOf,
@@ -167,7 +167,7 @@ export class TripPlanner {
     return planned.cycle;
   }
 
-  /** BLIND_AREA and SLEEP by their per-trip rates (see scenario/file.ts FAULT_TYPES). */
+  /** BLIND_AREA and SLEEP by their per-trip rates (see scenario/injection-types.ts FAULT_TYPES). */
   private layFaults(planned: PlannedTrip, blindAtM: number | undefined): void {
     const r = this.o.faultRng;
     if (r === undefined) return;

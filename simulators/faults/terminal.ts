@@ -1,14 +1,14 @@
 import type { FixPayload } from '../../ingest/payload.ts';
 import type { Behaviour } from '../motion/behaviour.ts';
 import { CycleTruckBehaviour } from '../motion/truck-cycle.ts';
-import type { FaultType } from '../scenario/file.ts';
+import type { FaultType } from '../scenario/injection-types.ts';
 import { centroidOf, inAnyPolygon, type PolygonCoords, towards } from '../shared/geo.ts';
 import type { Rng } from '../shared/rng.ts';
 import { haversineM, type LatLon, offsetM } from '../shared/tracks.ts';
 
 /**
  * What a simulated terminal reports of the true track (scenario/fleet-sim.ts): GNSS error, drift, an
- * urban-canyon bias, a multipath jump, a flickering load sensor, a weight glitch (scenario/file.ts
+ * urban-canyon bias, a multipath jump, a flickering load sensor, a weight glitch (scenario/injection-types.ts
  * FAULT_TYPES), and the malformed payloads. Laid over what the terminal REPORTS, never over the truth.
  */
 

@@ -1,7 +1,7 @@
 import { localMsOfDay } from '../../geofence/geo/windows.ts';
 import { firstStartingAt } from '../../geofence/plan-windows.ts';
 import type { CollectionPoint, DutyPlan, SweepPlan, UploadStation } from '../../geofence/plans.ts';
-import { RELATIVE_WINDOW, type ScenarioFile } from '../scenario/file.ts';
+import { RELATIVE_WINDOW, type ScenarioFile } from '../scenario/file-schema.ts';
 import { centroidOf, inAnyPolygon, toLatLon } from '../shared/geo.ts';
 import { createRng, hashString } from '../shared/rng.ts';
 import { haversineM, type LatLon, Polyline, patrolLoop } from '../shared/tracks.ts';

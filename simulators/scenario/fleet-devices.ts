@@ -10,8 +10,8 @@ import {
   type TwistTest,
 } from '../plans/behaviour.ts';
 import { createRng, hashString } from '../shared/rng.ts';
-import type { FaultType } from './file.ts';
 import type { SimDevice, SimOptions } from './fleet-types.ts';
+import type { FaultType } from './injection-types.ts';
 import { UnitOracle } from './oracle/oracle.ts';
 import type { PlanTrueState } from './oracle/plan-world.ts';
 import { PlanUnitOracle } from './oracle/plans.ts';

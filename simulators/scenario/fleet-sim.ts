@@ -5,7 +5,6 @@ import { faultRates } from '../faults/inject.ts';
 import { malformed, TerminalFaults } from '../faults/terminal.ts';
 import type { FixBody } from '../motion/behaviour.ts';
 import { CycleTruckBehaviour } from '../motion/truck-cycle.ts';
-import type { FaultType } from './file.ts';
 import { planTrueState, simDevices, trueState } from './fleet-devices.ts';
 import type {
   GroundTruth,
@@ -16,6 +15,7 @@ import type {
   SimOptions,
   TripRecord,
 } from './fleet-types.ts';
+import type { FaultType } from './injection-types.ts';
 import { MinHeap } from './min-heap.ts';
 import { OracleWorld } from './oracle/world.ts';
 import type { SimWorld } from './world.ts';
@@ -31,7 +31,7 @@ import type { SimWorld } from './world.ts';
  * interval (5 s) while one of the rules' conditions holds for its unit (what a terminal's own alarms
  * would do). GNSS: true position + N(0, noiseM) per axis + drift, accuracy ~ noiseM.
  *
- * Faults (file.ts FAULT_TYPES) are laid over what the terminal REPORTS, never over the truth:
+ * Faults (injection-types.ts FAULT_TYPES) are laid over what the terminal REPORTS, never over the truth:
  * a flickering load sensor, a weight glitch, a multipath fix, an urban-canyon bias, a clock running
  * ahead; a blind area's fixes are recorded and uploaded late as one batch (the truth counts them as
  * sent: the platform gets them); a REVOKE truck's permit is revoked through the platform API during the

@@ -2,7 +2,7 @@ import type { UnitKind } from '../../core/fix.ts';
 import type { NewDevice } from '../../registry/types.ts';
 import type { TripPlanner, Twist } from '../faults/inject.ts';
 import type { TerminalState } from '../faults/terminal.ts';
-import type { ScenarioInjection } from './file.ts';
+import type { ScenarioInjection } from './file-schema.ts';
 import type { UnitOracle } from './oracle/oracle.ts';
 import type { PlanUnitOracle } from './oracle/plans.ts';
 import type { TruthViolation } from './oracle/truths.ts';

@@ -9,7 +9,8 @@ import { centroidOf, edgeDistanceM, inAnyPolygon, toLatLon } from '../shared/geo
 import { phoneForDevice } from '../shared/jt808-fix.ts';
 import { createRng, hashString } from '../shared/rng.ts';
 import { blockLoop, type LatLon, offsetM, Polyline, patrolLoop } from '../shared/tracks.ts';
-import type { ScenarioFile, ScenarioInjection, VehicleLevelType } from './file.ts';
+import type { ScenarioFile, ScenarioInjection } from './file-schema.ts';
+import type { VehicleLevelType } from './injection-types.ts';
 
 /**
  * A scenario file made concrete for one run: the entities to provision (registry and compliance), and

@@ -3,7 +3,7 @@ import { DEMO_COMPLIANCE_IDS, demoComplianceSeed } from '../demo/compliance.ts';
 import { demoPlan } from '../demo/geometry.ts';
 import { demoRegistrySeed, HEFEI } from '../demo/registry.ts';
 import { demoScenarioFleet, type ScenarioName } from '../demo/scenario-trucks.ts';
-import type { ScenarioFile } from '../scenario/file.ts';
+import type { ScenarioFile } from '../scenario/file-schema.ts';
 import { createRng, hashString } from '../shared/rng.ts';
 import { blockLoop, offsetM, type Polyline, patrolLoop } from '../shared/tracks.ts';
 

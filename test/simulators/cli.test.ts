@@ -19,12 +19,8 @@ import { OFFLINE_SCORING_HELP } from '../../simulators/cli/common.ts';
 import { mergeInjections, parseInjectSpec } from '../../simulators/faults/inject.ts';
 import { readCredentialsFile } from '../../simulators/load/credentials.ts';
 import { brokerUnreachable } from '../../simulators/scenario/broker-probe.ts';
-import {
-  parseScenario,
-  readScenario,
-  type ScenarioFile,
-  validateScenario,
-} from '../../simulators/scenario/file.ts';
+import { parseScenario, readScenario, validateScenario } from '../../simulators/scenario/file.ts';
+import type { ScenarioFile } from '../../simulators/scenario/file-schema.ts';
 import { FleetSim } from '../../simulators/scenario/fleet-sim.ts';
 import type { SimMessage } from '../../simulators/scenario/fleet-types.ts';
 import { brokerUrlOf, type HealthBody } from '../../simulators/scenario/platform-settle.ts';
