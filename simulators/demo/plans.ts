@@ -1,7 +1,9 @@
 import type { FixPayload } from '../../ingest/payload.ts';
 import type { NewDevice } from '../../registry/types.ts';
 import type { Behaviour } from '../motion/behaviour.ts';
-import { CollectionRoundBehaviour, PatrolCameraBehaviour, PlanSweeperBehaviour } from '../plans/behaviour.ts';
+import { CollectionRoundBehaviour } from '../plans/collection.ts';
+import { PatrolCameraBehaviour } from '../plans/patrol.ts';
+import { PlanSweeperBehaviour } from '../plans/sweeper.ts';
 import { occurrencesIn, type SimPlans } from '../plans/world.ts';
 import { centroidOf } from '../shared/geo.ts';
 import type { Rng } from '../shared/rng.ts';

@@ -3,12 +3,10 @@ import { TripPlanner } from '../faults/inject.ts';
 import { CLOCK_SKEW_MS } from '../faults/terminal.ts';
 import { type Behaviour, OfficerBehaviour, SweeperBehaviour } from '../motion/behaviour.ts';
 import { CycleTruckBehaviour } from '../motion/truck-cycle.ts';
-import {
-  CollectionRoundBehaviour,
-  PatrolCameraBehaviour,
-  PlanSweeperBehaviour,
-  type TwistTest,
-} from '../plans/behaviour.ts';
+import { CollectionRoundBehaviour } from '../plans/collection.ts';
+import { PatrolCameraBehaviour } from '../plans/patrol.ts';
+import { PlanSweeperBehaviour } from '../plans/sweeper.ts';
+import type { TwistTest } from '../plans/walker.ts';
 import { createRng, hashString } from '../shared/rng.ts';
 import type { SimDevice, SimOptions } from './fleet-types.ts';
 import type { FaultType } from './injection-types.ts';

@@ -287,7 +287,7 @@ export class FleetSim {
         const list = trips.get(d.unit) ?? [];
         const trip = [...list].reverse().find((t) => t.start <= v.start);
         const level = this.world.vehicleInjections.get(d.unit);
-        // a sanitation vehicle's or camera's twist is named by its unit (plans/behaviour.ts)
+        // a sanitation vehicle's or camera's twist is named by its unit (plans/walker.ts TwistTest)
         const vehicleLevel =
           level === v.type || (level === 'REVOKE' && v.type === 'NO_PERMIT') || named.has(v.type);
         const injected = vehicleLevel || trip?.twist?.type === (v.type as ViolationCode);
