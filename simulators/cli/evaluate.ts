@@ -1,13 +1,20 @@
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
 import { brokerUnreachable } from '../scenario/broker-probe.ts';
 import { brokerUrlOf, clockOf, fetchHealth, waitUntilJudged } from '../scenario/platform-settle.ts';
 import type { PublishSummary } from '../scenario/publisher.ts';
 import {
+  type CommandValues,
+  DEVICE_LINK_OPTIONS,
+  DRIVE_OPTIONS,
+  PLATFORM_OPTIONS,
+  SCORING_OPTIONS,
+  type SimCommand,
+  simCommand,
+} from './command.ts';
+import {
   OFFLINE_SCORING_HELP,
-  parseCommandArgs,
   parseDuration,
   parseNumber,
   parseStart,
@@ -73,35 +80,17 @@ Example (a 2-hour scenario in about 2 minutes):
 
 Exit status: 0 done (and the goals met), 1 on a failure or a goal missed, 2 on bad arguments.`;
 
-const parseEvaluateArgs = (argv: string[]) =>
-  parseArgs({
-    args: argv,
-    options: {
-      ...WORLD_OPTIONS,
-      api: { type: 'string' },
-      token: { type: 'string' },
-      url: { type: 'string' },
-      jt808: { type: 'string' },
-      speedup: { type: 'string' },
-      'noise-m': { type: 'string' },
-      'drift-m': { type: 'string' },
-      interval: { type: 'string' },
-      'alarm-interval': { type: 'string' },
-      'batch-order': { type: 'string' },
-      truth: { type: 'string' },
-      json: { type: 'boolean' },
-      'tolerance-s': { type: 'string' },
-      'min-precision': { type: 'string' },
-      'min-recall': { type: 'string' },
-      exclude: { type: 'string' },
-      'settle-timeout': { type: 'string' },
-      quiet: { type: 'boolean', short: 'q' },
-    },
-    strict: true,
-    allowPositionals: false,
-  });
+const EVALUATE_OPTIONS = {
+  ...PLATFORM_OPTIONS,
+  ...DEVICE_LINK_OPTIONS,
+  ...DRIVE_OPTIONS,
+  ...SCORING_OPTIONS,
+  ...WORLD_OPTIONS,
+  truth: { type: 'string' },
+  'settle-timeout': { type: 'string' },
+} as const;
 
-type EvaluateValues = ReturnType<typeof parseEvaluateArgs>['values'];
+type EvaluateValues = CommandValues<typeof EVALUATE_OPTIONS>;
 
 /** "--flag value" pairs for the options that are set (a subcommand's defaults apply to the rest). */
 function passOn(v: EvaluateValues, names: readonly (keyof EvaluateValues & string)[]): string[] {
@@ -130,205 +119,196 @@ class Capture implements TextSink {
   }
 }
 
-export async function evaluateCommand(
-  argv: string[],
-  prog: string,
-  out: TextSink = process.stdout,
-  err: TextSink = process.stderr,
-): Promise<number> {
-  const write = (s: string) => err.write(s);
-  const v = parseCommandArgs(
-    () => parseEvaluateArgs(argv),
-    () => EVALUATE_HELP(prog),
-    out,
-    err,
-  );
-  if (typeof v === 'number') return v;
-  const quiet = v.quiet === true;
-  const say = (line: string) => {
-    if (!quiet) write(`[evaluate] ${line}\n`);
-  };
-  const token = v.token ?? process.env.CITYWATCH_TOKEN;
-  let api: URL;
-  let mqttUrl: string | undefined;
-  let start: string;
-  let settleMs: number;
-  const duration = v.duration ?? DEFAULTS.duration;
-  const speedup = v.speedup ?? DEFAULTS.speedup;
-  try {
-    if (!v.scenario) throw new UsageError('--scenario is required');
-    if (!v.api) throw new UsageError('--api is required (the platform API, e.g. http://127.0.0.1:8080)');
-    if (!token) throw new UsageError('--token is required (or CITYWATCH_TOKEN)');
+export const evaluateCommand: SimCommand = simCommand(
+  EVALUATE_OPTIONS,
+  EVALUATE_HELP,
+  async (v, { out, err, write, prog }) => {
+    const quiet = v.quiet === true;
+    const say = (line: string) => {
+      if (!quiet) write(`[evaluate] ${line}\n`);
+    };
+    const token = v.token ?? process.env.CITYWATCH_TOKEN;
+    let api: URL;
+    let mqttUrl: string | undefined;
+    let start: string;
+    let settleMs: number;
+    const duration = v.duration ?? DEFAULTS.duration;
+    const speedup = v.speedup ?? DEFAULTS.speedup;
     try {
-      api = new URL(v.api);
-    } catch {
-      throw new UsageError(`--api: expected a URL such as http://127.0.0.1:8080, got "${v.api}"`);
-    }
-    mqttUrl = v.url;
-    const durationMs = parseDuration(duration, '--duration');
-    const speedupN = parseNumber(speedup, '--speedup', 0.001, 1e6) ?? 1;
-    // pinned here, once: provision and run must build the same world
-    start = new Date(parseStart(v.start, durationMs, speedupN)).toISOString();
-    // checked now rather than by score after a run of minutes
-    parseNumber(v['tolerance-s'], '--tolerance-s', 0, 86_400);
-    parseNumber(v['min-precision'], '--min-precision', 0, 1);
-    parseNumber(v['min-recall'], '--min-recall', 0, 1);
-    settleMs = (parseNumber(v['settle-timeout'], '--settle-timeout', 1, 86_400) ?? DEFAULTS.settleS) * 1000;
-  } catch (e) {
-    return usageFailed(e, write);
-  }
-  const world = [
-    '--scenario',
-    v.scenario,
-    '--duration',
-    duration,
-    '--start',
-    start,
-    ...passOn(v, ['seed']),
-    ...(v.inject ?? []).flatMap((i) => ['--inject', i]),
-  ];
-  const apiArgs = ['--api', api.origin, '--token', token];
-
-  // 0. the platform: reachable, what it judges silence by, where its broker is; and the broker answers
-  let clock: 'fleet' | 'wall' | undefined;
-  try {
-    const health = await fetchHealth(api.origin, AbortSignal.timeout(10_000));
-    clock = clockOf(health);
-    if (mqttUrl === undefined) {
-      mqttUrl = brokerUrlOf(health, api);
-      if (mqttUrl === undefined) {
-        write(
-          `[evaluate] the platform at ${api.origin} runs no MQTT broker of its own (its /healthz names none): ` +
-            'give the broker its devices publish to with --url\n',
-        );
-        return 2;
+      if (!v.scenario) throw new UsageError('--scenario is required');
+      if (!v.api) throw new UsageError('--api is required (the platform API, e.g. http://127.0.0.1:8080)');
+      if (!token) throw new UsageError('--token is required (or CITYWATCH_TOKEN)');
+      try {
+        api = new URL(v.api);
+      } catch {
+        throw new UsageError(`--api: expected a URL such as http://127.0.0.1:8080, got "${v.api}"`);
       }
-      say(`the platform's broker: ${mqttUrl} (from /healthz; --url to choose another)`);
+      mqttUrl = v.url;
+      const durationMs = parseDuration(duration, '--duration');
+      const speedupN = parseNumber(speedup, '--speedup', 0.001, 1e6) ?? 1;
+      // pinned here, once: provision and run must build the same world
+      start = new Date(parseStart(v.start, durationMs, speedupN)).toISOString();
+      // checked now rather than by score after a run of minutes
+      parseNumber(v['tolerance-s'], '--tolerance-s', 0, 86_400);
+      parseNumber(v['min-precision'], '--min-precision', 0, 1);
+      parseNumber(v['min-recall'], '--min-recall', 0, 1);
+      settleMs = (parseNumber(v['settle-timeout'], '--settle-timeout', 1, 86_400) ?? DEFAULTS.settleS) * 1000;
+    } catch (e) {
+      return usageFailed(e, write);
     }
-  } catch (e) {
-    write(`[evaluate] the platform API at ${api.origin} is not reachable: ${(e as Error).message}\n`);
-    return 1;
-  }
-  const unreachable = await brokerUnreachable(mqttUrl);
-  if (unreachable !== undefined) {
-    write(
-      `[evaluate] no MQTT broker answers at ${mqttUrl}: ${unreachable}${v.url ? '' : ' (give it with --url)'}\n`,
-    );
-    return 1;
-  }
-  const excluded = new Set(
-    (v.exclude ?? '')
-      .split(',')
-      .map((x) => x.trim())
-      .filter(Boolean),
-  );
-  if (clock !== 'fleet' && Number(speedup) > 1 && !excluded.has('OFFLINE')) {
-    excluded.add('OFFLINE');
-    write(
-      `[evaluate] OFFLINE left out: the platform judges silence by its ${clock ?? 'own'} clock, and the fixes of a ` +
-        `${speedup}x run are behind it (start the platform with COMPLIANCE_CLOCK=fleet to score OFFLINE)\n`,
-    );
-  }
+    const world = [
+      '--scenario',
+      v.scenario,
+      '--duration',
+      duration,
+      '--start',
+      start,
+      ...passOn(v, ['seed']),
+      ...(v.inject ?? []).flatMap((i) => ['--inject', i]),
+    ];
+    const apiArgs = ['--api', api.origin, '--token', token];
 
-  // 1. provision
-  say(`1/4 provisioning ${v.scenario} through ${api.origin} (start ${start}, ${duration})`);
-  const provisioned = new Capture();
-  const provisionCode = await provisionCommand(
-    [...world, ...apiArgs, '--speedup', speedup],
-    prog,
-    provisioned,
-    err,
-  );
-  if (provisionCode !== 0) {
-    write(`[evaluate] provisioning failed (${provisioned.text.trim() || `exit ${provisionCode}`})\n`);
-    return provisionCode;
-  }
-
-  // 2. drive the fleet, writing the ground truth
-  const truthFile = v.truth ?? join(await mkdtemp(join(tmpdir(), 'sim-evaluate-')), 'truth.jsonl');
-  say(`2/4 driving the fleet at ${speedup}x to ${mqttUrl}; ground truth: ${truthFile}`);
-  const ran = new Capture();
-  const runCode = await runCommand(
-    [
-      ...world,
-      '--url',
-      mqttUrl,
-      '--speedup',
-      speedup,
-      '--noise-m',
-      v['noise-m'] ?? DEFAULTS.noiseM,
-      '--truth',
-      truthFile,
-      // registry changes during the run (REVOKE) go through the same API
-      ...apiArgs,
-      ...passOn(v, ['drift-m', 'interval', 'alarm-interval', 'batch-order', 'jt808']),
-      ...(quiet ? ['--quiet'] : []),
-    ],
-    prog,
-    ran,
-    err,
-  );
-  const summary = ran.lastJson();
-  if (runCode !== 0 || summary === undefined) {
-    write(`[evaluate] the run failed (exit ${runCode})\n`);
-    return runCode === 0 ? 1 : runCode;
-  }
-  const publish = summary.publish as PublishSummary | undefined;
-  if (publish && publish.connected === 0 && publish.devices > 0) {
-    // nothing was sent: waiting for the platform to judge it and scoring it would only report misses
-    const reasons = Object.entries(publish.connectErrors ?? {})
-      .map(([why, n]) => `${n} x ${why}`)
-      .join('; ');
-    write(
-      `[evaluate] none of the ${publish.devices} devices could connect to ${mqttUrl}: ${reasons || 'no reason given'}\n`,
-    );
-    return 1;
-  }
-  if (publish) {
-    say(
-      `   ${publish.connected}/${publish.devices} devices connected, ${publish.published} published, ${publish.acked} acknowledged`,
-    );
-    if (publish.actions > 0 || publish.actionsFailed > 0)
-      say(`   ${publish.actions} registry change(s) made during the run, ${publish.actionsFailed} failed`);
-    if (publish.actionsFailed > 0)
+    // 0. the platform: reachable, what it judges silence by, where its broker is; and the broker answers
+    let clock: 'fleet' | 'wall' | undefined;
+    try {
+      const health = await fetchHealth(api.origin, AbortSignal.timeout(10_000));
+      clock = clockOf(health);
+      if (mqttUrl === undefined) {
+        mqttUrl = brokerUrlOf(health, api);
+        if (mqttUrl === undefined) {
+          write(
+            `[evaluate] the platform at ${api.origin} runs no MQTT broker of its own (its /healthz names none): ` +
+              'give the broker its devices publish to with --url\n',
+          );
+          return 2;
+        }
+        say(`the platform's broker: ${mqttUrl} (from /healthz; --url to choose another)`);
+      }
+    } catch (e) {
+      write(`[evaluate] the platform API at ${api.origin} is not reachable: ${(e as Error).message}\n`);
+      return 1;
+    }
+    const unreachable = await brokerUnreachable(mqttUrl);
+    if (unreachable !== undefined) {
       write(
-        `[evaluate] warning: ${publish.actionsFailed} registry change(s) failed; the truth counts them as made\n`,
+        `[evaluate] no MQTT broker answers at ${mqttUrl}: ${unreachable}${v.url ? '' : ' (give it with --url)'}\n`,
       );
-    if (publish.connected < publish.devices)
+      return 1;
+    }
+    const excluded = new Set(
+      (v.exclude ?? '')
+        .split(',')
+        .map((x) => x.trim())
+        .filter(Boolean),
+    );
+    if (clock !== 'fleet' && Number(speedup) > 1 && !excluded.has('OFFLINE')) {
+      excluded.add('OFFLINE');
       write(
-        `[evaluate] warning: ${publish.devices - publish.connected} device(s) never connected ` +
-          `(${Object.entries(publish.connectErrors ?? {})
-            .map(([why, n]) => `${n} x ${why}`)
-            .join(
-              '; ',
-            )}; a device provisioned earlier keeps its secret: delete it, or use a fresh DATA_DIR); ` +
-          'their violations will count as missed\n',
+        `[evaluate] OFFLINE left out: the platform judges silence by its ${clock ?? 'own'} clock, and the fixes of a ` +
+          `${speedup}x run are behind it (start the platform with COMPLIANCE_CLOCK=fleet to score OFFLINE)\n`,
       );
-  }
+    }
 
-  // 3. wait until the platform has judged the whole run
-  const endTs = Date.parse(String(summary.end));
-  say('3/4 waiting for the platform to judge the run');
-  try {
-    await waitUntilJudged({ api: api.origin, endTs, timeoutMs: settleMs, log: (l) => say(`   ${l}`) });
-  } catch (e) {
-    write(`[evaluate] ${(e as Error).message}\n`);
-    return 1;
-  }
+    // 1. provision
+    say(`1/4 provisioning ${v.scenario} through ${api.origin} (start ${start}, ${duration})`);
+    const provisioned = new Capture();
+    const provisionCode = await provisionCommand(
+      [...world, ...apiArgs, '--speedup', speedup],
+      prog,
+      provisioned,
+      err,
+    );
+    if (provisionCode !== 0) {
+      write(`[evaluate] provisioning failed (${provisioned.text.trim() || `exit ${provisionCode}`})\n`);
+      return provisionCode;
+    }
 
-  // 4. score
-  say('4/4 scoring');
-  return scoreCommand(
-    [
-      '--truth',
-      truthFile,
-      ...apiArgs,
-      ...passOn(v, ['tolerance-s', 'min-precision', 'min-recall']),
-      ...(excluded.size > 0 ? ['--exclude', [...excluded].join(',')] : []),
-      ...(v.json ? ['--json'] : []),
-    ],
-    prog,
-    out,
-    err,
-  );
-}
+    // 2. drive the fleet, writing the ground truth
+    const truthFile = v.truth ?? join(await mkdtemp(join(tmpdir(), 'sim-evaluate-')), 'truth.jsonl');
+    say(`2/4 driving the fleet at ${speedup}x to ${mqttUrl}; ground truth: ${truthFile}`);
+    const ran = new Capture();
+    const runCode = await runCommand(
+      [
+        ...world,
+        '--url',
+        mqttUrl,
+        '--speedup',
+        speedup,
+        '--noise-m',
+        v['noise-m'] ?? DEFAULTS.noiseM,
+        '--truth',
+        truthFile,
+        // registry changes during the run (REVOKE) go through the same API
+        ...apiArgs,
+        ...passOn(v, ['drift-m', 'interval', 'alarm-interval', 'batch-order', 'jt808']),
+        ...(quiet ? ['--quiet'] : []),
+      ],
+      prog,
+      ran,
+      err,
+    );
+    const summary = ran.lastJson();
+    if (runCode !== 0 || summary === undefined) {
+      write(`[evaluate] the run failed (exit ${runCode})\n`);
+      return runCode === 0 ? 1 : runCode;
+    }
+    const publish = summary.publish as PublishSummary | undefined;
+    if (publish && publish.connected === 0 && publish.devices > 0) {
+      // nothing was sent: waiting for the platform to judge it and scoring it would only report misses
+      const reasons = Object.entries(publish.connectErrors ?? {})
+        .map(([why, n]) => `${n} x ${why}`)
+        .join('; ');
+      write(
+        `[evaluate] none of the ${publish.devices} devices could connect to ${mqttUrl}: ${reasons || 'no reason given'}\n`,
+      );
+      return 1;
+    }
+    if (publish) {
+      say(
+        `   ${publish.connected}/${publish.devices} devices connected, ${publish.published} published, ${publish.acked} acknowledged`,
+      );
+      if (publish.actions > 0 || publish.actionsFailed > 0)
+        say(`   ${publish.actions} registry change(s) made during the run, ${publish.actionsFailed} failed`);
+      if (publish.actionsFailed > 0)
+        write(
+          `[evaluate] warning: ${publish.actionsFailed} registry change(s) failed; the truth counts them as made\n`,
+        );
+      if (publish.connected < publish.devices)
+        write(
+          `[evaluate] warning: ${publish.devices - publish.connected} device(s) never connected ` +
+            `(${Object.entries(publish.connectErrors ?? {})
+              .map(([why, n]) => `${n} x ${why}`)
+              .join(
+                '; ',
+              )}; a device provisioned earlier keeps its secret: delete it, or use a fresh DATA_DIR); ` +
+            'their violations will count as missed\n',
+        );
+    }
+
+    // 3. wait until the platform has judged the whole run
+    const endTs = Date.parse(String(summary.end));
+    say('3/4 waiting for the platform to judge the run');
+    try {
+      await waitUntilJudged({ api: api.origin, endTs, timeoutMs: settleMs, log: (l) => say(`   ${l}`) });
+    } catch (e) {
+      write(`[evaluate] ${(e as Error).message}\n`);
+      return 1;
+    }
+
+    // 4. score
+    say('4/4 scoring');
+    return scoreCommand(
+      [
+        '--truth',
+        truthFile,
+        ...apiArgs,
+        ...passOn(v, ['tolerance-s', 'min-precision', 'min-recall']),
+        ...(excluded.size > 0 ? ['--exclude', [...excluded].join(',')] : []),
+        ...(v.json ? ['--json'] : []),
+      ],
+      prog,
+      out,
+      err,
+    );
+  },
+);

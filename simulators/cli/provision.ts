@@ -1,14 +1,12 @@
-import { parseArgs } from 'node:util';
 import { ScenarioError } from '../scenario/file.ts';
 import { provisionApi, writeOffline } from '../scenario/provision.ts';
 import type { SimWorld } from '../scenario/world.ts';
+import { PLATFORM_OPTIONS, type SimCommand, simCommand } from './command.ts';
 import {
   loadWorld,
-  parseCommandArgs,
   parseDuration,
   parseNumber,
   parseStart,
-  type TextSink,
   UsageError,
   usageFailed,
   WORLD_HELP,
@@ -40,73 +38,57 @@ ${WORLD_HELP}
 
 Exit status: 0 done, 1 when some entity was refused or the API lacks a route, 2 on bad arguments.`;
 
-const parseProvisionArgs = (argv: string[]) =>
-  parseArgs({
-    args: argv,
-    options: {
-      ...WORLD_OPTIONS,
-      offline: { type: 'boolean' },
-      out: { type: 'string', short: 'o' },
-      api: { type: 'string' },
-      token: { type: 'string' },
-      speedup: { type: 'string' },
-    },
-    strict: true,
-    allowPositionals: false,
-  });
+const PROVISION_OPTIONS = {
+  ...PLATFORM_OPTIONS,
+  ...WORLD_OPTIONS,
+  offline: { type: 'boolean' },
+  out: { type: 'string', short: 'o' },
+  speedup: { type: 'string' },
+} as const;
 
-export async function provisionCommand(
-  argv: string[],
-  prog: string,
-  out: TextSink = process.stdout,
-  err: TextSink = process.stderr,
-): Promise<number> {
-  const write = (s: string) => err.write(s);
-  const v = parseCommandArgs(
-    () => parseProvisionArgs(argv),
-    () => PROVISION_HELP(prog),
-    out,
-    err,
-  );
-  if (typeof v === 'number') return v;
-  const token = v.token ?? process.env.CITYWATCH_TOKEN;
-  let world: SimWorld;
-  try {
-    if (!v.scenario) throw new UsageError('--scenario is required');
-    if (Boolean(v.offline) === (v.api !== undefined))
-      throw new UsageError('give --offline --out <dir> or --api <url>');
-    if (v.offline && !v.out) throw new UsageError('--offline needs --out <dir>');
-    if (v.api !== undefined && !token) throw new UsageError('--api needs --token (or CITYWATCH_TOKEN)');
-    const durationMs = parseDuration(v.duration ?? '1h', '--duration');
-    const speedup = parseNumber(v.speedup, '--speedup', 0.001, 1e6) ?? 1;
-    const seed = parseNumber(v.seed, '--seed', 0, 2 ** 32 - 1) ?? 1;
-    ({ world } = await loadWorld({
-      scenario: v.scenario,
-      seed,
-      startTs: parseStart(v.start, durationMs, speedup),
-      durationMs,
-      inject: v.inject?.join(','),
-    }));
-  } catch (e) {
-    if (e instanceof UsageError || e instanceof ScenarioError || e instanceof RangeError)
-      return usageFailed(e, write);
-    throw e;
-  }
-  if (v.offline) {
-    const files = await writeOffline(world, v.out!);
-    out.write(`${JSON.stringify({ devices: world.devices.length, files })}\n`);
-    return 0;
-  }
-  const report = await provisionApi(world, {
-    api: v.api!,
-    token: token!,
-    log: (l) => write(`[provision] ${l}\n`),
-  });
-  for (const e of report.errors) write(`[provision] ${e}\n`);
-  if (report.kept.length > 0)
-    write(
-      `[provision] ${report.kept.length} existing device(s) kept with their current secret: ${report.kept.join(', ')}\n`,
-    );
-  out.write(`${JSON.stringify(report)}\n`);
-  return report.errors.length > 0 || report.missingRoutes.length > 0 ? 1 : 0;
-}
+export const provisionCommand: SimCommand = simCommand(
+  PROVISION_OPTIONS,
+  PROVISION_HELP,
+  async (v, { out, write }) => {
+    const token = v.token ?? process.env.CITYWATCH_TOKEN;
+    let world: SimWorld;
+    try {
+      if (!v.scenario) throw new UsageError('--scenario is required');
+      if (Boolean(v.offline) === (v.api !== undefined))
+        throw new UsageError('give --offline --out <dir> or --api <url>');
+      if (v.offline && !v.out) throw new UsageError('--offline needs --out <dir>');
+      if (v.api !== undefined && !token) throw new UsageError('--api needs --token (or CITYWATCH_TOKEN)');
+      const durationMs = parseDuration(v.duration ?? '1h', '--duration');
+      const speedup = parseNumber(v.speedup, '--speedup', 0.001, 1e6) ?? 1;
+      const seed = parseNumber(v.seed, '--seed', 0, 2 ** 32 - 1) ?? 1;
+      ({ world } = await loadWorld({
+        scenario: v.scenario,
+        seed,
+        startTs: parseStart(v.start, durationMs, speedup),
+        durationMs,
+        inject: v.inject?.join(','),
+      }));
+    } catch (e) {
+      if (e instanceof UsageError || e instanceof ScenarioError || e instanceof RangeError)
+        return usageFailed(e, write);
+      throw e;
+    }
+    if (v.offline) {
+      const files = await writeOffline(world, v.out!);
+      out.write(`${JSON.stringify({ devices: world.devices.length, files })}\n`);
+      return 0;
+    }
+    const report = await provisionApi(world, {
+      api: v.api!,
+      token: token!,
+      log: (l) => write(`[provision] ${l}\n`),
+    });
+    for (const e of report.errors) write(`[provision] ${e}\n`);
+    if (report.kept.length > 0)
+      write(
+        `[provision] ${report.kept.length} existing device(s) kept with their current secret: ${report.kept.join(', ')}\n`,
+      );
+    out.write(`${JSON.stringify(report)}\n`);
+    return report.errors.length > 0 || report.missingRoutes.length > 0 ? 1 : 0;
+  },
+);

@@ -1,6 +1,5 @@
 import { createWriteStream } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
-import { parseArgs } from 'node:util';
 import { ScenarioError } from '../scenario/file.ts';
 import { FleetSim } from '../scenario/fleet-sim.ts';
 import type { SimMessage } from '../scenario/fleet-types.ts';
@@ -8,13 +7,18 @@ import { startPublisher } from '../scenario/publisher.ts';
 import { truthJsonl } from '../scenario/truth.ts';
 import { unitOf } from '../scenario/world.ts';
 import {
+  DEVICE_LINK_OPTIONS,
+  DRIVE_OPTIONS,
+  PLATFORM_OPTIONS,
+  type SimCommand,
+  simCommand,
+} from './command.ts';
+import {
   loadWorld,
   OFFLINE_SCORING_HELP,
-  parseCommandArgs,
   parseDuration,
   parseNumber,
   parseStart,
-  type TextSink,
   UsageError,
   usageFailed,
   WORLD_HELP,
@@ -76,45 +80,18 @@ ${OFFLINE_SCORING_HELP}
 
 Exit status: 0 when the run completed, 2 on bad arguments or an invalid scenario, 1 on failure.`;
 
-const parseRunArgs = (args: string[]) =>
-  parseArgs({
-    args,
-    options: {
-      ...WORLD_OPTIONS,
-      url: { type: 'string' },
-      jt808: { type: 'string' },
-      'dry-run': { type: 'boolean' },
-      speedup: { type: 'string' },
-      interval: { type: 'string' },
-      'alarm-interval': { type: 'string' },
-      'noise-m': { type: 'string' },
-      'drift-m': { type: 'string' },
-      truth: { type: 'string' },
-      messages: { type: 'string' },
-      qos: { type: 'string' },
-      api: { type: 'string' },
-      token: { type: 'string' },
-      'batch-order': { type: 'string' },
-      quiet: { type: 'boolean', short: 'q' },
-    },
-    strict: true,
-    allowPositionals: false,
-  });
+const RUN_OPTIONS = {
+  ...PLATFORM_OPTIONS,
+  ...DEVICE_LINK_OPTIONS,
+  ...DRIVE_OPTIONS,
+  ...WORLD_OPTIONS,
+  'dry-run': { type: 'boolean' },
+  truth: { type: 'string' },
+  messages: { type: 'string' },
+  qos: { type: 'string' },
+} as const;
 
-export async function runCommand(
-  argv: string[],
-  prog: string,
-  out: TextSink = process.stdout,
-  err: TextSink = process.stderr,
-): Promise<number> {
-  const write = (s: string) => err.write(s);
-  const v = parseCommandArgs(
-    () => parseRunArgs(argv),
-    () => RUN_HELP(prog),
-    out,
-    err,
-  );
-  if (typeof v === 'number') return v;
+export const runCommand: SimCommand = simCommand(RUN_OPTIONS, RUN_HELP, async (v, { out, write }) => {
   let sim: FleetSim;
   let speedup: number;
   let qos: 0 | 1;
@@ -262,7 +239,7 @@ export async function runCommand(
   };
   out.write(`${JSON.stringify(summary)}\n`);
   return 0;
-}
+});
 
 /** Registry changes of a run (`action` messages) through the platform API, as the city would make them. */
 export function apiActions(api: string, token: string): (m: SimMessage) => Promise<void> {

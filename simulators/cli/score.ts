@@ -1,9 +1,9 @@
-import { parseArgs } from 'node:util';
 import { VIOLATION_CODES } from '../../geofence/model.ts';
 import { DEFAULT_TOLERANCE_MS, type Detection, score, scoreJson, scoreTable } from '../scenario/score.ts';
 import { fetchViolations, readDetections } from '../scenario/score-io.ts';
 import { readTruth } from '../scenario/truth.ts';
-import { parseCommandArgs, parseNumber, type TextSink, UsageError, usageFailed } from './common.ts';
+import { PLATFORM_OPTIONS, SCORING_OPTIONS, type SimCommand, simCommand } from './command.ts';
+import { parseNumber, UsageError, usageFailed } from './common.ts';
 
 export const SCORE_HELP = (
   prog: string,
@@ -37,39 +37,15 @@ Example:
   ${prog} score --truth truth.jsonl --api http://127.0.0.1:8080 --token "$TOKEN" \\
       --min-precision 0.99 --min-recall 0.98`;
 
-const parseScoreArgs = (argv: string[]) =>
-  parseArgs({
-    args: argv,
-    options: {
-      truth: { type: 'string' },
-      api: { type: 'string' },
-      token: { type: 'string' },
-      detections: { type: 'string' },
-      'tolerance-s': { type: 'string' },
-      json: { type: 'boolean' },
-      'min-precision': { type: 'string' },
-      'min-recall': { type: 'string' },
-      exclude: { type: 'string' },
-      help: { type: 'boolean', short: 'h' },
-    },
-    strict: true,
-    allowPositionals: false,
-  });
+const SCORE_OPTIONS = {
+  ...PLATFORM_OPTIONS,
+  ...SCORING_OPTIONS,
+  truth: { type: 'string' },
+  detections: { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
 
-export async function scoreCommand(
-  argv: string[],
-  prog: string,
-  out: TextSink = process.stdout,
-  err: TextSink = process.stderr,
-): Promise<number> {
-  const write = (s: string) => err.write(s);
-  const v = parseCommandArgs(
-    () => parseScoreArgs(argv),
-    () => SCORE_HELP(prog),
-    out,
-    err,
-  );
-  if (typeof v === 'number') return v;
+export const scoreCommand: SimCommand = simCommand(SCORE_OPTIONS, SCORE_HELP, async (v, { out, write }) => {
   let tolS: number;
   let minP: number | undefined;
   let minR: number | undefined;
@@ -129,4 +105,4 @@ export async function scoreCommand(
     return 1;
   }
   return 0;
-}
+});
