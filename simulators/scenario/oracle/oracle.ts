@@ -2,7 +2,7 @@ import { inAnyPolygon, nearestOnLine } from '../../shared/geo.ts';
 import { haversineM, type LatLon } from '../../shared/tracks.ts';
 import { CargoOracle } from './cargo.ts';
 import { inLocalWindows } from './time.ts';
-import { sortTruths, type TruthType, type TruthViolation, truthOf } from './truths.ts';
+import { sortTruths, TruthRecorder, type TruthType } from './truths.ts';
 import {
   type CompiledPermit,
   covering,
@@ -80,8 +80,7 @@ interface Run {
 }
 
 /** The truths of one unit, fed every step in time order. */
-export class UnitOracle {
-  readonly truths: TruthViolation[] = [];
+export class UnitOracle extends TruthRecorder {
   private readonly th: OracleThresholds;
   private readonly permits: CompiledPermit[];
   private prev: TrueState | undefined;
@@ -101,6 +100,7 @@ export class UnitOracle {
     private readonly world: OracleWorld,
     private readonly unit: OracleUnit,
   ) {
+    super(unit.id);
     this.th = world.thresholds;
     this.permits = world.permitsOf(unit.id);
     this.cargo = new CargoOracle(world, this.th, (type, start, end, details) =>
@@ -161,15 +161,6 @@ export class UnitOracle {
       if (endTs - last.ts > allowed) this.add('OFFLINE', last.ts + allowed, undefined);
     }
     sortTruths(this.truths);
-  }
-
-  private add(
-    type: TruthType,
-    start: number,
-    end: number | undefined,
-    details: Record<string, number | string> = {},
-  ) {
-    this.truths.push(truthOf(this.unit.id, type, start, end, details));
   }
 
   private offRouteStep(s: TrueState, pos: LatLon, loaded: boolean, valid: CompiledPermit[]): void {

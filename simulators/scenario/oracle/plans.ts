@@ -12,7 +12,7 @@ import type {
   PlanTrueState,
 } from './plan-world.ts';
 import { firstFrom, holding, type LocalWindow, parseLocalWindow, type Span } from './time.ts';
-import { sortTruths, type TruthType, type TruthViolation, truthOf } from './truths.ts';
+import { sortTruths, TruthRecorder, type TruthType } from './truths.ts';
 
 /**
  * The ground-truth oracle of the sanitation and body-camera rules (issue 15), written like oracle.ts:
@@ -79,8 +79,7 @@ interface SweepWatch {
 }
 
 /** The truths of one sanitation vehicle or body camera, fed every step in time order. */
-export class PlanUnitOracle {
-  readonly truths: TruthViolation[] = [];
+export class PlanUnitOracle extends TruthRecorder {
   private prev: PlanTrueState | undefined;
   private lastSentTs = -1;
   private readonly points: PointWatch[];
@@ -102,6 +101,7 @@ export class PlanUnitOracle {
     private readonly unit: PlanOracleUnit,
     private readonly th: OraclePlanThresholds,
   ) {
+    super(unit.id);
     const parse = (ws: readonly string[]) => ws.map(parseLocalWindow);
     this.points = world.collectionPoints
       .filter((p) => p.vehicles.includes(unit.id))
@@ -172,15 +172,6 @@ export class PlanUnitOracle {
       if (this.lastSentTs >= 0) this.silence(this.lastSentTs, endTs, false);
     }
     sortTruths(this.truths);
-  }
-
-  private add(
-    type: TruthType,
-    start: number,
-    end: number | undefined,
-    details: Record<string, number | string> = {},
-  ) {
-    this.truths.push(truthOf(this.unit.id, type, start, end, details));
   }
 
   // --- sanitation ---------------------------------------------------------------------------------------

@@ -65,3 +65,19 @@ export function truthOf(
 export function sortTruths(truths: TruthViolation[]): void {
   truths.sort((a, b) => a.start - b.start || a.type.localeCompare(b.type));
 }
+
+/** What both oracles share: the truths of one unit, recorded as they are found. */
+export abstract class TruthRecorder {
+  readonly truths: TruthViolation[] = [];
+
+  constructor(private readonly unitId: string) {}
+
+  protected add(
+    type: TruthType,
+    start: number,
+    end: number | undefined,
+    details: Record<string, number | string> = {},
+  ): void {
+    this.truths.push(truthOf(this.unitId, type, start, end, details));
+  }
+}
