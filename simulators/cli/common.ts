@@ -1,4 +1,4 @@
-import { mergeInjections, parseInjectSpec } from '../faults/inject.ts';
+import { mergeInjections, parseInjectSpec } from '../faults/inject-spec.ts';
 import { readScenario } from '../scenario/file.ts';
 import type { ScenarioInjection } from '../scenario/file-schema.ts';
 import { buildWorld, type SimWorld } from '../scenario/world.ts';

@@ -1,7 +1,7 @@
 import type { ViolationCode } from '../../geofence/model.ts';
 import type { FixPayload } from '../../ingest/payload.ts';
 import { telemetryTopic } from '../../ingest/payload.ts';
-import { faultRates } from '../faults/inject.ts';
+import { faultRates } from '../faults/inject-spec.ts';
 import { malformed, TerminalFaults } from '../faults/terminal.ts';
 import type { FixBody } from '../motion/behaviour.ts';
 import { CycleTruckBehaviour } from '../motion/truck-cycle.ts';

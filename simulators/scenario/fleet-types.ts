@@ -1,6 +1,7 @@
 import type { UnitKind } from '../../core/fix.ts';
 import type { NewDevice } from '../../registry/types.ts';
-import type { TripPlanner, Twist } from '../faults/inject.ts';
+import type { TripPlanner } from '../faults/inject.ts';
+import type { Twist } from '../faults/inject-spec.ts';
 import type { TerminalState } from '../faults/terminal.ts';
 import type { ScenarioInjection } from './file-schema.ts';
 import type { UnitOracle } from './oracle/oracle.ts';

@@ -16,7 +16,7 @@ import {
 import { startBareAedes } from '../../bench/aedes.ts';
 import { decodeTelemetry } from '../../ingest/decode.ts';
 import { OFFLINE_SCORING_HELP } from '../../simulators/cli/common.ts';
-import { mergeInjections, parseInjectSpec } from '../../simulators/faults/inject.ts';
+import { mergeInjections, parseInjectSpec } from '../../simulators/faults/inject-spec.ts';
 import { readCredentialsFile } from '../../simulators/load/credentials.ts';
 import { brokerUnreachable } from '../../simulators/scenario/broker-probe.ts';
 import { parseScenario, readScenario, validateScenario } from '../../simulators/scenario/file.ts';

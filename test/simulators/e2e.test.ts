@@ -18,7 +18,7 @@ import { join } from 'node:path';
 import test from 'ava';
 import { PLAN_VIOLATION_CODES, VIOLATION_CODES } from '../../geofence/model.ts';
 import { parseStart } from '../../simulators/cli/common.ts';
-import { mergeInjections, parseInjectSpec } from '../../simulators/faults/inject.ts';
+import { mergeInjections, parseInjectSpec } from '../../simulators/faults/inject-spec.ts';
 import { readScenario } from '../../simulators/scenario/file.ts';
 import { provisionApi } from '../../simulators/scenario/provision.ts';
 import { readTruth } from '../../simulators/scenario/truth.ts';
