@@ -11,7 +11,6 @@
  * time: a stall of the loaded machine (a delayed publish, a slow event loop) must last that long to make a
  * device look silent. At 120x with the old 30 s allowance it was 0.25 s, and one run in two failed.
  */
-import { spawn } from 'node:child_process';
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -23,6 +22,13 @@ import { readScenario } from '../../simulators/scenario/file.ts';
 import { provisionApi } from '../../simulators/scenario/provision.ts';
 import { readTruth } from '../../simulators/scenario/truth.ts';
 import { buildWorld } from '../../simulators/scenario/world.ts';
+import {
+  type EvaluateResult,
+  type EvaluateTypeResult,
+  evaluateProgress,
+  publishingOf,
+  runSim,
+} from '../../testkit/sim-cli.ts';
 import { ADMIN_TOKEN, adminGet, startTestPlatform } from '../support/platform.ts';
 
 const MIN = 60_000;
@@ -30,31 +36,6 @@ const SCENARIO = 'simulators/scenarios/hefei-basic.json';
 const SPEEDUP = 60;
 const DURATION_MS = 90 * MIN;
 const FAULTS = 'DUPLICATE:0.02,OUT_OF_ORDER:0.01,MALFORMED:0.01,DROPOUT:0.01,DRIFT:0.002';
-
-interface TypeResult {
-  type: string;
-  truths: number;
-  tp: number;
-  fp: number;
-  fn: number;
-  precision: number | null;
-  recall: number | null;
-  latencyS: { n: number; median: number; p95: number } | null;
-}
-
-/** The CLI in a child process: the platform serves it from this process, whose event loop must run. */
-function sim(args: string[]): Promise<{ status: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'simulators/cli.ts', ...args], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    child.on('close', (status) => resolve({ status, stdout, stderr }));
-  });
-}
 
 test.serial(
   'sim evaluate: hefei-basic at 60x with 15 m noise and faults, every type at precision >= 0.99 and recall >= 0.98',
@@ -70,7 +51,7 @@ test.serial(
     // pinned here too, so that the test can build the same world to provision it again below
     const start = new Date(parseStart('auto', DURATION_MS, SPEEDUP)).toISOString();
 
-    const run = await sim([
+    const run = await runSim([
       'evaluate',
       '--scenario',
       SCENARIO,
@@ -98,27 +79,17 @@ test.serial(
       '--min-recall',
       '0.98',
     ]);
-    t.log(
-      run.stderr
-        .split('\n')
-        .filter((l) => l.startsWith('[evaluate]'))
-        .join('\n'),
-    );
+    t.log(evaluateProgress(run.stderr));
     t.is(run.status, 0, run.stderr);
     // every device connected as itself and every fix it sent was acknowledged (durable)
-    const sent = /(\d+)\/(\d+) devices connected, (\d+) published, (\d+) acknowledged/.exec(run.stderr);
+    const sent = publishingOf(run.stderr);
     t.truthy(sent, 'the run reports its publishing');
     t.is(sent![1], '22');
     t.is(sent![2], '22');
     t.is(sent![3], sent![4]);
     t.notRegex(run.stderr, /OFFLINE left out/, 'a fleet-clock platform scores OFFLINE');
 
-    const result = JSON.parse(run.stdout) as {
-      byType: TypeResult[];
-      total: TypeResult;
-      missed: unknown[];
-      falseAlarms: unknown[];
-    };
+    const result = JSON.parse(run.stdout) as EvaluateResult;
     for (const m of result.missed) t.log(`missed: ${JSON.stringify(m)}`);
     for (const f of result.falseAlarms) t.log(`false alarm: ${JSON.stringify(f)}`);
     t.deepEqual(
@@ -173,7 +144,7 @@ test.serial(
     t.timeout(120_000);
     const tp = await startTestPlatform();
     t.teardown(() => tp.stop());
-    const run = await sim([
+    const run = await runSim([
       'evaluate',
       '-s',
       SCENARIO,
@@ -191,7 +162,7 @@ test.serial(
     ]);
     t.is(run.status, 0, run.stderr);
     t.regex(run.stderr, /OFFLINE left out: the platform judges silence by its wall clock/);
-    const result = JSON.parse(run.stdout) as { byType: TypeResult[] };
+    const result = JSON.parse(run.stdout) as { byType: EvaluateTypeResult[] };
     t.false(
       result.byType.some((s) => s.type === 'OFFLINE'),
       'OFFLINE is in neither the truth nor the detections',

@@ -12,40 +12,17 @@
  * simulated silence (10 s of wall time at 60x), and the rules with windows (collection, coverage, duty)
  * are decided by the fixes' timestamps or by that clock's ticks, never by how fast the run went.
  */
-import { spawn } from 'node:child_process';
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test from 'ava';
 import { PLAN_VIOLATION_CODES } from '../../geofence/model.ts';
 import { readTruth } from '../../simulators/scenario/truth.ts';
+import { type EvaluateResult, evaluateProgress, publishingOf, runSim } from '../../testkit/sim-cli.ts';
 import { ADMIN_TOKEN, adminGet, startTestPlatform } from '../support/platform.ts';
 
 const SCENARIO = 'simulators/scenarios/hefei-sanitation.json';
 const FAULTS = 'DUPLICATE:0.02,OUT_OF_ORDER:0.01,MALFORMED:0.01,DROPOUT:0.01,DRIFT:0.002';
-
-interface TypeResult {
-  type: string;
-  truths: number;
-  tp: number;
-  fp: number;
-  fn: number;
-  precision: number | null;
-  recall: number | null;
-}
-
-function sim(args: string[]): Promise<{ status: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'simulators/cli.ts', ...args], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    child.on('close', (status) => resolve({ status, stdout, stderr }));
-  });
-}
 
 test.serial(
   'sim evaluate: hefei-sanitation at 60x with 15 m noise and faults, every sanitation and camera type at precision >= 0.99 and recall >= 0.98',
@@ -55,7 +32,7 @@ test.serial(
     t.teardown(() => tp.stop());
     const dir = await mkdtemp(join(tmpdir(), 'sim-sanitation-'));
     const truthFile = join(dir, 'truth.jsonl');
-    const run = await sim([
+    const run = await runSim([
       'evaluate',
       '--scenario',
       SCENARIO,
@@ -81,25 +58,15 @@ test.serial(
       '--min-recall',
       '0.98',
     ]);
-    t.log(
-      run.stderr
-        .split('\n')
-        .filter((l) => l.startsWith('[evaluate]'))
-        .join('\n'),
-    );
+    t.log(evaluateProgress(run.stderr));
     t.is(run.status, 0, run.stderr);
-    const sent = /(\d+)\/(\d+) devices connected, (\d+) published, (\d+) acknowledged/.exec(run.stderr);
+    const sent = publishingOf(run.stderr);
     t.truthy(sent, 'the run reports its publishing');
     t.is(sent![1], '29');
     t.is(sent![2], '29');
     t.is(sent![3], sent![4]);
 
-    const result = JSON.parse(run.stdout) as {
-      byType: TypeResult[];
-      total: TypeResult;
-      missed: unknown[];
-      falseAlarms: unknown[];
-    };
+    const result = JSON.parse(run.stdout) as EvaluateResult;
     for (const m of result.missed) t.log(`missed: ${JSON.stringify(m)}`);
     for (const f of result.falseAlarms) t.log(`false alarm: ${JSON.stringify(f)}`);
     t.log(

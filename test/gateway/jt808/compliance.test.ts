@@ -10,32 +10,19 @@
  * depend on that machine's pace, not on the transport (the MQTT run alone showed them under the full
  * suite's load).
  */
-import { spawn } from 'node:child_process';
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test from 'ava';
 import { parseStart } from '../../../simulators/cli/common.ts';
 import { freePort } from '../../../testkit/servers/ports.ts';
+import { runSim } from '../../../testkit/sim-cli.ts';
 import { ADMIN_TOKEN, adminGet, startTestPlatform } from '../../support/platform.ts';
 
 const MIN = 60_000;
 const SCENARIO = 'simulators/scenarios/hefei-basic.json';
 const SPEEDUP = 120;
 const DURATION = '60m';
-
-function sim(args: string[]): Promise<{ status: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'simulators/cli.ts', ...args], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    child.on('close', (status) => resolve({ status, stdout, stderr }));
-  });
-}
 
 interface Violation {
   vehicle: string;
@@ -48,7 +35,7 @@ async function evaluate(start: string, jt808: boolean) {
   const tp = await startTestPlatform({ COMPLIANCE_CLOCK: 'fleet', JT808_PORT: String(jt808Port) });
   try {
     const dir = await mkdtemp(join(tmpdir(), 'jt808-parity-'));
-    const run = await sim([
+    const run = await runSim([
       'evaluate',
       '--scenario',
       SCENARIO,

@@ -3,40 +3,27 @@
  * number) reports as JT/T 808 terminals to the running platform, one connection each; every report is
  * answered success once durable and nothing is left unanswered.
  */
-import { spawn } from 'node:child_process';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import test from 'ava';
 import type { Jt808LoadSummary } from '../../../simulators/load/jt808.ts';
 import { freePort } from '../../../testkit/servers/ports.ts';
+import { runSim } from '../../../testkit/sim-cli.ts';
 import { startTestPlatform } from '../../support/platform.ts';
-
-function sim(args: string[]): Promise<{ status: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'simulators/cli.ts', ...args], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    child.on('close', (status) => resolve({ status, stdout, stderr }));
-  });
-}
 
 test('sim load --jt808: 2,000 terminal connections, every report answered once durable', async (t) => {
   t.timeout(300_000);
   const dataDir = await fs.mkdtemp(path.join(os.tmpdir(), 'citywatch-jt808-load-'));
   t.teardown(() => fs.rm(dataDir, { recursive: true, force: true }));
   const idsFile = path.join(dataDir, 'load-devices.json');
-  const prepared = await sim(['load', '--prepare', dataDir, '--vehicles', '2000', '--ids-out', idsFile]);
+  const prepared = await runSim(['load', '--prepare', dataDir, '--vehicles', '2000', '--ids-out', idsFile]);
   t.is(prepared.status, 0, prepared.stderr);
   const jt808Port = await freePort();
   const tp = await startTestPlatform({ DATA_DIR: dataDir, JT808_PORT: String(jt808Port) });
   t.teardown(() => tp.stop());
   t.is(tp.platform.registry.deviceByJt808Phone('19000002000')?.id, 'load-02000');
-  const run = await sim([
+  const run = await runSim([
     'load',
     '--jt808',
     `127.0.0.1:${jt808Port}`,
