@@ -19,11 +19,11 @@ import {
   demoComplianceSeed,
   demoVehicleProfiles,
 } from '../../../simulators/demo/compliance.ts';
+import { demoScenarioFleet, generateScenarioFixes } from '../../../simulators/demo/scenario-trucks.ts';
 import { FleetSim } from '../../../simulators/scenario/fleet-sim.ts';
 import { compiledWorldOf } from '../../../simulators/scenario/replay-engine.ts';
-import type { Rng } from '../../../simulators/shared/rng.ts';
-import { demoScenarioFleet, generateScenarioFixes } from '../../../simulators/demo/scenario-trucks.ts';
 import { unitOf } from '../../../simulators/scenario/world.ts';
+import type { Rng } from '../../../simulators/shared/rng.ts';
 import { VehicleHarness } from '../backfill-harness.ts';
 import { FULL, local, Trk } from '../tracks-matrix.ts';
 
