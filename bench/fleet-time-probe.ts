@@ -30,8 +30,8 @@ import { locationToFixObject } from '../gateway/jt808/location-fix.ts';
 import { loadConfig } from '../platform/config.ts';
 import { startPlatform } from '../platform/platform.ts';
 import { SHIPPED_MODEL } from '../registry/device-models.ts';
-import { payloadToLocation } from '../simulators/jt808-fix.ts';
-import { FixFactory } from '../simulators/load.ts';
+import { FixFactory } from '../simulators/load/fix-factory.ts';
+import { payloadToLocation } from '../simulators/shared/jt808-fix.ts';
 import { startInfluxd } from '../testkit/servers/influxd.ts';
 import { provisionE2eFleet } from './e2e-platform.ts';
 
