@@ -32,21 +32,21 @@ const pump = new StorePump({
   maxBackoffMs: 200,
 });
 
-// use up every descriptor left, before the pump starts: an open() it started earlier would run on the
-// thread pool while this loop runs and might get a descriptor before they are gone (it did, on a
-// loaded machine: the pump then read 100 fixes while "starved")
+// use up every descriptor left, before the appends and before the pump starts: an open() the pump
+// started earlier would run on the thread pool while this loop runs and might get a descriptor before
+// they are gone (it did, on a loaded machine: the pump then read 100 fixes while "starved")
 const fillers: number[] = [];
-let exhausted = '';
-for (;;) {
-  try {
-    fillers.push(fs.openSync('/dev/null', 'r'));
-  } catch (err) {
-    exhausted = (err as NodeJS.ErrnoException).code ?? String(err);
-    break;
+/** Opens /dev/null until open() fails; returns the error code of the failure. */
+function useUpDescriptors(): string {
+  for (;;) {
+    try {
+      fillers.push(fs.openSync('/dev/null', 'r'));
+    } catch (err) {
+      return (err as NodeJS.ErrnoException).code ?? String(err);
+    }
   }
 }
-
-pump.start();
+const exhausted = useUpDescriptors();
 
 const t0 = Date.UTC(2026, 0, 1);
 const fixes: Fix[] = Array.from({ length: count }, (_, i) => ({
@@ -68,6 +68,12 @@ for (let i = 0; i < fixes.length; i += 50) {
   await spool.append(chunk.map((f) => JSON.stringify(f)));
   acked += chunk.length;
 }
+
+// A descriptor something else in the process closed after the first pass (it happened on a loaded
+// machine: the pump then read one batch of 100 while "starved") is taken too, and only then does the
+// pump start: the appends above needed no new descriptor, so they were all acknowledged while starved.
+useUpDescriptors();
+pump.start();
 
 // the pump meets EMFILE and keeps retrying (a few backoff periods, while still starved)
 let starved = pump.status();
