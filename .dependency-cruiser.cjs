@@ -7,7 +7,7 @@ const LAYERS = [
   ['geofence'], // the pure engine: rules, thresholds, evidence sealing
   ['store', 'registry'], // durable state: fixes and events, the versioned registry
   ['ingest', 'dispatch', 'outbound'], // validation and durability of what comes in; dispatch; outbound HTTP
-  ['compliance'], // running the engine: driver, outbox, evidence queue, late fixes, clocks
+  ['compliance', 'delivery'], // running the engine (driver, outbox, evidence, late fixes, clocks); delivering its events (webhooks, live bus)
   ['broker', 'gateway', 'api', 'cluster'], // the ways in and out: MQTT, JT/T 808, HTTP, the cluster's parts
   ['platform', 'simulators', 'grafana', 'console'], // composition roots and tools
   ['testkit'], // servers and worlds shared by tests and benchmarks

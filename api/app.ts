@@ -2,6 +2,7 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyServ
 import { serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
 import type { LoggerOptions } from 'pino';
 import type { Registry as MetricsRegistry } from 'prom-client';
+import type { WebhookDispatcher } from '../delivery/webhooks/dispatcher.ts';
 import type { IncidentDesk } from '../dispatch/incidents.ts';
 import type { LiveUnits } from '../dispatch/live-units.ts';
 import type { World } from '../geofence/types.ts';
@@ -43,7 +44,6 @@ import type { HealthReport } from './schemas.ts';
 import { scorecardRoutes } from './scorecards.ts';
 import { registerSecurity } from './security.ts';
 import { violationRoutes } from './violations.ts';
-import type { WebhookDispatcher } from './webhooks/dispatcher.ts';
 import { webhookRoutes } from './webhooks/routes.ts';
 
 export interface ApiDeps {

@@ -1,8 +1,8 @@
 import type { Fix } from '../core/fix.ts';
+import { iso, withInstants } from '../core/instants.ts';
 import type { EvidenceEntity, EvidencePackage } from '../geofence/evidence.ts';
 import type { Route, Site, Zone } from '../geofence/model.ts';
 import { routeToFeature, siteToFeature, zoneToFeature } from '../registry/geojson.ts';
-import { iso, withInstants } from './instants.ts';
 
 /**
  * The evidence package as a GeoJSON FeatureCollection (RFC 7946), for GIS tools and map viewers: the

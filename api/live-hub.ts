@@ -1,14 +1,14 @@
 import type { Fix, UnitKind } from '../core/fix.ts';
+import { withInstants } from '../core/instants.ts';
+import { LiveChannel, type SubscribeOptions, type Subscription } from '../delivery/live/channel.ts';
 import type { ViolationEvent } from '../geofence/types.ts';
 import type { Registry } from '../registry/types.ts';
-import { withInstants } from './instants.ts';
-import { LiveChannel, type SubscribeOptions, type Subscription } from './live-channel.ts';
 import { toPositionDto } from './schemas.ts';
 
 /**
  * The live bus behind GET /api/v1/live/*: accepted fixes (IngestCore.onFixes) and violation events
  * (ComplianceService.bus 'violation') go in, each on its own channel with its own ids and replay ring.
- * Publishing is synchronous and never waits for a client (see api/live-channel.ts).
+ * Publishing is synchronous and never waits for a client (see delivery/live/channel.ts).
  */
 
 export type LiveStreamName = 'positions' | 'violations';

@@ -1,9 +1,9 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { PlatformOutageRecord } from '../compliance/platform-outages.ts';
+import { iso } from '../core/instants.ts';
 import { VIOLATION_CODES } from '../geofence/model.ts';
 import { bearerSecurity } from './auth.ts';
-import { iso } from './instants.ts';
 import { nextCursorField, pageQueryFields, paginate } from './paging.ts';
 import { jsonResponse, problemResponse } from './schemas.ts';
 

@@ -1,11 +1,11 @@
 import type { FastifyBaseLogger } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import type { Fix, UnitKind } from '../core/fix.ts';
+import { inBbox } from '../delivery/live/filter.ts';
 import type { Registry } from '../registry/types.ts';
 import type { FixStore } from '../store/port.ts';
 import { bearerSecurity } from './auth.ts';
 import { fastJsonSerializerCompiler } from './fast-serializer.ts';
-import { inBbox } from './live-filter.ts';
 import { canSee, listFirm, type Principal } from './principal.ts';
 import { HttpProblem, PROBLEM_TYPES, storeUnavailable } from './problem.ts';
 import {

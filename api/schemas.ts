@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { type Fix, LOAD_STATES, SANITATION_TASKS, UNIT_KINDS } from '../core/fix.ts';
-import { bboxParam } from './live-filter.ts';
+import { bboxParam } from '../delivery/live/filter.ts';
 
 /**
  * The API's zod schemas: request validation, response serialization and the OpenAPI document all come

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { UNIT_KINDS } from '../core/fix.ts';
-import { TimeZoneSchema } from './instants.ts';
+import { TimeZoneSchema } from '../core/instants.ts';
 import { PositionDtoSchema } from './schemas.ts';
 import { TRACK_FORMATS } from './track-format-negotiate.ts';
 import { parseDuration } from './track-format-sample.ts';

@@ -1,6 +1,6 @@
 import type { Fix, UnitKind } from '../core/fix.ts';
+import { DEFAULT_FILE_TIME_ZONE, zonedIso } from '../core/instants.ts';
 import { csvText } from './csv.ts';
-import { DEFAULT_FILE_TIME_ZONE, zonedIso } from './instants.ts';
 import { FixSchema, toPositionDto } from './schemas.ts';
 
 /** One RFC 4180 field (api/csv.ts); kept here for the callers that import it from this module. */

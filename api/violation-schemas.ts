@@ -1,9 +1,9 @@
 import { z } from 'zod';
+import { spanInstantFields } from '../core/instants.ts';
 import { ENTITY_REF_KINDS, VIOLATION_CODES } from '../geofence/model.ts';
 import { VIOLATION_PHASES, WITHDRAWAL_REASONS } from '../geofence/types.ts';
 import { VIOLATION_PHASE_FILTERS } from '../store/events-port.ts';
 import { VIOLATION_STATUSES } from '../store/violation-status.ts';
-import { spanInstantFields } from './instants.ts';
 
 /** The schemas of the violation and trip routes (api/violations.ts): queries, answers, status changes. */
 

@@ -1,5 +1,6 @@
 import type { FastifyBaseLogger, FastifyRequest } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { withInstants } from '../core/instants.ts';
 import { type EventStore, EventStoreQueryError } from '../store/events-port.ts';
 import {
   UnknownViolationError,
@@ -7,7 +8,6 @@ import {
   ViolationTransitionError,
 } from '../store/violation-status.ts';
 import { bearerSecurity } from './auth.ts';
-import { withInstants } from './instants.ts';
 import { authorizeViolationChange, listFirm, requireRole, visible } from './principal.ts';
 import { HttpProblem, PROBLEM_TYPES, storeUnavailable } from './problem.ts';
 import { jsonResponse, problemResponse } from './schemas.ts';

@@ -5,7 +5,7 @@
  * a worker that dies in between has its batch judged again by the next owner, and the stream's duplicate
  * window drops the events published twice (the message id is a digest of the event: the same event,
  * the same id). An API node reads the stream with a durable consumer of its own (its name kept in its
- * DATA_DIR) and hands each event to its webhook dispatcher (api/webhooks/dispatcher.ts), acknowledging it
+ * DATA_DIR) and hands each event to its webhook dispatcher (delivery/webhooks/dispatcher.ts), acknowledging it
  * once the dispatcher has written its deliveries: an API node that was down gets what it missed when it
  * is back; one that dies between the write and the acknowledgement gets the event again, and its
  * subscribers a second delivery with the same webhook id (at least once, as Standard Webhooks expects

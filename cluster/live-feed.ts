@@ -9,7 +9,7 @@
  *    so a live client may see an event twice then (same id and phase).
  * An edge publishes the same violation events as the MQTT alerts `alerts/{firm}/{vehicle}` on its broker
  * (platform/cluster.ts), so a service subscribed to any edge gets every unit's alerts.
- * Nothing is kept here: a live client that falls behind is dropped by the hub (api/live-channel.ts).
+ * Nothing is kept here: a live client that falls behind is dropped by the hub (delivery/live/channel.ts).
  */
 import { DeliverPolicy } from '@nats-io/jetstream';
 import type { Logger } from 'pino';

@@ -1,8 +1,8 @@
 import { type HealthReport, type HealthState, worstState } from '../api/schemas.ts';
-import type { WebhookDispatcher } from '../api/webhooks/dispatcher.ts';
 import { capacityHealth } from '../broker/capacity.ts';
 import type { ComplianceClockMode } from '../compliance/clock.ts';
 import type { ComplianceService, ComplianceStatus } from '../compliance/service.ts';
+import type { WebhookDispatcher } from '../delivery/webhooks/dispatcher.ts';
 import type { Backpressure } from '../ingest/backpressure.ts';
 import { SLOW_AT } from '../ingest/backpressure.ts';
 import type { StorePump } from '../ingest/pump.ts';

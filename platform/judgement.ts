@@ -3,11 +3,11 @@ import type { Logger } from 'pino';
 import type { Registry as MetricsRegistry } from 'prom-client';
 import { LiveHub } from '../api/live-hub.ts';
 import { registerLiveMetrics } from '../api/live-metrics.ts';
-import { WebhookDispatcher } from '../api/webhooks/dispatcher.ts';
-import { WebhookStore } from '../api/webhooks/store.ts';
 import { type ComplianceClockMode, createComplianceClock } from '../compliance/clock.ts';
 import { EngineStateStore } from '../compliance/engine-state-store.ts';
 import { ComplianceService } from '../compliance/service.ts';
+import { WebhookDispatcher } from '../delivery/webhooks/dispatcher.ts';
+import { WebhookStore } from '../delivery/webhooks/store.ts';
 import { IncidentDesk } from '../dispatch/incidents.ts';
 import { LiveUnits } from '../dispatch/live-units.ts';
 import type { ComplianceRegistry } from '../registry/compliance.ts';
@@ -103,7 +103,7 @@ export function startJudgement(config: Config, deps: JudgementDeps): Judgement {
   webhooks.start();
   complianceService.start();
   core.onFixes((fixes) => complianceService.onFixes(fixes));
-  // Publishing is synchronous and never waits for a client (api/live-channel.ts): ingest is not slowed.
+  // Publishing is synchronous and never waits for a client (delivery/live/channel.ts): ingest is not slowed.
   const live = new LiveHub({
     registry,
     retentionMs: env.LIVE_RETENTION_S * 1000,

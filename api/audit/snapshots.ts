@@ -1,8 +1,8 @@
+import type { WebhookStore } from '../../delivery/webhooks/store.ts';
 import type { ComplianceRegistry } from '../../registry/compliance.ts';
 import type { Registry } from '../../registry/types.ts';
 import type { EventStore } from '../../store/events-port.ts';
 import type { ApiKeyStore } from '../keys.ts';
-import type { WebhookStore } from '../webhooks/store.ts';
 import type { AuditSnapshot } from './plugin.ts';
 
 /**

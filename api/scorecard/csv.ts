@@ -4,9 +4,10 @@
  * the people who open it are in city offices, with spreadsheet software that reads a CSV without one
  * in the local code page (GBK) and garbles the firm names; parsers that know UTF-8 skip it.
  */
+
+import { DEFAULT_FILE_TIME_ZONE, zonedIso } from '../../core/instants.ts';
 import { VIOLATION_CODES } from '../../geofence/model.ts';
 import { csvText } from '../csv.ts';
-import { DEFAULT_FILE_TIME_ZONE, zonedIso } from '../instants.ts';
 import type { FirmScorecard } from './compute.ts';
 import type { MonthRange } from './month.ts';
 

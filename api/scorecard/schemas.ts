@@ -1,6 +1,6 @@
 import { z } from 'zod';
+import { TimeZoneSchema } from '../../core/instants.ts';
 import { VIOLATION_CODES } from '../../geofence/model.ts';
-import { TimeZoneSchema } from '../instants.ts';
 
 /** The scorecard routes' schemas (api/scorecards.ts). */
 

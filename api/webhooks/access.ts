@@ -1,7 +1,7 @@
+import { type Subscription, WebhookCursorError } from '../../delivery/webhooks/records.ts';
 import type { Principal } from '../principal.ts';
 import { visibleFirm } from '../principal.ts';
 import { HttpProblem, PROBLEM_TYPES } from '../problem.ts';
-import { type Subscription, WebhookCursorError } from './records.ts';
 
 /** Who may do what with a webhook subscription (the rules in api/webhooks/routes.ts), and the answers. */
 

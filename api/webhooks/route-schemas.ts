@@ -1,8 +1,8 @@
 import { z } from 'zod';
+import { WEBHOOK_EVENT_TYPES } from '../../delivery/webhooks/events.ts';
+import type { DeliveryWithLog, Subscription } from '../../delivery/webhooks/records.ts';
 import { VIOLATION_CODES } from '../../geofence/model.ts';
 import { pageQueryFields } from '../paging.ts';
-import { WEBHOOK_EVENT_TYPES } from './events.ts';
-import type { DeliveryWithLog, Subscription } from './records.ts';
 
 /** The webhook routes' request and response schemas (api/webhooks/routes.ts) and the records as answered. */
 

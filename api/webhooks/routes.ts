@@ -1,6 +1,8 @@
 import type { FastifyRequest } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
+import type { WebhookDispatcher } from '../../delivery/webhooks/dispatcher.ts';
+import type { DeliveryWithLog, SubscriptionWithSecret } from '../../delivery/webhooks/records.ts';
 import { bearerSecurity } from '../auth.ts';
 import { nextCursorField, paginate } from '../paging.ts';
 import { visibleFirm } from '../principal.ts';
@@ -15,8 +17,6 @@ import {
   unknownSubscription,
   WEBHOOK_PROBLEM_TYPES,
 } from './access.ts';
-import type { WebhookDispatcher } from './dispatcher.ts';
-import type { DeliveryWithLog, SubscriptionWithSecret } from './records.ts';
 import {
   byCreation,
   CreatedSchema,

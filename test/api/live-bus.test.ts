@@ -5,9 +5,9 @@
 import { PassThrough } from 'node:stream';
 import test from 'ava';
 import { liveFilter } from '../../api/live.ts';
-import { LiveChannel } from '../../api/live-channel.ts';
-import { matches } from '../../api/live-filter.ts';
-import { EventRing } from '../../api/live-ring.ts';
+import { LiveChannel } from '../../delivery/live/channel.ts';
+import { matches } from '../../delivery/live/filter.ts';
+import { EventRing } from '../../delivery/live/ring.ts';
 import { drain, meta } from '../support/api/live.ts';
 
 // ---------------------------------------------------------------------------------------------------

@@ -4,8 +4,8 @@
 
 import type { PassThrough } from 'node:stream';
 import test from 'ava';
-import type { EventMeta } from '../../../api/live-filter.ts';
 import { PositionDtoSchema } from '../../../api/schemas.ts';
+import type { EventMeta } from '../../../delivery/live/filter.ts';
 import { type FleetUnit, registerFleet, TestDevice } from '../live-fleet.ts';
 import { eventually, startTestPlatform, type TestPlatform } from '../platform.ts';
 import type { SseEvent } from '../sse.ts';

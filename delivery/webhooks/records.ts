@@ -1,7 +1,7 @@
 import type { WebhookEventType } from './events.ts';
 import type { SubscriptionFilter } from './match.ts';
 
-/** The webhook store's records (api/webhooks/store.ts): subscriptions, deliveries, attempts, pages. */
+/** The webhook store's records (delivery/webhooks/store.ts): subscriptions, deliveries, attempts, pages. */
 
 /**
  * Whether a subscription gets deliveries: `active`; `disabled` by its owner or because the receiver

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
+import { withInstants } from '../../core/instants.ts';
 import type { TripEvent } from '../../geofence/trips.ts';
 import type { ViolationEvent } from '../../geofence/types.ts';
-import { withInstants } from '../instants.ts';
 
 /**
  * What a webhook carries: the compliance engine's violation and trip events as webhook events. Pure: the

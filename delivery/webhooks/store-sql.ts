@@ -10,7 +10,7 @@ import {
 } from './records.ts';
 
 /**
- * The webhook store's SQLite side (api/webhooks/store.ts): the tables, the migration of older files,
+ * The webhook store's SQLite side (delivery/webhooks/store.ts): the tables, the migration of older files,
  * the prepared statements and how a row reads as a record.
  */
 

@@ -5,7 +5,7 @@ import { parseRetryAfter } from './schedule.ts';
 import { signedHeaders } from './signature.ts';
 
 /**
- * One delivery attempt on the wire (api/webhooks/dispatcher.ts decides what it means): the signed POST
+ * One delivery attempt on the wire (delivery/webhooks/dispatcher.ts decides what it means): the signed POST
  * through the outbound guard, bounded by a timeout, with what came back.
  */
 

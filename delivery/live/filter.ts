@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { UnitKind } from '../core/fix.ts';
+import type { UnitKind } from '../../core/fix.ts';
 
 /**
  * What a position or violation is matched on, and the matching itself: pure, shared by the live streams

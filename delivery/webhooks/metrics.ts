@@ -1,6 +1,6 @@
 import { Counter, Gauge, Histogram, type Registry as MetricsRegistry } from 'prom-client';
 
-/** The citywatch_webhook_* metrics of the dispatcher (api/webhooks/dispatcher.ts). */
+/** The citywatch_webhook_* metrics of the dispatcher (delivery/webhooks/dispatcher.ts). */
 
 /**
  * What an attempt came to, for citywatch_webhook_attempt_seconds{result}: a 2xx (`ok`), the receiver's

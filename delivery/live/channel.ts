@@ -1,5 +1,5 @@
-import { type EventFilter, type EventMeta, matches } from './live-filter.ts';
-import { EventRing } from './live-ring.ts';
+import { type EventFilter, type EventMeta, matches } from './filter.ts';
+import { EventRing } from './ring.ts';
 
 /**
  * One live stream (positions, or violations): its replay ring and its subscribers.
