@@ -10,7 +10,7 @@ export type { ViolationStatus, ViolationStatusChange, ViolationStatusRequest } f
 /**
  * The storage port of the compliance engine's output: violations (latest state + phase history), trips
  * and evidence packages. Two adapters implement it (embedded SQLite in store/events-embedded.ts, InfluxDB
- * in store/influx/events.ts) and both pass test/store/events-contract.test.ts.
+ * in store/influx/events.ts) and both pass test/store/events-contract/.
  *
  * Semantics shared by both adapters:
  *  - Two different things are called the state of a violation. Its `phase` is the engine's lifecycle

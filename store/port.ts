@@ -2,7 +2,7 @@ import type { Fix, UnitKind } from '../core/fix.ts';
 
 /**
  * The storage port. Two adapters implement it (InfluxDB in store/influx/, the embedded SQLite default in
- * store/embedded.ts) and both pass the same contract suite (test/store/contract.test.ts).
+ * store/embedded.ts) and both pass the same contract suite (test/store/contract/).
  *
  * Durability of accepted fixes is the spool's job (ingest/spool.ts): the store is written from the
  * spool in batches and the spool only moves past a batch once `writeFixes` has resolved. So a store

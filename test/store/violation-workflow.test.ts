@@ -13,7 +13,7 @@ import { as, KEYS, keyIdOf, type RoleKey } from '../support/role-keys.ts';
 /**
  * The enforcement status of violations (store/violation-status.ts) through the API: transitions, who may
  * make them, the audit trail, and the list filters, on a real embedded event store. (The stores' own
- * semantics, on SQLite and InfluxDB alike, are in test/store/events-contract.test.ts.)
+ * semantics, on SQLite and InfluxDB alike, are in test/store/events-contract/.)
  */
 
 const NO_POSITIONS = { latest: async () => [], latestOf: async () => undefined };

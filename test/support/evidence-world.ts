@@ -1,7 +1,8 @@
 /**
  * A small real world for building evidence packages (geofence/evidence.ts): one origin site, one route,
  * one permit for vehicle v1, a track near the route and an OFF_ROUTE violation on it. Shared by
- * evidence.test.ts and events-store-contract.test.ts, which store the packages it builds.
+ * evidence.test.ts and the EventStore contract (test/store/events-contract/), which store the packages
+ * it builds.
  */
 
 import type { Fix } from '../../core/fix.ts';

@@ -1,126 +1,24 @@
 /**
- * The FixStore contract: ONE set of cases (`contract()`), run against every adapter that can run here:
- *   - embedded (SQLite in a temporary folder)
- *   - influxdb-v1 against a real influxd 1.x started for this file (testkit/servers/influxd.ts)
- * Every case gets a fresh, empty store (a new folder, or a new InfluxDB database).
- * Cases that stop or restart the backend are serial; ava runs serial cases before the concurrent ones,
- * so they never overlap with other cases of the same server.
+ * The FixStore contract (store/port.ts), what is written is what is read: every kind and every optional
+ * field round-trips, rewrites and late fixes keep the right latest, the filters and track ranges, awkward
+ * text and injection-like ids, a large batch. Each case runs against every adapter
+ * (test/support/store/fix-contract.ts: embedded, influxdb-v1); durability is in durability.test.ts.
  */
 import test from 'ava';
-import type { Fix } from '../../core/fix.ts';
-import type { EmbeddedStore } from '../../store/embedded.ts';
-import { createStore } from '../../store/index.ts';
-import { PRESENCE_BITS } from '../../store/influx/schema.ts';
-import type { FixStore } from '../../store/port.ts';
-import { contractRun, embeddedAdapter, influxdAdapter, type StoreAdapter } from '../support/store-harness.ts';
+import type { Fix } from '../../../core/fix.ts';
+import {
+  cameraFix,
+  eachFixStore,
+  everythingFix,
+  minimalFix,
+  muckFix,
+  OPTIONAL_KEYS,
+  sanitationFix,
+  sorted,
+  T0,
+} from '../../support/store/fix-contract.ts';
 
-// ---------------------------------------------------------------------------------------------------
-// Fixtures
-
-const T0 = Date.UTC(2024, 4, 20, 1, 30, 0); // 09:30 China Standard Time
-
-type Base = Pick<Fix, 'vehicle' | 'ts'> & Partial<Fix>;
-
-/** Only the required properties. */
-function minimalFix(b: Base): Fix {
-  return {
-    device: `dev-${b.vehicle}`,
-    kind: 'muck_truck',
-    firm: 'firm-a',
-    received: b.ts + 1_500,
-    lat: 31.820_123_4,
-    lon: 117.230_987_6,
-    valid: true,
-    crsIn: 'WGS84',
-    late: false,
-    ...b,
-  };
-}
-
-function muckFix(b: Base): Fix {
-  return minimalFix({
-    speed: 37.5,
-    heading: 271,
-    alt: -3.25,
-    sats: 14,
-    accuracy: 0.1 + 0.2, // a float that does not print short
-    ign: true,
-    load: 'full',
-    weight: 31.7,
-    cover: 'open',
-    lift: 'down',
-    doors: 'closed',
-    ...b,
-  });
-}
-
-function sanitationFix(b: Base): Fix {
-  return minimalFix({
-    kind: 'sanitation',
-    firm: 'sanitation-co',
-    speed: 8,
-    heading: 0,
-    alt: 12,
-    sats: 9,
-    accuracy: 4.5,
-    ign: false,
-    weight: 2.125,
-    task: 'sweeping',
-    brush: true,
-    binLifts: 17,
-    crsIn: 'GCJ02',
-    late: true,
-    ...b,
-  });
-}
-
-function cameraFix(b: Base): Fix {
-  return minimalFix({
-    kind: 'body_camera',
-    firm: 'chengguan-bureau',
-    valid: false,
-    speed: 4.2,
-    accuracy: 12,
-    recording: true,
-    battery: 63.5,
-    storageFree: 12_345.678,
-    officer: 'officer-007',
-    sos: false,
-    docked: false,
-    ...b,
-  });
-}
-
-/** Every optional property at once (no real unit reports all of them, the store must not care). */
-function everythingFix(b: Base): Fix {
-  return {
-    ...muckFix({ ...sanitationFix(b), ...cameraFix(b), ...b }),
-    // a vehicle terminal's own readings (JT/T 808 location report)
-    alarms: 'emergency,area,route_deviation',
-    mileage: 1234.5,
-    fuel: 50.5,
-    tachoSpeed: 60.2,
-    vehicleSignals: 0x11,
-    ioStatus: 1,
-    analog0: 50,
-    analog1: 100,
-    rssi: 23,
-    ...b,
-  } as Fix;
-}
-
-/** The optional properties of a Fix: the production list the influx adapter keeps (store/influx/schema.ts). */
-const OPTIONAL_KEYS = PRESENCE_BITS;
-
-const byVehicle = (a: Fix, b: Fix): number => (a.vehicle < b.vehicle ? -1 : a.vehicle > b.vehicle ? 1 : 0);
-const sorted = (fixes: readonly Fix[]): Fix[] => [...fixes].sort(byVehicle);
-
-// ---------------------------------------------------------------------------------------------------
-// The contract
-
-function contract(name: string, adapter: StoreAdapter<FixStore>): void {
-  const { h, title } = contractRun(name, adapter);
-
+eachFixStore(({ name, h, title }) => {
   test(title('round trip of all three kinds with all optional fields is deep-equal'), async (t) => {
     const store = await h().fresh();
     t.is(store.name, name);
@@ -343,81 +241,4 @@ function contract(name: string, adapter: StoreAdapter<FixStore>): void {
     const expected = Array.from({ length: vehicles }, (_, v) => fixes[(perVehicle - 1) * vehicles + v]!);
     t.deepEqual(latest, sorted(expected));
   });
-
-  test.serial(title('data survives a restart of the storage'), async (t) => {
-    let store = await h().fresh();
-    const before = [muckFix({ vehicle: 'keep-1', ts: T0 }), cameraFix({ vehicle: 'keep-2', ts: T0 + 1 })];
-    await store.writeFixes(before);
-    store = await h().restart(store, 'graceful');
-    t.deepEqual(sorted(await store.latest()), sorted(before));
-    t.deepEqual(await store.track({ vehicle: 'keep-1', from: T0, to: T0 }), [before[0]!]);
-    // writing still works afterwards, and latest is still maintained
-    const after = muckFix({ vehicle: 'keep-1', ts: T0 + 5_000 });
-    await store.writeFixes([after]);
-    t.deepEqual(await store.latestOf('keep-1'), after);
-    t.is(await store.count('keep-1', T0, T0 + 5_000), 2);
-  });
-
-  test.serial(title('an acknowledged write survives a crash of the storage'), async (t) => {
-    let store = await h().fresh();
-    const fixes = Array.from({ length: 200 }, (_, i) =>
-      sanitationFix({ vehicle: 'crash-1', ts: T0 + i * 1_000 }),
-    );
-    await store.writeFixes(fixes);
-    store = await h().restart(store, 'crash');
-    t.is(await store.count('crash-1', T0, T0 + 1_000_000), 200);
-    t.deepEqual(await store.latestOf('crash-1'), fixes[199]);
-  });
-
-  test.serial(title('write rejects promptly when the backend is down, and works again after'), async (t) => {
-    const store = await h().fresh();
-    const outage = h().outage;
-    const fix = muckFix({ vehicle: 'down-1', ts: T0 });
-    if (!outage) {
-      // No server: the equivalent failure is a closed store.
-      await store.close();
-      await t.throwsAsync(store.writeFixes([fix]));
-      t.false((await store.health()).ok);
-      await store.open();
-      await store.writeFixes([fix]);
-      t.deepEqual(await store.latestOf('down-1'), fix);
-      return;
-    }
-    t.true((await store.health()).ok);
-    await outage.down();
-    try {
-      const started = Date.now();
-      const err = await t.throwsAsync(store.writeFixes([fix]));
-      const elapsed = Date.now() - started;
-      t.true(elapsed < 3_000, `rejected after ${elapsed} ms`);
-      t.regex(err?.message ?? '', /InfluxDB write failed/);
-      const health = await store.health();
-      t.false(health.ok);
-      t.truthy(health.detail);
-    } finally {
-      await outage.up();
-    }
-    t.true((await store.health()).ok);
-    await store.writeFixes([fix]);
-    t.deepEqual(await store.latestOf('down-1'), fix);
-  });
-}
-
-// ---------------------------------------------------------------------------------------------------
-// Adapters
-
-contract(
-  'embedded',
-  embeddedAdapter(
-    'citywatch-store-embedded-',
-    (dir) => createStore({ kind: 'embedded', dir }),
-    (store) => (store as EmbeddedStore).file.replace(/\/fixes\.db$/, ''),
-  ),
-);
-
-contract(
-  'influxdb-v1',
-  influxdAdapter('contract_', (url, database) =>
-    createStore({ kind: 'influxdb', version: 1, url, database, timeoutMs: 5_000 }),
-  ),
-);
+});

@@ -1,6 +1,6 @@
 /**
- * The adapter plumbing shared by the store contract tests (store-contract.test.ts for FixStore,
- * events-store-contract.test.ts for EventStore), so both run their one set of cases the same way: how a
+ * The adapter plumbing shared by the store contract tests (test/store/contract/ for FixStore,
+ * test/store/events-contract/ for EventStore), so both run their one set of cases the same way: how a
  * contract is registered with ava, and how the embedded and influxd-backed adapters hand every case a
  * fresh store and restart its storage.
  */
@@ -8,7 +8,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test from 'ava';
-import { type InfluxdServer, startInfluxd } from '../../testkit/servers/influxd.ts';
+import { type InfluxdServer, startInfluxd } from '../../../testkit/servers/influxd.ts';
 
 /** what both store ports have in common */
 export interface OpenableStore {
@@ -54,6 +54,27 @@ export function contractRun<S>(
   });
   test.after.always(() => adapter.teardown());
   return { h, title };
+}
+
+/** What a contract's cases get for one adapter: its name, its harness and the title prefixer. */
+export interface ContractCases<S> {
+  name: string;
+  h: () => StoreHarness<S>;
+  title: (s: string) => string;
+}
+
+/**
+ * Registers every adapter (its setup and teardown, in the order given) and the cases against each: a
+ * test file of a contract calls this once with its cases, so every case runs against every adapter.
+ */
+export function forEachAdapter<S>(
+  adapters: readonly (readonly [name: string, adapter: () => StoreAdapter<S>])[],
+  cases: (c: ContractCases<S>) => void,
+): void {
+  for (const [name, adapter] of adapters) {
+    const { h, title } = contractRun(name, adapter());
+    cases({ name, h, title });
+  }
 }
 
 /**
