@@ -53,7 +53,11 @@ function influxV2Adapter(): StoreAdapter<EventStore> {
           method: 'POST',
           body: new URLSearchParams({ q: `CREATE DATABASE "${bucket}"` }),
         });
-        if (res.status !== 200) throw new Error(`CREATE DATABASE: HTTP ${res.status}`);
+        // influxd flushes its 200 before it runs the statement: only the body says it ran (without
+        // waiting for it, the case's first query could find no database: "database not found")
+        const body = await res.text();
+        if (res.status !== 200 || body.includes('"error"'))
+          throw new Error(`CREATE DATABASE: HTTP ${res.status} ${body}`);
       };
       return perDatabaseHarness(srv, 'bucket_', make, provision);
     },
