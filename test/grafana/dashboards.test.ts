@@ -8,7 +8,7 @@
  *    inside the 24-column grid without overlaps, every query on a provisioned datasource with a unique
  *    refId, every template variable a query uses defined;
  *  - `npm run grafana:build -- --check` fails on a stale JSON and names it.
- * Every query is executed against real servers in grafana-queries.test.ts.
+ * Every query is executed against real servers in influxql-queries.test.ts and promql-queries.test.ts.
  */
 import { execFile } from 'node:child_process';
 import { copyFile, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
@@ -31,7 +31,13 @@ import test from 'ava';
 import { parse } from 'yaml';
 import { DASHBOARDS, dashboardJson } from '../../grafana/dashboards/index.ts';
 import { INFLUX_UID, PROMETHEUS_UID } from '../../grafana/lib/datasources.ts';
-import { committedDashboards, DASHBOARD_DIR, type Json, panelsOf, queriesOf } from '../support/dashboards.ts';
+import {
+  committedDashboards,
+  DASHBOARD_DIR,
+  type Json,
+  panelsOf,
+  queriesOf,
+} from '../support/grafana/dashboards.ts';
 
 const run = promisify(execFile);
 const ROOT = path.resolve(import.meta.dirname, '../..');

@@ -22,7 +22,7 @@ import { parse } from 'yaml';
 import { SCRAPE_INTERVAL } from '../../grafana/lib/datasources.ts';
 import { ConfigError, loadConfig } from '../../platform/config.ts';
 import { placeholderReason, SECRET_SETTINGS } from '../../platform/placeholder-secrets.ts';
-import type { Json } from '../support/dashboards.ts';
+import type { Json } from '../support/grafana/dashboards.ts';
 
 const run = promisify(execFile);
 const ROOT = path.resolve(import.meta.dirname, '../..');

@@ -1,8 +1,8 @@
 /**
  * Test launcher for a REAL Prometheus (Debian package `prometheus`, binary /usr/bin/prometheus), on a
  * free port with its own temporary folder (config and TSDB), scraping the given targets. The tests run
- * the Pipeline health dashboard's PromQL against it (grafana-queries.test.ts). The launch cycle itself
- * is launch.ts.
+ * the Pipeline health dashboard's PromQL against it (test/grafana/promql-queries.test.ts). The launch
+ * cycle itself is launch.ts.
  */
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';

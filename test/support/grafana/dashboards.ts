@@ -4,9 +4,9 @@
  */
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { DASHBOARDS } from '../../grafana/dashboards/index.ts';
+import { DASHBOARDS } from '../../../grafana/dashboards/index.ts';
 
-export const DASHBOARD_DIR = path.resolve(import.meta.dirname, '../../grafana/dashboards');
+export const DASHBOARD_DIR = path.resolve(import.meta.dirname, '../../../grafana/dashboards');
 
 // biome-ignore lint/suspicious/noExplicitAny: dashboard JSON is walked field by field
 export type Json = any;
