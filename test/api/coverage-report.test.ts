@@ -14,7 +14,8 @@ import { EmbeddedEventStore } from '../../store/events-embedded.ts';
 import { AUTH, testApi } from '../support/api-fixtures.ts';
 import { CP1, CP2, PLAN_WORLD, runPlans, SP1, stay, uf, walk } from '../support/plans-matrix.ts';
 import { reportApi, reportStores, twoPagesOfOne } from '../support/report-api.ts';
-import { DAY, type Item, local, withNoise } from '../support/tracks-matrix.ts';
+import { withNoise } from '../support/rules/matrix/perturb.ts';
+import { DAY, type Item, local } from '../support/rules/track-kit.ts';
 
 /*
  * The sanitation coverage report (issue 15, item 4): per vehicle per day, swept length against planned

@@ -4,7 +4,7 @@ import { dutyShiftRow, shiftsStartingOn } from '../../geofence/duty-report.ts';
 import { AUTH } from '../support/api-fixtures.ts';
 import { DP1, PLAN_WORLD, uf } from '../support/plans-matrix.ts';
 import { reportApi, reportStores, twoPagesOfOne } from '../support/report-api.ts';
-import { DAY, local } from '../support/tracks-matrix.ts';
+import { DAY, local } from '../support/rules/track-kit.ts';
 
 /*
  * The duty report (issue 15, item 4, officers): per camera per shift, time heard, recording and in the

@@ -7,7 +7,7 @@ import type { Outage } from '../../geofence/platform-gaps.ts';
 import { ALL_RULES } from '../../geofence/rules/index.ts';
 import { VehicleHarness } from '../support/backfill-harness.ts';
 import { PLAN_WORLD, stay, uf, walk } from '../support/plans-matrix.ts';
-import { local } from '../support/tracks-matrix.ts';
+import { local } from '../support/rules/track-kit.ts';
 
 /*
  * The platform never charges a firm for its own downtime, for the plans' rules too (issue 15): an outage

@@ -2,7 +2,8 @@ import test from 'ava';
 import { LiveUnits } from '../../dispatch/live-units.ts';
 import { UnitIndex } from '../../geofence/geo/unit-index.ts';
 import { PLAN_WORLD, uf } from '../support/plans-matrix.ts';
-import { local, prng, pt } from '../support/tracks-matrix.ts';
+import { pt } from '../support/rules/matrix/world.ts';
+import { local, prng } from '../support/rules/track-kit.ts';
 
 /** Nearest-unit dispatch: the live grid index against a scan, and availability (online, on duty). */
 

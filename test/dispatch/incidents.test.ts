@@ -11,7 +11,9 @@ import { ComplianceRegistry } from '../../registry/compliance.ts';
 import { ValidationError } from '../../registry/geometry.ts';
 import { AUTH, testApi } from '../support/api-fixtures.ts';
 import { CP1, CP2, codes, DP1, SP1, US1, uf } from '../support/plans-matrix.ts';
-import { type Item, lifecycleProblems, local, pt, run, snapshot } from '../support/tracks-matrix.ts';
+import { lifecycleProblems, run } from '../support/rules/matrix/run.ts';
+import { pt, snapshot } from '../support/rules/matrix/world.ts';
+import { type Item, local } from '../support/rules/track-kit.ts';
 
 /*
  * Incidents (issue 15, item 5): created at a point, assigned to a unit, the arrival and the closing

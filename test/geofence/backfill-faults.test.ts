@@ -10,7 +10,9 @@ import { ALL_RULES } from '../../geofence/rules/index.ts';
 import { createRng } from '../../simulators/shared/rng.ts';
 import { VehicleHarness } from '../support/backfill-harness.ts';
 import { faultTracks, matrixJudge } from '../support/geofence/backfill.ts';
-import { EMPTY, FULL, loadAt, local, WORLD as MATRIX, Trk, tip } from '../support/tracks-matrix.ts';
+import { EMPTY, FULL, loadAt, Trk, tip } from '../support/rules/matrix/tracks.ts';
+import { WORLD as MATRIX } from '../support/rules/matrix/world.ts';
+import { local } from '../support/rules/track-kit.ts';
 
 test('platform outages: a silence over the outage is a platform gap, not a violation; one whose allowance ran out before it stands', (t) => {
   const tr = new Trk('V1', local(23), 300, 0, FULL);

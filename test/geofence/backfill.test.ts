@@ -28,7 +28,9 @@ import {
   tracks,
   world,
 } from '../support/geofence/backfill.ts';
-import { FULL, local, WORLD as MATRIX, Trk } from '../support/tracks-matrix.ts';
+import { FULL, Trk } from '../support/rules/matrix/tracks.ts';
+import { WORLD as MATRIX } from '../support/rules/matrix/world.ts';
+import { local } from '../support/rules/track-kit.ts';
 
 test('the scenario tracks exercise the rules (or the permutations below prove nothing)', (t) => {
   const codes = new Set<string>();

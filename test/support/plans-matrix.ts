@@ -2,10 +2,13 @@ import type { Fix } from '../../core/fix.ts';
 import { compileWorld } from '../../geofence/compile.ts';
 import type { VehicleState } from '../../geofence/engine.ts';
 import type { CollectionPoint, DutyPlan, SweepPlan, UploadStation } from '../../geofence/plans.ts';
-import { ENGINE, fixAt, type Item, isFix, type Logged, pt, run, snapshot, square } from './tracks-matrix.ts';
+import { ENGINE, run } from './rules/matrix/run.ts';
+import { fixAt } from './rules/matrix/tracks.ts';
+import { pt, snapshot, square } from './rules/matrix/world.ts';
+import { type Item, isFix, type Logged } from './rules/track-kit.ts';
 
 /*
- * The plans of the rule matrix (issue 15), on the matrix world of tracks-matrix.ts (local metres east /
+ * The plans of the rule matrix (issue 15), on the matrix world of rules/matrix/world.ts (local metres east /
  * north of 117.23 E, 31.82 N; DAY 2026-11-10). S1 is a sanitation vehicle, C1 a body camera worn by
  * officer off-1.
  *

@@ -1,7 +1,8 @@
 import test from 'ava';
 import { codes, runPlans, runWithRestarts, walk } from '../../support/plans-matrix.ts';
 import { CAM, OK, patrol, ticks } from '../../support/rules/camera.ts';
-import { type Item, local, redelivered, swapped } from '../../support/tracks-matrix.ts';
+import { redelivered, swapped } from '../../support/rules/matrix/perturb.ts';
+import { type Item, local } from '../../support/rules/track-kit.ts';
 
 test('the duty of the officer wearing the camera counts: C2 worn by off-2 is judged on DP1', (t) => {
   const fixes = walk('C2', local(9), [0, -2000], [0, -1000], 5, 15_000, { ...OK, officer: 'off-2' });

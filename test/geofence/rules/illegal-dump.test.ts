@@ -16,16 +16,14 @@ import {
   tip,
   weightOnlyDump,
 } from '../../support/rules/load.ts';
-import { at, T, weightDrop } from '../../support/rules/matrix-load.ts';
 import {
-  FULL,
   phases as phasesMatrixLoad,
   refsOf,
   run as runMatrixLoad,
   summary,
-  Trk,
-  tip as tipMatrixLoad,
-} from '../../support/tracks-matrix.ts';
+} from '../../support/rules/matrix/run.ts';
+import { FULL, Trk, tip as tipMatrixLoad } from '../../support/rules/matrix/tracks.ts';
+import { at, T, weightDrop } from '../../support/rules/matrix-load.ts';
 
 // ---------------------------------------------------------------------------------------------------
 // ILLEGAL_DUMP

@@ -4,8 +4,9 @@
  */
 import test from 'ava';
 import { codes, runPlans } from '../../support/plans-matrix.ts';
+import { lifecycleProblems } from '../../support/rules/matrix/run.ts';
 import { collectionDay, SAN, ticks } from '../../support/rules/sanitation.ts';
-import { lifecycleProblems, local } from '../../support/tracks-matrix.ts';
+import { local } from '../../support/rules/track-kit.ts';
 
 test('LATE_COLLECTION: the first visit after the window (within the grace) is late by its distance to the end', (t) => {
   const visit = local(8, 45);

@@ -5,7 +5,7 @@
 import test from 'ava';
 import { codes, runPlans } from '../../support/plans-matrix.ts';
 import { CAM, patrol } from '../../support/rules/camera.ts';
-import { local } from '../../support/tracks-matrix.ts';
+import { local } from '../../support/rules/track-kit.ts';
 
 // ------------------------------------------------------------------------------------- LOW_BATTERY / STORAGE
 

@@ -5,7 +5,7 @@
 import test from 'ava';
 import { codes, runPlans, uf } from '../../support/plans-matrix.ts';
 import { CAM, OK, patrol } from '../../support/rules/camera.ts';
-import { local } from '../../support/tracks-matrix.ts';
+import { local } from '../../support/rules/track-kit.ts';
 
 test('LOW_STORAGE: under 1 GB free on duty; ends when docked', (t) => {
   const T = local(9);

@@ -2,31 +2,16 @@ import test from 'ava';
 import type { Fix } from '../../../core/fix.ts';
 import { compileWorld } from '../../../geofence/compile.ts';
 import { verdict } from '../../../geofence/rules/confirm.ts';
-import {
-  completedTrips,
-  EMPTY,
-  FULL,
-  fixAt,
-  type Item,
-  isFix,
-  loadAt,
-  local,
-  P1,
-  phases,
-  pt,
-  run,
-  scenarios,
-  snapshot,
-  summary,
-  Trk,
-  tip,
-  xyOf,
-} from '../../support/tracks-matrix.ts';
+import { completedTrips, phases, run, summary } from '../../support/rules/matrix/run.ts';
+import { scenarios } from '../../support/rules/matrix/scenarios.ts';
+import { EMPTY, FULL, fixAt, loadAt, Trk, tip } from '../../support/rules/matrix/tracks.ts';
+import { P1, pt, snapshot, xyOf } from '../../support/rules/matrix/world.ts';
+import { type Item, isFix, local } from '../../support/rules/track-kit.ts';
 
 /*
  * Rule matrix, real sensor faults (issue 17): the fair rules for load-state flicker, weight glitches and
  * a permit revoked mid-trip, through the real engine with ALL_RULES and the trip tracker
- * (test/support/tracks-matrix.ts: O1 -> R1 -> D1 permitted for V1 22:00-06:00; V2 has no permit; V3
+ * (test/support/rules/matrix/world.ts: O1 -> R1 -> D1 permitted for V1 22:00-06:00; V2 has no permit; V3
  * reports weight only). A sensor change counts once it persisted `sensorConfirmMs` (60 s) or another
  * signal corroborated it (geofence/rules/confirm.ts); what returns sooner is a glitch, counted per
  * vehicle in the engine state (`state.load.gl`), never judged.

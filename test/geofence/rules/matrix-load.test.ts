@@ -1,23 +1,11 @@
 import test from 'ava';
 import { compileWorld } from '../../../geofence/compile.ts';
+import { completedTrips, phases, refsOf, run, summary } from '../../support/rules/matrix/run.ts';
+import { cleanTrip } from '../../support/rules/matrix/scenarios.ts';
+import { EMPTY, FULL, loadAt, Trk, tip } from '../../support/rules/matrix/tracks.ts';
+import { P1, snapshot } from '../../support/rules/matrix/world.ts';
 import { codesOf, T } from '../../support/rules/matrix-load.ts';
-import {
-  cleanTrip,
-  completedTrips,
-  EMPTY,
-  FULL,
-  loadAt,
-  local,
-  ofCode,
-  P1,
-  phases,
-  refsOf,
-  run,
-  snapshot,
-  summary,
-  Trk,
-  tip,
-} from '../../support/tracks-matrix.ts';
+import { local, ofCode } from '../../support/rules/track-kit.ts';
 
 test('a weight falling while moving is SPILLAGE, never ILLEGAL_DUMP (even when the truck stops afterwards)', (t) => {
   const tr = new Trk('V1', T, 1200, 0, FULL);

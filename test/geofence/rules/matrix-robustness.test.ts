@@ -2,26 +2,22 @@ import test from 'ava';
 import type { Fix } from '../../../core/fix.ts';
 import { buildEvidence, verifyEvidence } from '../../../geofence/evidence.ts';
 import { PLAN_VIOLATION_CODES, VIOLATION_CODES } from '../../../geofence/model.ts';
+import { redelivered, swapped, withJitter, withNoise } from '../../support/rules/matrix/perturb.ts';
 import {
   completedTrips,
   evidenceHashes,
-  type Item,
-  isFix,
   lifecycleProblems,
   phases,
-  redelivered,
   run,
-  scenarios,
   summary,
-  swapped,
-  WORLD,
-  withJitter,
-  withNoise,
-} from '../../support/tracks-matrix.ts';
+} from '../../support/rules/matrix/run.ts';
+import { scenarios } from '../../support/rules/matrix/scenarios.ts';
+import { WORLD } from '../../support/rules/matrix/world.ts';
+import { type Item, isFix } from '../../support/rules/track-kit.ts';
 
 /*
  * Properties that hold for EVERY rule, written once and run over a table: the clean compliant trip plus
- * one triggering track per rule (test/support/tracks-matrix.ts), each through the real engine with
+ * one triggering track per rule (test/support/rules/matrix/scenarios.ts), each through the real engine with
  * ALL_RULES, the real compiled world and the trip tracker.
  */
 

@@ -1,6 +1,8 @@
 import test from 'ava';
+import { phases, run } from '../../support/rules/matrix/run.ts';
+import { fixAt } from '../../support/rules/matrix/tracks.ts';
 import { codesOf } from '../../support/rules/matrix-route.ts';
-import { fixAt, local, phases, run } from '../../support/tracks-matrix.ts';
+import { local } from '../../support/rules/track-kit.ts';
 
 test('route and zone rules leave a body camera alone: 110 km/h through the school zone and RZ2 at noon', (t) => {
   const D = local(12);

@@ -1,6 +1,8 @@
 import test from 'ava';
+import { completedTrips, phases, run, summary } from '../../support/rules/matrix/run.ts';
+import { cleanTrip } from '../../support/rules/matrix/scenarios.ts';
 import { drive, parked } from '../../support/rules/matrix-time.ts';
-import { cleanTrip, completedTrips, local, phases, run, summary } from '../../support/tracks-matrix.ts';
+import { local } from '../../support/rules/track-kit.ts';
 
 // ---------------------------------------------------------------------------------------------- validity at night
 

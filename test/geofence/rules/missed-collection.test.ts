@@ -5,7 +5,7 @@
 import test from 'ava';
 import { codes, PLAN_WORLD, runPlans, walk } from '../../support/plans-matrix.ts';
 import { collectionDay, SAN, ticks } from '../../support/rules/sanitation.ts';
-import { local } from '../../support/tracks-matrix.ts';
+import { local } from '../../support/rules/track-kit.ts';
 
 test('MISSED_COLLECTION: no visit by the end of the window plus the grace, decided by the silence tick', (t) => {
   const fixes = walk('S1', local(7, 50), [0, 0], [300, 0], 20, 10_000);

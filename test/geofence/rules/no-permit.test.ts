@@ -16,19 +16,16 @@ import {
   run,
   Track,
 } from '../../support/rules/load.ts';
-import { at, T, weightLoading } from '../../support/rules/matrix-load.ts';
 import {
-  EMPTY as EMPTYMatrixLoad,
-  type Item,
-  loadAt,
-  P1,
   phases as phasesMatrixLoad,
   refsOf,
   run as runMatrixLoad,
-  snapshot,
   summary,
-  Trk,
-} from '../../support/tracks-matrix.ts';
+} from '../../support/rules/matrix/run.ts';
+import { EMPTY as EMPTYMatrixLoad, loadAt, Trk } from '../../support/rules/matrix/tracks.ts';
+import { P1, snapshot } from '../../support/rules/matrix/world.ts';
+import { at, T, weightLoading } from '../../support/rules/matrix-load.ts';
+import type { Item } from '../../support/rules/track-kit.ts';
 
 // ---------------------------------------------------------------------------------------------------
 // NO_PERMIT

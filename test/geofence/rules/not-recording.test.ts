@@ -6,7 +6,8 @@ import test from 'ava';
 import type { Fix } from '../../../core/fix.ts';
 import { codes, runPlans } from '../../support/plans-matrix.ts';
 import { CAM, patrol } from '../../support/rules/camera.ts';
-import { lifecycleProblems, local } from '../../support/tracks-matrix.ts';
+import { lifecycleProblems } from '../../support/rules/matrix/run.ts';
+import { local } from '../../support/rules/track-kit.ts';
 
 // ------------------------------------------------------------------------------------------- NOT_RECORDING
 

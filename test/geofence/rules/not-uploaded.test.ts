@@ -5,7 +5,7 @@
 import test from 'ava';
 import { codes, runPlans, uf } from '../../support/plans-matrix.ts';
 import { OK, patrol, ticks } from '../../support/rules/camera.ts';
-import { type Item, local } from '../../support/tracks-matrix.ts';
+import { type Item, local } from '../../support/rules/track-kit.ts';
 
 // ------------------------------------------------------------------------------------------------ NOT_UPLOADED
 

@@ -4,13 +4,12 @@
  */
 import test from 'ava';
 import { compileWorld } from '../../../geofence/compile.ts';
+import { phases, refsOf, run, summary } from '../../support/rules/matrix/run.ts';
+import { P1, snapshot } from '../../support/rules/matrix/world.ts';
 import { drive, loaded } from '../../support/rules/matrix-time.ts';
 import {
-  DAY,
   fixAt,
-  local as localRouteTime,
   MORNING,
-  ofCode as ofCodeRouteTime,
   onRoute,
   PERMIT,
   phases as phasesRouteTime,
@@ -19,16 +18,13 @@ import {
   track,
 } from '../../support/rules/route-time.ts';
 import {
+  DAY,
   type Item,
   local,
+  local as localRouteTime,
   ofCode,
-  P1,
-  phases,
-  refsOf,
-  run,
-  snapshot,
-  summary,
-} from '../../support/tracks-matrix.ts';
+  ofCode as ofCodeRouteTime,
+} from '../../support/rules/track-kit.ts';
 
 // ---------------------------------------------------------------------------------------------- OFF_HOURS
 

@@ -7,20 +7,19 @@ import type { Fix } from '../../../core/fix.ts';
 import { compileWorld } from '../../../geofence/compile.ts';
 import { buildEvidence } from '../../../geofence/evidence.ts';
 import type { Route } from '../../../geofence/model.ts';
+import { withNoise } from '../../support/rules/matrix/perturb.ts';
+import { phases, refsOf, run, summary } from '../../support/rules/matrix/run.ts';
+import { P1, pt, R1, snapshot, WORLD } from '../../support/rules/matrix/world.ts';
 import { at, T } from '../../support/rules/matrix-route.ts';
 import {
   A,
   B,
   C,
   fixAt,
-  gaussian as gaussianRouteTime,
-  type Item as ItemRouteTime,
   NIGHT,
   noisy,
-  ofCode as ofCodeRouteTime,
   onRoute,
   phases as phasesRouteTime,
-  prng as prngRouteTime,
   ROUTE_LEN,
   ROUTE_V1,
   run as runRouteTime,
@@ -29,21 +28,15 @@ import {
 } from '../../support/rules/route-time.ts';
 import {
   gaussian,
+  gaussian as gaussianRouteTime,
   type Item,
+  type Item as ItemRouteTime,
   local,
   ofCode,
-  P1,
-  phases,
+  ofCode as ofCodeRouteTime,
   prng,
-  pt,
-  R1,
-  refsOf,
-  run,
-  snapshot,
-  summary,
-  WORLD,
-  withNoise,
-} from '../../support/tracks-matrix.ts';
+  prng as prngRouteTime,
+} from '../../support/rules/track-kit.ts';
 
 // ---------------------------------------------------------------------------------------------- OFF_ROUTE
 

@@ -6,32 +6,26 @@ import test from 'ava';
 import { compileWorld } from '../../../geofence/compile.ts';
 import { codes, runPlans, uf } from '../../support/plans-matrix.ts';
 import { OK, patrol, ticks } from '../../support/rules/camera.ts';
+import { lifecycleProblems, phases, refsOf, run, summary } from '../../support/rules/matrix/run.ts';
+import { cleanTrip } from '../../support/rules/matrix/scenarios.ts';
+import { EMPTY, FULL, fixAt } from '../../support/rules/matrix/tracks.ts';
+import { snapshot } from '../../support/rules/matrix/world.ts';
 import { drive, loaded, MIN, parked } from '../../support/rules/matrix-time.ts';
 import {
   fixAt as fixAtRouteTime,
-  type Item as ItemRouteTime,
-  local as localRouteTime,
   MORNING,
-  ofCode as ofCodeRouteTime,
   onRoute,
   phases as phasesRouteTime,
   run as runRouteTime,
 } from '../../support/rules/route-time.ts';
 import {
-  cleanTrip,
-  EMPTY,
-  FULL,
-  fixAt,
   type Item,
-  lifecycleProblems,
+  type Item as ItemRouteTime,
   local,
+  local as localRouteTime,
   ofCode,
-  phases,
-  refsOf,
-  run,
-  snapshot,
-  summary,
-} from '../../support/tracks-matrix.ts';
+  ofCode as ofCodeRouteTime,
+} from '../../support/rules/track-kit.ts';
 
 // ---------------------------------------------------------------------------------------- OFFLINE during duty
 

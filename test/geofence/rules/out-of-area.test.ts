@@ -4,9 +4,10 @@
  */
 import test from 'ava';
 import { codes, runPlans, uf, walk } from '../../support/plans-matrix.ts';
+import { withNoise } from '../../support/rules/matrix/perturb.ts';
 import { night, SWEEP } from '../../support/rules/plans-matrix.ts';
 import { SWEEP as SWEEPSanitation, sweepDay } from '../../support/rules/sanitation.ts';
-import { local, withNoise } from '../../support/tracks-matrix.ts';
+import { local } from '../../support/rules/track-kit.ts';
 
 test('OUT_OF_AREA on a shift across midnight: off the plan at 00:30 is a violation, at 02:30 nothing', (t) => {
   const off = (t0: number) => [

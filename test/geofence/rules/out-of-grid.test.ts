@@ -5,8 +5,10 @@
 import test from 'ava';
 import { codes, runPlans, stay, walk } from '../../support/plans-matrix.ts';
 import { CAM, OK } from '../../support/rules/camera.ts';
+import { withNoise } from '../../support/rules/matrix/perturb.ts';
+import { lifecycleProblems } from '../../support/rules/matrix/run.ts';
 import { night, patrol } from '../../support/rules/plans-matrix.ts';
-import { lifecycleProblems, local, withNoise } from '../../support/tracks-matrix.ts';
+import { local } from '../../support/rules/track-kit.ts';
 
 // --------------------------------------------------------------------------------------------- OUT_OF_GRID
 

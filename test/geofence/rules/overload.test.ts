@@ -5,17 +5,16 @@
 import test from 'ava';
 import { compileWorld } from '../../../geofence/compile.ts';
 import { BASE, of, overloaded, phases, run, Track } from '../../support/rules/load.ts';
-import { at, T } from '../../support/rules/matrix-load.ts';
 import {
-  FULL,
-  type Item,
   phases as phasesMatrixLoad,
   refsOf,
   run as runMatrixLoad,
-  snapshot,
   summary,
-  Trk,
-} from '../../support/tracks-matrix.ts';
+} from '../../support/rules/matrix/run.ts';
+import { FULL, Trk } from '../../support/rules/matrix/tracks.ts';
+import { snapshot } from '../../support/rules/matrix/world.ts';
+import { at, T } from '../../support/rules/matrix-load.ts';
+import type { Item } from '../../support/rules/track-kit.ts';
 
 test('OVERLOAD: over the rated load for 59 s is nothing; for 60 s opens; closes at or under', (t) => {
   t.deepEqual(of(run(overloaded(59_000, 16).tr.fixes), 'OVERLOAD'), []);

@@ -6,30 +6,18 @@ import test from 'ava';
 import { compileWorld } from '../../../geofence/compile.ts';
 import type { Route } from '../../../geofence/model.ts';
 import { DEFAULT_THRESHOLDS } from '../../../geofence/thresholds/index.ts';
+import { lifecycleProblems, phases, refsOf, run, summary } from '../../support/rules/matrix/run.ts';
+import { EMPTY, fixAt } from '../../support/rules/matrix/tracks.ts';
+import { R1, snapshot } from '../../support/rules/matrix/world.ts';
 import { speeds } from '../../support/rules/matrix-route.ts';
 import {
   MORNING,
   NIGHT,
-  ofCode,
   phases as phasesRouteTime,
   run as runRouteTime,
   track,
 } from '../../support/rules/route-time.ts';
-import {
-  EMPTY,
-  fixAt,
-  gaussian,
-  type Item,
-  lifecycleProblems,
-  local,
-  phases,
-  prng,
-  R1,
-  refsOf,
-  run,
-  snapshot,
-  summary,
-} from '../../support/tracks-matrix.ts';
+import { gaussian, type Item, local, ofCode, prng } from '../../support/rules/track-kit.ts';
 
 test('OVERSPEED threshold: 60 km/h for 5 min is nothing; 61 km/h for 9 s is nothing; for 10 s it opens', (t) => {
   const D = local(10);

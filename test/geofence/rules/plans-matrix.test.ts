@@ -1,7 +1,8 @@
 import test from 'ava';
 import { codes } from '../../support/plans-matrix.ts';
+import { lifecycleProblems } from '../../support/rules/matrix/run.ts';
 import { night, patrol, ticks } from '../../support/rules/plans-matrix.ts';
-import { lifecycleProblems, local } from '../../support/tracks-matrix.ts';
+import { local } from '../../support/rules/track-kit.ts';
 
 test('camera duty across midnight: NOT_RECORDING and OUT_OF_GRID after midnight in the 22:00-02:00 shift; none after 02:00', (t) => {
   const shift = [

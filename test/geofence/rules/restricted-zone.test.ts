@@ -6,29 +6,19 @@ import test from 'ava';
 import type { Fix } from '../../../core/fix.ts';
 import { compileWorld } from '../../../geofence/compile.ts';
 import type { Zone } from '../../../geofence/model.ts';
+import { withNoise } from '../../support/rules/matrix/perturb.ts';
+import { lifecycleProblems, phases, refsOf, run, summary } from '../../support/rules/matrix/run.ts';
+import { fixAt } from '../../support/rules/matrix/tracks.ts';
+import { pt, RZ2, snapshot } from '../../support/rules/matrix/world.ts';
 import { ev } from '../../support/rules/matrix-route.ts';
+import { inZone, phases as phasesRouteTime, run as runRouteTime } from '../../support/rules/route-time.ts';
 import {
-  inZone,
-  local as localRouteTime,
-  ofCode as ofCodeRouteTime,
-  phases as phasesRouteTime,
-  run as runRouteTime,
-} from '../../support/rules/route-time.ts';
-import {
-  fixAt,
   type Item,
-  lifecycleProblems,
   local,
+  local as localRouteTime,
   ofCode,
-  phases,
-  pt,
-  RZ2,
-  refsOf,
-  run,
-  snapshot,
-  summary,
-  withNoise,
-} from '../../support/tracks-matrix.ts';
+  ofCode as ofCodeRouteTime,
+} from '../../support/rules/track-kit.ts';
 
 test('RESTRICTED_ZONE window across midnight: parked inside RZ1 from 22:59 to 05:01, one violation 23:00 -> 05:00', (t) => {
   const fixes: Fix[] = [];

@@ -1,6 +1,7 @@
 import test from 'ava';
 import type { Fix } from '../../../core/fix.ts';
-import { type Item, mixedTrip, NIGHT, phases, prng, run, track } from '../../support/rules/route-time.ts';
+import { mixedTrip, NIGHT, phases, run, track } from '../../support/rules/route-time.ts';
+import { type Item, prng } from '../../support/rules/track-kit.ts';
 
 test('duplicates and out-of-order fixes are skipped: same events, no duplicate events', (t) => {
   const clean = mixedTrip();

@@ -1,7 +1,8 @@
 import test from 'ava';
 import { codes, runPlans, runWithRestarts, stay, uf, walk } from '../../support/plans-matrix.ts';
+import { redelivered, swapped, withNoise } from '../../support/rules/matrix/perturb.ts';
 import { COLLECT, collectionDay, SAN, ticks } from '../../support/rules/sanitation.ts';
-import { type Item, local, redelivered, swapped, withNoise } from '../../support/tracks-matrix.ts';
+import { type Item, local } from '../../support/rules/track-kit.ts';
 
 // -------------------------------------------------------------------------------- MISSED / LATE_COLLECTION
 

@@ -4,15 +4,9 @@
  */
 import test from 'ava';
 import { coverOpen, leaking, of, phases, run } from '../../support/rules/load.ts';
+import { phases as phasesMatrixLoad, run as runMatrixLoad, summary } from '../../support/rules/matrix/run.ts';
+import { EMPTY, FULL, Trk } from '../../support/rules/matrix/tracks.ts';
 import { at, T } from '../../support/rules/matrix-load.ts';
-import {
-  EMPTY,
-  FULL,
-  phases as phasesMatrixLoad,
-  run as runMatrixLoad,
-  summary,
-  Trk,
-} from '../../support/tracks-matrix.ts';
 
 test('SPILLAGE: cover open while loaded and moving for 29 s is nothing', (t) => {
   const { tr } = coverOpen([10_000, 10_000, 9_000], 13);

@@ -5,8 +5,8 @@
 import test from 'ava';
 import type { Fix } from '../../../core/fix.ts';
 import { BASE, FULL, of, phases, run, stopOutside, Track } from '../../support/rules/load.ts';
+import { phases as phasesMatrixLoad, run as runMatrixLoad, summary } from '../../support/rules/matrix/run.ts';
 import { at, stopFor, T } from '../../support/rules/matrix-load.ts';
-import { phases as phasesMatrixLoad, run as runMatrixLoad, summary } from '../../support/tracks-matrix.ts';
 
 test('SUSPECTED_DUMP: stopped loaded outside sites for 4 min 59 s is nothing', (t) => {
   const { tr } = stopOutside(299_000, 10);

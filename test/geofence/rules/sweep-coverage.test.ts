@@ -4,9 +4,11 @@
  */
 import test from 'ava';
 import { codes, runPlans, runWithRestarts, SP1, uf, walk } from '../../support/plans-matrix.ts';
+import { redelivered, withNoise } from '../../support/rules/matrix/perturb.ts';
+import { lifecycleProblems } from '../../support/rules/matrix/run.ts';
 import { night, nightSweep, SWEEP, ticks } from '../../support/rules/plans-matrix.ts';
 import { SAN, sweepDay, ticks as ticksSanitation } from '../../support/rules/sanitation.ts';
-import { type Item, lifecycleProblems, local, redelivered, withNoise } from '../../support/tracks-matrix.ts';
+import { type Item, local } from '../../support/rules/track-kit.ts';
 
 test('SWEEP_COVERAGE on a shift across midnight: the sweeping after midnight counts for the shift of the evening', (t) => {
   const both = night([...nightSweep(490, true), ...ticks(local(26, 31))]);

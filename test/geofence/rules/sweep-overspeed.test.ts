@@ -4,9 +4,10 @@
  */
 import test from 'ava';
 import { codes, runPlans, uf, walk } from '../../support/plans-matrix.ts';
+import { redelivered, swapped, withNoise } from '../../support/rules/matrix/perturb.ts';
 import { night, nightWithRestarts, SWEEP, ticks } from '../../support/rules/plans-matrix.ts';
 import { SWEEP as SWEEPSanitation } from '../../support/rules/sanitation.ts';
-import { type Item, local, redelivered, swapped, withNoise } from '../../support/tracks-matrix.ts';
+import { type Item, local } from '../../support/rules/track-kit.ts';
 
 // -------------------------------------------------------------------- duplicates, swaps, restarts, noise
 

@@ -3,17 +3,17 @@
  * test/support/rules/matrix-route.ts, route-time.ts.
  */
 import test from 'ava';
+import { phases, run, summary } from '../../support/rules/matrix/run.ts';
 import { at, T } from '../../support/rules/matrix-route.ts';
 import {
   fixAt,
   NIGHT,
-  ofCode as ofCodeRouteTime,
   offset,
   onRoute,
   phases as phasesRouteTime,
   run as runRouteTime,
 } from '../../support/rules/route-time.ts';
-import { local, ofCode, phases, run, summary } from '../../support/tracks-matrix.ts';
+import { local, ofCode, ofCode as ofCodeRouteTime } from '../../support/rules/track-kit.ts';
 
 // ---------------------------------------------------------------------------------------------- TRACK_GAP
 

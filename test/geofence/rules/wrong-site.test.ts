@@ -15,20 +15,21 @@ import {
   Track,
   tip,
 } from '../../support/rules/load.ts';
-import { D3, T, tipAt, WITH_D3 } from '../../support/rules/matrix-load.ts';
 import {
   completedTrips,
-  D1,
-  EMPTY as EMPTYMatrixLoad,
-  FULL,
-  loadAt,
   phases as phasesMatrixLoad,
   refsOf,
   run as runMatrixLoad,
-  snapshot,
+} from '../../support/rules/matrix/run.ts';
+import {
+  EMPTY as EMPTYMatrixLoad,
+  FULL,
+  loadAt,
   Trk,
   tip as tipMatrixLoad,
-} from '../../support/tracks-matrix.ts';
+} from '../../support/rules/matrix/tracks.ts';
+import { D1, snapshot } from '../../support/rules/matrix/world.ts';
+import { D3, T, tipAt, WITH_D3 } from '../../support/rules/matrix-load.ts';
 
 // ---------------------------------------------------------------------------------------------------
 // WRONG_SITE

@@ -25,7 +25,8 @@ import { compiledWorldOf } from '../../../simulators/scenario/replay-engine.ts';
 import { unitOf } from '../../../simulators/scenario/world.ts';
 import type { Rng } from '../../../simulators/shared/rng.ts';
 import { VehicleHarness } from '../backfill-harness.ts';
-import { FULL, local, Trk } from '../tracks-matrix.ts';
+import { FULL, Trk } from '../rules/matrix/tracks.ts';
+import { local } from '../rules/track-kit.ts';
 
 export const START = Date.UTC(2025, 5, 2, 0, 0, 0); // 08:00 in Hefei
 export const DURATION_MS = 90 * 60_000;

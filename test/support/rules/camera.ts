@@ -1,7 +1,7 @@
 /** The world of the camera rule tests. */
 import type { Fix } from '../../../core/fix.ts';
 import { uf } from '../plans-matrix.ts';
-import type { Item } from '../tracks-matrix.ts';
+import type { Item } from './track-kit.ts';
 
 /*
  * Rule matrix, body cameras (issue 15): SOS, NOT_RECORDING, OUT_OF_GRID, LOW_BATTERY, LOW_STORAGE,

@@ -5,13 +5,7 @@ import { chinaCalendar } from '../../../geofence/calendar.ts';
 import { compileWorld } from '../../../geofence/compile.ts';
 import { type Calendar, createEngine, type VehicleState } from '../../../geofence/engine.ts';
 import { localMidnightUtcMs } from '../../../geofence/geo/windows.ts';
-import type {
-  Permit,
-  PolygonCoords,
-  Position,
-  RegistrySnapshot,
-  ViolationCode,
-} from '../../../geofence/model.ts';
+import type { Permit, RegistrySnapshot, ViolationCode } from '../../../geofence/model.ts';
 import { illegalDump } from '../../../geofence/rules/illegal-dump.ts';
 import { noPermit } from '../../../geofence/rules/no-permit.ts';
 import { overload } from '../../../geofence/rules/overload.ts';
@@ -27,6 +21,7 @@ import {
   tripInput,
 } from '../../../geofence/trips.ts';
 import type { ViolationEvent, World } from '../../../geofence/types.ts';
+import { localPlane, prng } from './track-kit.ts';
 
 // ---------------------------------------------------------------------------------------------------
 // The world: around Hefei (31.82 N, 117.23 E), positions built in local metres east (x) / north (y).
@@ -38,16 +33,7 @@ export const LON0 = 117.23;
 export const LAT0 = 31.82;
 export const KY = 111_195; // m per degree of latitude
 export const KX = KY * Math.cos((LAT0 * Math.PI) / 180);
-export const pt = (x: number, y: number): Position => [LON0 + x / KX, LAT0 + y / KY];
-export const square = (cx: number, cy: number, half: number): PolygonCoords => [
-  [
-    pt(cx - half, cy - half),
-    pt(cx + half, cy - half),
-    pt(cx + half, cy + half),
-    pt(cx - half, cy + half),
-    pt(cx - half, cy - half),
-  ],
-];
+export const { pt, square } = localPlane(LON0, LAT0, { kx: KX, ky: KY });
 
 export const P1: Permit = {
   id: 'P1',
@@ -94,17 +80,6 @@ export const BASE = localMidnightUtcMs('2026-03-05') + 9 * 3_600_000;
 // Tracks: a seeded PRNG, 15 m GNSS noise, fixes every 10 s.
 // ---------------------------------------------------------------------------------------------------
 
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 export type Sensors = Partial<Pick<Fix, 'load' | 'weight' | 'cover' | 'lift' | 'speed' | 'valid'>>;
 
 export class Track {
@@ -119,7 +94,7 @@ export class Track {
     public st: Sensors,
     seed = 1,
   ) {
-    this.rnd = mulberry32(seed);
+    this.rnd = prng(seed);
   }
 
   set(p: Sensors): this {

@@ -3,11 +3,14 @@
 import type { Fix } from '../../../core/fix.ts';
 import { compileWorld } from '../../../geofence/compile.ts';
 import type { Site } from '../../../geofence/model.ts';
-import { FULL, fixAt, local, type run, type Sensors, snapshot, square, Trk, tip } from '../tracks-matrix.ts';
+import type { run } from './matrix/run.ts';
+import { FULL, fixAt, type Sensors, Trk, tip } from './matrix/tracks.ts';
+import { snapshot, square } from './matrix/world.ts';
+import { local } from './track-kit.ts';
 
 /*
  * Rule matrix, load rules and trips: NO_PERMIT, ILLEGAL_DUMP, SUSPECTED_DUMP, SPILLAGE, WRONG_SITE,
- * OVERLOAD and the trip record, through the real engine with ALL_RULES (test/support/tracks-matrix.ts:
+ * OVERLOAD and the trip record, through the real engine with ALL_RULES (test/support/rules/matrix/world.ts:
  * O1 -> R1 -> D1 permitted for V1 22:00-06:00; O2 and D2 straddle R1 but are not on the permit).
  * Complements test/geofence/rules/load.test.ts: exact thresholds, every trigger, end reasons, gaps, invalid
  * fixes, edits mid-violation, and trips judged by all twelve rules.

@@ -1,13 +1,16 @@
 /** The world of the matrix-route rule tests. */
 
 import type { Fix } from '../../../core/fix.ts';
-import { EMPTY, FULL, fixAt, local, type run, type Sensors } from '../tracks-matrix.ts';
+import type { run } from './matrix/run.ts';
+import { EMPTY, FULL, fixAt, type Sensors } from './matrix/tracks.ts';
+import { local } from './track-kit.ts';
 
 /*
  * Rule matrix, route and place rules: OFF_ROUTE, OVERSPEED, RESTRICTED_ZONE, TRACK_GAP, through the real
- * engine with ALL_RULES (test/support/tracks-matrix.ts: R1 runs (0,0) -> (4000,0) -> (4000,3000), corridor
- * 50 m, P1 22:00-06:00). Complements test/geofence/rules/route-time.test.ts: cross streets and corners with noise,
- * gaps, exact thresholds, permit expiry, versions kept after an edit, night/zone windows at their edges.
+ * engine with ALL_RULES (test/support/rules/matrix/world.ts: R1 runs (0,0) -> (4000,0) -> (4000,3000),
+ * corridor 50 m, P1 22:00-06:00). Complements test/geofence/rules/route-time.test.ts: cross streets and
+ * corners with noise, gaps, exact thresholds, permit expiry, versions kept after an edit, night/zone
+ * windows at their edges.
  */
 
 export const T = local(23, 10);

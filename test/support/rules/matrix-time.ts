@@ -1,11 +1,11 @@
 /** The world of the matrix-time rule tests. */
 
 import type { Fix } from '../../../core/fix.ts';
-import { EMPTY, FULL, fixAt, type Sensors } from '../tracks-matrix.ts';
+import { EMPTY, FULL, fixAt, type Sensors } from './matrix/tracks.ts';
 
 /*
  * Rule matrix, time rules: OFF_HOURS and OFFLINE through the real engine with ALL_RULES
- * (test/support/tracks-matrix.ts: P1 22:00-06:00, valid 2026-11-01..30; V1 reports every 10 s).
+ * (test/support/rules/matrix/world.ts: P1 22:00-06:00, valid 2026-11-01..30; V1 reports every 10 s).
  * Complements test/geofence/rules/route-time.test.ts: exact stop threshold, gaps, two windows around midnight,
  * a permit edited mid-violation, invalid fixes, backfill after silence, windows after midnight.
  */

@@ -4,7 +4,9 @@ import type { Fix } from '../../../core/fix.ts';
 import { compileWorld } from '../../../geofence/compile.ts';
 import type { DutyPlan, SweepPlan } from '../../../geofence/plans.ts';
 import { CP1, CP2, DP1, SP1, US1, uf, walk } from '../plans-matrix.ts';
-import { ENGINE, type Item, isFix, type Logged, local, run, snapshot, square } from '../tracks-matrix.ts';
+import { ENGINE, run } from './matrix/run.ts';
+import { snapshot, square } from './matrix/world.ts';
+import { type Item, isFix, type Logged, local } from './track-kit.ts';
 
 /*
  * The plans' rule matrix, the cases rules-sanitation and rules-camera leave out (issue 15, "Done when"):

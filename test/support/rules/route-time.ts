@@ -5,7 +5,6 @@ import { chinaCalendar } from '../../../geofence/calendar.ts';
 import { compileWorld } from '../../../geofence/compile.ts';
 import { type Calendar, createEngine, type VehicleState } from '../../../geofence/engine.ts';
 import { metresPerDegree } from '../../../geofence/geo/ruler.ts';
-import { localMidnightUtcMs } from '../../../geofence/geo/windows.ts';
 import type {
   Permit,
   PolygonCoords,
@@ -21,7 +20,8 @@ import { overspeed } from '../../../geofence/rules/overspeed.ts';
 import { restrictedZone } from '../../../geofence/rules/restricted-zone.ts';
 import { trackGap } from '../../../geofence/rules/track-gap.ts';
 import { DEFAULT_THRESHOLDS } from '../../../geofence/thresholds/index.ts';
-import type { ViolationEvent, World } from '../../../geofence/types.ts';
+import type { World } from '../../../geofence/types.ts';
+import { gaussian, type Item, type Logged, local, prng } from './track-kit.ts';
 
 /*
  * Route and time rules (OFF_ROUTE, OFF_HOURS, OVERSPEED, RESTRICTED_ZONE, TRACK_GAP, OFFLINE) through the
@@ -138,12 +138,6 @@ export function snapshot(over: Partial<RegistrySnapshot> = {}): RegistrySnapshot
 
 export const WORLD = compileWorld(snapshot());
 
-export const DAY = '2026-11-10';
-/** UTC instant of a local (UTC+8) time on DAY (hours may exceed 24 for the next day) */
-export function local(h: number, m = 0, s = 0, date = DAY): number {
-  return localMidnightUtcMs(date) + ((h * 60 + m) * 60 + s) * 1000;
-}
-
 export function fixAt(ts: number, pos: Position, extra: Partial<Fix> = {}): Fix {
   return {
     vehicle: 'V1',
@@ -166,40 +160,12 @@ export function fixAt(ts: number, pos: Position, extra: Partial<Fix> = {}): Fix 
   };
 }
 
-/** mulberry32: a small seeded PRNG, so every "random" track is the same on every run */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-export function gaussian(rand: () => number): () => number {
-  return () => {
-    const u = Math.max(rand(), 1e-12);
-    const v = rand();
-    return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * v);
-  };
-}
-
 /** 15 m Gaussian GPS noise on each axis */
 export function noisy(p: Position, g: () => number, sigmaM = 15): Position {
   return offset(p, g() * sigmaM, g() * sigmaM);
 }
 
 export const ALL_RULES = [offRoute, offHours, overspeed, restrictedZone, trackGap, offline];
-
-export interface Logged {
-  /** the fix ts or tick instant that produced the event */
-  at: number;
-  event: ViolationEvent;
-}
-
-export type Item = Fix | { tick: number } | { world: World };
 
 /** Feeds fixes / ticks / world changes through the real engine; returns the events with the instant. */
 export function run(items: readonly Item[], opts: { world?: World; vehicle?: string } = {}) {
@@ -218,10 +184,6 @@ export function run(items: readonly Item[], opts: { world?: World; vehicle?: str
     for (const event of r.events) log.push({ at, event });
   }
   return { log, state, events: log.map((l) => l.event) };
-}
-
-export function ofCode(log: readonly Logged[], code: string): Logged[] {
-  return log.filter((l) => l.event.violation.code === code);
 }
 
 export function phases(log: readonly Logged[]): string[] {

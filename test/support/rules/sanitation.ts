@@ -1,7 +1,7 @@
 /** The world of the sanitation rule tests. */
 import type { Fix } from '../../../core/fix.ts';
 import { stay, uf, walk } from '../plans-matrix.ts';
-import { type Item, local } from '../tracks-matrix.ts';
+import { type Item, local } from './track-kit.ts';
 
 /*
  * Rule matrix, sanitation (issue 15): MISSED_COLLECTION, LATE_COLLECTION, SWEEP_OVERSPEED, SWEEP_COVERAGE
