@@ -6,21 +6,13 @@ import type { PolygonRings } from '../../../geofence/geo/polygon-index.ts';
 import type { RouteInput } from '../../../geofence/geo/polyline-index.ts';
 import type { LonLat, Ruler } from '../../../geofence/geo/ruler.ts';
 import { localMidnightUtcMs } from '../../../geofence/geo/windows.ts';
+import { mulberry32 as prng } from '../../../simulators/shared/rng.ts';
 
 // ---------------------------------------------------------------------------------------------------
 // references and fixtures
 
 /** seeded PRNG (mulberry32): the same cases on every run */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { prng };
 
 /** Vincenty's inverse on the WGS-84 ellipsoid: distance (m) and forward azimuths at both ends (deg). */
 export function vincenty(p1: LonLat, p2: LonLat): { s: number; az1: number; az2: number } {
