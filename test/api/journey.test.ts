@@ -1,16 +1,12 @@
-import { createHmac, timingSafeEqual } from 'node:crypto';
-import { createServer, type IncomingHttpHeaders } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import test from 'ava';
 import Database from 'better-sqlite3';
 import { parse as parseCsv } from 'csv-parse/sync';
 import mqtt from 'mqtt';
-import { squareAround } from '../support/geometry.ts';
+import { docClient, type Json, LAT, seedCity, signedReceiver } from '../support/api/journey.ts';
 import { offRouteHaulFixes } from '../support/haul-world.ts';
-import { call, type Reply } from '../support/identity-world.ts';
+import { call } from '../support/identity-world.ts';
 import { ADMIN_TOKEN, eventually, LOOPBACK_WEBHOOKS, startTestPlatform } from '../support/platform.ts';
-import { SseClient } from '../support/sse.ts';
 
 /**
  * The integrator's journey of issue 4's "done when", over real sockets against the whole platform, using
@@ -20,28 +16,8 @@ import { SseClient } from '../support/sse.ts';
  * returned. Firm A works through it; firm B, with a key of its own, must see none of it.
  */
 
-// biome-ignore lint/suspicious/noExplicitAny: response bodies are navigated field by field
-type Json = any;
-
-const LAT = 31.82;
 /** A date in China Standard Time, as permits are written (YYYY-MM-DD). */
 const cstDate = (ms: number) => new Intl.DateTimeFormat('en-CA', { timeZone: 'Asia/Shanghai' }).format(ms);
-
-/** The receiver's own check of a Standard Webhooks signature, from the POST /webhooks description. */
-function signatureValid(secret: string, headers: IncomingHttpHeaders, body: string): boolean {
-  const id = headers['webhook-id'];
-  const timestamp = headers['webhook-timestamp'];
-  const signatures = headers['webhook-signature'];
-  if (typeof id !== 'string' || typeof timestamp !== 'string' || typeof signatures !== 'string') return false;
-  if (Math.abs(Date.now() / 1000 - Number(timestamp)) > 300) return false;
-  const key = Buffer.from(secret.replace(/^whsec_/, ''), 'base64');
-  const expected = createHmac('sha256', key).update(`${id}.${timestamp}.${body}`).digest();
-  return signatures.split(' ').some((entry) => {
-    const [version, sig] = entry.split(',');
-    const given = Buffer.from(sig ?? '', 'base64');
-    return version === 'v1' && given.length === expected.length && timingSafeEqual(given, expected);
-  });
-}
 
 test('a firm integrator, reading only /docs: device, permit, live stream, signed webhook, evidence, scorecard; another firm sees nothing', async (t) => {
   const tp = await startTestPlatform({
@@ -55,97 +31,12 @@ test('a firm integrator, reading only /docs: device, permit, live stream, signed
   // ---- the document: every step below goes through an operation it declares ----
   const doc: Json = (await call(base, 'GET', '/docs/json')).json;
   t.truthy(doc?.paths, 'the OpenAPI document');
-  const api = async (
-    token: string,
-    method: string,
-    template: string,
-    opts: {
-      params?: Record<string, string>;
-      query?: string;
-      body?: unknown;
-      headers?: Record<string, string>;
-    } = {},
-  ): Promise<Reply> => {
-    const op = doc.paths[template]?.[method.toLowerCase()];
-    if (op === undefined) throw new Error(`/docs has no operation ${method} ${template}`);
-    const path = template.replace(/\{(\w+)\}/g, (_m, name: string) => {
-      const value = opts.params?.[name];
-      if (value === undefined) throw new Error(`${template}: no value for {${name}}`);
-      return encodeURIComponent(value);
-    });
-    return call(base, method, `${path}${opts.query ? `?${opts.query}` : ''}`, {
-      token,
-      ...(opts.body === undefined ? {} : { body: opts.body }),
-      ...(opts.headers ? { headers: opts.headers } : {}),
-    });
-  };
-  const ok = async (reply: Promise<Reply>, status: number, what: string): Promise<Json> => {
-    const r = await reply;
-    if (r.status !== status) throw new Error(`${what}: ${r.status} ${r.text.slice(0, 400)}`);
-    return r.json;
-  };
+  const client = docClient(base, doc);
+  const { api, ok, sse } = client;
 
   // ---- the city: origin and disposal sites, a route; firms A and B, a firm key for each ----
   const admin = ADMIN_TOKEN;
-  await ok(
-    api(admin, 'POST', '/api/v1/sites', {
-      body: {
-        type: 'Feature',
-        id: 'site-origin',
-        geometry: { type: 'Polygon', coordinates: squareAround(117.2, LAT) },
-        properties: { kind: 'origin', name: '测试工地' },
-      },
-    }),
-    201,
-    'origin site',
-  );
-  await ok(
-    api(admin, 'POST', '/api/v1/sites', {
-      body: {
-        type: 'Feature',
-        id: 'site-disposal',
-        geometry: { type: 'Polygon', coordinates: squareAround(117.3, LAT) },
-        properties: { kind: 'disposal', name: '测试消纳场' },
-      },
-    }),
-    201,
-    'disposal site',
-  );
-  await ok(
-    api(admin, 'POST', '/api/v1/routes', {
-      body: {
-        type: 'Feature',
-        id: 'route-main',
-        geometry: {
-          type: 'LineString',
-          coordinates: [
-            [117.2, LAT],
-            [117.3, LAT],
-          ],
-        },
-        properties: { name: '测试线路' },
-      },
-    }),
-    201,
-    'route',
-  );
-  const keyOf: Record<string, string> = {};
-  for (const firm of ['firm-a', 'firm-b']) {
-    await ok(
-      api(admin, 'POST', '/api/v1/firms', { body: { id: firm, name: `${firm} 运输有限公司` } }),
-      201,
-      firm,
-    );
-    const created = await ok(
-      api(admin, 'POST', '/api/v1/keys', {
-        body: { name: `${firm} dispatch`, role: 'firm', firm },
-        headers: { 'idempotency-key': `key-for-${firm}` },
-      }),
-      201,
-      `${firm} key`,
-    );
-    keyOf[firm] = created.secret;
-  }
+  const keyOf = await seedCity(client, admin);
   const A = keyOf['firm-a']!;
   const B = keyOf['firm-b']!;
 
@@ -220,36 +111,19 @@ test('a firm integrator, reading only /docs: device, permit, live stream, signed
   t.is(audit.items[1].actor, 'admin-token');
 
   // ---- firm A's webhook receiver (node:http), checking every signature ----
-  const received: Array<{ body: Json; verified: boolean }> = [];
-  let secret = '';
-  const receiver = createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      const text = Buffer.concat(chunks).toString('utf8');
-      const verified = signatureValid(secret, req.headers, text);
-      received.push({ body: JSON.parse(text), verified });
-      res.writeHead(verified ? 200 : 401).end();
-    });
-  });
-  await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
-  t.teardown(() => new Promise<void>((resolve) => receiver.close(() => resolve())));
-  const hookUrl = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/citywatch`;
+  const hook = await signedReceiver(t);
+  const { received } = hook;
   const subscription = await ok(
     api(A, 'POST', '/api/v1/webhooks', {
-      body: { url: hookUrl, events: ['violation.opened', 'violation.closed'] },
+      body: { url: hook.url, events: ['violation.opened', 'violation.closed'] },
       headers: { 'idempotency-key': 'subscribe-1' },
     }),
     201,
     'webhook subscription',
   );
-  secret = subscription.secret;
+  hook.secret = subscription.secret;
 
   // ---- live streams: firm A watches its positions; firm B watches everything it may ----
-  const sse = (token: string, template: string, query = '') => {
-    if (doc.paths[template]?.get === undefined) throw new Error(`/docs has no operation GET ${template}`);
-    return SseClient.connect(`${base}${template}${query}`, { authorization: `Bearer ${token}` });
-  };
   const liveA = await sse(A, '/api/v1/live/positions');
   const liveB = [
     await sse(B, '/api/v1/live/positions'),
