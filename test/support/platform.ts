@@ -117,6 +117,21 @@ export async function eventually<T>(
   throw new Error(`timed out waiting for ${what}${last ? `: ${(last as Error).message}` : ''}`);
 }
 
+/**
+ * Stops a test platform once its evidence jobs are done: ComplianceService.stop() waits for them on
+ * unref'd timers, and with nothing else left alive the test worker would exit mid-stop.
+ */
+export async function stopAfterEvidence(tp: TestPlatform | undefined): Promise<void> {
+  if (tp) {
+    await eventually(
+      () => (tp.platform.complianceService.status().pendingEvidence === 0 ? true : undefined),
+      'evidence jobs to finish',
+      60_000,
+    );
+  }
+  await tp?.stop();
+}
+
 export function endClient(client: MqttClient): Promise<void> {
   return new Promise((resolve) => client.end(false, {}, () => resolve()));
 }

@@ -7,7 +7,7 @@ import test from 'ava';
 import { PositionDtoSchema } from '../../../api/schemas.ts';
 import type { EventMeta } from '../../../delivery/live/filter.ts';
 import { type FleetUnit, registerFleet, TestDevice } from '../live-fleet.ts';
-import { eventually, startTestPlatform, type TestPlatform } from '../platform.ts';
+import { startTestPlatform, stopAfterEvidence, type TestPlatform } from '../platform.ts';
 import type { SseEvent } from '../sse.ts';
 
 export const UNITS: FleetUnit[] = [
@@ -88,15 +88,7 @@ export function setUp(): void {
 
   test.after.always(async () => {
     for (const d of devices.values()) await d.close();
-    // ComplianceService.stop() waits for evidence jobs on unref'd timers: with nothing else left alive the
-    // worker would exit mid-stop, so let the evidence of the violations above be built first.
-    if (tp) {
-      await eventually(
-        () => (tp.platform.complianceService.status().pendingEvidence === 0 ? true : undefined),
-        'evidence jobs to finish',
-        60_000,
-      );
-    }
-    await tp?.stop();
+    // let the evidence of the violations above be built first
+    await stopAfterEvidence(tp);
   });
 }

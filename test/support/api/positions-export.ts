@@ -5,7 +5,7 @@
 import test from 'ava';
 import { ProblemSchema } from '../../../api/schemas.ts';
 import { ADMIN, createKey, type FleetUnit, registerFleet, TestDevice } from '../live-fleet.ts';
-import { eventually, startTestPlatform, type TestPlatform } from '../platform.ts';
+import { eventually, startTestPlatform, stopAfterEvidence, type TestPlatform } from '../platform.ts';
 
 /** A plate with a quote, a comma and non-ASCII text: CSV quoting and XML escaping must round-trip it. */
 export const TRICKY_PLATE = '皖A·"Q",01 <&>';
@@ -87,15 +87,5 @@ export function setUp(): void {
     monitor = await createKey(tp, { role: 'monitor' });
   });
 
-  test.after.always(async () => {
-    // ComplianceService.stop() waits for evidence jobs on unref'd timers: let them finish first.
-    if (tp) {
-      await eventually(
-        () => (tp.platform.complianceService.status().pendingEvidence === 0 ? true : undefined),
-        'evidence jobs to finish',
-        60_000,
-      );
-    }
-    await tp?.stop();
-  });
+  test.after.always(() => stopAfterEvidence(tp));
 }
