@@ -11,19 +11,10 @@ import http from 'node:http';
 import { deflateSync } from 'node:zlib';
 import test from 'ava';
 import type { Page } from 'playwright-core';
-import {
-  type Browser,
-  drawnUnit,
-  launchBrowser,
-  metres,
-  openPage,
-  pageErrors,
-  screenshotFailures,
-  signIn,
-  until,
-} from '../../testkit/browser.ts';
-import { publishFixes, seedHaulWorld } from '../support/haul-world.ts';
-import { ADMIN_TOKEN, startTestPlatform, type TestPlatform } from '../support/platform.ts';
+import { drawnUnit, metres, openPage, pageErrors, signIn, until } from '../../testkit/browser.ts';
+import { browser, consolePlatform, useBrowser } from '../support/console/world.ts';
+import { publishFixes } from '../support/haul-world.ts';
+import { ADMIN_TOKEN, type TestPlatform } from '../support/platform.ts';
 
 // page.evaluate callbacks run in the page: its globals, loosely typed (tests compile without the DOM library)
 // biome-ignore lint/suspicious/noExplicitAny: browser globals
@@ -46,22 +37,9 @@ const WORLD = {
   permit: 'permit-cr',
 };
 
-let browser: Browser;
+useBrowser();
 
-test.before(async () => {
-  browser = await launchBrowser();
-});
-test.afterEach.always(screenshotFailures);
-test.after.always(async () => {
-  await browser?.close();
-});
-
-async function platformWith(env: Record<string, string> = {}): Promise<TestPlatform> {
-  const tp = await startTestPlatform({ API_RATE_LIMIT: '0', ...env });
-  await seedHaulWorld(tp.platform, WORLD);
-  tp.platform.complianceService.recompile();
-  return tp;
-}
+const platformWith = (env: Record<string, string> = {}): Promise<TestPlatform> => consolePlatform(WORLD, env);
 
 /** Screen pixel of a map coordinate (in the map's own coordinate system). */
 async function pixel(page: Page, lonLat: [number, number]): Promise<{ x: number; y: number }> {
