@@ -1,8 +1,8 @@
 /**
  * A small real world for building evidence packages (geofence/evidence.ts): one origin site, one route,
  * one permit for vehicle v1, a track near the route and an OFF_ROUTE violation on it. Shared by
- * evidence.test.ts and the EventStore contract (test/store/events-contract/), which store the packages
- * it builds.
+ * test/geofence/evidence.test.ts, the EventStore contract (test/store/events-contract/, which stores the
+ * packages it builds) and the API's evidence world (test/support/api/evidence.ts, two firms' trucks).
  */
 
 import type { Fix } from '../../core/fix.ts';
@@ -13,8 +13,22 @@ import type { Violation } from '../../geofence/types.ts';
 /** 22:00 China Standard Time, inside the permit's night window */
 export const T0 = Date.UTC(2026, 10, 20, 14, 0, 0);
 
-/** The registry; the site and route names are parameters so a test can put awkward text in them. */
-export function evidenceSnapshot(siteName = '工地', routeName = 'r'): RegistrySnapshot {
+/** A vehicle of the world and its firm. */
+export interface EvidenceUnit {
+  id: string;
+  firm: string;
+}
+
+/**
+ * The registry; the site and route names are parameters so a test can put awkward text in them. The
+ * permit is the first unit's, for that unit alone; every unit is a muck truck of 18 t.
+ */
+export function evidenceSnapshot(
+  siteName = '工地',
+  routeName = 'r',
+  units: readonly [EvidenceUnit, ...EvidenceUnit[]] = [{ id: 'v1', firm: 'f' }],
+): RegistrySnapshot {
+  const [permitHolder] = units;
   return {
     sites: [
       {
@@ -53,8 +67,8 @@ export function evidenceSnapshot(siteName = '工地', routeName = 'r'): Registry
       {
         id: 'permit-1',
         version: 1,
-        firm: 'f',
-        vehicles: ['v1'],
+        firm: permitHolder.firm,
+        vehicles: [permitHolder.id],
         origins: ['site-o'],
         disposals: [],
         routes: ['route-1'],
@@ -64,7 +78,14 @@ export function evidenceSnapshot(siteName = '工地', routeName = 'r'): Registry
         cargo: '建筑垃圾',
       },
     ],
-    vehicles: [{ id: 'v1', version: 1, firm: 'f', kind: 'muck_truck', ratedLoadT: 18, reportIntervalS: 10 }],
+    vehicles: units.map(({ id, firm }) => ({
+      id,
+      version: 1,
+      firm,
+      kind: 'muck_truck',
+      ratedLoadT: 18,
+      reportIntervalS: 10,
+    })),
     thresholds: { id: 'city', version: 5, values: DEFAULT_THRESHOLDS },
   };
 }

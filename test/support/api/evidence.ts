@@ -12,11 +12,11 @@ import { ProblemSchema } from '../../../api/schemas.ts';
 import type { Fix } from '../../../core/fix.ts';
 import { compileWorld } from '../../../geofence/compile.ts';
 import { buildEvidence, type EvidencePackage } from '../../../geofence/evidence.ts';
-import type { Position, RegistrySnapshot } from '../../../geofence/model.ts';
-import { DEFAULT_THRESHOLDS } from '../../../geofence/thresholds/index.ts';
+import type { RegistrySnapshot } from '../../../geofence/model.ts';
 import type { Violation } from '../../../geofence/types.ts';
 import { EmbeddedEventStore } from '../../../store/events-embedded.ts';
 import { testApi } from '../api-fixtures.ts';
+import { evidenceSnapshot, offRoute, T0, trackFix } from '../evidence-world.ts';
 import { as, KEYS } from '../role-keys.ts';
 
 /**
@@ -26,93 +26,35 @@ import { as, KEYS } from '../role-keys.ts';
  * packages built by the engine's own buildEvidence.
  */
 
-export const T0 = Date.UTC(2026, 10, 20, 14, 0, 0);
-export const ring = (lon: number, lat: number, d = 0.01): Position[] => [
-  [lon, lat],
-  [lon + d, lat],
-  [lon + d, lat + d],
-  [lon, lat + d],
-  [lon, lat],
-];
+/** The evidence world with a truck of firm-a (on the permit) and one of firm-b. */
+export const snapshot: RegistrySnapshot = evidenceSnapshot('工地', '线路一', [
+  { id: 'veh-1', firm: 'firm-a' },
+  { id: 'veh-2', firm: 'firm-b' },
+]);
 
-export const snapshot: RegistrySnapshot = {
-  sites: [{ id: 'site-o', version: 2, kind: 'origin', name: '工地', polygons: [[ring(117.2, 31.8)]] }],
-  routes: [
-    {
-      id: 'route-1',
-      version: 3,
-      name: '线路一',
-      line: [
-        [117.21, 31.805],
-        [117.25, 31.805],
-      ],
-      corridorM: 50,
-      limits: [],
-    },
-  ],
-  zones: [],
-  permits: [
-    {
-      id: 'permit-1',
-      version: 1,
-      firm: 'firm-a',
-      vehicles: ['veh-1'],
-      origins: ['site-o'],
-      disposals: [],
-      routes: ['route-1'],
-      validFrom: '2026-11-01',
-      validTo: '2026-11-30',
-      windows: ['22:00-06:00'],
-      cargo: '建筑垃圾',
-    },
-  ],
-  vehicles: [
-    { id: 'veh-1', version: 1, firm: 'firm-a', kind: 'muck_truck', ratedLoadT: 18, reportIntervalS: 10 },
-    { id: 'veh-2', version: 1, firm: 'firm-b', kind: 'muck_truck', ratedLoadT: 18, reportIntervalS: 10 },
-  ],
-  thresholds: { id: 'city', version: 5, values: DEFAULT_THRESHOLDS },
+/** The i-th fix of a loaded truck's track, one every 10 s from T0, drifting north-east off the route. */
+export const fix = (vehicle: string, firm: string, i: number): Fix =>
+  trackFix(i, 10_000, {
+    vehicle,
+    device: `dev-${vehicle}`,
+    firm,
+    lon: 117.22 + i * 0.0002,
+    speed: 20 + i,
+    cover: 'closed',
+    weight: 17.5,
+  });
+
+/** A closed OFF_ROUTE violation of `vehicle` on that track, citing the site as well. */
+export const violationOf = (vehicle: string, firm: string): Violation => {
+  const v = offRoute(T0 + 100_000, T0 + 200_000, {
+    id: `${vehicle}:OFF_ROUTE:${T0 + 100_000}`,
+    vehicle,
+    firm,
+    startPos: [117.222, 31.807],
+    lastPos: [117.224, 31.808],
+  });
+  return { ...v, refs: [...v.refs, { kind: 'site', id: 'site-o', version: 2 }] };
 };
-
-export const fix = (vehicle: string, firm: string, i: number): Fix => ({
-  vehicle,
-  device: `dev-${vehicle}`,
-  kind: 'muck_truck',
-  firm,
-  ts: T0 + i * 10_000,
-  received: T0 + i * 10_000 + 500,
-  lat: 31.806 + i * 0.0001,
-  lon: 117.22 + i * 0.0002,
-  speed: 20 + i,
-  valid: true,
-  crsIn: 'WGS84',
-  late: false,
-  load: 'full',
-  cover: 'closed',
-  weight: 17.5,
-});
-
-export const violationOf = (vehicle: string, firm: string): Violation => ({
-  id: `${vehicle}:OFF_ROUTE:${T0 + 100_000}`,
-  code: 'OFF_ROUTE',
-  vehicle,
-  firm,
-  permit: 'permit-1',
-  startTs: T0 + 100_000,
-  endTs: T0 + 200_000,
-  durationMs: 100_000,
-  level: 0,
-  startPos: [117.222, 31.807],
-  lastPos: [117.224, 31.808],
-  refs: [
-    { kind: 'thresholds', id: 'city', version: 5 },
-    { kind: 'permit', id: 'permit-1', version: 1 },
-    { kind: 'route', id: 'route-1', version: 3 },
-    { kind: 'site', id: 'site-o', version: 2 },
-  ],
-  thresholds: { offRouteMinMs: 60_000 },
-  ruleVersion: 1,
-  details: { maxDeviationM: 180.5 },
-});
 
 export const A = violationOf('veh-1', 'firm-a');
 export const B = violationOf('veh-2', 'firm-b');
