@@ -12,6 +12,7 @@ import type { Position } from '../../../geofence/model.ts';
 import { ComplianceRegistry } from '../../../registry/compliance.ts';
 import { AUTH, testApi } from '../api-fixtures.ts';
 import { squareFrom } from '../geometry.ts';
+import { PERMIT_BODY } from '../registry/compliance.ts';
 
 /** The compliance registry API through app.inject(), on a real registry in a temporary directory. */
 
@@ -63,18 +64,7 @@ export const routeFeature = {
   geometry: { type: 'LineString', coordinates: LINE },
   properties: { name: '繁华大道' },
 };
-export const PERMIT = {
-  id: 'permit-1',
-  firm: 'firm-a',
-  vehicles: ['veh-1'],
-  origins: ['site-o'],
-  disposals: ['site-d'],
-  routes: ['route-1'],
-  validFrom: '2026-11-01',
-  validTo: '2026-11-30',
-  windows: ['22:00-06:00'],
-  cargo: '建筑垃圾',
-};
+export const PERMIT = PERMIT_BODY;
 
 export async function seed(app: FastifyInstance) {
   for (const payload of [

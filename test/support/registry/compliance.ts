@@ -30,7 +30,8 @@ export const LINE: Position[] = [
   [117.25, 31.82],
   [117.3025, 31.8525],
 ];
-export const PERMIT: PermitInput = {
+/** permit-1 of firm-a for veh-1, site-o to site-d by route-1, nights in November 2026, as an application's body */
+export const PERMIT_BODY = {
   id: 'permit-1',
   firm: 'firm-a',
   vehicles: ['veh-1'],
@@ -41,8 +42,8 @@ export const PERMIT: PermitInput = {
   validTo: '2026-11-30',
   windows: ['22:00-06:00'],
   cargo: '建筑垃圾',
-  state: 'active',
 };
+export const PERMIT: PermitInput = { ...PERMIT_BODY, state: 'active' };
 export const VEHICLES: VehicleProfile[] = [
   { id: 'veh-1', version: 1, firm: 'firm-a', kind: 'muck_truck', ratedLoadT: 18, reportIntervalS: 10 },
 ];

@@ -18,6 +18,7 @@ import { ComplianceRegistry } from '../../../registry/compliance.ts';
 import { testApi } from '../api-fixtures.ts';
 import { squareFrom } from '../geometry.ts';
 import { as, KEYS } from '../role-keys.ts';
+import { PERMIT_BODY } from './compliance.ts';
 
 /**
  * The permit approval workflow (registry/permit-workflow.ts) through the API with one key per role, on a
@@ -28,18 +29,7 @@ export const NO_POSITIONS = { latest: async () => [], latestOf: async () => unde
 /** 12:00 local (04:00Z) on 15 November 2026, inside the permits' validity */
 export const NOV_15 = Date.parse('2026-11-15T04:00:00Z');
 
-export const PERMIT = {
-  id: 'permit-1',
-  firm: 'firm-a',
-  vehicles: ['veh-1'],
-  origins: ['site-o'],
-  disposals: ['site-d'],
-  routes: ['route-1'],
-  validFrom: '2026-11-01',
-  validTo: '2026-11-30',
-  windows: ['00:00-24:00'],
-  cargo: '建筑垃圾',
-};
+export const PERMIT = { ...PERMIT_BODY, windows: ['00:00-24:00'] };
 
 export function world(t: ExecutionContext) {
   const dir = mkdtempSync(join(tmpdir(), 'citywatch-permit-workflow-'));
