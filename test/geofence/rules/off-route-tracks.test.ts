@@ -1,5 +1,5 @@
 /**
- * OFF_ROUTE (geofence/rules/off-route.ts) on the worlds of test/support/tracks-matrix.ts and
+ * OFF_ROUTE (geofence/rules/off-route.ts) on the worlds of test/support/rules/matrix/ and
  * test/support/rules/matrix-route.ts: cross streets and corners, noise, silences, the end of a violation,
  * a permit expiring mid-violation, a route edited mid-trip. The rule's definition on the route-time
  * world: off-route.test.ts.
