@@ -33,6 +33,7 @@ import {
   SCHEMA_VERSION,
   type Statements,
   sameContent,
+  storeVersion,
   type VersionRow,
   versionRow,
 } from './compliance/versions.ts';
@@ -299,40 +300,25 @@ export class ComplianceRegistry {
   /**
    * Stores a version row written by another node, as it was written there (the node that wrote it made
    * the checks). Rows are immutable, so a node holds a (kind, id, version) once: 'same' when it holds
-   * it already with the same content (its own write coming back, or a version seen before; the time of
-   * writing may differ, as for the city thresholds each node creates at its first start), 'conflict'
-   * when it holds a different one (two nodes wrote that version at once: nothing is written, the caller
-   * says so), 'applied' otherwise. A newer version than the latest becomes the latest, and the listeners
-   * hear of it with `replicated: true`. A row the file holds and memory does not (another process sharing
-   * the DATA_DIR stored it) is taken into memory the same way.
+   * it already with the same content (its own write coming back; the time of writing may differ, as for
+   * the city thresholds each node creates at its first start), 'conflict' when it holds a different one
+   * (two nodes wrote that version at once: nothing written) unless `replace` (the cluster chose the
+   * given one: it takes the place of the one held, kept in entity_versions_lost), 'applied' otherwise.
+   * A version newer than the latest, or replacing it, becomes the latest, and the listeners hear of it
+   * with `replicated: true`. A row the file holds and memory does not (another process sharing the
+   * DATA_DIR stored it) is taken into memory the same way.
    */
-  applyVersion(rec: EntityVersion): 'applied' | 'same' | 'conflict' {
-    try {
-      return this.applyVersionOnce(rec);
-    } catch (err) {
-      // another process sharing the file stored the row between the read and the insert: read it again
-      if (!/UNIQUE constraint failed/.test((err as Error).message)) throw err;
-      return this.applyVersionOnce(rec);
-    }
+  applyVersion(rec: EntityVersion, opts: { replace?: boolean } = {}): 'applied' | 'same' | 'conflict' {
+    const stored = storeVersion(this.db, this.stmt, rec, opts.replace === true);
+    if (stored === 'conflict') return 'conflict';
+    return this.takeLatest(stored.rec) || stored.inserted ? 'applied' : 'same';
   }
 
-  private applyVersionOnce(rec: EntityVersion): 'applied' | 'same' | 'conflict' {
-    const stored = this.stmt.one.get(rec.kind, rec.id, rec.version) as VersionRow | undefined;
-    if (stored !== undefined) {
-      const existing = fromRow(stored);
-      if (!sameContent(existing, rec)) return 'conflict';
-      return this.takeLatest(existing) ? 'applied' : 'same';
-    }
-    const row = versionRow(rec, Date.parse(rec.createdAt));
-    this.stmt.insert.run(row);
-    this.takeLatest(fromRow(row));
-    return 'applied';
-  }
-
-  /** a replicated version newer than the latest in memory becomes the latest; true when it did */
+  /** a replicated version newer than the latest in memory, or replacing it, becomes the latest */
   private takeLatest(rec: EntityVersion): boolean {
     const latest = this.latest.get(rec.kind)?.get(rec.id);
-    if (latest !== undefined && latest.version >= rec.version) return false;
+    if (latest !== undefined && latest.version > rec.version) return false;
+    if (latest?.version === rec.version && sameContent(latest, rec)) return false;
     this.latest.get(rec.kind)!.set(rec.id, rec);
     this.cached = undefined;
     const change: ComplianceChange = {

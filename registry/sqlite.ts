@@ -4,6 +4,7 @@ import { openSqlite } from '../store/sqlite-file.ts';
 import * as devices from './sqlite/devices.ts';
 import * as fleet from './sqlite/fleet.ts';
 import { canonicalPhone, Jt808Terminals } from './sqlite/jt808-terminals.ts';
+import { RegistryOutbox } from './sqlite/outbox.ts';
 import * as replication from './sqlite/replication.ts';
 import { SecretChecks } from './sqlite/secret-checks.ts';
 import {
@@ -18,6 +19,7 @@ import type { Device, Firm, Jt808Binding, NewDevice, Officer, Registry, Vehicle 
 export { checkJt808Binding, DEFAULT_REPORT_INTERVAL_S } from './sqlite/devices.ts';
 export { RegistryConflictError } from './sqlite/errors.ts';
 export { canonicalPhone } from './sqlite/jt808-terminals.ts';
+export type { OutboxRow, RegistryOutbox } from './sqlite/outbox.ts';
 export { REPLICATED_TABLES, type ReplicatedRecord, type ReplicatedTable } from './sqlite/state.ts';
 
 export interface SqliteRegistryOptions {
@@ -47,6 +49,7 @@ export class SqliteRegistry implements Registry {
   private readonly terminals: Jt808Terminals;
   private generation = 0;
   private readonly recordListeners = new Set<(table: ReplicatedTable, id: string) => void>();
+  private box: RegistryOutbox | undefined;
 
   constructor(opts: SqliteRegistryOptions) {
     this.path = join(opts.dir, 'registry.db');
@@ -239,7 +242,18 @@ export class SqliteRegistry implements Registry {
    * write would. Returns false when the record equals the one held (nothing written).
    */
   applyRecord(table: ReplicatedTable, id: string, record: ReplicatedRecord | null): boolean {
-    return replication.applyRecord(this.s, table, id, record);
+    const apply = () => replication.applyRecord(this.s, table, id, record);
+    return this.box === undefined ? apply() : this.box.without(apply);
+  }
+
+  /**
+   * The outbox of the changes made here, for a cluster node (registry/sqlite/outbox.ts): from this call
+   * on, every write made here leaves a row in it, in the write's transaction. `base`: the registry
+   * stream's sequence applied now. Made once; later calls return the same.
+   */
+  outbox(base: () => number): RegistryOutbox {
+    this.box ??= new RegistryOutbox(this.db, base);
+    return this.box;
   }
 
   // ---- re-reads, for a process that shares the file with the one writing it ----

@@ -8,6 +8,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import test from 'ava';
+import Database from 'better-sqlite3';
 import { type ComplianceChange, ComplianceRegistry } from '../../registry/compliance.ts';
 import { type ReplicatedTable, SqliteRegistry } from '../../registry/sqlite.ts';
 
@@ -184,4 +185,96 @@ test('nodes sharing one DATA_DIR: a change another process stored in the file is
   t.true(b.applyRecord('device', 'dev-s', carried(origin.exportRecord('device', 'dev-s'))));
   t.false(await b.verifyDevice('dev-s', 'secret-s-long-enough'), 'disabled in memory too');
   t.false(b.applyRecord('device', 'dev-s', carried(origin.exportRecord('device', 'dev-s'))));
+});
+
+test("the cluster's choice between two versions of one number replaces the one held, which is kept aside", (t) => {
+  const dir = tmp();
+  const a = new ComplianceRegistry({ dir: tmp() });
+  const b = new ComplianceRegistry({ dir });
+  t.teardown(() => {
+    a.close();
+    b.close();
+  });
+  const zone = (name: string) => ({ id: 'zone-1', kind: 'restricted', name, polygons: square(117.2, 31.8) });
+  a.put('zone', zone('from a') as never);
+  b.put('zone', zone('from b') as never);
+  const heard: ComplianceChange[] = [];
+  b.onChange((c) => heard.push(c));
+  const winner = carried(a.record('zone', 'zone-1')!);
+  t.is(b.applyVersion(winner), 'conflict');
+  t.is(b.applyVersion(winner, { replace: true }), 'applied');
+  t.deepEqual(b.record('zone', 'zone-1'), a.record('zone', 'zone-1'), 'the version held is the cluster’s');
+  t.deepEqual(heard, [{ kind: 'zone', id: 'zone-1', version: 1, deleted: false, replicated: true }]);
+  t.is(b.snapshot().zones[0]?.name, 'from a', 'the engine sees it');
+  t.is(b.applyVersion(winner), 'same');
+  // the file holds it (a restart reads it back), and the version it replaced in entity_versions_lost;
+  // any other delete is still refused
+  b.close();
+  const again = new ComplianceRegistry({ dir });
+  t.teardown(() => again.close());
+  t.is(again.get('zone', 'zone-1')?.name, 'from a');
+  const db = new Database(path.join(dir, 'compliance.db'));
+  t.teardown(() => db.close());
+  const lost = db.prepare('SELECT kind, id, version, body FROM entity_versions_lost').all() as {
+    body: string;
+  }[];
+  t.is(lost.length, 1);
+  t.is(JSON.parse(lost[0]!.body).name, 'from b');
+  t.throws(() => db.prepare("DELETE FROM entity_versions WHERE kind = 'zone'").run(), {
+    any: true,
+    message: /immutable/,
+  });
+});
+
+test("a cluster node's outbox: a write made here leaves its row in the write's transaction, an applied one none", async (t) => {
+  const dir = tmp();
+  const a = new SqliteRegistry({ dir });
+  const other = new SqliteRegistry({ dir: tmp() });
+  t.teardown(() => {
+    a.close();
+    other.close();
+  });
+  a.upsertFirm({ id: 'firm-x', name: 'before' }); // before the outbox: a seed, offered by the sync
+  let base = 5;
+  const box = a.outbox(() => base);
+  const rows = () => box.next(0, 100).map(({ tbl, id, base }) => `${tbl} ${id} @${base}`);
+  t.deepEqual(rows(), []);
+  a.upsertFirm({ id: 'firm-x', name: 'X' });
+  base = 9;
+  a.upsertFirm({ id: 'firm-x', name: 'X again' });
+  t.deepEqual(rows(), ['firm firm-x @5'], 'one row a record, with the stream sequence of its first change');
+  await a.putDevice({
+    id: 'dev-x',
+    secret: 'secret-x-long-enough',
+    kind: 'muck_truck',
+    vehicle: 'v',
+    firm: 'firm-x',
+  });
+  t.deepEqual(rows(), ['firm firm-x @5', 'device dev-x @9']);
+  const published = box.of('device', 'dev-x')!.seq;
+  t.true(box.done(published));
+  t.false(box.done(published), 'a row already gone');
+  // the JT/T 808 closing written at the next turn is a change of the device record
+  await a.closeJt808Registration('dev-x', 1_234);
+  t.deepEqual(rows(), ['firm firm-x @5', 'device dev-x @9']);
+
+  // a record from another node, even one changed here before: applied, no row
+  other.upsertVehicle({ id: 'veh-y', plate: '皖A·00009', kind: 'muck_truck', firm: 'firm-x' });
+  t.true(a.applyRecord('vehicle', 'veh-y', carried(other.exportRecord('vehicle', 'veh-y'))));
+  t.true(a.applyRecord('device', 'dev-x', null));
+  t.deepEqual(rows(), ['firm firm-x @5', 'device dev-x @9'], 'the rows of changes made here stay');
+  t.throws(() => a.setDeviceEnabled('missing', false));
+  t.deepEqual(rows(), ['firm firm-x @5', 'device dev-x @9'], 'a write refused leaves none');
+
+  // durable: the file keeps the rows and its uid through a restart
+  const uid = box.uid;
+  a.close();
+  const again = new SqliteRegistry({ dir });
+  t.teardown(() => again.close());
+  const box2 = again.outbox(() => 0);
+  t.is(box2.uid, uid);
+  t.deepEqual(
+    box2.next(0, 100).map(({ tbl, id }) => `${tbl} ${id}`),
+    ['firm firm-x', 'device dev-x'],
+  );
 });
