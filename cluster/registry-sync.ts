@@ -2,62 +2,60 @@
  * The registry carried between the cluster's nodes (issue 16): every change is an event on the
  * replicated stream CITYWATCH_REGISTRY (cluster/jetstream.ts), which every node (edge, worker, API node)
  * reads in stream order and applies to its own copy in DATA_DIR, so each node reads a local registry and
- * any node's API can write.
+ * any node's API can write. The stream's order decides between nodes: every node ends with the same
+ * registry whatever the order its own changes were made in.
  *  - the compliance registry (registry/compliance.ts: sites, routes, zones, permits, thresholds, plans,
  *    incidents) is versioned and append-only: an event is one version row, as written; applying it
- *    stores the row if the node lacks it (ComplianceRegistry.applyVersion), so every node ends with the
- *    same rows whatever the order they came in. Its message id is kind/id/version: the stream keeps the
- *    first publish of a version within the duplicate window.
+ *    stores the row if the node lacks it (ComplianceRegistry.applyVersion). Two nodes that write the
+ *    same entity at once both write its version N: the first N in the stream stands, on every node. The
+ *    node whose N came later finds, reading the stream, another N before its own: it replaces its row
+ *    with that one (its own kept in entity_versions_lost), counts it (`lost`) and logs it as an error
+ *    naming the entity; the API had answered its caller already, so the log is where it is reported.
+ *    Message id kind/id/version: the stream drops the later N within its duplicate window.
  *  - the device registry (registry/sqlite.ts: firms, vehicles, officers, devices with their secret's
  *    scrypt hash and JT/T 808 binding, device models) is not versioned: an event is the whole record
- *    after the change, or null for a deletion, so the last event of a record in the stream is its state
- *    on every node (SqliteRegistry.applyRecord).
+ *    after the change, or null for a deletion, and the last event of a record in the stream is its
+ *    state on every node (SqliteRegistry.applyRecord). An event carries the stream sequence its writer
+ *    had applied when it made the change (`ob.base`): when the record's event before it in the stream
+ *    came from another writer after that, the two were made at once; the later one stands (counted in
+ *    `conflicts` and logged by every node).
  *
- * A node writes locally first (the API answers as in the single process), then publishes the change;
- * its own events come back and change nothing. What a node holds that the stream lacks (a seed written
- * before it joined, a change whose publish a crash cut off) is published once it has read the stream to
- * its end at start: every compliance version it lacks there, and every device-registry record the
- * stream never named (one the stream names keeps the stream's state).
- *
- * Not resolved here, only detected: two nodes writing the same compliance entity within the time one
- * takes to reach the other (milliseconds) both store their own version N; each node keeps the one it
- * holds, the stream's first is what the nodes that wrote neither apply; `conflicts` counts them and the
- * log names them. The API's If-Version does not span nodes.
- *
- * Bounded: the publish queue holds keys, a device-registry record once however often it changes (its
- * state is read when published); past MAX_PENDING_VERSIONS compliance versions waiting (NATS out of
- * reach for long), the queue is dropped and every local version is offered again once NATS answers
- * (the stream and applyVersion make that idempotent).
+ * A node writes locally first (the API answers as in the single process), then publishes
+ * (cluster/registry-publisher.ts). Nothing a crash cuts off between the two is lost:
+ *  - a device-registry change leaves a row in the file's outbox in the transaction of the change
+ *    (registry/sqlite/outbox.ts, which says why an outbox rather than publishing first), deleted once
+ *    the stream has it. While a record has a row, the node applies no event of it (its own change comes
+ *    later in the stream and stands), except its own event of that very row, found at a restart when
+ *    the crash fell after the publish: the row is then done;
+ *  - a compliance version is a durable row already.
+ * At start, once it has read the stream to its end, a node publishes every compliance version it holds
+ * that the stream lacks and every device-registry record the stream never named (a seed written before
+ * the node joined, a compliance version whose publish a crash cut off); the publisher starts then.
  */
 import type { JetStreamClient, JetStreamManager } from '@nats-io/jetstream';
 import type { Logger } from 'pino';
 import type { ComplianceRegistry, EntityVersion } from '../registry/compliance.ts';
 import {
   REPLICATED_TABLES,
+  type RegistryOutbox,
   type ReplicatedRecord,
   type ReplicatedTable,
   type SqliteRegistry,
 } from '../registry/sqlite.ts';
-import { type ClusterConnection, REGISTRY_STREAM, REGISTRY_SUBJECT_PREFIX } from './jetstream.ts';
+import { type ClusterConnection, REGISTRY_STREAM } from './jetstream.ts';
+import { type RegistryEvent, RegistryPublisher, versionKey } from './registry-publisher.ts';
 
-/** one event of the registry stream (JSON) */
-export interface RegistryEvent {
-  /** the node that wrote the change (its name in the cluster) */
-  origin: string;
-  /** epoch ms when it was published: the appliers log how long it took to reach them */
-  at: number;
-  change:
-    | { t: 'compliance'; version: EntityVersion }
-    | { t: ReplicatedTable; id: string; record: ReplicatedRecord | null };
-}
+export type { RegistryEvent } from './registry-publisher.ts';
 
 export interface RegistrySyncStats {
   /** events applied that changed this node's copy (others' changes) */
   applied: number;
   /** events published by this node */
   published: number;
-  /** compliance versions two nodes wrote differently (see above) */
+  /** changes made at once by two nodes to the same entity or record, as this node saw them resolved */
   conflicts: number;
+  /** changes made here that lost such a conflict (replaced by the stream's) */
+  lost: number;
   /** the stream sequence applied last */
   seq: number;
   /** event published -> applied here, for others' events: the last and the largest */
@@ -83,9 +81,7 @@ export interface RegistrySyncOptions {
   publishTimeoutMs?: number;
 }
 
-const MAX_PENDING_VERSIONS = 10_000;
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
-const versionKey = (kind: string, id: string, version: number) => `c ${kind} ${id} ${version}`;
 const recordKey = (table: string, id: string) => `r ${table} ${id}`;
 
 export class RegistrySync {
@@ -93,6 +89,7 @@ export class RegistrySync {
     applied: 0,
     published: 0,
     conflicts: 0,
+    lost: 0,
     seq: 0,
     lastLatencyMs: 0,
     maxLatencyMs: 0,
@@ -102,11 +99,13 @@ export class RegistrySync {
   private readonly js: JetStreamClient;
   private readonly jsm: JetStreamManager;
   private readonly log: Logger;
-  /** publish queue: keys in order (a Map keeps insertion order and holds a key once) */
-  private readonly pending = new Map<string, EntityVersion | { table: ReplicatedTable; id: string }>();
-  private pendingVersions = 0;
-  private offerAll = false;
-  private wake: (() => void) | undefined;
+  /** the device registry's changes not yet in the stream (durable) */
+  private readonly outbox: RegistryOutbox;
+  private readonly publisher: RegistryPublisher;
+  /** the compliance versions read in the stream so far: the first of a number stands */
+  private readonly inStream = new Set<string>();
+  /** each record's last event in the stream so far: its sequence and its writer (file uid or node) */
+  private readonly lastEvent = new Map<string, { seq: number; writer: string }>();
   private stopped = false;
   private readonly unsubscribe: (() => void)[] = [];
   private consumerStop: (() => void) | undefined;
@@ -117,6 +116,18 @@ export class RegistrySync {
     this.js = opts.cluster.js;
     this.jsm = opts.cluster.jsm;
     this.log = opts.logger.child({ component: 'registry-sync' });
+    // from here on every device-registry write of this process leaves its outbox row
+    this.outbox = opts.devices.outbox(() => this.stats.seq);
+    this.publisher = new RegistryPublisher({
+      js: this.js,
+      node: opts.node,
+      devices: opts.devices,
+      compliance: opts.compliance,
+      outbox: this.outbox,
+      log: this.log,
+      timeoutMs: opts.publishTimeoutMs ?? 10_000,
+      onPublished: () => this.stats.published++,
+    });
     this.caughtUp = new Promise((resolve) => {
       this.markCaughtUp = resolve;
     });
@@ -128,47 +139,26 @@ export class RegistrySync {
       compliance.onChange((change) => {
         if (change.replicated) return;
         const rec = compliance.record(change.kind, change.id, change.version);
-        if (rec !== undefined) this.queueVersion(rec);
+        if (rec !== undefined) this.publisher.queueVersion(rec);
       }),
-      devices.onRecordChange((table, id) => this.queue(recordKey(table, id), { table, id })),
+      // the outbox row is written already: wake the publisher
+      devices.onRecordChange(() => this.publisher.poke()),
     );
-    this.loops.push(this.consumeLoop(), this.publishLoop());
+    this.loops.push(this.consumeLoop(), this.publisher.run(this.caughtUp));
   }
 
   async stop(): Promise<void> {
     this.stopped = true;
     for (const u of this.unsubscribe) u();
     this.consumerStop?.();
-    this.wake?.();
+    this.publisher.stop();
     this.markCaughtUp();
     await Promise.allSettled(this.loops);
   }
 
   /** changes of this node waiting to be published */
   get pendingChanges(): number {
-    return this.pending.size;
-  }
-
-  private queueVersion(rec: EntityVersion): void {
-    if (this.pendingVersions >= MAX_PENDING_VERSIONS) {
-      // bounded: forget the queued versions, offer every local one once the stream answers again
-      for (const [key, value] of this.pending) if ('kind' in value) this.pending.delete(key);
-      this.pendingVersions = 0;
-      if (!this.offerAll)
-        this.log.error(
-          { max: MAX_PENDING_VERSIONS },
-          'registry sync: too many changes waiting for NATS; every local version will be offered again',
-        );
-      this.offerAll = true;
-      return;
-    }
-    if (!this.pending.has(versionKey(rec.kind, rec.id, rec.version))) this.pendingVersions++;
-    this.queue(versionKey(rec.kind, rec.id, rec.version), rec);
-  }
-
-  private queue(key: string, value: EntityVersion | { table: ReplicatedTable; id: string }): void {
-    this.pending.set(key, value);
-    this.wake?.();
+    return this.publisher.pendingChanges;
   }
 
   // ---- reading the stream ----
@@ -185,16 +175,11 @@ export class RegistrySync {
         await sleep(500);
       }
     }
-    // what the stream names, until it has been read to its end (then what it lacks is offered)
-    let seen: { versions: Set<string>; records: Set<string> } | undefined = {
-      versions: new Set(),
-      records: new Set(),
-    };
+    let reading = true;
     const caughtUp = () => {
-      if (seen === undefined) return;
-      const named = seen;
-      seen = undefined;
-      this.offerMissing(named);
+      if (!reading) return;
+      reading = false;
+      this.offerMissing();
       this.log.info({ seq: this.stats.seq }, 'registry sync: caught up with the registry stream');
       this.markCaughtUp();
     };
@@ -208,10 +193,8 @@ export class RegistrySync {
         this.consumerStop = () => void messages.stop();
         if (this.stopped) void messages.stop();
         for await (const m of messages) {
-          let event: RegistryEvent | undefined;
           try {
-            event = m.json<RegistryEvent>();
-            this.apply(event, m.seq, seen);
+            this.apply(m.json<RegistryEvent>(), m.seq);
           } catch (err) {
             this.log.error(
               { seq: m.seq, err: (err as Error).message },
@@ -229,36 +212,19 @@ export class RegistrySync {
     }
   }
 
-  private apply(
-    event: RegistryEvent,
-    seq: number,
-    seen: { versions: Set<string>; records: Set<string> } | undefined,
-  ) {
+  private apply(event: RegistryEvent, seq: number): void {
     const { change } = event;
-    const mine = event.origin === this.opts.node;
-    let applied = false;
+    let applied: boolean;
     let what: Record<string, unknown>;
     if (change.t === 'compliance') {
       const v = change.version;
-      seen?.versions.add(versionKey(v.kind, v.id, v.version));
       what = { kind: v.kind, id: v.id, version: v.version };
-      const result = this.opts.compliance.applyVersion(v);
-      if (result === 'conflict') {
-        this.stats.conflicts++;
-        this.log.error(
-          { ...what, origin: event.origin },
-          'registry sync: this node holds another version of the same number (two nodes wrote it at once); kept its own',
-        );
-      }
-      applied = result === 'applied';
+      applied = this.applyVersion(v, event.origin, what);
     } else {
-      seen?.records.add(recordKey(change.t, change.id));
       what = { table: change.t, id: change.id, deleted: change.record === null };
-      const before = this.opts.devices.exportRecord(change.t, change.id);
-      applied = this.opts.devices.applyRecord(change.t, change.id, change.record);
-      if (applied) this.opts.onRecordApplied?.(change.t, change.id, change.record, before);
+      applied = this.applyRecord(change.t, change.id, change.record, event, seq, what);
     }
-    if (!applied || mine) return;
+    if (!applied || event.origin === this.opts.node) return;
     this.stats.applied++;
     const latencyMs = Math.max(0, Date.now() - event.at);
     this.stats.lastLatencyMs = latencyMs;
@@ -266,79 +232,84 @@ export class RegistrySync {
     this.log.info({ ...what, seq, origin: event.origin, latencyMs }, 'registry change applied');
   }
 
-  /** after the first read to the end: what this node holds and the stream never named */
-  private offerMissing(seen: { versions: Set<string>; records: Set<string> }): void {
-    let offered = 0;
-    for (const rec of this.opts.compliance.allVersions()) {
-      if (seen.versions.has(versionKey(rec.kind, rec.id, rec.version))) continue;
-      this.queueVersion(rec);
-      offered++;
+  /** a compliance version: the first of its number in the stream stands */
+  private applyVersion(v: EntityVersion, origin: string, what: Record<string, unknown>): boolean {
+    const key = versionKey(v.kind, v.id, v.version);
+    const first = !this.inStream.has(key);
+    this.inStream.add(key);
+    const result = this.opts.compliance.applyVersion(v);
+    if (result !== 'conflict') return result === 'applied';
+    this.stats.conflicts++;
+    if (!first) {
+      this.log.warn(
+        { ...what, origin },
+        'registry sync: two nodes wrote the same version at once; this later one is dropped, the first in the stream stands',
+      );
+      return false;
     }
-    for (const table of REPLICATED_TABLES)
-      for (const id of this.opts.devices.recordIds(table)) {
-        if (seen.records.has(recordKey(table, id))) continue;
-        this.queue(recordKey(table, id), { table, id });
-        offered++;
-      }
-    if (offered > 0) this.log.info({ offered }, 'registry sync: offering what the stream lacks');
+    // the row held here was not in the stream before this one: written here, and it lost
+    this.stats.lost++;
+    this.log.error(
+      { ...what, winner: origin },
+      "registry sync: a change made here lost to another node's version of the same number, first in the stream: replaced by it (the one made here is kept in entity_versions_lost)",
+    );
+    return this.opts.compliance.applyVersion(v, { replace: true }) === 'applied';
   }
 
-  // ---- publishing this node's changes ----
-
-  private async publishLoop(): Promise<void> {
-    const timeout = this.opts.publishTimeoutMs ?? 10_000;
-    let failures = 0;
-    while (!this.stopped) {
-      if (this.offerAll) {
-        this.offerAll = false;
-        for (const rec of this.opts.compliance.allVersions()) this.queueVersion(rec);
-      }
-      const first = this.pending.entries().next();
-      if (first.done) {
-        await new Promise<void>((resolve) => {
-          this.wake = resolve;
-        });
-        this.wake = undefined;
-        continue;
-      }
-      const [key, value] = first.value;
-      const event: RegistryEvent =
-        'kind' in value
-          ? { origin: this.opts.node, at: Date.now(), change: { t: 'compliance', version: value } }
-          : {
-              origin: this.opts.node,
-              at: Date.now(),
-              // the record as it is now: a later change of it is carried by this one event
-              change: {
-                t: value.table,
-                id: value.id,
-                record: this.opts.devices.exportRecord(value.table, value.id),
-              },
-            };
-      try {
-        await this.js.publish(
-          'kind' in value
-            ? `${REGISTRY_SUBJECT_PREFIX}.compliance`
-            : `${REGISTRY_SUBJECT_PREFIX}.record.${value.table}`,
-          JSON.stringify(event),
-          'kind' in value ? { msgID: `${value.kind}/${value.id}/${value.version}`, timeout } : { timeout },
-        );
-        // a record changed again while its event was on its way stays queued (published again)
-        if (this.pending.get(key) === value) {
-          this.pending.delete(key);
-          if ('kind' in value) this.pendingVersions--;
-        }
-        this.stats.published++;
-        failures = 0;
-      } catch (err) {
-        if (this.stopped) return;
-        if (failures++ % 20 === 0)
-          this.log.warn(
-            { err: (err as Error).message, pending: this.pending.size },
-            'registry sync: publish failed; retrying',
-          );
-        await sleep(Math.min(5000, 100 * 2 ** Math.min(failures, 6)));
-      }
+  /** a device-registry record: the last event in the stream stands */
+  private applyRecord(
+    table: ReplicatedTable,
+    id: string,
+    record: ReplicatedRecord | null,
+    event: RegistryEvent,
+    seq: number,
+    what: Record<string, unknown>,
+  ): boolean {
+    const key = recordKey(table, id);
+    const writer = event.ob?.uid ?? event.origin;
+    const last = this.lastEvent.get(key);
+    this.lastEvent.set(key, { seq, writer });
+    if (event.ob !== undefined && last !== undefined && last.writer !== writer && last.seq > event.ob.base) {
+      // made without knowing the event before it: both made at once, this later one stands everywhere
+      this.stats.conflicts++;
+      if (last.writer === this.outbox.uid) this.stats.lost++;
+      this.log.warn(
+        {
+          ...what,
+          seq,
+          origin: event.origin,
+          overwrites: last.seq,
+          lostHere: last.writer === this.outbox.uid,
+        },
+        'registry sync: two nodes changed the same record at once; the later in the stream stands',
+      );
     }
+    const mine = this.outbox.of(table, id);
+    if (mine !== undefined) {
+      // a change made here is not in the stream yet: it will come after this event and stand
+      if (event.ob?.uid !== this.outbox.uid || event.ob.seq !== mine.seq) return false;
+      this.outbox.done(mine.seq); // it is: published before a crash that left the row
+    }
+    const before = this.opts.devices.exportRecord(table, id);
+    const applied = this.opts.devices.applyRecord(table, id, record);
+    if (applied) this.opts.onRecordApplied?.(table, id, record, before);
+    return applied;
+  }
+
+  /** after the first read to the end: what this node holds and the stream never named */
+  private offerMissing(): void {
+    let offered = 0;
+    for (const rec of this.opts.compliance.allVersions()) {
+      if (this.inStream.has(versionKey(rec.kind, rec.id, rec.version))) continue;
+      this.publisher.queueVersion(rec);
+      offered++;
+    }
+    const records: { tbl: ReplicatedTable; id: string }[] = [];
+    for (const tbl of REPLICATED_TABLES)
+      for (const id of this.opts.devices.recordIds(tbl))
+        if (!this.lastEvent.has(recordKey(tbl, id))) records.push({ tbl, id });
+    this.outbox.addAll(records, this.stats.seq);
+    offered += records.length;
+    if (offered > 0) this.log.info({ offered }, 'registry sync: offering what the stream lacks');
   }
 }

@@ -20,6 +20,17 @@ export interface StreamedFix {
   msgId: string;
 }
 
+/**
+ * what the registry node of registry-node-child.ts writes before it kills itself: a device disabled and
+ * a firm renamed (records the stream names already) and a zone
+ */
+export const CRASH_WRITES = {
+  device: 'dev-o1',
+  firm: 'firm-o',
+  firmName: 'renamed before the crash',
+  zone: 'zone-crash',
+};
+
 /** a fresh DATA_DIR with these firms, vehicles, devices and (optionally) compliance world */
 export async function seedDataDir(world: {
   firms: readonly string[];
