@@ -3,10 +3,11 @@
  * node's registry changes to the stream CITYWATCH_REGISTRY.
  *  - device-registry records from the file's outbox (registry/sqlite/outbox.ts), oldest row first, each
  *    with its record as it is when the row is taken (the row stands for every change of the record made
- *    before it) and the message id uid/seq; the row is deleted once the stream acknowledged it, so a
- *    crash before that publishes it again at the restart (the stream drops the copy within its
- *    duplicate window; the reader, cluster/registry-sync.ts, finds it in the stream at the restart and
- *    deletes the row before this starts);
+ *    before it) and the message id uid/seq; the row is deleted once the stream acknowledged it (the
+ *    window's rows in one transaction: one fsync each took seconds for a seed), so a crash before that
+ *    publishes it again at the restart (the stream drops the copy within its duplicate window; the
+ *    reader, cluster/registry-sync.ts, finds it in the stream at the restart and deletes the row before
+ *    this starts);
  *  - compliance versions from a queue in memory (the version rows are durable: what a crash drops
  *    from it, the reader offers again at the restart), message id kind/id/version; a version that lost
  *    to the stream's own of its number meanwhile (registry-sync.ts replaced it) is not published.
@@ -129,6 +130,10 @@ export class RegistryPublisher {
         ...versions.map(([key, rec]) => this.publishVersion(key, rec)),
         ...rows.map((row) => this.publishRecord(row.seq, row.tbl, row.id, row.base)),
       ]);
+      // the rows the stream has, deleted together (one fsync a window, not one a row)
+      this.o.outbox.doneAll(
+        rows.filter((_, i) => results[versions.length + i]!.status === 'fulfilled').map((row) => row.seq),
+      );
       const failed = results.find((r) => r.status === 'rejected');
       if (failed === undefined) {
         failures = 0;
@@ -173,8 +178,7 @@ export class RegistryPublisher {
       msgID: `${outbox.uid}/${seq}`,
       timeout: this.o.timeoutMs,
     });
-    outbox.done(seq);
-    this.o.onPublished();
+    this.o.onPublished(); // the row is deleted with its window's
   }
 }
 
