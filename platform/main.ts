@@ -1,6 +1,5 @@
 import { pino } from 'pino';
 import { ConfigError, loadConfig } from './config.ts';
-import { startPlatform } from './platform.ts';
 
 /**
  * `npm start`: the process shell. Reads the environment, starts the platform, prints what runs where,
@@ -27,6 +26,9 @@ async function main(): Promise<void> {
     return;
   }
   const logger = pino({ level: config.env.LOG_LEVEL, base: undefined });
+  // loaded only here: a cluster part (above) does not load the single process's graph (a second of CPU
+  // at each start, four parts at once in the cluster benchmark)
+  const { startPlatform } = await import('./platform.ts');
   const platform = await startPlatform(config, { logger });
   // a cluster API node (PARTS=api with CLUSTER_NATS_URLS): its registry joins the cluster's (platform/cluster-api-node.ts)
   const clusterRegistry =
