@@ -54,7 +54,8 @@ export { PERMIT_STATES, type PermitState } from './permit-workflow.ts';
 /**
  * The compliance registry (issue 3): sites, routes, zones, permits and the city thresholds, durable and
  * versioned; and (issue 15) the plans: collection points, sweep plans, duty plans, upload stations. Every
- * change appends a version row and never rewrites one (a trigger refuses UPDATE and DELETE), so a
+ * change appends a version row and never rewrites one (a trigger refuses UPDATE and DELETE, but for a
+ * version a cluster replaced by another node's: compliance/versions.ts), so a
  * violation judged by `site s1 v3` can always be re-read as it was. A deletion is a tombstone version.
  * `snapshot()` is what the engine compiles (geofence/compile.ts compileWorld): the latest live version of
  * everything, and only the permits the city approved (state `approved`, or the legacy `active`; the

@@ -3,7 +3,10 @@ import type { ComplianceKind, EntityVersion } from './types.ts';
 
 /**
  * The file of the compliance registry (`compliance.db`): one table of immutable version rows (a trigger
- * refuses UPDATE and DELETE), its migration, its statements, and a row as the registry hands it out.
+ * refuses UPDATE and DELETE, but for a row kept in entity_versions_lost first: a version a cluster
+ * replaced by another node's of the same number), its migration, its statements, and a row as the
+ * registry hands it out. In a cluster only the stream's first version N is ever judged by (the workers
+ * apply the stream; the version a node wrote and lost was never first in it).
  */
 
 /** 2: the `note` column (why a version was written: a permit's rejection or revocation reason). */
