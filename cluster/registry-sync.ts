@@ -106,6 +106,8 @@ export class RegistrySync {
   private readonly inStream = new Set<string>();
   /** each record's last event in the stream so far: its sequence and its writer (file uid or node) */
   private readonly lastEvent = new Map<string, { seq: number; writer: string }>();
+  /** the stream has been read to the end it had at start */
+  private readToEnd = false;
   private stopped = false;
   private readonly unsubscribe: (() => void)[] = [];
   private consumerStop: (() => void) | undefined;
@@ -116,8 +118,9 @@ export class RegistrySync {
     this.js = opts.cluster.js;
     this.jsm = opts.cluster.jsm;
     this.log = opts.logger.child({ component: 'registry-sync' });
-    // from here on every device-registry write of this process leaves its outbox row
-    this.outbox = opts.devices.outbox(() => this.stats.seq);
+    // from here on every device-registry write of this process leaves its outbox row (an API node's
+    // from its start: platform/registries.ts), made on the stream sequence applied once it is known
+    this.outbox = opts.devices.outbox(() => (this.readToEnd ? this.stats.seq : -1));
     this.publisher = new RegistryPublisher({
       js: this.js,
       node: opts.node,
@@ -175,10 +178,9 @@ export class RegistrySync {
         await sleep(500);
       }
     }
-    let reading = true;
     const caughtUp = () => {
-      if (!reading) return;
-      reading = false;
+      if (this.readToEnd) return;
+      this.readToEnd = true;
       this.offerMissing();
       this.log.info({ seq: this.stats.seq }, 'registry sync: caught up with the registry stream');
       this.markCaughtUp();
@@ -269,7 +271,8 @@ export class RegistrySync {
     const writer = event.ob?.uid ?? event.origin;
     const last = this.lastEvent.get(key);
     this.lastEvent.set(key, { seq, writer });
-    if (event.ob !== undefined && last !== undefined && last.writer !== writer && last.seq > event.ob.base) {
+    const base = event.ob?.base ?? -1; // -1: made before its node knew the stream (not told)
+    if (base >= 0 && last !== undefined && last.writer !== writer && last.seq > base) {
       // made without knowing the event before it: both made at once, this later one stands everywhere
       this.stats.conflicts++;
       if (last.writer === this.outbox.uid) this.stats.lost++;

@@ -23,6 +23,9 @@ export interface Registries {
 export async function openRegistries(config: Config, logger: Logger): Promise<Registries> {
   const { env } = config;
   const registry = new SqliteRegistry({ dir: path.join(config.dataDir, 'registry') });
+  // a cluster API node: its writes leave their outbox row from the start, also those its API takes
+  // before the registry has joined the stream (platform/cluster-api-node.ts, registry/sqlite/outbox.ts)
+  if (env.CLUSTER_NATS_URLS !== undefined) registry.outbox();
   if (env.SIMULATE.seed && registry.devices().length === 0) await seedDemoRegistry(registry);
   if (env.SERVICE_PASSWORD) await registry.putServiceCredential('platform', env.SERVICE_PASSWORD);
   // the documented vendor mapping (README "JT/T 808"), there for devices to name

@@ -247,12 +247,13 @@ export class SqliteRegistry implements Registry {
   }
 
   /**
-   * The outbox of the changes made here, for a cluster node (registry/sqlite/outbox.ts): from this call
-   * on, every write made here leaves a row in it, in the write's transaction. `base`: the registry
-   * stream's sequence applied now. Made once; later calls return the same.
+   * The outbox of the changes made here, for a cluster node (registry/sqlite/outbox.ts): from the first
+   * call on, every write made here leaves a row in it, in the write's transaction. `base`: the registry
+   * stream's sequence applied now (-1: not known yet); a later call returns the same outbox with its.
    */
-  outbox(base: () => number): RegistryOutbox {
+  outbox(base: () => number = () => -1): RegistryOutbox {
     this.box ??= new RegistryOutbox(this.db, base);
+    this.box.base = base;
     return this.box;
   }
 

@@ -73,16 +73,19 @@ export class RegistryOutbox {
   private off = 0;
   private readonly stmt;
 
-  /** `base`: the registry stream's sequence applied here now */
+  /**
+   * `base`: the registry stream's sequence applied here now, -1 while unknown (the node has not read
+   * the stream to its end yet: no conflict is then told from it)
+   */
   constructor(
     private readonly db: Database.Database,
-    base: () => number,
+    public base: () => number,
   ) {
     db.exec(SCHEMA);
     db.prepare('INSERT OR IGNORE INTO registry_outbox_origin (one, uid) VALUES (1, ?)').run(randomUUID());
     this.uid = (db.prepare('SELECT uid FROM registry_outbox_origin').get() as { uid: string }).uid;
     db.function('citywatch_outbox_on', { deterministic: false }, () => (this.off === 0 ? 1 : 0));
-    db.function('citywatch_outbox_base', { deterministic: false }, () => base());
+    db.function('citywatch_outbox_base', { deterministic: false }, () => this.base());
     for (const { table, key, record } of SOURCES)
       for (const op of ['INSERT', 'UPDATE', 'DELETE'] as const) {
         const row = op === 'DELETE' ? 'OLD' : 'NEW';
