@@ -7,7 +7,6 @@ import type { ViolationEvent, World } from '../geofence/types.ts';
 import { LiveAlerts } from './alerts.ts';
 import { CommitCycle } from './commit-cycle.ts';
 import { EngineDriver } from './engine-driver.ts';
-import { engineFingerprint } from './engine-state-codec.ts';
 import { EngineStateStore } from './engine-state-store.ts';
 import { EventOutbox } from './event-outbox.ts';
 import { EvidenceQueue } from './evidence-queue.ts';
@@ -15,6 +14,9 @@ import { JudgedGate } from './judged-gate.ts';
 import { type ComplianceMetrics, createComplianceMetrics, firmKindOf, STEP_SAMPLE_EVERY } from './metrics.ts';
 import { type PlatformOutageRecord, PlatformOutages } from './platform-outages.ts';
 import type { ComplianceServiceOptions, ComplianceStatus, PersistStats } from './service-options.ts';
+import { restoreService } from './service-restore.ts';
+import { startServiceTimers } from './service-timers.ts';
+import { drainUntil } from './shutdown-drain.ts';
 
 export { alertTopic } from './alerts.ts';
 export type { LateFigures } from './late-fixes.ts';
@@ -34,7 +36,10 @@ export type {
  *  - into the EventStore, batched, retried until stored (never dropped): compliance/event-outbox.ts,
  *  - for every closed violation, the evidence package, once the fix store holds the track:
  *    compliance/evidence-queue.ts (bounded concurrency, durable queue, one track query per vehicle batch),
- *  - the pump's gate (a fix's checkpoint moves once its judgement is committed): compliance/judged-gate.ts.
+ *  - the pump's gate (a fix's checkpoint moves once its judgement is committed): compliance/judged-gate.ts,
+ *  - what a start reads back (states, outbox counts, outages): compliance/service-restore.ts,
+ *  - the flush and the silence tick on the judgement clock: compliance/service-timers.ts,
+ *  - the last writes to the EventStore at shutdown, bounded: compliance/shutdown-drain.ts.
  * Its options and status are declared in compliance/service-options.ts.
  *
  * Restarts and outages (with `state`, compliance/engine-state-store.ts): every flush commits, in ONE
@@ -89,8 +94,8 @@ export class ComplianceService {
   private eventStoreOpen = false;
   /** the commit of each flush: states, outbox, evidence, outages in one transaction */
   private readonly commits: CommitCycle;
-  private flushTimer: NodeJS.Timeout | undefined;
-  private tickTimer: NodeJS.Timeout | undefined;
+  /** stops the flush and tick timers (set by start) */
+  private stopTimers: (() => void) | undefined;
   private stopped = false;
   private readonly unsubscribe: () => void;
   private readonly metrics: ComplianceMetrics | undefined;
@@ -126,7 +131,13 @@ export class ComplianceService {
         this.metrics?.violations.labels(v.code, firmKindOf(this.driver.kindOf(v.vehicle))).inc();
       },
     });
-    this.restore(this.state);
+    // the saved states, the outbox and the evidence still to build (compliance/service-restore.ts)
+    ({ outages: this.outages, downSince: this.downSince } = restoreService(this.state, {
+      driver: this.driver,
+      outbox: this.outbox,
+      horizonMs: this.horizonMs(),
+      logger: opts.logger,
+    }));
     this.commits = new CommitCycle({
       store: this.state,
       driver: this.driver,
@@ -154,62 +165,24 @@ export class ComplianceService {
     return this.driver.openViolationsByCode();
   }
 
-  /** Reads back the saved states, the outbox and the evidence still to build. */
-  private restore(store: EngineStateStore): void {
-    const restored = store.open(engineFingerprint(this.driver.engine));
-    const log = this.opts.logger;
-    const newestFix = this.driver.restore(restored.vehicles);
-    this.outbox.restored(restored.outbox);
-    this.driver.late.restored(restored.historyVehicles);
-    this.outages = new PlatformOutages(store.history().outages(Date.now() - this.horizonMs()));
-    // down since the last commit before this start (a state saved by an older version has no such
-    // instant: the newest fix of a restored vehicle is the best guess of when the platform stopped)
-    this.downSince =
-      restored.aliveAt ?? (this.driver.vehicles > 0 && Number.isFinite(newestFix) ? newestFix : undefined);
-    if (restored.discardedVehicles > 0)
-      log.warn(
-        { discarded: restored.discardedVehicles, file: store.file },
-        'compliance: saved engine states were written by another engine version; starting them afresh',
-      );
-    log.info(
-      {
-        vehicles: this.driver.vehicles,
-        withHistory: this.driver.late.withHistory,
-        downSince: this.downSince,
-        outboxViolations: restored.outbox.violation,
-        outboxTrips: restored.outbox.trip,
-        evidenceDue: restored.evidenceDue,
-      },
-      'compliance: engine state restored',
-    );
-  }
-
   /**
    * Starts the flush timer (commits the engine state; writes to the EventStore once it is open) and the
    * silence tick. Independent of the EventStore: the state is saved while it is unreachable.
    */
   start(): void {
-    const flushMs = this.opts.flushIntervalMs ?? 200;
-    const tickMs = this.opts.tickIntervalMs ?? 5000;
     this.graceUntil = Date.now() + (this.opts.restoreGraceMs ?? 120_000);
     // the platform was not running since its last commit: silence in that time is the platform's
     this.outages.started(this.downSince);
     const clockAtStart = this.now();
     if (Number.isFinite(clockAtStart)) this.lastTickAt = clockAtStart;
-    this.flushTimer = setInterval(() => void this.flush(), flushMs);
-    this.flushTimer.unref();
-    // Ticks follow the judgement clock, which may run faster than the wall (a fleet clock at 120x):
-    // the timer polls it often and ticks once tickMs of its time has passed, so a simulated silence
-    // of a minute is not skipped over between two wall-clock ticks. On the wall clock: every tickMs.
-    this.tickTimer = setInterval(
-      () => {
-        // (and at once when the clock went back: the wall clock held back by a growing intake lag)
-        const now = this.now();
-        if (now - this.lastTickAt >= tickMs || now < this.lastTickAt) this.tick();
-      },
-      Math.min(tickMs, 25),
-    );
-    this.tickTimer.unref();
+    this.stopTimers = startServiceTimers({
+      flushMs: this.opts.flushIntervalMs ?? 200,
+      tickMs: this.opts.tickIntervalMs ?? 5000,
+      now: this.now,
+      lastTickAt: () => this.lastTickAt,
+      flush: () => void this.flush(),
+      tick: () => this.tick(),
+    });
   }
 
   /** The EventStore is open: queued events (restored ones included) are written from now on. */
@@ -378,8 +351,7 @@ export class ComplianceService {
     if (this.stopped) return { events: 0, evidenceDue: 0 };
     const deadline = Date.now() + budgetMs;
     this.unsubscribe();
-    if (this.flushTimer) clearInterval(this.flushTimer);
-    if (this.tickTimer) clearInterval(this.tickTimer);
+    this.stopTimers?.();
     this.persist();
     // a pump waiting for judgements must not wait for a service that has stopped judging
     this.gate.releaseAll();
@@ -388,11 +360,8 @@ export class ComplianceService {
     await this.evidence.stop(Date.now() + budgetMs / 2);
     this.stopped = true;
     const queued = () => this.outbox.pendingViolations + this.outbox.pendingTrips;
-    while (this.eventStoreOpen && queued() > 0 && Date.now() < deadline) {
-      // a hung EventStore must not hold the shutdown: what is not written stays in the outbox
-      await within(this.flush(), deadline - Date.now());
-      if (queued() > 0 && Date.now() < deadline) await sleep(100, true);
-    }
+    // a hung EventStore must not hold the shutdown: what is not written stays in the outbox
+    if (this.eventStoreOpen) await drainUntil(queued, () => this.flush(), deadline);
     this.persist();
     const left = queued();
     const evidence = this.evidence.status();
@@ -405,22 +374,4 @@ export class ComplianceService {
     this.bus.removeAllListeners();
     return { events: left, evidenceDue: evidence.due };
   }
-}
-
-/** Waits for `work`, at most `ms` (a ref'd timer, cleared as soon as the work is done). */
-async function within(work: Promise<unknown>, ms: number): Promise<void> {
-  let timer: NodeJS.Timeout | undefined;
-  try {
-    await Promise.race([work, new Promise<void>((r) => (timer = setTimeout(r, Math.max(0, ms))))]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
-/** An unref'd timer unless `ref`: background retries must not hold a process that wants to exit. */
-function sleep(ms: number, ref = false): Promise<void> {
-  return new Promise((r) => {
-    const timer = setTimeout(r, ms);
-    if (!ref) timer.unref();
-  });
 }
