@@ -8,7 +8,7 @@ import {
   STRICT_POLICY,
 } from '../../outbound/guarded-request.ts';
 import { tripWebhookEvent, violationWebhookEvent, type WebhookEvent } from './events.ts';
-import { matches } from './match.ts';
+import { DeliveryIntake } from './intake.ts';
 import { attemptResult, webhookMetrics } from './metrics.ts';
 import { ABANDONED, postDelivery, SHUTDOWN } from './post.ts';
 import type {
@@ -16,7 +16,6 @@ import type {
   DueDelivery,
   NewSubscription,
   StateChange,
-  Subscription,
   SubscriptionState,
 } from './records.ts';
 import { DEFAULT_RETRY_POLICY, nextStep, type RetryPolicy } from './schedule.ts';
@@ -27,10 +26,10 @@ import type { WebhookStore } from './store.ts';
  * subscriptions, makes each delivery durable in the store before any attempt, and POSTs them with fetch.
  *
  * Nothing here may hold up the pipeline: the bus listener only matches in memory and buffers; the
- * buffer is written in one transaction on the next turn of the event loop. A slow or dead receiver
- * cannot hold up the others either: each attempt has a timeout, each target (URL origin) has a few
- * slots, and the due-query skips the targets whose slots are all taken, so their backlog never sits in
- * front of anyone else's.
+ * buffer is written in one transaction on the next turn of the event loop (api/webhooks/intake.ts).
+ * A slow or dead receiver cannot hold up the others either: each attempt has a timeout, each target
+ * (URL origin) has a few slots, and the due-query skips the targets whose slots are all taken, so their
+ * backlog never sits in front of anyone else's.
  *
  * Every attempt goes through the outbound guard (outbound/guarded-request.ts): https only unless http is
  * allowed, never to a loopback, private, link-local or other special-purpose address unless the
@@ -90,8 +89,6 @@ const LEASE_GRACE_MS = 5_000;
 /** Longest sleep of the scheduler: a safety net, every change wakes it anyway. */
 const MAX_SLEEP_MS = 30_000;
 const PRUNE_EVERY_MS = 3_600_000;
-/** Matched events held in memory while the store cannot be written; beyond this they are dropped (logged). */
-const MAX_BUFFERED = 100_000;
 
 export class WebhookDispatcher {
   readonly store: WebhookStore;
@@ -115,8 +112,8 @@ export class WebhookDispatcher {
   private readonly attemptSeconds: Histogram<'result'> | undefined;
   private readonly finished: Counter<'outcome'> | undefined;
   onStateChange: ((change: StateChange & { at: number }) => void) | undefined;
-  private buffer: Array<{ event: WebhookEvent; subscriptions: Subscription[] }> = [];
-  private flushScheduled = false;
+  /** matched events, buffered and written to the store */
+  private readonly intake: DeliveryIntake;
   private readonly inFlight = new Map<string, { controller: AbortController; done: Promise<void> }>();
   private readonly perTarget = new Map<string, number>();
   private timer: NodeJS.Timeout | undefined;
@@ -139,6 +136,13 @@ export class WebhookDispatcher {
     this.outbound = options.outbound ?? STRICT_POLICY;
     this.pauseAfterDead = options.pauseAfterDead ?? 5;
     this.onStateChange = options.onStateChange;
+    this.intake = new DeliveryIntake({
+      store: this.store,
+      logger: this.log,
+      ownerActive: (keyId) => this.ownerActive(keyId),
+      now: () => this.now(),
+      stored: () => this.schedulePump(),
+    });
     if (options.metrics) {
       const m = webhookMetrics(options.metrics, () => (this.stopped ? undefined : this.store.counts()));
       this.refused = m.refused;
@@ -174,51 +178,7 @@ export class WebhookDispatcher {
 
   /** Queues an event for every subscription it matches; written to the store on the next tick. */
   publish(event: WebhookEvent): void {
-    if (this.stopped) return;
-    const subscriptions = this.store
-      .allSubscriptions()
-      .filter((s) => s.state === 'active' && matches(s, event) && this.ownerActive(s.ownerKey));
-    if (subscriptions.length === 0) return;
-    if (this.buffer.length >= MAX_BUFFERED) {
-      this.log.error({ event: event.id, type: event.type }, 'webhooks: buffer full, event dropped');
-      return;
-    }
-    this.buffer.push({ event, subscriptions });
-    this.scheduleFlush(0);
-  }
-
-  private scheduleFlush(delayMs: number): void {
-    if (this.flushScheduled) return;
-    this.flushScheduled = true;
-    const run = () => {
-      this.flushScheduled = false;
-      this.flush();
-    };
-    if (delayMs === 0) setImmediate(run);
-    else setTimeout(run, delayMs).unref();
-  }
-
-  /** Writes the buffer in one transaction; on failure it stays buffered and is tried again in 1 s. */
-  private flush(): void {
-    if (this.buffer.length === 0) return;
-    const batch = this.buffer;
-    try {
-      // A subscription deleted since the match must not get a delivery (and would fail the foreign key).
-      const live = new Set(this.store.allSubscriptions().map((s) => s.id));
-      const kept = batch
-        .map((b) => ({ event: b.event, subscriptions: b.subscriptions.filter((s) => live.has(s.id)) }))
-        .filter((b) => b.subscriptions.length > 0);
-      this.store.enqueue(kept, this.now());
-      this.buffer = [];
-    } catch (err) {
-      this.log.error(
-        { err: (err as Error).message, buffered: batch.length },
-        'webhooks: could not store deliveries; kept in memory and retried',
-      );
-      if (!this.stopped) this.scheduleFlush(1000);
-      return;
-    }
-    this.schedulePump();
+    if (!this.stopped) this.intake.publish(event);
   }
 
   createSubscription(input: NewSubscription) {
@@ -388,7 +348,7 @@ export class WebhookDispatcher {
   }
 
   status(): WebhookStatus {
-    return { ...this.store.counts(), inFlight: this.inFlight.size, buffered: this.buffer.length };
+    return { ...this.store.counts(), inFlight: this.inFlight.size, buffered: this.intake.buffered };
   }
 
   /**
@@ -397,7 +357,7 @@ export class WebhookDispatcher {
    */
   async stop(): Promise<void> {
     if (this.stopped) return;
-    this.flush();
+    this.intake.close();
     this.stopped = true;
     if (this.timer) clearTimeout(this.timer);
     if (this.pruneTimer) clearInterval(this.pruneTimer);
@@ -409,8 +369,8 @@ export class WebhookDispatcher {
     } catch (err) {
       this.log.warn({ err: (err as Error).message }, 'webhooks: could not release abandoned attempts');
     }
-    if (this.buffer.length > 0)
-      this.log.warn({ buffered: this.buffer.length }, 'webhooks: events not stored at shutdown');
+    if (this.intake.buffered > 0)
+      this.log.warn({ buffered: this.intake.buffered }, 'webhooks: events not stored at shutdown');
     this.store.close();
   }
 }
