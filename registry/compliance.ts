@@ -5,8 +5,15 @@ import { localDate } from '../geofence/geo/windows.ts';
 import type { CityThresholds, RegistrySnapshot, VehicleProfile } from '../geofence/model.ts';
 import { DEFAULT_THRESHOLDS } from '../geofence/thresholds/index.ts';
 import { openSqlite } from '../store/sqlite-file.ts';
+import { ComplianceChanges } from './compliance/changes.ts';
 import { normalizeInput } from './compliance/inputs.ts';
-import { checkWorkflow, livePermits, permitAudit, referenceIssues } from './compliance/permits.ts';
+import {
+  checkWorkflow,
+  permitAudit,
+  permitsNaming,
+  referenceIssues,
+  transitionPermit,
+} from './compliance/permits.ts';
 import { engineView } from './compliance/snapshot.ts';
 import {
   CITY_THRESHOLDS_ID,
@@ -21,7 +28,6 @@ import {
   NotFoundError,
   type PermitAuditEntry,
   type RegistryPermit,
-  TransitionError,
   type WriteOptions,
 } from './compliance/types.ts';
 import {
@@ -38,12 +44,7 @@ import {
   versionRow,
 } from './compliance/versions.ts';
 import { ValidationError } from './geometry.ts';
-import {
-  type PermitStatus,
-  type PermitTarget,
-  permitTransitionRefusal,
-  permitStatus as statusOn,
-} from './permit-workflow.ts';
+import { type PermitStatus, type PermitTarget, permitStatus as statusOn } from './permit-workflow.ts';
 
 export { normalizeInput, validateThresholdValues } from './compliance/inputs.ts';
 export { vehicleProfilesFrom } from './compliance/profiles.ts';
@@ -70,29 +71,29 @@ export { PERMIT_STATES, type PermitState } from './permit-workflow.ts';
  *
  * Its parts live in registry/compliance/: the kinds, inputs, versions and errors (types.ts), the file's
  * table and rows (versions.ts), the validation of inputs (inputs.ts), the permits' audit trail,
- * workflow and references (permits.ts), and the vehicle profiles from the device registry (profiles.ts).
+ * workflow and references (permits.ts), who hears of the changes (changes.ts), and the vehicle profiles
+ * from the device registry (profiles.ts).
  */
 export class ComplianceRegistry {
   readonly path: string;
   private readonly db: Database.Database;
   private readonly vehicles: () => VehicleProfile[];
   private readonly now: () => number;
-  private readonly onListenerError: (err: unknown) => void;
   /** latest version row of every (kind, id), tombstones included */
   private readonly latest = new Map<ComplianceKind, Map<string, EntityVersion>>();
-  private readonly listeners = new Set<(change: ComplianceChange) => void>();
+  /** the listeners of onChange; holds the changes of a batch until it has committed */
+  private readonly changes: ComplianceChanges;
   private cached: Omit<RegistrySnapshot, 'vehicles'> | undefined;
-  /** changes written inside batch(), told to the listeners once it has committed */
-  private batchChanges: ComplianceChange[] | undefined;
   private readonly stmt: Statements;
 
   constructor(opts: ComplianceRegistryOptions) {
     this.path = join(opts.dir, 'compliance.db');
     this.vehicles = opts.vehicles ?? (() => []);
     this.now = opts.now ?? Date.now;
-    this.onListenerError =
+    this.changes = new ComplianceChanges(
       opts.onListenerError ??
-      ((err) => process.emitWarning(`compliance registry change listener failed: ${String(err)}`));
+        ((err) => process.emitWarning(`compliance registry change listener failed: ${String(err)}`)),
+    );
     for (const kind of COMPLIANCE_KINDS) this.latest.set(kind, new Map());
     const { db, value } = openSqlite(this.path, { schemaVersion: SCHEMA_VERSION }, (db) => {
       migrate(db);
@@ -200,19 +201,7 @@ export class ComplianceRegistry {
     to: PermitTarget,
     opts: { actor?: string; reason?: string; ifVersion?: number } = {},
   ): RegistryPermit {
-    const current = this.get('permit', id);
-    if (current === undefined) throw new NotFoundError('permit', id);
-    // A decision must change something: "approve" twice is refused, not written as an amendment.
-    const status = this.permitStatus(current);
-    const refusal = permitTransitionRefusal(status, to);
-    if (refusal !== undefined) throw new TransitionError(id, status, to, refusal);
-    const reason = opts.reason?.trim();
-    const { version: _v, ...input } = current;
-    const write: WriteOptions = { workflow: true };
-    if (opts.actor !== undefined) write.actor = opts.actor;
-    if (reason) write.note = reason;
-    if (opts.ifVersion !== undefined) write.ifVersion = opts.ifVersion;
-    return this.put('permit', { ...structuredClone(input), state: to }, write);
+    return transitionPermit(this, id, to, opts);
   }
 
   /**
@@ -223,30 +212,25 @@ export class ComplianceRegistry {
    * the listeners hear nothing. A batch inside a batch is part of it.
    */
   batch<T>(fn: () => T): T {
-    if (this.batchChanges !== undefined) return fn();
-    this.batchChanges = [];
+    if (this.changes.holding) return fn();
+    this.changes.hold();
     let out: T;
     try {
       out = this.db.transaction(fn).immediate();
     } catch (err) {
-      this.batchChanges = undefined;
+      this.changes.discard();
       for (const byId of this.latest.values()) byId.clear();
       this.load();
       this.cached = undefined;
       throw err;
     }
-    const changes = this.batchChanges;
-    this.batchChanges = undefined;
-    for (const change of changes) this.notify(change);
+    this.changes.release();
     return out;
   }
 
   /** Called after every committed change (the platform recompiles the World). Returns an unsubscribe. */
   onChange(listener: (change: ComplianceChange) => void): () => void {
-    this.listeners.add(listener);
-    return () => {
-      this.listeners.delete(listener);
-    };
+    return this.changes.subscribe(listener);
   }
 
   // ---- writes ----
@@ -274,10 +258,7 @@ export class ComplianceRegistry {
     const current = this.latest.get(kind)!.get(id);
     if (current?.entity === undefined) throw new NotFoundError(kind, id);
     if (kind === 'site' || kind === 'route') {
-      const field = kind === 'site' ? (['origins', 'disposals'] as const) : (['routes'] as const);
-      const users = livePermits(this)
-        .filter((p) => field.some((f) => p[f].includes(id)))
-        .map((p) => p.id);
+      const users = permitsNaming(this, kind, id);
       if (users.length > 0) {
         throw new ConflictError(
           `${kind} '${id}' is named by permit(s) ${users.map((u) => `'${u}'`).join(', ')}; revoke or change them first`,
@@ -329,13 +310,12 @@ export class ComplianceRegistry {
       deleted: rec.deleted,
       replicated: true,
     };
-    if (this.batchChanges !== undefined) this.batchChanges.push(change);
-    else this.notify(change);
+    this.changes.changed(change);
     return true;
   }
 
   close(): void {
-    this.listeners.clear();
+    this.changes.clear();
     if (this.db.open) this.db.close();
   }
 
@@ -379,19 +359,7 @@ export class ComplianceRegistry {
       .immediate();
     this.latest.get(kind)!.set(id, rec);
     this.cached = undefined;
-    const change: ComplianceChange = { kind, id, version: rec.version, deleted: rec.deleted };
-    if (this.batchChanges !== undefined) this.batchChanges.push(change);
-    else this.notify(change);
+    this.changes.changed({ kind, id, version: rec.version, deleted: rec.deleted });
     return rec;
-  }
-
-  private notify(change: ComplianceChange): void {
-    for (const listener of [...this.listeners]) {
-      try {
-        listener(change);
-      } catch (err) {
-        this.onListenerError(err);
-      }
-    }
   }
 }

@@ -13,10 +13,13 @@ import {
   type ComplianceKind,
   type EntityOf,
   type EntityVersion,
+  type InputOf,
   LIVE_PERMIT_STATES,
+  NotFoundError,
   type PermitAuditEntry,
   type RegistryPermit,
   TransitionError,
+  type WriteOptions,
 } from './types.ts';
 
 /**
@@ -89,6 +92,44 @@ export function checkWorkflow(
   if (PERMIT_REASON_REQUIRED.has(state as PermitTarget) && !note?.trim()) {
     throw new ValidationError([{ path: 'reason', message: `required to make a permit ${state}` }]);
   }
+}
+
+/** What a workflow decision writes with (registry/compliance.ts put). */
+export interface PermitWriter extends PermitReader {
+  put(kind: 'permit', input: InputOf<'permit'>, opts: WriteOptions): RegistryPermit;
+}
+
+/**
+ * A workflow decision on a permit: a new version, identical but for its state, recorded with the actor
+ * and the reason (registry/compliance.ts transitionPermit: the errors it throws are listed there).
+ */
+export function transitionPermit(
+  registry: PermitWriter,
+  id: string,
+  to: PermitTarget,
+  opts: { actor?: string; reason?: string; ifVersion?: number },
+): RegistryPermit {
+  const current = registry.get('permit', id);
+  if (current === undefined) throw new NotFoundError('permit', id);
+  // A decision must change something: "approve" twice is refused, not written as an amendment.
+  const status = registry.permitStatus(current);
+  const refusal = permitTransitionRefusal(status, to);
+  if (refusal !== undefined) throw new TransitionError(id, status, to, refusal);
+  const reason = opts.reason?.trim();
+  const { version: _v, ...input } = current;
+  const write: WriteOptions = { workflow: true };
+  if (opts.actor !== undefined) write.actor = opts.actor;
+  if (reason) write.note = reason;
+  if (opts.ifVersion !== undefined) write.ifVersion = opts.ifVersion;
+  return registry.put('permit', { ...structuredClone(input), state: to }, write);
+}
+
+/** The live permits that name a site (as origin or disposal) or a route: ids, in permit order. */
+export function permitsNaming(registry: PermitReader, kind: 'site' | 'route', id: string): string[] {
+  const field = kind === 'site' ? (['origins', 'disposals'] as const) : (['routes'] as const);
+  return livePermits(registry)
+    .filter((p) => field.some((f) => p[f].includes(id)))
+    .map((p) => p.id);
 }
 
 /** The permits that still count on their sites and routes. */
