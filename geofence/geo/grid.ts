@@ -14,6 +14,31 @@ export interface GridSpec {
   readonly ny: number;
 }
 
+/** A bounding box in projected metres; min > max when it holds nothing. */
+export interface Extent {
+  minX: number;
+  minY: number;
+  maxX: number;
+  maxY: number;
+}
+
+/** The extent of the first `n` projected points (an index's vertices), before the grid is fitted over it. */
+export function extentOf(xs: Float64Array, ys: Float64Array, n: number): Extent {
+  let minX = Infinity;
+  let minY = Infinity;
+  let maxX = -Infinity;
+  let maxY = -Infinity;
+  for (let v = 0; v < n; v++) {
+    const x = xs[v]!;
+    const y = ys[v]!;
+    if (x < minX) minX = x;
+    if (x > maxX) maxX = x;
+    if (y < minY) minY = y;
+    if (y > maxY) maxY = y;
+  }
+  return { minX, minY, maxX, maxY };
+}
+
 /** Fits a grid over [minX, maxX] x [minY, maxY] with cells of about `cellM` metres, at most `maxCells`. */
 export function fitGrid(
   minX: number,

@@ -1,4 +1,4 @@
-import { type CellLists, colOf, fitGrid, type GridSpec, inGrid, rowOf } from './grid.ts';
+import { type CellLists, colOf, extentOf, fitGrid, type GridSpec, inGrid, rowOf } from './grid.ts';
 import { classifyCells } from './polygon-cells.ts';
 import { buildPart, type PolygonPart, partContains } from './polygon-part.ts';
 import { type LonLat, Ruler } from './ruler.ts';
@@ -109,10 +109,6 @@ export class PolygonIndex {
     this.segA = new Int32Array(nSeg);
     let v = 0;
     let s = 0;
-    let minX = Infinity;
-    let minY = Infinity;
-    let maxX = -Infinity;
-    let maxY = -Infinity;
     const zoneSeg: Array<[number, number]> = [];
     for (const polys of closed) {
       const zs0 = s;
@@ -124,10 +120,6 @@ export class PolygonIndex {
             const [x, y] = this.ruler.project(ring[i]!);
             this.xs[v] = x;
             this.ys[v] = y;
-            if (x < minX) minX = x;
-            if (x > maxX) maxX = x;
-            if (y < minY) minY = y;
-            if (y > maxY) maxY = y;
             if (i > 0) this.segA[s++] = v - 1;
             v++;
           }
@@ -140,6 +132,7 @@ export class PolygonIndex {
     }
 
     // 1 m margin so points on an edge at the extent's border still find their cell
+    const { minX, minY, maxX, maxY } = extentOf(this.xs, this.ys, v);
     this.grid = fitGrid(
       minX - 1,
       minY - 1,

@@ -1,4 +1,4 @@
-import { CellListBuilder, type CellLists, colOf, fitGrid, type GridSpec, rowOf } from './grid.ts';
+import { CellListBuilder, type CellLists, colOf, extentOf, fitGrid, type GridSpec, rowOf } from './grid.ts';
 import { LocalRouteSearch } from './route-local.ts';
 import { distSqAt, type LonLat, Ruler, segmentT } from './ruler.ts';
 import { type NearestOut, SegmentTree, TIE_M2 } from './segment-tree.ts';
@@ -108,10 +108,6 @@ export class PolylineIndex {
     let v = 0;
     let s = 0;
     let maxHw = 0;
-    let minX = Infinity;
-    let minY = Infinity;
-    let maxX = -Infinity;
-    let maxY = -Infinity;
     for (let r = 0; r < nRoutes; r++) {
       const route = routes[r]!;
       this.halfWidth[r] = route.halfWidthM;
@@ -122,10 +118,6 @@ export class PolylineIndex {
         const [x, y] = this.ruler.project(p);
         this.xs[v] = x;
         this.ys[v] = y;
-        if (x < minX) minX = x;
-        if (x > maxX) maxX = x;
-        if (y < minY) minY = y;
-        if (y > maxY) maxY = y;
         along[v] = i === 0 ? 0 : along[v - 1]! + this.ruler.distanceM(route.line[i - 1]!, p);
         if (i > 0) {
           this.segA[s] = v - 1;
@@ -154,6 +146,7 @@ export class PolylineIndex {
     );
 
     // Grid: each segment goes into every cell its bounding box overlaps.
+    const { minX, minY, maxX, maxY } = extentOf(this.xs, this.ys, v);
     this.grid = fitGrid(minX, minY, maxX, maxY, opts.cellM ?? 250, opts.maxCells ?? 4_000_000);
     const g = this.grid;
     const builder = new CellListBuilder(g.nx * g.ny);

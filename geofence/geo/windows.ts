@@ -81,39 +81,28 @@ function inWindow(w: DailyWindow, msOfDay: number): boolean {
   return s < e ? msOfDay >= s && msOfDay < e : msOfDay >= s || msOfDay < e;
 }
 
+/** Every date: a range no window start falls outside of. */
+const ANY_DATE: DateRange = Object.freeze({
+  fromDay: Number.NEGATIVE_INFINITY,
+  toDay: Number.POSITIVE_INFINITY,
+});
+
 /** UTC instant at which the latest-starting occurrence of a window containing the instant began. */
 export function containingWindowStartUtcMs(
   windows: readonly DailyWindow[],
   utcMs: number,
 ): number | undefined {
-  const t = localMsOfDay(utcMs);
-  const midnight = utcMs - t;
-  let best: number | undefined;
-  for (const w of windows) {
-    if (!inWindow(w, t)) continue;
-    const s = w.startMin * MIN_MS;
-    // the after-midnight part of a crossing window started the day before
-    const start = w.startMin < w.endMin || t >= s ? midnight + s : midnight - DAY_MS + s;
-    if (best === undefined || start > best) best = start;
-  }
-  return best;
+  return containingWindowStartOnDates(windows, ANY_DATE, utcMs);
 }
 
 /**
  * The local day number on which the window containing the instant started (the previous day for the
  * after-midnight part of a crossing window), or undefined when no window contains it. With overlapping
- * windows the latest start day wins.
+ * windows the latest start day wins (the day of the latest start).
  */
 export function windowStartDay(windows: readonly DailyWindow[], utcMs: number): number | undefined {
-  const day = localDayNumber(utcMs);
-  const t = localMsOfDay(utcMs);
-  let best: number | undefined;
-  for (const w of windows) {
-    if (!inWindow(w, t)) continue;
-    const d = w.startMin < w.endMin || t >= w.startMin * MIN_MS ? day : day - 1;
-    if (best === undefined || d > best) best = d;
-  }
-  return best;
+  const start = containingWindowStartUtcMs(windows, utcMs);
+  return start === undefined ? undefined : localDayNumber(start);
 }
 
 /** Inside a window that started on a date of the range (the permit rule: see the header). */
@@ -137,6 +126,7 @@ export function containingWindowStartOnDates(
   for (const w of windows) {
     if (!inWindow(w, t)) continue;
     const s = w.startMin * MIN_MS;
+    // the after-midnight part of a crossing window started the day before
     const before = !(w.startMin < w.endMin || t >= s);
     const d = before ? day - 1 : day;
     if (d < range.fromDay || d > range.toDay) continue;
