@@ -1,6 +1,8 @@
 /**
- * Every violation code the engine raises. No imports: the monitor console's browser bundle reads this
- * list too (console/src/i18n.ts).
+ * Every violation code the engine raises: the domain's list of violation types, in the core layer so
+ * that the engine (geofence/model.ts re-exports it), the ground-truth oracle that scores it
+ * (simulators/scenario/oracle/truths.ts, which may not import geofence/) and the monitor console's
+ * browser bundle (console/src/i18n.ts) name the same types. No imports.
  */
 
 /** The codes of the sanitation and body-camera rules (issue 15), judged against plans, not permits. */

@@ -112,11 +112,11 @@ export type { Thresholds } from './thresholds/index.ts';
 
 import type { Thresholds } from './thresholds/index.ts';
 
-// The violation codes live in a module of their own, with no imports, so that the console's bundle
-// takes the same list (console/src/i18n.ts) instead of a copy of it.
-export { PLAN_VIOLATION_CODES, VIOLATION_CODES } from './codes.ts';
+// The violation codes live in the core layer (core/violation-codes.ts), with no imports, so that the
+// console's bundle and the ground-truth oracle take the same list instead of a copy of it.
+export { PLAN_VIOLATION_CODES, VIOLATION_CODES } from '../core/violation-codes.ts';
 
-import type { PLAN_VIOLATION_CODES, VIOLATION_CODES } from './codes.ts';
+import type { PLAN_VIOLATION_CODES, VIOLATION_CODES } from '../core/violation-codes.ts';
 
 export type PlanViolationCode = (typeof PLAN_VIOLATION_CODES)[number];
 export type ViolationCode = (typeof VIOLATION_CODES)[number];

@@ -13,7 +13,7 @@ export type { Key } from './i18n/zh-CN.ts';
 export type Lang = 'zh-CN' | 'en';
 
 // the engine's own list (a copy here had missed the sanitation and camera codes)
-export { VIOLATION_CODES } from '../../geofence/codes.ts';
+export { VIOLATION_CODES } from '../../core/violation-codes.ts';
 
 const STORAGE_KEY = 'citywatch.lang';
 let lang: Lang = localStorage.getItem(STORAGE_KEY) === 'en' ? 'en' : 'zh-CN';

@@ -1,35 +1,15 @@
+import { VIOLATION_CODES } from '../../../core/violation-codes.ts';
+
 /**
  * What the ground-truth oracle writes: one violation a unit really committed, of the engine's types
- * (written out here, not imported: the oracle is independent of geofence/).
+ * (the domain's list from core/; the oracle is independent of geofence/).
  */
 
-/** The violation types (the engine's list, written out: test/simulators/oracle-independence checks they match). */
-export const TRUTH_TYPES = [
-  'OFF_ROUTE',
-  'OFF_HOURS',
-  'NO_PERMIT',
-  'ILLEGAL_DUMP',
-  'SUSPECTED_DUMP',
-  'SPILLAGE',
-  'WRONG_SITE',
-  'OVERSPEED',
-  'RESTRICTED_ZONE',
-  'OVERLOAD',
-  'OFFLINE',
-  'TRACK_GAP',
-  // sanitation and body cameras (issue 15): plans.ts
-  'MISSED_COLLECTION',
-  'LATE_COLLECTION',
-  'SWEEP_OVERSPEED',
-  'SWEEP_COVERAGE',
-  'OUT_OF_AREA',
-  'SOS',
-  'NOT_RECORDING',
-  'OUT_OF_GRID',
-  'LOW_BATTERY',
-  'LOW_STORAGE',
-  'NOT_UPLOADED',
-] as const;
+/**
+ * The violation types: the domain's list (core/violation-codes.ts, the core layer, not geofence/), so
+ * the oracle names the types the engine raises (test/simulators/oracle-independence checks it).
+ */
+export const TRUTH_TYPES = VIOLATION_CODES;
 export type TruthType = (typeof TRUTH_TYPES)[number];
 
 export interface TruthViolation {
