@@ -2,7 +2,7 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest, RouteOptions } from 'fastify';
 import { Counter, type Registry as MetricsRegistry } from 'prom-client';
 import { KEY_PREFIX } from '../registry/api-keys.ts';
-import type { AuthFailureThrottle } from './auth-throttle.ts';
+import type { AuthFailureThrottle, ThrottleDecision } from './auth-throttle.ts';
 import type { StreamTicketStore } from './live-tickets.ts';
 import {
   type AccessConfig,
@@ -109,22 +109,26 @@ export function bearerAuthHook(options: BearerAuthOptions) {
     enforceAccess(request);
   };
 
+  /** 429: the address (or the token's prefix) has spent its failed authentications for now. */
+  const throttledProblem = (blocked: ThrottleDecision): HttpProblem => {
+    throttled?.inc({ by: blocked.by });
+    return new HttpProblem({
+      status: 429,
+      type: AUTH_PROBLEM_TYPES.authThrottled,
+      title: 'Too many failed authentications',
+      detail: `Too many failed authentications ${blocked.by === 'address' ? 'from this address' : 'with this token prefix'}; retry in ${blocked.retryAfterS} s.`,
+      headers: { 'retry-after': String(blocked.retryAfterS) },
+    });
+  };
+
   /**
    * `?ticket=` on a live stream route, without an Authorization header: the browser's EventSource. Only
    * the ticket store is asked, so an API key or the admin token in a URL is never accepted.
    */
   const ticketAuth = (request: FastifyRequest, reply: FastifyReply, ticket: string) => {
+    // without a token only the address is counted: `by` is 'address'
     const blocked = throttle?.check(request.ip, undefined);
-    if (blocked) {
-      throttled?.inc({ by: blocked.by });
-      throw new HttpProblem({
-        status: 429,
-        type: AUTH_PROBLEM_TYPES.authThrottled,
-        title: 'Too many failed authentications',
-        detail: `Too many failed authentications from this address; retry in ${blocked.retryAfterS} s.`,
-        headers: { 'retry-after': String(blocked.retryAfterS) },
-      });
-    }
+    if (blocked) throw throttledProblem(blocked);
     const redeemed = options.tickets!.redeem(ticket);
     if (!redeemed.ok) {
       throttle?.fail(request.ip, undefined);
@@ -180,16 +184,7 @@ export function bearerAuthHook(options: BearerAuthOptions) {
       }
     }
     if (!auth.ok) {
-      if (blocked) {
-        throttled?.inc({ by: blocked.by });
-        throw new HttpProblem({
-          status: 429,
-          type: AUTH_PROBLEM_TYPES.authThrottled,
-          title: 'Too many failed authentications',
-          detail: `Too many failed authentications ${blocked.by === 'address' ? 'from this address' : 'with this token prefix'}; retry in ${blocked.retryAfterS} s.`,
-          headers: { 'retry-after': String(blocked.retryAfterS) },
-        });
-      }
+      if (blocked) throw throttledProblem(blocked);
       throttle?.fail(request.ip, presented);
       const refusal = auth.refusal;
       failures?.inc({ reason: presented === undefined ? 'malformed' : (refusal?.reason ?? 'invalid') });

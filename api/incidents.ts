@@ -113,6 +113,15 @@ const forbidden = problemResponse('the key may not (admin writes; admin and moni
 const invalid = problemResponse('invalid body or query: every field at fault is named');
 const unknown = problemResponse('unknown incident');
 const conflict = problemResponse('closed, the unit is on another open incident, or version mismatch');
+/** the answers of a decision on an incident (assign, close): `what` is the version it writes */
+const decisionResponses = (what: string) => ({
+  200: jsonResponse(what, IncidentSchema),
+  400: invalid,
+  401: unauthorized,
+  403: forbidden,
+  404: unknown,
+  409: conflict,
+});
 
 export const incidentRoutes: FastifyPluginAsyncZod<IncidentRoutesOptions> = async (
   app,
@@ -247,14 +256,7 @@ export const incidentRoutes: FastifyPluginAsyncZod<IncidentRoutesOptions> = asyn
         security: bearerSecurity,
         params: EntityParamsSchema,
         body: AssignSchema,
-        response: {
-          200: jsonResponse('the new version', IncidentSchema),
-          400: invalid,
-          401: unauthorized,
-          403: forbidden,
-          404: unknown,
-          409: conflict,
-        },
+        response: decisionResponses('the new version'),
       },
     },
     async (request) => {
@@ -275,14 +277,7 @@ export const incidentRoutes: FastifyPluginAsyncZod<IncidentRoutesOptions> = asyn
         security: bearerSecurity,
         params: EntityParamsSchema,
         body: CloseSchema,
-        response: {
-          200: jsonResponse('the closed version', IncidentSchema),
-          400: invalid,
-          401: unauthorized,
-          403: forbidden,
-          404: unknown,
-          409: conflict,
-        },
+        response: decisionResponses('the closed version'),
       },
     },
     async (request) => {

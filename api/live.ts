@@ -9,7 +9,7 @@ import { VIOLATION_CODES } from '../geofence/model.ts';
 import { bearerSecurity } from './auth.ts';
 import type { LiveStreamName, LiveStreams } from './live-hub.ts';
 import { type Principal, visibleFirm } from './principal.ts';
-import { problemResponse, vehicleList } from './schemas.ts';
+import { commaList, problemResponse, vehicleList } from './schemas.ts';
 
 /**
  * GET /api/v1/live/positions and /api/v1/live/violations: Server-Sent Events. The hub (api/live-hub.ts)
@@ -25,15 +25,7 @@ export interface LiveRoutesOptions {
 export const LIVE_RETRY_MS = 3000;
 
 /** Violation codes: repeat the parameter or give a comma list. */
-const codeList = z
-  .union([z.string(), z.array(z.string())])
-  .transform((v) =>
-    (Array.isArray(v) ? v : [v])
-      .flatMap((s) => s.split(','))
-      .map((s) => s.trim())
-      .filter((s) => s.length > 0),
-  )
-  .pipe(z.array(z.enum(VIOLATION_CODES)).max(100));
+const codeList = commaList(z.enum(VIOLATION_CODES), 100);
 
 const filterFields = {
   firm: z.string().min(1).max(128).optional().describe('only events of this firm'),

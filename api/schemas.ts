@@ -235,16 +235,24 @@ export function toPositionDto(fix: Fix, plate?: string): PositionDto {
 
 const unitId = z.string().min(1).max(128);
 
+/**
+ * A query parameter of several values: repeated (`?vehicle=a&vehicle=b`) or a comma list
+ * (`?vehicle=a,b`), or both; blanks dropped, each value checked by `item`, at most `max` of them.
+ */
+export function commaList<T extends z.ZodType<unknown, string>>(item: T, max: number) {
+  return z
+    .union([z.string(), z.array(z.string())])
+    .transform((v) =>
+      (Array.isArray(v) ? v : [v])
+        .flatMap((s) => s.split(','))
+        .map((s) => s.trim())
+        .filter((s) => s.length > 0),
+    )
+    .pipe(z.array(item).max(max));
+}
+
 /** Vehicle ids: repeat the parameter (`?vehicle=a&vehicle=b`) or give a comma list (`?vehicle=a,b`). */
-export const vehicleList = z
-  .union([z.string(), z.array(z.string())])
-  .transform((v) =>
-    (Array.isArray(v) ? v : [v])
-      .flatMap((s) => s.split(','))
-      .map((s) => s.trim())
-      .filter((s) => s.length > 0),
-  )
-  .pipe(z.array(unitId).max(1000));
+export const vehicleList = commaList(unitId, 1000);
 
 export const PositionsQuerySchema = z.strictObject({
   firm: z.string().min(1).max(128).optional().describe('only units of this firm'),

@@ -1,7 +1,8 @@
 import type { FastifyBaseLogger, FastifyRequest } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import type { z } from 'zod';
 import { withInstants } from '../core/instants.ts';
-import { type EventStore, EventStoreQueryError } from '../store/events-port.ts';
+import { type EventStore, EventStoreQueryError, type Page } from '../store/events-port.ts';
 import {
   UnknownViolationError,
   VIOLATION_NOTE_REQUIRED,
@@ -94,6 +95,24 @@ export const violationRoutes: FastifyPluginAsyncZod<ViolationRoutesOptions> = as
     if (violation === undefined || !visible(request.principal, violation)) throw unknownViolation(vid);
     return [violation, also] as const;
   };
+  /** the answers of a list read from the event store: one page of `what` */
+  const pageResponses = <T extends z.ZodType>(what: string, schema: T) => ({
+    200: jsonResponse(`one page of ${what}`, schema),
+    400: invalid,
+    401: unauthorized,
+    503: unavailable,
+  });
+  /** One page of a list, as the key may see it: a firm key its own firm's (none when it asks for another). */
+  const pageFor = async <Q extends { firm?: string | undefined }, R extends { startTs: number }>(
+    request: FastifyRequest,
+    query: Q,
+    read: (query: Q) => Promise<Page<R>>,
+  ) => {
+    const firm = listFirm(request.principal, query.firm);
+    if (firm === null) return { items: [] };
+    const page = await fromEvents(request.log, () => read(strip({ ...query, firm })));
+    return { ...page, items: page.items.map(withInstants) };
+  };
   /** the error answers of a read of one violation */
   const oneViolationErrors = {
     400: invalid,
@@ -114,20 +133,10 @@ export const violationRoutes: FastifyPluginAsyncZod<ViolationRoutesOptions> = as
         tags: ['violations'],
         security: bearerSecurity,
         querystring: ViolationsQuerySchema,
-        response: {
-          200: jsonResponse('one page of violations', ViolationPageSchema),
-          400: invalid,
-          401: unauthorized,
-          503: unavailable,
-        },
+        response: pageResponses('violations', ViolationPageSchema),
       },
     },
-    async (request) => {
-      const firm = listFirm(request.principal, request.query.firm);
-      if (firm === null) return { items: [] };
-      const page = await fromEvents(request.log, () => events.violations(strip({ ...request.query, firm })));
-      return { ...page, items: page.items.map(withInstants) };
-    },
+    async (request) => pageFor(request, request.query, (q) => events.violations(q)),
   );
 
   app.get(
@@ -262,19 +271,9 @@ export const violationRoutes: FastifyPluginAsyncZod<ViolationRoutesOptions> = as
         tags: ['violations'],
         security: bearerSecurity,
         querystring: TripsQuerySchema,
-        response: {
-          200: jsonResponse('one page of trips', TripPageSchema),
-          400: invalid,
-          401: unauthorized,
-          503: unavailable,
-        },
+        response: pageResponses('trips', TripPageSchema),
       },
     },
-    async (request) => {
-      const firm = listFirm(request.principal, request.query.firm);
-      if (firm === null) return { items: [] };
-      const page = await fromEvents(request.log, () => events.trips(strip({ ...request.query, firm })));
-      return { ...page, items: page.items.map(withInstants) };
-    },
+    async (request) => pageFor(request, request.query, (q) => events.trips(q)),
   );
 };
