@@ -5,34 +5,30 @@ import {
   BarGaugeValueMode,
   GraphDrawStyle,
   ReduceDataOptionsBuilder,
-  StackingConfigBuilder,
-  StackingMode,
   VizOrientation,
 } from '@grafana/grafana-foundation-sdk/common';
 import {
   type Dashboard,
   type DataTransformerConfig,
-  QueryVariableBuilder,
+  type QueryVariableBuilder,
   RowBuilder,
   VariableRefresh,
-  VariableSort,
 } from '@grafana/grafana-foundation-sdk/dashboard';
 import { PanelBuilder as TablePanel } from '@grafana/grafana-foundation-sdk/table';
 import { PanelBuilder as TimeseriesPanel } from '@grafana/grafana-foundation-sdk/timeseries';
 import { TRIP_MEASUREMENT as TRIP, VIOLATION_MEASUREMENT as VIOLATION } from '../../store/influx/events.ts';
-import {
-  CONSOLE_VIOLATION_URL,
-  citywatchDashboard,
-  legend,
-  linkTo,
-  named,
-  panelIds,
-  thresholds,
-  topBy,
-} from '../lib/common.ts';
+import { citywatchDashboard, legend, named, panelIds, thresholds, topBy } from '../lib/common.ts';
 import { INFLUX } from '../lib/datasources.ts';
 import { influxql, regexMatch } from '../lib/influxql.ts';
-import { codeVariable, consoleVariable, firmVariable, transportFirmVariable } from '../lib/variables.ts';
+import {
+  ALL,
+  codeVariable,
+  consoleVariable,
+  firmVariable,
+  multiQueryVariable,
+  transportFirmVariable,
+} from '../lib/variables.ts';
+import { stackedCounts, violationColumns } from '../lib/violation-panels.ts';
 
 /**
  * Compliance: the violations (by type, firm, hour of day), the ones nobody has taken up yet (linked to
@@ -55,18 +51,20 @@ const ASSESSED = `${BY_FIRM} AND ${regexMatch('firm', 'transport')}`;
 
 function permitVariable(): QueryVariableBuilder {
   const query = `SELECT DISTINCT("permit") FROM "${TRIP}" WHERE "permit" != '' AND ${BY_FIRM} AND $timeFilter`;
-  return new QueryVariableBuilder('permit')
-    .label('Permit 核准')
-    .description('Disposal permits with trips in the range (the trips panel repeats for each one chosen)')
-    .datasource(INFLUX)
-    .query(query)
-    .definition(query)
-    .refresh(VariableRefresh.OnTimeRangeChanged)
-    .sort(VariableSort.AlphabeticalAsc)
-    .multi(true)
-    .includeAll(true)
+  return multiQueryVariable(
+    'permit',
+    (b) =>
+      b
+        .label('Permit 核准')
+        .description(
+          'Disposal permits with trips in the range (the trips panel repeats for each one chosen)',
+        ),
+    INFLUX,
+    query,
+    VariableRefresh.OnTimeRangeChanged,
+  )
     .allValue('.*')
-    .current({ text: 'All', value: '$__all' });
+    .current(ALL);
 }
 
 /** hours of the local day 00..23: the hourly counts grouped by their hour (Grafana transformations) */
@@ -111,25 +109,44 @@ const PER_100_TRIPS: DataTransformerConfig[] = [
   { id: 'sortBy', options: { sort: [{ field: 'violations per 100 trips', desc: false }] } },
 ];
 
+/** The ten sites at one end of the completed trips (loading or unloading) with the most violations on them. */
+function topSites(
+  id: () => number,
+  site: 'originSite' | 'disposalSite',
+  title: string,
+  description: string,
+): TablePanel {
+  return new TablePanel()
+    .id(id())
+    .title(title)
+    .description(description)
+    .span(8)
+    .height(9)
+    .withTarget(
+      influxql(
+        `SELECT "${site}", "violationCount" FROM "${TRIP}" WHERE "${site}" != '' AND ${COMPLETED_TRIPS}`,
+      ).table(),
+    )
+    .transformations(topBy(site, 'violationCount', 'sum', 10))
+    .overrideByName('violationCount (sum)', named('violations'));
+}
+
 export function compliance(): Dashboard {
   const id = panelIds();
 
-  const byType = new TimeseriesPanel()
-    .id(id())
-    .legend(legend())
-    .title('Violations by type')
-    .description('Violations by the time they started (one count per violation, whatever its later phases)')
-    .span(12)
-    .height(9)
-    .drawStyle(GraphDrawStyle.Bars)
-    .fillOpacity(80)
-    .stacking(new StackingConfigBuilder().mode(StackingMode.Normal))
-    .unit('short')
-    .withTarget(
-      influxql(
-        `SELECT count("seq") FROM "${VIOLATION}" WHERE ${VIOLATIONS} GROUP BY time($__interval), "code" fill(0)`,
-      ).alias('$tag_code'),
-    );
+  const byType = stackedCounts(
+    new TimeseriesPanel()
+      .id(id())
+      .legend(legend())
+      .title('Violations by type')
+      .description('Violations by the time they started (one count per violation, whatever its later phases)')
+      .span(12)
+      .height(9),
+  ).withTarget(
+    influxql(
+      `SELECT count("seq") FROM "${VIOLATION}" WHERE ${VIOLATIONS} GROUP BY time($__interval), "code" fill(0)`,
+    ).alias('$tag_code'),
+  );
 
   const byFirm = new BarChartPanel()
     .id(id())
@@ -161,22 +178,21 @@ export function compliance(): Dashboard {
     )
     .transformations(BY_HOUR_OF_DAY);
 
-  const open = new TablePanel()
-    .id(id())
-    .title('Open violations: nobody has taken them up yet')
-    .description(
-      'Violations whose enforcement status is still open (GET /api/v1/violations?status=open), newest first, at most 500. The id opens the violation in the console (set the console URL above). lifecycle: whether the behaviour is still going on.',
-    )
-    .span(24)
-    .height(10)
-    .withTarget(
-      influxql(
-        `SELECT "id", "code", "firm", "vehicle", "level", "status" AS "lifecycle", "durationMs", "permit", "route" FROM "${VIOLATION}" WHERE "enforcement" = 'open' AND ${VIOLATIONS} ORDER BY time DESC LIMIT 500`,
-      ).table(),
-    )
-    .overrideByName('Time', named('started', 'dateTimeAsLocal'))
-    .overrideByName('id', [linkTo('Open in the console', CONSOLE_VIOLATION_URL)])
-    .overrideByName('durationMs', named('duration', 'ms'));
+  const open = violationColumns(
+    new TablePanel()
+      .id(id())
+      .title('Open violations: nobody has taken them up yet')
+      .description(
+        'Violations whose enforcement status is still open (GET /api/v1/violations?status=open), newest first, at most 500. The id opens the violation in the console (set the console URL above). lifecycle: whether the behaviour is still going on.',
+      )
+      .span(24)
+      .height(10)
+      .withTarget(
+        influxql(
+          `SELECT "id", "code", "firm", "vehicle", "level", "status" AS "lifecycle", "durationMs", "permit", "route" FROM "${VIOLATION}" WHERE "enforcement" = 'open' AND ${VIOLATIONS} ORDER BY time DESC LIMIT 500`,
+        ).table(),
+      ),
+  );
 
   const topRoutes = new TablePanel()
     .id(id())
@@ -192,35 +208,19 @@ export function compliance(): Dashboard {
     .transformations(topBy('route', 'seq', 'count', 10))
     .overrideByName('seq (count)', named('violations'));
 
-  const topOrigins = new TablePanel()
-    .id(id())
-    .title('Top construction sites by violations on their trips')
-    .description('Completed trips by the site they loaded at (工地), with the violations raised during them')
-    .span(8)
-    .height(9)
-    .withTarget(
-      influxql(
-        `SELECT "originSite", "violationCount" FROM "${TRIP}" WHERE "originSite" != '' AND ${COMPLETED_TRIPS}`,
-      ).table(),
-    )
-    .transformations(topBy('originSite', 'violationCount', 'sum', 10))
-    .overrideByName('violationCount (sum)', named('violations'));
+  const topOrigins = topSites(
+    id,
+    'originSite',
+    'Top construction sites by violations on their trips',
+    'Completed trips by the site they loaded at (工地), with the violations raised during them',
+  );
 
-  const topDisposals = new TablePanel()
-    .id(id())
-    .title('Top disposal sites by violations on their trips')
-    .description(
-      'Completed trips by the site they unloaded at (消纳场), with the violations raised during them',
-    )
-    .span(8)
-    .height(9)
-    .withTarget(
-      influxql(
-        `SELECT "disposalSite", "violationCount" FROM "${TRIP}" WHERE "disposalSite" != '' AND ${COMPLETED_TRIPS}`,
-      ).table(),
-    )
-    .transformations(topBy('disposalSite', 'violationCount', 'sum', 10))
-    .overrideByName('violationCount (sum)', named('violations'));
+  const topDisposals = topSites(
+    id,
+    'disposalSite',
+    'Top disposal sites by violations on their trips',
+    'Completed trips by the site they unloaded at (消纳场), with the violations raised during them',
+  );
 
   const tripsPerPermit = new TimeseriesPanel()
     .id(id())

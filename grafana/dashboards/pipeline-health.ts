@@ -1,5 +1,9 @@
 import { AxisPlacement } from '@grafana/grafana-foundation-sdk/common';
-import { type Dashboard, RowBuilder } from '@grafana/grafana-foundation-sdk/dashboard';
+import {
+  type Dashboard,
+  type DynamicConfigValue,
+  RowBuilder,
+} from '@grafana/grafana-foundation-sdk/dashboard';
 import { PanelBuilder as TimeseriesPanel } from '@grafana/grafana-foundation-sdk/timeseries';
 import { citywatchDashboard, legend, panelIds } from '../lib/common.ts';
 import { INSTANCE, promql } from '../lib/promql.ts';
@@ -34,6 +38,14 @@ function graph(
     .legend(legend())
     .span(span)
     .height(8);
+}
+
+/** The override that puts a query's series on the right axis, in its own unit. */
+function rightAxis(unit: string): DynamicConfigValue[] {
+  return [
+    { id: 'unit', value: unit },
+    { id: 'custom.axisPlacement', value: AxisPlacement.Right },
+  ];
 }
 
 export function pipelineHealth(): Dashboard {
@@ -84,14 +96,8 @@ export function pipelineHealth(): Dashboard {
           promql(`sum by (reason) (${rate('citywatch_jt808_refused_total')})`, 'refused: {{reason}}', 'B'),
         )
         .withTarget(promql(`sum(${rate('citywatch_jt808_unanswered_total')})`, 'unanswered', 'C'))
-        .overrideByQuery('B', [
-          { id: 'unit', value: 'reqps' },
-          { id: 'custom.axisPlacement', value: AxisPlacement.Right },
-        ])
-        .overrideByQuery('C', [
-          { id: 'unit', value: 'reqps' },
-          { id: 'custom.axisPlacement', value: AxisPlacement.Right },
-        ]),
+        .overrideByQuery('B', rightAxis('reqps'))
+        .overrideByQuery('C', rightAxis('reqps')),
     )
     .withPanel(
       graph(
@@ -137,10 +143,7 @@ export function pipelineHealth(): Dashboard {
       )
         .withTarget(promql(`sum(citywatch_spool_depth_fixes${I})`, 'fixes'))
         .withTarget(promql(`sum(citywatch_spool_depth_bytes${I})`, 'bytes', 'B'))
-        .overrideByQuery('B', [
-          { id: 'unit', value: 'bytes' },
-          { id: 'custom.axisPlacement', value: AxisPlacement.Right },
-        ]),
+        .overrideByQuery('B', rightAxis('bytes')),
     )
     .withPanel(
       graph(
@@ -159,14 +162,8 @@ export function pipelineHealth(): Dashboard {
           ),
         )
         .withTarget(promql(`sum(citywatch_ingest_backpressure_waiting${I})`, 'waiting now', 'C'))
-        .overrideByQuery('B', [
-          { id: 'unit', value: 'short' },
-          { id: 'custom.axisPlacement', value: AxisPlacement.Right },
-        ])
-        .overrideByQuery('C', [
-          { id: 'unit', value: 'short' },
-          { id: 'custom.axisPlacement', value: AxisPlacement.Right },
-        ]),
+        .overrideByQuery('B', rightAxis('short'))
+        .overrideByQuery('C', rightAxis('short')),
     )
     .withRow(new RowBuilder('Store and engine').id(id()))
     .withPanel(
@@ -305,10 +302,7 @@ export function pipelineHealth(): Dashboard {
         .withTarget(
           promql(`sum by (instance) (${rate('process_cpu_seconds_total')})`, 'CPU {{instance}}', 'C'),
         )
-        .overrideByQuery('C', [
-          { id: 'unit', value: 'percentunit' },
-          { id: 'custom.axisPlacement', value: AxisPlacement.Right },
-        ]),
+        .overrideByQuery('C', rightAxis('percentunit')),
     )
     .build();
 }

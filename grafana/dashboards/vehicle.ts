@@ -1,9 +1,6 @@
 import {
-  GraphDrawStyle,
   GraphThresholdsStyleConfigBuilder,
   GraphThresholdsStyleMode,
-  StackingConfigBuilder,
-  StackingMode,
   VisibilityMode,
 } from '@grafana/grafana-foundation-sdk/common';
 import {
@@ -19,19 +16,11 @@ import { PanelBuilder as TablePanel } from '@grafana/grafana-foundation-sdk/tabl
 import { PanelBuilder as TimeseriesPanel } from '@grafana/grafana-foundation-sdk/timeseries';
 import { VIOLATION_MEASUREMENT as VIOLATION } from '../../store/influx/events.ts';
 import { MEASUREMENT as FIX } from '../../store/influx/schema.ts';
-import {
-  CONSOLE_VIOLATION_URL,
-  citywatchDashboard,
-  legend,
-  linkTo,
-  named,
-  panelIds,
-  thresholds,
-  valueColors,
-} from '../lib/common.ts';
+import { citywatchDashboard, legend, panelIds, thresholds, valueColors } from '../lib/common.ts';
 import { INFLUX } from '../lib/datasources.ts';
 import { influxql, regexMatch } from '../lib/influxql.ts';
 import { consoleVariable, firmVariable, kindVariable } from '../lib/variables.ts';
+import { stackedCounts, violationColumns } from '../lib/violation-panels.ts';
 
 /**
  * Vehicle: one unit over time, what it reported (speed, load and weight, cover, tipper lift, ignition)
@@ -123,38 +112,29 @@ export function vehicle(): Dashboard {
       ).table(),
     );
 
-  const violationsOverTime = new TimeseriesPanel()
-    .id(id())
-    .legend(legend())
-    .title('Violations over time, by type')
-    .span(8)
-    .height(8)
-    .drawStyle(GraphDrawStyle.Bars)
-    .fillOpacity(80)
-    .stacking(new StackingConfigBuilder().mode(StackingMode.Normal))
-    .unit('short')
-    .withTarget(
-      influxql(
-        `SELECT count("seq") FROM "${VIOLATION}" WHERE ${THE_UNIT} GROUP BY time($__interval), "code" fill(none)`,
-      ).alias('$tag_code'),
-    );
+  const violationsOverTime = stackedCounts(
+    new TimeseriesPanel().id(id()).legend(legend()).title('Violations over time, by type').span(8).height(8),
+  ).withTarget(
+    influxql(
+      `SELECT count("seq") FROM "${VIOLATION}" WHERE ${THE_UNIT} GROUP BY time($__interval), "code" fill(none)`,
+    ).alias('$tag_code'),
+  );
 
-  const violations = new TablePanel()
-    .id(id())
-    .title('Violations of the unit')
-    .description(
-      'Every violation that started in the range; the id opens it in the console (set the console URL above)',
-    )
-    .span(16)
-    .height(8)
-    .withTarget(
-      influxql(
-        `SELECT "id", "code", "level", "status" AS "lifecycle", "enforcement", "durationMs", "permit", "route" FROM "${VIOLATION}" WHERE ${THE_UNIT} ORDER BY time DESC`,
-      ).table(),
-    )
-    .overrideByName('Time', named('started', 'dateTimeAsLocal'))
-    .overrideByName('id', [linkTo('Open in the console', CONSOLE_VIOLATION_URL)])
-    .overrideByName('durationMs', named('duration', 'ms'));
+  const violations = violationColumns(
+    new TablePanel()
+      .id(id())
+      .title('Violations of the unit')
+      .description(
+        'Every violation that started in the range; the id opens it in the console (set the console URL above)',
+      )
+      .span(16)
+      .height(8)
+      .withTarget(
+        influxql(
+          `SELECT "id", "code", "level", "status" AS "lifecycle", "enforcement", "durationMs", "permit", "route" FROM "${VIOLATION}" WHERE ${THE_UNIT} ORDER BY time DESC`,
+        ).table(),
+      ),
+  );
 
   return citywatchDashboard(VEHICLE_UID, 'citywatch · Vehicle', {
     description: "One unit's speed, load, cover, lift, ignition and violations over time (InfluxDB)",

@@ -17,13 +17,14 @@ import { INFLUX, PROMETHEUS } from './datasources.ts';
  * tens of firms and hundreds of vehicles, a regex of all of them is long for nothing).
  */
 
-const ALL = { text: 'All', value: '$__all' };
+/** The current value of a variable that includes All: All. */
+export const ALL = { text: 'All', value: '$__all' };
 
 /**
  * A query variable of several values, All included, sorted: the shape of each one here. `words` sets its
  * label and the like first (the dashboards' JSON keeps its key order).
  */
-function multiQueryVariable(
+export function multiQueryVariable(
   name: string,
   words: (b: QueryVariableBuilder) => QueryVariableBuilder,
   datasource: typeof INFLUX | typeof PROMETHEUS,
