@@ -61,3 +61,38 @@ export function evaluateProgress(stderr: string): string {
 export function publishingOf(stderr: string): RegExpExecArray | null {
   return /(\d+)\/(\d+) devices connected, (\d+) published, (\d+) acknowledged/.exec(stderr);
 }
+
+/** The faults the end-to-end evaluations inject (issue 5): duplicates, reordering, malformed payloads, dropouts, drift. */
+export const EVALUATE_FAULTS = 'DUPLICATE:0.02,OUT_OF_ORDER:0.01,MALFORMED:0.01,DROPOUT:0.01,DRIFT:0.002';
+
+/** What differs between the end-to-end evaluations: the scenario, its simulated time, its truth file. */
+export interface EvaluateRun {
+  scenario: string;
+  /** simulated time, e.g. '90m' */
+  duration: string;
+  speedup: number;
+  /** ISO start of the simulated time (default: the command's `auto`) */
+  start?: string;
+  /** where the ground truth is written */
+  truth: string;
+}
+
+/**
+ * The command line of `sim evaluate --json` against a platform under test, as the end-to-end tests run
+ * it (for runSim): provisioned and scored through its API with the admin token, the fleet on its MQTT
+ * port, 15 m GNSS noise, EVALUATE_FAULTS, and the issue's goals (precision 0.99, recall 0.98 for every
+ * type: the command exits 1 below them).
+ */
+export function evaluateArgs(
+  platform: { httpUrl: string; mqttUrl: string },
+  token: string,
+  run: EvaluateRun,
+): string[] {
+  return [
+    'evaluate',
+    ...['--scenario', run.scenario, '--api', platform.httpUrl, '--token', token, '--url', platform.mqttUrl],
+    ...['--duration', run.duration, ...(run.start === undefined ? [] : ['--start', run.start])],
+    ...['--speedup', String(run.speedup), '--noise-m', '15', '--inject', EVALUATE_FAULTS],
+    ...['--truth', run.truth, '--json', '--min-precision', '0.99', '--min-recall', '0.98'],
+  ];
+}

@@ -23,8 +23,10 @@ import { provisionApi } from '../../simulators/scenario/provision.ts';
 import { readTruth } from '../../simulators/scenario/truth.ts';
 import { buildWorld } from '../../simulators/scenario/world.ts';
 import {
+  EVALUATE_FAULTS,
   type EvaluateResult,
   type EvaluateTypeResult,
+  evaluateArgs,
   evaluateProgress,
   publishingOf,
   runSim,
@@ -35,7 +37,6 @@ const MIN = 60_000;
 const SCENARIO = 'simulators/scenarios/hefei-basic.json';
 const SPEEDUP = 60;
 const DURATION_MS = 90 * MIN;
-const FAULTS = 'DUPLICATE:0.02,OUT_OF_ORDER:0.01,MALFORMED:0.01,DROPOUT:0.01,DRIFT:0.002';
 
 test.serial(
   'sim evaluate: hefei-basic at 60x with 15 m noise and faults, every type at precision >= 0.99 and recall >= 0.98',
@@ -51,34 +52,15 @@ test.serial(
     // pinned here too, so that the test can build the same world to provision it again below
     const start = new Date(parseStart('auto', DURATION_MS, SPEEDUP)).toISOString();
 
-    const run = await runSim([
-      'evaluate',
-      '--scenario',
-      SCENARIO,
-      '--api',
-      tp.httpUrl,
-      '--token',
-      ADMIN_TOKEN,
-      '--url',
-      tp.mqttUrl,
-      '--duration',
-      '90m',
-      '--start',
-      start,
-      '--speedup',
-      String(SPEEDUP),
-      '--noise-m',
-      '15',
-      '--inject',
-      FAULTS,
-      '--truth',
-      truthFile,
-      '--json',
-      '--min-precision',
-      '0.99',
-      '--min-recall',
-      '0.98',
-    ]);
+    const run = await runSim(
+      evaluateArgs(tp, ADMIN_TOKEN, {
+        scenario: SCENARIO,
+        duration: '90m',
+        start,
+        speedup: SPEEDUP,
+        truth: truthFile,
+      }),
+    );
     t.log(evaluateProgress(run.stderr));
     t.is(run.status, 0, run.stderr);
     // every device connected as itself and every fix it sent was acknowledged (durable)
@@ -128,7 +110,7 @@ test.serial(
       startTs: Date.parse(start),
       durationMs: DURATION_MS,
       seed: 1,
-      injections: mergeInjections(scenario.injections, parseInjectSpec(FAULTS)),
+      injections: mergeInjections(scenario.injections, parseInjectSpec(EVALUATE_FAULTS)),
     });
     const again = await provisionApi(world, { api: tp.httpUrl, token: ADMIN_TOKEN });
     t.deepEqual(again.errors, []);

@@ -18,11 +18,16 @@ import { join } from 'node:path';
 import test from 'ava';
 import { PLAN_VIOLATION_CODES } from '../../geofence/model.ts';
 import { readTruth } from '../../simulators/scenario/truth.ts';
-import { type EvaluateResult, evaluateProgress, publishingOf, runSim } from '../../testkit/sim-cli.ts';
+import {
+  type EvaluateResult,
+  evaluateArgs,
+  evaluateProgress,
+  publishingOf,
+  runSim,
+} from '../../testkit/sim-cli.ts';
 import { ADMIN_TOKEN, adminGet, startTestPlatform } from '../support/platform.ts';
 
 const SCENARIO = 'simulators/scenarios/hefei-sanitation.json';
-const FAULTS = 'DUPLICATE:0.02,OUT_OF_ORDER:0.01,MALFORMED:0.01,DROPOUT:0.01,DRIFT:0.002';
 
 test.serial(
   'sim evaluate: hefei-sanitation at 60x with 15 m noise and faults, every sanitation and camera type at precision >= 0.99 and recall >= 0.98',
@@ -32,32 +37,9 @@ test.serial(
     t.teardown(() => tp.stop());
     const dir = await mkdtemp(join(tmpdir(), 'sim-sanitation-'));
     const truthFile = join(dir, 'truth.jsonl');
-    const run = await runSim([
-      'evaluate',
-      '--scenario',
-      SCENARIO,
-      '--api',
-      tp.httpUrl,
-      '--token',
-      ADMIN_TOKEN,
-      '--url',
-      tp.mqttUrl,
-      '--duration',
-      '2h',
-      '--speedup',
-      '60',
-      '--noise-m',
-      '15',
-      '--inject',
-      FAULTS,
-      '--truth',
-      truthFile,
-      '--json',
-      '--min-precision',
-      '0.99',
-      '--min-recall',
-      '0.98',
-    ]);
+    const run = await runSim(
+      evaluateArgs(tp, ADMIN_TOKEN, { scenario: SCENARIO, duration: '2h', speedup: 60, truth: truthFile }),
+    );
     t.log(evaluateProgress(run.stderr));
     t.is(run.status, 0, run.stderr);
     const sent = publishingOf(run.stderr);
