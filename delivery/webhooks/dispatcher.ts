@@ -26,7 +26,7 @@ import type { WebhookStore } from './store.ts';
  * subscriptions, makes each delivery durable in the store before any attempt, and POSTs them with fetch.
  *
  * Nothing here may hold up the pipeline: the bus listener only matches in memory and buffers; the
- * buffer is written in one transaction on the next turn of the event loop (api/webhooks/intake.ts).
+ * buffer is written in one transaction on the next turn of the event loop (delivery/webhooks/intake.ts).
  * A slow or dead receiver cannot hold up the others either: each attempt has a timeout, each target
  * (URL origin) has a few slots, and the due-query skips the targets whose slots are all taken, so their
  * backlog never sits in front of anyone else's.

@@ -4,10 +4,11 @@ import type { Subscription } from './records.ts';
 import type { WebhookStore } from './store.ts';
 
 /**
- * The way in of the webhooks (api/webhooks/dispatcher.ts): an event is matched to the subscriptions it
- * goes to and buffered, in memory only, so that the bus listener never waits on the disk; the buffer is
- * written to the store in one transaction on the next turn of the event loop. A write that fails keeps
- * the buffer and is tried again in 1 s; beyond MAX_BUFFERED events a new one is dropped (logged).
+ * The way in of the webhooks (delivery/webhooks/dispatcher.ts): an event is matched to the
+ * subscriptions it goes to and buffered, in memory only, so that the bus listener never waits on the
+ * disk; the buffer is written to the store in one transaction on the next turn of the event loop. A
+ * write that fails keeps the buffer and is tried again in 1 s; beyond MAX_BUFFERED events a new one is
+ * dropped (logged).
  */
 
 /** Matched events held in memory while the store cannot be written; beyond this they are dropped (logged). */
