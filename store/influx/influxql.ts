@@ -8,8 +8,16 @@
  * travels as UTF-8). test/store/escaping.test.ts proves every other string finds its tag again.
  */
 import type { Fix } from '../../core/fix.ts';
-import { type InfluxConnection, InfluxError, serverErrorText } from './http.ts';
+import { type HttpResult, type InfluxConnection, InfluxError, serverErrorText } from './http.ts';
 import { LONE_SURROGATE } from './lineprotocol.ts';
+import {
+  chunkedCause,
+  firstStatementError,
+  NOT_EXECUTED,
+  type QueryResponse,
+  type Series,
+  statementLabel,
+} from './query-answer.ts';
 import { rowToFix } from './schema.ts';
 
 export function quoteIdent(name: string): string {
@@ -48,17 +56,6 @@ export function timeLiteral(ms: number, lower: boolean): string {
   return ns.toString();
 }
 
-interface Series {
-  name?: string;
-  tags?: Record<string, string>;
-  columns: string[];
-  values?: unknown[][];
-}
-interface QueryResponse {
-  results?: { statement_id?: number; series?: Series[]; error?: string }[];
-  error?: string;
-}
-
 export interface QueryTarget {
   /** base URL without trailing slash */
   url: string;
@@ -69,17 +66,37 @@ export interface QueryTarget {
   connection: InfluxConnection;
 }
 
-/** Run statements (POST, form-encoded, epoch=ms) and return the series of each statement. */
-export async function runQuery(target: QueryTarget, q: string, database = true): Promise<Series[][]> {
+async function post(
+  target: QueryTarget,
+  q: string,
+  database: boolean,
+  chunked: boolean,
+): Promise<HttpResult> {
   const url = new URL(`${target.url}/query`);
   if (database) url.searchParams.set('db', target.database);
   url.searchParams.set('epoch', 'ms');
-  const res = await target.connection.request('InfluxDB query', url, {
+  if (chunked) url.searchParams.set('chunked', 'true');
+  return target.connection.request('InfluxDB query', url, {
     method: 'POST',
     headers: { ...target.headers, 'content-type': 'application/x-www-form-urlencoded' },
     body: new URLSearchParams({ q }).toString(),
     timeoutMs: target.timeoutMs,
   });
+}
+
+/**
+ * Run statements (POST, form-encoded, epoch=ms) and return the series of each statement. Several
+ * statements go as one query joined by "; "; given as a list, the error of a failing one names it by
+ * number and text.
+ */
+export async function runQuery(
+  target: QueryTarget,
+  q: string | readonly string[],
+  database = true,
+): Promise<Series[][]> {
+  const statements = typeof q === 'string' ? undefined : q;
+  const text = typeof q === 'string' ? q : q.join('; ');
+  const res = await post(target, text, database, false);
   if (res.status < 200 || res.status >= 300) {
     throw new InfluxError(
       `InfluxDB query failed: HTTP ${res.status} ${serverErrorText(res.body)}`,
@@ -93,10 +110,30 @@ export async function runQuery(target: QueryTarget, q: string, database = true):
     throw new InfluxError(`InfluxDB query failed: answer is not JSON: ${res.body.slice(0, 200)}`, res.status);
   }
   if (parsed.error) throw new InfluxError(`InfluxDB query failed: ${parsed.error}`, res.status);
-  return (parsed.results ?? []).map((r) => {
-    if (r.error) throw new InfluxError(`InfluxDB query failed: ${r.error}`, res.status);
-    return r.series ?? [];
-  });
+  const results = parsed.results ?? [];
+  const failed = firstStatementError(results);
+  if (failed === undefined) return results.map((r) => r.series ?? []);
+  let cause = failed;
+  const several = failed.error === NOT_EXECUTED || results.length > 1;
+  if (failed.error === NOT_EXECUTED) {
+    // influxd put "not executed" over the real error (query-answer.ts): ask once more, chunked, for it
+    try {
+      const again = await post(target, text, database, true);
+      cause = chunkedCause(again.body) ?? {
+        statementId: failed.statementId,
+        error: `${NOT_EXECUTED} (InfluxDB gave no reason, not even in a chunked answer)`,
+      };
+    } catch (err) {
+      cause = {
+        ...failed,
+        error: `${NOT_EXECUTED} (asking again for the reason failed: ${(err as Error).message})`,
+      };
+    }
+  }
+  throw new InfluxError(
+    `InfluxDB query failed: ${cause.error}${statementLabel(cause.statementId, statements, several)}`,
+    res.status,
+  );
 }
 
 /** All rows of all series as fixes (series tags merged in). */

@@ -256,7 +256,7 @@ export class ViolationPoints {
           `SELECT "id", "seq", "hash" FROM ${this.points.from(VIOLATION_PHASE_MEASUREMENT)} ${where}`,
           `SELECT "id", "enforcement", "phase", "seq" FROM ${this.points.from(VIOLATION_MEASUREMENT)} ${where}`,
         ]);
-      const results = await runQuery(this.points.target, request.join('; '));
+      const results = await runQuery(this.points.target, request);
       for (let r = 0; r < results.length; r += 2) {
         for (const row of rowsOf(results[r] ?? [])) {
           if (!wanted.has(String(row.id))) continue;
