@@ -13,6 +13,9 @@
  *    partitions.
  *  - KV `citywatch_checkpoints`: per partition the engine and trip states with the stream sequence they
  *    cover, written at a revision (a worker that lost its partition cannot overwrite its successor's).
+ *  - KV `citywatch_history`: the units' histories late fixes are re-judged from (history-store.ts), one
+ *    value per unit and window of its time; max age the backfill horizon.
+ *  - KV `citywatch_outages`: the intake's heartbeat and the cluster's own outages (outages.ts).
  *  - the event stream CITYWATCH_EVENTS, subjects `citywatch.events.<violation|trip>`: every event a
  *    worker stored, for the consumers that must not miss one (an API node's webhooks: event-feed.ts);
  *    kept as long as the fixes.
@@ -26,6 +29,8 @@ export const FIX_STREAM = 'CITYWATCH_FIXES';
 export const LEASE_BUCKET = 'citywatch_leases';
 export const WORKER_BUCKET = 'citywatch_workers';
 export const CHECKPOINT_BUCKET = 'citywatch_checkpoints';
+export const HISTORY_BUCKET = 'citywatch_history';
+export const OUTAGE_BUCKET = 'citywatch_outages';
 /** the registry's changes (cluster/registry-sync.ts), subjects `citywatch.registry.>` */
 export const REGISTRY_STREAM = 'CITYWATCH_REGISTRY';
 export const REGISTRY_SUBJECT_PREFIX = 'citywatch.registry';
@@ -46,6 +51,11 @@ export interface ClusterSettings {
   dedupeWindowMs: number;
   /** how long the stream keeps fixes (CLUSTER_STREAM_MAX_AGE_MS): longer than any worker outage */
   streamMaxAgeMs: number;
+  /**
+   * how long a unit's history for re-judging late fixes is kept (BACKFILL_HISTORY_HOURS, else
+   * MAX_FIX_AGE_DAYS); default 7 days
+   */
+  historyMaxAgeMs?: number;
   /** a name for this process in the servers' connection list */
   name: string;
 }
@@ -57,6 +67,8 @@ export interface ClusterConnection {
   readonly leases: KV;
   readonly workers: KV;
   readonly checkpoints: KV;
+  readonly history: KV;
+  readonly outages: KV;
   close(): Promise<void>;
 }
 
@@ -121,6 +133,10 @@ async function setUp(nc: NatsConnection, settings: ClusterSettings): Promise<Clu
     // a partition's whole state in one value (bounded by the servers' max_payload, 1 MiB by default)
     maxValueSize: -1,
   });
+  const historyMaxAgeMs = settings.historyMaxAgeMs ?? 7 * 86_400_000;
+  const history = await kvm.create(HISTORY_BUCKET, { history: 1, replicas, ttl: historyMaxAgeMs });
+  // the heartbeat and the list of outages (pruned by the edges that write it)
+  const outages = await kvm.create(OUTAGE_BUCKET, { history: 1, replicas });
   return {
     nc,
     js,
@@ -128,6 +144,8 @@ async function setUp(nc: NatsConnection, settings: ClusterSettings): Promise<Clu
     leases,
     workers,
     checkpoints,
+    history,
+    outages,
     close: () => nc.drain().catch(() => nc.close()),
   };
 }

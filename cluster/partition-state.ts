@@ -7,11 +7,15 @@
  * same events with the same ids; restored from a checkpoint at sequence S and fed the stream after S, it
  * gives what an uninterrupted run gives.
  *
- * Not judged here (yet): a late fix (at or before its unit's newest stepped fix: blind-area backfill
- * arriving after the live fix). The single process re-judges its unit from a history
- * (compliance/late-fixes.ts); a worker has no such history yet, so it counts the fix (`late`) and leaves
- * the judgement as it was. The fix itself is still stored. Nor are the platform's own outages known
- * here: no silence verdict is voided as a platform gap.
+ * Late fixes (at or before their unit's newest stepped fix: blind-area backfill arriving after the live
+ * fix) are re-judged as the single process re-judges them (compliance/late-fixes.ts, geofence/backfill.ts):
+ * each unit keeps its history (cluster/history-segments.ts: judged fixes, a checkpoint per window,
+ * emitted events), a late fix waits until the end of its batch (the single process's flush), and the
+ * runner, once it has loaded the unit's history (cluster/history-store.ts), re-judges the unit from the
+ * newest checkpoint before it and publishes the difference (`rejudge`).
+ *
+ * The platform's own outages (cluster/outages.ts) are handed to every step, tick and re-judging: the
+ * silences they overlap are platform gaps, not violations (geofence/platform-gaps.ts).
  *
  * The evidence due (violations closed or withdrawn whose package is not stored yet) is part of the
  * checkpoint, so a package a crash cut off is built by the next owner (cluster/worker.ts).
@@ -19,10 +23,13 @@
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { decodeVehicleState } from '../compliance/engine-state-codec.ts';
 import type { Fix } from '../core/fix.ts';
+import { rejudgeWith } from '../geofence/backfill.ts';
 import type { VehicleState } from '../geofence/engine.ts';
 import { type Judge, type JudgeState, newestStepped } from '../geofence/judge.ts';
+import { NO_OUTAGES, type Outage, type PlatformGap } from '../geofence/platform-gaps.ts';
 import type { TripEvent } from '../geofence/trips.ts';
 import type { ViolationEvent, World } from '../geofence/types.ts';
+import { UnitHistory } from './history-segments.ts';
 
 /** what a checkpoint holds (JSON, gzipped in the KV bucket) */
 export interface PartitionCheckpoint {
@@ -37,21 +44,48 @@ export interface PartitionCheckpoint {
    * written before the workers built evidence
    */
   evidence?: [string, string][];
+  /** the instant the live ticks judged silence up to (a re-judging ticks there again) */
+  tickedTo?: number;
 }
 
 export interface StepOutput {
   violations: ViolationEvent[];
   trips: TripEvent[];
-  /** late fixes left unjudged (see above) */
+  /** silences the platform's outages voided (not violations) */
+  gaps: PlatformGap[];
+  /** late fixes received (queued for the re-judging at the end of the batch) */
   late: number;
+}
+
+export const newStepOutput = (): StepOutput => ({ violations: [], trips: [], gaps: [], late: 0 });
+
+/** What one unit's re-judging did (the single process's `compliance.late` figures). */
+export interface RejudgeFigures {
+  /** a re-judging ran and changed the history */
+  rejudged: boolean;
+  /** late fixes at the instant of one already judged */
+  duplicates: number;
+  /** late fixes older than the unit's history reaches: stored, not judged */
+  beyondHistory: number;
+}
+
+interface LateFix {
+  fix: Fix;
+  seq: number;
 }
 
 export class PartitionState {
   private readonly states = new Map<string, JudgeState>();
   /** violations closed or withdrawn whose evidence package is not stored yet (id -> event JSON) */
   private readonly due = new Map<string, string>();
+  /** each unit's history (its newest segment, and what changed since it was written) */
+  private readonly histories = new Map<string, UnitHistory>();
+  /** late fixes waiting for the re-judging at the end of the batch, by unit */
+  private late = new Map<string, LateFix[]>();
   /** the last stream sequence stepped */
   seq = 0;
+  /** the instant the live ticks judged silence up to */
+  tickedTo: number | undefined;
 
   constructor(
     private readonly judge: Judge,
@@ -62,19 +96,90 @@ export class PartitionState {
     return this.states.size;
   }
 
+  historyOf(unit: string): UnitHistory {
+    let h = this.histories.get(unit);
+    if (h === undefined) {
+      h = new UnitHistory(unit);
+      this.histories.set(unit, h);
+    }
+    return h;
+  }
+
+  /** every unit's history in memory (written before each checkpoint) */
+  allHistories(): UnitHistory[] {
+    return [...this.histories.values()];
+  }
+
+  /** the units judged so far with their newest fix (a restore reads their newest history segment) */
+  newestFixes(): { history: UnitHistory; newestTs: number }[] {
+    const out: { history: UnitHistory; newestTs: number }[] = [];
+    for (const [unit, state] of this.states) {
+      const newestTs = newestStepped(state);
+      if (newestTs !== undefined) out.push({ history: this.historyOf(unit), newestTs });
+    }
+    return out;
+  }
+
   /** steps one fix taken from stream sequence `seq`, appending its events to `out` */
-  step(fix: Fix, seq: number, world: World, out: StepOutput): void {
+  step(fix: Fix, seq: number, world: World, out: StepOutput, outages: readonly Outage[] = NO_OUTAGES): void {
     this.seq = seq;
     const state = this.states.get(fix.vehicle) ?? this.judge.initial(fix.vehicle);
     const newest = newestStepped(state);
     if (newest !== undefined && fix.ts <= newest) {
+      // late (or a duplicate of the newest): re-judged in time order at the end of the batch
+      const list = this.late.get(fix.vehicle);
+      if (list) list.push({ fix, seq });
+      else this.late.set(fix.vehicle, [{ fix, seq }]);
       out.late++;
       return;
     }
-    const result = this.judge.step(state, fix, world);
+    const result = this.judge.step(state, fix, world, outages);
     this.states.set(fix.vehicle, result.state);
+    this.historyOf(fix.vehicle).stepped(fix, seq, newest, result.state, result.events, result.trips);
     for (const e of result.trips) out.trips.push(e);
     for (const e of result.events) out.violations.push(e);
+    for (const g of result.gaps) out.gaps.push(g);
+  }
+
+  /** the late fixes of the batch, by unit (the queue is emptied) */
+  takeLate(): Map<string, LateFix[]> {
+    const late = this.late;
+    this.late = new Map();
+    return late;
+  }
+
+  /**
+   * Re-judges a unit with its late fixes from its history (loaded: cluster/history-store.ts loadAll),
+   * as the single process's flush does (compliance/late-fixes.ts write): the history after the base is
+   * replaced, the unit's state is the re-judging's, and the difference goes to `out`.
+   */
+  rejudge(
+    unit: string,
+    late: readonly LateFix[],
+    world: World,
+    out: StepOutput,
+    outages: readonly Outage[] = NO_OUTAGES,
+  ): RejudgeFigures {
+    const history = this.historyOf(unit);
+    const fixes = late.map((l) => l.fix);
+    const r = history.judged
+      ? rejudgeWith(this.judge, history, {
+          vehicle: unit,
+          late: fixes,
+          world,
+          outages,
+          ...(this.tickedTo !== undefined ? { tickedTo: this.tickedTo } : {}),
+        })
+      : undefined;
+    if (r === undefined) return { rejudged: false, duplicates: 0, beyondHistory: late.length };
+    const figures = { rejudged: r.judgedLate > 0, duplicates: r.duplicates, beyondHistory: r.beforeBase };
+    if (r.judgedLate === 0) return figures;
+    history.replace(r, late.at(-1)!.seq);
+    this.states.set(unit, r.state);
+    for (const e of r.events) out.violations.push(e);
+    for (const e of r.trips) out.trips.push(e);
+    for (const g of r.gaps) out.gaps.push(g);
+    return figures;
   }
 
   /**
@@ -83,11 +188,16 @@ export class PartitionState {
    * ids a replay gives (an OFFLINE starts at the last fix plus the allowance, whenever it is seen), so a
    * takeover that replays the fix ending the silence finds the same violation.
    */
-  tick(nowMs: number, world: World, out: StepOutput): void {
+  tick(nowMs: number, world: World, out: StepOutput, outages: readonly Outage[] = NO_OUTAGES): void {
+    if (this.tickedTo === undefined || nowMs > this.tickedTo) this.tickedTo = nowMs;
     for (const [unit, state] of this.states) {
-      const result = this.judge.tick(state, nowMs, world);
+      const result = this.judge.tick(state, nowMs, world, outages);
       if (result.state !== state) this.states.set(unit, result.state);
+      const afterTs = newestStepped(state);
+      if (result.events.length > 0 && afterTs !== undefined)
+        this.historyOf(unit).ticked(afterTs, this.seq, result.events);
       for (const e of result.events) out.violations.push(e);
+      for (const g of result.gaps) out.gaps.push(g);
     }
   }
 
@@ -128,6 +238,7 @@ export class PartitionState {
       seq: this.seq,
       units: [...this.states],
       evidence: [...this.due],
+      ...(this.tickedTo !== undefined ? { tickedTo: this.tickedTo } : {}),
     };
     return gzipSync(JSON.stringify(checkpoint));
   }
@@ -141,7 +252,10 @@ export class PartitionState {
     const checkpoint = JSON.parse(gunzipSync(bytes).toString('utf8')) as Partial<PartitionCheckpoint>;
     this.states.clear();
     this.due.clear();
+    this.histories.clear();
+    this.late = new Map();
     this.seq = checkpoint.seq ?? 0;
+    this.tickedTo = checkpoint.tickedTo;
     // (evidence does not depend on the engine's version: what was due stays due)
     for (const [id, body] of checkpoint.evidence ?? []) this.due.set(id, body);
     if (checkpoint.engine !== this.fingerprint || !Array.isArray(checkpoint.units)) return { stale: true };

@@ -16,6 +16,7 @@ import { type Logger, pino } from 'pino';
 import { type Edge, startEdge } from '../cluster/edge.ts';
 import { type ClusterSettings, openCluster } from '../cluster/jetstream.ts';
 import { subscribeLiveViolations } from '../cluster/live-feed.ts';
+import { IntakeHeartbeat } from '../cluster/outages.ts';
 import { RegistrySync } from '../cluster/registry-sync.ts';
 import { Worker } from '../cluster/worker.ts';
 import { alertTopic } from '../compliance/service.ts';
@@ -38,6 +39,8 @@ export function clusterSettings(config: Config, name: string): ClusterSettings {
     leaseMs: env.CLUSTER_LEASE_S * 1000,
     dedupeWindowMs: env.CLUSTER_DEDUPE_WINDOW_S * 1000,
     streamMaxAgeMs: env.CLUSTER_STREAM_MAX_AGE_H * 3_600_000,
+    // the history late fixes are re-judged from: as long as the single process keeps it
+    historyMaxAgeMs: (env.BACKFILL_HISTORY_HOURS ?? env.MAX_FIX_AGE_DAYS * 24) * 3_600_000,
     name,
   };
 }
@@ -149,6 +152,17 @@ export async function startClusterParts(config: Config, logger: Logger): Promise
   if (env.PARTS.includes('edge')) {
     // the platform's MQTT service account on this edge (each process's own, as in the single process)
     if (env.SERVICE_PASSWORD) await registry.putServiceCredential('platform', env.SERVICE_PASSWORD);
+    // the intake is alive while an edge says so (cluster/outages.ts): a gap in the heartbeat is an outage
+    // of the cluster, recorded by the first beat before this edge takes a device's fix
+    const heartbeat = new IntakeHeartbeat({
+      kv: cluster.outages,
+      leaseMs: env.CLUSTER_LEASE_S * 1000,
+      keepMs: (env.BACKFILL_HISTORY_HOURS ?? env.MAX_FIX_AGE_DAYS * 24) * 3_600_000,
+      logger,
+    });
+    await heartbeat.beat();
+    heartbeat.start();
+    stops.push(() => heartbeat.stop());
     const edge = await startEdge({
       js: cluster.js,
       registry,

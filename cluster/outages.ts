@@ -1,0 +1,174 @@
+/**
+ * The cluster's own outages (the platform never charges a firm for its own downtime; the single
+ * process's are compliance/platform-outages.ts), kept in the replicated KV bucket `citywatch_outages`
+ * (cluster/jetstream.ts), so every worker, and a worker that takes a partition over later, judges with
+ * the same ones.
+ *
+ * What an outage of the cluster is: a time in which no device could get a fix into the stream. Devices
+ * reach the cluster through its edges, and an edge acknowledges a fix only once the stream holds it, so
+ * that is a time in which no edge was alive and writing to JetStream: every edge down, or the NATS
+ * cluster without a quorum (a whole-cluster restart is both). Measured by a heartbeat: every edge, three
+ * times per lease time, writes the instant `intake.alive` (CLUSTER_LEASE_S). An edge that finds it older
+ * than the lease time knows nobody held the intake since, and records the outage, from that instant to
+ * now plus the restart grace (120 s, as the single process's: devices reconnect and send what they
+ * buffered meanwhile), in the list `outages`. While no edge writes, a worker sees `intake.alive` grow
+ * old and judges with an outage open since then (nobody may record it yet: no edge is up).
+ *
+ * Not outages: the workers' absence (the stream keeps the fixes; a runner judges silence by the live
+ * tick only while it has read its partition to its end, and at the fix that ends it otherwise), a store
+ * outage (a runner retries its batch and does not read on, or tick, until the store took it), an edge
+ * that is up while others are down (its devices reach it).
+ */
+import type { KV } from '@nats-io/kv';
+import type { Logger } from 'pino';
+import type { Outage } from '../geofence/platform-gaps.ts';
+
+/** an outage of the cluster, on the edges' wall clock (epoch ms) */
+export interface ClusterOutage extends Outage {
+  cause: 'stopped';
+}
+
+const ALIVE_KEY = 'intake.alive';
+const OUTAGES_KEY = 'outages';
+/** the restart grace, as the single process's (compliance/service.ts restoreGraceMs) */
+export const RESTART_GRACE_MS = 120_000;
+
+const decodeOutages = (text: string): ClusterOutage[] => {
+  const list = JSON.parse(text) as { start: number; end: number | null; cause: 'stopped' }[];
+  return list.map((o) => ({ ...o, end: o.end ?? Number.POSITIVE_INFINITY }));
+};
+const encodeOutages = (list: readonly ClusterOutage[]): string =>
+  JSON.stringify(list.map((o) => ({ ...o, end: Number.isFinite(o.end) ? o.end : null })));
+
+export interface HeartbeatOptions {
+  kv: KV;
+  /** CLUSTER_LEASE_S: a heartbeat older than this means nobody held the intake */
+  leaseMs: number;
+  /** outages ended before now less this are dropped from the list (the backfill horizon) */
+  keepMs: number;
+  graceMs?: number;
+  now?: () => number;
+  logger: Logger;
+}
+
+/** An edge's side: says the intake is alive, and records the outage when it finds nobody did. */
+export class IntakeHeartbeat {
+  private timer: NodeJS.Timeout | undefined;
+  private beating: Promise<void> = Promise.resolve();
+  /** outages this edge recorded (tests, logs) */
+  recorded = 0;
+
+  constructor(private readonly opts: HeartbeatOptions) {}
+
+  start(): void {
+    const every = Math.max(100, Math.floor(this.opts.leaseMs / 3));
+    const beat = () => {
+      this.beating = this.beating
+        .then(() => this.beat())
+        .catch((err: Error) => this.opts.logger.debug({ err: err.message }, 'intake heartbeat failed'));
+    };
+    beat();
+    this.timer = setInterval(beat, every);
+    this.timer.unref();
+  }
+
+  /** stops beating (a clean stop: the other edges go on; with none left the next start records it) */
+  async stop(): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
+    await this.beating;
+  }
+
+  async beat(): Promise<void> {
+    const { kv, leaseMs } = this.opts;
+    const now = (this.opts.now ?? Date.now)();
+    const entry = await kv.get(ALIVE_KEY);
+    const prev = entry?.operation === 'PUT' ? Number(entry.string()) : Number.NaN;
+    if (Number.isFinite(prev) && now - prev > leaseMs) {
+      // nobody wrote since `prev`: every edge was down, or NATS had no quorum. Recorded before the
+      // heartbeat moves on, so that an edge dying in between leaves it to the next one.
+      await this.record({
+        start: prev,
+        end: now + (this.opts.graceMs ?? RESTART_GRACE_MS),
+        cause: 'stopped',
+      });
+      this.opts.logger.warn(
+        { start: new Date(prev).toISOString(), downMs: now - prev },
+        'cluster: the intake was down (no edge alive, or no NATS quorum): recorded as an outage of the platform',
+      );
+    }
+    // at the revision read: of two edges finding the same gap, both record it (the same start), one moves on
+    if (entry === null || entry.operation !== 'PUT') await kv.create(ALIVE_KEY, String(now)).catch(() => 0);
+    else await kv.update(ALIVE_KEY, String(now), entry.revision).catch(() => 0);
+  }
+
+  /** adds (or extends) an outage in the list, at the list's revision (retried when another edge wrote) */
+  private async record(o: ClusterOutage): Promise<void> {
+    const { kv } = this.opts;
+    const now = (this.opts.now ?? Date.now)();
+    for (let attempt = 0; ; attempt++) {
+      const entry = await kv.get(OUTAGES_KEY);
+      const list = entry?.operation === 'PUT' ? decodeOutages(entry.string()) : [];
+      const same = list.find((x) => x.start === o.start);
+      const next = [
+        ...list.filter((x) => x.start !== o.start && x.end >= now - this.opts.keepMs),
+        same ? { ...o, end: Math.max(o.end, same.end) } : o,
+      ].sort((a, b) => a.start - b.start);
+      try {
+        if (entry === null || entry.operation !== 'PUT') await kv.create(OUTAGES_KEY, encodeOutages(next));
+        else await kv.update(OUTAGES_KEY, encodeOutages(next), entry.revision);
+        this.recorded++;
+        return;
+      } catch (err) {
+        if (attempt >= 10) throw err;
+      }
+    }
+  }
+}
+
+/**
+ * A worker's side: the outages as recorded, read again at every lease round, and, while no edge writes
+ * the heartbeat, the outage under way since its last instant.
+ */
+export class OutageView {
+  private recorded: readonly ClusterOutage[] = [];
+  private aliveAt = Number.NaN;
+  private text = '';
+  /** the recorded outages, and the same with the one under way (built when they change) */
+  private views: [readonly Outage[], readonly Outage[]] = [Object.freeze([]), Object.freeze([])];
+
+  constructor(
+    private readonly kv: KV,
+    private readonly leaseMs: number,
+  ) {}
+
+  async refresh(): Promise<void> {
+    const [alive, outages] = await Promise.all([this.kv.get(ALIVE_KEY), this.kv.get(OUTAGES_KEY)]);
+    const aliveAt = alive?.operation === 'PUT' ? Number(alive.string()) : Number.NaN;
+    const text = outages?.operation === 'PUT' ? outages.string() : '[]';
+    if (aliveAt === this.aliveAt && text === this.text) return;
+    this.aliveAt = aliveAt;
+    this.text = text;
+    this.recorded = decodeOutages(text);
+    const recorded: readonly Outage[] = Object.freeze([...this.recorded]);
+    const underWay =
+      Number.isFinite(aliveAt) && !this.recorded.some((o) => o.start === aliveAt)
+        ? Object.freeze([...this.recorded, { start: aliveAt, end: Number.POSITIVE_INFINITY }])
+        : recorded;
+    this.views = [recorded, underWay];
+  }
+
+  /** the recorded outages (tests, logs) */
+  all(): readonly ClusterOutage[] {
+    return this.recorded;
+  }
+
+  /**
+   * The outages to judge with at wall instant `now`: the recorded ones, and, when no edge has said the
+   * intake is alive for longer than the lease time, the outage under way since it last did.
+   */
+  current(now: number): readonly Outage[] {
+    const down = Number.isFinite(this.aliveAt) && now - this.aliveAt > this.leaseMs;
+    return this.views[down ? 1 : 0];
+  }
+}
