@@ -5,8 +5,9 @@
  *    compliance service (compliance/service.ts) gives for the same fixes: same ids, phases and times.
  *  - A checkpoint taken anywhere and restored by another runner, fed the rest of the partition, gives
  *    the same events as the uninterrupted run, byte for byte (a takeover judges as if nothing happened).
- *  - A checkpoint of another engine version keeps its sequence but no states; a late fix is counted
- *    and not judged (the cluster does not re-judge yet), and changes nothing.
+ *  - A checkpoint of another engine version keeps its sequence but no states; a late fix is queued for
+ *    the re-judging at the end of its batch (test/cluster/late-fixes.test.ts) and changes nothing
+ *    before it.
  */
 import fs from 'node:fs/promises';
 import os from 'node:os';
@@ -14,11 +15,12 @@ import path from 'node:path';
 import { gzipSync } from 'node:zlib';
 import test from 'ava';
 import { pino } from 'pino';
-import { PartitionState, type StepOutput } from '../../cluster/partition-state.ts';
+import { newStepOutput, PartitionState, type StepOutput } from '../../cluster/partition-state.ts';
 import { partitionOf } from '../../cluster/partitions.ts';
 import { engineFingerprint } from '../../compliance/engine-state-codec.ts';
 import { ComplianceService } from '../../compliance/service.ts';
 import type { Fix } from '../../core/fix.ts';
+import { withoutRetracted } from '../../geofence/backfill.ts';
 import { chinaCalendar } from '../../geofence/calendar.ts';
 import { compileWorld } from '../../geofence/compile.ts';
 import { createEngine } from '../../geofence/engine.ts';
@@ -26,49 +28,24 @@ import { canonicalJson } from '../../geofence/evidence.ts';
 import { createJudge } from '../../geofence/judge.ts';
 import type { RegistrySnapshot } from '../../geofence/model.ts';
 import { ALL_RULES } from '../../geofence/rules/index.ts';
-import { DEFAULT_THRESHOLDS } from '../../geofence/thresholds/index.ts';
-import { normalizeFix } from '../../ingest/normalize.ts';
-import type { Device } from '../../registry/types.ts';
-import {
-  DEMO_COMPLIANCE_IDS,
-  demoComplianceSeed,
-  demoVehicleProfiles,
-} from '../../simulators/demo/compliance.ts';
-import { demoScenarioFleet, generateScenarioFixes } from '../../simulators/demo/scenario-trucks.ts';
 import { EmbeddedEventStore } from '../../store/events-embedded.ts';
 import type { EventStore } from '../../store/events-port.ts';
+import {
+  scenarioFixes as scenarioFixesOf,
+  scenarioSnapshot,
+  withBlindAreas,
+} from '../support/cluster-scenario.ts';
+import { judgeInOneProcess, standingTrips, standingViolations } from '../support/cluster-worker.ts';
 
 const PARTITIONS = 4;
-const start = Date.UTC(2025, 5, 2, 0, 0, 0); // 08:00 in Hefei
 const durationMs = 90 * 60_000;
 
-const snapshot: RegistrySnapshot = {
-  ...demoComplianceSeed(start),
-  vehicles: demoVehicleProfiles(),
-  thresholds: { id: DEMO_COMPLIANCE_IDS.thresholds, version: 1, values: DEFAULT_THRESHOLDS },
-};
+const snapshot: RegistrySnapshot = scenarioSnapshot();
 const world = compileWorld(snapshot);
 const engine = createEngine(ALL_RULES, chinaCalendar);
 const judge = createJudge(engine);
 const fingerprint = engineFingerprint(engine);
-
-/** the fleet's fixes as ingest normalizes them, in time order */
-function scenarioFixes(): Fix[] {
-  const fleet = demoScenarioFleet();
-  const devices = new Map(fleet.devices.map((d) => [d.id, d]));
-  return generateScenarioFixes({ seed: 3, startTs: start, durationMs, devices: fleet.devices }).map((m) => {
-    const d = devices.get(m.device)!;
-    const device: Device = {
-      id: d.id,
-      kind: d.kind,
-      unit: d.vehicle ?? d.id,
-      firm: d.firm,
-      reportIntervalS: d.reportIntervalS ?? 10,
-      enabled: true,
-    };
-    return normalizeFix(m.payload, device, m.ts);
-  });
-}
+const scenarioFixes = (): Fix[] => scenarioFixesOf(durationMs);
 
 /** each partition's fixes in stream order, with their stream sequences */
 function partitioned(fixes: readonly Fix[]): Map<number, { seq: number; fix: Fix }[]> {
@@ -80,7 +57,7 @@ function partitioned(fixes: readonly Fix[]): Map<number, { seq: number; fix: Fix
   return out;
 }
 
-const newOut = (): StepOutput => ({ violations: [], trips: [], late: 0 });
+const newOut = (): StepOutput => newStepOutput();
 const serialized = (out: StepOutput) => [
   ...out.violations.map((e) => canonicalJson(e)),
   ...out.trips.map((e) => canonicalJson(e)),
@@ -174,7 +151,7 @@ test('a checkpoint restored by another runner and fed the rest of the stream giv
   t.true(compared >= 2, 'several partitions with violations compared');
 });
 
-test('a checkpoint of another engine version keeps its sequence, not its states; a late fix is counted and changes nothing', (t) => {
+test('a checkpoint of another engine version keeps its sequence, not its states; a late fix is queued and changes nothing before its re-judging', (t) => {
   const [, stream] = [...partitioned(scenarioFixes())][0]!;
   const rest = stream.slice(201);
   t.true(rest.length > 100);
@@ -184,7 +161,7 @@ test('a checkpoint of another engine version keeps its sequence, not its states;
     withLate.step(fix, seq, world, newOut());
     without.step(fix, seq, world, newOut());
   }
-  // a late fix (an earlier instant of a unit, sent again): counted, no events
+  // a late fix (an earlier instant of a unit, sent again): queued for the end of the batch, no events
   const late = newOut();
   withLate.step({ ...stream[50]!.fix }, stream[200]!.seq, world, late);
   t.is(late.late, 1);
@@ -238,4 +215,32 @@ test('the evidence due is part of the checkpoint: a package not stored before a 
   const fromOlder = new PartitionState(judge, fingerprint);
   t.deepEqual(fromOlder.restore(older), { stale: false });
   t.is(fromOlder.dueCount, 0);
+});
+
+test('late fixes re-judged at the end of their batch give the violations and trips of the single process', async (t) => {
+  t.timeout(300_000);
+  const { before, after } = withBlindAreas(scenarioFixes());
+  const all = [...before, ...after];
+  const reference = await judgeInOneProcess(snapshot, all);
+  t.true(reference.late.rejudgings >= 5, `re-judgings: ${reference.late.rejudgings}`);
+  const cluster = await withEventStore(t, async (events) => {
+    let rejudged = 0;
+    for (const [, stream] of partitioned(all)) {
+      const state = new PartitionState(judge, fingerprint);
+      // batches of 40 fixes, as a runner fetches them
+      for (let i = 0; i < stream.length; i += 40) {
+        const out = newOut();
+        for (const { seq, fix } of stream.slice(i, i + 40)) state.step(fix, seq, world, out);
+        for (const [unit, late] of state.takeLate())
+          if (state.rejudge(unit, late, world, out).rejudged) rejudged++;
+        const published = withoutRetracted(out.violations, out.trips);
+        await events.recordViolations(published.violations);
+        await events.recordTrips(published.trips);
+      }
+    }
+    t.true(rejudged >= reference.late.rejudgings, `re-judgings here: ${rejudged}`);
+    return { violations: await standingViolations(events), trips: await standingTrips(events) };
+  });
+  t.deepEqual(cluster.violations, reference.violations);
+  t.deepEqual(cluster.trips, reference.trips);
 });
