@@ -160,7 +160,9 @@ export async function startClusterParts(config: Config, logger: Logger): Promise
       keepMs: (env.BACKFILL_HISTORY_HOURS ?? env.MAX_FIX_AGE_DAYS * 24) * 3_600_000,
       logger,
     });
-    await heartbeat.beat();
+    await heartbeat
+      .beat()
+      .catch((err: Error) => logger.warn({ err: err.message }, 'intake heartbeat: first beat failed'));
     heartbeat.start();
     stops.push(() => heartbeat.stop());
     const edge = await startEdge({
