@@ -14,6 +14,10 @@
  *    floor (history pruned, or begun after an upgrade), as the single process's `floor`.
  * In memory a partition keeps each unit's newest segment (where the next fix goes) and the segments
  * changed since they were last written; a re-judging loads the unit's other segments first.
+ * Stepping and ticking only append to a segment (cut at a sequence, it is what it was then); a
+ * re-judging replaces what follows its base, so the segments it changes keep a copy of themselves as of
+ * the last checkpoint (`bases`), written with them until the next checkpoint: a successor that restores
+ * that checkpoint reads the copy, not what its predecessor re-judged after it (cluster/history-store.ts).
  */
 import type { Fix } from '../core/fix.ts';
 import {
@@ -56,6 +60,8 @@ export class UnitHistory implements HistorySource {
   private readonly segments = new Map<number, Segment>();
   /** windows changed since they were last written */
   readonly dirty = new Set<number>();
+  /** windows a re-judging changed since the last checkpoint, as they were at it */
+  readonly bases = new Map<number, Segment>();
 
   constructor(readonly unit: string) {}
 
@@ -118,14 +124,24 @@ export class UnitHistory implements HistorySource {
    * A re-judging's result replaces the history after its base (`lateSeq`: the sequence the late fixes
    * were judged at; the judged fixes keep theirs).
    */
-  replace(r: RejudgeOutput, lateSeq: number): void {
+  replace(r: RejudgeOutput, lateSeq: number, checkpointSeq: number): void {
     const seqOf = new Map<number, number>();
     for (const s of this.segments.values()) for (const e of s.entries) seqOf.set(e.fix.ts, e.seq);
+    // what the windows it changes were at the last checkpoint (appends since are cut off)
+    const keepBase = (w: number) => {
+      if (this.bases.has(w)) return;
+      const s = this.segments.get(w);
+      this.bases.set(w, s === undefined ? { w, entries: [], emitted: [] } : segmentUpTo(s, checkpointSeq));
+    };
+    for (const e of r.entries) keepBase(windowOf(e.fix.ts));
+    for (const e of r.emitted) keepBase(windowOf(e.afterTs));
     const base = r.baseTs;
     for (const s of this.segments.values()) {
       const entries = s.entries.filter((e) => base !== undefined && e.fix.ts <= base);
       const emitted = s.emitted.filter((e) => !after(e, base));
-      if (entries.length !== s.entries.length || emitted.length !== s.emitted.length) {
+      const changed = entries.length !== s.entries.length || emitted.length !== s.emitted.length;
+      if (changed || (base === undefined && s.start)) keepBase(s.w);
+      if (changed) {
         s.entries = entries;
         s.emitted = emitted;
         this.dirty.add(s.w);
@@ -153,6 +169,11 @@ export class UnitHistory implements HistorySource {
     const newest = this.windows().at(-1);
     for (const w of [...this.segments.keys()])
       if (w !== newest && !this.dirty.has(w)) this.segments.delete(w);
+  }
+
+  /** a checkpoint covers what was written: the re-judged windows' copies are not needed any more */
+  checkpointed(): void {
+    this.bases.clear();
   }
 
   /** every entry in memory, oldest first */

@@ -112,7 +112,6 @@ export class PartitionRunner {
     const w = this.worker;
     const state = w.newPartitionState();
     this.state = state;
-    const history = new HistoryStore(w.cluster.history, this.partition, w.fingerprint);
     const key = checkpointKey(this.partition);
     const entry = await w.checkpoints.get(key);
     // revision 0: no checkpoint yet (the first write is a create)
@@ -124,13 +123,16 @@ export class PartitionRunner {
           { seq: state.seq },
           'cluster worker: checkpoint of another engine version; units start afresh',
         );
-      await history.loadNewest(state.newestFixes(), state.seq);
+
       w.stats.restored++;
       log.info(
         { seq: state.seq, units: state.units },
         'cluster worker: partition restored from its checkpoint',
       );
     }
+    // the units' histories as of the checkpoint; each unit's newest segment is where its next fix goes
+    const history = new HistoryStore(w.cluster.history, this.partition, w.fingerprint, state.historyView());
+    await history.loadNewest(state.newestFixes());
     let checkpointedSeq = state.seq;
     let lastCheckpointAt = Date.now();
     let lastTickAt = Date.now();
@@ -206,7 +208,7 @@ export class PartitionRunner {
       const due = Date.now() - lastCheckpointAt >= w.checkpointMs;
       if ((due || this.stopped) && state.seq > checkpointedSeq) {
         // the history first: it always reaches the checkpoint's sequence
-        await history.write(state.allHistories());
+        await history.write(state.allHistories(), state.seq);
         const value = state.encode();
         try {
           revision =
@@ -222,6 +224,7 @@ export class PartitionRunner {
           return;
         }
         checkpointedSeq = state.seq;
+        state.checkpointed();
         lastCheckpointAt = Date.now();
         w.stats.checkpoints++;
       }
@@ -240,7 +243,7 @@ export class PartitionRunner {
     const stats = this.worker.stats;
     for (const [unit, fixes] of late) {
       stats.lateReceived += fixes.length;
-      await history.loadAll(state.historyOf(unit), state.seq);
+      await history.loadAll(state.historyOf(unit));
       const r = state.rejudge(unit, fixes, this.worker.currentWorld(), out, outages);
       if (r.rejudged) stats.rejudgings++;
       stats.lateBeyondHistory += r.beyondHistory;

@@ -20,6 +20,7 @@
  * The evidence due (violations closed or withdrawn whose package is not stored yet) is part of the
  * checkpoint, so a package a crash cut off is built by the next owner (cluster/worker.ts).
  */
+import { randomBytes } from 'node:crypto';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { decodeVehicleState } from '../compliance/engine-state-codec.ts';
 import type { Fix } from '../core/fix.ts';
@@ -46,7 +47,15 @@ export interface PartitionCheckpoint {
   evidence?: [string, string][];
   /** the instant the live ticks judged silence up to (a re-judging ticks there again) */
   tickedTo?: number;
+  /**
+   * the runner lives whose checkpoints led to this one, each with the sequence of its last checkpoint:
+   * history segments they wrote up to it are committed, later ones are not (history-store.ts)
+   */
+  lives?: [string, number][];
 }
+
+/** lives kept in a checkpoint (older ones wrote history long pruned, or append-only) */
+const MAX_LIVES = 1024;
 
 export interface StepOutput {
   violations: ViolationEvent[];
@@ -86,6 +95,13 @@ export class PartitionState {
   seq = 0;
   /** the instant the live ticks judged silence up to */
   tickedTo: number | undefined;
+  /** this life of the partition's judgement (a runner's life: random) */
+  readonly life = randomBytes(6).toString('hex');
+  /** the sequence this life restored (0: none), and the last it checkpointed */
+  restoredSeq = 0;
+  private checkpointSeq = 0;
+  /** the lives that led to the restored checkpoint, with the sequence each had checkpointed */
+  private lives = new Map<string, number>();
 
   constructor(
     private readonly judge: Judge,
@@ -174,7 +190,7 @@ export class PartitionState {
     if (r === undefined) return { rejudged: false, duplicates: 0, beyondHistory: late.length };
     const figures = { rejudged: r.judgedLate > 0, duplicates: r.duplicates, beyondHistory: r.beforeBase };
     if (r.judgedLate === 0) return figures;
-    history.replace(r, late.at(-1)!.seq);
+    history.replace(r, late.at(-1)!.seq, this.checkpointSeq);
     this.states.set(unit, r.state);
     for (const e of r.events) out.violations.push(e);
     for (const e of r.trips) out.trips.push(e);
@@ -232,13 +248,27 @@ export class PartitionState {
     return true;
   }
 
+  /** who wrote what in the history, for reading it back (history-store.ts) */
+  historyView(): { life: string; restoredSeq: number; committed: ReadonlyMap<string, number> } {
+    return { life: this.life, restoredSeq: this.restoredSeq, committed: this.lives };
+  }
+
+  /** the checkpoint `encode` gave is written: the history up to `seq` is committed */
+  checkpointed(): void {
+    this.checkpointSeq = this.seq;
+    for (const h of this.histories.values()) h.checkpointed();
+  }
+
   encode(): Uint8Array {
+    const lives = [...this.lives].filter(([life]) => life !== this.life);
+    lives.push([this.life, this.seq]);
     const checkpoint: PartitionCheckpoint = {
       engine: this.fingerprint,
       seq: this.seq,
       units: [...this.states],
       evidence: [...this.due],
       ...(this.tickedTo !== undefined ? { tickedTo: this.tickedTo } : {}),
+      lives: lives.slice(-MAX_LIVES),
     };
     return gzipSync(JSON.stringify(checkpoint));
   }
@@ -255,6 +285,9 @@ export class PartitionState {
     this.histories.clear();
     this.late = new Map();
     this.seq = checkpoint.seq ?? 0;
+    this.restoredSeq = this.seq;
+    this.checkpointSeq = this.seq;
+    this.lives = new Map(checkpoint.lives ?? []);
     this.tickedTo = checkpoint.tickedTo;
     // (evidence does not depend on the engine's version: what was due stays due)
     for (const [id, body] of checkpoint.evidence ?? []) this.due.set(id, body);
