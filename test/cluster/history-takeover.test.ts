@@ -21,13 +21,13 @@ import { ALL_RULES } from '../../geofence/rules/index.ts';
 import type { EventStore } from '../../store/events-port.ts';
 import { NATS_SERVER_BIN } from '../../testkit/servers/nats.ts';
 import { testsNeeding } from '../../testkit/servers/required.ts';
-import { scenarioFixes, scenarioSnapshot, withBlindAreas } from '../support/cluster-scenario.ts';
+import { scenarioFixes, scenarioSnapshot, withBlindAreas } from '../support/cluster/scenario.ts';
 import {
   judgeInOneProcess,
   standingTrips,
   standingViolations,
   startJudgementCluster,
-} from '../support/cluster-worker.ts';
+} from '../support/cluster/worker.ts';
 
 const { serial } = testsNeeding(NATS_SERVER_BIN, 'cluster-history-takeover');
 

@@ -10,7 +10,7 @@
 import { partitionOf } from '../../cluster/partitions.ts';
 import { NATS_SERVER_BIN } from '../../testkit/servers/nats.ts';
 import { testsNeeding } from '../../testkit/servers/required.ts';
-import { scenarioFixes, scenarioSnapshot, withBlindAreas } from '../support/cluster-scenario.ts';
+import { scenarioFixes, scenarioSnapshot, withBlindAreas } from '../support/cluster/scenario.ts';
 import {
   judgeInOneProcess,
   PARTITIONS,
@@ -18,7 +18,7 @@ import {
   standingViolations,
   startJudgementCluster,
   waitFor,
-} from '../support/cluster-worker.ts';
+} from '../support/cluster/worker.ts';
 
 const { serial } = testsNeeding(NATS_SERVER_BIN, 'cluster-late-fixes');
 

@@ -22,7 +22,7 @@ import {
 import { demoScenarioFleet, generateScenarioFixes } from '../../simulators/demo/scenario-trucks.ts';
 import { NATS_SERVER_BIN } from '../../testkit/servers/nats.ts';
 import { testsNeeding } from '../../testkit/servers/required.ts';
-import { LEASE_MS, startJudgementCluster, waitFor } from '../support/cluster-worker.ts';
+import { LEASE_MS, startJudgementCluster, waitFor } from '../support/cluster/worker.ts';
 
 const { serial } = testsNeeding(NATS_SERVER_BIN, 'cluster-outages');
 

@@ -34,8 +34,8 @@ import {
   scenarioFixes as scenarioFixesOf,
   scenarioSnapshot,
   withBlindAreas,
-} from '../support/cluster-scenario.ts';
-import { judgeInOneProcess, standingTrips, standingViolations } from '../support/cluster-worker.ts';
+} from '../support/cluster/scenario.ts';
+import { judgeInOneProcess, standingTrips, standingViolations } from '../support/cluster/worker.ts';
 
 const PARTITIONS = 4;
 const durationMs = 90 * 60_000;

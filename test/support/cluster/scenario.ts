@@ -3,17 +3,17 @@
  * normalizes them, the demo world they are judged against, and a delivery order with blind areas (the
  * buffered minutes sent after the live fix, as JT/T 808 0x0704 type 1 does).
  */
-import type { Fix } from '../../core/fix.ts';
-import type { RegistrySnapshot } from '../../geofence/model.ts';
-import { DEFAULT_THRESHOLDS } from '../../geofence/thresholds/index.ts';
-import { normalizeFix } from '../../ingest/normalize.ts';
-import type { Device } from '../../registry/types.ts';
+import type { Fix } from '../../../core/fix.ts';
+import type { RegistrySnapshot } from '../../../geofence/model.ts';
+import { DEFAULT_THRESHOLDS } from '../../../geofence/thresholds/index.ts';
+import { normalizeFix } from '../../../ingest/normalize.ts';
+import type { Device } from '../../../registry/types.ts';
 import {
   DEMO_COMPLIANCE_IDS,
   demoComplianceSeed,
   demoVehicleProfiles,
-} from '../../simulators/demo/compliance.ts';
-import { demoScenarioFleet, generateScenarioFixes } from '../../simulators/demo/scenario-trucks.ts';
+} from '../../../simulators/demo/compliance.ts';
+import { demoScenarioFleet, generateScenarioFixes } from '../../../simulators/demo/scenario-trucks.ts';
 
 /** 08:00 in Hefei */
 export const SCENARIO_START = Date.UTC(2025, 5, 2, 0, 0, 0);
