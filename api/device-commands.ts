@@ -5,6 +5,7 @@ import type { Registry } from '../registry/types.ts';
 import { bearerSecurity } from './auth.ts';
 import { pageQueryFields, paginate } from './paging.ts';
 import { visible } from './principal.ts';
+import { HttpProblem } from './problem.ts';
 import {
   ACCESS_RESPONSES,
   conflict,
@@ -74,10 +75,51 @@ const newestFirst = (r: CommandRecord) =>
 
 const CommandParamsSchema = z.object({ id: z.string().min(1).max(256), command: z.string().min(1).max(64) });
 
+/**
+ * Where commands go and their records are read: the gateway's (Jt808Commands) in the single process, the
+ * cluster's (cluster/jt808-commands.ts: the edge holding the terminal, records in a KV bucket) on a
+ * cluster API node.
+ */
+export interface DeviceCommands {
+  request(
+    deviceId: string,
+    req: Parameters<Jt808Commands['request']>[1],
+    source: string,
+  ): CommandRecord | Promise<CommandRecord>;
+  list(deviceId: string): CommandRecord[] | Promise<CommandRecord[]>;
+  get(commandId: string, deviceId: string): CommandRecord | undefined | Promise<CommandRecord | undefined>;
+}
+
+/**
+ * A cluster API node's commands, connected once the node has joined the cluster (its API listens
+ * before): until then a command is a 503.
+ */
+export class LateDeviceCommands implements DeviceCommands {
+  target: DeviceCommands | undefined;
+
+  private ready(): DeviceCommands {
+    if (this.target === undefined)
+      throw new HttpProblem({ status: 503, detail: 'this API node has not joined the cluster yet' });
+    return this.target;
+  }
+
+  request(deviceId: string, req: Parameters<Jt808Commands['request']>[1], source: string) {
+    return this.ready().request(deviceId, req, source);
+  }
+
+  list(deviceId: string) {
+    return this.ready().list(deviceId);
+  }
+
+  get(commandId: string, deviceId: string) {
+    return this.ready().get(commandId, deviceId);
+  }
+}
+
 export interface DeviceCommandRoutesOptions {
   registry: Pick<Registry, 'device'>;
   /** the gateway's commands; undefined when JT808_PORT=0 (then 409) */
-  commands?: Pick<Jt808Commands, 'request' | 'list' | 'get'>;
+  commands?: DeviceCommands;
 }
 
 export const deviceCommandRoutes: FastifyPluginAsyncZod<DeviceCommandRoutesOptions> = async (
@@ -116,6 +158,9 @@ export const deviceCommandRoutes: FastifyPluginAsyncZod<DeviceCommandRoutesOptio
           ...ACCESS_RESPONSES,
           404: unknown,
           409: problemResponse('not a JT/T 808 terminal, or the gateway is off'),
+          503: problemResponse(
+            'a cluster API node: the edge holding the terminal did not answer, or the node has not joined the cluster yet',
+          ),
         },
       },
     },
@@ -125,8 +170,12 @@ export const deviceCommandRoutes: FastifyPluginAsyncZod<DeviceCommandRoutesOptio
       if (commands === undefined) throw conflict('the JT/T 808 gateway is off (JT808_PORT=0)');
       let record: CommandRecord;
       try {
-        record = commands.request(device.id, request.body, 'api');
+        record = await commands.request(device.id, request.body, 'api');
       } catch (err) {
+        if (err instanceof HttpProblem) throw err;
+        // a cluster API node: no edge answered in time (the command may have been sent)
+        if (err instanceof Error && err.name === 'EdgeUnavailableError')
+          throw new HttpProblem({ status: 503, detail: err.message });
         throw fieldProblem('/text', (err as Error).message);
       }
       reply.code(202);
@@ -141,7 +190,7 @@ export const deviceCommandRoutes: FastifyPluginAsyncZod<DeviceCommandRoutesOptio
       schema: {
         summary: 'List the commands sent to a device’s terminal',
         description:
-          'Newest first; kept in memory (the newest 10,000 of the platform), not across a restart. With `limit` or `cursor` in pages (`nextCursor`).',
+          'Newest first; kept in memory (the newest 10,000 of the platform), not across a restart; on a cluster API node, in the cluster (kept `CLUSTER_STREAM_MAX_AGE_H`). With `limit` or `cursor` in pages (`nextCursor`).',
         tags,
         security: bearerSecurity,
         params: IdParamsSchema,
@@ -156,7 +205,7 @@ export const deviceCommandRoutes: FastifyPluginAsyncZod<DeviceCommandRoutesOptio
     },
     async (request) => {
       const device = find(request.principal, request.params.id);
-      return paginate(commands?.list(device.id) ?? [], newestFirst, request.query);
+      return paginate((await commands?.list(device.id)) ?? [], newestFirst, request.query);
     },
   );
 
@@ -179,7 +228,7 @@ export const deviceCommandRoutes: FastifyPluginAsyncZod<DeviceCommandRoutesOptio
     },
     async (request) => {
       const device = find(request.principal, request.params.id);
-      const record = commands?.get(request.params.command);
+      const record = await commands?.get(request.params.command, device.id);
       if (record === undefined || record.device !== device.id)
         throw unknownResource('command', request.params.command);
       return record;

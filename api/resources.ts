@@ -1,7 +1,6 @@
 import type { FastifyPluginAsync } from 'fastify';
-import type { Jt808Commands } from '../gateway/jt808/commands.ts';
 import type { Registry } from '../registry/types.ts';
-import { deviceCommandRoutes } from './device-commands.ts';
+import { type DeviceCommands, deviceCommandRoutes } from './device-commands.ts';
 import { deviceModelRoutes } from './device-models.ts';
 import { deviceRoutes } from './devices.ts';
 import { firmRoutes } from './firms.ts';
@@ -16,7 +15,7 @@ export interface ResourceRoutesOptions {
   /** after a change of vehicles or devices (the compliance engine recompiles its world) */
   onChange?: () => void;
   /** commands to JT/T 808 terminals (the gateway's); absent when it is off */
-  jt808Commands?: Pick<Jt808Commands, 'request' | 'list' | 'get'>;
+  jt808Commands?: DeviceCommands;
 }
 
 /** /firms, /vehicles, /officers and /devices. Register inside the scope guarded by `bearerAuth`. */

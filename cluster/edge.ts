@@ -24,6 +24,7 @@ import { type Broker, createBroker } from '../broker/index.ts';
 import type { ListeningPorts } from '../broker/listeners.ts';
 import type { Fix } from '../core/fix.ts';
 import { DEAD_LETTER_TOPIC } from '../core/topics.ts';
+import type { CommandRecord } from '../gateway/jt808/commands.ts';
 import { Jt808Server } from '../gateway/jt808/server.ts';
 import type { SessionRegistry } from '../gateway/jt808/session.ts';
 import { IngestCore } from '../ingest/core.ts';
@@ -97,6 +98,9 @@ export interface EdgeOptions {
     allowUnauthenticated?: boolean;
     idleTimeoutMs?: number;
     commandTimeoutMs?: number;
+    /** the gateway's hooks for the cluster's commands (jt808-relay.ts) */
+    onSession?: (deviceId: string, connected: boolean) => void;
+    onCommandRecord?: (record: CommandRecord) => void;
   };
 }
 
@@ -106,6 +110,8 @@ export interface Edge {
   readonly stats: EdgeStats;
   /** the JT/T 808 gateway's port, when it serves one */
   readonly jt808Port?: number;
+  /** the JT/T 808 gateway, when it serves one (its commands: jt808-relay.ts) */
+  readonly jt808?: Jt808Server;
   /** ends a device's connections, MQTT and JT/T 808 (disabled, deleted or given a new secret) */
   dropDeviceSessions(deviceId: string): void;
   close(): Promise<void>;
@@ -154,6 +160,8 @@ export async function startEdge(opts: EdgeOptions): Promise<Edge> {
         : {}),
       ...(opts.jt808.idleTimeoutMs !== undefined ? { idleTimeoutMs: opts.jt808.idleTimeoutMs } : {}),
       ...(opts.jt808.commandTimeoutMs !== undefined ? { commandTimeoutMs: opts.jt808.commandTimeoutMs } : {}),
+      ...(opts.jt808.onSession !== undefined ? { onSession: opts.jt808.onSession } : {}),
+      ...(opts.jt808.onCommandRecord !== undefined ? { onCommandRecord: opts.jt808.onCommandRecord } : {}),
     });
     jt808Port = await jt808.listen();
   }
@@ -163,6 +171,7 @@ export async function startEdge(opts: EdgeOptions): Promise<Edge> {
     broker: b,
     stats: appender.stats,
     ...(jt808Port !== undefined ? { jt808Port } : {}),
+    ...(gateway !== undefined ? { jt808: gateway } : {}),
     dropDeviceSessions(deviceId) {
       b.dropDeviceSessions(deviceId);
       gateway?.dropDeviceSessions(deviceId);

@@ -9,6 +9,7 @@ import { buildApi } from '../api/app.ts';
 import { stateDigest } from '../api/audit/chain.ts';
 import { AuditLog } from '../api/audit/log.ts';
 import { auditSnapshots } from '../api/audit/snapshots.ts';
+import { LateDeviceCommands } from '../api/device-commands.ts';
 import { IdempotencyStore } from '../api/idempotency/store.ts';
 import { ADMIN_PRINCIPAL } from '../api/principal.ts';
 import type { HealthReport } from '../api/schemas.ts';
@@ -38,6 +39,8 @@ export interface ApiPart {
   apiKeys: SqliteApiKeys;
   idempotency: IdempotencyStore | undefined;
   api: FastifyInstance | undefined;
+  /** a cluster API node's JT/T 808 commands, connected when it joins the cluster (cluster-api-node.ts) */
+  clusterCommands: LateDeviceCommands | undefined;
 }
 
 export interface ApiDeps {
@@ -89,6 +92,9 @@ export async function startApi(config: Config, deps: ApiDeps): Promise<ApiPart> 
   webhooks.ownerActive = (keyId) => keyId === ADMIN_PRINCIPAL.keyId || apiKeys.get(keyId)?.enabled === true;
   let api: FastifyInstance | undefined;
   let idempotency: IdempotencyStore | undefined;
+  // a cluster API node holds no terminal: its commands go to the edge that does
+  const clusterCommands =
+    jt808 === undefined && env.CLUSTER_NATS_URLS !== undefined ? new LateDeviceCommands() : undefined;
   if (env.PARTS.includes('api')) {
     // Responses to requests with an Idempotency-Key, replayed after a restart too.
     idempotency = new IdempotencyStore({ file: path.join(config.dataDir, 'idempotency.sqlite') });
@@ -123,6 +129,7 @@ export async function startApi(config: Config, deps: ApiDeps): Promise<ApiPart> 
           },
           onChange: () => complianceService.recompile(),
           ...(jt808 ? { jt808Commands: jt808.commands } : {}),
+          ...(clusterCommands ? { jt808Commands: clusterCommands } : {}),
         },
       },
       {
@@ -156,7 +163,7 @@ export async function startApi(config: Config, deps: ApiDeps): Promise<ApiPart> 
     const address = api.server.address();
     if (address && typeof address === 'object') ports.http = address.port;
   }
-  return { adminToken, audit, apiKeys, idempotency, api };
+  return { adminToken, audit, apiKeys, idempotency, api, clusterCommands };
 }
 
 async function resolveAdminToken(config: Config, logger: Logger): Promise<string> {

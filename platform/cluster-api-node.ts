@@ -11,8 +11,10 @@ import fs from 'node:fs';
 import { hostname } from 'node:os';
 import path from 'node:path';
 import type { Logger } from 'pino';
+import type { LateDeviceCommands } from '../api/device-commands.ts';
 import { consumeStoredEvents, type StoredEventSink } from '../cluster/event-feed.ts';
 import { openCluster } from '../cluster/jetstream.ts';
+import { ClusterCommands, openCommandRecords } from '../cluster/jt808-commands.ts';
 import { feedLive, type LiveSink } from '../cluster/live-feed.ts';
 import { RegistrySync } from '../cluster/registry-sync.ts';
 import type { ComplianceRegistry } from '../registry/compliance.ts';
@@ -36,6 +38,8 @@ export async function joinRegistryStream(
     live: LiveSink;
     /** the webhook dispatcher: fed with every event the workers stored (cluster/event-feed.ts) */
     webhooks: StoredEventSink;
+    /** the API's JT/T 808 commands: through the edge holding the terminal (cluster/jt808-commands.ts) */
+    commands?: LateDeviceCommands;
   },
   logger: Logger,
 ): Promise<ApiNodeRegistry> {
@@ -52,6 +56,13 @@ export async function joinRegistryStream(
   sync.start();
   await sync.caughtUp;
   const live = feedLive(cluster, platform.live, logger);
+  if (platform.commands !== undefined) {
+    const records = await openCommandRecords(cluster, {
+      replicas: config.env.CLUSTER_REPLICAS,
+      maxAgeMs: config.env.CLUSTER_STREAM_MAX_AGE_H * 3_600_000,
+    });
+    platform.commands.target = new ClusterCommands(cluster.nc, records);
+  }
   // this node's own durable consumer of the event stream, by a name kept in its DATA_DIR: a restart
   // goes on where it stopped
   const events = consumeStoredEvents(

@@ -28,6 +28,7 @@ import { createStore } from '../store/index.ts';
 import { InfluxEventStore } from '../store/influx/events.ts';
 import { InfluxConnection } from '../store/influx/http.ts';
 import type { FixStore } from '../store/port.ts';
+import { edgeJt808 } from './cluster-jt808.ts';
 import type { Config } from './config.ts';
 
 export function clusterSettings(config: Config, name: string): ClusterSettings {
@@ -165,6 +166,12 @@ export async function startClusterParts(config: Config, logger: Logger): Promise
       .catch((err: Error) => logger.warn({ err: err.message }, 'intake heartbeat: first beat failed'));
     heartbeat.start();
     stops.push(() => heartbeat.stop());
+    // JT/T 808 commands from any API node to the terminals here, and the platform's own (cluster-jt808.ts)
+    const jt808 =
+      env.JT808_PORT > 0
+        ? await edgeJt808(config, cluster, { edgeId: workerId, edge: () => result.edge, logger })
+        : undefined;
+    if (jt808) stops.push(() => jt808.stop());
     const edge = await startEdge({
       js: cluster.js,
       registry,
@@ -186,6 +193,7 @@ export async function startClusterParts(config: Config, logger: Logger): Promise
               allowUnauthenticated: env.JT808_ALLOW_UNAUTHENTICATED,
               idleTimeoutMs: env.JT808_IDLE_TIMEOUT_S * 1000,
               commandTimeoutMs: env.JT808_COMMAND_TIMEOUT_S * 1000,
+              ...jt808?.hooks,
             },
           }
         : {}),
@@ -193,6 +201,7 @@ export async function startClusterParts(config: Config, logger: Logger): Promise
     });
     result.edge = edge;
     stops.push(() => edge.close());
+    if (jt808) stops.push(jt808.wire(edge, { registry, compliance }));
     // the MQTT alerts alerts/{firm}/{vehicle}: every violation the workers store, on every edge
     const alerts = subscribeLiveViolations(
       cluster,

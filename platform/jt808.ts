@@ -23,7 +23,8 @@ import type { Registry } from '../registry/types.ts';
 const TEXT_MAX_AGE_MS = 5 * 60_000;
 
 export interface Jt808TriggerDeps {
-  commands: Jt808Commands;
+  /** the gateway's commands (a cluster edge's: only to the terminals it holds) */
+  commands: { send(...args: Parameters<Jt808Commands['send']>): unknown };
   registry: Pick<Registry, 'devicesOfUnit' | 'device'>;
   compliance: Pick<ComplianceRegistry, 'get' | 'onChange'>;
   /** violation type → the text sent to the driver when one opens */

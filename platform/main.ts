@@ -42,6 +42,7 @@ async function main(): Promise<void> {
             recompile: () => platform.complianceService.recompile(),
             live: platform.live,
             webhooks: platform.webhooks,
+            ...(platform.clusterCommands ? { commands: platform.clusterCommands } : {}),
           },
           logger,
         );

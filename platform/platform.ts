@@ -3,6 +3,7 @@ import path from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { collectDefaultMetrics, Registry as MetricsRegistry } from 'prom-client';
+import type { LateDeviceCommands } from '../api/device-commands.ts';
 import type { LiveHub } from '../api/live-hub.ts';
 import type { HealthReport } from '../api/schemas.ts';
 import type { BrokerHandle } from '../broker/broker.ts';
@@ -79,6 +80,8 @@ export interface Platform {
   /** the JT/T 808 gateway, unless JT808_PORT=0 */
   jt808?: Jt808Server;
   api?: FastifyInstance;
+  /** a cluster API node's JT/T 808 commands, connected when it joins the cluster */
+  clusterCommands?: LateDeviceCommands;
   health(): Promise<HealthReport>;
   /**
    * SIGINT/SIGTERM path: stop intake, flush the spool and the compliance outbox to the store for at
@@ -213,7 +216,7 @@ export async function startPlatform(config: Config, options: StartOptions): Prom
     spool,
     backpressure,
   });
-  const { adminToken, audit, apiKeys, idempotency, api } = await startApi(config, {
+  const { adminToken, audit, apiKeys, idempotency, api, clusterCommands } = await startApi(config, {
     registry,
     compliance,
     store,
@@ -305,6 +308,7 @@ export async function startPlatform(config: Config, options: StartOptions): Prom
     ...(broker ? { broker } : {}),
     ...(jt808 ? { jt808 } : {}),
     ...(api ? { api } : {}),
+    ...(clusterCommands ? { clusterCommands } : {}),
     health,
     stop,
   };

@@ -78,6 +78,36 @@ export interface CommandsOptions {
   /** default 10,000 */
   maxRecords?: number;
   now?: () => number;
+  /**
+   * every record as it is created (`sent`, `not_connected`) and as it settles: a copy, for a store
+   * beyond this process (the cluster's edges keep them where every API node reads them)
+   */
+  onRecord?: (record: CommandRecord) => void;
+}
+
+/** What the API asks for, as the message to send (throws, naming the problem, when it cannot be encoded). */
+export function encodeRequest(req: CommandRequest): {
+  msgId: number;
+  body: Buffer | ((edition: Edition) => Buffer);
+} {
+  switch (req.type) {
+    case 'location_query':
+      return { msgId: MSG.QUERY_LOCATION, body: encode8201() };
+    case 'report_interval':
+      return {
+        msgId: MSG.SET_PARAMETERS,
+        body: encode8103([{ id: PARAMETER.defaultReportIntervalS, value: req.seconds }]),
+      };
+    case 'text': {
+      const flags =
+        (req.tts ? TEXT_FLAGS.tts : 0) |
+        (req.display ? TEXT_FLAGS.display : 0) |
+        (req.emergency ? TEXT_FLAGS.emergency : 0);
+      // a character GBK cannot hold is refused before anything is sent
+      encode8300({ flags, text: req.text }, '2013');
+      return { msgId: MSG.TEXT, body: (edition) => encode8300({ flags, text: req.text }, edition) };
+    }
+  }
 }
 
 export class Jt808Commands {
@@ -115,6 +145,7 @@ export class Jt808Commands {
     if (session === undefined) {
       record.state = 'not_connected';
       this.opts.metrics.commands.labels(record.msgId, record.state).inc();
+      this.opts.onRecord?.({ ...record });
       return record;
     }
     const serials: number[] = [];
@@ -141,38 +172,14 @@ export class Jt808Commands {
     p.timer = setTimeout(() => this.finish(p, 'timeout'), this.opts.timeoutMs ?? 30_000);
     p.timer.unref();
     for (const s of serials) bySerial.set(s, p);
+    this.opts.onRecord?.({ ...record });
     return record;
   }
 
   /** A command asked for through the API; throws (naming the field) when it cannot be encoded. */
   request(deviceId: string, req: CommandRequest, source: string): CommandRecord {
-    switch (req.type) {
-      case 'location_query':
-        return this.send(deviceId, req.type, MSG.QUERY_LOCATION, encode8201(), source);
-      case 'report_interval':
-        return this.send(
-          deviceId,
-          req.type,
-          MSG.SET_PARAMETERS,
-          encode8103([{ id: PARAMETER.defaultReportIntervalS, value: req.seconds }]),
-          source,
-        );
-      case 'text': {
-        const flags =
-          (req.tts ? TEXT_FLAGS.tts : 0) |
-          (req.display ? TEXT_FLAGS.display : 0) |
-          (req.emergency ? TEXT_FLAGS.emergency : 0);
-        // a character GBK cannot hold is refused before anything is sent
-        encode8300({ flags, text: req.text }, '2013');
-        return this.send(
-          deviceId,
-          req.type,
-          MSG.TEXT,
-          (edition) => encode8300({ flags, text: req.text }, edition),
-          source,
-        );
-      }
-    }
+    const { msgId, body } = encodeRequest(req);
+    return this.send(deviceId, req.type, msgId, body, source);
   }
 
   /** The server's hook for a terminal's 0x0001 (or 0x0201) to one of our messages. */
@@ -218,6 +225,7 @@ export class Jt808Commands {
     p.record.state = state;
     p.record.answeredAt = new Date(this.now()).toISOString();
     this.opts.metrics.commands.labels(p.record.msgId, state).inc();
+    this.opts.onRecord?.({ ...p.record });
     if (state !== 'acknowledged') {
       this.opts.logger.info(
         { device: p.record.device, command: p.record.msgId, state },

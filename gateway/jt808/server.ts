@@ -9,7 +9,7 @@ import type { Header } from './codec/header.ts';
 import { decodeFrame } from './codec/packet.ts';
 import type { Jt808Refusal } from './codec/refusals.ts';
 import { type AssemblerLimits, DEFAULT_ASSEMBLER_LIMITS, SubPackageAssembler } from './codec/subpackage.ts';
-import { Jt808Commands } from './commands.ts';
+import { type CommandRecord, Jt808Commands } from './commands.ts';
 import { buildJt808DeadLetter, jt808Topic } from './dead-letter.ts';
 import { createJt808Metrics, type Jt808Metrics } from './metrics.ts';
 import { Session, type SessionRegistry } from './session.ts';
@@ -48,6 +48,10 @@ export interface Jt808ServerOptions {
   now?: () => number;
   /** how long a command waits for the terminal's answer (default 30 s) */
   commandTimeoutMs?: number;
+  /** every command record as it is created and as it settles (Jt808Commands onRecord) */
+  onCommandRecord?: (record: CommandRecord) => void;
+  /** a device's terminal authenticated on a connection here (true), or its last one here closed (false) */
+  onSession?: (deviceId: string, connected: boolean) => void;
 }
 
 interface Connection {
@@ -92,6 +96,7 @@ export class Jt808Server {
       metrics: this.metrics,
       logger: opts.logger,
       ...(opts.commandTimeoutMs !== undefined ? { timeoutMs: opts.commandTimeoutMs } : {}),
+      ...(opts.onCommandRecord !== undefined ? { onRecord: opts.onCommandRecord } : {}),
       now: this.now,
     });
     this.server = net.createServer({ noDelay: true }, (socket) => this.accept(socket));
@@ -195,7 +200,10 @@ export class Jt808Server {
       this.connections.delete(c);
       this.metrics.connections.dec();
       const id = c.session.device?.id;
-      if (id !== undefined && this.byDevice.get(id) === c) this.byDevice.delete(id);
+      if (id !== undefined && this.byDevice.get(id) === c) {
+        this.byDevice.delete(id);
+        opts.onSession?.(id, false);
+      }
     });
   }
 
@@ -299,6 +307,7 @@ export class Jt808Server {
       this.end(other, 'taken_over');
     }
     this.byDevice.set(device.id, c);
+    if (other !== c) this.opts.onSession?.(device.id, true);
   }
 
   private refuse(

@@ -49,6 +49,8 @@ export interface HaulWorld extends HaulFleet {
   originLon?: number;
   /** default 117.3 */
   disposalLon?: number;
+  /** the permit's state; default active */
+  permitState?: 'submitted' | 'active';
 }
 
 /** The firm, its muck truck and the truck's device (report interval 10 s). */
@@ -108,7 +110,7 @@ export async function seedHaulWorld(to: HaulRegistries, w: HaulWorld): Promise<v
     validTo: localDate(Date.now() + DAY_MS),
     windows: ['00:00-24:00'],
     cargo: '建筑垃圾',
-    state: 'active',
+    state: w.permitState ?? 'active',
   });
 }
 
