@@ -10,7 +10,8 @@
  *  - The records live in the replicated KV bucket `citywatch_jt808_commands` (R`CLUSTER_REPLICAS`, kept
  *    `CLUSTER_STREAM_MAX_AGE_H`), key `<device>.<command id>`: the edge writes a record when it sends the
  *    command (before it answers the request, so the 202 is readable at once from any API node) and again
- *    when the terminal's 0x0001 (or 0x0201) answer or the timeout settles it.
+ *    when the terminal's 0x0001 (or 0x0201) answer or the timeout settles it (and an API node shows a
+ *    command its edge never settled, the edge having died, as `timeout`: StoredCommand).
  * `<device>` is the device id in base64url: registry ids may hold "." and ":", which NATS subjects and KV
  * keys do not take.
  */
@@ -32,6 +33,24 @@ export const commandSubject = (deviceId: string): string =>
   `${COMMAND_SUBJECT_PREFIX}.${deviceToken(deviceId)}`;
 export const recordKey = (deviceId: string, commandId: string): string =>
   `${deviceToken(deviceId)}.${commandId}`;
+
+/**
+ * A record as the bucket holds it: a `sent` one carries the instant by which its edge times it out. An
+ * edge that dies before it settles a command writes no outcome; once that instant is past by
+ * STALE_MARGIN_MS (more than the edge's retries of a write take), the API nodes show it as `timeout`:
+ * the terminal's answer can no longer come (its connection was on that edge).
+ */
+export type StoredCommand = CommandRecord & { settleBy?: number };
+
+/** beyond an edge's write retries (jt808-relay.ts: 5 attempts, 0.5-2 s apart) */
+export const STALE_MARGIN_MS = 15_000;
+
+/** the record the API shows of a stored one, at `now` */
+export function shownRecord(stored: StoredCommand, now: number): CommandRecord {
+  const { settleBy, ...record } = stored;
+  if (record.state !== 'sent' || settleBy === undefined || now <= settleBy + STALE_MARGIN_MS) return record;
+  return { ...record, state: 'timeout', answeredAt: new Date(settleBy).toISOString() };
+}
 
 /** what an API node asks the edge holding a terminal */
 export interface CommandAsk {
@@ -117,7 +136,7 @@ export class ClusterCommands {
     const out: CommandRecord[] = [];
     for (const entry of entries) {
       if (entry === null || entry.operation !== 'PUT') continue;
-      const record = entry.json<CommandRecord>();
+      const record = shownRecord(entry.json<StoredCommand>(), Date.now());
       if (record.device === deviceId) out.push(record);
     }
     return out;
@@ -127,7 +146,7 @@ export class ClusterCommands {
     if (!COMMAND_ID.test(commandId)) return undefined;
     const entry = await this.records.get(recordKey(deviceId, commandId));
     if (entry === null || entry.operation !== 'PUT') return undefined;
-    return entry.json<CommandRecord>();
+    return shownRecord(entry.json<StoredCommand>(), Date.now());
   }
 }
 

@@ -22,6 +22,7 @@ import {
   deviceToken,
   recordKey,
   SESSION_SUBJECT_PREFIX,
+  type StoredCommand,
 } from './jt808-commands.ts';
 
 /** what the relay uses of the edge's gateway (gateway/jt808/server.ts) */
@@ -37,6 +38,8 @@ export interface RelayOptions {
   edgeId: string;
   /** the gateway, once it listens */
   gateway: () => RelayGateway | undefined;
+  /** the gateway's command timeout (JT808_COMMAND_TIMEOUT_S): a `sent` record says when it ends */
+  commandTimeoutMs: number;
   logger: Logger;
 }
 
@@ -136,9 +139,13 @@ export class EdgeCommandRelay {
 
   private async write(record: CommandRecord): Promise<void> {
     const key = recordKey(record.device, record.id);
+    const stored: StoredCommand =
+      record.state === 'sent'
+        ? { ...record, settleBy: Date.parse(record.createdAt) + this.opts.commandTimeoutMs }
+        : record;
     for (let attempt = 1; ; attempt++) {
       try {
-        await this.opts.records.put(key, JSON.stringify(record));
+        await this.opts.records.put(key, JSON.stringify(stored));
         return;
       } catch (err) {
         if (attempt >= WRITE_ATTEMPTS) {

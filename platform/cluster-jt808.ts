@@ -57,6 +57,7 @@ export async function edgeJt808(
     records,
     edgeId: deps.edgeId,
     gateway: () => deps.edge()?.jt808,
+    commandTimeoutMs: env.JT808_COMMAND_TIMEOUT_S * 1000,
     logger,
   });
   return {

@@ -46,6 +46,7 @@ const WORLD = {
 /** dev-c1 answers; dev-c2 stays silent; dev-c3 never connects */
 const PHONES = { 'dev-c1': '13900000801', 'dev-c2': '13900000802', 'dev-c3': '13900000803' };
 const SILENT_SECRET = 'terminal-code-c2-long';
+const EDGE_A_TIMEOUT_S = 60;
 
 const waitFor = async <T>(
   what: string,
@@ -100,6 +101,8 @@ interface Command {
   type: string;
   msgId: string;
   state: string;
+  createdAt: string;
+  answeredAt?: string;
   location?: { lat: number; lon: number };
 }
 
@@ -120,19 +123,20 @@ async function startCluster(
     LOG_LEVEL: 'info',
     ...opts.env,
   };
-  const edgeEnv = async (dir: string) => ({
+  const edgeEnv = async (dir: string, commandTimeoutS: number) => ({
     ...env,
     DATA_DIR: dir,
     JT808_PORT: String(await freePort()),
-    // the silent terminal's command times out within this
-    JT808_COMMAND_TIMEOUT_S: '3',
+    JT808_COMMAND_TIMEOUT_S: String(commandTimeoutS),
   });
   const parts: ClusterPart[] = [];
   t.teardown(() => Promise.all(parts.map((p) => p.kill9())).then(() => undefined));
   const started = await Promise.all([
     spawnClusterPart('api', { ...env, DATA_DIR: dirs[0]!, ADMIN_TOKEN, PARTS: 'api' }),
-    spawnClusterPart('edge', await edgeEnv(dirs[1]!)),
-    spawnClusterPart('edge', await edgeEnv(dirs[2]!)),
+    // edge A is killed while a command waits: long enough for the kill to come first on any machine
+    spawnClusterPart('edge', await edgeEnv(dirs[1]!, EDGE_A_TIMEOUT_S)),
+    // the silent terminal's command on edge B times out
+    spawnClusterPart('edge', await edgeEnv(dirs[2]!, 3)),
     ...(opts.worker ? [spawnClusterPart('worker', { ...env, DATA_DIR: dirs[3]! })] : []),
   ]);
   parts.push(...started);
@@ -184,14 +188,14 @@ serial(
   async (t) => {
     t.timeout(900_000);
     const c = await startCluster(t, { worker: false });
-    // dev-c1 on edge B answers its commands; dev-c2 on edge A stays silent
+    // dev-c1 on edge B answers its commands; dev-c2, also on edge B, stays silent
     const answering = await c.terminal(c.edgeB, 'dev-c1', WORLD.secret);
     const at = Math.floor((Date.now() - 60_000) / 1000) * 1000;
     t.is(
       await answering.report({ ts: at, lat: 31.82, lon: 117.25, speed: 20, heading: 90, status: 0b11 }),
       0,
     );
-    const silent = await c.terminal(c.edgeA, 'dev-c2', SILENT_SECRET);
+    const silent = await c.terminal(c.edgeB, 'dev-c2', SILENT_SECRET);
     silent.autoAnswer = false;
 
     // connected nowhere: not_connected at once, and kept
@@ -217,7 +221,7 @@ serial(
     t.is(answered.state, 'acknowledged');
     t.deepEqual([answered.location?.lat, answered.location?.lon], [31.82, 117.25]);
 
-    // the silent terminal on edge A: its edge times the command out
+    // the silent terminal: its edge times the command out
     const lost = await c.send('dev-c2', { type: 'report_interval', seconds: 15 });
     t.like(await c.outcome('dev-c2', lost.id), { state: 'timeout', msgId: '0x8103' });
     t.true(
@@ -234,6 +238,19 @@ serial(
         [text.id, 'acknowledged'],
       ],
     );
+    // dev-c3 silent on edge A, killed while its command waits: no edge settles it, and once the instant
+    // its edge would have timed it out has passed, the API node shows it timed out then
+    const orphan = await c.terminal(c.edgeA, 'dev-c3', SILENT_SECRET);
+    orphan.autoAnswer = false;
+    const waiting = await c.send('dev-c3', { type: 'location_query' });
+    await c.edgeA.kill9();
+    // written to the terminal before the edge answered the request
+    await waitFor('the command at the terminal', () =>
+      orphan.commands.some((m) => m.msgId === MSG.QUERY_LOCATION) ? true : undefined,
+    );
+    const orphaned = await c.outcome('dev-c3', waiting.id);
+    t.is(orphaned.state, 'timeout');
+    t.is(Date.parse(orphaned.answeredAt!) - Date.parse(orphaned.createdAt), EDGE_A_TIMEOUT_S * 1000);
     // a text GBK cannot hold is refused by the API node itself
     t.is((await c.api('POST', '/devices/dev-c1/commands', { type: 'text', text: '😀' })).status, 400);
   },
