@@ -128,6 +128,8 @@ async function startCluster(
     DATA_DIR: dir,
     JT808_PORT: String(await freePort()),
     JT808_COMMAND_TIMEOUT_S: String(commandTimeoutS),
+    // a connection ends because another edge says so, not because it went quiet
+    JT808_IDLE_TIMEOUT_S: '3600',
   });
   const parts: ClusterPart[] = [];
   t.teardown(() => Promise.all(parts.map((p) => p.kill9())).then(() => undefined));
@@ -188,8 +190,16 @@ serial(
   async (t) => {
     t.timeout(900_000);
     const c = await startCluster(t, { worker: false });
+    // a connection of dev-c1 left at edge A (one the truck gave up on) is ended by edge A once dev-c1
+    // authenticates at edge B, so that its commands go to edge B (the idle timeout is an hour here)
+    const stale = await c.terminal(c.edgeA, 'dev-c1', WORLD.secret);
+    let staleClosed = false;
+    void stale.closed.then(() => {
+      staleClosed = true;
+    });
     // dev-c1 on edge B answers its commands; dev-c2, also on edge B, stays silent
     const answering = await c.terminal(c.edgeB, 'dev-c1', WORLD.secret);
+    await waitFor('edge A ending the older connection', () => (staleClosed ? true : undefined));
     const at = Math.floor((Date.now() - 60_000) / 1000) * 1000;
     t.is(
       await answering.report({ ts: at, lat: 31.82, lon: 117.25, speed: 20, heading: 90, status: 0b11 }),
