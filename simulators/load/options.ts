@@ -79,15 +79,15 @@ export interface LoadOptions {
    * highest rate a broker sustains without reconnecting 1,000 devices per step, the trucks driving on
    * where they were): after each window and its drain, publishing pauses and this is called with the
    * window's result; it returns the next step (a rate, its warm-up and window) or undefined to finish.
-   * The first window may be flat out (no rate), the next ones are rate-controlled. The returned
-   * summary is that of the last window.
+   * Any window may be flat out (the first without a rate, a later one with rate 0) or rate-controlled.
+   * The returned summary is that of the last window.
    */
   nextStep?: (window: LoadStepResult) => Promise<LoadStep | undefined>;
 }
 
 /** One more window of a stepped run (LoadOptions.nextStep). */
 export interface LoadStep {
-  /** overall rate, msgs/s (> 0) */
+  /** overall rate, msgs/s; 0: flat out (as many as the per-connection window allows) */
   rate: number;
   warmupS: number;
   durationS: number;

@@ -204,6 +204,13 @@ export async function runLoad(opts: LoadOptions): Promise<LoadSummary> {
     } while (schedule.slots - before >= maxTake);
   };
   let rateTimer: NodeJS.Timeout | undefined;
+  /** publishing on: the rate's slots (schedule.ts), or flat out (every connection fills its window) */
+  const startPublishing = (): void => {
+    publishing = true;
+    schedule = rate === null ? undefined : new SlotSchedule(rate, performance.now());
+    if (rate !== null) rateTimer = setInterval(sendDue, 5);
+    else for (const k of conns) pump(k);
+  };
 
   // --- connecting, and reconnecting with backoff
   const scheduleReconnect = (k: LoadConn): void => {
@@ -302,13 +309,7 @@ export async function runLoad(opts: LoadOptions): Promise<LoadSummary> {
     if (aborted()) throw new Interrupted();
 
     phase = 'warmup';
-    publishing = true;
-    if (rate !== null) {
-      schedule = new SlotSchedule(rate, performance.now());
-      rateTimer = setInterval(sendDue, 5);
-    } else {
-      for (const k of conns) pump(k);
-    }
+    startPublishing();
     await abortable(warmupMs);
     if (aborted()) throw new Interrupted();
 
@@ -340,7 +341,7 @@ export async function runLoad(opts: LoadOptions): Promise<LoadSummary> {
         windowLagged: c.windowLagged,
       });
       if (step === undefined || aborted()) break;
-      rate = step.rate;
+      rate = step.rate > 0 ? step.rate : null;
       maxTake = maxTakeOf(rate);
       warmupMs = step.warmupS * 1000;
       durationMs = step.durationS * 1000;
@@ -350,9 +351,7 @@ export async function runLoad(opts: LoadOptions): Promise<LoadSummary> {
       c.windowMissed = 0;
       c.windowLagged = 0;
       phase = 'warmup';
-      publishing = true;
-      schedule = new SlotSchedule(rate, performance.now());
-      rateTimer = setInterval(sendDue, 5);
+      startPublishing();
       await abortable(warmupMs);
       if (aborted()) throw new Interrupted();
     }

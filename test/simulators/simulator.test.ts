@@ -360,3 +360,33 @@ test('load generator, stepped: a flat-out window, then windows at set rates on t
   t.is(connects, 20, 'no reconnection between the steps');
   t.is(last.unacked, 0);
 });
+
+test('load generator, stepped: a later window at rate 0 is flat out again, on the same connections', async (t) => {
+  const broker = await startBareAedes(0);
+  let connects = 0;
+  broker.aedes.on('client', () => connects++);
+  t.teardown(() => broker.close());
+  const windows: { targetRate: number | null; acked: number; sent: number }[] = [];
+  const steps = [
+    { rate: 200, warmupS: 0.3, durationS: 1 },
+    { rate: 0, warmupS: 0.3, durationS: 1 },
+  ];
+  const last = await runLoad({
+    ...{ url: broker.url, connections: 20, window: 4, durationS: 1, warmupS: 0.3, rampBatch: 10, qos: 1 },
+    nextStep: async (w) => {
+      windows.push({ targetRate: w.targetRate, acked: w.windowAcked, sent: w.windowSent });
+      return steps.shift();
+    },
+  });
+  t.deepEqual(
+    windows.map((w) => w.targetRate),
+    [null, 200, null],
+  );
+  const [, rated, flat] = windows;
+  t.true(flat!.acked > 0, 'the flat-out window after a rated one publishes');
+  // a flat-out window is not held to any rate: each connection keeps its window full
+  t.true(flat!.acked > rated!.acked, JSON.stringify(windows));
+  t.is(last.targetRate, null);
+  t.is(connects, 20, 'no reconnection between the steps');
+  t.is(last.unacked, 0);
+});
