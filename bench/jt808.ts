@@ -95,15 +95,17 @@ export const jt808: Benchmark = {
       });
       try {
         registry.upsertFirm({ id: 'bench-firm', name: 'Bench Transport Co.' });
-        registry.importDevices(devices);
-        for (const d of devices)
-          registry.upsertVehicle({
+        // one transaction (one fsync) for the fleet, as e2e provisions its own, not one per truck
+        registry.importVehicles(
+          devices.map((d) => ({
             id: d.vehicle,
             plate: `皖A·J${d.vehicle.slice(-5)}`,
-            kind: 'muck_truck',
+            kind: 'muck_truck' as const,
             firm: d.firm,
             ratedLoadT: 18,
-          });
+          })),
+        );
+        registry.importDevices(devices);
         seedE2eWorld(
           complianceRegistry,
           devices.map((d, index) => ({ index, vehicle: d.vehicle, firm: d.firm })),
