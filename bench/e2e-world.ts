@@ -45,17 +45,16 @@ const ROUTE_VERTICES = 40;
 const SIDE_SHIFT_M = 300;
 const M_PER_DEG_LAT = 111_320;
 
-/** The factory's first forward position and its turning point, as [lon, lat]. */
-function pathOf(seed: number, index: number): { a: Position; b: Position } {
+/**
+ * The factory's first forward position and its turning point, as [lon, lat]: the positions the
+ * payloads of its 1st and 599th next() carry (advance() moves as next() does, without the payload).
+ */
+export function pathOf(seed: number, index: number): { a: Position; b: Position } {
   const factory = new FixFactory(seed * 100_003 + index);
-  const pos = (payload: string): Position => {
-    const f = JSON.parse(payload) as { lon: number; lat: number };
-    return [f.lon, f.lat];
-  };
-  const a = pos(factory.next(0));
-  let b = a;
-  for (let n = 2; n < TURN_FIXES; n++) b = pos(factory.next(0));
-  return { a, b };
+  factory.advance(0);
+  const a = factory.position();
+  for (let n = 2; n < TURN_FIXES; n++) factory.advance(0);
+  return { a, b: factory.position() };
 }
 
 function square(c: Position, halfM: number): Position[][] {
