@@ -22,13 +22,17 @@ const { values } = parseArgs({
     sources: { type: 'string', default: '' },
   },
 });
-const port = Number(values.port);
+// --port P, or none with an IPC channel: started ahead (its start is not in the measured windows), it
+// says {ready: true} and floods once the parent sends {port: P}
+const awaitPort = values.port === undefined && process.send !== undefined;
+let port = Number(values.port);
 const connections = Number(values.connections);
 const ids = (values.ids ?? '').split(',').filter((s) => s.length > 0);
 const sources = values.sources.split(',').filter((s) => s.length > 0);
-if (!Number.isInteger(port) || ids.length === 0) {
+if ((!awaitPort && !Number.isInteger(port)) || ids.length === 0) {
   process.stderr.write(
-    'usage: login-flood-child --port P --ids a,b --connections N [--sources 127.0.1.1,...]\n',
+    'usage: login-flood-child --port P --ids a,b --connections N [--sources 127.0.1.1,...]\n' +
+      '  (without --port, from a parent with an IPC channel: the port comes as a message {port})\n',
   );
   process.exit(2);
 }
@@ -36,7 +40,7 @@ if (!Number.isInteger(port) || ids.length === 0) {
 const codes: Record<string, number> = {};
 let closedWithout = 0;
 let firstConnackAt: number | undefined;
-const started = Date.now();
+let started = Date.now();
 let stopping = false;
 const open = new Set<Socket>();
 let attempt = 0;
@@ -75,8 +79,25 @@ function loop(slot: number): void {
   });
 }
 
-for (let i = 0; i < connections; i++) loop(i);
-process.stderr.write(`[flood] ${connections} connections flooding port ${port}\n`);
+function flood(): void {
+  started = Date.now();
+  for (let i = 0; i < connections; i++) loop(i);
+  process.stderr.write(`[flood] ${connections} connections flooding port ${port}\n`);
+}
+
+if (awaitPort) {
+  process.once('message', (m: { port?: number }) => {
+    port = Number(m.port);
+    if (!Number.isInteger(port)) {
+      process.stderr.write(`login-flood-child: no port in ${JSON.stringify(m)}\n`);
+      process.exit(2);
+    }
+    // the channel would keep the process alive after SIGTERM's exit otherwise; it is not needed any more
+    process.disconnect?.();
+    flood();
+  });
+  process.send?.({ ready: true });
+} else flood();
 
 process.on('SIGTERM', () => {
   stopping = true;
