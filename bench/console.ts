@@ -44,8 +44,17 @@ export const consoleBench: Benchmark = {
     const windowMs = ctx.quick ? 5000 : 20_000;
     const stepMs = ctx.quick ? 3000 : 10_000;
     const fleet = new Fleet(UNITS);
-    const server = await startServer(fleet);
-    const browser = await launchBrowser({ viewport: VIEWPORT });
+    // chromium starts while the server is built (neither is measured)
+    const launching = launchBrowser({ viewport: VIEWPORT });
+    launching.catch(() => undefined);
+    const server = await startServer(fleet).catch(async (err: Error) => {
+      await (await launching.catch(() => undefined))?.close();
+      throw err;
+    });
+    const browser = await launching.catch(async (err: Error) => {
+      await server.close();
+      throw err;
+    });
     const figures: Figure[] = [];
     try {
       const { page, firstRenderMs } = await openConsole(browser, server.url);
