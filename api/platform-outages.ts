@@ -16,8 +16,11 @@ import { jsonResponse, problemResponse } from './schemas.ts';
  */
 
 export interface PlatformOutageSource {
-  /** the outages kept (within the backfill horizon), oldest first, each with its first `gapLimit` gaps */
-  outages(gapLimit: number): PlatformOutageRecord[];
+  /**
+   * the outages kept (within the backfill horizon), oldest first, each with its first `gapLimit` gaps;
+   * a cluster API node reads them from the cluster (platform/cluster-api-node.ts), hence the promise
+   */
+  outages(gapLimit: number): PlatformOutageRecord[] | Promise<PlatformOutageRecord[]>;
 }
 
 const GapSchema = z.object({
@@ -64,7 +67,9 @@ export const platformOutageRoutes: FastifyPluginAsyncZod<{ outages: PlatformOuta
         description:
           'While the platform was stopped, restarting or far behind its own queues, a vehicle’s silence is ' +
           'the platform’s: recorded here (a platform gap), never an OFFLINE or TRACK_GAP against the firm, ' +
-          'never in a scorecard. Kept for the backfill horizon (MAX_FIX_AGE_DAYS).',
+          'never in a scorecard. Kept for the backfill horizon (MAX_FIX_AGE_DAYS). On a cluster API node: the ' +
+          'cluster’s outages (no edge alive, or NATS without a quorum), all `stopped`, with `gaps` 0 and no ' +
+          '`gapList` (the workers count and log their platform gaps, they do not store them).',
         tags: ['violations'],
         security: bearerSecurity,
         querystring: z.strictObject({
@@ -89,7 +94,7 @@ export const platformOutageRoutes: FastifyPluginAsyncZod<{ outages: PlatformOuta
     async (request) => {
       const { gaps, limit, cursor } = request.query;
       // by start: the key pads the instant so that text order is time order
-      const page = paginate(options.outages.outages(gaps), (o) => String(o.start).padStart(16, '0'), {
+      const page = paginate(await options.outages.outages(gaps), (o) => String(o.start).padStart(16, '0'), {
         limit,
         cursor,
       });

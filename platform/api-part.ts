@@ -11,6 +11,7 @@ import { AuditLog } from '../api/audit/log.ts';
 import { auditSnapshots } from '../api/audit/snapshots.ts';
 import { LateDeviceCommands } from '../api/device-commands.ts';
 import { IdempotencyStore } from '../api/idempotency/store.ts';
+import type { PlatformOutageSource } from '../api/platform-outages.ts';
 import { ADMIN_PRINCIPAL } from '../api/principal.ts';
 import type { HealthReport } from '../api/schemas.ts';
 import { consoleRoutes } from '../console/server.ts';
@@ -41,6 +42,11 @@ export interface ApiPart {
   api: FastifyInstance | undefined;
   /** a cluster API node's JT/T 808 commands, connected when it joins the cluster (cluster-api-node.ts) */
   clusterCommands: LateDeviceCommands | undefined;
+  /**
+   * what GET /platform/outages lists: the compliance service's outages, or, on a cluster API node, the
+   * cluster's (platform/cluster-api-node.ts sets it once the node has joined the cluster)
+   */
+  outages: { source: PlatformOutageSource };
 }
 
 export interface ApiDeps {
@@ -91,6 +97,9 @@ export async function startApi(config: Config, deps: ApiDeps): Promise<ApiPart> 
   // A disabled or revoked key's webhook subscriptions get no new deliveries.
   webhooks.ownerActive = (keyId) => keyId === ADMIN_PRINCIPAL.keyId || apiKeys.get(keyId)?.enabled === true;
   let api: FastifyInstance | undefined;
+  const outages: ApiPart['outages'] = {
+    source: { outages: (gapLimit) => complianceService.outageRecords(gapLimit) },
+  };
   let idempotency: IdempotencyStore | undefined;
   // a cluster API node holds no terminal: its commands go to the edge that does
   const clusterCommands =
@@ -114,7 +123,7 @@ export async function startApi(config: Config, deps: ApiDeps): Promise<ApiPart> 
         webhooks,
         idempotency,
         audit,
-        outages: { outages: (gapLimit) => complianceService.outageRecords(gapLimit) },
+        outages: { outages: (gapLimit) => outages.source.outages(gapLimit) },
         dispatch: liveUnits,
         incidents,
         reportWorld: () => complianceService.currentWorld(),
@@ -163,7 +172,7 @@ export async function startApi(config: Config, deps: ApiDeps): Promise<ApiPart> 
     const address = api.server.address();
     if (address && typeof address === 'object') ports.http = address.port;
   }
-  return { adminToken, audit, apiKeys, idempotency, api, clusterCommands };
+  return { adminToken, audit, apiKeys, idempotency, api, clusterCommands, outages };
 }
 
 async function resolveAdminToken(config: Config, logger: Logger): Promise<string> {

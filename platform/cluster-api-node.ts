@@ -11,12 +11,16 @@ import fs from 'node:fs';
 import { hostname } from 'node:os';
 import path from 'node:path';
 import type { Logger } from 'pino';
+import type { Registry as MetricsRegistry } from 'prom-client';
 import type { LateDeviceCommands } from '../api/device-commands.ts';
+import type { PlatformOutageSource } from '../api/platform-outages.ts';
 import { consumeStoredEvents, type StoredEventSink } from '../cluster/event-feed.ts';
 import { openCluster } from '../cluster/jetstream.ts';
 import { ClusterCommands, openCommandRecords } from '../cluster/jt808-commands.ts';
 import { feedLive, type LiveSink } from '../cluster/live-feed.ts';
+import { OutageView } from '../cluster/outages.ts';
 import { RegistrySync } from '../cluster/registry-sync.ts';
+import { registerRegistrySyncMetrics } from '../cluster/registry-sync-metrics.ts';
 import type { ComplianceRegistry } from '../registry/compliance.ts';
 import type { SqliteRegistry } from '../registry/sqlite.ts';
 import { clusterSettings } from './cluster.ts';
@@ -40,6 +44,10 @@ export async function joinRegistryStream(
     webhooks: StoredEventSink;
     /** the API's JT/T 808 commands: through the edge holding the terminal (cluster/jt808-commands.ts) */
     commands?: LateDeviceCommands;
+    /** GET /api/v1/platform/outages: set to the cluster's outages here */
+    outages: { source: PlatformOutageSource };
+    /** the node's GET /metrics: gains the registry sync's conflicts */
+    metrics: MetricsRegistry;
   },
   logger: Logger,
 ): Promise<ApiNodeRegistry> {
@@ -55,6 +63,8 @@ export async function joinRegistryStream(
   });
   sync.start();
   await sync.caughtUp;
+  registerRegistrySyncMetrics(platform.metrics, () => sync.stats);
+  platform.outages.source = clusterOutageSource(cluster.outages, config.env.CLUSTER_LEASE_S * 1000);
   const live = feedLive(cluster, platform.live, logger);
   if (platform.commands !== undefined) {
     const records = await openCommandRecords(cluster, {
@@ -79,6 +89,31 @@ export async function joinRegistryStream(
       await live.stop();
       await sync.stop();
       await cluster.close();
+    },
+  };
+}
+
+/**
+ * The cluster's own outages (cluster/outages.ts), read from the KV bucket at each request: those the
+ * edges recorded, and, while no edge has written the intake heartbeat for longer than the lease time,
+ * the one under way (end null), as the workers judge with them. The gaps they voided are not listed
+ * (0, none): a worker counts and logs its platform gaps, it does not store them.
+ */
+function clusterOutageSource(
+  kv: ConstructorParameters<typeof OutageView>[0],
+  leaseMs: number,
+): PlatformOutageSource {
+  return {
+    async outages() {
+      const view = new OutageView(kv, leaseMs);
+      await view.refresh();
+      return view.current(Date.now()).map((o) => ({
+        start: o.start,
+        end: o.end,
+        cause: 'stopped' as const,
+        gaps: 0,
+        gapList: [],
+      }));
     },
   };
 }

@@ -43,6 +43,8 @@ async function main(): Promise<void> {
             live: platform.live,
             webhooks: platform.webhooks,
             ...(platform.clusterCommands ? { commands: platform.clusterCommands } : {}),
+            outages: platform.outages,
+            metrics: platform.metrics,
           },
           logger,
         );

@@ -20,7 +20,7 @@ import type { ComplianceRegistry } from '../registry/compliance.ts';
 import type { SqliteRegistry } from '../registry/sqlite.ts';
 import type { EventStore } from '../store/events-port.ts';
 import type { FixStore } from '../store/port.ts';
-import { startApi } from './api-part.ts';
+import { type ApiPart, startApi } from './api-part.ts';
 import type { Config } from './config.ts';
 import { startDemo } from './demo.ts';
 import { type PlatformPorts, startEntryPoints } from './entry-points.ts';
@@ -82,6 +82,8 @@ export interface Platform {
   api?: FastifyInstance;
   /** a cluster API node's JT/T 808 commands, connected when it joins the cluster */
   clusterCommands?: LateDeviceCommands;
+  /** the source of GET /api/v1/platform/outages (a cluster API node replaces it: cluster-api-node.ts) */
+  outages: ApiPart['outages'];
   health(): Promise<HealthReport>;
   /**
    * SIGINT/SIGTERM path: stop intake, flush the spool and the compliance outbox to the store for at
@@ -216,7 +218,7 @@ export async function startPlatform(config: Config, options: StartOptions): Prom
     spool,
     backpressure,
   });
-  const { adminToken, audit, apiKeys, idempotency, api, clusterCommands } = await startApi(config, {
+  const { adminToken, audit, apiKeys, idempotency, api, clusterCommands, outages } = await startApi(config, {
     registry,
     compliance,
     store,
@@ -309,6 +311,7 @@ export async function startPlatform(config: Config, options: StartOptions): Prom
     ...(jt808 ? { jt808 } : {}),
     ...(api ? { api } : {}),
     ...(clusterCommands ? { clusterCommands } : {}),
+    outages,
     health,
     stop,
   };
