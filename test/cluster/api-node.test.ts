@@ -1,0 +1,207 @@
+/**
+ * What a cluster API node (PARTS=api with CLUSTER_NATS_URLS, platform/cluster-api-node.ts) tells an
+ * operator about the cluster itself, on a real 3-node NATS cluster and a real API node process:
+ *  - GET /api/v1/platform/outages lists the cluster's own outages (cluster/outages.ts), those the
+ *    edges recorded in the KV bucket and the one under way while no edge writes the heartbeat, so that
+ *    a firm or an operator sees why a silence was not charged (before, it answered the API node's own
+ *    compliance service's, which judges nothing in the cluster: an empty list);
+ *  - GET /metrics counts the registry conflicts the node saw resolved by the registry stream
+ *    (citywatch_registry_sync_conflicts_total; cluster/registry-sync.ts counted them only in memory).
+ * The outages are written by an edge's heartbeat writer with its clock set, so no verdict rests on speed.
+ */
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { pino } from 'pino';
+import { type ClusterConnection, openCluster, REGISTRY_STREAM } from '../../cluster/jetstream.ts';
+import { IntakeHeartbeat } from '../../cluster/outages.ts';
+import { RegistrySync } from '../../cluster/registry-sync.ts';
+import { ComplianceRegistry } from '../../registry/compliance.ts';
+import { SqliteRegistry } from '../../registry/sqlite.ts';
+import { type ClusterPart, spawnClusterPart } from '../../testkit/cluster-parts.ts';
+import { NATS_SERVER_BIN, type NatsCluster, startNatsCluster } from '../../testkit/servers/nats.ts';
+import { testsNeeding } from '../../testkit/servers/required.ts';
+import { waitFor } from '../support/cluster/worker.ts';
+import { seedDataDir } from '../support/cluster-world.ts';
+
+const { serial } = testsNeeding(NATS_SERVER_BIN, 'cluster-api-node');
+
+const ADMIN_TOKEN = 'cluster-api-node-admin-token';
+const LEASE_MS = 3_000;
+const GRACE_MS = 1_000;
+const FIRM = 'firm-api';
+const world = {
+  firms: [FIRM],
+  vehicles: [{ id: 'veh-api1', plate: '皖A·P0001', kind: 'muck_truck' as const, firm: FIRM }],
+  devices: [
+    {
+      id: 'dev-api1',
+      secret: 'secret-api1-long-enough',
+      kind: 'muck_truck' as const,
+      vehicle: 'veh-api1',
+      firm: FIRM,
+    },
+  ],
+};
+
+interface Node {
+  devices: SqliteRegistry;
+  sync: RegistrySync;
+  conn: ClusterConnection;
+  close(): Promise<void>;
+}
+
+/** a registry node in this process (as cluster/registry-sync.ts runs in every edge and worker) */
+async function startNode(nats: NatsCluster, dir: string, name: string): Promise<Node> {
+  const conn = await openCluster({
+    urls: nats.urls,
+    partitions: 4,
+    replicas: 3,
+    leaseMs: LEASE_MS,
+    dedupeWindowMs: 600_000,
+    streamMaxAgeMs: 3_600_000,
+    name,
+  });
+  const devices = new SqliteRegistry({ dir: path.join(dir, 'registry') });
+  const compliance = new ComplianceRegistry({ dir: path.join(dir, 'compliance') });
+  const sync = new RegistrySync({
+    cluster: conn,
+    node: name,
+    devices,
+    compliance,
+    logger: pino({ level: 'silent' }),
+  });
+  sync.start();
+  await sync.caughtUp;
+  return {
+    devices,
+    sync,
+    conn,
+    async close() {
+      await sync.stop();
+      compliance.close();
+      devices.close();
+      await conn.close();
+    },
+  };
+}
+
+interface OutageItem {
+  start: number;
+  end: number | null;
+  startAt: string;
+  endAt: string | null;
+  cause: string;
+  gaps: number;
+  gapList: unknown[];
+}
+
+serial(
+  "a cluster API node lists the cluster's outages and counts registry conflicts on /metrics",
+  async (t) => {
+    t.timeout(600_000);
+    const nats = await startNatsCluster();
+    t.teardown(() => nats.destroy());
+    const dirs = await Promise.all([1, 2, 3].map(() => seedDataDir(world)));
+    t.teardown(() => Promise.all(dirs.map((d) => fs.rm(d, { recursive: true, force: true }))).then(() => {}));
+    const a = await startNode(nats, dirs[0]!, 'node-a');
+    const b = await startNode(nats, dirs[1]!, 'node-b');
+    t.teardown(() => Promise.all([a.close(), b.close()]).then(() => {}));
+    const parts: ClusterPart[] = [];
+    t.teardown(() => Promise.all(parts.map((p) => p.kill9())).then(() => undefined));
+    const apiNode = await spawnClusterPart('api', {
+      SIMULATE: '0',
+      CLUSTER_NATS_URLS: nats.urls.join(','),
+      CLUSTER_PARTITIONS: '4',
+      CLUSTER_LEASE_S: String(LEASE_MS / 1000),
+      DATA_DIR: dirs[2]!,
+      ADMIN_TOKEN,
+    });
+    parts.push(apiNode);
+    t.teardown(() => {
+      if (process.env.CLUSTER_TEST_DUMP) t.log(apiNode.output().slice(-6000));
+    });
+    const get = async (url: string) => {
+      const res = await fetch(`${apiNode.apiUrl}${url}`, {
+        headers: { authorization: `Bearer ${ADMIN_TOKEN}` },
+      });
+      const text = await res.text();
+      t.is(res.status, 200, `${url}: ${text}`);
+      return text;
+    };
+    const outages = async () =>
+      (JSON.parse(await get('/api/v1/platform/outages')) as { items: OutageItem[] }).items;
+
+    // an edge's heartbeat writer on its own clock: alive at t0, then again 2 minutes later (nobody wrote
+    // in between: the intake was down), which records the outage [t0, t1 + grace]; after t1 nobody writes
+    let now = Date.now() - 600_000;
+    const heartbeat = new IntakeHeartbeat({
+      kv: a.conn.outages,
+      leaseMs: LEASE_MS,
+      keepMs: 7 * 86_400_000,
+      graceMs: GRACE_MS,
+      now: () => now,
+      logger: pino({ level: 'silent' }),
+    });
+    await heartbeat.beat();
+    const t0 = now;
+    now += 120_000;
+    await heartbeat.beat();
+    const t1 = now;
+    t.is(heartbeat.recorded, 1);
+    const listed = await outages();
+    t.deepEqual(
+      listed.map((o) => [o.start, o.end, o.cause, o.gaps, o.gapList.length]),
+      [
+        [t0, t1 + GRACE_MS, 'stopped', 0, 0],
+        // no edge has written the heartbeat since t1, longer ago than the lease time: under way
+        [t1, null, 'stopped', 0, 0],
+      ],
+      JSON.stringify(listed),
+    );
+    t.is(listed[0]!.startAt, new Date(t0).toISOString());
+    t.is(listed[1]!.endAt, null);
+    // an edge is up again: the outage under way is recorded, ended at its beat plus the grace
+    now = Date.now();
+    await heartbeat.beat();
+    const t2 = now;
+    t.deepEqual(
+      (await outages()).map((o) => [o.start, o.end]),
+      [
+        [t0, t1 + GRACE_MS],
+        [t1, t2 + GRACE_MS],
+      ],
+    );
+
+    // two nodes change the same firm in one turn, before either publishes: the later in the stream stands,
+    // and the API node, which reads the stream, counts the conflict on its /metrics
+    const metric = async (name: string) => {
+      const line = (await get('/metrics')).split('\n').find((l) => l.startsWith(`${name} `));
+      return line === undefined ? undefined : Number(line.split(' ')[1]);
+    };
+    t.is(await metric('citywatch_registry_sync_conflicts_total'), 0);
+    t.is(await metric('citywatch_registry_sync_lost_total'), 0);
+    await waitFor('both nodes seeing the firm in the stream', async () => {
+      const last = (await a.conn.jsm.streams.info(REGISTRY_STREAM)).state.last_seq;
+      return (
+        last > 0 &&
+        a.sync.stats.seq === last &&
+        b.sync.stats.seq === last &&
+        a.sync.pendingChanges === 0 &&
+        b.sync.pendingChanges === 0
+      );
+    });
+    a.devices.upsertFirm({ id: FIRM, name: 'from a' });
+    b.devices.upsertFirm({ id: FIRM, name: 'from b' });
+    await waitFor('the API node counting the conflict', async () => {
+      const n = await metric('citywatch_registry_sync_conflicts_total');
+      return n !== undefined && n >= 1;
+    });
+    t.true(
+      a.sync.stats.conflicts >= 1 && b.sync.stats.conflicts >= 1,
+      JSON.stringify([a.sync.stats, b.sync.stats]),
+    );
+    // the change lost was made on a or b, not on the API node
+    t.is(await metric('citywatch_registry_sync_lost_total'), 0);
+    t.is(a.sync.stats.lost + b.sync.stats.lost, 1);
+  },
+);
