@@ -48,10 +48,15 @@ serial(
     // The peak over every scrape since the start (a subquery at the scrape interval): a range query's steps
     // (Grafana's $__interval, seconds apart on this long window) can fall on both sides of a short-lived
     // value, such as the 808 terminal connected only at the end.
+    // Evaluated at a whole second after every scrape the world waited for: a subquery's steps fall on
+    // multiples of its resolution, so evaluated "now" its last step is up to a second before now and misses
+    // a value first scraped within that second (the 808 terminal, connected at the end of the world's build).
+    const evalAt = Math.ceil(Date.now() / 1000) + 1;
+    await new Promise((r) => setTimeout(r, evalAt * 1000 - Date.now() + 100));
     const last = async (expr: string) => {
-      const seconds = Math.ceil((Date.now() - w.promStart) / 1000) + 60;
+      const seconds = Math.ceil(evalAt - w.promStart / 1000) + 60;
       const res = await fetch(
-        `${w.prometheus.url}/api/v1/query?query=${encodeURIComponent(`max_over_time((${expr})[${seconds}s:${SCRAPE}])`)}`,
+        `${w.prometheus.url}/api/v1/query?time=${evalAt}&query=${encodeURIComponent(`max_over_time((${expr})[${seconds}s:${SCRAPE}])`)}`,
       );
       const body = (await res.json()) as Json;
       if (body.status !== 'success') throw new Error(`${expr}: ${body.errorType}: ${body.error}`);
