@@ -10,23 +10,20 @@
  * The outages are written by an edge's heartbeat writer with its clock set, so no verdict rests on speed.
  */
 import fs from 'node:fs/promises';
-import path from 'node:path';
 import { pino } from 'pino';
-import { type ClusterConnection, openCluster, REGISTRY_STREAM } from '../../cluster/jetstream.ts';
+import { REGISTRY_STREAM } from '../../cluster/jetstream.ts';
 import { IntakeHeartbeat } from '../../cluster/outages.ts';
-import { RegistrySync } from '../../cluster/registry-sync.ts';
-import { ComplianceRegistry } from '../../registry/compliance.ts';
-import { SqliteRegistry } from '../../registry/sqlite.ts';
 import { type ClusterPart, spawnClusterPart } from '../../testkit/cluster-parts.ts';
-import { NATS_SERVER_BIN, type NatsCluster, startNatsCluster } from '../../testkit/servers/nats.ts';
+import { NATS_SERVER_BIN, startNatsCluster } from '../../testkit/servers/nats.ts';
 import { testsNeeding } from '../../testkit/servers/required.ts';
+import { REGISTRY_NODE_LEASE_MS, startRegistryNode } from '../support/cluster/registry-node.ts';
 import { waitFor } from '../support/cluster/worker.ts';
 import { seedDataDir } from '../support/cluster-world.ts';
 
 const { serial } = testsNeeding(NATS_SERVER_BIN, 'cluster-api-node');
 
 const ADMIN_TOKEN = 'cluster-api-node-admin-token';
-const LEASE_MS = 3_000;
+const LEASE_MS = REGISTRY_NODE_LEASE_MS;
 const GRACE_MS = 1_000;
 const FIRM = 'firm-api';
 const world = {
@@ -42,48 +39,6 @@ const world = {
     },
   ],
 };
-
-interface Node {
-  devices: SqliteRegistry;
-  sync: RegistrySync;
-  conn: ClusterConnection;
-  close(): Promise<void>;
-}
-
-/** a registry node in this process (as cluster/registry-sync.ts runs in every edge and worker) */
-async function startNode(nats: NatsCluster, dir: string, name: string): Promise<Node> {
-  const conn = await openCluster({
-    urls: nats.urls,
-    partitions: 4,
-    replicas: 3,
-    leaseMs: LEASE_MS,
-    dedupeWindowMs: 600_000,
-    streamMaxAgeMs: 3_600_000,
-    name,
-  });
-  const devices = new SqliteRegistry({ dir: path.join(dir, 'registry') });
-  const compliance = new ComplianceRegistry({ dir: path.join(dir, 'compliance') });
-  const sync = new RegistrySync({
-    cluster: conn,
-    node: name,
-    devices,
-    compliance,
-    logger: pino({ level: 'silent' }),
-  });
-  sync.start();
-  await sync.caughtUp;
-  return {
-    devices,
-    sync,
-    conn,
-    async close() {
-      await sync.stop();
-      compliance.close();
-      devices.close();
-      await conn.close();
-    },
-  };
-}
 
 interface OutageItem {
   start: number;
@@ -103,8 +58,8 @@ serial(
     t.teardown(() => nats.destroy());
     const dirs = await Promise.all([1, 2, 3].map(() => seedDataDir(world)));
     t.teardown(() => Promise.all(dirs.map((d) => fs.rm(d, { recursive: true, force: true }))).then(() => {}));
-    const a = await startNode(nats, dirs[0]!, 'node-a');
-    const b = await startNode(nats, dirs[1]!, 'node-b');
+    const a = await startRegistryNode(nats, dirs[0]!, 'node-a');
+    const b = await startRegistryNode(nats, dirs[1]!, 'node-b');
     t.teardown(() => Promise.all([a.close(), b.close()]).then(() => {}));
     const parts: ClusterPart[] = [];
     t.teardown(() => Promise.all(parts.map((p) => p.kill9())).then(() => undefined));

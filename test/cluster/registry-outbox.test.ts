@@ -13,13 +13,13 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { pino } from 'pino';
-import { type ClusterConnection, openCluster, REGISTRY_STREAM } from '../../cluster/jetstream.ts';
-import { type RegistryEvent, RegistrySync } from '../../cluster/registry-sync.ts';
-import { ComplianceRegistry, type ZoneInput } from '../../registry/compliance.ts';
+import { REGISTRY_STREAM } from '../../cluster/jetstream.ts';
+import type { RegistryEvent } from '../../cluster/registry-sync.ts';
+import type { ZoneInput } from '../../registry/compliance.ts';
 import { SqliteRegistry } from '../../registry/sqlite.ts';
 import { NATS_SERVER_BIN, type NatsCluster, startNatsCluster } from '../../testkit/servers/nats.ts';
 import { testsNeeding } from '../../testkit/servers/required.ts';
+import { type RegistryNode, startRegistryNode } from '../support/cluster/registry-node.ts';
 import { CRASH_WRITES, seedDataDir } from '../support/cluster-world.ts';
 
 const { serial } = testsNeeding(NATS_SERVER_BIN, 'cluster-registry-outbox');
@@ -37,54 +37,8 @@ const waitFor = async (what: string, ok: () => Promise<boolean> | boolean, timeo
   }
 };
 
-const settings = (nats: NatsCluster, name: string) => ({
-  urls: nats.urls,
-  partitions: 4,
-  replicas: 3,
-  leaseMs: 3_000,
-  dedupeWindowMs: 600_000,
-  streamMaxAgeMs: 3_600_000,
-  name,
-});
-
-interface Node {
-  devices: SqliteRegistry;
-  compliance: ComplianceRegistry;
-  sync: RegistrySync;
-  conn: ClusterConnection;
-  close(): Promise<void>;
-}
-
-/** a registry node in this process, on a DATA_DIR of its own */
-async function startNode(nats: NatsCluster, dir: string, name: string): Promise<Node> {
-  const conn = await openCluster(settings(nats, name));
-  const devices = new SqliteRegistry({ dir: path.join(dir, 'registry') });
-  const compliance = new ComplianceRegistry({ dir: path.join(dir, 'compliance') });
-  const sync = new RegistrySync({
-    cluster: conn,
-    node: name,
-    devices,
-    compliance,
-    logger: pino({ level: 'silent' }),
-  });
-  sync.start();
-  await sync.caughtUp;
-  return {
-    devices,
-    compliance,
-    sync,
-    conn,
-    async close() {
-      await sync.stop();
-      compliance.close();
-      devices.close();
-      await conn.close();
-    },
-  };
-}
-
 /** every node has published what it had and applied the stream to its end */
-async function settled(nodes: Node[]): Promise<void> {
+async function settled(nodes: RegistryNode[]): Promise<void> {
   await waitFor('every node settled', async () => {
     if (nodes.some((n) => n.sync.pendingChanges > 0)) return false;
     const last = (await nodes[0]!.conn.jsm.streams.info(REGISTRY_STREAM)).state.last_seq;
@@ -162,7 +116,7 @@ serial(
     ]);
     t.teardown(() => Promise.all(dirs.map((d) => fs.rm(d, { recursive: true, force: true }))).then(() => {}));
     // the other node seeds the stream: the device and the firm are named in it before the crash
-    const other = await startNode(nats, dirs[0]!, 'other');
+    const other = await startRegistryNode(nats, dirs[0]!, 'other');
     t.teardown(() => other.close());
     await settled([other]);
 
@@ -210,7 +164,7 @@ serial(
     });
     other.devices.upsertFirm({ id: CRASH_WRITES.firm, name: 'changed later by the other node' });
     await settled([other]);
-    const restarted = await startNode(nats, dir, 'restarted');
+    const restarted = await startRegistryNode(nats, dir, 'restarted');
     t.teardown(() => restarted.close());
     await settled([other, restarted]);
     t.is(restarted.sync.stats.published, 0, 'its row was done: found in the stream');
@@ -227,10 +181,10 @@ serial(
     t.teardown(() => nats.destroy());
     const dirs = await Promise.all([1, 2, 3].map(() => seedDataDir(world('firm-c'))));
     t.teardown(() => Promise.all(dirs.map((d) => fs.rm(d, { recursive: true, force: true }))).then(() => {}));
-    const nodes: Node[] = [];
-    for (const [i, dir] of dirs.entries()) nodes.push(await startNode(nats, dir, `node-${'abc'[i]}`));
+    const nodes: RegistryNode[] = [];
+    for (const [i, dir] of dirs.entries()) nodes.push(await startRegistryNode(nats, dir, `node-${'abc'[i]}`));
     t.teardown(() => Promise.all(nodes.map((n) => n.close())).then(() => {}));
-    const [a, b, c] = nodes as [Node, Node, Node];
+    const [a, b, c] = nodes as [RegistryNode, RegistryNode, RegistryNode];
     c.compliance.put('zone', zone('zone-c', 'v1 from c'));
     await settled(nodes);
     t.is(a.compliance.get('zone', 'zone-c')?.version, 1);
@@ -257,7 +211,7 @@ serial(
     t.true(winnerZone === 'v2 from a' || winnerZone === 'v2 from b', String(winnerZone));
     t.true(winnerFirm === 'from a' || winnerFirm === 'from b', String(winnerFirm));
 
-    const history = (n: Node) =>
+    const history = (n: RegistryNode) =>
       n.compliance
         .history('zone', 'zone-c')
         .map(({ version, entity, createdAt }) => ({ version, entity, createdAt }));
