@@ -197,9 +197,12 @@ export class Spool {
   /** Makes `pos` the durable checkpoint and deletes the segments it has consumed wholly. */
   async commit(pos: SpoolPosition, records: number): Promise<void> {
     const segs = this.segments;
+    // the checkpoint moves in memory only once it is durable: a save that fails (EMFILE, a full disk)
+    // leaves the batch behind the checkpoint, to be read and stored again (idempotently), and the depth
+    // says so instead of counting it gone
+    await saveCheckpoint(this.dir, pos);
     this.checkpoint = { ...pos };
     this.committedRecordsBacklog = Math.max(0, this.committedRecordsBacklog - records);
-    await saveCheckpoint(this.dir, pos);
     for (const n of [...segs.sizes.keys()]) {
       // wholly before the checkpoint, or a sealed segment whose end the checkpoint has reached (left in
       // place, it would hold room under maxBytes that nothing frees once the backlog is empty)
