@@ -132,9 +132,19 @@ async function setUp(nc: NatsConnection, settings: ClusterSettings): Promise<Clu
     replicas,
     // a partition's whole state in one value (bounded by the servers' max_payload, 1 MiB by default)
     maxValueSize: -1,
+    // read through the stream's leader: a direct get may be answered by a replica that has not caught
+    // up (a node just restarted), and a runner restoring from it would judge from an older state or
+    // from nothing. Reads are rare (a runner's start), so the leader's extra load is small.
+    allow_direct: false,
   });
   const historyMaxAgeMs = settings.historyMaxAgeMs ?? 7 * 86_400_000;
-  const history = await kvm.create(HISTORY_BUCKET, { history: 1, replicas, ttl: historyMaxAgeMs });
+  // the same for the histories: a late fix is re-judged from the newest segments, never a replica's older ones
+  const history = await kvm.create(HISTORY_BUCKET, {
+    history: 1,
+    replicas,
+    ttl: historyMaxAgeMs,
+    allow_direct: false,
+  });
   // the heartbeat and the list of outages (pruned by the edges that write it)
   const outages = await kvm.create(OUTAGE_BUCKET, { history: 1, replicas });
   return {

@@ -129,6 +129,9 @@ export class PartitionRunner {
         { seq: state.seq, units: state.units },
         'cluster worker: partition restored from its checkpoint',
       );
+    } else {
+      // the partition's first life (or its checkpoint deleted): every fix of it is judged from the start
+      log.info({ seq: 0 }, 'cluster worker: partition has no checkpoint; judging its stream from the start');
     }
     // the units' histories as of the checkpoint; each unit's newest segment is where its next fix goes
     const history = new HistoryStore(w.cluster.history, this.partition, w.fingerprint, state.historyView());
