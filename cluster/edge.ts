@@ -117,14 +117,37 @@ export interface Edge {
   close(): Promise<void>;
 }
 
+/**
+ * The ingest metrics of the single process that an edge has nothing behind: no spool (the stream is its
+ * durable step: citywatch_edge_stream_publishes_total), no store (the workers write it). Left out of its
+ * /metrics rather than shown at 0 for ever. citywatch_spool_append_failures_total stays: its messages
+ * are the ones the stream did not acknowledge.
+ */
+const NOT_ON_AN_EDGE = [
+  'citywatch_spool_fill_ratio',
+  'citywatch_spool_disk_bytes',
+  'citywatch_spool_depth_fixes',
+  'citywatch_spool_depth_bytes',
+  'citywatch_spool_corrupt_records_total',
+  'citywatch_ingest_backpressure_waiting',
+  'citywatch_ingest_backpressure_total',
+  'citywatch_store_writes_total',
+  'citywatch_store_fixes_written_total',
+  'citywatch_store_lag_seconds',
+  'citywatch_store_write_seconds',
+  'citywatch_store_fixes_quarantined_total',
+];
+
 export async function startEdge(opts: EdgeOptions): Promise<Edge> {
   const metrics = opts.metrics ?? new MetricsRegistry();
   const appender = new StreamAppender(opts.js, opts.partitions, opts.publishTimeoutMs ?? 10_000);
   let broker: Broker | undefined;
+  const ingestMetrics = createIngestMetrics(metrics);
+  for (const name of NOT_ON_AN_EDGE) metrics.removeSingleMetric(name);
   const core = new IngestCore({
     registry: opts.registry,
     spool: appender,
-    metrics: createIngestMetrics(metrics),
+    metrics: ingestMetrics,
     limits: opts.limits,
     // dead letters go to this edge's own broker, where a subscriber to platform/deadletter sees them
     deadLetter: (topic, payload) => {

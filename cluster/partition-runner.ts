@@ -81,6 +81,11 @@ export class PartitionRunner {
   private readonly done: Promise<void>;
   /** the partition's judgement in this life of the runner (its evidence due is read by the worker) */
   state: PartitionState | undefined;
+  /**
+   * fixes of the partition in the stream past the last one read, as the server said with that fix
+   * (0 once a fetch read it to its end); the worker's citywatch_worker_stream_pending_fixes
+   */
+  pendingFixes = 0;
 
   constructor(
     readonly partition: number,
@@ -157,6 +162,7 @@ export class PartitionRunner {
         let read = 0;
         for await (const m of batch) {
           read++;
+          this.pendingFixes = m.info.pending;
           if (m.seq <= state.seq) continue; // already judged (a consumer recreated behind us)
           const fix = m.json<Fix>();
           // the world and the outages as of this fix: a fetch waits up to its expiry for messages,
@@ -166,6 +172,7 @@ export class PartitionRunner {
           fixes.push(fix);
         }
         caughtUp = read < w.batchSize;
+        if (read === 0) this.pendingFixes = 0;
       } catch (err) {
         caughtUp = false;
         // a node lost under the consumer, a timeout: read again from the last judged sequence

@@ -151,6 +151,13 @@ export class Worker implements RunnerHost {
     return this.leases.ownedPartitions();
   }
 
+  /** fixes in the stream not read yet by this worker's runners (each as of its last fetch) */
+  streamPendingFixes(): number {
+    let n = 0;
+    for (const r of this.runners.values()) n += r.pendingFixes;
+    return n;
+  }
+
   start(): void {
     // three renewals per lease time: one lost or late renewal does not lose the lease
     const every = Math.max(200, Math.floor(this.opts.leaseMs / 3));
