@@ -17,7 +17,9 @@ import { type Edge, startEdge } from '../cluster/edge.ts';
 import { type ClusterSettings, openCluster } from '../cluster/jetstream.ts';
 import { subscribeLiveViolations } from '../cluster/live-feed.ts';
 import { IntakeHeartbeat } from '../cluster/outages.ts';
+import { registerEdgeMetrics, registerWorkerMetrics } from '../cluster/part-metrics.ts';
 import { RegistrySync } from '../cluster/registry-sync.ts';
+import { registerRegistrySyncMetrics } from '../cluster/registry-sync-metrics.ts';
 import { Worker } from '../cluster/worker.ts';
 import { alertTopic } from '../compliance/service.ts';
 import { ComplianceRegistry, vehicleProfilesFrom } from '../registry/compliance.ts';
@@ -29,6 +31,7 @@ import { InfluxEventStore } from '../store/influx/events.ts';
 import { InfluxConnection } from '../store/influx/http.ts';
 import type { FixStore } from '../store/port.ts';
 import { edgeJt808 } from './cluster-jt808.ts';
+import { type PartsMetrics, startPartsMetrics } from './cluster-metrics.ts';
 import type { Config } from './config.ts';
 
 export function clusterSettings(config: Config, name: string): ClusterSettings {
@@ -81,12 +84,16 @@ export interface ClusterProcess {
   edge?: Edge;
   worker?: Worker;
   workerId?: string;
+  /** GET /metrics and /healthz of this process (platform/cluster-metrics.ts) */
+  metrics: PartsMetrics;
   stop(): Promise<void>;
 }
 
 export async function startClusterParts(config: Config, logger: Logger): Promise<ClusterProcess> {
   const { env } = config;
   const workerId = `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
+  // listening before the cluster is reached: a port taken stops the start here
+  const metrics = await startPartsMetrics(config, logger);
   const cluster = await openCluster(clusterSettings(config, `citywatch ${env.PARTS.join('+')} ${workerId}`));
   const registry = new SqliteRegistry({ dir: path.join(config.dataDir, 'registry') });
   const compliance = new ComplianceRegistry({
@@ -108,7 +115,9 @@ export async function startClusterParts(config: Config, logger: Logger): Promise
     },
     logger,
   });
+  registerRegistrySyncMetrics(metrics.registry, () => sync.stats);
   const stops: (() => Promise<void>)[] = [
+    () => metrics.close(),
     async () => {
       await sync.stop();
       compliance.close();
@@ -117,7 +126,9 @@ export async function startClusterParts(config: Config, logger: Logger): Promise
   ];
   const result: ClusterProcess = {
     sync,
+    metrics,
     async stop() {
+      metrics.health = () => ({ status: 'stopping', parts: env.PARTS });
       for (const stop of stops.reverse())
         await stop().catch((err: Error) => logger.error({ err }, 'stop failed'));
       await cluster.close();
@@ -142,6 +153,7 @@ export async function startClusterParts(config: Config, logger: Logger): Promise
       logger,
     });
     worker.start();
+    registerWorkerMetrics(metrics.registry, worker);
     result.worker = worker;
     result.workerId = workerId;
     stops.push(async () => {
@@ -198,7 +210,9 @@ export async function startClusterParts(config: Config, logger: Logger): Promise
           }
         : {}),
       logger,
+      metrics: metrics.registry,
     });
+    registerEdgeMetrics(metrics.registry, edge.stats);
     result.edge = edge;
     stops.push(() => edge.close());
     if (jt808) stops.push(jt808.wire(edge, { registry, compliance }));
@@ -215,6 +229,11 @@ export async function startClusterParts(config: Config, logger: Logger): Promise
     );
     stops.push(async () => alerts.stop());
   }
+  metrics.health = () => ({
+    status: 'ok',
+    parts: env.PARTS,
+    ...(result.worker ? { partitions: result.worker.ownedPartitions().length } : {}),
+  });
   return result;
 }
 
@@ -223,6 +242,9 @@ export async function clusterMain(config: Config): Promise<void> {
   const logger = pino({ level: config.env.LOG_LEVEL, base: undefined });
   const parts = await startClusterParts(config, logger);
   const lines: string[] = [];
+  // first: the line a test waits for (edge, worker) comes after it
+  if (parts.metrics.port !== undefined)
+    lines.push(`citywatch metrics http://${config.env.BIND_HOST}:${parts.metrics.port}/metrics`);
   if (parts.edge) lines.push(`citywatch edge mqtt://${config.env.BIND_HOST}:${parts.edge.ports.tcpPort}`);
   if (parts.edge?.jt808Port !== undefined)
     lines.push(`citywatch edge jt808://${config.env.BIND_HOST}:${parts.edge.jt808Port}`);

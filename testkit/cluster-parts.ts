@@ -18,6 +18,8 @@ export interface ClusterPart {
   readonly apiUrl: string;
   /** an edge's JT/T 808 port (0: none) */
   readonly jt808Port: number;
+  /** an edge's or worker's http://127.0.0.1:PORT serving /metrics and /healthz (empty: off, or an API node) */
+  readonly metricsUrl: string;
   output(): string;
   readonly exited: Promise<number | null>;
   kill9(): Promise<void>;
@@ -39,6 +41,8 @@ export function spawnClusterPart(
       HTTP_PORT: '0',
       // JT/T 808 off unless a test gives a port (its default, 6808, would be taken twice by two edges)
       JT808_PORT: '0',
+      // an edge's or worker's /metrics on a free port (their defaults, 9464 and 9465, taken twice by two)
+      CLUSTER_METRICS_PORT: '0',
       LOG_LEVEL: process.env.CLUSTER_TEST_LOG_LEVEL ?? 'warn',
       PARTS: part,
       ...env,
@@ -71,6 +75,9 @@ export function spawnClusterPart(
           workerId: worker ? worker[1]! : '',
           apiUrl: api ? api[1]! : '',
           jt808Port: Number(/citywatch edge jt808:\/\/[^:]+:(\d+)/.exec(out)?.[1] ?? 0),
+          metricsUrl: ((m) => (m ? `http://127.0.0.1:${m[1]}` : ''))(
+            /citywatch metrics http:\/\/[^:]+:(\d+)\/metrics/.exec(out),
+          ),
           output: () => out,
           exited,
           async kill9() {

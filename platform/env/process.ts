@@ -66,4 +66,20 @@ export const processEnv = {
   CLUSTER_DEDUPE_WINDOW_S: z.coerce.number().int().min(1).max(86_400).default(600),
   /** how long the fix stream keeps fixes (longer than any worker outage: they are replayed from it) */
   CLUSTER_STREAM_MAX_AGE_H: z.coerce.number().min(1).max(8760).default(72),
+  /**
+   * an edge's or worker's GET /metrics and /healthz (platform/cluster-metrics.ts): a port, `0` for a free
+   * one (printed at start), `off` for none; unset: 9464 on an edge, 9465 on a worker (so the two can
+   * share a machine). An API node serves both on HTTP_PORT and ignores it.
+   */
+  CLUSTER_METRICS_PORT: z
+    .string()
+    .trim()
+    .transform((v, ctx): number | 'off' => {
+      if (v === 'off') return v;
+      const port = /^\d{1,5}$/.test(v) ? Number(v) : Number.NaN;
+      if (port >= 0 && port <= 65535) return port;
+      ctx.addIssue({ code: 'custom', message: 'a port number from 0 (a free one) to 65535, or off' });
+      return z.NEVER;
+    })
+    .optional(),
 };
