@@ -44,6 +44,19 @@ test('PARTS=edge or worker needs CLUSTER_NATS_URLS, runs alone, and the URLs are
   t.is(env.CLUSTER_PARTITIONS, 64);
   t.is(env.CLUSTER_REPLICAS, 3);
   t.is(env.CLUSTER_LEASE_S, 10);
+  // an edge's or worker's /metrics port: a port, 0 (a free one) or off; unset picks the part's default
+  t.is(env.CLUSTER_METRICS_PORT, undefined);
+  const metricsPort = (v: string) =>
+    loadConfig({ PARTS: 'worker', CLUSTER_NATS_URLS: 'nats://a:4222', CLUSTER_METRICS_PORT: v }).env
+      .CLUSTER_METRICS_PORT;
+  t.is(metricsPort('9100'), 9100);
+  t.is(metricsPort('0'), 0);
+  t.is(metricsPort('off'), 'off');
+  for (const bad of ['no', '65536', '-1', '9100.5'])
+    t.regex(
+      problems({ PARTS: 'worker', CLUSTER_NATS_URLS: 'nats://a:4222', CLUSTER_METRICS_PORT: bad }),
+      /^CLUSTER_METRICS_PORT: a port number from 0 \(a free one\) to 65535, or off/m,
+    );
   // the single process is unchanged
   t.deepEqual(loadConfig({}).env.PARTS, ['broker', 'ingest', 'api']);
   t.is(loadConfig({}).env.CLUSTER_NATS_URLS, undefined);
