@@ -20,6 +20,7 @@ import { promisify } from 'node:util';
 import test from 'ava';
 import { parse } from 'yaml';
 import { SCRAPE_INTERVAL } from '../../grafana/lib/datasources.ts';
+import { DEFAULT_EDGE_METRICS_PORT, DEFAULT_WORKER_METRICS_PORT } from '../../platform/cluster-metrics.ts';
 import { ConfigError, loadConfig } from '../../platform/config.ts';
 import { placeholderReason, SECRET_SETTINGS } from '../../platform/placeholder-secrets.ts';
 import type { Json } from '../support/grafana/dashboards.ts';
@@ -86,7 +87,7 @@ test('compose: healthchecks, depends_on service_healthy, the demo profile, only 
   // the cluster mode only with --profile cluster; its edges publish MQTT on ports of their own
   for (const name of cluster)
     t.deepEqual(s[name].profiles, ['cluster'], `${name} only in the cluster profile`);
-  for (const name of ['nats-1', 'nats-2', 'nats-3', 'edge-1', 'edge-2', 'api-node'])
+  for (const name of ['nats-1', 'nats-2', 'nats-3', 'edge-1', 'edge-2', 'worker-1', 'worker-2', 'api-node'])
     t.true(
       Array.isArray(s[name].healthcheck?.test) && s[name].healthcheck.test.length > 1,
       `${name} healthcheck`,
@@ -100,6 +101,8 @@ test('compose: healthchecks, depends_on service_healthy, the demo profile, only 
     ],
   );
   t.deepEqual(s['api-node'].environment.PARTS, 'api');
+  // a worker is healthy by its /healthz on its metrics port (the default, unpublished)
+  t.regex(s['worker-1'].healthcheck.test.join(' '), new RegExp(`:${DEFAULT_WORKER_METRICS_PORT}/healthz`));
   t.deepEqual(s['api-node'].ports, ['8081:8080']);
   t.deepEqual(s['worker-1'].depends_on, {
     influxdb: healthy,
@@ -167,6 +170,16 @@ test('compose: Grafana is provisioned from grafana/, anonymous access off, every
   t.is(prom.global.scrape_interval, SCRAPE_INTERVAL);
   t.is(ds.jsonData.timeInterval, SCRAPE_INTERVAL);
   t.deepEqual(prom.scrape_configs[0].static_configs[0].targets, ['platform:8080']);
+  // the cluster profile's parts, by DNS, on the ports they serve /metrics on
+  const clusterJob = prom.scrape_configs.find((c: Json) => c.job_name === 'citywatch-cluster');
+  t.deepEqual(
+    clusterJob.dns_sd_configs.map((c: Json) => [c.names, c.port]),
+    [
+      [['edge-1', 'edge-2'], DEFAULT_EDGE_METRICS_PORT],
+      [['worker-1', 'worker-2'], DEFAULT_WORKER_METRICS_PORT],
+      [['api-node'], 8080],
+    ],
+  );
   const checked = await run('promtool', ['check', 'config', 'prometheus/prometheus.yml'], { cwd: ROOT });
   t.regex(checked.stdout, /SUCCESS/);
 });
