@@ -6,16 +6,20 @@
  *    a firm or an operator sees why a silence was not charged (before, it answered the API node's own
  *    compliance service's, which judges nothing in the cluster: an empty list);
  *  - GET /metrics counts the registry conflicts the node saw resolved by the registry stream
- *    (citywatch_registry_sync_conflicts_total; cluster/registry-sync.ts counted them only in memory).
+ *    (citywatch_registry_sync_conflicts_total; cluster/registry-sync.ts counted them only in memory),
+ *    and so does a worker process's /metrics on its own port (platform/cluster-metrics.ts).
  * The outages are written by an edge's heartbeat writer with its clock set, so no verdict rests on speed.
  */
 import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
 import { pino } from 'pino';
 import { REGISTRY_STREAM } from '../../cluster/jetstream.ts';
 import { IntakeHeartbeat } from '../../cluster/outages.ts';
 import { type ClusterPart, spawnClusterPart } from '../../testkit/cluster-parts.ts';
 import { NATS_SERVER_BIN, startNatsCluster } from '../../testkit/servers/nats.ts';
 import { testsNeeding } from '../../testkit/servers/required.ts';
+import { metricValue } from '../support/cluster/metrics.ts';
 import { REGISTRY_NODE_LEASE_MS, startRegistryNode } from '../support/cluster/registry-node.ts';
 import { waitFor } from '../support/cluster/worker.ts';
 import { seedDataDir } from '../support/cluster-world.ts';
@@ -51,7 +55,7 @@ interface OutageItem {
 }
 
 serial(
-  "a cluster API node lists the cluster's outages and counts registry conflicts on /metrics",
+  "a cluster API node lists the cluster's outages and counts registry conflicts on /metrics, as a worker does",
   async (t) => {
     t.timeout(600_000);
     const nats = await startNatsCluster();
@@ -63,15 +67,21 @@ serial(
     t.teardown(() => Promise.all([a.close(), b.close()]).then(() => {}));
     const parts: ClusterPart[] = [];
     t.teardown(() => Promise.all(parts.map((p) => p.kill9())).then(() => undefined));
-    const apiNode = await spawnClusterPart('api', {
+    const env = {
       SIMULATE: '0',
       CLUSTER_NATS_URLS: nats.urls.join(','),
       CLUSTER_PARTITIONS: '4',
       CLUSTER_LEASE_S: String(LEASE_MS / 1000),
-      DATA_DIR: dirs[2]!,
-      ADMIN_TOKEN,
-    });
-    parts.push(apiNode);
+    };
+    // a worker (no edge: its heartbeat would end the outage under way below) on a registry that fills
+    // from the stream
+    const workerDir = await fs.mkdtemp(path.join(os.tmpdir(), 'citywatch-cluster-api-node-worker-'));
+    t.teardown(() => fs.rm(workerDir, { recursive: true, force: true }));
+    const [apiNode, worker] = await Promise.all([
+      spawnClusterPart('api', { ...env, DATA_DIR: dirs[2]!, ADMIN_TOKEN }),
+      spawnClusterPart('worker', { ...env, DATA_DIR: workerDir }),
+    ]);
+    parts.push(apiNode, worker);
     t.teardown(() => {
       if (process.env.CLUSTER_TEST_DUMP) t.log(apiNode.output().slice(-6000));
     });
@@ -135,6 +145,7 @@ serial(
     };
     t.is(await metric('citywatch_registry_sync_conflicts_total'), 0);
     t.is(await metric('citywatch_registry_sync_lost_total'), 0);
+    t.is(await metricValue(worker.metricsUrl, 'citywatch_registry_sync_conflicts_total'), 0);
     await waitFor('both nodes seeing the firm in the stream', async () => {
       const last = (await a.conn.jsm.streams.info(REGISTRY_STREAM)).state.last_seq;
       return (
@@ -151,6 +162,12 @@ serial(
       const n = await metric('citywatch_registry_sync_conflicts_total');
       return n !== undefined && n >= 1;
     });
+    // the worker applies the same stream: it counts the conflict too
+    await waitFor('the worker counting the conflict', async () => {
+      const n = await metricValue(worker.metricsUrl, 'citywatch_registry_sync_conflicts_total');
+      return n !== undefined && n >= 1;
+    });
+    t.is(await metricValue(worker.metricsUrl, 'citywatch_registry_sync_lost_total'), 0);
     t.true(
       a.sync.stats.conflicts >= 1 && b.sync.stats.conflicts >= 1,
       JSON.stringify([a.sync.stats, b.sync.stats]),
