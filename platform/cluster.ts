@@ -5,6 +5,8 @@
  * once it has been read to its end. The store is the configured one (InfluxDB with INFLUX_URL: every
  * worker writes to it).
  *
+ * Serves GET /metrics and /healthz on CLUSTER_METRICS_PORT (platform/cluster-metrics.ts; printed first:
+ * `citywatch metrics http://HOST:PORT/metrics`).
  * Prints one line per part when it runs (`citywatch edge mqtt://HOST:PORT`, `citywatch worker ID`), and
  * on SIGINT/SIGTERM stops cleanly: an edge stops taking messages and lets the publishes under way be
  * acknowledged; a worker checkpoints its partitions and gives their leases back.
