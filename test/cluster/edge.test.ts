@@ -196,6 +196,11 @@ serial(
     });
     await refused;
     t.false(acked, 'no PUBACK while the stream has no quorum');
+    // the unacknowledged publish is counted, and /healthz (liveness, not a probe of NATS) still answers
+    const failed = 'citywatch_edge_stream_publishes_total{result="failed"}';
+    t.is(await metricValue(edge.metricsUrl, failed), 1);
+    t.is(await metricValue(edge.metricsUrl, 'citywatch_spool_append_failures_total'), 1);
+    t.is((await fetch(`${edge.metricsUrl}/healthz`)).status, 200);
     // ... until the quorum is back: the edge refused the message (closing the connection), the device
     // sent it again, and this time it is stored and acknowledged, once
     await nats.nodes[1]!.restart();
@@ -206,5 +211,10 @@ serial(
       stream.map((s) => s.fix.ts),
       [0, 1, 2, 3, 4, 5, 6].map((i) => base + i * 1000),
     );
+    // the message sent again is stored, or found stored already if the publish that got no answer was
+    // committed once the quorum came back
+    const publishes = async (result: string) =>
+      (await metricValue(edge.metricsUrl, `citywatch_edge_stream_publishes_total{result="${result}"}`)) ?? 0;
+    t.is((await publishes('stored')) + (await publishes('duplicate')), 7);
   },
 );
