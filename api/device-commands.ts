@@ -52,9 +52,19 @@ export const CommandRecordSchema = z
     type: z.string().describe('location_query, report_interval, text, route, area'),
     msgId: z.string().describe('the JT/T 808 message id, e.g. 0x8300'),
     state: z
-      .enum(['sent', 'acknowledged', 'failure', 'message_error', 'unsupported', 'timeout', 'not_connected'])
+      .enum([
+        'sent',
+        'acknowledged',
+        'failure',
+        'message_error',
+        'unsupported',
+        'timeout',
+        'not_connected',
+        'cancelled',
+      ])
       .describe(
-        'sent (no answer yet), the terminal’s 0x0001 result, timeout, or not_connected (nothing sent)',
+        'sent (no answer yet), the terminal’s 0x0001 result, timeout, not_connected (nothing sent), or ' +
+          'cancelled (the gateway stopped while it waited)',
       ),
     createdAt: z.string(),
     answeredAt: z.string().optional(),
@@ -63,6 +73,7 @@ export const CommandRecordSchema = z
       .optional()
       .describe('the 0x0201 answer to a location query'),
     packets: z.number().int().optional().describe('sent as this many sub-packages'),
+    reason: z.string().optional().describe('why a `cancelled` command was settled without an answer'),
   })
   .meta({ id: 'Jt808Command' });
 

@@ -114,11 +114,17 @@ export class EdgeCommandRelay {
     return write;
   }
 
-  stop(): void {
+  /**
+   * Takes no more commands and waits for the records' writes under way: an edge that stops cleanly
+   * closes its gateway first, which settles the commands still waiting (`cancelled`, Jt808Commands.
+   * cancelWaiting), and those records reach the bucket before the edge leaves NATS.
+   */
+  async stop(): Promise<void> {
     this.stopped = true;
     this.claims.unsubscribe();
     for (const sub of this.subscriptions.values()) sub.unsubscribe();
     this.subscriptions.clear();
+    await Promise.all(this.writes.values());
   }
 
   private async ask(deviceId: string, ask: CommandAsk): Promise<CommandAnswer> {

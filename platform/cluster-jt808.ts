@@ -100,7 +100,7 @@ export async function edgeJt808(
       };
     },
     async stop() {
-      relay.stop();
+      await relay.stop();
     },
   };
 }

@@ -33,6 +33,8 @@ export const COMMAND_STATES = [
   'timeout',
   /** the device has no authenticated JT/T 808 connection: nothing was sent */
   'not_connected',
+  /** the gateway stopped while it waited (its connection closed): the answer cannot come any more */
+  'cancelled',
 ] as const;
 export type CommandState = (typeof COMMAND_STATES)[number];
 
@@ -57,6 +59,8 @@ export interface CommandRecord {
   location?: { ts: string; lat: number; lon: number; speed: number };
   /** a sub-packaged command: packets sent */
   packets?: number;
+  /** why a command was settled without the terminal's answer (`cancelled`) */
+  reason?: string;
 }
 
 interface Pending {
@@ -114,6 +118,8 @@ export class Jt808Commands {
   private readonly records = new Map<string, CommandRecord>();
   /** session → serial → pending */
   private readonly pending = new WeakMap<Session, Map<number, Pending>>();
+  /** every command waiting for its answer, whatever its session (cancelWaiting) */
+  private readonly waiting = new Set<Pending>();
   private readonly now: () => number;
 
   constructor(private readonly opts: CommandsOptions) {
@@ -122,7 +128,8 @@ export class Jt808Commands {
 
   /**
    * Sends a command to a device's terminal (sub-packaged when the body is over 1023 bytes, §4.4.2).
-   * Returns its record at once: `sent`, or `not_connected` when the device has no session.
+   * Returns its record at once: `sent`, or `not_connected` when the device has no session. `id` is the
+   * record's id when the caller chose it (a cluster edge's, claimed beforehand: cluster/jt808-once.ts).
    */
   send(
     deviceId: string,
@@ -130,9 +137,10 @@ export class Jt808Commands {
     msgId: number,
     body: Buffer | ((edition: Edition) => Buffer),
     source: string,
+    id = `cmd-${randomBytes(8).toString('hex')}`,
   ): CommandRecord {
     const record: CommandRecord = {
-      id: `cmd-${randomBytes(8).toString('hex')}`,
+      id,
       device: deviceId,
       source,
       type,
@@ -172,6 +180,7 @@ export class Jt808Commands {
     p.timer = setTimeout(() => this.finish(p, 'timeout'), this.opts.timeoutMs ?? 30_000);
     p.timer.unref();
     for (const s of serials) bySerial.set(s, p);
+    this.waiting.add(p);
     this.opts.onRecord?.({ ...record });
     return record;
   }
@@ -209,6 +218,17 @@ export class Jt808Commands {
     this.finish(p, state);
   }
 
+  /**
+   * Settles every command still waiting as `cancelled`, with `reason`: the gateway closes its
+   * connections, so no answer can come (a stopping edge settles them itself rather than leaving them
+   * to their deadline). Returns how many.
+   */
+  cancelWaiting(reason: string): number {
+    const waiting = [...this.waiting];
+    for (const p of waiting) this.finish(p, 'cancelled', reason);
+    return waiting.length;
+  }
+
   list(deviceId: string): CommandRecord[] {
     return [...this.records.values()].filter((r) => r.device === deviceId).reverse();
   }
@@ -217,18 +237,20 @@ export class Jt808Commands {
     return this.records.get(id);
   }
 
-  private finish(p: Pending, state: CommandState): void {
+  private finish(p: Pending, state: CommandState, reason?: string): void {
     if (p.record.state !== 'sent') return;
     clearTimeout(p.timer);
+    this.waiting.delete(p);
     const bySerial = this.pending.get(p.session);
     for (const s of p.serials) if (bySerial?.get(s) === p) bySerial.delete(s);
     p.record.state = state;
     p.record.answeredAt = new Date(this.now()).toISOString();
+    if (reason !== undefined) p.record.reason = reason;
     this.opts.metrics.commands.labels(p.record.msgId, state).inc();
     this.opts.onRecord?.({ ...p.record });
     if (state !== 'acknowledged') {
       this.opts.logger.info(
-        { device: p.record.device, command: p.record.msgId, state },
+        { device: p.record.device, command: p.record.msgId, state, ...(reason ? { reason } : {}) },
         'jt808 command not acknowledged',
       );
     }

@@ -139,7 +139,8 @@ export class Jt808Server {
 
   /**
    * Stops accepting, lets location messages under way reach their reply for up to `graceMs`, then
-   * closes every connection. Messages arriving meanwhile are not taken (no reply: the terminal resends).
+   * closes every connection and settles the commands still waiting (`cancelled`). Messages arriving
+   * meanwhile are not taken (no reply: the terminal resends).
    */
   async close(graceMs = 5000): Promise<void> {
     if (this.closing) return;
@@ -156,6 +157,8 @@ export class Jt808Server {
       this.onDrained = undefined;
     }
     for (const c of this.connections) c.socket.destroy();
+    // the connections are gone: a command still waiting cannot be answered any more
+    this.commands.cancelWaiting('the gateway stopped: its connection to the terminal was closed');
     await closed;
   }
 
