@@ -109,3 +109,66 @@ export function consumeStoredEvents(
     },
   };
 }
+
+/**
+ * An edge's side (platform/cluster-jt808.ts: the drivers' violation texts): every violation event stored
+ * from now on, in stream order, each handed to `onEvent` once the one before it was handled. An ordered
+ * consumer from the stream's next sequence: an edge cut off from NATS for a while reads, once it is
+ * back, what was stored meanwhile (the client recreates the consumer at the sequence after its last;
+ * this loop does too when the consumer fails), where the core NATS subject of live-feed.ts would have
+ * lost it. Nothing is kept on the server for it: an edge that restarts starts from its start again.
+ */
+export function followStoredViolations(
+  cluster: Pick<ClusterConnection, 'js' | 'jsm'>,
+  onEvent: (event: ViolationEvent) => Promise<void>,
+  logger: Logger,
+): { stop(): Promise<void> } {
+  let stopped = false;
+  let stopConsumer: (() => void) | undefined;
+  let next: number | undefined;
+  const loop = (async () => {
+    while (!stopped) {
+      try {
+        next ??= (await cluster.jsm.streams.info(EVENT_STREAM)).state.last_seq + 1;
+        const consumer = await cluster.js.consumers.get(EVENT_STREAM, {
+          filter_subjects: VIOLATION_SUBJECT, // one subject: `filter_subject`, which NATS 2.9 takes
+          opt_start_seq: next,
+        });
+        const messages = await consumer.consume({ max_messages: 64 });
+        stopConsumer = () => void messages.stop();
+        if (stopped) void messages.stop();
+        for await (const m of messages) {
+          let event: ViolationEvent | undefined;
+          try {
+            event = m.json<ViolationEvent>();
+          } catch (err) {
+            logger.error(
+              { err: (err as Error).message, seq: m.seq },
+              'violation feed: an event could not be read',
+            );
+          }
+          if (event !== undefined) {
+            await onEvent(event).catch((err: Error) =>
+              logger.error({ err: err.message, seq: m.seq }, 'violation feed: an event could not be handled'),
+            );
+          }
+          next = m.seq + 1;
+        }
+      } catch (err) {
+        if (stopped) return;
+        logger.warn(
+          { err: (err as Error).message },
+          'violation feed: reading the event stream failed; again',
+        );
+        await new Promise((r) => setTimeout(r, 1000));
+      }
+    }
+  })();
+  return {
+    async stop() {
+      stopped = true;
+      stopConsumer?.();
+      await loop;
+    },
+  };
+}

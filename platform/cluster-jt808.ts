@@ -1,31 +1,29 @@
 /**
  * JT/T 808 commands on a cluster edge (platform/cluster.ts): the relay that takes the API nodes' commands
  * to the terminals connected here and keeps their records in the cluster (cluster/jt808-relay.ts), and
- * what the platform sends on its own, as the single process does (platform/jt808.ts), to the terminals
- * connected to this edge:
+ * what the platform sends on its own, as the single process does (platform/jt808.ts):
  *  - a permit's route and sites when the permit becomes approved or active, or is changed while it is:
- *    every node applies every registry change (cluster/registry-sync.ts), so each edge pushes to the
- *    terminals it holds;
+ *    every node applies every registry change (cluster/registry-sync.ts), and the edge holding a truck's
+ *    terminal pushes them;
  *  - the text of JT808_VIOLATION_TEXTS when a violation opens: the workers publish every violation they
- *    store (cluster/live-feed.ts), and the edge holding the truck's terminal sends it. A partition a
- *    worker replays after a takeover publishes its events again: an edge sends a violation's text once.
- * A terminal connected nowhere gets none of these, and no `not_connected` record either (no edge holds
- * it to say so).
+ *    store to the replicated event stream (cluster/event-feed.ts), every edge reads it in order (an edge
+ *    cut off from NATS reads what it missed once it is back), and the edge holding the truck's terminal
+ *    sends it.
+ * Each such command is sent at most once across the edges and recorded whether or not an edge holds the
+ * terminal (`not_connected` when none does): cluster/jt808-once.ts.
  */
 import type { Logger } from 'pino';
 import type { Edge } from '../cluster/edge.ts';
+import { followStoredViolations } from '../cluster/event-feed.ts';
 import type { ClusterConnection } from '../cluster/jetstream.ts';
 import { openCommandRecords } from '../cluster/jt808-commands.ts';
+import { OncePerCommand } from '../cluster/jt808-once.ts';
 import { EdgeCommandRelay } from '../cluster/jt808-relay.ts';
-import { subscribeLiveViolations } from '../cluster/live-feed.ts';
-import type { CommandRecord, Jt808Commands } from '../gateway/jt808/commands.ts';
+import type { CommandRecord } from '../gateway/jt808/commands.ts';
 import type { ComplianceRegistry } from '../registry/compliance.ts';
 import type { Registry } from '../registry/types.ts';
 import type { Config } from './config.ts';
 import { wireJt808Triggers } from './jt808.ts';
-
-/** violations whose text this edge sent, remembered so that a replayed partition sends none again */
-const TEXTED_MAX = 10_000;
 
 export interface EdgeJt808 {
   /** the gateway's hooks (cluster/edge.ts EdgeOptions.jt808) */
@@ -68,35 +66,42 @@ export async function edgeJt808(
     wire(edge, { registry, compliance }) {
       const gateway = edge.jt808;
       if (gateway === undefined) return async () => undefined;
-      // only to the terminals this edge holds: another edge sends to its own
-      const held = {
-        send: (...args: Parameters<Jt808Commands['send']>) =>
-          gateway.sessionOf(args[0]) === undefined ? undefined : gateway.commands.send(...args),
-      };
+      // once across the edges: sent by the one holding the terminal, recorded by the others
+      const once = new OncePerCommand({
+        records,
+        gateway: () => gateway,
+        commandTimeoutMs: env.JT808_COMMAND_TIMEOUT_S * 1000,
+        logger,
+      });
+      const generation = (source: string) =>
+        source.startsWith('permit:')
+          ? String(compliance.get('permit', source.slice('permit:'.length))?.version ?? '')
+          : '';
       const triggers = wireJt808Triggers({
-        commands: held,
+        commands: {
+          send: (device, type, msgId, body, source) =>
+            void once.send({ device, type, msgId, body, source, generation: generation(source) }),
+        },
         registry,
         compliance,
         violationTexts: env.JT808_VIOLATION_TEXTS,
         logger,
       });
-      const texted = new Set<string>();
       const violations =
         Object.keys(env.JT808_VIOLATION_TEXTS).length === 0
           ? undefined
-          : subscribeLiveViolations(
+          : followStoredViolations(
               cluster,
-              (event) => {
-                if (event.phase !== 'opened' || texted.has(event.violation.id)) return;
-                texted.add(event.violation.id);
-                if (texted.size > TEXTED_MAX) texted.delete(texted.values().next().value as string);
+              async (event) => {
                 triggers.onViolation(event);
+                await once.idle();
               },
               logger,
             );
       return async () => {
-        violations?.stop();
+        await violations?.stop();
         triggers.stop();
+        await once.idle();
       };
     },
     async stop() {
