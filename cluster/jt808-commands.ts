@@ -10,8 +10,11 @@
  *  - The records live in the replicated KV bucket `citywatch_jt808_commands` (R`CLUSTER_REPLICAS`, kept
  *    `CLUSTER_STREAM_MAX_AGE_H`), key `<device>.<command id>`: the edge writes a record when it sends the
  *    command (before it answers the request, so the 202 is readable at once from any API node) and again
- *    when the terminal's 0x0001 (or 0x0201) answer or the timeout settles it (and an API node shows a
- *    command its edge never settled, the edge having died, as `timeout`: StoredCommand).
+ *    when the terminal's 0x0001 (or 0x0201) answer, the timeout, or the edge's clean stop (`cancelled`)
+ *    settles it (and an API node shows a command its edge never settled, the edge having died, as
+ *    `timeout`: StoredCommand).
+ *  - What the platform sends on its own (permit pushes, violation texts) is recorded in the same bucket,
+ *    once across the edges: jt808-once.ts.
  * `<device>` is the device id in base64url: registry ids may hold "." and ":", which NATS subjects and KV
  * keys do not take.
  */
