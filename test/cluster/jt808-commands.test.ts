@@ -9,181 +9,25 @@
  *    driver's text sent by that edge (JT808_VIOLATION_TEXTS).
  * The verdicts wait for events (an answer stored, a command received), never for a time to pass.
  */
-import fs from 'node:fs/promises';
-import os from 'node:os';
-import path from 'node:path';
 import { MSG } from '../../gateway/jt808/codec/ids.ts';
 import { decode8300 } from '../../gateway/jt808/codec/msg-8300.ts';
 import { decode8604 } from '../../gateway/jt808/codec/msg-8604.ts';
 import { decode8606 } from '../../gateway/jt808/codec/msg-8606.ts';
 import { dwordId } from '../../gateway/jt808/permit-push.ts';
-import { ComplianceRegistry, vehicleProfilesFrom } from '../../registry/compliance.ts';
-import { SqliteRegistry } from '../../registry/sqlite.ts';
 import { payloadToLocation } from '../../simulators/shared/jt808-fix.ts';
-import { Jt808Terminal } from '../../simulators/shared/jt808-terminal.ts';
-import { type ClusterPart, spawnClusterPart } from '../../testkit/cluster-parts.ts';
-import { NATS_SERVER_BIN, startNatsCluster } from '../../testkit/servers/nats.ts';
-import { freePort } from '../../testkit/servers/ports.ts';
+import { NATS_SERVER_BIN } from '../../testkit/servers/nats.ts';
 import { testsNeeding } from '../../testkit/servers/required.ts';
-import { offRouteHaulFixes, seedHaulWorld } from '../support/haul-world.ts';
+import {
+  type Command,
+  EDGE_A_TIMEOUT_S,
+  SILENT_SECRET,
+  startCluster,
+  WORLD,
+  waitFor,
+} from '../support/cluster/jt808-cluster.ts';
+import { offRouteHaulFixes } from '../support/haul-world.ts';
 
 const { serial } = testsNeeding(NATS_SERVER_BIN, 'cluster-jt808-commands');
-
-const ADMIN_TOKEN = 'cluster-jt808-admin-token';
-const WORLD = {
-  firm: 'firm-c',
-  firmName: '合肥运输',
-  vehicle: 'veh-c1',
-  plate: '皖A·C0001',
-  device: 'dev-c1',
-  secret: 'terminal-code-c1-long',
-  origin: { id: 'site-co', name: '工地' },
-  disposal: { id: 'site-cd', name: '消纳场' },
-  route: { id: 'route-c', name: '核准路线' },
-  permit: 'permit-c',
-  permitState: 'submitted' as const,
-};
-/** dev-c1 answers; dev-c2 stays silent; dev-c3 never connects */
-const PHONES = { 'dev-c1': '13900000801', 'dev-c2': '13900000802', 'dev-c3': '13900000803' };
-const SILENT_SECRET = 'terminal-code-c2-long';
-const EDGE_A_TIMEOUT_S = 60;
-
-const waitFor = async <T>(
-  what: string,
-  value: () => Promise<T | undefined> | T | undefined,
-  timeoutMs = 180_000,
-) => {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await Promise.resolve()
-      .then(value)
-      .catch(() => undefined);
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`${what}: not within ${timeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-};
-
-/** one DATA_DIR with the haul world (the permit submitted) and three bound terminals, copied per node */
-async function seedDirs(n: number): Promise<string[]> {
-  const seed = await fs.mkdtemp(path.join(os.tmpdir(), 'citywatch-cluster-808-'));
-  const registry = new SqliteRegistry({ dir: path.join(seed, 'registry') });
-  const compliance = new ComplianceRegistry({
-    dir: path.join(seed, 'compliance'),
-    vehicles: () => vehicleProfilesFrom(registry),
-  });
-  await seedHaulWorld({ registry, compliance }, WORLD);
-  registry.upsertVehicle({ id: 'veh-c2', plate: '皖A·C0002', kind: 'muck_truck', firm: WORLD.firm });
-  for (const id of ['dev-c2', 'dev-c3'] as const)
-    await registry.putDevice({
-      id,
-      secret: SILENT_SECRET,
-      kind: 'muck_truck',
-      vehicle: 'veh-c2',
-      firm: WORLD.firm,
-    });
-  for (const [id, phone] of Object.entries(PHONES)) registry.setJt808Binding(id, { phone });
-  compliance.close();
-  registry.close();
-  const dirs = [seed];
-  for (let i = 1; i < n; i++) {
-    const copy = await fs.mkdtemp(path.join(os.tmpdir(), 'citywatch-cluster-808-'));
-    await fs.cp(seed, copy, { recursive: true });
-    dirs.push(copy);
-  }
-  return dirs;
-}
-
-interface Command {
-  id: string;
-  device: string;
-  source: string;
-  type: string;
-  msgId: string;
-  state: string;
-  createdAt: string;
-  answeredAt?: string;
-  location?: { lat: number; lon: number };
-}
-
-async function startCluster(
-  t: { teardown(fn: () => unknown): void; log(...v: unknown[]): void },
-  opts: { worker: boolean; env?: Record<string, string> },
-) {
-  const nats = await startNatsCluster();
-  t.teardown(() => nats.destroy());
-  const dirs = await seedDirs(opts.worker ? 4 : 3);
-  t.teardown(() => Promise.all(dirs.map((d) => fs.rm(d, { recursive: true, force: true }))).then(() => {}));
-  const env = {
-    SIMULATE: '0',
-    CLUSTER_NATS_URLS: nats.urls.join(','),
-    CLUSTER_PARTITIONS: '4',
-    CLUSTER_LEASE_S: '3',
-    CLUSTER_CHECKPOINT_S: '1',
-    LOG_LEVEL: 'info',
-    ...opts.env,
-  };
-  const edgeEnv = async (dir: string, commandTimeoutS: number) => ({
-    ...env,
-    DATA_DIR: dir,
-    JT808_PORT: String(await freePort()),
-    JT808_COMMAND_TIMEOUT_S: String(commandTimeoutS),
-    // a connection ends because another edge says so, not because it went quiet
-    JT808_IDLE_TIMEOUT_S: '3600',
-  });
-  const parts: ClusterPart[] = [];
-  t.teardown(() => Promise.all(parts.map((p) => p.kill9())).then(() => undefined));
-  const started = await Promise.all([
-    spawnClusterPart('api', { ...env, DATA_DIR: dirs[0]!, ADMIN_TOKEN, PARTS: 'api' }),
-    // edge A is killed while a command waits: long enough for the kill to come first on any machine
-    spawnClusterPart('edge', await edgeEnv(dirs[1]!, EDGE_A_TIMEOUT_S)),
-    // the silent terminal's command on edge B times out
-    spawnClusterPart('edge', await edgeEnv(dirs[2]!, 3)),
-    ...(opts.worker ? [spawnClusterPart('worker', { ...env, DATA_DIR: dirs[3]! })] : []),
-  ]);
-  parts.push(...started);
-  t.teardown(() => {
-    if (!process.env.CLUSTER_TEST_DUMP) return;
-    for (const p of parts) t.log(`--- ${p.child.pid}\n${p.output().slice(-6000)}`);
-  });
-  const [apiNode, edgeA, edgeB, worker] = started as [ClusterPart, ClusterPart, ClusterPart, ClusterPart?];
-  const api = async (method: string, url: string, body?: unknown) => {
-    const res = await fetch(`${apiNode.apiUrl}/api/v1${url}`, {
-      method,
-      headers: {
-        authorization: `Bearer ${ADMIN_TOKEN}`,
-        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-      },
-      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-    });
-    // biome-ignore lint/suspicious/noExplicitAny: asserted field by field
-    return { status: res.status, body: (await res.json()) as any };
-  };
-  const terminal = async (edge: ClusterPart, device: keyof typeof PHONES, secret: string) => {
-    const term = new Jt808Terminal({ host: '127.0.0.1', port: edge.jt808Port, phone: PHONES[device] });
-    await term.connect();
-    t.teardown(() => term.destroy());
-    if ((await term.authenticate(secret)) !== 0) throw new Error(`${device} not authenticated`);
-    return term;
-  };
-  /**
-   * A command through the API node, asked again while it is `not_connected`: the edge's subscription
-   * for a terminal that just authenticated reaches the API node's NATS server a moment later.
-   */
-  const send = (device: string, body: unknown) =>
-    waitFor(`a command to ${device} sent`, async () => {
-      const r = await api('POST', `/devices/${device}/commands`, body);
-      if (r.status !== 202) throw new Error(`${r.status} ${JSON.stringify(r.body)}`);
-      return r.body.state === 'sent' ? (r.body as Command) : undefined;
-    });
-  /** its outcome, read from the API node once it is no longer `sent` */
-  const outcome = (device: string, id: string) =>
-    waitFor(`the outcome of ${id}`, async () => {
-      const r = await api('GET', `/devices/${device}/commands/${id}`);
-      return r.status === 200 && r.body.state !== 'sent' ? (r.body as Command) : undefined;
-    });
-  return { api, terminal, send, outcome, edgeA, edgeB, worker };
-}
 
 serial(
   'a command through an API node reaches the terminal on an edge; its answer or timeout shows there',
