@@ -45,7 +45,13 @@ interface NodePorts {
 
 const CLUSTER_NAME = 'citywatch-test';
 
-function nodeConfig(name: string, dir: string, own: NodePorts, all: readonly NodePorts[]): string {
+function nodeConfig(
+  name: string,
+  dir: string,
+  own: NodePorts,
+  all: readonly NodePorts[],
+  noAdvertise: boolean,
+): string {
   // https://docs.nats.io/running-a-nats-service/configuration/clustering/jetstream_clustering
   const routes = all.map((p) => `nats-route://127.0.0.1:${p.route}`).join(', ');
   return `server_name: ${name}
@@ -59,14 +65,22 @@ jetstream {
 cluster {
   name: ${CLUSTER_NAME}
   listen: 127.0.0.1:${own.route}
-  routes: [${routes}]
+  routes: [${routes}]${noAdvertise ? '\n  no_advertise: true' : ''}
 }
 `;
 }
 
 /** Starts three nodes; resolves once each answers /healthz (JetStream enabled and caught up). */
 export async function startNatsCluster(
-  options: { binary?: string; startTimeoutMs?: number } = {},
+  options: {
+    binary?: string;
+    startTimeoutMs?: number;
+    /**
+     * the nodes do not tell clients the other nodes' addresses: a client stays on the URLs it was given
+     * (a test that puts a proxy between a client and the nodes, to cut it off)
+     */
+    noAdvertise?: boolean;
+  } = {},
 ): Promise<NatsCluster> {
   const binary = options.binary ?? NATS_SERVER_BIN;
   // generous: on a loaded machine three servers electing a JetStream meta leader can take long
@@ -86,7 +100,7 @@ export async function startNatsCluster(
   for (let i = 0; i < 3; i++) {
     const name = `n${i + 1}`;
     const conf = join(root, `${name}.conf`);
-    await writeFile(conf, nodeConfig(name, join(root, name), ports[i]!, ports));
+    await writeFile(conf, nodeConfig(name, join(root, name), ports[i]!, ports, options.noAdvertise ?? false));
     configs.push(conf);
   }
 
