@@ -41,7 +41,10 @@ test.serial(
       timeout: 30_000,
     });
     violationId = (await item.getAttribute('data-violation'))!;
-    t.regex((await item.textContent()) ?? '', /线路偏离[\s\S]*待处理/);
+    t.regex(
+      (await page.locator(`li[data-violation="${violationId}"]`).textContent()) ?? '',
+      /线路偏离[\s\S]*待处理/,
+    );
     t.truthy(await page.$('#queue-badges [data-code="OFF_ROUTE"]'));
     // on the map, the truck is drawn in violation
     const drawn = await until(async () => {
@@ -50,7 +53,9 @@ test.serial(
     }, 'the truck drawn in violation');
     t.true(metres(drawn, haul[15] as { lon: number; lat: number }) < 5);
 
-    await item.click();
+    // by locator, not the handle found above: the queue redraws its items as the violation updates, and a
+    // handle to a redrawn item is detached (it failed so on a loaded machine)
+    await page.locator(`li[data-violation="${violationId}"]`).click();
     await page.waitForSelector('#violation-status[data-status="open"]');
     // selected: its positions on the map
     const focus = await page.evaluate(() => {
