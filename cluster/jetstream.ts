@@ -16,6 +16,8 @@
  *  - KV `citywatch_history`: the units' histories late fixes are re-judged from (history-store.ts), one
  *    value per unit and window of its time; max age the backfill horizon.
  *  - KV `citywatch_outages`: the intake's heartbeat and the cluster's own outages (outages.ts).
+ *  - KV `citywatch_gaps`: the silences those outages voided (platform gaps, gap-store.ts), one key per
+ *    outage and would-be violation; max age the backfill horizon, as the outages are kept.
  *  - the event stream CITYWATCH_EVENTS, subjects `citywatch.events.<violation|trip>`: every event a
  *    worker stored, for the consumers that must not miss one (an API node's webhooks: event-feed.ts);
  *    kept as long as the fixes.
@@ -31,6 +33,7 @@ export const WORKER_BUCKET = 'citywatch_workers';
 export const CHECKPOINT_BUCKET = 'citywatch_checkpoints';
 export const HISTORY_BUCKET = 'citywatch_history';
 export const OUTAGE_BUCKET = 'citywatch_outages';
+export const GAP_BUCKET = 'citywatch_gaps';
 /** the registry's changes (cluster/registry-sync.ts), subjects `citywatch.registry.>` */
 export const REGISTRY_STREAM = 'CITYWATCH_REGISTRY';
 export const REGISTRY_SUBJECT_PREFIX = 'citywatch.registry';
@@ -69,6 +72,8 @@ export interface ClusterConnection {
   readonly checkpoints: KV;
   readonly history: KV;
   readonly outages: KV;
+  /** the platform gaps the workers found (gap-store.ts) */
+  readonly gaps: KV;
   close(): Promise<void>;
 }
 
@@ -147,6 +152,8 @@ async function setUp(nc: NatsConnection, settings: ClusterSettings): Promise<Clu
   });
   // the heartbeat and the list of outages (pruned by the edges that write it)
   const outages = await kvm.create(OUTAGE_BUCKET, { history: 1, replicas });
+  // the silences they voided, kept as long as the outages (the edges keep those for the same horizon)
+  const gaps = await kvm.create(GAP_BUCKET, { history: 1, replicas, ttl: historyMaxAgeMs });
   return {
     nc,
     js,
@@ -156,6 +163,7 @@ async function setUp(nc: NatsConnection, settings: ClusterSettings): Promise<Clu
     checkpoints,
     history,
     outages,
+    gaps,
     close: () => nc.drain().catch(() => nc.close()),
   };
 }

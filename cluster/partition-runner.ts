@@ -10,8 +10,9 @@
  *     cluster's outages (cluster/outages.ts); the batch's late fixes are re-judged at its end from their
  *     units' histories, as the single process's flush re-judges them; what a batch both opened and
  *     withdrew is not published (geofence/backfill.ts withoutRetracted, as a flush);
- *  4. writes the batch's fixes to the fix store and its events to the event store, retrying until both
- *     took them (idempotent: a fix is keyed by unit and time, an event by its id and phase);
+ *  4. writes the batch's fixes to the fix store and its events to the event store, and the platform gaps
+ *     it found to the gap bucket (gap-store.ts), retrying until all took them (idempotent: a fix is keyed
+ *     by unit and time, an event by its id and phase, a gap by its outage and id);
  *  5. hands the violations the batch closed or withdrew to the evidence queue;
  *  6. every CLUSTER_CHECKPOINT_S writes the units' changed history segments, then the checkpoint at the
  *     revision it read (KV update): a runner that lost its partition cannot overwrite its successor's
@@ -192,7 +193,13 @@ export class PartitionRunner {
         state.tick(w.tickNow(), w.currentWorld(), out, w.currentOutages());
         w.stats.ticks++;
       }
-      if (fixes.length > 0 || out.violations.length > 0 || out.trips.length > 0) {
+      if (
+        fixes.length > 0 ||
+        out.violations.length > 0 ||
+        out.trips.length > 0 ||
+        out.gaps.length > 0 ||
+        out.gapResets.length > 0
+      ) {
         // a flush's worth: what it opened and withdrew at once is not published (as the single process)
         const published = { ...out, ...withoutRetracted(out.violations, out.trips) };
         w.intakeLag.observe(fixes);
@@ -210,7 +217,7 @@ export class PartitionRunner {
         w.stats.platformGaps += out.gaps.length;
         log.info(
           { gaps: out.gaps.map((g) => g.id) },
-          "cluster worker: silences in the cluster's own outage: platform gaps, not violations",
+          "cluster worker: silences in the cluster's own outage: platform gaps, not violations (stored)",
         );
       }
       // packages stored since: no longer due, so the next checkpoint leaves them out

@@ -30,6 +30,7 @@ import { type Judge, type JudgeState, newestStepped } from '../geofence/judge.ts
 import { NO_OUTAGES, type Outage, type PlatformGap } from '../geofence/platform-gaps.ts';
 import type { TripEvent } from '../geofence/trips.ts';
 import type { ViolationEvent, World } from '../geofence/types.ts';
+import type { GapReset } from './gap-store.ts';
 import { UnitHistory } from './history-segments.ts';
 
 /** what a checkpoint holds (JSON, gzipped in the KV bucket) */
@@ -60,13 +61,21 @@ const MAX_LIVES = 1024;
 export interface StepOutput {
   violations: ViolationEvent[];
   trips: TripEvent[];
-  /** silences the platform's outages voided (not violations) */
+  /** silences the platform's outages voided (not violations): stored by the worker (gap-store.ts) */
   gaps: PlatformGap[];
+  /** units whose stored gaps a re-judging replaced from a base on (deleted before `gaps` are put) */
+  gapResets: GapReset[];
   /** late fixes received (queued for the re-judging at the end of the batch) */
   late: number;
 }
 
-export const newStepOutput = (): StepOutput => ({ violations: [], trips: [], gaps: [], late: 0 });
+export const newStepOutput = (): StepOutput => ({
+  violations: [],
+  trips: [],
+  gaps: [],
+  gapResets: [],
+  late: 0,
+});
 
 /** What one unit's re-judging did (the single process's `compliance.late` figures). */
 export interface RejudgeFigures {
@@ -194,6 +203,12 @@ export class PartitionState {
     this.states.set(unit, r.state);
     for (const e of r.events) out.violations.push(e);
     for (const e of r.trips) out.trips.push(e);
+    // the unit's gaps from the base on are the re-judging's (the single process's deleteGapsAfter):
+    // those this batch found before it are dropped, those stored before are deleted (only when an
+    // outage reaches past the base: a gap needs one overlapping its silence)
+    const from = r.baseTs ?? Number.MIN_SAFE_INTEGER;
+    out.gaps = out.gaps.filter((g) => g.vehicle !== unit || g.fromTs < from);
+    if (outages.some((o) => o.end > from)) out.gapResets.push({ unit, fromTs: from });
     for (const g of r.gaps) out.gaps.push(g);
     return figures;
   }

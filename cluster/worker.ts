@@ -27,6 +27,7 @@ import type { World } from '../geofence/types.ts';
 import type { EventStore } from '../store/events-port.ts';
 import type { FixStore } from '../store/port.ts';
 import { publishStoredEvents } from './event-feed.ts';
+import { GapStore } from './gap-store.ts';
 import type { ClusterConnection } from './jetstream.ts';
 import { PartitionLeases } from './leases.ts';
 import { OutageView } from './outages.ts';
@@ -83,6 +84,8 @@ export class Worker implements RunnerHost {
   readonly fingerprint: string;
   /** the cluster's own outages (outages.ts) */
   readonly outages: OutageView;
+  /** the silences they voided (gap-store.ts), listed by the API nodes */
+  private readonly gaps: GapStore;
   private world: World;
   private readonly runners = new Map<number, PartitionRunner>();
   private readonly leases: PartitionLeases;
@@ -111,6 +114,7 @@ export class Worker implements RunnerHost {
     this.world = compileWorld(opts.registry.snapshot());
     this.unsubscribe = opts.registry.onChange(() => this.recompile());
     this.outages = new OutageView(opts.cluster.outages, opts.leaseMs);
+    this.gaps = new GapStore(opts.cluster.gaps);
     this.evidence = new EvidenceQueue({
       source: {
         evidenceDuePage: (afterId, limit) => this.evidenceDuePage(afterId, limit),
@@ -237,7 +241,8 @@ export class Worker implements RunnerHost {
   }
 
   /**
-   * writes a judged batch: fixes, then its events, then the events to the event stream; retried
+   * writes a judged batch: fixes, then its events, then the events to the event stream, then its
+   * platform gaps to their bucket; retried
    * (idempotent writes, a duplicate window on the stream) until taken or stopped
    */
   async store(fixes: readonly Fix[], out: StepOutput, stopped: () => boolean): Promise<void> {
@@ -250,6 +255,8 @@ export class Worker implements RunnerHost {
         // checkpoint moves past the batch
         if (out.violations.length > 0 || out.trips.length > 0)
           await publishStoredEvents(this.cluster.js, out.violations, out.trips);
+        // the platform gaps, for the API nodes' outage list: keyed, so a replay puts the same ones
+        if (out.gaps.length > 0 || out.gapResets.length > 0) await this.gaps.write(out.gapResets, out.gaps);
         return;
       } catch (err) {
         // stopping with the batch unwritten: the checkpoint does not cover it, the next owner redoes it

@@ -9,6 +9,7 @@
  * truck is judged at all). Fix times are set from the recorded outages, so no verdict rests on speed.
  */
 import { pino } from 'pino';
+import { GapStore } from '../../cluster/gap-store.ts';
 import { type ClusterOutage, IntakeHeartbeat, OutageView } from '../../cluster/outages.ts';
 import type { Fix } from '../../core/fix.ts';
 import type { RegistrySnapshot } from '../../geofence/model.ts';
@@ -137,5 +138,41 @@ serial(
       'one OFFLINE: the silence after the outages',
     );
     t.is(worker.stats.platformGaps, 2, 'the two silences in the outages are platform gaps');
+
+    // stored for the API nodes (cluster/gap-store.ts), one under each outage
+    const gaps = new GapStore(cluster.conn.gaps);
+    const listed = async () =>
+      Promise.all(
+        outages.map(async (o) => {
+          const g = await gaps.listFor(o.start, 100);
+          return [g.count, ...g.gaps.map((x) => [x.vehicle, x.code, x.fromTs])];
+        }),
+      );
+    const expected = [
+      [1, [vehicle, 'OFFLINE', first!.start - 2_000]],
+      [1, [vehicle, 'OFFLINE', second.start - 2_000]],
+    ];
+    t.deepEqual(await listed(), expected, 'each outage lists the silence it voided');
+
+    // a successor that replays the partition from the start (the worker died before any checkpoint:
+    // here its checkpoints are deleted) finds the same gaps again and lists none twice
+    await worker.stop();
+    for await (const key of await cluster.conn.checkpoints.keys()) await cluster.conn.checkpoints.delete(key);
+    const successor = await cluster.worker('w2');
+    await waitFor('the fixes judged again', () => successor.stats.fixesJudged === fixes.length);
+    t.is(successor.stats.platformGaps, 2, 'the replay found the two gaps again');
+    t.deepEqual(await listed(), expected, 'and each is listed once');
+
+    // the device sends what it recorded during the first outage (backfill): its silence there is filled,
+    // so the re-judging replaces the truck's gap under the first outage with none
+    const backfill: Fix[] = [];
+    for (let ts = first!.start + 3_000; ts < first!.end + 2_000; ts += 5_000) backfill.push(fixAt(ts));
+    await cluster.publish(backfill);
+    await waitFor(
+      'the backfill re-judged',
+      () => successor.stats.fixesJudged === fixes.length + backfill.length,
+    );
+    t.true(successor.stats.rejudgings >= 1);
+    t.deepEqual(await listed(), [[0], expected[1]], 'the filled silence is no gap any more');
   },
 );
