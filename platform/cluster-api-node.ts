@@ -15,7 +15,8 @@ import type { Registry as MetricsRegistry } from 'prom-client';
 import type { LateDeviceCommands } from '../api/device-commands.ts';
 import type { PlatformOutageSource } from '../api/platform-outages.ts';
 import { consumeStoredEvents, type StoredEventSink } from '../cluster/event-feed.ts';
-import { openCluster } from '../cluster/jetstream.ts';
+import { GapStore } from '../cluster/gap-store.ts';
+import { type ClusterConnection, openCluster } from '../cluster/jetstream.ts';
 import { ClusterCommands, openCommandRecords } from '../cluster/jt808-commands.ts';
 import { feedLive, type LiveSink } from '../cluster/live-feed.ts';
 import { OutageView } from '../cluster/outages.ts';
@@ -64,7 +65,7 @@ export async function joinRegistryStream(
   sync.start();
   await sync.caughtUp;
   registerRegistrySyncMetrics(platform.metrics, () => sync.stats);
-  platform.outages.source = clusterOutageSource(cluster.outages, config.env.CLUSTER_LEASE_S * 1000);
+  platform.outages.source = clusterOutageSource(cluster, config.env.CLUSTER_LEASE_S * 1000);
   const live = feedLive(cluster, platform.live, logger);
   if (platform.commands !== undefined) {
     const records = await openCommandRecords(cluster, {
@@ -96,24 +97,24 @@ export async function joinRegistryStream(
 /**
  * The cluster's own outages (cluster/outages.ts), read from the KV bucket at each request: those the
  * edges recorded, and, while no edge has written the intake heartbeat for longer than the lease time,
- * the one under way (end null), as the workers judge with them. The gaps they voided are not listed
- * (0, none): a worker counts and logs its platform gaps, it does not store them.
+ * the one under way (end null), as the workers judge with them; each with the silences it voided, as
+ * the workers stored them (cluster/gap-store.ts).
  */
 function clusterOutageSource(
-  kv: ConstructorParameters<typeof OutageView>[0],
+  cluster: Pick<ClusterConnection, 'outages' | 'gaps'>,
   leaseMs: number,
 ): PlatformOutageSource {
+  const gaps = new GapStore(cluster.gaps);
   return {
-    async outages() {
-      const view = new OutageView(kv, leaseMs);
+    async outages(gapLimit) {
+      const view = new OutageView(cluster.outages, leaseMs);
       await view.refresh();
-      return view.current(Date.now()).map((o) => ({
-        start: o.start,
-        end: o.end,
-        cause: 'stopped' as const,
-        gaps: 0,
-        gapList: [],
-      }));
+      return Promise.all(
+        view.current(Date.now()).map(async (o) => {
+          const g = await gaps.listFor(o.start, gapLimit);
+          return { start: o.start, end: o.end, cause: 'stopped' as const, gaps: g.count, gapList: g.gaps };
+        }),
+      );
     },
   };
 }
