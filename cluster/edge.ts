@@ -22,6 +22,7 @@ import type { Logger } from 'pino';
 import { Registry as MetricsRegistry } from 'prom-client';
 import { type Broker, createBroker } from '../broker/index.ts';
 import type { ListeningPorts } from '../broker/listeners.ts';
+import { IntakeLag } from '../compliance/clock.ts';
 import type { Fix } from '../core/fix.ts';
 import { DEAD_LETTER_TOPIC } from '../core/topics.ts';
 import type { CommandRecord } from '../gateway/jt808/commands.ts';
@@ -49,17 +50,27 @@ export interface EdgeStats {
  */
 export class StreamAppender {
   readonly stats: EdgeStats = { published: 0, duplicates: 0, failures: 0 };
+  /**
+   * how far behind its devices this edge's intake runs (received - ts of the fixes the stream took, as
+   * the single process measures its own: compliance/clock.ts): past the workers' hold-back, an outage
+   */
+  readonly lag: IntakeLag;
 
   constructor(
     private readonly js: JetStreamClient,
     private readonly partitions: number,
     private readonly timeoutMs: number,
-  ) {}
+    private readonly wallNow: () => number = Date.now,
+  ) {
+    this.lag = new IntakeLag(wallNow);
+  }
 
   async append(records: readonly string[]): Promise<void> {
     // published in order on one connection, so a unit's fixes keep their order in its partition
+    const fixes: Fix[] = [];
     const acks = records.map((record) => {
       const fix = JSON.parse(record) as Fix;
+      fixes.push(fix);
       return this.js.publish(fixSubject(partitionOf(fix.vehicle, this.partitions)), record, {
         msgID: fixMsgId(fix.device, fix.ts),
         timeout: this.timeoutMs,
@@ -75,6 +86,13 @@ export class StreamAppender {
       else this.stats.published++;
     }
     if (failed !== undefined) throw failed;
+    this.lag.observe(fixes);
+  }
+
+  /** while the intake is behind its devices: the instant it has caught up to (wall less lag); else undefined */
+  behindSince(): number | undefined {
+    const lagMs = this.lag.behindMs();
+    return lagMs === undefined ? undefined : this.wallNow() - lagMs;
   }
 }
 
@@ -114,6 +132,8 @@ export interface Edge {
   readonly jt808?: Jt808Server;
   /** ends a device's connections, MQTT and JT/T 808 (disabled, deleted or given a new secret) */
   dropDeviceSessions(deviceId: string): void;
+  /** while its intake is behind its devices, the instant it has caught up to (an outage: outages.ts) */
+  behindSince(): number | undefined;
   close(): Promise<void>;
 }
 
@@ -199,6 +219,7 @@ export async function startEdge(opts: EdgeOptions): Promise<Edge> {
       b.dropDeviceSessions(deviceId);
       gateway?.dropDeviceSessions(deviceId);
     },
+    behindSince: () => appender.behindSince(),
     async close() {
       await gateway?.close();
       await b.close();

@@ -23,9 +23,12 @@ import type { KV } from '@nats-io/kv';
 import type { Logger } from 'pino';
 import type { Outage } from '../geofence/platform-gaps.ts';
 
-/** an outage of the cluster, on the edges' wall clock (epoch ms) */
+/**
+ * an outage of the cluster, on the edges' wall clock (epoch ms): stopped (no edge alive, or no NATS
+ * quorum), or behind (an edge's intake lagging its devices, as the single process's `behind`)
+ */
 export interface ClusterOutage extends Outage {
-  cause: 'stopped';
+  cause: 'stopped' | 'behind';
 }
 
 const ALIVE_KEY = 'intake.alive';
@@ -34,7 +37,7 @@ const OUTAGES_KEY = 'outages';
 export const RESTART_GRACE_MS = 120_000;
 
 const decodeOutages = (text: string): ClusterOutage[] => {
-  const list = JSON.parse(text) as { start: number; end: number | null; cause: 'stopped' }[];
+  const list = JSON.parse(text) as { start: number; end: number | null; cause: ClusterOutage['cause'] }[];
   return list.map((o) => ({ ...o, end: o.end ?? Number.POSITIVE_INFINITY }));
 };
 const encodeOutages = (list: readonly ClusterOutage[]): string =>
@@ -48,6 +51,11 @@ export interface HeartbeatOptions {
   keepMs: number;
   graceMs?: number;
   now?: () => number;
+  /**
+   * while this edge's intake lags its devices by more than the workers' clock holds back (the single
+   * process's `behindSince`, compliance/clock.ts: the wall time less the lag), that instant; else undefined
+   */
+  behindSince?: () => number | undefined;
   logger: Logger;
 }
 
@@ -57,6 +65,8 @@ export class IntakeHeartbeat {
   private beating: Promise<void> = Promise.resolve();
   /** outages this edge recorded (tests, logs) */
   recorded = 0;
+  /** the start of this edge's behind outage under way */
+  private behindStart: number | undefined;
 
   constructor(private readonly opts: HeartbeatOptions) {}
 
@@ -100,19 +110,51 @@ export class IntakeHeartbeat {
     // at the revision read: of two edges finding the same gap, both record it (the same start), one moves on
     if (entry === null || entry.operation !== 'PUT') await kv.create(ALIVE_KEY, String(now)).catch(() => 0);
     else await kv.update(ALIVE_KEY, String(now), entry.revision).catch(() => 0);
+    await this.observeBehind(now);
   }
 
-  /** adds (or extends) an outage in the list, at the list's revision (retried when another edge wrote) */
-  private async record(o: ClusterOutage): Promise<void> {
+  /**
+   * This edge's intake behind its devices (their fixes wait in its sockets and queues): an outage from
+   * the instant it has not caught up from, whose end is moved to a lease time past each beat while it
+   * lasts (an edge that dies behind leaves it ended a lease time after its last beat, not open for
+   * ever), and set to the beat at which it has caught up.
+   */
+  private async observeBehind(now: number): Promise<void> {
+    const since = this.opts.behindSince?.();
+    if (since !== undefined) {
+      const opened = this.behindStart === undefined;
+      this.behindStart ??= since;
+      await this.record({ start: this.behindStart, end: now + this.opts.leaseMs, cause: 'behind' }, true);
+      if (opened)
+        this.opts.logger.warn(
+          { since: new Date(since).toISOString() },
+          "cluster: this edge's intake is behind its devices: recorded as an outage of the platform",
+        );
+    } else if (this.behindStart !== undefined) {
+      await this.record({ start: this.behindStart, end: now, cause: 'behind' }, true);
+      this.opts.logger.info(
+        { since: new Date(this.behindStart).toISOString() },
+        "cluster: this edge's intake caught up with its devices: its outage ended",
+      );
+      this.behindStart = undefined;
+    }
+  }
+
+  /**
+   * adds (or extends; `exact`: sets the end of) an outage in the list, at the list's revision (retried
+   * when another edge wrote); an outage is the one of the same start and cause
+   */
+  private async record(o: ClusterOutage, exact = false): Promise<void> {
     const { kv } = this.opts;
     const now = (this.opts.now ?? Date.now)();
     for (let attempt = 0; ; attempt++) {
       const entry = await kv.get(OUTAGES_KEY);
       const list = entry?.operation === 'PUT' ? decodeOutages(entry.string()) : [];
-      const same = list.find((x) => x.start === o.start);
+      const isIt = (x: ClusterOutage) => x.start === o.start && x.cause === o.cause;
+      const same = list.find(isIt);
       const next = [
-        ...list.filter((x) => x.start !== o.start && x.end >= now - this.opts.keepMs),
-        same ? { ...o, end: Math.max(o.end, same.end) } : o,
+        ...list.filter((x) => !isIt(x) && x.end >= now - this.opts.keepMs),
+        same && !exact ? { ...o, end: Math.max(o.end, same.end) } : o,
       ].sort((a, b) => a.start - b.start);
       try {
         if (entry === null || entry.operation !== 'PUT') await kv.create(OUTAGES_KEY, encodeOutages(next));
@@ -135,7 +177,10 @@ export class OutageView {
   private aliveAt = Number.NaN;
   private text = '';
   /** the recorded outages, and the same with the one under way (built when they change) */
-  private views: [readonly Outage[], readonly Outage[]] = [Object.freeze([]), Object.freeze([])];
+  private views: [readonly ClusterOutage[], readonly ClusterOutage[]] = [
+    Object.freeze([]),
+    Object.freeze([]),
+  ];
 
   constructor(
     private readonly kv: KV,
@@ -150,10 +195,13 @@ export class OutageView {
     this.aliveAt = aliveAt;
     this.text = text;
     this.recorded = decodeOutages(text);
-    const recorded: readonly Outage[] = Object.freeze([...this.recorded]);
+    const recorded: readonly ClusterOutage[] = Object.freeze([...this.recorded]);
     const underWay =
-      Number.isFinite(aliveAt) && !this.recorded.some((o) => o.start === aliveAt)
-        ? Object.freeze([...this.recorded, { start: aliveAt, end: Number.POSITIVE_INFINITY }])
+      Number.isFinite(aliveAt) && !this.recorded.some((o) => o.start === aliveAt && o.cause === 'stopped')
+        ? Object.freeze([
+            ...this.recorded,
+            { start: aliveAt, end: Number.POSITIVE_INFINITY, cause: 'stopped' as const },
+          ])
         : recorded;
     this.views = [recorded, underWay];
   }
@@ -167,7 +215,7 @@ export class OutageView {
    * The outages to judge with at wall instant `now`: the recorded ones, and, when no edge has said the
    * intake is alive for longer than the lease time, the outage under way since it last did.
    */
-  current(now: number): readonly Outage[] {
+  current(now: number): readonly ClusterOutage[] {
     const down = Number.isFinite(this.aliveAt) && now - this.aliveAt > this.leaseMs;
     return this.views[down ? 1 : 0];
   }

@@ -112,7 +112,7 @@ function clusterOutageSource(
       return Promise.all(
         view.current(Date.now()).map(async (o) => {
           const g = await gaps.listFor(o.start, gapLimit);
-          return { start: o.start, end: o.end, cause: 'stopped' as const, gaps: g.count, gapList: g.gaps };
+          return { start: o.start, end: o.end, cause: o.cause, gaps: g.count, gapList: g.gaps };
         }),
       );
     },

@@ -14,9 +14,11 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { pino } from 'pino';
+import { StreamAppender } from '../../cluster/edge.ts';
 import { GapStore } from '../../cluster/gap-store.ts';
 import { REGISTRY_STREAM } from '../../cluster/jetstream.ts';
 import { IntakeHeartbeat } from '../../cluster/outages.ts';
+import type { Fix } from '../../core/fix.ts';
 import type { PlatformGap } from '../../geofence/platform-gaps.ts';
 import { type ClusterPart, spawnClusterPart } from '../../testkit/cluster-parts.ts';
 import { NATS_SERVER_BIN, startNatsCluster } from '../../testkit/servers/nats.ts';
@@ -45,6 +47,21 @@ const world = {
     },
   ],
 };
+
+/** device i's fix at `ts`, received (taken by the edge) at `received` */
+const laggingFix = (i: number, ts: number, received: number): Fix => ({
+  vehicle: `veh-lag${i}`,
+  device: `dev-lag${i}`,
+  kind: 'muck_truck',
+  firm: FIRM,
+  ts,
+  received,
+  lat: 31.8,
+  lon: 117.2,
+  valid: true,
+  crsIn: 'WGS84',
+  late: false,
+});
 
 interface OutageItem {
   start: number;
@@ -165,6 +182,42 @@ serial(
         [t1, t2 + GRACE_MS],
       ],
     );
+
+    // an edge whose intake falls behind its devices: their fixes reach the stream 90 s after their time
+    // (on 12 devices; the workers hold their clock back 60 s at most), so its heartbeat records a `behind`
+    // outage from the instant its intake has caught up to, ended a lease time past each beat while it
+    // lasts, and at the beat after fresh fixes (the same edge classes as PARTS=edge, on the same clock)
+    const appender = new StreamAppender(a.conn.js, 4, 10_000, () => now);
+    const edgeC = new IntakeHeartbeat({
+      kv: a.conn.outages,
+      leaseMs: LEASE_MS,
+      keepMs: 7 * 86_400_000,
+      graceMs: GRACE_MS,
+      now: () => now,
+      behindSince: () => appender.behindSince(),
+      logger: pino({ level: 'silent' }),
+    });
+    const send = (lagMs: number) =>
+      appender.append(Array.from({ length: 12 }, (_, i) => JSON.stringify(laggingFix(i, now - lagMs, now))));
+    const behind = async () =>
+      (await outages()).filter((o) => o.cause === 'behind').map((o) => [o.start, o.end]);
+    now = t2 + 1_000;
+    await send(90_000);
+    await edgeC.beat();
+    const t3 = now;
+    t.deepEqual(await behind(), [[t3 - 90_000, t3 + LEASE_MS]], 'behind: recorded while it lasts');
+    now += 1_000;
+    await send(90_000);
+    await edgeC.beat();
+    t.deepEqual(await behind(), [[t3 - 90_000, now + LEASE_MS]], 'moved on at each beat');
+    // fresh fixes outnumber the lagging ones: the median lag is 0 again
+    for (let k = 0; k < 3; k++) {
+      now += 300;
+      await send(0);
+    }
+    await edgeC.beat();
+    t.deepEqual(await behind(), [[t3 - 90_000, now]], 'ended once the intake caught up');
+    t.is(edgeC.recorded, 3);
 
     // two nodes change the same firm in one turn, before either publishes: the later in the stream stands,
     // and the API node, which reads the stream, counts the conflict on its /metrics
