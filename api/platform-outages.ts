@@ -68,8 +68,8 @@ export const platformOutageRoutes: FastifyPluginAsyncZod<{ outages: PlatformOuta
           'While the platform was stopped, restarting or far behind its own queues, a vehicle’s silence is ' +
           'the platform’s: recorded here (a platform gap), never an OFFLINE or TRACK_GAP against the firm, ' +
           'never in a scorecard. Kept for the backfill horizon (MAX_FIX_AGE_DAYS). On a cluster API node: the ' +
-          'cluster’s outages (no edge alive, or NATS without a quorum), all `stopped`, each with the gaps the ' +
-          'workers stored for it.',
+          'cluster’s outages: `stopped` (no edge alive, or NATS without a quorum) and `behind` (an edge’s ' +
+          'intake lagging its devices), each with the gaps the workers stored for it.',
         tags: ['violations'],
         security: bearerSecurity,
         querystring: z.strictObject({

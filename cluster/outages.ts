@@ -14,6 +14,14 @@
  * buffered meanwhile), in the list `outages`. While no edge writes, a worker sees `intake.alive` grow
  * old and judges with an outage open since then (nobody may record it yet: no edge is up).
  *
+ * Behind (the single process's `behind`, compliance/platform-outages.ts): an edge whose intake lags its
+ * devices (the median of received - ts of the fixes the stream took from it, past the 60 s the workers
+ * hold their clock back, on 10 devices at least: compliance/clock.ts IntakeLag) records, at each beat
+ * while it lasts, an outage from the instant it has caught up to until a lease time past the beat, and
+ * ends it at the beat once it has caught up: their fixes are waiting in the edge, not missing. The end
+ * moves with the beats rather than staying open, so an edge that dies behind leaves an outage that ends a
+ * lease time after its last beat.
+ *
  * Not outages: the workers' absence (the stream keeps the fixes; a runner judges silence by the live
  * tick only while it has read its partition to its end, and at the fix that ends it otherwise), a store
  * outage (a runner retries its batch and does not read on, or tick, until the store took it), an edge

@@ -4,11 +4,15 @@
  *  - GET /api/v1/platform/outages lists the cluster's own outages (cluster/outages.ts), those the
  *    edges recorded in the KV bucket and the one under way while no edge writes the heartbeat, so that
  *    a firm or an operator sees why a silence was not charged (before, it answered the API node's own
- *    compliance service's, which judges nothing in the cluster: an empty list);
+ *    compliance service's, which judges nothing in the cluster: an empty list), each with the silences
+ *    the workers stored as its platform gaps (cluster/gap-store.ts; before, gaps 0), and the `behind`
+ *    outage an edge records while its intake lags its devices (before, none);
  *  - GET /metrics counts the registry conflicts the node saw resolved by the registry stream
  *    (citywatch_registry_sync_conflicts_total; cluster/registry-sync.ts counted them only in memory),
  *    and so does a worker process's /metrics on its own port (platform/cluster-metrics.ts).
  * The outages are written by an edge's heartbeat writer with its clock set, so no verdict rests on speed.
+ * Only the `behind` outages are compared after the edge's clock is set to the present: a stall longer
+ * than the lease time before the request adds a `stopped` one under way there.
  */
 import fs from 'node:fs/promises';
 import os from 'node:os';
