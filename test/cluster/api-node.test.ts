@@ -17,6 +17,7 @@
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import mqtt from 'mqtt';
 import { pino } from 'pino';
 import { StreamAppender } from '../../cluster/edge.ts';
 import { GapStore } from '../../cluster/gap-store.ts';
@@ -261,5 +262,83 @@ serial(
     // the change lost was made on a or b, not on the API node
     t.is(await metric('citywatch_registry_sync_lost_total'), 0);
     t.is(a.sync.stats.lost + b.sync.stats.lost, 1);
+
+    // the same through an edge process (PARTS=edge, platform/cluster.ts): 12 devices whose fixes it takes
+    // 90 s after their time (sent again each round, in case a stall made the samples stale), then fresh
+    const lagDevices = Array.from({ length: 12 }, (_, i) => `dev-lag${i}`);
+    const edgeDir = await seedDataDir({
+      firms: [FIRM],
+      vehicles: lagDevices.map((_, i) => ({
+        id: `veh-lag${i}`,
+        plate: `皖A·L${String(i).padStart(4, '0')}`,
+        kind: 'muck_truck' as const,
+        firm: FIRM,
+      })),
+      devices: lagDevices.map((id, i) => ({
+        id,
+        secret: `secret-${id}-long-enough`,
+        kind: 'muck_truck' as const,
+        vehicle: `veh-lag${i}`,
+        firm: FIRM,
+      })),
+    });
+    t.teardown(() => fs.rm(edgeDir, { recursive: true, force: true }));
+    const edge = await spawnClusterPart('edge', {
+      SIMULATE: '0',
+      CLUSTER_NATS_URLS: nats.urls.join(','),
+      CLUSTER_PARTITIONS: '4',
+      CLUSTER_LEASE_S: String(LEASE_MS / 1000),
+      DATA_DIR: edgeDir,
+      LOG_LEVEL: 'info',
+    });
+    parts.push(edge);
+    const clients = await Promise.all(
+      lagDevices.map((id) =>
+        mqtt.connectAsync(`mqtt://127.0.0.1:${edge.mqttPort}`, {
+          clientId: id,
+          username: id,
+          password: `secret-${id}-long-enough`,
+          reconnectPeriod: 0,
+          connectTimeout: 30_000,
+        }),
+      ),
+    );
+    t.teardown(() => Promise.all(clients.map((c) => c.endAsync(true))).then(() => undefined));
+    const sendAll = (lagMs: number) => {
+      const ts = Date.now() - lagMs;
+      return Promise.all(
+        clients.map((c, i) =>
+          c.publishAsync(
+            `devices/${lagDevices[i]}/telemetry`,
+            JSON.stringify({ ts, lat: 31.8, lon: 117.2, speed: 0 }),
+            { qos: 1 },
+          ),
+        ),
+      );
+    };
+    const edgeBehind = async () =>
+      (await outages()).filter((o) => o.cause === 'behind' && o.start !== t3 - 90_000);
+    const firstSent = Date.now() - 90_000;
+    await waitFor('the edge recording its intake behind', async () => {
+      if ((await edgeBehind()).length > 0) return true;
+      await sendAll(90_000);
+      return false;
+    });
+    const seenAt = Date.now();
+    const [recorded] = await edgeBehind();
+    // from the instant it has caught up to: its fixes' time, plus the wall time since it took them
+    t.true(recorded!.start >= firstSent && recorded!.start <= seenAt - 90_000, JSON.stringify(recorded));
+    for (let k = 0; k < 3; k++) await sendAll(0);
+    await waitFor('the edge caught up', () => edge.output().includes('intake caught up with its devices'));
+    const [ended] = await edgeBehind();
+    // ended at the beat that found it caught up, which came after the beat that opened it: at least
+    // its lag (90 s) after its start, and in the past
+    t.true(
+      ended!.start === recorded!.start &&
+        ended!.end !== null &&
+        ended!.end >= ended!.start + 90_000 &&
+        ended!.end <= Date.now(),
+      JSON.stringify(ended),
+    );
   },
 );
