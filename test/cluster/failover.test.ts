@@ -104,8 +104,7 @@ serial(
       // its fleet replays fixes of three hours ago: judged at the wall clock every truck is silent; the
       // reference below judges silence at the fix that ends it, as the workers do without ticks
       CLUSTER_TICK_S: '0',
-      // a replay, as the single process is told: the edges take fixes three hours old, on 13 devices,
-      // and on the wall clock would record their intake as behind (an outage voiding every silence)
+      // a replay (fixes three hours old): on the wall clock the edges would record a behind outage
       COMPLIANCE_CLOCK: 'fleet',
       INFLUX_URL: influx.url,
       INFLUX_DATABASE: DATABASE,
