@@ -1,4 +1,4 @@
-import type { Jt808Binding, Vehicle } from '../types.ts';
+import type { Firm, Jt808Binding, Officer, Vehicle } from '../types.ts';
 import { refreshDevice } from './devices.ts';
 import type { RegistryState, ReplicatedRecord, ReplicatedTable } from './state.ts';
 import { bindingOfRow, bindingRow, type DeviceRow, frozenVehicle, type Jt808Row } from './tables.ts';
@@ -63,10 +63,16 @@ const SIMPLE_TABLES: {
     map(s: RegistryState): Map<string, unknown>;
     remove(s: RegistryState, id: string): void;
     write(s: RegistryState, id: string, r: ReplicatedRecord): unknown;
+    /** the value its map holds, read from the file (undefined: no row) */
+    read(s: RegistryState, id: string): unknown;
   };
 } = {
   firm: {
     map: (s) => s.firms,
+    read(s, id) {
+      const row = s.db.prepare('SELECT id, name FROM firms WHERE id = ?').get(id) as Firm | undefined;
+      return row === undefined ? undefined : Object.freeze({ id: row.id, name: row.name });
+    },
     remove: (s, id) => s.stmt.deleteFirm.run(id),
     write(s, id, r) {
       const row = { id, name: String(r.name) };
@@ -76,6 +82,14 @@ const SIMPLE_TABLES: {
   },
   vehicle: {
     map: (s) => s.vehicles,
+    read(s, id) {
+      const row = s.db
+        .prepare('SELECT id, plate, kind, firm, rated_load_t FROM vehicles WHERE id = ?')
+        .get(id) as (Omit<Vehicle, 'ratedLoadT'> & { rated_load_t: number | null }) | undefined;
+      if (row === undefined) return undefined;
+      const { rated_load_t, ...vehicle } = row;
+      return frozenVehicle(rated_load_t === null ? vehicle : { ...vehicle, ratedLoadT: rated_load_t });
+    },
     remove: (s, id) => s.stmt.deleteVehicle.run(id),
     write(s, id, r) {
       const vehicle = { ...(r as unknown as Vehicle), id };
@@ -85,6 +99,12 @@ const SIMPLE_TABLES: {
   },
   officer: {
     map: (s) => s.officers,
+    read(s, id) {
+      const row = s.db.prepare('SELECT id, name, firm FROM officers WHERE id = ?').get(id) as
+        | Officer
+        | undefined;
+      return row === undefined ? undefined : Object.freeze({ id: row.id, name: row.name, firm: row.firm });
+    },
     remove: (s, id) => s.stmt.deleteOfficer.run(id),
     write(s, id, r) {
       const row = { id, name: String(r.name), firm: String(r.firm) };
@@ -94,6 +114,12 @@ const SIMPLE_TABLES: {
   },
   device_model: {
     map: (s) => s.models,
+    read(s, id) {
+      const row = s.db.prepare('SELECT mapping FROM device_models WHERE id = ?').get(id) as
+        | { mapping: string }
+        | undefined;
+      return row === undefined ? undefined : Object.freeze(JSON.parse(row.mapping));
+    },
     remove: (s, id) => s.stmt.deleteModel.run(id),
     write(s, id, r) {
       const text = JSON.stringify(r.mapping);
@@ -150,6 +176,21 @@ export function applyRecord(
   // the maps from the file, as for a device written by another process
   refreshDevice(s, id);
   return true;
+}
+
+/**
+ * A record's map entry read back from the file: after a batch of applied records whose transaction
+ * failed as a whole (SqliteRegistry.applyBatch), the maps hold what the file does not.
+ */
+export function reloadRecord(s: RegistryState, table: ReplicatedTable, id: string): void {
+  if (table === 'device') {
+    reloadDevice(s, id);
+    return;
+  }
+  const simple = SIMPLE_TABLES[table];
+  const value = simple.read(s, id);
+  if (value === undefined) simple.map(s).delete(id);
+  else simple.map(s).set(id, value);
 }
 
 /** the device's maps from the file; true when they changed */

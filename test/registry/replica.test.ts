@@ -278,3 +278,73 @@ test("a cluster node's outbox: a write made here leaves its row in the write's t
     ['firm firm-x', 'device dev-x'],
   );
 });
+
+test('records applied in one batch: one transaction; a batch that fails as a whole leaves file and memory as before', async (t) => {
+  const dirA = tmp();
+  const dirB = tmp();
+  const a = new SqliteRegistry({ dir: dirA });
+  let b = new SqliteRegistry({ dir: dirB });
+  t.teardown(() => {
+    a.close();
+    b.close();
+  });
+  const carry = (table: ReplicatedTable, id: string) =>
+    b.applyRecord(table, id, carried(a.exportRecord(table, id)));
+  a.upsertFirm({ id: 'firm-a', name: 'A 公司' });
+  a.upsertVehicle({ id: 'veh-1', plate: '皖A·00001', kind: 'muck_truck', firm: 'firm-a', ratedLoadT: 18 });
+  await a.putDevice({
+    id: 'dev-1',
+    secret: 'secret-one-long-enough',
+    kind: 'muck_truck',
+    vehicle: 'veh-1',
+    firm: 'firm-a',
+  });
+  t.true(
+    b.applyBatch(() => carry('firm', 'firm-a') && carry('vehicle', 'veh-1') && carry('device', 'dev-1')),
+  );
+  b.close();
+  b = new SqliteRegistry({ dir: dirB });
+  t.deepEqual(b.vehicle('veh-1'), a.vehicle('veh-1'), 'the batch committed');
+  t.true(await b.verifyDevice('dev-1', 'secret-one-long-enough'));
+
+  // changes of every kind of record, then the batch fails: none stays, in the file or in memory
+  a.upsertFirm({ id: 'firm-a', name: 'A 公司 renamed' });
+  a.upsertVehicle({ id: 'veh-1', plate: '皖A·00001', kind: 'muck_truck', firm: 'firm-a', ratedLoadT: 25 });
+  a.upsertVehicle({ id: 'veh-2', plate: '皖A·00002', kind: 'muck_truck', firm: 'firm-a' });
+  a.upsertOfficer({ id: 'off-1', name: '王', firm: 'firm-a' });
+  a.putDeviceModel('model-1', { fields: {} });
+  await a.setDeviceSecret('dev-1', 'secret-two-long-enough');
+  const before = (['firm', 'vehicle', 'officer', 'device_model', 'device'] as const).map((tbl) =>
+    b.recordIds(tbl).map((id) => [tbl, id, b.exportRecord(tbl, id)]),
+  );
+  const error = t.throws(() =>
+    b.applyBatch(() => {
+      for (const [tbl, id] of [
+        ['firm', 'firm-a'],
+        ['vehicle', 'veh-1'],
+        ['vehicle', 'veh-2'],
+        ['officer', 'off-1'],
+        ['device_model', 'model-1'],
+        ['device', 'dev-1'],
+      ] as const)
+        t.true(carry(tbl, id));
+      t.is(b.firm('firm-a')?.name, 'A 公司 renamed', 'applied inside the batch');
+      throw new Error('the commit failed');
+    }),
+  );
+  t.is(error?.message, 'the commit failed');
+  const after = (['firm', 'vehicle', 'officer', 'device_model', 'device'] as const).map((tbl) =>
+    b.recordIds(tbl).map((id) => [tbl, id, b.exportRecord(tbl, id)]),
+  );
+  t.deepEqual(after, before);
+  t.is(b.firm('firm-a')?.name, 'A 公司');
+  t.is(b.vehicle('veh-1')?.ratedLoadT, 18);
+  t.is(b.vehicle('veh-2'), undefined);
+  t.is(b.officer('off-1'), undefined);
+  t.is(b.deviceModel('model-1'), undefined);
+  t.true(await b.verifyDevice('dev-1', 'secret-one-long-enough'), 'the secret held before the batch');
+  t.false(await b.verifyDevice('dev-1', 'secret-two-long-enough'));
+  // the same records carried again afterwards: written, as nothing of them was kept
+  t.true(b.applyBatch(() => carry('firm', 'firm-a') && carry('vehicle', 'veh-2')));
+  t.is(b.firm('firm-a')?.name, 'A 公司 renamed');
+});
