@@ -1,5 +1,5 @@
 import { Counter, type Registry } from 'prom-client';
-import type { RegistrySyncStats } from './registry-sync.ts';
+import type { RegistrySyncStats } from './registry-sync-types.ts';
 
 /**
  * The registry sync's conflicts on a node's GET /metrics (cluster/registry-sync.ts counts them, and logs

@@ -32,54 +32,22 @@
  * that the stream lacks and every device-registry record the stream never named (a seed written before
  * the node joined, a compliance version whose publish a crash cut off); the publisher starts then.
  */
-import type { JetStreamClient, JetStreamManager } from '@nats-io/jetstream';
+import type { JetStreamClient, JetStreamManager, JsMsg } from '@nats-io/jetstream';
 import type { Logger } from 'pino';
-import type { ComplianceRegistry, EntityVersion } from '../registry/compliance.ts';
+import type { EntityVersion } from '../registry/compliance.ts';
 import {
   REPLICATED_TABLES,
   type RegistryOutbox,
   type ReplicatedRecord,
   type ReplicatedTable,
-  type SqliteRegistry,
 } from '../registry/sqlite.ts';
-import { type ClusterConnection, REGISTRY_STREAM } from './jetstream.ts';
+import { REGISTRY_STREAM } from './jetstream.ts';
+import { DEFAULT_BATCH, EventBatches } from './registry-batches.ts';
 import { type RegistryEvent, RegistryPublisher, versionKey } from './registry-publisher.ts';
+import type { RegistrySyncOptions, RegistrySyncStats } from './registry-sync-types.ts';
 
 export type { RegistryEvent } from './registry-publisher.ts';
-
-export interface RegistrySyncStats {
-  /** events applied that changed this node's copy (others' changes) */
-  applied: number;
-  /** events published by this node */
-  published: number;
-  /** changes made at once by two nodes to the same entity or record, as this node saw them resolved */
-  conflicts: number;
-  /** changes made here that lost such a conflict (replaced by the stream's) */
-  lost: number;
-  /** the stream sequence applied last */
-  seq: number;
-  /** event published -> applied here, for others' events: the last and the largest */
-  lastLatencyMs: number;
-  maxLatencyMs: number;
-}
-
-export interface RegistrySyncOptions {
-  cluster: Pick<ClusterConnection, 'js' | 'jsm'>;
-  /** this node's name (in the events and the logs) */
-  node: string;
-  devices: SqliteRegistry;
-  compliance: ComplianceRegistry;
-  /** after a device-registry record from another node was applied (recompile; drop a device's sessions) */
-  onRecordApplied?: (
-    table: ReplicatedTable,
-    id: string,
-    record: ReplicatedRecord | null,
-    before: ReplicatedRecord | null,
-  ) => void;
-  logger: Logger;
-  /** how long a publish waits for the stream's acknowledgement */
-  publishTimeoutMs?: number;
-}
+export type { RegistrySyncOptions, RegistrySyncStats } from './registry-sync-types.ts';
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 const recordKey = (table: string, id: string) => `r ${table} ${id}`;
@@ -91,6 +59,7 @@ export class RegistrySync {
     conflicts: 0,
     lost: 0,
     seq: 0,
+    batches: 0,
     lastLatencyMs: 0,
     maxLatencyMs: 0,
   };
@@ -113,6 +82,8 @@ export class RegistrySync {
   private consumerStop: (() => void) | undefined;
   private readonly loops: Promise<void>[] = [];
   private markCaughtUp!: () => void;
+  /** the batch being applied: how to undo its changes of the maps above, what to do once committed */
+  private batch: { undo: (() => void)[]; after: (() => void)[] } | undefined;
 
   constructor(private readonly opts: RegistrySyncOptions) {
     this.js = opts.cluster.js;
@@ -187,31 +158,110 @@ export class RegistrySync {
     };
     if (endAtStart === 0) caughtUp();
     while (!this.stopped) {
+      let failed: Error | undefined;
+      let stopMessages = () => {};
+      // the events as delivered, applied a batch at a time; a batch that failed as a whole (its
+      // transaction: disk full, I/O) ends this consumer, and the next reads again after the last applied
+      const batches = new EventBatches<JsMsg>(
+        this.opts.batch ?? DEFAULT_BATCH,
+        () => !this.readToEnd,
+        (msgs) => {
+          if (failed !== undefined) return;
+          try {
+            this.applyBatch(msgs, endAtStart, caughtUp);
+          } catch (err) {
+            failed = err as Error;
+            stopMessages();
+          }
+        },
+      );
       try {
         // an ordered consumer from the next event: the server delivers in stream order, the client
         // recreates it at the right sequence after a gap or a lost node
         const consumer = await this.js.consumers.get(REGISTRY_STREAM, { opt_start_seq: this.stats.seq + 1 });
-        const messages = await consumer.consume({ max_messages: 256 });
-        this.consumerStop = () => void messages.stop();
+        const messages = await consumer.consume({ max_messages: 1024 });
+        stopMessages = () => void messages.stop();
+        this.consumerStop = stopMessages;
         if (this.stopped) void messages.stop();
         for await (const m of messages) {
-          try {
-            this.apply(m.json<RegistryEvent>(), m.seq);
-          } catch (err) {
-            this.log.error(
-              { seq: m.seq, err: (err as Error).message },
-              'registry sync: an event could not be read or applied; skipped',
-            );
-          }
-          this.stats.seq = m.seq;
-          if (m.seq >= endAtStart) caughtUp();
+          batches.push(m);
+          // the end it had at start: applied without waiting, the node is caught up
+          if (!this.readToEnd && m.seq >= endAtStart) batches.flushNow();
         }
       } catch (err) {
         if (this.stopped) return;
         this.log.warn({ err: (err as Error).message }, 'registry sync: reading the stream failed; again');
         await sleep(500);
+      } finally {
+        batches.discard();
+      }
+      if (failed !== undefined && !this.stopped) {
+        this.log.error(
+          { seq: this.stats.seq, err: failed.message },
+          'registry sync: a batch of events could not be stored; read again from the last applied',
+        );
+        await sleep(500);
       }
     }
+  }
+
+  /**
+   * Applies a batch of events, in stream order, in one transaction per registry file; the sequence
+   * applied moves once both have committed. Nothing else records it: at every start the stream is read
+   * from its first event (the first version of a number and each record's last event are decided on
+   * the whole stream), and applying an event held already writes nothing, so a node killed in the middle
+   * of a batch, or between the two files' commits, reads it again and ends the same.
+   */
+  private applyBatch(msgs: readonly JsMsg[], endAtStart: number, caughtUp: () => void): void {
+    const fresh = msgs.filter((m) => m.seq > this.stats.seq);
+    const last = fresh.at(-1);
+    if (last === undefined) return;
+    const batch = { undo: [] as (() => void)[], after: [] as (() => void)[] };
+    const counted = { conflicts: this.stats.conflicts, lost: this.stats.lost };
+    this.batch = batch;
+    try {
+      this.opts.compliance.batch(() =>
+        this.opts.devices.applyBatch(() => {
+          for (const m of fresh) {
+            try {
+              this.apply(m.json<RegistryEvent>(), m.seq);
+            } catch (err) {
+              batch.after.push(() =>
+                this.log.error(
+                  { seq: m.seq, err: (err as Error).message },
+                  'registry sync: an event could not be read or applied; skipped',
+                ),
+              );
+            }
+          }
+        }),
+      );
+    } catch (err) {
+      for (const undo of batch.undo.reverse()) undo();
+      Object.assign(this.stats, counted);
+      throw err;
+    } finally {
+      this.batch = undefined;
+    }
+    this.stats.seq = last.seq;
+    this.stats.batches++;
+    for (const after of batch.after) {
+      try {
+        after();
+      } catch (err) {
+        this.log.error(
+          { err: (err as Error).message },
+          'registry sync: reacting to an applied change failed',
+        );
+      }
+    }
+    if (last.seq >= endAtStart) caughtUp();
+  }
+
+  /** once the batch has committed (at once outside one) */
+  private afterCommit(fn: () => void): void {
+    if (this.batch === undefined) fn();
+    else this.batch.after.push(fn);
   }
 
   private apply(event: RegistryEvent, seq: number): void {
@@ -227,33 +277,42 @@ export class RegistrySync {
       applied = this.applyRecord(change.t, change.id, change.record, event, seq, what);
     }
     if (!applied || event.origin === this.opts.node) return;
-    this.stats.applied++;
-    const latencyMs = Math.max(0, Date.now() - event.at);
-    this.stats.lastLatencyMs = latencyMs;
-    this.stats.maxLatencyMs = Math.max(this.stats.maxLatencyMs, latencyMs);
-    this.log.info({ ...what, seq, origin: event.origin, latencyMs }, 'registry change applied');
+    this.afterCommit(() => {
+      this.stats.applied++;
+      const latencyMs = Math.max(0, Date.now() - event.at);
+      this.stats.lastLatencyMs = latencyMs;
+      this.stats.maxLatencyMs = Math.max(this.stats.maxLatencyMs, latencyMs);
+      this.log.info({ ...what, seq, origin: event.origin, latencyMs }, 'registry change applied');
+    });
   }
 
   /** a compliance version: the first of its number in the stream stands */
   private applyVersion(v: EntityVersion, origin: string, what: Record<string, unknown>): boolean {
     const key = versionKey(v.kind, v.id, v.version);
     const first = !this.inStream.has(key);
-    this.inStream.add(key);
+    if (first) {
+      this.inStream.add(key);
+      this.batch?.undo.push(() => this.inStream.delete(key));
+    }
     const result = this.opts.compliance.applyVersion(v);
     if (result !== 'conflict') return result === 'applied';
     this.stats.conflicts++;
     if (!first) {
-      this.log.warn(
-        { ...what, origin },
-        'registry sync: two nodes wrote the same version at once; this later one is dropped, the first in the stream stands',
+      this.afterCommit(() =>
+        this.log.warn(
+          { ...what, origin },
+          'registry sync: two nodes wrote the same version at once; this later one is dropped, the first in the stream stands',
+        ),
       );
       return false;
     }
     // the row held here was not in the stream before this one: written here, and it lost
     this.stats.lost++;
-    this.log.error(
-      { ...what, winner: origin },
-      "registry sync: a change made here lost to another node's version of the same number, first in the stream: replaced by it (the one made here is kept in entity_versions_lost)",
+    this.afterCommit(() =>
+      this.log.error(
+        { ...what, winner: origin },
+        "registry sync: a change made here lost to another node's version of the same number, first in the stream: replaced by it (the one made here is kept in entity_versions_lost)",
+      ),
     );
     return this.opts.compliance.applyVersion(v, { replace: true }) === 'applied';
   }
@@ -271,20 +330,27 @@ export class RegistrySync {
     const writer = event.ob?.uid ?? event.origin;
     const last = this.lastEvent.get(key);
     this.lastEvent.set(key, { seq, writer });
+    this.batch?.undo.push(() => {
+      if (last === undefined) this.lastEvent.delete(key);
+      else this.lastEvent.set(key, last);
+    });
     const base = event.ob?.base ?? -1; // -1: made before its node knew the stream (not told)
     if (base >= 0 && last !== undefined && last.writer !== writer && last.seq > base) {
       // made without knowing the event before it: both made at once, this later one stands everywhere
       this.stats.conflicts++;
       if (last.writer === this.outbox.uid) this.stats.lost++;
-      this.log.warn(
-        {
-          ...what,
-          seq,
-          origin: event.origin,
-          overwrites: last.seq,
-          lostHere: last.writer === this.outbox.uid,
-        },
-        'registry sync: two nodes changed the same record at once; the later in the stream stands',
+      const overwritten = last;
+      this.afterCommit(() =>
+        this.log.warn(
+          {
+            ...what,
+            seq,
+            origin: event.origin,
+            overwrites: overwritten.seq,
+            lostHere: overwritten.writer === this.outbox.uid,
+          },
+          'registry sync: two nodes changed the same record at once; the later in the stream stands',
+        ),
       );
     }
     const mine = this.outbox.of(table, id);
@@ -295,7 +361,8 @@ export class RegistrySync {
     }
     const before = this.opts.devices.exportRecord(table, id);
     const applied = this.opts.devices.applyRecord(table, id, record);
-    if (applied) this.opts.onRecordApplied?.(table, id, record, before);
+    const onApplied = this.opts.onRecordApplied;
+    if (applied && onApplied !== undefined) this.afterCommit(() => onApplied(table, id, record, before));
     return applied;
   }
 
