@@ -10,6 +10,7 @@ import { jt808 } from './jt808.ts';
 import { loginFlood } from './login-flood.ts';
 import { loadAverage } from './proc-stat.ts';
 import { rawBroker } from './raw-broker.ts';
+import { registryFill } from './registry-fill.ts';
 import { simSend } from './sim-send.ts';
 import { parseSuiteArgs, runSuiteItem } from './suite-cli.ts';
 import type { BenchContext, Benchmark } from './types.ts';
@@ -28,6 +29,7 @@ export const benchmarks: Benchmark[] = [
   e2e,
   jt808,
   cluster,
+  registryFill,
   engine,
   api,
   loginFlood,
