@@ -184,7 +184,7 @@ export class RegistrySync {
         this.consumerStop = stopMessages;
         if (this.stopped) void messages.stop();
         for await (const m of messages) {
-          batches.push(m);
+          batches.push(m, messages.getPending() > 0);
           // the end it had at start: applied without waiting, the node is caught up
           if (!this.readToEnd && m.seq >= endAtStart) batches.flushNow();
         }

@@ -8,7 +8,8 @@
  *    the writer's registry, record for record and version for version; its second fill applied the
  *    whole stream in batches of 400 events (its counter of transactions, not a clock: the batches wait
  *    for 400 events or the stream's end, so their number follows from the stream's length);
- *  - a node filling with the default batches, in the test's process, ends with the same registry.
+ *  - a node filling with the default batches, in the test's process, ends with the same registry, and
+ *    applies a change made live afterwards in a transaction of its own.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import fs from 'node:fs/promises';
@@ -220,5 +221,12 @@ serial(
     t.is(other.sync.stats.seq, events);
     t.log(`default batches: ${other.sync.stats.batches} transactions for ${events} events`);
     t.deepEqual(registryOf(other.devices, other.compliance), expected);
+
+    // live, a change alone is a batch of its own: applied as it comes
+    const before = other.sync.stats.batches;
+    writer.devices.upsertFirm({ id: 'firm-4', name: '公司 4 renamed' });
+    await waitFor('the live change applied', () => other.devices.firm('firm-4')?.name === '公司 4 renamed');
+    t.is(other.sync.stats.seq, events + 1);
+    t.is(other.sync.stats.batches, before + 1);
   },
 );
