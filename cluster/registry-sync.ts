@@ -28,6 +28,9 @@
  *    later in the stream and stands), except its own event of that very row, found at a restart when
  *    the crash fell after the publish: the row is then done;
  *  - a compliance version is a durable row already.
+ * The events are applied in batches, one SQLite transaction per registry file each (applyBatch; how a
+ * batch is cut: cluster/registry-batches.ts): a node filling an empty DATA_DIR makes one fsync per
+ * batch, not one per event.
  * At start, once it has read the stream to its end, a node publishes every compliance version it holds
  * that the stream lacks and every device-registry record the stream never named (a seed written before
  * the node joined, a compliance version whose publish a crash cut off); the publisher starts then.
