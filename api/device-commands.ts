@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import type { CommandRecord, Jt808Commands } from '../gateway/jt808/commands.ts';
+import { COMMAND_STATES, type CommandRecord, type Jt808Commands } from '../gateway/jt808/commands.ts';
 import type { Registry } from '../registry/types.ts';
 import { bearerSecurity } from './auth.ts';
 import { pageQueryFields, paginate } from './paging.ts';
@@ -52,16 +52,7 @@ export const CommandRecordSchema = z
     type: z.string().describe('location_query, report_interval, text, route, area'),
     msgId: z.string().describe('the JT/T 808 message id, e.g. 0x8300'),
     state: z
-      .enum([
-        'sent',
-        'acknowledged',
-        'failure',
-        'message_error',
-        'unsupported',
-        'timeout',
-        'not_connected',
-        'cancelled',
-      ])
+      .enum(COMMAND_STATES)
       .describe(
         'sent (no answer yet), the terminal’s 0x0001 result, timeout, not_connected (nothing sent), or ' +
           'cancelled (the gateway stopped while it waited)',
