@@ -129,31 +129,23 @@ async function setUp(nc: NatsConnection, settings: ClusterSettings): Promise<Clu
   });
   const js = jetstream(nc, { timeout: API_TIMEOUT_MS });
   const kvm = new Kvm(js);
-  const replicas = settings.replicas;
-  const leases = await kvm.create(LEASE_BUCKET, { history: 1, replicas, ttl: settings.leaseMs });
-  const workers = await kvm.create(WORKER_BUCKET, { history: 1, replicas, ttl: settings.leaseMs });
-  const checkpoints = await kvm.create(CHECKPOINT_BUCKET, {
-    history: 1,
-    replicas,
-    // a partition's whole state in one value (bounded by the servers' max_payload, 1 MiB by default)
-    maxValueSize: -1,
-    // read through the stream's leader: a direct get may be answered by a replica that has not caught
-    // up (a node just restarted), and a runner restoring from it would judge from an older state or
-    // from nothing. Reads are rare (a runner's start), so the leader's extra load is small.
-    allow_direct: false,
-  });
+  // Every bucket is read through its stream's leader (allow_direct false), never by a direct get, which
+  // any replica may answer, including one just restarted and not caught up. The cluster's coordination
+  // reads its own writes: a runner restoring a checkpoint from a stale replica judged from an older state
+  // or from nothing (the failover test's whole-cluster restart), and an edge reading a stale heartbeat
+  // missed an outage and let its silences be charged (the api-node test: a beat right after the first
+  // found no heartbeat). The reads are few (a runner's start, a lease round, a heartbeat, a late fix).
+  const bucket = { history: 1, replicas: settings.replicas, allow_direct: false };
+  const leases = await kvm.create(LEASE_BUCKET, { ...bucket, ttl: settings.leaseMs });
+  const workers = await kvm.create(WORKER_BUCKET, { ...bucket, ttl: settings.leaseMs });
+  // a partition's whole state in one value (bounded by the servers' max_payload, 1 MiB by default)
+  const checkpoints = await kvm.create(CHECKPOINT_BUCKET, { ...bucket, maxValueSize: -1 });
   const historyMaxAgeMs = settings.historyMaxAgeMs ?? 7 * 86_400_000;
-  // the same for the histories: a late fix is re-judged from the newest segments, never a replica's older ones
-  const history = await kvm.create(HISTORY_BUCKET, {
-    history: 1,
-    replicas,
-    ttl: historyMaxAgeMs,
-    allow_direct: false,
-  });
+  const history = await kvm.create(HISTORY_BUCKET, { ...bucket, ttl: historyMaxAgeMs });
   // the heartbeat and the list of outages (pruned by the edges that write it)
-  const outages = await kvm.create(OUTAGE_BUCKET, { history: 1, replicas });
+  const outages = await kvm.create(OUTAGE_BUCKET, bucket);
   // the silences they voided, kept as long as the outages (the edges keep those for the same horizon)
-  const gaps = await kvm.create(GAP_BUCKET, { history: 1, replicas, ttl: historyMaxAgeMs });
+  const gaps = await kvm.create(GAP_BUCKET, { ...bucket, ttl: historyMaxAgeMs });
   return {
     nc,
     js,
