@@ -60,8 +60,24 @@ export async function seedDataDir(world: {
   return dir;
 }
 
-/** every message of the fix stream, in stream order */
-export async function readFixStream(conn: ClusterConnection): Promise<StreamedFix[]> {
+/**
+ * every message of the fix stream, in stream order. Read again (idempotent) while its calls fail, up to
+ * `timeoutMs`: right after NATS nodes restarted, the stream's API calls time out until its leader is
+ * elected (the edge test's read after the quorum came back failed so in CI).
+ */
+export async function readFixStream(conn: ClusterConnection, timeoutMs = 120_000): Promise<StreamedFix[]> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      return await readFixStreamOnce(conn);
+    } catch (err) {
+      if (Date.now() > deadline) throw err;
+      await new Promise((r) => setTimeout(r, 500));
+    }
+  }
+}
+
+async function readFixStreamOnce(conn: ClusterConnection): Promise<StreamedFix[]> {
   const info = await conn.jsm.streams.info(FIX_STREAM);
   const last = info.state.last_seq;
   const out: StreamedFix[] = [];
